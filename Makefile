@@ -1,0 +1,106 @@
+# gimme-aws-mini
+#
+#   make                 build ./gimme-aws-mini
+#   make run             install missing packages, build, serve the default instance
+#   make test            install missing packages, build, run every test
+#   make SANITIZE=address,undefined   an ASan/UBSan build (objects kept apart)
+#   make fuzz            run every libFuzzer target for FUZZ_SECONDS each
+#   make bench           wrk against the server and nginx, as ratios
+
+PROG	 = gimme-aws-mini
+CC	?= cc
+PKGS	 = openssl jansson
+SANITIZE ?=
+FUZZ_SECONDS ?= 60
+
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wformat=2 -Wsign-compare -Wvla -Werror=implicit-function-declaration
+HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS	?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) $(CPPFLAGS) \
+	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDFLAGS	+= -pie -Wl,-z,relro,-z,now
+
+ifneq ($(SANITIZE),)
+BUILD	 = build/san
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS	+= -fsanitize=$(SANITIZE)
+else
+BUILD	 = build/opt
+endif
+
+SRC	 = $(wildcard src/*.c)
+LIBSRC	 = $(filter-out src/main.c,$(SRC))
+LIBOBJ	 = $(LIBSRC:src/%.c=$(BUILD)/%.o)
+HDR	 = $(wildcard src/*.h)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+
+# The binary remembers which build it came from, so switching SANITIZE relinks.
+FLAGSTAMP = build/.sanitize
+$(shell mkdir -p build; echo '$(SANITIZE)' | cmp -s - $(FLAGSTAMP) || echo '$(SANITIZE)' > $(FLAGSTAMP))
+
+.PHONY: all run test unit fuzz fuzz-build bench deps deps-test clean
+all: $(PROG)
+
+$(PROG): $(BUILD)/main.o $(LIBOBJ) $(FLAGSTAMP)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/main.o $(LIBOBJ) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $@
+
+# Unit tests: one cmocka binary per tests/unit/test_*.c, linked against an
+# archive of every module except main.c (only what a test uses is pulled in).
+$(BUILD)/libgimme.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libgimme.a $(HDR) $(wildcard tests/unit/*.h)
+	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgimme.a $(LDLIBS) \
+	    $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+unit-build: $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+
+run: deps
+	$(MAKE) $(PROG)
+	./$(PROG) serve
+
+test: deps-test
+	$(MAKE) $(PROG) unit-build fuzz-build
+	tests/run
+
+# libFuzzer targets: clang, with ASan and UBSan, every module but main.c.
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIBSRC) $(HDR)
+	@mkdir -p build/fuzz
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -DFUZZING -Isrc \
+	    -fsanitize=fuzzer,address,undefined \
+	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIBSRC) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps-test fuzz-build
+	@for f in $(FUZZ_BIN); do \
+	    n=$${f##*/fuzz_}; mkdir -p build/fuzz/work-$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build/fuzz/work-$$n fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: $(PROG)
+	@scripts/deps.sh bench
+	bench/run
+
+clean:
+	rm -rf build $(PROG)

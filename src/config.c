@@ -1,0 +1,585 @@
+/*
+ * config.c: the --config JSON file.
+ *
+ *	{
+ *	  "meta-data": { ... },		overlay of /<version>/meta-data/
+ *	  "dynamic":   { ... },		overlay of /<version>/dynamic/
+ *	  "user-data": "bytes" | null,
+ *	  "options":   { "http-endpoint": "enabled", ... }	contract §5.4
+ *	}
+ *
+ * Under meta-data and dynamic a string is a leaf, an array of strings a
+ * multi-valued leaf (joined by LF), an object a directory and null removes
+ * the path.  Two places are stricter:
+ *   - meta-data/tags holds only instance/, whose members are tags: keys as
+ *     in contract §8.5, values strings (possibly empty) or null;
+ *   - dynamic/instance-identity/document given as an object is not a
+ *     directory: its members are identity document fields (contract §9.1),
+ *     applied by instance.c.
+ *
+ * Everything is checked here, when the file is read, so that a bad file is
+ * refused at start-up with one line naming the place.  Only the types and
+ * names are checked here; instance.c checks the values of the facts.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "imds.h"
+
+#define CFG_NAME_DEFAULT	"config"	/* name in messages when none is given */
+
+#define PATH_TAGS		"meta-data/tags"
+#define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
+#define PATH_DOCUMENT		"dynamic/instance-identity/document"
+
+struct cfg_ctx {
+	const char	*cx_name;	/* file name for messages */
+	char		*cx_err;
+	size_t		 cx_errlen;
+	char		 cx_path[MD_PATH_MAX + 1];	/* path being checked */
+	size_t		 cx_pathlen;
+};
+
+static void	 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Control bytes become '?' so that a message stays one line. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* "NAME: " + message, one line. */
+static void
+cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (cx->cx_err == NULL || cx->cx_errlen == 0)
+		return;
+	n = snprintf(cx->cx_err, cx->cx_errlen, "%s: ", cx->cx_name);
+	if (n > 0 && (size_t)n < cx->cx_errlen) {
+		va_start(ap, fmt);
+		vsnprintf(cx->cx_err + n, cx->cx_errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	one_line(cx->cx_err);
+}
+
+/* "a string", "a number", ...: what a value is, for messages. */
+static const char *
+jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+/* Append "/key" (or "key" at the top) to the current path.  0 / -1. */
+static int
+path_push(struct cfg_ctx *cx, const char *key, size_t *saved)
+{
+	size_t klen = strlen(key), add = klen + (cx->cx_pathlen > 0);
+
+	*saved = cx->cx_pathlen;
+	if (add > MD_PATH_MAX - cx->cx_pathlen) {
+		cfg_err(cx, "%s/%.40s...: path longer than %d bytes", cx->cx_path, key,
+		    MD_PATH_MAX);
+		return -1;
+	}
+	if (cx->cx_pathlen > 0)
+		cx->cx_path[cx->cx_pathlen++] = '/';
+	memcpy(cx->cx_path + cx->cx_pathlen, key, klen);
+	cx->cx_pathlen += klen;
+	cx->cx_path[cx->cx_pathlen] = '\0';
+	return 0;
+}
+
+static void
+path_pop(struct cfg_ctx *cx, size_t saved)
+{
+	cx->cx_pathlen = saved;
+	cx->cx_path[saved] = '\0';
+}
+
+/*
+ * A string or array-of-strings leaf must fit in a served body.  The array
+ * case also requires every element to be a string.  0 / -1.
+ */
+static int
+check_leaf(struct cfg_ctx *cx, json_t *v, const char *expected)
+{
+	size_t i, total = 0;
+	json_t *e;
+
+	if (json_is_string(v)) {
+		if (json_string_length(v) > MD_BODY_MAX) {
+			cfg_err(cx, "%s: value of %zu bytes, more than %d", cx->cx_path,
+			    json_string_length(v), MD_BODY_MAX);
+			return -1;
+		}
+		return 0;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e)) {
+			cfg_err(cx, "%s: expected %s, got an array holding %s", cx->cx_path,
+			    expected, jtype(e));
+			return -1;
+		}
+		total += json_string_length(e) + (i > 0);
+		if (total > MD_BODY_MAX) {
+			cfg_err(cx, "%s: values of more than %d bytes in all", cx->cx_path,
+			    MD_BODY_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Tag keys exposed in IMDS (contract §8.5): letters, digits and
+ * + - = . , _ : @, and not ".", ".." or "_index".
+ */
+static int
+tag_key_ok(const char *k)
+{
+	size_t i, n = strlen(k);
+
+	if (n == 0 || n > MD_NAME_MAX || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 ||
+	    strcmp(k, "_index") == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = k[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (strchr("+-=.,_:@", c) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* meta-data/tags: only instance/, which holds tags. */
+static int
+check_tags(struct cfg_ctx *cx, json_t *tags)
+{
+	const char *k, *tk;
+	json_t *v, *tv;
+	size_t saved, saved2;
+
+	if (json_is_null(tags))
+		return 0;
+	if (!json_is_object(tags)) {
+		cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path, jtype(tags));
+		return -1;
+	}
+	json_object_foreach(tags, k, v) {
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(cx->cx_path, PATH_TAGS_INSTANCE) != 0) {
+			cfg_err(cx, "%s: only instance/ is allowed under tags/", cx->cx_path);
+			return -1;
+		}
+		if (json_is_null(v)) {
+			path_pop(cx, saved);
+			continue;
+		}
+		if (!json_is_object(v)) {
+			cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path,
+			    jtype(v));
+			return -1;
+		}
+		json_object_foreach(v, tk, tv) {
+			if (!tag_key_ok(tk)) {
+				cfg_err(cx, "%s: invalid tag key \"%s\": tag keys may hold only "
+				    "letters, digits and + - = . , _ : @ and may not be \".\", "
+				    "\"..\" or \"_index\"", cx->cx_path, tk);
+				return -1;
+			}
+			if (path_push(cx, tk, &saved2) == -1)
+				return -1;
+			if (!json_is_string(tv) && !json_is_null(tv)) {
+				cfg_err(cx, "%s: expected a string or null, got %s", cx->cx_path,
+				    jtype(tv));
+				return -1;
+			}
+			if (json_is_string(tv) && check_leaf(cx, tv, "a string") == -1)
+				return -1;
+			path_pop(cx, saved2);
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* Identity document fields a config may give, and their types (§9.1). */
+enum doc_kind {
+	DOC_STRING,		/* a string */
+	DOC_STRING_NULL,	/* a string or null */
+	DOC_LIST_NULL		/* an array of strings or null */
+};
+
+static const struct {
+	const char	*df_name;
+	enum doc_kind	 df_kind;
+} doc_fields[] = {
+	{ "accountId",			DOC_STRING },
+	{ "architecture",		DOC_STRING },
+	{ "availabilityZone",		DOC_STRING },
+	{ "billingProducts",		DOC_LIST_NULL },
+	{ "devpayProductCodes",		DOC_LIST_NULL },
+	{ "marketplaceProductCodes",	DOC_LIST_NULL },
+	{ "imageId",			DOC_STRING },
+	{ "instanceId",			DOC_STRING },
+	{ "instanceType",		DOC_STRING },
+	{ "kernelId",			DOC_STRING_NULL },
+	{ "pendingTime",		DOC_STRING },
+	{ "privateIp",			DOC_STRING },
+	{ "ramdiskId",			DOC_STRING_NULL },
+	{ "region",			DOC_STRING },
+	{ "version",			DOC_STRING },
+};
+
+/* dynamic/instance-identity/document as an object: document fields. */
+static int
+check_document(struct cfg_ctx *cx, json_t *doc)
+{
+	const char *k;
+	json_t *v;
+	size_t i, saved;
+	int ok;
+
+	json_object_foreach(doc, k, v) {
+		for (i = 0; i < sizeof(doc_fields) / sizeof(doc_fields[0]); i++)
+			if (strcmp(k, doc_fields[i].df_name) == 0)
+				break;
+		if (i == sizeof(doc_fields) / sizeof(doc_fields[0])) {
+			cfg_err(cx, "%s: unknown identity document field \"%s\"", cx->cx_path, k);
+			return -1;
+		}
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		switch (doc_fields[i].df_kind) {
+		case DOC_STRING:
+			ok = json_is_string(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected a string, got %s", cx->cx_path,
+				    jtype(v));
+			break;
+		case DOC_STRING_NULL:
+			ok = json_is_string(v) || json_is_null(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected a string or null, got %s",
+				    cx->cx_path, jtype(v));
+			break;
+		case DOC_LIST_NULL:
+		default:
+			ok = json_is_array(v) || json_is_null(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected an array of strings or null, got %s",
+				    cx->cx_path, jtype(v));
+			else if (json_is_array(v) &&
+			    check_leaf(cx, v, "an array of strings or null") == -1)
+				ok = 0;
+			break;
+		}
+		if (!ok)
+			return -1;
+		if (json_is_string(v) && check_leaf(cx, v, "a string") == -1)
+			return -1;
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* A directory of the meta-data or dynamic overlay, at cx_path. */
+static int
+check_dir(struct cfg_ctx *cx, json_t *dir)
+{
+	static const char expected[] = "a string, an array of strings, an object or null";
+	const char *k;
+	json_t *v;
+	size_t saved;
+
+	json_object_foreach(dir, k, v) {
+		if (!tree_name_ok(k, strlen(k))) {
+			cfg_err(cx, "%s: invalid name \"%s\": a path segment is 1 to %d "
+			    "visible ASCII characters without '/', '?' or '#', and not "
+			    "\".\" or \"..\"", cx->cx_path, k, MD_NAME_MAX);
+			return -1;
+		}
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(cx->cx_path, PATH_TAGS) == 0) {
+			if (check_tags(cx, v) == -1)
+				return -1;
+		} else if (strcmp(cx->cx_path, PATH_DOCUMENT) == 0 && json_is_object(v)) {
+			/* the one object that is not a directory: see instance.c */
+			if (check_document(cx, v) == -1)
+				return -1;
+		} else if (json_is_object(v)) {
+			if (check_dir(cx, v) == -1)
+				return -1;
+		} else if (json_is_string(v) || json_is_array(v)) {
+			if (check_leaf(cx, v, expected) == -1)
+				return -1;
+		} else if (!json_is_null(v)) {
+			cfg_err(cx, "%s: expected %s, got %s", cx->cx_path, expected, jtype(v));
+			return -1;
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/*
+ * A two-word option: *out = 1 for on, 0 for off.  Messages name the words
+ * in the order the contract gives them (§5.4).
+ */
+static int
+opt_word(struct cfg_ctx *cx, json_t *v, const char *w1, const char *w2, int w1_on,
+    int *out)
+{
+	const char *s;
+
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		/* strlen == length: an embedded NUL never matches */
+		if (strcmp(s, w1) == 0 && strlen(s) == json_string_length(v)) {
+			*out = w1_on;
+			return 0;
+		}
+		if (strcmp(s, w2) == 0 && strlen(s) == json_string_length(v)) {
+			*out = !w1_on;
+			return 0;
+		}
+		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got \"%.64s\"", cx->cx_path,
+		    w1, w2, s);
+	} else
+		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path, w1, w2,
+		    jtype(v));
+	return -1;
+}
+
+/* "options": contract §5.4. */
+static int
+check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
+{
+	const char *k;
+	json_t *v;
+	size_t saved;
+	json_int_t hop;
+
+	if (!json_is_object(opts)) {
+		cfg_err(cx, "options: expected an object, got %s", jtype(opts));
+		return -1;
+	}
+	json_object_foreach(opts, k, v) {
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(k, "http-endpoint") == 0) {
+			if (opt_word(cx, v, "enabled", "disabled", 1,
+			    &cfg->c_opt.o_endpoint_enabled) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_ENDPOINT;
+		} else if (strcmp(k, "http-tokens") == 0) {
+			if (opt_word(cx, v, "optional", "required", 0,
+			    &cfg->c_opt.o_tokens_required) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_TOKENS;
+		} else if (strcmp(k, "http-put-response-hop-limit") == 0) {
+			if (!json_is_integer(v)) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
+				    cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX, jtype(v));
+				return -1;
+			}
+			hop = json_integer_value(v);
+			if (hop < HOP_LIMIT_MIN || hop > HOP_LIMIT_MAX) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %"
+				    JSON_INTEGER_FORMAT, cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX,
+				    hop);
+				return -1;
+			}
+			cfg->c_opt.o_hop_limit = (int)hop;
+			cfg->c_opt_set |= OPT_SET_HOPLIMIT;
+		} else if (strcmp(k, "instance-metadata-tags") == 0) {
+			if (opt_word(cx, v, "enabled", "disabled", 1,
+			    &cfg->c_opt.o_tags_enabled) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_TAGS;
+		} else {
+			cfg_err(cx, "%s: unknown option (known: http-endpoint, http-tokens, "
+			    "http-put-response-hop-limit, instance-metadata-tags)", cx->cx_path);
+			return -1;
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* "user-data": a string of at most USER_DATA_MAX bytes, or null. */
+static int
+check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
+{
+	size_t len;
+
+	if (json_is_null(v)) {
+		/* given, and empty: nothing is served (contract §10) */
+		cfg->c_user_data_set = 1;
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		cfg_err(cx, "user-data: expected a string or null, got %s", jtype(v));
+		return -1;
+	}
+	len = json_string_length(v);
+	if (len > USER_DATA_MAX) {
+		cfg_err(cx, "user-data: %zu bytes, more than the %d allowed", len, USER_DATA_MAX);
+		return -1;
+	}
+	if ((cfg->c_user_data = malloc(len + 1)) == NULL) {
+		cfg_err(cx, "user-data: out of memory");
+		return -1;
+	}
+	memcpy(cfg->c_user_data, json_string_value(v), len);
+	cfg->c_user_data[len] = '\0';
+	cfg->c_user_data_len = len;
+	cfg->c_user_data_set = 1;
+	return 0;
+}
+
+void
+config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* EC2's defaults (contract §5.4); they count only where c_opt_set says */
+	cfg->c_opt.o_endpoint_enabled = 1;
+	cfg->c_opt.o_tokens_required = 0;
+	cfg->c_opt.o_hop_limit = HOP_LIMIT_MIN;
+	cfg->c_opt.o_tags_enabled = 0;
+}
+
+/*
+ * cfg is overwritten (it must hold nothing that needs freeing).  On error
+ * it is left as config_init leaves it.
+ */
+int
+config_parse(const char *text, size_t len, const char *name, struct config *cfg,
+    char *err, size_t errlen)
+{
+	struct cfg_ctx cx;
+	json_error_t jerr;
+	json_t *root = NULL, *v;
+	const char *k;
+	size_t saved;
+
+	config_init(cfg);
+	memset(&cx, 0, sizeof(cx));
+	cx.cx_name = name != NULL ? name : CFG_NAME_DEFAULT;
+	cx.cx_err = err;
+	cx.cx_errlen = errlen;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		/* "FILE:LINE:COLUMN: message"; duplicate keys land here too */
+		if (err != NULL && errlen > 0) {
+			snprintf(err, errlen, "%s:%d:%d: %s", cx.cx_name, jerr.line,
+			    jerr.column, jerr.text);
+			one_line(err);
+		}
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		cfg_err(&cx, "expected an object at the top level, got %s", jtype(root));
+		goto fail;
+	}
+	cfg->c_root = root;
+	json_object_foreach(root, k, v) {
+		if (strcmp(k, "meta-data") == 0 || strcmp(k, "dynamic") == 0) {
+			if (!json_is_object(v)) {
+				cfg_err(&cx, "%s: expected an object, got %s", k, jtype(v));
+				goto fail;
+			}
+			if (path_push(&cx, k, &saved) == -1 || check_dir(&cx, v) == -1)
+				goto fail;
+			path_pop(&cx, saved);
+			if (k[0] == 'm')
+				cfg->c_meta = v;
+			else
+				cfg->c_dynamic = v;
+		} else if (strcmp(k, "user-data") == 0) {
+			if (check_user_data(&cx, v, cfg) == -1)
+				goto fail;
+		} else if (strcmp(k, "options") == 0) {
+			if (path_push(&cx, k, &saved) == -1 ||
+			    check_options(&cx, v, cfg) == -1)
+				goto fail;
+			path_pop(&cx, saved);
+		} else {
+			cfg_err(&cx, "unknown top-level key \"%s\" (known: meta-data, dynamic, "
+			    "user-data, options)", k);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	if (cfg->c_root == NULL)
+		json_decref(root);
+	config_free(cfg);
+	return -1;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	config_init(cfg);
+	if (read_file_capped(path, CONFIG_FILE_MAX, &text, &len) == -1) {
+		if (errno == EFBIG)
+			snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		one_line(err);
+		return -1;
+	}
+	rc = config_parse(text, len, path, cfg, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* Frees what cfg holds and leaves it as config_init does. */
+void
+config_free(struct config *cfg)
+{
+	json_decref((json_t *)cfg->c_root);
+	if (cfg->c_user_data != NULL) {
+		explicit_bzero(cfg->c_user_data, cfg->c_user_data_len);
+		free(cfg->c_user_data);
+	}
+	config_init(cfg);
+}

@@ -1,0 +1,506 @@
+/*
+ * gimme-aws-mini: the private header.
+ *
+ * This is the module map: every function used across files is declared here,
+ * grouped under the file that defines it, together with the shared structs and
+ * every tunable limit.  Everything else is static.  Section references
+ * ("contract §N") point into shared/docs/imds-contract.md.
+ */
+#ifndef IMDS_H
+#define IMDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define PROGNAME		"gimme-aws-mini"
+#ifndef GIMME_VERSION
+#define GIMME_VERSION		"0.1.0"
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Limits.  Each is the one place its number is written.              */
+/* ------------------------------------------------------------------ */
+
+#define HTTP_METHOD_MAX		16	/* bytes in a request method */
+#define HTTP_HEAD_MAX		8192	/* bytes: request line + header block + CRLFs */
+#define HTTP_HEADERS_MAX	64	/* header fields per request */
+#define HTTP_BODY_MAX		1024	/* bytes of request body read and discarded (PUT etc.) */
+#define HTTP_CLEN_DIGITS	10	/* digits accepted in Content-Length */
+#define HTTP_REQ_TIMEOUT_MS	10000	/* one absolute deadline per request, ms from accept */
+#define HTTP_LINGER_MS		2000	/* after our FIN, wait this long for the client's EOF */
+#define HTTP_RESP_HEAD_MAX	512	/* bytes: a response status line + headers */
+
+#define CONN_MAX_DEFAULT	1024	/* connections served at once */
+#define LISTEN_MAX		8	/* --listen addresses */
+#define LISTEN_BACKLOG		511	/* listen(2) backlog */
+#define ACCEPT_PAUSE_MS		100	/* pause accepting after EMFILE/ENFILE */
+
+#define TOKEN_TTL_MIN		1	/* seconds, contract §5.1 */
+#define TOKEN_TTL_MAX		21600	/* seconds, contract §5.1 */
+#define TOKEN_RAW_LEN		40	/* bytes before base64: version, expiry, MAC */
+#define TOKEN_LEN		56	/* base64url characters, ends "==" */
+#define TOKEN_KEY_LEN		32	/* bytes of per-process HMAC key */
+
+#define HOP_LIMIT_MIN		1	/* contract §5.2 */
+#define HOP_LIMIT_MAX		64
+
+#define USER_DATA_MAX		16384	/* bytes, contract §10 / U33 */
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a --config file */
+#define MD_BODY_MAX		65535	/* bytes in any served body (aws-c-auth's limit) */
+#define MD_NAME_MAX		255	/* bytes in one path segment of the tree */
+#define MD_PATH_MAX		1024	/* bytes in a tree path */
+
+#define CRED_AKID_MAX		128	/* bytes in an access key id */
+#define CRED_SECRET_MAX		256	/* bytes in a secret access key */
+#define CRED_TOKEN_MAX		8192	/* bytes in a session token */
+#define CRED_LIFETIME_EXAMPLE	(6 * 3600)	/* s: example credentials last like EC2's */
+#define CRED_MIN_AHEAD		3600	/* s: served Expiration is at least this far ahead */
+
+#define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
+#define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
+#define ERRBUF_LEN		256	/* bytes in an error message buffer */
+
+/* Exit codes (habit 13). */
+#define EXIT_USAGE		64	/* bad flag or value */
+#define EXIT_CONFIG		78	/* bad configuration file */
+#define EXIT_SYSTEM		71	/* a system call failed */
+#define EXIT_BUG		70	/* can't happen */
+
+/* ------------------------------------------------------------------ */
+/* Shared structs.                                                     */
+/* ------------------------------------------------------------------ */
+
+/* A slice of untrusted bytes: never NUL-terminated. */
+struct slice {
+	const char	*p;
+	size_t		 n;
+};
+
+/* Instance options, contract §5.4. */
+struct imds_options {
+	int		 o_endpoint_enabled;	/* http-endpoint: 1 enabled, 0 disabled */
+	int		 o_tokens_required;	/* http-tokens: 1 required, 0 optional */
+	int		 o_hop_limit;		/* http-put-response-hop-limit, 1..64 */
+	int		 o_tags_enabled;	/* instance-metadata-tags */
+};
+/* bits of config.c_opt_set: which options the config file set */
+#define OPT_SET_ENDPOINT	0x01
+#define OPT_SET_TOKENS		0x02
+#define OPT_SET_HOPLIMIT	0x04
+#define OPT_SET_TAGS		0x08
+
+/* A set of credentials as a provider hands them over (contract §8.6). */
+struct cred {
+	char		 c_akid[CRED_AKID_MAX + 1];
+	char		 c_secret[CRED_SECRET_MAX + 1];
+	char		 c_token[CRED_TOKEN_MAX + 1];	/* "" when none */
+	time_t		 c_expiration;	/* true expiry, wall clock; 0 when the source has none */
+	time_t		 c_last_updated;/* when they were obtained, wall clock */
+};
+
+/* ------------------------------------------------------------------ */
+/* util.c: formatting helpers with fixed output sizes                  */
+/* ------------------------------------------------------------------ */
+
+/* IMF-fixdate (RFC 9110 §5.6.7) into buf[IMF_DATE_LEN + 1]; returns IMF_DATE_LEN. */
+size_t		 fmt_imf_date(time_t t, char *buf);
+/* "YYYY-MM-DDTHH:MM:SSZ" into buf[ISO_DATE_LEN + 1]; returns ISO_DATE_LEN. */
+size_t		 fmt_iso8601(time_t t, char *buf);
+/* Parse exactly "YYYY-MM-DDTHH:MM:SSZ" (also accepts a fraction and "+00:00"). 0 ok, -1 bad. */
+int		 parse_iso8601(const char *s, size_t n, time_t *out);
+/*
+ * Base64 of in[0..n) into out (capacity cap, NUL-terminated).  urlsafe uses
+ * '-' and '_'.  wrap > 0 inserts LF every wrap characters (never a trailing
+ * LF).  Returns the length written, or 0 if cap is too small.
+ */
+size_t		 b64_encode(const unsigned char *in, size_t n, char *out, size_t cap,
+		    int urlsafe, int wrap);
+/* Decode base64url (with padding) of exactly n chars; returns bytes or -1. */
+ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+/*
+ * Bounded unsigned decimal: digits only, no sign, no spaces, value <= max.
+ * Returns 0, or -1 not a number, -2 too big.
+ */
+int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
+		    unsigned long *out);
+/* ASCII case-insensitive comparison of a slice with a C string. */
+int		 slice_ieq(struct slice s, const char *lit);
+/* Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno). */
+int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
+
+/* ------------------------------------------------------------------ */
+/* log.c                                                               */
+/* ------------------------------------------------------------------ */
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
+void		 log_init(int json, enum log_level min);
+void		 log_msg(enum log_level lvl, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
+/* One access-log line; imds is "v2" (valid token), "v1" (none) or "bad". */
+void		 log_access(const char *client, struct slice method, struct slice path,
+		    int status, size_t bytes, const char *imds);
+/* fatal appends strerror(errno); fatalx does not.  Both exit(code). */
+void		 fatal(int code, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+void		 fatalx(int code, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+
+/* ------------------------------------------------------------------ */
+/* http_parse.c: the pure, incremental request parser (habits 5-7)     */
+/* ------------------------------------------------------------------ */
+
+struct http_header {
+	struct slice	 h_name;	/* as sent; compare with slice_ieq */
+	struct slice	 h_value;	/* leading/trailing OWS removed */
+};
+
+struct http_req {
+	struct slice	 r_method;
+	struct slice	 r_target;	/* request-target as sent */
+	int		 r_minor;	/* HTTP/1.<minor> */
+	struct http_header r_hdr[HTTP_HEADERS_MAX];
+	size_t		 r_nhdr;
+	size_t		 r_head_len;	/* bytes up to and including the blank line */
+	size_t		 r_body_len;	/* Content-Length, 0 when absent */
+};
+
+/*
+ * Parse one request from buf[0..len).  Pure: no I/O, no allocation; req
+ * points into buf.  Returns:
+ *   > 0  complete: bytes consumed (head + body)
+ *     0  need more input (len < HTTP_HEAD_MAX + HTTP_BODY_MAX)
+ *   < 0  minus the HTTP status to answer: -400 malformed, -413 body too large,
+ *        -431 head too large or too many headers, -501 Transfer-Encoding,
+ *        -505 unsupported HTTP version.
+ * A body is refused (400) on GET and HEAD; on other methods it may be up to
+ * HTTP_BODY_MAX bytes and is counted in the consumed length.
+ */
+ssize_t		 http_parse(const char *buf, size_t len, struct http_req *req);
+/* First header named name (case-insensitive); NULL if absent.  *count gets how many. */
+const struct http_header *http_header_find(const struct http_req *req, const char *name,
+		    size_t *count);
+
+/* ------------------------------------------------------------------ */
+/* tree.c: the metadata tree (a builder, then immutable once final)    */
+/* ------------------------------------------------------------------ */
+
+struct md_node {
+	char		*n_name;	/* one path segment, NUL-terminated */
+	size_t		 n_namelen;
+	int		 n_dir;		/* 1 directory (body = its listing), 0 leaf */
+	int		 n_keep_empty;	/* leaf served even when empty (tag values, §8.5) */
+	char		*n_body;	/* leaf value or listing; may hold any bytes */
+	size_t		 n_bodylen;
+	struct md_node	*n_kids;	/* children sorted by name, bytewise (ASCII order) */
+	size_t		 n_nkids;
+	size_t		 n_capkids;
+};
+
+/* A new empty directory to be used as a root; NULL on allocation failure. */
+struct md_node	*tree_new(void);
+void		 tree_free(struct md_node *root);
+/*
+ * Set a leaf at path ("a/b/c", no leading or trailing '/'), creating
+ * directories; a directory or leaf already at path is replaced, and a leaf in
+ * the way becomes a directory.  0 ok, -1 bad path or allocation failure.
+ */
+int		 tree_set(struct md_node *root, const char *path, const char *val, size_t len);
+/* As tree_set, with n values joined by LF (no trailing LF). */
+int		 tree_set_list(struct md_node *root, const char *path,
+		    const char *const *vals, size_t n);
+/* Make sure a directory exists at path.  0 / -1. */
+int		 tree_mkdir(struct md_node *root, const char *path);
+/* Mark a leaf as served even when empty.  0 / -1 (no such leaf). */
+int		 tree_keep_empty(struct md_node *root, const char *path);
+/* Remove whatever is at path; 0 removed, 1 nothing there. */
+int		 tree_remove(struct md_node *root, const char *path);
+/*
+ * Finish the tree: drop empty leaves (unless kept) and empty directories,
+ * then compute every listing (names joined by LF, directories suffixed '/',
+ * ASCII order, no trailing LF).  0 / -1.
+ */
+int		 tree_finalize(struct md_node *root);
+/* Look up "a/b/c" (segments separated by single '/'; len 0 is root). NULL if absent. */
+const struct md_node *tree_lookup(const struct md_node *root, const char *path, size_t len);
+/*
+ * 1 when name[0..len) may be one path segment: 1..MD_NAME_MAX visible ASCII
+ * bytes, no '/', '?' or '#', and not "." or "..".  Used by config.c too.
+ */
+int		 tree_name_ok(const char *name, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* json.c: the IMDS pretty-printer (contract §2.7)                     */
+/* ------------------------------------------------------------------ */
+
+#define JBUF_MAX		MD_BODY_MAX	/* bytes in one emitted document */
+
+struct jbuf {
+	char		*j_p;		/* malloc'd, NUL-terminated */
+	size_t		 j_len;
+	size_t		 j_cap;
+	int		 j_members;	/* members so far in the open object */
+	int		 j_err;		/* sticky: allocation failure or over JBUF_MAX */
+};
+
+void		 jbuf_init(struct jbuf *j);
+void		 jbuf_free(struct jbuf *j);
+/* Hand the buffer over: returns j_p (caller frees) and resets j; NULL on error. */
+char		*jbuf_take(struct jbuf *j, size_t *len);
+/* "{\n" ... "\n}" with members "  \"key\" : value", separated ",\n". */
+void		 json_begin(struct jbuf *j);
+/* val NULL emits null */
+void		 json_str(struct jbuf *j, const char *key, const char *val);
+/* A null member.  Not json_null: jansson.h declares that name. */
+void		 json_null_member(struct jbuf *j, const char *key);
+/* inline array "[ \"a\", \"b\" ]"; n == 0 emits null */
+void		 json_strarray(struct jbuf *j, const char *key, const char *const *vals, size_t n);
+void		 json_end(struct jbuf *j);
+/* Append a JSON string literal (quoted, escaped per §2.7 rule 5). */
+void		 json_quote(struct jbuf *j, const char *s, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* config.c: the --config JSON file (jansson)                          */
+/* ------------------------------------------------------------------ */
+
+struct config {
+	void		*c_root;	/* json_t *: the whole document, owned */
+	void		*c_meta;	/* json_t *: "meta-data" object, borrowed, or NULL */
+	void		*c_dynamic;	/* json_t *: "dynamic" object, borrowed, or NULL */
+	int		 c_user_data_set;	/* 1 when user-data is given (file or flag) */
+	char		*c_user_data;	/* malloc'd bytes, NULL when not set or null */
+	size_t		 c_user_data_len;
+	struct imds_options c_opt;	/* values of the options the file set */
+	unsigned	 c_opt_set;	/* OPT_SET_* bits */
+};
+
+/* An empty configuration (nothing set).  */
+void		 config_init(struct config *cfg);
+/*
+ * Parse a config document.  name is used in messages ("FILE:LINE:COL: ...").
+ * Validates the top-level keys, the options and the type of every tree
+ * value (string, array of strings, object, null); user-data at most
+ * USER_DATA_MAX bytes.  0 ok, -1 with a one-line message in err.
+ */
+int		 config_parse(const char *text, size_t len, const char *name,
+		    struct config *cfg, char *err, size_t errlen);
+/* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
+int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+void		 config_free(struct config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* instance.c: the instance facts, derived data, and the snapshot      */
+/* ------------------------------------------------------------------ */
+
+#define FACT_MAX		128	/* bytes in one instance fact */
+
+/* The facts of an instance from which the whole tree is derived (contract §7). */
+struct instance {
+	char		 i_account[FACT_MAX];
+	char		 i_region[FACT_MAX];
+	char		 i_az[FACT_MAX];
+	char		 i_az_id[FACT_MAX];
+	char		 i_partition[FACT_MAX];	/* aws, aws-cn, aws-us-gov */
+	char		 i_domain[FACT_MAX];	/* amazonaws.com, amazonaws.com.cn */
+	char		 i_instance_id[FACT_MAX];
+	char		 i_instance_type[FACT_MAX];
+	char		 i_ami_id[FACT_MAX];
+	char		 i_ami_launch_index[FACT_MAX];
+	char		 i_ami_manifest_path[FACT_MAX];
+	char		 i_reservation_id[FACT_MAX];
+	char		 i_local_ipv4[FACT_MAX];
+	char		 i_local_hostname[FACT_MAX];
+	char		 i_public_ipv4[FACT_MAX];	/* "" when none */
+	char		 i_public_hostname[FACT_MAX];	/* "" when none */
+	char		 i_mac[FACT_MAX];
+	char		 i_eni_id[FACT_MAX];
+	char		 i_subnet_id[FACT_MAX];
+	char		 i_subnet_cidr[FACT_MAX];
+	char		 i_vpc_id[FACT_MAX];
+	char		 i_vpc_cidr[FACT_MAX];
+	char		 i_sg_name[FACT_MAX];
+	char		 i_sg_id[FACT_MAX];
+	char		 i_role[FACT_MAX];		/* "" when no role is attached */
+	char		 i_profile_id[FACT_MAX];	/* AIPA... */
+	char		 i_arch[FACT_MAX];		/* x86_64 or arm64 */
+	time_t		 i_pending_time;
+};
+
+/* A finished, immutable view of everything served; swapped whole. */
+struct snapshot {
+	struct md_node	*s_root;	/* per-version tree: meta-data/, dynamic/, user-data */
+	struct imds_options s_opt;
+	time_t		 s_last_modified;
+	char		 s_lastmod_str[IMF_DATE_LEN + 1];
+	char		 s_role[FACT_MAX];	/* role listed under iam/, "" when none */
+	unsigned	 s_refs;	/* holders; freed at 0 */
+};
+
+/* What a snapshot is built from besides the facts and the config. */
+struct snapshot_input {
+	const struct instance	*si_inst;
+	const struct config	*si_cfg;	/* tree overlay, user data */
+	struct imds_options	 si_opt;	/* effective options (flags merged) */
+	const struct cred	*si_role_cred;	/* NULL: serve the §8.6 error form */
+	const char		*si_role_error;	/* message for the error form */
+	const struct cred	*si_ec2_cred;	/* identity-credentials/ec2 (§8.7) */
+	time_t			 si_now;	/* wall clock: LastUpdated, Last-Modified */
+};
+
+/* The default instance of contract §7 (pending time = now, arch from the host). */
+void		 instance_default(struct instance *inst, time_t now);
+/*
+ * Apply the facts found in the config (instance-id, placement/..., local-ipv4,
+ * public-ipv4, mac, ...) and re-derive what depends on them (region,
+ * hostnames, partition, ...).  0 ok, -1 with a message (e.g. an AZ that is
+ * not region + one letter).
+ */
+int		 instance_apply_config(struct instance *inst, const struct config *cfg,
+		    char *err, size_t errlen);
+/*
+ * Build the snapshot: generate the tree from the facts, overlay the config
+ * tree, sign the identity document (identity.c), finalize.  NULL with err.
+ * The result has s_refs = 1.
+ */
+struct snapshot	*snapshot_build(const struct snapshot_input *in, char *err, size_t errlen);
+void		 snapshot_ref(struct snapshot *s);
+void		 snapshot_unref(struct snapshot *s);
+
+/* ------------------------------------------------------------------ */
+/* identity.c: instance identity signatures (contract §9.2, OpenSSL)   */
+/* ------------------------------------------------------------------ */
+
+struct identity_sigs {
+	char		*is_signature;	/* base64, 76-col, no trailing LF; malloc'd */
+	size_t		 is_signature_len;
+	char		*is_pkcs7;
+	size_t		 is_pkcs7_len;
+	char		*is_rsa2048;
+	size_t		 is_rsa2048_len;
+};
+
+/*
+ * Load the keys from key_file (PEM private keys: an RSA key signs
+ * `signature`, an RSA key of at least 2048 bits `rsa2048`, a DSA key
+ * `pkcs7`), generating what is missing; when key_file names a file that
+ * does not exist, generate all and write them there (mode 0600).  key_file
+ * NULL: generate in memory.  cert_file non-NULL: write the matching
+ * self-signed certificates there (PEM: signature's, pkcs7's, rsa2048's).
+ * 0 ok, -1 with err.
+ */
+int		 identity_init(const char *key_file, const char *cert_file,
+		    char *err, size_t errlen);
+/* Sign doc exactly as served.  0 ok (free with identity_sigs_free), -1 with err. */
+int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
+		    char *err, size_t errlen);
+void		 identity_sigs_free(struct identity_sigs *s);
+void		 identity_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* token.c: stateless IMDSv2 tokens (contract §5)                      */
+/* ------------------------------------------------------------------ */
+
+/* Create the per-process key (getrandom).  0 / -1. */
+int		 token_init(void);
+/* Test hook: use a fixed key. */
+void		 token_init_key(const unsigned char key[TOKEN_KEY_LEN]);
+/* Mint a token valid for ttl seconds from now (monotonic seconds); out gets TOKEN_LEN + NUL. */
+void		 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1]);
+/*
+ * Check a token: returns seconds left (> 0) when valid, 0 when it is
+ * expired, malformed, or not issued by this process.  No allocation.
+ */
+long		 token_check(uint64_t now, struct slice tok);
+void		 token_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* routes.c: the IMDS rules, request to response (pure)                */
+/* ------------------------------------------------------------------ */
+
+/* Response header shapes (contract §2.3). */
+enum resp_shape {
+	RESP_META,	/* K1/K2: Content-Type, Accept-Ranges, Last-Modified, Content-Length, Date, Server, Connection */
+	RESP_PLAIN	/* K4/K5: Content-Length, Date, Server, Connection, Content-Type */
+};
+
+struct response {
+	int		 rs_status;
+	enum resp_shape	 rs_shape;
+	const char	*rs_ctype;
+	const char	*rs_allow;	/* Allow header value, or NULL */
+	long		 rs_ttl;	/* X-Aws-Ec2-Metadata-Token-Ttl-Seconds, -1 absent */
+	int		 rs_hop_limit;	/* > 0: set IP TTL / hop limit before writing */
+	int		 rs_head_only;	/* HEAD: no body on the wire */
+	const char	*rs_body;	/* into the snapshot, static, or rs_tokbuf */
+	size_t		 rs_bodylen;
+	int		 rs_token_used;	/* request carried a valid token */
+	char		 rs_tokbuf[TOKEN_LEN + 1];
+};
+
+/*
+ * Decide the response to a parsed request.  now_wall is the wall clock,
+ * now_mono monotonic seconds (tokens).  Bodies point into snap or static
+ * storage; no allocation.
+ */
+void		 routes_handle(const struct http_req *req, const struct snapshot *snap,
+		    uint64_t now_mono, struct response *rs);
+/* A response to a parse failure (status 400/408/413/431/501/505). */
+void		 routes_error(int status, struct response *rs);
+/* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
+size_t		 response_head(const struct response *rs, const struct snapshot *snap,
+		    const char *date, char *buf, size_t cap);
+/* Path class for the access log and metrics. */
+
+/* ------------------------------------------------------------------ */
+/* creds.c: credential providers behind one cache                      */
+/* ------------------------------------------------------------------ */
+
+struct cred_provider {
+	const char	*cp_name;	/* for the log: "example", ... */
+	/* Fill *out; 0 ok, -1 with a message in err (never a secret). */
+	int		(*cp_fetch)(struct cred_provider *cp, time_t now, struct cred *out,
+			    char *err, size_t errlen);
+	void		*cp_ctx;
+};
+
+/* AWS's documented example credentials (contract §8.6). */
+extern struct cred_provider cred_provider_example;
+/* Placeholder identity-credentials/ec2 credentials, marked not valid upstream. */
+void		 creds_ec2_placeholder(time_t now, struct cred *out);
+/* Wipe a credential (explicit_bzero). */
+void		 cred_wipe(struct cred *c);
+
+/* ------------------------------------------------------------------ */
+/* server.c: listeners, the epoll loop, connections                    */
+/* ------------------------------------------------------------------ */
+
+struct listen_addr {
+	char		 la_text[64];	/* as given: "127.0.0.1:1338", "[::1]:80" */
+	int		 la_family;
+	unsigned char	 la_addr[16];
+	unsigned	 la_port;
+};
+/* Parse "ADDR:PORT" or "[IPv6]:PORT".  0 / -1 with err. */
+int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen);
+/*
+ * Bind every listener and set up the loop (signals included: SIGTERM and
+ * SIGINT stop it, SIGHUP calls the hup callback).  Logs "listening on ADDR"
+ * per listener.  0 / -1 with err.
+ */
+int		 server_init(const struct listen_addr *la, size_t n, size_t conn_max,
+		    int access_log, char *err, size_t errlen);
+/* Serve s from now on; takes over the caller's reference, drops the old one. */
+void		 server_set_snapshot(struct snapshot *s);
+/* tick: called about once a second; hup: on SIGHUP.  Either may be NULL. */
+void		 server_callbacks(void (*tick)(void), void (*hup)(void));
+/* Run until SIGTERM/SIGINT.  0, or -1 when the loop itself failed. */
+int		 server_run(void);
+/* Close every connection and listener, drop the snapshot. */
+void		 server_shutdown(void);
+
+#endif /* IMDS_H */

@@ -1,0 +1,524 @@
+/*
+ * main.c: the command line, start-up, and what the loop calls back.
+ *
+ *   gimme-aws-mini serve [options]    the metadata service
+ *   gimme-aws-mini version
+ *
+ * Every serve option can also come from a GIMME_* environment variable of
+ * the same name; flags win over the environment, the environment over the
+ * config file's "options", and those over the defaults.  Anything wrong on
+ * the command line or in the config file is one line on stderr and a
+ * non-zero exit before anything is served.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imds.h"
+
+#define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
+
+static const char usage_main[] =
+"usage: " PROGNAME " <command> [options]\n"
+"\n"
+"A local stand-in for the EC2 Instance Metadata Service (IMDS).\n"
+"\n"
+"commands:\n"
+"  serve      serve instance metadata and credentials (see " PROGNAME " serve --help)\n"
+"  version    print the version and exit\n"
+"  help       print this help\n";
+
+static const char usage_serve[] =
+"usage: " PROGNAME " serve [options]\n"
+"\n"
+"Serve the EC2 instance metadata of a built-in default instance (a t3.micro in\n"
+"us-east-1a with AWS's documented example credentials), changed by --config.\n"
+"Every option can also be set with the environment variable named after it\n"
+"(GIMME_LISTEN, GIMME_HOP_LIMIT, ...); flags win over the environment, and\n"
+"both over the config file's \"options\".\n"
+"\n"
+"options:\n"
+"  --listen ADDR:PORT         listen here; repeatable; IPv6 as [ADDR]:PORT; port 0\n"
+"                             picks a free port (default 127.0.0.1:1338;\n"
+"                             GIMME_LISTEN takes a comma-separated list)\n"
+"  --config FILE              JSON merged over the default instance: keys\n"
+"                             \"meta-data\", \"dynamic\", \"user-data\", \"options\"\n"
+"  --user-data FILE           serve FILE's bytes as user-data (at most 16384)\n"
+"  --http-tokens optional|required\n"
+"                             IMDSv2 tokens optional or required (default optional)\n"
+"  --hop-limit N              IP TTL of token responses, 1..64 (default 1)\n"
+"  --http-endpoint enabled|disabled\n"
+"                             disabled answers every request 403 (default enabled)\n"
+"  --identity-key FILE        PEM private keys for the identity signatures; a\n"
+"                             missing FILE is created with new keys (default:\n"
+"                             new keys in memory at every start)\n"
+"  --identity-cert FILE       write the matching certificates here (PEM)\n"
+"  --max-connections N        connections served at once (default 1024)\n"
+"  --access-log               log one line per request (GIMME_ACCESS_LOG=1)\n"
+"  --log-format text|json     log line format on stderr (default text)\n"
+"  --log-level debug|info|warn|error\n"
+"                             least severe level logged (default info)\n"
+"  -h, --help                 print this help\n"
+"\n"
+"signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
+"exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration,\n"
+"71 system error.\n";
+
+enum opt_id {
+	OPT_LISTEN = 1, OPT_CONFIG, OPT_USER_DATA, OPT_HTTP_TOKENS, OPT_HOP_LIMIT,
+	OPT_HTTP_ENDPOINT, OPT_IDENTITY_KEY, OPT_IDENTITY_CERT, OPT_MAX_CONN,
+	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_HELP
+};
+
+/* Each serve option, its flag and its environment variable. */
+static const struct opt_def {
+	enum opt_id	 id;
+	const char	*flag;
+	const char	*env;
+	int		 has_arg;
+} opt_defs[] = {
+	{ OPT_LISTEN,		"listen",		"GIMME_LISTEN",		1 },
+	{ OPT_CONFIG,		"config",		"GIMME_CONFIG",		1 },
+	{ OPT_USER_DATA,	"user-data",		"GIMME_USER_DATA",	1 },
+	{ OPT_HTTP_TOKENS,	"http-tokens",		"GIMME_HTTP_TOKENS",	1 },
+	{ OPT_HOP_LIMIT,	"hop-limit",		"GIMME_HOP_LIMIT",	1 },
+	{ OPT_HTTP_ENDPOINT,	"http-endpoint",	"GIMME_HTTP_ENDPOINT",	1 },
+	{ OPT_IDENTITY_KEY,	"identity-key",		"GIMME_IDENTITY_KEY",	1 },
+	{ OPT_IDENTITY_CERT,	"identity-cert",	"GIMME_IDENTITY_CERT",	1 },
+	{ OPT_MAX_CONN,		"max-connections",	"GIMME_MAX_CONNECTIONS", 1 },
+	{ OPT_ACCESS_LOG,	"access-log",		"GIMME_ACCESS_LOG",	0 },
+	{ OPT_LOG_FORMAT,	"log-format",		"GIMME_LOG_FORMAT",	1 },
+	{ OPT_LOG_LEVEL,	"log-level",		"GIMME_LOG_LEVEL",	1 },
+	{ OPT_HELP,		"help",			NULL,			0 },
+};
+#define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+/* What the command line and environment asked for. */
+static struct {
+	struct listen_addr listen[LISTEN_MAX];
+	size_t		 nlisten;
+	int		 listen_from_flag;
+	const char	*config_path;
+	const char	*user_data_path;
+	struct imds_options opt;	/* values of the options set here */
+	unsigned	 opt_set;	/* OPT_SET_* */
+	const char	*identity_key;
+	const char	*identity_cert;
+	unsigned long	 max_conn;
+	int		 access_log;
+	int		 log_json;
+	enum log_level	 log_level;
+} cli;
+
+/* The running state the loop's callbacks work on. */
+static struct {
+	struct config	 cfg;
+	struct instance	 inst;
+	struct imds_options opt;
+	struct cred_provider *provider;
+	struct cred	 role_cred;
+	int		 have_role_cred;
+	char		 role_error[ERRBUF_LEN];
+	struct cred	 ec2_cred;
+} st;
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROGNAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s serve --help')\n", PROGNAME);
+	exit(EXIT_USAGE);
+}
+
+/* One option from a flag (src "--name") or the environment (src "GIMME_X"). */
+static void
+opt_apply(const struct opt_def *d, const char *src, const char *val)
+{
+	char err[ERRBUF_LEN];
+	unsigned long n;
+	const char *p, *comma;
+
+	switch (d->id) {
+	case OPT_LISTEN:
+		/* the environment may list several, comma-separated */
+		for (p = val; ; p = comma + 1) {
+			char one[sizeof(cli.listen[0].la_text) + 1];
+			size_t len;
+			comma = strchr(p, ',');
+			len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+			if (len >= sizeof(one))
+				usage_error("%s: '%.*s' is too long", src, (int)len, p);
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if (cli.nlisten == LISTEN_MAX)
+				usage_error("%s: at most %d listen addresses", src, LISTEN_MAX);
+			if (listen_addr_parse(one, &cli.listen[cli.nlisten], err, sizeof(err)) == -1)
+				usage_error("%s: %s", src, err);
+			cli.nlisten++;
+			if (comma == NULL)
+				break;
+		}
+		break;
+	case OPT_CONFIG:
+		cli.config_path = val;
+		break;
+	case OPT_USER_DATA:
+		cli.user_data_path = val;
+		break;
+	case OPT_HTTP_TOKENS:
+		if (strcmp(val, "optional") == 0)
+			cli.opt.o_tokens_required = 0;
+		else if (strcmp(val, "required") == 0)
+			cli.opt.o_tokens_required = 1;
+		else
+			usage_error("%s: expected optional or required, got '%s'", src, val);
+		cli.opt_set |= OPT_SET_TOKENS;
+		break;
+	case OPT_HOP_LIMIT:
+		if (parse_uint_bounded(val, strlen(val), HOP_LIMIT_MAX, &n) != 0 ||
+		    n < HOP_LIMIT_MIN)
+			usage_error("%s: expected a number from %d to %d, got '%s'", src,
+			    HOP_LIMIT_MIN, HOP_LIMIT_MAX, val);
+		cli.opt.o_hop_limit = (int)n;
+		cli.opt_set |= OPT_SET_HOPLIMIT;
+		break;
+	case OPT_HTTP_ENDPOINT:
+		if (strcmp(val, "enabled") == 0)
+			cli.opt.o_endpoint_enabled = 1;
+		else if (strcmp(val, "disabled") == 0)
+			cli.opt.o_endpoint_enabled = 0;
+		else
+			usage_error("%s: expected enabled or disabled, got '%s'", src, val);
+		cli.opt_set |= OPT_SET_ENDPOINT;
+		break;
+	case OPT_IDENTITY_KEY:
+		cli.identity_key = val;
+		break;
+	case OPT_IDENTITY_CERT:
+		cli.identity_cert = val;
+		break;
+	case OPT_MAX_CONN:
+		if (parse_uint_bounded(val, strlen(val), 1000000, &n) != 0 || n < 1)
+			usage_error("%s: expected a number from 1 to 1000000, got '%s'", src, val);
+		cli.max_conn = n;
+		break;
+	case OPT_ACCESS_LOG:
+		/* from the environment: 1/true/yes or 0/false/no */
+		if (val == NULL || strcmp(val, "1") == 0 || strcmp(val, "true") == 0 ||
+		    strcmp(val, "yes") == 0)
+			cli.access_log = 1;
+		else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "no") == 0)
+			cli.access_log = 0;
+		else
+			usage_error("%s: expected 1 or 0, got '%s'", src, val);
+		break;
+	case OPT_LOG_FORMAT:
+		if (strcmp(val, "text") == 0)
+			cli.log_json = 0;
+		else if (strcmp(val, "json") == 0)
+			cli.log_json = 1;
+		else
+			usage_error("%s: expected text or json, got '%s'", src, val);
+		break;
+	case OPT_LOG_LEVEL:
+		if (strcmp(val, "debug") == 0)
+			cli.log_level = LOG_LVL_DEBUG;
+		else if (strcmp(val, "info") == 0)
+			cli.log_level = LOG_LVL_INFO;
+		else if (strcmp(val, "warn") == 0)
+			cli.log_level = LOG_LVL_WARN;
+		else if (strcmp(val, "error") == 0)
+			cli.log_level = LOG_LVL_ERR;
+		else
+			usage_error("%s: expected debug, info, warn or error, got '%s'", src, val);
+		break;
+	case OPT_HELP:
+		fputs(usage_serve, stdout);
+		exit(0);
+	}
+}
+
+static void
+parse_serve_args(int argc, char **argv)
+{
+	struct option longopts[NOPT_DEFS + 1];
+	char src[64];
+	const char *v;
+	size_t i;
+	int ch;
+
+	cli.max_conn = CONN_MAX_DEFAULT;
+	cli.log_level = LOG_LVL_INFO;
+	for (i = 0; i < NOPT_DEFS; i++) {
+		if (opt_defs[i].env == NULL || (v = getenv(opt_defs[i].env)) == NULL)
+			continue;
+		opt_apply(&opt_defs[i], opt_defs[i].env, v);
+	}
+	for (i = 0; i < NOPT_DEFS; i++) {
+		longopts[i].name = opt_defs[i].flag;
+		longopts[i].has_arg = opt_defs[i].has_arg ? required_argument : no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = opt_defs[i].id;
+	}
+	memset(&longopts[NOPT_DEFS], 0, sizeof(longopts[0]));
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == 'h')
+			ch = OPT_HELP;
+		if (ch == '?')
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		if (ch == ':')
+			usage_error("option '%s' needs a value", argv[optind - 1]);
+		for (i = 0; i < NOPT_DEFS; i++)
+			if ((int)opt_defs[i].id == ch)
+				break;
+		if (i == NOPT_DEFS)
+			usage_error("can't happen: option %d", ch);
+		if (opt_defs[i].id == OPT_LISTEN && !cli.listen_from_flag) {
+			cli.nlisten = 0;	/* flags replace the environment's list */
+			cli.listen_from_flag = 1;
+		}
+		snprintf(src, sizeof(src), "--%s", opt_defs[i].flag);
+		opt_apply(&opt_defs[i], src, optarg);
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (cli.nlisten == 0) {
+		char err[ERRBUF_LEN];
+		if (listen_addr_parse("127.0.0.1:1338", &cli.listen[0], err, sizeof(err)) == -1)
+			fatalx(EXIT_BUG, "can't happen: %s", err);
+		cli.nlisten = 1;
+	}
+}
+
+/* Defaults, then the config file's options, then flags and environment. */
+static struct imds_options
+effective_options(const struct config *cfg)
+{
+	struct imds_options o = { 1, 0, 1, 0 };
+
+	if (cfg->c_opt_set & OPT_SET_ENDPOINT)
+		o.o_endpoint_enabled = cfg->c_opt.o_endpoint_enabled;
+	if (cfg->c_opt_set & OPT_SET_TOKENS)
+		o.o_tokens_required = cfg->c_opt.o_tokens_required;
+	if (cfg->c_opt_set & OPT_SET_HOPLIMIT)
+		o.o_hop_limit = cfg->c_opt.o_hop_limit;
+	if (cfg->c_opt_set & OPT_SET_TAGS)
+		o.o_tags_enabled = cfg->c_opt.o_tags_enabled;
+	if (cli.opt_set & OPT_SET_ENDPOINT)
+		o.o_endpoint_enabled = cli.opt.o_endpoint_enabled;
+	if (cli.opt_set & OPT_SET_TOKENS)
+		o.o_tokens_required = cli.opt.o_tokens_required;
+	if (cli.opt_set & OPT_SET_HOPLIMIT)
+		o.o_hop_limit = cli.opt.o_hop_limit;
+	return o;
+}
+
+/*
+ * Read the config file and user data into cfg and derive the instance.
+ * 0, or -1 with a one-line message in err.
+ */
+static int
+load_config(struct config *cfg, struct instance *inst, time_t now, char *err, size_t errlen)
+{
+	config_init(cfg);
+	if (cli.config_path != NULL && config_load(cli.config_path, cfg, err, errlen) == -1)
+		return -1;
+	if (cli.user_data_path != NULL) {
+		char *data;
+		size_t len;
+		if (read_file_capped(cli.user_data_path, USER_DATA_MAX, &data, &len) == -1) {
+			snprintf(err, errlen, "%s: %s%s", cli.user_data_path, strerror(errno),
+			    errno == EFBIG ? " (user data is at most 16384 bytes)" : "");
+			config_free(cfg);
+			return -1;
+		}
+		free(cfg->c_user_data);
+		cfg->c_user_data = data;
+		cfg->c_user_data_len = len;
+		cfg->c_user_data_set = 1;
+	}
+	instance_default(inst, now);
+	if (instance_apply_config(inst, cfg, err, errlen) == -1) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Build a snapshot of the current state and serve it.  0 / -1 (logged). */
+static int
+publish(void)
+{
+	struct snapshot_input in;
+	struct snapshot *s;
+	char err[ERRBUF_LEN];
+
+	memset(&in, 0, sizeof(in));
+	in.si_inst = &st.inst;
+	in.si_cfg = &st.cfg;
+	in.si_opt = st.opt;
+	in.si_role_cred = st.have_role_cred ? &st.role_cred : NULL;
+	in.si_role_error = st.role_error;
+	in.si_ec2_cred = &st.ec2_cred;
+	in.si_now = time(NULL);
+	if ((s = snapshot_build(&in, err, sizeof(err))) == NULL) {
+		log_err("building the metadata: %s", err);
+		return -1;
+	}
+	server_set_snapshot(s);
+	return 0;
+}
+
+/* Fetch the role credentials from the provider; keeps the old ones on failure. */
+static int
+creds_refresh(time_t now)
+{
+	struct cred fresh;
+	char err[ERRBUF_LEN];
+
+	if (st.provider->cp_fetch(st.provider, now, &fresh, err, sizeof(err)) == -1) {
+		log_warn("credentials from %s: %s", st.provider->cp_name, err);
+		snprintf(st.role_error, sizeof(st.role_error), "%s", err);
+		cred_wipe(&fresh);
+		return -1;
+	}
+	cred_wipe(&st.role_cred);
+	st.role_cred = fresh;
+	cred_wipe(&fresh);
+	st.have_role_cred = 1;
+	log_info("credentials from %s: access key %s, expiring %ld s from now",
+	    st.provider->cp_name, st.role_cred.c_akid, (long)(st.role_cred.c_expiration - now));
+	return 0;
+}
+
+static int
+cred_due(const struct cred *c, time_t now)
+{
+	return c->c_expiration != 0 &&
+	    c->c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN;
+}
+
+/* Once a second: keep the served Expiration at least CRED_MIN_AHEAD ahead. */
+static void
+on_tick(void)
+{
+	time_t now = time(NULL);
+	int changed = 0;
+
+	if (!st.have_role_cred || cred_due(&st.role_cred, now))
+		changed |= creds_refresh(now) == 0;
+	if (cred_due(&st.ec2_cred, now)) {
+		cred_wipe(&st.ec2_cred);
+		creds_ec2_placeholder(now, &st.ec2_cred);
+		changed = 1;
+	}
+	if (changed)
+		publish();
+}
+
+/* SIGHUP: reload the config file; a bad one is refused and the old one kept. */
+static void
+on_hup(void)
+{
+	struct config cfg;
+	struct instance inst;
+	char err[ERRBUF_LEN];
+
+	if (load_config(&cfg, &inst, st.inst.i_pending_time, err, sizeof(err)) == -1) {
+		log_err("reload refused, still serving the previous config: %s", err);
+		return;
+	}
+	config_free(&st.cfg);
+	st.cfg = cfg;
+	st.inst = inst;
+	st.opt = effective_options(&st.cfg);
+	if (publish() == 0)
+		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
+		    "the configuration");
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	char err[ERRBUF_LEN];
+	time_t now = time(NULL);
+	int rc;
+
+	parse_serve_args(argc, argv);
+	log_init(cli.log_json, cli.log_level);
+
+	if (load_config(&st.cfg, &st.inst, now, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	st.opt = effective_options(&st.cfg);
+
+	if (token_init() == -1)
+		fatal(EXIT_SYSTEM, "token key");
+	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	st.provider = &cred_provider_example;
+	log_info("credentials: serving AWS's documented example credentials "
+	    "(not valid at AWS) for role %s", st.inst.i_role);
+	creds_refresh(now);
+	creds_ec2_placeholder(now, &st.ec2_cred);
+
+	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
+	if (publish() == -1)
+		return EXIT_CONFIG;
+	log_info("instance %s (%s) in %s; http-tokens %s, hop limit %d%s",
+	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az,
+	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
+	    st.opt.o_endpoint_enabled ? "" : ", endpoint disabled");
+	server_callbacks(on_tick, on_hup);
+	rc = server_run();
+	server_shutdown();
+	cred_wipe(&st.role_cred);
+	cred_wipe(&st.ec2_cred);
+	config_free(&st.cfg);
+	identity_cleanup();
+	token_cleanup();
+	log_info("stopped");
+	return rc == 0 ? 0 : EXIT_SYSTEM;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PROGNAME, GIMME_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	fprintf(stderr, "%s: unknown command '%s'\n", PROGNAME, argv[1]);
+	fputs(usage_main, stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,713 @@
+/*
+ * server.c: listeners, the epoll loop, and connections.
+ *
+ * One thread, level-triggered epoll, non-blocking sockets.  Connections come
+ * from a pool allocated once at start; a connection's buffers live inside
+ * it, so the request path never allocates.  Each connection has one
+ * absolute deadline (habit 8): HTTP_REQ_TIMEOUT_MS from accept to the end of
+ * the response, then HTTP_LINGER_MS for the client's EOF after our FIN.
+ * Because every deadline of a kind is "start + constant", two FIFO lists
+ * ordered by start time are also ordered by deadline: the timer check looks
+ * at list heads only.
+ *
+ * Life of a connection:
+ *   READ   --complete request / parse error / deadline with bytes--> WRITE
+ *   WRITE  --all bytes written: shutdown(SHUT_WR)--> LINGER
+ *   LINGER --EOF, error or linger deadline--> closed
+ *   READ   --EOF, or deadline with no bytes--> closed without a word
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "imds.h"
+
+#define EPOLL_BATCH		64	/* events per epoll_wait */
+#define ACCEPT_BATCH		64	/* accepts per wakeup, so reads get their turn */
+#define TICK_MS			1000	/* period of the server_tick callback */
+#define PEER_LEN		(INET6_ADDRSTRLEN + 8)	/* "[addr]:port" */
+
+enum ev_kind { EV_LISTENER, EV_CONN, EV_SIGNAL };
+enum conn_state { CS_FREE, CS_READ, CS_WRITE, CS_LINGER };
+
+struct listener {
+	enum ev_kind	 l_kind;	/* EV_LISTENER: first member, see ev_kind_of */
+	int		 l_fd;
+	int		 l_family;
+	char		 l_text[PEER_LEN];
+};
+
+struct conn {
+	enum ev_kind	 c_kind;	/* EV_CONN */
+	enum conn_state	 c_state;
+	int		 c_fd;
+	int		 c_family;
+	uint64_t	 c_start_ms;	/* accept, or start of linger */
+	struct conn	*c_next, *c_prev;	/* in a deadline list, or the free list */
+	struct snapshot	*c_snap;	/* held while the body may point into it */
+	size_t		 c_inlen;
+	size_t		 c_headlen;
+	size_t		 c_sent;	/* bytes of head + body written */
+	size_t		 c_total;
+	struct response	 c_rs;
+	char		 c_peer[PEER_LEN];
+	char		 c_head[HTTP_RESP_HEAD_MAX];
+	char		 c_in[HTTP_HEAD_MAX + HTTP_BODY_MAX];
+};
+
+struct clist {
+	struct conn	*head, *tail;
+};
+
+static struct {
+	int		 epfd;
+	int		 sigfd;
+	enum ev_kind	 sig_kind;	/* epoll data for the signalfd */
+	struct listener	 lst[LISTEN_MAX];
+	size_t		 nlst;
+	int		 accepting;	/* listeners registered for EPOLLIN */
+	uint64_t	 accept_resume_ms;	/* after EMFILE: when to try again */
+	struct conn	*pool;
+	size_t		 pool_n;
+	struct conn	*free;
+	size_t		 nopen;
+	struct clist	 req_list;	/* READ and WRITE, by accept time */
+	struct clist	 linger_list;	/* LINGER, by linger start */
+	struct snapshot	*snap;		/* current; connections hold their own refs */
+	int		 access_log;
+	int		 stop;
+	uint64_t	 now_ms;
+	time_t		 date_sec;
+	char		 date[IMF_DATE_LEN + 1];
+	void		(*tick)(void);
+	void		(*hup)(void);
+} srv;
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wall-clock Date header, formatted at most once a second. */
+static const char *
+date_now(void)
+{
+	time_t t = time(NULL);
+
+	if (t != srv.date_sec) {
+		fmt_imf_date(t, srv.date);
+		srv.date_sec = t;
+	}
+	return srv.date;
+}
+
+static void
+clist_push(struct clist *l, struct conn *c)
+{
+	c->c_next = NULL;
+	c->c_prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->c_next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void
+clist_del(struct clist *l, struct conn *c)
+{
+	if (c->c_prev != NULL)
+		c->c_prev->c_next = c->c_next;
+	else
+		l->head = c->c_next;
+	if (c->c_next != NULL)
+		c->c_next->c_prev = c->c_prev;
+	else
+		l->tail = c->c_prev;
+	c->c_next = c->c_prev = NULL;
+}
+
+/* ---- listeners ---------------------------------------------------------- */
+
+int
+listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen)
+{
+	const char *colon, *host, *port;
+	char hostbuf[INET6_ADDRSTRLEN];
+	size_t hlen;
+	unsigned long p;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(s) >= sizeof(out->la_text)) {
+		snprintf(err, errlen, "'%s' is too long", s);
+		return -1;
+	}
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || rb[1] != ':') {
+			snprintf(err, errlen, "'%s': expected [IPv6]:PORT", s);
+			return -1;
+		}
+		host = s + 1;
+		hlen = (size_t)(rb - host);
+		port = rb + 2;
+		out->la_family = AF_INET6;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL) {
+			snprintf(err, errlen, "'%s': expected ADDR:PORT", s);
+			return -1;
+		}
+		host = s;
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+		out->la_family = AF_INET;
+	}
+	if (hlen == 0 || hlen >= sizeof(hostbuf)) {
+		snprintf(err, errlen, "'%s': bad address", s);
+		return -1;
+	}
+	memcpy(hostbuf, host, hlen);
+	hostbuf[hlen] = '\0';
+	if (inet_pton(out->la_family, hostbuf, out->la_addr) != 1) {
+		snprintf(err, errlen, "'%s': '%s' is not an IPv%c address", s, hostbuf,
+		    out->la_family == AF_INET ? '4' : '6');
+		return -1;
+	}
+	if (parse_uint_bounded(port, strlen(port), 65535, &p) != 0) {
+		snprintf(err, errlen, "'%s': port must be a number from 0 to 65535", s);
+		return -1;
+	}
+	out->la_port = (unsigned)p;
+	snprintf(out->la_text, sizeof(out->la_text), "%s", s);
+	return 0;
+}
+
+static void
+sockaddr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	}
+}
+
+static int
+listener_open(const struct listen_addr *la, struct listener *l, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (la->la_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, la->la_addr, 16);
+		s6->sin6_port = htons((uint16_t)la->la_port);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, la->la_addr, 4);
+		s4->sin_port = htons((uint16_t)la->la_port);
+		sl = sizeof(*s4);
+	}
+	fd = socket(la->la_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket for %s: %s", la->la_text, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (la->la_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
+		snprintf(err, errlen, "listen on %s: %s", la->la_text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	l->l_kind = EV_LISTENER;
+	l->l_fd = fd;
+	l->l_family = la->la_family;
+	sockaddr_text(&ss, l->l_text, sizeof(l->l_text));
+	return 0;
+}
+
+static void
+accepting_set(int on)
+{
+	struct epoll_event ev;
+	size_t i;
+
+	if (srv.accepting == on)
+		return;
+	for (i = 0; i < srv.nlst; i++) {
+		ev.events = EPOLLIN;
+		ev.data.ptr = &srv.lst[i];
+		if (on)
+			epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.lst[i].l_fd, &ev);
+		else
+			epoll_ctl(srv.epfd, EPOLL_CTL_DEL, srv.lst[i].l_fd, NULL);
+	}
+	srv.accepting = on;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->c_state == CS_LINGER)
+		clist_del(&srv.linger_list, c);
+	else
+		clist_del(&srv.req_list, c);
+	close(c->c_fd);		/* also removes it from the epoll set */
+	if (c->c_snap != NULL) {
+		snapshot_unref(c->c_snap);
+		c->c_snap = NULL;
+	}
+	c->c_state = CS_FREE;
+	c->c_next = srv.free;
+	srv.free = c;
+	srv.nopen--;
+	if (!srv.accepting && srv.accept_resume_ms == 0)
+		accepting_set(1);	/* a slot is free again */
+}
+
+static void
+conn_events(struct conn *c, uint32_t events)
+{
+	struct epoll_event ev;
+
+	ev.events = events;
+	ev.data.ptr = c;
+	epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->c_fd, &ev);
+}
+
+/* All of the response is out: send our FIN and wait for the client's. */
+static void
+conn_linger(struct conn *c)
+{
+	shutdown(c->c_fd, SHUT_WR);
+	clist_del(&srv.req_list, c);
+	c->c_state = CS_LINGER;
+	c->c_start_ms = srv.now_ms;
+	clist_push(&srv.linger_list, c);
+	if (c->c_snap != NULL) {
+		snapshot_unref(c->c_snap);
+		c->c_snap = NULL;
+	}
+	conn_events(c, EPOLLIN | EPOLLRDHUP);
+}
+
+static void
+conn_write(struct conn *c)
+{
+	struct iovec iov[2];
+	size_t bodylen = c->c_rs.rs_head_only ? 0 : c->c_rs.rs_bodylen;
+	ssize_t w;
+	int n;
+
+	while (c->c_sent < c->c_total) {
+		n = 0;
+		if (c->c_sent < c->c_headlen) {
+			iov[n].iov_base = c->c_head + c->c_sent;
+			iov[n++].iov_len = c->c_headlen - c->c_sent;
+			if (bodylen > 0) {
+				iov[n].iov_base = (void *)(uintptr_t)c->c_rs.rs_body;
+				iov[n++].iov_len = bodylen;
+			}
+		} else {
+			size_t off = c->c_sent - c->c_headlen;
+			iov[n].iov_base = (void *)(uintptr_t)(c->c_rs.rs_body + off);
+			iov[n++].iov_len = bodylen - off;
+		}
+		w = writev(c->c_fd, iov, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				if (c->c_state != CS_WRITE)
+					c->c_state = CS_WRITE;
+				conn_events(c, EPOLLOUT);
+				return;
+			}
+			conn_close(c);	/* the client went away */
+			return;
+		}
+		c->c_sent += (size_t)w;
+	}
+	conn_linger(c);
+}
+
+/*
+ * Contract §5.2: the token response leaves with the hop limit as its IP TTL
+ * (IPv6: unicast hop limit).  Set on the accepted socket just before the
+ * write; the connection closes afterwards, so it is never restored.
+ */
+static void
+conn_hop_limit(struct conn *c, int hops)
+{
+	if (c->c_family == AF_INET6) {
+		if (setsockopt(c->c_fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops,
+		    sizeof(hops)) == -1)
+			log_warn("%s: setting the hop limit: %s", c->c_peer, strerror(errno));
+	} else if (setsockopt(c->c_fd, IPPROTO_IP, IP_TTL, &hops, sizeof(hops)) == -1)
+		log_warn("%s: setting the IP TTL: %s", c->c_peer, strerror(errno));
+}
+
+static void
+conn_respond(struct conn *c, const struct http_req *req, int status)
+{
+	struct slice method = { "-", 1 }, target = { "-", 1 };
+	const char *imds;
+
+	if (status == 0) {
+		routes_handle(req, srv.snap, srv.now_ms / 1000, &c->c_rs);
+		method = req->r_method;
+		target = req->r_target;
+	} else
+		routes_error(status, &c->c_rs);
+	/* the body may point into the snapshot: hold it until written */
+	c->c_snap = srv.snap;
+	snapshot_ref(c->c_snap);
+	c->c_headlen = response_head(&c->c_rs, c->c_snap, date_now(), c->c_head,
+	    sizeof(c->c_head));
+	if (c->c_headlen == 0) {
+		log_err("can't happen: response head over %d bytes", HTTP_RESP_HEAD_MAX);
+		conn_close(c);
+		return;
+	}
+	c->c_total = c->c_headlen + (c->c_rs.rs_head_only ? 0 : c->c_rs.rs_bodylen);
+	c->c_sent = 0;
+	if (c->c_rs.rs_hop_limit > 0)
+		conn_hop_limit(c, c->c_rs.rs_hop_limit);
+	if (srv.access_log) {
+		imds = c->c_rs.rs_token_used > 0 ? "v2" : c->c_rs.rs_token_used < 0 ? "bad" : "v1";
+		log_access(c->c_peer, method, target, c->c_rs.rs_status,
+		    c->c_rs.rs_head_only ? 0 : c->c_rs.rs_bodylen, imds);
+	}
+	c->c_state = CS_WRITE;
+	conn_write(c);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	struct http_req req;
+	ssize_t r, n;
+
+	for (;;) {
+		if (c->c_inlen == sizeof(c->c_in)) {
+			/* cannot happen: the parser answers 431/413 before */
+			conn_respond(c, NULL, 431);
+			return;
+		}
+		r = read(c->c_fd, c->c_in + c->c_inlen, sizeof(c->c_in) - c->c_inlen);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			conn_close(c);
+			return;
+		}
+		if (r == 0) {
+			conn_close(c);	/* gave up before a whole request */
+			return;
+		}
+		c->c_inlen += (size_t)r;
+		n = http_parse(c->c_in, c->c_inlen, &req);
+		if (n > 0) {
+			conn_respond(c, &req, 0);
+			return;
+		}
+		if (n < 0) {
+			conn_respond(c, NULL, (int)-n);
+			return;
+		}
+	}
+}
+
+static void
+conn_drain(struct conn *c)
+{
+	char sink[512];
+	ssize_t r;
+
+	for (;;) {
+		r = read(c->c_fd, sink, sizeof(sink));
+		if (r > 0)
+			continue;
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == EAGAIN)
+			return;
+		conn_close(c);	/* EOF or error: done */
+		return;
+	}
+}
+
+static void
+do_accept(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	struct epoll_event ev;
+	struct conn *c;
+	socklen_t sl;
+	int fd, i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (srv.free == NULL) {
+			accepting_set(0);	/* resumes in conn_close */
+			return;
+		}
+		sl = sizeof(ss);
+		fd = accept4(l->l_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* pause instead of spinning on a listener we can't serve */
+				log_warn("accept: %s; pausing %d ms", strerror(errno),
+				    ACCEPT_PAUSE_MS);
+				accepting_set(0);
+				srv.accept_resume_ms = srv.now_ms + ACCEPT_PAUSE_MS;
+			}
+			return;
+		}
+		c = srv.free;
+		srv.free = c->c_next;
+		c->c_kind = EV_CONN;
+		c->c_fd = fd;
+		c->c_family = l->l_family;
+		c->c_state = CS_READ;
+		c->c_start_ms = srv.now_ms;
+		c->c_inlen = 0;
+		c->c_snap = NULL;
+		sockaddr_text(&ss, c->c_peer, sizeof(c->c_peer));
+		clist_push(&srv.req_list, c);
+		srv.nopen++;
+		ev.events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			log_warn("epoll_ctl: %s", strerror(errno));
+			conn_close(c);
+			continue;
+		}
+		conn_read(c);	/* the request is often there already */
+	}
+}
+
+/* Expire connections whose deadline has passed; returns ms to the next one. */
+static int
+timers_run(void)
+{
+	struct conn *c;
+	uint64_t next = UINT64_MAX;
+
+	while ((c = srv.req_list.head) != NULL &&
+	    c->c_start_ms + HTTP_REQ_TIMEOUT_MS <= srv.now_ms) {
+		if (c->c_state == CS_READ && c->c_inlen > 0)
+			conn_respond(c, NULL, 408);	/* partial request: 408 */
+		else
+			conn_close(c);	/* idle, or a reader too slow for our reply */
+		if (srv.req_list.head == c)	/* 408 still being written */
+			conn_close(c);
+	}
+	while ((c = srv.linger_list.head) != NULL &&
+	    c->c_start_ms + HTTP_LINGER_MS <= srv.now_ms)
+		conn_close(c);
+	if (srv.req_list.head != NULL)
+		next = srv.req_list.head->c_start_ms + HTTP_REQ_TIMEOUT_MS;
+	if (srv.linger_list.head != NULL &&
+	    srv.linger_list.head->c_start_ms + HTTP_LINGER_MS < next)
+		next = srv.linger_list.head->c_start_ms + HTTP_LINGER_MS;
+	if (srv.accept_resume_ms != 0) {
+		if (srv.accept_resume_ms <= srv.now_ms) {
+			srv.accept_resume_ms = 0;
+			if (srv.free != NULL)
+				accepting_set(1);
+		} else if (srv.accept_resume_ms < next)
+			next = srv.accept_resume_ms;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= srv.now_ms ? 0 : (int)(next - srv.now_ms);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int
+server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_log,
+    char *err, size_t errlen)
+{
+	sigset_t mask;
+	struct epoll_event ev;
+	size_t i;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.access_log = access_log;
+	srv.sigfd = -1;
+	if ((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (listener_open(&la[i], &srv.lst[i], err, errlen) == -1)
+			return -1;
+		srv.nlst++;
+	}
+	/* calloc: untouched pages of the pool cost no resident memory */
+	if ((srv.pool = calloc(conn_max, sizeof(*srv.pool))) == NULL) {
+		snprintf(err, errlen, "connection pool of %zu: out of memory", conn_max);
+		return -1;
+	}
+	srv.pool_n = conn_max;
+	for (i = conn_max; i-- > 0;) {
+		srv.pool[i].c_state = CS_FREE;
+		srv.pool[i].c_next = srv.free;
+		srv.free = &srv.pool[i];
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	srv.sig_kind = EV_SIGNAL;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &srv.sig_kind;
+	epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.sigfd, &ev);
+	for (i = 0; i < srv.nlst; i++)
+		log_info("listening on %s", srv.lst[i].l_text);
+	return 0;
+}
+
+void
+server_set_snapshot(struct snapshot *s)
+{
+	struct snapshot *old = srv.snap;
+
+	srv.snap = s;
+	if (old != NULL)
+		snapshot_unref(old);
+}
+
+void
+server_callbacks(void (*tick)(void), void (*hup)(void))
+{
+	srv.tick = tick;
+	srv.hup = hup;
+}
+
+static void
+on_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (srv.hup != NULL)
+				srv.hup();
+		} else {
+			log_info("signal %u: stopping", si.ssi_signo);
+			srv.stop = 1;
+		}
+	}
+}
+
+int
+server_run(void)
+{
+	struct epoll_event evs[EPOLL_BATCH];
+	uint64_t next_tick;
+	int i, n, timeout, t;
+
+	srv.now_ms = mono_ms();
+	next_tick = srv.now_ms + TICK_MS;
+	accepting_set(1);
+	while (!srv.stop) {
+		timeout = timers_run();
+		t = next_tick > srv.now_ms ? (int)(next_tick - srv.now_ms) : 0;
+		if (timeout < 0 || t < timeout)
+			timeout = t;
+		n = epoll_wait(srv.epfd, evs, EPOLL_BATCH, timeout);
+		if (n == -1 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		srv.now_ms = mono_ms();
+		for (i = 0; i < n; i++) {
+			enum ev_kind *k = evs[i].data.ptr;
+			if (*k == EV_LISTENER)
+				do_accept((struct listener *)k);
+			else if (*k == EV_SIGNAL)
+				on_signal();
+			else {
+				struct conn *c = (struct conn *)k;
+				if (c->c_state == CS_READ)
+					conn_read(c);
+				else if (c->c_state == CS_WRITE)
+					conn_write(c);
+				else if (c->c_state == CS_LINGER)
+					conn_drain(c);
+			}
+		}
+		if (srv.now_ms >= next_tick) {
+			next_tick = srv.now_ms + TICK_MS;
+			if (srv.tick != NULL)
+				srv.tick();
+		}
+	}
+	return 0;
+}
+
+/* Close everything (at exit). */
+void
+server_shutdown(void)
+{
+	size_t i;
+
+	for (i = 0; i < srv.pool_n; i++)
+		if (srv.pool[i].c_state != CS_FREE)
+			conn_close(&srv.pool[i]);
+	for (i = 0; i < srv.nlst; i++)
+		close(srv.lst[i].l_fd);
+	srv.nlst = 0;
+	if (srv.snap != NULL)
+		snapshot_unref(srv.snap);
+	srv.snap = NULL;
+	free(srv.pool);
+	srv.pool = NULL;
+	if (srv.sigfd != -1)
+		close(srv.sigfd);
+	close(srv.epfd);
+}

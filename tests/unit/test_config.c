@@ -1,0 +1,381 @@
+/*
+ * test_config.c: the --config JSON file: what it accepts, and each error
+ * message, exactly.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "imds.h"
+
+#define NAME	"config.json"
+
+/* Parse text, expecting success. */
+static void
+parse_ok(const char *text, struct config *cfg)
+{
+	char err[ERRBUF_LEN] = "";
+	int rc = config_parse(text, strlen(text), NAME, cfg, err, sizeof(err));
+
+	if (rc != 0)
+		print_error("unexpected error: %s\n", err);
+	assert_int_equal(rc, 0);
+}
+
+/* Parse text, expecting exactly the message want. */
+static void
+parse_err(const char *text, const char *want)
+{
+	char err[ERRBUF_LEN] = "";
+	struct config cfg;
+
+	assert_int_equal(config_parse(text, strlen(text), NAME, &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	assert_null(strchr(err, '\n'));
+	/* a failed parse leaves nothing to free, and config_free is safe */
+	assert_null(cfg.c_root);
+	assert_null(cfg.c_user_data);
+	config_free(&cfg);
+}
+
+static void
+test_empty(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_init(&cfg);
+	assert_null(cfg.c_root);
+	assert_int_equal(cfg.c_opt_set, 0);
+	config_free(&cfg);
+
+	parse_ok("{}", &cfg);
+	assert_non_null(cfg.c_root);
+	assert_null(cfg.c_meta);
+	assert_null(cfg.c_dynamic);
+	assert_int_equal(cfg.c_user_data_set, 0);
+	assert_int_equal(cfg.c_opt_set, 0);
+	config_free(&cfg);
+	assert_null(cfg.c_root);
+	config_free(&cfg);	/* twice is harmless */
+}
+
+static void
+test_full(void **state)
+{
+	static const char text[] =
+	    "{\n"
+	    "  \"meta-data\": {\n"
+	    "    \"placement\": { \"availability-zone\": \"eu-west-1b\" },\n"
+	    "    \"security-groups\": [\"web\", \"ssh\"],\n"
+	    "    \"public-ipv4\": null,\n"
+	    "    \"custom\": { \"deep\": { \"leaf\": \"v\" }, \"empty\": {}, \"list\": [] },\n"
+	    "    \"tags\": { \"instance\": { \"Name\": \"web-1\", \"empty\": \"\", "
+	    "\"a+-=.,_:@Z9\": \"x\", \"gone\": null } }\n"
+	    "  },\n"
+	    "  \"dynamic\": {\n"
+	    "    \"instance-identity\": { \"document\": { \"accountId\": \"210987654321\", "
+	    "\"billingProducts\": [\"bp-1\"], \"kernelId\": null, \"version\": \"2017-09-30\" } }\n"
+	    "  },\n"
+	    "  \"user-data\": \"#!/bin/sh\\necho hi\\n\",\n"
+	    "  \"options\": {\n"
+	    "    \"http-endpoint\": \"disabled\",\n"
+	    "    \"http-tokens\": \"required\",\n"
+	    "    \"http-put-response-hop-limit\": 2,\n"
+	    "    \"instance-metadata-tags\": \"enabled\"\n"
+	    "  }\n"
+	    "}\n";
+	struct config cfg;
+
+	(void)state;
+	parse_ok(text, &cfg);
+	assert_non_null(cfg.c_meta);
+	assert_non_null(cfg.c_dynamic);
+	assert_int_equal(cfg.c_user_data_set, 1);
+	assert_int_equal(cfg.c_user_data_len, 18);
+	assert_memory_equal(cfg.c_user_data, "#!/bin/sh\necho hi\n", 18);
+	assert_int_equal(cfg.c_opt_set,
+	    OPT_SET_ENDPOINT | OPT_SET_TOKENS | OPT_SET_HOPLIMIT | OPT_SET_TAGS);
+	assert_int_equal(cfg.c_opt.o_endpoint_enabled, 0);
+	assert_int_equal(cfg.c_opt.o_tokens_required, 1);
+	assert_int_equal(cfg.c_opt.o_hop_limit, 2);
+	assert_int_equal(cfg.c_opt.o_tags_enabled, 1);
+	config_free(&cfg);
+
+	/* the other value of each option, and only some options set */
+	parse_ok("{\"options\": {\"http-endpoint\": \"enabled\", \"http-tokens\": \"optional\","
+	    " \"instance-metadata-tags\": \"disabled\", \"http-put-response-hop-limit\": 64}}",
+	    &cfg);
+	assert_int_equal(cfg.c_opt.o_endpoint_enabled, 1);
+	assert_int_equal(cfg.c_opt.o_tokens_required, 0);
+	assert_int_equal(cfg.c_opt.o_tags_enabled, 0);
+	assert_int_equal(cfg.c_opt.o_hop_limit, 64);
+	config_free(&cfg);
+	parse_ok("{\"options\": {\"http-tokens\": \"required\"}}", &cfg);
+	assert_int_equal(cfg.c_opt_set, OPT_SET_TOKENS);
+	config_free(&cfg);
+}
+
+static void
+test_syntax(void **state)
+{
+	(void)state;
+	parse_err("{\n  \"meta-data\": ,\n}",
+	    NAME ":2:16: unexpected token near ','");
+	parse_err("{\"user-data\": \"x\"",
+	    NAME ":1:17: '}' expected near end of file");
+	parse_err("",
+	    NAME ":1:0: '[' or '{' expected near end of file");
+	/* duplicates are refused, reported the same way */
+	parse_err("{\n  \"options\": {},\n  \"options\": {}\n}",
+	    NAME ":3:11: duplicate object key near '\"options\"'");
+	parse_err("{\"meta-data\": {\"a\": \"1\", \"a\": \"2\"}}",
+	    NAME ":1:28: duplicate object key near '\"a\"'");
+	/* NUL is not allowed in strings */
+	parse_err("{\"user-data\": \"a\\u0000b\"}",
+	    NAME ":1:24: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'");
+}
+
+static void
+test_top_level(void **state)
+{
+	(void)state;
+	parse_err("{\"meta-data\": {}, \"metadata\": {}}",
+	    NAME ": unknown top-level key \"metadata\" (known: meta-data, dynamic, "
+	    "user-data, options)");
+	parse_err("[1, 2]", NAME ": expected an object at the top level, got an array");
+	parse_err("{\"meta-data\": []}", NAME ": meta-data: expected an object, got an array");
+	parse_err("{\"dynamic\": \"x\"}", NAME ": dynamic: expected an object, got a string");
+	parse_err("{\"options\": null}", NAME ": options: expected an object, got null");
+}
+
+static void
+test_options(void **state)
+{
+	(void)state;
+	parse_err("{\"options\": {\"http-protocol-ipv6\": \"enabled\"}}",
+	    NAME ": options/http-protocol-ipv6: unknown option (known: http-endpoint, "
+	    "http-tokens, http-put-response-hop-limit, instance-metadata-tags)");
+	parse_err("{\"options\": {\"http-tokens\": \"sometimes\"}}",
+	    NAME ": options/http-tokens: expected \"optional\" or \"required\", got \"sometimes\"");
+	parse_err("{\"options\": {\"http-endpoint\": \"Enabled\"}}",
+	    NAME ": options/http-endpoint: expected \"enabled\" or \"disabled\", got \"Enabled\"");
+	parse_err("{\"options\": {\"instance-metadata-tags\": true}}",
+	    NAME ": options/instance-metadata-tags: expected \"enabled\" or \"disabled\", "
+	    "got a boolean");
+	parse_err("{\"options\": {\"http-put-response-hop-limit\": 65}}",
+	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    "got 65");
+	parse_err("{\"options\": {\"http-put-response-hop-limit\": 0}}",
+	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    "got 0");
+	parse_err("{\"options\": {\"http-put-response-hop-limit\": \"2\"}}",
+	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    "got a string");
+	parse_err("{\"options\": {\"http-put-response-hop-limit\": 2.0}}",
+	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    "got a number");
+}
+
+static void
+test_tree_types(void **state)
+{
+	(void)state;
+	parse_err("{\"meta-data\": {\"placement\": {\"region\": 1}}}",
+	    NAME ": meta-data/placement/region: expected a string, an array of strings, "
+	    "an object or null, got a number");
+	parse_err("{\"dynamic\": {\"x\": false}}",
+	    NAME ": dynamic/x: expected a string, an array of strings, an object or null, "
+	    "got a boolean");
+	parse_err("{\"meta-data\": {\"security-groups\": [\"a\", 2]}}",
+	    NAME ": meta-data/security-groups: expected a string, an array of strings, "
+	    "an object or null, got an array holding a number");
+	parse_err("{\"meta-data\": {\"a\": [[\"b\"]]}}",
+	    NAME ": meta-data/a: expected a string, an array of strings, an object or null, "
+	    "got an array holding an array");
+	/* names that cannot be path segments */
+	parse_err("{\"meta-data\": {\"a/b\": \"x\"}}",
+	    NAME ": meta-data: invalid name \"a/b\": a path segment is 1 to 255 visible "
+	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
+	parse_err("{\"meta-data\": {\"x\": {\"..\": \"x\"}}}",
+	    NAME ": meta-data/x: invalid name \"..\": a path segment is 1 to 255 visible "
+	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
+	parse_err("{\"meta-data\": {\"\": \"x\"}}",
+	    NAME ": meta-data: invalid name \"\": a path segment is 1 to 255 visible "
+	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
+	/* a control character in a key never breaks the one-line message */
+	parse_err("{\"meta-data\": {\"a\\nb\": \"x\"}}",
+	    NAME ": meta-data: invalid name \"a?b\": a path segment is 1 to 255 visible "
+	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
+}
+
+static void
+test_tags(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"bad key\": \"v\"}}}}",
+	    NAME ": meta-data/tags/instance: invalid tag key \"bad key\": tag keys may hold "
+	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
+	    "\"_index\"");
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"_index\": \"v\"}}}}",
+	    NAME ": meta-data/tags/instance: invalid tag key \"_index\": tag keys may hold "
+	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
+	    "\"_index\"");
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"a/b\": \"v\"}}}}",
+	    NAME ": meta-data/tags/instance: invalid tag key \"a/b\": tag keys may hold "
+	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
+	    "\"_index\"");
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"Name\": 3}}}}",
+	    NAME ": meta-data/tags/instance/Name: expected a string or null, got a number");
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"Name\": [\"a\"]}}}}",
+	    NAME ": meta-data/tags/instance/Name: expected a string or null, got an array");
+	parse_err("{\"meta-data\": {\"tags\": {\"host\": {}}}}",
+	    NAME ": meta-data/tags/host: only instance/ is allowed under tags/");
+	parse_err("{\"meta-data\": {\"tags\": \"x\"}}",
+	    NAME ": meta-data/tags: expected an object or null, got a string");
+	parse_err("{\"meta-data\": {\"tags\": {\"instance\": []}}}",
+	    NAME ": meta-data/tags/instance: expected an object or null, got an array");
+	parse_ok("{\"meta-data\": {\"tags\": null}}", &cfg);
+	config_free(&cfg);
+	parse_ok("{\"meta-data\": {\"tags\": {\"instance\": null}}}", &cfg);
+	config_free(&cfg);
+}
+
+static void
+test_document(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"colour\": \"x\"}}}}",
+	    NAME ": dynamic/instance-identity/document: unknown identity document field "
+	    "\"colour\"");
+	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"kernelId\": 1}}}}",
+	    NAME ": dynamic/instance-identity/document/kernelId: expected a string or null, "
+	    "got a number");
+	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"instanceId\": null}}}}",
+	    NAME ": dynamic/instance-identity/document/instanceId: expected a string, "
+	    "got null");
+	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": "
+	    "{\"billingProducts\": \"bp\"}}}}",
+	    NAME ": dynamic/instance-identity/document/billingProducts: expected an array of "
+	    "strings or null, got a string");
+	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": "
+	    "{\"billingProducts\": [1]}}}}",
+	    NAME ": dynamic/instance-identity/document/billingProducts: expected an array of "
+	    "strings or null, got an array holding a number");
+	/* a document given as a string is just a leaf */
+	parse_ok("{\"dynamic\": {\"instance-identity\": {\"document\": \"{}\"}}}", &cfg);
+	config_free(&cfg);
+}
+
+static void
+test_user_data(void **state)
+{
+	struct config cfg;
+	char *text, want[ERRBUF_LEN];
+	size_t n = USER_DATA_MAX + 1;
+
+	(void)state;
+	parse_ok("{\"user-data\": null}", &cfg);
+	assert_int_equal(cfg.c_user_data_set, 1);
+	assert_null(cfg.c_user_data);
+	assert_int_equal(cfg.c_user_data_len, 0);
+	config_free(&cfg);
+
+	parse_ok("{\"user-data\": \"\"}", &cfg);
+	assert_int_equal(cfg.c_user_data_set, 1);
+	assert_int_equal(cfg.c_user_data_len, 0);
+	config_free(&cfg);
+
+	parse_err("{\"user-data\": 5}", NAME ": user-data: expected a string or null, got a number");
+
+	/* {"user-data": "xxx...x"} with USER_DATA_MAX + 1, then exactly the max */
+	text = malloc(n + 32);
+	assert_non_null(text);
+	memcpy(text, "{\"user-data\": \"", 15);
+	memset(text + 15, 'x', n);
+	memcpy(text + 15 + n, "\"}", 3);
+	snprintf(want, sizeof(want), NAME ": user-data: %d bytes, more than the %d allowed",
+	    USER_DATA_MAX + 1, USER_DATA_MAX);
+	parse_err(text, want);
+	memcpy(text + 15 + n - 1, "\"}", 3);
+	parse_ok(text, &cfg);
+	assert_int_equal(cfg.c_user_data_len, USER_DATA_MAX);
+	config_free(&cfg);
+	free(text);
+}
+
+static void
+test_load(void **state)
+{
+	char path[] = "/tmp/test_config.XXXXXX", err[ERRBUF_LEN], want[ERRBUF_LEN + 64];
+	static const char body[] = "{\n  \"options\": {\"bogus\": 1}\n}\n";
+	struct config cfg;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_int_equal(config_load("/nonexistent/gimme.json", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/gimme.json: No such file or directory");
+	config_free(&cfg);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(body, 1, sizeof(body) - 1, f), sizeof(body) - 1);
+	assert_int_equal(fflush(f), 0);
+	/* messages carry the path as given */
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: options/bogus: unknown option (known: "
+	    "http-endpoint, http-tokens, http-put-response-hop-limit, instance-metadata-tags)",
+	    path);
+	assert_string_equal(err, want);
+
+	/* a good file */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	rewind(f);
+	fputs("{\"options\": {\"http-tokens\": \"required\"}}", f);
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.c_opt.o_tokens_required, 1);
+	config_free(&cfg);
+
+	/* larger than CONFIG_FILE_MAX */
+	assert_int_equal(ftruncate(fd, CONFIG_FILE_MAX + 1), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+	assert_string_equal(err, want);
+	fclose(f);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_tree_types),
+		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_document),
+		cmocka_unit_test(test_user_data),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
