@@ -1,0 +1,324 @@
+"""
+Start and stop a real gimme-aws-mini process for tests, and talk raw bytes to it.
+
+    from server import Server, raw_request
+
+    with Server("--http-tokens", "required") as srv:
+        reply = srv.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        line = srv.wait_for_line(r"access .*status=401")
+
+* The server listens on ephemeral loopback ports (--listen 127.0.0.1:0 unless
+  other --listen addresses are given) and is considered up once it has logged
+  one "listening on ADDR:PORT" line per listener (10 s, else the error shows
+  its stderr).
+* Its stderr is collected line by line by a background thread (lines(),
+  wait_for_line()), so access-log lines can be inspected.
+* stop() sends SIGTERM to the PID we started, then SIGKILL after 5 s.  Every
+  started server is also stopped at interpreter exit (atexit).
+* The environment is scrubbed: no AWS_* or GIMME_* variable reaches the server
+  and HOME is an empty directory, so it serves the built-in example
+  credentials whatever the developer's machine has configured.
+* One identity key file is shared by every server of a test session
+  (IMDS_TEST_SESSION_DIR, set by tests/run; otherwise a private temp dir per
+  Python process): the first start writes it, later starts load it quickly.
+
+Standard library only; Python 3.11 (Debian 12's /usr/bin/python3).
+"""
+
+import atexit
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BIN = os.environ.get("GIMME_BIN") or os.path.join(ROOT, "gimme-aws-mini")
+
+START_TIMEOUT = 10.0	# s to wait for every "listening on" line
+STOP_GRACE = 5.0	# s between SIGTERM and SIGKILL
+
+_LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
+
+_live = []		# servers started and not yet stopped, for atexit
+_session_dir = None
+
+
+def session_dir():
+	"""A directory shared by every server of this test session."""
+	global _session_dir
+	if _session_dir is None:
+		d = os.environ.get("IMDS_TEST_SESSION_DIR")
+		if d and os.path.isdir(d):
+			_session_dir = d
+		else:
+			_session_dir = tempfile.mkdtemp(prefix="imds-test-")
+			atexit.register(shutil.rmtree, _session_dir, True)
+		os.makedirs(os.path.join(_session_dir, "home"), exist_ok=True)
+	return _session_dir
+
+
+def identity_key_path():
+	return os.path.join(session_dir(), "identity-key.pem")
+
+
+def server_env(extra=None):
+	"""The environment a server (or a CLI run) gets: scrubbed, see above."""
+	env = {k: v for k, v in os.environ.items()
+	    if not k.startswith(("AWS_", "GIMME_")) and k.lower() not in
+	    ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+	env["HOME"] = os.path.join(session_dir(), "home")
+	env["LC_ALL"] = "C"
+	if extra:
+		env.update(extra)
+	return env
+
+
+class ServerError(Exception):
+	pass
+
+
+class Server:
+	"""One gimme-aws-mini process.  Usable as a context manager."""
+
+	def __init__(self, *args, listen=None, access_log=True, identity_key=True,
+	    env=None, start=True):
+		self.args = list(args)
+		self.listen = list(listen) if listen else ["127.0.0.1:0"]
+		self.access_log = access_log
+		self.identity_key = identity_key
+		self.extra_env = env
+		self.proc = None
+		self.pid = None
+		self.returncode = None
+		self.addrs = []		# [(host, port)] in the order logged
+		self.started_wall = None	# time.time() just before exec
+		self._lines = []
+		self._cond = threading.Condition()
+		self._reader = None
+		if start:
+			self.start()
+
+	# -- life cycle -------------------------------------------------
+
+	def command(self):
+		cmd = [BIN, "serve"]
+		for a in self.listen:
+			cmd += ["--listen", a]
+		if self.access_log:
+			cmd.append("--access-log")
+		if self.identity_key:
+			cmd += ["--identity-key", identity_key_path()]
+		return cmd + self.args
+
+	def start(self):
+		if not os.access(BIN, os.X_OK):
+			raise ServerError("server binary %s is missing (run `make gimme-aws-mini`)" % BIN)
+		cmd = self.command()
+		self.started_wall = time.time()
+		self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+		    env=server_env(self.extra_env), cwd=session_dir())
+		self.pid = self.proc.pid
+		_live.append(self)
+		self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+		self._reader.start()
+		want = len(self.listen)
+		deadline = time.monotonic() + START_TIMEOUT
+		with self._cond:
+			while True:
+				found = self._listening()
+				if len(found) >= want:
+					break
+				if self.proc.poll() is not None and self._eof:
+					break
+				left = deadline - time.monotonic()
+				if left <= 0:
+					break
+				self._cond.wait(left)
+		if len(found) < want:
+			rc = self.proc.poll()
+			self.stop()
+			raise ServerError("server did not start (%s): %s\n--- stderr ---\n%s" % (
+			    "exit %s" % rc if rc is not None else "no 'listening on' line in %.0f s" % START_TIMEOUT,
+			    " ".join(cmd), "".join(self.lines()) or "(empty)\n"))
+		self.addrs = found
+		return self
+
+	_eof = False
+
+	def _read_stderr(self):
+		f = self.proc.stderr
+		for raw in iter(f.readline, b""):
+			line = raw.decode("utf-8", "replace")
+			with self._cond:
+				self._lines.append(line)
+				self._cond.notify_all()
+		with self._cond:
+			self._eof = True
+			self._cond.notify_all()
+
+	def _listening(self):
+		out = []
+		for line in self._lines:
+			m = _LISTEN_RE.search(line)
+			if m:
+				out.append((m.group(1).strip("[]"), int(m.group(2))))
+		return out
+
+	def stop(self):
+		"""SIGTERM, then SIGKILL after STOP_GRACE.  Returns the exit status."""
+		if self.proc is None:
+			return self.returncode
+		if self.proc.poll() is None:
+			try:
+				os.kill(self.pid, signal.SIGTERM)
+			except ProcessLookupError:
+				pass
+			try:
+				self.proc.wait(STOP_GRACE)
+			except subprocess.TimeoutExpired:
+				try:
+					os.kill(self.pid, signal.SIGKILL)
+				except ProcessLookupError:
+					pass
+				self.proc.wait()
+		self.returncode = self.proc.returncode
+		if self._reader is not None:
+			self._reader.join(2)
+		try:
+			self.proc.stderr.close()
+		except OSError:
+			pass
+		self.proc = None
+		if self in _live:
+			_live.remove(self)
+		return self.returncode
+
+	def __enter__(self):
+		return self
+
+	def __exit__(self, *exc):
+		self.stop()
+		return False
+
+	# -- addresses --------------------------------------------------
+
+	@property
+	def host(self):
+		return self.addrs[0][0]
+
+	@property
+	def port(self):
+		return self.addrs[0][1]
+
+	def addr(self, family=socket.AF_INET):
+		"""The first (host, port) of the given address family."""
+		for h, p in self.addrs:
+			if (":" in h) == (family == socket.AF_INET6):
+				return h, p
+		raise ServerError("no listener of family %s" % family)
+
+	# -- stderr -----------------------------------------------------
+
+	def lines(self):
+		with self._cond:
+			return list(self._lines)
+
+	def mark(self):
+		"""A position in the log; pass it to wait_for_line(since=...)."""
+		with self._cond:
+			return len(self._lines)
+
+	def wait_for_line(self, pattern, timeout=3.0, since=0):
+		"""First stderr line at index >= since matching the regex; None on timeout."""
+		rx = re.compile(pattern)
+		deadline = time.monotonic() + timeout
+		with self._cond:
+			i = since
+			while True:
+				while i < len(self._lines):
+					if rx.search(self._lines[i]):
+						return self._lines[i]
+					i += 1
+				left = deadline - time.monotonic()
+				if left <= 0 or self._eof:
+					return None
+				self._cond.wait(left)
+
+	def alive(self):
+		return self.proc is not None and self.proc.poll() is None
+
+	# -- requests ---------------------------------------------------
+
+	def request(self, data, timeout=5.0, family=socket.AF_INET):
+		host, port = self.addr(family)
+		return raw_request(host, port, data, timeout=timeout)
+
+	def connect(self, family=socket.AF_INET, timeout=5.0):
+		host, port = self.addr(family)
+		return socket.create_connection((host, port), timeout=timeout)
+
+
+class ReadTimeout(Exception):
+	"""The server neither closed nor finished in time; .data holds what arrived."""
+
+	def __init__(self, data, timeout):
+		super().__init__("no EOF from server within %.1f s; received %d bytes: %r" % (
+		    timeout, len(data), data[:300]))
+		self.data = data
+
+
+def read_until_close(sock, timeout=5.0):
+	"""Read until EOF.  A reset after some data returns the data received."""
+	deadline = time.monotonic() + timeout
+	buf = bytearray()
+	sock.setblocking(False)
+	while True:
+		left = deadline - time.monotonic()
+		if left <= 0:
+			raise ReadTimeout(bytes(buf), timeout)
+		r, _, _ = select.select([sock], [], [], left)
+		if not r:
+			continue
+		try:
+			chunk = sock.recv(65536)
+		except BlockingIOError:
+			continue
+		except ConnectionResetError:
+			if buf:
+				return bytes(buf)
+			raise
+		if not chunk:
+			return bytes(buf)
+		buf += chunk
+
+
+def raw_request(host, port, data, timeout=5.0):
+	"""Connect, send data (bytes), read until the server closes; return the bytes."""
+	with socket.create_connection((host, port), timeout=timeout) as s:
+		if data:
+			s.sendall(data)
+		return read_until_close(s, timeout)
+
+
+def run_cli(*args, timeout=20.0, env=None):
+	"""Run the binary with args; returns (exit status, stdout, stderr) as text."""
+	p = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL,
+	    capture_output=True, timeout=timeout, env=server_env(env), cwd=session_dir())
+	return (p.returncode, p.stdout.decode("utf-8", "replace"),
+	    p.stderr.decode("utf-8", "replace"))
+
+
+@atexit.register
+def _stop_all():
+	for srv in list(_live):
+		try:
+			srv.stop()
+		except Exception:
+			pass

@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+"""
+Wire tests: the JSON documents (contract §2.7, §8.6, §8.7, §9.1) and the
+identity signatures (§9.2).  Timestamps vary, so each document is matched
+against its exact layout with the timestamps captured, the timestamps are
+checked, and then the whole response is compared byte for byte.
+"""
+
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from server import Server  # noqa: E402
+from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
+
+ISO = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"'
+CREDS = MD + "iam/security-credentials/" + ROLE
+
+EXAMPLE_AKID = "ASIAIOSFODNN7EXAMPLE"
+EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def host_arch():
+	m = platform.machine()
+	return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64",
+	    "i386": "i386", "i686": "i386"}.get(m, m)
+
+
+def identity_document(arch, pending):
+	"""§9.1, the default instance."""
+	return ("{\n"
+	    '  "accountId" : "123456789012",\n'
+	    '  "architecture" : "%s",\n'
+	    '  "availabilityZone" : "us-east-1a",\n'
+	    '  "billingProducts" : null,\n'
+	    '  "devpayProductCodes" : null,\n'
+	    '  "marketplaceProductCodes" : null,\n'
+	    '  "imageId" : "ami-0abcdef1234567890",\n'
+	    '  "instanceId" : "i-0123456789abcdef0",\n'
+	    '  "instanceType" : "t3.micro",\n'
+	    '  "kernelId" : null,\n'
+	    '  "pendingTime" : "%s",\n'
+	    '  "privateIp" : "172.31.44.13",\n'
+	    '  "ramdiskId" : null,\n'
+	    '  "region" : "us-east-1",\n'
+	    '  "version" : "2017-09-30"\n'
+	    "}" % (arch, pending)).encode()
+
+
+CRED_LAYOUT = re.compile(
+    r'\A\{\n'
+    r'  "Code" : "Success",\n'
+    r'  "LastUpdated" : ' + ISO + r',\n'
+    r'  "Type" : "AWS-HMAC",\n'
+    r'  "AccessKeyId" : "([^"\\\x00-\x1f]+)",\n'
+    r'  "SecretAccessKey" : "([^"\\\x00-\x1f]+)",\n'
+    r'  "Token" : "([^"\\\x00-\x1f]+)",\n'
+    r'  "Expiration" : ' + ISO + r'\n'
+    r'\}\Z')
+
+
+def b64_lines_ok(body):
+	"""base64 in lines of at most 76 chars joined by LF, no trailing LF, no PEM armour."""
+	if not body or body.endswith(b"\n") or b"-----" in body or b"\r" in body:
+		return False
+	lines = body.split(b"\n")
+	if any(len(x) > 76 or not x for x in lines):
+		return False
+	if any(len(x) != 76 for x in lines[:-1]):
+		return False
+	return re.fullmatch(rb"[A-Za-z0-9+/=\n]+", body) is not None
+
+
+class TestDocuments(WireCase):
+
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.mkdtemp(prefix="imds-doc-")
+		cls.certs = os.path.join(cls.tmp, "identity-certs.pem")
+		cls.srv = Server("--identity-cert", cls.certs)
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+		shutil.rmtree(cls.tmp, True)
+
+	def assertPast(self, t, what):
+		self.assertIsNotNone(t, "%s is not YYYY-MM-DDTHH:MM:SSZ" % what)
+		self.assertLessEqual(t, time.time() + 1, "%s is in the future" % what)
+
+	# -- §8.6 -------------------------------------------------------------
+
+	def check_creds(self, path, min_ahead):
+		raw = self.get(path)
+		body = body_of(raw)
+		m = CRED_LAYOUT.match(body.decode("utf-8", "replace"))
+		self.assertIsNotNone(m, "credentials layout (§8.6) not matched: %s" % show(body))
+		updated, akid, secret, token, expiration = m.groups()
+		self.assertWire(raw, resp_meta(body))
+		self.assertPast(parse_iso(updated), "LastUpdated")
+		exp = parse_iso(expiration)
+		self.assertIsNotNone(exp, "Expiration %r" % expiration)
+		self.assertGreaterEqual(exp, time.time() + min_ahead,
+		    "Expiration %s is less than %d s ahead" % (expiration, min_ahead))
+		self.assertGreater(exp, parse_iso(updated))
+		doc = json.loads(body)
+		self.assertEqual(list(doc), ["Code", "LastUpdated", "Type", "AccessKeyId",
+		    "SecretAccessKey", "Token", "Expiration"])
+		return akid, secret, token
+
+	def test_role_credentials(self):
+		akid, secret, token = self.check_creds(CREDS, 3600)
+		# The example provider: AWS's documented example credentials (§8.6).
+		self.assertEqual(akid, EXAMPLE_AKID)
+		self.assertEqual(secret, EXAMPLE_SECRET)
+		self.assertRegex(token, r"^[A-Za-z0-9+/=_-]{16,}$")
+
+	def test_role_credentials_trailing_slash_and_versions(self):
+		first = body_of(self.get(CREDS))
+		for path in (CREDS + "/", "/2016-09-02" + CREDS[len("/latest"):],
+		    "//latest/meta-data/iam/security-credentials/" + ROLE):
+			with self.subTest(path=path):
+				raw = self.get(path)
+				self.assertWire(raw, resp_meta(first))
+
+	def test_iam_info(self):
+		raw = self.get(MD + "iam/info")
+		body = body_of(raw)
+		m = re.fullmatch(rb'\{\n  "Code" : "Success",\n  "LastUpdated" : "([^"]*)",\n'
+		    rb'  "InstanceProfileArn" : "arn:aws:iam::123456789012:instance-profile/dev-instance-role",\n'
+		    rb'  "InstanceProfileId" : "AIPAEXAMPLEID01234567"\n\}', body)
+		self.assertIsNotNone(m, "iam/info layout: %s" % show(body))
+		self.assertPast(parse_iso(m.group(1).decode()), "LastUpdated")
+		self.assertEqual(len(body), 204)
+		self.assertWire(raw, resp_meta(body))
+		self.assertWire(self.get(MD + "iam/info/"), resp_meta(body))
+
+	# -- §8.7 -------------------------------------------------------------
+
+	def test_identity_credentials_info(self):
+		raw = self.get(MD + "identity-credentials/ec2/info")
+		body = body_of(raw)
+		m = re.fullmatch(rb'\{\n  "Code" : "Success",\n  "LastUpdated" : "([^"]*)",\n'
+		    rb'  "AccountId" : "123456789012"\n\}', body)
+		self.assertIsNotNone(m, "identity-credentials/ec2/info layout: %s" % show(body))
+		self.assertPast(parse_iso(m.group(1).decode()), "LastUpdated")
+		self.assertEqual(len(body), 98)
+		self.assertWire(raw, resp_meta(body))
+
+	def test_identity_credentials_ec2_instance(self):
+		akid, secret, token = self.check_creds(
+		    MD + "identity-credentials/ec2/security-credentials/ec2-instance", 1800)
+		self.assertTrue(akid and secret and token)
+
+	# -- §9 ---------------------------------------------------------------
+
+	def document(self):
+		raw = self.get("/latest/dynamic/instance-identity/document")
+		body = body_of(raw)
+		m = re.search(rb'"pendingTime" : "([^"]*)"', body)
+		self.assertIsNotNone(m, "no pendingTime: %s" % show(body))
+		return raw, body, m.group(1).decode()
+
+	def test_identity_document(self):
+		raw, body, pending = self.document()
+		t = parse_iso(pending)
+		self.assertIsNotNone(t, "pendingTime %r" % pending)
+		# The default instance's pending time is the emulator's start time.
+		self.assertTrue(self.srv.started_wall - 5 <= t <= time.time() + 1,
+		    "pendingTime %s is not the start time" % pending)
+		want = identity_document(host_arch(), pending)
+		if host_arch() == "x86_64":
+			self.assertEqual(len(want), 476)
+		self.assertWire(raw, resp_meta(want))
+		self.assertEqual(list(json.loads(body))[0:3], ["accountId", "architecture", "availabilityZone"])
+
+	def test_identity_document_paths(self):
+		_, body, _ = self.document()
+		for path in ("/latest/dynamic/instance-identity/document/",
+		    "/2021-03-23/dynamic/instance-identity/document", "//latest//dynamic/instance-identity/document"):
+			with self.subTest(path=path):
+				self.assertWire(self.get(path), resp_meta(body))
+
+	def test_signature_bodies_format(self):
+		for leaf in ("signature", "pkcs7", "rsa2048"):
+			with self.subTest(leaf=leaf):
+				raw = self.get("/latest/dynamic/instance-identity/" + leaf)
+				body = body_of(raw)
+				self.assertTrue(b64_lines_ok(body), "not 76-column headerless base64: %s" % show(body))
+				self.assertWire(raw, resp_meta(body))
+				base64.b64decode(body.replace(b"\n", b""), validate=True)
+		sig = base64.b64decode(body_of(self.get("/latest/dynamic/instance-identity/signature")))
+		self.assertIn(len(sig), (128, 256, 384, 512))
+
+	# -- signatures verify with the published certificates (openssl) -------
+
+	def openssl(self, *args, data=None):
+		if shutil.which("openssl") is None:
+			raise unittest.SkipTest("openssl not installed")
+		return subprocess.run(["openssl"] + list(args), input=data, capture_output=True, timeout=30)
+
+	def cert_pems(self):
+		self.assertTrue(os.path.exists(self.certs), "--identity-cert did not write %s" % self.certs)
+		with open(self.certs, "rb") as f:
+			pems = re.findall(rb"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n?",
+			    f.read(), re.S)
+		self.assertEqual(len(pems), 3, "expected 3 certificates (signature, pkcs7, rsa2048)")
+		return pems
+
+	def test_signature_verifies(self):
+		_, doc, _ = self.document()
+		pems = self.cert_pems()
+		sig = base64.b64decode(body_of(self.get("/latest/dynamic/instance-identity/signature")))
+		d = tempfile.mkdtemp(dir=self.tmp)
+		for name, data in (("doc", doc), ("sig", sig), ("cert.pem", pems[0])):
+			with open(os.path.join(d, name), "wb") as f:
+				f.write(data)
+		p = self.openssl("x509", "-in", os.path.join(d, "cert.pem"), "-pubkey", "-noout")
+		self.assertEqual(p.returncode, 0, p.stderr)
+		with open(os.path.join(d, "pub.pem"), "wb") as f:
+			f.write(p.stdout)
+		p = self.openssl("dgst", "-sha256", "-verify", os.path.join(d, "pub.pem"),
+		    "-signature", os.path.join(d, "sig"), os.path.join(d, "doc"))
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+	def test_pkcs7_and_rsa2048_embed_the_document(self):
+		_, doc, _ = self.document()
+		self.cert_pems()
+		for leaf in ("pkcs7", "rsa2048"):
+			with self.subTest(leaf=leaf):
+				body = body_of(self.get("/latest/dynamic/instance-identity/" + leaf))
+				pem = b"-----BEGIN PKCS7-----\n" + body + b"\n-----END PKCS7-----\n"
+				path = os.path.join(self.tmp, leaf + ".pem")
+				with open(path, "wb") as f:
+					f.write(pem)
+				p = self.openssl("cms", "-verify", "-inform", "PEM", "-in", path, "-binary",
+				    "-noverify", "-certfile", self.certs)
+				self.assertEqual(p.returncode, 0, p.stderr)
+				self.assertEqual(p.stdout, doc)
+
+
+if __name__ == "__main__":
+	main()

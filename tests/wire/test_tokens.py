@@ -1,0 +1,499 @@
+#!/usr/bin/python3
+"""
+Wire tests: IMDSv2 tokens (contract §5), http-tokens=required,
+http-endpoint=disabled, the hop limit (§5.2), IPv6, and the access log.
+"""
+
+import base64
+import os
+import re
+import select
+import socket
+import struct
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from server import Server, read_until_close  # noqa: E402
+from wire import (  # noqa: E402
+	INSTANCE_ID, MD, META_LISTING, TOKEN_RE, TTL_HEADER, VERSION_LIST, WireCase, body_of,
+	build, header, main, mint, resp_404, resp_disabled, resp_empty, resp_meta, resp_plain,
+	show, status_of)
+
+TTL_REQ = "X-aws-ec2-metadata-token-ttl-seconds"
+TOK_REQ = "X-aws-ec2-metadata-token"
+
+
+def put_token(ttl_headers, path="/latest/api/token", extra=(), body=b""):
+	hdrs = list(ttl_headers) + list(extra)
+	if body:
+		hdrs.append(("Content-Length", len(body)))
+	return build("PUT", path, hdrs, body=body)
+
+
+class TokenCase(WireCase):
+
+	def assertToken(self, raw, ttl):
+		"""raw is exactly K4 for ttl, with a 56-char URL-safe base64 token ending '=='."""
+		tok = body_of(raw)
+		self.assertRegex(tok, TOKEN_RE, "token body: %s" % show(raw))
+		self.assertEqual(len(base64.urlsafe_b64decode(tok)), 40)
+		self.assertWire(raw, resp_plain(200, tok, ttl=ttl))
+		return tok
+
+	def get_tok(self, path, token, method="GET", extra=()):
+		return self.get(path, [(TOK_REQ, token)] + list(extra), method=method)
+
+	def assertK1(self, raw, body, lo, hi, head=False, ctype=b"text/plain"):
+		"""K1 with a TTL header value in [lo, hi]; returns that value."""
+		v = header(raw, TTL_HEADER)
+		self.assertIsNotNone(v, "no %s header: %s" % (TTL_HEADER, show(raw)))
+		self.assertRegex(v, rb"^[0-9]+$")
+		ttl = int(v)
+		self.assertTrue(lo <= ttl <= hi, "TTL left %d not in [%d, %d]" % (ttl, lo, hi))
+		self.assertWire(raw, resp_meta(body, ttl=ttl, head=head, ctype=ctype))
+		return ttl
+
+
+class TestTokens(TokenCase):
+	"""http-tokens=optional (the default)."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.srv = Server()
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+
+	def mint(self, ttl=21600):
+		raw, tok = mint(self.srv, ttl)
+		self.assertIsNotNone(tok, "token PUT failed: %s" % show(raw))
+		return tok
+
+	# -- issuing (§5.1) ---------------------------------------------------
+
+	def test_put_token_k4(self):
+		raw = self.req(put_token([(TTL_REQ, "21600")]))
+		self.assertToken(raw, 21600)
+
+	def test_ttl_bounds_accepted(self):
+		for ttl in (1, 2, 300, 900, 21599, 21600):
+			with self.subTest(ttl=ttl):
+				self.assertToken(self.req(put_token([(TTL_REQ, str(ttl))])), ttl)
+
+	def test_ttl_header_name_any_case(self):
+		for name in ("x-aws-ec2-metadata-token-ttl-seconds", "X-AWS-EC2-METADATA-TOKEN-TTL-SECONDS",
+		    "X-Aws-Ec2-Metadata-Token-Ttl-Seconds"):
+			with self.subTest(name=name):
+				self.assertToken(self.req(put_token([(name, "900")])), 900)
+
+	def test_ttl_leading_zero_is_digits(self):
+		# U11: digits only, value 1..21600: "05" is the value 5.
+		raw = self.req(put_token([(TTL_REQ, "05")]))
+		self.assertEqual(status_of(raw), 200, show(raw))
+		self.assertEqual(int(header(raw, TTL_HEADER)), 5)
+		self.assertRegex(body_of(raw), TOKEN_RE)
+
+	def test_bad_ttl_400(self):
+		for v in ("0", "21601", "30000", "+5", "-5", "5.0", "1e3", "abc", "5 0", "0x10", "",
+		    "99999999999999999999", "21600a", "\xb9"):
+			with self.subTest(ttl=v):
+				self.assertWire(self.req(put_token([(TTL_REQ, v)])), resp_empty(400))
+
+	def test_missing_ttl_400(self):
+		self.assertWire(self.req(put_token([])), resp_empty(400))
+
+	def test_repeated_ttl_400(self):
+		for a, b in (("21600", "21600"), ("60", "120")):
+			with self.subTest(values=(a, b)):
+				raw = self.req(put_token([(TTL_REQ, a), (TTL_REQ.lower(), b)]))
+				self.assertWire(raw, resp_empty(400))
+
+	def test_x_forwarded_for_on_put_403(self):
+		for xff in ("10.0.0.1", "203.0.113.7, 10.0.0.1", ""):
+			with self.subTest(xff=xff):
+				raw = self.req(put_token([(TTL_REQ, "21600")], extra=[("X-Forwarded-For", xff)]))
+				self.assertWire(raw, resp_empty(403))
+
+	def test_check_order_403_before_400(self):
+		# U30: path, then X-Forwarded-For, then the TTL.
+		self.assertWire(self.req(put_token([], path="/latest/api/token/")), resp_empty(403))
+		self.assertWire(self.req(put_token([(TTL_REQ, "0")], path="/2021-03-23/api/token")),
+		    resp_empty(403))
+		self.assertWire(self.req(put_token([(TTL_REQ, "abc")],
+		    extra=[("x-forwarded-for", "10.0.0.1")])), resp_empty(403))
+
+	def test_token_paths(self):
+		for path in ("//latest/api/token", "/latest//api/token", "/latest/api/token?x=1",
+		    "http://169.254.169.254/latest/api/token"):
+			with self.subTest(path=path):
+				self.assertToken(self.req(put_token([(TTL_REQ, "60")], path=path)), 60)
+
+	def test_put_with_small_body_and_http10(self):
+		self.assertToken(self.req(put_token([(TTL_REQ, "60")], body=b"hello")), 60)
+		raw = self.req(b"PUT /latest/api/token HTTP/1.0\r\n" + TTL_REQ.encode() +
+		    b": 61\r\n\r\n")
+		self.assertToken(raw, 61)
+
+	# -- using tokens (§5.3) ----------------------------------------------
+
+	def test_get_with_token_is_k1(self):
+		tok = self.mint()
+		for path, body in ((MD + "instance-id", INSTANCE_ID), (MD, META_LISTING),
+		    ("/", VERSION_LIST), (MD + "placement/region/", b"us-east-1")):
+			with self.subTest(path=path):
+				self.assertK1(self.get_tok(path, tok), body, 21590, 21600)
+
+	def test_token_header_name_any_case(self):
+		tok = self.mint()
+		for name in ("x-aws-ec2-metadata-token", "X-AWS-EC2-METADATA-TOKEN"):
+			with self.subTest(name=name):
+				raw = self.get(MD + "instance-id", [(name, tok)])
+				self.assertK1(raw, INSTANCE_ID, 21590, 21600)
+
+	def test_head_with_token(self):
+		tok = self.mint()
+		self.assertK1(self.get_tok(MD + "instance-id", tok, method="HEAD"),
+		    INSTANCE_ID, 21590, 21600, head=True)
+
+	def test_ttl_counts_down(self):
+		tok = self.mint()
+		first = self.assertK1(self.get_tok(MD + "instance-id", tok), INSTANCE_ID, 21598, 21600)
+		time.sleep(2.0)
+		later = self.assertK1(self.get_tok(MD + "instance-id", tok), INSTANCE_ID, 1, 21600)
+		self.assertTrue(1 <= first - later <= 3,
+		    "after 2 s the TTL went from %d to %d" % (first, later))
+
+	def test_short_ttl_token(self):
+		tok = self.mint(3)
+		self.assertK1(self.get_tok(MD + "instance-id", tok), INSTANCE_ID, 1, 3)
+
+	def test_expired_token_401(self):
+		tok = self.mint(1)
+		time.sleep(2.2)
+		self.assertWire(self.get_tok(MD + "instance-id", tok), resp_empty(401))
+
+	def test_invalid_tokens_401(self):
+		tok = self.mint().decode()
+		flipped = tok[:10] + ("A" if tok[10] != "A" else "B") + tok[11:]
+		forged = base64.urlsafe_b64encode(b"\x01" + b"\x00" * 7 + b"\xaa" * 32).decode()
+		self.assertEqual(len(forged), 56)
+		bad = [flipped, forged, tok[:-3], tok + "A", tok[:-2], "", "abc",
+		    "AQAEAIXkhdOR3sIqAVRdg0mVAdHYRr_fkfFDU7SDzH9whlWZJwANKg==",
+		    tok.swapcase()]
+		for t in bad:
+			for path in (MD + "instance-id", "/", MD + "nope"):
+				with self.subTest(token=t, path=path):
+					self.assertWire(self.get_tok(path, t), resp_empty(401))
+		self.assertWire(self.get_tok(MD + "instance-id", forged, method="HEAD"),
+		    resp_empty(401, head=True))
+		self.assertAlive()
+
+	def test_token_from_another_server_401(self):
+		with Server() as other:
+			raw, tok = mint(other)
+			self.assertIsNotNone(tok, show(raw))
+			self.assertK1(other.request(build("GET", MD + "instance-id", [(TOK_REQ, tok)])),
+			    INSTANCE_ID, 21590, 21600)
+		self.assertWire(self.get_tok(MD + "instance-id", tok), resp_empty(401))
+
+	def test_x_forwarded_for_with_token_403(self):
+		tok = self.mint()
+		raw = self.get_tok(MD + "instance-id", tok, extra=[("X-Forwarded-For", "10.0.0.1")])
+		self.assertWire(raw, resp_empty(403))
+
+	def test_x_forwarded_for_without_token_served(self):
+		raw = self.get(MD + "instance-id", [("X-Forwarded-For", "10.0.0.1")])
+		self.assertWire(raw, resp_meta(INSTANCE_ID))
+
+
+class TestTokensRequired(TokenCase):
+	"""http-tokens=required: every token-less request gets 401 (K5)."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.mkdtemp(prefix="imds-req-")
+		ud = os.path.join(cls.tmp, "ud")
+		with open(ud, "wb") as f:
+			f.write(b"hello")
+		cls.srv = Server("--http-tokens", "required", "--user-data", ud)
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+		import shutil
+		shutil.rmtree(cls.tmp, True)
+
+	PATHS = ("/", "/latest", "/latest/", "/latest/user-data", "/latest/user-data/",
+	    MD, MD + "instance-id", "/latest/dynamic/", "/latest/dynamic/instance-identity/document",
+	    MD + "iam/security-credentials/", "/2009-04-04/meta-data/", "//latest/meta-data/",
+	    MD + "does-not-exist")
+
+	def test_no_token_401(self):
+		for path in self.PATHS:
+			with self.subTest(path=path):
+				self.assertWire(self.get(path), resp_empty(401))
+				self.assertWire(self.get(path, method="HEAD"), resp_empty(401, head=True))
+
+	def test_bad_token_401(self):
+		for t in ("", "nope", "AQAEAIXkhdOR3sIqAVRdg0mVAdHYRr_fkfFDU7SDzH9whlWZJwANKg=="):
+			with self.subTest(token=t):
+				self.assertWire(self.get_tok(MD + "instance-id", t), resp_empty(401))
+
+	def test_put_issues_tokens(self):
+		self.assertToken(self.req(put_token([(TTL_REQ, "21600")])), 21600)
+
+	def test_with_token_served(self):
+		raw, tok = mint(self.srv)
+		self.assertIsNotNone(tok, show(raw))
+		self.assertK1(self.get_tok("/latest", tok), b"dynamic\nmeta-data\nuser-data", 21590, 21600)
+		self.assertK1(self.get_tok("/latest/user-data", tok), b"hello", 21590, 21600,
+		    ctype=b"application/octet-stream")
+		self.assertK1(self.get_tok(MD + "instance-id", tok), INSTANCE_ID, 21590, 21600)
+		self.assertK1(self.get_tok("/", tok), VERSION_LIST, 21590, 21600)
+
+	def test_missing_path_with_token_404(self):
+		raw, tok = mint(self.srv)
+		raw = self.get_tok(MD + "does-not-exist", tok)
+		self.assertEqual(raw.split(b"\r\n")[0], b"HTTP/1.1 404 Not Found", show(raw))
+		self.assertEqual(body_of(raw), resp_404().partition(b"\r\n\r\n")[2])
+
+	def test_token_path_methods_unchanged(self):
+		self.assertWire(self.get("/latest/api/token"), resp_empty(405, allow=b"OPTIONS, PUT"))
+
+
+class TestEndpointDisabled(TokenCase):
+	"""http-endpoint=disabled: everything gets the XHTML 403 (K9), the PUT included."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.srv = Server("--http-endpoint", "disabled")
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+
+	def test_everything_403(self):
+		cases = [
+			build("GET", "/"), build("GET", "/latest"), build("GET", MD + "instance-id"),
+			build("GET", MD + "does-not-exist"), build("GET", "/latest/user-data"),
+			build("GET", MD + "instance-id", [(TOK_REQ, "AQAEAIXkhdOR3sIqAVRdg0mVAdHYRr_fkfFDU7SDzH9whlWZJwANKg==")]),
+			put_token([(TTL_REQ, "21600")]),
+			put_token([(TTL_REQ, "0")]),
+			put_token([]),
+			put_token([(TTL_REQ, "21600")], extra=[("X-Forwarded-For", "10.0.0.1")]),
+			put_token([(TTL_REQ, "21600")], path="/latest/api/token/"),
+			build("GET", "/latest/api/token"), build("OPTIONS", "/latest/api/token"),
+			build("POST", MD + "instance-id", [("Content-Length", "0")]),
+		]
+		for req in cases:
+			with self.subTest(request=req.split(b"\r\n")[0]):
+				raw = self.req(req)
+				self.assertWire(raw, resp_disabled())
+				self.assertEqual(len(body_of(raw)), 337)
+				self.assertIn(b"<title>403 - Forbidden</title>", body_of(raw))
+
+	def test_head_403(self):
+		self.assertWire(self.get(MD + "instance-id", method="HEAD"), resp_disabled(head=True))
+
+
+# ---------------------------------------------------------------- hop limit
+
+def _default_ttl(family):
+	path = ("/proc/sys/net/ipv4/ip_default_ttl" if family == socket.AF_INET
+	    else "/proc/sys/net/ipv6/conf/lo/hop_limit")
+	try:
+		with open(path) as f:
+			return int(f.read())
+	except OSError:
+		return 64
+
+
+def reply_ttls(srv, data, family):
+	"""Send data over a new connection; return (reply bytes, [TTL or hop limit of
+	every server->client packet carrying payload]).  Needs root (raw socket);
+	for IPv6 without root it falls back to the hop limit of the last segment
+	(IPV6_RECVHOPLIMIT + IPV6_2292PKTOPTIONS), returned as a one-element list."""
+	host, port = srv.addr(family)
+	raw_sock = None
+	try:
+		raw_sock = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+		if family == socket.AF_INET6:
+			raw_sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+	except PermissionError:
+		if family == socket.AF_INET:
+			raise unittest.SkipTest("reading the IPv4 TTL of TCP segments needs root (raw socket)")
+	try:
+		with socket.create_connection((host, port), timeout=5) as s:
+			cport = s.getsockname()[1]
+			if family == socket.AF_INET6:
+				s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+			s.sendall(data)
+			reply = read_until_close(s, 5)
+			pktopt = None
+			if family == socket.AF_INET6 and raw_sock is None:
+				pktopt = s.getsockopt(socket.IPPROTO_IPV6, 6, 256)  # IPV6_2292PKTOPTIONS
+		if raw_sock is None:
+			return reply, _cmsg_hoplimits(pktopt)
+		# Segments reach the raw socket before the TCP socket, so they are all
+		# queued by now.  Other loopback traffic may keep arriving: stop at the
+		# server's FIN, or when the queue is empty, or after 2 s.
+		ttls = []
+		deadline = time.monotonic() + 2.0
+		while time.monotonic() < deadline and select.select([raw_sock], [], [], 0.2)[0]:
+			if family == socket.AF_INET:
+				p = raw_sock.recv(65535)
+				ihl = (p[0] & 15) * 4
+				total = struct.unpack("!H", p[2:4])[0]
+				tcp = p[ihl:]
+				hop = p[8]
+				paylen = total - ihl - (tcp[12] >> 4) * 4
+			else:
+				tcp, anc, _, _ = raw_sock.recvmsg(65535, 256)
+				hop = None
+				for lvl, typ, d in anc:
+					if lvl == socket.IPPROTO_IPV6 and typ == socket.IPV6_HOPLIMIT:
+						hop = struct.unpack("i", d[:4])[0]
+				paylen = len(tcp) - (tcp[12] >> 4) * 4
+			if struct.unpack("!HH", tcp[0:4]) != (port, cport):
+				continue
+			if paylen > 0:
+				ttls.append(hop)
+			if tcp[13] & 0x01:	# FIN: the reply is complete
+				break
+		return reply, ttls
+	finally:
+		if raw_sock is not None:
+			raw_sock.close()
+
+
+def _cmsg_hoplimits(buf):
+	out = []
+	i = 0
+	hdr = struct.calcsize("@Nii")
+	while buf and i + hdr <= len(buf):
+		ln, lvl, typ = struct.unpack_from("@Nii", buf, i)
+		if ln < hdr:
+			break
+		if lvl == socket.IPPROTO_IPV6 and typ == socket.IPV6_HOPLIMIT:
+			out.append(struct.unpack_from("i", buf, i + hdr)[0])
+		i += (ln + 7) & ~7
+	return out
+
+
+class TestHopLimit(TokenCase):
+	"""--hop-limit 3: the token reply leaves with IP TTL / hop limit 3; GETs with
+	the system default.  Loopback delivery keeps the TTL the sender set."""
+
+	HOP = 3
+
+	@classmethod
+	def setUpClass(cls):
+		cls.srv = Server("--hop-limit", str(cls.HOP), listen=["127.0.0.1:0", "[::1]:0"])
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+
+	def _check(self, family):
+		reply, ttls = reply_ttls(self.srv, put_token([(TTL_REQ, "21600")]), family)
+		self.assertToken(reply, 21600)
+		self.assertTrue(ttls, "no reply segment seen")
+		self.assertEqual(set(ttls), {self.HOP}, "token reply TTLs %s" % ttls)
+		reply, ttls = reply_ttls(self.srv, build("GET", MD + "instance-id"), family)
+		self.assertWire(reply, resp_meta(INSTANCE_ID))
+		self.assertTrue(ttls, "no reply segment seen")
+		self.assertEqual(set(ttls), {_default_ttl(family)}, "GET reply TTLs %s" % ttls)
+
+	def test_ipv4_token_reply_ttl(self):
+		self._check(socket.AF_INET)
+
+	def test_ipv6_token_reply_hop_limit(self):
+		self._check(socket.AF_INET6)
+
+	def test_ipv6_serves_like_ipv4(self):
+		# U26: both addresses behave identically, IMDSv1 included.
+		for path, body in ((MD + "instance-id", INSTANCE_ID), ("/", VERSION_LIST)):
+			with self.subTest(path=path):
+				self.assertWire(self.srv.request(build("GET", path), family=socket.AF_INET6),
+				    resp_meta(body))
+		raw, tok = mint(self.srv, 600, family=socket.AF_INET6)
+		self.assertIsNotNone(tok, show(raw))
+		raw = self.srv.request(build("GET", MD + "instance-id", [(TOK_REQ, tok)]),
+		    family=socket.AF_INET6)
+		self.assertK1(raw, INSTANCE_ID, 590, 600)
+		# A token is not tied to the address family it was issued on.
+		raw = self.srv.request(build("GET", MD + "instance-id", [(TOK_REQ, tok)]))
+		self.assertK1(raw, INSTANCE_ID, 590, 600)
+
+
+# ---------------------------------------------------------------- access log
+
+class TestAccessLog(TokenCase):
+	"""--access-log: one line per request with client, method, path, status,
+	bytes and imds=v1|v2|bad."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.srv = Server()
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+
+	def find(self, since, path, status):
+		line = self.srv.wait_for_line(r"access\b.*\bpath=%s(\s|$).*\bstatus=%d\b"
+		    % (re.escape(path), status), since=since)
+		if line is None:
+			line = self.srv.wait_for_line(r"\bstatus=%d\b.*\bpath=%s(\s|$)"
+			    % (status, re.escape(path)), since=since, timeout=0.1)
+		self.assertIsNotNone(line, "no access line for %s status %d in:\n%s" % (
+		    path, status, "".join(self.srv.lines()[since:])))
+		fields = dict(re.findall(r"\b(client|method|path|status|bytes|imds)=(\S+)", line))
+		self.assertRegex(fields.get("client", ""), r"^127\.0\.0\.1(:\d+)?$", line)
+		return fields, line
+
+	def check_bytes(self, fields, raw, line):
+		# bytes= counts the body or the whole response: the interface does not say which.
+		self.assertIn(fields.get("bytes"), (str(len(body_of(raw))), str(len(raw))), line)
+
+	def test_v1_get(self):
+		m = self.srv.mark()
+		raw = self.get(MD + "ami-id")
+		f, line = self.find(m, MD + "ami-id", 200)
+		self.assertEqual((f.get("method"), f.get("imds")), ("GET", "v1"), line)
+		self.check_bytes(f, raw, line)
+
+	def test_v2_get_and_put(self):
+		m = self.srv.mark()
+		raw, tok = mint(self.srv, 60)
+		self.assertIsNotNone(tok, show(raw))
+		f, line = self.find(m, "/latest/api/token", 200)
+		self.assertEqual(f.get("method"), "PUT", line)
+		self.check_bytes(f, raw, line)
+		m = self.srv.mark()
+		raw = self.get(MD + "instance-type", [(TOK_REQ, tok)])
+		f, line = self.find(m, MD + "instance-type", 200)
+		self.assertEqual((f.get("method"), f.get("imds")), ("GET", "v2"), line)
+		self.assertNotIn(tok.decode(), "".join(self.srv.lines()), "token written to the log")
+
+	def test_bad_token(self):
+		m = self.srv.mark()
+		self.get(MD + "hostname", [(TOK_REQ, "forged")])
+		f, line = self.find(m, MD + "hostname", 401)
+		self.assertEqual(f.get("imds"), "bad", line)
+
+	def test_not_found_logged(self):
+		m = self.srv.mark()
+		raw = self.get(MD + "no-such-thing")
+		f, line = self.find(m, MD + "no-such-thing", 404)
+		self.assertEqual(f.get("imds"), "v1", line)
+		self.check_bytes(f, raw, line)
+
+
+if __name__ == "__main__":
+	main()
