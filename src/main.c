@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include "imds.h"
 
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
+#define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
+#define TRIM_RANGES_MAX		64	/* library mappings mem_trim may drop */
 
 static const char usage_main[] =
 "usage: " PROGNAME " <command> [options]\n"
@@ -449,6 +453,48 @@ on_hup(void)
 		    "the configuration");
 }
 
+/*
+ * Give back the memory that start-up needed and serving does not: free heap
+ * pages, and the pages of shared libraries that key generation and signing
+ * faulted in (mostly libcrypto, mapped in large chunks by the kernel's
+ * fault-around).  Only read-only private file mappings with no privately
+ * modified page ("Anonymous: 0 kB" in smaps) are dropped: their pages equal
+ * the file's, so a later use simply faults them back from the page cache.
+ * Writable mappings, and RELRO ones (relocated, then made read-only), keep
+ * their pages.
+ */
+static void
+mem_trim(void)
+{
+	struct { unsigned long lo, hi; } drop[TRIM_RANGES_MAX];
+	char line[MAPS_LINE_MAX], perms[5];
+	unsigned long lo = 0, hi = 0, a, b, anon;
+	size_t n = 0, i;
+	int cand = 0;
+	FILE *f;
+
+	malloc_trim(0);
+	if ((f = fopen("/proc/self/smaps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL && n < TRIM_RANGES_MAX) {
+		if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3) {
+			lo = a;
+			hi = b;
+			cand = perms[1] != 'w' && perms[3] == 'p' && strstr(line, ".so") != NULL;
+		} else if (cand && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
+			if (anon == 0) {
+				drop[n].lo = lo;
+				drop[n++].hi = hi;
+			}
+			cand = 0;
+		}
+	}
+	fclose(f);
+	/* all at the end: libc's own pages go too, and nothing here refaults them */
+	for (i = 0; i < n; i++)
+		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -489,6 +535,7 @@ cmd_serve(int argc, char **argv)
 	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
 	    st.opt.o_endpoint_enabled ? "" : ", endpoint disabled");
 	server_callbacks(on_tick, on_hup);
+	mem_trim();
 	rc = server_run();
 	server_shutdown();
 	cred_wipe(&st.role_cred);

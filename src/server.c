@@ -12,9 +12,18 @@
  *
  * Life of a connection:
  *   READ   --complete request / parse error / deadline with bytes--> WRITE
- *   WRITE  --all bytes written: shutdown(SHUT_WR)--> LINGER
+ *   WRITE  --all bytes written: shutdown(SHUT_WR)--> closed, or LINGER
  *   LINGER --EOF, error or linger deadline--> closed
  *   READ   --EOF, or deadline with no bytes--> closed without a word
+ *
+ * After our FIN the connection is closed at once when every byte the client
+ * sent has been consumed: the client has the whole response and nothing of
+ * its own is left to turn our close into a reset.  Only a client that sent
+ * more than one request's bytes is drained (LINGER) before the close, so
+ * that the reset cannot destroy the response it has not read yet.
+ *
+ * A connection joins the epoll set only when it has to wait: most requests
+ * are already there when accept returns, and are answered without it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,10 +61,12 @@ struct conn {
 	enum conn_state	 c_state;
 	int		 c_fd;
 	int		 c_family;
+	int		 c_polled;	/* in the epoll set */
 	uint64_t	 c_start_ms;	/* accept, or start of linger */
 	struct conn	*c_next, *c_prev;	/* in a deadline list, or the free list */
 	struct snapshot	*c_snap;	/* held while the body may point into it */
 	size_t		 c_inlen;
+	size_t		 c_used;	/* bytes of c_in the request consumed */
 	size_t		 c_headlen;
 	size_t		 c_sent;	/* bytes of head + body written */
 	size_t		 c_total;
@@ -79,6 +90,7 @@ static struct {
 	uint64_t	 accept_resume_ms;	/* after EMFILE: when to try again */
 	struct conn	*pool;
 	size_t		 pool_n;
+	size_t		 pool_fresh;	/* slots from here on were never used */
 	struct conn	*free;
 	size_t		 nopen;
 	struct clist	 req_list;	/* READ and WRITE, by accept time */
@@ -284,6 +296,7 @@ conn_close(struct conn *c)
 	else
 		clist_del(&srv.req_list, c);
 	close(c->c_fd);		/* also removes it from the epoll set */
+	c->c_polled = 0;
 	if (c->c_snap != NULL) {
 		snapshot_unref(c->c_snap);
 		c->c_snap = NULL;
@@ -296,14 +309,21 @@ conn_close(struct conn *c)
 		accepting_set(1);	/* a slot is free again */
 }
 
-static void
+/* Wait for events on c (joining the epoll set if needed).  0 / -1. */
+static int
 conn_events(struct conn *c, uint32_t events)
 {
 	struct epoll_event ev;
 
 	ev.events = events;
 	ev.data.ptr = c;
-	epoll_ctl(srv.epfd, EPOLL_CTL_MOD, c->c_fd, &ev);
+	if (epoll_ctl(srv.epfd, c->c_polled ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->c_fd,
+	    &ev) == -1) {
+		log_warn("%s: epoll_ctl: %s", c->c_peer, strerror(errno));
+		return -1;
+	}
+	c->c_polled = 1;
+	return 0;
 }
 
 /* All of the response is out: send our FIN and wait for the client's. */
@@ -311,6 +331,10 @@ static void
 conn_linger(struct conn *c)
 {
 	shutdown(c->c_fd, SHUT_WR);
+	if (c->c_used == c->c_inlen) {
+		conn_close(c);
+		return;
+	}
 	clist_del(&srv.req_list, c);
 	c->c_state = CS_LINGER;
 	c->c_start_ms = srv.now_ms;
@@ -319,7 +343,8 @@ conn_linger(struct conn *c)
 		snapshot_unref(c->c_snap);
 		c->c_snap = NULL;
 	}
-	conn_events(c, EPOLLIN | EPOLLRDHUP);
+	if (conn_events(c, EPOLLIN | EPOLLRDHUP) == -1)
+		conn_close(c);
 }
 
 static void
@@ -349,9 +374,8 @@ conn_write(struct conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				if (c->c_state != CS_WRITE)
-					c->c_state = CS_WRITE;
-				conn_events(c, EPOLLOUT);
+				if (conn_events(c, EPOLLOUT) == -1)
+					conn_close(c);
 				return;
 			}
 			conn_close(c);	/* the client went away */
@@ -388,8 +412,10 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 		routes_handle(req, srv.snap, srv.now_ms / 1000, &c->c_rs);
 		method = req->r_method;
 		target = req->r_target;
-	} else
+	} else {
 		routes_error(status, &c->c_rs);
+		c->c_used = 0;	/* how far it got is unknown: drain what is left */
+	}
 	/* the body may point into the snapshot: hold it until written */
 	c->c_snap = srv.snap;
 	snapshot_ref(c->c_snap);
@@ -429,8 +455,11 @@ conn_read(struct conn *c)
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
-				break;
+			if (errno == EAGAIN) {
+				if (conn_events(c, EPOLLIN) == -1)
+					conn_close(c);
+				return;
+			}
 			conn_close(c);
 			return;
 		}
@@ -441,6 +470,7 @@ conn_read(struct conn *c)
 		c->c_inlen += (size_t)r;
 		n = http_parse(c->c_in, c->c_inlen, &req);
 		if (n > 0) {
+			c->c_used = (size_t)n;
 			conn_respond(c, &req, 0);
 			return;
 		}
@@ -474,13 +504,12 @@ static void
 do_accept(struct listener *l)
 {
 	struct sockaddr_storage ss;
-	struct epoll_event ev;
 	struct conn *c;
 	socklen_t sl;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if (srv.free == NULL) {
+		if (srv.free == NULL && srv.pool_fresh == srv.pool_n) {
 			accepting_set(0);	/* resumes in conn_close */
 			return;
 		}
@@ -499,25 +528,23 @@ do_accept(struct listener *l)
 			}
 			return;
 		}
-		c = srv.free;
-		srv.free = c->c_next;
+		/* reuse the most recently freed slot (its pages are warm) */
+		if ((c = srv.free) != NULL)
+			srv.free = c->c_next;
+		else
+			c = &srv.pool[srv.pool_fresh++];
 		c->c_kind = EV_CONN;
 		c->c_fd = fd;
 		c->c_family = l->l_family;
 		c->c_state = CS_READ;
 		c->c_start_ms = srv.now_ms;
 		c->c_inlen = 0;
+		c->c_used = 0;
+		c->c_polled = 0;
 		c->c_snap = NULL;
 		sockaddr_text(&ss, c->c_peer, sizeof(c->c_peer));
 		clist_push(&srv.req_list, c);
 		srv.nopen++;
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			log_warn("epoll_ctl: %s", strerror(errno));
-			conn_close(c);
-			continue;
-		}
 		conn_read(c);	/* the request is often there already */
 	}
 }
@@ -549,7 +576,7 @@ timers_run(void)
 	if (srv.accept_resume_ms != 0) {
 		if (srv.accept_resume_ms <= srv.now_ms) {
 			srv.accept_resume_ms = 0;
-			if (srv.free != NULL)
+			if (srv.free != NULL || srv.pool_fresh < srv.pool_n)
 				accepting_set(1);
 		} else if (srv.accept_resume_ms < next)
 			next = srv.accept_resume_ms;
@@ -581,17 +608,16 @@ server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_
 			return -1;
 		srv.nlst++;
 	}
-	/* calloc: untouched pages of the pool cost no resident memory */
+	/*
+	 * calloc: pages of the pool stay untouched, and cost no resident
+	 * memory, until a slot is first used (pool_fresh hands them out).
+	 */
 	if ((srv.pool = calloc(conn_max, sizeof(*srv.pool))) == NULL) {
 		snprintf(err, errlen, "connection pool of %zu: out of memory", conn_max);
 		return -1;
 	}
 	srv.pool_n = conn_max;
-	for (i = conn_max; i-- > 0;) {
-		srv.pool[i].c_state = CS_FREE;
-		srv.pool[i].c_next = srv.free;
-		srv.free = &srv.pool[i];
-	}
+	srv.pool_fresh = 0;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -696,7 +722,7 @@ server_shutdown(void)
 {
 	size_t i;
 
-	for (i = 0; i < srv.pool_n; i++)
+	for (i = 0; i < srv.pool_fresh; i++)
 		if (srv.pool[i].c_state != CS_FREE)
 			conn_close(&srv.pool[i]);
 	for (i = 0; i < srv.nlst; i++)
