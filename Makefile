@@ -40,15 +40,27 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
-# The binary remembers which build it came from, so switching SANITIZE relinks.
-FLAGSTAMP = build/.sanitize
-$(shell mkdir -p build; echo '$(SANITIZE)' | cmp -s - $(FLAGSTAMP) || echo '$(SANITIZE)' > $(FLAGSTAMP))
+# ./gimme-aws-mini is a copy of $(BUILD)/gimme-aws-mini; build/.prog-build
+# names the build it came from, so switching SANITIZE copies the other one.
+PROGSTAMP = build/.prog-build
+ifneq ($(shell cat $(PROGSTAMP) 2>/dev/null),$(BUILD))
+PROG_FORCE = FORCE
+endif
 
-.PHONY: all run test unit fuzz fuzz-build bench deps deps-test clean
+.PHONY: all run test unit-build fuzz fuzz-build bench deps deps-test san-bin clean FORCE
 all: $(PROG)
 
-$(PROG): $(BUILD)/main.o $(LIBOBJ) $(FLAGSTAMP)
+$(PROG): $(BUILD)/$(PROG) $(PROG_FORCE)
+	cp $(BUILD)/$(PROG) $@
+	echo $(BUILD) > $(PROGSTAMP)
+
+$(BUILD)/$(PROG): $(BUILD)/main.o $(LIBOBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/main.o $(LIBOBJ) $(LDLIBS)
+
+# The ASan+UBSan server the test suite also runs the wire tests against,
+# kept apart from ./gimme-aws-mini.
+san-bin:
+	$(MAKE) SANITIZE=address,undefined build/san/$(PROG)
 
 $(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -79,7 +91,8 @@ run: deps
 
 test: deps-test
 	$(MAKE) $(PROG) unit-build fuzz-build
-	tests/run
+	$(MAKE) san-bin
+	UNIT_DIR=$(BUILD) SAN_BIN=build/san/$(PROG) tests/run
 
 # libFuzzer targets: clang, with ASan and UBSan, every module but main.c.
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIBSRC) $(HDR)

@@ -46,6 +46,12 @@ STOP_GRACE = 5.0	# s between SIGTERM and SIGKILL
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 
 _live = []		# servers started and not yet stopped, for atexit
+# Servers that ended badly: a non-zero exit after our SIGTERM, or a
+# sanitizer report on stderr (ASan/UBSan/LeakSanitizer builds).  The test
+# runner counts each as a failure, so a leak or a crash at exit is never
+# silently passed over.
+unclean = []
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 _session_dir = None
 
 
@@ -175,7 +181,8 @@ class Server:
 		"""SIGTERM, then SIGKILL after STOP_GRACE.  Returns the exit status."""
 		if self.proc is None:
 			return self.returncode
-		if self.proc.poll() is None:
+		signalled = self.proc.poll() is None
+		if signalled:
 			try:
 				os.kill(self.pid, signal.SIGTERM)
 			except ProcessLookupError:
@@ -191,6 +198,12 @@ class Server:
 		self.returncode = self.proc.returncode
 		if self._reader is not None:
 			self._reader.join(2)
+		with self._cond:
+			lines = list(self._lines)
+		reports = [l for l in lines if any(m in l for m in SANITIZER_MARKS)]
+		if (signalled and self.returncode != 0) or reports:
+			unclean.append((" ".join(self.command()), self.returncode,
+			    (reports or lines)[-5:]))
 		try:
 			self.proc.stderr.close()
 		except OSError:

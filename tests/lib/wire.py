@@ -437,6 +437,13 @@ def main(module="__main__"):
 	extra = sum(1 for desc, w in result.class_problems
 	    if w == "fail" and desc.startswith("tearDown"))
 	failed += extra
+	# A server that crashed, leaked or failed to stop cleanly fails the run.
+	from server import unclean
+	for cmd, rc, tail in unclean:
+		print("FAIL: server ended badly (exit %s): %s" % (rc, cmd), file=sys.stderr)
+		for l in tail:
+			print("    " + l, file=sys.stderr)
+	failed += len(unclean)
 	sys.stderr.flush()
 	line = "%d passed, %d failed" % (passed, failed)
 	if skipped:
