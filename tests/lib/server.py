@@ -95,7 +95,9 @@ class Server:
 	def __init__(self, *args, listen=None, access_log=True, identity_key=True,
 	    env=None, start=True):
 		self.args = list(args)
-		self.listen = list(listen) if listen else ["127.0.0.1:0"]
+		# None: one ephemeral port; []: no --listen flag at all (the
+		# addresses then come from GIMME_LISTEN in env, or the default)
+		self.listen = ["127.0.0.1:0"] if listen is None else list(listen)
 		self.access_log = access_log
 		self.identity_key = identity_key
 		self.extra_env = env
@@ -135,6 +137,8 @@ class Server:
 		self._reader = threading.Thread(target=self._read_stderr, daemon=True)
 		self._reader.start()
 		want = len(self.listen)
+		if not want:
+			want = len((self.extra_env or {}).get("GIMME_LISTEN", "x").split(","))
 		deadline = time.monotonic() + START_TIMEOUT
 		with self._cond:
 			while True:

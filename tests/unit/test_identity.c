@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "imds.h"
+#include "contract_fixtures.h"
 
 #define T_PATH_MAX	512	/* bytes in a test file path */
 #define T_DIR_MAX	64	/* bytes in the mkdtemp directory path */
@@ -36,23 +37,7 @@
 
 /* The default instance's document, contract §9.1 (476 bytes). */
 static const char doc_default[] =
-    "{\n"
-    "  \"accountId\" : \"123456789012\",\n"
-    "  \"architecture\" : \"x86_64\",\n"
-    "  \"availabilityZone\" : \"us-east-1a\",\n"
-    "  \"billingProducts\" : null,\n"
-    "  \"devpayProductCodes\" : null,\n"
-    "  \"marketplaceProductCodes\" : null,\n"
-    "  \"imageId\" : \"ami-0abcdef1234567890\",\n"
-    "  \"instanceId\" : \"i-0123456789abcdef0\",\n"
-    "  \"instanceType\" : \"t3.micro\",\n"
-    "  \"kernelId\" : null,\n"
-    "  \"pendingTime\" : \"2025-06-02T08:55:41Z\",\n"
-    "  \"privateIp\" : \"172.31.44.13\",\n"
-    "  \"ramdiskId\" : null,\n"
-    "  \"region\" : \"us-east-1\",\n"
-    "  \"version\" : \"2017-09-30\"\n"
-    "}";
+    CONTRACT_DOCUMENT("x86_64");
 
 static char tdir[T_DIR_MAX];
 

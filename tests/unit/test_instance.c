@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "imds.h"
+#include "contract_fixtures.h"
 
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z, §9.1's pendingTime */
 #define EC2_UPDATED	1748854562	/* 2025-06-02T08:56:02Z, §8.7 */
@@ -233,23 +234,7 @@ static void
 default_document(char *buf, size_t cap)
 {
 	snprintf(buf, cap,
-	    "{\n"
-	    "  \"accountId\" : \"123456789012\",\n"
-	    "  \"architecture\" : \"%s\",\n"
-	    "  \"availabilityZone\" : \"us-east-1a\",\n"
-	    "  \"billingProducts\" : null,\n"
-	    "  \"devpayProductCodes\" : null,\n"
-	    "  \"marketplaceProductCodes\" : null,\n"
-	    "  \"imageId\" : \"ami-0abcdef1234567890\",\n"
-	    "  \"instanceId\" : \"i-0123456789abcdef0\",\n"
-	    "  \"instanceType\" : \"t3.micro\",\n"
-	    "  \"kernelId\" : null,\n"
-	    "  \"pendingTime\" : \"2025-06-02T08:55:41Z\",\n"
-	    "  \"privateIp\" : \"172.31.44.13\",\n"
-	    "  \"ramdiskId\" : null,\n"
-	    "  \"region\" : \"us-east-1\",\n"
-	    "  \"version\" : \"2017-09-30\"\n"
-	    "}", host_arch);
+	    CONTRACT_DOCUMENT("%s"), host_arch);
 }
 
 /* Signature bodies: base64, lines of at most 76, no trailing LF. */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "imds.h"
+#include "contract_fixtures.h"
 
 /* Take the buffer and compare it with want, length first. */
 static void
@@ -82,23 +83,7 @@ static void
 test_identity_document(void **state)
 {
 	static const char want[] =
-	    "{\n"
-	    "  \"accountId\" : \"123456789012\",\n"
-	    "  \"architecture\" : \"x86_64\",\n"
-	    "  \"availabilityZone\" : \"us-east-1a\",\n"
-	    "  \"billingProducts\" : null,\n"
-	    "  \"devpayProductCodes\" : null,\n"
-	    "  \"marketplaceProductCodes\" : null,\n"
-	    "  \"imageId\" : \"ami-0abcdef1234567890\",\n"
-	    "  \"instanceId\" : \"i-0123456789abcdef0\",\n"
-	    "  \"instanceType\" : \"t3.micro\",\n"
-	    "  \"kernelId\" : null,\n"
-	    "  \"pendingTime\" : \"2025-06-02T08:55:41Z\",\n"
-	    "  \"privateIp\" : \"172.31.44.13\",\n"
-	    "  \"ramdiskId\" : null,\n"
-	    "  \"region\" : \"us-east-1\",\n"
-	    "  \"version\" : \"2017-09-30\"\n"
-	    "}";
+	    CONTRACT_DOCUMENT("x86_64");
 	struct jbuf j;
 
 	(void)state;

@@ -120,6 +120,41 @@ class TestCli(WireCase):
 		self.assertEqual(rc, 0)
 		self.assertLess(time.monotonic() - start, 3, "SIGTERM took too long")
 
+	def test_environment_sets_options(self):
+		"""Each serve option also comes from GIMME_*; flags win over it."""
+		get = b"GET " + MD.encode() + b"instance-id HTTP/1.1\r\n\r\n"
+		with Server(env={"GIMME_HTTP_TOKENS": "required"}) as srv:
+			self.assertTrue(srv.request(get).startswith(b"HTTP/1.1 401 "))
+		with Server("--http-tokens", "optional", env={"GIMME_HTTP_TOKENS": "required"}) as srv:
+			self.assertWire(srv.request(get), resp_meta(b"i-0123456789abcdef0"))
+		with Server(env={"GIMME_HTTP_ENDPOINT": "disabled"}) as srv:
+			self.assertTrue(srv.request(get).startswith(b"HTTP/1.1 403 "))
+		with Server(env={"GIMME_LOG_FORMAT": "json"}) as srv:
+			srv.request(get)
+			self.assertIsNotNone(srv.wait_for_line(r"access.*instance-id"))
+			for line in srv.lines():
+				self.assertIsInstance(json.loads(line), dict)
+
+	def test_environment_listen_list(self):
+		"""GIMME_LISTEN takes a comma-separated list; --listen replaces it."""
+		with Server(listen=[], env={"GIMME_LISTEN": "127.0.0.1:0,127.0.0.1:0"}) as srv:
+			self.assertEqual(len(srv.addrs), 2)
+		with Server(listen=["127.0.0.1:0"], env={"GIMME_LISTEN": "127.0.0.1:0,127.0.0.1:0"}) as srv:
+			self.assertEqual(len(srv.addrs), 1)
+
+	def test_environment_bad_value_named(self):
+		cmd = [BIN, "serve", "--listen", "127.0.0.1:0"]
+		for var, val in (("GIMME_HOP_LIMIT", "99"), ("GIMME_HTTP_TOKENS", "maybe"),
+		    ("GIMME_ACCESS_LOG", "perhaps"), ("GIMME_LISTEN", "nowhere")):
+			with self.subTest(var=var):
+				p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+				    env=server_env({var: val}), cwd=session_dir(), timeout=10)
+				err = p.stderr.decode()
+				self.assertEqual(p.returncode, EXIT_USAGE, err)
+				self.assertEqual(len(err.splitlines()), 1, err)
+				self.assertIn(var, err)
+				self.assertIn(val, err)
+
 	def test_two_listeners(self):
 		with Server(listen=["127.0.0.1:0", "127.0.0.1:0"]) as srv:
 			self.assertEqual(len(srv.addrs), 2)
