@@ -56,11 +56,27 @@
 #define CRED_SECRET_MAX		256	/* bytes in a secret access key */
 #define CRED_TOKEN_MAX		8192	/* bytes in a session token */
 #define CRED_LIFETIME_EXAMPLE	(6 * 3600)	/* s: example credentials last like EC2's */
+#define CRED_ROLLING_LIFETIME	(6 * 3600)	/* s: served lifetime of keys with no expiry */
 #define CRED_MIN_AHEAD		3600	/* s: served Expiration is at least this far ahead */
+#define CRED_REFRESH_AHEAD	(30 * 60)	/* s: refresh expiring keys this long before */
+#define CRED_REFRESH_JITTER	(5 * 60)	/* s: ... minus up to this much, spread */
+#define CRED_REFRESH_MIN_GAP	60	/* s: never refresh a good credential more often */
+#define CRED_BACKOFF_MIN	5	/* s: first retry after a failed refresh */
+#define CRED_BACKOFF_MAX	300	/* s: retries back off up to this */
+#define CRED_WATCH_DELAY_MS	100	/* ms: re-read a watched file this long after it changes */
+#define ROLE_NAME_MAX		64	/* IAM role names: [A-Za-z0-9+=,.@_-]{1,64} */
+
+#define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
+#define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
+#define AWSCONF_PATH_MAX	400	/* bytes in the path of config or credentials */
+#define CREDPROC_TIMEOUT_MS	30000	/* ms a credential_process may run */
+#define CREDPROC_OUT_MAX	65536	/* bytes of its stdout kept; more is an error */
+#define CREDPROC_ERR_MAX	512	/* bytes of its stderr's first line reported */
+#define CREDPROC_ARGS_MAX	256	/* words in its command line */
 
 #define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
-#define ERRBUF_LEN		256	/* bytes in an error message buffer */
+#define ERRBUF_LEN		1024	/* bytes in an error message buffer */
 
 /* Exit codes (habit 13). */
 #define EXIT_USAGE		64	/* bad flag or value */
@@ -127,6 +143,14 @@ int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
 		    unsigned long *out);
 /* ASCII case-insensitive comparison of a slice with a C string. */
 int		 slice_ieq(struct slice s, const char *lit);
+/* Wipe n bytes at p (may be NULL), then free it: for anything that may hold a secret. */
+void		 wipe_free(void *p, size_t n);
+/*
+ * Grow a buffer that may hold secrets: a new block of newcap bytes with the
+ * first used bytes copied, the old one (oldcap bytes) wiped and freed.  Not
+ * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
+ */
+void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
 /* Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno). */
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 
@@ -346,7 +370,8 @@ struct snapshot_input {
 	const struct instance	*si_inst;
 	const struct config	*si_cfg;	/* tree overlay, user data */
 	struct imds_options	 si_opt;	/* effective options (flags merged) */
-	const struct cred	*si_role_cred;	/* NULL: serve the §8.6 error form */
+	const struct cred	*si_role_cred;	/* NULL: see si_role_absent */
+	int			 si_role_absent;/* with no cred: 404 (1) or the §8.6 error form (0) */
 	const char		*si_role_error;	/* message for the error form */
 	const struct cred	*si_ec2_cred;	/* identity-credentials/ec2 (§8.7) */
 	time_t			 si_now;	/* wall clock: LastUpdated, Last-Modified */
@@ -460,11 +485,20 @@ size_t		 response_head(const struct response *rs, const struct snapshot *snap,
 /* creds.c: credential providers behind one cache                      */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A provider's answer: ok 1 with c filled (the callee wipes it after the
+ * call; copy what you keep), or ok 0 with a one-line message in err (never a
+ * secret).  Providers may answer at once or later from the event loop.
+ */
+typedef void	(*cred_done_fn)(void *arg, int ok, const struct cred *c, const char *err);
+
 struct cred_provider {
-	const char	*cp_name;	/* for the log: "example", ... */
-	/* Fill *out; 0 ok, -1 with a message in err (never a secret). */
-	int		(*cp_fetch)(struct cred_provider *cp, time_t now, struct cred *out,
-			    char *err, size_t errlen);
+	const char	*cp_name;	/* "example", "env", "profile" */
+	char		 cp_desc[ERRBUF_LEN];	/* for the log: "profile dev (/root/.aws/credentials)" */
+	/* Start a fetch; done is called exactly once (possibly before return). */
+	void		(*cp_fetch)(struct cred_provider *cp, time_t now, cred_done_fn done,
+			    void *arg);
+	void		(*cp_free)(struct cred_provider *cp);	/* may be NULL */
 	void		*cp_ctx;
 };
 
@@ -475,9 +509,203 @@ void		 creds_ec2_placeholder(time_t now, struct cred *out);
 /* Wipe a credential (explicit_bzero). */
 void		 cred_wipe(struct cred *c);
 
+/*
+ * The refresh policy, pure so that tests drive it with their own clock.
+ * rnd is a random 32-bit value (jitter).
+ *   cred_refresh_at: when to fetch again after a success at now: expiring
+ *     keys CRED_REFRESH_AHEAD (minus jitter) before they expire, keys with no
+ *     expiry when their served Expiration gets within CRED_MIN_AHEAD; never
+ *     sooner than CRED_REFRESH_MIN_GAP.
+ *   cred_backoff: seconds to wait after the n-th consecutive failure (n >= 1).
+ *   cred_served_expiration: the Expiration to serve: the real one, or for
+ *     keys with none, fetched + CRED_ROLLING_LIFETIME.
+ */
+time_t		 cred_refresh_at(const struct cred *c, time_t fetched, time_t now, uint32_t rnd);
+unsigned	 cred_backoff(unsigned n, uint32_t rnd);
+time_t		 cred_served_expiration(const struct cred *c, time_t fetched);
+
+/* The one credential cache: a request never waits on a provider. */
+struct cred_cache {
+	struct cred_provider *cc_prov;
+	struct cred	 cc_cur;	/* last good, as served (Expiration filled in) */
+	int		 cc_have;	/* cc_cur holds a credential that has not expired */
+	time_t		 cc_fetched;	/* when cc_cur was obtained */
+	time_t		 cc_next;	/* next fetch (wall clock) */
+	unsigned	 cc_failures;	/* consecutive failed fetches */
+	int		 cc_busy;	/* a fetch is under way */
+	int		 cc_allow_long_term;	/* keys with no session token are served */
+	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
+	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
+	time_t		(*cc_clock)(void);	/* wall clock; tests set their own */
+	/* called (from the loop) whenever what should be served changes */
+	void		(*cc_changed)(void *arg);
+	void		*cc_arg;
+};
+
+void		 cred_cache_init(struct cred_cache *cc, struct cred_provider *p,
+		    void (*changed)(void *), void *arg);
+/* Fetch now (the start, a file change).  Nothing happens if one is under way. */
+void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
+/* Once a second: refresh when due, expire what has expired. */
+void		 cred_cache_tick(struct cred_cache *cc, time_t now);
+void		 cred_cache_free(struct cred_cache *cc);
+
+/* Keys from AWS_ACCESS_KEY_ID etc.; 0, or -1 with err when they are incomplete or absent. */
+int		 cred_provider_env(struct cred_provider **out, char *err, size_t errlen);
+/*
+ * A profile of the shared files (static keys, or credential_process).
+ * Checks the profile exists and is usable now; the files are re-read at
+ * each fetch, so edits take effect.  0 / -1 with err.
+ */
+int		 cred_provider_profile(const char *profile, struct cred_provider **out,
+		    char *err, size_t errlen);
+/* A profile provider's files (which 0: config, 1: credentials); NULL for others. */
+const char	*cred_provider_file(const struct cred_provider *cp, int which);
+
 /* ------------------------------------------------------------------ */
-/* server.c: listeners, the epoll loop, connections                    */
+/* watch.c: notice edits of files (inotify)                            */
 /* ------------------------------------------------------------------ */
+
+#define WATCH_FILES_MAX		4	/* files one watch follows */
+
+/*
+ * Call cb(arg) from the loop, CRED_WATCH_DELAY_MS after any of paths is
+ * written, created, replaced by a rename (as editors and `aws configure`
+ * do) or removed.  Watches the parent directories, so files that do not
+ * exist yet are noticed when they appear.  0 / -1 with err.
+ */
+int		 watch_files(const char *const *paths, size_t n, void (*cb)(void *), void *arg,
+		    char *err, size_t errlen);
+void		 watch_stop(void);
+
+/* ------------------------------------------------------------------ */
+/* awsconf.c: ~/.aws/config and ~/.aws/credentials                     */
+/* ------------------------------------------------------------------ */
+
+struct aws_kv {
+	char		*kv_key;
+	char		*kv_val;	/* wiped on free: may be a secret */
+	const char	*kv_file;	/* the path it came from (borrowed from aws_conf) */
+	unsigned	 kv_line;
+};
+
+struct aws_section {
+	char		*as_profile;	/* profile name ("default", "dev") */
+	struct aws_kv	*as_kv;
+	size_t		 as_nkv;
+	const char	*as_file;
+	unsigned	 as_line;	/* line of the [header] */
+};
+
+struct aws_conf {
+	char		*ac_config_path;	/* as resolved (may not exist) */
+	char		*ac_creds_path;
+	int		 ac_config_found;	/* the file existed and was read */
+	int		 ac_creds_found;
+	struct aws_section *ac_config;	/* profiles of the config file */
+	size_t		 ac_nconfig;
+	struct aws_section *ac_creds;	/* profiles of the credentials file */
+	size_t		 ac_ncreds;
+};
+
+/*
+ * The paths the AWS CLI uses: AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE
+ * (a leading "~/" expanded), else $HOME/.aws/config and .aws/credentials.
+ * 0 / -1 with err (no HOME and no variable).
+ */
+int		 awsconf_paths(char *config, size_t clen, char *creds, size_t crlen,
+		    char *err, size_t errlen);
+/*
+ * Read both files (a missing file is not an error: *_found says so).
+ * Syntax errors, duplicated keys or sections -> -1 with "FILE:LINE: message".
+ */
+int		 awsconf_load(const char *config_path, const char *creds_path,
+		    struct aws_conf *out, char *err, size_t errlen);
+/* Parse one file's text (from a string, for tests).  is_config selects [profile x] naming. */
+int		 awsconf_parse(const char *text, size_t len, const char *path, int is_config,
+		    struct aws_section **out, size_t *nout, char *err, size_t errlen);
+/* Whether either file has the profile. */
+int		 awsconf_has_profile(const struct aws_conf *c, const char *profile);
+/*
+ * A profile's value for key with the AWS CLI's precedence (the credentials
+ * file wins over the config file); NULL if unset.  *kv (may be NULL) gets
+ * where it came from.
+ */
+const char	*awsconf_get(const struct aws_conf *c, const char *profile, const char *key,
+		    const struct aws_kv **kv);
+void		 awsconf_free(struct aws_conf *c);
+void		 awsconf_sections_free(struct aws_section *s, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* credproc.c: credential_process                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Split a command line into words as the AWS CLI does (botocore's
+ * shlex.split, POSIX mode: '...' literal; inside "..." only \" and \\ are
+ * escapes; a backslash outside quotes escapes the next character; no
+ * expansion of variables, globs or ~).  *argv is malloc'd and
+ * NULL-terminated; free with credproc_argv_free.  0 / -1 with err.
+ */
+int		 credproc_split(const char *cmd, char ***argv, char *err, size_t errlen);
+void		 credproc_argv_free(char **argv);
+/*
+ * Parse a credential_process's stdout: JSON with Version 1, AccessKeyId,
+ * SecretAccessKey, and optional SessionToken and Expiration (ISO 8601).
+ * 0 / -1 with err (never quoting the output: it may hold secrets).
+ */
+int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
+		    size_t errlen);
+/*
+ * Run cmd without a shell (credproc_split, execvp), stdin /dev/null, stdout
+ * capped at CREDPROC_OUT_MAX, killed after timeout_ms; from the event loop.
+ * done is called exactly once, from the loop (never before return), with
+ * the parsed credential or an error naming the program, its exit status or
+ * signal, and the first line of its stderr (never its stdout).  0 started,
+ * -1 with err (then done is not called).
+ */
+int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
+		    void *arg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* server.c: the event loop, listeners, connections                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The loop's small interface for other modules: watch a descriptor, set a
+ * timer.  Callers own the structs (embedded in their own state); nothing is
+ * allocated.  Callbacks run from the loop, never re-entrantly.
+ */
+struct loop_watch {
+	int		 lw_kind;	/* private */
+	int		 lw_fd;
+	void		(*lw_cb)(int fd, uint32_t events, void *arg);
+	void		*lw_arg;
+};
+struct loop_timer {
+	uint64_t	 lt_at_ms;	/* monotonic ms; private */
+	int		 lt_armed;
+	void		(*lt_cb)(void *arg);
+	void		*lt_arg;
+	struct loop_timer *lt_next;	/* private */
+};
+
+/* The epoll set and signals, without listeners (server_init calls it). 0 / -1. */
+int		 loop_init(char *err, size_t errlen);
+/* Watch fd for events (EPOLLIN, EPOLLOUT, ...).  0 / -1 (errno). */
+int		 loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
+		    void (*cb)(int fd, uint32_t events, void *arg), void *arg);
+void		 loop_watch_del(struct loop_watch *w);
+/* Call cb(arg) delay_ms from now (re-arming moves it). */
+void		 loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *),
+		    void *arg);
+void		 loop_timer_cancel(struct loop_timer *t);
+/* Monotonic milliseconds as of this loop iteration. */
+uint64_t	 loop_now_ms(void);
+/* Run until *done becomes non-zero, or SIGTERM/SIGINT (then 1). 0 / 1 / -1. */
+int		 loop_run_until(const int *done);
+/* Tear the loop down (after loop_init without server_init). */
+void		 loop_cleanup(void);
 
 struct listen_addr {
 	char		 la_text[64];	/* as given: "127.0.0.1:1338", "[::1]:80" */
@@ -488,9 +716,9 @@ struct listen_addr {
 /* Parse "ADDR:PORT" or "[IPv6]:PORT".  0 / -1 with err. */
 int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen);
 /*
- * Bind every listener and set up the loop (signals included: SIGTERM and
- * SIGINT stop it, SIGHUP calls the hup callback).  Logs "listening on ADDR"
- * per listener.  0 / -1 with err.
+ * Bind every listener, after loop_init (which set up signals: SIGTERM and
+ * SIGINT stop the loop, SIGHUP calls the hup callback).  Logs "listening on
+ * ADDR" per listener.  0 / -1 with err.
  */
 int		 server_init(const struct listen_addr *la, size_t n, size_t conn_max,
 		    int access_log, char *err, size_t errlen);

@@ -852,6 +852,9 @@ gen_iam(struct build *b, const struct snapshot_input *in)
 	json_end(&j);
 	bset_json(b, "meta-data/iam/info", &j);
 
+	/* no credentials to serve (expired, not fetched yet): the leaf is absent */
+	if (c == NULL && in->si_role_absent)
+		return;
 	jbuf_init(&j);
 	if (c != NULL) {
 		cred_json(&j, c, in->si_now);

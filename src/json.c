@@ -31,10 +31,7 @@ jbuf_init(struct jbuf *j)
 void
 jbuf_free(struct jbuf *j)
 {
-	if (j->j_p != NULL) {
-		explicit_bzero(j->j_p, j->j_cap);
-		free(j->j_p);
-	}
+	wipe_free(j->j_p, j->j_cap);
 	jbuf_init(j);
 }
 
@@ -59,16 +56,11 @@ jbuf_grow(struct jbuf *j, size_t n)
 		cap *= 2;
 	if (cap > JBUF_MAX + 1)
 		cap = JBUF_MAX + 1;
-	/* malloc + copy + wipe rather than realloc: no stray copy of a secret */
-	if ((np = malloc(cap)) == NULL) {
+	if ((np = wipe_grow(j->j_p, j->j_p != NULL ? j->j_len + 1 : 0, j->j_cap, cap)) == NULL) {
 		j->j_err = 1;
 		return -1;
 	}
-	if (j->j_p != NULL) {
-		memcpy(np, j->j_p, j->j_len + 1);
-		explicit_bzero(j->j_p, j->j_cap);
-		free(j->j_p);
-	} else
+	if (j->j_p == NULL)
 		np[0] = '\0';
 	j->j_p = np;
 	j->j_cap = cap;

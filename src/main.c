@@ -33,6 +33,8 @@ static const char usage_main[] =
 "\n"
 "commands:\n"
 "  serve      serve instance metadata and credentials (see " PROGNAME " serve --help)\n"
+"  creds      print the credentials document serve would hand out, then exit;\n"
+"             takes serve's options\n"
 "  version    print the version and exit\n"
 "  help       print this help\n";
 
@@ -40,7 +42,7 @@ static const char usage_serve[] =
 "usage: " PROGNAME " serve [options]\n"
 "\n"
 "Serve the EC2 instance metadata of a built-in default instance (a t3.micro in\n"
-"us-east-1a with AWS's documented example credentials), changed by --config.\n"
+"us-east-1a), changed by --config, with the credentials of --source.\n"
 "Every option can also be set with the environment variable named after it\n"
 "(GIMME_LISTEN, GIMME_HOP_LIMIT, ...); flags win over the environment, and\n"
 "both over the config file's \"options\".\n"
@@ -57,6 +59,18 @@ static const char usage_serve[] =
 "  --hop-limit N              IP TTL of token responses, 1..64 (default 1)\n"
 "  --http-endpoint enabled|disabled\n"
 "                             disabled answers every request 403 (default enabled)\n"
+"  --source auto|example|env|profile\n"
+"                             where credentials come from (default auto: the\n"
+"                             environment's AWS_ACCESS_KEY_ID if set, else the\n"
+"                             profile if the shared files have it, else AWS's\n"
+"                             documented example credentials)\n"
+"  --profile NAME             profile of ~/.aws/credentials and ~/.aws/config\n"
+"                             (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); default\n"
+"                             AWS_PROFILE, else default; the files are watched\n"
+"  --role-name NAME           role listed under iam/security-credentials/ (default:\n"
+"                             the profile's name, else dev-instance-role)\n"
+"  --allow-long-term-keys     serve keys that have no session token as they are\n"
+"                             (refused by default: many SDKs require a Token)\n"
 "  --identity-key FILE        PEM private keys for the identity signatures; a\n"
 "                             missing FILE is created with new keys (default:\n"
 "                             new keys in memory at every start)\n"
@@ -69,13 +83,14 @@ static const char usage_serve[] =
 "  -h, --help                 print this help\n"
 "\n"
 "signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
-"exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration,\n"
-"71 system error.\n";
+"exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
+"no credentials from the source at start, 71 system error.\n";
 
 enum opt_id {
 	OPT_LISTEN = 1, OPT_CONFIG, OPT_USER_DATA, OPT_HTTP_TOKENS, OPT_HOP_LIMIT,
 	OPT_HTTP_ENDPOINT, OPT_IDENTITY_KEY, OPT_IDENTITY_CERT, OPT_MAX_CONN,
-	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_HELP
+	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_SOURCE, OPT_PROFILE,
+	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_HELP
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -97,6 +112,10 @@ static const struct opt_def {
 	{ OPT_ACCESS_LOG,	"access-log",		"GIMME_ACCESS_LOG",	0 },
 	{ OPT_LOG_FORMAT,	"log-format",		"GIMME_LOG_FORMAT",	1 },
 	{ OPT_LOG_LEVEL,	"log-level",		"GIMME_LOG_LEVEL",	1 },
+	{ OPT_SOURCE,		"source",		"GIMME_SOURCE",		1 },
+	{ OPT_PROFILE,		"profile",		"GIMME_PROFILE",	1 },
+	{ OPT_ROLE_NAME,	"role-name",		"GIMME_ROLE_NAME",	1 },
+	{ OPT_LONG_TERM,	"allow-long-term-keys",	"GIMME_ALLOW_LONG_TERM_KEYS", 0 },
 	{ OPT_HELP,		"help",			NULL,			0 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -116,6 +135,10 @@ static struct {
 	int		 access_log;
 	int		 log_json;
 	enum log_level	 log_level;
+	const char	*source;	/* auto, example, env, profile */
+	const char	*profile;	/* NULL: AWS_PROFILE, else "default" */
+	const char	*role_name;
+	int		 allow_long_term;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -123,11 +146,11 @@ static struct {
 	struct config	 cfg;
 	struct instance	 inst;
 	struct imds_options opt;
-	struct cred_provider *provider;
-	struct cred	 role_cred;
-	int		 have_role_cred;
-	char		 role_error[ERRBUF_LEN];
+	struct cred_cache cache;	/* the role's credentials */
+	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
+	int		 serving;	/* the server is up: publish snapshots */
+	char		 source_why[ERRBUF_LEN];	/* why --source auto chose the source */
 } st;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -141,6 +164,33 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see '%s serve --help')\n", PROGNAME);
 	exit(EXIT_USAGE);
+}
+
+/* A switch: no value (a flag), or 1/true/yes, 0/false/no (the environment). */
+static int
+opt_bool(const char *src, const char *val)
+{
+	if (val == NULL || strcmp(val, "1") == 0 || strcmp(val, "true") == 0 ||
+	    strcmp(val, "yes") == 0)
+		return 1;
+	if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0 || strcmp(val, "no") == 0)
+		return 0;
+	usage_error("%s: expected 1 or 0, got '%s'", src, val);
+}
+
+/* IAM role names: 1 to 64 of [A-Za-z0-9+=,.@_-]. */
+static int
+role_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > ROLE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("+=,.@_-", s[i]) != NULL))
+			return 0;
+	return 1;
 }
 
 /* One option from a flag (src "--name") or the environment (src "GIMME_X"). */
@@ -216,15 +266,28 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		cli.max_conn = n;
 		break;
 	case OPT_ACCESS_LOG:
-		/* from the environment: 1/true/yes or 0/false/no */
-		if (val == NULL || strcmp(val, "1") == 0 || strcmp(val, "true") == 0 ||
-		    strcmp(val, "yes") == 0)
-			cli.access_log = 1;
-		else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0 ||
-		    strcmp(val, "no") == 0)
-			cli.access_log = 0;
-		else
-			usage_error("%s: expected 1 or 0, got '%s'", src, val);
+		cli.access_log = opt_bool(src, val);
+		break;
+	case OPT_LONG_TERM:
+		cli.allow_long_term = opt_bool(src, val);
+		break;
+	case OPT_SOURCE:
+		if (strcmp(val, "auto") != 0 && strcmp(val, "example") != 0 &&
+		    strcmp(val, "env") != 0 && strcmp(val, "profile") != 0)
+			usage_error("%s: expected auto, example, env or profile, got '%s'", src, val);
+		cli.source = val;
+		break;
+	case OPT_PROFILE:
+		if (*val == '\0' || strlen(val) > AWSCONF_PROFILE_MAX)
+			usage_error("%s: expected a profile name of 1 to %d bytes", src,
+			    AWSCONF_PROFILE_MAX);
+		cli.profile = val;
+		break;
+	case OPT_ROLE_NAME:
+		if (!role_name_ok(val))
+			usage_error("%s: '%s' is not a role name (1 to %d of A-Z a-z 0-9 + = , . @ _ -)",
+			    src, val, ROLE_NAME_MAX);
+		cli.role_name = val;
 		break;
 	case OPT_LOG_FORMAT:
 		if (strcmp(val, "text") == 0)
@@ -361,9 +424,17 @@ load_config(struct config *cfg, struct instance *inst, time_t now, char *err, si
 	return 0;
 }
 
-/* Build a snapshot of the current state and serve it.  0 / -1 (logged). */
-static int
-publish(void)
+/* The role is the default instance's unless --role-name or a profile names it. */
+static void
+apply_role(struct instance *inst)
+{
+	if (st.role[0] != '\0')
+		snprintf(inst->i_role, sizeof(inst->i_role), "%s", st.role);
+}
+
+/* Build a snapshot of the current state.  NULL (logged) on failure. */
+static struct snapshot *
+build(void)
 {
 	struct snapshot_input in;
 	struct snapshot *s;
@@ -373,63 +444,60 @@ publish(void)
 	in.si_inst = &st.inst;
 	in.si_cfg = &st.cfg;
 	in.si_opt = st.opt;
-	in.si_role_cred = st.have_role_cred ? &st.role_cred : NULL;
-	in.si_role_error = st.role_error;
+	in.si_role_cred = st.cache.cc_have ? &st.cache.cc_cur : NULL;
+	in.si_role_absent = 1;	/* no credential: 404, and the log says why */
+	in.si_role_error = st.cache.cc_error;
 	in.si_ec2_cred = &st.ec2_cred;
 	in.si_now = time(NULL);
-	if ((s = snapshot_build(&in, err, sizeof(err))) == NULL) {
+	if ((s = snapshot_build(&in, err, sizeof(err))) == NULL)
 		log_err("building the metadata: %s", err);
+	return s;
+}
+
+/* Serve a new snapshot of the current state.  0 / -1 (logged). */
+static int
+publish(void)
+{
+	struct snapshot *s;
+
+	if (!st.serving)
+		return 0;
+	if ((s = build()) == NULL)
 		return -1;
-	}
 	server_set_snapshot(s);
 	return 0;
 }
 
-/* Fetch the role credentials from the provider; keeps the old ones on failure. */
-static int
-creds_refresh(time_t now)
+/* The cache's credentials changed. */
+static void
+on_creds_changed(void *unused)
 {
-	struct cred fresh;
-	char err[ERRBUF_LEN];
-
-	if (st.provider->cp_fetch(st.provider, now, &fresh, err, sizeof(err)) == -1) {
-		log_warn("credentials from %s: %s", st.provider->cp_name, err);
-		snprintf(st.role_error, sizeof(st.role_error), "%s", err);
-		cred_wipe(&fresh);
-		return -1;
-	}
-	cred_wipe(&st.role_cred);
-	st.role_cred = fresh;
-	cred_wipe(&fresh);
-	st.have_role_cred = 1;
-	log_info("credentials from %s: access key %s, expiring %ld s from now",
-	    st.provider->cp_name, st.role_cred.c_akid, (long)(st.role_cred.c_expiration - now));
-	return 0;
+	(void)unused;
+	publish();
 }
 
-static int
-cred_due(const struct cred *c, time_t now)
+/* A watched file changed: fetch again. */
+static void
+on_file_changed(void *unused)
 {
-	return c->c_expiration != 0 &&
-	    c->c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN;
+	(void)unused;
+	log_info("credentials from %s: a file changed, reading it again",
+	    st.cache.cc_prov->cp_desc);
+	cred_cache_refresh(&st.cache, time(NULL));
 }
 
-/* Once a second: keep the served Expiration at least CRED_MIN_AHEAD ahead. */
+/* Once a second: refresh what is due, expire what has expired. */
 static void
 on_tick(void)
 {
 	time_t now = time(NULL);
-	int changed = 0;
 
-	if (!st.have_role_cred || cred_due(&st.role_cred, now))
-		changed |= creds_refresh(now) == 0;
-	if (cred_due(&st.ec2_cred, now)) {
+	cred_cache_tick(&st.cache, now);
+	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
-		changed = 1;
-	}
-	if (changed)
 		publish();
+	}
 }
 
 /* SIGHUP: reload the config file; a bad one is refused and the old one kept. */
@@ -447,10 +515,131 @@ on_hup(void)
 	config_free(&st.cfg);
 	st.cfg = cfg;
 	st.inst = inst;
+	apply_role(&st.inst);
 	st.opt = effective_options(&st.cfg);
 	if (publish() == 0)
 		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
 		    "the configuration");
+}
+
+/*
+ * Choose the credential source (--source), log which and why, and set the
+ * role name.  0, or -1 with err.
+ */
+static int
+choose_source(struct cred_provider **out, char *err, size_t errlen)
+{
+	const char *src = cli.source != NULL ? cli.source : "auto";
+	const char *profile = cli.profile, *akid = getenv("AWS_ACCESS_KEY_ID");
+	char why[ERRBUF_LEN] = "";	/* how auto chose, logged once the source delivers */
+	char cfgpath[AWSCONF_PATH_MAX], credpath[AWSCONF_PATH_MAX];
+	struct aws_conf ac;
+	int use_profile = 0;
+
+	if (profile == NULL && (profile = getenv("AWS_PROFILE")) != NULL && *profile == '\0')
+		profile = NULL;
+	if (profile == NULL)
+		profile = "default";
+
+	if (strcmp(src, "auto") == 0) {
+		if (akid != NULL && *akid != '\0') {
+			src = "env";
+			snprintf(why, sizeof(why), " (auto: AWS_ACCESS_KEY_ID is set)");
+		} else if (awsconf_paths(cfgpath, sizeof(cfgpath), credpath, sizeof(credpath),
+		    err, errlen) == -1) {
+			src = "example";
+			snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID, and no shared "
+			    "files: %.200s)", err);
+		} else if (awsconf_load(cfgpath, credpath, &ac, err, errlen) == 0) {
+			use_profile = awsconf_has_profile(&ac, profile);
+			src = use_profile ? "profile" : "example";
+			if (use_profile)
+				snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID; profile %s "
+				    "is in the shared files)", profile);
+			else
+				snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID, and profile "
+				    "%s is in neither %s (%s) nor %s (%s))", profile, credpath,
+				    ac.ac_creds_found ? "read" : "no such file", cfgpath,
+				    ac.ac_config_found ? "read" : "no such file");
+			awsconf_free(&ac);
+		} else
+			return -1;	/* a broken file is the user's to fix, not a reason to fall back */
+	}
+	if (strcmp(src, "env") == 0) {
+		if (cred_provider_env(out, err, errlen) == -1)
+			return -1;
+	} else if (strcmp(src, "profile") == 0) {
+		if (cred_provider_profile(profile, out, err, errlen) == -1)
+			return -1;
+		use_profile = 1;
+	} else
+		*out = &cred_provider_example;
+
+	if (cli.role_name != NULL)
+		snprintf(st.role, sizeof(st.role), "%s", cli.role_name);
+	else if (use_profile && role_name_ok(profile))
+		snprintf(st.role, sizeof(st.role), "%s", profile);
+	else if (use_profile)
+		log_warn("profile name %s is not a valid role name; listing the role %s",
+		    profile, st.inst.i_role);
+	snprintf(st.source_why, sizeof(st.source_why), "%s", why);
+	return 0;
+}
+
+/*
+ * Everything up to the first credential: config, instance, keys, the
+ * source and its first fetch.  Shared by serve and creds.  0, or the exit
+ * status after a one-line message on stderr.
+ */
+static int
+start_up(void)
+{
+	struct cred_provider *prov;
+	char err[ERRBUF_LEN];
+	time_t now = time(NULL);
+	const char *files[2];
+
+	log_init(cli.log_json, cli.log_level);
+	if (load_config(&st.cfg, &st.inst, now, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	st.opt = effective_options(&st.cfg);
+	if (token_init() == -1)
+		fatal(EXIT_SYSTEM, "token key");
+	if (loop_init(err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
+	if (choose_source(&prov, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	apply_role(&st.inst);
+	cred_cache_init(&st.cache, prov, on_creds_changed, NULL);
+	st.cache.cc_allow_long_term = cli.allow_long_term;
+	/* the first fetch decides: nothing is served without credentials */
+	cred_cache_refresh(&st.cache, now);
+	if (loop_run_until(&st.cache.cc_fetched_once) != 0)
+		return EXIT_SYSTEM;
+	if (!st.cache.cc_have) {
+		/* one line: the source, how it was chosen, what went wrong */
+		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
+		    st.source_why, st.cache.cc_error);
+		return EXIT_CONFIG;
+	}
+	log_info("credentials: %s%s", prov->cp_desc, st.source_why);
+	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	creds_ec2_placeholder(now, &st.ec2_cred);
+	if ((files[0] = cred_provider_file(prov, 0)) != NULL) {
+		files[1] = cred_provider_file(prov, 1);
+		if (watch_files(files, 2, on_file_changed, NULL, err, sizeof(err)) == -1)
+			log_warn("edits of the shared files won't be noticed: %s", err);
+	}
+	return 0;
 }
 
 /*
@@ -495,56 +684,75 @@ mem_trim(void)
 		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
+static void
+clean_up(void)
+{
+	watch_stop();
+	cred_cache_free(&st.cache);
+	cred_wipe(&st.ec2_cred);
+	config_free(&st.cfg);
+	identity_cleanup();
+	token_cleanup();
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
 	char err[ERRBUF_LEN];
-	time_t now = time(NULL);
 	int rc;
 
 	parse_serve_args(argc, argv);
-	log_init(cli.log_json, cli.log_level);
-
-	if (load_config(&st.cfg, &st.inst, now, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", PROGNAME, err);
-		return EXIT_CONFIG;
-	}
-	st.opt = effective_options(&st.cfg);
-
-	if (token_init() == -1)
-		fatal(EXIT_SYSTEM, "token key");
-	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", PROGNAME, err);
-		return EXIT_CONFIG;
-	}
-	st.provider = &cred_provider_example;
-	log_info("credentials: serving AWS's documented example credentials "
-	    "(not valid at AWS) for role %s", st.inst.i_role);
-	creds_refresh(now);
-	creds_ec2_placeholder(now, &st.ec2_cred);
-
+	if ((rc = start_up()) != 0)
+		return rc;
 	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
+	st.serving = 1;
 	if (publish() == -1)
 		return EXIT_CONFIG;
-	log_info("instance %s (%s) in %s; http-tokens %s, hop limit %d%s",
-	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az,
+	log_info("instance %s (%s) in %s, role %s; http-tokens %s, hop limit %d%s",
+	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az, st.inst.i_role,
 	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
 	    st.opt.o_endpoint_enabled ? "" : ", endpoint disabled");
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
 	rc = server_run();
 	server_shutdown();
-	cred_wipe(&st.role_cred);
-	cred_wipe(&st.ec2_cred);
-	config_free(&st.cfg);
-	identity_cleanup();
-	token_cleanup();
+	clean_up();
 	log_info("stopped");
 	return rc == 0 ? 0 : EXIT_SYSTEM;
+}
+
+/* creds: print what serve would hand out at iam/security-credentials/<role>. */
+static int
+cmd_creds(int argc, char **argv)
+{
+	const struct md_node *n;
+	struct snapshot *s;
+	char path[MD_PATH_MAX];
+	int rc;
+
+	parse_serve_args(argc, argv);
+	if ((rc = start_up()) != 0)
+		return rc;
+	if ((s = build()) == NULL)
+		return EXIT_CONFIG;
+	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
+	if (st.inst.i_role[0] == '\0' ||
+	    (n = tree_lookup(s->s_root, path, strlen(path))) == NULL || n->n_dir) {
+		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
+		rc = EXIT_CONFIG;
+	} else {
+		fwrite(n->n_body, 1, n->n_bodylen, stdout);
+		fputc('\n', stdout);
+		log_info("role %s: the document served at /latest/%s", st.inst.i_role, path);
+	}
+	snapshot_unref(s);
+	loop_cleanup();
+	clean_up();
+	return rc;
 }
 
 int
@@ -556,6 +764,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "creds") == 0)
+		return cmd_creds(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

@@ -46,7 +46,8 @@
 #define TICK_MS			1000	/* period of the server_tick callback */
 #define PEER_LEN		(INET6_ADDRSTRLEN + 8)	/* "[addr]:port" */
 
-enum ev_kind { EV_LISTENER, EV_CONN, EV_SIGNAL };
+/* What an epoll event's data.ptr points at: each struct starts with its kind. */
+enum ev_kind { EV_LISTENER, EV_CONN, EV_SIGNAL, EV_WATCH };
 enum conn_state { CS_FREE, CS_READ, CS_WRITE, CS_LINGER };
 
 struct listener {
@@ -103,6 +104,7 @@ static struct {
 	char		 date[IMF_DATE_LEN + 1];
 	void		(*tick)(void);
 	void		(*hup)(void);
+	struct loop_timer *timers;	/* armed, soonest first */
 } srv;
 
 static uint64_t
@@ -549,12 +551,22 @@ do_accept(struct listener *l)
 	}
 }
 
-/* Expire connections whose deadline has passed; returns ms to the next one. */
+/* Expire connections whose deadline has passed, run due timers; returns ms to the next one. */
 static int
 timers_run(void)
 {
+	struct loop_timer *t;
 	struct conn *c;
 	uint64_t next = UINT64_MAX;
+
+	while ((t = srv.timers) != NULL && t->lt_at_ms <= srv.now_ms) {
+		srv.timers = t->lt_next;
+		t->lt_armed = 0;
+		t->lt_next = NULL;
+		t->lt_cb(t->lt_arg);	/* may re-arm t or others */
+	}
+	if (srv.timers != NULL)
+		next = srv.timers->lt_at_ms;
 
 	while ((c = srv.req_list.head) != NULL &&
 	    c->c_start_ms + HTTP_REQ_TIMEOUT_MS <= srv.now_ms) {
@@ -568,7 +580,7 @@ timers_run(void)
 	while ((c = srv.linger_list.head) != NULL &&
 	    c->c_start_ms + HTTP_LINGER_MS <= srv.now_ms)
 		conn_close(c);
-	if (srv.req_list.head != NULL)
+	if (srv.req_list.head != NULL && srv.req_list.head->c_start_ms + HTTP_REQ_TIMEOUT_MS < next)
 		next = srv.req_list.head->c_start_ms + HTTP_REQ_TIMEOUT_MS;
 	if (srv.linger_list.head != NULL &&
 	    srv.linger_list.head->c_start_ms + HTTP_LINGER_MS < next)
@@ -589,20 +601,105 @@ timers_run(void)
 /* ---- public ------------------------------------------------------------- */
 
 int
-server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_log,
-    char *err, size_t errlen)
+loop_init(char *err, size_t errlen)
 {
 	sigset_t mask;
 	struct epoll_event ev;
-	size_t i;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.access_log = access_log;
 	srv.sigfd = -1;
 	if ((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
 		return -1;
 	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	srv.sig_kind = EV_SIGNAL;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &srv.sig_kind;
+	epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.sigfd, &ev);
+	srv.now_ms = mono_ms();
+	return 0;
+}
+
+int
+loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
+    void (*cb)(int fd, uint32_t events, void *arg), void *arg)
+{
+	struct epoll_event ev;
+
+	w->lw_kind = EV_WATCH;
+	w->lw_fd = fd;
+	w->lw_cb = cb;
+	w->lw_arg = arg;
+	ev.events = events;
+	ev.data.ptr = w;
+	return epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void
+loop_watch_del(struct loop_watch *w)
+{
+	if (w->lw_fd >= 0)
+		epoll_ctl(srv.epfd, EPOLL_CTL_DEL, w->lw_fd, NULL);
+	w->lw_fd = -1;
+}
+
+void
+loop_timer_cancel(struct loop_timer *t)
+{
+	struct loop_timer **pp;
+
+	if (!t->lt_armed)
+		return;
+	for (pp = &srv.timers; *pp != NULL; pp = &(*pp)->lt_next)
+		if (*pp == t) {
+			*pp = t->lt_next;
+			break;
+		}
+	t->lt_armed = 0;
+	t->lt_next = NULL;
+}
+
+void
+loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *), void *arg)
+{
+	struct loop_timer **pp;
+
+	loop_timer_cancel(t);
+	t->lt_at_ms = srv.now_ms + delay_ms;
+	t->lt_cb = cb;
+	t->lt_arg = arg;
+	/* a handful of timers at most: a sorted list is enough */
+	for (pp = &srv.timers; *pp != NULL && (*pp)->lt_at_ms <= t->lt_at_ms;
+	    pp = &(*pp)->lt_next)
+		;
+	t->lt_next = *pp;
+	*pp = t;
+	t->lt_armed = 1;
+}
+
+uint64_t
+loop_now_ms(void)
+{
+	return srv.now_ms;
+}
+
+int
+server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_log,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	srv.access_log = access_log;
 	for (i = 0; i < n; i++) {
 		if (listener_open(&la[i], &srv.lst[i], err, errlen) == -1)
 			return -1;
@@ -618,20 +715,6 @@ server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_
 	}
 	srv.pool_n = conn_max;
 	srv.pool_fresh = 0;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "signalfd: %s", strerror(errno));
-		return -1;
-	}
-	srv.sig_kind = EV_SIGNAL;
-	ev.events = EPOLLIN;
-	ev.data.ptr = &srv.sig_kind;
-	epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.sigfd, &ev);
 	for (i = 0; i < srv.nlst; i++)
 		log_info("listening on %s", srv.lst[i].l_text);
 	return 0;
@@ -671,7 +754,7 @@ on_signal(void)
 }
 
 int
-server_run(void)
+loop_run_until(const int *done)
 {
 	struct epoll_event evs[EPOLL_BATCH];
 	uint64_t next_tick;
@@ -679,9 +762,12 @@ server_run(void)
 
 	srv.now_ms = mono_ms();
 	next_tick = srv.now_ms + TICK_MS;
-	accepting_set(1);
-	while (!srv.stop) {
+	if (srv.nlst > 0)
+		accepting_set(1);
+	while (!srv.stop && (done == NULL || !*done)) {
 		timeout = timers_run();
+		if (done != NULL && *done)
+			break;		/* a timer finished the job */
 		t = next_tick > srv.now_ms ? (int)(next_tick - srv.now_ms) : 0;
 		if (timeout < 0 || t < timeout)
 			timeout = t;
@@ -697,7 +783,11 @@ server_run(void)
 				do_accept((struct listener *)k);
 			else if (*k == EV_SIGNAL)
 				on_signal();
-			else {
+			else if (*k == EV_WATCH) {
+				struct loop_watch *w = (struct loop_watch *)k;
+				if (w->lw_fd >= 0)
+					w->lw_cb(w->lw_fd, evs[i].events, w->lw_arg);
+			} else {
 				struct conn *c = (struct conn *)k;
 				if (c->c_state == CS_READ)
 					conn_read(c);
@@ -713,7 +803,26 @@ server_run(void)
 				srv.tick();
 		}
 	}
-	return 0;
+	return srv.stop ? 1 : 0;
+}
+
+int
+server_run(void)
+{
+	int rc = loop_run_until(NULL);
+
+	return rc < 0 ? -1 : 0;
+}
+
+void
+loop_cleanup(void)
+{
+	if (srv.sigfd != -1)
+		close(srv.sigfd);
+	srv.sigfd = -1;
+	if (srv.epfd != -1)
+		close(srv.epfd);
+	srv.epfd = -1;
 }
 
 /* Close everything (at exit). */
@@ -733,7 +842,5 @@ server_shutdown(void)
 	srv.snap = NULL;
 	free(srv.pool);
 	srv.pool = NULL;
-	if (srv.sigfd != -1)
-		close(srv.sigfd);
-	close(srv.epfd);
+	loop_cleanup();
 }

@@ -107,10 +107,7 @@ kid_find(const struct md_node *dir, const char *name, size_t len, size_t *pos)
 static void
 body_free(struct md_node *n)
 {
-	if (n->n_body != NULL) {
-		explicit_bzero(n->n_body, n->n_bodylen);
-		free(n->n_body);
-	}
+	wipe_free(n->n_body, n->n_bodylen);
 	n->n_body = NULL;
 	n->n_bodylen = 0;
 }

@@ -301,6 +301,29 @@ slice_ieq(struct slice s, const char *lit)
 	return lit[s.n] == '\0';
 }
 
+void
+wipe_free(void *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, n);
+	free(p);
+}
+
+void *
+wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap)
+{
+	void *p;
+
+	if ((p = malloc(newcap)) == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(p, old, used);
+		wipe_free(old, oldcap);
+	}
+	return p;
+}
+
 int
 read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 {
