@@ -247,9 +247,11 @@ cache_done(void *arg, int ok, const struct cred *c, const char *err)
 	cc->cc_have = 1;
 	cc->cc_failures = 0;
 	cc->cc_error[0] = '\0';
-	log_info("credentials from %s: access key %s, expiring in %ld s%s",
-	    cc->cc_prov->cp_desc, cc->cc_cur.c_akid, (long)(cc->cc_cur.c_expiration - now),
-	    c->c_expiration == 0 ? " (no expiry of their own: a rolling Expiration)" : "");
+	if (!first)	/* the first is the start-up's to report, with how it chose */
+		log_info("credentials from %s: access key %s, expiring in %ld s%s",
+		    cc->cc_prov->cp_desc, cc->cc_cur.c_akid,
+		    (long)(cc->cc_cur.c_expiration - now),
+		    c->c_expiration == 0 ? " (no expiry of their own: a rolling Expiration)" : "");
 	cache_changed(cc);
 }
 

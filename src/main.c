@@ -628,7 +628,8 @@ start_up(void)
 		    st.source_why, st.cache.cc_error);
 		return EXIT_CONFIG;
 	}
-	log_info("credentials: %s%s", prov->cp_desc, st.source_why);
+	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
+	    st.source_why, st.cache.cc_cur.c_akid, (long)(st.cache.cc_cur.c_expiration - now));
 	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
