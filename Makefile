@@ -9,7 +9,7 @@
 
 PROG	 = gimme-aws-mini
 CC	?= cc
-PKGS	 = openssl jansson
+PKGS	 = openssl jansson libcurl expat
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
 

@@ -511,6 +511,8 @@ cred_provider_file(const struct cred_provider *cp, int which)
 {
 	const struct profile_ctx *pc;
 
+	while (cp->cp_base != NULL)	/* through the STS wrapper to the profile */
+		cp = cp->cp_base;
 	if (cp->cp_fetch != profile_fetch)
 		return NULL;
 	pc = cp->cp_ctx;

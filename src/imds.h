@@ -74,6 +74,17 @@
 #define CREDPROC_ERR_MAX	512	/* bytes of its stderr's first line reported */
 #define CREDPROC_ARGS_MAX	256	/* words in its command line */
 
+#define STS_RESP_MAX		65536	/* bytes of an STS reply kept; more is an error */
+#define STS_TIMEOUT_MS		10000	/* ms for a whole STS request */
+#define STS_CONNECT_TIMEOUT_MS	3000	/* ms to connect to STS */
+#define STS_DURATION_MIN	900	/* s: STS's shortest session */
+#define STS_DURATION_MAX	43200	/* s: STS's longest (the role's maximum may be less) */
+#define STS_DURATION_DEFAULT	3600	/* s */
+#define STS_SESSION_NAME_MAX	64	/* RoleSessionName: [\w+=,.@-]{2,64} */
+#define STS_ARN_MAX		2048	/* bytes in a role ARN */
+#define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
+#define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
+
 #define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
 #define ERRBUF_LEN		1024	/* bytes in an error message buffer */
@@ -500,6 +511,7 @@ struct cred_provider {
 			    void *arg);
 	void		(*cp_free)(struct cred_provider *cp);	/* may be NULL */
 	void		*cp_ctx;
+	struct cred_provider *cp_base;	/* a wrapped provider (STS), or NULL */
 };
 
 /* AWS's documented example credentials (contract §8.6). */
@@ -559,8 +571,53 @@ int		 cred_provider_env(struct cred_provider **out, char *err, size_t errlen);
  */
 int		 cred_provider_profile(const char *profile, struct cred_provider **out,
 		    char *err, size_t errlen);
-/* A profile provider's files (which 0: config, 1: credentials); NULL for others. */
+/* A profile provider's files (which 0: config, 1: credentials), through wrappers; NULL for others. */
 const char	*cred_provider_file(const struct cred_provider *cp, int which);
+
+/* ------------------------------------------------------------------ */
+/* creds_sts.c: credentials through STS                                */
+/* ------------------------------------------------------------------ */
+
+struct aws_conf;	/* awsconf.c, below */
+
+/* One AssumeRole of a chain. */
+struct assume_step {
+	char		 as_arn[STS_ARN_MAX];
+	char		 as_session[STS_SESSION_NAME_MAX + 1];
+	char		 as_external_id[STS_EXTERNAL_ID_MAX + 1];	/* "" = none */
+	unsigned	 as_duration;	/* s; 0 = STS's default */
+};
+
+/*
+ * Wrap base: with steps, assume each role in turn (the first with the base
+ * credentials, each next with the previous role's); without steps, turn
+ * long-term base keys into session credentials with GetSessionToken
+ * (duration s), unless allow_long_term.  sts_init must have been called.
+ * Takes base over (freed with the wrapper).  0 / -1 with err.
+ */
+int		 cred_provider_sts(struct cred_provider *base, const struct assume_step *steps,
+		    size_t nsteps, unsigned duration, int allow_long_term,
+		    struct cred_provider **out, char *err, size_t errlen);
+/*
+ * The role chain of a profile (role_arn, source_profile, external_id,
+ * role_session_name, duration_seconds, as the AWS CLI reads them): steps in
+ * the order they are assumed, and the profile that holds the keys in root.
+ * A profile without role_arn gives 0 steps and root = profile.  Loops,
+ * chains over STS_CHAIN_MAX and role_arn without source_profile: -1 with
+ * err.  default_session names sessions that the profiles leave unnamed.
+ */
+int		 sts_profile_chain(const struct aws_conf *ac, const char *profile,
+		    const char *default_session, struct assume_step *steps, size_t *nsteps,
+		    char *root, size_t rootlen, char *err, size_t errlen);
+/* The role name of an ARN (arn:aws:iam::123456789012:role/path/app -> app) and its account. 0 / -1. */
+int		 sts_role_name(const char *arn, char *name, size_t namelen, char *account,
+		    size_t acctlen);
+/* A RoleSessionName: 2 to 64 of [A-Za-z0-9_+=,.@-]. */
+int		 sts_session_name_ok(const char *s);
+/* gimme-aws-mini-<hostname>, cut to STS's characters and length. */
+void		 sts_default_session_name(char *out, size_t len);
+/* "3600", "90s", "15m", "1h" -> seconds within STS_DURATION_MIN..MAX.  0 / -1. */
+int		 sts_parse_duration(const char *s, unsigned *out);
 
 /* ------------------------------------------------------------------ */
 /* watch.c: notice edits of files (inotify)                            */
@@ -666,6 +723,69 @@ int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
  */
 int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
 		    void *arg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* sts.c, sts_xml.c: the STS client                                    */
+/* ------------------------------------------------------------------ */
+
+enum sts_action { STS_ASSUME_ROLE, STS_GET_SESSION_TOKEN };
+
+/* Where and how STS is reached (one per process). */
+struct sts_config {
+	char		 sc_region[FACT_MAX];	/* signing region, e.g. us-east-1 */
+	char		 sc_endpoint[MD_PATH_MAX];	/* URL; "" = https://sts.<region>.<domain>/ */
+	char		 sc_ca_bundle[MD_PATH_MAX];	/* "" = the system store */
+};
+
+/* One call.  Strings are borrowed for the duration of sts_call only. */
+struct sts_req {
+	enum sts_action	 sr_action;
+	const struct cred *sr_base;	/* signing credentials (token sent as X-Amz-Security-Token) */
+	const char	*sr_role_arn;	/* AssumeRole */
+	const char	*sr_session_name;	/* AssumeRole */
+	const char	*sr_external_id;	/* AssumeRole; NULL or "" = none */
+	unsigned	 sr_duration;	/* DurationSeconds; 0 = STS's default */
+};
+
+/* What came back: credentials, or STS's error. */
+struct sts_result {
+	int		 st_ok;		/* 1: st_cred holds credentials */
+	struct cred	 st_cred;	/* c_expiration from STS's Expiration */
+	char		 st_assumed_arn[STS_ARN_MAX];	/* AssumedRoleUser/Arn (AssumeRole) */
+	char		 st_assumed_id[256];		/* AssumedRoleUser/AssumedRoleId */
+	long		 st_http_status;
+	char		 st_code[128];	/* <Error><Code>, e.g. AccessDenied, Throttling */
+	char		 st_message[512];	/* <Error><Message> */
+	char		 st_request_id[128];	/* <RequestId> */
+};
+
+/*
+ * Parse an STS reply body (expat): the credentials of an
+ * AssumeRoleResponse / GetSessionTokenResponse, or an ErrorResponse's
+ * Code, Message and RequestId (r->st_ok 0).  A DOCTYPE, an unexpected
+ * document, a missing field, sizes over their fields: -1 with err.  0 when
+ * r holds either credentials or an STS error.  Messages never quote
+ * secrets.
+ */
+int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
+		    struct sts_result *r, char *err, size_t errlen);
+
+/* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
+int		 sts_endpoint_for(const char *region, char *url, size_t len);
+/* curl_global_init and a multi handle driven by the loop (loop_init first).  0 / -1 with err. */
+int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
+/*
+ * Send one request (POST, form body, signed with SigV4 by libcurl as
+ * "aws:amz:<region>:sts"), from the loop.  done is called exactly once,
+ * from the loop, never before return: with r (st_ok 1 credentials, st_ok 0
+ * an STS error with code/message/request id) and err NULL, or r NULL and
+ * err describing a transport failure (timeout, refused, TLS, bad reply).
+ * 0 started, -1 with err (done not called).
+ */
+int		 sts_call(const struct sts_req *rq, void (*done)(void *arg,
+		    const struct sts_result *r, const char *err), void *arg, char *err,
+		    size_t errlen);
+void		 sts_cleanup(void);
 
 /* ------------------------------------------------------------------ */
 /* server.c: the event loop, listeners, connections                    */

@@ -70,7 +70,22 @@ static const char usage_serve[] =
 "  --role-name NAME           role listed under iam/security-credentials/ (default:\n"
 "                             the profile's name, else dev-instance-role)\n"
 "  --allow-long-term-keys     serve keys that have no session token as they are\n"
-"                             (refused by default: many SDKs require a Token)\n"
+"                             (by default they are exchanged for session keys\n"
+"                             with STS GetSessionToken: many SDKs require a Token)\n"
+"  --assume-role ARN          serve the credentials of this role, assumed with\n"
+"                             the source's credentials (STS AssumeRole); a\n"
+"                             profile's role_arn/source_profile chain is followed too\n"
+"  --external-id ID           ExternalId for --assume-role\n"
+"  --session-name NAME        RoleSessionName (default gimme-aws-mini-<hostname>)\n"
+"  --duration D               session length: 3600, 90m, 1h (900 s to 12 h;\n"
+"                             default STS's)\n"
+"  --sts-region REGION        region STS requests are signed for and sent to\n"
+"                             (default AWS_REGION, AWS_DEFAULT_REGION, else the\n"
+"                             instance's region)\n"
+"  --sts-endpoint URL         STS endpoint (default AWS_ENDPOINT_URL_STS, else\n"
+"                             https://sts.<region>.amazonaws.com/)\n"
+"  --ca-bundle FILE           CA certificates for STS (default AWS_CA_BUNDLE, else\n"
+"                             the system store)\n"
 "  --identity-key FILE        PEM private keys for the identity signatures; a\n"
 "                             missing FILE is created with new keys (default:\n"
 "                             new keys in memory at every start)\n"
@@ -90,7 +105,8 @@ enum opt_id {
 	OPT_LISTEN = 1, OPT_CONFIG, OPT_USER_DATA, OPT_HTTP_TOKENS, OPT_HOP_LIMIT,
 	OPT_HTTP_ENDPOINT, OPT_IDENTITY_KEY, OPT_IDENTITY_CERT, OPT_MAX_CONN,
 	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_SOURCE, OPT_PROFILE,
-	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_HELP
+	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_ASSUME_ROLE, OPT_EXTERNAL_ID, OPT_SESSION_NAME,
+	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_HELP
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -116,6 +132,13 @@ static const struct opt_def {
 	{ OPT_PROFILE,		"profile",		"GIMME_PROFILE",	1 },
 	{ OPT_ROLE_NAME,	"role-name",		"GIMME_ROLE_NAME",	1 },
 	{ OPT_LONG_TERM,	"allow-long-term-keys",	"GIMME_ALLOW_LONG_TERM_KEYS", 0 },
+	{ OPT_ASSUME_ROLE,	"assume-role",		"GIMME_ASSUME_ROLE",	1 },
+	{ OPT_EXTERNAL_ID,	"external-id",		"GIMME_EXTERNAL_ID",	1 },
+	{ OPT_SESSION_NAME,	"session-name",		"GIMME_SESSION_NAME",	1 },
+	{ OPT_DURATION,		"duration",		"GIMME_DURATION",	1 },
+	{ OPT_STS_REGION,	"sts-region",		"GIMME_STS_REGION",	1 },
+	{ OPT_STS_ENDPOINT,	"sts-endpoint",		"GIMME_STS_ENDPOINT",	1 },
+	{ OPT_CA_BUNDLE,	"ca-bundle",		"GIMME_CA_BUNDLE",	1 },
 	{ OPT_HELP,		"help",			NULL,			0 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -139,6 +162,13 @@ static struct {
 	const char	*profile;	/* NULL: AWS_PROFILE, else "default" */
 	const char	*role_name;
 	int		 allow_long_term;
+	const char	*assume_role;
+	const char	*external_id;
+	const char	*session_name;
+	unsigned	 duration;	/* s, 0 = STS's default */
+	const char	*sts_region;
+	const char	*sts_endpoint;
+	const char	*ca_bundle;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -151,6 +181,8 @@ static struct {
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */
 	char		 source_why[ERRBUF_LEN];	/* why --source auto chose the source */
+	char		 role_account[16];	/* account of an assumed role, "" if none */
+	int		 sts_started;
 } st;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -282,6 +314,49 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 			usage_error("%s: expected a profile name of 1 to %d bytes", src,
 			    AWSCONF_PROFILE_MAX);
 		cli.profile = val;
+		break;
+	case OPT_ASSUME_ROLE: {
+		char name[ROLE_NAME_MAX + 1], acct[16];
+		if (strlen(val) >= STS_ARN_MAX ||
+		    sts_role_name(val, name, sizeof(name), acct, sizeof(acct)) == -1)
+			usage_error("%s: '%s' is not a role ARN "
+			    "(arn:aws:iam::123456789012:role/NAME)", src, val);
+		cli.assume_role = val;
+		break;
+	}
+	case OPT_EXTERNAL_ID:
+		if (*val == '\0' || strlen(val) > STS_EXTERNAL_ID_MAX)
+			usage_error("%s: expected 1 to %d bytes", src, STS_EXTERNAL_ID_MAX);
+		cli.external_id = val;
+		break;
+	case OPT_SESSION_NAME:
+		if (!sts_session_name_ok(val))
+			usage_error("%s: '%s' is not a session name (2 to %d of A-Z a-z 0-9 _ + = "
+			    ", . @ -)", src, val, STS_SESSION_NAME_MAX);
+		cli.session_name = val;
+		break;
+	case OPT_DURATION:
+		if (sts_parse_duration(val, &cli.duration) == -1)
+			usage_error("%s: expected a duration from 900 s to 12 h (3600, 90m, 1h), "
+			    "got '%s'", src, val);
+		break;
+	case OPT_STS_REGION: {
+		char url[MD_PATH_MAX];
+		if (sts_endpoint_for(val, url, sizeof(url)) == -1)
+			usage_error("%s: '%s' is not a region", src, val);
+		cli.sts_region = val;
+		break;
+	}
+	case OPT_STS_ENDPOINT:
+		if ((strncmp(val, "https://", 8) != 0 && strncmp(val, "http://", 7) != 0) ||
+		    strlen(val) >= MD_PATH_MAX)
+			usage_error("%s: expected an https:// URL, got '%s'", src, val);
+		cli.sts_endpoint = val;
+		break;
+	case OPT_CA_BUNDLE:
+		if (access(val, R_OK) == -1)
+			usage_error("%s: %s: %s", src, val, strerror(errno));
+		cli.ca_bundle = val;
 		break;
 	case OPT_ROLE_NAME:
 		if (!role_name_ok(val))
@@ -430,6 +505,8 @@ apply_role(struct instance *inst)
 {
 	if (st.role[0] != '\0')
 		snprintf(inst->i_role, sizeof(inst->i_role), "%s", st.role);
+	if (st.role_account[0] != '\0')	/* iam/info's ARN names the role's account */
+		snprintf(inst->i_account, sizeof(inst->i_account), "%s", st.role_account);
 }
 
 /* Build a snapshot of the current state.  NULL (logged) on failure. */
@@ -522,6 +599,62 @@ on_hup(void)
 		    "the configuration");
 }
 
+/* STS, once: region, endpoint and CA bundle from flags, AWS_* variables, defaults. */
+static int
+start_sts(char *err, size_t errlen)
+{
+	struct sts_config sc;
+	const char *v;
+
+	if (st.sts_started)
+		return 0;
+	memset(&sc, 0, sizeof(sc));
+	if ((v = cli.sts_region) == NULL && ((v = getenv("AWS_REGION")) == NULL || *v == '\0') &&
+	    ((v = getenv("AWS_DEFAULT_REGION")) == NULL || *v == '\0'))
+		v = st.inst.i_region;
+	snprintf(sc.sc_region, sizeof(sc.sc_region), "%s", v);
+	if ((v = cli.sts_endpoint) != NULL ||
+	    ((v = getenv("AWS_ENDPOINT_URL_STS")) != NULL && *v != '\0'))
+		snprintf(sc.sc_endpoint, sizeof(sc.sc_endpoint), "%s", v);
+	if ((v = cli.ca_bundle) != NULL || ((v = getenv("AWS_CA_BUNDLE")) != NULL && *v != '\0'))
+		snprintf(sc.sc_ca_bundle, sizeof(sc.sc_ca_bundle), "%s", v);
+	if (sts_init(&sc, err, errlen) == -1)
+		return -1;
+	st.sts_started = 1;
+	log_debug("STS: region %s, endpoint %s", sc.sc_region,
+	    sc.sc_endpoint[0] ? sc.sc_endpoint : "regional");
+	return 0;
+}
+
+/* A profile's role chain (none: root = profile). */
+static int
+profile_chain(const char *profile, struct assume_step *steps, size_t *nsteps, char *root,
+    size_t rootlen, char *err, size_t errlen)
+{
+	char cfgpath[AWSCONF_PATH_MAX], credpath[AWSCONF_PATH_MAX];
+	char session[STS_SESSION_NAME_MAX + 1];
+	struct aws_conf ac;
+	int rc;
+
+	if (awsconf_paths(cfgpath, sizeof(cfgpath), credpath, sizeof(credpath), err,
+	    errlen) == -1 || awsconf_load(cfgpath, credpath, &ac, err, errlen) == -1)
+		return -1;
+	if (!awsconf_has_profile(&ac, profile)) {
+		/* cred_provider_profile says which files were looked in */
+		awsconf_free(&ac);
+		*nsteps = 0;
+		snprintf(root, rootlen, "%s", profile);
+		return 0;
+	}
+	if (cli.session_name != NULL)
+		snprintf(session, sizeof(session), "%s", cli.session_name);
+	else
+		sts_default_session_name(session, sizeof(session));
+	rc = sts_profile_chain(&ac, profile, session, steps, nsteps, root, rootlen, err, errlen);
+	awsconf_free(&ac);
+	return rc;
+}
+
 /*
  * Choose the credential source (--source), log which and why, and set the
  * role name.  0, or -1 with err.
@@ -533,6 +666,9 @@ choose_source(struct cred_provider **out, char *err, size_t errlen)
 	const char *profile = cli.profile, *akid = getenv("AWS_ACCESS_KEY_ID");
 	char why[ERRBUF_LEN] = "";	/* how auto chose, logged once the source delivers */
 	char cfgpath[AWSCONF_PATH_MAX], credpath[AWSCONF_PATH_MAX];
+	char root[AWSCONF_PROFILE_MAX + 1];
+	struct assume_step steps[STS_CHAIN_MAX];
+	size_t nsteps = 0;
 	struct aws_conf ac;
 	int use_profile = 0;
 
@@ -569,14 +705,64 @@ choose_source(struct cred_provider **out, char *err, size_t errlen)
 		if (cred_provider_env(out, err, errlen) == -1)
 			return -1;
 	} else if (strcmp(src, "profile") == 0) {
-		if (cred_provider_profile(profile, out, err, errlen) == -1)
+		/* a role profile: its chain ends at the profile holding the keys */
+		if (profile_chain(profile, steps, &nsteps, root, sizeof(root), err, errlen) == -1 ||
+		    cred_provider_profile(root, out, err, errlen) == -1)
 			return -1;
 		use_profile = 1;
 	} else
 		*out = &cred_provider_example;
 
+	if (cli.assume_role != NULL) {
+		if (nsteps == STS_CHAIN_MAX) {
+			snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
+			return -1;
+		}
+		memset(&steps[nsteps], 0, sizeof(steps[nsteps]));
+		snprintf(steps[nsteps].as_arn, sizeof(steps[nsteps].as_arn), "%s", cli.assume_role);
+		snprintf(steps[nsteps].as_external_id, sizeof(steps[nsteps].as_external_id), "%s",
+		    cli.external_id != NULL ? cli.external_id : "");
+		if (cli.session_name != NULL)
+			snprintf(steps[nsteps].as_session, sizeof(steps[nsteps].as_session), "%s",
+			    cli.session_name);
+		else
+			sts_default_session_name(steps[nsteps].as_session,
+			    sizeof(steps[nsteps].as_session));
+		steps[nsteps++].as_duration = cli.duration;
+	}
+	/*
+	 * Through STS: roles to assume, or the environment's and profiles' keys,
+	 * which GetSessionToken turns into session keys if they are long-term.
+	 */
+	if (nsteps > 0 || ((*out)->cp_fetch != cred_provider_example.cp_fetch &&
+	    !cli.allow_long_term)) {
+		struct cred_provider *wrapped;
+		if (start_sts(err, errlen) == -1 ||
+		    cred_provider_sts(*out, steps, nsteps, cli.duration, cli.allow_long_term,
+		    &wrapped, err, errlen) == -1) {
+			if ((*out)->cp_free != NULL)
+				(*out)->cp_free(*out);
+			return -1;
+		}
+		*out = wrapped;
+	}
+	if (nsteps > 0) {
+		/* the role served is the one assumed last; its account owns the instance */
+		char name[ROLE_NAME_MAX + 1], acct[16];
+		if (sts_role_name(steps[nsteps - 1].as_arn, name, sizeof(name), acct,
+		    sizeof(acct)) == -1) {
+			snprintf(err, errlen, "role_arn %s is not a role ARN", steps[nsteps - 1].as_arn);
+			return -1;
+		}
+		if (cli.role_name == NULL)
+			snprintf(st.role, sizeof(st.role), "%s", name);
+		snprintf(st.role_account, sizeof(st.role_account), "%s", acct);
+	}
+
 	if (cli.role_name != NULL)
 		snprintf(st.role, sizeof(st.role), "%s", cli.role_name);
+	else if (nsteps > 0)
+		;	/* named after the role, above */
 	else if (use_profile && role_name_ok(profile))
 		snprintf(st.role, sizeof(st.role), "%s", profile);
 	else if (use_profile)
@@ -688,6 +874,8 @@ mem_trim(void)
 static void
 clean_up(void)
 {
+	if (st.sts_started)
+		sts_cleanup();
 	watch_stop();
 	cred_cache_free(&st.cache);
 	cred_wipe(&st.ec2_cred);

@@ -80,6 +80,9 @@ def server_env(extra=None):
 	    ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
 	env["HOME"] = os.path.join(session_dir(), "home")
 	env["LC_ALL"] = "C"
+	# Never real STS: a test that reaches STS without naming its stand-in
+	# gets a closed loopback port (connection refused), not the internet.
+	env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9/"
 	if extra:
 		env.update(extra)
 	return env

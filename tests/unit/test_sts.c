@@ -1,0 +1,684 @@
+/*
+ * test_sts.c: the STS client (sts.c) against a loopback stand-in.
+ *
+ * tests/lib/mini_sts.py runs as a child on 127.0.0.1 (plain HTTP), prints
+ * each request it receives as one JSON line, and checks each signature
+ * with botocore's signer.  It is found relative to the current directory:
+ * run this binary from the repository root (tests/run and `make test` do).
+ *
+ * What is checked: the request shape libcurl 7.88 signs correctly (POST /,
+ * the exact form body, SigV4 scope, SignedHeaders with host, x-amz-date and
+ * x-amz-security-token), the result fields, an STS error reply, a reply
+ * over STS_RESP_MAX, a refused connection, several calls at once, and a
+ * server that never answers (this one waits STS_TIMEOUT_MS, 10 s, once).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "imds.h"
+
+#define MINI_STS	"tests/lib/mini_sts.py"
+#define PYTHON		"/usr/bin/python3"
+#define LINE_MAX_TEST	(256 * 1024)	/* bytes of one JSON line from the stand-in */
+#define CALLS_AT_ONCE	4		/* concurrent calls in the parallel test */
+
+/* the stand-in's fixed test keys (mini_sts.py) */
+#define AKID		"AKIDMINISTSTEST00001"
+#define SECRET		"mini/sts+secret=key/0123456789abcdefghij"
+#define BASE_TOKEN	"IQoJb3JpZ2luX2VjEBase/Token+With=Odd&Chars"
+
+extern char **environ;
+
+static pid_t child = -1;
+static FILE *child_out;
+static int port;
+static char line[LINE_MAX_TEST];
+
+/* What one call reported. */
+struct outcome {
+	int		 done;
+	int		 got_r;
+	struct sts_result r;
+	char		 err[2 * ERRBUF_LEN];
+	uint64_t	 at_ms;
+};
+
+static void
+on_done(void *arg, const struct sts_result *r, const char *err)
+{
+	struct outcome *o = arg;
+
+	assert_int_equal(o->done, 0);	/* exactly once */
+	o->done = 1;
+	o->at_ms = loop_now_ms();
+	if (r != NULL) {
+		o->got_r = 1;
+		o->r = *r;
+		assert_null(err);
+	} else {
+		assert_non_null(err);
+		snprintf(o->err, sizeof(o->err), "%s", err);
+	}
+}
+
+static void
+base_cred(struct cred *c, const char *token)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->c_akid, sizeof(c->c_akid), "%s", AKID);
+	snprintf(c->c_secret, sizeof(c->c_secret), "%s", SECRET);
+	snprintf(c->c_token, sizeof(c->c_token), "%s", token);
+}
+
+/* Start the stand-in and read its port. */
+static int
+group_setup(void **state)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { PYTHON, MINI_STS, NULL };
+	char err[ERRBUF_LEN];
+	int p[2];
+
+	(void)state;
+	/* the stand-in is on loopback: no proxy from the environment */
+	unsetenv("http_proxy");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	if (access(MINI_STS, R_OK) == -1) {
+		fprintf(stderr, "test_sts: %s not found: run from the repository root\n",
+		    MINI_STS);
+		return -1;
+	}
+	if (pipe(p) == -1)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addclose(&fa, p[0]);
+	if (posix_spawn(&child, PYTHON, &fa, NULL, argv, environ) != 0)
+		return -1;
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	child_out = fdopen(p[0], "r");
+	if (child_out == NULL || fgets(line, sizeof(line), child_out) == NULL ||
+	    sscanf(line, "PORT %d", &port) != 1)
+		return -1;
+	if (loop_init(err, sizeof(err)) == -1) {
+		fprintf(stderr, "loop_init: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	if (child > 0) {
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+	}
+	if (child_out != NULL)
+		fclose(child_out);
+	loop_cleanup();
+	return 0;
+}
+
+static int
+init_with(const char *endpoint)
+{
+	struct sts_config cfg;
+	char err[ERRBUF_LEN];
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.sc_region, sizeof(cfg.sc_region), "us-east-1");
+	snprintf(cfg.sc_endpoint, sizeof(cfg.sc_endpoint), "%s", endpoint);
+	if (sts_init(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sts_init: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	char url[64];
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	return init_with(url);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	sts_cleanup();
+	return 0;
+}
+
+/* Start one call and run the loop until it is reported. */
+static void
+call(const struct sts_req *rq, struct outcome *o)
+{
+	char err[ERRBUF_LEN];
+
+	memset(o, 0, sizeof(*o));
+	assert_int_equal(sts_call(rq, on_done, o, err, sizeof(err)), 0);
+	assert_int_equal(o->done, 0);	/* never before sts_call returns */
+	assert_int_equal(loop_run_until(&o->done), 0);
+}
+
+/* The next request the stand-in saw, as JSON. */
+static json_t *
+next_request(void)
+{
+	json_error_t je;
+	json_t *j;
+
+	assert_non_null(fgets(line, sizeof(line), child_out));
+	j = json_loads(line, 0, &je);
+	assert_non_null(j);
+	return j;
+}
+
+/* The value of the first header named name (case-insensitive), or NULL. */
+static const char *
+header(json_t *req, const char *name)
+{
+	json_t *h = json_object_get(req, "headers"), *pair;
+	size_t i;
+
+	json_array_foreach(h, i, pair) {
+		if (strcasecmp(json_string_value(json_array_get(pair, 0)), name) == 0)
+			return json_string_value(json_array_get(pair, 1));
+	}
+	return NULL;
+}
+
+/* The SignedHeaders list of an Authorization value, into buf. */
+static const char *
+signed_headers(const char *auth, char *buf, size_t len)
+{
+	const char *p = strstr(auth, "SignedHeaders="), *e;
+
+	assert_non_null(p);
+	p += strlen("SignedHeaders=");
+	e = strchr(p, ',');
+	assert_non_null(e);
+	snprintf(buf, len, "%.*s", (int)(e - p), p);
+	return buf;
+}
+
+/* "AWS4-HMAC-SHA256 Credential=<akid>/<yyyymmdd>/us-east-1/sts/aws4_request, " */
+static void
+check_scope(const char *auth)
+{
+	const char *pre = "AWS4-HMAC-SHA256 Credential=" AKID "/";
+	size_t i, n = strlen(pre);
+
+	assert_non_null(auth);
+	assert_memory_equal(auth, pre, n);
+	for (i = 0; i < 8; i++)
+		assert_true(auth[n + i] >= '0' && auth[n + i] <= '9');
+	assert_memory_equal(auth + n + 8, "/us-east-1/sts/aws4_request, ",
+	    strlen("/us-east-1/sts/aws4_request, "));
+}
+
+static void
+test_endpoint_for(void **state)
+{
+	char url[128];
+
+	(void)state;
+	assert_int_equal(sts_endpoint_for("us-east-1", url, sizeof(url)), 0);
+	assert_string_equal(url, "https://sts.us-east-1.amazonaws.com/");
+	assert_int_equal(sts_endpoint_for("eu-west-3", url, sizeof(url)), 0);
+	assert_string_equal(url, "https://sts.eu-west-3.amazonaws.com/");
+	assert_int_equal(sts_endpoint_for("cn-north-1", url, sizeof(url)), 0);
+	assert_string_equal(url, "https://sts.cn-north-1.amazonaws.com.cn/");
+	assert_int_equal(sts_endpoint_for("", url, sizeof(url)), -1);
+	assert_int_equal(sts_endpoint_for("US-EAST-1", url, sizeof(url)), -1);
+	assert_int_equal(sts_endpoint_for("us-east-1.evil.com/x", url, sizeof(url)), -1);
+	assert_int_equal(sts_endpoint_for("us_east_1", url, sizeof(url)), -1);
+	assert_int_equal(sts_endpoint_for("a23456789012345678901234567890123", url,
+	    sizeof(url)), -1);	/* 33 characters */
+	assert_int_equal(sts_endpoint_for("a2345678901234567890123456789012", url,
+	    sizeof(url)), 0);	/* 32 */
+	assert_int_equal(sts_endpoint_for("us-east-1", url, 10), -1);	/* too small */
+}
+
+static void
+test_init_rejects(void **state)
+{
+	struct sts_config cfg;
+	char err[ERRBUF_LEN];
+	const char *bad[] = {
+		"http://127.0.0.1:1/x", "http://127.0.0.1:1/?a=b", "ftp://127.0.0.1/",
+		"http://u:p@127.0.0.1/", "not a url",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		snprintf(cfg.sc_region, sizeof(cfg.sc_region), "us-east-1");
+		snprintf(cfg.sc_endpoint, sizeof(cfg.sc_endpoint), "%s", bad[i]);
+		assert_int_equal(sts_init(&cfg, err, sizeof(err)), -1);
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.sc_region, sizeof(cfg.sc_region), "Bad Region");
+	assert_int_equal(sts_init(&cfg, err, sizeof(err)), -1);
+	/* no endpoint: the regional default is fine (nothing is contacted) */
+	snprintf(cfg.sc_region, sizeof(cfg.sc_region), "eu-west-1");
+	assert_int_equal(sts_init(&cfg, err, sizeof(err)), 0);
+	sts_cleanup();
+}
+
+static void
+test_assume_role(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	json_t *req;
+	const char *auth;
+	char sh[256];
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-1@x.y,z=w+v";
+	rq.sr_external_id = "ext id/\xc3\xbc+&=~_.-";
+	rq.sr_duration = 1800;
+	call(&rq, &o);
+	assert_true(o.got_r);
+	assert_int_equal(o.r.st_ok, 1);
+	assert_int_equal(o.r.st_http_status, 200);
+	assert_string_equal(o.r.st_cred.c_akid, "ASIAMINISTSRESULT001");
+	assert_string_equal(o.r.st_cred.c_secret, "resultSecret/0123456789+abcdefghijklmnop");
+	assert_string_equal(o.r.st_cred.c_token, "FwoGZXIvYXdzEMiniStsToken+/==");
+	assert_string_equal(o.r.st_assumed_arn,
+	    "arn:aws:sts::123456789012:assumed-role/demo/sess-1");
+	assert_string_equal(o.r.st_assumed_id, "AROAMINISTS000000001:sess-1");
+
+	req = next_request();
+	assert_string_equal(json_string_value(json_object_get(req, "method")), "POST");
+	assert_string_equal(json_string_value(json_object_get(req, "path")), "/");
+	assert_string_equal(json_string_value(json_object_get(req, "body")),
+	    "Action=AssumeRole&Version=2011-06-15"
+	    "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo"
+	    "&RoleSessionName=sess-1%40x.y%2Cz%3Dw%2Bv"
+	    "&DurationSeconds=1800"
+	    "&ExternalId=ext%20id%2F%C3%BC%2B%26%3D~_.-");
+	assert_string_equal(header(req, "Content-Type"),
+	    "application/x-www-form-urlencoded; charset=utf-8");
+	assert_string_equal(header(req, "X-Amz-Security-Token"), BASE_TOKEN);
+	assert_string_equal(header(req, "User-Agent"), PROGNAME "/" GIMME_VERSION);
+	assert_non_null(header(req, "X-Amz-Date"));
+	assert_null(header(req, "Date"));
+	auth = header(req, "Authorization");
+	check_scope(auth);
+	signed_headers(auth, sh, sizeof(sh));
+	fprintf(stderr, "# SignedHeaders=%s botocore-verified=%s\n", sh,
+	    json_is_true(json_object_get(req, "sig")) ? "yes" : "no");
+	assert_string_equal(sh, "content-type;host;x-amz-date;x-amz-security-token");
+	/* botocore's signer agrees (null: botocore missing) */
+	if (!json_is_null(json_object_get(req, "sig")))
+		assert_true(json_is_true(json_object_get(req, "sig")));
+	json_decref(req);
+}
+
+static void
+test_session_token_no_token(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	json_t *req;
+	const char *auth;
+	char sh[256];
+
+	(void)state;
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_GET_SESSION_TOKEN;
+	rq.sr_base = &base;
+	call(&rq, &o);
+	assert_true(o.got_r);
+	assert_int_equal(o.r.st_ok, 1);
+	assert_string_equal(o.r.st_cred.c_akid, "ASIAMINISTSRESULT002");
+
+	req = next_request();
+	assert_string_equal(json_string_value(json_object_get(req, "body")),
+	    "Action=GetSessionToken&Version=2011-06-15");
+	assert_null(header(req, "X-Amz-Security-Token"));
+	auth = header(req, "Authorization");
+	check_scope(auth);
+	signed_headers(auth, sh, sizeof(sh));
+	assert_string_equal(sh, "content-type;host;x-amz-date");
+	if (!json_is_null(json_object_get(req, "sig")))
+		assert_true(json_is_true(json_object_get(req, "sig")));
+	json_decref(req);
+}
+
+static void
+test_error_reply(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	json_t *req;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "mode-error";
+	call(&rq, &o);
+	assert_true(o.got_r);
+	assert_int_equal(o.r.st_ok, 0);
+	assert_int_equal(o.r.st_http_status, 500);
+	assert_string_equal(o.r.st_code, "AccessDenied");
+	assert_string_equal(o.r.st_request_id, "33333333-2222-3333-4444-555555555555");
+	req = next_request();
+	json_decref(req);
+}
+
+static void
+test_reply_too_big(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	char want[64];
+
+	(void)state;
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "mode-big";
+	call(&rq, &o);
+	assert_false(o.got_r);
+	snprintf(want, sizeof(want), "reply exceeds %d bytes", STS_RESP_MAX);
+	fprintf(stderr, "# %s\n", o.err);
+	assert_non_null(strstr(o.err, want));
+	assert_non_null(strstr(o.err, "STS 127.0.0.1"));
+	json_decref(next_request());
+}
+
+static void
+test_parallel(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o[CALLS_AT_ONCE];
+	char err[ERRBUF_LEN];
+	int i, all;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-par";
+	memset(o, 0, sizeof(o));
+	for (i = 0; i < CALLS_AT_ONCE; i++) {
+		if (i == 1)
+			rq.sr_session_name = "mode-error";
+		else if (i == 2)
+			rq.sr_session_name = "mode-big";
+		else
+			rq.sr_session_name = "sess-par";
+		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
+	}
+	for (;;) {
+		for (all = 1, i = 0; i < CALLS_AT_ONCE; i++)
+			all &= o[i].done;
+		if (all)
+			break;
+		assert_int_equal(loop_run_until(&o[0].done), 0);
+		/* loop_run_until watches one flag: wait for the rest one by one */
+		for (i = 1; i < CALLS_AT_ONCE; i++)
+			if (!o[i].done)
+				assert_int_equal(loop_run_until(&o[i].done), 0);
+	}
+	assert_int_equal(o[0].r.st_ok, 1);
+	assert_int_equal(o[1].r.st_ok, 0);
+	assert_false(o[2].got_r);
+	assert_int_equal(o[3].r.st_ok, 1);
+	for (i = 0; i < CALLS_AT_ONCE; i++)
+		json_decref(next_request());
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	char err[ERRBUF_LEN], arn[STS_ARN_MAX + 2];
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_session_name = "s1";
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);	/* no ARN */
+	memset(arn, 'a', sizeof(arn) - 1);
+	arn[sizeof(arn) - 1] = '\0';
+	rq.sr_role_arn = arn;
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);	/* too long */
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	base.c_secret[0] = '\0';
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);	/* no key */
+	rq.sr_base = NULL;
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	assert_int_equal(o.done, 0);
+}
+
+static void
+test_refused(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	uint64_t t0;
+	char url[64];
+	int fd;
+
+	(void)state;
+	/* a port that was free a moment ago and has no listener now */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+	sts_cleanup();
+	assert_int_equal(init_with(url), 0);
+
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_GET_SESSION_TOKEN;
+	rq.sr_base = &base;
+	t0 = loop_now_ms();
+	call(&rq, &o);
+	assert_false(o.got_r);
+	fprintf(stderr, "# %s\n", o.err);
+	assert_non_null(strstr(o.err, "STS 127.0.0.1: "));
+	assert_true(o.at_ms - t0 <= STS_CONNECT_TIMEOUT_MS + 500);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	uint64_t t0;
+
+	(void)state;
+	if (getenv("STS_TEST_SKIP_SLOW") != NULL)
+		skip();
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "mode-hang";
+	t0 = loop_now_ms();
+	call(&rq, &o);
+	assert_false(o.got_r);
+	fprintf(stderr, "# %s\n", o.err);
+	assert_non_null(strstr(o.err, "Timeout"));
+	assert_true(o.at_ms - t0 >= STS_TIMEOUT_MS - 100);
+	assert_true(o.at_ms - t0 <= STS_TIMEOUT_MS + 1500);
+	json_decref(next_request());
+}
+
+/* A second call started from the first one's done callback (role chaining). */
+static struct outcome chain_first, chain_second;
+static struct cred chain_base;
+
+static void
+on_done_chain(void *arg, const struct sts_result *r, const char *err)
+{
+	struct sts_req rq;
+	char e[ERRBUF_LEN];
+
+	on_done(arg, r, err);
+	assert_non_null(r);
+	/* sign the next call with what this one returned */
+	chain_base = r->st_cred;
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &chain_base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/second";
+	rq.sr_session_name = "sess-2";
+	assert_int_equal(sts_call(&rq, on_done, &chain_second, e, sizeof(e)), 0);
+	assert_int_equal(chain_second.done, 0);
+}
+
+static void
+test_chain_from_done(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	char err[ERRBUF_LEN];
+	json_t *req;
+	const char *auth;
+
+	(void)state;
+	memset(&chain_first, 0, sizeof(chain_first));
+	memset(&chain_second, 0, sizeof(chain_second));
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/first";
+	rq.sr_session_name = "sess-1";
+	assert_int_equal(sts_call(&rq, on_done_chain, &chain_first, err, sizeof(err)), 0);
+	assert_int_equal(loop_run_until(&chain_second.done), 0);
+	assert_int_equal(chain_first.r.st_ok, 1);
+	assert_int_equal(chain_second.r.st_ok, 1);
+	json_decref(next_request());
+	req = next_request();
+	auth = header(req, "Authorization");
+	assert_non_null(auth);
+	/* signed with the first call's result and its token */
+	assert_non_null(strstr(auth, "Credential=ASIAMINISTSRESULT001/"));
+	assert_string_equal(header(req, "X-Amz-Security-Token"), "FwoGZXIvYXdzEMiniStsToken+/==");
+	json_decref(req);
+}
+
+static void
+set_flag(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* Cleanup with a call in flight: nothing reported, nothing leaked. */
+static void
+test_cleanup_in_flight(void **state)
+{
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	struct loop_timer t;
+	char err[ERRBUF_LEN];
+	int waited = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	memset(&t, 0, sizeof(t));
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "mode-hang";
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), 0);
+	/* let it connect and send (the stand-in then holds it), then tear down */
+	loop_timer_set(&t, 300, set_flag, &waited);
+	assert_int_equal(loop_run_until(&waited), 0);
+	json_decref(next_request());
+	sts_cleanup();
+	assert_int_equal(o.done, 0);
+	assert_int_equal(setup(NULL), 0);	/* teardown cleans up again */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_endpoint_for),
+		cmocka_unit_test(test_init_rejects),
+		cmocka_unit_test_setup_teardown(test_assume_role, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_token_no_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_from_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
