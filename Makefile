@@ -9,7 +9,9 @@
 
 PROG	 = gimme-aws-mini
 CC	?= cc
-PKGS	 = openssl jansson libcurl expat
+PKGS	 = openssl jansson expat
+# libcurl: its headers only; sts.c loads the library with dlopen on first use
+CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
 
@@ -19,7 +21,7 @@ HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS	?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) $(CPPFLAGS) \
-	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CURL_CFLAGS)
 LDLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDFLAGS	+= -pie -Wl,-z,relro,-z,now
 

@@ -24,7 +24,7 @@
 
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
-#define TRIM_RANGES_MAX		64	/* library mappings mem_trim may drop */
+#define TRIM_RANGES_MAX		512	/* library mappings mem_trim may drop (35 libraries, several each) */
 
 static const char usage_main[] =
 "usage: " PROGNAME " <command> [options]\n"

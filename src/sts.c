@@ -45,7 +45,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+/*
+ * libcurl is loaded with dlopen when STS is first used, not linked: linking
+ * it maps a dozen libraries whose constructors (GnuTLS and p11-kit, through
+ * librtmp) cost about 1 MiB of private memory in every daemon, STS or not.
+ * The declarations of curl.h are kept; every call below goes through the
+ * table `cu` (the #defines after it), and since -lcurl is not on the link
+ * line, a call that bypassed the table would not link.
+ */
+#define CURL_DISABLE_TYPECHECK	/* curl_easy_setopt is a plain function then */
 #include <curl/curl.h>
+#include <dlfcn.h>
+#include <stddef.h>
 
 #include "imds.h"
 
@@ -64,6 +75,118 @@
 #define STS_SIGV4_MAX		(16 + FACT_MAX)	/* "aws:amz:<region>:sts" */
 #define STS_REGION_MAX		32	/* characters in a region name */
 #define STS_VERSION		"2011-06-15"	/* the STS API version */
+#define LIBCURL_SONAME		"libcurl.so.4"	/* libcurl4-openssl-dev's library */
+
+static struct {
+	void		*h;
+	CURLcode	(*global_init)(long);
+	void		(*global_cleanup)(void);
+	const char	*(*easy_strerror)(CURLcode);
+	CURL		*(*easy_init)(void);
+	void		(*easy_cleanup)(CURL *);
+	CURLcode	(*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	(*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURLM		*(*multi_init)(void);
+	CURLMcode	(*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode	(*multi_cleanup)(CURLM *);
+	CURLMcode	(*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode	(*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode	(*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg		*(*multi_info_read)(CURLM *, int *);
+	CURLMcode	(*multi_assign)(CURLM *, curl_socket_t, void *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		(*slist_free_all)(struct curl_slist *);
+	CURLU		*(*url)(void);
+	void		(*url_cleanup)(CURLU *);
+	CURLUcode	(*url_get)(CURLU *, CURLUPart, char **, unsigned int);
+	CURLUcode	(*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+	void		(*free_)(void *);
+} cu;
+
+static const struct {
+	const char	*name;
+	size_t		 off;
+} cu_syms[] = {
+	{ "curl_global_init",		offsetof(__typeof__(cu), global_init) },
+	{ "curl_global_cleanup",	offsetof(__typeof__(cu), global_cleanup) },
+	{ "curl_easy_strerror",		offsetof(__typeof__(cu), easy_strerror) },
+	{ "curl_easy_init",		offsetof(__typeof__(cu), easy_init) },
+	{ "curl_easy_cleanup",		offsetof(__typeof__(cu), easy_cleanup) },
+	{ "curl_easy_setopt",		offsetof(__typeof__(cu), easy_setopt) },
+	{ "curl_easy_getinfo",		offsetof(__typeof__(cu), easy_getinfo) },
+	{ "curl_multi_init",		offsetof(__typeof__(cu), multi_init) },
+	{ "curl_multi_setopt",		offsetof(__typeof__(cu), multi_setopt) },
+	{ "curl_multi_cleanup",		offsetof(__typeof__(cu), multi_cleanup) },
+	{ "curl_multi_add_handle",	offsetof(__typeof__(cu), multi_add_handle) },
+	{ "curl_multi_remove_handle",	offsetof(__typeof__(cu), multi_remove_handle) },
+	{ "curl_multi_socket_action",	offsetof(__typeof__(cu), multi_socket_action) },
+	{ "curl_multi_info_read",	offsetof(__typeof__(cu), multi_info_read) },
+	{ "curl_multi_assign",		offsetof(__typeof__(cu), multi_assign) },
+	{ "curl_slist_append",		offsetof(__typeof__(cu), slist_append) },
+	{ "curl_slist_free_all",	offsetof(__typeof__(cu), slist_free_all) },
+	{ "curl_url",			offsetof(__typeof__(cu), url) },
+	{ "curl_url_cleanup",		offsetof(__typeof__(cu), url_cleanup) },
+	{ "curl_url_get",		offsetof(__typeof__(cu), url_get) },
+	{ "curl_url_set",		offsetof(__typeof__(cu), url_set) },
+	{ "curl_free",			offsetof(__typeof__(cu), free_) },
+};
+
+/* curl.h's own three-argument checks would call the library directly */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define curl_global_init	(*cu.global_init)
+#define curl_global_cleanup	(*cu.global_cleanup)
+#define curl_easy_strerror	(*cu.easy_strerror)
+#define curl_easy_init		(*cu.easy_init)
+#define curl_easy_cleanup	(*cu.easy_cleanup)
+#define curl_easy_setopt	(*cu.easy_setopt)
+#define curl_easy_getinfo	(*cu.easy_getinfo)
+#define curl_multi_init		(*cu.multi_init)
+#define curl_multi_setopt	(*cu.multi_setopt)
+#define curl_multi_cleanup	(*cu.multi_cleanup)
+#define curl_multi_add_handle	(*cu.multi_add_handle)
+#define curl_multi_remove_handle (*cu.multi_remove_handle)
+#define curl_multi_socket_action (*cu.multi_socket_action)
+#define curl_multi_info_read	(*cu.multi_info_read)
+#define curl_multi_assign	(*cu.multi_assign)
+#define curl_slist_append	(*cu.slist_append)
+#define curl_slist_free_all	(*cu.slist_free_all)
+#define curl_url		(*cu.url)
+#define curl_url_cleanup	(*cu.url_cleanup)
+#define curl_url_get		(*cu.url_get)
+#define curl_url_set		(*cu.url_set)
+#define curl_free		(*cu.free_)
+
+/* Load libcurl and fill cu, once.  0 / -1 with err. */
+static int
+curl_load(char *err, size_t errlen)
+{
+	const char *e;
+	void *h, *sym;
+	size_t i;
+
+	if (cu.h != NULL)
+		return 0;
+	if ((h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		snprintf(err, errlen, "STS needs %s (Debian: libcurl4): %s", LIBCURL_SONAME,
+		    e != NULL ? e : "not found");
+		return -1;
+	}
+	for (i = 0; i < sizeof(cu_syms) / sizeof(cu_syms[0]); i++) {
+		if ((sym = dlsym(h, cu_syms[i].name)) == NULL) {
+			snprintf(err, errlen, "%s has no %s", LIBCURL_SONAME, cu_syms[i].name);
+			dlclose(h);
+			memset(&cu, 0, sizeof(cu));
+			return -1;
+		}
+		/* POSIX: a data pointer from dlsym converts to the function's type */
+		memcpy((char *)&cu + cu_syms[i].off, &sym, sizeof(sym));
+	}
+	cu.h = h;
+	return 0;
+}
 
 typedef void (*sts_done_fn)(void *, const struct sts_result *, const char *);
 
@@ -584,6 +707,8 @@ sts_init(const struct sts_config *cfg, char *err, size_t errlen)
 	snprintf(sts.ca_bundle, sizeof(sts.ca_bundle), "%s", cfg->sc_ca_bundle);
 	snprintf(sts.sigv4, sizeof(sts.sigv4), "aws:amz:%s:sts", sts.region);
 	snprintf(sts.useragent, sizeof(sts.useragent), "%s/%s", PROGNAME, GIMME_VERSION);
+	if (curl_load(err, errlen) == -1)
+		return -1;
 	if (!sts.global_inited) {
 		if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 			snprintf(err, errlen, "curl_global_init: %s", curl_easy_strerror(cc));
