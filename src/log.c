@@ -149,6 +149,23 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 }
 
 /*
+ * One field of a log line: ` name=value` as text, `,"name":"value"` as
+ * JSON (`,"name":value` for numbers).  value is escaped for the format.
+ */
+static size_t
+log_field(char *buf, size_t off, size_t cap, const char *name, const char *val, size_t n,
+    int number)
+{
+	off = log_lit(buf, off, cap, log_json ? ",\"" : " ");
+	off = log_lit(buf, off, cap, name);
+	off = log_lit(buf, off, cap, log_json ? (number ? "\":" : "\":\"") : "=");
+	off = log_put(buf, off, cap, val, n, log_json);
+	if (log_json && !number)
+		off = log_lit(buf, off, cap, "\"");
+	return off;
+}
+
+/*
  * The access log: "access client=... method=... path=... status=... bytes=...
  * imds=v1|v2|bad".  method and path are untrusted bytes: they are escaped.
  */
@@ -156,40 +173,20 @@ void
 log_access(const char *client, struct slice method, struct slice path, int status,
     size_t bytes, const char *imds)
 {
-	char extra[LOG_LINE_MAX];
+	char extra[LOG_LINE_MAX], num[32];
 	size_t off = 0, cap = sizeof(extra);
-	char num[32];
+	int n;
 
 	if (LOG_LVL_INFO < log_min)
 		return;
-	if (log_json) {
-		off = log_lit(extra, off, cap, ",\"client\":\"");
-		off = log_put(extra, off, cap, client, strlen(client), 1);
-		off = log_lit(extra, off, cap, "\",\"method\":\"");
-		off = log_put(extra, off, cap, method.p, method.n, 1);
-		off = log_lit(extra, off, cap, "\",\"path\":\"");
-		off = log_put(extra, off, cap, path.p, path.n, 1);
-		snprintf(num, sizeof(num), "\",\"status\":%d", status);
-		off = log_lit(extra, off, cap, num);
-		snprintf(num, sizeof(num), ",\"bytes\":%zu", bytes);
-		off = log_lit(extra, off, cap, num);
-		off = log_lit(extra, off, cap, ",\"imds\":\"");
-		off = log_lit(extra, off, cap, imds);
-		off = log_lit(extra, off, cap, "\"");
-	} else {
-		off = log_lit(extra, off, cap, " client=");
-		off = log_put(extra, off, cap, client, strlen(client), 0);
-		off = log_lit(extra, off, cap, " method=");
-		off = log_put(extra, off, cap, method.p, method.n, 0);
-		off = log_lit(extra, off, cap, " path=");
-		off = log_put(extra, off, cap, path.p, path.n, 0);
-		snprintf(num, sizeof(num), " status=%d", status);
-		off = log_lit(extra, off, cap, num);
-		snprintf(num, sizeof(num), " bytes=%zu", bytes);
-		off = log_lit(extra, off, cap, num);
-		off = log_lit(extra, off, cap, " imds=");
-		off = log_lit(extra, off, cap, imds);
-	}
+	off = log_field(extra, off, cap, "client", client, strlen(client), 0);
+	off = log_field(extra, off, cap, "method", method.p, method.n, 0);
+	off = log_field(extra, off, cap, "path", path.p, path.n, 0);
+	n = snprintf(num, sizeof(num), "%d", status);
+	off = log_field(extra, off, cap, "status", num, (size_t)n, 1);
+	n = snprintf(num, sizeof(num), "%zu", bytes);
+	off = log_field(extra, off, cap, "bytes", num, (size_t)n, 1);
+	off = log_field(extra, off, cap, "imds", imds, strlen(imds), 0);
 	log_emit(LOG_LVL_INFO, "access", 6, extra, off);
 }
 
