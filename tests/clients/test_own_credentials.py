@@ -40,9 +40,7 @@ import clientlib  # noqa: E402
 
 clientlib.use_debian_python()
 
-import base64  # noqa: E402
 import datetime  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -53,52 +51,28 @@ import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
     EXAMPLE_AKID, EXAMPLE_SECRET, ROLE, Sandbox, assert_expiration_ahead,
-    get_token, parse_ts, raw, summarize)
+    parse_ts, summarize)
 
 sys.path.insert(0, os.path.join(clientlib.ROOT, "tests", "lib"))
 import server as libserver  # noqa: E402
+from server import run_refused  # noqa: E402
+
+import credlib  # noqa: E402
+from credlib import (  # noqa: E402
+    AWS, CURL, IAM_INFO, ROLE_LIST, Keys, OwnServer, aws, creds_cli, get, node, served)
 
 import botocore  # noqa: E402
 import botocore.session  # noqa: E402
 import botocore.utils  # noqa: E402
 
-AWS = "/usr/bin/aws"
-CURL = "/usr/bin/curl"
-NODE = shutil.which("node") or "/usr/bin/node"
-JSDIR = os.path.join(clientlib.HERE, "js")
-JS_SCRIPT = os.path.join(JSDIR, "imds_clients.cjs")
 FIXTURE = os.path.join(clientlib.HERE, "fixtures", "own", "credential_process.py")
 
-MD = "/latest/meta-data/"
-ROLE_LIST = MD + "iam/security-credentials/"
-IAM_INFO = MD + "iam/info"
 DOC_KEYS = ["Code", "LastUpdated", "Type", "AccessKeyId", "SecretAccessKey", "Token",
             "Expiration"]
 WATCH_TIMEOUT = 3.0     # s: an edited file must be served within this
 
 
 # ---------------------------------------------------------------- made-up keys
-
-def _b64(seed, nbytes):
-    return base64.b64encode(hashlib.shake_256(seed.encode()).digest(nbytes)).decode()
-
-
-def make_secret(seed):
-    """40 characters, base64 alphabet (with / and +), containing TEST."""
-    return ("TEST" + _b64("secret-" + seed, 27))[:40]
-
-
-def make_token(seed, nbytes=120):
-    """A session-token-like string; nbytes=898 gives ~1.2 KiB ending '=='."""
-    return "IQoJb3JpZ2luX2VjTEST" + _b64("token-" + seed, nbytes)
-
-
-class Keys:
-    def __init__(self, akid, seed, token_bytes=120, token=True):
-        self.akid = akid
-        self.secret = make_secret(seed)
-        self.token = make_token(seed, token_bytes) if token else None
-
 
 DEFAULT = Keys("AKIDTESTPROFILEDEF01", "default")
 DEV = Keys("AKIDTESTPROFILEDEV01", "dev", token_bytes=898)      # 1220-char token
@@ -122,16 +96,7 @@ ALL_KEYS = [DEFAULT, DEV, BOTH_CREDS, BOTH_CONFIG, CFGONLY, LONGTERM, ENVKEYS, E
 
 def secrets_in(text):
     """The made-up secrets and tokens (or 16-character pieces of them) in text."""
-    found = []
-    for k in ALL_KEYS:
-        for s in (k.secret, k.token):
-            if not s:
-                continue
-            body = s[len("IQoJb3JpZ2luX2VjTEST"):] if s.startswith("IQoJ") else s[4:]
-            pieces = [body[i:i + 16] for i in range(0, len(body) - 15, 8)]
-            if s in text or any(p in text for p in pieces):
-                found.append("%s's %s" % (k.akid, "token" if s == k.token else "secret"))
-    return found
+    return credlib.secrets_in(text, credlib.key_secrets(ALL_KEYS))
 
 
 def ts(dt):
@@ -289,15 +254,6 @@ def proc_doc(k, expiration):
 
 # ---------------------------------------------------------------- servers & clients
 
-class OwnServer(clientlib.Server):
-    """clientlib.Server (mark/access/log_text) over tests/lib/server.py with env."""
-
-    def __init__(self, *args, env=None):
-        self._s = libserver.Server(*args, env=env)
-        self.port = self._s.port
-        self.url = "http://127.0.0.1:%d" % self.port
-
-
 def server(key, *args, env=None):
     """A module-wide server, started on first use (so one bad start fails one class)."""
     if key not in SERVERS:
@@ -305,73 +261,11 @@ def server(key, *args, env=None):
     return SERVERS[key]
 
 
-def get(port, path):
-    tok = get_token(port)
-    return raw(port, "GET", path, [("X-aws-ec2-metadata-token", tok)])
-
-
-def served(port, role):
-    r = get(port, ROLE_LIST + role)
-    if r.status != 200:
-        raise AssertionError("GET %s%s answered %d: %r" % (ROLE_LIST, role, r.status, r.body[:300]))
-    return json.loads(r.body)
-
-
 def served_role(port):
     r = get(port, ROLE_LIST)
     if r.status != 200:
         raise AssertionError("GET %s answered %d: %r" % (ROLE_LIST, r.status, r.body[:300]))
     return r.text
-
-
-def refused(args, env, timeout=10.0):
-    """Run `serve` with args; (exit status, stderr).  A process still running
-    after timeout is serving: it is killed (by its PID) and reported as None."""
-    cmd = [libserver.BIN, "serve", "--listen", "127.0.0.1:0",
-           "--identity-key", libserver.identity_key_path()] + list(args)
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, env=libserver.server_env(env),
-                         cwd=libserver.session_dir())
-    try:
-        _, err = p.communicate(timeout=timeout)
-        err = err.decode("utf-8", "replace")
-        no_sanitizer_report(err, "serve " + " ".join(args))
-        return p.returncode, err
-    except subprocess.TimeoutExpired:
-        p.kill()
-        _, err = p.communicate()
-        return None, err.decode("utf-8", "replace")
-
-
-def no_sanitizer_report(err, what):
-    """With GIMME_BIN an ASan/UBSan build, a report is a failure here too."""
-    marks = [m for m in libserver.SANITIZER_MARKS if m in err]
-    if marks:
-        raise AssertionError("%s: sanitizer report (%s):\n%s" % (what, marks[0], err[-3000:]))
-
-
-def creds_cli(*args, env=None):
-    """`gimme-aws-mini creds ARGS` -> (status, stdout, stderr)."""
-    rc, out, err = libserver.run_cli("creds", *args, env=env)
-    no_sanitizer_report(err, "creds " + " ".join(args))
-    return rc, out, err
-
-
-def node(case, url):
-    env = SANDBOX.env(AWS_EC2_METADATA_SERVICE_ENDPOINT=url)
-    p = subprocess.run([NODE, JS_SCRIPT, case, url], cwd=JSDIR, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-    try:
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"ok": False, "error": "no JSON from node: rc=%d stdout=%r stderr=%r"
-                % (p.returncode, p.stdout[-500:], p.stderr[-1500:])}
-
-
-def aws(url, *args):
-    env = SANDBOX.env(AWS_EC2_METADATA_SERVICE_ENDPOINT=url + "/")
-    return subprocess.run([AWS] + list(args), env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=40)
 
 
 def poll(fn, timeout=WATCH_TIMEOUT, step=0.05):
@@ -554,7 +448,7 @@ class ProfileSource(Base):
 
     def test_awscli_export_credentials(self):
         doc = served(self.srv.port, "dev")
-        p = aws(self.srv.url, "configure", "export-credentials")
+        p = aws(SANDBOX, self.srv.url, "configure", "export-credentials")
         self.assertEqual(p.returncode, 0, "aws exited %d: %s" % (p.returncode, p.stderr[-1500:]))
         out = json.loads(p.stdout)
         self.assertEqual(out["AccessKeyId"], DEV.akid)
@@ -564,11 +458,9 @@ class ProfileSource(Base):
                          parse_ts(doc["Expiration"]))
 
     def _js(self, case):
-        if not os.path.isdir(os.path.join(JSDIR, "node_modules")):
-            import test_js
-            test_js.npm_ci()
+        credlib.ensure_node_modules()
         doc = served(self.srv.port, "dev")
-        out = node(case, self.srv.url)
+        out = node(SANDBOX, case, self.srv.url)
         self.assertTrue(out.get("ok"), "%s: %s" % (case, out.get("error")))
         self.assertEqual(out["accessKeyId"], DEV.akid)
         self.assertEqual(out["secretAccessKey"], DEV.secret)
@@ -852,14 +744,14 @@ class CredentialProcess(Base):
 
 class LongTermKeys(Base):
     def test_profile_refused_without_flag(self):
-        rc, err = refused(["--source", "profile", "--profile", "longterm"],
-                          HOMES["main"].env())
+        rc, err = run_refused(["--source", "profile", "--profile", "longterm"],
+                              HOMES["main"].env())
         self.assertOneLine(rc, err, "long-term keys of profile longterm",
                            must=("--allow-long-term-keys",))
 
     def test_env_refused_without_flag(self):
-        rc, err = refused([], HOMES["empty"].env(AWS_ACCESS_KEY_ID=ENV_LONGTERM.akid,
-                                                 AWS_SECRET_ACCESS_KEY=ENV_LONGTERM.secret))
+        rc, err = run_refused([], HOMES["empty"].env(AWS_ACCESS_KEY_ID=ENV_LONGTERM.akid,
+                                                     AWS_SECRET_ACCESS_KEY=ENV_LONGTERM.secret))
         self.assertOneLine(rc, err, "long-term keys from the environment",
                            must=("--allow-long-term-keys",))
 
@@ -1039,7 +931,7 @@ class CredsCommand(Base):
 class StartErrors(Base):
     def test_missing_profile(self):
         home = HOMES["main"]
-        rc, err = refused(["--source", "profile", "--profile", "nosuch"], home.env())
+        rc, err = run_refused(["--source", "profile", "--profile", "nosuch"], home.env())
         line = self.assertOneLine(rc, err, "--profile nosuch")
         self.assertIn("nosuch", line)
         self.assertIn(home.creds, line, "the message does not name the credentials file")
@@ -1058,7 +950,7 @@ class StartErrors(Base):
         first = lines.index("aws_access_key_id = AKIDTESTDUPLICATE001") + 1
         dup = lines.index("aws_access_key_id = AKIDTESTDUPLICATE002") + 1
         home = self.bad_home("dup", text)
-        rc, err = refused(["--source", "profile", "--profile", "dup"], home.env())
+        rc, err = run_refused(["--source", "profile", "--profile", "dup"], home.env())
         line = self.assertOneLine(rc, err, "a duplicate key")
         self.assertRegex(line, r"%s:(%d|%d)\b" % (re.escape(home.creds), dup, first),
                          "want %s:%d (the duplicate)" % (home.creds, dup))
@@ -1070,7 +962,7 @@ class StartErrors(Base):
                 % (DEV.akid, DEV.secret, DEV.token))
         bad = text.splitlines().index("this line has no equals sign") + 1
         home = self.bad_home("malformed", text)
-        rc, err = refused(["--source", "profile", "--profile", "dev"], home.env())
+        rc, err = run_refused(["--source", "profile", "--profile", "dev"], home.env())
         line = self.assertOneLine(rc, err, "a malformed line")
         self.assertRegex(line, r"%s:%d\b" % (re.escape(home.creds), bad))
 
@@ -1080,21 +972,7 @@ class StartErrors(Base):
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    res = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    # a server that exited non-zero after SIGTERM, or with a sanitizer report
-    for cmd, rc, tail in libserver.unclean:
-        print("UNCLEAN EXIT (status %s): %s\n    %s" % (rc, cmd, "    ".join(tail)))
-        failed += 1
-    skipped = len(res.skipped)
-    passed = max(0, res.testsRun - len(res.failures) - len(res.errors)
-                 - len(res.unexpectedSuccesses) - skipped)
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    sys.stdout.flush()
-    print(line)
-    return 1 if failed else 0
+    return credlib.run_suite(suite)
 
 
 if __name__ == "__main__":

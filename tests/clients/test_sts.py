@@ -44,9 +44,7 @@ import clientlib  # noqa: E402
 
 clientlib.use_debian_python()
 
-import base64  # noqa: E402
 import datetime  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -58,12 +56,17 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 import unittest  # noqa: E402
 
-from clientlib import Sandbox, get_token, parse_ts, raw  # noqa: E402
+from clientlib import Sandbox, parse_ts  # noqa: E402
 
 sys.path.insert(0, os.path.join(clientlib.ROOT, "tests", "lib"))
 import server as libserver  # noqa: E402
+from server import run_refused  # noqa: E402
 import sts_standin  # noqa: E402
 from sts_standin import STSStandIn  # noqa: E402
+
+import credlib  # noqa: E402
+from credlib import (  # noqa: E402
+    CURL, IAM_INFO, ROLE_LIST, Keys, OwnServer, aws, creds_cli, get, node, served)
 
 import botocore  # noqa: E402
 import botocore.config  # noqa: E402
@@ -71,15 +74,6 @@ import botocore.exceptions  # noqa: E402
 import botocore.session  # noqa: E402
 import botocore.utils  # noqa: E402
 
-AWS = "/usr/bin/aws"
-CURL = "/usr/bin/curl"
-NODE = shutil.which("node") or "/usr/bin/node"
-JSDIR = os.path.join(clientlib.HERE, "js")
-JS_SCRIPT = os.path.join(JSDIR, "imds_clients.cjs")
-
-MD = "/latest/meta-data/"
-ROLE_LIST = MD + "iam/security-credentials/"
-IAM_INFO = MD + "iam/info"
 VERSION = "2011-06-15"
 
 ACCOUNT = "123456789012"
@@ -96,22 +90,13 @@ STS_TIMEOUT = 10        # s: the server's whole-request STS timeout (STS_TIMEOUT
 SLOW_SECONDS = 14       # the slow fault: beyond that timeout
 REFRESH_GAP = 60        # s: CRED_REFRESH_MIN_GAP
 RUNTIME_BUDGET = 125    # s from the module's start for every runtime scenario
+CREDS_TIMEOUT = 40      # s: a whole `creds` run
+REFUSED_TIMEOUT = 20.0  # s: a `serve` that must refuse to start
 
 
 # ---------------------------------------------------------------- made-up keys
 
-def _b64(seed, nbytes):
-    return base64.b64encode(hashlib.shake_256(seed.encode()).digest(nbytes)).decode()
-
-
-class Keys:
-    def __init__(self, akid, seed, token=True):
-        self.akid = akid
-        self.secret = ("TEST" + _b64("secret-" + seed, 27))[:40]
-        self.token = "IQoJb3JpZ2luX2VjTEST" + _b64("token-" + seed, 600) if token else None
-
-
-BASE_SESSION = Keys("ASIATESTBASESESS0001", "base-session")          # env, with a token
+BASE_SESSION = Keys("ASIATESTBASESESS0001", "base-session", token_bytes=600)  # env, with a token
 BASE_LONG = Keys("AKIATESTBASELONG0001", "base-long", token=False)   # env, long-term
 CHAIN_BASE = Keys("AKIATESTCHAINBASE001", "chain-base", token=False)  # ~/.aws/credentials
 WRONG_SECRET = Keys("AKIATESTWRONGSECRET1", "wrong-secret", token=False)
@@ -122,23 +107,14 @@ ALL_STANDINS = []
 
 
 def known_secrets():
-    out = []
-    for k in ALL_KEYS:
-        out += [("%s's secret" % k.akid, k.secret), ("%s's token" % k.akid, k.token)]
+    out = credlib.key_secrets(ALL_KEYS)
     for st in ALL_STANDINS:
-        for c in list(st.issued):
-            out += [("%s's secret" % c.akid, c.secret), ("%s's token" % c.akid, c.token)]
-    return [(n, s) for n, s in out if s]
+        out += credlib.key_secrets(list(st.issued))
+    return out
 
 
 def secrets_in(text):
-    found = []
-    for name, s in known_secrets():
-        body = s[len("IQoJb3JpZ2luX2VjTEST"):] if s.startswith("IQoJ") else s[4:]
-        pieces = [body[i:i + 16] for i in range(0, len(body) - 15, 8)]
-        if s in text or any(p in text for p in pieces):
-            found.append(name)
-    return found
+    return credlib.secrets_in(text, known_secrets())
 
 
 def default_session_name():
@@ -253,78 +229,6 @@ def make_home(name, creds=None, config=None):
 
 # ---------------------------------------------------------------- servers & clients
 
-class OwnServer(clientlib.Server):
-    """clientlib.Server (mark/access/log_text) over tests/lib/server.py with env."""
-
-    def __init__(self, *args, env=None):
-        self._s = libserver.Server(*args, env=env)
-        self.port = self._s.port
-        self.url = "http://127.0.0.1:%d" % self.port
-        SERVERS.append(self)
-
-
-def no_sanitizer_report(err, what):
-    marks = [m for m in libserver.SANITIZER_MARKS if m in err]
-    if marks:
-        raise AssertionError("%s: sanitizer report (%s):\n%s" % (what, marks[0], err[-3000:]))
-
-
-def creds_cli(*args, env=None):
-    """`gimme-aws-mini creds ARGS` -> (status, stdout, stderr)."""
-    rc, out, err = libserver.run_cli("creds", *args, env=env, timeout=40)
-    no_sanitizer_report(err, "creds " + " ".join(args))
-    return rc, out, err
-
-
-def refused(args, env, timeout=20.0):
-    """Run `serve` with args; (exit status, stderr).  A process still running
-    after timeout is serving: it is killed (by its PID) and reported as None."""
-    cmd = [libserver.BIN, "serve", "--listen", "127.0.0.1:0",
-           "--identity-key", libserver.identity_key_path()] + list(args)
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, env=libserver.server_env(env),
-                         cwd=libserver.session_dir())
-    try:
-        _, err = p.communicate(timeout=timeout)
-        err = err.decode("utf-8", "replace")
-        no_sanitizer_report(err, "serve " + " ".join(args))
-        return p.returncode, err
-    except subprocess.TimeoutExpired:
-        p.kill()
-        _, err = p.communicate()
-        return None, err.decode("utf-8", "replace")
-
-
-def get(port, path):
-    tok = get_token(port)
-    return raw(port, "GET", path, [("X-aws-ec2-metadata-token", tok)])
-
-
-def served(port, role):
-    r = get(port, ROLE_LIST + role)
-    if r.status != 200:
-        raise AssertionError("GET %s%s answered %d: %r" % (ROLE_LIST, role, r.status,
-                                                            r.body[:300]))
-    return json.loads(r.body)
-
-
-def node(case, url):
-    env = SANDBOX.env(AWS_EC2_METADATA_SERVICE_ENDPOINT=url)
-    p = subprocess.run([NODE, JS_SCRIPT, case, url], cwd=JSDIR, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-    try:
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"ok": False, "error": "no JSON from node: rc=%d stdout=%r stderr=%r"
-                % (p.returncode, p.stdout[-500:], p.stderr[-1500:])}
-
-
-def aws(url, *args):
-    env = SANDBOX.env(AWS_EC2_METADATA_SERVICE_ENDPOINT=url + "/")
-    return subprocess.run([AWS] + list(args), env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=40)
-
-
 def describe(recs):
     return "\n".join("    %r" % r for r in recs) or "    (none)"
 
@@ -364,7 +268,7 @@ class Base(unittest.TestCase):
         self.assertEqual(rec.params.get("Version"), VERSION, where)
 
     def run_creds(self, *args, env):
-        rc, out, err = creds_cli(*args, env=env)
+        rc, out, err = creds_cli(*args, env=env, timeout=CREDS_TIMEOUT)
         self.assertEqual(rc, 0, "creds %s exited %s:\n%s" % (" ".join(args), rc, err))
         self.assertNoSecrets(err, "creds stderr")
         try:
@@ -574,7 +478,7 @@ class Signing(Base):
         hs = len(MAIN.handshake_failures)
         rc, out, err = creds_cli("--source", "env", "--assume-role", ROLE_APP,
                                  "--sts-endpoint", MAIN.url, "--ca-bundle", OTHER_CERT[0],
-                                 env=env_keys(BASE_SESSION))
+                                 env=env_keys(BASE_SESSION), timeout=CREDS_TIMEOUT)
         self.assertOneLine(rc, out, err, "a certificate --ca-bundle does not hold")
         self.assertEqual(MAIN.requests()[m:], [], "a request got through an unverified TLS")
         with MAIN.cond:     # the stand-in's thread may note it after creds exited
@@ -656,7 +560,7 @@ class Clients(Base):
         self.assertEqual(c.get("expiry_time"), self.issued.expiration_iso)
 
     def test_awscli_export_credentials(self):
-        p = aws(self.srv.url, "configure", "export-credentials")
+        p = aws(SANDBOX, self.srv.url, "configure", "export-credentials")
         self.assertEqual(p.returncode, 0, "aws exited %d: %s" % (p.returncode, p.stderr[-1500:]))
         out = json.loads(p.stdout)
         self.assertEqual((out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]),
@@ -665,10 +569,8 @@ class Clients(Base):
                          parse_ts(self.issued.expiration_iso))
 
     def _js(self, case):
-        if not os.path.isdir(os.path.join(JSDIR, "node_modules")):
-            import test_js
-            test_js.npm_ci()
-        out = node(case, self.srv.url)
+        credlib.ensure_node_modules()
+        out = node(SANDBOX, case, self.srv.url)
         self.assertTrue(out.get("ok"), "%s: %s" % (case, out.get("error")))
         self.assertEqual((out["accessKeyId"], out["secretAccessKey"], out["sessionToken"]),
                          (self.issued.akid, self.issued.secret, self.issued.token))
@@ -733,7 +635,7 @@ class Chains(Base):
     def test_serve_two_levels(self):
         m = MAIN.mark()
         srv = OwnServer("--source", "profile", "--profile", "top", *sts_args(),
-                        env=chain_env())
+                        env=chain_env(), registry=SERVERS)
         try:
             recs = MAIN.requests()[m:]
             issued = [r.issued for r in recs if r.issued]
@@ -752,14 +654,14 @@ class Chains(Base):
     def test_loop_creds(self):
         m = MAIN.mark()
         rc, out, err = creds_cli("--source", "profile", "--profile", "loopa", *sts_args(),
-                                 env=chain_env())
+                                 env=chain_env(), timeout=CREDS_TIMEOUT)
         self.assertLoop(rc, out, err, "loopa", "creds")
         self.assertEqual(MAIN.requests()[m:], [], "STS was called despite the loop")
 
     def test_loop_serve(self):
         m = MAIN.mark()
-        rc, err = refused(["--source", "profile", "--profile", "loopb"] + sts_args(),
-                          chain_env())
+        rc, err = run_refused(["--source", "profile", "--profile", "loopb"] + sts_args(),
+                              chain_env(), timeout=REFUSED_TIMEOUT)
         self.assertLoop(rc, "", err, "loopb", "serve")
         self.assertEqual(MAIN.requests()[m:], [], "STS was called despite the loop")
 
@@ -774,7 +676,7 @@ class Chains(Base):
     def test_missing_source_profile(self):
         m = MAIN.mark()
         rc, out, err = creds_cli("--source", "profile", "--profile", "orphan", *sts_args(),
-                                 env=chain_env())
+                                 env=chain_env(), timeout=CREDS_TIMEOUT)
         self.assertOneLine(rc, out, err, "source_profile names a missing profile",
                            must=("nosuchprofile",))
         self.assertEqual(MAIN.requests()[m:], [])
@@ -787,10 +689,10 @@ class StartErrors(Base):
         m = MAIN.mark()
         args = ["--source", "env", "--assume-role", role] + list(extra) + sts_args()
         if serve:
-            rc, err = refused(args, env_keys(k))
+            rc, err = run_refused(args, env_keys(k), timeout=REFUSED_TIMEOUT)
             out = ""
         else:
-            rc, out, err = creds_cli(*args, env=env_keys(k))
+            rc, out, err = creds_cli(*args, env=env_keys(k), timeout=CREDS_TIMEOUT)
         recs = MAIN.requests()[m:]
         self.assertTrue(recs, "%s: STS was never called; stderr:\n%s" % (what, err))
         rec = recs[-1]
@@ -823,7 +725,8 @@ class StartErrors(Base):
         st = new_standin(region="eu-west-1")
         try:
             rc, out, err = creds_cli("--source", "env", "--assume-role", ROLE_APP,
-                                     *sts_args(st, "us-east-1"), env=env_keys(BASE_SESSION))
+                                     *sts_args(st, "us-east-1"), env=env_keys(BASE_SESSION),
+                                     timeout=CREDS_TIMEOUT)
             self.assertOneLine(rc, out, err, "a regional STS of another region",
                                must=("SignatureDoesNotMatch",))
             doc, err = self.run_creds("--source", "env", "--assume-role", ROLE_APP,
@@ -850,7 +753,7 @@ class SessionToken(Base):
     def test_profile_long_term_serve(self):
         m = MAIN.mark()
         srv = OwnServer("--source", "profile", "--profile", "base", *sts_args(MAIN, "eu-west-1"),
-                        env=chain_env())
+                        env=chain_env(), registry=SERVERS)
         try:
             recs = MAIN.requests()[m:]
             self.assertEqual([r.action for r in recs], ["GetSessionToken"], describe(recs))
@@ -930,7 +833,7 @@ class Scenario(threading.Thread):
         t_start = time.time()
         self.srv = OwnServer("--source", "env", "--assume-role", ROLE_APP,
                              "--duration", self.duration, *sts_args(st),
-                             env=env_keys(BASE_SESSION))
+                             env=env_keys(BASE_SESSION), registry=SERVERS)
         first = st.wait_for(lambda r: r.issued is not None, timeout=5)
         if first is None:
             raise AssertionError("no AssumeRole at start:\n" + describe(st.requests()))
@@ -1163,7 +1066,8 @@ def setUpModule():
     SCENARIOS_STS["clients"] = st = new_standin()
     try:
         CLIENTS_SERVER["srv"] = OwnServer("--source", "env", "--assume-role", ROLE_APP,
-                                          *sts_args(st), env=env_keys(BASE_SESSION))
+                                          *sts_args(st), env=env_keys(BASE_SESSION),
+                                          registry=SERVERS)
         CLIENTS_SERVER["t0"] = time.time()
     except Exception as e:  # noqa: BLE001 - reported by Clients
         CLIENTS_SERVER["error"] = "the server did not start: %s" % e
@@ -1208,20 +1112,7 @@ def main():
         suite = loader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
     else:
         suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in ORDER)
-    res = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    for cmd, rc, tail in libserver.unclean:
-        print("UNCLEAN EXIT (status %s): %s\n    %s" % (rc, cmd, "    ".join(tail)))
-        failed += 1
-    skipped = len(res.skipped)
-    passed = max(0, res.testsRun - len(res.failures) - len(res.errors)
-                 - len(res.unexpectedSuccesses) - skipped)
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    sys.stdout.flush()
-    print(line)
-    return 1 if failed else 0
+    return credlib.run_suite(suite)
 
 
 if __name__ == "__main__":

@@ -335,6 +335,35 @@ def run_cli(*args, timeout=20.0, env=None):
 	    p.stderr.decode("utf-8", "replace"))
 
 
+def no_sanitizer_report(err, what):
+	"""With GIMME_BIN an ASan/UBSan build, a report on err (a CLI run's
+	stderr) is a failure here too: raise AssertionError naming what."""
+	marks = [m for m in SANITIZER_MARKS if m in err]
+	if marks:
+		raise AssertionError("%s: sanitizer report (%s):\n%s" % (what, marks[0], err[-3000:]))
+
+
+def run_refused(args, env=None, timeout=10.0):
+	"""Run `serve --listen 127.0.0.1:0` with args, expecting a start-up
+	refusal; returns (exit status, stderr).  A process still running after
+	timeout is serving: it is killed (by its PID) and reported as None.  A
+	sanitizer report on the stderr of an exited process raises
+	AssertionError (no_sanitizer_report)."""
+	cmd = [BIN, "serve", "--listen", "127.0.0.1:0",
+	    "--identity-key", identity_key_path()] + list(args)
+	p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+	    stderr=subprocess.PIPE, env=server_env(env), cwd=session_dir())
+	try:
+		_, err = p.communicate(timeout=timeout)
+		err = err.decode("utf-8", "replace")
+		no_sanitizer_report(err, "serve " + " ".join(args))
+		return p.returncode, err
+	except subprocess.TimeoutExpired:
+		p.kill()
+		_, err = p.communicate()
+		return None, err.decode("utf-8", "replace")
+
+
 @atexit.register
 def _stop_all():
 	for srv in list(_live):

@@ -15,26 +15,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import BIN, Server, identity_key_path, raw_request, run_cli, server_env, session_dir  # noqa: E402
+from server import BIN, Server, raw_request, run_cli, run_refused, server_env, session_dir  # noqa: E402
 from wire import MD, WireCase, main, resp_meta  # noqa: E402
 
 EXIT_USAGE = 64		# src/imds.h: bad flag or value
 USER_DATA_MAX = 16384	# src/imds.h, contract §10
-
-
-def refused(args, timeout=10.0):
-	"""Run `serve` with args; (exit status, stderr).  A process still running
-	after timeout is serving: it is killed and reported as None."""
-	cmd = [BIN, "serve", "--identity-key", identity_key_path()] + list(args)
-	p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-	    stderr=subprocess.PIPE, env=server_env(), cwd=session_dir())
-	try:
-		_, err = p.communicate(timeout=timeout)
-		return p.returncode, err.decode("utf-8", "replace")
-	except subprocess.TimeoutExpired:
-		p.kill()
-		_, err = p.communicate()
-		return None, err.decode("utf-8", "replace")
 
 
 class TestCli(WireCase):
@@ -56,7 +41,7 @@ class TestCli(WireCase):
 		return path
 
 	def assertRefused(self, args, code=None):
-		rc, err = refused(["--listen", "127.0.0.1:0"] + list(args))
+		rc, err = run_refused(args)
 		self.assertIsNotNone(rc, "still running with %s; stderr:\n%s" % (args, err))
 		self.assertNotEqual(rc, 0, "exit 0 with %s" % (args,))
 		if code is not None:
