@@ -283,6 +283,23 @@ sts_session_name_ok(const char *s)
 	return 1;
 }
 
+/* "FILE:LINE: source_profile chain loops: a -> b -> a" */
+static void
+chain_loop(char *err, size_t errlen, const struct aws_kv *kv, const char *const *seen,
+    size_t n, const char *again)
+{
+	size_t i, off;
+	int w;
+
+	w = snprintf(err, errlen, "%s:%u: source_profile chain loops:", kv->kv_file, kv->kv_line);
+	off = w < 0 ? 0 : (size_t)w;
+	for (i = 0; i <= n && off < errlen; i++) {
+		w = snprintf(err + off, errlen - off, "%s%s", i == 0 ? " " : " -> ",
+		    i < n ? seen[i] : again);
+		off += w < 0 ? 0 : (size_t)w;
+	}
+}
+
 int
 sts_profile_chain(const struct aws_conf *ac, const char *profile, const char *default_session,
     struct assume_step *steps, size_t *nsteps, char *root, size_t rootlen, char *err,
@@ -299,8 +316,7 @@ sts_profile_chain(const struct aws_conf *ac, const char *profile, const char *de
 			break;		/* cur holds the keys */
 		for (i = 0; i < n; i++)
 			if (strcmp(seen[i], cur) == 0) {
-				snprintf(err, errlen, "%s:%u: profile %s: source_profile chain loops "
-				    "back to profile %s", kv->kv_file, kv->kv_line, profile, cur);
+				chain_loop(err, errlen, kv, seen, n, cur);
 				return -1;
 			}
 		if (n == STS_CHAIN_MAX) {

@@ -655,21 +655,21 @@ class Chains(Base):
         m = MAIN.mark()
         rc, out, err = creds_cli("--source", "profile", "--profile", "loopa", *sts_args(),
                                  env=chain_env(), timeout=CREDS_TIMEOUT)
-        self.assertLoop(rc, out, err, "loopa", "creds")
+        self.assertLoop(rc, out, err, "loopa -> loopb -> loopa", "creds")
         self.assertEqual(MAIN.requests()[m:], [], "STS was called despite the loop")
 
     def test_loop_serve(self):
         m = MAIN.mark()
         rc, err = run_refused(["--source", "profile", "--profile", "loopb"] + sts_args(),
                               chain_env(), timeout=REFUSED_TIMEOUT)
-        self.assertLoop(rc, "", err, "loopb", "serve")
+        self.assertLoop(rc, "", err, "loopb -> loopa -> loopb", "serve")
         self.assertEqual(MAIN.requests()[m:], [], "STS was called despite the loop")
 
-    def assertLoop(self, rc, out, err, profile, what):
-        # README: "a loop is reported with file and line"
+    def assertLoop(self, rc, out, err, cycle, what):
+        # README: "a loop is reported with file and line", with the whole cycle
         config = os.path.join(CHAIN_HOME, ".aws", "config")
         line = self.assertOneLine(rc, out, err, "%s: a source_profile loop" % what,
-                                  must=(profile, config))
+                                  must=(cycle, config))
         self.assertRegex(line, r"(?i)loop|cycl|circular")
         self.assertRegex(line, re.escape(config) + r":\d+\b", "no line number")
 
