@@ -6,6 +6,7 @@
 #   make SANITIZE=address,undefined   an ASan/UBSan build (objects kept apart)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS each
 #   make bench           wrk against the server and nginx, as ratios
+#   make valgrind        the wire and own-credentials tests under valgrind
 
 PROG	 = gimme-aws-mini
 CC	?= cc
@@ -49,7 +50,7 @@ ifneq ($(shell cat $(PROGSTAMP) 2>/dev/null),$(BUILD))
 PROG_FORCE = FORCE
 endif
 
-.PHONY: all run test unit-build fuzz fuzz-build bench deps deps-test san-bin clean FORCE
+.PHONY: all run test unit-build fuzz fuzz-build bench valgrind deps deps-test san-bin clean FORCE
 all: $(PROG)
 
 $(PROG): $(BUILD)/$(PROG) $(PROG_FORCE)
@@ -112,6 +113,19 @@ fuzz: deps-test fuzz-build
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        build/fuzz/work-$$n fuzz/corpus/$$n || exit 1; \
 	done
+
+# The wire and own-credentials tests against the daemon under valgrind (a few
+# minutes; not part of `make test`).  IMDS_TEST_SLOW stretches the harness's
+# start and stop timeouts for valgrind's pace.
+valgrind: $(PROG)
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
+	@rc=0; for t in tests/wire/test_*.py tests/clients/test_own_credentials.py; do \
+	    echo "valgrind: $$t"; \
+	    last=$$(GIMME_BIN=$$PWD/scripts/valgrind-server IMDS_TEST_SLOW=6 \
+	        /usr/bin/python3 $$t 2>/dev/null | tail -n 1); \
+	    echo "    $$last"; \
+	    case "$$last" in *" passed, 0 failed"*) ;; *) rc=1 ;; esac; \
+	done; exit $$rc
 
 bench: $(PROG)
 	@scripts/deps.sh bench

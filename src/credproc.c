@@ -369,6 +369,7 @@ struct job {
 	struct loop_watch j_wout;
 	struct loop_watch j_werr;
 	struct loop_timer j_timer;	/* the deadline, then the completion */
+	struct loop_timer j_reap_timer;	/* without a pidfd: polls waitpid */
 	unsigned	 j_timeout_ms;
 	int		 j_reaped;
 	int		 j_status;	/* from waitpid, when reaped */
@@ -528,29 +529,53 @@ on_stderr(int fd, uint32_t events, void *arg)
 	job_check(j);
 }
 
-static void
-on_exit_fd(int fd, uint32_t events, void *arg)
+/* Reap the child if it has exited: 1 reaped (or gone), 0 still running. */
+static int
+job_try_reap(struct job *j)
 {
-	struct job *j = arg;
 	pid_t r;
 	int st;
 
-	(void)fd;
-	(void)events;
-	if (j->j_pidfd < 0)
-		return;
 	do
 		r = waitpid(j->j_pid, &st, WNOHANG);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
-		return;	/* not yet (spurious wake-up) */
+		return 0;
 	if (r < 0)
 		j->j_reap_failed = 1;	/* ECHILD: SIGCHLD ignored elsewhere? */
 	else
 		j->j_status = st;
 	j->j_reaped = 1;
+	return 1;
+}
+
+static void
+on_exit_fd(int fd, uint32_t events, void *arg)
+{
+	struct job *j = arg;
+
+	(void)fd;
+	(void)events;
+	if (j->j_pidfd < 0 || !job_try_reap(j))
+		return;	/* a stale event, or not yet (spurious wake-up) */
 	close_fd(&j->j_wpid, &j->j_pidfd);
 	job_check(j);
+}
+
+/*
+ * Without pidfd_open (Linux before 5.3, some sandboxes, valgrind): poll
+ * waitpid every CREDPROC_REAP_POLL_MS instead.  We install no SIGCHLD
+ * handler, so this is the only other way to learn of the exit.
+ */
+static void
+on_reap_poll(void *arg)
+{
+	struct job *j = arg;
+
+	if (job_try_reap(j))
+		job_check(j);
+	else
+		loop_timer_set(&j->j_reap_timer, CREDPROC_REAP_POLL_MS, on_reap_poll, j);
 }
 
 static void
@@ -651,6 +676,7 @@ job_check(struct job *j)
 	if (j->j_outfd >= 0 || j->j_errfd >= 0)
 		return;
 	j->j_finishing = 1;
+	loop_timer_cancel(&j->j_reap_timer);
 	loop_timer_cancel(&j->j_timer);
 	loop_timer_set(&j->j_timer, 0, job_complete, j);
 }
@@ -666,18 +692,22 @@ set_nonblock(int fd)
 	return 0;
 }
 
-/* Watch the pidfd and both pipes; all or none.  0 / -1 (errno). */
+/* Watch the pidfd (or poll) and both pipes; all or none.  0 / -1 (errno). */
 static int
 watch_all(struct job *j)
 {
 	int e;
 
-	if (loop_watch_add(&j->j_wpid, j->j_pidfd, EPOLLIN, on_exit_fd, j) < 0)
+	j->j_wpid.lw_fd = -1;
+	if (j->j_pidfd >= 0 &&
+	    loop_watch_add(&j->j_wpid, j->j_pidfd, EPOLLIN, on_exit_fd, j) < 0)
 		return -1;
 	if (loop_watch_add(&j->j_wout, j->j_outfd, EPOLLIN, on_stdout, j) < 0)
 		goto fail_pid;
 	if (loop_watch_add(&j->j_werr, j->j_errfd, EPOLLIN, on_stderr, j) < 0)
 		goto fail_out;
+	if (j->j_pidfd < 0)
+		loop_timer_set(&j->j_reap_timer, CREDPROC_REAP_POLL_MS, on_reap_poll, j);
 	return 0;
 fail_out:
 	e = errno;
@@ -685,7 +715,8 @@ fail_out:
 	errno = e;
 fail_pid:
 	e = errno;
-	loop_watch_del(&j->j_wpid);
+	if (j->j_pidfd >= 0)
+		loop_watch_del(&j->j_wpid);
 	errno = e;
 	return -1;
 }
@@ -766,11 +797,11 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
 
-	if ((j->j_pidfd = pidfd_open(j->j_pid, 0)) < 0) {
+	if ((j->j_pidfd = pidfd_open(j->j_pid, 0)) < 0 && errno != ENOSYS) {
 		seterr(err, errlen, "credential_process %s: pidfd_open: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
-	}
+	}	/* ENOSYS: watch_all polls waitpid instead */
 	j->j_outfd = outp[0];
 	j->j_errfd = errp[0];
 	outp[0] = errp[0] = -1;

@@ -73,6 +73,7 @@
 #define CREDPROC_OUT_MAX	65536	/* bytes of its stdout kept; more is an error */
 #define CREDPROC_ERR_MAX	512	/* bytes of its stderr's first line reported */
 #define CREDPROC_ARGS_MAX	256	/* words in its command line */
+#define CREDPROC_REAP_POLL_MS	20	/* ms between waitpid polls where pidfd_open is missing */
 
 #define STS_RESP_MAX		65536	/* bytes of an STS reply kept; more is an error */
 #define STS_TIMEOUT_MS		10000	/* ms for a whole STS request */

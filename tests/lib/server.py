@@ -40,8 +40,10 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = os.environ.get("GIMME_BIN") or os.path.join(ROOT, "gimme-aws-mini")
 
-START_TIMEOUT = 10.0	# s to wait for every "listening on" line
-STOP_GRACE = 5.0	# s between SIGTERM and SIGKILL
+# Slow runs (GIMME_BIN under valgrind) may stretch both with IMDS_TEST_SLOW=N.
+_SLOW = float(os.environ.get("IMDS_TEST_SLOW", "1"))
+START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
+STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
 
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 
