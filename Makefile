@@ -98,7 +98,7 @@ test: deps-test
 	UNIT_DIR=$(BUILD) SAN_BIN=build/san/$(PROG) tests/run
 
 # libFuzzer targets: clang, with ASan and UBSan, every module but main.c.
-build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIBSRC) $(HDR)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIBSRC) $(HDR)
 	@mkdir -p build/fuzz
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -DFUZZING -Isrc \
 	    -fsanitize=fuzzer,address,undefined \

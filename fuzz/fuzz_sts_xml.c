@@ -14,22 +14,10 @@
 #include <string.h>
 
 #include "imds.h"
+#include "fuzz.h"
 
-#define FUZZ_CHECK(x)	do { if (!(x)) abort(); } while (0)
 #define FUZZ_STATUS	200	/* st_http_status before the call */
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int
-fuzz_starts(const char *s, const char *const *forms)
-{
-	size_t i;
-
-	for (i = 0; forms[i] != NULL; i++)
-		if (strncmp(s, forms[i], strlen(forms[i])) == 0)
-			return 1;
-	return 0;
-}
 
 static void
 fuzz_one(const char *body, size_t size, enum sts_action action)
