@@ -358,12 +358,11 @@ static int
 profile_static(const struct aws_conf *ac, const char *name, struct cred *c, char *err,
     size_t errlen)
 {
-	const char *akid = awsconf_get(ac, name, "aws_access_key_id", NULL);
+	const struct aws_kv *where = NULL;
+	const char *akid = awsconf_get(ac, name, "aws_access_key_id", &where);
 	const char *secret = awsconf_get(ac, name, "aws_secret_access_key", NULL);
 	const char *token = awsconf_get(ac, name, "aws_session_token", NULL);
-	const struct aws_kv *where = NULL;
 
-	awsconf_get(ac, name, "aws_access_key_id", &where);
 	if (token == NULL)	/* the older name botocore still reads */
 		token = awsconf_get(ac, name, "aws_security_token", NULL);
 	if (secret == NULL || *secret == '\0') {
