@@ -98,8 +98,11 @@ class Server:
 	"""One gimme-aws-mini process.  Usable as a context manager."""
 
 	def __init__(self, *args, listen=None, access_log=True, identity_key=True,
-	    env=None, start=True):
+	    env=None, start=True, prefix=None):
 		self.args = list(args)
+		# a command that runs the server, e.g. ["ip", "netns", "exec", NS]
+		# (it must exec the server, so that our PID is the server's)
+		self.prefix = list(prefix or [])
 		# None: one ephemeral port; []: no --listen flag at all (the
 		# addresses then come from GIMME_LISTEN in env, or the default)
 		self.listen = ["127.0.0.1:0"] if listen is None else list(listen)
@@ -132,7 +135,7 @@ class Server:
 	def start(self):
 		if not os.access(BIN, os.X_OK):
 			raise ServerError("server binary %s is missing (run `make gimme-aws-mini`)" % BIN)
-		cmd = self.command()
+		cmd = self.prefix + self.command()
 		self.started_wall = time.time()
 		self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
 		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
