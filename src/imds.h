@@ -105,6 +105,7 @@
 #define MAGIC_STATUS_LINE_MAX	512	/* bytes: a line of /proc/self/status, a path */
 #define MAGIC_RULE_LINE_MAX	256	/* bytes: one generated command */
 #define MAGIC_CAP_NET_ADMIN	12	/* bit of CapEff */
+#define MAGIC_CAP_NET_BIND	10	/* CAP_NET_BIND_SERVICE */
 #define MAGIC_SBIN		"/usr/sbin"	/* where Debian keeps iptables */
 #define NL_REQ_MAX		256	/* bytes of attributes in a netlink request */
 #define NL_REPLY_MAX		8192	/* bytes of a netlink read */

@@ -929,6 +929,21 @@ magicip_check_privileges(const struct magic_conf *mc, char *err, size_t errlen)
 		    "packet filter");
 		return -1;
 	}
+	if (mc->mc_mode == MAGIC_ALIAS && !(eff & (1ULL << MAGIC_CAP_NET_BIND))) {
+		/* port 80 is below ip_unprivileged_port_start unless lowered */
+		unsigned long start = 1024;
+		if ((f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re")) != NULL) {
+			if (fscanf(f, "%lu", &start) != 1)
+				start = 1024;
+			fclose(f);
+		}
+		if (start > MAGIC_PORT) {
+			snprintf(err, errlen, "--magic-ip=alias listens on port %d, which needs "
+			    "CAP_NET_BIND_SERVICE: run as root, or give the binary the capability",
+			    MAGIC_PORT);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1191,6 +1206,7 @@ magicip_status(FILE *out, char *err, size_t errlen)
 	unsigned char a4[4], a6[16];
 	int any = 0, v6;
 
+	err[0] = '\0';
 	if (nft_table_exists(err, errlen) == 1 &&
 	    nft_run("list table inet " MAGIC_TABLE, &o, err, errlen) == 0) {
 		fprintf(out, "nftables: table inet %s\n%s", MAGIC_TABLE, o);
@@ -1234,5 +1250,8 @@ magicip_status(FILE *out, char *err, size_t errlen)
 	}
 	if (!any)
 		fprintf(out, "nothing installed\n");
+	if (err[0] != '\0')
+		fprintf(stderr, "%s: magic-ip status: could not look everywhere: %s\n", PROGNAME,
+		    err);
 	return any ? 0 : 1;
 }
