@@ -10,6 +10,7 @@
 #define IMDS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -86,6 +87,31 @@
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
 
+#define MAGIC_IPV4		"169.254.169.254"	/* contract §1 */
+#define MAGIC_IPV6		"fd00:ec2::254"
+#define MAGIC_PORT		80
+#define MAGIC_PODS_MAX		16	/* --pod-interface patterns */
+#define MAGIC_TABLE		"gimme_aws_mini"	/* our nftables table (family inet) */
+#define MAGIC_CHAIN_PREFIX	"GIMME-AWS-MINI-"	/* our iptables chains */
+#define MAGIC_LABEL		"lo:imds"	/* label of the alias address */
+#define MAGIC_PRIO_GUARD	-110	/* nft priority: before dstnat (-100) */
+#define MAGIC_PRIO_NAT		-100	/* nft priority of our NAT chains (dstnat) */
+#define MAGIC_PRIO_FILTER	0	/* nft priority of the hop chain (filter) */
+#define MAGIC_RULES_MAX		16384	/* bytes of generated rules */
+#define MAGIC_CMD_OUT_MAX	262144	/* bytes kept of iptables-save's output */
+#define MAGIC_CMD_TIMEOUT_MS	10000	/* ms an iptables command may take */
+#define MAGIC_LOCALNET_MAX	256	/* interfaces whose route_localnet we turn on */
+#define MAGIC_IPT_CHAINS_MAX	16	/* our chains in one iptables table */
+#define MAGIC_STATUS_LINE_MAX	512	/* bytes: a line of /proc/self/status, a path */
+#define MAGIC_RULE_LINE_MAX	256	/* bytes: one generated command */
+#define MAGIC_CAP_NET_ADMIN	12	/* bit of CapEff */
+#define MAGIC_CAP_NET_BIND	10	/* CAP_NET_BIND_SERVICE */
+#define MAGIC_SBIN		"/usr/sbin"	/* where Debian keeps iptables */
+#define NL_REQ_MAX		256	/* bytes of attributes in a netlink request */
+#define NL_REPLY_MAX		8192	/* bytes of a netlink read */
+#define NL_TIMEOUT_MS		2000	/* ms to wait for the kernel's answer */
+#define NL_SYSCTL_PATH_MAX	96	/* bytes: /proc/sys/net/ipv4/conf/IF/route_localnet */
+
 #define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
 #define ERRBUF_LEN		1024	/* bytes in an error message buffer */
@@ -94,6 +120,7 @@
 #define EXIT_USAGE		64	/* bad flag or value */
 #define EXIT_CONFIG		78	/* bad configuration file */
 #define EXIT_SYSTEM		71	/* a system call failed */
+#define EXIT_NOPERM		77	/* not allowed: privileges missing */
 #define EXIT_BUG		70	/* can't happen */
 
 /* ------------------------------------------------------------------ */
@@ -833,6 +860,7 @@ struct listen_addr {
 	int		 la_family;
 	unsigned char	 la_addr[16];
 	unsigned	 la_port;
+	int		 la_freebind;	/* bind before the address exists (alias mode) */
 };
 /* Parse "ADDR:PORT" or "[IPv6]:PORT".  0 / -1 with err. */
 int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen);
@@ -847,9 +875,84 @@ int		 server_init(const struct listen_addr *la, size_t n, size_t conn_max,
 void		 server_set_snapshot(struct snapshot *s);
 /* tick: called about once a second; hup: on SIGHUP.  Either may be NULL. */
 void		 server_callbacks(void (*tick)(void), void (*hup)(void));
+/* The port listener i (in server_init's order) is bound to: port 0 resolved. */
+unsigned	 server_bound_port(size_t i);
 /* Run until SIGTERM/SIGINT.  0, or -1 when the loop itself failed. */
 int		 server_run(void);
 /* Close every connection and listener, drop the snapshot. */
 void		 server_shutdown(void);
+
+/* ------------------------------------------------------------------ */
+/* magicip.c: 169.254.169.254 routed to the server                     */
+/* ------------------------------------------------------------------ */
+
+enum magic_mode { MAGIC_OFF, MAGIC_NAT, MAGIC_ALIAS };
+enum magic_fw { FW_AUTO, FW_NFT, FW_IPTABLES };
+
+struct magic_conf {
+	enum magic_mode	 mc_mode;
+	enum magic_fw	 mc_fw;
+	char		 mc_pods[MAGIC_PODS_MAX][16 + 1];	/* "cni0", "veth*", "auto" */
+	size_t		 mc_npods;
+	int		 mc_ipv6;	/* [fd00:ec2::254] too */
+	int		 mc_block;	/* --block-until-ready */
+	unsigned char	 mc_to4[4];	/* nat mode: where 169.254.169.254:80 goes */
+	unsigned	 mc_port4;
+	unsigned char	 mc_to6[16];	/* and [fd00:ec2::254]:80 */
+	unsigned	 mc_port6;	/* 0: no IPv6 listener to send it to */
+};
+
+/* Check and normalise a --pod-interface value ("cali+" -> "cali*").  0 / -1 with err. */
+int		 magicip_pod_pattern(const char *s, char *out, size_t len, char *err,
+		    size_t errlen);
+/* Whether this process may do what mc asks (CAP_NET_ADMIN).  0 / -1 with err. */
+int		 magicip_check_privileges(const struct magic_conf *mc, char *err, size_t errlen);
+/* The nft commands (one transaction) for mc: the full rules, or only the blocking ones. */
+size_t		 magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap);
+/* The iptables-restore (v6: ip6tables-restore) input for mc. */
+size_t		 magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf,
+		    size_t cap);
+/*
+ * The iptables-restore input that removes what an iptables-save listing
+ * holds of ours, and the interfaces our route_localnet record names.
+ * Length, 0 when nothing is ours, -1 when cap is short.
+ */
+ssize_t		 magicip_ipt_removal(const char *save, char *buf, size_t cap,
+		    char localnet[][16], size_t *nlocalnet, size_t maxlocalnet);
+/* Drop traffic to the magic IP until magicip_up.  0 / -1 with err. */
+int		 magicip_block(const struct magic_conf *mc, char *err, size_t errlen);
+/*
+ * Install the rules (nat) or the address on lo (alias), replacing any left
+ * by an earlier run; watch: follow new pod interfaces from the loop.
+ * Logs "magic-ip: installed ...".  0 / -1 with err (nothing left applied).
+ */
+int		 magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen);
+/* Whether rules are installed (readiness). */
+int		 magicip_installed(void);
+/*
+ * Remove everything of ours: the nft table, the iptables chains, the
+ * address on lo, route_localnet where we turned it on.  1 removed, 0
+ * nothing there, -1 with err.  quiet: no log line when nothing was there.
+ */
+int		 magicip_down(int quiet, char *err, size_t errlen);
+/* Print what is installed.  0 something, 1 nothing. */
+int		 magicip_status(FILE *out, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* netlink.c: rtnetlink requests                                       */
+/* ------------------------------------------------------------------ */
+
+/* Add (add 1) or remove an address (/32, /128) on ifname.  0 / -1 with err. */
+int		 nl_addr(int add, int family, const unsigned char *addr, const char *ifname,
+		    const char *label, char *err, size_t errlen);
+/* Set route_localnet on one interface.  0 / -1 with err (errno kept). */
+int		 nl_route_localnet(const char *ifname, int on, char *err, size_t errlen);
+/* Its current value: 1, 0, -1 unknown (no such interface). */
+int		 nl_route_localnet_get(const char *ifname);
+/* A non-blocking socket receiving news of links (RTMGRP_LINK); -1 (errno). */
+int		 nl_link_events_open(void);
+/* Read what is there; cb per RTM_NEWLINK.  0, -1 when news were lost (rescan). */
+int		 nl_link_events_read(int fd, void (*cb)(const char *ifname, void *arg), void *arg);
+void		 nl_addr_text(int family, const unsigned char *addr, char *out, size_t len);
 
 #endif /* IMDS_H */

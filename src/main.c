@@ -10,6 +10,7 @@
  * the command line or in the config file is one line on stderr and a
  * non-zero exit before anything is served.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -35,6 +36,9 @@ static const char usage_main[] =
 "  serve      serve instance metadata and credentials (see " PROGNAME " serve --help)\n"
 "  creds      print the credentials document serve would hand out, then exit;\n"
 "             takes serve's options\n"
+"  magic-ip status|down|up\n"
+"             show, remove or install the routing of 169.254.169.254 (see\n"
+"             " PROGNAME " magic-ip --help)\n"
 "  version    print the version and exit\n"
 "  help       print this help\n";
 
@@ -95,18 +99,58 @@ static const char usage_serve[] =
 "  --log-format text|json     log line format on stderr (default text)\n"
 "  --log-level debug|info|warn|error\n"
 "                             least severe level logged (default info)\n"
+"  --magic-ip[=nat|alias]     answer on http://169.254.169.254/ as IMDS does, once\n"
+"                             listening with credentials; removed at exit.  nat\n"
+"                             (default): rules in the packet filter send the\n"
+"                             host's and the pods' requests to the first loopback\n"
+"                             listener; alias: the address goes on lo and the\n"
+"                             server also listens on 169.254.169.254:80 (needs root\n"
+"                             or CAP_NET_ADMIN; GIMME_MAGIC_IP=1|nat|alias)\n"
+"  --pod-interface NAME       where pods' requests come from: an interface, or a\n"
+"                             prefix ending in * or + (veth*, cali+); repeatable\n"
+"                             (GIMME_POD_INTERFACE: comma-separated).  Default\n"
+"                             auto: those of cni0, cbr0, docker0, cali*, flannel*\n"
+"                             that exist at start\n"
+"  --firewall nft|iptables|auto\n"
+"                             the packet filter for --magic-ip (default auto:\n"
+"                             nftables through libnftables, else the iptables command)\n"
+"  --ipv6                     also answer on http://[fd00:ec2::254]/ (host processes;\n"
+"                             with nat, a listener on [::1] at the same port is added)\n"
+"  --block-until-ready        with --magic-ip: drop requests to 169.254.169.254\n"
+"                             from start until the server is ready, so that they\n"
+"                             wait instead of failing\n"
 "  -h, --help                 print this help\n"
 "\n"
 "signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
 "exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
-"no credentials from the source at start, 71 system error.\n";
+"no credentials from the source at start, 77 not allowed to change the\n"
+"packet filter or addresses, 71 system error.\n";
+
+static const char usage_magic[] =
+"usage: " PROGNAME " magic-ip status\n"
+"       " PROGNAME " magic-ip down\n"
+"       " PROGNAME " magic-ip up [--listen ADDR:PORT] [--pod-interface NAME]...\n"
+"                        [--firewall nft|iptables|auto] [--ipv6]\n"
+"\n"
+"status  print what is installed: the nftables table inet " MAGIC_TABLE ", the\n"
+"        iptables chains " MAGIC_CHAIN_PREFIX "*, the address " MAGIC_IPV4 " on lo;\n"
+"        exit 0 when something is, 1 when nothing is\n"
+"down    remove all of it (what a daemon killed with SIGKILL left behind), and\n"
+"        turn route_localnet off again where it was turned on\n"
+"up      install the nat rules for a server listening at --listen (default\n"
+"        127.0.0.1:1338) that is not this process, then exit; pod interfaces\n"
+"        created later are not followed (serve --magic-ip does that)\n"
+"\n"
+"exit status: 0 done, 1 nothing installed (status), 64 bad usage, 77 not\n"
+"allowed, 71 the packet filter refused (its message names the rule).\n";
 
 enum opt_id {
 	OPT_LISTEN = 1, OPT_CONFIG, OPT_USER_DATA, OPT_HTTP_TOKENS, OPT_HOP_LIMIT,
 	OPT_HTTP_ENDPOINT, OPT_IDENTITY_KEY, OPT_IDENTITY_CERT, OPT_MAX_CONN,
 	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_SOURCE, OPT_PROFILE,
 	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_ASSUME_ROLE, OPT_EXTERNAL_ID, OPT_SESSION_NAME,
-	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_HELP
+	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_MAGIC_IP,
+	OPT_POD_IF, OPT_FIREWALL, OPT_IPV6, OPT_BLOCK, OPT_HELP
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -114,7 +158,7 @@ static const struct opt_def {
 	enum opt_id	 id;
 	const char	*flag;
 	const char	*env;
-	int		 has_arg;
+	int		 has_arg;	/* 0 none, 1 required, 2 optional (--flag=value) */
 } opt_defs[] = {
 	{ OPT_LISTEN,		"listen",		"GIMME_LISTEN",		1 },
 	{ OPT_CONFIG,		"config",		"GIMME_CONFIG",		1 },
@@ -139,6 +183,11 @@ static const struct opt_def {
 	{ OPT_STS_REGION,	"sts-region",		"GIMME_STS_REGION",	1 },
 	{ OPT_STS_ENDPOINT,	"sts-endpoint",		"GIMME_STS_ENDPOINT",	1 },
 	{ OPT_CA_BUNDLE,	"ca-bundle",		"GIMME_CA_BUNDLE",	1 },
+	{ OPT_MAGIC_IP,		"magic-ip",		"GIMME_MAGIC_IP",	2 },
+	{ OPT_POD_IF,		"pod-interface",	"GIMME_POD_INTERFACE",	1 },
+	{ OPT_FIREWALL,		"firewall",		"GIMME_FIREWALL",	1 },
+	{ OPT_IPV6,		"ipv6",			"GIMME_IPV6",		0 },
+	{ OPT_BLOCK,		"block-until-ready",	"GIMME_BLOCK_UNTIL_READY", 0 },
 	{ OPT_HELP,		"help",			NULL,			0 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -169,6 +218,8 @@ static struct {
 	const char	*sts_region;
 	const char	*sts_endpoint;
 	const char	*ca_bundle;
+	struct magic_conf magic;	/* --magic-ip and its companions */
+	int		 pods_from_flag;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -384,9 +435,155 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		else
 			usage_error("%s: expected debug, info, warn or error, got '%s'", src, val);
 		break;
+	case OPT_MAGIC_IP:
+		if (val == NULL || strcmp(val, "nat") == 0 || strcmp(val, "1") == 0 ||
+		    strcmp(val, "true") == 0 || strcmp(val, "yes") == 0)
+			cli.magic.mc_mode = MAGIC_NAT;
+		else if (strcmp(val, "alias") == 0)
+			cli.magic.mc_mode = MAGIC_ALIAS;
+		else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "no") == 0)
+			cli.magic.mc_mode = MAGIC_OFF;
+		else
+			usage_error("%s: expected nat or alias, got '%s'", src, val);
+		break;
+	case OPT_POD_IF:
+		/* the environment may list several, comma-separated */
+		for (p = val; ; p = comma + 1) {
+			char one[MAGIC_RULE_LINE_MAX];
+			size_t len;
+			comma = strchr(p, ',');
+			len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+			if (len >= sizeof(one))
+				usage_error("%s: '%.*s' is too long", src, (int)len, p);
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if (cli.magic.mc_npods == MAGIC_PODS_MAX)
+				usage_error("%s: at most %d pod interfaces", src, MAGIC_PODS_MAX);
+			if (magicip_pod_pattern(one, cli.magic.mc_pods[cli.magic.mc_npods],
+			    sizeof(cli.magic.mc_pods[0]), err, sizeof(err)) == -1)
+				usage_error("%s: %s", src, err);
+			cli.magic.mc_npods++;
+			if (comma == NULL)
+				break;
+		}
+		break;
+	case OPT_FIREWALL:
+		if (strcmp(val, "auto") == 0)
+			cli.magic.mc_fw = FW_AUTO;
+		else if (strcmp(val, "nft") == 0)
+			cli.magic.mc_fw = FW_NFT;
+		else if (strcmp(val, "iptables") == 0)
+			cli.magic.mc_fw = FW_IPTABLES;
+		else
+			usage_error("%s: expected nft, iptables or auto, got '%s'", src, val);
+		break;
+	case OPT_IPV6:
+		cli.magic.mc_ipv6 = opt_bool(src, val);
+		break;
+	case OPT_BLOCK:
+		cli.magic.mc_block = opt_bool(src, val);
+		break;
 	case OPT_HELP:
 		fputs(usage_serve, stdout);
 		exit(0);
+	}
+}
+
+/*
+ * The listener --magic-ip (nat) sends family's traffic to: the first
+ * loopback or wildcard one, else the first of that family.  -1 if none.
+ */
+static int
+magic_target(int family)
+{
+	static const unsigned char any[16];
+	size_t i;
+	int first = -1;
+
+	for (i = 0; i < cli.nlisten; i++) {
+		const struct listen_addr *la = &cli.listen[i];
+		if (la->la_family != family || la->la_freebind)
+			continue;
+		if (first == -1)
+			first = (int)i;
+		if (family == AF_INET ? la->la_addr[0] == 127 || memcmp(la->la_addr, any, 4) == 0 :
+		    memcmp(la->la_addr, any, 15) == 0)	/* ::1 and :: */
+			return (int)i;
+	}
+	return first;
+}
+
+/* Fill in where nat sends the magic IP, once the listeners are bound (port 0). */
+static void
+magic_targets(int bound)
+{
+	struct magic_conf *mc = &cli.magic;
+	int i;
+
+	if ((i = magic_target(AF_INET)) >= 0) {
+		memcpy(mc->mc_to4, cli.listen[i].la_addr, 4);
+		if (mc->mc_to4[0] == 0)		/* 0.0.0.0: the host itself */
+			inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
+		mc->mc_port4 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+	}
+	if (mc->mc_ipv6 && (i = magic_target(AF_INET6)) >= 0) {
+		memcpy(mc->mc_to6, cli.listen[i].la_addr, 16);
+		if (mc->mc_to6[15] == 0)	/* :: */
+			inet_pton(AF_INET6, "::1", mc->mc_to6);
+		mc->mc_port6 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+	}
+}
+
+/* Add one listener of our own (for --magic-ip). */
+static void
+listen_add(const char *text, int freebind)
+{
+	char err[ERRBUF_LEN];
+
+	if (cli.nlisten == LISTEN_MAX)
+		usage_error("--magic-ip: needs a listener more than the %d allowed", LISTEN_MAX);
+	if (listen_addr_parse(text, &cli.listen[cli.nlisten], err, sizeof(err)) == -1)
+		fatalx(EXIT_BUG, "can't happen: %s", err);
+	cli.listen[cli.nlisten++].la_freebind = freebind;
+}
+
+/* --magic-ip's checks, and the listeners it needs. */
+static void
+magic_listeners(void)
+{
+	struct magic_conf *mc = &cli.magic;
+	char text[sizeof(cli.listen[0].la_text)];
+	int i;
+
+	if (mc->mc_mode == MAGIC_OFF) {
+		if (mc->mc_block || mc->mc_ipv6 || cli.pods_from_flag)
+			usage_error("--%s needs --magic-ip", mc->mc_block ? "block-until-ready" :
+			    mc->mc_ipv6 ? "ipv6" : "pod-interface");
+		return;
+	}
+	if (mc->mc_npods == 0) {
+		snprintf(mc->mc_pods[0], sizeof(mc->mc_pods[0]), "auto");
+		mc->mc_npods = 1;
+	}
+	if (mc->mc_mode == MAGIC_ALIAS) {
+		if (mc->mc_block)
+			usage_error("--block-until-ready works with --magic-ip=nat only: with alias "
+			    "the address appears only once the server is ready");
+		snprintf(text, sizeof(text), "%s:%d", MAGIC_IPV4, MAGIC_PORT);
+		listen_add(text, 1);
+		if (mc->mc_ipv6) {
+			snprintf(text, sizeof(text), "[%s]:%d", MAGIC_IPV6, MAGIC_PORT);
+			listen_add(text, 1);
+		}
+		return;
+	}
+	if ((i = magic_target(AF_INET)) < 0)
+		usage_error("--magic-ip: no IPv4 listener to send %s to (add --listen "
+		    "127.0.0.1:PORT)", MAGIC_IPV4);
+	if (mc->mc_ipv6 && magic_target(AF_INET6) < 0) {
+		snprintf(text, sizeof(text), "[::1]:%u", cli.listen[i].la_port);
+		listen_add(text, 0);
 	}
 }
 
@@ -408,7 +605,8 @@ parse_serve_args(int argc, char **argv)
 	}
 	for (i = 0; i < NOPT_DEFS; i++) {
 		longopts[i].name = opt_defs[i].flag;
-		longopts[i].has_arg = opt_defs[i].has_arg ? required_argument : no_argument;
+		longopts[i].has_arg = opt_defs[i].has_arg == 2 ? optional_argument :
+		    opt_defs[i].has_arg ? required_argument : no_argument;
 		longopts[i].flag = NULL;
 		longopts[i].val = opt_defs[i].id;
 	}
@@ -431,6 +629,10 @@ parse_serve_args(int argc, char **argv)
 			cli.nlisten = 0;	/* flags replace the environment's list */
 			cli.listen_from_flag = 1;
 		}
+		if (opt_defs[i].id == OPT_POD_IF && !cli.pods_from_flag) {
+			cli.magic.mc_npods = 0;
+			cli.pods_from_flag = 1;
+		}
 		snprintf(src, sizeof(src), "--%s", opt_defs[i].flag);
 		opt_apply(&opt_defs[i], src, optarg);
 	}
@@ -442,6 +644,7 @@ parse_serve_args(int argc, char **argv)
 			fatalx(EXIT_BUG, "can't happen: %s", err);
 		cli.nlisten = 1;
 	}
+	magic_listeners();
 }
 
 /* Defaults, then the config file's options, then flags and environment. */
@@ -871,6 +1074,18 @@ mem_trim(void)
 		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
+/* Take the magic IP away again (exit paths); failures are logged. */
+static void
+magic_remove(void)
+{
+	char err[ERRBUF_LEN];
+
+	if (cli.magic.mc_mode == MAGIC_OFF)
+		return;
+	if (magicip_down(1, err, sizeof(err)) == -1)
+		log_err("magic-ip: removing the rules: %s (run '%s magic-ip down')", err, PROGNAME);
+}
+
 static void
 clean_up(void)
 {
@@ -891,27 +1106,124 @@ cmd_serve(int argc, char **argv)
 	int rc;
 
 	parse_serve_args(argc, argv);
-	if ((rc = start_up()) != 0)
+	log_init(cli.log_json, cli.log_level);
+	/* what needs privileges is checked before anything else is done */
+	if (magicip_check_privileges(&cli.magic, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_NOPERM;
+	}
+	if (cli.magic.mc_mode == MAGIC_NAT && cli.magic.mc_block) {
+		magic_targets(0);
+		if (magicip_block(&cli.magic, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: magic-ip: %s\n", PROGNAME, err);
+			return EXIT_SYSTEM;
+		}
+	}
+	if ((rc = start_up()) != 0) {
+		magic_remove();
 		return rc;
+	}
 	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		magic_remove();
 		return EXIT_SYSTEM;
 	}
 	st.serving = 1;
-	if (publish() == -1)
+	if (publish() == -1) {
+		magic_remove();
 		return EXIT_CONFIG;
+	}
 	log_info("instance %s (%s) in %s, role %s; http-tokens %s, hop limit %d%s",
 	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az, st.inst.i_role,
 	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
 	    st.opt.o_endpoint_enabled ? "" : ", endpoint disabled");
+	/* listening, with credentials: now the magic IP may lead here */
+	if (cli.magic.mc_mode != MAGIC_OFF) {
+		magic_targets(1);
+		if (magicip_up(&cli.magic, 1, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: magic-ip: %s\n", PROGNAME, err);
+			magic_remove();
+			server_shutdown();
+			clean_up();
+			return EXIT_SYSTEM;
+		}
+	}
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
 	rc = server_run();
 	server_shutdown();
+	magic_remove();
 	clean_up();
 	log_info("stopped");
 	return rc == 0 ? 0 : EXIT_SYSTEM;
+}
+
+/* magic-ip status|down|up */
+static int
+cmd_magic(int argc, char **argv)
+{
+	char err[ERRBUF_LEN];
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_magic, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "down") == 0) {
+		if (argc > 2) {
+			fprintf(stderr, "%s: magic-ip %s: unexpected argument '%s'\n", PROGNAME,
+			    argv[1], argv[2]);
+			return EXIT_USAGE;
+		}
+		log_init(0, LOG_LVL_INFO);
+		if (strcmp(argv[1], "status") == 0) {
+			rc = magicip_status(stdout, err, sizeof(err));
+			return rc;
+		}
+		cli.magic.mc_mode = MAGIC_NAT;
+		if (magicip_check_privileges(&cli.magic, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", PROGNAME, err);
+			return EXIT_NOPERM;
+		}
+		if (magicip_down(0, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: magic-ip down: %s\n", PROGNAME, err);
+			return EXIT_SYSTEM;
+		}
+		return 0;
+	}
+	if (strcmp(argv[1], "up") == 0) {
+		if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+			fputs(usage_magic, stdout);
+			return 0;
+		}
+		cli.magic.mc_mode = MAGIC_NAT;
+		parse_serve_args(argc - 1, argv + 1);
+		if (cli.magic.mc_mode != MAGIC_NAT || cli.magic.mc_block) {
+			fprintf(stderr, "%s: magic-ip up installs the nat rules only\n", PROGNAME);
+			return EXIT_USAGE;
+		}
+		magic_targets(0);
+		if (cli.magic.mc_port4 == 0) {
+			fprintf(stderr, "%s: magic-ip up: --listen needs a port other than 0\n",
+			    PROGNAME);
+			return EXIT_USAGE;
+		}
+		log_init(cli.log_json, cli.log_level);
+		if (magicip_check_privileges(&cli.magic, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", PROGNAME, err);
+			return EXIT_NOPERM;
+		}
+		if (magicip_up(&cli.magic, 0, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: magic-ip up: %s\n", PROGNAME, err);
+			return EXIT_SYSTEM;
+		}
+		return 0;
+	}
+	fprintf(stderr, "%s: magic-ip: unknown command '%s'\n", PROGNAME, argv[1]);
+	fputs(usage_magic, stderr);
+	return EXIT_USAGE;
 }
 
 /* creds: print what serve would hand out at iam/security-credentials/<role>. */
@@ -955,6 +1267,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "creds") == 0)
 		return cmd_creds(argc - 1, argv + 1);
+	if (strcmp(argv[1], "magic-ip") == 0)
+		return cmd_magic(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

@@ -54,6 +54,7 @@ struct listener {
 	enum ev_kind	 l_kind;	/* EV_LISTENER: first member, see ev_kind_of */
 	int		 l_fd;
 	int		 l_family;
+	unsigned	 l_port;	/* as bound */
 	char		 l_text[PEER_LEN];
 };
 
@@ -255,6 +256,9 @@ listener_open(const struct listen_addr *la, struct listener *l, char *err, size_
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (la->la_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (la->la_freebind)
+		setsockopt(fd, la->la_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		    la->la_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "listen on %s: %s", la->la_text, strerror(errno));
 		close(fd);
@@ -266,6 +270,8 @@ listener_open(const struct listen_addr *la, struct listener *l, char *err, size_
 	l->l_fd = fd;
 	l->l_family = la->la_family;
 	sockaddr_text(&ss, l->l_text, sizeof(l->l_text));
+	l->l_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 
@@ -691,6 +697,12 @@ uint64_t
 loop_now_ms(void)
 {
 	return srv.now_ms;
+}
+
+unsigned
+server_bound_port(size_t i)
+{
+	return i < srv.nlst ? srv.lst[i].l_port : 0;
 }
 
 int

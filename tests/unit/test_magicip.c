@@ -1,0 +1,244 @@
+/*
+ * test_magicip.c: the rule text of magicip.c (the pure parts): what nft and
+ * iptables-restore are given, and the removal script made from a listing.
+ * That the kernel accepts the rules and that they route is tested in
+ * tests/net/, inside network namespaces.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+
+#include "imds.h"
+
+#define T_BUF	16384
+
+static char buf[T_BUF];
+
+static void
+conf(struct magic_conf *mc, int ipv6)
+{
+	memset(mc, 0, sizeof(*mc));
+	mc->mc_mode = MAGIC_NAT;
+	strcpy(mc->mc_pods[0], "cni0");
+	strcpy(mc->mc_pods[1], "veth*");
+	mc->mc_npods = 2;
+	inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
+	mc->mc_port4 = 1338;
+	mc->mc_ipv6 = ipv6;
+	if (ipv6) {
+		inet_pton(AF_INET6, "::1", mc->mc_to6);
+		mc->mc_port6 = 1338;
+	}
+}
+
+/* Exactly one line of text equal to line. */
+static void
+has_line(const char *text, const char *line)
+{
+	const char *p = text, *hit = NULL;
+	size_t n = strlen(line), count = 0;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == text || p[-1] == '\n' || p[-1] == '\t') && (p[n] == '\n' || p[n] == '\0')) {
+			count++;
+			hit = p;
+		}
+		p += n;
+	}
+	if (count != 1)
+		fail_msg("want once: [%s], found %zu times in:\n%s", line, count, text);
+	(void)hit;
+}
+
+static void
+test_pod_patterns(void **state)
+{
+	char out[32], err[ERRBUF_LEN];
+
+	(void)state;
+	assert_int_equal(magicip_pod_pattern("cni0", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "cni0");
+	assert_int_equal(magicip_pod_pattern("cali+", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "cali*");
+	assert_int_equal(magicip_pod_pattern("veth*", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "veth*");
+	assert_int_equal(magicip_pod_pattern("auto", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "auto");
+	/* 15 characters is the kernel's longest name */
+	assert_int_equal(magicip_pod_pattern("abcdefghijklmno", out, sizeof(out), err,
+	    sizeof(err)), 0);
+	assert_int_equal(magicip_pod_pattern("abcdefghijklmnop", out, sizeof(out), err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not an interface name"));
+	/* nothing that could break out of a quoted rule */
+	assert_int_equal(magicip_pod_pattern("a\"b", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(magicip_pod_pattern("a b", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(magicip_pod_pattern("a;b", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(magicip_pod_pattern("*", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(magicip_pod_pattern("", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(magicip_pod_pattern("a*b", out, sizeof(out), err, sizeof(err)), -1);
+}
+
+static void
+test_nft_rules(void **state)
+{
+	struct magic_conf mc;
+	size_t n;
+
+	(void)state;
+	conf(&mc, 1);
+	n = magicip_nft_rules(&mc, 0, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(n, strlen(buf));
+	/* one transaction: whatever was there goes, then the table */
+	{
+		const char *head = "add table inet gimme_aws_mini\n"
+		    "delete table inet gimme_aws_mini\ntable inet gimme_aws_mini {\n";
+		assert_int_equal(strncmp(buf, head, strlen(head)), 0);
+	}
+	has_line(buf, "comment \"gimme-aws-mini pods=cni0,veth*\"");
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to "
+	    "127.0.0.1:1338");
+	has_line(buf, "iifname \"veth*\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to "
+	    "127.0.0.1:1338");
+	has_line(buf, "ip daddr 169.254.169.254 tcp dport 80 dnat ip to 127.0.0.1:1338");
+	has_line(buf, "ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to [::1]:1338");
+	has_line(buf, "iifname \"cni0\" ip daddr 127.0.0.0/8 drop");
+	has_line(buf, "oifname \"cni0\" ip ttl 1 drop");
+	has_line(buf, "oifname \"veth*\" ip6 hoplimit 1 drop");
+	has_line(buf, "type nat hook prerouting priority -100; policy accept;");
+	has_line(buf, "type filter hook prerouting priority -110; policy accept;");
+	assert_null(strstr(buf, "block_"));
+
+	/* without IPv6, nothing of it */
+	conf(&mc, 0);
+	assert_true(magicip_nft_rules(&mc, 0, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "fd00:ec2::254"));
+	/* too small a buffer is refused, not cut */
+	assert_int_equal(magicip_nft_rules(&mc, 0, buf, 200), 0);
+}
+
+static void
+test_nft_block(void **state)
+{
+	struct magic_conf mc;
+
+	(void)state;
+	conf(&mc, 0);
+	assert_true(magicip_nft_rules(&mc, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.169.254 tcp dport 80 drop");
+	has_line(buf, "ip daddr 169.254.169.254 tcp dport 80 drop");
+	assert_null(strstr(buf, "dnat"));
+}
+
+static void
+test_ipt_rules(void **state)
+{
+	struct magic_conf mc;
+
+	(void)state;
+	conf(&mc, 1);
+	assert_true(magicip_ipt_rules(&mc, 0, 0, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d 169.254.169.254/32 -p tcp --dport 80 "
+	    "-j DNAT --to-destination 127.0.0.1:1338");
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT "
+	    "--to-destination 127.0.0.1:1338");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d 127.0.0.0/8 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-HOP -o cni0 -m ttl --ttl-eq 1 -j DROP");
+	has_line(buf, "-I PREROUTING 1 -m comment --comment \"gimme-aws-mini pods=cni0,veth*\" "
+	    "-j GIMME-AWS-MINI-PRE");
+	assert_non_null(strstr(buf, "*raw\n"));
+	assert_non_null(strstr(buf, "*nat\n"));
+	assert_non_null(strstr(buf, "*filter\n"));
+
+	assert_true(magicip_ipt_rules(&mc, 0, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d fd00:ec2::254/128 -p tcp --dport 80 -j DNAT "
+	    "--to-destination [::1]:1338");
+	has_line(buf, "-A GIMME-AWS-MINI-HOP -o veth+ -m hl --hl-eq 1 -j DROP");
+}
+
+/* A listing as iptables-save prints it, with a CNI's rules beside ours. */
+static const char listing[] =
+	"# Generated by iptables-save v1.8.9 (nf_tables) on Sun Nov 29 06:00:00 2026\n"
+	"*raw\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":GIMME-AWS-MINI-PRE - [0:0]\n"
+	":GIMME-AWS-MINI-RLN - [0:0]\n"
+	"-A PREROUTING -m comment --comment \"gimme-aws-mini pods=cni0\" -j GIMME-AWS-MINI-PRE\n"
+	"-A GIMME-AWS-MINI-PRE -i cni0 -d 127.0.0.0/8 -j DROP\n"
+	"-A GIMME-AWS-MINI-RLN -i cni0 -j RETURN\n"
+	"-A GIMME-AWS-MINI-RLN -i veth12ab -j RETURN\n"
+	"COMMIT\n"
+	"*nat\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n"
+	":CNI-MASQ - [0:0]\n"
+	":GIMME-AWS-MINI-PRE - [0:0]\n"
+	"-A PREROUTING -j GIMME-AWS-MINI-PRE\n"
+	"-A POSTROUTING -s 10.244.0.0/16 -j CNI-MASQ\n"
+	"-A CNI-MASQ -j MASQUERADE\n"
+	"-A GIMME-AWS-MINI-PRE -i cni0 -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -j DNAT "
+	"--to-destination 127.0.0.1:1338\n"
+	"COMMIT\n"
+	"*filter\n"
+	":FORWARD ACCEPT [0:0]\n"
+	"-A FORWARD -i cni0 -j ACCEPT\n"
+	"COMMIT\n";
+
+static void
+test_ipt_removal(void **state)
+{
+	char names[8][16];
+	size_t nnames = 0;
+	ssize_t n;
+
+	(void)state;
+	n = magicip_ipt_removal(listing, buf, sizeof(buf), names, &nnames, 8);
+	assert_true(n > 0);
+	assert_string_equal(buf,
+	    "*raw\n"
+	    "-D PREROUTING -m comment --comment \"gimme-aws-mini pods=cni0\" -j GIMME-AWS-MINI-PRE\n"
+	    "-F GIMME-AWS-MINI-PRE\n-F GIMME-AWS-MINI-RLN\n"
+	    "-X GIMME-AWS-MINI-PRE\n-X GIMME-AWS-MINI-RLN\n"
+	    "COMMIT\n"
+	    "*nat\n"
+	    "-D PREROUTING -j GIMME-AWS-MINI-PRE\n"
+	    "-F GIMME-AWS-MINI-PRE\n-X GIMME-AWS-MINI-PRE\n"
+	    "COMMIT\n"
+	    "*filter\n"
+	    "COMMIT\n");
+	assert_int_equal(nnames, 2);
+	assert_string_equal(names[0], "cni0");
+	assert_string_equal(names[1], "veth12ab");
+
+	/* nothing of ours: nothing to do */
+	nnames = 0;
+	n = magicip_ipt_removal("*nat\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\n"
+	    "COMMIT\n", buf, sizeof(buf), names, &nnames, 8);
+	assert_int_equal(n, 0);
+	assert_int_equal(nnames, 0);
+	/* a script that does not fit is refused */
+	nnames = 0;
+	assert_int_equal(magicip_ipt_removal(listing, buf, 64, names, &nnames, 8), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pod_patterns),
+		cmocka_unit_test(test_nft_rules),
+		cmocka_unit_test(test_nft_block),
+		cmocka_unit_test(test_ipt_rules),
+		cmocka_unit_test(test_ipt_removal),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
