@@ -36,8 +36,8 @@ namespaces are deleted.  Namespaces left by an earlier run whose PID is gone
 are deleted on start.
 
 Commands run in a namespace through `ip netns exec NS ...` with a clean
-environment (clean_env(): no AWS_*, GIMME_* or proxy variables, HOME an empty
-temporary directory without ~/.aws).
+environment (clean_env(): no AWS_*, GIMME_* or proxy variables) and HOME a new
+empty directory for each command (no ~/.aws, nothing left by a client before).
 
 Standard library only; Python 3.11 (Debian 12's /usr/bin/python3).
 """
@@ -55,6 +55,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import server as libserver  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "clients"))
+import clientlib  # noqa: E402
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 NFT = shutil.which("nft") or "/usr/sbin/nft"
@@ -117,22 +120,13 @@ def usable():
 
 # ---------------------------------------------------------------- environment
 
-_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
-
-
 def clean_env(home, extra=None):
-	"""The environment of a client in a namespace: this process's, without
-	AWS_*, BOTO_*, GIMME_*, PYTHON* or proxy variables (tests/clients/
-	clientlib.py's clean_env_base, plus GIMME_*), HOME = home."""
-	env = {}
-	for k, v in os.environ.items():
-		if k.lower() in _PROXY_NAMES or k.upper() in ("CURL_HOME", "NODE_OPTIONS"):
-			continue
-		if k.upper().startswith(("AWS_", "BOTO_", "GIMME_", "PYTHON")):
-			continue
-		env[k] = v
+	"""The environment of a client in a namespace: tests/clients/clientlib.py's
+	clean_env_base() (no AWS_*, BOTO_*, PYTHON* or proxy variables), without
+	GIMME_* too, with HOME = home (an empty directory) and extra."""
+	env = {k: v for k, v in clientlib.clean_env_base().items()
+	    if not k.upper().startswith("GIMME_")}
 	env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
-	env["PYTHONNOUSERSITE"] = "1"
 	env["LC_ALL"] = "C"
 	env["HOME"] = home
 	if extra:
@@ -234,7 +228,7 @@ class Topology:
 		self.wan = "%s%d-wan" % (PREFIX, pid)
 		self.node_ip = "10.244.%d.1" % self.n
 		self.pod_ips = ["10.244.%d.2" % self.n, "10.244.%d.3" % self.n]
-		self.home = tempfile.mkdtemp(prefix="gamnet-home-")	# empty, no ~/.aws
+		self.home = tempfile.mkdtemp(prefix="gamnet-home-")	# homes of runs
 		self._procs = []	# Popen objects started in a namespace
 		self._servers = []
 		self._made = []
@@ -327,11 +321,17 @@ class Topology:
 		return self.pods[i - 1]
 
 	def run(self, ns, argv, env=None, timeout=CMD_TIMEOUT, check=False, input=None):
-		"""Run argv in namespace ns with clean_env(); CompletedProcess (text)."""
-		e = clean_env(self.home, env)
-		p = subprocess.run([IP, "netns", "exec", ns] + list(argv), env=e,
-		    cwd=self.home, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-		    capture_output=True, text=True, timeout=timeout)
+		"""Run argv in namespace ns with clean_env() and a fresh empty HOME
+		(whatever a client writes there is gone afterwards); CompletedProcess
+		(text)."""
+		home = tempfile.mkdtemp(prefix="run-", dir=self.home)
+		try:
+			p = subprocess.run([IP, "netns", "exec", ns] + list(argv),
+			    env=clean_env(home, env), cwd=home, input=input,
+			    stdin=None if input is not None else subprocess.DEVNULL,
+			    capture_output=True, text=True, timeout=timeout)
+		finally:
+			shutil.rmtree(home, ignore_errors=True)
 		if check and p.returncode != 0:
 			raise TopologyError("in %s: %s: exit %d: %s" % (ns, " ".join(argv),
 			    p.returncode, (p.stderr or p.stdout).strip()[-500:]))
@@ -344,9 +344,11 @@ class Topology:
 		return self.run(self.pod(i), argv, **kw)
 
 	def popen(self, ns, argv, env=None, **kw):
-		"""Start argv in ns (clean env); killed at destroy() if still running."""
+		"""Start argv in ns (clean env, HOME an empty directory of its own);
+		killed at destroy() if still running."""
+		home = tempfile.mkdtemp(prefix="popen-", dir=self.home)
 		p = subprocess.Popen([IP, "netns", "exec", ns] + list(argv),
-		    env=clean_env(self.home, env), cwd=self.home, stdin=subprocess.DEVNULL, **kw)
+		    env=clean_env(home, env), cwd=home, stdin=subprocess.DEVNULL, **kw)
 		self._procs.append(p)
 		return p
 
