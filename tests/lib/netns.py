@@ -43,6 +43,7 @@ Standard library only; Python 3.11 (Debian 12's /usr/bin/python3).
 """
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -370,6 +371,28 @@ class Topology:
 		    env=libserver.server_env(env), cwd=libserver.session_dir())
 		return (p.returncode, p.stdout.decode("utf-8", "replace"),
 		    p.stderr.decode("utf-8", "replace"))
+
+	@contextlib.contextmanager
+	def loopback_via_node(self, i):
+		"""Within the block, pod i sends 127.0.0.0/8 to the node, as a pod with
+		CAP_NET_ADMIN could (CVE-2020-8558): no local loopback routes,
+		127.0.0.0/8 via the node, route_localnet=1 on eth0.  Restored after
+		(lo down and up brings its local routes back)."""
+		pod = self.pod(i)
+		steps = [["ip", "route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local"],
+		    ["ip", "route", "del", "local", "127.0.0.1", "dev", "lo", "table", "local"],
+		    ["ip", "route", "add", "127.0.0.0/8", "via", self.node_ip, "dev", "eth0",
+		        "src", self.pod_ips[i - 1]],
+		    ["sysctl", "-q", "-w", "net.ipv4.conf.eth0.route_localnet=1"]]
+		try:
+			for argv in steps:
+				self.run(pod, argv, check=True)
+			yield
+		finally:
+			self.run(pod, ["ip", "route", "del", "127.0.0.0/8", "via", self.node_ip])
+			self.run(pod, ["sysctl", "-q", "-w", "net.ipv4.conf.eth0.route_localnet=0"])
+			self.run(pod, ["ip", "link", "set", "lo", "down"])
+			self.run(pod, ["ip", "link", "set", "lo", "up"], check=True)
 
 	# -- packet-filter state ------------------------------------------
 

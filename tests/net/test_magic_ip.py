@@ -18,6 +18,8 @@ proxy variables, an empty HOME): curl, ec2-metadata, botocore's default chain,
 For each firewall path (nft, then iptables):
   * hop limit 2: every client in both pods gets instance id / the example
     credentials; the pods' token PUTs succeed and botocore's GETs are imds=v2;
+    a pod that routes 127.0.0.0/8 to the node (as CVE-2020-8558 did) does not
+    reach a UDP listener on the node's 127.0.0.1;
   * hop limit 1: a pod's token PUT is answered (access log) but never arrives
     (curl --max-time 2: exit 28), a host process (the node namespace) gets its
     token, and botocore in a pod still gets credentials through IMDSv1 (its GETs
@@ -27,17 +29,22 @@ For each firewall path (nft, then iptables):
     SIGTERM / SIGINT equals the state before; after kill -9 the rules stay
     (`magic-ip status` exits 0), a restart ends with exactly the first run's
     rule set, `magic-ip down` brings back the state before (`status` exits 1);
+    `magic-ip up` serves pods for a server started without --magic-ip;
   * rules appear only once the server has credentials (a credential_process
     that sleeps 3 s): before that, the state is unchanged; with
     --block-until-ready the pod's connection is dropped (a time-out, exit 28)
     meanwhile, and works once "magic-ip: installed" is logged;
   * --ipv6: a host process gets the instance id from [fd00:ec2::254].
 The iptables path starts from a node that already has a CNI's rules (every
-built-in chain of raw, mangle, nat and filter, for IPv4 and IPv6, as
-iptables-nft creates them; a MASQUERADE in nat POSTROUTING and ACCEPTs in
-filter FORWARD): they are untouched, and before/after compare whole tables.
+built-in chain of raw, mangle, nat and filter, for IPv4 and IPv6; a MASQUERADE
+in nat POSTROUTING and ACCEPTs in filter FORWARD): they are untouched, and
+before/after compare whole tables.  (iptables-nft creates a built-in chain on
+first use and the iptables command cannot delete it, so on a node without them
+empty built-in chains would remain: not what these tests look at.)
 
+HarnessTest checks the topology itself first, with rules written by hand.
 Needs root and `ip netns`; otherwise every test is skipped with the reason.
+Run some classes only: test_magic_ip.py NftHop1Test IptablesLifecycleTest.
 """
 
 import os
@@ -56,6 +63,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import unittest  # noqa: E402
@@ -90,6 +98,27 @@ BOTOCORE_SCRIPT = r"""
 import json, botocore.session
 c = botocore.session.get_session().get_credentials()
 print(json.dumps({"akid": c.access_key if c else None, "method": c.method if c else None}))
+"""
+
+# a UDP listener on the node (HOST PORT SECONDS): prints "ready", then the
+# first datagram or "nothing"; and a sender (HOST PORT)
+UDP_PORT = 9999
+UDP_LISTENER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+s.settimeout(float(sys.argv[3]))
+try:
+    print(s.recvfrom(100)[0].decode(), flush=True)
+except socket.timeout:
+    print("nothing", flush=True)
+"""
+UDP_SENDER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):
+    s.sendto(b"from-pod", (sys.argv[1], int(sys.argv[2])))
 """
 
 
@@ -271,6 +300,28 @@ class HarnessTest(unittest.TestCase):
 			web.kill()
 			web.wait()
 
+	def test_loopback_via_node_reaches_an_unguarded_node(self):
+		"""With route_localnet=1 on cni0 and no guard rule, a pod that routes
+		127.0.0.0/8 to the node reaches a UDP listener on the node's
+		127.0.0.1 (what test_pod_cannot_reach_node_loopback must not see);
+		afterwards the pod's own loopback works again."""
+		TOPO.node_run(["sysctl", "-q", "-w", "net.ipv4.conf.cni0.route_localnet=1"], check=True)
+		listener = TOPO.popen(TOPO.node, [PY, "-c", UDP_LISTENER, "127.0.0.1", str(UDP_PORT),
+		    "5"], stdout=subprocess.PIPE, text=True)
+		try:
+			self.assertEqual(listener.stdout.readline().strip(), "ready")
+			with TOPO.loopback_via_node(2):
+				p = TOPO.pod_run(2, [PY, "-c", UDP_SENDER, "127.0.0.1", str(UDP_PORT)])
+				self.assertEqual(p.returncode, 0, describe(p))
+				got = listener.stdout.readline().strip()
+		finally:
+			listener.kill()
+			listener.wait()
+		self.assertEqual(got, "from-pod")
+		p = TOPO.pod_run(2, [PY, "-c", "import socket; socket.create_connection"
+		    "(('127.0.0.1', 9), 2)"])
+		self.assertIn("ConnectionRefusedError", p.stderr, "pod2's loopback: %s" % describe(p))
+
 	def test_snapshot_sees_iptables_and_lo(self):
 		"""An iptables rule and an address on lo show in the snapshot."""
 		TOPO.node_run([netns.IPTABLES, "-t", "nat", "-A", "OUTPUT", "-d", "169.254.169.254/32",
@@ -410,6 +461,24 @@ class Hop2Mixin(ServingMixin):
 			doc = json.loads(p.stdout)
 			self.assertEqual(doc.get("AccessKeyId"), EXAMPLE_AKID, "pod%d: %r" % (i, doc))
 
+	def test_pod_cannot_reach_node_loopback(self):
+		"""route_localnet=1 on cni0 must not open the node's other loopback
+		services to pods: datagrams a pod routes to the node's 127.0.0.1
+		(tests/lib/netns.py loopback_via_node) never reach a listener there
+		(without the daemon's guard rule they do: HarnessTest)."""
+		listener = TOPO.popen(TOPO.node, [PY, "-c", UDP_LISTENER, "127.0.0.1", str(UDP_PORT),
+		    "2"], stdout=subprocess.PIPE, text=True)
+		try:
+			self.assertEqual(listener.stdout.readline().strip(), "ready")
+			with TOPO.loopback_via_node(2):
+				p = TOPO.pod_run(2, [PY, "-c", UDP_SENDER, "127.0.0.1", str(UDP_PORT)])
+				self.assertEqual(p.returncode, 0, describe(p))
+				got = listener.stdout.readline().strip()
+		finally:
+			listener.kill()
+			listener.wait()
+		self.assertEqual(got, "nothing", "a pod reached the node's 127.0.0.1:%d" % UDP_PORT)
+
 	def test_magic_ip_status_says_installed(self):
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 0, "magic-ip status: out %r err %r" % (out, err))
@@ -533,6 +602,26 @@ class LifecycleMixin(FirewallMixin):
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
 		self.assertState(self.before, "after magic-ip down")
 		self.assertCniRulesKept()
+		rc, out, err = TOPO.cli("magic-ip", "status")
+		self.assertEqual(rc, 1, "magic-ip status after down: out %r err %r" % (out, err))
+
+	def test_up_and_down_for_a_server_running_elsewhere(self):
+		"""`magic-ip up` for a server started without --magic-ip, then `down`."""
+		srv = TOPO.server(listen=[LISTEN])
+		self.servers.append(srv)
+		rc, out, err = TOPO.cli("magic-ip", "up", "--listen", LISTEN, "--pod-interface", "cni0",
+		    "--firewall", self.FIREWALL)
+		self.assertEqual(rc, 0, "magic-ip up: out %r err %r" % (out, err))
+		for i in (1, 2):
+			p = curl(pod_runner(i), MAGIC + "/latest/meta-data/instance-id", "--max-time", "10")
+			self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), "pod%d: %s" % (
+			    i, describe(p)))
+		self.assertCniRulesKept()
+		rc, out, err = TOPO.cli("magic-ip", "status")
+		self.assertEqual(rc, 0, "magic-ip status after up: out %r err %r" % (out, err))
+		rc, out, err = TOPO.cli("magic-ip", "down")
+		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
+		self.assertState(self.before, "after magic-ip up, then down")
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 1, "magic-ip status after down: out %r err %r" % (out, err))
 
