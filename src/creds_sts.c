@@ -193,8 +193,8 @@ cred_provider_sts(struct cred_provider *base, const struct assume_step *steps, s
 		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
 		    base->cp_desc);
 	else
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (long-term keys through STS "
-		    "GetSessionToken)", base->cp_desc);
+		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
+		    "go through STS GetSessionToken)", base->cp_desc);
 	p->cp_fetch = sts_fetch;
 	p->cp_free = sts_free;
 	p->cp_ctx = x;

@@ -751,6 +751,92 @@ magicip_ipt_removal(const char *save, char *buf, size_t cap,
 	return ours == 0 ? 0 : (ssize_t)b.len;
 }
 
+/*
+ * iptables-nft makes the tables and built-in chains it writes to, and the
+ * iptables command can't delete them.  When a table did not exist before
+ * our rules, install() puts an empty chain GIMME-AWS-MINI-NEW in it (so
+ * the fact survives a crash); once our chains are gone, such a table is
+ * deleted through nft if it holds nothing at all (built-in chains with
+ * policy accept and no rule, which change no packet), so that a node with
+ * no iptables rules before has none after.  Tables that existed before
+ * are never touched.
+ */
+#define IPT_TABLES	{ "raw", "nat", "filter" }
+
+static int
+nft_table_empty(int v6, const char *table)
+{
+	char cmd[MAGIC_RULE_LINE_MAX], err[ERRBUF_LEN];
+	const char *out, *line, *end;
+
+	snprintf(cmd, sizeof(cmd), "list table %s %s", v6 ? "ip6" : "ip", table);
+	if (nft_run(cmd, &out, err, sizeof(err)) == -1)
+		return -1;	/* not there, or no nftables */
+	for (line = out; *line != '\0'; line = *end ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		while (line < end && (*line == '\t' || *line == ' '))
+			line++;
+		if (line == end || *line == '}' || strncmp(line, "table ", 6) == 0 ||
+		    strncmp(line, "chain ", 6) == 0)
+			continue;
+		if (strncmp(line, "type ", 5) == 0 &&
+		    memmem(line, (size_t)(end - line), "policy accept;", 14) != NULL)
+			continue;
+		return 0;	/* a rule, a set, a drop policy: someone's */
+	}
+	return 1;
+}
+
+static void
+ipt_prune_made(int v6, const char *save)
+{
+	char cmd[MAGIC_RULE_LINE_MAX], err[ERRBUF_LEN], table[32] = "";
+	const char *line, *end;
+
+	for (line = save; *line != '\0'; line = *end ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (line[0] == '*' && (size_t)(end - line) < sizeof(table)) {
+			memcpy(table, line + 1, (size_t)(end - line - 1));
+			table[end - line - 1] = '\0';
+		} else if (strncmp(line, ":" IPT_CHAIN("NEW") " ", strlen(IPT_CHAIN("NEW")) + 2) == 0 &&
+		    nft_table_empty(v6, table) == 1) {
+			snprintf(cmd, sizeof(cmd), "delete table %s %s", v6 ? "ip6" : "ip", table);
+			if (nft_run(cmd, NULL, err, sizeof(err)) == -1)
+				log_debug("magic-ip: %s: %s", cmd, err);
+		}
+	}
+}
+
+/*
+ * Mark, in rules, the tables that don't exist yet (see ipt_prune_made).
+ * Returns a malloc'd copy, or NULL (then rules are used as they are).
+ */
+static char *
+ipt_mark_new(int v6, const char *rules)
+{
+	static const char *const tables[] = IPT_TABLES;
+	char cmd[MAGIC_RULE_LINE_MAX], err[ERRBUF_LEN], head[40], *out, *p;
+	const char *o;
+	size_t i, len = strlen(rules);
+
+	if ((out = malloc(len + sizeof(tables) / sizeof(tables[0]) * 40 + 1)) == NULL)
+		return NULL;
+	memcpy(out, rules, len + 1);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "list tables %s", v6 ? "ip6" : "ip");
+		if (nft_run(cmd, &o, err, sizeof(err)) == -1)
+			break;	/* no nftables: iptables-legacy's tables always exist */
+		snprintf(cmd, sizeof(cmd), "table %s %s\n", v6 ? "ip6" : "ip", tables[i]);
+		snprintf(head, sizeof(head), "*%s\n", tables[i]);
+		if (strstr(o, cmd) != NULL || (p = strstr(out, head)) == NULL)
+			continue;
+		p += strlen(head);
+		memmove(p + strlen(":" IPT_CHAIN("NEW") " - [0:0]\n"), p, strlen(p) + 1);
+		memcpy(p, ":" IPT_CHAIN("NEW") " - [0:0]\n", strlen(":" IPT_CHAIN("NEW") " - [0:0]\n"));
+	}
+	return out;
+}
+
 /* Remove our iptables (or ip6tables) rules.  1 removed, 0 none, -1 with err. */
 static int
 ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
@@ -784,6 +870,8 @@ ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 			if (nl_route_localnet(names[i], 0, e2, sizeof(e2)) == -1 && errno != ENODEV)
 				log_warn("magic-ip: %s", e2);
 	rc = ipt_restore(v6, script, err, errlen) == 0 ? 1 : -1;
+	if (rc == 1)
+		ipt_prune_made(v6, save);
 done:
 	free(save);
 	free(script);
@@ -977,6 +1065,18 @@ choose_fw(enum magic_fw want, enum magic_fw *out, char *err, size_t errlen)
 	return -1;
 }
 
+/* ipt_restore, with the tables it creates marked as ours. */
+static int
+ipt_restore_marked(int v6, const char *rules, char *err, size_t errlen)
+{
+	char *marked = ipt_mark_new(v6, rules);
+	int rc;
+
+	rc = ipt_restore(v6, marked != NULL ? marked : rules, err, errlen);
+	free(marked);
+	return rc;
+}
+
 /* Install (block 0) or the blocking rules (block 1) with the chosen filter. */
 static int
 install(const struct magic_conf *mc, int block, char *err, size_t errlen)
@@ -1003,14 +1103,14 @@ install(const struct magic_conf *mc, int block, char *err, size_t errlen)
 		snprintf(err, errlen, "rules over %d bytes", MAGIC_RULES_MAX);
 		goto done;
 	}
-	if (ipt_restore(0, rules, err, errlen) == -1)
+	if (ipt_restore_marked(0, rules, err, errlen) == -1)
 		goto undo;
 	if (mc->mc_ipv6) {
 		if (magicip_ipt_rules(mc, block, 1, rules, MAGIC_RULES_MAX) == 0) {
 			snprintf(err, errlen, "rules over %d bytes", MAGIC_RULES_MAX);
 			goto undo;
 		}
-		if (ipt_restore(1, rules, err, errlen) == -1)
+		if (ipt_restore_marked(1, rules, err, errlen) == -1)
 			goto undo;
 	}
 	rc = 0;
@@ -1167,7 +1267,6 @@ magicip_down(int quiet, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", e);
 		failed = 1;
 	}
-	nft_close();
 	/* iptables, when the command exists */
 	if (have_cmd("iptables-save") || mi.fw == FW_IPTABLES) {
 		if ((r = ipt_down(0, 1, e, sizeof(e))) == 1)
@@ -1189,6 +1288,7 @@ magicip_down(int quiet, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", e);
 		failed = 1;
 	}
+	nft_close();
 	mi.installed = mi.blocking = 0;
 	if (!quiet || removed)
 		log_info("magic-ip: removed%s%s%s%s", removed ? ":" : " (nothing was installed)",
