@@ -45,6 +45,7 @@ struct ctl_client {
 	struct loop_timer cc_timer;	/* the deadline */
 	size_t		 cc_inlen;
 	int		 cc_writing;	/* the reply is being written */
+	int		 cc_toolong;	/* the line is over CONTROL_LINE_MAX: discarding to its LF */
 	size_t		 cc_outlen;
 	size_t		 cc_sent;
 	uid_t		 cc_uid;	/* the peer, for the log */
@@ -239,17 +240,26 @@ on_client(int fd, uint32_t events, void *arg)
 		}
 		lf = memchr(c->cc_in + c->cc_inlen, '\n', (size_t)n);
 		c->cc_inlen += (size_t)n;
-		if (lf != NULL) {
-			client_line(c, (size_t)(lf - c->cc_in));
-			return;
-		}
-		if (c->cc_inlen == sizeof(c->cc_in)) {
+		if (lf != NULL && c->cc_toolong) {
 			log_warn("control: uid %u: a request line longer than %d bytes; refused",
 			    (unsigned)c->cc_uid, CONTROL_LINE_MAX);
 			snprintf(c->cc_out, sizeof(c->cc_out), "error a request line is at most "
 			    "%d bytes", CONTROL_LINE_MAX);
 			client_reply(c, c->cc_out);
 			return;
+		}
+		if (lf != NULL) {
+			client_line(c, (size_t)(lf - c->cc_in));
+			return;
+		}
+		if (c->cc_inlen == sizeof(c->cc_in)) {
+			/*
+			 * Too long: read on to its end (within the deadline) and
+			 * only then answer, so that the unread rest cannot turn
+			 * our close into a reset that destroys the answer.
+			 */
+			c->cc_toolong = 1;
+			c->cc_inlen = 0;
 		}
 	}
 }

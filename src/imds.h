@@ -99,6 +99,7 @@
 #define LIFE_VALUE_MAX		1024	/* bytes in a ctl set value */
 #define LIFE_SPOT_NOTICE_S	120	/* s: AWS's two-minute spot warning (default --in) */
 #define LIFE_WHEN_MAX		(10L * 366 * 86400)	/* s: farthest relative time accepted */
+#define LIFE_TIMER_SLACK_MS	5	/* ms: a time-driven change is published this long after its second turns */
 #define CONTROL_LINE_MAX	8192	/* bytes in one control request line, LF included */
 #define CONTROL_REPLY_MAX	(JBUF_MAX + 64)	/* bytes in one reply line, LF included */
 #define CONTROL_ARGS_MAX	16	/* words in one control request */

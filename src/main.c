@@ -206,6 +206,7 @@ static struct {
 	int		 sts_started;
 	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
 	struct loop_timer life_timer;	/* the next time-driven change */
+	time_t		 life_due;	/* ... and when it is due (wall clock) */
 } st;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -713,11 +714,19 @@ apply_overrides(struct config *cfg, struct instance *inst, char *err, size_t err
 
 static void	 life_schedule(void);
 
-/* A time-driven change is due (a notice becomes visible, an event ends). */
+/*
+ * A time-driven change is due (a notice becomes visible, an event ends).
+ * time() reads a coarse clock that may still show the second before: then
+ * wait a little more, so that the change is published exactly once it shows.
+ */
 static void
 on_life_timer(void *unused)
 {
 	(void)unused;
+	if (time(NULL) < st.life_due) {
+		loop_timer_set(&st.life_timer, LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
+		return;
+	}
 	publish();
 	life_schedule();
 }
@@ -727,17 +736,18 @@ static void
 life_schedule(void)
 {
 	struct timespec ts;
-	time_t next;
+	time_t now = time(NULL), next;
 	uint64_t ms;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if ((next = life_next_change(&st.life, ts.tv_sec)) == 0) {
+	if ((next = life_next_change(&st.life, now)) == 0) {
 		loop_timer_cancel(&st.life_timer);
 		return;
 	}
-	/* +1 ms: wake just after the second turns, never just before it */
-	ms = (uint64_t)(next - ts.tv_sec) * 1000 - (uint64_t)(ts.tv_nsec / 1000000) + 1;
-	loop_timer_set(&st.life_timer, ms, on_life_timer, NULL);
+	st.life_due = next;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = next > ts.tv_sec ? (uint64_t)(next - ts.tv_sec) * 1000 -
+	    (uint64_t)(ts.tv_nsec / 1000000) : 0;
+	loop_timer_set(&st.life_timer, ms + LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
 }
 
 /* ctl set PATH VALUE / ctl unset PATH (val NULL): as --config would. */
