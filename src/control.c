@@ -192,7 +192,7 @@ control_parse_request(const char *line, size_t len, char ***argvp, size_t *argcp
 static void
 client_line(struct ctl_client *c, size_t len)
 {
-	char err[ERRBUF_LEN], *reply;
+	char err[ERRBUF_LEN], *reply, *p;
 	char **argv;
 	size_t argc;
 
@@ -206,6 +206,10 @@ client_line(struct ctl_client *c, size_t len)
 	reply = c->cc_out;
 	reply[0] = '\0';
 	ctl.fn((const char *const *)argv, argc, reply, sizeof(c->cc_out) - 1);
+	/* one line whatever the handler echoed of the request */
+	for (p = reply; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (strncmp(reply, "ok", 2) == 0)
 		log_info("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
 	else

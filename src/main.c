@@ -796,7 +796,9 @@ on_control(const char *const *argv, size_t argc, char *reply, size_t cap)
 		if (publish() == -1)
 			snprintf(reply, cap, "error building the metadata failed (see the log)");
 		else
-			snprintf(reply, cap, "ok %s", text);
+			snprintf(reply, cap, "ok %s%s", text, strcmp(argv[0], "tag") == 0 &&
+			    !st.opt.o_tags_enabled ? " (kept, not served: instance-metadata-tags "
+			    "is disabled)" : "");
 		life_schedule();
 		return;
 	}

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import sys
@@ -266,6 +267,12 @@ class TestControl(ControlCase):
 		self.assertEqual(rc, 1)
 		self.assertIn("a path starts with meta-data/ or dynamic/", err)
 		self.assertEqual(self.state()["overrides"]["meta-data/instance-type"], "m5.large")
+		# a reload of the config file keeps what ctl set
+		mark = self.srv.mark()
+		os.kill(self.srv.pid, signal.SIGHUP)
+		self.assertIsNotNone(self.srv.wait_for_line(r"reloaded ", since=mark))
+		self.assertServes("instance-type", b"m5.large")
+		self.assertAbsent("placement/group-name")
 
 	def test_rotate_credentials(self):
 		mark = self.srv.mark()
@@ -331,6 +338,7 @@ class TestControl(ControlCase):
 			    b"(YYYY-MM-DDTHH:MM:SSZ or +DURATION)\n"),
 			(b'["set", "meta-data/a/../b", "x"]\n', b"error set meta-data/a/../b: invalid name"),
 			(b'["asg-state"]\n', b"error asg-state: expected one of "),
+			(b'["bad\\nverb"]\n', b"error unknown verb 'bad?verb' (see "),
 			(b"[" + b'"x",' * 20 + b'"x"]\n',
 			    b"error the request is a JSON array of 1 to 16 strings\n"),
 			(b'["' + b"a" * CONTROL_LINE_MAX + b'"]\n',
