@@ -6,6 +6,7 @@
  *	  "dynamic":   { ... },		overlay of /<version>/dynamic/
  *	  "user-data": "bytes" | null,
  *	  "options":   { "http-endpoint": "enabled", ... }	contract §5.4
+ *	  "scenario":  { "spot-interruption": {...}, ... }	lifecycle.c, issue 8
  *	}
  *
  * Under meta-data and dynamic a string is a leaf, an array of strings a
@@ -163,8 +164,8 @@ check_leaf(struct cfg_ctx *cx, json_t *v, const char *expected)
  * Tag keys exposed in IMDS (contract §8.5): letters, digits and
  * + - = . , _ : @, and not ".", ".." or "_index".
  */
-static int
-tag_key_ok(const char *k)
+int
+config_tag_key_ok(const char *k)
 {
 	size_t i, n = strlen(k);
 
@@ -212,7 +213,7 @@ check_tags(struct cfg_ctx *cx, json_t *tags)
 			return -1;
 		}
 		json_object_foreach(v, tk, tv) {
-			if (!tag_key_ok(tk)) {
+			if (!config_tag_key_ok(tk)) {
 				cfg_err(cx, "%s: invalid tag key \"%s\": tag keys may hold only "
 				    "letters, digits and + - = . , _ : @ and may not be \".\", "
 				    "\"..\" or \"_index\"", cx->cx_path, tk);
@@ -470,6 +471,31 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 	return 0;
 }
 
+/*
+ * "scenario": checked by applying it to a scratch lifecycle, so that the
+ * file and the daemon can never disagree on what is valid.  Times relative
+ * to the start are checked against now.
+ */
+static int
+check_scenario(struct cfg_ctx *cx, json_t *v)
+{
+	struct lifecycle *l;
+	char msg[ERRBUF_LEN];
+	int rc;
+
+	if ((l = malloc(sizeof(*l))) == NULL) {
+		cfg_err(cx, "scenario: out of memory");
+		return -1;
+	}
+	life_init(l);
+	rc = life_scenario(l, v, time(NULL), msg, sizeof(msg));
+	if (rc == -1)
+		cfg_err(cx, "%s", msg);
+	life_free(l);
+	free(l);
+	return rc;
+}
+
 void
 config_init(struct config *cfg)
 {
@@ -537,9 +563,13 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 			    check_options(&cx, v, cfg) == -1)
 				goto fail;
 			path_pop(&cx, saved);
+		} else if (strcmp(k, "scenario") == 0) {
+			if (check_scenario(&cx, v) == -1)
+				goto fail;
+			cfg->c_scenario = v;
 		} else {
 			cfg_err(&cx, "unknown top-level key \"%s\" (known: meta-data, dynamic, "
-			    "user-data, options)", k);
+			    "user-data, options, scenario)", k);
 			goto fail;
 		}
 	}
@@ -582,4 +612,118 @@ config_free(struct config *cfg)
 		free(cfg->c_user_data);
 	}
 	config_init(cfg);
+}
+
+int
+config_dup(const struct config *src, struct config *dst)
+{
+	config_init(dst);
+	dst->c_opt = src->c_opt;
+	dst->c_opt_set = src->c_opt_set;
+	dst->c_user_data_set = src->c_user_data_set;
+	if (src->c_root != NULL) {
+		if ((dst->c_root = json_deep_copy((json_t *)src->c_root)) == NULL)
+			goto fail;
+		dst->c_meta = json_object_get(dst->c_root, "meta-data");
+		dst->c_dynamic = json_object_get(dst->c_root, "dynamic");
+		dst->c_scenario = json_object_get(dst->c_root, "scenario");
+	}
+	if (src->c_user_data != NULL) {
+		if ((dst->c_user_data = malloc(src->c_user_data_len + 1)) == NULL)
+			goto fail;
+		memcpy(dst->c_user_data, src->c_user_data, src->c_user_data_len + 1);
+		dst->c_user_data_len = src->c_user_data_len;
+	}
+	return 0;
+fail:
+	config_free(dst);
+	return -1;
+}
+
+int
+config_set_path(struct config *cfg, const char *path, const char *val, size_t len,
+    char *err, size_t errlen)
+{
+	struct cfg_ctx cx;
+	char seg[MD_NAME_MAX + 1];
+	const char *top, *p, *slash;
+	json_t *root = NULL, *sub = NULL, *dir, *next;
+	size_t n;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.cx_name = "set";
+	cx.cx_err = err;
+	cx.cx_errlen = errlen;
+	if (strncmp(path, "meta-data/", 10) == 0)
+		top = "meta-data";
+	else if (strncmp(path, "dynamic/", 8) == 0)
+		top = "dynamic";
+	else {
+		snprintf(err, errlen, "%.64s: a path starts with meta-data/ or dynamic/", path);
+		one_line(err);
+		return -1;
+	}
+	if (strlen(path) > MD_PATH_MAX || (val != NULL && len > MD_BODY_MAX)) {
+		snprintf(err, errlen, "%.64s: path or value too long", path);
+		one_line(err);
+		return -1;
+	}
+	/* a copy of the subtree is changed and checked; cfg only if all is well */
+	root = cfg->c_root != NULL ? (json_t *)cfg->c_root : NULL;
+	sub = root != NULL ? json_object_get(root, top) : NULL;
+	sub = sub != NULL ? json_deep_copy(sub) : json_object();
+	if (sub == NULL)
+		goto nomem;
+	dir = sub;
+	for (p = path + strlen(top) + 1; ; p = slash + 1) {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (!tree_name_ok(p, n) || n > MD_NAME_MAX) {
+			snprintf(err, errlen, "%.200s: invalid name \"%.*s\": a path segment is 1 to "
+			    "%d visible ASCII characters without '/', '?' or '#', and not \".\" or "
+			    "\"..\"", path, (int)(n > 64 ? 64 : n), p, MD_NAME_MAX);
+			one_line(err);
+			goto fail;
+		}
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		if (slash == NULL)
+			break;
+		next = json_object_get(dir, seg);
+		if (!json_is_object(next)) {
+			/* a leaf (or null) in the way becomes a directory */
+			if ((next = json_object()) == NULL || json_object_set_new(dir, seg, next) == -1)
+				goto nomem;
+		}
+		dir = next;
+	}
+	if ((next = val != NULL ? json_stringn(val, len) : json_null()) == NULL) {
+		/* jansson keeps strings UTF-8, as the file's are */
+		snprintf(err, errlen, "%.200s: the value is not UTF-8 text", path);
+		one_line(err);
+		goto fail;
+	}
+	if (json_object_set_new(dir, seg, next) == -1)
+		goto nomem;
+	snprintf(cx.cx_path, sizeof(cx.cx_path), "%s", top);
+	cx.cx_pathlen = strlen(top);
+	if (check_dir(&cx, sub) == -1)
+		goto fail;
+	if (root == NULL) {
+		if ((root = json_object()) == NULL)
+			goto nomem;
+		cfg->c_root = root;
+	}
+	if (json_object_set_new(root, top, sub) == -1) {
+		sub = NULL;	/* json_object_set_new dropped it */
+		goto nomem;
+	}
+	cfg->c_meta = json_object_get(root, "meta-data");
+	cfg->c_dynamic = json_object_get(root, "dynamic");
+	return 0;
+nomem:
+	snprintf(err, errlen, "%.64s: out of memory", path);
+fail:
+	json_decref(sub);
+	return -1;
 }

@@ -112,6 +112,27 @@
 #define NL_TIMEOUT_MS		2000	/* ms to wait for the kernel's answer */
 #define NL_SYSCTL_PATH_MAX	96	/* bytes: /proc/sys/net/ipv4/conf/IF/route_localnet */
 
+/* lifecycle.c and control.c: instance life cycle driven from the control socket (issue 8) */
+#define LIFE_EVENTS_MAX		32	/* scheduled events kept; history keeps as many more */
+#define LIFE_EVENT_DESC_MAX	255	/* bytes in an event's Description */
+#define LIFE_EVENT_ID_LEN	32	/* "instance-event-" + 17 hex digits */
+#define LIFE_ACTION_MAX		16	/* bytes in a spot action ("hibernate") */
+#define LIFE_ASG_STATE_MAX	32	/* bytes in an ASG target-lifecycle-state */
+#define LIFE_TAGS_MAX		50	/* tag edits kept (AWS: 50 tags per resource) */
+#define LIFE_TAG_KEY_MAX	128	/* bytes in a tag key (AWS's limit) */
+#define LIFE_TAG_VALUE_MAX	256	/* bytes in a tag value (AWS's limit) */
+#define LIFE_OVERRIDES_MAX	32	/* ctl set/unset paths kept */
+#define LIFE_VALUE_MAX		1024	/* bytes in a ctl set value */
+#define LIFE_SPOT_NOTICE_S	120	/* s: AWS's two-minute spot warning (default --in) */
+#define LIFE_WHEN_MAX		(10L * 366 * 86400)	/* s: farthest relative time accepted */
+#define LIFE_TIMER_SLACK_MS	5	/* ms: a time-driven change is published this long after its second turns */
+#define CONTROL_LINE_MAX	8192	/* bytes in one control request line, LF included */
+#define CONTROL_REPLY_MAX	(JBUF_MAX + 64)	/* bytes in one reply line, LF included */
+#define CONTROL_ARGS_MAX	16	/* words in one control request */
+#define CONTROL_CLIENTS_MAX	8	/* control connections served at once */
+#define CONTROL_TIMEOUT_MS	5000	/* ms a control client has to send its line and read the reply */
+#define CONTROL_MODE_DEFAULT	0600	/* permissions of the control socket */
+
 #define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
 #define ERRBUF_LEN		1024	/* bytes in an error message buffer */
@@ -326,10 +347,14 @@ void		 json_strarray(struct jbuf *j, const char *key, const char *const *vals, s
 void		 json_end(struct jbuf *j);
 /* Append a JSON string literal (quoted, escaped per §2.7 rule 5). */
 void		 json_quote(struct jbuf *j, const char *s, size_t n);
+/* Append s as it is (layout around documents, e.g. the events array "[ ", " ]"). */
+void		 json_raw(struct jbuf *j, const char *s);
 
 /* ------------------------------------------------------------------ */
 /* config.c: the --config JSON file (jansson)                          */
 /* ------------------------------------------------------------------ */
+
+struct lifecycle;	/* lifecycle.c, below */
 
 struct config {
 	void		*c_root;	/* json_t *: the whole document, owned */
@@ -340,6 +365,7 @@ struct config {
 	size_t		 c_user_data_len;
 	struct imds_options c_opt;	/* values of the options the file set */
 	unsigned	 c_opt_set;	/* OPT_SET_* bits */
+	void		*c_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
 };
 
 /* An empty configuration (nothing set).  */
@@ -355,6 +381,18 @@ int		 config_parse(const char *text, size_t len, const char *name,
 /* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
 int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void		 config_free(struct config *cfg);
+/* Tag keys IMDS exposes (contract §8.5): letters, digits, + - = . , _ : @; not ".", "..", "_index". */
+int		 config_tag_key_ok(const char *k);
+/* A deep copy of src into dst (its JSON and user data).  0 / -1 (out of memory). */
+int		 config_dup(const struct config *src, struct config *dst);
+/*
+ * Set (val non-NULL: a string leaf of len bytes) or remove (val NULL: null,
+ * as in the file) one path "meta-data/..." or "dynamic/..." of cfg, with the
+ * checks the file gets; a leaf in the way becomes a directory.  Either the
+ * whole change is made or cfg is untouched.  0 / -1 with "PATH: message".
+ */
+int		 config_set_path(struct config *cfg, const char *path, const char *val,
+		    size_t len, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* instance.c: the instance facts, derived data, and the snapshot      */
@@ -414,6 +452,7 @@ struct snapshot_input {
 	const char		*si_role_error;	/* message for the error form */
 	const struct cred	*si_ec2_cred;	/* identity-credentials/ec2 (§8.7) */
 	time_t			 si_now;	/* wall clock: LastUpdated, Last-Modified */
+	const struct lifecycle	*si_life;	/* spot, events, ASG, tag edits; NULL: none */
 };
 
 /* The default instance of contract §7 (pending time = now, arch from the host). */
@@ -954,5 +993,139 @@ int		 nl_link_events_open(void);
 /* Read what is there; cb per RTM_NEWLINK.  0, -1 when news were lost (rescan). */
 int		 nl_link_events_read(int fd, void (*cb)(const char *ifname, void *arg), void *arg);
 void		 nl_addr_text(int family, const unsigned char *addr, char *out, size_t len);
+
+/* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The instance's life cycle as the control socket and the config's
+ * "scenario" set it.  Pure: every function takes the wall clock `now`, so
+ * tests drive it with their own; nothing here does I/O.  snapshot_build
+ * renders it with life_emit.
+ */
+enum life_event_state { LIFE_EV_ACTIVE, LIFE_EV_COMPLETED, LIFE_EV_CANCELED };
+
+struct life_event {
+	char		 le_id[LIFE_EVENT_ID_LEN + 1];	/* instance-event-... */
+	char		 le_code[32];	/* system-reboot, ... (contract §8.3) */
+	char		 le_desc[LIFE_EVENT_DESC_MAX + 1];	/* without the history prefix */
+	time_t		 le_not_before;
+	time_t		 le_not_after;	/* 0: none (no NotAfter member, never completes by itself) */
+	enum life_event_state le_state;
+};
+
+struct life_tag {
+	char		 lt_key[LIFE_TAG_KEY_MAX + 1];
+	char		 lt_value[LIFE_TAG_VALUE_MAX + 1];
+	int		 lt_removed;	/* 1: `tag rm`, hides the config's tag of that key */
+};
+
+struct life_override {
+	char		 lo_path[MD_PATH_MAX + 1];	/* "meta-data/..." or "dynamic/..." */
+	char		*lo_value;	/* malloc'd; NULL: removed (unset) */
+	size_t		 lo_len;
+};
+
+struct lifecycle {
+	int		 l_spot_instance;	/* instance-life-cycle is spot */
+	int		 l_spot_set;		/* an interruption notice is scheduled */
+	char		 l_spot_action[LIFE_ACTION_MAX];	/* terminate, stop, hibernate */
+	time_t		 l_spot_notice_at;	/* served from this time */
+	time_t		 l_spot_time;		/* the action's time */
+	int		 l_rebalance_set;
+	time_t		 l_rebalance_at;	/* noticeTime, and served from then */
+	struct life_event l_sched[LIFE_EVENTS_MAX];	/* scheduled, in the order added */
+	size_t		 l_nsched;
+	struct life_event l_hist[LIFE_EVENTS_MAX];	/* ended, oldest first */
+	size_t		 l_nhist;
+	unsigned long	 l_event_seq;	/* EventIds are numbered */
+	char		 l_asg_state[LIFE_ASG_STATE_MAX + 1];	/* "" none */
+	struct life_tag	 l_tags[LIFE_TAGS_MAX];	/* edits over the config's tags */
+	size_t		 l_ntags;
+	struct life_override l_ov[LIFE_OVERRIDES_MAX];	/* ctl set/unset, in order */
+	size_t		 l_nov;
+};
+
+void		 life_init(struct lifecycle *l);
+void		 life_free(struct lifecycle *l);
+/*
+ * A duration: digits with an optional unit s, m, h or d ("90", "90s", "2m",
+ * "1h"), at most LIFE_WHEN_MAX s.  0 / -1.
+ */
+int		 life_parse_duration(const char *s, long *out);
+/* A time: "+DURATION" from now, "now", or YYYY-MM-DDTHH:MM:SSZ.  0 / -1. */
+int		 life_parse_when(const char *s, time_t now, time_t *out);
+/* "21 Jan 2019 09:00:43 GMT" (contract §8.3) into buf (at least 32 bytes); returns its length. */
+size_t		 life_fmt_event_time(time_t t, char *buf, size_t cap);
+/*
+ * Run one lifecycle verb (spot-interrupt, spot-cancel, rebalance, event,
+ * asg-state, tag) given as words.  Everything is checked before anything
+ * changes.  0 done (reply holds what to say), -1 refused (reply holds why),
+ * 1 not a lifecycle verb (nothing touched).
+ */
+int		 life_command(struct lifecycle *l, const char *const *argv, size_t argc,
+		    time_t now, char *reply, size_t cap);
+/* Record an override (val NULL: a removal); replaces one of the same path.  0 / -1 with err. */
+int		 life_override_set(struct lifecycle *l, const char *path, const char *val,
+		    size_t len, char *err, size_t errlen);
+/*
+ * Apply the config's "scenario" (a json_t *) relative to start.  Also the
+ * scenario's only check: config.c calls it on a scratch lifecycle.  0 / -1
+ * with "scenario/...: message".
+ */
+int		 life_scenario(struct lifecycle *l, const void *scenario, time_t start,
+		    char *err, size_t errlen);
+/* Events whose NotAfter has passed become completed, in history.  Returns how many moved. */
+size_t		 life_advance(struct lifecycle *l, time_t now);
+/* The next time after now at which what is served changes; 0 when nothing is due. */
+time_t		 life_next_change(const struct lifecycle *l, time_t now);
+/*
+ * Render what is served at now: set(arg, path, value, len) for
+ * meta-data/instance-life-cycle (spot only), spot/instance-action and
+ * spot/termination-time, events/recommendations/rebalance,
+ * events/maintenance/{scheduled,history}, autoscaling/target-lifecycle-state.
+ * Stops at the first set that fails.  0 / -1.
+ */
+int		 life_emit(const struct lifecycle *l, time_t now,
+		    int (*set)(void *arg, const char *path, const char *val, size_t len),
+		    void *arg);
+/* The whole state as one line of compact JSON (malloc'd); NULL on failure. */
+char		*life_state_json(const struct lifecycle *l, time_t now);
+
+/* ------------------------------------------------------------------ */
+/* control.c: the control socket (a Unix stream socket, never TCP)     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The request handler: words of one request in, one reply line out (without
+ * its LF): "ok[ text]" or "error message".  Called from the loop.
+ */
+typedef void	(*control_fn)(const char *const *argv, size_t argc, char *reply, size_t cap);
+
+/*
+ * Listen on path (a stale socket left by a dead daemon is replaced; a live
+ * one, or any other file, is refused), mode and owner applied before
+ * anyone can connect (uid/gid (uid_t)-1 / (gid_t)-1: unchanged).  Requests
+ * go to fn.  After loop_init.  0 / -1 with err.
+ */
+int		 control_open(const char *path, unsigned mode, uid_t uid, gid_t gid,
+		    control_fn fn, char *err, size_t errlen);
+/* Close every control connection and the listener, and remove the socket file. */
+void		 control_close(void);
+/*
+ * Parse one request line (without its LF): a JSON array of 1 to
+ * CONTROL_ARGS_MAX strings, none holding a NUL.  *argv is one malloc'd
+ * block (pointers, then the words; NULL-terminated): free(*argv).  0 / -1
+ * with err.
+ */
+int		 control_parse_request(const char *line, size_t len, char ***argv, size_t *argc,
+		    char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* ctl.c: the `ctl` command, a client of the control socket            */
+/* ------------------------------------------------------------------ */
+
+/* gimme-aws-mini ctl [--control PATH] VERB [ARGS...]; returns the exit status. */
+int		 ctl_main(int argc, char **argv);
 
 #endif /* IMDS_H */

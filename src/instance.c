@@ -1123,24 +1123,68 @@ overlay(struct build *b, json_t *obj, char *path, size_t plen)
 	}
 }
 
-/* tags/instance/<key> (§8.5): only when enabled; empty values are served. */
+/* One tag leaf, served even when its value is empty. */
+static void
+btag(struct build *b, const char *key, const char *val, size_t len)
+{
+	const char *p = bpath(b, "meta-data/tags/instance/%s", key);
+
+	bsetn(b, p, val, len);
+	if (!b->b_failed && tree_keep_empty(b->b_root, p) == -1)
+		bfail(b, p);
+}
+
+/*
+ * tags/instance/<key> (§8.5): only when enabled; empty values are served.
+ * The config's tags, then the control socket's edits over them.
+ */
 static void
 gen_tags(struct build *b, const struct snapshot_input *in)
 {
 	json_t *tags = in->si_cfg ? jpath(in->si_cfg->c_meta, "tags/instance") : NULL, *v;
-	const char *k, *p;
+	const struct life_tag *t;
+	const char *k;
+	size_t i;
 
 	tree_remove(b->b_root, PATH_TAGS);
-	if (!in->si_opt.o_tags_enabled || !json_is_object(tags))
+	if (!in->si_opt.o_tags_enabled)
 		return;
-	json_object_foreach(tags, k, v) {
-		if (!json_is_string(v))
-			continue;	/* null: no such tag */
-		p = bpath(b, "meta-data/tags/instance/%s", k);
-		bsetn(b, p, json_string_value(v), json_string_length(v));
-		if (!b->b_failed && tree_keep_empty(b->b_root, p) == -1)
-			bfail(b, p);
+	if (json_is_object(tags)) {
+		json_object_foreach(tags, k, v) {
+			if (!json_is_string(v))
+				continue;	/* null: no such tag */
+			btag(b, k, json_string_value(v), json_string_length(v));
+		}
 	}
+	for (i = 0; in->si_life != NULL && i < in->si_life->l_ntags; i++) {
+		t = &in->si_life->l_tags[i];
+		if (!t->lt_removed)
+			btag(b, t->lt_key, t->lt_value, strlen(t->lt_value));
+		else if (bpath(b, "meta-data/tags/instance/%s", t->lt_key) != NULL)
+			tree_remove(b->b_root, b->b_path);
+	}
+}
+
+/* life_emit's setter: one leaf into the tree. */
+static int
+life_set(void *arg, const char *path, const char *val, size_t len)
+{
+	struct build *b = arg;
+
+	bsetn(b, path, val, len);
+	return b->b_failed ? -1 : 0;
+}
+
+/*
+ * spot/, events/, autoscaling/ and instance-life-cycle from the life cycle
+ * (§8.3, §8.4), over gen_meta's defaults and under the config's overlay.
+ */
+static void
+gen_life(struct build *b, const struct snapshot_input *in)
+{
+	if (in->si_life != NULL && !b->b_failed &&
+	    life_emit(in->si_life, in->si_now, life_set, b) == -1)
+		bfail(b, "the life cycle's entries");
 }
 
 /*
@@ -1201,6 +1245,7 @@ snapshot_build(const struct snapshot_input *in, char *err, size_t errlen)
 	b->b_errlen = errlen;
 
 	gen_meta(b, in);
+	gen_life(b, in);
 	gen_document(b, in);
 	/* §10: user-data only when given and not empty, bytes verbatim */
 	if (cfg != NULL && cfg->c_user_data_set && cfg->c_user_data_len > 0)

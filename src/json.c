@@ -158,6 +158,12 @@ json_quote(struct jbuf *j, const char *s, size_t n)
 }
 
 void
+json_raw(struct jbuf *j, const char *s)
+{
+	jbuf_puts(j, s);
+}
+
+void
 json_begin(struct jbuf *j)
 {
 	jbuf_put(j, "{\n", 2);

@@ -13,8 +13,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <sys/mman.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,8 @@ static const char usage_main[] =
 "  magic-ip status|down|up\n"
 "             show, remove or install the routing of 169.254.169.254 (see\n"
 "             " PROGNAME " magic-ip --help)\n"
+"  ctl        change a running serve's spot notices, events, tags, paths\n"
+"             through its control socket (see " PROGNAME " ctl --help)\n"
 "  version    print the version and exit\n"
 "  help       print this help\n";
 
@@ -119,9 +124,17 @@ static const char usage_serve[] =
 "  --block-until-ready        with --magic-ip: drop requests to 169.254.169.254\n"
 "                             from start until the server is ready, so that they\n"
 "                             wait instead of failing\n"
+"  --control PATH             listen for `" PROGNAME " ctl` on this Unix socket\n"
+"                             (spot interruptions, events, ASG state, tags, any\n"
+"                             path, credential rotation); a stale socket file is\n"
+"                             replaced, a live one refused; removed at exit\n"
+"  --control-mode MODE        its permissions, octal (default 0600)\n"
+"  --control-owner USER[:GROUP]\n"
+"                             its owner (names or numbers; needs the privilege)\n"
 "  -h, --help                 print this help\n"
 "\n"
-"signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
+"signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file (what\n"
+"ctl set/unset changed is applied over it again).\n"
 "exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
 "no credentials from the source at start, 77 not allowed to change the\n"
 "packet filter or addresses, 71 system error.\n";
@@ -150,7 +163,8 @@ enum opt_id {
 	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_SOURCE, OPT_PROFILE,
 	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_ASSUME_ROLE, OPT_EXTERNAL_ID, OPT_SESSION_NAME,
 	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_MAGIC_IP,
-	OPT_POD_IF, OPT_FIREWALL, OPT_IPV6, OPT_BLOCK, OPT_HELP
+	OPT_POD_IF, OPT_FIREWALL, OPT_IPV6, OPT_BLOCK, OPT_HELP,
+	OPT_CONTROL, OPT_CONTROL_MODE, OPT_CONTROL_OWNER
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -189,6 +203,9 @@ static const struct opt_def {
 	{ OPT_IPV6,		"ipv6",			"GIMME_IPV6",		0 },
 	{ OPT_BLOCK,		"block-until-ready",	"GIMME_BLOCK_UNTIL_READY", 0 },
 	{ OPT_HELP,		"help",			NULL,			0 },
+	{ OPT_CONTROL,		"control",		"GIMME_CONTROL",	1 },
+	{ OPT_CONTROL_MODE,	"control-mode",		"GIMME_CONTROL_MODE",	1 },
+	{ OPT_CONTROL_OWNER,	"control-owner",	"GIMME_CONTROL_OWNER",	1 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
 
@@ -220,6 +237,10 @@ static struct {
 	const char	*ca_bundle;
 	struct magic_conf magic;	/* --magic-ip and its companions */
 	int		 pods_from_flag;
+	const char	*control;	/* --control socket path, NULL: none */
+	unsigned	 control_mode;
+	uid_t		 control_uid;	/* (uid_t)-1: unchanged */
+	gid_t		 control_gid;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -234,6 +255,9 @@ static struct {
 	char		 source_why[ERRBUF_LEN];	/* why --source auto chose the source */
 	char		 role_account[16];	/* account of an assumed role, "" if none */
 	int		 sts_started;
+	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
+	struct loop_timer life_timer;	/* the next time-driven change */
+	time_t		 life_due;	/* ... and when it is due (wall clock) */
 } st;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -274,6 +298,73 @@ role_name_ok(const char *s)
 		    (s[i] >= '0' && s[i] <= '9') || strchr("+=,.@_-", s[i]) != NULL))
 			return 0;
 	return 1;
+}
+
+/* An octal mode of 1 to 4 digits, at most 0777, with the owner's read and write. */
+static int
+parse_mode(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 4)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -1;
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	if (v > 0777 || (v & 0600) != 0600)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A user or group: a name that exists, or a number. */
+static int
+parse_id(const char *s, int group, unsigned long *out)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (*s == '\0')
+		return -1;
+	if (parse_uint_bounded(s, strlen(s), 0x7fffffffUL, out) == 0)
+		return 0;
+	if (group) {
+		if ((gr = getgrnam(s)) == NULL)
+			return -1;
+		*out = gr->gr_gid;
+	} else {
+		if ((pw = getpwnam(s)) == NULL)
+			return -1;
+		*out = pw->pw_uid;
+	}
+	return 0;
+}
+
+/* USER[:GROUP] */
+static int
+parse_owner(const char *s, uid_t *uid, gid_t *gid)
+{
+	char user[256];
+	const char *colon = strchr(s, ':');
+	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	unsigned long v;
+
+	if (n >= sizeof(user))
+		return -1;
+	memcpy(user, s, n);
+	user[n] = '\0';
+	if (parse_id(user, 0, &v) == -1)
+		return -1;
+	*uid = (uid_t)v;
+	if (colon != NULL) {
+		if (parse_id(colon + 1, 1, &v) == -1)
+			return -1;
+		*gid = (gid_t)v;
+	}
+	return 0;
 }
 
 /* One option from a flag (src "--name") or the environment (src "GIMME_X"). */
@@ -487,6 +578,22 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 	case OPT_HELP:
 		fputs(usage_serve, stdout);
 		exit(0);
+	case OPT_CONTROL:
+		if (*val == '\0' || strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			usage_error("%s: expected a socket path of 1 to %zu bytes", src,
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		cli.control = val;
+		break;
+	case OPT_CONTROL_MODE:
+		if (parse_mode(val, &cli.control_mode) == -1)
+			usage_error("%s: expected an octal mode from 0600 to 0777 that lets the "
+			    "owner read and write (0600, 0660), got '%s'", src, val);
+		break;
+	case OPT_CONTROL_OWNER:
+		if (parse_owner(val, &cli.control_uid, &cli.control_gid) == -1)
+			usage_error("%s: expected USER or USER:GROUP (names or numbers), got '%s'",
+			    src, val);
+		break;
 	}
 }
 
@@ -598,6 +705,9 @@ parse_serve_args(int argc, char **argv)
 
 	cli.max_conn = CONN_MAX_DEFAULT;
 	cli.log_level = LOG_LVL_INFO;
+	cli.control_mode = CONTROL_MODE_DEFAULT;
+	cli.control_uid = (uid_t)-1;
+	cli.control_gid = (gid_t)-1;
 	for (i = 0; i < NOPT_DEFS; i++) {
 		if (opt_defs[i].env == NULL || (v = getenv(opt_defs[i].env)) == NULL)
 			continue;
@@ -729,6 +839,10 @@ build(void)
 	in.si_role_error = st.cache.cc_error;
 	in.si_ec2_cred = &st.ec2_cred;
 	in.si_now = time(NULL);
+	/* events whose NotAfter passed are history before anything is served */
+	if (life_advance(&st.life, in.si_now) > 0)
+		log_info("maintenance events completed (NotAfter passed)");
+	in.si_life = &st.life;
 	if ((s = snapshot_build(&in, err, sizeof(err))) == NULL)
 		log_err("building the metadata: %s", err);
 	return s;
@@ -780,6 +894,150 @@ on_tick(void)
 	}
 }
 
+/*
+ * The control socket's set/unset over cfg, then the facts again (as
+ * load_config derives them).  0 / -1 with err.
+ */
+static int
+apply_overrides(struct config *cfg, struct instance *inst, char *err, size_t errlen)
+{
+	const struct life_override *o;
+	size_t i;
+
+	if (st.life.l_nov == 0)
+		return 0;
+	for (i = 0; i < st.life.l_nov; i++) {
+		o = &st.life.l_ov[i];
+		if (config_set_path(cfg, o->lo_path, o->lo_value, o->lo_len, err, errlen) == -1)
+			return -1;
+	}
+	instance_default(inst, st.inst.i_pending_time);
+	return instance_apply_config(inst, cfg, err, errlen);
+}
+
+static void	 life_schedule(void);
+
+/*
+ * A time-driven change is due (a notice becomes visible, an event ends).
+ * time() reads a coarse clock that may still show the second before: then
+ * wait a little more, so that the change is published exactly once it shows.
+ */
+static void
+on_life_timer(void *unused)
+{
+	(void)unused;
+	if (time(NULL) < st.life_due) {
+		loop_timer_set(&st.life_timer, LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
+		return;
+	}
+	publish();
+	life_schedule();
+}
+
+/* Arm the timer for the next time-driven change, to the second it is due. */
+static void
+life_schedule(void)
+{
+	struct timespec ts;
+	time_t now = time(NULL), next;
+	uint64_t ms;
+
+	if ((next = life_next_change(&st.life, now)) == 0) {
+		loop_timer_cancel(&st.life_timer);
+		return;
+	}
+	st.life_due = next;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = next > ts.tv_sec ? (uint64_t)(next - ts.tv_sec) * 1000 -
+	    (uint64_t)(ts.tv_nsec / 1000000) : 0;
+	loop_timer_set(&st.life_timer, ms + LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
+}
+
+/* ctl set PATH VALUE / ctl unset PATH (val NULL): as --config would. */
+static void
+control_set(const char *path, const char *val, char *reply, size_t cap)
+{
+	struct config cfg;
+	struct instance inst;
+	char err[ERRBUF_LEN];
+	size_t len = val != NULL ? strlen(val) : 0;
+
+	if (config_dup(&st.cfg, &cfg) == -1) {
+		snprintf(reply, cap, "error out of memory");
+		return;
+	}
+	instance_default(&inst, st.inst.i_pending_time);
+	if (config_set_path(&cfg, path, val, len, err, sizeof(err)) == -1 ||
+	    instance_apply_config(&inst, &cfg, err, sizeof(err)) == -1 ||
+	    life_override_set(&st.life, path, val, len, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		snprintf(reply, cap, "error %s %s", val != NULL ? "set" : "unset", err);
+		return;
+	}
+	config_free(&st.cfg);
+	st.cfg = cfg;
+	st.inst = inst;
+	apply_role(&st.inst);
+	if (publish() == -1)
+		snprintf(reply, cap, "error building the metadata failed (see the log)");
+	else
+		snprintf(reply, cap, "ok %s %s", path, val != NULL ? "set" : "removed");
+}
+
+/* One control request (control.c): the lifecycle verbs, set, unset, rotate-credentials, state. */
+static void
+on_control(const char *const *argv, size_t argc, char *reply, size_t cap)
+{
+	char text[ERRBUF_LEN], *json;
+	time_t now = time(NULL);
+	int rc;
+
+	/* what time alone has changed comes first: `event complete` sees it */
+	life_advance(&st.life, now);
+	rc = life_command(&st.life, argv, argc, now, text, sizeof(text));
+	if (rc == 0) {
+		if (publish() == -1)
+			snprintf(reply, cap, "error building the metadata failed (see the log)");
+		else
+			snprintf(reply, cap, "ok %s%s", text, strcmp(argv[0], "tag") == 0 &&
+			    !st.opt.o_tags_enabled ? " (kept, not served: instance-metadata-tags "
+			    "is disabled)" : "");
+		life_schedule();
+		return;
+	}
+	if (rc == -1) {
+		snprintf(reply, cap, "error %s", text);
+		return;
+	}
+	if (strcmp(argv[0], "set") == 0 && argc == 3)
+		control_set(argv[1], argv[2], reply, cap);
+	else if (strcmp(argv[0], "unset") == 0 && argc == 2)
+		control_set(argv[1], NULL, reply, cap);
+	else if (strcmp(argv[0], "set") == 0 || strcmp(argv[0], "unset") == 0)
+		snprintf(reply, cap, "error %s: expected %s", argv[0],
+		    argv[0][0] == 's' ? "PATH VALUE" : "PATH");
+	else if (strcmp(argv[0], "rotate-credentials") == 0 && argc == 1) {
+		if (st.cache.cc_busy) {
+			snprintf(reply, cap, "ok a fetch from %s is already under way",
+			    st.cache.cc_prov->cp_desc);
+			return;
+		}
+		log_info("credentials from %s: rotating on request", st.cache.cc_prov->cp_desc);
+		cred_cache_refresh(&st.cache, now);
+		snprintf(reply, cap, "ok fetching credentials from %s", st.cache.cc_prov->cp_desc);
+	} else if (strcmp(argv[0], "state") == 0 && argc == 1) {
+		if ((json = life_state_json(&st.life, now)) == NULL)
+			snprintf(reply, cap, "error out of memory");
+		else if ((size_t)snprintf(reply, cap, "ok %s", json) >= cap)
+			snprintf(reply, cap, "error the state is larger than a reply line");
+		free(json);
+	} else if (strcmp(argv[0], "rotate-credentials") == 0 || strcmp(argv[0], "state") == 0)
+		snprintf(reply, cap, "error %s: takes no arguments", argv[0]);
+	else
+		snprintf(reply, cap, "error unknown verb '%.64s' (see '%s ctl --help')", argv[0],
+		    PROGNAME);
+}
+
 /* SIGHUP: reload the config file; a bad one is refused and the old one kept. */
 static void
 on_hup(void)
@@ -790,6 +1048,13 @@ on_hup(void)
 
 	if (load_config(&cfg, &inst, st.inst.i_pending_time, err, sizeof(err)) == -1) {
 		log_err("reload refused, still serving the previous config: %s", err);
+		return;
+	}
+	/* what ctl set/unset changed stays changed */
+	if (apply_overrides(&cfg, &inst, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		log_err("reload refused, still serving the previous config: a path set with "
+		    "ctl no longer fits the new file: %s", err);
 		return;
 	}
 	config_free(&st.cfg);
@@ -994,6 +1259,13 @@ start_up(void)
 		return EXIT_CONFIG;
 	}
 	st.opt = effective_options(&st.cfg);
+	/* the scenario's times count from the start */
+	life_init(&st.life);
+	if (life_scenario(&st.life, st.cfg.c_scenario, now, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", PROGNAME,
+		    cli.config_path != NULL ? cli.config_path : "config", err);
+		return EXIT_CONFIG;
+	}
 	if (token_init() == -1)
 		fatal(EXIT_SYSTEM, "token key");
 	if (loop_init(err, sizeof(err)) == -1) {
@@ -1095,6 +1367,7 @@ clean_up(void)
 	cred_cache_free(&st.cache);
 	cred_wipe(&st.ec2_cred);
 	config_free(&st.cfg);
+	life_free(&st.life);
 	identity_cleanup();
 	token_cleanup();
 }
@@ -1123,17 +1396,27 @@ cmd_serve(int argc, char **argv)
 		magic_remove();
 		return rc;
 	}
+	/* before the listeners: a second daemon on the same socket stops here */
+	if (cli.control != NULL && control_open(cli.control, cli.control_mode, cli.control_uid,
+	    cli.control_gid, on_control, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		magic_remove();
+		return EXIT_SYSTEM;
+	}
 	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
 	    sizeof(err)) == -1) {
+		control_close();
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		magic_remove();
 		return EXIT_SYSTEM;
 	}
 	st.serving = 1;
 	if (publish() == -1) {
+		control_close();
 		magic_remove();
 		return EXIT_CONFIG;
 	}
+	life_schedule();
 	log_info("instance %s (%s) in %s, role %s; http-tokens %s, hop limit %d%s",
 	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az, st.inst.i_role,
 	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
@@ -1144,6 +1427,7 @@ cmd_serve(int argc, char **argv)
 		if (magicip_up(&cli.magic, 1, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s: magic-ip: %s\n", PROGNAME, err);
 			magic_remove();
+			control_close();
 			server_shutdown();
 			clean_up();
 			return EXIT_SYSTEM;
@@ -1152,6 +1436,8 @@ cmd_serve(int argc, char **argv)
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
 	rc = server_run();
+	loop_timer_cancel(&st.life_timer);
+	control_close();
 	server_shutdown();
 	magic_remove();
 	clean_up();
@@ -1269,6 +1555,8 @@ main(int argc, char **argv)
 		return cmd_creds(argc - 1, argv + 1);
 	if (strcmp(argv[1], "magic-ip") == 0)
 		return cmd_magic(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

@@ -150,7 +150,7 @@ test_top_level(void **state)
 	(void)state;
 	parse_err("{\"meta-data\": {}, \"metadata\": {}}",
 	    NAME ": unknown top-level key \"metadata\" (known: meta-data, dynamic, "
-	    "user-data, options)");
+	    "user-data, options, scenario)");
 	parse_err("[1, 2]", NAME ": expected an object at the top level, got an array");
 	parse_err("{\"meta-data\": []}", NAME ": meta-data: expected an object, got an array");
 	parse_err("{\"dynamic\": \"x\"}", NAME ": dynamic: expected an object, got a string");
