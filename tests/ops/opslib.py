@@ -14,6 +14,7 @@ import json
 import os
 import re
 import resource
+import select
 import socket
 import sys
 import time
@@ -52,12 +53,50 @@ def iso(t):
 	return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def read_all(sock, timeout=5.0):
+	"""Read until EOF, with poll (descriptors over 1024 are fine); a reset
+	after some data returns the data.  TimeoutError when it does not end."""
+	end = time.monotonic() + timeout
+	buf = bytearray()
+	p = select.poll()
+	p.register(sock, select.POLLIN)
+	while True:
+		left = end - time.monotonic()
+		if left <= 0:
+			raise TimeoutError("no EOF within %.1f s; got %r" % (timeout, bytes(buf[:200])))
+		if not p.poll(left * 1000):
+			continue
+		try:
+			chunk = sock.recv(65536)
+		except BlockingIOError:
+			continue
+		except ConnectionResetError:
+			if buf:
+				return bytes(buf)
+			raise
+		if not chunk:
+			return bytes(buf)
+		buf += chunk
+
+
+def closed_at_once(sock, timeout=5.0):
+	"""The server closed sock without a word (EOF or reset)."""
+	p = select.poll()
+	p.register(sock, select.POLLIN)
+	if not p.poll(timeout * 1000):
+		return False
+	try:
+		return sock.recv(100) == b""
+	except ConnectionResetError:
+		return True
+
+
 def http(addr, path, method="GET", headers=(), src=None, timeout=5.0):
 	"""One request to addr (host, port); returns the raw reply."""
 	s = connect(addr, src=src, timeout=timeout)
 	try:
 		s.sendall(build(method, path, headers))
-		return read_until_close(s, timeout)
+		return read_all(s, timeout)
 	finally:
 		s.close()
 
