@@ -101,7 +101,7 @@
 #define REQ_TIMEOUT_MAX_MS	600000	/* ms: largest --request-timeout */
 #define RATE_LIMIT_MAX		100000	/* requests/s per client address: largest --rate-limit */
 #define RATE_TRACK_MAX		4096	/* client addresses whose rate is remembered besides the connected */
-#define SHUTDOWN_GRACE_MS	5000	/* ms: --shutdown-grace default, in-flight requests' time at stop */
+#define SHUTDOWN_GRACE_MS	3000	/* ms: --shutdown-grace default, in-flight requests' time at stop */
 #define SHUTDOWN_GRACE_MAX_MS	600000	/* ms: largest --shutdown-grace */
 #define HEALTH_CONN_MAX		16	/* health-listener connections at once (a pool of their own) */
 #define HEALTH_BODY_MAX		16384	/* bytes in one /healthz, /readyz or /metrics body */

@@ -99,7 +99,7 @@ static const char usage_serve[] =
 "  --rate-limit N/s           requests per second per client address, answered\n"
 "                             429 beyond (default off)\n"
 "  --shutdown-grace T         at SIGTERM/SIGINT, time the requests under way get to\n"
-"                             finish: 5s, 500ms (default 5s; 0 stops at once)\n"
+"                             finish: 3s, 500ms (default 3s; 0 stops at once)\n"
 "  --health-listen ADDR:PORT  serve /healthz, /readyz and /metrics here (a port of\n"
 "                             its own; default off)\n"
 "  --access-log               log one line per request (GIMME_ACCESS_LOG=1)\n"
@@ -457,7 +457,7 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 	}
 	case OPT_SHUTDOWN_GRACE:
 		if (parse_ms(val, 0, SHUTDOWN_GRACE_MAX_MS, &cli.limits.sl_grace_ms) == -1)
-			usage_error("%s: expected a time from 0 to %ds (5s, 500ms), got '%s'",
+			usage_error("%s: expected a time from 0 to %ds (3s, 500ms), got '%s'",
 			    src, SHUTDOWN_GRACE_MAX_MS / 1000, val);
 		break;
 	case OPT_HEALTH_LISTEN:

@@ -248,7 +248,8 @@ class Fairness(WireCase):
 			    m['gimme_limit_hits_total{limit="rate-limit"}']), file=sys.stderr)
 			self.assertTrue(wait_until(lambda: metrics(srv)["gimme_connections_open"] == 0,
 			    timeout=15))
-			self.assertAlive()
+			# alive (asked from the good address: the abuser's bucket is empty)
+			self.assertWire(http(addr, MD + "instance-id", src=GOOD_SRC), resp_meta(INSTANCE_ID))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class ManPage(unittest.TestCase):
 		# the limits table's defaults are those --help states
 		for flag, default in (("max-connections", "1024"),
 		    ("max-connections-per-client", "256"), ("request-timeout", "10s"),
-		    ("shutdown-grace", "5s")):
+		    ("shutdown-grace", "3s")):
 			with self.subTest(flag=flag):
 				m = re.search(r"--%s .*?\(default (\w+)" % flag, self.help, re.S)
 				self.assertIsNotNone(m)

@@ -108,7 +108,7 @@ class Logs(WireCase):
 
 class Stop(WireCase):
 	def test_in_flight_request_finishes_new_connection_refused(self):
-		with Server("--shutdown-grace", "5s") as srv:
+		with Server("--shutdown-grace", "3s") as srv:
 			self.srv = srv
 			s = srv.connect()
 			s.sendall(b"GET /latest/meta-data/instance-id HTTP/1.1\r\n")	# half a request
