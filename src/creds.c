@@ -192,6 +192,7 @@ cache_failed(struct cred_cache *cc, time_t now, const char *err, int first)
 	unsigned wait;
 
 	cc->cc_failures++;
+	cc->cc_n_failed++;
 	wait = cred_backoff(cc->cc_failures, rnd32());
 	cc->cc_next = now + (time_t)wait;
 	snprintf(cc->cc_error, sizeof(cc->cc_error), "%s", err);
@@ -245,6 +246,7 @@ cache_done(void *arg, int ok, const struct cred *c, const char *err)
 	cc->cc_cur.c_expiration = cred_served_expiration(c, now);
 	cc->cc_fetched = now;
 	cc->cc_have = 1;
+	cc->cc_n_ok++;
 	cc->cc_failures = 0;
 	cc->cc_error[0] = '\0';
 	if (!first)	/* the first is the start-up's to report, with how it chose */

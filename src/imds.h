@@ -137,6 +137,24 @@
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
 #define ERRBUF_LEN		1024	/* bytes in an error message buffer */
 
+/*
+ * Operations (issue #7): limits the serve flags change, the drain at stop,
+ * the health listener.  HTTP_REQ_TIMEOUT_MS above is --request-timeout's
+ * default; HTTP_HEAD_MAX and HTTP_HEADERS_MAX have no flag.
+ */
+#define CONN_PER_CLIENT_DEFAULT	256	/* connections at once from one client address (0: no cap) */
+#define CONN_LIMIT_MAX		1000000	/* largest --max-connections, --max-connections-per-client */
+#define REQ_TIMEOUT_MIN_MS	100	/* ms: smallest --request-timeout */
+#define REQ_TIMEOUT_MAX_MS	600000	/* ms: largest --request-timeout */
+#define RATE_LIMIT_MAX		100000	/* requests/s per client address: largest --rate-limit */
+#define RATE_TRACK_MAX		4096	/* client addresses whose rate is remembered besides the connected */
+#define SHUTDOWN_GRACE_MS	3000	/* ms: --shutdown-grace default, in-flight requests' time at stop */
+#define SHUTDOWN_GRACE_MAX_MS	600000	/* ms: largest --shutdown-grace */
+#define HEALTH_CONN_MAX		16	/* health-listener connections at once (a pool of their own) */
+#define HEALTH_BODY_MAX		16384	/* bytes in one /healthz, /readyz or /metrics body */
+#define HEALTH_REASONS_MAX	8	/* reasons /readyz lists */
+#define HEALTH_REASON_LEN	512	/* bytes in one reason */
+
 /* Exit codes (habit 13). */
 #define EXIT_USAGE		64	/* bad flag or value */
 #define EXIT_CONFIG		78	/* bad configuration file */
@@ -519,11 +537,35 @@ void		 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1]);
  * expired, malformed, or not issued by this process.  No allocation.
  */
 long		 token_check(uint64_t now, struct slice tok);
+/* Why token_check refused tok: TR_EXPIRED (ours, past its TTL) or TR_INVALID. */
+enum token_reject token_rejection(uint64_t now, struct slice tok);
 void		 token_cleanup(void);
 
 /* ------------------------------------------------------------------ */
 /* routes.c: the IMDS rules, request to response (pure)                */
 /* ------------------------------------------------------------------ */
+
+/* Path classes, for the metrics (health.c). */
+enum path_class {
+	PC_TOKEN,	/* /latest/api/token */
+	PC_CREDENTIALS,	/* iam/security-credentials/..., identity-credentials/... */
+	PC_IDENTITY,	/* dynamic/instance-identity/... */
+	PC_META_DATA,	/* the rest of meta-data/... */
+	PC_USER_DATA,	/* user-data */
+	PC_OTHER,	/* listings of the root and versions, dynamic/, unknown versions, methods */
+	PC_ERROR,	/* requests that did not parse (400, 408, 413, 431, 501, 505) */
+	PC_COUNT
+};
+/* Why a token was not accepted (metrics). */
+enum token_reject {
+	TR_NONE,
+	TR_MISSING,	/* http-tokens required, no token */
+	TR_EXPIRED,	/* ours, but past its TTL */
+	TR_INVALID,	/* malformed, or not minted by this process */
+	TR_TTL_BAD,	/* token PUT: TTL header missing, repeated or out of range */
+	TR_XFF,		/* X-Forwarded-For on a token PUT or with a token */
+	TR_COUNT
+};
 
 /* Response header shapes (contract §2.3). */
 enum resp_shape {
@@ -543,6 +585,8 @@ struct response {
 	size_t		 rs_bodylen;
 	int		 rs_token_used;	/* request carried a valid token */
 	char		 rs_tokbuf[TOKEN_LEN + 1];
+	enum path_class	 rs_class;	/* for the metrics */
+	enum token_reject rs_reject;	/* why a token or token request was refused */
 };
 
 /*
@@ -557,7 +601,6 @@ void		 routes_error(int status, struct response *rs);
 /* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
 size_t		 response_head(const struct response *rs, const struct snapshot *snap,
 		    const char *date, char *buf, size_t cap);
-/* Path class for the access log and metrics. */
 
 /* ------------------------------------------------------------------ */
 /* creds.c: credential providers behind one cache                      */
@@ -615,6 +658,8 @@ struct cred_cache {
 	int		 cc_allow_long_term;	/* keys with no session token are served */
 	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
 	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
+	unsigned long	 cc_n_ok;	/* fetches that delivered credentials (metrics) */
+	unsigned long	 cc_n_failed;	/* fetches that failed (metrics) */
 	time_t		(*cc_clock)(void);	/* wall clock; tests set their own */
 	/* called (from the loop) whenever what should be served changes */
 	void		(*cc_changed)(void *arg);
@@ -917,6 +962,11 @@ void		 server_callbacks(void (*tick)(void), void (*hup)(void));
 /* The port listener i (in server_init's order) is bound to: port 0 resolved. */
 unsigned	 server_bound_port(size_t i);
 /* Run until SIGTERM/SIGINT.  0, or -1 when the loop itself failed. */
+/*
+ * Run until SIGTERM/SIGINT, then drain: the listeners close at once (new
+ * connections are refused), requests under way get up to the shutdown
+ * grace to finish, the rest are closed.  0, or -1 when the loop failed.
+ */
 int		 server_run(void);
 /* Close every connection and listener, drop the snapshot. */
 void		 server_shutdown(void);
@@ -1127,5 +1177,77 @@ int		 control_parse_request(const char *line, size_t len, char ***argv, size_t *
 
 /* gimme-aws-mini ctl [--control PATH] VERB [ARGS...]; returns the exit status. */
 int		 ctl_main(int argc, char **argv);
+/* The limits of the ops flags; call before server_init. */
+struct server_limits {
+	unsigned long	 sl_per_client;	/* connections per client address; 0: no cap */
+	unsigned	 sl_req_timeout_ms;	/* the absolute deadline of a request */
+	unsigned	 sl_rate;	/* requests/s per client address (429 beyond); 0: off */
+	unsigned	 sl_grace_ms;	/* drain time at SIGTERM/SIGINT */
+};
+void		 server_limits(const struct server_limits *sl);
+/*
+ * Open the health listener (GET /healthz, /readyz, /metrics; health.c) on
+ * the loop, after loop_init; it serves from then on, during start-up too.
+ * Logs "health endpoint on http://ADDR:PORT/".  0 / -1 with err.
+ */
+int		 server_health_init(const struct listen_addr *la, char *err, size_t errlen);
+/* Connections of the metadata listeners open now (a gauge). */
+size_t		 server_conns_open(void);
+
+/* ------------------------------------------------------------------ */
+/* health.c: /healthz, /readyz and /metrics (Prometheus text 0.0.4)    */
+/* ------------------------------------------------------------------ */
+
+/* The limits whose hits are counted (gimme_limit_hits_total{limit=...}). */
+enum limit_kind {
+	LIM_MAX_CONN,		/* --max-connections: accepting paused, pool full */
+	LIM_PER_CLIENT,		/* --max-connections-per-client: a connection closed at once */
+	LIM_RATE,		/* --rate-limit: answered 429 */
+	LIM_REQ_TIMEOUT,	/* --request-timeout: 408 or closed */
+	LIM_HEAD,		/* HTTP_HEAD_MAX / HTTP_HEADERS_MAX: 431 */
+	LIM_BODY,		/* HTTP_BODY_MAX: 413 */
+	LIM_FDS,		/* out of descriptors (EMFILE...): accepting paused */
+	LIM_HEALTH_CONN,	/* HEALTH_CONN_MAX: a health connection closed at once */
+	LIM_COUNT
+};
+
+/* Counters of the metadata server, kept by server.c. */
+struct metrics {
+	uint64_t	 m_requests[PC_COUNT][16];	/* by class and status (health.c's table) */
+	uint64_t	 m_tokens_issued;
+	uint64_t	 m_token_rejects[TR_COUNT];
+	uint64_t	 m_limit_hits[LIM_COUNT];
+};
+extern struct metrics metrics;
+
+/* Reasons /readyz lists; filled by the readiness callback. */
+struct health_reasons {
+	size_t		 hr_n;
+	char		 hr_text[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
+};
+/* What the credential cache reports to /metrics. */
+struct health_creds {
+	unsigned long	 hc_refreshes;	/* fetches that delivered */
+	unsigned long	 hc_failures;	/* fetches that failed */
+	int		 hc_have;	/* credentials are served */
+	long		 hc_expires_in;	/* s until the served credentials expire */
+};
+/* Add one reason (printf-style; cut at HEALTH_REASON_LEN, at most HEALTH_REASONS_MAX). */
+void		 health_reason_add(struct health_reasons *r, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/*
+ * main.c's view of readiness (add a reason for each thing not ready; none
+ * means ready) and of the credentials.  Either may be NULL.
+ */
+void		 health_callbacks(void (*ready)(struct health_reasons *r),
+		    void (*creds)(struct health_creds *hc));
+/* Count one answered metadata request. */
+void		 metrics_request(enum path_class pc, int status);
+/*
+ * Answer a request to the health listener (status 0: req parsed; else the
+ * parse error).  The body goes to buf[0..cap) and rs points at it.
+ */
+void		 health_handle(const struct http_req *req, int status, struct response *rs,
+		    char *buf, size_t cap);
 
 #endif /* IMDS_H */

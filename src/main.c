@@ -100,6 +100,17 @@ static const char usage_serve[] =
 "                             new keys in memory at every start)\n"
 "  --identity-cert FILE       write the matching certificates here (PEM)\n"
 "  --max-connections N        connections served at once (default 1024)\n"
+"  --max-connections-per-client N\n"
+"                             connections at once from one client address; more\n"
+"                             are closed at once (default 256; 0: no cap)\n"
+"  --request-timeout T        the whole request and response, from accept: 10s,\n"
+"                             500ms (default 10s; 100ms to 600s)\n"
+"  --rate-limit N/s           requests per second per client address, answered\n"
+"                             429 beyond (default off)\n"
+"  --shutdown-grace T         at SIGTERM/SIGINT, time the requests under way get to\n"
+"                             finish: 3s, 500ms (default 3s; 0 stops at once)\n"
+"  --health-listen ADDR:PORT  serve /healthz, /readyz and /metrics here (a port of\n"
+"                             its own; default off)\n"
 "  --access-log               log one line per request (GIMME_ACCESS_LOG=1)\n"
 "  --log-format text|json     log line format on stderr (default text)\n"
 "  --log-level debug|info|warn|error\n"
@@ -133,8 +144,9 @@ static const char usage_serve[] =
 "                             its owner (names or numbers; needs the privilege)\n"
 "  -h, --help                 print this help\n"
 "\n"
-"signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file (what\n"
-"ctl set/unset changed is applied over it again).\n"
+"signals: SIGTERM or SIGINT stop (after the grace period); SIGHUP reloads the\n"
+"config file (what ctl set/unset changed is applied over it again) and the\n"
+"credentials.\n"
 "exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
 "no credentials from the source at start, 77 not allowed to change the\n"
 "packet filter or addresses, 71 system error.\n";
@@ -164,7 +176,10 @@ enum opt_id {
 	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_ASSUME_ROLE, OPT_EXTERNAL_ID, OPT_SESSION_NAME,
 	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_MAGIC_IP,
 	OPT_POD_IF, OPT_FIREWALL, OPT_IPV6, OPT_BLOCK, OPT_HELP,
-	OPT_CONTROL, OPT_CONTROL_MODE, OPT_CONTROL_OWNER
+	OPT_CONTROL, OPT_CONTROL_MODE, OPT_CONTROL_OWNER,
+	/* operations (issue #7) */
+	OPT_MAX_CONN_CLIENT, OPT_REQ_TIMEOUT, OPT_RATE_LIMIT, OPT_SHUTDOWN_GRACE,
+	OPT_HEALTH_LISTEN
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -206,6 +221,11 @@ static const struct opt_def {
 	{ OPT_CONTROL,		"control",		"GIMME_CONTROL",	1 },
 	{ OPT_CONTROL_MODE,	"control-mode",		"GIMME_CONTROL_MODE",	1 },
 	{ OPT_CONTROL_OWNER,	"control-owner",	"GIMME_CONTROL_OWNER",	1 },
+	{ OPT_MAX_CONN_CLIENT,	"max-connections-per-client", "GIMME_MAX_CONNECTIONS_PER_CLIENT", 1 },
+	{ OPT_REQ_TIMEOUT,	"request-timeout",	"GIMME_REQUEST_TIMEOUT", 1 },
+	{ OPT_RATE_LIMIT,	"rate-limit",		"GIMME_RATE_LIMIT",	1 },
+	{ OPT_SHUTDOWN_GRACE,	"shutdown-grace",	"GIMME_SHUTDOWN_GRACE",	1 },
+	{ OPT_HEALTH_LISTEN,	"health-listen",	"GIMME_HEALTH_LISTEN",	1 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
 
@@ -241,6 +261,9 @@ static struct {
 	unsigned	 control_mode;
 	uid_t		 control_uid;	/* (uid_t)-1: unchanged */
 	gid_t		 control_gid;
+	struct server_limits limits;	/* --max-connections-per-client, ... */
+	struct listen_addr health;	/* --health-listen */
+	int		 health_set;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -258,6 +281,7 @@ static struct {
 	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
 	struct loop_timer life_timer;	/* the next time-driven change */
 	time_t		 life_due;	/* ... and when it is due (wall clock) */
+	int		 serve;		/* the serve verb (not creds): open the health listener */
 } st;
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -364,6 +388,28 @@ parse_owner(const char *s, uid_t *uid, gid_t *gid)
 			return -1;
 		*gid = (gid_t)v;
 	}
+	return 0;
+}
+
+/*
+ * A time: "10s", "500ms", or a bare number of seconds, within
+ * min_ms..max_ms.  0 / -1.
+ */
+static int
+parse_ms(const char *val, unsigned min_ms, unsigned max_ms, unsigned *out)
+{
+	size_t n = strlen(val);
+	unsigned long v, scale = 1000;
+
+	if (n > 2 && strcmp(val + n - 2, "ms") == 0) {
+		n -= 2;
+		scale = 1;
+	} else if (n > 1 && val[n - 1] == 's')
+		n -= 1;
+	if (parse_uint_bounded(val, n, max_ms, &v) != 0 || v * scale > max_ms ||
+	    v * scale < min_ms)
+		return -1;
+	*out = (unsigned)(v * scale);
 	return 0;
 }
 
@@ -578,6 +624,38 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 	case OPT_HELP:
 		fputs(usage_serve, stdout);
 		exit(0);
+	case OPT_MAX_CONN_CLIENT:
+		if (parse_uint_bounded(val, strlen(val), CONN_LIMIT_MAX, &n) != 0)
+			usage_error("%s: expected a number from 0 to %d, got '%s'", src,
+			    CONN_LIMIT_MAX, val);
+		cli.limits.sl_per_client = n;
+		break;
+	case OPT_REQ_TIMEOUT:
+		if (parse_ms(val, REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS,
+		    &cli.limits.sl_req_timeout_ms) == -1)
+			usage_error("%s: expected a time from %dms to %ds (10s, 500ms), got '%s'",
+			    src, REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS / 1000, val);
+		break;
+	case OPT_RATE_LIMIT: {
+		size_t len = strlen(val);
+		if (len > 2 && strcmp(val + len - 2, "/s") == 0)
+			len -= 2;
+		if (parse_uint_bounded(val, len, RATE_LIMIT_MAX, &n) != 0)
+			usage_error("%s: expected requests per second from 0 (off) to %d, as "
+			    "N/s, got '%s'", src, RATE_LIMIT_MAX, val);
+		cli.limits.sl_rate = (unsigned)n;
+		break;
+	}
+	case OPT_SHUTDOWN_GRACE:
+		if (parse_ms(val, 0, SHUTDOWN_GRACE_MAX_MS, &cli.limits.sl_grace_ms) == -1)
+			usage_error("%s: expected a time from 0 to %ds (3s, 500ms), got '%s'",
+			    src, SHUTDOWN_GRACE_MAX_MS / 1000, val);
+		break;
+	case OPT_HEALTH_LISTEN:
+		if (listen_addr_parse(val, &cli.health, err, sizeof(err)) == -1)
+			usage_error("%s: %s", src, err);
+		cli.health_set = 1;
+		break;
 	case OPT_CONTROL:
 		if (*val == '\0' || strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 			usage_error("%s: expected a socket path of 1 to %zu bytes", src,
@@ -708,6 +786,9 @@ parse_serve_args(int argc, char **argv)
 	cli.control_mode = CONTROL_MODE_DEFAULT;
 	cli.control_uid = (uid_t)-1;
 	cli.control_gid = (gid_t)-1;
+	cli.limits.sl_per_client = CONN_PER_CLIENT_DEFAULT;
+	cli.limits.sl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
+	cli.limits.sl_grace_ms = SHUTDOWN_GRACE_MS;
 	for (i = 0; i < NOPT_DEFS; i++) {
 		if (opt_defs[i].env == NULL || (v = getenv(opt_defs[i].env)) == NULL)
 			continue;
@@ -755,6 +836,11 @@ parse_serve_args(int argc, char **argv)
 		cli.nlisten = 1;
 	}
 	magic_listeners();
+	/* the health port is the node's, never one the metadata is served on */
+	for (i = 0; cli.health_set && cli.health.la_port != 0 && i < cli.nlisten; i++)
+		if (cli.listen[i].la_port == cli.health.la_port)
+			usage_error("--health-listen %s: port %u is a metadata listener's (%s)",
+			    cli.health.la_text, cli.health.la_port, cli.listen[i].la_text);
 }
 
 /* Defaults, then the config file's options, then flags and environment. */
@@ -1065,6 +1151,41 @@ on_hup(void)
 	if (publish() == 0)
 		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
 		    "the configuration");
+	/* and the credentials: a fetch now (the last good ones stay until it delivers) */
+	log_info("SIGHUP: reading the credentials from %s again", st.cache.cc_prov->cp_desc);
+	cred_cache_refresh(&st.cache, time(NULL));
+}
+
+/*
+ * /readyz: one reason per part that is not ready; none means ready.  The
+ * reasons never hold a secret (cc_error never does).
+ */
+static void
+on_ready(struct health_reasons *r)
+{
+	if (!st.cache.cc_fetched_once)
+		health_reason_add(r, "credentials: waiting for the first fetch from %s",
+		    st.cache.cc_prov->cp_desc);
+	else if (!st.cache.cc_have)
+		health_reason_add(r, "credentials: %s", st.cache.cc_error[0] ? st.cache.cc_error :
+		    "expired, and no refresh has delivered yet");
+	if (!st.serving)
+		health_reason_add(r, "metadata: not serving yet");
+	if (cli.magic.mc_mode != MAGIC_OFF && !magicip_installed())
+		health_reason_add(r, "magic-ip: %s", st.serving ? "installing the rules" :
+		    cli.magic.mc_block ? "blocked until the server is ready" :
+		    "rules not installed yet");
+}
+
+/* /metrics: the credential cache's counters and the served expiry. */
+static void
+on_health_creds(struct health_creds *hc)
+{
+	hc->hc_refreshes = st.cache.cc_n_ok;
+	hc->hc_failures = st.cache.cc_n_failed;
+	hc->hc_have = st.cache.cc_have;
+	hc->hc_expires_in = st.cache.cc_have ?
+	    (long)(st.cache.cc_cur.c_expiration - time(NULL)) : 0;
 }
 
 /* STS, once: region, endpoint and CA bundle from flags, AWS_* variables, defaults. */
@@ -1242,8 +1363,9 @@ choose_source(struct cred_provider **out, char *err, size_t errlen)
 
 /*
  * Everything up to the first credential: config, instance, keys, the
- * source and its first fetch.  Shared by serve and creds.  0, or the exit
- * status after a one-line message on stderr.
+ * source and its first fetch.  Shared by serve and creds.  0, the exit
+ * status after a one-line message on stderr, or -1: stopped by a signal
+ * while waiting (exit 0).
  */
 static int
 start_up(void)
@@ -1272,6 +1394,7 @@ start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
+	server_limits(&cli.limits);
 	if (choose_source(&prov, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -1279,10 +1402,24 @@ start_up(void)
 	apply_role(&st.inst);
 	cred_cache_init(&st.cache, prov, on_creds_changed, NULL);
 	st.cache.cc_allow_long_term = cli.allow_long_term;
+	/* the health listener answers from now on: /readyz says what is missing */
+	health_callbacks(on_ready, on_health_creds);
+	if (st.serve && cli.health_set && server_health_init(&cli.health, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
 	/* the first fetch decides: nothing is served without credentials */
 	cred_cache_refresh(&st.cache, now);
-	if (loop_run_until(&st.cache.cc_fetched_once) != 0)
+	switch (loop_run_until(&st.cache.cc_fetched_once)) {
+	case 0:
+		break;
+	case 1:		/* SIGTERM/SIGINT while waiting: a clean stop */
+		log_info("stopped before the first credentials arrived");
+		return -1;
+	default:
 		return EXIT_SYSTEM;
+	}
 	if (!st.cache.cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
@@ -1392,9 +1529,10 @@ cmd_serve(int argc, char **argv)
 			return EXIT_SYSTEM;
 		}
 	}
+	st.serve = 1;
 	if ((rc = start_up()) != 0) {
 		magic_remove();
-		return rc;
+		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
 	}
 	/* before the listeners: a second daemon on the same socket stops here */
 	if (cli.control != NULL && control_open(cli.control, cli.control_mode, cli.control_uid,
@@ -1523,7 +1661,7 @@ cmd_creds(int argc, char **argv)
 
 	parse_serve_args(argc, argv);
 	if ((rc = start_up()) != 0)
-		return rc;
+		return rc < 0 ? 0 : rc;
 	if ((s = build()) == NULL)
 		return EXIT_CONFIG;
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);

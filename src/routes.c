@@ -73,6 +73,8 @@ rs_reset(struct response *rs, int head_only)
 	rs->rs_bodylen = 0;
 	rs->rs_token_used = 0;
 	rs->rs_tokbuf[0] = '\0';
+	rs->rs_class = PC_OTHER;
+	rs->rs_reject = TR_NONE;
 }
 
 /* An empty-bodied answer in the K5 shape (401, 403 K7, 400, 408, ...). */
@@ -101,6 +103,32 @@ routes_error(int status, struct response *rs)
 {
 	rs_reset(rs, 0);
 	rs_empty(rs, status);
+	rs->rs_class = PC_ERROR;
+}
+
+/* 1 when p[0..n) is name or starts with name followed by '/'. */
+static int
+under(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	return n >= k && memcmp(p, name, k) == 0 && (n == k || p[k] == '/');
+}
+
+/* The metrics' class of a path below a version ("meta-data/iam/..."). */
+static enum path_class
+path_class_of(const char *p, size_t n)
+{
+	if (under(p, n, "meta-data/iam/security-credentials") ||
+	    under(p, n, "meta-data/identity-credentials"))
+		return PC_CREDENTIALS;
+	if (under(p, n, "dynamic/instance-identity"))
+		return PC_IDENTITY;
+	if (under(p, n, "meta-data"))
+		return PC_META_DATA;
+	if (under(p, n, "user-data"))
+		return PC_USER_DATA;
+	return PC_OTHER;
 }
 
 /*
@@ -167,6 +195,7 @@ token_put(const struct http_req *req, const struct snapshot *snap, uint64_t now,
 
 	if (http_header_find(req, HDR_XFF, &count) != NULL) {
 		rs_empty(rs, 403);
+		rs->rs_reject = TR_XFF;
 		return;
 	}
 	/* U11: exactly one header, digits only, 1..21600; else 400 */
@@ -175,6 +204,7 @@ token_put(const struct http_req *req, const struct snapshot *snap, uint64_t now,
 	    parse_uint_bounded(h->h_value.p, h->h_value.n, TOKEN_TTL_MAX, &ttl) != 0 ||
 	    ttl < TOKEN_TTL_MIN) {
 		rs_empty(rs, 400);
+		rs->rs_reject = TR_TTL_BAD;
 		return;
 	}
 	token_mint(now, (unsigned)ttl, rs->rs_tokbuf);
@@ -233,6 +263,7 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 	}
 	if ((size_t)n == sizeof(TOKEN_PATH) - 1 && memcmp(path, TOKEN_PATH, (size_t)n) == 0 &&
 	    !trailing) {
+		rs->rs_class = PC_TOKEN;
 		if (method_is(req->r_method, "PUT"))
 			token_put(req, snap, now, rs);
 		else {
@@ -252,22 +283,31 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 		return;
 	}
 
+	/* the metrics' class, by the path below a version */
+	for (seg = 0; seg < (size_t)n && path[seg] != '/'; seg++)
+		;
+	if (seg < (size_t)n && is_version(path, seg))
+		rs->rs_class = path_class_of(path + seg + 1, (size_t)n - seg - 1);
+
 	/* §5.3: the token, if any, before anything is revealed. */
 	tok = http_header_find(req, HDR_TOKEN, &count);
 	if (tok != NULL) {
 		if (http_header_find(req, HDR_XFF, &count) != NULL) {
 			rs_empty(rs, 403);	/* U3 */
+			rs->rs_reject = TR_XFF;
 			return;
 		}
 		if ((left = token_check(now, tok->h_value)) <= 0) {
 			rs_empty(rs, 401);	/* U1 */
 			rs->rs_token_used = -1;
+			rs->rs_reject = token_rejection(now, tok->h_value);
 			return;
 		}
 		rs->rs_ttl = left;
 		rs->rs_token_used = 1;
 	} else if (snap->s_opt.o_tokens_required) {
 		rs_empty(rs, 401);
+		rs->rs_reject = TR_MISSING;
 		return;
 	}
 
@@ -276,8 +316,6 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 		rs->rs_bodylen = sizeof(version_listing) - 1;
 		return;
 	}
-	for (seg = 0; seg < (size_t)n && path[seg] != '/'; seg++)
-		;
 	if (!is_version(path, seg)) {
 		rs_page(rs, 404);
 		return;
@@ -316,6 +354,7 @@ reason(int status)
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";	/* the health listener's /readyz */
 	case 505: return "HTTP Version Not Supported";
 	default: return "Internal Server Error";
 	}

@@ -24,6 +24,14 @@
  *
  * A connection joins the epoll set only when it has to wait: most requests
  * are already there when accept returns, and are answered without it.
+ *
+ * Limits and fairness (issue #7): a table of client addresses counts each
+ * one's open connections (--max-connections-per-client: more are closed at
+ * once) and holds its token bucket (--rate-limit: a request over the rate
+ * is answered 429).  The health listener has a small pool of its own, so a
+ * full metadata pool never starves the probes.  At SIGTERM/SIGINT the
+ * listeners close (new connections are refused) and the requests under way
+ * get the shutdown grace to finish.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +53,7 @@
 #define ACCEPT_BATCH		64	/* accepts per wakeup, so reads get their turn */
 #define TICK_MS			1000	/* period of the server_tick callback */
 #define PEER_LEN		(INET6_ADDRSTRLEN + 8)	/* "[addr]:port" */
+#define MILLI			1000	/* a request's cost in a token bucket, milli-requests */
 
 /* What an epoll event's data.ptr points at: each struct starts with its kind. */
 enum ev_kind { EV_LISTENER, EV_CONN, EV_SIGNAL, EV_WATCH };
@@ -55,6 +64,7 @@ struct listener {
 	int		 l_fd;
 	int		 l_family;
 	unsigned	 l_port;	/* as bound */
+	int		 l_health;	/* the health listener */
 	char		 l_text[PEER_LEN];
 };
 
@@ -73,6 +83,9 @@ struct conn {
 	size_t		 c_sent;	/* bytes of head + body written */
 	size_t		 c_total;
 	struct response	 c_rs;
+	int		 c_health;	/* from the health listener's pool */
+	int		 c_client;	/* index into the client table, or -1 */
+	char		*c_body;	/* health: the body buffer of this slot */
 	char		 c_peer[PEER_LEN];
 	char		 c_head[HTTP_RESP_HEAD_MAX];
 	char		 c_in[HTTP_HEAD_MAX + HTTP_BODY_MAX];
@@ -80,6 +93,16 @@ struct conn {
 
 struct clist {
 	struct conn	*head, *tail;
+};
+
+/* One client address: its connections and its request-rate bucket. */
+struct client {
+	unsigned char	 cl_addr[16];
+	int		 cl_family;	/* 0: a free entry */
+	unsigned long	 cl_nconn;	/* open connections */
+	uint64_t	 cl_tokens;	/* milli-requests in the bucket, at most rate * MILLI */
+	uint64_t	 cl_last_ms;	/* the bucket is filled up to this time */
+	int		 cl_next;	/* next in its hash chain, or in the free list; -1 ends */
 };
 
 static struct {
@@ -106,6 +129,29 @@ static struct {
 	void		(*tick)(void);
 	void		(*hup)(void);
 	struct loop_timer *timers;	/* armed, soonest first */
+	/* limits (server_limits) */
+	unsigned long	 per_client;
+	unsigned	 req_timeout_ms;
+	unsigned	 rate;
+	unsigned	 grace_ms;
+	/* the client table: chained hash over a fixed array */
+	struct client	*clients;
+	size_t		 nclients;
+	int		*chash;
+	size_t		 chash_mask;
+	int		 cfree;
+	/* the health listener and its own pool */
+	struct listener	 hlst;
+	int		 hlst_open;
+	int		 haccepting;
+	struct conn	*hpool;
+	char		*hbody;		/* HEALTH_CONN_MAX bodies of HEALTH_BODY_MAX */
+	struct conn	*hfree;
+	size_t		 hopen;
+	/* stopping */
+	int		 serving_run;	/* in server_run: a signal drains first */
+	int		 draining;
+	uint64_t	 drain_until;
 } srv;
 
 static uint64_t
@@ -294,6 +340,151 @@ accepting_set(int on)
 	srv.accepting = on;
 }
 
+static void
+health_accepting_set(int on)
+{
+	struct epoll_event ev;
+
+	if (!srv.hlst_open || srv.haccepting == on)
+		return;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &srv.hlst;
+	if (on)
+		epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.hlst.l_fd, &ev);
+	else
+		epoll_ctl(srv.epfd, EPOLL_CTL_DEL, srv.hlst.l_fd, NULL);
+	srv.haccepting = on;
+}
+
+/* ---- the client table --------------------------------------------------- */
+
+static size_t
+client_slot(int family, const unsigned char *a)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)family;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h & srv.chash_mask;
+}
+
+/* The address of a peer as a key: 16 bytes, IPv4 in the first 4, the rest 0. */
+static int
+client_key(const struct sockaddr_storage *ss, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET6)
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	else
+		memcpy(key, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	return ss->ss_family;
+}
+
+/* A full bucket and no connection: the entry says nothing a new one would not. */
+static int
+client_idle(const struct client *cl)
+{
+	uint64_t cap = (uint64_t)srv.rate * MILLI;
+
+	return cl->cl_nconn == 0 && (srv.rate == 0 ||
+	    cl->cl_tokens + (srv.now_ms - cl->cl_last_ms) * srv.rate >= cap);
+}
+
+static void
+client_remove(int idx)
+{
+	struct client *cl = &srv.clients[idx];
+	int *pp = &srv.chash[client_slot(cl->cl_family, cl->cl_addr)];
+
+	while (*pp != idx)
+		pp = &srv.clients[*pp].cl_next;
+	*pp = cl->cl_next;
+	cl->cl_family = 0;
+	cl->cl_next = srv.cfree;
+	srv.cfree = idx;
+}
+
+/* Drop idle entries; with force, also the first unconnected one if none was idle. */
+static void
+client_gc(int force)
+{
+	size_t i;
+	int victim = -1;
+
+	for (i = 0; i < srv.nclients; i++) {
+		struct client *cl = &srv.clients[i];
+		if (cl->cl_family == 0)
+			continue;
+		if (client_idle(cl))
+			client_remove((int)i);
+		else if (victim == -1 && cl->cl_nconn == 0)
+			victim = (int)i;
+	}
+	if (force && srv.cfree == -1 && victim != -1)
+		client_remove(victim);	/* forgets one client's rate: the table is full */
+}
+
+/* The entry of a peer, created if need be; -1 when the table is off (or full). */
+static int
+client_get(const struct sockaddr_storage *ss)
+{
+	unsigned char key[16];
+	int family, idx;
+	size_t slot;
+	struct client *cl;
+
+	if (srv.clients == NULL)
+		return -1;
+	family = client_key(ss, key);
+	slot = client_slot(family, key);
+	for (idx = srv.chash[slot]; idx != -1; idx = srv.clients[idx].cl_next)
+		if (srv.clients[idx].cl_family == family &&
+		    memcmp(srv.clients[idx].cl_addr, key, 16) == 0)
+			return idx;
+	if (srv.cfree == -1)
+		client_gc(1);
+	if ((idx = srv.cfree) == -1)
+		return -1;
+	cl = &srv.clients[idx];
+	srv.cfree = cl->cl_next;
+	memcpy(cl->cl_addr, key, 16);
+	cl->cl_family = family;
+	cl->cl_nconn = 0;
+	cl->cl_tokens = (uint64_t)srv.rate * MILLI;
+	cl->cl_last_ms = srv.now_ms;
+	cl->cl_next = srv.chash[slot];
+	srv.chash[slot] = idx;
+	return idx;
+}
+
+static void
+client_release(int idx)
+{
+	struct client *cl = &srv.clients[idx];
+
+	cl->cl_nconn--;
+	if (client_idle(cl))
+		client_remove(idx);
+}
+
+/* Take one request from the client's bucket.  1 allowed, 0 over the rate. */
+static int
+client_rate_ok(int idx)
+{
+	struct client *cl = &srv.clients[idx];
+	uint64_t cap = (uint64_t)srv.rate * MILLI;
+
+	cl->cl_tokens += (srv.now_ms - cl->cl_last_ms) * srv.rate;
+	if (cl->cl_tokens > cap)
+		cl->cl_tokens = cap;
+	cl->cl_last_ms = srv.now_ms;
+	if (cl->cl_tokens < MILLI)
+		return 0;
+	cl->cl_tokens -= MILLI;
+	return 1;
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 static void
@@ -310,10 +501,19 @@ conn_close(struct conn *c)
 		c->c_snap = NULL;
 	}
 	c->c_state = CS_FREE;
+	if (c->c_health) {
+		c->c_next = srv.hfree;
+		srv.hfree = c;
+		srv.hopen--;
+		return;
+	}
+	if (c->c_client >= 0)
+		client_release(c->c_client);
+	c->c_client = -1;
 	c->c_next = srv.free;
 	srv.free = c;
 	srv.nopen--;
-	if (!srv.accepting && srv.accept_resume_ms == 0)
+	if (!srv.accepting && srv.accept_resume_ms == 0 && !srv.draining)
 		accepting_set(1);	/* a slot is free again */
 }
 
@@ -410,13 +610,42 @@ conn_hop_limit(struct conn *c, int hops)
 		log_warn("%s: setting the IP TTL: %s", c->c_peer, strerror(errno));
 }
 
+/* Count what the response says for the metrics. */
+static void
+conn_count(const struct response *rs)
+{
+	metrics_request(rs->rs_class, rs->rs_status);
+	if (rs->rs_reject != TR_NONE)
+		metrics.m_token_rejects[rs->rs_reject]++;
+	if (rs->rs_class == PC_TOKEN && rs->rs_body == rs->rs_tokbuf)
+		metrics.m_tokens_issued++;
+	if (rs->rs_status == 431)
+		metrics.m_limit_hits[LIM_HEAD]++;
+	else if (rs->rs_status == 413)
+		metrics.m_limit_hits[LIM_BODY]++;
+}
+
 static void
 conn_respond(struct conn *c, const struct http_req *req, int status)
 {
 	struct slice method = { "-", 1 }, target = { "-", 1 };
 	const char *imds;
 
-	if (status == 0) {
+	if (c->c_health) {
+		health_handle(req, status, &c->c_rs, c->c_body, HEALTH_BODY_MAX);
+		if (status != 0)
+			c->c_used = 0;
+		c->c_headlen = response_head(&c->c_rs, NULL, date_now(), c->c_head,
+		    sizeof(c->c_head));
+		goto send;
+	}
+	if (status == 0 && srv.rate > 0 && c->c_client >= 0 && !client_rate_ok(c->c_client)) {
+		/* over the client's rate: 429, contract K10 (empty, K5 order) */
+		metrics.m_limit_hits[LIM_RATE]++;
+		routes_error(429, &c->c_rs);
+		method = req->r_method;
+		target = req->r_target;
+	} else if (status == 0) {
 		routes_handle(req, srv.snap, srv.now_ms / 1000, &c->c_rs);
 		method = req->r_method;
 		target = req->r_target;
@@ -424,11 +653,13 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 		routes_error(status, &c->c_rs);
 		c->c_used = 0;	/* how far it got is unknown: drain what is left */
 	}
+	conn_count(&c->c_rs);
 	/* the body may point into the snapshot: hold it until written */
 	c->c_snap = srv.snap;
 	snapshot_ref(c->c_snap);
 	c->c_headlen = response_head(&c->c_rs, c->c_snap, date_now(), c->c_head,
 	    sizeof(c->c_head));
+send:
 	if (c->c_headlen == 0) {
 		log_err("can't happen: response head over %d bytes", HTTP_RESP_HEAD_MAX);
 		conn_close(c);
@@ -438,7 +669,7 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 	c->c_sent = 0;
 	if (c->c_rs.rs_hop_limit > 0)
 		conn_hop_limit(c, c->c_rs.rs_hop_limit);
-	if (srv.access_log) {
+	if (srv.access_log && !c->c_health) {
 		imds = c->c_rs.rs_token_used > 0 ? "v2" : c->c_rs.rs_token_used < 0 ? "bad" : "v1";
 		log_access(c->c_peer, method, target, c->c_rs.rs_status,
 		    c->c_rs.rs_head_only ? 0 : c->c_rs.rs_bodylen, imds);
@@ -514,10 +745,11 @@ do_accept(struct listener *l)
 	struct sockaddr_storage ss;
 	struct conn *c;
 	socklen_t sl;
-	int fd, i;
+	int fd, i, cl = -1;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if (srv.free == NULL && srv.pool_fresh == srv.pool_n) {
+		if (!l->l_health && srv.free == NULL && srv.pool_fresh == srv.pool_n) {
+			metrics.m_limit_hits[LIM_MAX_CONN]++;
 			accepting_set(0);	/* resumes in conn_close */
 			return;
 		}
@@ -531,16 +763,40 @@ do_accept(struct listener *l)
 				/* pause instead of spinning on a listener we can't serve */
 				log_warn("accept: %s; pausing %d ms", strerror(errno),
 				    ACCEPT_PAUSE_MS);
+				metrics.m_limit_hits[LIM_FDS]++;
 				accepting_set(0);
+				health_accepting_set(0);
 				srv.accept_resume_ms = srv.now_ms + ACCEPT_PAUSE_MS;
 			}
 			return;
 		}
-		/* reuse the most recently freed slot (its pages are warm) */
-		if ((c = srv.free) != NULL)
-			srv.free = c->c_next;
-		else
-			c = &srv.pool[srv.pool_fresh++];
+		if (l->l_health) {
+			if ((c = srv.hfree) == NULL) {
+				metrics.m_limit_hits[LIM_HEALTH_CONN]++;
+				close(fd);	/* a probe retries; the pool stays small */
+				continue;
+			}
+			srv.hfree = c->c_next;
+			srv.hopen++;
+		} else {
+			if ((cl = client_get(&ss)) >= 0 && srv.per_client > 0 &&
+			    srv.clients[cl].cl_nconn >= srv.per_client) {
+				/* one address may not take the pool: closed at once */
+				metrics.m_limit_hits[LIM_PER_CLIENT]++;
+				close(fd);
+				continue;
+			}
+			/* reuse the most recently freed slot (its pages are warm) */
+			if ((c = srv.free) != NULL)
+				srv.free = c->c_next;
+			else
+				c = &srv.pool[srv.pool_fresh++];
+			c->c_health = 0;
+			c->c_client = cl;
+			if (cl >= 0)
+				srv.clients[cl].cl_nconn++;
+			srv.nopen++;
+		}
 		c->c_kind = EV_CONN;
 		c->c_fd = fd;
 		c->c_family = l->l_family;
@@ -552,7 +808,6 @@ do_accept(struct listener *l)
 		c->c_snap = NULL;
 		sockaddr_text(&ss, c->c_peer, sizeof(c->c_peer));
 		clist_push(&srv.req_list, c);
-		srv.nopen++;
 		conn_read(c);	/* the request is often there already */
 	}
 }
@@ -575,7 +830,9 @@ timers_run(void)
 		next = srv.timers->lt_at_ms;
 
 	while ((c = srv.req_list.head) != NULL &&
-	    c->c_start_ms + HTTP_REQ_TIMEOUT_MS <= srv.now_ms) {
+	    c->c_start_ms + srv.req_timeout_ms <= srv.now_ms) {
+		if (!c->c_health)
+			metrics.m_limit_hits[LIM_REQ_TIMEOUT]++;
 		if (c->c_state == CS_READ && c->c_inlen > 0)
 			conn_respond(c, NULL, 408);	/* partial request: 408 */
 		else
@@ -586,19 +843,24 @@ timers_run(void)
 	while ((c = srv.linger_list.head) != NULL &&
 	    c->c_start_ms + HTTP_LINGER_MS <= srv.now_ms)
 		conn_close(c);
-	if (srv.req_list.head != NULL && srv.req_list.head->c_start_ms + HTTP_REQ_TIMEOUT_MS < next)
-		next = srv.req_list.head->c_start_ms + HTTP_REQ_TIMEOUT_MS;
+	if (srv.req_list.head != NULL && srv.req_list.head->c_start_ms + srv.req_timeout_ms < next)
+		next = srv.req_list.head->c_start_ms + srv.req_timeout_ms;
 	if (srv.linger_list.head != NULL &&
 	    srv.linger_list.head->c_start_ms + HTTP_LINGER_MS < next)
 		next = srv.linger_list.head->c_start_ms + HTTP_LINGER_MS;
 	if (srv.accept_resume_ms != 0) {
 		if (srv.accept_resume_ms <= srv.now_ms) {
 			srv.accept_resume_ms = 0;
-			if (srv.free != NULL || srv.pool_fresh < srv.pool_n)
-				accepting_set(1);
+			if (!srv.draining) {
+				if (srv.free != NULL || srv.pool_fresh < srv.pool_n)
+					accepting_set(1);
+				health_accepting_set(1);
+			}
 		} else if (srv.accept_resume_ms < next)
 			next = srv.accept_resume_ms;
 	}
+	if (srv.draining && srv.drain_until < next)
+		next = srv.drain_until;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= srv.now_ms ? 0 : (int)(next - srv.now_ms);
@@ -614,6 +876,9 @@ loop_init(char *err, size_t errlen)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.sigfd = -1;
+	srv.req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
+	srv.grace_ms = SHUTDOWN_GRACE_MS;
+	srv.cfree = -1;
 	if ((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
 		return -1;
@@ -727,6 +992,26 @@ server_init(const struct listen_addr *la, size_t n, size_t conn_max, int access_
 	}
 	srv.pool_n = conn_max;
 	srv.pool_fresh = 0;
+	if (srv.per_client > 0 || srv.rate > 0) {
+		/* every connected client, plus as many remembered for their rate */
+		size_t hsize = 1;
+		srv.nclients = conn_max + (srv.rate > 0 ? RATE_TRACK_MAX : 0);
+		while (hsize < 2 * srv.nclients)
+			hsize <<= 1;
+		if ((srv.clients = calloc(srv.nclients, sizeof(*srv.clients))) == NULL ||
+		    (srv.chash = malloc(hsize * sizeof(*srv.chash))) == NULL) {
+			snprintf(err, errlen, "client table of %zu: out of memory", srv.nclients);
+			return -1;
+		}
+		srv.chash_mask = hsize - 1;
+		for (i = 0; i < hsize; i++)
+			srv.chash[i] = -1;
+		srv.cfree = -1;
+		for (i = srv.nclients; i-- > 0;) {
+			srv.clients[i].cl_next = srv.cfree;
+			srv.cfree = (int)i;
+		}
+	}
 	for (i = 0; i < srv.nlst; i++)
 		log_info("listening on %s", srv.lst[i].l_text);
 	return 0;
@@ -749,6 +1034,30 @@ server_callbacks(void (*tick)(void), void (*hup)(void))
 	srv.hup = hup;
 }
 
+/*
+ * SIGTERM/SIGINT while serving: close the listeners at once, so that new
+ * connections are refused rather than left in a backlog nobody reads, and
+ * give the requests under way the grace period.
+ */
+static void
+server_drain_begin(unsigned signo)
+{
+	size_t i;
+
+	accepting_set(0);
+	health_accepting_set(0);
+	for (i = 0; i < srv.nlst; i++)
+		close(srv.lst[i].l_fd);
+	srv.nlst = 0;
+	if (srv.hlst_open)
+		close(srv.hlst.l_fd);
+	srv.hlst_open = 0;
+	srv.draining = 1;
+	srv.drain_until = srv.now_ms + srv.grace_ms;
+	log_info("signal %u: stopping; listeners closed, %zu connections under way get up "
+	    "to %u ms", signo, srv.nopen + srv.hopen, srv.grace_ms);
+}
+
 static void
 on_signal(void)
 {
@@ -758,6 +1067,8 @@ on_signal(void)
 		if (si.ssi_signo == SIGHUP) {
 			if (srv.hup != NULL)
 				srv.hup();
+		} else if (srv.serving_run && !srv.draining && srv.grace_ms > 0) {
+			server_drain_begin(si.ssi_signo);
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			srv.stop = 1;
@@ -813,6 +1124,16 @@ loop_run_until(const int *done)
 			next_tick = srv.now_ms + TICK_MS;
 			if (srv.tick != NULL)
 				srv.tick();
+			if (srv.rate > 0)
+				client_gc(0);
+		}
+		if (srv.draining && (srv.nopen + srv.hopen == 0 || srv.now_ms >= srv.drain_until)) {
+			if (srv.nopen + srv.hopen > 0)
+				log_warn("grace period over: closing %zu connections",
+				    srv.nopen + srv.hopen);
+			else
+				log_info("every connection finished");
+			srv.stop = 1;
 		}
 	}
 	return srv.stop ? 1 : 0;
@@ -821,7 +1142,10 @@ loop_run_until(const int *done)
 int
 server_run(void)
 {
-	int rc = loop_run_until(NULL);
+	int rc;
+
+	srv.serving_run = 1;
+	rc = loop_run_until(NULL);
 
 	return rc < 0 ? -1 : 0;
 }
@@ -849,10 +1173,68 @@ server_shutdown(void)
 	for (i = 0; i < srv.nlst; i++)
 		close(srv.lst[i].l_fd);
 	srv.nlst = 0;
+	if (srv.hpool != NULL)
+		for (i = 0; i < HEALTH_CONN_MAX; i++)
+			if (srv.hpool[i].c_state != CS_FREE)
+				conn_close(&srv.hpool[i]);
+	if (srv.hlst_open)
+		close(srv.hlst.l_fd);
+	srv.hlst_open = 0;
+	free(srv.hpool);
+	srv.hpool = NULL;
+	free(srv.hbody);
+	srv.hbody = NULL;
+	free(srv.clients);
+	srv.clients = NULL;
+	free(srv.chash);
+	srv.chash = NULL;
 	if (srv.snap != NULL)
 		snapshot_unref(srv.snap);
 	srv.snap = NULL;
 	free(srv.pool);
 	srv.pool = NULL;
 	loop_cleanup();
+}
+
+void
+server_limits(const struct server_limits *sl)
+{
+	srv.per_client = sl->sl_per_client;
+	srv.req_timeout_ms = sl->sl_req_timeout_ms;
+	srv.rate = sl->sl_rate;
+	srv.grace_ms = sl->sl_grace_ms;
+}
+
+size_t
+server_conns_open(void)
+{
+	return srv.nopen;
+}
+
+int
+server_health_init(const struct listen_addr *la, char *err, size_t errlen)
+{
+	size_t i;
+
+	if ((srv.hpool = calloc(HEALTH_CONN_MAX, sizeof(*srv.hpool))) == NULL ||
+	    (srv.hbody = calloc(HEALTH_CONN_MAX, HEALTH_BODY_MAX)) == NULL) {
+		snprintf(err, errlen, "health listener: out of memory");
+		return -1;
+	}
+	if (listener_open(la, &srv.hlst, err, errlen) == -1)
+		return -1;
+	srv.hlst.l_health = 1;
+	srv.hlst_open = 1;
+	srv.hfree = NULL;
+	for (i = HEALTH_CONN_MAX; i-- > 0;) {
+		struct conn *c = &srv.hpool[i];
+		c->c_health = 1;
+		c->c_client = -1;
+		c->c_body = srv.hbody + i * HEALTH_BODY_MAX;
+		c->c_next = srv.hfree;
+		srv.hfree = c;
+	}
+	health_accepting_set(1);
+	log_info("health endpoint on http://%s/", srv.hlst.l_text);
+	return 0;
 }

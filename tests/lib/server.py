@@ -18,6 +18,11 @@ Start and stop a real gimme-aws-mini process for tests, and talk raw bytes to it
 * The environment is scrubbed: no AWS_* or GIMME_* variable reaches the server
   and HOME is an empty directory, so it serves the built-in example
   credentials whatever the developer's machine has configured.
+* Every line a server or a CLI run writes on stderr is also saved under
+  <session dir>/logs/ (save_log), so that tests/run can search the whole
+  suite's logs for secrets at the end (tests/ops/check_logs.py).
+* With --health-listen, health_addr is the health listener's (host, port),
+  from its "health endpoint on http://ADDR:PORT/" line.
 * One identity key file is shared by every server of a test session
   (IMDS_TEST_SESSION_DIR, set by tests/run; otherwise a private temp dir per
   Python process): the first start writes it, later starts load it quickly.
@@ -46,6 +51,7 @@ START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
 STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
 
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
+_HEALTH_RE = re.compile(r"health endpoint on http://(\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)/")
 
 _live = []		# servers started and not yet stopped, for atexit
 # Servers that ended badly: a non-zero exit after our SIGTERM, or a
@@ -69,6 +75,24 @@ def session_dir():
 			atexit.register(shutil.rmtree, _session_dir, True)
 		os.makedirs(os.path.join(_session_dir, "home"), exist_ok=True)
 	return _session_dir
+
+
+def log_dir():
+	"""Where every daemon and CLI stderr of the session is saved."""
+	d = os.path.join(session_dir(), "logs")
+	os.makedirs(d, exist_ok=True)
+	return d
+
+
+_log_seq = [0]
+
+
+def save_log(kind, text):
+	"""Save one CLI run's stderr (text) under log_dir()."""
+	_log_seq[0] += 1
+	name = "%s-%d-%d.log" % (kind, os.getpid(), _log_seq[0])
+	with open(os.path.join(log_dir(), name), "w", encoding="utf-8", errors="replace") as f:
+		f.write(text)
 
 
 def identity_key_path():
@@ -172,11 +196,16 @@ class Server:
 
 	def _read_stderr(self):
 		f = self.proc.stderr
+		saved = open(os.path.join(log_dir(), "server-%d.log" % self.pid), "a",
+		    encoding="utf-8", errors="replace")
 		for raw in iter(f.readline, b""):
 			line = raw.decode("utf-8", "replace")
+			saved.write(line)
+			saved.flush()
 			with self._cond:
 				self._lines.append(line)
 				self._cond.notify_all()
+		saved.close()
 		with self._cond:
 			self._eof = True
 			self._cond.notify_all()
@@ -233,6 +262,15 @@ class Server:
 		return False
 
 	# -- addresses --------------------------------------------------
+
+	@property
+	def health_addr(self):
+		"""(host, port) of the health listener (--health-listen), or None."""
+		for line in self.lines():
+			m = _HEALTH_RE.search(line)
+			if m:
+				return m.group(1).strip("[]"), int(m.group(2))
+		return None
 
 	@property
 	def host(self):
@@ -336,6 +374,7 @@ def run_cli(*args, timeout=20.0, env=None):
 	"""Run the binary with args; returns (exit status, stdout, stderr) as text."""
 	p = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL,
 	    capture_output=True, timeout=timeout, env=server_env(env), cwd=session_dir())
+	save_log("cli", p.stderr.decode("utf-8", "replace"))
 	return (p.returncode, p.stdout.decode("utf-8", "replace"),
 	    p.stderr.decode("utf-8", "replace"))
 
@@ -361,11 +400,13 @@ def run_refused(args, env=None, timeout=10.0):
 	try:
 		_, err = p.communicate(timeout=timeout)
 		err = err.decode("utf-8", "replace")
+		save_log("refused", err)
 		no_sanitizer_report(err, "serve " + " ".join(args))
 		return p.returncode, err
 	except subprocess.TimeoutExpired:
 		p.kill()
 		_, err = p.communicate()
+		save_log("refused", err.decode("utf-8", "replace"))
 		return None, err.decode("utf-8", "replace")
 
 
