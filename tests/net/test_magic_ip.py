@@ -82,6 +82,7 @@ FIXTURE = os.path.join(ROOT, "tests", "clients", "fixtures", "own", "credential_
 
 MAGIC = "http://169.254.169.254"
 MAGIC6 = "http://[fd00:ec2::254]"
+HEALTH_PORT = 1339  # the health listener, in the node namespace (its own ports)
 PORT = 8099			# the daemon's port inside the node namespace
 LISTEN = "127.0.0.1:%d" % PORT
 INSTALL_TIMEOUT = 15.0		# s until "magic-ip: installed"
@@ -680,6 +681,28 @@ class LifecycleMixin(FirewallMixin):
 		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))
 		self.stop_with(srv, signal.SIGTERM)
 		self.assertState(self.before, "after SIGTERM (--block-until-ready)")
+
+	def test_readyz_waits_for_credentials_and_rules(self):
+		"""The health listener (#6's probes) is not ready while the credentials
+		load and the rules are not installed, and says why; then it is."""
+		health = "127.0.0.1:%d" % HEALTH_PORT
+		url = "http://%s/readyz" % health
+		srv, thread, errors = self.slow_start("--block-until-ready", "--health-listen", health)
+		p = curl(TOPO.node_run, url, "--max-time", "5", "-w", "\\n%{http_code}")
+		self.assertNotYetInstalled(srv, "the /readyz request")
+		body, _, code = p.stdout.rpartition("\n")
+		self.assertEqual(code, "503", describe(p))
+		doc = json.loads(body)
+		self.assertFalse(doc["ready"])
+		reasons = " | ".join(doc["reasons"])
+		self.assertIn("credentials:", reasons)
+		self.assertIn("magic-ip:", reasons)
+		self.finish_slow_start(srv, thread, errors)
+		p = curl(TOPO.node_run, url, "--max-time", "5", "-w", "\\n%{http_code}")
+		body, _, code = p.stdout.rpartition("\n")
+		self.assertEqual((code, json.loads(body)), ("200", {"ready": True}), describe(p))
+		self.stop_with(srv, signal.SIGTERM)
+		self.assertState(self.before, "after SIGTERM (--health-listen)")
 
 	def test_ipv6_for_host_processes(self):
 		srv = self.run_daemon("--ipv6")
