@@ -95,7 +95,18 @@ static const char usage_serve[] =
 "  --log-format text|json     log line format on stderr (default text)\n"
 "  --log-level debug|info|warn|error\n"
 "                             least severe level logged (default info)\n"
+"  --user NAME                started as root: the user to run as once the\n"
+"                             listeners are bound (default nobody); its primary\n"
+"                             group, no supplementary groups\n"
+"  --no-sandbox               keep every privilege (no user switch, capability\n"
+"                             drop, no_new_privs or seccomp filter): for\n"
+"                             debugging (GIMME_NO_SANDBOX=1)\n"
 "  -h, --help                 print this help\n"
+"\n"
+"security: once listening with its first credential, serve switches to --user\n"
+"(as root), drops every capability, sets no_new_privs and loads a seccomp\n"
+"allow-list; a helper process keeps the invoking user to run credential_process\n"
+"and open the files re-read later (the shared files, --config, --user-data).\n"
 "\n"
 "signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
 "exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
@@ -106,7 +117,8 @@ enum opt_id {
 	OPT_HTTP_ENDPOINT, OPT_IDENTITY_KEY, OPT_IDENTITY_CERT, OPT_MAX_CONN,
 	OPT_ACCESS_LOG, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_SOURCE, OPT_PROFILE,
 	OPT_ROLE_NAME, OPT_LONG_TERM, OPT_ASSUME_ROLE, OPT_EXTERNAL_ID, OPT_SESSION_NAME,
-	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_HELP
+	OPT_DURATION, OPT_STS_REGION, OPT_STS_ENDPOINT, OPT_CA_BUNDLE, OPT_HELP,
+	OPT_USER, OPT_NO_SANDBOX
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -140,6 +152,8 @@ static const struct opt_def {
 	{ OPT_STS_ENDPOINT,	"sts-endpoint",		"GIMME_STS_ENDPOINT",	1 },
 	{ OPT_CA_BUNDLE,	"ca-bundle",		"GIMME_CA_BUNDLE",	1 },
 	{ OPT_HELP,		"help",			NULL,			0 },
+	{ OPT_USER,		"user",			"GIMME_USER",		1 },
+	{ OPT_NO_SANDBOX,	"no-sandbox",		"GIMME_NO_SANDBOX",	0 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
 
@@ -169,6 +183,8 @@ static struct {
 	const char	*sts_region;
 	const char	*sts_endpoint;
 	const char	*ca_bundle;
+	const char	*user;		/* --user; NULL: nobody */
+	int		 no_sandbox;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -387,6 +403,14 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 	case OPT_HELP:
 		fputs(usage_serve, stdout);
 		exit(0);
+	case OPT_USER:
+		if (*val == '\0')
+			usage_error("%s: expected a user name", src);
+		cli.user = val;
+		break;
+	case OPT_NO_SANDBOX:
+		cli.no_sandbox = opt_bool(src, val);
+		break;
 	}
 }
 
@@ -871,9 +895,38 @@ mem_trim(void)
 		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
+/* What the sandbox needs to know (sandbox.c). */
+static void
+sandbox_config(struct sandbox_cfg *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->sb_disabled = cli.no_sandbox;
+	sc->sb_user = cli.user;
+	sc->sb_user_set = cli.user != NULL;
+	sc->sb_log_json = cli.log_json;
+	sc->sb_log_level = (int)cli.log_level;
+	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
+	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
+	if (st.cache.cc_prov != NULL) {
+		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache.cc_prov, 0);
+		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache.cc_prov, 1);
+		sc->sb_profile = cred_provider_profile_name(st.cache.cc_prov);
+	}
+	if (st.sts_started) {	/* start_sts's choice */
+		const char *v = cli.ca_bundle;
+		if (v == NULL && (v = getenv("AWS_CA_BUNDLE")) != NULL && *v == '\0')
+			v = NULL;
+		sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = v;
+	}
+	/* test hook: the capability the packet-filter rules will keep */
+	if (getenv("GIMME_TEST_KEEP_NET_ADMIN") != NULL)
+		sc->sb_keep_net_admin = 1;
+}
+
 static void
 clean_up(void)
 {
+	sandbox_cleanup();
 	if (st.sts_started)
 		sts_cleanup();
 	watch_stop();
@@ -887,10 +940,14 @@ clean_up(void)
 static int
 cmd_serve(int argc, char **argv)
 {
+	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
 	int rc;
 
 	parse_serve_args(argc, argv);
+	sandbox_config(&sc);
+	if (sandbox_prepare(&sc, err, sizeof(err)) == -1)
+		usage_error("--user: %s", err);
 	if ((rc = start_up()) != 0)
 		return rc;
 	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
@@ -905,6 +962,20 @@ cmd_serve(int argc, char **argv)
 	    st.inst.i_instance_id, st.inst.i_instance_type, st.inst.i_az, st.inst.i_role,
 	    st.opt.o_tokens_required ? "required" : "optional", st.opt.o_hop_limit,
 	    st.opt.o_endpoint_enabled ? "" : ", endpoint disabled");
+	/*
+	 * magic-ip (lead): install the packet-filter rules HERE, while still
+	 * privileged (after the listeners and the first credential, before the
+	 * drop), and set sc.sb_keep_net_admin = 1 when rules are installed: the
+	 * daemon then keeps CAP_NET_ADMIN (and nothing else) to keep them up
+	 * to date (route_localnet on new pod interfaces) and remove them at
+	 * SIGTERM.  The seccomp list allows AF_NETLINK sockets; spawning
+	 * iptables-restore is not allowed inside the sandbox.
+	 */
+	sandbox_config(&sc);
+	if (sandbox_enter(&sc, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
 	rc = server_run();
@@ -955,6 +1026,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "creds") == 0)
 		return cmd_creds(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
+		return sandbox_helper_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;
