@@ -918,7 +918,10 @@ int		 sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg,
 		    char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
 void		 sandbox_cleanup(void);
-/* `gimme-aws-mini sandbox-helper ...`: the helper's main (started by sandbox_enter). */
-int		 sandbox_helper_main(int argc, char **argv);
+/*
+ * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
+ * sandbox_enter); trim (may be NULL) is called once, before it idles.
+ */
+int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void));
 
 #endif /* IMDS_H */

@@ -106,7 +106,8 @@ static const char usage_serve[] =
 "security: once listening with its first credential, serve switches to --user\n"
 "(as root), drops every capability, sets no_new_privs and loads a seccomp\n"
 "allow-list; a helper process keeps the invoking user to run credential_process\n"
-"and open the files re-read later (the shared files, --config, --user-data).\n"
+"and open the files re-read later (the shared files, --config, --user-data,\n"
+"--ca-bundle).\n"
 "\n"
 "signals: SIGTERM or SIGINT stop; SIGHUP reloads the config file.\n"
 "exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
@@ -1027,7 +1028,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "creds") == 0)
 		return cmd_creds(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
-		return sandbox_helper_main(argc - 1, argv + 1);
+		return sandbox_helper_main(argc - 1, argv + 1, mem_trim);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

@@ -710,7 +710,7 @@ static const int allow_any[] = {
 	SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat),
 	SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fcntl), SCMP_SYS(fcntl64),
 	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(dup),
-	SCMP_SYS(dup3), SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
+	SCMP_SYS(dup3), SCMP_SYS(pipe2), SCMP_SYS(eventfd2), SCMP_SYS(getdents64),
 	/* the loop, libcurl's polling */
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
@@ -1120,7 +1120,7 @@ helper_on_open(int fd, uint32_t events, void *unused)
 }
 
 int
-sandbox_helper_main(int argc, char **argv)
+sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 {
 	struct sbx_open_rep ready;
 	struct stat st3, st4;
@@ -1165,6 +1165,8 @@ sandbox_helper_main(int argc, char **argv)
 		loop_cleanup();
 		return EXIT_SYSTEM;
 	}
+	if (trim != NULL)
+		trim();		/* it idles like the daemon: give back start-up's pages too */
 	(void)loop_run_until(&hl.done);
 	/*
 	 * The daemon is gone.  (Were packet-filter rules ever to be removed

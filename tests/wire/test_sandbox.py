@@ -17,7 +17,8 @@ to do, as /proc/PID/status shows it, and what it still does.
     can't enter (~/.aws, --config) are still re-read (edits, SIGHUP).
 
 Every case but the last needs root (the test suite runs as root here and in
-CI); without it they are skipped, saying so.  With an AddressSanitizer
+CI); without it they are skipped, saying so, as they are under valgrind
+(scripts/valgrind-server turns the sandbox off).  With an AddressSanitizer
 build (no seccomp filter, see sandbox.c) the filter's cases are skipped.
 """
 
@@ -42,8 +43,10 @@ from wire import WireCase, body_of, main, status_of  # noqa: E402
 EXIT_USAGE = 64
 CAP_NET_ADMIN = 1 << 12
 NOBODY = pwd.getpwnam("nobody")
-IS_ROOT = os.geteuid() == 0
-NEED_ROOT = "needs root (the sandbox switches users only when started as root)"
+UNDER_VALGRIND = os.path.basename(BIN) == "valgrind-server"
+IS_ROOT = os.geteuid() == 0 and not UNDER_VALGRIND
+NEED_ROOT = ("the sandbox is off under valgrind (scripts/valgrind-server)" if UNDER_VALGRIND
+    else "needs root (the sandbox switches users only when started as root)")
 SANITIZER_LINE = "no seccomp filter (sanitizer build)"
 
 
