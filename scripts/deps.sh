@@ -5,7 +5,8 @@
 #   scripts/deps.sh bench    build + wrk and nginx
 set -eu
 
-build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev"
+build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev
+       libseccomp-dev"
 test="libcmocka-dev clang libclang-rt-14-dev python3 python3-botocore python3-boto3
       awscli cloud-init amazon-ec2-utils curl openssl iproute2 nftables iptables
       procps python3-yaml"

@@ -733,6 +733,13 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	int fa_ok = 0, attr_ok = 0, rc = -1, e = 0;
 	sigset_t none, dfl;
 
+	/*
+	 * In the sandbox this process may not start programs: the helper
+	 * (sandbox.c), outside it, runs the profile's credential_process, read
+	 * from the files by itself, and hands back the parsed result.
+	 */
+	if (sandbox_helper_active())
+		return sandbox_credproc_run(timeout_ms, done, arg, err, errlen);
 	if (credproc_split(cmd, &argv, serr, sizeof(serr)) != 0) {
 		seterr(err, errlen, "credential_process: %s", serr);
 		goto fail;

@@ -519,3 +519,14 @@ cred_provider_file(const struct cred_provider *cp, int which)
 	pc = cp->cp_ctx;
 	return which == 0 ? pc->pc_config : pc->pc_creds;
 }
+
+/* The profile of a profile provider (through wrappers); NULL for others. */
+const char *
+cred_provider_profile_name(const struct cred_provider *cp)
+{
+	while (cp->cp_base != NULL)
+		cp = cp->cp_base;
+	if (cp->cp_fetch != profile_fetch)
+		return NULL;
+	return ((const struct profile_ctx *)cp->cp_ctx)->pc_name;
+}

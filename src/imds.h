@@ -86,6 +86,7 @@
 #define STS_ARN_MAX		2048	/* bytes in a role ARN */
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
+#define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
 
 #define MAGIC_IPV4		"169.254.169.254"	/* contract §1 */
 #define MAGIC_IPV6		"fd00:ec2::254"
@@ -110,6 +111,7 @@
 #define NL_REQ_MAX		256	/* bytes of attributes in a netlink request */
 #define NL_REPLY_MAX		8192	/* bytes of a netlink read */
 #define NL_TIMEOUT_MS		2000	/* ms to wait for the kernel's answer */
+#define NL_LOOPBACK_IFINDEX	1	/* lo's index in every network namespace */
 #define NL_SYSCTL_PATH_MAX	96	/* bytes: /proc/sys/net/ipv4/conf/IF/route_localnet */
 
 /* lifecycle.c and control.c: instance life cycle driven from the control socket (issue 8) */
@@ -229,8 +231,14 @@ void		 wipe_free(void *p, size_t n);
  * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
  */
 void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
-/* Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno). */
+/*
+ * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
+ * When open fails with EACCES or EPERM and an opener is set, the opener is
+ * asked for a descriptor (sandbox.c: the helper opens the files the daemon
+ * must re-read after dropping its user); it returns an fd or -1 with errno.
+ */
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
+void		 read_file_set_opener(int (*opener)(const char *path));
 
 /* ------------------------------------------------------------------ */
 /* log.c                                                               */
@@ -685,6 +693,8 @@ int		 cred_provider_profile(const char *profile, struct cred_provider **out,
 		    char *err, size_t errlen);
 /* A profile provider's files (which 0: config, 1: credentials), through wrappers; NULL for others. */
 const char	*cred_provider_file(const struct cred_provider *cp, int which);
+/* A profile provider's profile name (through wrappers); NULL for other providers. */
+const char	*cred_provider_profile_name(const struct cred_provider *cp);
 
 /* ------------------------------------------------------------------ */
 /* creds_sts.c: credentials through STS                                */
@@ -1018,6 +1028,8 @@ int		 magicip_block(const struct magic_conf *mc, char *err, size_t errlen);
 int		 magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen);
 /* Whether rules are installed (readiness). */
 int		 magicip_installed(void);
+/* The packet filter the installed rules are in (FW_AUTO: none, or alias mode). */
+enum magic_fw	 magicip_firewall(void);
 /*
  * Remove everything of ours: the nft table, the iptables chains, the
  * address on lo, route_localnet where we turned it on.  1 removed, 0
@@ -1249,5 +1261,70 @@ void		 metrics_request(enum path_class pc, int status);
  */
 void		 health_handle(const struct http_req *req, int status, struct response *rs,
 		    char *buf, size_t cap);
+
+/* sandbox.c: least privilege (habit 12)                               */
+/* ------------------------------------------------------------------ */
+
+#define SANDBOX_USER_DEFAULT	"nobody"	/* --user when started as root */
+#define SANDBOX_PATHS_MAX	6	/* files the helper opens (or removes) for the daemon */
+#define SANDBOX_PATH_AWS_CONFIG	0	/* slots of sandbox_cfg.sb_paths */
+#define SANDBOX_PATH_AWS_CREDS	1
+#define SANDBOX_PATH_CONFIG	2
+#define SANDBOX_PATH_USER_DATA	3
+#define SANDBOX_PATH_CA_BUNDLE	4	/* --ca-bundle, read at every STS call */
+#define SANDBOX_PATH_CONTROL	5	/* --control: removed by the helper once the daemon exits */
+#define SANDBOX_JOBS_MAX	4	/* credential_process runs in flight through the helper */
+#define SANDBOX_READY_TIMEOUT_MS 10000	/* ms for the helper to start */
+#define SANDBOX_OPEN_TIMEOUT_MS	5000	/* ms for the helper to open a file */
+#define SANDBOX_JOB_GRACE_MS	5000	/* ms past a run's own timeout before the daemon gives up */
+#define SANDBOX_OPEN_FD		3	/* the helper's end of the open channel */
+#define SANDBOX_RUN_FD		4	/* the helper's end of the run channel */
+
+struct sandbox_cfg {
+	int		 sb_disabled;	/* --no-sandbox: none of it */
+	const char	*sb_user;	/* --user; NULL: SANDBOX_USER_DEFAULT */
+	int		 sb_user_set;	/* --user or GIMME_USER given */
+	int		 sb_keep_net_admin;	/* packet-filter rules are installed: keep CAP_NET_ADMIN */
+	int		 sb_exec_net_admin;	/* ... and programs exec'd (iptables) need it too:
+						   ambient, and no seccomp filter */
+	int		 sb_log_json;	/* the helper logs like the daemon */
+	int		 sb_log_level;	/* enum log_level */
+	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
+	const char	*sb_paths[SANDBOX_PATHS_MAX];
+	/* the profile whose credential_process the helper runs; NULL: none */
+	const char	*sb_profile;
+};
+
+/*
+ * Check the configuration before anything starts: the --user exists (as
+ * root).  0, or -1 with err (a usage error).
+ */
+int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/*
+ * Drop privileges for good, after the listeners are bound, the first
+ * credential is in and packet-filter rules are installed.  In order: start
+ * the helper when one is needed (a profile source, or files the new user may
+ * not read), switch to sb_user with no supplementary groups (as root),
+ * keep only CAP_NET_ADMIN (sb_keep_net_admin) or no capability, set
+ * no_new_privs, load the seccomp allow-list.  Logs one "sandbox: ..." line.
+ * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
+ */
+int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/* Whether the helper runs credential_process for this process. */
+int		 sandbox_helper_active(void);
+/*
+ * credproc_run's contract, through the helper: it runs the credential_process
+ * of sb_profile as read from the files now.  done is called exactly once,
+ * from the loop.  0 started, -1 with err.
+ */
+int		 sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg,
+		    char *err, size_t errlen);
+/* Close the channels (the helper exits when it sees them close). */
+void		 sandbox_cleanup(void);
+/*
+ * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
+ * sandbox_enter); trim (may be NULL) is called once, before it idles.
+ */
+int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void));
 
 #endif /* IMDS_H */

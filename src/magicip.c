@@ -1226,6 +1226,12 @@ magicip_installed(void)
 	return mi.installed;
 }
 
+enum magic_fw
+magicip_firewall(void)
+{
+	return mi.installed && mi.conf.mc_mode == MAGIC_NAT ? mi.fw : FW_AUTO;
+}
+
 /* Remove what nft holds of ours.  1 removed, 0 none, -1 with err. */
 static int
 nft_down(char *err, size_t errlen)
@@ -1252,7 +1258,7 @@ int
 magicip_down(int quiet, char *err, size_t errlen)
 {
 	char e[ERRBUF_LEN];
-	int r, removed = 0, failed = 0;
+	int r, removed = 0, failed = 0, own;
 
 	if (mi.events_fd != -1) {
 		loop_watch_del(&mi.events);
@@ -1260,6 +1266,11 @@ magicip_down(int quiet, char *err, size_t errlen)
 		mi.events_fd = -1;
 	}
 	err[0] = '\0';
+	/* a daemon takes back what it installed; `magic-ip down` looks everywhere */
+	own = mi.installed || mi.blocking ? (mi.conf.mc_mode == MAGIC_ALIAS ? 4 :
+	    mi.fw == FW_NFT ? 1 : 2) : 7;
+	if (!(own & 1))
+		goto iptables;
 	/* nftables, when it can be used at all (missing is not an error here) */
 	if ((r = nft_down(e, sizeof(e))) == 1)
 		removed |= 1;
@@ -1267,8 +1278,9 @@ magicip_down(int quiet, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", e);
 		failed = 1;
 	}
+iptables:
 	/* iptables, when the command exists */
-	if (have_cmd("iptables-save") || mi.fw == FW_IPTABLES) {
+	if ((own & 2) && (have_cmd("iptables-save") || mi.fw == FW_IPTABLES)) {
 		if ((r = ipt_down(0, 1, e, sizeof(e))) == 1)
 			removed |= 2;
 		else if (r == -1) {
@@ -1282,7 +1294,9 @@ magicip_down(int quiet, char *err, size_t errlen)
 			failed = 1;
 		}
 	}
-	if ((r = alias_down(e, sizeof(e))) == 1)
+	if (!(own & 4))
+		r = 0;
+	else if ((r = alias_down(e, sizeof(e))) == 1)
 		removed |= 4;
 	else if (r == -1) {
 		snprintf(err, errlen, "%s", e);

@@ -142,7 +142,19 @@ static const char usage_serve[] =
 "  --control-mode MODE        its permissions, octal (default 0600)\n"
 "  --control-owner USER[:GROUP]\n"
 "                             its owner (names or numbers; needs the privilege)\n"
+"  --user NAME                started as root: the user to run as once the\n"
+"                             listeners are bound (default nobody); its primary\n"
+"                             group, no supplementary groups\n"
+"  --no-sandbox               keep every privilege (no user switch, capability\n"
+"                             drop, no_new_privs or seccomp filter): for\n"
+"                             debugging (GIMME_NO_SANDBOX=1)\n"
 "  -h, --help                 print this help\n"
+"\n"
+"security: once listening with its first credential, serve switches to --user\n"
+"(as root), drops every capability (but CAP_NET_ADMIN with --magic-ip), sets no_new_privs and loads a seccomp\n"
+"allow-list; a helper process keeps the invoking user to run credential_process\n"
+"and open the files re-read later (the shared files, --config, --user-data,\n"
+"--ca-bundle).\n"
 "\n"
 "signals: SIGTERM or SIGINT stop (after the grace period); SIGHUP reloads the\n"
 "config file (what ctl set/unset changed is applied over it again) and the\n"
@@ -179,7 +191,8 @@ enum opt_id {
 	OPT_CONTROL, OPT_CONTROL_MODE, OPT_CONTROL_OWNER,
 	/* operations (issue #7) */
 	OPT_MAX_CONN_CLIENT, OPT_REQ_TIMEOUT, OPT_RATE_LIMIT, OPT_SHUTDOWN_GRACE,
-	OPT_HEALTH_LISTEN
+	OPT_HEALTH_LISTEN,
+	OPT_USER, OPT_NO_SANDBOX
 };
 
 /* Each serve option, its flag and its environment variable. */
@@ -226,6 +239,8 @@ static const struct opt_def {
 	{ OPT_RATE_LIMIT,	"rate-limit",		"GIMME_RATE_LIMIT",	1 },
 	{ OPT_SHUTDOWN_GRACE,	"shutdown-grace",	"GIMME_SHUTDOWN_GRACE",	1 },
 	{ OPT_HEALTH_LISTEN,	"health-listen",	"GIMME_HEALTH_LISTEN",	1 },
+	{ OPT_USER,		"user",			"GIMME_USER",		1 },
+	{ OPT_NO_SANDBOX,	"no-sandbox",		"GIMME_NO_SANDBOX",	0 },
 };
 #define NOPT_DEFS	(sizeof(opt_defs) / sizeof(opt_defs[0]))
 
@@ -264,6 +279,8 @@ static struct {
 	struct server_limits limits;	/* --max-connections-per-client, ... */
 	struct listen_addr health;	/* --health-listen */
 	int		 health_set;
+	const char	*user;		/* --user; NULL: nobody */
+	int		 no_sandbox;
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -655,6 +672,14 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		if (listen_addr_parse(val, &cli.health, err, sizeof(err)) == -1)
 			usage_error("%s: %s", src, err);
 		cli.health_set = 1;
+		break;
+	case OPT_USER:
+		if (*val == '\0')
+			usage_error("%s: expected a user name", src);
+		cli.user = val;
+		break;
+	case OPT_NO_SANDBOX:
+		cli.no_sandbox = opt_bool(src, val);
 		break;
 	case OPT_CONTROL:
 		if (*val == '\0' || strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -1495,9 +1520,39 @@ magic_remove(void)
 		log_err("magic-ip: removing the rules: %s (run '%s magic-ip down')", err, PROGNAME);
 }
 
+/* What the sandbox needs to know (sandbox.c). */
+static void
+sandbox_config(struct sandbox_cfg *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->sb_disabled = cli.no_sandbox;
+	sc->sb_user = cli.user;
+	sc->sb_user_set = cli.user != NULL;
+	sc->sb_log_json = cli.log_json;
+	sc->sb_log_level = (int)cli.log_level;
+	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
+	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
+	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
+	if (st.cache.cc_prov != NULL) {
+		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache.cc_prov, 0);
+		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache.cc_prov, 1);
+		sc->sb_profile = cred_provider_profile_name(st.cache.cc_prov);
+	}
+	if (st.sts_started) {	/* start_sts's choice */
+		const char *v = cli.ca_bundle;
+		if (v == NULL && (v = getenv("AWS_CA_BUNDLE")) != NULL && *v == '\0')
+			v = NULL;
+		sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = v;
+	}
+	/* rules or the alias to keep up and remove at exit */
+	sc->sb_keep_net_admin = magicip_installed();
+	sc->sb_exec_net_admin = magicip_firewall() == FW_IPTABLES;
+}
+
 static void
 clean_up(void)
 {
+	sandbox_cleanup();
 	if (st.sts_started)
 		sts_cleanup();
 	watch_stop();
@@ -1512,6 +1567,7 @@ clean_up(void)
 static int
 cmd_serve(int argc, char **argv)
 {
+	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
 	int rc;
 
@@ -1522,6 +1578,9 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_NOPERM;
 	}
+	sandbox_config(&sc);
+	if (sandbox_prepare(&sc, err, sizeof(err)) == -1)
+		usage_error("--user: %s", err);
 	if (cli.magic.mc_mode == MAGIC_NAT && cli.magic.mc_block) {
 		magic_targets(0);
 		if (magicip_block(&cli.magic, err, sizeof(err)) == -1) {
@@ -1570,6 +1629,18 @@ cmd_serve(int argc, char **argv)
 			clean_up();
 			return EXIT_SYSTEM;
 		}
+	}
+	/*
+	 * The rules are in (above): now the privileges go.  CAP_NET_ADMIN stays
+	 * while rules are installed, to follow new pod interfaces and remove
+	 * them at SIGTERM; the iptables path also execs iptables-restore, so
+	 * there the capability is ambient and no seccomp filter is loaded.
+	 */
+	sandbox_config(&sc);
+	if (sandbox_enter(&sc, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
+		magic_remove();
+		return EXIT_SYSTEM;
 	}
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
@@ -1695,6 +1766,8 @@ main(int argc, char **argv)
 		return cmd_magic(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
+		return sandbox_helper_main(argc - 1, argv + 1, mem_trim);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

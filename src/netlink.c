@@ -116,7 +116,8 @@ nl_addr(int add, int family, const unsigned char *addr, const char *ifname,
 	char text[INET6_ADDRSTRLEN];
 
 	nl_addr_text(family, addr, text, sizeof(text));
-	if ((idx = if_nametoindex(ifname)) == 0) {
+	/* lo is 1 in every namespace; no ioctl, which the sandbox refuses */
+	if ((idx = strcmp(ifname, "lo") == 0 ? NL_LOOPBACK_IFINDEX : if_nametoindex(ifname)) == 0) {
 		snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
 		return -1;
 	}
@@ -152,19 +153,21 @@ nl_route_localnet(const char *ifname, int on, char *err, size_t errlen)
 	struct ifinfomsg *ifi;
 	struct rtattr *spec, *inet, *conf;
 	uint32_t v = on ? 1 : 0;
-	unsigned idx;
 
-	if ((idx = if_nametoindex(ifname)) == 0) {
-		snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
+	if (strlen(ifname) >= IFNAMSIZ) {
+		snprintf(err, errlen, "%s: %s", ifname, strerror(ENODEV));
+		errno = ENODEV;
 		return -1;
 	}
+	/* the interface by name (IFLA_IFNAME, index 0): no ioctl, which the sandbox refuses */
 	memset(&r, 0, sizeof(r));
 	r.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
 	r.n.nlmsg_type = RTM_NEWLINK;
 	ifi = NLMSG_DATA(&r.n);
 	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = (int)idx;
-	if ((spec = nl_attr(&r, IFLA_AF_SPEC, NULL, 0)) == NULL ||
+	ifi->ifi_index = 0;
+	if (nl_attr(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1) == NULL ||
+	    (spec = nl_attr(&r, IFLA_AF_SPEC, NULL, 0)) == NULL ||
 	    (inet = nl_attr(&r, AF_INET, NULL, 0)) == NULL ||
 	    (conf = nl_attr(&r, IFLA_INET_CONF, NULL, 0)) == NULL ||
 	    nl_attr(&r, IPV4_DEVCONF_ROUTE_LOCALNET, &v, sizeof(v)) == NULL) {

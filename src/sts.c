@@ -819,8 +819,33 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 	STS_SETOPT(j->j_easy, CURLOPT_FOLLOWLOCATION, 0L);
 	STS_SETOPT(j->j_easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	STS_SETOPT(j->j_easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (sts.ca_bundle[0] != '\0')
-		STS_SETOPT(j->j_easy, CURLOPT_CAINFO, sts.ca_bundle);
+	if (sts.ca_bundle[0] != '\0') {
+		/*
+		 * Read here, as a blob, rather than named with CURLOPT_CAINFO:
+		 * libcurl would open it at every connection, and after the
+		 * privilege drop only read_file_capped can still reach a file the
+		 * new user may not open (through the sandbox helper).  Edits
+		 * still take effect at the next call.
+		 */
+		struct curl_blob blob;
+		char *ca;
+		size_t calen;
+
+		if (read_file_capped(sts.ca_bundle, STS_CA_BUNDLE_MAX, &ca, &calen) == -1) {
+			snprintf(err, errlen, "STS: CA bundle %s: %s", sts.ca_bundle,
+			    strerror(errno));
+			goto fail;
+		}
+		blob.data = ca;
+		blob.len = calen;
+		blob.flags = CURL_BLOB_COPY;
+		cc = curl_easy_setopt(j->j_easy, CURLOPT_CAINFO_BLOB, &blob);
+		free(ca);
+		if (cc != CURLE_OK) {
+			snprintf(err, errlen, "STS: CURLOPT_CAINFO_BLOB: %s", curl_easy_strerror(cc));
+			goto fail;
+		}
+	}
 	STS_SETOPT(j->j_easy, CURLOPT_WRITEFUNCTION, sts_write_cb);
 	STS_SETOPT(j->j_easy, CURLOPT_WRITEDATA, (void *)j);
 

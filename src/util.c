@@ -324,6 +324,15 @@ wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap)
 	return p;
 }
 
+/* sandbox.c's way to files the dropped user may not open itself (NULL: none) */
+static int	(*read_file_opener)(const char *path);
+
+void
+read_file_set_opener(int (*opener)(const char *path))
+{
+	read_file_opener = opener;
+}
+
 int
 read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 {
@@ -334,8 +343,12 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* after the privilege drop: the helper may open it for us */
+		if ((errno != EACCES && errno != EPERM) || read_file_opener == NULL ||
+		    (fd = read_file_opener(path)) == -1)
+			return -1;
+	}
 	for (;;) {
 		if (len == cap) {
 			char *nb;

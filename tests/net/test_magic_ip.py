@@ -704,6 +704,29 @@ class LifecycleMixin(FirewallMixin):
 		self.stop_with(srv, signal.SIGTERM)
 		self.assertState(self.before, "after SIGTERM (--health-listen)")
 
+	def test_privileges_after_the_rules(self):
+		"""Once the rules are in, the daemon runs as nobody with CAP_NET_ADMIN
+		alone (to follow new pod interfaces and remove the rules); with
+		nftables under the seccomp filter, with iptables (which it must exec)
+		with the capability ambient and no filter."""
+		srv = self.run_daemon()
+		self.assertIsNotNone(srv.wait_for_line(r"sandbox: "), "".join(srv.lines()))
+		with open("/proc/%d/status" % srv.proc.pid) as f:
+			st = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+		self.assertEqual(st["Uid"].split(), ["65534"] * 4)
+		self.assertEqual(st["NoNewPrivs"], "1")
+		for name in ("CapPrm", "CapEff", "CapBnd"):
+			self.assertEqual(int(st[name], 16), 1 << 12, "%s = %s" % (name, st[name]))
+		if self.FIREWALL == "nft":
+			self.assertEqual(int(st["CapAmb"], 16), 0)
+			want_filter = "0" if "sanitizer" in "".join(srv.lines()) else "2"
+			self.assertEqual(st["Seccomp"], want_filter)
+		else:
+			self.assertEqual(int(st["CapAmb"], 16), 1 << 12)
+			self.assertEqual(st["Seccomp"], "0")
+		self.stop_with(srv, signal.SIGTERM)
+		self.assertState(self.before, "after SIGTERM (sandboxed)")
+
 	def test_ipv6_for_host_processes(self):
 		srv = self.run_daemon("--ipv6")
 		p = curl(TOPO.node_run, MAGIC6 + "/latest/meta-data/instance-id", "-g", "--max-time", "10")

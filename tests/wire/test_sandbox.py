@@ -1,0 +1,412 @@
+#!/usr/bin/python3
+"""
+Least privilege (issue 7, src/sandbox.c): what a running `serve` is allowed
+to do, as /proc/PID/status shows it, and what it still does.
+
+  * started as root: Uid/Gid nobody (all four), no supplementary groups, no
+    capability in any set, NoNewPrivs 1, Seccomp 2 (filter); --user and
+    GIMME_USER pick another user; an unknown user is a usage error (64);
+  * (CAP_NET_ADMIN kept, alone, while magic-IP rules are installed: tested
+    where rules can be installed, in tests/net/test_magic_ip.py);
+  * --no-sandbox / GIMME_NO_SANDBOX=1: nothing dropped;
+  * started as another user: no switch, still no_new_privs and the filter;
+  * a forbidden call: unshare is refused with EPERM and serving goes on;
+    execveat kills the process with SIGSYS (GIMME_TEST_FORBIDDEN_SYSCALL);
+  * the helper: after the drop, a credential_process still runs as the
+    invoking user outside the filter, and files in a directory the new user
+    can't enter (~/.aws, --config) are still re-read (edits, SIGHUP).
+
+Every case but the last needs root (the test suite runs as root here and in
+CI); without it they are skipped, saying so, as they are under valgrind
+(scripts/valgrind-server turns the sandbox off).  With an AddressSanitizer
+build (no seccomp filter, see sandbox.c) the filter's cases are skipped.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from server import BIN, Server, raw_request, run_cli, run_refused, server_env  # noqa: E402
+from wire import WireCase, body_of, main, status_of  # noqa: E402
+
+EXIT_USAGE = 64
+CAP_NET_ADMIN = 1 << 12
+NOBODY = pwd.getpwnam("nobody")
+UNDER_VALGRIND = os.path.basename(BIN) == "valgrind-server"
+IS_ROOT = os.geteuid() == 0 and not UNDER_VALGRIND
+NEED_ROOT = ("the sandbox is off under valgrind (scripts/valgrind-server)" if UNDER_VALGRIND
+    else "needs root (the sandbox switches users only when started as root)")
+SANITIZER_LINE = "no seccomp filter (sanitizer build)"
+
+
+def proc_status(pid):
+	"""/proc/PID/status as {field: value}."""
+	out = {}
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			k, _, v = line.partition(":")
+			out[k] = v.strip()
+	return out
+
+
+def ids(value):
+	return [int(x) for x in value.split()]
+
+
+def caps(st, name):
+	return int(st[name], 16)
+
+
+def get(srv, path):
+	return raw_request(srv.host, srv.port, b"GET " + path.encode() +
+	    b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+
+def children(pid):
+	try:
+		with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+			return [int(x) for x in f.read().split()]
+	except OSError:
+		return []
+
+
+def wait_for(fn, timeout=5.0, step=0.05):
+	deadline = time.monotonic() + timeout
+	while True:
+		v = fn()
+		if v or time.monotonic() >= deadline:
+			return v
+		time.sleep(step)
+
+
+class SandboxCase(WireCase):
+	"""Helpers: the sandbox line of a server's log, and the filter's presence."""
+
+	def sandbox_line(self, srv):
+		line = srv.wait_for_line(r"sandbox: ")
+		self.assertIsNotNone(line, "no 'sandbox:' line:\n%s" % "".join(srv.lines()))
+		return line
+
+	def filtered(self, srv):
+		"""Whether this build loads the seccomp filter (not ASan builds)."""
+		return SANITIZER_LINE not in self.sandbox_line(srv)
+
+	def assertFiltered(self, srv, st):
+		if self.filtered(srv):
+			self.assertEqual(st["Seccomp"], "2", "Seccomp (2 = filter)")
+			self.assertEqual(st["Seccomp_filters"], "1")
+		self.assertEqual(st["NoNewPrivs"], "1")
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestDefaultAsRoot(SandboxCase):
+
+	@classmethod
+	def setUpClass(cls):
+		cls.srv = Server()
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+
+	def test_status_lines(self):
+		self.sandbox_line(self.srv)
+		st = proc_status(self.srv.pid)
+		self.assertEqual(ids(st["Uid"]), [NOBODY.pw_uid] * 4, "Uid: real, effective, saved, fs")
+		self.assertEqual(ids(st["Gid"]), [NOBODY.pw_gid] * 4, "Gid")
+		self.assertEqual(st["Groups"], "", "supplementary groups")
+		for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+			self.assertEqual(caps(st, name), 0, "%s = %s" % (name, st[name]))
+		self.assertFiltered(self.srv, st)
+
+	def test_log_line(self):
+		line = self.sandbox_line(self.srv)
+		self.assertIn("user nobody (uid %d, gid %d, no supplementary groups)" % (
+		    NOBODY.pw_uid, NOBODY.pw_gid), line)
+		self.assertIn("capabilities: none", line)
+		self.assertIn("no_new_privs", line)
+
+	def test_still_serves(self):
+		r = get(self.srv, "/latest/meta-data/iam/security-credentials/dev-instance-role")
+		self.assertEqual(status_of(r), 200, r[:300])
+		self.assertEqual(json.loads(body_of(r))["Code"], "Success")
+		# a token (PUT) too: the hop limit's setsockopt is allowed
+		r = raw_request(self.srv.host, self.srv.port, b"PUT /latest/api/token HTTP/1.1\r\n"
+		    b"Host: x\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\nConnection: close\r\n\r\n")
+		self.assertEqual(status_of(r), 200, r[:300])
+
+	def test_no_helper_without_profile_or_files(self):
+		"""Example credentials, no --config: nothing to delegate, no helper."""
+		self.assertEqual(children(self.srv.pid), [])
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestUsers(SandboxCase):
+
+	def other_user(self):
+		for name in ("daemon", "bin", "sys"):
+			try:
+				pw = pwd.getpwnam(name)
+			except KeyError:
+				continue
+			if pw.pw_uid not in (0, NOBODY.pw_uid):
+				return pw
+		self.skipTest("no system user besides nobody")
+
+	def test_user_flag(self):
+		pw = self.other_user()
+		with Server("--user", pw.pw_name) as srv:
+			self.sandbox_line(srv)
+			st = proc_status(srv.pid)
+			self.assertEqual(ids(st["Uid"]), [pw.pw_uid] * 4)
+			self.assertEqual(ids(st["Gid"]), [pw.pw_gid] * 4)
+			self.assertEqual(st["Groups"], "")
+
+	def test_user_env(self):
+		pw = self.other_user()
+		with Server(env={"GIMME_USER": pw.pw_name}) as srv:
+			self.sandbox_line(srv)
+			self.assertEqual(ids(proc_status(srv.pid)["Uid"]), [pw.pw_uid] * 4)
+
+	def test_unknown_user_refused(self):
+		rc, err = run_refused(["--user", "no-such-user-gimme"])
+		self.assertEqual(rc, EXIT_USAGE, err)
+		self.assertIn("no user named 'no-such-user-gimme'", err)
+		self.assertNotIn("listening on", err)
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestNoSandbox(SandboxCase):
+
+	def check_off(self, srv):
+		line = srv.wait_for_line(r"sandbox: off")
+		self.assertIsNotNone(line, "".join(srv.lines()))
+		st = proc_status(srv.pid)
+		self.assertEqual(ids(st["Uid"]), [0] * 4)
+		self.assertEqual(st["NoNewPrivs"], "0")
+		self.assertEqual(st["Seccomp"], "0")
+		self.assertNotEqual(caps(st, "CapEff"), 0)
+
+	def test_flag(self):
+		with Server("--no-sandbox") as srv:
+			self.check_off(srv)
+
+	def test_env(self):
+		with Server(env={"GIMME_NO_SANDBOX": "1"}) as srv:
+			self.check_off(srv)
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestNotRoot(SandboxCase):
+	"""Started as nobody: no switch, but no_new_privs and the filter."""
+
+	def test_started_as_nobody(self):
+		home = tempfile.mkdtemp(prefix="imds-sbx-home-")
+		os.chmod(home, 0o755)
+		env = server_env({"HOME": home})
+		p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"], user=NOBODY.pw_uid,
+		    group=NOBODY.pw_gid, extra_groups=[], cwd="/", env=env,
+		    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+		try:
+			os.set_blocking(p.stderr.fileno(), False)
+			log = b""
+
+			def sandboxed():
+				nonlocal log
+				try:
+					log += p.stderr.read() or b""
+				except BlockingIOError:
+					pass
+				return b"sandbox: " in log or p.poll() is not None
+			wait_for(sandboxed, timeout=15)
+			text = log.decode()
+			self.assertIn("sandbox: uid %d (not switched: not root)" % NOBODY.pw_uid, text)
+			st = proc_status(p.pid)
+			self.assertEqual(ids(st["Uid"]), [NOBODY.pw_uid] * 4)
+			self.assertEqual(st["NoNewPrivs"], "1")
+			if SANITIZER_LINE not in text:
+				self.assertEqual(st["Seccomp"], "2")
+			self.assertEqual(caps(st, "CapEff"), 0)
+		finally:
+			p.send_signal(signal.SIGTERM)
+			self.assertEqual(p.wait(10), 0)
+			p.stderr.close()
+			shutil.rmtree(home, True)
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestForbiddenCalls(SandboxCase):
+
+	def test_refused_with_eperm_and_serving_goes_on(self):
+		with Server(env={"GIMME_TEST_FORBIDDEN_SYSCALL": "eperm"}) as srv:
+			if not self.filtered(srv):
+				self.skipTest("sanitizer build: no seccomp filter")
+			line = srv.wait_for_line(r"sandbox test: unshare")
+			self.assertIsNotNone(line, "".join(srv.lines()))
+			self.assertIn("unshare(0): Operation not permitted", line)
+			r = get(srv, "/latest/meta-data/instance-id")
+			self.assertEqual(status_of(r), 200)
+			self.assertTrue(srv.alive())
+
+	def test_unrefused_without_the_sandbox(self):
+		"""The same probe, sandbox off: the call is allowed (so EPERM above is the filter's)."""
+		with Server("--no-sandbox", env={"GIMME_TEST_FORBIDDEN_SYSCALL": "eperm"}) as srv:
+			# the probe only runs inside sandbox_enter; off means no probe at all
+			self.assertIsNone(srv.wait_for_line(r"sandbox test:", timeout=0.5))
+
+	def test_exec_kills_the_process(self):
+		srv = Server(env={"GIMME_TEST_FORBIDDEN_SYSCALL": "kill"}, start=False)
+		# the process may die before or after the harness sees "listening on"
+		try:
+			srv.start()
+		except Exception:
+			pass
+		try:
+			if srv.proc is None:
+				self.fail("server did not start: %s" % "".join(srv.lines()))
+			if not self.filtered(srv):
+				self.skipTest("sanitizer build: no seccomp filter")
+			rc = srv.proc.wait(10)
+			self.assertEqual(rc, -signal.SIGSYS, "exit status (SIGSYS: killed by seccomp)")
+			lines = "".join(srv.lines())
+			self.assertIn("sandbox test: execveat(-1) next", lines)
+			self.assertNotIn("execveat(-1):", lines, "the call returned")
+		finally:
+			srv.stop()
+
+
+@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+class TestHelper(SandboxCase):
+	"""credential_process and re-read files, from a HOME nobody can't enter."""
+
+	PROC = """#!/usr/bin/python3
+import json, os, sys
+d = os.path.dirname(os.path.abspath(__file__))
+n = len(open(os.path.join(d, "calls")).read().splitlines()) + 1 if os.path.exists(os.path.join(d, "calls")) else 1
+st = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+with open(os.path.join(d, "calls"), "a") as f:
+    f.write(json.dumps({"uid": os.getuid(), "nnp": st["NoNewPrivs"].strip(),
+        "seccomp": st["Seccomp"].strip()}) + "\\n")
+print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
+    "SecretAccessKey": "TESTsandboxsecret", "SessionToken": "TESTsandboxtoken",
+    "Expiration": "2099-01-01T00:00:00Z"}))
+"""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.mkdtemp(prefix="imds-sbx-")	# 0700, root's
+		os.chmod(cls.tmp, 0o700)
+		cls.home = os.path.join(cls.tmp, "home")
+		aws = os.path.join(cls.home, ".aws")
+		os.makedirs(aws)
+		cls.script = os.path.join(cls.tmp, "proc.py")
+		with open(cls.script, "w") as f:
+			f.write(cls.PROC)
+		os.chmod(cls.script, 0o700)
+		cls.aws_config = os.path.join(aws, "config")
+		cls.write_aws_config("")
+		cls.config = os.path.join(cls.tmp, "config.json")
+		cls.write_config("ami-00000000000000001")
+		cls.srv = Server("--source", "profile", "--profile", "sbx", "--config", cls.config,
+		    env={"HOME": cls.home})
+
+	@classmethod
+	def write_aws_config(cls, extra):
+		with open(cls.aws_config + ".tmp", "w") as f:
+			f.write("[profile sbx]\ncredential_process = %s\n%s" % (cls.script, extra))
+		os.replace(cls.aws_config + ".tmp", cls.aws_config)
+
+	@classmethod
+	def write_config(cls, ami):
+		with open(cls.config, "w") as f:
+			json.dump({"meta-data": {"ami-id": ami}}, f)
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.srv.stop()
+		shutil.rmtree(cls.tmp, True)
+
+	def akid(self):
+		r = get(self.srv, "/latest/meta-data/iam/security-credentials/sbx")
+		if status_of(r) != 200:
+			return None
+		return json.loads(body_of(r))["AccessKeyId"]
+
+	def calls(self):
+		with open(os.path.join(self.tmp, "calls")) as f:
+			return [json.loads(l) for l in f.read().splitlines()]
+
+	def test_0_premise(self):
+		"""The daemon's own user can't open the files."""
+		self.sandbox_line(self.srv)
+		st = proc_status(self.srv.pid)
+		self.assertEqual(ids(st["Uid"]), [NOBODY.pw_uid] * 4)
+		self.assertEqual(stat.S_IMODE(os.stat(self.tmp).st_mode), 0o700)
+		self.assertEqual(os.stat(self.tmp).st_uid, 0)
+
+	def test_1_helper_process(self):
+		kids = children(self.srv.pid)
+		self.assertEqual(len(kids), 1, "one helper child")
+		st = proc_status(kids[0])
+		self.assertEqual(ids(st["Uid"]), [0] * 4, "the helper keeps the invoking user")
+		self.assertEqual(st["Seccomp"], "0")
+		self.assertEqual(st["NoNewPrivs"], "0")
+		with open("/proc/%d/cmdline" % kids[0], "rb") as f:
+			self.assertEqual(f.read().split(b"\0")[1], b"sandbox-helper")
+		self.assertIn("runs credential_process, opens the files re-read",
+		    self.sandbox_line(self.srv))
+
+	def test_2_credential_process_after_the_drop(self):
+		self.assertEqual(self.akid(), "AKIDTESTSANDBOX00001")	# start-up's run
+		mark = self.srv.mark()
+		self.write_aws_config("region = eu-west-1\n")	# a rename: the watch re-reads
+		got = wait_for(lambda: self.akid() == "AKIDTESTSANDBOX00002")
+		self.assertTrue(got, "the edit was not served:\n%s" % "".join(self.srv.lines()[mark:]))
+		runs = self.calls()
+		self.assertEqual(len(runs), 2)
+		# the run after the drop: as root, outside the filter, without no_new_privs
+		self.assertEqual(runs[1], {"uid": 0, "nnp": "0", "seccomp": "0"})
+
+	def test_3_sighup_rereads_config(self):
+		r = get(self.srv, "/latest/meta-data/ami-id")
+		self.assertEqual(body_of(r), b"ami-00000000000000001")
+		mark = self.srv.mark()
+		self.write_config("ami-00000000000000002")
+		os.kill(self.srv.pid, signal.SIGHUP)
+		line = self.srv.wait_for_line(r"reloaded|reload refused", since=mark)
+		self.assertIsNotNone(line, "".join(self.srv.lines()[mark:]))
+		self.assertIn("reloaded", line)
+		r = get(self.srv, "/latest/meta-data/ami-id")
+		self.assertEqual(body_of(r), b"ami-00000000000000002")
+
+	def test_4_helper_exits_with_the_daemon(self):
+		srv = Server("--source", "profile", "--profile", "sbx", env={"HOME": self.home})
+		self.sandbox_line(srv)
+		kids = children(srv.pid)
+		self.assertEqual(len(kids), 1)
+		self.assertEqual(srv.stop(), 0)
+		self.assertTrue(wait_for(lambda: not os.path.exists("/proc/%d/status" % kids[0]) or
+		    proc_status(kids[0])["State"].startswith("Z")), "helper %d still running" % kids[0])
+
+
+class TestHelperVerb(WireCase):
+
+	def test_not_by_hand(self):
+		rc, out, err = run_cli("sandbox-helper")
+		self.assertEqual(rc, EXIT_USAGE, err)
+		self.assertIn("started by serve, not by hand", err)
+
+
+if __name__ == "__main__":
+	main()
