@@ -90,7 +90,7 @@ class TestContainerfileStatic(unittest.TestCase):
 
 	def test_runtime_packages_and_nothing_to_build_with(self):
 		run = " ".join(self.instr(self.runtime, "RUN"))
-		for pkg in ("libcurl4", "libnftables1", "iptables", "ca-certificates"):
+		for pkg in ("libcurl4", "libnftables1", "libseccomp2", "iptables", "ca-certificates"):
 			self.assertRegex(run, r"\b%s\b" % re.escape(pkg))
 		self.assertIn("$(cat /usr/share/gimme-aws-mini/runtime-packages)", run)
 		for tool in ("gcc", "make", "pkg-config", "clang"):
