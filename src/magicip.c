@@ -482,7 +482,8 @@ first_lines(const char *out, char *buf, size_t len)
 		end = line + strcspn(line, "\n");
 		while (line < end && (*line == ' ' || *line == '\t'))
 			line++;
-		if (line == end || strspn(line, "^~ ") >= (size_t)(end - line))
+		if (line == end || strspn(line, "^~ ") >= (size_t)(end - line) ||
+		    strncmp(line, "Try `", 5) == 0)
 			continue;
 		if (strncmp(line, "/proc/self/fd/", 14) == 0 &&
 		    (p = memchr(line, ':', (size_t)(end - line))) != NULL) {
@@ -652,10 +653,15 @@ ipt_restore(int v6, const char *rules, char *err, size_t errlen)
 	if (rc != 0) {
 		/* iptables-restore names the line; quote it */
 		unsigned long line = 0;
-		const char *l = strstr(out, "line "), *p = rules;
+		const char *l, *p = rules;
 		first_lines(out, msg, sizeof(msg));
-		if (l != NULL)
+		/* legacy: "line 12 failed"; nf_tables: "Error occurred at line: 12" */
+		if ((l = strstr(out, "line: ")) != NULL)
+			line = strtoul(l + 6, NULL, 10);
+		else if ((l = strstr(out, "line ")) != NULL)
 			line = strtoul(l + 5, NULL, 10);
+		if (line == 0)
+			l = NULL;
 		for (; line > 1 && p != NULL; line--)
 			if ((p = strchr(p, '\n')) != NULL)
 				p++;

@@ -760,8 +760,47 @@ class IptablesHop1Test(Hop1Mixin, unittest.TestCase):
 	FIREWALL = "iptables"
 
 
+# An iptables-restore that commits the tables before *filter, then refuses
+# our filter rules as the kernel would (the message of iptables-nft), so
+# that an install fails half-way through.
+REFUSING_RESTORE = r"""#!/bin/bash
+input=$(cat)
+if grep -q -- '-A GIMME-AWS-MINI-HOP' <<<"$input"; then
+	sed '/^\*filter/,$d' <<<"$input" | /usr/sbin/iptables-restore "$@" || exit 1
+	line=$(grep -n -- '-A GIMME-AWS-MINI-HOP' <<<"$input" | head -n 1 | cut -d: -f1)
+	echo "iptables-restore v1.8.9 (nf_tables): RULE_APPEND failed (Operation not supported): rule in chain GIMME-AWS-MINI-HOP" >&2
+	echo "Error occurred at line: $line" >&2
+	echo "Try \`iptables-restore -h' or 'iptables-restore --help' for more information." >&2
+	exit 2
+fi
+exec /usr/sbin/iptables-restore "$@" <<<"$input"
+"""
+
+
 class IptablesLifecycleTest(LifecycleMixin, unittest.TestCase):
 	FIREWALL = "iptables"
+
+	def test_refused_rule_reported_and_nothing_left(self):
+		"""The packet filter refuses a rule after other tables were committed:
+		the daemon names the rule and the filter's message, takes back what
+		was applied, and exits 71."""
+		stub = tempfile.mkdtemp(prefix="gamnet-stub-")
+		self.addCleanup(shutil.rmtree, stub, True)
+		path = os.path.join(stub, "iptables-restore")
+		with open(path, "w") as f:
+			f.write(REFUSING_RESTORE)
+		os.chmod(path, 0o755)
+		env = {"PATH": stub + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin")}
+		srv = self.start(env=env)	# it listens, then fails to install
+		self.servers.append(srv)
+		rc = srv.proc.wait(20)
+		self.assertIsNotNone(srv.wait_for_line(r"stopped|magic-ip", timeout=5))
+		self.assertEqual(rc, 71, "".join(srv.lines()))
+		text = "".join(srv.lines())
+		self.assertIn("RULE_APPEND failed (Operation not supported)", text)
+		self.assertIn("(rule: -A GIMME-AWS-MINI-HOP -o cni0 -m ttl --ttl-eq 1 -j DROP)", text)
+		self.assertNotIn("Try `", text)
+		self.assertState(self.before, "after a refused install")
 
 
 def run():
