@@ -63,7 +63,7 @@ $(BUILD)/$(PROG): $(BUILD)/main.o $(LIBOBJ)
 # The ASan+UBSan server the test suite also runs the wire tests against,
 # kept apart from ./gimme-aws-mini.
 san-bin:
-	$(MAKE) SANITIZE=address,undefined build/san/$(PROG)
+	$(MAKE) SANITIZE=address,undefined build/san/$(PROG) unit-build
 
 $(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
