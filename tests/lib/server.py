@@ -190,6 +190,10 @@ class Server:
 			    "exit %s" % rc if rc is not None else "no 'listening on' line in %.0f s" % START_TIMEOUT,
 			    " ".join(cmd), "".join(self.lines()) or "(empty)\n"))
 		self.addrs = found
+		# Up means serving in its final state: the privilege drop (a "sandbox:"
+		# line) comes after the listeners, and may add descriptors (the
+		# helper's channels).  A daemon that exits instead is left to its test.
+		self.wait_for_line(r"sandbox: ", timeout=START_TIMEOUT)
 		return self
 
 	_eof = False

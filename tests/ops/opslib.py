@@ -148,6 +148,21 @@ def fds(pid):
 	return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def steady_fds(pid, quiet=0.3, timeout=5.0):
+	"""The daemon's descriptor count once it has stayed the same for quiet
+	seconds (start-up's last steps open and close files)."""
+	last, since = fds(pid), time.monotonic()
+	deadline = since + timeout
+	while time.monotonic() < deadline:
+		time.sleep(0.05)
+		n = fds(pid)
+		if n != last:
+			last, since = n, time.monotonic()
+		elif time.monotonic() - since >= quiet:
+			break
+	return last
+
+
 def status_kb(pid, field):
 	with open("/proc/%d/status" % pid) as f:
 		for line in f:

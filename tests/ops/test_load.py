@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opslib  # noqa: E402
 from opslib import (MD, Keys, Server, body_of, build, connect, fds, http, metrics,  # noqa: E402
-    raise_nofile, read_all, rst_close, sanitized, status_kb, status_of, token, wait_until)
+    steady_fds, raise_nofile, read_all, rst_close, sanitized, status_kb, status_of, token, wait_until)
 from wire import INSTANCE_ID, WireCase, main, parse_imf, header, resp_meta  # noqa: E402
 
 CONCURRENCY = 1000
@@ -107,7 +107,7 @@ class Load(WireCase):
 		raise_nofile(CONCURRENCY + 1000)
 		with Server("--health-listen", HL) as srv:
 			self.srv = srv
-			base = fds(srv.pid)
+			base = steady_fds(srv.pid)
 			self.assertAlive()
 			ok, failed, opened = run_load((srv.host, srv.port), CONCURRENCY, LOAD_SECONDS)
 			hwm = status_kb(srv.pid, "VmHWM")
@@ -137,7 +137,7 @@ class Faults(WireCase):
 		with open(cfg, "w") as f:
 			json.dump({"meta-data": {"big": cls.big}}, f)
 		cls.srv = Server("--health-listen", HL, "--config", cfg)
-		cls.base = fds(cls.srv.pid)
+		cls.base = steady_fds(cls.srv.pid)
 
 	@classmethod
 	def tearDownClass(cls):
@@ -311,6 +311,9 @@ class ClockJump(WireCase):
 			shift = os.path.join(tmp, "offset")
 			with open(shift, "w") as f:
 				f.write("0")
+			# readable by the user the daemon switches to (nobody)
+			os.chmod(tmp, 0o755)
+			os.chmod(shift, 0o644)
 			env = {"LD_PRELOAD": lib, "CLOCKSHIFT_FILE": shift}
 			with Server("--health-listen", HL, env=env) as srv:
 				self.srv = srv
