@@ -75,55 +75,26 @@ metrics_request(enum path_class pc, int status)
 	metrics.m_requests[pc][i]++;
 }
 
-/* A body under construction: sticky overflow, never past cap. */
-struct obuf {
-	char	*b;
-	size_t	 len, cap;
-	int	 full;
-};
-
-static void
-oput(struct obuf *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-oput(struct obuf *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
-		o->full = 1;
-		o->b[o->len] = '\0';
-		return;
-	}
-	o->len += (size_t)n;
-}
 
 /* A JSON string literal of s: quotes, backslashes and control bytes escaped. */
 static void
-ojson_str(struct obuf *o, const char *s)
+ojson_str(struct sbuf *o, const char *s)
 {
-	oput(o, "\"");
+	sbuf_printf(o, "\"");
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
-			oput(o, "\\%c", c);
+			sbuf_printf(o, "\\%c", c);
 		else if (c < 0x20 || c >= 0x7f)
-			oput(o, "\\u%04x", c);
+			sbuf_printf(o, "\\u%04x", c);
 		else
-			oput(o, "%c", c);
+			sbuf_printf(o, "%c", c);
 	}
-	oput(o, "\"");
+	sbuf_printf(o, "\"");
 }
 
 static void
-readyz(struct obuf *o, struct response *rs)
+readyz(struct sbuf *o, struct response *rs)
 {
 	struct health_reasons r;
 	size_t i;
@@ -132,27 +103,27 @@ readyz(struct obuf *o, struct response *rs)
 	if (ready_cb != NULL)
 		ready_cb(&r);
 	if (r.hr_n == 0) {
-		oput(o, "{\"ready\":true}");
+		sbuf_printf(o, "{\"ready\":true}");
 		return;
 	}
 	rs->rs_status = 503;
-	oput(o, "{\"ready\":false,\"reasons\":[");
+	sbuf_printf(o, "{\"ready\":false,\"reasons\":[");
 	for (i = 0; i < r.hr_n; i++) {
 		if (i > 0)
-			oput(o, ",");
+			sbuf_printf(o, ",");
 		ojson_str(o, r.hr_text[i]);
 	}
-	oput(o, "]}");
+	sbuf_printf(o, "]}");
 }
 
 static void
-prom_head(struct obuf *o, const char *name, const char *type, const char *help)
+prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
 {
-	oput(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-metrics_text(struct obuf *o)
+metrics_text(struct sbuf *o)
 {
 	struct health_creds hc;
 	size_t c, i;
@@ -167,23 +138,23 @@ metrics_text(struct obuf *o)
 				continue;
 			any = 1;
 			if (statuses[i] != 0)
-				oput(o, "gimme_requests_total{class=\"%s\",status=\"%d\"} %llu\n",
+				sbuf_printf(o, "gimme_requests_total{class=\"%s\",status=\"%d\"} %llu\n",
 				    class_names[c], statuses[i],
 				    (unsigned long long)metrics.m_requests[c][i]);
 			else
-				oput(o, "gimme_requests_total{class=\"%s\",status=\"other\"} %llu\n",
+				sbuf_printf(o, "gimme_requests_total{class=\"%s\",status=\"other\"} %llu\n",
 				    class_names[c], (unsigned long long)metrics.m_requests[c][i]);
 		}
 	if (!any)	/* a series with no sample is invisible: show the zero */
-		oput(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
+		sbuf_printf(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
 
 	prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
-	oput(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
+	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
 
 	prom_head(o, "gimme_token_rejections_total", "counter",
 	    "Requests refused for their token or token request, by reason.");
 	for (i = 1; i < TR_COUNT; i++)
-		oput(o, "gimme_token_rejections_total{reason=\"%s\"} %llu\n", reject_names[i],
+		sbuf_printf(o, "gimme_token_rejections_total{reason=\"%s\"} %llu\n", reject_names[i],
 		    (unsigned long long)metrics.m_token_rejects[i]);
 
 	memset(&hc, 0, sizeof(hc));
@@ -191,23 +162,23 @@ metrics_text(struct obuf *o)
 		creds_cb(&hc);
 	prom_head(o, "gimme_credential_refreshes_total", "counter",
 	    "Credential fetches from the source that delivered.");
-	oput(o, "gimme_credential_refreshes_total %lu\n", hc.hc_refreshes);
+	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hc_refreshes);
 	prom_head(o, "gimme_credential_refresh_failures_total", "counter",
 	    "Credential fetches from the source that failed.");
-	oput(o, "gimme_credential_refresh_failures_total %lu\n", hc.hc_failures);
+	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hc_failures);
 	prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
 	    "Seconds until the served credentials expire (0: none served).");
-	oput(o, "gimme_credentials_expiry_seconds %ld\n",
+	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
 	    hc.hc_have && hc.hc_expires_in > 0 ? hc.hc_expires_in : 0L);
 
 	prom_head(o, "gimme_connections_open", "gauge",
 	    "Connections of the metadata listeners open now.");
-	oput(o, "gimme_connections_open %zu\n", server_conns_open());
+	sbuf_printf(o, "gimme_connections_open %zu\n", server_conns_open());
 
 	prom_head(o, "gimme_limit_hits_total", "counter",
 	    "Times a limit refused, closed or paused something, by limit.");
 	for (i = 0; i < LIM_COUNT; i++)
-		oput(o, "gimme_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
+		sbuf_printf(o, "gimme_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
 		    (unsigned long long)metrics.m_limit_hits[i]);
 }
 
@@ -221,7 +192,7 @@ void
 health_handle(const struct http_req *req, int status, struct response *rs, char *buf,
     size_t cap)
 {
-	struct obuf o = { buf, 0, cap, 0 };
+	struct sbuf o = { buf, 0, cap, 0 };
 	struct slice path;
 	int head;
 
@@ -250,7 +221,7 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 	rs->rs_head_only = head;
 	if (is(path, "/healthz")) {
 		rs->rs_ctype = CT_JSON;
-		oput(&o, "{\"status\":\"ok\"}");
+		sbuf_printf(&o, "{\"status\":\"ok\"}");
 	} else if (is(path, "/readyz")) {
 		rs->rs_ctype = CT_JSON;
 		readyz(&o, rs);
@@ -262,9 +233,9 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 		rs->rs_head_only = 0;
 		return;
 	}
-	if (o.full)
+	if (o.sb_full)
 		log_warn("health: the answer to %.*s is cut at %zu bytes", (int)path.n, path.p,
 		    cap);
 	rs->rs_body = buf;
-	rs->rs_bodylen = o.len;
+	rs->rs_bodylen = o.sb_len;
 }

@@ -138,6 +138,7 @@
 #define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
 #define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
 #define ERRBUF_LEN		1024	/* bytes in an error message buffer */
+#define OPT_ITEM_MAX		256	/* bytes in one item of a comma-separated option */
 
 /*
  * Operations (issue #7): limits the serve flags change, the drain at stop,
@@ -231,6 +232,16 @@ void		 wipe_free(void *p, size_t n);
  * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
  */
 void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
+/* Text built in a caller's buffer: never past sb_cap, always NUL-terminated. */
+struct sbuf {
+	char		*sb_p;
+	size_t		 sb_len;
+	size_t		 sb_cap;
+	int		 sb_full;	/* sticky: something did not fit (and was not added) */
+};
+/* Append printf-style; on overflow set sb_full and add nothing more. */
+void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 /*
  * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
  * When open fails with EACCES or EPERM and an opener is set, the opener is

@@ -200,35 +200,11 @@ pods_text(const struct magic_conf *mc, char *buf, size_t len)
 
 /* ---- rule text ---------------------------------------------------------- */
 
-/* A bounded appender: sets *ok to 0 when the text does not fit. */
-struct rbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 ok;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-rb_add(struct rbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!b->ok)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		b->ok = 0;
-		return;
-	}
-	b->len += (size_t)n;
-}
 
 size_t
 magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 {
-	struct rbuf b = { buf, 0, cap, 1 };
+	struct sbuf b = { buf, 0, cap, 0 };
 	char pods[MAGIC_PODS_MAX * (IF_NAMESIZE + 1) + 8], to4[INET_ADDRSTRLEN],
 	    to6[INET6_ADDRSTRLEN];
 	size_t i;
@@ -237,47 +213,47 @@ magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 	inet_ntop(AF_INET, mc->mc_to4, to4, sizeof(to4));
 	inet_ntop(AF_INET6, mc->mc_to6, to6, sizeof(to6));
 	/* replace whatever a previous run left, in the same transaction */
-	rb_add(&b, "add table inet %s\ndelete table inet %s\n", MAGIC_TABLE, MAGIC_TABLE);
-	rb_add(&b, "table inet %s {\n\tcomment \"%s pods=%s\"\n", MAGIC_TABLE, PROGNAME, pods);
-	rb_add(&b, "\tset localnet {\n\t\ttype ifname\n\t\tcomment \"route_localnet turned on "
+	sbuf_printf(&b, "add table inet %s\ndelete table inet %s\n", MAGIC_TABLE, MAGIC_TABLE);
+	sbuf_printf(&b, "table inet %s {\n\tcomment \"%s pods=%s\"\n", MAGIC_TABLE, PROGNAME, pods);
+	sbuf_printf(&b, "\tset localnet {\n\t\ttype ifname\n\t\tcomment \"route_localnet turned on "
 	    "by " PROGNAME "\"\n\t}\n");
 	if (block) {
-		rb_add(&b, "\tchain block_pre {\n\t\ttype filter hook prerouting priority %d; "
+		sbuf_printf(&b, "\tchain block_pre {\n\t\ttype filter hook prerouting priority %d; "
 		    "policy accept;\n", MAGIC_PRIO_GUARD);
 		for (i = 0; i < mc->mc_npods; i++)
-			rb_add(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d drop\n",
+			sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d drop\n",
 			    mc->mc_pods[i], MAGIC_IPV4, MAGIC_PORT);
-		rb_add(&b, "\t}\n\tchain block_out {\n\t\ttype filter hook output priority %d; "
+		sbuf_printf(&b, "\t}\n\tchain block_out {\n\t\ttype filter hook output priority %d; "
 		    "policy accept;\n\t\tip daddr %s tcp dport %d drop\n", MAGIC_PRIO_GUARD,
 		    MAGIC_IPV4, MAGIC_PORT);
 		if (mc->mc_ipv6)
-			rb_add(&b, "\t\tip6 daddr %s tcp dport %d drop\n", MAGIC_IPV6, MAGIC_PORT);
-		rb_add(&b, "\t}\n}\n");
-		return b.ok ? b.len : 0;
+			sbuf_printf(&b, "\t\tip6 daddr %s tcp dport %d drop\n", MAGIC_IPV6, MAGIC_PORT);
+		sbuf_printf(&b, "\t}\n}\n");
+		return b.sb_full ? 0 : b.sb_len;
 	}
-	rb_add(&b, "\tchain guard {\n\t\ttype filter hook prerouting priority %d; "
+	sbuf_printf(&b, "\tchain guard {\n\t\ttype filter hook prerouting priority %d; "
 	    "policy accept;\n", MAGIC_PRIO_GUARD);
 	for (i = 0; i < mc->mc_npods; i++)
-		rb_add(&b, "\t\tiifname \"%s\" ip daddr 127.0.0.0/8 drop\n", mc->mc_pods[i]);
-	rb_add(&b, "\t}\n\tchain pre {\n\t\ttype nat hook prerouting priority %d; "
+		sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr 127.0.0.0/8 drop\n", mc->mc_pods[i]);
+	sbuf_printf(&b, "\t}\n\tchain pre {\n\t\ttype nat hook prerouting priority %d; "
 	    "policy accept;\n", MAGIC_PRIO_NAT);
 	for (i = 0; i < mc->mc_npods; i++)
-		rb_add(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d dnat ip to %s:%u\n",
+		sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d dnat ip to %s:%u\n",
 		    mc->mc_pods[i], MAGIC_IPV4, MAGIC_PORT, to4, mc->mc_port4);
-	rb_add(&b, "\t}\n\tchain out {\n\t\ttype nat hook output priority %d; "
+	sbuf_printf(&b, "\t}\n\tchain out {\n\t\ttype nat hook output priority %d; "
 	    "policy accept;\n\t\tip daddr %s tcp dport %d dnat ip to %s:%u\n", MAGIC_PRIO_NAT,
 	    MAGIC_IPV4,
 	    MAGIC_PORT, to4, mc->mc_port4);
 	if (mc->mc_ipv6 && mc->mc_port6 != 0)
-		rb_add(&b, "\t\tip6 daddr %s tcp dport %d dnat ip6 to [%s]:%u\n", MAGIC_IPV6,
+		sbuf_printf(&b, "\t\tip6 daddr %s tcp dport %d dnat ip6 to [%s]:%u\n", MAGIC_IPV6,
 		    MAGIC_PORT, to6, mc->mc_port6);
-	rb_add(&b, "\t}\n\tchain hop {\n\t\ttype filter hook output priority %d; "
+	sbuf_printf(&b, "\t}\n\tchain hop {\n\t\ttype filter hook output priority %d; "
 	    "policy accept;\n", MAGIC_PRIO_FILTER);
 	for (i = 0; i < mc->mc_npods; i++)
-		rb_add(&b, "\t\toifname \"%s\" ip ttl 1 drop\n\t\toifname \"%s\" ip6 hoplimit 1 "
+		sbuf_printf(&b, "\t\toifname \"%s\" ip ttl 1 drop\n\t\toifname \"%s\" ip6 hoplimit 1 "
 		    "drop\n", mc->mc_pods[i], mc->mc_pods[i]);
-	rb_add(&b, "\t}\n}\n");
-	return b.ok ? b.len : 0;
+	sbuf_printf(&b, "\t}\n}\n");
+	return b.sb_full ? 0 : b.sb_len;
 }
 
 /* iptables spells a prefix "veth+". */
@@ -294,7 +270,7 @@ ipt_ifname(const char *pat, char *out, size_t len)
 size_t
 magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf, size_t cap)
 {
-	struct rbuf b = { buf, 0, cap, 1 };
+	struct sbuf b = { buf, 0, cap, 0 };
 	char pods[MAGIC_PODS_MAX * (IF_NAMESIZE + 1) + 8], to[INET6_ADDRSTRLEN + 2],
 	    ifn[IF_NAMESIZE + 1];
 	const char *magic = v6 ? MAGIC_IPV6 "/128" : MAGIC_IPV4 "/32";
@@ -308,51 +284,51 @@ magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf, siz
 	} else
 		inet_ntop(AF_INET, mc->mc_to4, to, sizeof(to));
 	/* raw: the guard (or the block), and the record of route_localnet */
-	rb_add(&b, "*raw\n:" IPT_CHAIN("PRE") " - [0:0]\n");
+	sbuf_printf(&b, "*raw\n:" IPT_CHAIN("PRE") " - [0:0]\n");
 	if (!v6)
-		rb_add(&b, ":" IPT_CHAIN("RLN") " - [0:0]\n");
+		sbuf_printf(&b, ":" IPT_CHAIN("RLN") " - [0:0]\n");
 	if (block) {
-		rb_add(&b, ":" IPT_CHAIN("OUT") " - [0:0]\n");
+		sbuf_printf(&b, ":" IPT_CHAIN("OUT") " - [0:0]\n");
 		for (i = 0; i < mc->mc_npods; i++) {
 			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-			rb_add(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d -j DROP\n",
+			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d -j DROP\n",
 			    ifn, magic, MAGIC_PORT);
 		}
-		rb_add(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DROP\n", magic,
+		sbuf_printf(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DROP\n", magic,
 		    MAGIC_PORT);
-		rb_add(&b, "-I OUTPUT 1 -j " IPT_CHAIN("OUT") "\n");
+		sbuf_printf(&b, "-I OUTPUT 1 -j " IPT_CHAIN("OUT") "\n");
 	} else if (!v6)
 		for (i = 0; i < mc->mc_npods; i++) {
 			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-			rb_add(&b, "-A " IPT_CHAIN("PRE") " -i %s -d 127.0.0.0/8 -j DROP\n", ifn);
+			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d 127.0.0.0/8 -j DROP\n", ifn);
 		}
-	rb_add(&b, "-I PREROUTING 1 -m comment --comment \"%s pods=%s\" -j " IPT_CHAIN("PRE")
+	sbuf_printf(&b, "-I PREROUTING 1 -m comment --comment \"%s pods=%s\" -j " IPT_CHAIN("PRE")
 	    "\nCOMMIT\n", PROGNAME, pods);
 	if (block)
-		return b.ok ? b.len : 0;
+		return b.sb_full ? 0 : b.sb_len;
 	if (!v6 || mc->mc_port6 != 0) {
-		rb_add(&b, "*nat\n:" IPT_CHAIN("PRE") " - [0:0]\n:" IPT_CHAIN("OUT") " - [0:0]\n");
+		sbuf_printf(&b, "*nat\n:" IPT_CHAIN("PRE") " - [0:0]\n:" IPT_CHAIN("OUT") " - [0:0]\n");
 		if (!v6)
 			for (i = 0; i < mc->mc_npods; i++) {
 				ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-				rb_add(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d "
+				sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d "
 				    "-j DNAT --to-destination %s:%u\n", ifn, magic, MAGIC_PORT, to,
 				    mc->mc_port4);
 			}
-		rb_add(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DNAT "
+		sbuf_printf(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DNAT "
 		    "--to-destination %s:%u\n", magic, MAGIC_PORT, to,
 		    v6 ? mc->mc_port6 : mc->mc_port4);
-		rb_add(&b, "-I PREROUTING 1 -j " IPT_CHAIN("PRE") "\n-I OUTPUT 1 -j "
+		sbuf_printf(&b, "-I PREROUTING 1 -j " IPT_CHAIN("PRE") "\n-I OUTPUT 1 -j "
 		    IPT_CHAIN("OUT") "\nCOMMIT\n");
 	}
-	rb_add(&b, "*filter\n:" IPT_CHAIN("HOP") " - [0:0]\n");
+	sbuf_printf(&b, "*filter\n:" IPT_CHAIN("HOP") " - [0:0]\n");
 	for (i = 0; i < mc->mc_npods; i++) {
 		ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-		rb_add(&b, "-A " IPT_CHAIN("HOP") " -o %s -m %s --%s-eq 1 -j DROP\n", ifn,
+		sbuf_printf(&b, "-A " IPT_CHAIN("HOP") " -o %s -m %s --%s-eq 1 -j DROP\n", ifn,
 		    v6 ? "hl" : "ttl", v6 ? "hl" : "ttl");
 	}
-	rb_add(&b, "-I OUTPUT 1 -j " IPT_CHAIN("HOP") "\nCOMMIT\n");
-	return b.ok ? b.len : 0;
+	sbuf_printf(&b, "-I OUTPUT 1 -j " IPT_CHAIN("HOP") "\nCOMMIT\n");
+	return b.sb_full ? 0 : b.sb_len;
 }
 
 /* ---- running commands (iptables) ---------------------------------------- */
@@ -704,7 +680,7 @@ ssize_t
 magicip_ipt_removal(const char *save, char *buf, size_t cap,
     char localnet[][16], size_t *nlocalnet, size_t maxlocalnet)
 {
-	struct rbuf b = { buf, 0, cap, 1 };
+	struct sbuf b = { buf, 0, cap, 0 };
 	char table[32] = "", chains[MAGIC_IPT_CHAINS_MAX][64];
 	const char *line, *end;
 	size_t nchains = 0, i, ours = 0;
@@ -718,7 +694,7 @@ magicip_ipt_removal(const char *save, char *buf, size_t cap,
 			memcpy(table, line + 1, len - 1);
 			table[len - 1] = '\0';
 			nchains = 0;
-			rb_add(&b, "*%s\n", table);
+			sbuf_printf(&b, "*%s\n", table);
 		} else if (line[0] == ':' && strncmp(line + 1, MAGIC_CHAIN_PREFIX,
 		    strlen(MAGIC_CHAIN_PREFIX)) == 0 && nchains < MAGIC_IPT_CHAINS_MAX) {
 			size_t cl = strcspn(line + 1, " \n");
@@ -731,7 +707,7 @@ magicip_ipt_removal(const char *save, char *buf, size_t cap,
 			int in_ours = strncmp(line + 3, MAGIC_CHAIN_PREFIX,
 			    strlen(MAGIC_CHAIN_PREFIX)) == 0;
 			if (j != NULL && j < end && !in_ours) {
-				rb_add(&b, "-D %.*s\n", (int)(len - 3), line + 3);
+				sbuf_printf(&b, "-D %.*s\n", (int)(len - 3), line + 3);
 				ours++;
 			}
 			if (in_ours && strncmp(line + 3, IPT_CHAIN("RLN") " -i ",
@@ -745,16 +721,16 @@ magicip_ipt_removal(const char *save, char *buf, size_t cap,
 			}
 		} else if (strcmp(table, "") != 0 && strncmp(line, "COMMIT", 6) == 0) {
 			for (i = 0; i < nchains; i++)
-				rb_add(&b, "-F %s\n", chains[i]);
+				sbuf_printf(&b, "-F %s\n", chains[i]);
 			for (i = 0; i < nchains; i++)
-				rb_add(&b, "-X %s\n", chains[i]);
+				sbuf_printf(&b, "-X %s\n", chains[i]);
 			ours += nchains;
-			rb_add(&b, "COMMIT\n");
+			sbuf_printf(&b, "COMMIT\n");
 		}
 	}
-	if (!b.ok)
+	if (b.sb_full)
 		return -1;
-	return ours == 0 ? 0 : (ssize_t)b.len;
+	return ours == 0 ? 0 : (ssize_t)b.sb_len;
 }
 
 /*

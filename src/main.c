@@ -432,34 +432,64 @@ parse_ms(const char *val, unsigned min_ms, unsigned max_ms, unsigned *out)
 	return 0;
 }
 
+/* One --listen address. */
+static void
+listen_item(const char *src, const char *one)
+{
+	char err[ERRBUF_LEN];
+
+	if (cli.nlisten == LISTEN_MAX)
+		usage_error("%s: at most %d listen addresses", src, LISTEN_MAX);
+	if (listen_addr_parse(one, &cli.listen[cli.nlisten], err, sizeof(err)) == -1)
+		usage_error("%s: %s", src, err);
+	cli.nlisten++;
+}
+
+/* One --pod-interface pattern. */
+static void
+pod_item(const char *src, const char *one)
+{
+	char err[ERRBUF_LEN];
+
+	if (cli.magic.mc_npods == MAGIC_PODS_MAX)
+		usage_error("%s: at most %d pod interfaces", src, MAGIC_PODS_MAX);
+	if (magicip_pod_pattern(one, cli.magic.mc_pods[cli.magic.mc_npods],
+	    sizeof(cli.magic.mc_pods[0]), err, sizeof(err)) == -1)
+		usage_error("%s: %s", src, err);
+	cli.magic.mc_npods++;
+}
+
+/* item() for each comma-separated value of val (the environment lists several). */
+static void
+opt_list(const char *src, const char *val, void (*item)(const char *src, const char *one))
+{
+	char one[OPT_ITEM_MAX];
+	const char *p, *comma;
+	size_t len;
+
+	for (p = val; ; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len >= sizeof(one))
+			usage_error("%s: '%.*s' is too long", src, (int)len, p);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		item(src, one);
+		if (comma == NULL)
+			break;
+	}
+}
+
 /* One option from a flag (src "--name") or the environment (src "GIMME_X"). */
 static void
 opt_apply(const struct opt_def *d, const char *src, const char *val)
 {
 	char err[ERRBUF_LEN];
 	unsigned long n;
-	const char *p, *comma;
 
 	switch (d->id) {
 	case OPT_LISTEN:
-		/* the environment may list several, comma-separated */
-		for (p = val; ; p = comma + 1) {
-			char one[sizeof(cli.listen[0].la_text) + 1];
-			size_t len;
-			comma = strchr(p, ',');
-			len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-			if (len >= sizeof(one))
-				usage_error("%s: '%.*s' is too long", src, (int)len, p);
-			memcpy(one, p, len);
-			one[len] = '\0';
-			if (cli.nlisten == LISTEN_MAX)
-				usage_error("%s: at most %d listen addresses", src, LISTEN_MAX);
-			if (listen_addr_parse(one, &cli.listen[cli.nlisten], err, sizeof(err)) == -1)
-				usage_error("%s: %s", src, err);
-			cli.nlisten++;
-			if (comma == NULL)
-				break;
-		}
+		opt_list(src, val, listen_item);
 		break;
 	case OPT_CONFIG:
 		cli.config_path = val;
@@ -604,25 +634,7 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 			usage_error("%s: expected nat or alias, got '%s'", src, val);
 		break;
 	case OPT_POD_IF:
-		/* the environment may list several, comma-separated */
-		for (p = val; ; p = comma + 1) {
-			char one[MAGIC_RULE_LINE_MAX];
-			size_t len;
-			comma = strchr(p, ',');
-			len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-			if (len >= sizeof(one))
-				usage_error("%s: '%.*s' is too long", src, (int)len, p);
-			memcpy(one, p, len);
-			one[len] = '\0';
-			if (cli.magic.mc_npods == MAGIC_PODS_MAX)
-				usage_error("%s: at most %d pod interfaces", src, MAGIC_PODS_MAX);
-			if (magicip_pod_pattern(one, cli.magic.mc_pods[cli.magic.mc_npods],
-			    sizeof(cli.magic.mc_pods[0]), err, sizeof(err)) == -1)
-				usage_error("%s: %s", src, err);
-			cli.magic.mc_npods++;
-			if (comma == NULL)
-				break;
-		}
+		opt_list(src, val, pod_item);
 		break;
 	case OPT_FIREWALL:
 		if (strcmp(val, "auto") == 0)
