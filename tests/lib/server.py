@@ -45,7 +45,8 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = os.environ.get("GIMME_BIN") or os.path.join(ROOT, "gimme-aws-mini")
 
-# Slow runs (GIMME_BIN under valgrind) may stretch both with IMDS_TEST_SLOW=N.
+# Slow runs (GIMME_BIN under valgrind) may stretch both, and a CLI run's
+# timeout, with IMDS_TEST_SLOW=N.
 _SLOW = float(os.environ.get("IMDS_TEST_SLOW", "1"))
 START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
 STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
@@ -377,7 +378,7 @@ def raw_request(host, port, data, timeout=5.0):
 def run_cli(*args, timeout=20.0, env=None):
 	"""Run the binary with args; returns (exit status, stdout, stderr) as text."""
 	p = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL,
-	    capture_output=True, timeout=timeout, env=server_env(env), cwd=session_dir())
+	    capture_output=True, timeout=timeout * _SLOW, env=server_env(env), cwd=session_dir())
 	save_log("cli", p.stderr.decode("utf-8", "replace"))
 	return (p.returncode, p.stdout.decode("utf-8", "replace"),
 	    p.stderr.decode("utf-8", "replace"))
