@@ -722,6 +722,28 @@ fail_pid:
 }
 
 int
+spawn_attr_clean(void *attrp, int own_group)
+{
+	posix_spawnattr_t *attr = attrp;
+	sigset_t none, dfl;
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	int e;
+
+	sigemptyset(&none);
+	sigfillset(&dfl);
+	sigdelset(&dfl, SIGKILL);
+	sigdelset(&dfl, SIGSTOP);
+	if (own_group)
+		flags |= POSIX_SPAWN_SETPGROUP;
+	if ((e = posix_spawnattr_setflags(attr, flags)) != 0 ||
+	    (own_group && (e = posix_spawnattr_setpgroup(attr, 0)) != 0) ||
+	    (e = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
+	    (e = posix_spawnattr_setsigdefault(attr, &dfl)) != 0)
+		return e;
+	return 0;
+}
+
+int
 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
     char *err, size_t errlen)
 {
@@ -731,7 +753,6 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	struct job *j = NULL;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int fa_ok = 0, attr_ok = 0, rc = -1, e = 0;
-	sigset_t none, dfl;
 
 	/*
 	 * In the sandbox this process may not start programs: the helper
@@ -785,15 +806,7 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	 * signals (the loop may block some for a signalfd), and default
 	 * dispositions (we ignore SIGPIPE; a helper should not).
 	 */
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	sigdelset(&dfl, SIGKILL);
-	sigdelset(&dfl, SIGSTOP);
-	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0)
+	if ((e = spawn_attr_clean(&attr, 1)) != 0)
 		goto spawn_fail;
 	/* posix_spawnp reports exec failures (ENOENT, EACCES) here */
 	if ((e = posix_spawnp(&j->j_pid, argv[0], &fa, &attr, argv, environ)) != 0) {

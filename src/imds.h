@@ -847,6 +847,13 @@ void		 credproc_argv_free(char **argv);
 int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
 		    size_t errlen);
 /*
+ * Attributes for a child of the loop (attr: a posix_spawnattr_t *, set up
+ * with posix_spawnattr_init): no blocked signal (the loop blocks some for
+ * its signalfd), default dispositions, and with own_group its own process
+ * group (killed whole).  0, or the error number.
+ */
+int		 spawn_attr_clean(void *attr, int own_group);
+/*
  * Run cmd without a shell (credproc_split, execvp), stdin /dev/null, stdout
  * capped at CREDPROC_OUT_MAX, killed after timeout_ms; from the event loop.
  * done is called exactly once, from the loop (never before return), with

@@ -460,7 +460,6 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	const char *argv[HELPER_ARGC + 2];
 	int op[2] = { -1, -1 }, rp[2] = { -1, -1 };
 	int fa_ok = 0, attr_ok = 0, e, fd, i;
-	sigset_t none, dfl;
 	ssize_t r;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, op) == -1 ||
@@ -490,14 +489,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 		goto spawn_fail;
 	attr_ok = 1;
 	/* the loop blocked some signals for its signalfd; the helper sets up its own */
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	sigdelset(&dfl, SIGKILL);
-	sigdelset(&dfl, SIGSTOP);
-	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0)
+	if ((e = spawn_attr_clean(&attr, 0)) != 0)
 		goto spawn_fail;
 	/* this very binary, whatever its path: the helper is one of its verbs */
 	if ((e = posix_spawn(&sbx.pid, "/proc/self/exe", &fa, &attr, (char *const *)argv,
