@@ -355,6 +355,21 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err, size_t er
 }
 
 int
+control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	/* a path, not the abstract namespace (which file modes do not protect) */
+	if (path[0] == '\0' || strlen(path) >= sizeof(sa->sun_path)) {
+		snprintf(err, errlen, "control socket '%.64s': a path of 1 to %zu bytes", path,
+		    sizeof(sa->sun_path) - 1);
+		return -1;
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int
 control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn fn,
     char *err, size_t errlen)
 {
@@ -364,15 +379,8 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 	size_t i;
 	int fd = -1, bound = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	/* a path, not the abstract namespace (which file modes do not protect) */
-	if (path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket '%.64s': a path of 1 to %zu bytes", path,
-		    sizeof(sa.sun_path) - 1);
+	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (clear_stale(path, &sa, err, errlen) == -1)
 		return -1;
 	if ((ctl.clients = calloc(CONTROL_CLIENTS_MAX, sizeof(*ctl.clients))) == NULL) {

@@ -112,14 +112,8 @@ exchange(const char *path, const char *line, char *reply, size_t cap, char *err,
 	char *lf;
 	int fd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket '%.64s': a path of 1 to %zu bytes", path,
-		    sizeof(sa.sun_path) - 1);
+	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;

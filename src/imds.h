@@ -1182,6 +1182,9 @@ char		*life_state_json(const struct lifecycle *l, time_t now);
  */
 typedef void	(*control_fn)(const char *const *argv, size_t argc, char *reply, size_t cap);
 
+struct sockaddr_un;
+/* The socket address of a control socket path (1 to sun_path-1 bytes).  0 / -1 with err. */
+int		 control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen);
 /*
  * Listen on path (a stale socket left by a dead daemon is replaced; a live
  * one, or any other file, is refused), mode and owner applied before

@@ -1079,24 +1079,37 @@ helper_run(uint32_t seq, unsigned timeout_ms)
 	awsconf_free(&ac);
 }
 
+/*
+ * One request of type from the daemon: 1 got it, 0 nothing yet; anything
+ * else (the channel closed because the daemon exited, or a request not
+ * ours to answer) ends the helper.
+ */
+static int
+helper_recv(int fd, int type, struct sbx_req *q)
+{
+	ssize_t r;
+
+	do
+		r = recv(fd, q, sizeof(*q), MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r != (ssize_t)sizeof(*q) || (int)q->q_type != type) {
+		hl.done = 1;
+		return 0;
+	}
+	return 1;
+}
+
 static void
 helper_on_run(int fd, uint32_t events, void *unused)
 {
 	struct sbx_req q;
-	ssize_t r;
 
 	(void)events;
 	(void)unused;
-	do
-		r = recv(fd, &q, sizeof(q), MSG_DONTWAIT);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (r != (ssize_t)sizeof(q) || q.q_type != SBX_RUN) {
-		hl.done = 1;	/* closed (the daemon exited), or not ours to answer */
-		return;
-	}
-	helper_run(q.q_seq, q.q_arg);
+	if (helper_recv(fd, SBX_RUN, &q) == 1)
+		helper_run(q.q_seq, q.q_arg);
 }
 
 static void
@@ -1104,20 +1117,12 @@ helper_on_open(int fd, uint32_t events, void *unused)
 {
 	struct sbx_open_rep rep;
 	struct sbx_req q;
-	ssize_t r;
 	int f = -1, fl;
 
 	(void)events;
 	(void)unused;
-	do
-		r = recv(fd, &q, sizeof(q), MSG_DONTWAIT);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (helper_recv(fd, SBX_OPEN, &q) != 1)
 		return;
-	if (r != (ssize_t)sizeof(q) || q.q_type != SBX_OPEN) {
-		hl.done = 1;
-		return;
-	}
 	memset(&rep, 0, sizeof(rep));
 	rep.o_seq = q.q_seq;
 	if (q.q_arg >= SANDBOX_PATHS_MAX || q.q_arg == SANDBOX_PATH_CONTROL ||

@@ -367,6 +367,22 @@ class FirewallMixin:
 class ServingMixin(FirewallMixin):
 	"""One daemon for the class, with HOP_LIMIT."""
 
+	def assertBotocoreImds(self, i, want):
+		"""botocore's chain in pod i gets the example keys, and the access log
+		shows its GETs of the credentials came from that pod as IMDS want
+		("v1" or "v2").  Returns the pod's access-log entries."""
+		mark = self.srv.mark()
+		got = self.botocore(i)
+		self.assertEqual(got, {"akid": EXAMPLE_AKID, "method": "iam-role"}, "pod%d" % i)
+		ip = TOPO.pod_ips[i - 1]
+		mine = self.wait_access(mark, ip, CREDS_PATH)
+		gets = [e for e in mine if e.get("method") == "GET"]
+		self.assertTrue(any(e.get("path") == CREDS_PATH for e in gets),
+		    "pod%d: no GET %s from %s: %s" % (i, CREDS_PATH, ip, summary(mine)))
+		self.assertTrue(all(e.get("imds") == want for e in gets),
+		    "pod%d: not all GETs were IMDS%s: %s" % (i, want, summary(mine)))
+		return mine
+
 	HOP_LIMIT = None
 
 	@classmethod
@@ -440,16 +456,7 @@ class Hop2Mixin(ServingMixin):
 
 	def test_botocore_chain_from_each_pod_is_imdsv2(self):
 		for i in (1, 2):
-			mark = self.srv.mark()
-			got = self.botocore(i)
-			self.assertEqual(got, {"akid": EXAMPLE_AKID, "method": "iam-role"}, "pod%d" % i)
-			ip = TOPO.pod_ips[i - 1]
-			mine = self.wait_access(mark, ip, CREDS_PATH)
-			gets = [e for e in mine if e.get("method") == "GET"]
-			self.assertTrue(any(e.get("path") == CREDS_PATH for e in gets),
-			    "pod%d: no GET %s from %s: %s" % (i, CREDS_PATH, ip, summary(mine)))
-			self.assertTrue(all(e.get("imds") == "v2" for e in gets),
-			    "pod%d: not all GETs were IMDSv2: %s" % (i, summary(mine)))
+			mine = self.assertBotocoreImds(i, "v2")
 			self.assertTrue(any(e.get("method") == "PUT" and e.get("status") == "200"
 			    for e in mine), "pod%d: no token PUT: %s" % (i, summary(mine)))
 
@@ -511,16 +518,7 @@ class Hop1Mixin(ServingMixin):
 
 	def test_botocore_falls_back_to_imdsv1(self):
 		for i in (1, 2):
-			mark = self.srv.mark()
-			got = self.botocore(i)
-			self.assertEqual(got, {"akid": EXAMPLE_AKID, "method": "iam-role"}, "pod%d" % i)
-			ip = TOPO.pod_ips[i - 1]
-			mine = self.wait_access(mark, ip, CREDS_PATH)
-			gets = [e for e in mine if e.get("method") == "GET"]
-			self.assertTrue(any(e.get("path") == CREDS_PATH for e in gets),
-			    "pod%d: no GET %s from %s: %s" % (i, CREDS_PATH, ip, summary(mine)))
-			self.assertTrue(all(e.get("imds") == "v1" for e in gets),
-			    "pod%d: not all GETs were IMDSv1: %s" % (i, summary(mine)))
+			self.assertBotocoreImds(i, "v1")
 
 
 class LifecycleMixin(FirewallMixin):
