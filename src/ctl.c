@@ -211,6 +211,13 @@ ctl_main(int argc, char **argv)
 		    "GIMME_CONTROL\n", PROGNAME);
 		return EXIT_USAGE;
 	}
+	{
+		struct sockaddr_un sa;
+		if (control_addr(path, &sa, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: ctl: %s\n", PROGNAME, err);
+			return EXIT_USAGE;
+		}
+	}
 	if (argc - i > CONTROL_ARGS_MAX) {
 		fprintf(stderr, "%s: ctl: at most %d words\n", PROGNAME, CONTROL_ARGS_MAX);
 		return EXIT_USAGE;
