@@ -946,7 +946,12 @@ loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *), void
 	struct loop_timer **pp;
 
 	loop_timer_cancel(t);
-	t->lt_at_ms = srv.now_ms + delay_ms;
+	/*
+	 * From the clock now, not the loop's cached time: a timer set
+	 * before the loop runs, or after slow work in a callback (spawning
+	 * a credential_process), would otherwise fire early by that much.
+	 */
+	t->lt_at_ms = mono_ms() + delay_ms;
 	t->lt_cb = cb;
 	t->lt_arg = arg;
 	/* a handful of timers at most: a sorted list is enough */

@@ -32,6 +32,7 @@
 #define T_GUARD_MS	15000	/* a run that takes longer is a hang */
 #define T_SCRIPT_SLEEP_MS	9000	/* ms: under the 10 s that sleep.sh and closeout.sh sleep */
 #define T_TIMEOUT_MS	300	/* the timeout given to never-ending fixtures */
+#define T_STALE_MS	400	/* spent outside the loop before setting a timer */
 #define T_PATH_MAX	256
 #define T_BIG		(CRED_TOKEN_MAX + 2)	/* bytes of an oversize value */
 #define T_DOC_MAX	(T_BIG + 256)	/* bytes of a test document */
@@ -666,6 +667,47 @@ test_run_not_found(void **state)
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 }
 
+struct fired {
+	uint64_t	f_at;		/* monotonic ms when the timer ran */
+	int		f_done;
+};
+
+static void
+on_timer_fired(void *arg)
+{
+	struct fired *f = arg;
+
+	f->f_at = mono_now_ms();
+	f->f_done = 1;
+}
+
+/*
+ * A loop timer counts from the moment it is set, not from the loop's last
+ * wake-up: credproc_run arms its timeout after the spawn, which can be slow
+ * (a sanitizer build forking), and the timeout must still be the whole of it.
+ */
+static void
+test_timer_counts_from_setting(void **state)
+{
+	struct loop_timer t, guard;
+	struct fired f;
+	uint64_t set_at;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	memset(&guard, 0, sizeof(guard));
+	memset(&f, 0, sizeof(f));
+	usleep(T_STALE_MS * 1000);	/* time passes outside the loop */
+	set_at = mono_now_ms();
+	loop_timer_set(&t, T_TIMEOUT_MS, on_timer_fired, &f);
+	/* a hang ends at the guard, and then fails the second check */
+	loop_timer_set(&guard, T_GUARD_MS, on_timer_fired, &f);
+	assert_int_equal(loop_run_until(&f.f_done), 0);
+	loop_timer_cancel(&guard);
+	assert_true(f.f_at >= set_at + T_TIMEOUT_MS);
+	assert_true(f.f_at < set_at + T_GUARD_MS);
+}
+
 /* Several at once: each gets its own answer. */
 static void
 test_run_concurrent(void **state)
@@ -720,6 +762,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_args, setup_loop, teardown_loop),
 		cmocka_unit_test_setup_teardown(test_run_not_found, setup_loop, teardown_loop),
 		cmocka_unit_test_setup_teardown(test_run_concurrent, setup_loop, teardown_loop),
+		cmocka_unit_test_setup_teardown(test_timer_counts_from_setting, setup_loop,
+		    teardown_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
