@@ -37,9 +37,13 @@
 #define PATH_TAGS		"meta-data/tags"
 #define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
 #define PATH_DOCUMENT		"dynamic/instance-identity/document"
+#define JS_INDEX_DIGITS_MAX	9	/* digits of an array index in a message's path */
 
 struct cfg_ctx {
 	const char	*cx_name;	/* file name for messages */
+	const char	*cx_text;	/* the file's text, to say where an error is */
+	size_t		 cx_len;
+	const char	*cx_key;	/* a bad key under the message's path, or NULL */
 	char		*cx_err;
 	size_t		 cx_errlen;
 	char		 cx_path[MD_PATH_MAX + 1];	/* path being checked */
@@ -58,20 +62,169 @@ one_line(char *s)
 			*s = '?';
 }
 
-/* "NAME: " + message, one line. */
+/*
+ * Finding a value again in text that jansson has already accepted (jansson
+ * keeps no positions per value).  The text is valid JSON, so the walk only
+ * has to tell strings from structure; every step is bounded by len.
+ */
+static size_t
+js_ws(const char *t, size_t len, size_t i)
+{
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Past the string opening at t[i] == '"'. */
+static size_t
+js_string_end(const char *t, size_t len, size_t i)
+{
+	for (i++; i < len && t[i] != '"'; i++)
+		if (t[i] == '\\')
+			i++;
+	return i < len ? i + 1 : len;
+}
+
+/* Past the value starting at t[i]: a scalar, or a whole object or array. */
+static size_t
+js_value_end(const char *t, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	while (i < len) {
+		if (t[i] == '"') {
+			i = js_string_end(t, len, i);
+		} else if (t[i] == '{' || t[i] == '[') {
+			depth++;
+			i++;
+		} else if (t[i] == '}' || t[i] == ']') {
+			if (depth == 0)
+				return i;	/* a scalar's end */
+			i++;
+			if (--depth == 0)
+				return i;
+		} else if (depth == 0 && (t[i] == ',' || t[i] == ' ' || t[i] == '\t' ||
+		    t[i] == '\n' || t[i] == '\r')) {
+			return i;
+		} else {
+			i++;
+		}
+	}
+	return len;
+}
+
+/*
+ * In the object opening at t[i], the offset of the member named name (its
+ * key's opening quote), and in *val where its value starts.  (size_t)-1 if
+ * there is none as written (a key spelt with escapes, say).
+ */
+static size_t
+js_member(const char *t, size_t len, size_t i, const char *name, size_t nlen, size_t *val)
+{
+	size_t k, n;
+
+	if (i >= len || t[i] != '{')
+		return (size_t)-1;
+	for (i = js_ws(t, len, i + 1); i < len && t[i] == '"';) {
+		k = i;
+		i = js_string_end(t, len, i);
+		n = i - k - 2;		/* the key between its quotes */
+		i = js_ws(t, len, i);
+		if (i < len && t[i] == ':')
+			i = js_ws(t, len, i + 1);
+		if (n == nlen && memcmp(t + k + 1, name, nlen) == 0) {
+			*val = i;
+			return k;
+		}
+		i = js_ws(t, len, js_value_end(t, len, i));
+		if (i < len && t[i] == ',')
+			i = js_ws(t, len, i + 1);
+	}
+	return (size_t)-1;
+}
+
+/* In the array opening at t[i], the offset of element idx, or (size_t)-1. */
+static size_t
+js_element(const char *t, size_t len, size_t i, size_t idx)
+{
+	if (i >= len || t[i] != '[')
+		return (size_t)-1;
+	for (i = js_ws(t, len, i + 1); idx > 0 && i < len && t[i] != ']'; idx--) {
+		i = js_ws(t, len, js_value_end(t, len, i));
+		if (i < len && t[i] == ',')
+			i = js_ws(t, len, i + 1);
+	}
+	return i < len && t[i] != ']' ? i : (size_t)-1;
+}
+
+/*
+ * The offset of what path ("options/http-tokens", "scenario/events/1")
+ * names, a member's key or an array element, and in *val where its value
+ * starts; (size_t)-1 if it is not found.
+ */
+static size_t
+js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val)
+{
+	const char *end = path + plen, *slash;
+	size_t i = js_ws(t, len, 0), at = (size_t)-1, seg, idx, d;
+
+	while (path < end) {
+		slash = memchr(path, '/', (size_t)(end - path));
+		seg = (size_t)((slash != NULL ? slash : end) - path);
+		if (i < len && t[i] == '[') {
+			if (seg == 0 || seg > JS_INDEX_DIGITS_MAX || strspn(path, "0123456789") < seg)
+				return (size_t)-1;
+			for (idx = 0, d = 0; d < seg; d++)
+				idx = idx * 10 + (size_t)(path[d] - '0');
+			i = at = js_element(t, len, i, idx);
+		} else {
+			at = js_member(t, len, i, path, seg, &i);
+		}
+		if (at == (size_t)-1)
+			return at;
+		path += seg + (slash != NULL);
+	}
+	*val = i;
+	return at;
+}
+
+/*
+ * "NAME: " + message, one line.  A message starts with the path it is
+ * about ("options/http-tokens: expected ..."); when that path is found in
+ * the text (and cx_key under it, if set), the file name is followed by its
+ * line and column, as in jansson's own syntax errors.
+ */
 static void
 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 {
+	char msg[ERRBUF_LEN];
+	const char *colon;
+	size_t at = (size_t)-1, key_at, val, i, line = 1, col = 1;
 	va_list ap;
-	int n;
 
 	if (cx->cx_err == NULL || cx->cx_errlen == 0)
 		return;
-	n = snprintf(cx->cx_err, cx->cx_errlen, "%s: ", cx->cx_name);
-	if (n > 0 && (size_t)n < cx->cx_errlen) {
-		va_start(ap, fmt);
-		vsnprintf(cx->cx_err + n, cx->cx_errlen - (size_t)n, fmt, ap);
-		va_end(ap);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cx->cx_text != NULL && (colon = strstr(msg, ": ")) != NULL &&
+	    (at = js_locate(cx->cx_text, cx->cx_len, msg, (size_t)(colon - msg), &val)) !=
+	    (size_t)-1 && cx->cx_key != NULL &&
+	    (key_at = js_member(cx->cx_text, cx->cx_len, val, cx->cx_key, strlen(cx->cx_key),
+	    &val)) != (size_t)-1)
+		at = key_at;
+	if (at == (size_t)-1) {
+		snprintf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
+	} else {
+		for (i = 0; i < at; i++) {
+			if (cx->cx_text[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		snprintf(cx->cx_err, cx->cx_errlen, "%s:%zu:%zu: %s", cx->cx_name, line, col, msg);
 	}
 	one_line(cx->cx_err);
 }
@@ -214,6 +367,7 @@ check_tags(struct cfg_ctx *cx, json_t *tags)
 		}
 		json_object_foreach(v, tk, tv) {
 			if (!config_tag_key_ok(tk)) {
+				cx->cx_key = tk;
 				cfg_err(cx, "%s: invalid tag key \"%s\": tag keys may hold only "
 				    "letters, digits and + - = . , _ : @ and may not be \".\", "
 				    "\"..\" or \"_index\"", cx->cx_path, tk);
@@ -277,6 +431,7 @@ check_document(struct cfg_ctx *cx, json_t *doc)
 			if (strcmp(k, doc_fields[i].df_name) == 0)
 				break;
 		if (i == sizeof(doc_fields) / sizeof(doc_fields[0])) {
+			cx->cx_key = k;
 			cfg_err(cx, "%s: unknown identity document field \"%s\"", cx->cx_path, k);
 			return -1;
 		}
@@ -326,6 +481,7 @@ check_dir(struct cfg_ctx *cx, json_t *dir)
 
 	json_object_foreach(dir, k, v) {
 		if (!tree_name_ok(k, strlen(k))) {
+			cx->cx_key = k;
 			cfg_err(cx, "%s: invalid name \"%s\": a path segment is 1 to %d "
 			    "visible ASCII characters without '/', '?' or '#', and not "
 			    "\".\" or \"..\"", cx->cx_path, k, MD_NAME_MAX);
@@ -526,6 +682,8 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 	cx.cx_name = name != NULL ? name : CFG_NAME_DEFAULT;
 	cx.cx_err = err;
 	cx.cx_errlen = errlen;
+	cx.cx_text = text;
+	cx.cx_len = len;
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
@@ -568,7 +726,7 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 				goto fail;
 			cfg->c_scenario = v;
 		} else {
-			cfg_err(&cx, "unknown top-level key \"%s\" (known: meta-data, dynamic, "
+			cfg_err(&cx, "%s: unknown top-level key (known: meta-data, dynamic, "
 			    "user-data, options, scenario)", k);
 			goto fail;
 		}

@@ -191,7 +191,7 @@ class Reload(WireCase):
 			os.kill(srv.pid, signal.SIGHUP)
 			line = srv.wait_for_line("reload refused", since=mark)
 			self.assertIsNotNone(line)
-			self.assertIn("still serving the previous config: %s: meta-data/x-ops: expected a "
+			self.assertIn("still serving the previous config: %s:1:16: meta-data/x-ops: expected a "
 			    "string" % self.cfg, line)
 			self.assertEqual(self.x_ops(), b"one")
 			self.assertTrue(srv.alive())

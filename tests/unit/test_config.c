@@ -149,12 +149,56 @@ test_top_level(void **state)
 {
 	(void)state;
 	parse_err("{\"meta-data\": {}, \"metadata\": {}}",
-	    NAME ": unknown top-level key \"metadata\" (known: meta-data, dynamic, "
+	    NAME ":1:19: metadata: unknown top-level key (known: meta-data, dynamic, "
 	    "user-data, options, scenario)");
 	parse_err("[1, 2]", NAME ": expected an object at the top level, got an array");
-	parse_err("{\"meta-data\": []}", NAME ": meta-data: expected an object, got an array");
-	parse_err("{\"dynamic\": \"x\"}", NAME ": dynamic: expected an object, got a string");
-	parse_err("{\"options\": null}", NAME ": options: expected an object, got null");
+	parse_err("{\"meta-data\": []}", NAME ":1:2: meta-data: expected an object, got an array");
+	parse_err("{\"dynamic\": \"x\"}", NAME ":1:2: dynamic: expected an object, got a string");
+	parse_err("{\"options\": null}", NAME ":1:2: options: expected an object, got null");
+}
+
+/*
+ * Where an error is: the line and column of the key (or array element) the
+ * message's path names, found in the text again after strings holding
+ * brackets and quotes; none when the key is spelt with an escape.
+ */
+static void
+test_where(void **state)
+{
+	(void)state;
+	parse_err("{\n"
+	    "  \"user-data\": \"}{][\\\"\\\\,\",\n"
+	    "  \"options\": {\n"
+	    "    \"http-tokens\": \"required\"\n"
+	    "  },\n"
+	    "  \"meta-data\": {\n"
+	    "    \"placement\": {\n"
+	    "      \"availability-zone\": [\"a\", \"]}\\\"\"],\n"
+	    "      \"region\": 5\n"
+	    "    }\n"
+	    "  }\n"
+	    "}\n",
+	    NAME ":9:7: meta-data/placement/region: expected a string, an array of strings, "
+	    "an object or null, got a number");
+	/* an array element, tabs and CRLF: a tab is one column */
+	parse_err("{\"scenario\": {\r\n"
+	    "\t\"events\": [\r\n"
+	    "\t\t{\"code\": \"system-reboot\", \"not-before\": \"+1h\"},\r\n"
+	    "\t\t{\"code\": \"system-reboot\"}\r\n"
+	    "\t]\r\n"
+	    "}}\r\n",
+	    NAME ":4:3: scenario/events/1: \"code\" and \"not-before\" (strings) are required");
+	/* a bad key is pointed at itself, not at its parent */
+	parse_err("{\"meta-data\": {\n"
+	    "  \"ok\": \"1\",\n"
+	    "  \"no?\": \"2\"\n"
+	    "}}",
+	    NAME ":3:3: meta-data: invalid name \"no?\": a path segment is 1 to 255 visible "
+	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
+	/* "\u0062" is b: jansson reads it, the text does not spell it */
+	parse_err("{\"meta-data\": {\"a\\u0062\": 1}}",
+	    NAME ": meta-data/ab: expected a string, an array of strings, an object or null, "
+	    "got a number");
 }
 
 static void
@@ -162,26 +206,26 @@ test_options(void **state)
 {
 	(void)state;
 	parse_err("{\"options\": {\"http-protocol-ipv6\": \"enabled\"}}",
-	    NAME ": options/http-protocol-ipv6: unknown option (known: http-endpoint, "
+	    NAME ":1:14: options/http-protocol-ipv6: unknown option (known: http-endpoint, "
 	    "http-tokens, http-put-response-hop-limit, instance-metadata-tags)");
 	parse_err("{\"options\": {\"http-tokens\": \"sometimes\"}}",
-	    NAME ": options/http-tokens: expected \"optional\" or \"required\", got \"sometimes\"");
+	    NAME ":1:14: options/http-tokens: expected \"optional\" or \"required\", got \"sometimes\"");
 	parse_err("{\"options\": {\"http-endpoint\": \"Enabled\"}}",
-	    NAME ": options/http-endpoint: expected \"enabled\" or \"disabled\", got \"Enabled\"");
+	    NAME ":1:14: options/http-endpoint: expected \"enabled\" or \"disabled\", got \"Enabled\"");
 	parse_err("{\"options\": {\"instance-metadata-tags\": true}}",
-	    NAME ": options/instance-metadata-tags: expected \"enabled\" or \"disabled\", "
+	    NAME ":1:14: options/instance-metadata-tags: expected \"enabled\" or \"disabled\", "
 	    "got a boolean");
 	parse_err("{\"options\": {\"http-put-response-hop-limit\": 65}}",
-	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    NAME ":1:14: options/http-put-response-hop-limit: expected an integer from 1 to 64, "
 	    "got 65");
 	parse_err("{\"options\": {\"http-put-response-hop-limit\": 0}}",
-	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    NAME ":1:14: options/http-put-response-hop-limit: expected an integer from 1 to 64, "
 	    "got 0");
 	parse_err("{\"options\": {\"http-put-response-hop-limit\": \"2\"}}",
-	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    NAME ":1:14: options/http-put-response-hop-limit: expected an integer from 1 to 64, "
 	    "got a string");
 	parse_err("{\"options\": {\"http-put-response-hop-limit\": 2.0}}",
-	    NAME ": options/http-put-response-hop-limit: expected an integer from 1 to 64, "
+	    NAME ":1:14: options/http-put-response-hop-limit: expected an integer from 1 to 64, "
 	    "got a number");
 }
 
@@ -190,30 +234,30 @@ test_tree_types(void **state)
 {
 	(void)state;
 	parse_err("{\"meta-data\": {\"placement\": {\"region\": 1}}}",
-	    NAME ": meta-data/placement/region: expected a string, an array of strings, "
+	    NAME ":1:30: meta-data/placement/region: expected a string, an array of strings, "
 	    "an object or null, got a number");
 	parse_err("{\"dynamic\": {\"x\": false}}",
-	    NAME ": dynamic/x: expected a string, an array of strings, an object or null, "
+	    NAME ":1:14: dynamic/x: expected a string, an array of strings, an object or null, "
 	    "got a boolean");
 	parse_err("{\"meta-data\": {\"security-groups\": [\"a\", 2]}}",
-	    NAME ": meta-data/security-groups: expected a string, an array of strings, "
+	    NAME ":1:16: meta-data/security-groups: expected a string, an array of strings, "
 	    "an object or null, got an array holding a number");
 	parse_err("{\"meta-data\": {\"a\": [[\"b\"]]}}",
-	    NAME ": meta-data/a: expected a string, an array of strings, an object or null, "
+	    NAME ":1:16: meta-data/a: expected a string, an array of strings, an object or null, "
 	    "got an array holding an array");
 	/* names that cannot be path segments */
 	parse_err("{\"meta-data\": {\"a/b\": \"x\"}}",
-	    NAME ": meta-data: invalid name \"a/b\": a path segment is 1 to 255 visible "
+	    NAME ":1:16: meta-data: invalid name \"a/b\": a path segment is 1 to 255 visible "
 	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
 	parse_err("{\"meta-data\": {\"x\": {\"..\": \"x\"}}}",
-	    NAME ": meta-data/x: invalid name \"..\": a path segment is 1 to 255 visible "
+	    NAME ":1:22: meta-data/x: invalid name \"..\": a path segment is 1 to 255 visible "
 	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
 	parse_err("{\"meta-data\": {\"\": \"x\"}}",
-	    NAME ": meta-data: invalid name \"\": a path segment is 1 to 255 visible "
+	    NAME ":1:16: meta-data: invalid name \"\": a path segment is 1 to 255 visible "
 	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
 	/* a control character in a key never breaks the one-line message */
 	parse_err("{\"meta-data\": {\"a\\nb\": \"x\"}}",
-	    NAME ": meta-data: invalid name \"a?b\": a path segment is 1 to 255 visible "
+	    NAME ":1:2: meta-data: invalid name \"a?b\": a path segment is 1 to 255 visible "
 	    "ASCII characters without '/', '?' or '#', and not \".\" or \"..\"");
 }
 
@@ -224,27 +268,27 @@ test_tags(void **state)
 
 	(void)state;
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"bad key\": \"v\"}}}}",
-	    NAME ": meta-data/tags/instance: invalid tag key \"bad key\": tag keys may hold "
+	    NAME ":1:38: meta-data/tags/instance: invalid tag key \"bad key\": tag keys may hold "
 	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
 	    "\"_index\"");
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"_index\": \"v\"}}}}",
-	    NAME ": meta-data/tags/instance: invalid tag key \"_index\": tag keys may hold "
+	    NAME ":1:38: meta-data/tags/instance: invalid tag key \"_index\": tag keys may hold "
 	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
 	    "\"_index\"");
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"a/b\": \"v\"}}}}",
-	    NAME ": meta-data/tags/instance: invalid tag key \"a/b\": tag keys may hold "
+	    NAME ":1:38: meta-data/tags/instance: invalid tag key \"a/b\": tag keys may hold "
 	    "only letters, digits and + - = . , _ : @ and may not be \".\", \"..\" or "
 	    "\"_index\"");
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"Name\": 3}}}}",
-	    NAME ": meta-data/tags/instance/Name: expected a string or null, got a number");
+	    NAME ":1:38: meta-data/tags/instance/Name: expected a string or null, got a number");
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": {\"Name\": [\"a\"]}}}}",
-	    NAME ": meta-data/tags/instance/Name: expected a string or null, got an array");
+	    NAME ":1:38: meta-data/tags/instance/Name: expected a string or null, got an array");
 	parse_err("{\"meta-data\": {\"tags\": {\"host\": {}}}}",
-	    NAME ": meta-data/tags/host: only instance/ is allowed under tags/");
+	    NAME ":1:25: meta-data/tags/host: only instance/ is allowed under tags/");
 	parse_err("{\"meta-data\": {\"tags\": \"x\"}}",
-	    NAME ": meta-data/tags: expected an object or null, got a string");
+	    NAME ":1:16: meta-data/tags: expected an object or null, got a string");
 	parse_err("{\"meta-data\": {\"tags\": {\"instance\": []}}}",
-	    NAME ": meta-data/tags/instance: expected an object or null, got an array");
+	    NAME ":1:25: meta-data/tags/instance: expected an object or null, got an array");
 	parse_ok("{\"meta-data\": {\"tags\": null}}", &cfg);
 	config_free(&cfg);
 	parse_ok("{\"meta-data\": {\"tags\": {\"instance\": null}}}", &cfg);
@@ -258,21 +302,21 @@ test_document(void **state)
 
 	(void)state;
 	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"colour\": \"x\"}}}}",
-	    NAME ": dynamic/instance-identity/document: unknown identity document field "
+	    NAME ":1:49: dynamic/instance-identity/document: unknown identity document field "
 	    "\"colour\"");
 	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"kernelId\": 1}}}}",
-	    NAME ": dynamic/instance-identity/document/kernelId: expected a string or null, "
+	    NAME ":1:49: dynamic/instance-identity/document/kernelId: expected a string or null, "
 	    "got a number");
 	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": {\"instanceId\": null}}}}",
-	    NAME ": dynamic/instance-identity/document/instanceId: expected a string, "
+	    NAME ":1:49: dynamic/instance-identity/document/instanceId: expected a string, "
 	    "got null");
 	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": "
 	    "{\"billingProducts\": \"bp\"}}}}",
-	    NAME ": dynamic/instance-identity/document/billingProducts: expected an array of "
+	    NAME ":1:49: dynamic/instance-identity/document/billingProducts: expected an array of "
 	    "strings or null, got a string");
 	parse_err("{\"dynamic\": {\"instance-identity\": {\"document\": "
 	    "{\"billingProducts\": [1]}}}}",
-	    NAME ": dynamic/instance-identity/document/billingProducts: expected an array of "
+	    NAME ":1:49: dynamic/instance-identity/document/billingProducts: expected an array of "
 	    "strings or null, got an array holding a number");
 	/* a document given as a string is just a leaf */
 	parse_ok("{\"dynamic\": {\"instance-identity\": {\"document\": \"{}\"}}}", &cfg);
@@ -298,7 +342,7 @@ test_user_data(void **state)
 	assert_int_equal(cfg.c_user_data_len, 0);
 	config_free(&cfg);
 
-	parse_err("{\"user-data\": 5}", NAME ": user-data: expected a string or null, got a number");
+	parse_err("{\"user-data\": 5}", NAME ":1:2: user-data: expected a string or null, got a number");
 
 	/* {"user-data": "xxx...x"} with USER_DATA_MAX + 1, then exactly the max */
 	text = malloc(n + 32);
@@ -306,7 +350,7 @@ test_user_data(void **state)
 	memcpy(text, "{\"user-data\": \"", 15);
 	memset(text + 15, 'x', n);
 	memcpy(text + 15 + n, "\"}", 3);
-	snprintf(want, sizeof(want), NAME ": user-data: %d bytes, more than the %d allowed",
+	snprintf(want, sizeof(want), NAME ":1:2: user-data: %d bytes, more than the %d allowed",
 	    USER_DATA_MAX + 1, USER_DATA_MAX);
 	parse_err(text, want);
 	memcpy(text + 15 + n - 1, "\"}", 3);
@@ -336,9 +380,9 @@ test_load(void **state)
 	assert_non_null(f);
 	assert_int_equal(fwrite(body, 1, sizeof(body) - 1, f), sizeof(body) - 1);
 	assert_int_equal(fflush(f), 0);
-	/* messages carry the path as given */
+	/* messages carry the path as given, and the line and column */
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: options/bogus: unknown option (known: "
+	snprintf(want, sizeof(want), "%s:2:15: options/bogus: unknown option (known: "
 	    "http-endpoint, http-tokens, http-put-response-hop-limit, instance-metadata-tags)",
 	    path);
 	assert_string_equal(err, want);
@@ -369,6 +413,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_tree_types),
 		cmocka_unit_test(test_tags),

@@ -504,7 +504,7 @@ test_scenario_errors(void **state)
 	scenario_err("{\"storm\": 1}", "scenario: unknown key \"storm\"");
 }
 
-/* The config file: "scenario" checked with the file's name. */
+/* The config file: "scenario" checked with the file's name, line and column. */
 static void
 test_config_scenario(void **state)
 {
@@ -515,7 +515,7 @@ test_config_scenario(void **state)
 
 	(void)state;
 	assert_int_equal(config_parse(bad, strlen(bad), "c.json", &cfg, err, sizeof(err)), -1);
-	assert_string_equal(err, "c.json: scenario/spot-interruption/action: expected "
+	assert_string_equal(err, "c.json:1:37: scenario/spot-interruption/action: expected "
 	    "\"terminate\", \"stop\" or \"hibernate\"");
 	assert_int_equal(config_parse(good, strlen(good), "c.json", &cfg, err, sizeof(err)), 0);
 	assert_non_null(cfg.c_scenario);

@@ -494,7 +494,7 @@ class TestScenario(WireCase):
 			f.write('{"scenario": {"spot-interruption": {"action": "explode"}}}')
 		rc, err = run_refused(["--config", bad])
 		self.assertEqual(rc, 78, err)
-		self.assertEqual(err, "gimme-aws-mini: %s: scenario/spot-interruption/action: expected "
+		self.assertEqual(err, "gimme-aws-mini: %s:1:37: scenario/spot-interruption/action: expected "
 		    '"terminate", "stop" or "hibernate"\n' % bad)
 
 
