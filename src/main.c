@@ -301,7 +301,27 @@ static struct {
 	struct loop_timer life_timer;	/* the next time-driven change */
 	time_t		 life_due;	/* ... and when it is due (wall clock) */
 	int		 serve;		/* the serve verb (not creds): open the health listener */
+	char		 own_role[FACT_MAX];	/* the instance's, before ours */
+	char		 own_account[FACT_MAX];
+	/*
+	 * --source profile: the profile's role chain as followed now, looked at
+	 * again when the shared files change or on SIGHUP.  A new chain gets a
+	 * new provider at once; its role name is served from its first
+	 * credentials on (until then the last good ones, under the old name).
+	 */
+	int		 chain_on;
+	char		 chain_profile[AWSCONF_PROFILE_MAX + 1];
+	char		 chain_root[AWSCONF_PROFILE_MAX + 1];
+	struct assume_step chain[STS_CHAIN_MAX];
+	size_t		 nchain;
+	int		 chain_pending;	/* to look at once the fetch under way ends */
+	int		 role_pending;	/* next_role waits for the new provider's first delivery */
+	char		 next_role[ROLE_NAME_MAX + 1];
+	char		 next_account[16];
+	unsigned long	 next_after;	/* cc_n_ok when the provider was replaced */
 } st;
+
+static int	 chain_check(void);
 
 static void __attribute__((format(printf, 1, 2), noreturn))
 usage_error(const char *fmt, ...)
@@ -937,14 +957,28 @@ load_config(struct config *cfg, struct instance *inst, time_t now, char *err, si
 	return 0;
 }
 
-/* The role is the default instance's unless --role-name or a profile names it. */
+/* The role served: ours (st.role, st.role_account) over the instance's own. */
+static void
+role_overlay(struct instance *inst)
+{
+	snprintf(inst->i_role, sizeof(inst->i_role), "%s",
+	    st.role[0] != '\0' ? st.role : st.own_role);
+	/* iam/info's ARN names the role's account */
+	snprintf(inst->i_account, sizeof(inst->i_account), "%s",
+	    st.role_account[0] != '\0' ? st.role_account : st.own_account);
+}
+
+/*
+ * The role is the default instance's unless --role-name or a profile names
+ * it.  inst is as loaded: its own role and account are kept for a later
+ * change of ours.
+ */
 static void
 apply_role(struct instance *inst)
 {
-	if (st.role[0] != '\0')
-		snprintf(inst->i_role, sizeof(inst->i_role), "%s", st.role);
-	if (st.role_account[0] != '\0')	/* iam/info's ARN names the role's account */
-		snprintf(inst->i_account, sizeof(inst->i_account), "%s", st.role_account);
+	snprintf(st.own_role, sizeof(st.own_role), "%s", inst->i_role);
+	snprintf(st.own_account, sizeof(st.own_account), "%s", inst->i_account);
+	role_overlay(inst);
 }
 
 /* Build a snapshot of the current state.  NULL (logged) on failure. */
@@ -992,6 +1026,16 @@ static void
 on_creds_changed(void *unused)
 {
 	(void)unused;
+	if (st.role_pending && st.cache.cc_n_ok > st.next_after) {
+		/* the new chain's first credentials: its role name with them */
+		st.role_pending = 0;
+		if (strcmp(st.role, st.next_role) != 0)
+			log_info("serving the role %s (was %s)", st.next_role[0] ? st.next_role :
+			    st.own_role, st.role[0] ? st.role : st.own_role);
+		snprintf(st.role, sizeof(st.role), "%s", st.next_role);
+		snprintf(st.role_account, sizeof(st.role_account), "%s", st.next_account);
+		role_overlay(&st.inst);
+	}
 	publish();
 }
 
@@ -1000,6 +1044,8 @@ static void
 on_file_changed(void *unused)
 {
 	(void)unused;
+	if (chain_check())
+		return;		/* a new chain, fetched from already */
 	log_info("credentials from %s: a file changed, reading it again",
 	    st.cache.cc_prov->cp_desc);
 	cred_cache_refresh(&st.cache, time(NULL));
@@ -1012,6 +1058,8 @@ on_tick(void)
 	time_t now = time(NULL);
 
 	cred_cache_tick(&st.cache, now);
+	if (st.chain_pending && !st.cache.cc_busy)
+		chain_check();
 	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
@@ -1190,7 +1238,12 @@ on_hup(void)
 	if (publish() == 0)
 		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
 		    "the configuration");
-	/* and the credentials: a fetch now (the last good ones stay until it delivers) */
+	/*
+	 * and the credentials: a fetch now (the last good ones stay until it
+	 * delivers), through a profile's new role chain if it changed
+	 */
+	if (chain_check())
+		return;
 	log_info("SIGHUP: reading the credentials from %s again", st.cache.cc_prov->cp_desc);
 	cred_cache_refresh(&st.cache, time(NULL));
 }
@@ -1284,6 +1337,79 @@ profile_chain(const char *profile, struct assume_step *steps, size_t *nsteps, ch
 }
 
 /*
+ * The provider serving base through steps[0..nsteps) (a profile's role
+ * chain; --assume-role is added after them, so steps has room for
+ * STS_CHAIN_MAX), and the role name and account it serves ("" for the
+ * instance's own).  profile names a profile source, NULL for the others.
+ * base is taken over: freed on failure.  0, or -1 with err.
+ */
+static int
+chain_provider(struct cred_provider *base, struct assume_step *steps, size_t nsteps,
+    const char *profile, struct cred_provider **out, char *role, size_t rolelen,
+    char *account, size_t acctlen, char *err, size_t errlen)
+{
+	struct cred_provider *p = base;
+
+	role[0] = account[0] = '\0';
+	if (cli.assume_role != NULL) {
+		if (nsteps == STS_CHAIN_MAX) {
+			snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
+			goto fail;
+		}
+		memset(&steps[nsteps], 0, sizeof(steps[nsteps]));
+		snprintf(steps[nsteps].as_arn, sizeof(steps[nsteps].as_arn), "%s", cli.assume_role);
+		snprintf(steps[nsteps].as_external_id, sizeof(steps[nsteps].as_external_id), "%s",
+		    cli.external_id != NULL ? cli.external_id : "");
+		if (cli.session_name != NULL)
+			snprintf(steps[nsteps].as_session, sizeof(steps[nsteps].as_session), "%s",
+			    cli.session_name);
+		else
+			sts_default_session_name(steps[nsteps].as_session,
+			    sizeof(steps[nsteps].as_session));
+		steps[nsteps++].as_duration = cli.duration;
+	}
+	/*
+	 * Through STS: roles to assume, or the environment's and profiles' keys,
+	 * which GetSessionToken turns into session keys if they are long-term.
+	 */
+	if (nsteps > 0 || (base->cp_fetch != cred_provider_example.cp_fetch &&
+	    !cli.allow_long_term)) {
+		if (start_sts(err, errlen) == -1 ||
+		    cred_provider_sts(base, steps, nsteps, cli.duration, cli.allow_long_term,
+		    &p, err, errlen) == -1)
+			goto fail;
+	}
+	if (nsteps > 0) {
+		/* the role served is the one assumed last; its account owns the instance */
+		char name[ROLE_NAME_MAX + 1], acct[16];
+		if (sts_role_name(steps[nsteps - 1].as_arn, name, sizeof(name), acct,
+		    sizeof(acct)) == -1) {
+			snprintf(err, errlen, "role_arn %.200s is not a role ARN",
+			    steps[nsteps - 1].as_arn);
+			base = p;
+			goto fail;
+		}
+		snprintf(role, rolelen, "%s", name);
+		snprintf(account, acctlen, "%s", acct);
+	}
+	if (cli.role_name != NULL)
+		snprintf(role, rolelen, "%s", cli.role_name);
+	else if (nsteps > 0)
+		;	/* named after the role, above */
+	else if (profile != NULL && role_name_ok(profile))
+		snprintf(role, rolelen, "%s", profile);
+	else if (profile != NULL)
+		log_warn("profile name %s is not a valid role name; listing the role %s",
+		    profile, st.own_role[0] ? st.own_role : st.inst.i_role);
+	*out = p;
+	return 0;
+fail:
+	if (base->cp_free != NULL)
+		base->cp_free(base);
+	return -1;
+}
+
+/*
  * Choose the credential source (--source), log which and why, and set the
  * role name.  0, or -1 with err.
  */
@@ -1341,63 +1467,98 @@ choose_source(struct cred_provider **out, char *err, size_t errlen)
 	} else
 		*out = &cred_provider_example;
 
-	if (cli.assume_role != NULL) {
-		if (nsteps == STS_CHAIN_MAX) {
-			snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
-			return -1;
-		}
-		memset(&steps[nsteps], 0, sizeof(steps[nsteps]));
-		snprintf(steps[nsteps].as_arn, sizeof(steps[nsteps].as_arn), "%s", cli.assume_role);
-		snprintf(steps[nsteps].as_external_id, sizeof(steps[nsteps].as_external_id), "%s",
-		    cli.external_id != NULL ? cli.external_id : "");
-		if (cli.session_name != NULL)
-			snprintf(steps[nsteps].as_session, sizeof(steps[nsteps].as_session), "%s",
-			    cli.session_name);
-		else
-			sts_default_session_name(steps[nsteps].as_session,
-			    sizeof(steps[nsteps].as_session));
-		steps[nsteps++].as_duration = cli.duration;
+	if (chain_provider(*out, steps, nsteps, use_profile ? profile : NULL, out, st.role,
+	    sizeof(st.role), st.role_account, sizeof(st.role_account), err, errlen) == -1)
+		return -1;
+	if (use_profile && strcmp(src, "profile") == 0) {
+		/* followed from now on: see chain_check */
+		st.chain_on = 1;
+		snprintf(st.chain_profile, sizeof(st.chain_profile), "%s", profile);
+		snprintf(st.chain_root, sizeof(st.chain_root), "%s", root);
+		memcpy(st.chain, steps, sizeof(st.chain));
+		st.nchain = nsteps;	/* the profile's own: chain_provider added to a copy */
 	}
-	/*
-	 * Through STS: roles to assume, or the environment's and profiles' keys,
-	 * which GetSessionToken turns into session keys if they are long-term.
-	 */
-	if (nsteps > 0 || ((*out)->cp_fetch != cred_provider_example.cp_fetch &&
-	    !cli.allow_long_term)) {
-		struct cred_provider *wrapped;
-		if (start_sts(err, errlen) == -1 ||
-		    cred_provider_sts(*out, steps, nsteps, cli.duration, cli.allow_long_term,
-		    &wrapped, err, errlen) == -1) {
-			if ((*out)->cp_free != NULL)
-				(*out)->cp_free(*out);
-			return -1;
-		}
-		*out = wrapped;
-	}
-	if (nsteps > 0) {
-		/* the role served is the one assumed last; its account owns the instance */
-		char name[ROLE_NAME_MAX + 1], acct[16];
-		if (sts_role_name(steps[nsteps - 1].as_arn, name, sizeof(name), acct,
-		    sizeof(acct)) == -1) {
-			snprintf(err, errlen, "role_arn %s is not a role ARN", steps[nsteps - 1].as_arn);
-			return -1;
-		}
-		if (cli.role_name == NULL)
-			snprintf(st.role, sizeof(st.role), "%s", name);
-		snprintf(st.role_account, sizeof(st.role_account), "%s", acct);
-	}
-
-	if (cli.role_name != NULL)
-		snprintf(st.role, sizeof(st.role), "%s", cli.role_name);
-	else if (nsteps > 0)
-		;	/* named after the role, above */
-	else if (use_profile && role_name_ok(profile))
-		snprintf(st.role, sizeof(st.role), "%s", profile);
-	else if (use_profile)
-		log_warn("profile name %s is not a valid role name; listing the role %s",
-		    profile, st.inst.i_role);
 	snprintf(st.source_why, sizeof(st.source_why), "%s", why);
 	return 0;
+}
+
+/* Two steps of a role chain are the same request to STS. */
+static int
+same_step(const struct assume_step *a, const struct assume_step *b)
+{
+	return strcmp(a->as_arn, b->as_arn) == 0 && strcmp(a->as_session, b->as_session) == 0 &&
+	    strcmp(a->as_external_id, b->as_external_id) == 0 &&
+	    a->as_duration == b->as_duration;
+}
+
+/*
+ * A profile source: look at its role chain again (the shared files changed,
+ * or SIGHUP).  A changed chain gets a new provider, fetched from at once;
+ * the role's name changes with its first credentials (on_creds_changed).
+ * What cannot be taken live (keys from another profile, a chain needing STS
+ * that was never started, a broken file) is logged, and the chain in use
+ * kept.  1 when a fetch was started here, else 0.
+ */
+static int
+chain_check(void)
+{
+	struct assume_step steps[STS_CHAIN_MAX];
+	struct cred_provider *base, *p, *old;
+	char root[AWSCONF_PROFILE_MAX + 1], err[ERRBUF_LEN];
+	char role[ROLE_NAME_MAX + 1], account[sizeof(st.next_account)];
+	size_t n = 0, i;
+
+	if (!st.chain_on)
+		return 0;
+	if (st.cache.cc_busy) {
+		st.chain_pending = 1;	/* on_tick comes back once the fetch ends */
+		return 0;
+	}
+	st.chain_pending = 0;
+	memset(steps, 0, sizeof(steps));
+	if (profile_chain(st.chain_profile, steps, &n, root, sizeof(root), err,
+	    sizeof(err)) == -1) {
+		log_warn("profile %s: %s; keeping the role chain in use", st.chain_profile, err);
+		return 0;
+	}
+	for (i = 0; i < n && i < st.nchain && same_step(&steps[i], &st.chain[i]); i++)
+		;
+	if (strcmp(root, st.chain_root) == 0 && n == st.nchain && i == n)
+		return 0;
+	if (strcmp(root, st.chain_root) != 0) {
+		log_warn("profile %s now takes its keys from profile %s, not %s: restart to "
+		    "use them; keeping the role chain in use", st.chain_profile, root,
+		    st.chain_root);
+		return 0;
+	}
+	if (n > 0 && !st.sts_started) {
+		log_warn("profile %s now assumes a role, which needs STS (not started with "
+		    "--allow-long-term-keys and no role): restart to use it; keeping the "
+		    "credentials in use", st.chain_profile);
+		return 0;
+	}
+	if (cred_provider_profile(root, &base, err, sizeof(err)) == -1 ||
+	    chain_provider(base, steps, n, st.chain_profile, &p, role, sizeof(role), account,
+	    sizeof(account), err, sizeof(err)) == -1) {
+		log_warn("profile %s: the new role chain: %s; keeping the one in use",
+		    st.chain_profile, err);
+		return 0;
+	}
+	old = st.cache.cc_prov;
+	st.cache.cc_prov = p;
+	if (old->cp_free != NULL)
+		old->cp_free(old);
+	memcpy(st.chain, steps, sizeof(st.chain));
+	st.nchain = n;
+	snprintf(st.next_role, sizeof(st.next_role), "%s", role);
+	snprintf(st.next_account, sizeof(st.next_account), "%s", account);
+	st.next_after = st.cache.cc_n_ok;
+	st.role_pending = 1;
+	log_info("profile %s: the role chain changed (%zu role%s%s%.200s); credentials from "
+	    "%s now", st.chain_profile, n, n == 1 ? "" : "s", n > 0 ? ", the last " : "",
+	    n > 0 ? steps[n - 1].as_arn : "", p->cp_desc);
+	cred_cache_refresh(&st.cache, time(NULL));
+	return 1;
 }
 
 /*

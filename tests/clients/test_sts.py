@@ -27,7 +27,9 @@ Cases:
      Throttling, garbage): the old credentials stay, the failure is logged,
      the server recovers by itself (backoff 5 s, then 10 s);
   e. ~/.aws/config role chains: role_arn + source_profile, external_id,
-     role_session_name, duration_seconds; two levels; a loop;
+     role_session_name, duration_seconds; two levels; a loop; a chain edited
+     while served (followed; another keys profile or a broken file is logged
+     and the chain in use kept);
   f. start-up refusals: AccessDenied (creds and serve), a missing ExternalId,
      a wrong secret, an unknown key: one line with code, message, request id;
   g. long-term base keys without --assume-role: GetSessionToken.
@@ -48,6 +50,7 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -684,6 +687,124 @@ class Chains(Base):
 
 # ---------------------------------------------------------------- f. start-up refusals
 
+class ChainEdits(Base):
+    """A profile's role chain edited while the daemon serves it: a new role_arn
+    is followed at once (the file watch, or SIGHUP), the role's name changes
+    with its first credentials, and what cannot be taken live is logged while
+    the chain in use keeps serving."""
+
+    EDIT_TIMEOUT = 15.0
+
+    def write_config(self, home, text):
+        path = os.path.join(home, ".aws", "config")
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.rename(path + ".new", path)     # as editors save
+
+    def poll_roles(self, srv, until, what):
+        """The role listing, polled until `until(listing)`; returns every
+        listing seen (no 404 is allowed in between)."""
+        seen = []
+        deadline = time.time() + self.EDIT_TIMEOUT * libserver._SLOW
+        while time.time() < deadline:
+            r = get(srv.port, ROLE_LIST)
+            self.assertEqual(r.status, 200, "%s: the role listing answered %d" % (what, r.status))
+            if not seen or seen[-1] != r.text:
+                seen.append(r.text)
+            if until(r.text):
+                return seen
+            time.sleep(0.05)
+        self.fail("%s: the listing never changed; seen %r; log:\n%s"
+                  % (what, seen, srv.log_text()[-3000:]))
+
+    def test_new_role_arn_is_followed(self):
+        creds = CREDENTIALS_TEXT.format(akid=CHAIN_BASE.akid, secret=CHAIN_BASE.secret)
+        home = make_home("chain-edit", creds,
+                         "[profile edited]\nrole_arn = %s\nsource_profile = base\n" % ROLE_APP)
+        m = MAIN.mark()
+        srv = OwnServer("--source", "profile", "--profile", "edited", *sts_args(),
+                        env={"HOME": home}, registry=SERVERS)
+        try:
+            self.assertEqual(get(srv.port, ROLE_LIST).text, "app")
+            first = [r.issued for r in MAIN.requests()[m:] if r.issued]
+            self.assertEqual([c.role_arn for c in first], [ROLE_APP], describe(MAIN.requests()[m:]))
+            self.assertIssued(served(srv.port, "app"), first[-1], "before the edit")
+
+            # 1: role_arn now names a role of another account: followed by itself
+            m = MAIN.mark()
+            log = srv.mark()
+            self.write_config(home, "[profile edited]\nrole_arn = %s\nsource_profile = base\n"
+                              % ROLE_TOP)
+            seen = self.poll_roles(srv, lambda t: t == "top", "role_arn edited")
+            self.assertEqual(seen[-1], "top")
+            self.assertTrue(set(seen) <= {"app", "top"}, seen)
+            recs = MAIN.requests()[m:]
+            issued = [r.issued for r in recs if r.issued]
+            self.assertEqual([c.role_arn for c in issued], [ROLE_TOP], describe(recs))
+            self.assertSigned(recs[-1], CHAIN_BASE, "us-east-1", "the new chain")
+            self.assertIssued(served(srv.port, "top"), issued[-1], "after the edit")
+            self.assertEqual(get(srv.port, ROLE_LIST + "app").status, 404)
+            info = json.loads(get(srv.port, IAM_INFO).body)
+            self.assertEqual(info.get("InstanceProfileArn"),
+                             "arn:aws:iam::%s:instance-profile/top" % OTHER_ACCOUNT)
+            self.assertIn("the role chain changed (1 role, the last %s)" % ROLE_TOP,
+                          srv.log_text(log))
+
+            # 2: a longer chain through another profile, same keys: followed too
+            m = MAIN.mark()
+            self.write_config(home, "[profile edited]\nrole_arn = %s\nsource_profile = mid\n"
+                              "[profile mid]\nrole_arn = %s\nsource_profile = base\n"
+                              % (ROLE_TOP, ROLE_APP))
+            self._s_wait(srv, "the role chain changed (2 roles, the last %s)" % ROLE_TOP, log)
+            self.poll_roles(srv, lambda t: len(MAIN.requests()[m:]) >= 2, "two roles")
+            recs = MAIN.requests()[m:]
+            self.assertEqual([(r.action, r.params.get("RoleArn")) for r in recs],
+                             [("AssumeRole", ROLE_APP), ("AssumeRole", ROLE_TOP)], describe(recs))
+            issued = [recs[-1].issued]
+            self.assertEqual(get(srv.port, ROLE_LIST).text, "top")
+
+            # 3: what cannot be taken live is logged; the chain in use keeps serving
+            base2 = ("[profile base2]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                     % (CHAIN_BASE.akid, CHAIN_BASE.secret))
+            for text, why in (
+                    ("[profile edited]\nrole_arn = %s\nsource_profile = base2\n%s"
+                     % (ROLE_TOP, base2), "takes its keys from profile base2, not base: restart"),
+                    ("[profile edited\nrole_arn = %s\n" % ROLE_APP, "keeping the role chain in use"),
+            ):
+                log = srv.mark()
+                m = MAIN.mark()
+                self.write_config(home, text)
+                line = self._s_wait(srv, why, log)
+                self.assertIn("profile edited", line)
+                self.assertEqual(get(srv.port, ROLE_LIST).text, "top")
+                # the file changed, so the chain in use may have fetched again
+                time.sleep(0.5)
+                recs = MAIN.requests()[m:]
+                self.assertEqual([r.params.get("RoleArn") for r in recs],
+                                 [ROLE_APP, ROLE_TOP] * (len(recs) // 2), describe(recs))
+                if recs:
+                    issued = [recs[-1].issued]
+                self.assertIssued(served(srv.port, "top"), issued[-1], "kept: " + why)
+
+            # 4: SIGHUP after a good edit back: the first role again
+            self.write_config(home, "[profile edited]\nrole_arn = %s\nsource_profile = base\n"
+                              % ROLE_APP)
+            srv._s.proc.send_signal(signal.SIGHUP)
+            self.poll_roles(srv, lambda t: t == "app", "edited back")
+            self.assertNoSecrets(srv.log_text(), "the server's log")
+        finally:
+            srv.stop()
+
+    def _s_wait(self, srv, text, since):
+        deadline = time.time() + self.EDIT_TIMEOUT * libserver._SLOW
+        while time.time() < deadline:
+            for ln in srv.log_text(since).splitlines():
+                if text in ln:
+                    return ln
+            time.sleep(0.05)
+        self.fail("no log line with %r:\n%s" % (text, srv.log_text(since)[-3000:]))
+
+
 class StartErrors(Base):
     def refusal(self, k, role, what, extra=(), code="AccessDenied", serve=False):
         m = MAIN.mark()
@@ -1101,7 +1222,8 @@ def tearDownModule():
 
 
 WANT_SCENARIOS = True   # False when the command line names no RuntimeCases test
-ORDER = [StandInSelfCheck, Signing, Clients, Chains, StartErrors, SessionToken, RuntimeCases]
+ORDER = [StandInSelfCheck, Signing, Clients, Chains, ChainEdits, StartErrors, SessionToken,
+         RuntimeCases]
 
 
 def main():
