@@ -96,6 +96,7 @@ static struct {
 	struct loop_watch events;
 	char		 localnet[MAGIC_LOCALNET_MAX][IF_NAMESIZE];	/* set by us */
 	size_t		 nlocalnet;
+	int		 lo6;		/* nat: we put [fd00:ec2::254] on lo */
 } mi = { .events_fd = -1 };
 
 /* ---- pod interface patterns ------------------------------------------- */
@@ -200,6 +201,20 @@ pods_text(const struct magic_conf *mc, char *buf, size_t len)
 
 /* ---- rule text ---------------------------------------------------------- */
 
+/*
+ * Whether pods get [fd00:ec2::254] too: the server listens on that address
+ * itself (put on lo), so a pod's packet can be DNATed to it.  A target of
+ * ::1 serves host processes only: the kernel drops a packet DNATed to ::1
+ * that came in on another interface (IPv6 has no route_localnet).
+ */
+static int
+pods_v6(const struct magic_conf *mc)
+{
+	const struct in6_addr *to = (const struct in6_addr *)(const void *)mc->mc_to6;
+
+	return mc->mc_ipv6 && !IN6_IS_ADDR_LOOPBACK(to) && !IN6_IS_ADDR_UNSPECIFIED(to);
+}
+
 
 size_t
 magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
@@ -220,9 +235,13 @@ magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 	if (block) {
 		sbuf_printf(&b, "\tchain block_pre {\n\t\ttype filter hook prerouting priority %d; "
 		    "policy accept;\n", MAGIC_PRIO_GUARD);
-		for (i = 0; i < mc->mc_npods; i++)
+		for (i = 0; i < mc->mc_npods; i++) {
 			sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d drop\n",
 			    mc->mc_pods[i], MAGIC_IPV4, MAGIC_PORT);
+			if (pods_v6(mc))
+				sbuf_printf(&b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %d "
+				    "drop\n", mc->mc_pods[i], MAGIC_IPV6, MAGIC_PORT);
+		}
 		sbuf_printf(&b, "\t}\n\tchain block_out {\n\t\ttype filter hook output priority %d; "
 		    "policy accept;\n\t\tip daddr %s tcp dport %d drop\n", MAGIC_PRIO_GUARD,
 		    MAGIC_IPV4, MAGIC_PORT);
@@ -235,11 +254,22 @@ magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 	    "policy accept;\n", MAGIC_PRIO_GUARD);
 	for (i = 0; i < mc->mc_npods; i++)
 		sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr 127.0.0.0/8 drop\n", mc->mc_pods[i]);
+	if (pods_v6(mc)) {
+		/* the address on lo (and the server on it) for this host and the pods only */
+		for (i = 0; i < mc->mc_npods; i++)
+			sbuf_printf(&b, "\t\tiifname \"%s\" ip6 daddr %s accept\n", mc->mc_pods[i],
+			    MAGIC_IPV6);
+		sbuf_printf(&b, "\t\tiifname != \"lo\" ip6 daddr %s drop\n", MAGIC_IPV6);
+	}
 	sbuf_printf(&b, "\t}\n\tchain pre {\n\t\ttype nat hook prerouting priority %d; "
 	    "policy accept;\n", MAGIC_PRIO_NAT);
-	for (i = 0; i < mc->mc_npods; i++)
+	for (i = 0; i < mc->mc_npods; i++) {
 		sbuf_printf(&b, "\t\tiifname \"%s\" ip daddr %s tcp dport %d dnat ip to %s:%u\n",
 		    mc->mc_pods[i], MAGIC_IPV4, MAGIC_PORT, to4, mc->mc_port4);
+		if (pods_v6(mc))
+			sbuf_printf(&b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %d dnat ip6 to "
+			    "[%s]:%u\n", mc->mc_pods[i], MAGIC_IPV6, MAGIC_PORT, to6, mc->mc_port6);
+	}
 	sbuf_printf(&b, "\t}\n\tchain out {\n\t\ttype nat hook output priority %d; "
 	    "policy accept;\n\t\tip daddr %s tcp dport %d dnat ip to %s:%u\n", MAGIC_PRIO_NAT,
 	    MAGIC_IPV4,
@@ -289,7 +319,7 @@ magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf, siz
 		sbuf_printf(&b, ":" IPT_CHAIN("RLN") " - [0:0]\n");
 	if (block) {
 		sbuf_printf(&b, ":" IPT_CHAIN("OUT") " - [0:0]\n");
-		for (i = 0; i < mc->mc_npods; i++) {
+		for (i = 0; i < mc->mc_npods && (!v6 || pods_v6(mc)); i++) {
 			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
 			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d -j DROP\n",
 			    ifn, magic, MAGIC_PORT);
@@ -297,24 +327,31 @@ magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf, siz
 		sbuf_printf(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DROP\n", magic,
 		    MAGIC_PORT);
 		sbuf_printf(&b, "-I OUTPUT 1 -j " IPT_CHAIN("OUT") "\n");
-	} else if (!v6)
+	} else if (!v6) {
 		for (i = 0; i < mc->mc_npods; i++) {
 			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
 			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d 127.0.0.0/8 -j DROP\n", ifn);
 		}
+	} else if (pods_v6(mc)) {
+		/* the address on lo (and the server on it) for this host and the pods only */
+		for (i = 0; i < mc->mc_npods; i++) {
+			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
+			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -j RETURN\n", ifn, magic);
+		}
+		sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " ! -i lo -d %s -j DROP\n", magic);
+	}
 	sbuf_printf(&b, "-I PREROUTING 1 -m comment --comment \"%s pods=%s\" -j " IPT_CHAIN("PRE")
 	    "\nCOMMIT\n", PROGNAME, pods);
 	if (block)
 		return b.sb_full ? 0 : b.sb_len;
 	if (!v6 || mc->mc_port6 != 0) {
 		sbuf_printf(&b, "*nat\n:" IPT_CHAIN("PRE") " - [0:0]\n:" IPT_CHAIN("OUT") " - [0:0]\n");
-		if (!v6)
-			for (i = 0; i < mc->mc_npods; i++) {
-				ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-				sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d "
-				    "-j DNAT --to-destination %s:%u\n", ifn, magic, MAGIC_PORT, to,
-				    mc->mc_port4);
-			}
+		for (i = 0; i < mc->mc_npods && (!v6 || pods_v6(mc)); i++) {
+			ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
+			sbuf_printf(&b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %d "
+			    "-j DNAT --to-destination %s:%u\n", ifn, magic, MAGIC_PORT, to,
+			    v6 ? mc->mc_port6 : mc->mc_port4);
+		}
 		sbuf_printf(&b, "-A " IPT_CHAIN("OUT") " -d %s -p tcp --dport %d -j DNAT "
 		    "--to-destination %s:%u\n", magic, MAGIC_PORT, to,
 		    v6 ? mc->mc_port6 : mc->mc_port4);
@@ -954,6 +991,40 @@ alias_present(int family, const unsigned char *addr)
 	return found;
 }
 
+/*
+ * nat with --ipv6: [fd00:ec2::254] on lo, where the server listens (bound
+ * with IPV6_FREEBIND before the address exists).  Put there after the
+ * guard that keeps other interfaces from it.  0 / -1 with err.
+ */
+static int
+lo6_up(char *err, size_t errlen)
+{
+	unsigned char a6[16];
+
+	inet_pton(AF_INET6, MAGIC_IPV6, a6);
+	if (alias_present(AF_INET6, a6))
+		return 0;
+	if (nl_addr(1, AF_INET6, a6, "lo", NULL, err, errlen) == -1)
+		return -1;
+	mi.lo6 = 1;
+	return 0;
+}
+
+/* Take [fd00:ec2::254] off lo again if lo6_up put it there.  -1 with err. */
+static int
+lo6_down(char *err, size_t errlen)
+{
+	unsigned char a6[16];
+
+	if (!mi.lo6)
+		return 0;
+	mi.lo6 = 0;
+	inet_pton(AF_INET6, MAGIC_IPV6, a6);
+	if (!alias_present(AF_INET6, a6))
+		return 0;
+	return nl_addr(0, AF_INET6, a6, "lo", NULL, err, errlen);
+}
+
 static int
 alias_down(char *err, size_t errlen)
 {
@@ -1178,6 +1249,12 @@ magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen)
 	nprev = prev_localnet(prev, MAGIC_LOCALNET_MAX);
 	if (install(&mi.conf, 0, err, errlen) == -1)
 		return -1;
+	if (pods_v6(&mi.conf) && lo6_up(err, errlen) == -1) {
+		char e2[ERRBUF_LEN];
+		mi.installed = 1;
+		magicip_down(1, e2, sizeof(e2));
+		return -1;
+	}
 	mi.blocking = 0;
 	mi.installed = 1;
 	mi.nlocalnet = 0;
@@ -1196,6 +1273,13 @@ magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen)
 	log_info("magic-ip: installed (%s): %s:%d -> %s:%u for this host and pods on %s",
 	    mi.fw == FW_NFT ? "nft" : "iptables", MAGIC_IPV4, MAGIC_PORT, to, mi.conf.mc_port4,
 	    pods);
+	if (mi.conf.mc_ipv6 && mi.conf.mc_port6 != 0) {
+		inet_ntop(AF_INET6, mi.conf.mc_to6, to, sizeof(to));
+		log_info("magic-ip: installed (%s): [%s]:%d -> [%s]:%u for this host%s",
+		    mi.fw == FW_NFT ? "nft" : "iptables", MAGIC_IPV6, MAGIC_PORT, to,
+		    mi.conf.mc_port6, pods_v6(&mi.conf) ? " and the pods" : " (a target on ::1 "
+		    "cannot serve pods)");
+	}
 	if (mi.conf.mc_npods == 0)
 		log_warn("magic-ip: no pod interface found: only this host's processes are "
 		    "routed (name them with --pod-interface)");
@@ -1251,6 +1335,11 @@ magicip_down(int quiet, char *err, size_t errlen)
 	/* a daemon takes back what it installed; `magic-ip down` looks everywhere */
 	own = mi.installed || mi.blocking ? (mi.conf.mc_mode == MAGIC_ALIAS ? 4 :
 	    mi.fw == FW_NFT ? 1 : 2) : 7;
+	/* the address first: no moment with it on lo and no guard */
+	if (lo6_down(e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "%s", e);
+		failed = 1;
+	}
 	if (!(own & 1))
 		goto iptables;
 	/* nftables, when it can be used at all (missing is not an error here) */

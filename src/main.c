@@ -130,8 +130,9 @@ static const char usage_serve[] =
 "  --firewall nft|iptables|auto\n"
 "                             the packet filter for --magic-ip (default auto:\n"
 "                             nftables through libnftables, else the iptables command)\n"
-"  --ipv6                     also answer on http://[fd00:ec2::254]/ (host processes;\n"
-"                             with nat, a listener on [::1] at the same port is added)\n"
+"  --ipv6                     also answer on http://[fd00:ec2::254]/ (with nat: the\n"
+"                             address goes on lo and a listener on it, at the same\n"
+"                             port, is added, for this host and the pods)\n"
 "  --block-until-ready        with --magic-ip: drop requests to 169.254.169.254\n"
 "                             from start until the server is ready, so that they\n"
 "                             wait instead of failing\n"
@@ -178,7 +179,9 @@ static const char usage_magic[] =
 "        turn route_localnet off again where it was turned on\n"
 "up      install the nat rules for a server listening at --listen (default\n"
 "        127.0.0.1:1338) that is not this process, then exit; pod interfaces\n"
-"        created later are not followed (serve --magic-ip does that)\n"
+"        created later are not followed (serve --magic-ip does that); with\n"
+"        --ipv6, [fd00:ec2::254] goes to [::1] at the same port, for this host\n"
+"        only (pods need an IPv6 --listen that is not loopback)\n"
 "\n"
 "exit status: 0 done, 1 nothing installed (status), 64 bad usage, 77 not\n"
 "allowed, 71 the packet filter refused (its message names the rule).\n";
@@ -283,6 +286,7 @@ static struct {
 	int		 health_set;
 	const char	*user;		/* --user; NULL: nobody */
 	int		 no_sandbox;
+	int		 magic_up_verb;	/* parsing `magic-ip up`, not serve */
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -758,6 +762,21 @@ magic_target(int family)
 	return first;
 }
 
+/* serve's own listener on [fd00:ec2::254] (nat with --ipv6), or -1. */
+static int
+magic_own6(void)
+{
+	unsigned char a6[16];
+	size_t i;
+
+	inet_pton(AF_INET6, MAGIC_IPV6, a6);
+	for (i = 0; i < cli.nlisten; i++)
+		if (cli.listen[i].la_family == AF_INET6 && cli.listen[i].la_freebind &&
+		    memcmp(cli.listen[i].la_addr, a6, 16) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* Fill in where nat sends the magic IP, once the listeners are bound (port 0). */
 static void
 magic_targets(int bound)
@@ -771,7 +790,7 @@ magic_targets(int bound)
 			inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
 		mc->mc_port4 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
 	}
-	if (mc->mc_ipv6 && (i = magic_target(AF_INET6)) >= 0) {
+	if (mc->mc_ipv6 && ((i = magic_own6()) >= 0 || (i = magic_target(AF_INET6)) >= 0)) {
 		memcpy(mc->mc_to6, cli.listen[i].la_addr, 16);
 		if (mc->mc_to6[15] == 0)	/* :: */
 			inet_pton(AF_INET6, "::1", mc->mc_to6);
@@ -825,7 +844,16 @@ magic_listeners(void)
 	if ((i = magic_target(AF_INET)) < 0)
 		usage_error("--magic-ip: no IPv4 listener to send %s to (add --listen "
 		    "127.0.0.1:PORT)", MAGIC_IPV4);
-	if (mc->mc_ipv6 && magic_target(AF_INET6) < 0) {
+	if (mc->mc_ipv6 && !cli.magic_up_verb) {
+		/*
+		 * On [fd00:ec2::254] itself, which magicip_up puts on lo: a pod's
+		 * packet can be DNATed there (never to ::1, which the kernel drops
+		 * when it comes from another interface)
+		 */
+		snprintf(text, sizeof(text), "[%s]:%u", MAGIC_IPV6, cli.listen[i].la_port);
+		listen_add(text, 1);
+	} else if (mc->mc_ipv6 && magic_target(AF_INET6) < 0) {
+		/* magic-ip up: a server elsewhere, on ::1 unless --listen says */
 		snprintf(text, sizeof(text), "[::1]:%u", cli.listen[i].la_port);
 		listen_add(text, 0);
 	}
@@ -1869,6 +1897,7 @@ cmd_magic(int argc, char **argv)
 			return 0;
 		}
 		cli.magic.mc_mode = MAGIC_NAT;
+		cli.magic_up_verb = 1;
 		parse_serve_args(argc - 1, argv + 1);
 		if (cli.magic.mc_mode != MAGIC_NAT || cli.magic.mc_block) {
 			fprintf(stderr, "%s: magic-ip up installs the nat rules only\n", PROGNAME);

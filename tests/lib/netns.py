@@ -20,8 +20,10 @@ The topology (names carry this process's PID, so parallel runs never meet):
           without rules, a pod's connection to 169.254.169.254 fails at once
           with "no route to host", so a test can tell a dropped connection (a
           time-out) from a missing rule.
-    pod1  gamnet-PID-pod1: lo up; eth0 10.244.N.2/24 (veth to cni0), default via .1
-    pod2  gamnet-PID-pod2: lo up; eth0 10.244.N.3/24, default via .1
+          cni0 also has fd00:244:N::1/64, with the same "unreachable" rule.
+    pod1  gamnet-PID-pod1: lo up; eth0 10.244.N.2/24 and fd00:244:N::2/64 (veth
+          to cni0), default routes via .1 and ::1
+    pod2  gamnet-PID-pod2: lo up; eth0 10.244.N.3/24 and fd00:244:N::3/64, the same
     wan   gamnet-PID-wan: the other end of the node's uplink0 (192.0.2.2/24,
           fd00:ffff::2/64; gateways .1 and ::1 exist nowhere): up, with no
           address and no route, so whatever is sent there goes nowhere.
@@ -229,6 +231,8 @@ class Topology:
 		self.wan = "%s%d-wan" % (PREFIX, pid)
 		self.node_ip = "10.244.%d.1" % self.n
 		self.pod_ips = ["10.244.%d.2" % self.n, "10.244.%d.3" % self.n]
+		self.node_ip6 = "fd00:244:%d::1" % self.n
+		self.pod_ips6 = ["fd00:244:%d::2" % self.n, "fd00:244:%d::3" % self.n]
 		self.home = tempfile.mkdtemp(prefix="gamnet-home-")	# homes of runs
 		self._procs = []	# Popen objects started in a namespace
 		self._servers = []
@@ -253,6 +257,7 @@ class Topology:
 			_ip("-n", ns, "link", "set", "lo", "up")
 		_ip("-n", node, "link", "add", BRIDGE, "type", "bridge")
 		_ip("-n", node, "addr", "add", self.node_ip + "/24", "dev", BRIDGE)
+		_ip("-n", node, "-6", "addr", "add", self.node_ip6 + "/64", "dev", BRIDGE, "nodad")
 		_ip("-n", node, "link", "set", BRIDGE, "up")
 		for i, pod in enumerate(self.pods):
 			host_end = "veth%d" % (i + 1)
@@ -263,6 +268,9 @@ class Topology:
 			_ip("-n", pod, "addr", "add", self.pod_ips[i] + "/24", "dev", "eth0")
 			_ip("-n", pod, "link", "set", "eth0", "up")
 			_ip("-n", pod, "route", "add", "default", "via", self.node_ip)
+			_ip("-n", pod, "-6", "addr", "add", self.pod_ips6[i] + "/64", "dev", "eth0",
+			    "nodad")
+			_ip("-n", pod, "-6", "route", "add", "default", "via", self.node_ip6)
 		# the host's default routes, into a veth whose other end is up in a
 		# namespace of its own with no address: a black hole
 		_ip("netns", "add", self.wan)
@@ -279,6 +287,10 @@ class Topology:
 		_ip("-n", node, "rule", "add", "iif", BRIDGE, "lookup", str(POD_TABLE),
 		    "pref", "100")
 		_ip("-n", node, "route", "add", "unreachable", "default", "table", str(POD_TABLE))
+		_ip("-n", node, "-6", "rule", "add", "iif", BRIDGE, "lookup", str(POD_TABLE),
+		    "pref", "100")
+		_ip("-n", node, "-6", "route", "add", "unreachable", "default", "table",
+		    str(POD_TABLE))
 		self.node_run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
 
 	def destroy(self):

@@ -34,7 +34,11 @@ For each firewall path (nft, then iptables):
     that sleeps 3 s): before that, the state is unchanged; with
     --block-until-ready the pod's connection is dropped (a time-out, exit 28)
     meanwhile, and works once "magic-ip: installed" is logged;
-  * --ipv6: a host process gets the instance id from [fd00:ec2::254].
+  * --ipv6 (the serving daemons and the kill -9 case run with it): host
+    processes and pods get the instance id from [fd00:ec2::254], botocore in
+    a pod with AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 gets credentials,
+    the pod's token PUT obeys the hop limit, and a neighbour on the uplink
+    that routes the address to the node gets nothing.
 The iptables path starts from a node that already has a CNI's rules (every
 built-in chain of raw, mangle, nat and filter, for IPv4 and IPv6; a MASQUERADE
 in nat POSTROUTING and ACCEPTs in filter FORWARD): they are untouched, and
@@ -389,7 +393,7 @@ class ServingMixin(FirewallMixin):
 	def setUpClass(cls):
 		cls.srv = None
 		cls.before = cls.prepare_node()
-		cls.srv = cls.start("--hop-limit", str(cls.HOP_LIMIT))
+		cls.srv = cls.start("--hop-limit", str(cls.HOP_LIMIT), "--ipv6")
 		cls.installed = cls.wait_installed(cls.srv)
 
 	@classmethod
@@ -414,8 +418,8 @@ class ServingMixin(FirewallMixin):
 		self.assertEqual(p.returncode, 0, "pod%d botocore: %s" % (i, describe(p)))
 		return json.loads(p.stdout.strip().splitlines()[-1])
 
-	def token_put(self, run, max_time=PUT_MAX_TIME):
-		return curl(run, MAGIC + "/latest/api/token", "-X", "PUT", "-H",
+	def token_put(self, run, max_time=PUT_MAX_TIME, base=MAGIC):
+		return curl(run, base + "/latest/api/token", "-g", "-X", "PUT", "-H",
 		    "X-aws-ec2-metadata-token-ttl-seconds: 60", "--max-time", max_time)
 
 
@@ -453,6 +457,56 @@ class Hop2Mixin(ServingMixin):
 			p = self.token_put(pod_runner(i))
 			self.assertEqual(p.returncode, 0, "pod%d: %s" % (i, describe(p)))
 			self.assertTrue(p.stdout.strip(), "pod%d: empty token" % i)
+
+	def test_ipv6_from_each_pod(self):
+		"""--ipv6: [fd00:ec2::254] from the pods too (DNAT to the server's own
+		listener on that address, put on the node's lo), token PUT included."""
+		for i in (1, 2):
+			p = curl(pod_runner(i), MAGIC6 + "/latest/meta-data/instance-id", "-g",
+			    "--max-time", "10")
+			self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), "pod%d: %s" % (
+			    i, describe(p)))
+			p = self.token_put(pod_runner(i), base=MAGIC6)
+			self.assertEqual(p.returncode, 0, "pod%d: %s" % (i, describe(p)))
+			self.assertTrue(p.stdout.strip(), "pod%d: empty token" % i)
+
+	def test_botocore_ipv6_endpoint_mode_from_a_pod(self):
+		mark = self.srv.mark()
+		p = TOPO.pod_run(1, [PY, "-c", BOTOCORE_SCRIPT], timeout=60,
+		    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"})
+		self.assertEqual(p.returncode, 0, describe(p))
+		got = json.loads(p.stdout.strip().splitlines()[-1])
+		self.assertEqual(got, {"akid": EXAMPLE_AKID, "method": "iam-role"})
+		ip6 = TOPO.pod_ips6[0]
+		mine = self.wait_access(mark, ip6, CREDS_PATH)
+		self.assertTrue(mine and all(e.get("imds") == "v2" for e in mine if
+		    e.get("method") == "GET"), summary(mine))
+
+	def test_ipv6_address_only_for_host_and_pods(self):
+		"""[fd00:ec2::254] is on the node's lo while the daemon runs, but only
+		lo and the pod interfaces may reach it: a neighbour on the uplink that
+		routes it to the node gets nothing, on port 80 or the server's own."""
+		p = TOPO.node_run([netns.IP, "-6", "addr", "show", "dev", "lo"], check=True)
+		self.assertIn("fd00:ec2::254/128", p.stdout)
+		wan = TOPO.wan
+		TOPO.run(wan, [netns.IP, "-6", "addr", "add", "fd00:ffff::3/64", "dev", "eth0", "nodad"],
+		    check=True)
+		try:
+			TOPO.run(wan, [netns.IP, "-6", "route", "replace", "fd00:ec2::254/128", "via",
+			    "fd00:ffff::2"], check=True)
+			# the neighbour does reach the node: a closed port is refused (7)
+			p = curl(lambda argv, **kw: TOPO.run(wan, argv, **kw), "http://[fd00:ffff::2]:9/",
+			    "-g", "--max-time", "5")
+			self.assertEqual(p.returncode, 7, describe(p))
+			for port in (80, PORT):
+				p = curl(lambda argv, **kw: TOPO.run(wan, argv, **kw),
+				    "http://[fd00:ec2::254]:%d/latest/meta-data/instance-id" % port, "-g",
+				    "--max-time", "3")
+				self.assertEqual(p.returncode, 28, "port %d from the uplink: %s" % (
+				    port, describe(p)))
+		finally:
+			TOPO.run(wan, [netns.IP, "-6", "route", "del", "fd00:ec2::254/128"])
+			TOPO.run(wan, [netns.IP, "-6", "addr", "flush", "dev", "eth0", "scope", "global"])
 
 	def test_botocore_chain_from_each_pod_is_imdsv2(self):
 		for i in (1, 2):
@@ -510,6 +564,16 @@ class Hop1Mixin(ServingMixin):
 			self.assertIsNotNone(line, "pod%d: the PUT is not in the access log:\n%s" % (
 			    i, "".join(self.srv.lines()[mark:])))
 			self.assertIn("status=200", line)
+
+	def test_pod_token_put_over_ipv6_times_out(self):
+		mark = self.srv.mark()
+		p = self.token_put(pod_runner(1), base=MAGIC6)
+		self.assertEqual(p.returncode, 28, "want curl's time-out (28): %s" % describe(p))
+		line = self.srv.wait_for_line(r"access client=\[%s\]:\d+ method=PUT path=/latest/api/"
+		    r"token " % re.escape(TOPO.pod_ips6[0]), timeout=5, since=mark)
+		self.assertIsNotNone(line, "the PUT is not in the access log:\n%s" % (
+		    "".join(self.srv.lines()[mark:])))
+		self.assertIn("status=200", line)
 
 	def test_node_token_put_succeeds(self):
 		p = self.token_put(TOPO.node_run)
@@ -580,7 +644,7 @@ class LifecycleMixin(FirewallMixin):
 		self.assertState(self.before, "after SIGINT")
 
 	def test_kill9_restart_and_down(self):
-		first = self.run_daemon()
+		first = self.run_daemon("--ipv6")
 		installed = TOPO.snapshot()
 		first.proc.kill()		# SIGKILL, by PID
 		first.proc.wait(10)
@@ -589,7 +653,7 @@ class LifecycleMixin(FirewallMixin):
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 0, "magic-ip status with leftovers: out %r err %r" % (out, err))
 
-		second = self.run_daemon()
+		second = self.run_daemon("--ipv6")
 		self.assertState(installed, "a restart over leftovers: exactly one rule set")
 		p = curl(pod_runner(1), MAGIC + "/latest/meta-data/instance-id", "--max-time", "10")
 		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))

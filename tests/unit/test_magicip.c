@@ -115,6 +115,26 @@ test_nft_rules(void **state)
 	has_line(buf, "type nat hook prerouting priority -100; policy accept;");
 	has_line(buf, "type filter hook prerouting priority -110; policy accept;");
 	assert_null(strstr(buf, "block_"));
+	/* a target on ::1 serves the host only: no pod is sent there */
+	assert_null(strstr(buf, "iifname \"cni0\" ip6"));
+
+	/* serve's own: the server on [fd00:ec2::254], for the pods too */
+	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_to6);
+	mc.mc_port6 = 1339;
+	assert_true(magicip_nft_rules(&mc, 0, buf, sizeof(buf)) > 0);
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to "
+	    "[fd00:ec2::254]:1339");
+	has_line(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to "
+	    "[fd00:ec2::254]:1339");
+	has_line(buf, "ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to [fd00:ec2::254]:1339");
+	/* the guard: the pods and lo may reach the address, nothing else */
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 accept");
+	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop");
+	assert_true(strstr(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 accept") <
+	    strstr(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop"));
+	/* and blocked until ready like the IPv4 address */
+	assert_true(magicip_nft_rules(&mc, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 drop");
 
 	/* without IPv6, nothing of it */
 	conf(&mc, 0);
@@ -161,6 +181,15 @@ test_ipt_rules(void **state)
 	has_line(buf, "-A GIMME-AWS-MINI-OUT -d fd00:ec2::254/128 -p tcp --dport 80 -j DNAT "
 	    "--to-destination [::1]:1338");
 	has_line(buf, "-A GIMME-AWS-MINI-HOP -o veth+ -m hl --hl-eq 1 -j DROP");
+	assert_null(strstr(buf, "-i cni0"));	/* ::1: the host only */
+
+	/* serve's own: the server on [fd00:ec2::254], for the pods too */
+	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_to6);
+	assert_true(magicip_ipt_rules(&mc, 0, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d fd00:ec2::254/128 -p tcp --dport 80 "
+	    "-j DNAT --to-destination [fd00:ec2::254]:1338");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::254/128 -j RETURN");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::254/128 -j DROP");
 }
 
 /* A listing as iptables-save prints it, with a CNI's rules beside ours. */
