@@ -1298,6 +1298,8 @@ void		 health_handle(const struct http_req *req, int status, struct response *rs
 #define SANDBOX_READY_TIMEOUT_MS 10000	/* ms for the helper to start */
 #define SANDBOX_OPEN_TIMEOUT_MS	5000	/* ms for the helper to open a file */
 #define SANDBOX_JOB_GRACE_MS	5000	/* ms past a run's own timeout before the daemon gives up */
+#define SANDBOX_EXIT_WAIT_MS	500	/* ms the daemon waits at exit for the helper to end */
+#define SANDBOX_EXIT_POLL_MS	10	/* ... looking this often */
 #define SANDBOX_OPEN_FD		3	/* the helper's end of the open channel */
 #define SANDBOX_RUN_FD		4	/* the helper's end of the run channel */
 

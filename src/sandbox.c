@@ -568,10 +568,19 @@ sandbox_cleanup(void)
 		sbx.paths[i] = NULL;
 	}
 	/*
-	 * The helper exits when it sees the channels close; it is not waited
-	 * for (it may be finishing a credential_process, and exit must not
-	 * hang on it): init, or our parent as subreaper, reaps it.
+	 * The helper exits when it sees the channels close: reaped here when
+	 * it does so at once, as it does unless a credential_process is still
+	 * running.  Exit never waits longer than SANDBOX_EXIT_WAIT_MS for it;
+	 * after that, init (or our parent as subreaper) reaps it.
 	 */
+	if (sbx.pid > 0) {
+		for (i = 0; i < SANDBOX_EXIT_WAIT_MS / SANDBOX_EXIT_POLL_MS; i++) {
+			pid_t r = waitpid(sbx.pid, NULL, WNOHANG);
+			if (r == sbx.pid || (r == -1 && errno != EINTR))
+				break;
+			poll(NULL, 0, SANDBOX_EXIT_POLL_MS);
+		}
+	}
 	sbx.pid = -1;
 }
 
