@@ -53,8 +53,9 @@
  * without the OWS around it (RFC 9112 §5.1); DONE ends the head.
  *
  * Limits: a method longer than HTTP_METHOD_MAX is a 400; more than
- * HTTP_HEADERS_MAX fields, or no end of head within HTTP_HEAD_MAX bytes, is
- * a 431.  The version must have the shape "HTTP/d.d": major 1 is accepted
+ * headers_max fields, or no end of head within head_max bytes, is a 431
+ * (HTTP_HEADERS_MAX and HTTP_HEAD_MAX, unless http_parse_limits lowered
+ * them: the only state here, set once at start).  The version must have the shape "HTTP/d.d": major 1 is accepted
  * with any minor, any other major is a 505.
  *
  * After the head, http_parse_body() applies the framing rules (RFC 9112 §6).
@@ -75,6 +76,11 @@
 #define ST_FIELDS_TOO_LARGE	431
 #define ST_NOT_IMPLEMENTED	501
 #define ST_VERSION_UNSUPPORTED	505
+
+static struct {
+	size_t	head_max;	/* bytes: request line + header block + CRLFs */
+	size_t	headers_max;	/* header fields */
+} limits = { HTTP_HEAD_MAX, HTTP_HEADERS_MAX };
 
 /* Byte classes: the columns of the table. */
 enum http_parse_class {
@@ -334,8 +340,8 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 	req->r_head_len = 0;
 	req->r_body_len = 0;
 
-	/* The head must end within HTTP_HEAD_MAX bytes; look no further. */
-	scan = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+	/* The head must end within head_max bytes; look no further. */
+	scan = len < limits.head_max ? len : limits.head_max;
 	for (i = 0; i < scan; i++) {
 		t = http_parse_trans[state][http_parse_classify(p[i])];
 		state = t & T_STATE;
@@ -365,7 +371,7 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 			req->r_minor = p[mark + HTTP_VERSION_MINOR] - '0';
 		}
 		if (t & A_HNEW) {
-			if (req->r_nhdr == HTTP_HEADERS_MAX)
+			if (req->r_nhdr == limits.headers_max)
 				return -ST_FIELDS_TOO_LARGE;
 			h = &req->r_hdr[req->r_nhdr++];
 			h->h_name = (struct slice){ buf + i, 0 };
@@ -386,8 +392,17 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 			return http_parse_body(req, len);
 		}
 	}
-	/* No end of head in the first HTTP_HEAD_MAX bytes: it is too large. */
-	return len > HTTP_HEAD_MAX ? -ST_FIELDS_TOO_LARGE : 0;
+	/* No end of head in the first head_max bytes: it is too large. */
+	return len > limits.head_max ? -ST_FIELDS_TOO_LARGE : 0;
+}
+
+void
+http_parse_limits(size_t head_max, size_t headers_max)
+{
+	limits.head_max = head_max < HTTP_HEAD_MIN ? HTTP_HEAD_MIN :
+	    head_max > HTTP_HEAD_MAX ? HTTP_HEAD_MAX : head_max;
+	limits.headers_max = headers_max < HTTP_HEADERS_MIN ? HTTP_HEADERS_MIN :
+	    headers_max > HTTP_HEADERS_MAX ? HTTP_HEADERS_MAX : headers_max;
 }
 
 const struct http_header *

@@ -27,6 +27,8 @@
 #define HTTP_METHOD_MAX		16	/* bytes in a request method */
 #define HTTP_HEAD_MAX		8192	/* bytes: request line + header block + CRLFs */
 #define HTTP_HEADERS_MAX	64	/* header fields per request */
+#define HTTP_HEAD_MIN		1024	/* bytes: the smallest --max-header-bytes */
+#define HTTP_HEADERS_MIN	8	/* the smallest --max-headers */
 #define HTTP_BODY_MAX		1024	/* bytes of request body read and discarded (PUT etc.) */
 #define HTTP_CLEN_DIGITS	10	/* digits accepted in Content-Length */
 #define HTTP_REQ_TIMEOUT_MS	10000	/* one absolute deadline per request, ms from accept */
@@ -143,7 +145,8 @@
 /*
  * Operations (issue #7): limits the serve flags change, the drain at stop,
  * the health listener.  HTTP_REQ_TIMEOUT_MS above is --request-timeout's
- * default; HTTP_HEAD_MAX and HTTP_HEADERS_MAX have no flag.
+ * default; HTTP_HEAD_MAX and HTTP_HEADERS_MAX are the defaults and ceilings
+ * of --max-header-bytes and --max-headers.
  */
 #define CONN_PER_CLIENT_DEFAULT	256	/* connections at once from one client address (0: no cap) */
 #define CONN_LIMIT_MAX		1000000	/* largest --max-connections, --max-connections-per-client */
@@ -303,6 +306,12 @@ struct http_req {
  * HTTP_BODY_MAX bytes and is counted in the consumed length.
  */
 ssize_t		 http_parse(const char *buf, size_t len, struct http_req *req);
+/*
+ * The head's limits from now on (--max-header-bytes, --max-headers): each
+ * is clamped to [HTTP_HEAD_MIN, HTTP_HEAD_MAX] and [HTTP_HEADERS_MIN,
+ * HTTP_HEADERS_MAX]; until called, they are the maxima.
+ */
+void		 http_parse_limits(size_t head_max, size_t headers_max);
 /* First header named name (case-insensitive); NULL if absent.  *count gets how many. */
 const struct http_header *http_header_find(const struct http_req *req, const char *name,
 		    size_t *count);

@@ -109,6 +109,10 @@ static const char usage_serve[] =
 "                             429 beyond (default off)\n"
 "  --shutdown-grace T         at SIGTERM/SIGINT, time the requests under way get to\n"
 "                             finish: 3s, 500ms (default 3s; 0 stops at once)\n"
+"  --max-header-bytes N       request line and headers, in bytes, answered 431\n"
+"                             beyond (default and most 8192; at least 1024)\n"
+"  --max-headers N            header fields per request, answered 431 beyond\n"
+"                             (default and most 64; at least 8)\n"
 "  --health-listen ADDR:PORT  serve /healthz, /readyz and /metrics here (a port of\n"
 "                             its own; default off)\n"
 "  --access-log               log one line per request (GIMME_ACCESS_LOG=1)\n"
@@ -196,7 +200,7 @@ enum opt_id {
 	OPT_CONTROL, OPT_CONTROL_MODE, OPT_CONTROL_OWNER,
 	/* operations (issue #7) */
 	OPT_MAX_CONN_CLIENT, OPT_REQ_TIMEOUT, OPT_RATE_LIMIT, OPT_SHUTDOWN_GRACE,
-	OPT_HEALTH_LISTEN,
+	OPT_HEALTH_LISTEN, OPT_MAX_HEADER_BYTES, OPT_MAX_HEADERS,
 	OPT_USER, OPT_NO_SANDBOX
 };
 
@@ -244,6 +248,8 @@ static const struct opt_def {
 	{ OPT_RATE_LIMIT,	"rate-limit",		"GIMME_RATE_LIMIT",	1 },
 	{ OPT_SHUTDOWN_GRACE,	"shutdown-grace",	"GIMME_SHUTDOWN_GRACE",	1 },
 	{ OPT_HEALTH_LISTEN,	"health-listen",	"GIMME_HEALTH_LISTEN",	1 },
+	{ OPT_MAX_HEADER_BYTES,	"max-header-bytes",	"GIMME_MAX_HEADER_BYTES", 1 },
+	{ OPT_MAX_HEADERS,	"max-headers",		"GIMME_MAX_HEADERS",	1 },
 	{ OPT_USER,		"user",			"GIMME_USER",		1 },
 	{ OPT_NO_SANDBOX,	"no-sandbox",		"GIMME_NO_SANDBOX",	0 },
 };
@@ -287,6 +293,8 @@ static struct {
 	const char	*user;		/* --user; NULL: nobody */
 	int		 no_sandbox;
 	int		 magic_up_verb;	/* parsing `magic-ip up`, not serve */
+	size_t		 head_max;	/* --max-header-bytes */
+	size_t		 headers_max;	/* --max-headers */
 } cli;
 
 /* The running state the loop's callbacks work on. */
@@ -706,6 +714,20 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 			usage_error("%s: expected a time from 0 to %ds (3s, 500ms), got '%s'",
 			    src, SHUTDOWN_GRACE_MAX_MS / 1000, val);
 		break;
+	case OPT_MAX_HEADER_BYTES:
+		if (parse_uint_bounded(val, strlen(val), HTTP_HEAD_MAX, &n) != 0 ||
+		    n < HTTP_HEAD_MIN)
+			usage_error("%s: expected bytes from %d to %d, got '%s'", src,
+			    HTTP_HEAD_MIN, HTTP_HEAD_MAX, val);
+		cli.head_max = (size_t)n;
+		break;
+	case OPT_MAX_HEADERS:
+		if (parse_uint_bounded(val, strlen(val), HTTP_HEADERS_MAX, &n) != 0 ||
+		    n < HTTP_HEADERS_MIN)
+			usage_error("%s: expected a number from %d to %d, got '%s'", src,
+			    HTTP_HEADERS_MIN, HTTP_HEADERS_MAX, val);
+		cli.headers_max = (size_t)n;
+		break;
 	case OPT_HEALTH_LISTEN:
 		if (listen_addr_parse(val, &cli.health, err, sizeof(err)) == -1)
 			usage_error("%s: %s", src, err);
@@ -876,6 +898,8 @@ parse_serve_args(int argc, char **argv)
 	cli.limits.sl_per_client = CONN_PER_CLIENT_DEFAULT;
 	cli.limits.sl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
 	cli.limits.sl_grace_ms = SHUTDOWN_GRACE_MS;
+	cli.head_max = HTTP_HEAD_MAX;
+	cli.headers_max = HTTP_HEADERS_MAX;
 	for (i = 0; i < NOPT_DEFS; i++) {
 		if (opt_defs[i].env == NULL || (v = getenv(opt_defs[i].env)) == NULL)
 			continue;
@@ -1623,6 +1647,7 @@ start_up(void)
 		return EXIT_SYSTEM;
 	}
 	server_limits(&cli.limits);
+	http_parse_limits(cli.head_max, cli.headers_max);
 	if (choose_source(&prov, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;

@@ -55,11 +55,31 @@ class PerClient(WireCase):
 		for args in (["--max-connections-per-client", "-1"],
 		    ["--max-connections-per-client", "x"], ["--rate-limit", "5/m"],
 		    ["--rate-limit", "100001/s"], ["--request-timeout", "50ms"],
-		    ["--request-timeout", "601s"], ["--shutdown-grace", "1h"]):
+		    ["--request-timeout", "601s"], ["--shutdown-grace", "1h"],
+		    ["--max-header-bytes", "1023"], ["--max-header-bytes", "8193"],
+		    ["--max-headers", "7"], ["--max-headers", "65"]):
 			with self.subTest(args=args):
 				rc, err = run_refused(args)
 				self.assertEqual(rc, 64, err)
 				self.assertIn(args[0], err)
+
+
+class HeadLimits(WireCase):
+	"""--max-header-bytes and --max-headers lower the 431 limits."""
+
+	def test_lowered_limits_431(self):
+		with Server("--health-listen", HL, "--max-header-bytes", "1024",
+		    "--max-headers", "8") as srv:
+			def get(headers):
+				return srv.request(build("GET", MD + "instance-id", headers=headers))
+			seven = [("X-H%d" % i, "v") for i in range(7)]	# and Host: 8 fields
+			self.assertWire(get(seven), resp_meta(INSTANCE_ID))
+			self.assertEqual(status_of(get(seven + [("X-H7", "v")])), 431)
+			# a head past 1024 bytes: 431
+			self.assertWire(get([("X-Pad", "p" * 900)]), resp_meta(INSTANCE_ID))
+			self.assertEqual(status_of(get([("X-Pad", "p" * 1024)])), 431)
+			self.assertEqual(metrics(srv)['gimme_limit_hits_total{limit="header-size"}'], 2)
+			self.assertEqual(srv.stop(), 0)
 
 
 class RateLimit(WireCase):

@@ -903,6 +903,49 @@ test_head_limit(void **state)
 	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
 }
 
+/* --max-header-bytes and --max-headers: lower limits, clamped to their range. */
+static void
+test_lowered_limits(void **state)
+{
+	struct sb *b = &big;
+
+	(void)state;
+	http_parse_limits(2000, 10);
+	build_headers(b, 10);
+	assert_int_equal(parse_n(b->b_p, b->b_n), b->b_n);
+	build_headers(b, 11);
+	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
+	build_head(b, "GET", 2000, 0);
+	assert_int_equal(parse_n(b->b_p, b->b_n), 2000);
+	build_head(b, "GET", 2001, 0);
+	assert_int_equal(parse_n(b->b_p, 2000), 0);
+	assert_int_equal(parse_n(b->b_p, 2001), -431);
+
+	/* below the floors and above the ceilings: clamped */
+	http_parse_limits(1, 1);
+	build_headers(b, HTTP_HEADERS_MIN);
+	assert_int_equal(parse_n(b->b_p, b->b_n), b->b_n);
+	build_headers(b, HTTP_HEADERS_MIN + 1);
+	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
+	build_head(b, "GET", HTTP_HEAD_MIN, 0);
+	assert_int_equal(parse_n(b->b_p, b->b_n), HTTP_HEAD_MIN);
+	build_head(b, "GET", HTTP_HEAD_MIN + 1, 0);
+	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
+	http_parse_limits(HTTP_HEAD_MAX * 2, HTTP_HEADERS_MAX * 2);
+	build_headers(b, HTTP_HEADERS_MAX + 1);
+	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
+	build_head(b, "GET", HTTP_HEAD_MAX + 1, 0);
+	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
+}
+
+/* After test_lowered_limits, pass or fail: the defaults for the others. */
+static int
+teardown_limits(void **state)
+{
+	http_parse_limits(HTTP_HEAD_MAX, HTTP_HEADERS_MAX);
+	return teardown(state);
+}
+
 static void
 test_request_line_limit(void **state)
 {
@@ -963,6 +1006,7 @@ main(void)
 		cmocka_unit_test_teardown(test_clen_duplicates, teardown),
 		cmocka_unit_test_teardown(test_headers_max, teardown),
 		cmocka_unit_test_teardown(test_head_limit, teardown),
+		cmocka_unit_test_teardown(test_lowered_limits, teardown_limits),
 		cmocka_unit_test_teardown(test_request_line_limit, teardown),
 		cmocka_unit_test_teardown(test_empty_input, teardown),
 	};
