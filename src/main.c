@@ -348,6 +348,17 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* A whole number from lo to hi, or a usage error naming src. */
+static unsigned long
+opt_range(const char *src, const char *val, unsigned long lo, unsigned long hi)
+{
+	unsigned long n;
+
+	if (parse_uint_bounded(val, strlen(val), hi, &n) != 0 || n < lo)
+		usage_error("%s: expected a number from %lu to %lu, got '%s'", src, lo, hi, val);
+	return n;
+}
+
 /* A switch: no value (a flag), or 1/true/yes, 0/false/no (the environment). */
 static int
 opt_bool(const char *src, const char *val)
@@ -539,11 +550,7 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		cli.opt_set |= OPT_SET_TOKENS;
 		break;
 	case OPT_HOP_LIMIT:
-		if (parse_uint_bounded(val, strlen(val), HOP_LIMIT_MAX, &n) != 0 ||
-		    n < HOP_LIMIT_MIN)
-			usage_error("%s: expected a number from %d to %d, got '%s'", src,
-			    HOP_LIMIT_MIN, HOP_LIMIT_MAX, val);
-		cli.opt.o_hop_limit = (int)n;
+		cli.opt.o_hop_limit = (int)opt_range(src, val, HOP_LIMIT_MIN, HOP_LIMIT_MAX);
 		cli.opt_set |= OPT_SET_HOPLIMIT;
 		break;
 	case OPT_HTTP_ENDPOINT:
@@ -562,9 +569,7 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		cli.identity_cert = val;
 		break;
 	case OPT_MAX_CONN:
-		if (parse_uint_bounded(val, strlen(val), 1000000, &n) != 0 || n < 1)
-			usage_error("%s: expected a number from 1 to 1000000, got '%s'", src, val);
-		cli.max_conn = n;
+		cli.max_conn = opt_range(src, val, 1, CONN_LIMIT_MAX);
 		break;
 	case OPT_ACCESS_LOG:
 		cli.access_log = opt_bool(src, val);
@@ -688,10 +693,7 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		fputs(usage_serve, stdout);
 		exit(0);
 	case OPT_MAX_CONN_CLIENT:
-		if (parse_uint_bounded(val, strlen(val), CONN_LIMIT_MAX, &n) != 0)
-			usage_error("%s: expected a number from 0 to %d, got '%s'", src,
-			    CONN_LIMIT_MAX, val);
-		cli.limits.sl_per_client = n;
+		cli.limits.sl_per_client = opt_range(src, val, 0, CONN_LIMIT_MAX);
 		break;
 	case OPT_REQ_TIMEOUT:
 		if (parse_ms(val, REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS,
@@ -715,18 +717,10 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 			    src, SHUTDOWN_GRACE_MAX_MS / 1000, val);
 		break;
 	case OPT_MAX_HEADER_BYTES:
-		if (parse_uint_bounded(val, strlen(val), HTTP_HEAD_MAX, &n) != 0 ||
-		    n < HTTP_HEAD_MIN)
-			usage_error("%s: expected bytes from %d to %d, got '%s'", src,
-			    HTTP_HEAD_MIN, HTTP_HEAD_MAX, val);
-		cli.head_max = (size_t)n;
+		cli.head_max = opt_range(src, val, HTTP_HEAD_MIN, HTTP_HEAD_MAX);
 		break;
 	case OPT_MAX_HEADERS:
-		if (parse_uint_bounded(val, strlen(val), HTTP_HEADERS_MAX, &n) != 0 ||
-		    n < HTTP_HEADERS_MIN)
-			usage_error("%s: expected a number from %d to %d, got '%s'", src,
-			    HTTP_HEADERS_MIN, HTTP_HEADERS_MAX, val);
-		cli.headers_max = (size_t)n;
+		cli.headers_max = opt_range(src, val, HTTP_HEADERS_MIN, HTTP_HEADERS_MAX);
 		break;
 	case OPT_HEALTH_LISTEN:
 		if (listen_addr_parse(val, &cli.health, err, sizeof(err)) == -1)
