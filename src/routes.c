@@ -408,7 +408,7 @@ hfield(struct hbuf *h, const char *name, const char *val)
  * The status line and headers, in the orders of contract §2.3:
  *   META  (K1/K2/K3): [TTL] Content-Type Accept-Ranges Last-Modified
  *                     Content-Length Date Server Connection
- *   PLAIN (K4-K10):   [TTL] [Allow] Content-Length Date Server Connection
+ *   PLAIN (K4-K10):   [TTL: K4] [Allow] Content-Length Date Server Connection
  *                     Content-Type
  */
 size_t
@@ -422,7 +422,8 @@ response_head(const struct response *rs, const struct snapshot *snap, const char
 	hlit(&h, " ");
 	hlit(&h, reason(rs->rs_status));
 	hlit(&h, "\r\n");
-	if (rs->rs_ttl >= 0) {
+	/* only a 200 says the token's TTL (K1, K3, K4); K5 to K10 show none */
+	if (rs->rs_ttl >= 0 && rs->rs_status == 200) {
 		hlit(&h, "X-Aws-Ec2-Metadata-Token-Ttl-Seconds: ");
 		hnum(&h, (unsigned long)rs->rs_ttl);
 		hlit(&h, "\r\n");
