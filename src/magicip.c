@@ -406,7 +406,6 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 	size_t got = 0;
 	pid_t pid = -1;
 	uint64_t deadline;
-	struct timespec ts;
 
 	out[0] = '\0';
 	if ((in = memfd_create("gimme-rules", MFD_CLOEXEC)) == -1 ||
@@ -434,16 +433,13 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 		pid = -1;
 		goto done;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
-	    MAGIC_CMD_TIMEOUT_MS;
+	deadline = mono_ms() + MAGIC_CMD_TIMEOUT_MS;
 	for (;;) {
 		struct pollfd p = { pipefd[0], POLLIN, 0 };
 		uint64_t now;
 		ssize_t r;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		now = mono_ms();
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);

@@ -160,15 +160,6 @@ static struct {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Receive one message and at most one descriptor (*fd, -1 when none). */
 static ssize_t
 recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
@@ -268,9 +259,9 @@ sandbox_open(const char *path)
 		errno = EACCES;
 		return -1;
 	}
-	deadline = now_ms() + SANDBOX_OPEN_TIMEOUT_MS;
+	deadline = mono_ms() + SANDBOX_OPEN_TIMEOUT_MS;
 	for (;;) {
-		uint64_t t = now_ms();
+		uint64_t t = mono_ms();
 
 		left = t >= deadline ? 0 : (int)(deadline - t);
 		pfd.fd = sbx.open_fd;

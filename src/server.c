@@ -154,15 +154,6 @@ static struct {
 	uint64_t	 drain_until;
 } srv;
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Wall-clock Date header, formatted at most once a second. */
 static const char *
 date_now(void)

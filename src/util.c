@@ -1,6 +1,7 @@
 /*
  * util.c: small formatting and parsing helpers with fixed output sizes.
- * Everything here is pure and allocation-free except read_file_capped.
+ * Everything here is pure and allocation-free except read_file_capped and
+ * mono_ms (a clock read).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imds.h"
@@ -410,4 +412,13 @@ sbuf_printf(struct sbuf *b, const char *fmt, ...)
 		return;
 	}
 	b->sb_len += (size_t)n;
+}
+
+uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

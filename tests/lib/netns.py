@@ -53,7 +53,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -449,9 +448,4 @@ class Topology:
 
 	def wait_for(self, pred, timeout=10.0, interval=0.05):
 		"""Poll pred() until true; its last value."""
-		deadline = time.monotonic() + timeout
-		while True:
-			v = pred()
-			if v or time.monotonic() >= deadline:
-				return v
-			time.sleep(interval)
+		return libserver.wait_until(pred, timeout, interval)

@@ -394,6 +394,17 @@ def no_sanitizer_report(err, what):
 		raise AssertionError("%s: sanitizer report (%s):\n%s" % (what, marks[0], err[-3000:]))
 
 
+def wait_until(fn, timeout=5.0, step=0.05):
+	"""Call fn until it returns a true value or timeout seconds have passed;
+	returns its last value."""
+	end = time.monotonic() + timeout
+	while True:
+		v = fn()
+		if v or time.monotonic() >= end:
+			return v
+		time.sleep(step)
+
+
 def run_refused(args, env=None, timeout=10.0):
 	"""Run `serve --listen 127.0.0.1:0` with args, expecting a start-up
 	refusal; returns (exit status, stderr).  A process still running after

@@ -234,6 +234,23 @@ class SlowSource:
 
 
 
+def udp_from_pod2_to_node_loopback(tc, seconds):
+	"""pod2, routing 127.0.0.0/8 to the node (loopback_via_node), sends
+	datagrams to the node's 127.0.0.1:UDP_PORT; what a listener there got
+	within seconds: "from-pod" or "nothing"."""
+	listener = TOPO.popen(TOPO.node, [PY, "-c", UDP_LISTENER, "127.0.0.1", str(UDP_PORT),
+	    str(seconds)], stdout=subprocess.PIPE, text=True)
+	try:
+		tc.assertEqual(listener.stdout.readline().strip(), "ready")
+		with TOPO.loopback_via_node(2):
+			p = TOPO.pod_run(2, [PY, "-c", UDP_SENDER, "127.0.0.1", str(UDP_PORT)])
+			tc.assertEqual(p.returncode, 0, describe(p))
+			return listener.stdout.readline().strip()
+	finally:
+		listener.kill()
+		listener.wait()
+
+
 def start_in_background(srv):
 	"""srv.start() (which waits for "listening on") in a thread; returns
 	(thread, errors list)."""
@@ -311,18 +328,7 @@ class HarnessTest(unittest.TestCase):
 		127.0.0.1 (what test_pod_cannot_reach_node_loopback must not see);
 		afterwards the pod's own loopback works again."""
 		TOPO.node_run(["sysctl", "-q", "-w", "net.ipv4.conf.cni0.route_localnet=1"], check=True)
-		listener = TOPO.popen(TOPO.node, [PY, "-c", UDP_LISTENER, "127.0.0.1", str(UDP_PORT),
-		    "5"], stdout=subprocess.PIPE, text=True)
-		try:
-			self.assertEqual(listener.stdout.readline().strip(), "ready")
-			with TOPO.loopback_via_node(2):
-				p = TOPO.pod_run(2, [PY, "-c", UDP_SENDER, "127.0.0.1", str(UDP_PORT)])
-				self.assertEqual(p.returncode, 0, describe(p))
-				got = listener.stdout.readline().strip()
-		finally:
-			listener.kill()
-			listener.wait()
-		self.assertEqual(got, "from-pod")
+		self.assertEqual(udp_from_pod2_to_node_loopback(self, 5), "from-pod")
 		p = TOPO.pod_run(2, [PY, "-c", "import socket; socket.create_connection"
 		    "(('127.0.0.1', 9), 2)"])
 		self.assertIn("ConnectionRefusedError", p.stderr, "pod2's loopback: %s" % describe(p))
@@ -528,18 +534,8 @@ class Hop2Mixin(ServingMixin):
 		services to pods: datagrams a pod routes to the node's 127.0.0.1
 		(tests/lib/netns.py loopback_via_node) never reach a listener there
 		(without the daemon's guard rule they do: HarnessTest)."""
-		listener = TOPO.popen(TOPO.node, [PY, "-c", UDP_LISTENER, "127.0.0.1", str(UDP_PORT),
-		    "2"], stdout=subprocess.PIPE, text=True)
-		try:
-			self.assertEqual(listener.stdout.readline().strip(), "ready")
-			with TOPO.loopback_via_node(2):
-				p = TOPO.pod_run(2, [PY, "-c", UDP_SENDER, "127.0.0.1", str(UDP_PORT)])
-				self.assertEqual(p.returncode, 0, describe(p))
-				got = listener.stdout.readline().strip()
-		finally:
-			listener.kill()
-			listener.wait()
-		self.assertEqual(got, "nothing", "a pod reached the node's 127.0.0.1:%d" % UDP_PORT)
+		self.assertEqual(udp_from_pod2_to_node_loopback(self, 2), "nothing",
+		    "a pod reached the node's 127.0.0.1:%d" % UDP_PORT)
 
 	def test_magic_ip_status_says_installed(self):
 		rc, out, err = TOPO.cli("magic-ip", "status")

@@ -22,7 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from server import Server, raw_request, read_until_close, session_dir  # noqa: E402,F401
+from server import (Server, raw_request, read_until_close, session_dir,  # noqa: E402,F401
+    wait_until)
 from wire import body_of, build, header, status_of  # noqa: E402,F401
 
 MD = "/latest/meta-data/"
@@ -162,16 +163,6 @@ def raise_nofile(want):
 		new = want if hard == resource.RLIM_INFINITY else min(want, hard)
 		resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 	return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def wait_until(fn, timeout=5.0, step=0.05):
-	"""Call fn until it returns a true value; returns the last value."""
-	end = time.monotonic() + timeout
-	while True:
-		v = fn()
-		if v or time.monotonic() >= end:
-			return v
-		time.sleep(step)
 
 
 def rst_close(s):

@@ -32,12 +32,12 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import BIN, Server, raw_request, run_cli, run_refused, server_env  # noqa: E402
+from server import (BIN, Server, raw_request, run_cli, run_refused, server_env,  # noqa: E402
+    wait_until)
 from wire import WireCase, body_of, main, status_of  # noqa: E402
 
 EXIT_USAGE = 64
@@ -79,15 +79,6 @@ def children(pid):
 			return [int(x) for x in f.read().split()]
 	except OSError:
 		return []
-
-
-def wait_for(fn, timeout=5.0, step=0.05):
-	deadline = time.monotonic() + timeout
-	while True:
-		v = fn()
-		if v or time.monotonic() >= deadline:
-			return v
-		time.sleep(step)
 
 
 class SandboxCase(WireCase):
@@ -229,7 +220,7 @@ class TestNotRoot(SandboxCase):
 				except BlockingIOError:
 					pass
 				return b"sandbox: " in log or p.poll() is not None
-			wait_for(sandboxed, timeout=15)
+			wait_until(sandboxed, timeout=15)
 			text = log.decode()
 			self.assertIn("sandbox: uid %d (not switched: not root)" % NOBODY.pw_uid, text)
 			st = proc_status(p.pid)
@@ -371,7 +362,7 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		self.assertEqual(self.akid(), "AKIDTESTSANDBOX00001")	# start-up's run
 		mark = self.srv.mark()
 		self.write_aws_config("region = eu-west-1\n")	# a rename: the watch re-reads
-		got = wait_for(lambda: self.akid() == "AKIDTESTSANDBOX00002")
+		got = wait_until(lambda: self.akid() == "AKIDTESTSANDBOX00002")
 		self.assertTrue(got, "the edit was not served:\n%s" % "".join(self.srv.lines()[mark:]))
 		runs = self.calls()
 		self.assertEqual(len(runs), 2)
