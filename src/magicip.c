@@ -393,16 +393,19 @@ have_cmd(const char *name)
 }
 
 /*
- * Run argv (no shell) with input on its stdin; its stdout and stderr,
- * capped, go to out.  Returns the exit status (0..255), or -1 with err
- * (could not run it, killed, timed out).  Blocks: start-up and exit only.
+ * Run argv (no shell) with input on its stdin; its stdout and stderr go to
+ * out.  Returns the exit status (0..255), or -1 with err (could not run it,
+ * killed, timed out, or more output than out holds: a listing cut short
+ * must never pass for a whole one).  Blocks for at most
+ * MAGIC_CMD_TIMEOUT_MS.
  */
 static int
 run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t outcap,
     char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
-	int in = -1, pipefd[2] = { -1, -1 }, status, rc = -1;
+	posix_spawnattr_t attr;
+	int in = -1, pipefd[2] = { -1, -1 }, status, rc = -1, cut = 0;
 	size_t got = 0;
 	pid_t pid = -1;
 	uint64_t deadline;
@@ -418,12 +421,17 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	errno = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	/* not the loop's blocked signals, nor its ignored SIGPIPE */
+	posix_spawnattr_init(&attr);
+	errno = spawn_attr_clean(&attr, 0);
+	if (errno == 0)
+		errno = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	if (errno == ENOENT && strchr(argv[0], '/') == NULL) {
 		char full[MAGIC_STATUS_LINE_MAX];
 		snprintf(full, sizeof(full), "%s/%s", MAGIC_SBIN, argv[0]);
-		errno = posix_spawn(&pid, full, &fa, NULL, argv, environ);
+		errno = posix_spawn(&pid, full, &fa, &attr, argv, environ);
 	}
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -447,22 +455,24 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 			pid = -1;
 			goto done;
 		}
-		if ((r = read(pipefd[0], out + got, outcap - 1 - got)) > 0) {
+		if (got == outcap - 1) {
+			/* full: drain (within the deadline) so that the child ends */
+			char sink[512];
+			if ((r = read(pipefd[0], sink, sizeof(sink))) > 0)
+				cut = 1;
+		} else if ((r = read(pipefd[0], out + got, outcap - 1 - got)) > 0) {
 			got += (size_t)r;
 			out[got] = '\0';
-			if (got == outcap - 1) {	/* keep reading: don't block the child */
-				char sink[512];
-				while (read(pipefd[0], sink, sizeof(sink)) > 0)
-					;
-				break;
-			}
-		} else if (r == 0 || errno != EINTR)
+		}
+		if (r == 0 || (r == -1 && errno != EINTR))
 			break;
 	}
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	pid = -1;
-	if (WIFEXITED(status))
+	if (cut)
+		snprintf(err, errlen, "%s: more than %zu bytes of output", argv[0], outcap - 1);
+	else if (WIFEXITED(status))
 		rc = WEXITSTATUS(status);
 	else
 		snprintf(err, errlen, "%s: killed by signal %d", argv[0], WTERMSIG(status));
@@ -483,28 +493,35 @@ done:
 static void
 first_lines(const char *out, char *buf, size_t len)
 {
+	struct sbuf b = { buf, 0, len, 0 };
 	const char *line, *end, *p;
-	size_t j = 0;
+	size_t n;
 
 	buf[0] = '\0';
-	for (line = out; *line != '\0' && j + 1 < len; line = *end ? end + 1 : end) {
+	for (line = out; *line != '\0' && !b.sb_full; line = *end ? end + 1 : end) {
 		end = line + strcspn(line, "\n");
 		while (line < end && (*line == ' ' || *line == '\t'))
 			line++;
 		if (line == end || strspn(line, "^~ ") >= (size_t)(end - line) ||
 		    strncmp(line, "Try `", 5) == 0)
 			continue;
+		if (b.sb_len > 0)
+			sbuf_printf(&b, "; ");
 		if (strncmp(line, "/proc/self/fd/", 14) == 0 &&
 		    (p = memchr(line, ':', (size_t)(end - line))) != NULL) {
-			j += (size_t)snprintf(buf + j, len - j, "%sline", j ? "; " : "");
+			sbuf_printf(&b, "line");
 			line = p;
-		} else if (j > 0 && j + 2 < len) {
-			buf[j++] = ';';
-			buf[j++] = ' ';
 		}
-		while (line < end && j + 1 < len)
-			buf[j++] = *line++;
-		buf[j] = '\0';
+		if (b.sb_full)
+			break;
+		/* what fits of a long line, rather than none of it */
+		if ((n = (size_t)(end - line)) >= b.sb_cap - b.sb_len) {
+			n = b.sb_cap - b.sb_len - 1;
+			b.sb_full = 1;
+		}
+		memcpy(b.sb_p + b.sb_len, line, n);
+		b.sb_len += n;
+		b.sb_p[b.sb_len] = '\0';
 	}
 }
 
