@@ -115,15 +115,12 @@ client_write(struct ctl_client *c)
 	client_close(c);
 }
 
-/* Queue the reply line (LF added) and start writing it. */
+/* Send the reply line built in cc_out (an LF is added). */
 static void
-client_reply(struct ctl_client *c, const char *text)
+client_reply(struct ctl_client *c)
 {
-	size_t n = strlen(text);
+	size_t n = strnlen(c->cc_out, sizeof(c->cc_out) - 1);
 
-	if (n > sizeof(c->cc_out) - 1)
-		n = sizeof(c->cc_out) - 1;
-	memcpy(c->cc_out, text, n);
 	c->cc_out[n++] = '\n';
 	c->cc_outlen = n;
 	c->cc_sent = 0;
@@ -199,7 +196,7 @@ client_line(struct ctl_client *c, size_t len)
 	if (control_parse_request(c->cc_in, len, &argv, &argc, err, sizeof(err)) == -1) {
 		log_warn("control: uid %u: refused: %s", (unsigned)c->cc_uid, err);
 		snprintf(c->cc_out, sizeof(c->cc_out), "error %s", err);
-		client_reply(c, c->cc_out);
+		client_reply(c);
 		return;
 	}
 	/* the reply is built in place: cc_out is free until client_reply */
@@ -215,7 +212,7 @@ client_line(struct ctl_client *c, size_t len)
 	else
 		log_warn("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
 	free(argv);
-	client_reply(c, reply);
+	client_reply(c);
 }
 
 static void
@@ -249,7 +246,7 @@ on_client(int fd, uint32_t events, void *arg)
 			    (unsigned)c->cc_uid, CONTROL_LINE_MAX);
 			snprintf(c->cc_out, sizeof(c->cc_out), "error a request line is at most "
 			    "%d bytes", CONTROL_LINE_MAX);
-			client_reply(c, c->cc_out);
+			client_reply(c);
 			return;
 		}
 		if (lf != NULL) {
@@ -312,16 +309,15 @@ on_listen(int fd, uint32_t events, void *arg)
 	}
 }
 
-/*
- * A socket file at path: 0 when nothing is there or it was a stale socket
- * (now removed); -1 with err when a daemon answers there or it is not a socket.
- */
-static int
-clear_stale(const char *path, const struct sockaddr_un *sa, char *err, size_t errlen)
+int
+control_remove_stale(const char *path, char *err, size_t errlen)
 {
+	struct sockaddr_un sa;
 	struct stat sb;
 	int fd, rc;
 
+	if (control_addr(path, &sa, err, errlen) == -1)
+		return -1;
 	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
 			return 0;
@@ -337,21 +333,20 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err, size_t er
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (rc == 0 || errno != ECONNREFUSED) {
 		snprintf(err, errlen, "control socket %s: %s", path, rc == 0 ?
 		    "another daemon is listening on it" : strerror(errno));
 		return -1;
 	}
-	/* nobody listens: left by a daemon that died */
+	/* nobody listens: left by a daemon that has stopped */
 	if (unlink(path) == -1 && errno != ENOENT) {
 		snprintf(err, errlen, "control socket %s: removing the stale socket: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	log_info("control socket %s: replaced a stale socket", path);
-	return 0;
+	return 1;
 }
 
 int
@@ -377,12 +372,13 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 	struct stat sb;
 	mode_t old;
 	size_t i;
-	int fd = -1, bound = 0;
+	int fd = -1, bound = 0, stale;
 
-	if (control_addr(path, &sa, err, errlen) == -1)
+	if (control_addr(path, &sa, err, errlen) == -1 ||
+	    (stale = control_remove_stale(path, err, errlen)) == -1)
 		return -1;
-	if (clear_stale(path, &sa, err, errlen) == -1)
-		return -1;
+	if (stale)
+		log_info("control socket %s: replaced a stale socket", path);
 	if ((ctl.clients = calloc(CONTROL_CLIENTS_MAX, sizeof(*ctl.clients))) == NULL) {
 		snprintf(err, errlen, "control socket: out of memory");
 		return -1;

@@ -418,6 +418,8 @@ struct config {
 
 /* An empty configuration (nothing set).  */
 void		 config_init(struct config *cfg);
+/* The daemon's start, which a "scenario"'s times count from (unset: now). */
+void		 config_set_start(time_t start);
 /*
  * Parse a config document.  name is used in messages ("FILE:LINE:COL: ...").
  * Validates the top-level keys, the options and the type of every tree
@@ -1196,6 +1198,12 @@ typedef void	(*control_fn)(const char *const *argv, size_t argc, char *reply, si
 struct sockaddr_un;
 /* The socket address of a control socket path (1 to sun_path-1 bytes).  0 / -1 with err. */
 int		 control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen);
+/*
+ * Remove the socket file at path if nobody listens there (a daemon that
+ * stopped left it).  1 removed, 0 nothing there, -1 with err: a daemon
+ * answers there, or it is not a socket.
+ */
+int		 control_remove_stale(const char *path, char *err, size_t errlen);
 /*
  * Listen on path (a stale socket left by a dead daemon is replaced; a live
  * one, or any other file, is refused), mode and owner applied before

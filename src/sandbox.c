@@ -529,7 +529,8 @@ fail:
 			close(rp[i]);
 	}
 	if (sbx.pid > 0) {
-		/* closing its channels ends it; reap it */
+		/* it may be stuck before its loop: end it, then reap it */
+		kill(sbx.pid, SIGKILL);
 		while (waitpid(sbx.pid, NULL, 0) == -1 && errno == EINTR)
 			;
 		sbx.pid = -1;
@@ -1165,15 +1166,17 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 		return EXIT_SYSTEM;
 	}
 	/*
-	 * Ctrl-C and SIGHUP are the daemon's: the helper lives until the
+	 * Ctrl-C, SIGTERM and SIGHUP are the daemon's: the helper lives until the
 	 * daemon closes the channels, so that it can still serve the
 	 * daemon's last reload or shutdown.
 	 */
 	sigemptyset(&quiet);
 	sigaddset(&quiet, SIGINT);
 	sigaddset(&quiet, SIGHUP);
+	sigaddset(&quiet, SIGTERM);	/* systemd and `kill -- -PGID` signal the whole group */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	sigprocmask(SIG_UNBLOCK, &quiet, NULL);
 	if (loop_watch_add(&hl.w_open, SANDBOX_OPEN_FD, EPOLLIN, helper_on_open, NULL) == -1 ||
 	    loop_watch_add(&hl.w_run, SANDBOX_RUN_FD, EPOLLIN, helper_on_run, NULL) == -1) {
@@ -1191,15 +1194,12 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 	(void)loop_run_until(&hl.done);
 	/*
 	 * The daemon is gone.  Its control socket's directory may not be
-	 * writable by the user it became: the socket file goes here.
+	 * writable by the user it became: the socket file goes here, unless
+	 * someone listens on it (a second daemon that started meanwhile).
 	 */
-	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0') {
-		struct stat sst;
-		if (lstat(hl.paths[SANDBOX_PATH_CONTROL], &sst) == 0 && S_ISSOCK(sst.st_mode) &&
-		    unlink(hl.paths[SANDBOX_PATH_CONTROL]) == -1)
-			log_warn("sandbox helper: removing %s: %s", hl.paths[SANDBOX_PATH_CONTROL],
-			    strerror(errno));
-	}
+	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' &&
+	    control_remove_stale(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
+		log_info("sandbox helper: left the control socket: %s", err);
 	loop_watch_del(&hl.w_open);
 	loop_watch_del(&hl.w_run);
 	loop_cleanup();

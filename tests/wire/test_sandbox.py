@@ -381,7 +381,17 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		r = get(self.srv, "/latest/meta-data/ami-id")
 		self.assertEqual(body_of(r), b"ami-00000000000000002")
 
-	def test_4_helper_exits_with_the_daemon(self):
+	def test_4_helper_ignores_sigterm(self):
+		"""A SIGTERM to the whole process group (systemd, kill -- -PGID) is
+		the daemon's to act on: the helper stays until the daemon lets go."""
+		kids = children(self.srv.pid)
+		self.assertEqual(len(kids), 1)
+		os.kill(kids[0], signal.SIGTERM)
+		self.assertFalse(wait_until(lambda: proc_status(kids[0])["State"].startswith("Z"),
+		    timeout=0.5), "the helper ended on SIGTERM")
+		self.assertEqual(children(self.srv.pid), kids)
+
+	def test_5_helper_exits_with_the_daemon(self):
 		srv = Server("--source", "profile", "--profile", "sbx", env={"HOME": self.home})
 		self.sandbox_line(srv)
 		kids = children(srv.pid)
