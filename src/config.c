@@ -627,10 +627,20 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 	return 0;
 }
 
+/* When the daemon started (config_set_start); 0: now. */
+static time_t scenario_start;
+
+void
+config_set_start(time_t start)
+{
+	scenario_start = start;
+}
+
 /*
  * "scenario": checked by applying it to a scratch lifecycle, so that the
- * file and the daemon can never disagree on what is valid.  Times relative
- * to the start are checked against now.
+ * file and the daemon can never disagree on what is valid.  Its times
+ * count from the daemon's start, at a reload too (which does not replay
+ * it): an event that has ended since then does not make the file wrong.
  */
 static int
 check_scenario(struct cfg_ctx *cx, json_t *v)
@@ -644,7 +654,8 @@ check_scenario(struct cfg_ctx *cx, json_t *v)
 		return -1;
 	}
 	life_init(l);
-	rc = life_scenario(l, v, time(NULL), msg, sizeof(msg));
+	rc = life_scenario(l, v, scenario_start != 0 ? scenario_start : time(NULL), msg,
+	    sizeof(msg));
 	if (rc == -1)
 		cfg_err(cx, "%s", msg);
 	life_free(l);

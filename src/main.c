@@ -1622,6 +1622,7 @@ start_up(void)
 	const char *files[2];
 
 	log_init(cli.log_json, cli.log_level);
+	config_set_start(now);	/* the scenario's times, at every reload too */
 	if (load_config(&st.cfg, &st.inst, now, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;

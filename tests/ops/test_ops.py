@@ -182,6 +182,23 @@ class Reload(WireCase):
 			self.assertFalse([l for l in srv.lines()[mark:] if "listening on" in l])
 			self.assertEqual(srv.stop(), 0)
 
+	def test_scenario_whose_event_ended_still_reloads(self):
+		"""The scenario's times count from the start at a reload too: an
+		event whose not-after has passed since does not make the file bad."""
+		with open(self.cfg, "w") as f:
+			json.dump({"meta-data": {"x-ops": "one"}, "scenario": {"events": [
+			    {"code": "system-reboot", "not-before": "+0s",
+			    "not-after": iso(time.time() + 2)}]}}, f)
+		with Server("--config", self.cfg) as srv:
+			self.srv = srv
+			time.sleep(3)
+			mark = srv.mark()
+			os.kill(srv.pid, signal.SIGHUP)
+			self.assertIsNotNone(srv.wait_for_line("reloaded " + self.cfg, since=mark),
+			    "".join(srv.lines()[mark:]))
+			self.assertFalse([l for l in srv.lines()[mark:] if "reload refused" in l])
+			self.assertEqual(srv.stop(), 0)
+
 	def test_bad_config_refused_with_reason(self):
 		with Server("--config", self.cfg) as srv:
 			self.srv = srv

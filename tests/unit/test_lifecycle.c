@@ -522,6 +522,33 @@ test_config_scenario(void **state)
 	config_free(&cfg);
 }
 
+/*
+ * A reload checks the scenario against the daemon's start: an event that
+ * has ended since (not-after passed) does not make the same file wrong.
+ */
+static void
+test_config_scenario_counts_from_start(void **state)
+{
+	struct config cfg;
+	char err[ERRBUF_LEN] = "", text[256], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	(void)state;
+	gmtime_r(&(time_t){ now - 50 }, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(text, sizeof(text), "{\"scenario\": {\"events\": [{\"code\": \"system-reboot\", "
+	    "\"not-before\": \"+0s\", \"not-after\": \"%s\"}]}}", when);
+	/* started 100 s ago: the event ran from then until 50 s ago */
+	config_set_start(now - 100);
+	assert_int_equal(config_parse(text, strlen(text), "c.json", &cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+	/* counted from now, the same event would have ended before it began */
+	config_set_start(0);
+	assert_int_equal(config_parse(text, strlen(text), "c.json", &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not-after must be later than not-before"));
+}
+
 /* config_set_path: checked like the file, all or nothing. */
 static void
 test_config_set_path(void **state)
@@ -644,6 +671,7 @@ main(void)
 		cmocka_unit_test(test_scenario),
 		cmocka_unit_test(test_scenario_errors),
 		cmocka_unit_test(test_config_scenario),
+		cmocka_unit_test(test_config_scenario_counts_from_start),
 		cmocka_unit_test(test_config_set_path),
 		cmocka_unit_test(test_snapshot),
 	};
