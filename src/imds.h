@@ -562,15 +562,25 @@ void		 identity_cleanup(void);
 int		 token_init(void);
 /* Test hook: use a fixed key. */
 void		 token_init_key(const unsigned char key[TOKEN_KEY_LEN]);
+/* Why a token was not accepted (metrics). */
+enum token_reject {
+	TR_NONE,
+	TR_MISSING,	/* http-tokens required, no token */
+	TR_EXPIRED,	/* ours, but past its TTL */
+	TR_INVALID,	/* malformed, or not minted by this process */
+	TR_TTL_BAD,	/* token PUT: TTL header missing, repeated or out of range */
+	TR_XFF,		/* X-Forwarded-For on a token PUT or with a token */
+	TR_COUNT
+};
 /* Mint a token valid for ttl seconds from now (monotonic seconds); out gets TOKEN_LEN + NUL. */
 void		 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1]);
 /*
  * Check a token: returns seconds left (> 0) when valid, 0 when it is
- * expired, malformed, or not issued by this process.  No allocation.
+ * expired, malformed, or not issued by this process; then *why (unless
+ * NULL) says which: TR_EXPIRED (ours, past its TTL) or TR_INVALID.  One
+ * decode, no allocation.
  */
-long		 token_check(uint64_t now, struct slice tok);
-/* Why token_check refused tok: TR_EXPIRED (ours, past its TTL) or TR_INVALID. */
-enum token_reject token_rejection(uint64_t now, struct slice tok);
+long		 token_check(uint64_t now, struct slice tok, enum token_reject *why);
 void		 token_cleanup(void);
 
 /* ------------------------------------------------------------------ */
@@ -587,16 +597,6 @@ enum path_class {
 	PC_OTHER,	/* listings of the root and versions, dynamic/, unknown versions, methods */
 	PC_ERROR,	/* requests that did not parse (400, 408, 413, 431, 501, 505) */
 	PC_COUNT
-};
-/* Why a token was not accepted (metrics). */
-enum token_reject {
-	TR_NONE,
-	TR_MISSING,	/* http-tokens required, no token */
-	TR_EXPIRED,	/* ours, but past its TTL */
-	TR_INVALID,	/* malformed, or not minted by this process */
-	TR_TTL_BAD,	/* token PUT: TTL header missing, repeated or out of range */
-	TR_XFF,		/* X-Forwarded-For on a token PUT or with a token */
-	TR_COUNT
 };
 
 /* Response header shapes (contract §2.3). */

@@ -297,10 +297,9 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 			rs->rs_reject = TR_XFF;
 			return;
 		}
-		if ((left = token_check(now, tok->h_value)) <= 0) {
+		if ((left = token_check(now, tok->h_value, &rs->rs_reject)) <= 0) {
 			rs_empty(rs, 401);	/* U1 */
 			rs->rs_token_used = -1;
-			rs->rs_reject = token_rejection(now, tok->h_value);
 			return;
 		}
 		rs->rs_ttl = left;

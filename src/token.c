@@ -159,24 +159,16 @@ token_open(struct slice tok, uint64_t *exp)
 }
 
 long
-token_check(uint64_t now, struct slice tok)
+token_check(uint64_t now, struct slice tok, enum token_reject *why)
 {
 	uint64_t exp;
+	int ok = token_open(tok, &exp) == 0;
 
-	if (token_open(tok, &exp) == -1 || exp <= now)
-		return 0;
-	return (long)(exp - now);
-}
-
-/* Only on the refusal path: a second decode costs nothing on the served path. */
-enum token_reject
-token_rejection(uint64_t now, struct slice tok)
-{
-	uint64_t exp;
-
-	if (token_open(tok, &exp) == 0 && exp <= now)
-		return TR_EXPIRED;
-	return TR_INVALID;
+	if (ok && exp > now)
+		return (long)(exp - now);
+	if (why != NULL)
+		*why = ok ? TR_EXPIRED : TR_INVALID;
+	return 0;
 }
 
 void

@@ -153,12 +153,25 @@ test_countdown(void **state)
 
 	(void)state;
 	token_mint(T_NOW, T_TTL, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok)), T_TTL);
-	assert_int_equal(token_check(T_NOW + 5, sl(tok)), T_TTL - 5);
-	assert_int_equal(token_check(T_NOW + T_TTL - 1, sl(tok)), 1);
-	assert_int_equal(token_check(T_NOW + T_TTL, sl(tok)), 0);
-	assert_int_equal(token_check(T_NOW + T_TTL + 1, sl(tok)), 0);
-	assert_int_equal(token_check(UINT64_MAX, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
+	assert_int_equal(token_check(T_NOW + 5, sl(tok), NULL), T_TTL - 5);
+	assert_int_equal(token_check(T_NOW + T_TTL - 1, sl(tok), NULL), 1);
+	assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), NULL), 0);
+	assert_int_equal(token_check(T_NOW + T_TTL + 1, sl(tok), NULL), 0);
+	assert_int_equal(token_check(UINT64_MAX, sl(tok), NULL), 0);
+	/* why it was refused, from the same decode */
+	{
+		enum token_reject why = TR_NONE;
+		assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), &why), 0);
+		assert_int_equal(why, TR_EXPIRED);
+		why = TR_NONE;
+		tok[TOKEN_LEN - 3] = tok[TOKEN_LEN - 3] == 'A' ? 'B' : 'A';
+		assert_int_equal(token_check(T_NOW, sl(tok), &why), 0);
+		assert_int_equal(why, TR_INVALID);
+		why = TR_NONE;
+		assert_int_equal(token_check(T_NOW, sl(""), &why), 0);
+		assert_int_equal(why, TR_INVALID);
+	}
 }
 
 /* The TTL bounds of contract §5.1. */
@@ -169,15 +182,15 @@ test_ttl_bounds(void **state)
 
 	(void)state;
 	token_mint(T_NOW, TOKEN_TTL_MIN, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok)), 1);
-	assert_int_equal(token_check(T_NOW + 1, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 1);
+	assert_int_equal(token_check(T_NOW + 1, sl(tok), NULL), 0);
 	token_mint(T_NOW, TOKEN_TTL_MAX, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok)), 21600);
-	assert_int_equal(token_check(T_NOW + 25, sl(tok)), 21575);
-	assert_int_equal(token_check(T_NOW + TOKEN_TTL_MAX, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 21600);
+	assert_int_equal(token_check(T_NOW + 25, sl(tok), NULL), 21575);
+	assert_int_equal(token_check(T_NOW + TOKEN_TTL_MAX, sl(tok), NULL), 0);
 	/* monotonic clocks start near 0 */
 	token_mint(0, TOKEN_TTL_MAX, tok);
-	assert_int_equal(token_check(0, sl(tok)), 21600);
+	assert_int_equal(token_check(0, sl(tok), NULL), 21600);
 }
 
 /* Every single-bit flip of every character is refused. */
@@ -195,7 +208,7 @@ test_bit_flips(void **state)
 		for (b = 0; b < 8; b++) {
 			memcpy(bad, tok, sizeof(bad));
 			bad[i] = (char)(bad[i] ^ (1 << b));
-			assert_int_equal(token_check(T_NOW, s), 0);
+			assert_int_equal(token_check(T_NOW, s, NULL), 0);
 		}
 }
 
@@ -216,7 +229,7 @@ test_raw_bit_flips(void **state)
 			raw[i] ^= (unsigned char)(1 << b);
 			assert_int_equal(b64_encode(raw, sizeof(raw), bad, sizeof(bad), 1, 0),
 			    TOKEN_LEN);
-			assert_int_equal(token_check(T_NOW, sl(bad)), 0);
+			assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
 			raw[i] ^= (unsigned char)(1 << b);
 		}
 }
@@ -236,7 +249,7 @@ test_noncanonical(void **state)
 	for (i = 0; i < sizeof(alpha) - 1; i++) {
 		memcpy(bad, tok, sizeof(bad));
 		bad[TOKEN_LEN - 3] = alpha[i];
-		if (token_check(T_NOW, sl(bad)) != 0)
+		if (token_check(T_NOW, sl(bad), NULL) != 0)
 			ok++;
 	}
 	assert_int_equal(ok, 1);
@@ -252,17 +265,17 @@ test_length(void **state)
 	token_mint(T_NOW, T_TTL, tok);
 	s.p = tok;
 	for (s.n = 0; s.n < TOKEN_LEN; s.n++)
-		assert_int_equal(token_check(T_NOW, s), 0);
+		assert_int_equal(token_check(T_NOW, s, NULL), 0);
 	memcpy(longer, tok, TOKEN_LEN);
 	memcpy(longer + TOKEN_LEN, "AAAA", 4);
 	s.p = longer;
 	for (s.n = TOKEN_LEN + 1; s.n <= TOKEN_LEN + 4; s.n++)
-		assert_int_equal(token_check(T_NOW, s), 0);
+		assert_int_equal(token_check(T_NOW, s, NULL), 0);
 	/* without the padding */
 	s.p = tok;
 	s.n = TOKEN_LEN - 2;
-	assert_int_equal(token_check(T_NOW, s), 0);
-	assert_int_equal(token_check(T_NOW, sl("")), 0);
+	assert_int_equal(token_check(T_NOW, s, NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(""), NULL), 0);
 }
 
 /* Standard-alphabet and whitespace variants are not tokens. */
@@ -281,7 +294,7 @@ test_bad_chars(void **state)
 			if (bad[i] == subst[k])
 				continue;
 			bad[i] = subst[k];
-			assert_int_equal(token_check(T_NOW, sl(bad)), 0);
+			assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
 		}
 }
 
@@ -296,16 +309,16 @@ test_other_key(void **state)
 	memcpy(key_b, key_a, sizeof(key_b));
 	key_b[TOKEN_KEY_LEN - 1] ^= 1;
 	token_init_key(key_b);
-	assert_int_equal(token_check(T_NOW, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
 	/* a random key (token_init) neither */
 	assert_int_equal(token_init(), 0);
-	assert_int_equal(token_check(T_NOW, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
 	/* but the token minted under the new key works */
 	token_mint(T_NOW, T_TTL, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok)), T_TTL);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
 	/* and no longer after another token_init */
 	assert_int_equal(token_init(), 0);
-	assert_int_equal(token_check(T_NOW, sl(tok)), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
 	token_init_key(key_a);
 }
 
@@ -333,12 +346,12 @@ test_garbage(void **state)
 			bad[TOKEN_LEN - 1] = '=';
 		}
 		bad[TOKEN_LEN] = '\0';
-		assert_int_equal(token_check(T_NOW, sl(bad)), 0);
+		assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
 	}
 	memset(bad, '=', TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, sl(bad)), 0);
+	assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
 	memset(bad, 'A', TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, sl(bad)), 0);
+	assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
 }
 
 /* A slice is not NUL-terminated: bytes past n must not matter. */
@@ -351,7 +364,7 @@ test_slice_bounds(void **state)
 	(void)state;
 	token_mint(T_NOW, T_TTL, buf);
 	memset(buf + TOKEN_LEN, '!', sizeof(buf) - TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, s), T_TTL);
+	assert_int_equal(token_check(T_NOW, s, NULL), T_TTL);
 }
 
 /* Mint and check run per request: no allocation inside OpenSSL (habit 9). */
@@ -367,9 +380,9 @@ test_no_allocation(void **state)
 	assert_true(before > 0);	/* the counter works: HMAC() above allocated */
 	for (i = 0; i < 1000; i++) {
 		token_mint(T_NOW + (uint64_t)i, T_TTL, tok);
-		assert_int_equal(token_check(T_NOW + (uint64_t)i, sl(tok)), T_TTL);
+		assert_int_equal(token_check(T_NOW + (uint64_t)i, sl(tok), NULL), T_TTL);
 		tok[3] ^= 1;
-		assert_int_equal(token_check(T_NOW, sl(tok)), 0);
+		assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
 	}
 	assert_int_equal(ossl_allocs, before);
 }
