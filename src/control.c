@@ -301,7 +301,6 @@ on_listen(int fd, uint32_t events, void *arg)
 		    cred.uid : (uid_t)-1;
 		ctl.nbusy++;
 		if (loop_watch_add(&c->cc_watch, cfd, EPOLLIN, on_client, c) == -1) {
-			c->cc_watch.lw_fd = -1;
 			client_close(c);
 			continue;
 		}

@@ -965,7 +965,7 @@ struct loop_timer {
 
 /* The epoll set and signals, without listeners (server_init calls it). 0 / -1. */
 int		 loop_init(char *err, size_t errlen);
-/* Watch fd for events (EPOLLIN, EPOLLOUT, ...).  0 / -1 (errno). */
+/* Watch fd for events (EPOLLIN, EPOLLOUT, ...).  0 / -1 (errno; w is left unwatched). */
 int		 loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
 		    void (*cb)(int fd, uint32_t events, void *arg), void *arg);
 void		 loop_watch_del(struct loop_watch *w);

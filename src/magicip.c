@@ -854,10 +854,10 @@ ipt_mark_new(int v6, const char *rules)
 	if ((out = malloc(len + sizeof(tables) / sizeof(tables[0]) * 40 + 1)) == NULL)
 		return NULL;
 	memcpy(out, rules, len + 1);
+	snprintf(cmd, sizeof(cmd), "list tables %s", v6 ? "ip6" : "ip");
+	if (nft_run(cmd, &o, err, sizeof(err)) == -1)
+		return out;	/* no nftables: iptables-legacy's tables always exist */
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "list tables %s", v6 ? "ip6" : "ip");
-		if (nft_run(cmd, &o, err, sizeof(err)) == -1)
-			break;	/* no nftables: iptables-legacy's tables always exist */
 		snprintf(cmd, sizeof(cmd), "table %s %s\n", v6 ? "ip6" : "ip", tables[i]);
 		snprintf(head, sizeof(head), "*%s\n", tables[i]);
 		if (strstr(o, cmd) != NULL || (p = strstr(out, head)) == NULL)
@@ -1278,9 +1278,13 @@ magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen)
 	if (watch && mi.conf.mc_npods > 0) {
 		if ((mi.events_fd = nl_link_events_open()) == -1 ||
 		    loop_watch_add(&mi.events, mi.events_fd, EPOLLIN, on_link_event,
-		    NULL) == -1)
+		    NULL) == -1) {
 			log_warn("magic-ip: new pod interfaces won't be noticed: %s",
 			    strerror(errno));
+			if (mi.events_fd != -1)
+				close(mi.events_fd);	/* not left open, unwatched */
+			mi.events_fd = -1;
+		}
 	}
 	inet_ntop(AF_INET, mi.conf.mc_to4, to, sizeof(to));
 	log_info("magic-ip: installed (%s): %s:%d -> %s:%u for this host and pods on %s",

@@ -904,7 +904,11 @@ loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
 	w->lw_arg = arg;
 	ev.events = events;
 	ev.data.ptr = w;
-	return epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev);
+	if (epoll_ctl(srv.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		w->lw_fd = -1;		/* not watched: loop_watch_del has nothing to do */
+		return -1;
+	}
+	return 0;
 }
 
 void

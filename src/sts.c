@@ -554,7 +554,6 @@ sts_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 	ss->ss_events = 0;
 	if (loop_watch_add(&ss->ss_watch, s, events, sts_on_sock, ss) == -1) {
 		log_err("STS: watching socket %d: %s", (int)s, strerror(errno));
-		ss->ss_watch.lw_fd = -1;
 		return -1;
 	}
 	ss->ss_events = events;
