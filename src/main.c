@@ -1792,7 +1792,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
-	int rc;
+	int rc, ran = 0;
 
 	parse_serve_args(argc, argv);
 	log_init(cli.log_json, cli.log_level);
@@ -1816,25 +1816,22 @@ cmd_serve(int argc, char **argv)
 		magic_remove();
 		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
 	}
+	rc = EXIT_SYSTEM;	/* until server_run says otherwise */
 	/* before the listeners: a second daemon on the same socket stops here */
 	if (cli.control != NULL && control_open(cli.control, cli.control_mode, cli.control_uid,
 	    cli.control_gid, on_control, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
-		magic_remove();
-		return EXIT_SYSTEM;
+		goto out;
 	}
 	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
 	    sizeof(err)) == -1) {
-		control_close();
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
-		magic_remove();
-		return EXIT_SYSTEM;
+		goto out_control;
 	}
 	st.serving = 1;
 	if (publish() == -1) {
-		control_close();
-		magic_remove();
-		return EXIT_CONFIG;
+		rc = EXIT_CONFIG;
+		goto out_server;
 	}
 	life_schedule();
 	log_info("instance %s (%s) in %s, role %s; http-tokens %s, hop limit %d%s",
@@ -1846,11 +1843,7 @@ cmd_serve(int argc, char **argv)
 		magic_targets(1);
 		if (magicip_up(&cli.magic, 1, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s: magic-ip: %s\n", PROGNAME, err);
-			magic_remove();
-			control_close();
-			server_shutdown();
-			clean_up();
-			return EXIT_SYSTEM;
+			goto out_server;
 		}
 	}
 	/*
@@ -1862,19 +1855,24 @@ cmd_serve(int argc, char **argv)
 	sandbox_config(&sc);
 	if (sandbox_enter(&sc, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
-		magic_remove();
-		return EXIT_SYSTEM;
+		goto out_server;
 	}
 	server_callbacks(on_tick, on_hup);
 	mem_trim();
-	rc = server_run();
+	rc = server_run() == 0 ? 0 : EXIT_SYSTEM;
+	ran = 1;
 	loop_timer_cancel(&st.life_timer);
-	control_close();
+	/* every way out undoes what was set up, in reverse */
+out_server:
 	server_shutdown();
+out_control:
+	control_close();
+out:
 	magic_remove();
 	clean_up();
-	log_info("stopped");
-	return rc == 0 ? 0 : EXIT_SYSTEM;
+	if (ran)
+		log_info("stopped");
+	return rc;
 }
 
 /* magic-ip status|down|up */
