@@ -33,6 +33,7 @@ static const int statuses[] = {
 	200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 501, 505, 0
 };
 #define NSTATUSES	(sizeof(statuses) / sizeof(statuses[0]))
+_Static_assert(NSTATUSES == METRIC_STATUSES, "metrics.m_requests has a column per status");
 
 static const char *const class_names[PC_COUNT] = {
 	"token", "credentials", "identity", "meta-data", "user-data", "other", "error"
@@ -182,12 +183,6 @@ metrics_text(struct sbuf *o)
 		    (unsigned long long)metrics.m_limit_hits[i]);
 }
 
-static int
-is(struct slice s, const char *lit)
-{
-	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
-
 void
 health_handle(const struct http_req *req, int status, struct response *rs, char *buf,
     size_t cap)
@@ -207,8 +202,8 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 		rs->rs_status = status;
 		return;
 	}
-	head = is(req->r_method, "HEAD");
-	if (!head && !is(req->r_method, "GET")) {
+	head = slice_eq(req->r_method, "HEAD");
+	if (!head && !slice_eq(req->r_method, "GET")) {
 		rs->rs_status = 405;
 		rs->rs_allow = "GET, HEAD";
 		return;
@@ -219,13 +214,13 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 		path.n = (size_t)((const char *)memchr(path.p, '?', path.n) - path.p);
 	rs->rs_status = 200;
 	rs->rs_head_only = head;
-	if (is(path, "/healthz")) {
+	if (slice_eq(path, "/healthz")) {
 		rs->rs_ctype = CT_JSON;
 		sbuf_printf(&o, "{\"status\":\"ok\"}");
-	} else if (is(path, "/readyz")) {
+	} else if (slice_eq(path, "/readyz")) {
 		rs->rs_ctype = CT_JSON;
 		readyz(&o, rs);
-	} else if (is(path, "/metrics")) {
+	} else if (slice_eq(path, "/metrics")) {
 		rs->rs_ctype = CT_PROM;
 		metrics_text(&o);
 	} else {

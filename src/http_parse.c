@@ -246,14 +246,6 @@ http_parse_version_byte(size_t k, unsigned char c)
 	return c == (unsigned char)http_parse_version_shape[k];
 }
 
-static int
-http_parse_is_method(struct slice m, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return m.n == n && memcmp(m.p, lit, n) == 0;
-}
-
 /* A Content-Length value without its leading zeros, for comparing values. */
 static struct slice
 http_parse_strip_zeros(struct slice s)
@@ -313,8 +305,8 @@ http_parse_body(struct http_req *req, size_t len)
 	/* All equal: r and v are those of every one of them. */
 
 	/* A body on GET or HEAD has no meaning for IMDS (RFC 9110 §9.3.1). */
-	if ((http_parse_is_method(req->r_method, "GET") ||
-	    http_parse_is_method(req->r_method, "HEAD")) && (r == -2 || v > 0))
+	if ((slice_eq(req->r_method, "GET") ||
+	    slice_eq(req->r_method, "HEAD")) && (r == -2 || v > 0))
 		return -ST_BAD_REQUEST;
 	if (r == -2)
 		return -ST_CONTENT_TOO_LARGE;

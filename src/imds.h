@@ -225,6 +225,8 @@ ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap
  */
 int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
 		    unsigned long *out);
+/* s equals the C string lit, byte for byte. */
+int		 slice_eq(struct slice s, const char *lit);
 /* ASCII case-insensitive comparison of a slice with a C string. */
 int		 slice_ieq(struct slice s, const char *lit);
 /* Wipe n bytes at p (may be NULL), then free it: for anything that may hold a secret. */
@@ -1264,8 +1266,9 @@ enum limit_kind {
 };
 
 /* Counters of the metadata server, kept by server.c. */
+#define METRIC_STATUSES		13	/* statuses counted apart, "other" included (health.c) */
 struct metrics {
-	uint64_t	 m_requests[PC_COUNT][16];	/* by class and status (health.c's table) */
+	uint64_t	 m_requests[PC_COUNT][METRIC_STATUSES];	/* by class and status (health.c's table) */
 	uint64_t	 m_tokens_issued;
 	uint64_t	 m_token_rejects[TR_COUNT];
 	uint64_t	 m_limit_hits[LIM_COUNT];

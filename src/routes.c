@@ -178,12 +178,6 @@ is_version(const char *s, size_t n)
 	return 0;
 }
 
-static int
-method_is(struct slice m, const char *lit)
-{
-	return m.n == strlen(lit) && memcmp(m.p, lit, m.n) == 0;
-}
-
 /* The token PUT, contract §5.1; disabled and path were checked already. */
 static void
 token_put(const struct http_req *req, const struct snapshot *snap, uint64_t now,
@@ -248,8 +242,8 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 	int trailing, get, head;
 	long left;
 
-	get = method_is(req->r_method, "GET");
-	head = method_is(req->r_method, "HEAD");
+	get = slice_eq(req->r_method, "GET");
+	head = slice_eq(req->r_method, "HEAD");
 	rs_reset(rs, head);
 
 	if ((n = normalize(req->r_target, path, &trailing)) < 0) {
@@ -264,16 +258,16 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 	if ((size_t)n == sizeof(TOKEN_PATH) - 1 && memcmp(path, TOKEN_PATH, (size_t)n) == 0 &&
 	    !trailing) {
 		rs->rs_class = PC_TOKEN;
-		if (method_is(req->r_method, "PUT"))
+		if (slice_eq(req->r_method, "PUT"))
 			token_put(req, snap, now, rs);
 		else {
 			/* K6, and U8's OPTIONS answer */
-			rs_empty(rs, method_is(req->r_method, "OPTIONS") ? 200 : 405);
+			rs_empty(rs, slice_eq(req->r_method, "OPTIONS") ? 200 : 405);
 			rs->rs_allow = ALLOW_TOKEN;
 		}
 		return;
 	}
-	if (method_is(req->r_method, "PUT")) {
+	if (slice_eq(req->r_method, "PUT")) {
 		rs_empty(rs, 403);	/* K7: trailing slash, dated prefix, elsewhere */
 		return;
 	}

@@ -286,6 +286,12 @@ parse_uint_bounded(const char *s, size_t n, unsigned long max, unsigned long *ou
 }
 
 int
+slice_eq(struct slice s, const char *lit)
+{
+	return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
+}
+
+int
 slice_ieq(struct slice s, const char *lit)
 {
 	size_t i;
