@@ -506,27 +506,29 @@ fail:
 	return -1;
 }
 
+/* The profile under cp (through the STS wrapper), or NULL for other providers. */
+static const struct profile_ctx *
+profile_ctx_of(const struct cred_provider *cp)
+{
+	while (cp->cp_base != NULL)
+		cp = cp->cp_base;
+	return cp->cp_fetch == profile_fetch ? cp->cp_ctx : NULL;
+}
+
 /* The paths of a profile provider, for watching (NULL for other providers). */
 const char *
 cred_provider_file(const struct cred_provider *cp, int which)
 {
-	const struct profile_ctx *pc;
+	const struct profile_ctx *pc = profile_ctx_of(cp);
 
-	while (cp->cp_base != NULL)	/* through the STS wrapper to the profile */
-		cp = cp->cp_base;
-	if (cp->cp_fetch != profile_fetch)
-		return NULL;
-	pc = cp->cp_ctx;
-	return which == 0 ? pc->pc_config : pc->pc_creds;
+	return pc == NULL ? NULL : which == 0 ? pc->pc_config : pc->pc_creds;
 }
 
 /* The profile of a profile provider (through wrappers); NULL for others. */
 const char *
 cred_provider_profile_name(const struct cred_provider *cp)
 {
-	while (cp->cp_base != NULL)
-		cp = cp->cp_base;
-	if (cp->cp_fetch != profile_fetch)
-		return NULL;
-	return ((const struct profile_ctx *)cp->cp_ctx)->pc_name;
+	const struct profile_ctx *pc = profile_ctx_of(cp);
+
+	return pc == NULL ? NULL : pc->pc_name;
 }

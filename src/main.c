@@ -735,12 +735,13 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 	case OPT_NO_SANDBOX:
 		cli.no_sandbox = opt_bool(src, val);
 		break;
-	case OPT_CONTROL:
-		if (*val == '\0' || strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			usage_error("%s: expected a socket path of 1 to %zu bytes", src,
-			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	case OPT_CONTROL: {
+		struct sockaddr_un sa;
+		if (control_addr(val, &sa, err, sizeof(err)) == -1)
+			usage_error("%s: %s", src, err);
 		cli.control = val;
 		break;
+	}
 	case OPT_CONTROL_MODE:
 		if (parse_mode(val, &cli.control_mode) == -1)
 			usage_error("%s: expected an octal mode from 0600 to 0777 that lets the "
