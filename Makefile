@@ -34,10 +34,10 @@ else
 BUILD	 = build/opt
 endif
 
-SRC	 = $(wildcard src/*.c)
+SRC	 = src/main.c $(wildcard src/*/*.c)
 LIBSRC	 = $(filter-out src/main.c,$(SRC))
 LIBOBJ	 = $(LIBSRC:src/%.c=$(BUILD)/%.o)
-HDR	 = $(wildcard src/*.h)
+HDR	 = $(wildcard src/*/*.h)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
@@ -65,8 +65,9 @@ $(BUILD)/$(PROG): $(BUILD)/main.o $(LIBOBJ)
 san-bin:
 	$(MAKE) SANITIZE=address,undefined build/san/$(PROG) unit-build
 
-$(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/%.o: src/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $@

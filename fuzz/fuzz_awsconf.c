@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define FUZZ_CHECK(x)	do { if (!(x)) abort(); } while (0)
 #define FUZZ_PATH	"/fuzz/aws"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 #include "fuzz.h"
 
 #define FUZZ_NAME	"fuzz.json"

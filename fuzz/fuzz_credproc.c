@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 #include "fuzz.h"
 
 

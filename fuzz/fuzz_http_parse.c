@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "http/http.h"
 
 #define FUZZ_CHECK(x)	do { if (!(x)) abort(); } while (0)
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 
 static struct snapshot *snap;
 static struct config cfg;

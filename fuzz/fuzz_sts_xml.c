@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 #include "fuzz.h"
 
 #define FUZZ_STATUS	200	/* st_http_status before the call */

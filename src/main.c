@@ -24,7 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imds.h"
+#include "core/core.h"
+#include "http/http.h"
+#include "creds/creds.h"
+#include "imds/imds.h"
+#include "netfilter/netfilter.h"
+#include "ops/ops.h"
+#include "priv/priv.h"
 
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define T_TOKEN_LEN	4096	/* bytes of the long session token */
 #define T_DIR_MAX	64	/* bytes in the temporary directory's path */

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 
 #define NAME	"config.json"
 

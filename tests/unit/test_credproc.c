@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define FIXTURES	"tests/unit/fixtures/credproc/"
 #define T_WORDS_MAX	8	/* words in one split case */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define T0	1748856028	/* "now" at the start of each test */
 

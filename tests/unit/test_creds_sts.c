@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 /* Parse config and credentials texts into an aws_conf as awsconf_load would. */
 static void

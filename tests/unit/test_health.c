@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "imds.h"
+#include "ops/ops.h"
 
 static int ready_calls;
 static const char *reason_text;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds.h"
+#include "http/http.h"
 
 #define BIG_MAX		(HTTP_HEAD_MAX * 2 + HTTP_BODY_MAX)	/* bytes in a built request */
 

@@ -25,7 +25,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 #include "contract_fixtures.h"
 
 #define T_PATH_MAX	512	/* bytes in a test file path */

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 #include "contract_fixtures.h"
 
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z, §9.1's pendingTime */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "imds.h"
+#include "core/core.h"
 #include "contract_fixtures.h"
 
 /* Take the buffer and compare it with want, length first. */

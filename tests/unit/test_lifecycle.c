@@ -14,7 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "imds.h"
+#include "imds/imds.h"
+#include "ops/ops.h"
 
 /* 2019-01-21T09:00:43Z: the contract's example time */
 #define T0	((time_t)1548061243)

@@ -14,7 +14,7 @@
 
 #include <arpa/inet.h>
 
-#include "imds.h"
+#include "netfilter/netfilter.h"
 
 #define T_BUF	16384
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 
 #define NOW	1000	/* monotonic seconds the tests pretend it is */
 

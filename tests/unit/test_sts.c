@@ -32,7 +32,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define MINI_STS	"tests/lib/mini_sts.py"
 #define PYTHON		"/usr/bin/python3"

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "creds/creds.h"
 
 #define T_NS		"https://sts.amazonaws.com/doc/2011-06-15/"
 #define T_AKID		"ASIAQXSECRETAKID7777"

@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 
 #define T_NOW		1000000	/* s: an arbitrary monotonic "now" */
 #define T_TTL		600	/* s: a typical TTL */

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "imds.h"
+#include "imds/imds.h"
 
 /* Look up a C-string path. */
 static const struct md_node *

@@ -13,7 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "imds.h"
+#include "core/core.h"
+#include "imds/imds.h"
 
 #define T_BUF		512	/* bytes of scratch output */
 #define T_WRAP		76	/* base64 line length of the identity signatures */

@@ -1,0 +1,233 @@
+/*
+ * core/: the layer everything else stands on.
+ *
+ *   util.c     dates, base64, bounded numbers, slices, secret-wiping buffers,
+ *              capped text (sbuf), files read with a cap
+ *   log.c      one-line text or JSON logs; fatal exits
+ *   json.c     the IMDS JSON pretty-printer (capped at JBUF_MAX)
+ *   watch.c    inotify on files' parent directories, debounced
+ *   server.c   (for now) the event loop: fd watches, timers, signals
+ *
+ * Nothing here knows about HTTP, credentials or IMDS.
+ */
+#ifndef CORE_H
+#define CORE_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define PROGNAME		"gimme-aws-mini"
+#ifndef GIMME_VERSION
+#define GIMME_VERSION		"0.1.0"
+#endif
+
+#define IMF_DATE_LEN		29	/* "Mon, 02 Jun 2025 09:20:28 GMT" */
+#define ISO_DATE_LEN		20	/* "2025-06-02T09:20:28Z" */
+#define ERRBUF_LEN		1024	/* bytes in an error message buffer */
+#define OPT_ITEM_MAX		256	/* bytes in one item of a comma-separated option */
+
+/* Exit codes (habit 13). */
+#define EXIT_USAGE		64	/* bad flag or value */
+#define EXIT_CONFIG		78	/* bad configuration file */
+#define EXIT_SYSTEM		71	/* a system call failed */
+#define EXIT_NOPERM		77	/* not allowed: privileges missing */
+#define EXIT_BUG		70	/* can't happen */
+
+/* A slice of untrusted bytes: never NUL-terminated. */
+struct slice {
+	const char	*p;
+	size_t		 n;
+};
+
+/* ------------------------------------------------------------------ */
+/* util.c: formatting helpers with fixed output sizes                 */
+/* ------------------------------------------------------------------ */
+
+/* IMF-fixdate (RFC 9110 §5.6.7) into buf[IMF_DATE_LEN + 1]; returns IMF_DATE_LEN. */
+size_t		 fmt_imf_date(time_t t, char *buf);
+/* "YYYY-MM-DDTHH:MM:SSZ" into buf[ISO_DATE_LEN + 1]; returns ISO_DATE_LEN. */
+size_t		 fmt_iso8601(time_t t, char *buf);
+/* Parse exactly "YYYY-MM-DDTHH:MM:SSZ" (also accepts a fraction and "+00:00"). 0 ok, -1 bad. */
+int		 parse_iso8601(const char *s, size_t n, time_t *out);
+/*
+ * Base64 of in[0..n) into out (capacity cap, NUL-terminated).  urlsafe uses
+ * '-' and '_'.  wrap > 0 inserts LF every wrap characters (never a trailing
+ * LF).  Returns the length written, or 0 if cap is too small.
+ */
+size_t		 b64_encode(const unsigned char *in, size_t n, char *out, size_t cap,
+		    int urlsafe, int wrap);
+/* Decode base64url (with padding) of exactly n chars; returns bytes or -1. */
+ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+/*
+ * Bounded unsigned decimal: digits only, no sign, no spaces, value <= max.
+ * Returns 0, or -1 not a number, -2 too big.
+ */
+int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
+		    unsigned long *out);
+/* s equals the C string lit, byte for byte. */
+int		 slice_eq(struct slice s, const char *lit);
+/* ASCII case-insensitive comparison of a slice with a C string. */
+int		 slice_ieq(struct slice s, const char *lit);
+/* Wipe n bytes at p (may be NULL), then free it: for anything that may hold a secret. */
+void		 wipe_free(void *p, size_t n);
+/*
+ * Grow a buffer that may hold secrets: a new block of newcap bytes with the
+ * first used bytes copied, the old one (oldcap bytes) wiped and freed.  Not
+ * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
+ */
+void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
+/* Text built in a caller's buffer: never past sb_cap, always NUL-terminated. */
+struct sbuf {
+	char		*sb_p;
+	size_t		 sb_len;
+	size_t		 sb_cap;
+	int		 sb_full;	/* sticky: something did not fit (and was not added) */
+};
+/* Append printf-style; on overflow set sb_full and add nothing more. */
+void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/*
+ * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
+ * When open fails with EACCES or EPERM and an opener is set, the opener is
+ * asked for a descriptor (sandbox.c: the helper opens the files the daemon
+ * must re-read after dropping its user); it returns an fd or -1 with errno.
+ */
+int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t	 mono_ms(void);
+void		 read_file_set_opener(int (*opener)(const char *path));
+
+/*
+ * credproc.c (for now): attributes for a child of the loop (attr: a posix_spawnattr_t *, set up
+ * with posix_spawnattr_init): no blocked signal (the loop blocks some for
+ * its signalfd), default dispositions, and with own_group its own process
+ * group (killed whole).  0, or the error number.
+ */
+int		 spawn_attr_clean(void *attr, int own_group);
+
+/* ------------------------------------------------------------------ */
+/* log.c                                                              */
+/* ------------------------------------------------------------------ */
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
+void		 log_init(int json, enum log_level min);
+void		 log_msg(enum log_level lvl, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
+/* One access-log line; imds is "v2" (valid token), "v1" (none) or "bad". */
+void		 log_access(const char *client, struct slice method, struct slice path,
+		    int status, size_t bytes, const char *imds);
+/* fatal appends strerror(errno); fatalx does not.  Both exit(code). */
+void		 fatal(int code, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+void		 fatalx(int code, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+
+/* ------------------------------------------------------------------ */
+/* json.c: the IMDS pretty-printer (contract §2.7)                    */
+/* ------------------------------------------------------------------ */
+
+#define JBUF_MAX		65535	/* bytes in one emitted document (aws-c-auth's limit of a body) */
+
+struct jbuf {
+	char		*j_p;		/* malloc'd, NUL-terminated */
+	size_t		 j_len;
+	size_t		 j_cap;
+	int		 j_members;	/* members so far in the open object */
+	int		 j_err;		/* sticky: allocation failure or over JBUF_MAX */
+};
+
+void		 jbuf_init(struct jbuf *j);
+void		 jbuf_free(struct jbuf *j);
+/* Hand the buffer over: returns j_p (caller frees) and resets j; NULL on error. */
+char		*jbuf_take(struct jbuf *j, size_t *len);
+/* "{\n" ... "\n}" with members "  \"key\" : value", separated ",\n". */
+void		 json_begin(struct jbuf *j);
+/* val NULL emits null */
+void		 json_str(struct jbuf *j, const char *key, const char *val);
+/* A null member.  Not json_null: jansson.h declares that name. */
+void		 json_null_member(struct jbuf *j, const char *key);
+/* inline array "[ \"a\", \"b\" ]"; n == 0 emits null */
+void		 json_strarray(struct jbuf *j, const char *key, const char *const *vals, size_t n);
+void		 json_end(struct jbuf *j);
+/* Append a JSON string literal (quoted, escaped per §2.7 rule 5). */
+void		 json_quote(struct jbuf *j, const char *s, size_t n);
+/* Append s as it is (layout around documents, e.g. the events array "[ ", " ]"). */
+void		 json_raw(struct jbuf *j, const char *s);
+
+/* ------------------------------------------------------------------ */
+/* watch.c: notice edits of files (inotify)                           */
+/* ------------------------------------------------------------------ */
+#define WATCH_DELAY_MS		100	/* ms: call back this long after a watched file changes */
+
+#define WATCH_FILES_MAX		4	/* files one watch follows */
+
+/*
+ * Call cb(arg) from the loop, WATCH_DELAY_MS after any of paths is
+ * written, created, replaced by a rename (as editors and `aws configure`
+ * do) or removed.  Watches the parent directories, so files that do not
+ * exist yet are noticed when they appear.  0 / -1 with err.
+ */
+int		 watch_files(const char *const *paths, size_t n, void (*cb)(void *), void *arg,
+		    char *err, size_t errlen);
+void		 watch_stop(void);
+
+/* ------------------------------------------------------------------ */
+/* loop.c: the event loop (fd watchers, timers, signals)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The loop's small interface for other modules: watch a descriptor, set a
+ * timer.  Callers own the structs (embedded in their own state); nothing is
+ * allocated.  Callbacks run from the loop, never re-entrantly.
+ */
+struct loop_watch {
+	int		 lw_kind;	/* private */
+	int		 lw_fd;
+	void		(*lw_cb)(int fd, uint32_t events, void *arg);
+	void		*lw_arg;
+};
+struct loop_timer {
+	uint64_t	 lt_at_ms;	/* monotonic ms; private */
+	int		 lt_armed;
+	void		(*lt_cb)(void *arg);
+	void		*lt_arg;
+	struct loop_timer *lt_next;	/* private */
+};
+
+/* The epoll set and signals, without listeners (server_init calls it). 0 / -1. */
+int		 loop_init(char *err, size_t errlen);
+/* Watch fd for events (EPOLLIN, EPOLLOUT, ...).  0 / -1 (errno; w is left unwatched). */
+int		 loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
+		    void (*cb)(int fd, uint32_t events, void *arg), void *arg);
+void		 loop_watch_del(struct loop_watch *w);
+/* Call cb(arg) delay_ms from now (re-arming moves it). */
+void		 loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *),
+		    void *arg);
+void		 loop_timer_cancel(struct loop_timer *t);
+/* Monotonic milliseconds as of this loop iteration. */
+uint64_t	 loop_now_ms(void);
+/* Run until *done becomes non-zero, or SIGTERM/SIGINT (then 1). 0 / 1 / -1. */
+int		 loop_run_until(const int *done);
+/* Tear the loop down (after loop_init without server_init). */
+void		 loop_cleanup(void);
+/* ------------------------------------------------------------------ */
+/* listen_addr: socket addresses of listeners                         */
+/* ------------------------------------------------------------------ */
+struct listen_addr {
+	char		 la_text[64];	/* as given: "127.0.0.1:1338", "[::1]:80" */
+	int		 la_family;
+	unsigned char	 la_addr[16];
+	unsigned	 la_port;
+	int		 la_freebind;	/* bind before the address exists (alias mode) */
+};
+/* Parse "ADDR:PORT" or "[IPv6]:PORT".  0 / -1 with err. */
+int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen);
+
+#endif /* CORE_H */

@@ -1,0 +1,345 @@
+/*
+ * creds/: where credentials come from, and the cache that serves them.
+ *
+ *   creds.c       providers (example, env, profile) behind one cache with
+ *                 the refresh policy; a request never waits on a provider
+ *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
+ *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
+ *   credproc.c    credential_process: split, run from the loop, parse
+ *   sts.c         the STS client (libcurl on the loop, SigV4)
+ *   sts_xml.c     STS replies (expat)
+ */
+#ifndef CREDS_H
+#define CREDS_H
+
+#include "core/core.h"
+
+#define CRED_AKID_MAX		128	/* bytes in an access key id */
+#define CRED_SECRET_MAX		256	/* bytes in a secret access key */
+#define CRED_TOKEN_MAX		8192	/* bytes in a session token */
+#define CRED_LIFETIME_EXAMPLE	(6 * 3600)	/* s: example credentials last like EC2's */
+#define CRED_ROLLING_LIFETIME	(6 * 3600)	/* s: served lifetime of keys with no expiry */
+#define CRED_MIN_AHEAD		3600	/* s: served Expiration is at least this far ahead */
+#define CRED_REFRESH_AHEAD	(30 * 60)	/* s: refresh expiring keys this long before */
+#define CRED_REFRESH_JITTER	(5 * 60)	/* s: ... minus up to this much, spread */
+#define CRED_REFRESH_MIN_GAP	60	/* s: never refresh a good credential more often */
+#define CRED_BACKOFF_MIN	5	/* s: first retry after a failed refresh */
+#define CRED_BACKOFF_MAX	300	/* s: retries back off up to this */
+#define ROLE_NAME_MAX		64	/* IAM role names: [A-Za-z0-9+=,.@_-]{1,64} */
+
+#define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
+#define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
+#define AWSCONF_PATH_MAX	400	/* bytes in the path of config or credentials */
+#define CREDPROC_TIMEOUT_MS	30000	/* ms a credential_process may run */
+#define CREDPROC_OUT_MAX	65536	/* bytes of its stdout kept; more is an error */
+#define CREDPROC_ERR_MAX	512	/* bytes of its stderr's first line reported */
+#define CREDPROC_ARGS_MAX	256	/* words in its command line */
+#define CREDPROC_REAP_POLL_MS	20	/* ms between waitpid polls where pidfd_open is missing */
+
+#define STS_RESP_MAX		65536	/* bytes of an STS reply kept; more is an error */
+#define STS_TIMEOUT_MS		10000	/* ms for a whole STS request */
+#define STS_CONNECT_TIMEOUT_MS	3000	/* ms to connect to STS */
+#define STS_DURATION_MIN	900	/* s: STS's shortest session */
+#define STS_DURATION_MAX	43200	/* s: STS's longest (the role's maximum may be less) */
+#define STS_DURATION_DEFAULT	3600	/* s */
+#define STS_SESSION_NAME_MAX	64	/* RoleSessionName: [\w+=,.@-]{2,64} */
+#define STS_ARN_MAX		2048	/* bytes in a role ARN */
+#define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
+#define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
+#define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
+#define STS_REGION_BUF		128	/* bytes kept of a configured region (sts.c refuses one over 32) */
+#define STS_URL_MAX		1024	/* bytes in an endpoint URL or a CA bundle path */
+
+/* A set of credentials as a provider hands them over (contract §8.6). */
+struct cred {
+	char		 c_akid[CRED_AKID_MAX + 1];
+	char		 c_secret[CRED_SECRET_MAX + 1];
+	char		 c_token[CRED_TOKEN_MAX + 1];	/* "" when none */
+	time_t		 c_expiration;	/* true expiry, wall clock; 0 when the source has none */
+	time_t		 c_last_updated;/* when they were obtained, wall clock */
+};
+
+/* ------------------------------------------------------------------ */
+/* creds.c: credential providers behind one cache                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A provider's answer: ok 1 with c filled (the callee wipes it after the
+ * call; copy what you keep), or ok 0 with a one-line message in err (never a
+ * secret).  Providers may answer at once or later from the event loop.
+ */
+typedef void	(*cred_done_fn)(void *arg, int ok, const struct cred *c, const char *err);
+
+struct cred_provider {
+	const char	*cp_name;	/* "example", "env", "profile" */
+	char		 cp_desc[ERRBUF_LEN];	/* for the log: "profile dev (/root/.aws/credentials)" */
+	/* Start a fetch; done is called exactly once (possibly before return). */
+	void		(*cp_fetch)(struct cred_provider *cp, time_t now, cred_done_fn done,
+			    void *arg);
+	void		(*cp_free)(struct cred_provider *cp);	/* may be NULL */
+	void		*cp_ctx;
+	struct cred_provider *cp_base;	/* a wrapped provider (STS), or NULL */
+};
+
+/* AWS's documented example credentials (contract §8.6). */
+extern struct cred_provider cred_provider_example;
+/* Placeholder identity-credentials/ec2 credentials, marked not valid upstream. */
+void		 creds_ec2_placeholder(time_t now, struct cred *out);
+/* Wipe a credential (explicit_bzero). */
+void		 cred_wipe(struct cred *c);
+
+/*
+ * The refresh policy, pure so that tests drive it with their own clock.
+ * rnd is a random 32-bit value (jitter).
+ *   cred_refresh_at: when to fetch again after a success at now: expiring
+ *     keys CRED_REFRESH_AHEAD (minus jitter) before they expire, keys with no
+ *     expiry when their served Expiration gets within CRED_MIN_AHEAD; never
+ *     sooner than CRED_REFRESH_MIN_GAP.
+ *   cred_backoff: seconds to wait after the n-th consecutive failure (n >= 1).
+ *   cred_served_expiration: the Expiration to serve: the real one, or for
+ *     keys with none, fetched + CRED_ROLLING_LIFETIME.
+ */
+time_t		 cred_refresh_at(const struct cred *c, time_t fetched, time_t now, uint32_t rnd);
+unsigned	 cred_backoff(unsigned n, uint32_t rnd);
+time_t		 cred_served_expiration(const struct cred *c, time_t fetched);
+
+/* The one credential cache: a request never waits on a provider. */
+struct cred_cache {
+	struct cred_provider *cc_prov;
+	struct cred	 cc_cur;	/* last good, as served (Expiration filled in) */
+	int		 cc_have;	/* cc_cur holds a credential that has not expired */
+	time_t		 cc_fetched;	/* when cc_cur was obtained */
+	time_t		 cc_next;	/* next fetch (wall clock) */
+	unsigned	 cc_failures;	/* consecutive failed fetches */
+	int		 cc_busy;	/* a fetch is under way */
+	int		 cc_allow_long_term;	/* keys with no session token are served */
+	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
+	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
+	unsigned long	 cc_n_ok;	/* fetches that delivered credentials (metrics) */
+	unsigned long	 cc_n_failed;	/* fetches that failed (metrics) */
+	time_t		(*cc_clock)(void);	/* wall clock; tests set their own */
+	/* called (from the loop) whenever what should be served changes */
+	void		(*cc_changed)(void *arg);
+	void		*cc_arg;
+};
+
+void		 cred_cache_init(struct cred_cache *cc, struct cred_provider *p,
+		    void (*changed)(void *), void *arg);
+/* Fetch now (the start, a file change).  Nothing happens if one is under way. */
+void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
+/* Once a second: refresh when due, expire what has expired. */
+void		 cred_cache_tick(struct cred_cache *cc, time_t now);
+void		 cred_cache_free(struct cred_cache *cc);
+
+/* Keys from AWS_ACCESS_KEY_ID etc.; 0, or -1 with err when they are incomplete or absent. */
+int		 cred_provider_env(struct cred_provider **out, char *err, size_t errlen);
+/*
+ * A profile of the shared files (static keys, or credential_process).
+ * Checks the profile exists and is usable now; the files are re-read at
+ * each fetch, so edits take effect.  0 / -1 with err.
+ */
+int		 cred_provider_profile(const char *profile, struct cred_provider **out,
+		    char *err, size_t errlen);
+/* A profile provider's files (which 0: config, 1: credentials), through wrappers; NULL for others. */
+const char	*cred_provider_file(const struct cred_provider *cp, int which);
+/* A profile provider's profile name (through wrappers); NULL for other providers. */
+const char	*cred_provider_profile_name(const struct cred_provider *cp);
+
+/* ------------------------------------------------------------------ */
+/* creds_sts.c: credentials through STS                               */
+/* ------------------------------------------------------------------ */
+
+struct aws_conf;	/* awsconf.c, below */
+
+/* One AssumeRole of a chain. */
+struct assume_step {
+	char		 as_arn[STS_ARN_MAX];
+	char		 as_session[STS_SESSION_NAME_MAX + 1];
+	char		 as_external_id[STS_EXTERNAL_ID_MAX + 1];	/* "" = none */
+	unsigned	 as_duration;	/* s; 0 = STS's default */
+};
+
+/*
+ * Wrap base: with steps, assume each role in turn (the first with the base
+ * credentials, each next with the previous role's); without steps, turn
+ * long-term base keys into session credentials with GetSessionToken
+ * (duration s), unless allow_long_term.  sts_init must have been called.
+ * Takes base over (freed with the wrapper).  0 / -1 with err.
+ */
+int		 cred_provider_sts(struct cred_provider *base, const struct assume_step *steps,
+		    size_t nsteps, unsigned duration, int allow_long_term,
+		    struct cred_provider **out, char *err, size_t errlen);
+/*
+ * The role chain of a profile (role_arn, source_profile, external_id,
+ * role_session_name, duration_seconds, as the AWS CLI reads them): steps in
+ * the order they are assumed, and the profile that holds the keys in root.
+ * A profile without role_arn gives 0 steps and root = profile.  Loops,
+ * chains over STS_CHAIN_MAX and role_arn without source_profile: -1 with
+ * err.  default_session names sessions that the profiles leave unnamed.
+ */
+int		 sts_profile_chain(const struct aws_conf *ac, const char *profile,
+		    const char *default_session, struct assume_step *steps, size_t *nsteps,
+		    char *root, size_t rootlen, char *err, size_t errlen);
+/* The role name of an ARN (arn:aws:iam::123456789012:role/path/app -> app) and its account. 0 / -1. */
+int		 sts_role_name(const char *arn, char *name, size_t namelen, char *account,
+		    size_t acctlen);
+/* A RoleSessionName: 2 to 64 of [A-Za-z0-9_+=,.@-]. */
+int		 sts_session_name_ok(const char *s);
+/* gimme-aws-mini-<hostname>, cut to STS's characters and length. */
+void		 sts_default_session_name(char *out, size_t len);
+/* "3600", "90s", "15m", "1h" -> seconds within STS_DURATION_MIN..MAX.  0 / -1. */
+int		 sts_parse_duration(const char *s, unsigned *out);
+
+/* ------------------------------------------------------------------ */
+/* awsconf.c: ~/.aws/config and ~/.aws/credentials                    */
+/* ------------------------------------------------------------------ */
+
+struct aws_kv {
+	char		*kv_key;
+	char		*kv_val;	/* wiped on free: may be a secret */
+	const char	*kv_file;	/* the path it came from (borrowed from aws_conf) */
+	unsigned	 kv_line;
+};
+
+struct aws_section {
+	char		*as_profile;	/* profile name ("default", "dev") */
+	struct aws_kv	*as_kv;
+	size_t		 as_nkv;
+	const char	*as_file;
+	unsigned	 as_line;	/* line of the [header] */
+};
+
+struct aws_conf {
+	char		*ac_config_path;	/* as resolved (may not exist) */
+	char		*ac_creds_path;
+	int		 ac_config_found;	/* the file existed and was read */
+	int		 ac_creds_found;
+	struct aws_section *ac_config;	/* profiles of the config file */
+	size_t		 ac_nconfig;
+	struct aws_section *ac_creds;	/* profiles of the credentials file */
+	size_t		 ac_ncreds;
+};
+
+/*
+ * The paths the AWS CLI uses: AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE
+ * (a leading "~/" expanded), else $HOME/.aws/config and .aws/credentials.
+ * 0 / -1 with err (no HOME and no variable).
+ */
+int		 awsconf_paths(char *config, size_t clen, char *creds, size_t crlen,
+		    char *err, size_t errlen);
+/*
+ * Read both files (a missing file is not an error: *_found says so).
+ * Syntax errors, duplicated keys or sections -> -1 with "FILE:LINE: message".
+ */
+int		 awsconf_load(const char *config_path, const char *creds_path,
+		    struct aws_conf *out, char *err, size_t errlen);
+/* Parse one file's text (from a string, for tests).  is_config selects [profile x] naming. */
+int		 awsconf_parse(const char *text, size_t len, const char *path, int is_config,
+		    struct aws_section **out, size_t *nout, char *err, size_t errlen);
+/* Whether either file has the profile. */
+int		 awsconf_has_profile(const struct aws_conf *c, const char *profile);
+/*
+ * A profile's value for key with the AWS CLI's precedence (the credentials
+ * file wins over the config file); NULL if unset.  *kv (may be NULL) gets
+ * where it came from.
+ */
+const char	*awsconf_get(const struct aws_conf *c, const char *profile, const char *key,
+		    const struct aws_kv **kv);
+void		 awsconf_free(struct aws_conf *c);
+void		 awsconf_sections_free(struct aws_section *s, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* credproc.c: credential_process                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Split a command line into words as the AWS CLI does (botocore's
+ * shlex.split, POSIX mode: '...' literal; inside "..." only \" and \\ are
+ * escapes; a backslash outside quotes escapes the next character; no
+ * expansion of variables, globs or ~).  *argv is malloc'd and
+ * NULL-terminated; free with credproc_argv_free.  0 / -1 with err.
+ */
+int		 credproc_split(const char *cmd, char ***argv, char *err, size_t errlen);
+void		 credproc_argv_free(char **argv);
+/*
+ * Parse a credential_process's stdout: JSON with Version 1, AccessKeyId,
+ * SecretAccessKey, and optional SessionToken and Expiration (ISO 8601).
+ * 0 / -1 with err (never quoting the output: it may hold secrets).
+ */
+int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
+		    size_t errlen);
+/*
+ * Run cmd without a shell (credproc_split, execvp), stdin /dev/null, stdout
+ * capped at CREDPROC_OUT_MAX, killed after timeout_ms; from the event loop.
+ * done is called exactly once, from the loop (never before return), with
+ * the parsed credential or an error naming the program, its exit status or
+ * signal, and the first line of its stderr (never its stdout).  0 started,
+ * -1 with err (then done is not called).
+ */
+int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
+		    void *arg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* sts.c, sts_xml.c: the STS client                                   */
+/* ------------------------------------------------------------------ */
+
+enum sts_action { STS_ASSUME_ROLE, STS_GET_SESSION_TOKEN };
+
+/* Where and how STS is reached (one per process). */
+struct sts_config {
+	char		 sc_region[STS_REGION_BUF];	/* signing region, e.g. us-east-1 */
+	char		 sc_endpoint[STS_URL_MAX];	/* URL; "" = https://sts.<region>.<domain>/ */
+	char		 sc_ca_bundle[STS_URL_MAX];	/* "" = the system store */
+};
+
+/* One call.  Strings are borrowed for the duration of sts_call only. */
+struct sts_req {
+	enum sts_action	 sr_action;
+	const struct cred *sr_base;	/* signing credentials (token sent as X-Amz-Security-Token) */
+	const char	*sr_role_arn;	/* AssumeRole */
+	const char	*sr_session_name;	/* AssumeRole */
+	const char	*sr_external_id;	/* AssumeRole; NULL or "" = none */
+	unsigned	 sr_duration;	/* DurationSeconds; 0 = STS's default */
+};
+
+/* What came back: credentials, or STS's error. */
+struct sts_result {
+	int		 st_ok;		/* 1: st_cred holds credentials */
+	struct cred	 st_cred;	/* c_expiration from STS's Expiration */
+	char		 st_assumed_arn[STS_ARN_MAX];	/* AssumedRoleUser/Arn (AssumeRole) */
+	char		 st_assumed_id[256];		/* AssumedRoleUser/AssumedRoleId */
+	long		 st_http_status;
+	char		 st_code[128];	/* <Error><Code>, e.g. AccessDenied, Throttling */
+	char		 st_message[512];	/* <Error><Message> */
+	char		 st_request_id[128];	/* <RequestId> */
+};
+
+/*
+ * Parse an STS reply body (expat): the credentials of an
+ * AssumeRoleResponse / GetSessionTokenResponse, or an ErrorResponse's
+ * Code, Message and RequestId (r->st_ok 0).  A DOCTYPE, an unexpected
+ * document, a missing field, sizes over their fields: -1 with err.  0 when
+ * r holds either credentials or an STS error.  Messages never quote
+ * secrets.
+ */
+int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
+		    struct sts_result *r, char *err, size_t errlen);
+
+/* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
+int		 sts_endpoint_for(const char *region, char *url, size_t len);
+/* curl_global_init and a multi handle driven by the loop (loop_init first).  0 / -1 with err. */
+int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
+/*
+ * Send one request (POST, form body, signed with SigV4 by libcurl as
+ * "aws:amz:<region>:sts"), from the loop.  done is called exactly once,
+ * from the loop, never before return: with r (st_ok 1 credentials, st_ok 0
+ * an STS error with code/message/request id) and err NULL, or r NULL and
+ * err describing a transport failure (timeout, refused, TLS, bad reply).
+ * 0 started, -1 with err (done not called).
+ */
+int		 sts_call(const struct sts_req *rq, void (*done)(void *arg,
+		    const struct sts_result *r, const char *err), void *arg, char *err,
+		    size_t errlen);
+void		 sts_cleanup(void);
+
+#endif /* CREDS_H */

@@ -1,0 +1,395 @@
+/*
+ * creds_sts.c: credentials through STS.
+ *
+ * One provider type wraps another (the base: environment, a profile, the
+ * example keys) and either assumes a chain of roles with AssumeRole (from
+ * --assume-role, or a profile's role_arn/source_profile chain), or turns
+ * long-term base keys into session credentials with GetSessionToken.  Every
+ * step is asynchronous: the base may answer from the loop
+ * (credential_process), and so does STS (sts.c), so a request never waits
+ * on any of it.  Errors name the step, the STS error code, its message and
+ * request id; never a secret.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "creds/creds.h"
+
+#define SESSION_PREFIX		"gimme-aws-mini-"
+#define HOSTNAME_MAX		256	/* bytes of gethostname we keep */
+
+struct sts_ctx {
+	struct assume_step steps[STS_CHAIN_MAX];
+	size_t		 nsteps;
+	unsigned	 duration;	/* GetSessionToken */
+	int		 allow_long_term;
+	/* the fetch under way */
+	size_t		 step;
+	struct cred	 cur;
+	cred_done_fn	 done;
+	void		*arg;
+};
+
+static void	sts_next(struct sts_ctx *x);
+
+static void
+sts_finish(struct sts_ctx *x, int ok, const char *err)
+{
+	cred_done_fn done = x->done;
+	void *arg = x->arg;
+	char msg[ERRBUF_LEN];
+
+	x->done = NULL;
+	if (ok)
+		done(arg, 1, &x->cur, NULL);
+	else if (x->nsteps == 0 && strncmp(err, "STS ", 4) == 0) {
+		/* GetSessionToken failed: say how to do without it */
+		snprintf(msg, sizeof(msg), "%.900s; or serve the long-term keys as they are "
+		    "with --allow-long-term-keys", err);
+		done(arg, 0, NULL, msg);
+	} else
+		done(arg, 0, NULL, err);
+	cred_wipe(&x->cur);
+}
+
+static void
+sts_answer(void *arg, const struct sts_result *r, const char *terr)
+{
+	struct sts_ctx *x = arg;
+	char err[ERRBUF_LEN];
+	const char *what = x->nsteps > 0 ? "AssumeRole" : "GetSessionToken";
+	const char *arn = x->nsteps > 0 ? x->steps[x->step].as_arn : "";
+
+	if (r == NULL) {
+		snprintf(err, sizeof(err), "STS %s%s%s: %s", what, *arn ? " " : "", arn, terr);
+		sts_finish(x, 0, err);
+		return;
+	}
+	if (!r->st_ok) {
+		snprintf(err, sizeof(err), "STS %s%s%s: %s: %s (HTTP %ld, request id %s)", what,
+		    *arn ? " " : "", arn, r->st_code, r->st_message, r->st_http_status,
+		    r->st_request_id[0] ? r->st_request_id : "none");
+		sts_finish(x, 0, err);
+		return;
+	}
+	cred_wipe(&x->cur);
+	x->cur = r->st_cred;
+	x->cur.c_last_updated = 0;	/* the cache stamps it */
+	if (x->nsteps == 0) {
+		sts_finish(x, 1, NULL);
+		return;
+	}
+	log_debug("STS AssumeRole %s: %s", arn, r->st_assumed_arn);
+	x->step++;
+	sts_next(x);
+}
+
+/* Take the next step with x->cur as the signing credentials. */
+static void
+sts_next(struct sts_ctx *x)
+{
+	struct sts_req rq;
+	char err[ERRBUF_LEN], msg[ERRBUF_LEN];
+
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_base = &x->cur;
+	if (x->nsteps == 0) {
+		/* long-term keys only: session keys pass as they are */
+		if (x->cur.c_token[0] != '\0' || x->allow_long_term) {
+			sts_finish(x, 1, NULL);
+			return;
+		}
+		rq.sr_action = STS_GET_SESSION_TOKEN;
+		rq.sr_duration = x->duration;
+	} else {
+		if (x->step == x->nsteps) {
+			sts_finish(x, 1, NULL);
+			return;
+		}
+		rq.sr_action = STS_ASSUME_ROLE;
+		rq.sr_role_arn = x->steps[x->step].as_arn;
+		rq.sr_session_name = x->steps[x->step].as_session;
+		rq.sr_external_id = x->steps[x->step].as_external_id;
+		rq.sr_duration = x->steps[x->step].as_duration;
+	}
+	if (sts_call(&rq, sts_answer, x, err, sizeof(err)) == -1) {
+		snprintf(msg, sizeof(msg), "STS %s: %.900s", x->nsteps > 0 ? "AssumeRole" :
+		    "GetSessionToken", err);
+		sts_finish(x, 0, msg);
+	}
+}
+
+static void
+sts_base_done(void *arg, int ok, const struct cred *c, const char *err)
+{
+	struct sts_ctx *x = arg;
+	char msg[ERRBUF_LEN];
+
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "base credentials: %.900s", err);
+		sts_finish(x, 0, msg);
+		return;
+	}
+	cred_wipe(&x->cur);
+	x->cur = *c;
+	x->step = 0;
+	sts_next(x);
+}
+
+static void
+sts_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
+{
+	struct sts_ctx *x = cp->cp_ctx;
+
+	if (x->done != NULL) {	/* the cache never overlaps fetches */
+		done(arg, 0, NULL, "can't happen: a fetch is under way");
+		return;
+	}
+	x->done = done;
+	x->arg = arg;
+	cp->cp_base->cp_fetch(cp->cp_base, now, sts_base_done, x);
+}
+
+static void
+sts_free(struct cred_provider *cp)
+{
+	struct sts_ctx *x = cp->cp_ctx;
+
+	if (cp->cp_base != NULL && cp->cp_base->cp_free != NULL)
+		cp->cp_base->cp_free(cp->cp_base);
+	cred_wipe(&x->cur);
+	free(x);
+	free(cp);
+}
+
+int
+cred_provider_sts(struct cred_provider *base, const struct assume_step *steps, size_t nsteps,
+    unsigned duration, int allow_long_term, struct cred_provider **out, char *err,
+    size_t errlen)
+{
+	struct cred_provider *p;
+	struct sts_ctx *x;
+
+	if (nsteps > STS_CHAIN_MAX) {
+		snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
+		return -1;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL || (x = calloc(1, sizeof(*x))) == NULL) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (nsteps > 0)
+		memcpy(x->steps, steps, nsteps * sizeof(*steps));
+	x->nsteps = nsteps;
+	x->duration = duration;
+	x->allow_long_term = allow_long_term;
+	p->cp_name = "sts";
+	if (nsteps > 0)
+		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole with "
+		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
+		    base->cp_desc);
+	else
+		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
+		    "go through STS GetSessionToken)", base->cp_desc);
+	p->cp_fetch = sts_fetch;
+	p->cp_free = sts_free;
+	p->cp_ctx = x;
+	p->cp_base = base;
+	*out = p;
+	return 0;
+}
+
+/* ---- names, durations, chains ------------------------------------------ */
+
+int
+sts_role_name(const char *arn, char *name, size_t namelen, char *account, size_t acctlen)
+{
+	const char *p = arn, *acct, *res, *slash;
+	int i;
+
+	/* arn:PARTITION:iam::ACCOUNT:role/[path/]NAME */
+	if (strncmp(p, "arn:", 4) != 0)
+		return -1;
+	p += 4;
+	for (i = 0; i < 3; i++) {	/* partition, service, region */
+		if ((p = strchr(p, ':')) == NULL)
+			return -1;
+		p++;
+	}
+	acct = p;
+	if ((res = strchr(acct, ':')) == NULL || res - acct != 12)
+		return -1;
+	res++;
+	if (strncmp(res, "role/", 5) != 0 || (slash = strrchr(res, '/')) == NULL ||
+	    slash[1] == '\0' || strlen(slash + 1) >= namelen || acctlen < 13)
+		return -1;
+	memcpy(account, acct, 12);
+	account[12] = '\0';
+	snprintf(name, namelen, "%s", slash + 1);
+	return 0;
+}
+
+void
+sts_default_session_name(char *out, size_t len)
+{
+	char host[HOSTNAME_MAX];
+	size_t i, o;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	o = (size_t)snprintf(out, len, "%s", SESSION_PREFIX);
+	for (i = 0; host[i] != '\0' && o + 1 < len && o < STS_SESSION_NAME_MAX; i++) {
+		char c = host[i];
+		/* RoleSessionName allows [\w+=,.@-] */
+		out[o++] = (isalnum((unsigned char)c) || strchr("_+=,.@-", c) != NULL) ? c : '-';
+	}
+	out[o] = '\0';
+}
+
+int
+sts_parse_duration(const char *s, unsigned *out)
+{
+	size_t n = strlen(s);
+	unsigned long v, mult = 1;
+
+	if (n > 1 && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
+		mult = s[n - 1] == 'h' ? 3600 : s[n - 1] == 'm' ? 60 : 1;
+		n--;
+	}
+	if (parse_uint_bounded(s, n, STS_DURATION_MAX, &v) != 0)
+		return -1;
+	v *= mult;
+	if (v < STS_DURATION_MIN || v > STS_DURATION_MAX)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
+sts_session_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 2 || n > STS_SESSION_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_+=,.@-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* "FILE:LINE: source_profile chain loops: a -> b -> a" */
+static void
+chain_loop(char *err, size_t errlen, const struct aws_kv *kv, const char *const *seen,
+    size_t n, const char *again)
+{
+	size_t i, off;
+	int w;
+
+	w = snprintf(err, errlen, "%s:%u: source_profile chain loops:", kv->kv_file, kv->kv_line);
+	off = w < 0 ? 0 : (size_t)w;
+	for (i = 0; i <= n && off < errlen; i++) {
+		w = snprintf(err + off, errlen - off, "%s%s", i == 0 ? " " : " -> ",
+		    i < n ? seen[i] : again);
+		off += w < 0 ? 0 : (size_t)w;
+	}
+}
+
+int
+sts_profile_chain(const struct aws_conf *ac, const char *profile, const char *default_session,
+    struct assume_step *steps, size_t *nsteps, char *root, size_t rootlen, char *err,
+    size_t errlen)
+{
+	const char *seen[STS_CHAIN_MAX + 1], *cur = profile, *v, *src;
+	struct assume_step tmp[STS_CHAIN_MAX];
+	const struct aws_kv *kv;
+	size_t n = 0, i;
+	unsigned long d;
+
+	for (;;) {
+		if (awsconf_get(ac, cur, "role_arn", &kv) == NULL)
+			break;		/* cur holds the keys */
+		for (i = 0; i < n; i++)
+			if (strcmp(seen[i], cur) == 0) {
+				chain_loop(err, errlen, kv, seen, n, cur);
+				return -1;
+			}
+		if (n == STS_CHAIN_MAX) {
+			snprintf(err, errlen, "profile %s: more than %d roles in its source_profile "
+			    "chain", profile, STS_CHAIN_MAX);
+			return -1;
+		}
+		seen[n] = cur;
+		memset(&tmp[n], 0, sizeof(tmp[n]));
+		v = awsconf_get(ac, cur, "role_arn", &kv);
+		if (strlen(v) >= sizeof(tmp[n].as_arn)) {
+			snprintf(err, errlen, "%s:%u: role_arn is too long", kv->kv_file, kv->kv_line);
+			return -1;
+		}
+		snprintf(tmp[n].as_arn, sizeof(tmp[n].as_arn), "%s", v);
+		if ((v = awsconf_get(ac, cur, "external_id", &kv)) != NULL) {
+			if (strlen(v) >= sizeof(tmp[n].as_external_id)) {
+				snprintf(err, errlen, "%s:%u: external_id is too long", kv->kv_file,
+				    kv->kv_line);
+				return -1;
+			}
+			snprintf(tmp[n].as_external_id, sizeof(tmp[n].as_external_id), "%s", v);
+		}
+		if ((v = awsconf_get(ac, cur, "role_session_name", &kv)) != NULL) {
+			if (!sts_session_name_ok(v)) {
+				snprintf(err, errlen, "%s:%u: role_session_name must be 2 to %d of "
+				    "A-Z a-z 0-9 _ + = , . @ -", kv->kv_file, kv->kv_line,
+				    STS_SESSION_NAME_MAX);
+				return -1;
+			}
+			snprintf(tmp[n].as_session, sizeof(tmp[n].as_session), "%s", v);
+		} else
+			snprintf(tmp[n].as_session, sizeof(tmp[n].as_session), "%s", default_session);
+		if ((v = awsconf_get(ac, cur, "duration_seconds", &kv)) != NULL) {
+			if (parse_uint_bounded(v, strlen(v), STS_DURATION_MAX, &d) != 0 ||
+			    d < STS_DURATION_MIN) {
+				snprintf(err, errlen, "%s:%u: duration_seconds must be %d to %d",
+				    kv->kv_file, kv->kv_line, STS_DURATION_MIN, STS_DURATION_MAX);
+				return -1;
+			}
+			tmp[n].as_duration = (unsigned)d;
+		}
+		if ((src = awsconf_get(ac, cur, "source_profile", &kv)) == NULL) {
+			const struct aws_kv *ra;
+			awsconf_get(ac, cur, "role_arn", &ra);
+			if (awsconf_get(ac, cur, "credential_source", &kv) != NULL)
+				snprintf(err, errlen, "%s:%u: credential_source is not supported; use "
+				    "source_profile", kv->kv_file, kv->kv_line);
+			else
+				snprintf(err, errlen, "%s:%u: profile %s has role_arn but no "
+				    "source_profile", ra->kv_file, ra->kv_line, cur);
+			return -1;
+		}
+		if (!awsconf_has_profile(ac, src)) {
+			snprintf(err, errlen, "%s:%u: source_profile %s: no such profile",
+			    kv->kv_file, kv->kv_line, src);
+			return -1;
+		}
+		n++;
+		/* a profile that is its own source holds its keys (as the AWS CLI allows) */
+		if (strcmp(src, cur) == 0)
+			break;
+		cur = src;
+	}
+	if (strlen(cur) >= rootlen) {
+		snprintf(err, errlen, "profile name %s is too long", cur);
+		return -1;
+	}
+	snprintf(root, rootlen, "%s", cur);
+	/* assumed from the keys outwards: the profile asked for comes last */
+	for (i = 0; i < n; i++)
+		steps[i] = tmp[n - 1 - i];
+	*nsteps = n;
+	explicit_bzero(tmp, sizeof(tmp));
+	return 0;
+}

@@ -1,0 +1,898 @@
+/*
+ * config.c: the --config JSON file.
+ *
+ *	{
+ *	  "meta-data": { ... },		overlay of /<version>/meta-data/
+ *	  "dynamic":   { ... },		overlay of /<version>/dynamic/
+ *	  "user-data": "bytes" | null,
+ *	  "options":   { "http-endpoint": "enabled", ... }	contract §5.4
+ *	  "scenario":  { "spot-interruption": {...}, ... }	lifecycle.c, issue 8
+ *	}
+ *
+ * Under meta-data and dynamic a string is a leaf, an array of strings a
+ * multi-valued leaf (joined by LF), an object a directory and null removes
+ * the path.  Two places are stricter:
+ *   - meta-data/tags holds only instance/, whose members are tags: keys as
+ *     in contract §8.5, values strings (possibly empty) or null;
+ *   - dynamic/instance-identity/document given as an object is not a
+ *     directory: its members are identity document fields (contract §9.1),
+ *     applied by instance.c.
+ *
+ * Everything is checked here, when the file is read, so that a bad file is
+ * refused at start-up with one line naming the place.  Only the types and
+ * names are checked here; instance.c checks the values of the facts.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "imds/imds.h"
+
+#define CFG_NAME_DEFAULT	"config"	/* name in messages when none is given */
+
+#define PATH_TAGS		"meta-data/tags"
+#define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
+#define PATH_DOCUMENT		"dynamic/instance-identity/document"
+#define JS_INDEX_DIGITS_MAX	9	/* digits of an array index in a message's path */
+
+struct cfg_ctx {
+	const char	*cx_name;	/* file name for messages */
+	const char	*cx_text;	/* the file's text, to say where an error is */
+	size_t		 cx_len;
+	const char	*cx_key;	/* a bad key under the message's path, or NULL */
+	char		*cx_err;
+	size_t		 cx_errlen;
+	char		 cx_path[MD_PATH_MAX + 1];	/* path being checked */
+	size_t		 cx_pathlen;
+};
+
+static void	 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Control bytes become '?' so that a message stays one line. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/*
+ * Finding a value again in text that jansson has already accepted (jansson
+ * keeps no positions per value).  The text is valid JSON, so the walk only
+ * has to tell strings from structure; every step is bounded by len.
+ */
+static size_t
+js_ws(const char *t, size_t len, size_t i)
+{
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Past the string opening at t[i] == '"'. */
+static size_t
+js_string_end(const char *t, size_t len, size_t i)
+{
+	for (i++; i < len && t[i] != '"'; i++)
+		if (t[i] == '\\')
+			i++;
+	return i < len ? i + 1 : len;
+}
+
+/* Past the value starting at t[i]: a scalar, or a whole object or array. */
+static size_t
+js_value_end(const char *t, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	while (i < len) {
+		if (t[i] == '"') {
+			i = js_string_end(t, len, i);
+		} else if (t[i] == '{' || t[i] == '[') {
+			depth++;
+			i++;
+		} else if (t[i] == '}' || t[i] == ']') {
+			if (depth == 0)
+				return i;	/* a scalar's end */
+			i++;
+			if (--depth == 0)
+				return i;
+		} else if (depth == 0 && (t[i] == ',' || t[i] == ' ' || t[i] == '\t' ||
+		    t[i] == '\n' || t[i] == '\r')) {
+			return i;
+		} else {
+			i++;
+		}
+	}
+	return len;
+}
+
+/*
+ * In the object opening at t[i], the offset of the member named name (its
+ * key's opening quote), and in *val where its value starts.  (size_t)-1 if
+ * there is none as written (a key spelt with escapes, say).
+ */
+static size_t
+js_member(const char *t, size_t len, size_t i, const char *name, size_t nlen, size_t *val)
+{
+	size_t k, n;
+
+	if (i >= len || t[i] != '{')
+		return (size_t)-1;
+	for (i = js_ws(t, len, i + 1); i < len && t[i] == '"';) {
+		k = i;
+		i = js_string_end(t, len, i);
+		n = i - k - 2;		/* the key between its quotes */
+		i = js_ws(t, len, i);
+		if (i < len && t[i] == ':')
+			i = js_ws(t, len, i + 1);
+		if (n == nlen && memcmp(t + k + 1, name, nlen) == 0) {
+			*val = i;
+			return k;
+		}
+		i = js_ws(t, len, js_value_end(t, len, i));
+		if (i < len && t[i] == ',')
+			i = js_ws(t, len, i + 1);
+	}
+	return (size_t)-1;
+}
+
+/* In the array opening at t[i], the offset of element idx, or (size_t)-1. */
+static size_t
+js_element(const char *t, size_t len, size_t i, size_t idx)
+{
+	if (i >= len || t[i] != '[')
+		return (size_t)-1;
+	for (i = js_ws(t, len, i + 1); idx > 0 && i < len && t[i] != ']'; idx--) {
+		i = js_ws(t, len, js_value_end(t, len, i));
+		if (i < len && t[i] == ',')
+			i = js_ws(t, len, i + 1);
+	}
+	return i < len && t[i] != ']' ? i : (size_t)-1;
+}
+
+/*
+ * The offset of what path ("options/http-tokens", "scenario/events/1")
+ * names, a member's key or an array element, and in *val where its value
+ * starts; (size_t)-1 if it is not found.
+ */
+static size_t
+js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val)
+{
+	const char *end = path + plen, *slash;
+	size_t i = js_ws(t, len, 0), at = (size_t)-1, seg, idx, d;
+
+	while (path < end) {
+		slash = memchr(path, '/', (size_t)(end - path));
+		seg = (size_t)((slash != NULL ? slash : end) - path);
+		if (i < len && t[i] == '[') {
+			if (seg == 0 || seg > JS_INDEX_DIGITS_MAX || strspn(path, "0123456789") < seg)
+				return (size_t)-1;
+			for (idx = 0, d = 0; d < seg; d++)
+				idx = idx * 10 + (size_t)(path[d] - '0');
+			i = at = js_element(t, len, i, idx);
+		} else {
+			at = js_member(t, len, i, path, seg, &i);
+		}
+		if (at == (size_t)-1)
+			return at;
+		path += seg + (slash != NULL);
+	}
+	*val = i;
+	return at;
+}
+
+/*
+ * "NAME: " + message, one line.  A message starts with the path it is
+ * about ("options/http-tokens: expected ..."); when that path is found in
+ * the text (and cx_key under it, if set), the file name is followed by its
+ * line and column, as in jansson's own syntax errors.
+ */
+static void
+cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
+{
+	char msg[ERRBUF_LEN];
+	const char *colon;
+	size_t at = (size_t)-1, key_at, val, i, line = 1, col = 1;
+	va_list ap;
+
+	if (cx->cx_err == NULL || cx->cx_errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cx->cx_text != NULL && (colon = strstr(msg, ": ")) != NULL &&
+	    (at = js_locate(cx->cx_text, cx->cx_len, msg, (size_t)(colon - msg), &val)) !=
+	    (size_t)-1 && cx->cx_key != NULL &&
+	    (key_at = js_member(cx->cx_text, cx->cx_len, val, cx->cx_key, strlen(cx->cx_key),
+	    &val)) != (size_t)-1)
+		at = key_at;
+	if (at == (size_t)-1) {
+		snprintf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
+	} else {
+		for (i = 0; i < at; i++) {
+			if (cx->cx_text[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		snprintf(cx->cx_err, cx->cx_errlen, "%s:%zu:%zu: %s", cx->cx_name, line, col, msg);
+	}
+	one_line(cx->cx_err);
+}
+
+/* "a string", "a number", ...: what a value is, for messages. */
+static const char *
+jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+/* Append "/key" (or "key" at the top) to the current path.  0 / -1. */
+static int
+path_push(struct cfg_ctx *cx, const char *key, size_t *saved)
+{
+	size_t klen = strlen(key), add = klen + (cx->cx_pathlen > 0);
+
+	*saved = cx->cx_pathlen;
+	if (add > MD_PATH_MAX - cx->cx_pathlen) {
+		cfg_err(cx, "%s/%.40s...: path longer than %d bytes", cx->cx_path, key,
+		    MD_PATH_MAX);
+		return -1;
+	}
+	if (cx->cx_pathlen > 0)
+		cx->cx_path[cx->cx_pathlen++] = '/';
+	memcpy(cx->cx_path + cx->cx_pathlen, key, klen);
+	cx->cx_pathlen += klen;
+	cx->cx_path[cx->cx_pathlen] = '\0';
+	return 0;
+}
+
+static void
+path_pop(struct cfg_ctx *cx, size_t saved)
+{
+	cx->cx_pathlen = saved;
+	cx->cx_path[saved] = '\0';
+}
+
+/*
+ * A string or array-of-strings leaf must fit in a served body.  The array
+ * case also requires every element to be a string.  0 / -1.
+ */
+static int
+check_leaf(struct cfg_ctx *cx, json_t *v, const char *expected)
+{
+	size_t i, total = 0;
+	json_t *e;
+
+	if (json_is_string(v)) {
+		if (json_string_length(v) > MD_BODY_MAX) {
+			cfg_err(cx, "%s: value of %zu bytes, more than %d", cx->cx_path,
+			    json_string_length(v), MD_BODY_MAX);
+			return -1;
+		}
+		return 0;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e)) {
+			cfg_err(cx, "%s: expected %s, got an array holding %s", cx->cx_path,
+			    expected, jtype(e));
+			return -1;
+		}
+		total += json_string_length(e) + (i > 0);
+		if (total > MD_BODY_MAX) {
+			cfg_err(cx, "%s: values of more than %d bytes in all", cx->cx_path,
+			    MD_BODY_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Tag keys exposed in IMDS (contract §8.5): letters, digits and
+ * + - = . , _ : @, and not ".", ".." or "_index".
+ */
+int
+config_tag_key_ok(const char *k)
+{
+	size_t i, n = strlen(k);
+
+	if (n == 0 || n > MD_NAME_MAX || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 ||
+	    strcmp(k, "_index") == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = k[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (strchr("+-=.,_:@", c) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* meta-data/tags: only instance/, which holds tags. */
+static int
+check_tags(struct cfg_ctx *cx, json_t *tags)
+{
+	const char *k, *tk;
+	json_t *v, *tv;
+	size_t saved, saved2;
+
+	if (json_is_null(tags))
+		return 0;
+	if (!json_is_object(tags)) {
+		cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path, jtype(tags));
+		return -1;
+	}
+	json_object_foreach(tags, k, v) {
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(cx->cx_path, PATH_TAGS_INSTANCE) != 0) {
+			cfg_err(cx, "%s: only instance/ is allowed under tags/", cx->cx_path);
+			return -1;
+		}
+		if (json_is_null(v)) {
+			path_pop(cx, saved);
+			continue;
+		}
+		if (!json_is_object(v)) {
+			cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path,
+			    jtype(v));
+			return -1;
+		}
+		json_object_foreach(v, tk, tv) {
+			if (!config_tag_key_ok(tk)) {
+				cx->cx_key = tk;
+				cfg_err(cx, "%s: invalid tag key \"%s\": tag keys may hold only "
+				    "letters, digits and + - = . , _ : @ and may not be \".\", "
+				    "\"..\" or \"_index\"", cx->cx_path, tk);
+				return -1;
+			}
+			if (path_push(cx, tk, &saved2) == -1)
+				return -1;
+			if (!json_is_string(tv) && !json_is_null(tv)) {
+				cfg_err(cx, "%s: expected a string or null, got %s", cx->cx_path,
+				    jtype(tv));
+				return -1;
+			}
+			if (json_is_string(tv) && check_leaf(cx, tv, "a string") == -1)
+				return -1;
+			path_pop(cx, saved2);
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* Identity document fields a config may give, and their types (§9.1). */
+enum doc_kind {
+	DOC_STRING,		/* a string */
+	DOC_STRING_NULL,	/* a string or null */
+	DOC_LIST_NULL		/* an array of strings or null */
+};
+
+static const struct {
+	const char	*df_name;
+	enum doc_kind	 df_kind;
+} doc_fields[] = {
+	{ "accountId",			DOC_STRING },
+	{ "architecture",		DOC_STRING },
+	{ "availabilityZone",		DOC_STRING },
+	{ "billingProducts",		DOC_LIST_NULL },
+	{ "devpayProductCodes",		DOC_LIST_NULL },
+	{ "marketplaceProductCodes",	DOC_LIST_NULL },
+	{ "imageId",			DOC_STRING },
+	{ "instanceId",			DOC_STRING },
+	{ "instanceType",		DOC_STRING },
+	{ "kernelId",			DOC_STRING_NULL },
+	{ "pendingTime",		DOC_STRING },
+	{ "privateIp",			DOC_STRING },
+	{ "ramdiskId",			DOC_STRING_NULL },
+	{ "region",			DOC_STRING },
+	{ "version",			DOC_STRING },
+};
+
+/* dynamic/instance-identity/document as an object: document fields. */
+static int
+check_document(struct cfg_ctx *cx, json_t *doc)
+{
+	const char *k;
+	json_t *v;
+	size_t i, saved;
+	int ok;
+
+	json_object_foreach(doc, k, v) {
+		for (i = 0; i < sizeof(doc_fields) / sizeof(doc_fields[0]); i++)
+			if (strcmp(k, doc_fields[i].df_name) == 0)
+				break;
+		if (i == sizeof(doc_fields) / sizeof(doc_fields[0])) {
+			cx->cx_key = k;
+			cfg_err(cx, "%s: unknown identity document field \"%s\"", cx->cx_path, k);
+			return -1;
+		}
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		switch (doc_fields[i].df_kind) {
+		case DOC_STRING:
+			ok = json_is_string(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected a string, got %s", cx->cx_path,
+				    jtype(v));
+			break;
+		case DOC_STRING_NULL:
+			ok = json_is_string(v) || json_is_null(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected a string or null, got %s",
+				    cx->cx_path, jtype(v));
+			break;
+		case DOC_LIST_NULL:
+		default:
+			ok = json_is_array(v) || json_is_null(v);
+			if (!ok)
+				cfg_err(cx, "%s: expected an array of strings or null, got %s",
+				    cx->cx_path, jtype(v));
+			else if (json_is_array(v) &&
+			    check_leaf(cx, v, "an array of strings or null") == -1)
+				ok = 0;
+			break;
+		}
+		if (!ok)
+			return -1;
+		if (json_is_string(v) && check_leaf(cx, v, "a string") == -1)
+			return -1;
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* A directory of the meta-data or dynamic overlay, at cx_path. */
+static int
+check_dir(struct cfg_ctx *cx, json_t *dir)
+{
+	static const char expected[] = "a string, an array of strings, an object or null";
+	const char *k;
+	json_t *v;
+	size_t saved;
+
+	json_object_foreach(dir, k, v) {
+		if (!tree_name_ok(k, strlen(k))) {
+			cx->cx_key = k;
+			cfg_err(cx, "%s: invalid name \"%s\": a path segment is 1 to %d "
+			    "visible ASCII characters without '/', '?' or '#', and not "
+			    "\".\" or \"..\"", cx->cx_path, k, MD_NAME_MAX);
+			return -1;
+		}
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(cx->cx_path, PATH_TAGS) == 0) {
+			if (check_tags(cx, v) == -1)
+				return -1;
+		} else if (strcmp(cx->cx_path, PATH_DOCUMENT) == 0 && json_is_object(v)) {
+			/* the one object that is not a directory: see instance.c */
+			if (check_document(cx, v) == -1)
+				return -1;
+		} else if (json_is_object(v)) {
+			if (check_dir(cx, v) == -1)
+				return -1;
+		} else if (json_is_string(v) || json_is_array(v)) {
+			if (check_leaf(cx, v, expected) == -1)
+				return -1;
+		} else if (!json_is_null(v)) {
+			cfg_err(cx, "%s: expected %s, got %s", cx->cx_path, expected, jtype(v));
+			return -1;
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/*
+ * A two-word option: *out = 1 for on, 0 for off.  Messages name the words
+ * in the order the contract gives them (§5.4).
+ */
+static int
+opt_word(struct cfg_ctx *cx, json_t *v, const char *w1, const char *w2, int w1_on,
+    int *out)
+{
+	const char *s;
+
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		/* strlen == length: an embedded NUL never matches */
+		if (strcmp(s, w1) == 0 && strlen(s) == json_string_length(v)) {
+			*out = w1_on;
+			return 0;
+		}
+		if (strcmp(s, w2) == 0 && strlen(s) == json_string_length(v)) {
+			*out = !w1_on;
+			return 0;
+		}
+		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got \"%.64s\"", cx->cx_path,
+		    w1, w2, s);
+	} else
+		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path, w1, w2,
+		    jtype(v));
+	return -1;
+}
+
+/* "options": contract §5.4. */
+static int
+check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
+{
+	const char *k;
+	json_t *v;
+	size_t saved;
+	json_int_t hop;
+
+	if (!json_is_object(opts)) {
+		cfg_err(cx, "options: expected an object, got %s", jtype(opts));
+		return -1;
+	}
+	json_object_foreach(opts, k, v) {
+		if (path_push(cx, k, &saved) == -1)
+			return -1;
+		if (strcmp(k, "http-endpoint") == 0) {
+			if (opt_word(cx, v, "enabled", "disabled", 1,
+			    &cfg->c_opt.o_endpoint_enabled) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_ENDPOINT;
+		} else if (strcmp(k, "http-tokens") == 0) {
+			if (opt_word(cx, v, "optional", "required", 0,
+			    &cfg->c_opt.o_tokens_required) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_TOKENS;
+		} else if (strcmp(k, "http-put-response-hop-limit") == 0) {
+			if (!json_is_integer(v)) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
+				    cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX, jtype(v));
+				return -1;
+			}
+			hop = json_integer_value(v);
+			if (hop < HOP_LIMIT_MIN || hop > HOP_LIMIT_MAX) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %"
+				    JSON_INTEGER_FORMAT, cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX,
+				    hop);
+				return -1;
+			}
+			cfg->c_opt.o_hop_limit = (int)hop;
+			cfg->c_opt_set |= OPT_SET_HOPLIMIT;
+		} else if (strcmp(k, "instance-metadata-tags") == 0) {
+			if (opt_word(cx, v, "enabled", "disabled", 1,
+			    &cfg->c_opt.o_tags_enabled) == -1)
+				return -1;
+			cfg->c_opt_set |= OPT_SET_TAGS;
+		} else {
+			cfg_err(cx, "%s: unknown option (known: http-endpoint, http-tokens, "
+			    "http-put-response-hop-limit, instance-metadata-tags)", cx->cx_path);
+			return -1;
+		}
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
+/* "user-data": a string of at most USER_DATA_MAX bytes, or null. */
+static int
+check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
+{
+	size_t len;
+
+	if (json_is_null(v)) {
+		/* given, and empty: nothing is served (contract §10) */
+		cfg->c_user_data_set = 1;
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		cfg_err(cx, "user-data: expected a string or null, got %s", jtype(v));
+		return -1;
+	}
+	len = json_string_length(v);
+	if (len > USER_DATA_MAX) {
+		cfg_err(cx, "user-data: %zu bytes, more than the %d allowed", len, USER_DATA_MAX);
+		return -1;
+	}
+	if ((cfg->c_user_data = malloc(len + 1)) == NULL) {
+		cfg_err(cx, "user-data: out of memory");
+		return -1;
+	}
+	memcpy(cfg->c_user_data, json_string_value(v), len);
+	cfg->c_user_data[len] = '\0';
+	cfg->c_user_data_len = len;
+	cfg->c_user_data_set = 1;
+	return 0;
+}
+
+/* When the daemon started (config_set_start); 0: now. */
+static time_t scenario_start;
+
+void
+config_set_start(time_t start)
+{
+	scenario_start = start;
+}
+
+/*
+ * "scenario": checked by applying it to a scratch lifecycle, so that the
+ * file and the daemon can never disagree on what is valid.  Its times
+ * count from the daemon's start, at a reload too (which does not replay
+ * it): an event that has ended since then does not make the file wrong.
+ */
+static int
+check_scenario(struct cfg_ctx *cx, json_t *v)
+{
+	struct lifecycle *l;
+	char msg[ERRBUF_LEN];
+	int rc;
+
+	if ((l = malloc(sizeof(*l))) == NULL) {
+		cfg_err(cx, "scenario: out of memory");
+		return -1;
+	}
+	life_init(l);
+	rc = life_scenario(l, v, scenario_start != 0 ? scenario_start : time(NULL), msg,
+	    sizeof(msg));
+	if (rc == -1)
+		cfg_err(cx, "%s", msg);
+	life_free(l);
+	free(l);
+	return rc;
+}
+
+void
+config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* EC2's defaults (contract §5.4); they count only where c_opt_set says */
+	cfg->c_opt.o_endpoint_enabled = 1;
+	cfg->c_opt.o_tokens_required = 0;
+	cfg->c_opt.o_hop_limit = HOP_LIMIT_MIN;
+	cfg->c_opt.o_tags_enabled = 0;
+}
+
+/*
+ * cfg is overwritten (it must hold nothing that needs freeing).  On error
+ * it is left as config_init leaves it.
+ */
+int
+config_parse(const char *text, size_t len, const char *name, struct config *cfg,
+    char *err, size_t errlen)
+{
+	struct cfg_ctx cx;
+	json_error_t jerr;
+	json_t *root = NULL, *v;
+	const char *k;
+	size_t saved;
+
+	config_init(cfg);
+	memset(&cx, 0, sizeof(cx));
+	cx.cx_name = name != NULL ? name : CFG_NAME_DEFAULT;
+	cx.cx_err = err;
+	cx.cx_errlen = errlen;
+	cx.cx_text = text;
+	cx.cx_len = len;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		/* "FILE:LINE:COLUMN: message"; duplicate keys land here too */
+		if (err != NULL && errlen > 0) {
+			snprintf(err, errlen, "%s:%d:%d: %s", cx.cx_name, jerr.line,
+			    jerr.column, jerr.text);
+			one_line(err);
+		}
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		cfg_err(&cx, "expected an object at the top level, got %s", jtype(root));
+		goto fail;
+	}
+	cfg->c_root = root;
+	json_object_foreach(root, k, v) {
+		if (strcmp(k, "meta-data") == 0 || strcmp(k, "dynamic") == 0) {
+			if (!json_is_object(v)) {
+				cfg_err(&cx, "%s: expected an object, got %s", k, jtype(v));
+				goto fail;
+			}
+			if (path_push(&cx, k, &saved) == -1 || check_dir(&cx, v) == -1)
+				goto fail;
+			path_pop(&cx, saved);
+			if (k[0] == 'm')
+				cfg->c_meta = v;
+			else
+				cfg->c_dynamic = v;
+		} else if (strcmp(k, "user-data") == 0) {
+			if (check_user_data(&cx, v, cfg) == -1)
+				goto fail;
+		} else if (strcmp(k, "options") == 0) {
+			if (path_push(&cx, k, &saved) == -1 ||
+			    check_options(&cx, v, cfg) == -1)
+				goto fail;
+			path_pop(&cx, saved);
+		} else if (strcmp(k, "scenario") == 0) {
+			if (check_scenario(&cx, v) == -1)
+				goto fail;
+			cfg->c_scenario = v;
+		} else {
+			cfg_err(&cx, "%s: unknown top-level key (known: meta-data, dynamic, "
+			    "user-data, options, scenario)", k);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	if (cfg->c_root == NULL)
+		json_decref(root);
+	config_free(cfg);
+	return -1;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	config_init(cfg);
+	if (read_file_capped(path, CONFIG_FILE_MAX, &text, &len) == -1) {
+		if (errno == EFBIG)
+			snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		one_line(err);
+		return -1;
+	}
+	rc = config_parse(text, len, path, cfg, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* Frees what cfg holds and leaves it as config_init does. */
+void
+config_free(struct config *cfg)
+{
+	json_decref((json_t *)cfg->c_root);
+	if (cfg->c_user_data != NULL) {
+		explicit_bzero(cfg->c_user_data, cfg->c_user_data_len);
+		free(cfg->c_user_data);
+	}
+	config_init(cfg);
+}
+
+int
+config_dup(const struct config *src, struct config *dst)
+{
+	config_init(dst);
+	dst->c_opt = src->c_opt;
+	dst->c_opt_set = src->c_opt_set;
+	dst->c_user_data_set = src->c_user_data_set;
+	if (src->c_root != NULL) {
+		if ((dst->c_root = json_deep_copy((json_t *)src->c_root)) == NULL)
+			goto fail;
+		dst->c_meta = json_object_get(dst->c_root, "meta-data");
+		dst->c_dynamic = json_object_get(dst->c_root, "dynamic");
+		dst->c_scenario = json_object_get(dst->c_root, "scenario");
+	}
+	if (src->c_user_data != NULL) {
+		if ((dst->c_user_data = malloc(src->c_user_data_len + 1)) == NULL)
+			goto fail;
+		memcpy(dst->c_user_data, src->c_user_data, src->c_user_data_len + 1);
+		dst->c_user_data_len = src->c_user_data_len;
+	}
+	return 0;
+fail:
+	config_free(dst);
+	return -1;
+}
+
+int
+config_set_path(struct config *cfg, const char *path, const char *val, size_t len,
+    char *err, size_t errlen)
+{
+	struct cfg_ctx cx;
+	char seg[MD_NAME_MAX + 1];
+	const char *top, *p, *slash;
+	json_t *root = NULL, *sub = NULL, *dir, *next;
+	size_t n;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.cx_name = "set";
+	cx.cx_err = err;
+	cx.cx_errlen = errlen;
+	if (strncmp(path, "meta-data/", 10) == 0)
+		top = "meta-data";
+	else if (strncmp(path, "dynamic/", 8) == 0)
+		top = "dynamic";
+	else {
+		snprintf(err, errlen, "%.64s: a path starts with meta-data/ or dynamic/", path);
+		one_line(err);
+		return -1;
+	}
+	if (strlen(path) > MD_PATH_MAX || (val != NULL && len > MD_BODY_MAX)) {
+		snprintf(err, errlen, "%.64s: path or value too long", path);
+		one_line(err);
+		return -1;
+	}
+	/* a copy of the subtree is changed and checked; cfg only if all is well */
+	root = cfg->c_root != NULL ? (json_t *)cfg->c_root : NULL;
+	sub = root != NULL ? json_object_get(root, top) : NULL;
+	sub = sub != NULL ? json_deep_copy(sub) : json_object();
+	if (sub == NULL)
+		goto nomem;
+	dir = sub;
+	for (p = path + strlen(top) + 1; ; p = slash + 1) {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (!tree_name_ok(p, n) || n > MD_NAME_MAX) {
+			snprintf(err, errlen, "%.200s: invalid name \"%.*s\": a path segment is 1 to "
+			    "%d visible ASCII characters without '/', '?' or '#', and not \".\" or "
+			    "\"..\"", path, (int)(n > 64 ? 64 : n), p, MD_NAME_MAX);
+			one_line(err);
+			goto fail;
+		}
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		if (slash == NULL)
+			break;
+		next = json_object_get(dir, seg);
+		if (!json_is_object(next)) {
+			/* a leaf (or null) in the way becomes a directory */
+			if ((next = json_object()) == NULL || json_object_set_new(dir, seg, next) == -1)
+				goto nomem;
+		}
+		dir = next;
+	}
+	if ((next = val != NULL ? json_stringn(val, len) : json_null()) == NULL) {
+		/* jansson keeps strings UTF-8, as the file's are */
+		snprintf(err, errlen, "%.200s: the value is not UTF-8 text", path);
+		one_line(err);
+		goto fail;
+	}
+	if (json_object_set_new(dir, seg, next) == -1)
+		goto nomem;
+	snprintf(cx.cx_path, sizeof(cx.cx_path), "%s", top);
+	cx.cx_pathlen = strlen(top);
+	if (check_dir(&cx, sub) == -1)
+		goto fail;
+	if (root == NULL) {
+		if ((root = json_object()) == NULL)
+			goto nomem;
+		cfg->c_root = root;
+	}
+	if (json_object_set_new(root, top, sub) == -1) {
+		sub = NULL;	/* json_object_set_new dropped it */
+		goto nomem;
+	}
+	cfg->c_meta = json_object_get(root, "meta-data");
+	cfg->c_dynamic = json_object_get(root, "dynamic");
+	return 0;
+nomem:
+	snprintf(err, errlen, "%.64s: out of memory", path);
+fail:
+	json_decref(sub);
+	return -1;
+}

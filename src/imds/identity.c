@@ -1,0 +1,648 @@
+/*
+ * identity.c: the instance identity signatures (contract §9.2).
+ *
+ * Three keys sign the identity document, exactly as it is served:
+ *
+ *   signature  RSA (1024-bit when generated), PKCS#1 v1.5 over SHA-256 of the
+ *              document; the body is the base64 of the raw signature.
+ *   pkcs7      PKCS#7 SignedData embedding the document, DSA (1024-bit when
+ *              generated) with SHA-1, signed attributes contentType,
+ *              signingTime and messageDigest, no certificates inside.
+ *   rsa2048    the same structure as pkcs7, RSA >= 2048 bits with SHA-256.
+ *
+ * Each key gets a self-signed certificate: PKCS#7 needs one to name the
+ * signer (issuer and serial), and local verifiers (Vault, SPIRE, openssl
+ * smime -certfile) need the published copy.  Bodies are base64 in lines of
+ * 76 characters, no BEGIN/END lines, no trailing LF.
+ *
+ * Only the OpenSSL 3 EVP/X509/PKCS7 API is used, no deprecated call.  This
+ * runs at start-up and on each snapshot rebuild, never per request, so it
+ * allocates freely.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/dsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "imds/imds.h"
+
+#define ID_RSA_SIG_BITS		1024	/* bits of a generated `signature` key (as AWS's mock) */
+#define ID_RSA_2048_BITS	2048	/* bits of a generated `rsa2048` key, and the minimum loaded */
+#define ID_DSA_BITS		1024	/* bits of a generated `pkcs7` DSA prime p */
+#define ID_DSA_Q_BITS		160	/* bits of the DSA subgroup q (FIPS 186 L=1024, N=160) */
+#define ID_B64_WRAP		76	/* characters per base64 line (contract §9.2) */
+#define ID_KEYFILE_MAX		(256 * 1024)	/* bytes in a --identity-key file */
+#define ID_KEYFILE_MODE		0600	/* mode of a key file we create */
+#define ID_CERTFILE_MODE	0644	/* mode of the certificate file */
+#define ID_SERIAL_LEN		16	/* bytes of random certificate serial */
+#define ID_CERT_BACKDATE	(24L * 3600)	/* seconds: notBefore = now - this */
+#define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
+#define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
+#define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
+
+/* One signing role: its key and the self-signed certificate of that key. */
+struct id_role {
+	const char	*r_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
+	EVP_PKEY	*r_key;
+	X509		*r_cert;
+};
+
+enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };
+
+static struct id_role id_roles[ROLE_COUNT] = {
+	{ "signature", NULL, NULL },
+	{ "pkcs7", NULL, NULL },
+	{ "rsa2048", NULL, NULL },
+};
+
+/*
+ * Format "what: first queued OpenSSL error" into err and clear the queue.
+ * Always returns -1 so that callers can write `return ossl_fail(...)`.
+ */
+static int
+ossl_fail(char *err, size_t errlen, const char *what)
+{
+	char ebuf[ID_ERR_LEN];
+	unsigned long e;
+
+	e = ERR_get_error();
+	if (e != 0)
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+	else
+		snprintf(ebuf, sizeof(ebuf), "unknown error");
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s", what, ebuf);
+	ERR_clear_error();
+	return -1;
+}
+
+static void
+role_clear(struct id_role *r)
+{
+	EVP_PKEY_free(r->r_key);
+	r->r_key = NULL;
+	X509_free(r->r_cert);
+	r->r_cert = NULL;
+}
+
+/*
+ * Never prompt for a pass phrase: an encrypted key is an error here.  u
+ * points to a flag that records the request, for a clearer message.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)u = 1;
+	return -1;
+}
+
+static EVP_PKEY *
+gen_rsa(unsigned bits, char *err, size_t errlen)
+{
+	EVP_PKEY *k;
+
+	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits)) == NULL)
+		ossl_fail(err, errlen, "RSA key generation");
+	return k;
+}
+
+static EVP_PKEY *
+gen_dsa(char *err, size_t errlen)
+{
+	EVP_PKEY_CTX *pctx = NULL, *kctx = NULL;
+	EVP_PKEY *params = NULL, *key = NULL;
+
+	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL)) == NULL ||
+	    EVP_PKEY_paramgen_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, ID_DSA_BITS) <= 0 ||
+	    EVP_PKEY_CTX_set_dsa_paramgen_q_bits(pctx, ID_DSA_Q_BITS) <= 0 ||
+	    EVP_PKEY_paramgen(pctx, &params) <= 0) {
+		ossl_fail(err, errlen, "DSA parameter generation");
+		goto done;
+	}
+	if ((kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(kctx) <= 0 ||
+	    EVP_PKEY_keygen(kctx, &key) <= 0) {
+		ossl_fail(err, errlen, "DSA key generation");
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+done:
+	EVP_PKEY_CTX_free(kctx);
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(params);
+	return key;
+}
+
+/* Add one X.509 v3 extension given in openssl.cnf syntax. */
+static int
+cert_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext;
+	int ok;
+
+	if ((ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL)
+		return 0;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/*
+ * A self-signed X.509 v3 certificate for role r's key: subject = issuer =
+ * CN "gimme-aws-mini instance identity (<role>)", O "gimme-aws-mini";
+ * random positive serial; valid from a day ago for ten years.
+ */
+static X509 *
+make_cert(const struct id_role *r, char *err, size_t errlen)
+{
+	unsigned char serial[ID_SERIAL_LEN];
+	char cn[128];
+	X509 *x = NULL;
+	X509_NAME *name = NULL;
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *sn = NULL;
+	X509V3_CTX v3;
+	time_t now;
+
+	snprintf(cn, sizeof(cn), "%s instance identity (%s)", PROGNAME, r->r_name);
+	if (RAND_bytes(serial, sizeof(serial)) != 1) {
+		ossl_fail(err, errlen, "certificate serial");
+		goto fail;
+	}
+	serial[0] &= 0x7f;	/* positive, RFC 5280 §4.1.2.2 */
+	serial[0] |= 0x40;	/* and always ID_SERIAL_LEN bytes long */
+	now = time(NULL);
+	if ((x = X509_new()) == NULL ||
+	    X509_set_version(x, X509_VERSION_3) != 1 ||
+	    (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    X509_set_serialNumber(x, sn) != 1 ||
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -ID_CERT_BACKDATE, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), ID_CERT_DAYS, -ID_CERT_BACKDATE,
+	    &now) == NULL ||
+	    X509_set_pubkey(x, r->r_key) != 1 ||
+	    (name = X509_NAME_new()) == NULL ||
+	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	    (const unsigned char *)PROGNAME, -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_subject_name(x, name) != 1 ||
+	    X509_set_issuer_name(x, name) != 1) {
+		ossl_fail(err, errlen, "certificate creation");
+		goto fail;
+	}
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if (!cert_add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !cert_add_ext(x, &v3, NID_key_usage, "critical,digitalSignature") ||
+	    !cert_add_ext(x, &v3, NID_subject_key_identifier, "hash")) {
+		ossl_fail(err, errlen, "certificate extensions");
+		goto fail;
+	}
+	/*
+	 * SHA-256 for every certificate; DSA-1024 with SHA-256 is allowed by
+	 * OpenSSL (the digest is truncated to q), and SHA-1 is only the
+	 * fallback should a build refuse it.
+	 */
+	if (X509_sign(x, r->r_key, EVP_sha256()) <= 0) {
+		ERR_clear_error();
+		if (X509_sign(x, r->r_key, EVP_sha1()) <= 0) {
+			ossl_fail(err, errlen, "certificate signing");
+			goto fail;
+		}
+	}
+	X509_NAME_free(name);
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	return x;
+fail:
+	X509_NAME_free(name);
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+/* Give role r the key k unless it already has one; 1 when taken. */
+static int
+role_take(struct id_role *r, EVP_PKEY *k)
+{
+	if (r->r_key != NULL || EVP_PKEY_up_ref(k) != 1)
+		return 0;
+	r->r_key = k;
+	return 1;
+}
+
+/* Line number (1-based) of p in text, for messages. */
+static size_t
+line_of(const char *text, const char *p)
+{
+	size_t line = 1;
+
+	for (; text < p; text++)
+		if (*text == '\n')
+			line++;
+	return line;
+}
+
+/*
+ * Read every PEM private key in the file; keep the first RSA key (signature),
+ * the first RSA key of >= 2048 bits (rsa2048) and the first DSA key (pkcs7).
+ * Other key types and other PEM blocks (certificates, parameters) are
+ * skipped.  The blocks are found here rather than by calling
+ * PEM_read_bio_PrivateKey until it fails, because OpenSSL 3 reports the end
+ * of the input and a corrupt key with the same error.  0 ok (at least one
+ * usable key), -1 with err.
+ */
+static int
+load_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN ";
+	static const char label_end[] = "PRIVATE KEY-----";
+	char *text = NULL, what[ERRBUF_LEN];
+	const char *p, *eol, *end;
+	size_t len = 0, ll;
+	BIO *bio = NULL;
+	EVP_PKEY *k = NULL;
+	int found = 0, encrypted = 0, rc = -1;
+
+	if (read_file_capped(path, ID_KEYFILE_MAX, &text, &len) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		goto done;
+	}
+	end = text + len;
+	ERR_clear_error();
+	for (p = text; (p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) != NULL;
+	    p = eol) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		ll = (size_t)(eol - p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		/* a BEGIN line of its own whose label ends in "PRIVATE KEY" */
+		if ((p != text && p[-1] != '\n') || ll < sizeof(begin) - 1 + sizeof(label_end) - 1 ||
+		    memcmp(p + ll - (sizeof(label_end) - 1), label_end,
+		    sizeof(label_end) - 1) != 0)
+			continue;
+		/* (int) is safe: len <= ID_KEYFILE_MAX */
+		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL) {
+			ossl_fail(err, errlen, "identity key file: BIO_new_mem_buf");
+			goto done;
+		}
+		if ((k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+		    &encrypted)) == NULL) {
+			snprintf(what, sizeof(what), "identity key file %s: %sprivate key at line %zu",
+			    path, encrypted ? "encrypted " : "", line_of(text, p));
+			if (encrypted) {
+				ERR_clear_error();
+				snprintf(err, errlen, "%s: pass phrases are not supported", what);
+			} else
+				ossl_fail(err, errlen, what);
+			goto done;
+		}
+		BIO_free(bio);
+		bio = NULL;
+		if (EVP_PKEY_is_a(k, "RSA")) {
+			found += role_take(&roles[ROLE_SIG], k);
+			if (EVP_PKEY_get_bits(k) >= ID_RSA_2048_BITS)
+				found += role_take(&roles[ROLE_RSA2048], k);
+		} else if (EVP_PKEY_is_a(k, "DSA"))
+			found += role_take(&roles[ROLE_DSA], k);
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	if (found == 0) {
+		snprintf(err, errlen, "identity key file %s: no RSA or DSA private key", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	BIO_free(bio);
+	if (text != NULL) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	return rc;
+}
+
+/* Write all of buf to fd.  0 / -1 (errno). */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Create path (O_EXCL, mode 0600) holding the three keys as PKCS#8 PEM, in
+ * role order.  On failure nothing is left behind.  0 / -1 with err.
+ */
+static int
+save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
+{
+	BIO *mem = NULL;
+	char *data;
+	long dlen;
+	int fd = -1, i, created = 0, rc = -1;
+
+	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
+		ossl_fail(err, errlen, "identity key file: BIO_new");
+		goto done;
+	}
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
+		    NULL, NULL) != 1) {
+			ossl_fail(err, errlen, "identity key file: PEM_write_bio_PrivateKey");
+			goto done;
+		}
+	dlen = BIO_get_mem_data(mem, &data);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    ID_KEYFILE_MODE)) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		goto done;
+	}
+	created = 1;
+	if (write_all(fd, data, (size_t)dlen) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	if (rc != 0 && created)
+		unlink(path);
+	BIO_free(mem);	/* secure heap: cleared on free */
+	return rc;
+}
+
+/*
+ * Write the three certificates to path atomically: a temporary file in the
+ * same directory (mode 0644), then rename(2).  0 / -1 with err.
+ */
+static int
+save_certs(const char *path, struct id_role *roles, char *err, size_t errlen)
+{
+	BIO *mem = NULL;
+	char *tmp = NULL, *data;
+	size_t plen;
+	long dlen;
+	int fd = -1, i, rc = -1;
+
+	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
+		ossl_fail(err, errlen, "identity certificate file: BIO_new");
+		goto done;
+	}
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
+			ossl_fail(err, errlen, "identity certificate file: PEM_write_bio_X509");
+			goto done;
+		}
+	dlen = BIO_get_mem_data(mem, &data);
+	plen = strlen(path) + sizeof(ID_TMP_SUFFIX);
+	if ((tmp = malloc(plen)) == NULL) {
+		snprintf(err, errlen, "identity certificate file %s: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	snprintf(tmp, plen, "%s%s", path, ID_TMP_SUFFIX);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "identity certificate file %s: %s", tmp,
+		    strerror(errno));
+		free(tmp);
+		tmp = NULL;	/* nothing to unlink */
+		goto done;
+	}
+	if (fchmod(fd, ID_CERTFILE_MODE) == -1 ||
+	    write_all(fd, data, (size_t)dlen) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "identity certificate file %s: %s", tmp,
+		    strerror(errno));
+		goto done;
+	}
+	i = close(fd);
+	fd = -1;
+	if (i == -1 || rename(tmp, path) == -1) {
+		snprintf(err, errlen, "identity certificate file %s: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	if (tmp != NULL) {
+		if (rc != 0)
+			unlink(tmp);
+		free(tmp);
+	}
+	BIO_free(mem);
+	return rc;
+}
+
+int
+identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	int i, write_keys = 0;
+
+	for (i = 0; i < ROLE_COUNT; i++) {
+		nr[i].r_name = id_roles[i].r_name;
+		nr[i].r_key = NULL;
+		nr[i].r_cert = NULL;
+	}
+	if (key_file != NULL) {
+		if (access(key_file, F_OK) == -1 && errno == ENOENT)
+			write_keys = 1;
+		else if (load_keys(key_file, nr, err, errlen) == -1)
+			goto fail;
+	}
+	/* Generate what the file did not provide (everything when there is none). */
+	if (nr[ROLE_SIG].r_key == NULL &&
+	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+		goto fail;
+	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
+		goto fail;
+	if (nr[ROLE_RSA2048].r_key == NULL &&
+	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
+		goto fail;
+	for (i = 0; i < ROLE_COUNT; i++)
+		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
+			goto fail;
+	if (write_keys && save_keys(key_file, nr, err, errlen) == -1)
+		goto fail;
+	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
+		goto fail;
+	/* Publish only a complete set. */
+	identity_cleanup();
+	for (i = 0; i < ROLE_COUNT; i++)
+		id_roles[i] = nr[i];
+	return 0;
+fail:
+	for (i = 0; i < ROLE_COUNT; i++)
+		role_clear(&nr[i]);
+	ERR_clear_error();
+	return -1;
+}
+
+/* Base64 in 76-column lines into a fresh malloc'd string.  0 / -1 with err. */
+static int
+b64_wrapped(const unsigned char *in, size_t n, char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	size_t enc = (n + 2) / 3 * 4, cap;
+
+	cap = enc + enc / ID_B64_WRAP + 1;
+	if ((*out = malloc(cap)) == NULL) {
+		snprintf(err, errlen, "identity signature: %s", strerror(errno));
+		return -1;
+	}
+	*outlen = b64_encode(in, n, *out, cap, 0, ID_B64_WRAP);
+	return 0;
+}
+
+/* `signature`: RSA PKCS#1 v1.5 over SHA-256 of doc. */
+static int
+sign_plain(const struct id_role *r, const char *doc, size_t len, char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	EVP_MD_CTX *md = NULL;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	int rc = -1;
+
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, r->r_key, NULL) != 1 ||
+	    EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)doc, len) != 1) {
+		ossl_fail(err, errlen, "identity signature: EVP_DigestSignInit");
+		goto done;
+	}
+	if ((sig = malloc(siglen)) == NULL) {
+		snprintf(err, errlen, "identity signature: %s", strerror(errno));
+		goto done;
+	}
+	if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)doc, len) != 1) {
+		ossl_fail(err, errlen, "identity signature: EVP_DigestSign");
+		goto done;
+	}
+	rc = b64_wrapped(sig, siglen, out, outlen, err, errlen);
+done:
+	free(sig);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/*
+ * `pkcs7` and `rsa2048`: SignedData with the document embedded, one signer,
+ * signed attributes (contentType, signingTime, messageDigest; no
+ * SMIMECapabilities, like AWS's), no certificates.
+ */
+static int
+sign_pkcs7(const struct id_role *r, const EVP_MD *mdalg, const char *doc, size_t len,
+    char **out, size_t *outlen, char *err, size_t errlen)
+{
+	const int flags = PKCS7_BINARY | PKCS7_NOCERTS | PKCS7_NOSMIMECAP;
+	BIO *in = NULL;
+	PKCS7 *p7 = NULL;
+	unsigned char *der = NULL;
+	char what[ERRBUF_LEN];
+	int dlen, rc = -1;
+
+	snprintf(what, sizeof(what), "identity %s", r->r_name);
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "%s: document too large", what);
+		goto done;
+	}
+	if ((in = BIO_new_mem_buf(doc, (int)len)) == NULL ||
+	    (p7 = PKCS7_sign(NULL, NULL, NULL, NULL, flags | PKCS7_PARTIAL)) == NULL ||
+	    PKCS7_sign_add_signer(p7, r->r_cert, r->r_key, mdalg, flags) == NULL ||
+	    PKCS7_final(p7, in, flags) != 1) {
+		ossl_fail(err, errlen, what);
+		goto done;
+	}
+	if ((dlen = i2d_PKCS7(p7, &der)) <= 0) {
+		ossl_fail(err, errlen, what);
+		goto done;
+	}
+	rc = b64_wrapped(der, (size_t)dlen, out, outlen, err, errlen);
+done:
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	BIO_free(in);
+	return rc;
+}
+
+int
+identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
+    size_t errlen)
+{
+	out->is_signature = out->is_pkcs7 = out->is_rsa2048 = NULL;
+	out->is_signature_len = out->is_pkcs7_len = out->is_rsa2048_len = 0;
+	if (id_roles[ROLE_SIG].r_key == NULL) {
+		snprintf(err, errlen, "identity: keys not initialised");
+		return -1;
+	}
+	if (sign_plain(&id_roles[ROLE_SIG], doc, len, &out->is_signature,
+	    &out->is_signature_len, err, errlen) == -1 ||
+	    sign_pkcs7(&id_roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
+	    &out->is_pkcs7_len, err, errlen) == -1 ||
+	    sign_pkcs7(&id_roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
+	    &out->is_rsa2048_len, err, errlen) == -1) {
+		identity_sigs_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+void
+identity_sigs_free(struct identity_sigs *s)
+{
+	free(s->is_signature);
+	free(s->is_pkcs7);
+	free(s->is_rsa2048);
+	s->is_signature = s->is_pkcs7 = s->is_rsa2048 = NULL;
+	s->is_signature_len = s->is_pkcs7_len = s->is_rsa2048_len = 0;
+}
+
+void
+identity_cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		role_clear(&id_roles[i]);
+}

@@ -1,0 +1,446 @@
+/*
+ * imds/: what IMDS serves (contract references: shared/docs/imds-contract.md).
+ *
+ *   tree.c       the metadata tree: built, then immutable
+ *   config.c     the --config JSON file (jansson), errors with line:column
+ *   instance.c   the instance facts, what derives from them, the snapshot
+ *   identity.c   the instance identity signatures (OpenSSL)
+ *   token.c      stateless IMDSv2 tokens
+ *   routes.c     the rules: a parsed request and a snapshot to a response
+ *   lifecycle.c  spot, rebalance, maintenance events, ASG state, tag edits
+ */
+#ifndef IMDS_H
+#define IMDS_H
+
+#include "core/core.h"
+#include "http/http.h"
+#include "creds/creds.h"
+
+#define TOKEN_TTL_MIN		1	/* seconds, contract §5.1 */
+#define TOKEN_TTL_MAX		21600	/* seconds, contract §5.1 */
+#define TOKEN_RAW_LEN		40	/* bytes before base64: version, expiry, MAC */
+#define TOKEN_LEN		56	/* base64url characters, ends "==" */
+#define TOKEN_KEY_LEN		32	/* bytes of per-process HMAC key */
+
+#define HOP_LIMIT_MIN		1	/* contract §5.2 */
+#define HOP_LIMIT_MAX		64
+
+#define USER_DATA_MAX		16384	/* bytes, contract §10 / U33 */
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a --config file */
+#define MD_BODY_MAX		JBUF_MAX	/* bytes in any served body (aws-c-auth's limit) */
+#define MD_NAME_MAX		255	/* bytes in one path segment of the tree */
+#define MD_PATH_MAX		1024	/* bytes in a tree path */
+
+/* lifecycle.c: the instance life cycle the control socket drives */
+#define LIFE_EVENTS_MAX		32	/* scheduled events kept; history keeps as many more */
+#define LIFE_EVENT_DESC_MAX	255	/* bytes in an event's Description */
+#define LIFE_EVENT_ID_LEN	32	/* "instance-event-" + 17 hex digits */
+#define LIFE_ACTION_MAX		16	/* bytes in a spot action ("hibernate") */
+#define LIFE_ASG_STATE_MAX	32	/* bytes in an ASG target-lifecycle-state */
+#define LIFE_TAGS_MAX		50	/* tag edits kept (AWS: 50 tags per resource) */
+#define LIFE_TAG_KEY_MAX	128	/* bytes in a tag key (AWS's limit) */
+#define LIFE_TAG_VALUE_MAX	256	/* bytes in a tag value (AWS's limit) */
+#define LIFE_OVERRIDES_MAX	32	/* ctl set/unset paths kept */
+#define LIFE_VALUE_MAX		1024	/* bytes in a ctl set value */
+#define LIFE_SPOT_NOTICE_S	120	/* s: AWS's two-minute spot warning (default --in) */
+#define LIFE_WHEN_MAX		(10L * 366 * 86400)	/* s: farthest relative time accepted */
+#define LIFE_TIMER_SLACK_MS	5	/* ms: a time-driven change is published this long after its second turns */
+
+/* Instance options, contract §5.4. */
+struct imds_options {
+	int		 o_endpoint_enabled;	/* http-endpoint: 1 enabled, 0 disabled */
+	int		 o_tokens_required;	/* http-tokens: 1 required, 0 optional */
+	int		 o_hop_limit;		/* http-put-response-hop-limit, 1..64 */
+	int		 o_tags_enabled;	/* instance-metadata-tags */
+};
+/* bits of config.c_opt_set: which options the config file set */
+#define OPT_SET_ENDPOINT	0x01
+#define OPT_SET_TOKENS		0x02
+#define OPT_SET_HOPLIMIT	0x04
+#define OPT_SET_TAGS		0x08
+
+/* ------------------------------------------------------------------ */
+/* tree.c: the metadata tree (a builder, then immutable once final)   */
+/* ------------------------------------------------------------------ */
+
+struct md_node {
+	char		*n_name;	/* one path segment, NUL-terminated */
+	size_t		 n_namelen;
+	int		 n_dir;		/* 1 directory (body = its listing), 0 leaf */
+	int		 n_keep_empty;	/* leaf served even when empty (tag values, §8.5) */
+	char		*n_body;	/* leaf value or listing; may hold any bytes */
+	size_t		 n_bodylen;
+	struct md_node	*n_kids;	/* children sorted by name, bytewise (ASCII order) */
+	size_t		 n_nkids;
+	size_t		 n_capkids;
+};
+
+/* A new empty directory to be used as a root; NULL on allocation failure. */
+struct md_node	*tree_new(void);
+void		 tree_free(struct md_node *root);
+/*
+ * Set a leaf at path ("a/b/c", no leading or trailing '/'), creating
+ * directories; a directory or leaf already at path is replaced, and a leaf in
+ * the way becomes a directory.  0 ok, -1 bad path or allocation failure.
+ */
+int		 tree_set(struct md_node *root, const char *path, const char *val, size_t len);
+/* As tree_set, with n values joined by LF (no trailing LF). */
+int		 tree_set_list(struct md_node *root, const char *path,
+		    const char *const *vals, size_t n);
+/* Make sure a directory exists at path.  0 / -1. */
+int		 tree_mkdir(struct md_node *root, const char *path);
+/* Mark a leaf as served even when empty.  0 / -1 (no such leaf). */
+int		 tree_keep_empty(struct md_node *root, const char *path);
+/* Remove whatever is at path; 0 removed, 1 nothing there. */
+int		 tree_remove(struct md_node *root, const char *path);
+/*
+ * Finish the tree: drop empty leaves (unless kept) and empty directories,
+ * then compute every listing (names joined by LF, directories suffixed '/',
+ * ASCII order, no trailing LF).  0 / -1.
+ */
+int		 tree_finalize(struct md_node *root);
+/* Look up "a/b/c" (segments separated by single '/'; len 0 is root). NULL if absent. */
+const struct md_node *tree_lookup(const struct md_node *root, const char *path, size_t len);
+/*
+ * 1 when name[0..len) may be one path segment: 1..MD_NAME_MAX visible ASCII
+ * bytes, no '/', '?' or '#', and not "." or "..".  Used by config.c too.
+ */
+int		 tree_name_ok(const char *name, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* config.c: the --config JSON file (jansson)                         */
+/* ------------------------------------------------------------------ */
+
+struct lifecycle;	/* lifecycle.c, below */
+
+struct config {
+	void		*c_root;	/* json_t *: the whole document, owned */
+	void		*c_meta;	/* json_t *: "meta-data" object, borrowed, or NULL */
+	void		*c_dynamic;	/* json_t *: "dynamic" object, borrowed, or NULL */
+	int		 c_user_data_set;	/* 1 when user-data is given (file or flag) */
+	char		*c_user_data;	/* malloc'd bytes, NULL when not set or null */
+	size_t		 c_user_data_len;
+	struct imds_options c_opt;	/* values of the options the file set */
+	unsigned	 c_opt_set;	/* OPT_SET_* bits */
+	void		*c_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
+};
+
+/* An empty configuration (nothing set).  */
+void		 config_init(struct config *cfg);
+/* The daemon's start, which a "scenario"'s times count from (unset: now). */
+void		 config_set_start(time_t start);
+/*
+ * Parse a config document.  name is used in messages ("FILE:LINE:COL: ...").
+ * Validates the top-level keys, the options and the type of every tree
+ * value (string, array of strings, object, null); user-data at most
+ * USER_DATA_MAX bytes.  0 ok, -1 with a one-line message in err.
+ */
+int		 config_parse(const char *text, size_t len, const char *name,
+		    struct config *cfg, char *err, size_t errlen);
+/* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
+int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+void		 config_free(struct config *cfg);
+/* Tag keys IMDS exposes (contract §8.5): letters, digits, + - = . , _ : @; not ".", "..", "_index". */
+int		 config_tag_key_ok(const char *k);
+/* A deep copy of src into dst (its JSON and user data).  0 / -1 (out of memory). */
+int		 config_dup(const struct config *src, struct config *dst);
+/*
+ * Set (val non-NULL: a string leaf of len bytes) or remove (val NULL: null,
+ * as in the file) one path "meta-data/..." or "dynamic/..." of cfg, with the
+ * checks the file gets; a leaf in the way becomes a directory.  Either the
+ * whole change is made or cfg is untouched.  0 / -1 with "PATH: message".
+ */
+int		 config_set_path(struct config *cfg, const char *path, const char *val,
+		    size_t len, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* instance.c: the instance facts, derived data, and the snapshot     */
+/* ------------------------------------------------------------------ */
+
+#define FACT_MAX		128	/* bytes in one instance fact */
+
+/* The facts of an instance from which the whole tree is derived (contract §7). */
+struct instance {
+	char		 i_account[FACT_MAX];
+	char		 i_region[FACT_MAX];
+	char		 i_az[FACT_MAX];
+	char		 i_az_id[FACT_MAX];
+	char		 i_partition[FACT_MAX];	/* aws, aws-cn, aws-us-gov */
+	char		 i_domain[FACT_MAX];	/* amazonaws.com, amazonaws.com.cn */
+	char		 i_instance_id[FACT_MAX];
+	char		 i_instance_type[FACT_MAX];
+	char		 i_ami_id[FACT_MAX];
+	char		 i_ami_launch_index[FACT_MAX];
+	char		 i_ami_manifest_path[FACT_MAX];
+	char		 i_reservation_id[FACT_MAX];
+	char		 i_local_ipv4[FACT_MAX];
+	char		 i_local_hostname[FACT_MAX];
+	char		 i_public_ipv4[FACT_MAX];	/* "" when none */
+	char		 i_public_hostname[FACT_MAX];	/* "" when none */
+	char		 i_mac[FACT_MAX];
+	char		 i_eni_id[FACT_MAX];
+	char		 i_subnet_id[FACT_MAX];
+	char		 i_subnet_cidr[FACT_MAX];
+	char		 i_vpc_id[FACT_MAX];
+	char		 i_vpc_cidr[FACT_MAX];
+	char		 i_sg_name[FACT_MAX];
+	char		 i_sg_id[FACT_MAX];
+	char		 i_role[FACT_MAX];		/* "" when no role is attached */
+	char		 i_profile_id[FACT_MAX];	/* AIPA... */
+	char		 i_arch[FACT_MAX];		/* x86_64 or arm64 */
+	time_t		 i_pending_time;
+};
+
+/* A finished, immutable view of everything served; swapped whole. */
+struct snapshot {
+	struct md_node	*s_root;	/* per-version tree: meta-data/, dynamic/, user-data */
+	struct imds_options s_opt;
+	time_t		 s_last_modified;
+	char		 s_lastmod_str[IMF_DATE_LEN + 1];
+	char		 s_role[FACT_MAX];	/* role listed under iam/, "" when none */
+	unsigned	 s_refs;	/* holders; freed at 0 */
+};
+
+/* What a snapshot is built from besides the facts and the config. */
+struct snapshot_input {
+	const struct instance	*si_inst;
+	const struct config	*si_cfg;	/* tree overlay, user data */
+	struct imds_options	 si_opt;	/* effective options (flags merged) */
+	const struct cred	*si_role_cred;	/* NULL: see si_role_absent */
+	int			 si_role_absent;/* with no cred: 404 (1) or the §8.6 error form (0) */
+	const char		*si_role_error;	/* message for the error form */
+	const struct cred	*si_ec2_cred;	/* identity-credentials/ec2 (§8.7) */
+	time_t			 si_now;	/* wall clock: LastUpdated, Last-Modified */
+	const struct lifecycle	*si_life;	/* spot, events, ASG, tag edits; NULL: none */
+};
+
+/* The default instance of contract §7 (pending time = now, arch from the host). */
+void		 instance_default(struct instance *inst, time_t now);
+/*
+ * Apply the facts found in the config (instance-id, placement/..., local-ipv4,
+ * public-ipv4, mac, ...) and re-derive what depends on them (region,
+ * hostnames, partition, ...).  0 ok, -1 with a message (e.g. an AZ that is
+ * not region + one letter).
+ */
+int		 instance_apply_config(struct instance *inst, const struct config *cfg,
+		    char *err, size_t errlen);
+/*
+ * Build the snapshot: generate the tree from the facts, overlay the config
+ * tree, sign the identity document (identity.c), finalize.  NULL with err.
+ * The result has s_refs = 1.
+ */
+struct snapshot	*snapshot_build(const struct snapshot_input *in, char *err, size_t errlen);
+void		 snapshot_ref(struct snapshot *s);
+void		 snapshot_unref(struct snapshot *s);
+
+/* ------------------------------------------------------------------ */
+/* identity.c: instance identity signatures (contract §9.2, OpenSSL)  */
+/* ------------------------------------------------------------------ */
+
+struct identity_sigs {
+	char		*is_signature;	/* base64, 76-col, no trailing LF; malloc'd */
+	size_t		 is_signature_len;
+	char		*is_pkcs7;
+	size_t		 is_pkcs7_len;
+	char		*is_rsa2048;
+	size_t		 is_rsa2048_len;
+};
+
+/*
+ * Load the keys from key_file (PEM private keys: an RSA key signs
+ * `signature`, an RSA key of at least 2048 bits `rsa2048`, a DSA key
+ * `pkcs7`), generating what is missing; when key_file names a file that
+ * does not exist, generate all and write them there (mode 0600).  key_file
+ * NULL: generate in memory.  cert_file non-NULL: write the matching
+ * self-signed certificates there (PEM: signature's, pkcs7's, rsa2048's).
+ * 0 ok, -1 with err.
+ */
+int		 identity_init(const char *key_file, const char *cert_file,
+		    char *err, size_t errlen);
+/* Sign doc exactly as served.  0 ok (free with identity_sigs_free), -1 with err. */
+int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
+		    char *err, size_t errlen);
+void		 identity_sigs_free(struct identity_sigs *s);
+void		 identity_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* token.c: stateless IMDSv2 tokens (contract §5)                     */
+/* ------------------------------------------------------------------ */
+
+/* Create the per-process key (getrandom).  0 / -1. */
+int		 token_init(void);
+/* Test hook: use a fixed key. */
+void		 token_init_key(const unsigned char key[TOKEN_KEY_LEN]);
+/* Why a token was not accepted (metrics). */
+enum token_reject {
+	TR_NONE,
+	TR_MISSING,	/* http-tokens required, no token */
+	TR_EXPIRED,	/* ours, but past its TTL */
+	TR_INVALID,	/* malformed, or not minted by this process */
+	TR_TTL_BAD,	/* token PUT: TTL header missing, repeated or out of range */
+	TR_XFF,		/* X-Forwarded-For on a token PUT or with a token */
+	TR_COUNT
+};
+/* Mint a token valid for ttl seconds from now (monotonic seconds); out gets TOKEN_LEN + NUL. */
+void		 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1]);
+/*
+ * Check a token: returns seconds left (> 0) when valid, 0 when it is
+ * expired, malformed, or not issued by this process; then *why (unless
+ * NULL) says which: TR_EXPIRED (ours, past its TTL) or TR_INVALID.  One
+ * decode, no allocation.
+ */
+long		 token_check(uint64_t now, struct slice tok, enum token_reject *why);
+void		 token_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* routes.c: the IMDS rules, request to response (pure)               */
+/* ------------------------------------------------------------------ */
+
+/* Path classes, for the metrics (health.c). */
+enum path_class {
+	PC_TOKEN,	/* /latest/api/token */
+	PC_CREDENTIALS,	/* iam/security-credentials/..., identity-credentials/... */
+	PC_IDENTITY,	/* dynamic/instance-identity/... */
+	PC_META_DATA,	/* the rest of meta-data/... */
+	PC_USER_DATA,	/* user-data */
+	PC_OTHER,	/* listings of the root and versions, dynamic/, unknown versions, methods */
+	PC_ERROR,	/* requests that did not parse (400, 408, 413, 431, 501, 505) */
+	PC_COUNT
+};
+
+/* Response header shapes (contract §2.3). */
+enum resp_shape {
+	RESP_META,	/* K1/K2: Content-Type, Accept-Ranges, Last-Modified, Content-Length, Date, Server, Connection */
+	RESP_PLAIN	/* K4/K5: Content-Length, Date, Server, Connection, Content-Type */
+};
+
+struct response {
+	int		 rs_status;
+	enum resp_shape	 rs_shape;
+	const char	*rs_ctype;
+	const char	*rs_allow;	/* Allow header value, or NULL */
+	long		 rs_ttl;	/* X-Aws-Ec2-Metadata-Token-Ttl-Seconds, -1 absent */
+	int		 rs_hop_limit;	/* > 0: set IP TTL / hop limit before writing */
+	int		 rs_head_only;	/* HEAD: no body on the wire */
+	const char	*rs_body;	/* into the snapshot, static, or rs_tokbuf */
+	size_t		 rs_bodylen;
+	int		 rs_token_used;	/* request carried a valid token */
+	char		 rs_tokbuf[TOKEN_LEN + 1];
+	enum path_class	 rs_class;	/* for the metrics */
+	enum token_reject rs_reject;	/* why a token or token request was refused */
+};
+
+/*
+ * Decide the response to a parsed request.  now_wall is the wall clock,
+ * now_mono monotonic seconds (tokens).  Bodies point into snap or static
+ * storage; no allocation.
+ */
+void		 routes_handle(const struct http_req *req, const struct snapshot *snap,
+		    uint64_t now_mono, struct response *rs);
+/* A response to a parse failure (status 400/408/413/431/501/505). */
+void		 routes_error(int status, struct response *rs);
+/* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
+size_t		 response_head(const struct response *rs, const struct snapshot *snap,
+		    const char *date, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits   */
+/* ------------------------------------------------------------------ */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The instance's life cycle as the control socket and the config's
+ * "scenario" set it.  Pure: every function takes the wall clock `now`, so
+ * tests drive it with their own; nothing here does I/O.  snapshot_build
+ * renders it with life_emit.
+ */
+enum life_event_state { LIFE_EV_ACTIVE, LIFE_EV_COMPLETED, LIFE_EV_CANCELED };
+
+struct life_event {
+	char		 le_id[LIFE_EVENT_ID_LEN + 1];	/* instance-event-... */
+	char		 le_code[32];	/* system-reboot, ... (contract §8.3) */
+	char		 le_desc[LIFE_EVENT_DESC_MAX + 1];	/* without the history prefix */
+	time_t		 le_not_before;
+	time_t		 le_not_after;	/* 0: none (no NotAfter member, never completes by itself) */
+	enum life_event_state le_state;
+};
+
+struct life_tag {
+	char		 lt_key[LIFE_TAG_KEY_MAX + 1];
+	char		 lt_value[LIFE_TAG_VALUE_MAX + 1];
+	int		 lt_removed;	/* 1: `tag rm`, hides the config's tag of that key */
+};
+
+struct life_override {
+	char		 lo_path[MD_PATH_MAX + 1];	/* "meta-data/..." or "dynamic/..." */
+	char		*lo_value;	/* malloc'd; NULL: removed (unset) */
+	size_t		 lo_len;
+};
+
+struct lifecycle {
+	int		 l_spot_instance;	/* instance-life-cycle is spot */
+	int		 l_spot_set;		/* an interruption notice is scheduled */
+	char		 l_spot_action[LIFE_ACTION_MAX];	/* terminate, stop, hibernate */
+	time_t		 l_spot_notice_at;	/* served from this time */
+	time_t		 l_spot_time;		/* the action's time */
+	int		 l_rebalance_set;
+	time_t		 l_rebalance_at;	/* noticeTime, and served from then */
+	struct life_event l_sched[LIFE_EVENTS_MAX];	/* scheduled, in the order added */
+	size_t		 l_nsched;
+	struct life_event l_hist[LIFE_EVENTS_MAX];	/* ended, oldest first */
+	size_t		 l_nhist;
+	unsigned long	 l_event_seq;	/* EventIds are numbered */
+	char		 l_asg_state[LIFE_ASG_STATE_MAX + 1];	/* "" none */
+	struct life_tag	 l_tags[LIFE_TAGS_MAX];	/* edits over the config's tags */
+	size_t		 l_ntags;
+	struct life_override l_ov[LIFE_OVERRIDES_MAX];	/* ctl set/unset, in order */
+	size_t		 l_nov;
+};
+
+void		 life_init(struct lifecycle *l);
+void		 life_free(struct lifecycle *l);
+/*
+ * A duration: digits with an optional unit s, m, h or d ("90", "90s", "2m",
+ * "1h"), at most LIFE_WHEN_MAX s.  0 / -1.
+ */
+int		 life_parse_duration(const char *s, long *out);
+/* A time: "+DURATION" from now, "now", or YYYY-MM-DDTHH:MM:SSZ.  0 / -1. */
+int		 life_parse_when(const char *s, time_t now, time_t *out);
+/* "21 Jan 2019 09:00:43 GMT" (contract §8.3) into buf (at least 32 bytes); returns its length. */
+size_t		 life_fmt_event_time(time_t t, char *buf, size_t cap);
+/*
+ * Run one lifecycle verb (spot-interrupt, spot-cancel, rebalance, event,
+ * asg-state, tag) given as words.  Everything is checked before anything
+ * changes.  0 done (reply holds what to say), -1 refused (reply holds why),
+ * 1 not a lifecycle verb (nothing touched).
+ */
+int		 life_command(struct lifecycle *l, const char *const *argv, size_t argc,
+		    time_t now, char *reply, size_t cap);
+/* Record an override (val NULL: a removal); replaces one of the same path.  0 / -1 with err. */
+int		 life_override_set(struct lifecycle *l, const char *path, const char *val,
+		    size_t len, char *err, size_t errlen);
+/*
+ * Apply the config's "scenario" (a json_t *) relative to start.  Also the
+ * scenario's only check: config.c calls it on a scratch lifecycle.  0 / -1
+ * with "scenario/...: message".
+ */
+int		 life_scenario(struct lifecycle *l, const void *scenario, time_t start,
+		    char *err, size_t errlen);
+/* Events whose NotAfter has passed become completed, in history.  Returns how many moved. */
+size_t		 life_advance(struct lifecycle *l, time_t now);
+/* The next time after now at which what is served changes; 0 when nothing is due. */
+time_t		 life_next_change(const struct lifecycle *l, time_t now);
+/*
+ * Render what is served at now: set(arg, path, value, len) for
+ * meta-data/instance-life-cycle (spot only), spot/instance-action and
+ * spot/termination-time, events/recommendations/rebalance,
+ * events/maintenance/{scheduled,history}, autoscaling/target-lifecycle-state.
+ * Stops at the first set that fails.  0 / -1.
+ */
+int		 life_emit(const struct lifecycle *l, time_t now,
+		    int (*set)(void *arg, const char *path, const char *val, size_t len),
+		    void *arg);
+/* The whole state as one line of compact JSON (malloc'd); NULL on failure. */
+char		*life_state_json(const struct lifecycle *l, time_t now);
+
+#endif /* IMDS_H */

@@ -1,0 +1,1118 @@
+/*
+ * lifecycle.c: spot interruptions, rebalance recommendations, scheduled
+ * maintenance events, the Auto Scaling target state, tag edits and path
+ * overrides: what the control socket (control.c) and the config's
+ * "scenario" change while the daemon runs.
+ *
+ * Everything here is pure: functions take the wall clock `now` and never
+ * read a clock, so tests drive every transition with their own.  main.c
+ * owns the one struct lifecycle, republishes the snapshot after each
+ * change, and arms a loop timer for life_next_change().
+ *
+ * What is served (contract §8.3, §8.4, §8.1), rendered by life_emit:
+ *
+ *   spot/instance-action	{"action": "terminate", "time": "2017-09-18T08:22:00Z"}
+ *   spot/termination-time	2017-09-18T08:22:00Z
+ *	both from the moment the notice is given (`ctl spot-interrupt`: at
+ *	once, with the action's time ahead, as AWS does two minutes before;
+ *	a scenario: N seconds after start) until `ctl spot-cancel`.
+ *   instance-life-cycle	spot, once a notice was ever given or the
+ *				scenario says spot
+ *   events/recommendations/rebalance	{"noticeTime": "2020-10-27T08:22:00Z"}
+ *   events/maintenance/scheduled	[ { ...event... }, { ... } ] or []
+ *   events/maintenance/history		the same, events that ended
+ *	An event object is printed like IMDS's other JSON (` : ` spacing,
+ *	two-space members) with its members in the contract's order:
+ *	NotBefore, Code, Description, EventId, NotAfter, State.  Times are
+ *	"21 Jan 2019 09:00:43 GMT".  A scheduled event is "active"; it moves to
+ *	history as "completed" when its NotAfter passes or `ctl event
+ *	complete` says so, as "canceled" on `ctl event cancel`, its
+ *	description then prefixed "[Completed] " or "[Canceled] ".
+ *   autoscaling/target-lifecycle-state	InService, Standby, ...
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "imds/imds.h"
+
+#define EVENT_ID_PREFIX		"instance-event-"
+#define EVENT_ID_HEX		17	/* hex digits after the prefix, as AWS's */
+
+static const char *const spot_actions[] = { "terminate", "stop", "hibernate" };
+#define NSPOT_ACTIONS	(sizeof(spot_actions) / sizeof(spot_actions[0]))
+
+/* Contract §8.3's codes, with the description used when none is given. */
+static const struct {
+	const char	*ec_code;
+	const char	*ec_desc;
+} event_codes[] = {
+	{ "instance-reboot",		"scheduled reboot" },
+	{ "system-reboot",		"scheduled reboot" },
+	{ "system-maintenance",		"scheduled maintenance" },
+	{ "instance-retirement",	"scheduled retirement" },
+	{ "instance-stop",		"scheduled stop" },
+};
+#define NEVENT_CODES	(sizeof(event_codes) / sizeof(event_codes[0]))
+
+/* Auto Scaling's target lifecycle states (contract §8.1). */
+static const char *const asg_states[] = {
+	"InService", "Standby", "Detached", "Terminated", "Warmed:Pending", "Warmed:Running",
+	"Warmed:Stopped", "Warmed:Hibernated", "Warmed:Terminated",
+};
+#define NASG_STATES	(sizeof(asg_states) / sizeof(asg_states[0]))
+
+static const char *const months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+static void	 say(char *buf, size_t cap, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* A one-line message: control bytes become '?'. */
+static void
+say(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	if (buf == NULL || cap == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+}
+
+void
+life_init(struct lifecycle *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void
+life_free(struct lifecycle *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->l_nov; i++)
+		free(l->l_ov[i].lo_value);
+	life_init(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing times and words                                             */
+/* ------------------------------------------------------------------ */
+
+int
+life_parse_duration(const char *s, long *out)
+{
+	size_t n = strlen(s);
+	unsigned long v, mult = 1;
+
+	if (n == 0)
+		return -1;
+	switch (s[n - 1]) {
+	case 's':
+		n--;
+		break;
+	case 'm':
+		mult = 60;
+		n--;
+		break;
+	case 'h':
+		mult = 3600;
+		n--;
+		break;
+	case 'd':
+		mult = 86400;
+		n--;
+		break;
+	default:
+		break;
+	}
+	if (parse_uint_bounded(s, n, (unsigned long)LIFE_WHEN_MAX, &v) != 0 ||
+	    v > (unsigned long)LIFE_WHEN_MAX / mult)
+		return -1;
+	*out = (long)(v * mult);
+	return 0;
+}
+
+int
+life_parse_when(const char *s, time_t now, time_t *out)
+{
+	long d;
+
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return 0;
+	}
+	if (s[0] == '+') {
+		if (life_parse_duration(s + 1, &d) == -1)
+			return -1;
+		*out = now + d;
+		return 0;
+	}
+	return parse_iso8601(s, strlen(s), out);
+}
+
+size_t
+life_fmt_event_time(time_t t, char *buf, size_t cap)
+{
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	/* §8.3: the day without a leading zero, English month, GMT */
+	n = snprintf(buf, cap, "%d %s %04d %02d:%02d:%02d GMT", tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Visible text: no control bytes (it is served verbatim). */
+static int
+text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+word_in(const char *w, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(w, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+event_default_desc(const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < NEVENT_CODES; i++)
+		if (strcmp(code, event_codes[i].ec_code) == 0)
+			return event_codes[i].ec_desc;
+	return NULL;
+}
+
+/*
+ * Flags of one verb: "--name value" pairs, each at most once, from a list;
+ * words that are not flags are positional (up to maxpos).  0 / -1 with reply.
+ */
+struct flagset {
+	const char	*fs_names[6];	/* allowed flags, without "--" */
+	const char	*fs_vals[6];	/* values found, NULL when absent */
+	const char	*fs_pos[LIFE_TAGS_MAX];
+	size_t		 fs_npos;
+};
+
+static int
+flags_parse(struct flagset *f, const char *const *argv, size_t argc, size_t maxpos,
+    const char *verb, char *reply, size_t cap)
+{
+	size_t i, k;
+
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) != 0) {
+			if (f->fs_npos >= maxpos ||
+			    f->fs_npos >= sizeof(f->fs_pos) / sizeof(f->fs_pos[0])) {
+				say(reply, cap, "%s: unexpected argument '%.64s'", verb, argv[i]);
+				return -1;
+			}
+			f->fs_pos[f->fs_npos++] = argv[i];
+			continue;
+		}
+		for (k = 0; k < sizeof(f->fs_names) / sizeof(f->fs_names[0]) &&
+		    f->fs_names[k] != NULL; k++)
+			if (strcmp(argv[i] + 2, f->fs_names[k]) == 0)
+				break;
+		if (k == sizeof(f->fs_names) / sizeof(f->fs_names[0]) || f->fs_names[k] == NULL) {
+			say(reply, cap, "%s: unknown option '%.64s'", verb, argv[i]);
+			return -1;
+		}
+		if (f->fs_vals[k] != NULL) {
+			say(reply, cap, "%s: option '%s' given twice", verb, argv[i]);
+			return -1;
+		}
+		if (i + 1 >= argc) {
+			say(reply, cap, "%s: option '%s' needs a value", verb, argv[i]);
+			return -1;
+		}
+		f->fs_vals[k] = argv[++i];
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The changes, each checked before anything moves                     */
+/* ------------------------------------------------------------------ */
+
+static void
+spot_set(struct lifecycle *l, const char *action, time_t notice_at, time_t when)
+{
+	l->l_spot_instance = 1;
+	l->l_spot_set = 1;
+	snprintf(l->l_spot_action, sizeof(l->l_spot_action), "%s", action);
+	l->l_spot_notice_at = notice_at;
+	l->l_spot_time = when;
+}
+
+/* Move scheduled event i to history in state st. */
+static void
+event_end(struct lifecycle *l, size_t i, enum life_event_state st)
+{
+	struct life_event ev = l->l_sched[i];
+
+	memmove(&l->l_sched[i], &l->l_sched[i + 1], (l->l_nsched - i - 1) * sizeof(ev));
+	l->l_nsched--;
+	ev.le_state = st;
+	if (l->l_nhist == LIFE_EVENTS_MAX) {
+		/* history is a record, not a queue of work: the oldest entry goes */
+		memmove(&l->l_hist[0], &l->l_hist[1], (LIFE_EVENTS_MAX - 1) * sizeof(ev));
+		l->l_nhist--;
+	}
+	l->l_hist[l->l_nhist++] = ev;
+}
+
+/* Add a scheduled event; its id into id.  0 / -1 with err. */
+static int
+event_add(struct lifecycle *l, const char *code, const char *desc, time_t nb, time_t na,
+    time_t now, char *id, size_t idlen, char *err, size_t errlen)
+{
+	struct life_event *ev;
+	const char *dflt = event_default_desc(code);
+
+	if (dflt == NULL) {
+		say(err, errlen, "unknown event code '%.64s' (known: instance-reboot, "
+		    "system-reboot, system-maintenance, instance-retirement, instance-stop)", code);
+		return -1;
+	}
+	if (desc != NULL && (desc[0] == '\0' || !text_ok(desc, LIFE_EVENT_DESC_MAX))) {
+		say(err, errlen, "a description is 1 to %d bytes without control characters",
+		    LIFE_EVENT_DESC_MAX);
+		return -1;
+	}
+	if (na != 0 && na <= nb) {
+		say(err, errlen, "not-after must be later than not-before");
+		return -1;
+	}
+	if (na != 0 && na <= now) {
+		say(err, errlen, "not-after is in the past");
+		return -1;
+	}
+	if (l->l_nsched == LIFE_EVENTS_MAX) {
+		say(err, errlen, "at most %d scheduled events", LIFE_EVENTS_MAX);
+		return -1;
+	}
+	ev = &l->l_sched[l->l_nsched++];
+	memset(ev, 0, sizeof(*ev));
+	l->l_event_seq++;
+	snprintf(ev->le_id, sizeof(ev->le_id), EVENT_ID_PREFIX "%0*lx", EVENT_ID_HEX,
+	    l->l_event_seq);
+	snprintf(ev->le_code, sizeof(ev->le_code), "%s", code);
+	snprintf(ev->le_desc, sizeof(ev->le_desc), "%s", desc != NULL ? desc : dflt);
+	ev->le_not_before = nb;
+	ev->le_not_after = na;
+	ev->le_state = LIFE_EV_ACTIVE;
+	if (id != NULL)
+		snprintf(id, idlen, "%s", ev->le_id);
+	return 0;
+}
+
+static const struct life_tag *
+tag_find(const struct lifecycle *l, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < l->l_ntags; i++)
+		if (strcmp(l->l_tags[i].lt_key, key) == 0)
+			return &l->l_tags[i];
+	return NULL;
+}
+
+/* Record a tag edit (value NULL: removed); the checks are done. */
+static void
+tag_put(struct lifecycle *l, const char *key, const char *value, size_t vlen)
+{
+	struct life_tag *t = (struct life_tag *)tag_find(l, key);
+
+	if (t == NULL) {
+		t = &l->l_tags[l->l_ntags++];
+		snprintf(t->lt_key, sizeof(t->lt_key), "%s", key);
+	}
+	t->lt_removed = value == NULL;
+	t->lt_value[0] = '\0';
+	if (value != NULL) {
+		memcpy(t->lt_value, value, vlen);
+		t->lt_value[vlen] = '\0';
+	}
+}
+
+/* Check one tag edit; room counts the new keys this batch adds.  0 / -1 with err. */
+static int
+tag_check(const struct lifecycle *l, const char *key, size_t klen, const char *value,
+    size_t *room, char *err, size_t errlen)
+{
+	char k[LIFE_TAG_KEY_MAX + 1];
+
+	if (klen == 0 || klen > LIFE_TAG_KEY_MAX) {
+		say(err, errlen, "a tag key is 1 to %d bytes", LIFE_TAG_KEY_MAX);
+		return -1;
+	}
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	if (!config_tag_key_ok(k)) {
+		say(err, errlen, "invalid tag key \"%s\": tag keys may hold only letters, digits "
+		    "and + - = . , _ : @ and may not be \".\", \"..\" or \"_index\"", k);
+		return -1;
+	}
+	if (value != NULL && !text_ok(value, LIFE_TAG_VALUE_MAX)) {
+		say(err, errlen, "tag %s: a value is at most %d bytes, without control characters",
+		    k, LIFE_TAG_VALUE_MAX);
+		return -1;
+	}
+	if (tag_find(l, k) == NULL && ++*room + l->l_ntags > LIFE_TAGS_MAX) {
+		say(err, errlen, "at most %d tags may be edited", LIFE_TAGS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+life_override_set(struct lifecycle *l, const char *path, const char *val, size_t len,
+    char *err, size_t errlen)
+{
+	struct life_override *o = NULL;
+	char *copy = NULL;
+	size_t i;
+
+	if (strlen(path) > MD_PATH_MAX) {
+		say(err, errlen, "a path is at most %d bytes", MD_PATH_MAX);
+		return -1;
+	}
+	if (val != NULL && len > LIFE_VALUE_MAX) {
+		say(err, errlen, "a value is at most %d bytes", LIFE_VALUE_MAX);
+		return -1;
+	}
+	for (i = 0; i < l->l_nov; i++)
+		if (strcmp(l->l_ov[i].lo_path, path) == 0)
+			o = &l->l_ov[i];
+	if (o == NULL && l->l_nov == LIFE_OVERRIDES_MAX) {
+		say(err, errlen, "at most %d paths may be set or unset", LIFE_OVERRIDES_MAX);
+		return -1;
+	}
+	if (val != NULL) {
+		if ((copy = malloc(len + 1)) == NULL) {
+			say(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(copy, val, len);
+		copy[len] = '\0';
+	}
+	if (o == NULL) {
+		o = &l->l_ov[l->l_nov++];
+		snprintf(o->lo_path, sizeof(o->lo_path), "%s", path);
+	} else
+		free(o->lo_value);
+	o->lo_value = copy;
+	o->lo_len = copy != NULL ? len : 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* life_command: the verbs                                             */
+/* ------------------------------------------------------------------ */
+
+static int
+cmd_spot_interrupt(struct lifecycle *l, const char *const *argv, size_t argc, time_t now,
+    char *reply, size_t cap)
+{
+	struct flagset f = { { "action", "in", "at" }, { NULL }, { NULL }, 0 };
+	const char *action;
+	char iso[ISO_DATE_LEN + 1];
+	time_t when;
+	long d;
+
+	if (flags_parse(&f, argv, argc, 0, "spot-interrupt", reply, cap) == -1)
+		return -1;
+	action = f.fs_vals[0] != NULL ? f.fs_vals[0] : "terminate";
+	if (!word_in(action, spot_actions, NSPOT_ACTIONS)) {
+		say(reply, cap, "spot-interrupt: --action is terminate, stop or hibernate, "
+		    "not '%.32s'", action);
+		return -1;
+	}
+	if (f.fs_vals[1] != NULL && f.fs_vals[2] != NULL) {
+		say(reply, cap, "spot-interrupt: give --in or --at, not both");
+		return -1;
+	}
+	if (f.fs_vals[2] != NULL) {
+		if (life_parse_when(f.fs_vals[2], now, &when) == -1) {
+			say(reply, cap, "spot-interrupt: --at '%.64s' is not a time "
+			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[2]);
+			return -1;
+		}
+		if (when < now) {
+			say(reply, cap, "spot-interrupt: --at %.64s is in the past", f.fs_vals[2]);
+			return -1;
+		}
+	} else {
+		d = LIFE_SPOT_NOTICE_S;
+		if (f.fs_vals[1] != NULL && life_parse_duration(f.fs_vals[1], &d) == -1) {
+			say(reply, cap, "spot-interrupt: --in '%.64s' is not a duration (120, 90s, "
+			    "2m, 1h)", f.fs_vals[1]);
+			return -1;
+		}
+		when = now + d;
+	}
+	/* AWS serves the notice at once, with the time of the action ahead */
+	spot_set(l, action, now, when);
+	fmt_iso8601(when, iso);
+	say(reply, cap, "spot %s at %s", action, iso);
+	return 0;
+}
+
+static int
+cmd_rebalance(struct lifecycle *l, const char *const *argv, size_t argc, time_t now,
+    char *reply, size_t cap)
+{
+	struct flagset f = { { "in", "at" }, { NULL }, { NULL }, 0 };
+	char iso[ISO_DATE_LEN + 1];
+	time_t when = now;
+	long d;
+
+	if (flags_parse(&f, argv, argc, 0, "rebalance", reply, cap) == -1)
+		return -1;
+	if (f.fs_vals[0] != NULL && f.fs_vals[1] != NULL) {
+		say(reply, cap, "rebalance: give --in or --at, not both");
+		return -1;
+	}
+	if (f.fs_vals[0] != NULL) {
+		if (life_parse_duration(f.fs_vals[0], &d) == -1) {
+			say(reply, cap, "rebalance: --in '%.64s' is not a duration", f.fs_vals[0]);
+			return -1;
+		}
+		when = now + d;
+	} else if (f.fs_vals[1] != NULL && life_parse_when(f.fs_vals[1], now, &when) == -1) {
+		say(reply, cap, "rebalance: --at '%.64s' is not a time", f.fs_vals[1]);
+		return -1;
+	}
+	l->l_rebalance_set = 1;
+	l->l_rebalance_at = when;
+	fmt_iso8601(when, iso);
+	say(reply, cap, "rebalance noticeTime %s", iso);
+	return 0;
+}
+
+static int
+cmd_event(struct lifecycle *l, const char *const *argv, size_t argc, time_t now, char *reply,
+    size_t cap)
+{
+	struct flagset f = { { "code", "not-before", "not-after", "description" }, { NULL },
+	    { NULL }, 0 };
+	char id[LIFE_EVENT_ID_LEN + 1], err[ERRBUF_LEN];
+	time_t nb, na = 0;
+	size_t i;
+
+	if (argc == 0) {
+		say(reply, cap, "event: expected add, cancel or complete");
+		return -1;
+	}
+	if (strcmp(argv[0], "add") == 0) {
+		if (flags_parse(&f, argv + 1, argc - 1, 0, "event add", reply, cap) == -1)
+			return -1;
+		if (f.fs_vals[0] == NULL || f.fs_vals[1] == NULL) {
+			say(reply, cap, "event add: --code and --not-before are required");
+			return -1;
+		}
+		if (life_parse_when(f.fs_vals[1], now, &nb) == -1) {
+			say(reply, cap, "event add: --not-before '%.64s' is not a time "
+			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[1]);
+			return -1;
+		}
+		if (f.fs_vals[2] != NULL && life_parse_when(f.fs_vals[2], now, &na) == -1) {
+			say(reply, cap, "event add: --not-after '%.64s' is not a time "
+			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[2]);
+			return -1;
+		}
+		if (event_add(l, f.fs_vals[0], f.fs_vals[3], nb, na, now, id, sizeof(id), err,
+		    sizeof(err)) == -1) {
+			say(reply, cap, "event add: %s", err);
+			return -1;
+		}
+		say(reply, cap, "%s", id);
+		return 0;
+	}
+	if (strcmp(argv[0], "cancel") == 0 || strcmp(argv[0], "complete") == 0) {
+		if (argc != 2) {
+			say(reply, cap, "event %s: expected one event id", argv[0]);
+			return -1;
+		}
+		for (i = 0; i < l->l_nsched; i++)
+			if (strcmp(l->l_sched[i].le_id, argv[1]) == 0)
+				break;
+		if (i == l->l_nsched) {
+			say(reply, cap, "event %s: no scheduled event '%.64s'", argv[0], argv[1]);
+			return -1;
+		}
+		event_end(l, i, argv[0][1] == 'a' ? LIFE_EV_CANCELED : LIFE_EV_COMPLETED);
+		say(reply, cap, "%s %s", argv[1], argv[0][1] == 'a' ? "canceled" : "completed");
+		return 0;
+	}
+	say(reply, cap, "event: expected add, cancel or complete, not '%.32s'", argv[0]);
+	return -1;
+}
+
+static int
+cmd_tag(struct lifecycle *l, const char *const *argv, size_t argc, char *reply, size_t cap)
+{
+	char err[ERRBUF_LEN], key[LIFE_TAG_KEY_MAX + 1];
+	const char *eq;
+	size_t i, room = 0, klen;
+
+	if (argc < 2 || (strcmp(argv[0], "set") != 0 && strcmp(argv[0], "rm") != 0)) {
+		say(reply, cap, "tag: expected set KEY=VALUE... or rm KEY...");
+		return -1;
+	}
+	if (argc - 1 > LIFE_TAGS_MAX) {
+		say(reply, cap, "tag: at most %d tags at once", LIFE_TAGS_MAX);
+		return -1;
+	}
+	/* all checked first: a batch is applied whole or not at all */
+	for (i = 1; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		if (argv[0][0] == 's' && eq == NULL) {
+			say(reply, cap, "tag set: expected KEY=VALUE, got '%.64s'", argv[i]);
+			return -1;
+		}
+		klen = argv[0][0] == 's' ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+		if (tag_check(l, argv[i], klen, argv[0][0] == 's' ? eq + 1 : NULL, &room, err,
+		    sizeof(err)) == -1) {
+			say(reply, cap, "tag %s: %s", argv[0], err);
+			return -1;
+		}
+	}
+	for (i = 1; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		klen = argv[0][0] == 's' ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+		memcpy(key, argv[i], klen);
+		key[klen] = '\0';
+		if (argv[0][0] == 's')
+			tag_put(l, key, eq + 1, strlen(eq + 1));
+		else
+			tag_put(l, key, NULL, 0);
+	}
+	say(reply, cap, "%zu tag%s %s", argc - 1, argc == 2 ? "" : "s",
+	    argv[0][0] == 's' ? "set" : "removed");
+	return 0;
+}
+
+int
+life_command(struct lifecycle *l, const char *const *argv, size_t argc, time_t now,
+    char *reply, size_t cap)
+{
+	const char *verb;
+
+	if (argc == 0)
+		return 1;
+	verb = argv[0];
+	reply[0] = '\0';
+	if (strcmp(verb, "spot-interrupt") == 0)
+		return cmd_spot_interrupt(l, argv + 1, argc - 1, now, reply, cap);
+	if (strcmp(verb, "spot-cancel") == 0) {
+		if (argc != 1) {
+			say(reply, cap, "spot-cancel: takes no arguments");
+			return -1;
+		}
+		if (!l->l_spot_set) {
+			say(reply, cap, "spot-cancel: no spot interruption notice is pending");
+			return -1;
+		}
+		l->l_spot_set = 0;
+		say(reply, cap, "spot notice canceled");
+		return 0;
+	}
+	if (strcmp(verb, "rebalance") == 0)
+		return cmd_rebalance(l, argv + 1, argc - 1, now, reply, cap);
+	if (strcmp(verb, "event") == 0)
+		return cmd_event(l, argv + 1, argc - 1, now, reply, cap);
+	if (strcmp(verb, "asg-state") == 0) {
+		if (argc != 2 || (!word_in(argv[1], asg_states, NASG_STATES) &&
+		    strcmp(argv[1], "none") != 0)) {
+			say(reply, cap, "asg-state: expected one of InService, Standby, Detached, "
+			    "Terminated, Warmed:Pending, Warmed:Running, Warmed:Stopped, "
+			    "Warmed:Hibernated, Warmed:Terminated, or none");
+			return -1;
+		}
+		snprintf(l->l_asg_state, sizeof(l->l_asg_state), "%s",
+		    strcmp(argv[1], "none") == 0 ? "" : argv[1]);
+		say(reply, cap, "asg-state %s", argv[1]);
+		return 0;
+	}
+	if (strcmp(verb, "tag") == 0)
+		return cmd_tag(l, argv + 1, argc - 1, reply, cap);
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The config's "scenario"                                             */
+/* ------------------------------------------------------------------ */
+
+/* A number of seconds or a duration string ("30s", "2m"); 0 / -1. */
+static int
+j_duration(json_t *v, long *out)
+{
+	json_int_t n;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+		if (n < 0 || n > LIFE_WHEN_MAX)
+			return -1;
+		*out = (long)n;
+		return 0;
+	}
+	if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
+		return life_parse_duration(json_string_value(v), out);
+	return -1;
+}
+
+/* Members of obj must be among names (NULL-terminated).  0 / -1 with err. */
+static int
+j_known(json_t *obj, const char *where, const char *const *names, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(obj, k, v) {
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(k, names[i]) == 0)
+				break;
+		if (names[i] == NULL) {
+			say(err, errlen, "%s: unknown key \"%.64s\"", where, k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+j_str(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
+static int
+scenario_spot(struct lifecycle *l, json_t *v, time_t start, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "action", "after", "in", NULL };
+	static const char where[] = "scenario/spot-interruption";
+	const char *action = "terminate";
+	long after = 0, in = LIFE_SPOT_NOTICE_S;
+
+	if (!json_is_object(v)) {
+		say(err, errlen, "%s: expected an object", where);
+		return -1;
+	}
+	if (j_known(v, where, keys, err, errlen) == -1)
+		return -1;
+	if (json_object_get(v, "action") != NULL &&
+	    ((action = j_str(v, "action")) == NULL || !word_in(action, spot_actions, NSPOT_ACTIONS))) {
+		say(err, errlen, "%s/action: expected \"terminate\", \"stop\" or \"hibernate\"", where);
+		return -1;
+	}
+	if (json_object_get(v, "after") != NULL &&
+	    j_duration(json_object_get(v, "after"), &after) == -1) {
+		say(err, errlen, "%s/after: expected seconds (a number) or a duration (\"90s\", "
+		    "\"2m\")", where);
+		return -1;
+	}
+	if (json_object_get(v, "in") != NULL && j_duration(json_object_get(v, "in"), &in) == -1) {
+		say(err, errlen, "%s/in: expected seconds (a number) or a duration (\"90s\", "
+		    "\"2m\")", where);
+		return -1;
+	}
+	spot_set(l, action, start + after, start + after + in);
+	return 0;
+}
+
+static int
+scenario_events(struct lifecycle *l, json_t *arr, time_t start, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "code", "not-before", "not-after", "description",
+	    "state", NULL };
+	char where[64], msg[ERRBUF_LEN];
+	const char *code, *nbs, *nas, *desc, *state;
+	time_t nb, na;
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		say(err, errlen, "scenario/events: expected an array");
+		return -1;
+	}
+	json_array_foreach(arr, i, e) {
+		snprintf(where, sizeof(where), "scenario/events/%zu", i);
+		if (!json_is_object(e)) {
+			say(err, errlen, "%s: expected an object", where);
+			return -1;
+		}
+		if (j_known(e, where, keys, err, errlen) == -1)
+			return -1;
+		code = j_str(e, "code");
+		nbs = j_str(e, "not-before");
+		nas = j_str(e, "not-after");
+		desc = j_str(e, "description");
+		state = j_str(e, "state");
+		if (code == NULL || nbs == NULL) {
+			say(err, errlen, "%s: \"code\" and \"not-before\" (strings) are required", where);
+			return -1;
+		}
+		if ((json_object_get(e, "not-after") != NULL && nas == NULL) ||
+		    (json_object_get(e, "description") != NULL && desc == NULL) ||
+		    (json_object_get(e, "state") != NULL && state == NULL)) {
+			say(err, errlen, "%s: not-after, description and state are strings", where);
+			return -1;
+		}
+		if (life_parse_when(nbs, start, &nb) == -1) {
+			say(err, errlen, "%s/not-before: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
+			    "or +DURATION from the start)", where, nbs);
+			return -1;
+		}
+		na = 0;
+		if (nas != NULL && life_parse_when(nas, start, &na) == -1) {
+			say(err, errlen, "%s/not-after: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
+			    "or +DURATION from the start)", where, nas);
+			return -1;
+		}
+		if (state != NULL && strcmp(state, "active") != 0 &&
+		    strcmp(state, "completed") != 0 && strcmp(state, "canceled") != 0) {
+			say(err, errlen, "%s/state: expected \"active\", \"completed\" or \"canceled\"",
+			    where);
+			return -1;
+		}
+		/* an event that already ended (history) may lie in the past */
+		if (event_add(l, code, desc, nb, na, state != NULL && strcmp(state, "active") != 0 ?
+		    0 : start, NULL, 0, msg, sizeof(msg)) == -1) {
+			say(err, errlen, "%s: %s", where, msg);
+			return -1;
+		}
+		if (state != NULL && strcmp(state, "active") != 0)
+			event_end(l, l->l_nsched - 1, state[1] == 'a' ? LIFE_EV_CANCELED :
+			    LIFE_EV_COMPLETED);
+	}
+	return 0;
+}
+
+int
+life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "spot", "spot-interruption", "rebalance", "events",
+	    "asg-state", "tags", NULL };
+	json_t *sc = (json_t *)scenario, *v, *tv;
+	const char *k, *s;
+	size_t room = 0;
+	long after;
+
+	if (sc == NULL)
+		return 0;
+	if (!json_is_object(sc)) {
+		say(err, errlen, "scenario: expected an object");
+		return -1;
+	}
+	if (j_known(sc, "scenario", keys, err, errlen) == -1)
+		return -1;
+	if ((v = json_object_get(sc, "spot")) != NULL) {
+		if (!json_is_boolean(v)) {
+			say(err, errlen, "scenario/spot: expected true or false");
+			return -1;
+		}
+		l->l_spot_instance = json_is_true(v);
+	}
+	if ((v = json_object_get(sc, "spot-interruption")) != NULL &&
+	    scenario_spot(l, v, start, err, errlen) == -1)
+		return -1;
+	if ((v = json_object_get(sc, "rebalance")) != NULL) {
+		if (j_duration(v, &after) == -1) {
+			say(err, errlen, "scenario/rebalance: expected the seconds after the start "
+			    "(a number) or a duration (\"90s\", \"2m\")");
+			return -1;
+		}
+		l->l_rebalance_set = 1;
+		l->l_rebalance_at = start + after;
+	}
+	if ((v = json_object_get(sc, "events")) != NULL &&
+	    scenario_events(l, v, start, err, errlen) == -1)
+		return -1;
+	if ((v = json_object_get(sc, "asg-state")) != NULL) {
+		if (!json_is_string(v) || (s = json_string_value(v)) == NULL ||
+		    !word_in(s, asg_states, NASG_STATES)) {
+			say(err, errlen, "scenario/asg-state: expected one of InService, Standby, "
+			    "Detached, Terminated, Warmed:Pending, Warmed:Running, Warmed:Stopped, "
+			    "Warmed:Hibernated, Warmed:Terminated");
+			return -1;
+		}
+		snprintf(l->l_asg_state, sizeof(l->l_asg_state), "%s", s);
+	}
+	if ((v = json_object_get(sc, "tags")) != NULL) {
+		char msg[ERRBUF_LEN];
+		if (!json_is_object(v)) {
+			say(err, errlen, "scenario/tags: expected an object of strings");
+			return -1;
+		}
+		json_object_foreach(v, k, tv) {
+			if (!json_is_string(tv) ||
+			    strlen(json_string_value(tv)) != json_string_length(tv)) {
+				say(err, errlen, "scenario/tags/%.64s: expected a string", k);
+				return -1;
+			}
+			if (tag_check(l, k, strlen(k), json_string_value(tv), &room, msg,
+			    sizeof(msg)) == -1) {
+				say(err, errlen, "scenario/tags: %s", msg);
+				return -1;
+			}
+			tag_put(l, k, json_string_value(tv), json_string_length(tv));
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                */
+/* ------------------------------------------------------------------ */
+
+size_t
+life_advance(struct lifecycle *l, time_t now)
+{
+	size_t i = 0, moved = 0;
+
+	while (i < l->l_nsched) {
+		if (l->l_sched[i].le_not_after != 0 && l->l_sched[i].le_not_after <= now) {
+			event_end(l, i, LIFE_EV_COMPLETED);
+			moved++;
+		} else
+			i++;
+	}
+	return moved;
+}
+
+static void
+earliest(time_t *best, time_t t, time_t now)
+{
+	if (t > now && (*best == 0 || t < *best))
+		*best = t;
+}
+
+time_t
+life_next_change(const struct lifecycle *l, time_t now)
+{
+	time_t best = 0;
+	size_t i;
+
+	if (l->l_spot_set)
+		earliest(&best, l->l_spot_notice_at, now);
+	if (l->l_rebalance_set)
+		earliest(&best, l->l_rebalance_at, now);
+	for (i = 0; i < l->l_nsched; i++)
+		if (l->l_sched[i].le_not_after != 0)
+			earliest(&best, l->l_sched[i].le_not_after, now);
+	return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rendering                                                           */
+/* ------------------------------------------------------------------ */
+
+static const char *
+state_word(enum life_event_state st)
+{
+	switch (st) {
+	case LIFE_EV_ACTIVE:
+		return "active";
+	case LIFE_EV_COMPLETED:
+		return "completed";
+	case LIFE_EV_CANCELED:
+		return "canceled";
+	}
+	return "active";
+}
+
+/* §8.3: "[]", or "[ {\n  ...\n}, {\n  ...\n} ]" (Jackson's layout, U23). */
+static void
+events_json(struct jbuf *j, const struct life_event *evs, size_t n)
+{
+	char t[64], desc[LIFE_EVENT_DESC_MAX + 16];
+	size_t i;
+
+	if (n == 0) {
+		json_raw(j, "[]");
+		return;
+	}
+	json_raw(j, "[ ");
+	for (i = 0; i < n; i++) {
+		const struct life_event *e = &evs[i];
+		if (i > 0)
+			json_raw(j, ", ");
+		json_begin(j);
+		life_fmt_event_time(e->le_not_before, t, sizeof(t));
+		json_str(j, "NotBefore", t);
+		json_str(j, "Code", e->le_code);
+		snprintf(desc, sizeof(desc), "%s%s", e->le_state == LIFE_EV_COMPLETED ?
+		    "[Completed] " : e->le_state == LIFE_EV_CANCELED ? "[Canceled] " : "",
+		    e->le_desc);
+		json_str(j, "Description", desc);
+		json_str(j, "EventId", e->le_id);
+		if (e->le_not_after != 0) {
+			life_fmt_event_time(e->le_not_after, t, sizeof(t));
+			json_str(j, "NotAfter", t);
+		}
+		json_str(j, "State", state_word(e->le_state));
+		json_end(j);
+	}
+	json_raw(j, " ]");
+}
+
+static int
+emit_events(const struct life_event *evs, size_t n, const char *path,
+    int (*set)(void *, const char *, const char *, size_t), void *arg)
+{
+	struct jbuf j;
+	char *doc;
+	size_t len;
+	int rc;
+
+	jbuf_init(&j);
+	events_json(&j, evs, n);
+	if ((doc = jbuf_take(&j, &len)) == NULL)
+		return -1;
+	rc = set(arg, path, doc, len);
+	free(doc);
+	return rc;
+}
+
+int
+life_emit(const struct lifecycle *l, time_t now,
+    int (*set)(void *arg, const char *path, const char *val, size_t len), void *arg)
+{
+	char buf[128], iso[ISO_DATE_LEN + 1];
+	int n;
+
+	if (l->l_spot_instance && set(arg, "meta-data/instance-life-cycle", "spot", 4) == -1)
+		return -1;
+	if (l->l_spot_set && now >= l->l_spot_notice_at) {
+		/* §8.4: one line, ": " spacing, as AWS documents it */
+		fmt_iso8601(l->l_spot_time, iso);
+		n = snprintf(buf, sizeof(buf), "{\"action\": \"%s\", \"time\": \"%s\"}",
+		    l->l_spot_action, iso);
+		if (set(arg, "meta-data/spot/instance-action", buf, (size_t)n) == -1 ||
+		    set(arg, "meta-data/spot/termination-time", iso, ISO_DATE_LEN) == -1)
+			return -1;
+	}
+	if (l->l_rebalance_set && now >= l->l_rebalance_at) {
+		fmt_iso8601(l->l_rebalance_at, iso);
+		n = snprintf(buf, sizeof(buf), "{\"noticeTime\": \"%s\"}", iso);
+		if (set(arg, "meta-data/events/recommendations/rebalance", buf, (size_t)n) == -1)
+			return -1;
+	}
+	if (emit_events(l->l_sched, l->l_nsched, "meta-data/events/maintenance/scheduled", set,
+	    arg) == -1 || emit_events(l->l_hist, l->l_nhist,
+	    "meta-data/events/maintenance/history", set, arg) == -1)
+		return -1;
+	if (l->l_asg_state[0] != '\0' && set(arg, "meta-data/autoscaling/target-lifecycle-state",
+	    l->l_asg_state, strlen(l->l_asg_state)) == -1)
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* State, for `ctl state`                                              */
+/* ------------------------------------------------------------------ */
+
+static json_t *
+jtime(time_t t)
+{
+	char iso[ISO_DATE_LEN + 1];
+
+	fmt_iso8601(t, iso);
+	return json_string(iso);
+}
+
+static json_t *
+jevents(const struct life_event *evs, size_t n)
+{
+	json_t *arr = json_array(), *o;
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++) {
+		o = json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", evs[i].le_id,
+		    "code", evs[i].le_code, "description", evs[i].le_desc,
+		    "not-before", jtime(evs[i].le_not_before), "state", state_word(evs[i].le_state));
+		if (o != NULL && evs[i].le_not_after != 0)
+			json_object_set_new(o, "not-after", jtime(evs[i].le_not_after));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+char *
+life_state_json(const struct lifecycle *l, time_t now)
+{
+	json_t *root, *o, *tags, *ov;
+	char *out;
+	size_t i;
+
+	root = json_object();
+	if (root == NULL)
+		return NULL;
+	json_object_set_new(root, "now", jtime(now));
+	json_object_set_new(root, "instance-life-cycle",
+	    json_string(l->l_spot_instance ? "spot" : "on-demand"));
+	if (l->l_spot_set) {
+		o = json_pack("{s:s, s:o, s:o, s:b}", "action", l->l_spot_action,
+		    "time", jtime(l->l_spot_time), "notice-from", jtime(l->l_spot_notice_at),
+		    "served", now >= l->l_spot_notice_at);
+		json_object_set_new(root, "spot-interruption", o);
+	} else
+		json_object_set_new(root, "spot-interruption", json_null());
+	if (l->l_rebalance_set)
+		json_object_set_new(root, "rebalance", json_pack("{s:o, s:b}", "noticeTime",
+		    jtime(l->l_rebalance_at), "served", now >= l->l_rebalance_at));
+	else
+		json_object_set_new(root, "rebalance", json_null());
+	json_object_set_new(root, "scheduled", jevents(l->l_sched, l->l_nsched));
+	json_object_set_new(root, "history", jevents(l->l_hist, l->l_nhist));
+	json_object_set_new(root, "asg-state", l->l_asg_state[0] != '\0' ?
+	    json_string(l->l_asg_state) : json_null());
+	tags = json_object();
+	for (i = 0; tags != NULL && i < l->l_ntags; i++)
+		json_object_set_new(tags, l->l_tags[i].lt_key, l->l_tags[i].lt_removed ?
+		    json_null() : json_string(l->l_tags[i].lt_value));
+	json_object_set_new(root, "tag-edits", tags);
+	ov = json_object();
+	for (i = 0; ov != NULL && i < l->l_nov; i++)
+		json_object_set_new(ov, l->l_ov[i].lo_path, l->l_ov[i].lo_value != NULL ?
+		    json_stringn(l->l_ov[i].lo_value, l->l_ov[i].lo_len) : json_null());
+	json_object_set_new(root, "overrides", ov);
+	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	return out;
+}

@@ -1,0 +1,451 @@
+/*
+ * control.c: the control socket, `serve --control PATH`.
+ *
+ * A Unix stream socket, never a TCP listener: whoever may open the file
+ * (mode 0600 by default) may change what the instance serves.  The
+ * protocol, one exchange per connection:
+ *
+ *	client:	["spot-interrupt","--action","terminate","--in","2m"]\n
+ *	server:	ok spot terminate at 2025-06-02T09:22:00Z\n	(then closes)
+ *	    or:	error spot-interrupt: --action is terminate, stop or hibernate, ...\n
+ *
+ * The request is one line: a JSON array of 1 to CONTROL_ARGS_MAX strings,
+ * the words of a `ctl` command line, at most CONTROL_LINE_MAX bytes with
+ * its LF.  The reply is one line, "ok", "ok TEXT" or "error MESSAGE".  What
+ * the words mean is the handler's business (main.c, lifecycle.c); this
+ * file only moves lines, on the event loop, never blocking: a client that
+ * does not finish its line within CONTROL_TIMEOUT_MS is dropped, and at
+ * most CONTROL_CLIENTS_MAX are served at once (more wait in the backlog).
+ *
+ * The socket file: a stale one (nobody accepts on it: a daemon that died)
+ * is replaced; a live one, or a file that is not a socket, is refused.  It
+ * is bound under umask 077 and then given its mode and owner before
+ * listen(), so nobody else can connect in between.  control_close removes
+ * it, if it is still ours.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ops/ops.h"
+
+#define CONTROL_BACKLOG		16	/* listen(2) backlog of the control socket */
+
+struct ctl_client {
+	int		 cc_fd;		/* -1: free slot */
+	struct loop_watch cc_watch;
+	struct loop_timer cc_timer;	/* the deadline */
+	size_t		 cc_inlen;
+	int		 cc_writing;	/* the reply is being written */
+	int		 cc_toolong;	/* the line is over CONTROL_LINE_MAX: discarding to its LF */
+	size_t		 cc_outlen;
+	size_t		 cc_sent;
+	uid_t		 cc_uid;	/* the peer, for the log */
+	char		 cc_in[CONTROL_LINE_MAX];
+	char		 cc_out[CONTROL_REPLY_MAX];
+};
+
+static struct {
+	int		 fd;		/* the listener, -1 when closed */
+	struct loop_watch watch;
+	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t		 dev;		/* the file we created, to remove only that */
+	ino_t		 ino;
+	control_fn	 fn;
+	struct ctl_client *clients;	/* CONTROL_CLIENTS_MAX, allocated at open */
+	size_t		 nbusy;
+	int		 paused;	/* accepting stopped: all slots busy */
+} ctl = { .fd = -1 };
+
+static void	 on_listen(int fd, uint32_t events, void *arg);
+static void	 on_client(int fd, uint32_t events, void *arg);
+
+static void
+client_close(struct ctl_client *c)
+{
+	if (c->cc_fd < 0)
+		return;
+	loop_watch_del(&c->cc_watch);
+	loop_timer_cancel(&c->cc_timer);
+	close(c->cc_fd);
+	c->cc_fd = -1;
+	ctl.nbusy--;
+	if (ctl.paused && ctl.fd >= 0 &&
+	    loop_watch_add(&ctl.watch, ctl.fd, EPOLLIN, on_listen, NULL) == 0)
+		ctl.paused = 0;
+}
+
+static void
+on_deadline(void *arg)
+{
+	struct ctl_client *c = arg;
+
+	log_warn("control: a client (uid %u) took longer than %d ms; dropped",
+	    (unsigned)c->cc_uid, CONTROL_TIMEOUT_MS);
+	client_close(c);
+}
+
+/* Write what is left of the reply; close when done. */
+static void
+client_write(struct ctl_client *c)
+{
+	ssize_t n;
+
+	while (c->cc_sent < c->cc_outlen) {
+		n = send(c->cc_fd, c->cc_out + c->cc_sent, c->cc_outlen - c->cc_sent,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* EPOLLOUT calls again */
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		c->cc_sent += (size_t)n;
+	}
+	client_close(c);
+}
+
+/* Send the reply line built in cc_out (an LF is added). */
+static void
+client_reply(struct ctl_client *c)
+{
+	size_t n = strnlen(c->cc_out, sizeof(c->cc_out) - 1);
+
+	c->cc_out[n++] = '\n';
+	c->cc_outlen = n;
+	c->cc_sent = 0;
+	c->cc_writing = 1;
+	loop_watch_del(&c->cc_watch);
+	if (loop_watch_add(&c->cc_watch, c->cc_fd, EPOLLOUT, on_client, c) == -1) {
+		client_close(c);
+		return;
+	}
+	client_write(c);
+}
+
+int
+control_parse_request(const char *line, size_t len, char ***argvp, size_t *argcp,
+    char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	char **argv, *p;
+	size_t i, n, total = 0;
+
+	*argvp = NULL;
+	*argcp = 0;
+	if ((root = json_loadb(line, len, 0, &jerr)) == NULL) {
+		snprintf(err, errlen, "the request is not JSON: %s (column %d)", jerr.text,
+		    jerr.column);
+		return -1;
+	}
+	n = json_array_size(root);
+	if (!json_is_array(root) || n == 0 || n > CONTROL_ARGS_MAX) {
+		snprintf(err, errlen, "the request is a JSON array of 1 to %d strings",
+		    CONTROL_ARGS_MAX);
+		json_decref(root);
+		return -1;
+	}
+	json_array_foreach(root, i, v) {
+		/* an embedded NUL would cut the word short: refused */
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+			snprintf(err, errlen, "word %zu of the request is not a string (or holds "
+			    "a NUL)", i + 1);
+			json_decref(root);
+			return -1;
+		}
+		total += json_string_length(v) + 1;
+	}
+	/* one block: the pointers, then the words */
+	if ((argv = malloc((n + 1) * sizeof(*argv) + total)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		json_decref(root);
+		return -1;
+	}
+	p = (char *)(argv + n + 1);
+	json_array_foreach(root, i, v) {
+		argv[i] = p;
+		memcpy(p, json_string_value(v), json_string_length(v) + 1);
+		p += json_string_length(v) + 1;
+	}
+	argv[n] = NULL;
+	json_decref(root);
+	*argvp = argv;
+	*argcp = n;
+	return 0;
+}
+
+/* A whole line arrived: run it. */
+static void
+client_line(struct ctl_client *c, size_t len)
+{
+	char err[ERRBUF_LEN], *reply, *p;
+	char **argv;
+	size_t argc;
+
+	if (control_parse_request(c->cc_in, len, &argv, &argc, err, sizeof(err)) == -1) {
+		log_warn("control: uid %u: refused: %s", (unsigned)c->cc_uid, err);
+		snprintf(c->cc_out, sizeof(c->cc_out), "error %s", err);
+		client_reply(c);
+		return;
+	}
+	/* the reply is built in place: cc_out is free until client_reply */
+	reply = c->cc_out;
+	reply[0] = '\0';
+	ctl.fn((const char *const *)argv, argc, reply, sizeof(c->cc_out) - 1);
+	/* one line whatever the handler echoed of the request */
+	for (p = reply; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (strncmp(reply, "ok", 2) == 0)
+		log_info("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
+	else
+		log_warn("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
+	free(argv);
+	client_reply(c);
+}
+
+static void
+on_client(int fd, uint32_t events, void *arg)
+{
+	struct ctl_client *c = arg;
+	char *lf;
+	ssize_t n;
+
+	(void)fd;
+	if (c->cc_writing) {
+		client_write(c);
+		return;
+	}
+	(void)events;
+	for (;;) {
+		n = recv(c->cc_fd, c->cc_in + c->cc_inlen, sizeof(c->cc_in) - c->cc_inlen, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			/* EOF before a whole line: nothing to answer */
+			client_close(c);
+			return;
+		}
+		lf = memchr(c->cc_in + c->cc_inlen, '\n', (size_t)n);
+		c->cc_inlen += (size_t)n;
+		if (lf != NULL && c->cc_toolong) {
+			log_warn("control: uid %u: a request line longer than %d bytes; refused",
+			    (unsigned)c->cc_uid, CONTROL_LINE_MAX);
+			snprintf(c->cc_out, sizeof(c->cc_out), "error a request line is at most "
+			    "%d bytes", CONTROL_LINE_MAX);
+			client_reply(c);
+			return;
+		}
+		if (lf != NULL) {
+			client_line(c, (size_t)(lf - c->cc_in));
+			return;
+		}
+		if (c->cc_inlen == sizeof(c->cc_in)) {
+			/*
+			 * Too long: read on to its end (within the deadline) and
+			 * only then answer, so that the unread rest cannot turn
+			 * our close into a reset that destroys the answer.
+			 */
+			c->cc_toolong = 1;
+			c->cc_inlen = 0;
+		}
+	}
+}
+
+static void
+on_listen(int fd, uint32_t events, void *arg)
+{
+	struct ctl_client *c;
+	struct ucred cred;
+	socklen_t clen;
+	size_t i;
+	int cfd;
+
+	(void)events;
+	(void)arg;
+	for (;;) {
+		if (ctl.nbusy == CONTROL_CLIENTS_MAX) {
+			/* the rest wait in the backlog until a slot frees */
+			loop_watch_del(&ctl.watch);
+			ctl.paused = 1;
+			return;
+		}
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("control: accept: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+			if (ctl.clients[i].cc_fd < 0)
+				break;
+		c = &ctl.clients[i];
+		memset(c, 0, sizeof(*c) - sizeof(c->cc_in) - sizeof(c->cc_out));
+		c->cc_fd = cfd;
+		clen = sizeof(cred);
+		c->cc_uid = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 ?
+		    cred.uid : (uid_t)-1;
+		ctl.nbusy++;
+		if (loop_watch_add(&c->cc_watch, cfd, EPOLLIN, on_client, c) == -1) {
+			client_close(c);
+			continue;
+		}
+		loop_timer_set(&c->cc_timer, CONTROL_TIMEOUT_MS, on_deadline, c);
+	}
+}
+
+int
+control_remove_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+	int fd, rc;
+
+	if (control_addr(path, &sa, err, errlen) == -1)
+		return -1;
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "control socket %s: the file exists and is not a socket",
+		    path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0 || errno != ECONNREFUSED) {
+		snprintf(err, errlen, "control socket %s: %s", path, rc == 0 ?
+		    "another daemon is listening on it" : strerror(errno));
+		return -1;
+	}
+	/* nobody listens: left by a daemon that has stopped */
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "control socket %s: removing the stale socket: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+int
+control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	/* a path, not the abstract namespace (which file modes do not protect) */
+	if (path[0] == '\0' || strlen(path) >= sizeof(sa->sun_path)) {
+		snprintf(err, errlen, "control socket '%.64s': a path of 1 to %zu bytes", path,
+		    sizeof(sa->sun_path) - 1);
+		return -1;
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int
+control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn fn,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+	mode_t old;
+	size_t i;
+	int fd = -1, bound = 0, stale;
+
+	if (control_addr(path, &sa, err, errlen) == -1 ||
+	    (stale = control_remove_stale(path, err, errlen)) == -1)
+		return -1;
+	if (stale)
+		log_info("control socket %s: replaced a stale socket", path);
+	if ((ctl.clients = calloc(CONTROL_CLIENTS_MAX, sizeof(*ctl.clients))) == NULL) {
+		snprintf(err, errlen, "control socket: out of memory");
+		return -1;
+	}
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		ctl.clients[i].cc_fd = -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	old = umask(077);	/* no window in which others may connect */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	bound = 1;
+	if (chmod(path, mode) == -1) {
+		snprintf(err, errlen, "control socket %s: chmod %o: %s", path, mode, strerror(errno));
+		goto fail;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) == -1) {
+		snprintf(err, errlen, "control socket %s: chown: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (stat(path, &sb) == -1 || listen(fd, CONTROL_BACKLOG) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (loop_watch_add(&ctl.watch, fd, EPOLLIN, on_listen, NULL) == -1) {
+		snprintf(err, errlen, "control socket: epoll: %s", strerror(errno));
+		goto fail;
+	}
+	ctl.fd = fd;
+	ctl.dev = sb.st_dev;
+	ctl.ino = sb.st_ino;
+	ctl.fn = fn;
+	memcpy(ctl.path, sa.sun_path, sizeof(ctl.path));
+	log_info("control socket %s (mode %04o)", path, mode);
+	return 0;
+fail:
+	if (bound)
+		unlink(path);
+	if (fd != -1)
+		close(fd);
+	free(ctl.clients);
+	ctl.clients = NULL;
+	return -1;
+}
+
+void
+control_close(void)
+{
+	struct stat sb;
+	size_t i;
+
+	if (ctl.fd < 0)
+		return;
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		client_close(&ctl.clients[i]);
+	if (!ctl.paused)
+		loop_watch_del(&ctl.watch);
+	close(ctl.fd);
+	ctl.fd = -1;
+	/* only our own file: another daemon may have replaced it since */
+	if (lstat(ctl.path, &sb) == 0 && sb.st_dev == ctl.dev && sb.st_ino == ctl.ino)
+		unlink(ctl.path);
+	free(ctl.clients);
+	ctl.clients = NULL;
+}

@@ -1,0 +1,236 @@
+/*
+ * health.c: the health listener's answers, and the metrics.
+ *
+ *   GET /healthz   200 {"status":"ok"}: the loop answers
+ *   GET /readyz    200 {"ready":true}, or 503 {"ready":false,"reasons":[...]}
+ *                  with one reason per part not ready (main.c's callback)
+ *   GET /metrics   Prometheus text exposition format 0.0.4
+ *
+ * HEAD is answered like GET without the body; other methods 405, other
+ * paths 404, requests that do not parse their status, all with empty
+ * bodies.  The listener is separate from the metadata listeners (a port of
+ * its own, bound to the node) and never reached through the magic IP.
+ *
+ * The counters live in `metrics`, written by server.c on the loop; this
+ * file only reads them, on the same thread.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+#define CT_JSON		"application/json"
+#define CT_PROM		"text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics metrics;
+
+static void	(*ready_cb)(struct health_reasons *);
+static void	(*creds_cb)(struct health_creds *);
+
+/* The statuses counted apart, by index of metrics.m_requests; the last is "other". */
+static const int statuses[] = {
+	200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 501, 505, 0
+};
+#define NSTATUSES	(sizeof(statuses) / sizeof(statuses[0]))
+_Static_assert(NSTATUSES == METRIC_STATUSES, "metrics.m_requests has a column per status");
+
+static const char *const class_names[PC_COUNT] = {
+	"token", "credentials", "identity", "meta-data", "user-data", "other", "error"
+};
+static const char *const reject_names[TR_COUNT] = {
+	"", "missing", "expired", "invalid", "ttl-bad", "x-forwarded-for"
+};
+static const char *const limit_names[LIM_COUNT] = {
+	"max-connections", "max-connections-per-client", "rate-limit", "request-timeout",
+	"header-size", "body-size", "file-descriptors", "health-connections"
+};
+
+void
+health_callbacks(void (*ready)(struct health_reasons *), void (*creds)(struct health_creds *))
+{
+	ready_cb = ready;
+	creds_cb = creds;
+}
+
+void
+health_reason_add(struct health_reasons *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->hr_n == HEALTH_REASONS_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->hr_text[r->hr_n], sizeof(r->hr_text[0]), fmt, ap);
+	va_end(ap);
+	r->hr_n++;
+}
+
+void
+metrics_request(enum path_class pc, int status)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATUSES - 1 && statuses[i] != status; i++)
+		;
+	metrics.m_requests[pc][i]++;
+}
+
+
+/* A JSON string literal of s: quotes, backslashes and control bytes escaped. */
+static void
+ojson_str(struct sbuf *o, const char *s)
+{
+	sbuf_printf(o, "\"");
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sbuf_printf(o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			sbuf_printf(o, "\\u%04x", c);
+		else
+			sbuf_printf(o, "%c", c);
+	}
+	sbuf_printf(o, "\"");
+}
+
+static void
+readyz(struct sbuf *o, struct response *rs)
+{
+	struct health_reasons r;
+	size_t i;
+
+	r.hr_n = 0;
+	if (ready_cb != NULL)
+		ready_cb(&r);
+	if (r.hr_n == 0) {
+		sbuf_printf(o, "{\"ready\":true}");
+		return;
+	}
+	rs->rs_status = 503;
+	sbuf_printf(o, "{\"ready\":false,\"reasons\":[");
+	for (i = 0; i < r.hr_n; i++) {
+		if (i > 0)
+			sbuf_printf(o, ",");
+		ojson_str(o, r.hr_text[i]);
+	}
+	sbuf_printf(o, "]}");
+}
+
+static void
+prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
+{
+	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_text(struct sbuf *o)
+{
+	struct health_creds hc;
+	size_t c, i;
+	int any;
+
+	prom_head(o, "gimme_requests_total", "counter",
+	    "Metadata requests answered, by path class and status.");
+	any = 0;
+	for (c = 0; c < PC_COUNT; c++)
+		for (i = 0; i < NSTATUSES; i++) {
+			if (metrics.m_requests[c][i] == 0)
+				continue;
+			any = 1;
+			if (statuses[i] != 0)
+				sbuf_printf(o, "gimme_requests_total{class=\"%s\",status=\"%d\"} %llu\n",
+				    class_names[c], statuses[i],
+				    (unsigned long long)metrics.m_requests[c][i]);
+			else
+				sbuf_printf(o, "gimme_requests_total{class=\"%s\",status=\"other\"} %llu\n",
+				    class_names[c], (unsigned long long)metrics.m_requests[c][i]);
+		}
+	if (!any)	/* a series with no sample is invisible: show the zero */
+		sbuf_printf(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
+
+	prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
+	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
+
+	prom_head(o, "gimme_token_rejections_total", "counter",
+	    "Requests refused for their token or token request, by reason.");
+	for (i = 1; i < TR_COUNT; i++)
+		sbuf_printf(o, "gimme_token_rejections_total{reason=\"%s\"} %llu\n", reject_names[i],
+		    (unsigned long long)metrics.m_token_rejects[i]);
+
+	memset(&hc, 0, sizeof(hc));
+	if (creds_cb != NULL)
+		creds_cb(&hc);
+	prom_head(o, "gimme_credential_refreshes_total", "counter",
+	    "Credential fetches from the source that delivered.");
+	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hc_refreshes);
+	prom_head(o, "gimme_credential_refresh_failures_total", "counter",
+	    "Credential fetches from the source that failed.");
+	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hc_failures);
+	prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
+	    "Seconds until the served credentials expire (0: none served).");
+	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
+	    hc.hc_have && hc.hc_expires_in > 0 ? hc.hc_expires_in : 0L);
+
+	prom_head(o, "gimme_connections_open", "gauge",
+	    "Connections of the metadata listeners open now.");
+	sbuf_printf(o, "gimme_connections_open %zu\n", server_conns_open());
+
+	prom_head(o, "gimme_limit_hits_total", "counter",
+	    "Times a limit refused, closed or paused something, by limit.");
+	for (i = 0; i < LIM_COUNT; i++)
+		sbuf_printf(o, "gimme_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
+		    (unsigned long long)metrics.m_limit_hits[i]);
+}
+
+void
+health_handle(const struct http_req *req, int status, struct response *rs, char *buf,
+    size_t cap)
+{
+	struct sbuf o = { buf, 0, cap, 0 };
+	struct slice path;
+	int head;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->rs_shape = RESP_PLAIN;
+	rs->rs_ctype = "text/plain";
+	rs->rs_ttl = -1;
+	rs->rs_body = "";
+	rs->rs_class = PC_OTHER;
+	buf[0] = '\0';
+	if (status != 0) {
+		rs->rs_status = status;
+		return;
+	}
+	head = slice_eq(req->r_method, "HEAD");
+	if (!head && !slice_eq(req->r_method, "GET")) {
+		rs->rs_status = 405;
+		rs->rs_allow = "GET, HEAD";
+		return;
+	}
+	/* the query, if any, is ignored: probes may add cache-busters */
+	path = req->r_target;
+	if (memchr(path.p, '?', path.n) != NULL)
+		path.n = (size_t)((const char *)memchr(path.p, '?', path.n) - path.p);
+	rs->rs_status = 200;
+	rs->rs_head_only = head;
+	if (slice_eq(path, "/healthz")) {
+		rs->rs_ctype = CT_JSON;
+		sbuf_printf(&o, "{\"status\":\"ok\"}");
+	} else if (slice_eq(path, "/readyz")) {
+		rs->rs_ctype = CT_JSON;
+		readyz(&o, rs);
+	} else if (slice_eq(path, "/metrics")) {
+		rs->rs_ctype = CT_PROM;
+		metrics_text(&o);
+	} else {
+		rs->rs_status = 404;
+		rs->rs_head_only = 0;
+		return;
+	}
+	if (o.sb_full)
+		log_warn("health: the answer to %.*s is cut at %zu bytes", (int)path.n, path.p,
+		    cap);
+	rs->rs_body = buf;
+	rs->rs_bodylen = o.sb_len;
+}

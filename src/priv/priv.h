@@ -1,0 +1,78 @@
+/*
+ * priv/: least privilege (habit 12).
+ *
+ *   sandbox.c   the user switch, capabilities, no_new_privs, seccomp, and
+ *               the helper that keeps what the daemon gave up
+ */
+#ifndef PRIV_H
+#define PRIV_H
+
+#include "core/core.h"
+#include "creds/creds.h"
+
+
+#define SANDBOX_USER_DEFAULT	"nobody"	/* --user when started as root */
+#define SANDBOX_PATHS_MAX	6	/* files the helper opens (or removes) for the daemon */
+#define SANDBOX_PATH_AWS_CONFIG	0	/* slots of sandbox_cfg.sb_paths */
+#define SANDBOX_PATH_AWS_CREDS	1
+#define SANDBOX_PATH_CONFIG	2
+#define SANDBOX_PATH_USER_DATA	3
+#define SANDBOX_PATH_CA_BUNDLE	4	/* --ca-bundle, read at every STS call */
+#define SANDBOX_PATH_CONTROL	5	/* --control: removed by the helper once the daemon exits */
+#define SANDBOX_JOBS_MAX	4	/* credential_process runs in flight through the helper */
+#define SANDBOX_READY_TIMEOUT_MS 10000	/* ms for the helper to start */
+#define SANDBOX_OPEN_TIMEOUT_MS	5000	/* ms for the helper to open a file */
+#define SANDBOX_JOB_GRACE_MS	5000	/* ms past a run's own timeout before the daemon gives up */
+#define SANDBOX_EXIT_WAIT_MS	500	/* ms the daemon waits at exit for the helper to end */
+#define SANDBOX_EXIT_POLL_MS	10	/* ... looking this often */
+#define SANDBOX_OPEN_FD		3	/* the helper's end of the open channel */
+#define SANDBOX_RUN_FD		4	/* the helper's end of the run channel */
+
+struct sandbox_cfg {
+	int		 sb_disabled;	/* --no-sandbox: none of it */
+	const char	*sb_user;	/* --user; NULL: SANDBOX_USER_DEFAULT */
+	int		 sb_user_set;	/* --user or GIMME_USER given */
+	int		 sb_keep_net_admin;	/* packet-filter rules are installed: keep CAP_NET_ADMIN */
+	int		 sb_exec_net_admin;	/* ... and programs exec'd (iptables) need it too:
+						   ambient, and no seccomp filter */
+	int		 sb_log_json;	/* the helper logs like the daemon */
+	int		 sb_log_level;	/* enum log_level */
+	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
+	const char	*sb_paths[SANDBOX_PATHS_MAX];
+	/* the profile whose credential_process the helper runs; NULL: none */
+	const char	*sb_profile;
+};
+
+/*
+ * Check the configuration before anything starts: the --user exists (as
+ * root).  0, or -1 with err (a usage error).
+ */
+int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/*
+ * Drop privileges for good, after the listeners are bound, the first
+ * credential is in and packet-filter rules are installed.  In order: start
+ * the helper when one is needed (a profile source, or files the new user may
+ * not read), switch to sb_user with no supplementary groups (as root),
+ * keep only CAP_NET_ADMIN (sb_keep_net_admin) or no capability, set
+ * no_new_privs, load the seccomp allow-list.  Logs one "sandbox: ..." line.
+ * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
+ */
+int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/* Whether the helper runs credential_process for this process. */
+int		 sandbox_helper_active(void);
+/*
+ * credproc_run's contract, through the helper: it runs the credential_process
+ * of sb_profile as read from the files now.  done is called exactly once,
+ * from the loop.  0 started, -1 with err.
+ */
+int		 sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg,
+		    char *err, size_t errlen);
+/* Close the channels (the helper exits when it sees them close). */
+void		 sandbox_cleanup(void);
+/*
+ * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
+ * sandbox_enter); trim (may be NULL) is called once, before it idles.
+ */
+int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void));
+
+#endif /* PRIV_H */
