@@ -634,6 +634,27 @@ class LifecycleMixin(FirewallMixin):
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 1, "magic-ip status after SIGTERM: out %r err %r" % (out, err))
 
+	def test_renamed_pod_interface_loses_route_localnet(self):
+		"""An interface renamed out of the --pod-interface pattern gets
+		route_localnet 0 again (no guard rule names it), and SIGTERM leaves
+		nothing at 1 (issue #17, finding 2)."""
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpxb"])
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "renamed0"])
+		srv = self.run_daemon("--pod-interface", "vpx*")
+		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
+		    check=True)
+		self.assertTrue(TOPO.wait_for(lambda: TOPO.route_localnet("vpxa") == "1" and
+		    TOPO.route_localnet("vpxb") == "1"), "route_localnet not turned on for vpxa, vpxb")
+		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
+		self.assertTrue(TOPO.wait_for(lambda: TOPO.route_localnet("renamed0") == "0"),
+		    "renamed0 (out of the pattern) kept route_localnet 1")
+		self.assertEqual(TOPO.route_localnet("vpxb"), "1")
+		self.stop_with(srv, signal.SIGTERM)
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after SIGTERM")
+
 	def test_sigint_leaves_the_state_as_before(self):
 		srv = self.run_daemon()
 		self.stop_with(srv, signal.SIGINT)
