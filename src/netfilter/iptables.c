@@ -73,8 +73,8 @@ ipt_has6(const struct magic_endpoint *me)
 
 /*
  * raw: the guard (or the block), and the record of route_localnet.  The
- * IPv6 guard: a row's address (on lo, the server on it) for this host and
- * the pods only.
+ * IPv6 guard: a row's address (on lo, the server on it) for this host, and
+ * for the pods on the row's TCP port only.
  */
 static void
 ipt_raw(const struct magic_conf *mc, int block, int v6, struct sbuf *b)
@@ -116,8 +116,8 @@ ipt_raw(const struct magic_conf *mc, int block, int v6, struct sbuf *b)
 			ipt_magic(&mc->mc_ep[e], 1, magic, sizeof(magic));
 			for (i = 0; i < mc->mc_npods; i++) {
 				ipt_ifname(mc->mc_pods[i], ifn, sizeof(ifn));
-				sbuf_printf(b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -j RETURN\n", ifn,
-				    magic);
+				sbuf_printf(b, "-A " IPT_CHAIN("PRE") " -i %s -d %s -p tcp --dport %u "
+				    "-j RETURN\n", ifn, magic, mc->mc_ep[e].me_port);
 			}
 			sbuf_printf(b, "-A " IPT_CHAIN("PRE") " ! -i lo -d %s -j DROP\n", magic);
 		}

@@ -289,7 +289,8 @@ nft_block(const struct magic_conf *mc, struct sbuf *b)
 
 /*
  * guard: pods never reach 127.0.0.0/8; a row's IPv6 address (on lo, the
- * server on it) from this host and the pods only.
+ * server on it) from this host, and from the pods on the row's TCP port
+ * only (the server's own port on it is not theirs).
  */
 static void
 nft_guard(const struct magic_conf *mc, struct sbuf *b)
@@ -307,8 +308,8 @@ nft_guard(const struct magic_conf *mc, struct sbuf *b)
 			continue;
 		magic_ep_text(me, &t);
 		for (i = 0; i < mc->mc_npods; i++)
-			sbuf_printf(b, "\t\tiifname \"%s\" ip6 daddr %s accept\n", mc->mc_pods[i],
-			    t.et_ip6);
+			sbuf_printf(b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %u accept\n",
+			    mc->mc_pods[i], t.et_ip6, me->me_port);
 		sbuf_printf(b, "\t\tiifname != \"lo\" ip6 daddr %s drop\n", t.et_ip6);
 	}
 	sbuf_printf(b, "\t}\n");

@@ -514,6 +514,16 @@ class Hop2Mixin(ServingMixin):
 			TOPO.run(wan, [netns.IP, "-6", "route", "del", "fd00:ec2::254/128"])
 			TOPO.run(wan, [netns.IP, "-6", "addr", "flush", "dev", "eth0", "scope", "global"])
 
+	def test_pod_reaches_only_port_80_of_the_ipv6_address(self):
+		"""The guard lets pods reach [fd00:ec2::254] on TCP port 80 only (issue
+		#17, finding 6): the server's own port on that address, where it
+		listens, is not reachable from a pod directly."""
+		p = curl(pod_runner(1), "http://[fd00:ec2::254]:%d/latest/meta-data/instance-id" % PORT,
+		    "-g", "--max-time", "3")
+		self.assertEqual(p.returncode, 28, "port %d from pod1: %s" % (PORT, describe(p)))
+		p = curl(pod_runner(1), MAGIC6 + "/latest/meta-data/instance-id", "-g", "--max-time", "10")
+		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))
+
 	def test_botocore_chain_from_each_pod_is_imdsv2(self):
 		for i in (1, 2):
 			mine = self.assertBotocoreImds(i, "v2")

@@ -131,11 +131,12 @@ test_nft_rules(void **state)
 	has_line(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to "
 	    "[fd00:ec2::254]:1339");
 	has_line(buf, "ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to [fd00:ec2::254]:1339");
-	/* the guard: the pods and lo may reach the address, nothing else */
-	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 accept");
+	/* the guard: lo may reach the address, the pods its port 80 only, nothing else */
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 accept");
 	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop");
-	assert_true(strstr(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 accept") <
+	assert_true(strstr(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 tcp dport 80 accept") <
 	    strstr(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop"));
+	assert_null(strstr(buf, "ip6 daddr fd00:ec2::254 accept"));
 	/* and blocked until ready like the IPv4 address */
 	assert_true(magicip_nft_rules(&mc, 1, buf, sizeof(buf)) > 0);
 	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 drop");
@@ -192,7 +193,9 @@ test_ipt_rules(void **state)
 	assert_true(magicip_ipt_rules(&mc, 0, 1, buf, sizeof(buf)) > 0);
 	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d fd00:ec2::254/128 -p tcp --dport 80 "
 	    "-j DNAT --to-destination [fd00:ec2::254]:1338");
-	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::254/128 -j RETURN");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::254/128 -p tcp --dport 80 "
+	    "-j RETURN");
+	assert_null(strstr(buf, "fd00:ec2::254/128 -j RETURN"));
 	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::254/128 -j DROP");
 }
 
@@ -307,7 +310,7 @@ test_two_endpoints_nft(void **state)
 	/* the guard of both IPv6 addresses */
 	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop");
 	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::23 drop");
-	assert_non_null(strstr(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::23 "));
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::23 tcp dport 80 accept");
 	/* one hop chain, for the pods (the IMDS row plays the hop limit) */
 	has_line(buf, "oifname \"cni0\" ip ttl 1 drop");
 	has_line(buf, "oifname \"veth*\" ip6 hoplimit 1 drop");
@@ -423,6 +426,8 @@ test_two_endpoints_ipt(void **state)
 	has_line(buf, "-A GIMME-AWS-MINI-OUT -d fd00:ec2::254/128 -p tcp --dport 80 -j DNAT "
 	    "--to-destination [fd00:ec2::254]:1339");
 	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::23/128 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::23/128 -p tcp --dport 80 "
+	    "-j RETURN");
 	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::254/128 -j DROP");
 	has_line(buf, "-A GIMME-AWS-MINI-HOP -o cni0 -m hl --hl-eq 1 -j DROP");
 	removal_takes_all(buf);
