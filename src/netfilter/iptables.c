@@ -392,7 +392,7 @@ ipt_save(int v6, char *out, size_t cap, char *err, size_t errlen)
  */
 ssize_t
 magicip_ipt_removal(const char *save, char *buf, size_t cap,
-    char localnet[][16], size_t *nlocalnet, size_t maxlocalnet)
+    struct magic_localnet *localnet, size_t *nlocalnet, size_t maxlocalnet)
 {
 	struct sbuf b = { buf, 0, cap, 0 };
 	char table[32] = "", chains[MAGIC_IPT_CHAINS_MAX][64];
@@ -426,11 +426,17 @@ magicip_ipt_removal(const char *save, char *buf, size_t cap,
 			}
 			if (in_ours && strncmp(line + 3, IPT_CHAIN("RLN") " -i ",
 			    strlen(IPT_CHAIN("RLN") " -i ")) == 0 && *nlocalnet < maxlocalnet) {
-				const char *n = line + 3 + strlen(IPT_CHAIN("RLN") " -i ");
+				const char *n = line + 3 + strlen(IPT_CHAIN("RLN") " -i "), *c;
 				size_t nl = strcspn(n, " \n");
+				struct magic_localnet *ln = &localnet[*nlocalnet];
 				if (nl < IF_NAMESIZE) {
-					memcpy(localnet[*nlocalnet], n, nl);
-					localnet[(*nlocalnet)++][nl] = '\0';
+					memcpy(ln->ml_name, n, nl);
+					ln->ml_name[nl] = '\0';
+					/* -m comment --comment "ifindex 7" */
+					c = memmem(n, (size_t)(end - n), "--comment \"", 11);
+					ln->ml_index = c == NULL ? 0 : magic_localnet_index(c + 11,
+					    (size_t)(end - c - 11));
+					(*nlocalnet)++;
 				}
 			}
 		} else if (strcmp(table, "") != 0 && strncmp(line, "COMMIT", 6) == 0) {
@@ -513,8 +519,8 @@ int
 ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 {
 	char *save, *script;
-	char names[MAGIC_LOCALNET_MAX][IF_NAMESIZE], e2[ERRBUF_LEN];
-	size_t nnames = 0, i;
+	struct magic_localnet ln[MAGIC_LOCALNET_MAX];
+	size_t nln = 0, i;
 	ssize_t n;
 	int rc = -1;
 
@@ -526,8 +532,7 @@ ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 	}
 	if (ipt_save(v6, save, MAGIC_CMD_OUT_MAX, err, errlen) == -1)
 		goto done;
-	n = magicip_ipt_removal(save, script, MAGIC_CMD_OUT_MAX, names, &nnames,
-	    MAGIC_LOCALNET_MAX);
+	n = magicip_ipt_removal(save, script, MAGIC_CMD_OUT_MAX, ln, &nln, MAGIC_LOCALNET_MAX);
 	if (n == -1) {
 		snprintf(err, errlen, "%s-save's listing is too long", v6 ? "ip6tables" : "iptables");
 		goto done;
@@ -537,9 +542,8 @@ ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 		goto done;
 	}
 	if (reset_localnet)
-		for (i = 0; i < nnames; i++)
-			if (nl_route_localnet(0, names[i], 0, e2, sizeof(e2)) == -1 && errno != ENODEV)
-				log_warn("magic-ip: %s", e2);
+		for (i = 0; i < nln; i++)
+			magic_localnet_off(&ln[i]);
 	rc = ipt_restore(v6, script, err, errlen) == 0 ? 1 : -1;
 	if (rc == 1)
 		ipt_prune_made(v6, save);
@@ -591,7 +595,7 @@ undo:
 /* ---- route_localnet's record -------------------------------------------- */
 
 size_t
-ipt_localnet_names(char names[][IF_NAMESIZE], size_t max)
+ipt_localnet_names(struct magic_localnet *ln, size_t max)
 {
 	char err[ERRBUF_LEN], *save, *script;
 	size_t n = 0;
@@ -600,21 +604,22 @@ ipt_localnet_names(char names[][IF_NAMESIZE], size_t max)
 	script = malloc(MAGIC_CMD_OUT_MAX);
 	if (save != NULL && script != NULL &&
 	    ipt_save(0, save, MAGIC_CMD_OUT_MAX, err, sizeof(err)) == 0)
-		magicip_ipt_removal(save, script, MAGIC_CMD_OUT_MAX, names, &n, max);
+		magicip_ipt_removal(save, script, MAGIC_CMD_OUT_MAX, ln, &n, max);
 	free(save);
 	free(script);
 	return n;
 }
 
 void
-ipt_localnet_note(const char *ifname, int add)
+ipt_localnet_note(const struct magic_localnet *ln, int add)
 {
 	char cmd[MAGIC_RULE_LINE_MAX], err[ERRBUF_LEN];
 
-	snprintf(cmd, sizeof(cmd), "*raw\n-%c " IPT_CHAIN("RLN") " -i %s -j RETURN\nCOMMIT\n",
-	    add ? 'A' : 'D', ifname);
+	snprintf(cmd, sizeof(cmd), "*raw\n-%c " IPT_CHAIN("RLN") " -i %s -m comment --comment "
+	    "\"ifindex %u\" -j RETURN\nCOMMIT\n", add ? 'A' : 'D', ln->ml_name, ln->ml_index);
 	if (ipt_restore(0, cmd, err, sizeof(err)) == -1)
-		log_warn("magic-ip: %s %s: %s", add ? "recording" : "unrecording", ifname, err);
+		log_warn("magic-ip: %s %s: %s", add ? "recording" : "unrecording", ln->ml_name,
+		    err);
 }
 
 /* ---- status ------------------------------------------------------------- */

@@ -42,12 +42,6 @@
 
 #include "netfilter/netfilter.h"
 
-/* An interface whose route_localnet we turned on. */
-struct localnet {
-	unsigned	 ln_index;	/* 0: known by name only */
-	char		 ln_name[IF_NAMESIZE];
-};
-
 static struct {
 	enum magic_fw	 fw;		/* what installed the rules (nat mode) */
 	int		 installed;	/* rules (or the alias) are live */
@@ -55,7 +49,7 @@ static struct {
 	struct magic_conf conf;		/* as installed, pods resolved */
 	int		 events_fd;
 	struct loop_watch events;
-	struct localnet	 localnet[MAGIC_LOCALNET_MAX];	/* set by us */
+	struct magic_localnet localnet[MAGIC_LOCALNET_MAX];	/* set by us */
 	size_t		 nlocalnet;
 } mi = { .events_fd = -1 };
 
@@ -272,45 +266,67 @@ magic_first_lines(const char *out, char *buf, size_t len)
 
 /* ---- route_localnet ----------------------------------------------------- */
 
-/* Add (add 1) or take out a name in the record kept with the rules. */
+unsigned
+magic_localnet_index(const char *p, size_t len)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len < 9 || strncmp(p, "ifindex ", 8) != 0)
+		return 0;
+	for (i = 8; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+		if ((v = v * 10 + (unsigned long)(p[i] - '0')) > MAGIC_IFINDEX_MAX)
+			return 0;
+	return i < len && p[i] != '"' ? 0 : (unsigned)v;
+}
+
+void
+magic_localnet_off(const struct magic_localnet *ln)
+{
+	char err[ERRBUF_LEN];
+
+	if (nl_route_localnet(ln->ml_index, ln->ml_name, 0, err, sizeof(err)) == -1 &&
+	    errno != ENODEV)
+		log_warn("magic-ip: %s", err);
+}
+
+/* Add (add 1) or take out an entry of the record kept with the rules. */
 static void
-localnet_note(const char *ifname, int add)
+localnet_note(const struct magic_localnet *ln, int add)
 {
 	if (mi.fw == FW_NFT)
-		nft_localnet_note(ifname, add);
+		nft_localnet_note(ln, add);
 	else
-		ipt_localnet_note(ifname, add);
+		ipt_localnet_note(ln, add);
 }
 
 /* Record an interface whose route_localnet we turned on, here and with the rules. */
 static void
 localnet_record(unsigned ifindex, const char *ifname)
 {
-	struct localnet *ln;
+	struct magic_localnet ln = { .ml_index = ifindex };
 
-	if (mi.nlocalnet < MAGIC_LOCALNET_MAX) {
-		ln = &mi.localnet[mi.nlocalnet++];
-		ln->ln_index = ifindex;
-		snprintf(ln->ln_name, sizeof(ln->ln_name), "%s", ifname);
-	}
-	localnet_note(ifname, 1);
+	snprintf(ln.ml_name, sizeof(ln.ml_name), "%s", ifname);
+	if (mi.nlocalnet < MAGIC_LOCALNET_MAX)
+		mi.localnet[mi.nlocalnet++] = ln;
+	localnet_note(&ln, 1);
 }
 
 /* Forget record k (the interface is gone, or no longer a pod interface). */
 static void
 localnet_forget(size_t k)
 {
-	localnet_note(mi.localnet[k].ln_name, 0);
+	localnet_note(&mi.localnet[k], 0);
 	mi.localnet[k] = mi.localnet[--mi.nlocalnet];
 }
 
-static struct localnet *
+static struct magic_localnet *
 localnet_find(unsigned ifindex, size_t *k)
 {
 	size_t i;
 
 	for (i = 0; i < mi.nlocalnet; i++)
-		if (mi.localnet[i].ln_index == ifindex) {
+		if (mi.localnet[i].ml_index == ifindex) {
 			*k = i;
 			return &mi.localnet[i];
 		}
@@ -326,7 +342,7 @@ static void
 localnet_one(unsigned ifindex, const char *ifname, int gone, void *unused)
 {
 	char err[ERRBUF_LEN];
-	struct localnet *ln;
+	struct magic_localnet *ln;
 	size_t k;
 
 	(void)unused;
@@ -339,13 +355,13 @@ localnet_one(unsigned ifindex, const char *ifname, int gone, void *unused)
 			    errno != ENODEV)
 				log_warn("magic-ip: %s", err);
 			log_info("magic-ip: route_localnet off on %s (was %s, not a pod interface "
-			    "now)", ifname, ln->ln_name);
+			    "now)", ifname, ln->ml_name);
 			localnet_forget(k);
 			return;
-		} else if (strcmp(ln->ln_name, ifname) != 0) {
-			localnet_note(ln->ln_name, 0);
-			snprintf(ln->ln_name, sizeof(ln->ln_name), "%s", ifname);
-			localnet_note(ifname, 1);
+		} else if (strcmp(ln->ml_name, ifname) != 0) {
+			localnet_note(ln, 0);
+			snprintf(ln->ml_name, sizeof(ln->ml_name), "%s", ifname);
+			localnet_note(ln, 1);
 		}
 	}
 	if (gone || !pod_match(&mi.conf, ifname) || nl_route_localnet_get(ifname) != 0)
@@ -372,24 +388,27 @@ localnet_scan(void)
 }
 
 /*
- * The record left by a run that died (names only): those still on stay
- * ours, with the index they have now.
+ * The record left by a run that died: those still on stay ours, found by
+ * their recorded index (whatever they are called now; the scan then turns
+ * off one renamed out of the patterns), else by name.
  */
 static void
-localnet_adopt(char names[][IF_NAMESIZE], size_t n)
+localnet_adopt(const struct magic_localnet *prev, size_t n)
 {
-	struct if_nameindex *ifs, *p;
+	struct if_nameindex *ifs, *p, *hit;
 	size_t i;
 
 	if ((ifs = if_nameindex()) == NULL)
 		return;
-	for (i = 0; i < n; i++)
-		for (p = ifs; p->if_index != 0; p++)
-			if (strcmp(p->if_name, names[i]) == 0 &&
-			    nl_route_localnet_get(names[i]) == 1) {
-				localnet_record(p->if_index, p->if_name);
-				break;
-			}
+	for (i = 0; i < n; i++) {
+		hit = NULL;
+		for (p = ifs; p->if_index != 0 && hit == NULL; p++)
+			if (prev[i].ml_index != 0 ? p->if_index == prev[i].ml_index :
+			    strcmp(p->if_name, prev[i].ml_name) == 0)
+				hit = p;
+		if (hit != NULL && nl_route_localnet_get(hit->if_name) == 1)
+			localnet_record(hit->if_index, hit->if_name);
+	}
 	if_freenameindex(ifs);
 }
 
@@ -397,13 +416,10 @@ localnet_adopt(char names[][IF_NAMESIZE], size_t n)
 static void
 localnet_reset(void)
 {
-	char err[ERRBUF_LEN];
 	size_t i;
 
 	for (i = 0; i < mi.nlocalnet; i++)
-		if (mi.localnet[i].ln_index != 0 && nl_route_localnet(mi.localnet[i].ln_index,
-		    mi.localnet[i].ln_name, 0, err, sizeof(err)) == -1 && errno != ENODEV)
-			log_warn("magic-ip: %s", err);
+		magic_localnet_off(&mi.localnet[i]);
 	mi.nlocalnet = 0;
 }
 
@@ -587,7 +603,7 @@ watch_links(void)
 int
 magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen)
 {
-	char prev[MAGIC_LOCALNET_MAX][IF_NAMESIZE];
+	struct magic_localnet prev[MAGIC_LOCALNET_MAX];
 	size_t nprev;
 
 	mi.conf = *mc;

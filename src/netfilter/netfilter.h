@@ -38,6 +38,7 @@
 #define MAGIC_CMD_OUT_MAX	262144	/* bytes kept of iptables-save's output */
 #define MAGIC_CMD_TIMEOUT_MS	10000	/* ms an iptables command may take */
 #define MAGIC_LOCALNET_MAX	256	/* interfaces whose route_localnet we turn on */
+#define MAGIC_IFINDEX_MAX	0x7fffffffUL	/* an "ifindex N" of the record */
 #define MAGIC_IPT_CHAINS_MAX	16	/* our chains in one iptables table */
 #define MAGIC_STATUS_LINE_MAX	512	/* bytes: a line of /proc/self/status, a path */
 #define MAGIC_RULE_LINE_MAX	256	/* bytes: one generated command */
@@ -95,6 +96,16 @@ struct magic_conf {
  */
 int		 magicip_endpoint(struct magic_endpoint *me, const char *ip4, const char *ip6,
 		    unsigned port, int hop);
+/*
+ * An interface whose route_localnet we turned on, as recorded with the
+ * rules ("ifindex N" in the record's comment): removal resets it by index,
+ * whatever it is called by then.
+ */
+struct magic_localnet {
+	unsigned	 ml_index;	/* 0: not recorded (an older record) */
+	char		 ml_name[16];
+};
+
 /* Check and normalise a --pod-interface value ("cali+" -> "cali*").  0 / -1 with err. */
 int		 magicip_pod_pattern(const char *s, char *out, size_t len, char *err,
 		    size_t errlen);
@@ -111,7 +122,7 @@ size_t		 magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char 
  * Length, 0 when nothing is ours, -1 when cap is short.
  */
 ssize_t		 magicip_ipt_removal(const char *save, char *buf, size_t cap,
-		    char localnet[][16], size_t *nlocalnet, size_t maxlocalnet);
+		    struct magic_localnet *localnet, size_t *nlocalnet, size_t maxlocalnet);
 /* Drop traffic to the magic IP until magicip_up.  0 / -1 with err. */
 int		 magicip_block(const struct magic_conf *mc, char *err, size_t errlen);
 /*
@@ -152,6 +163,10 @@ int		 magic_any_hop(const struct magic_conf *mc);
 void		 magic_pods_text(const struct magic_conf *mc, char *buf, size_t len);
 /* A command's message on one line ("; " between its lines). */
 void		 magic_first_lines(const char *out, char *buf, size_t len);
+/* "ifindex N" of a record's comment at p (len bytes): N, or 0. */
+unsigned	 magic_localnet_index(const char *p, size_t len);
+/* route_localnet off on a recorded interface: by index, else by name (logs). */
+void		 magic_localnet_off(const struct magic_localnet *ln);
 
 /* nft.c */
 int		 nft_run(const char *cmds, const char **outp, char *err, size_t errlen);
@@ -159,8 +174,8 @@ int		 nft_run_rules(const char *rules, char *err, size_t errlen);
 int		 nft_table_exists(char *err, size_t errlen);	/* 1, 0, -1 unusable */
 int		 nft_table_empty(int v6, const char *table);	/* iptables-nft's table */
 void		 nft_close(void);
-size_t		 nft_localnet_names(char names[][16], size_t max);
-void		 nft_localnet_note(const char *ifname, int add);
+size_t		 nft_localnet_names(struct magic_localnet *ln, size_t max);
+void		 nft_localnet_note(const struct magic_localnet *ln, int add);
 int		 nft_down(char *err, size_t errlen);	/* 1 removed, 0 none, -1 */
 
 /* iptables.c */
@@ -169,8 +184,8 @@ int		 ipt_usable(char *err, size_t errlen);	/* 0 / -1 with err */
 int		 ipt_install(const struct magic_conf *mc, int block, char *rules, size_t cap,
 		    char *err, size_t errlen);
 int		 ipt_down(int v6, int reset_localnet, char *err, size_t errlen);
-size_t		 ipt_localnet_names(char names[][16], size_t max);
-void		 ipt_localnet_note(const char *ifname, int add);
+size_t		 ipt_localnet_names(struct magic_localnet *ln, size_t max);
+void		 ipt_localnet_note(const struct magic_localnet *ln, int add);
 int		 ipt_status(FILE *out, char *err, size_t errlen);	/* 1 shown, 0, -1 */
 
 /* alias.c */

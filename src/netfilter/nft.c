@@ -165,9 +165,12 @@ nft_table_exists(char *err, size_t errlen)
 	return strstr(out, "table inet " MAGIC_TABLE "\n") != NULL;
 }
 
-/* The quoted names in "elements = { "a", "b" }" of a set listing. */
+/*
+ * The elements of a set listing: "elements = { "a" comment "ifindex 7",
+ * "b" }" (an element's comment is optional).
+ */
 static size_t
-parse_elements(const char *text, char names[][IF_NAMESIZE], size_t max)
+parse_elements(const char *text, struct magic_localnet *ln, size_t max)
 {
 	const char *p = strstr(text, "elements = {"), *q;
 	size_t n = 0;
@@ -177,14 +180,25 @@ parse_elements(const char *text, char names[][IF_NAMESIZE], size_t max)
 	for (p += 12; *p != '\0' && *p != '}' && n < max; p = q + 1) {
 		if ((p = strchr(p, '"')) == NULL || (q = strchr(p + 1, '"')) == NULL)
 			break;
-		if ((size_t)(q - p - 1) < IF_NAMESIZE) {
-			memcpy(names[n], p + 1, (size_t)(q - p - 1));
-			names[n++][q - p - 1] = '\0';
+		if ((size_t)(q - p - 1) >= IF_NAMESIZE)
+			continue;
+		memcpy(ln[n].ml_name, p + 1, (size_t)(q - p - 1));
+		ln[n].ml_name[q - p - 1] = '\0';
+		ln[n].ml_index = 0;
+		if (strncmp(q + 1, " comment \"", 10) == 0) {
+			p = q + 11;
+			if ((q = strchr(p, '"')) == NULL)
+				break;
+			ln[n].ml_index = magic_localnet_index(p, (size_t)(q - p));
 		}
+		n++;
 	}
 	return n;
 }
 
+/* ---- iptables-nft's tables --------------------------------------------- */
+
+/* Whether iptables-nft's table holds nothing (see iptables.c).  1, 0, -1 none. */
 int
 nft_table_empty(int v6, const char *table)
 {
@@ -212,25 +226,30 @@ nft_table_empty(int v6, const char *table)
 /* ---- route_localnet's record -------------------------------------------- */
 
 size_t
-nft_localnet_names(char names[][IF_NAMESIZE], size_t max)
+nft_localnet_names(struct magic_localnet *ln, size_t max)
 {
 	char err[ERRBUF_LEN];
 	const char *out;
 
 	if (nft_run("list set inet " MAGIC_TABLE " localnet", &out, err, sizeof(err)) == -1)
 		return 0;
-	return parse_elements(out, names, max);
+	return parse_elements(out, ln, max);
 }
 
 void
-nft_localnet_note(const char *ifname, int add)
+nft_localnet_note(const struct magic_localnet *ln, int add)
 {
 	char cmd[MAGIC_RULE_LINE_MAX], err[ERRBUF_LEN];
 
-	snprintf(cmd, sizeof(cmd), "%s element inet %s localnet { \"%s\" }", add ? "add" :
-	    "delete", MAGIC_TABLE, ifname);
+	if (add)
+		snprintf(cmd, sizeof(cmd), "add element inet %s localnet { \"%s\" comment "
+		    "\"ifindex %u\" }", MAGIC_TABLE, ln->ml_name, ln->ml_index);
+	else
+		snprintf(cmd, sizeof(cmd), "delete element inet %s localnet { \"%s\" }",
+		    MAGIC_TABLE, ln->ml_name);
 	if (nft_run(cmd, NULL, err, sizeof(err)) == -1)
-		log_warn("magic-ip: %s %s: %s", add ? "recording" : "unrecording", ifname, err);
+		log_warn("magic-ip: %s %s: %s", add ? "recording" : "unrecording", ln->ml_name,
+		    err);
 }
 
 /* ---- removal ------------------------------------------------------------ */
@@ -238,16 +257,15 @@ nft_localnet_note(const char *ifname, int add)
 int
 nft_down(char *err, size_t errlen)
 {
-	char names[MAGIC_LOCALNET_MAX][IF_NAMESIZE], e2[ERRBUF_LEN];
+	struct magic_localnet ln[MAGIC_LOCALNET_MAX];
 	size_t n, i;
 	int ex;
 
 	if ((ex = nft_table_exists(err, errlen)) <= 0)
 		return ex;
-	n = nft_localnet_names(names, MAGIC_LOCALNET_MAX);
+	n = nft_localnet_names(ln, MAGIC_LOCALNET_MAX);
 	for (i = 0; i < n; i++)
-		if (nl_route_localnet(0, names[i], 0, e2, sizeof(e2)) == -1 && errno != ENODEV)
-			log_warn("magic-ip: %s", e2);
+		magic_localnet_off(&ln[i]);
 	if (nft_run("delete table inet " MAGIC_TABLE, NULL, err, errlen) == -1)
 		return -1;
 	return 1;

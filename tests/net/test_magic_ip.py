@@ -665,6 +665,27 @@ class LifecycleMixin(FirewallMixin):
 		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
 		self.assertEqual(on, [], "route_localnet left at 1 after SIGTERM")
 
+	def test_renamed_after_kill9_reset_by_magic_ip_down(self):
+		"""The route_localnet record keeps each interface's index: after kill -9,
+		an interface renamed while no daemon watched is reset by `magic-ip
+		down` under its new name."""
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpxb"])
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "renamed0"])
+		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
+		    check=True)
+		srv = self.run_daemon("--pod-interface", "vpx*")
+		self.assertEqual(TOPO.route_localnet("vpxa"), "1")
+		srv.proc.kill()		# SIGKILL, by PID
+		srv.proc.wait(10)
+		srv.stop()
+		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
+		rc, out, err = TOPO.cli("magic-ip", "down")
+		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after magic-ip down")
+
 	def test_sigint_leaves_the_state_as_before(self):
 		srv = self.run_daemon()
 		self.stop_with(srv, signal.SIGINT)

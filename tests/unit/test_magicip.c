@@ -210,7 +210,7 @@ static const char listing[] =
 	"-A PREROUTING -m comment --comment \"gimme-aws-mini pods=cni0\" -j GIMME-AWS-MINI-PRE\n"
 	"-A GIMME-AWS-MINI-PRE -i cni0 -d 127.0.0.0/8 -j DROP\n"
 	"-A GIMME-AWS-MINI-RLN -i cni0 -j RETURN\n"
-	"-A GIMME-AWS-MINI-RLN -i veth12ab -j RETURN\n"
+	"-A GIMME-AWS-MINI-RLN -i veth12ab -m comment --comment \"ifindex 7\" -j RETURN\n"
 	"COMMIT\n"
 	"*nat\n"
 	":PREROUTING ACCEPT [0:0]\n"
@@ -231,7 +231,7 @@ static const char listing[] =
 static void
 test_ipt_removal(void **state)
 {
-	char names[8][16];
+	struct magic_localnet names[8];
 	size_t nnames = 0;
 	ssize_t n;
 
@@ -251,8 +251,10 @@ test_ipt_removal(void **state)
 	    "*filter\n"
 	    "COMMIT\n");
 	assert_int_equal(nnames, 2);
-	assert_string_equal(names[0], "cni0");
-	assert_string_equal(names[1], "veth12ab");
+	assert_string_equal(names[0].ml_name, "cni0");
+	assert_int_equal(names[0].ml_index, 0);
+	assert_string_equal(names[1].ml_name, "veth12ab");
+	assert_int_equal(names[1].ml_index, 7);
 
 	/* nothing of ours: nothing to do */
 	nnames = 0;
@@ -377,7 +379,8 @@ static void
 removal_takes_all(const char *rules)
 {
 	static char listing2[T_BUF], script[T_BUF];
-	char names[8][16], want[128];
+	struct magic_localnet names[8];
+	char want[128];
 	const char *line, *end, *table = "";
 	size_t nnames = 0, tlen = 0;
 
