@@ -6,7 +6,8 @@
  * addresses), each with the same rules for every row of the endpoint
  * table.  Removal deletes the jumps it finds in iptables-save's listing,
  * then the chains.  The chain GIMME-AWS-MINI-RLN in raw records the
- * interfaces whose route_localnet we turned on.
+ * interfaces whose route_localnet we turned on, a RETURN rule each with the
+ * comment "ifindex N".
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -118,7 +118,8 @@ size_t		 magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char 
 		    size_t cap);
 /*
  * The iptables-restore input that removes what an iptables-save listing
- * holds of ours, and the interfaces our route_localnet record names.
+ * holds of ours, and the interfaces our route_localnet record names (with
+ * their index, when the record has it).
  * Length, 0 when nothing is ours, -1 when cap is short.
  */
 ssize_t		 magicip_ipt_removal(const char *save, char *buf, size_t cap,

@@ -14,7 +14,8 @@
  *          row plays the hop limit: IMDS, see magicip.c)
  *   block_pre/block_out  (--block-until-ready, before the rest exists)
  * and a set, `localnet`, naming the interfaces whose route_localnet we
- * turned on, so that a later `magic-ip down` can turn them off again.
+ * turned on (each element's comment: "ifindex N"), so that a later
+ * `magic-ip down` can turn them off again, by index.
  * The same library also serves iptables.c (whether a table iptables-nft
  * made is empty).
  */
