@@ -800,24 +800,30 @@ magic_own6(void)
 	return -1;
 }
 
-/* Fill in where nat sends the magic IP, once the listeners are bound (port 0). */
+/*
+ * The endpoint table: one row, IMDS, and where nat sends it, once the
+ * listeners are bound (port 0).
+ */
 static void
 magic_targets(int bound)
 {
 	struct magic_conf *mc = &cli.magic;
+	struct magic_endpoint *me = &mc->mc_ep[0];
 	int i;
 
+	magicip_endpoint(me, MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
+	mc->mc_nep = 1;
 	if ((i = magic_target(AF_INET)) >= 0) {
-		memcpy(mc->mc_to4, cli.listen[i].la_addr, 4);
-		if (mc->mc_to4[0] == 0)		/* 0.0.0.0: the host itself */
-			inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
-		mc->mc_port4 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+		memcpy(me->me_to4, cli.listen[i].la_addr, 4);
+		if (me->me_to4[0] == 0)		/* 0.0.0.0: the host itself */
+			inet_pton(AF_INET, "127.0.0.1", me->me_to4);
+		me->me_port4 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
 	}
 	if (mc->mc_ipv6 && ((i = magic_own6()) >= 0 || (i = magic_target(AF_INET6)) >= 0)) {
-		memcpy(mc->mc_to6, cli.listen[i].la_addr, 16);
-		if (mc->mc_to6[15] == 0)	/* :: */
-			inet_pton(AF_INET6, "::1", mc->mc_to6);
-		mc->mc_port6 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+		memcpy(me->me_to6, cli.listen[i].la_addr, 16);
+		if (me->me_to6[15] == 0)	/* :: */
+			inet_pton(AF_INET6, "::1", me->me_to6);
+		me->me_port6 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
 	}
 }
 
@@ -1929,7 +1935,7 @@ cmd_magic(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		magic_targets(0);
-		if (cli.magic.mc_port4 == 0) {
+		if (cli.magic.mc_ep[0].me_port4 == 0) {
 			fprintf(stderr, "%s: magic-ip up: --listen needs a port other than 0\n",
 			    PROGNAME);
 			return EXIT_USAGE;

@@ -147,26 +147,29 @@ nl_addr(int add, int family, const unsigned char *addr, const char *ifname,
 }
 
 int
-nl_route_localnet(const char *ifname, int on, char *err, size_t errlen)
+nl_route_localnet(unsigned ifindex, const char *ifname, int on, char *err, size_t errlen)
 {
 	struct nl_req r;
 	struct ifinfomsg *ifi;
 	struct rtattr *spec, *inet, *conf;
 	uint32_t v = on ? 1 : 0;
 
-	if (strlen(ifname) >= IFNAMSIZ) {
+	if (ifindex == 0 && strlen(ifname) >= IFNAMSIZ) {
 		snprintf(err, errlen, "%s: %s", ifname, strerror(ENODEV));
 		errno = ENODEV;
 		return -1;
 	}
-	/* the interface by name (IFLA_IFNAME, index 0): no ioctl, which the sandbox refuses */
+	/*
+	 * the interface by index, or by name (IFLA_IFNAME, index 0): no ioctl,
+	 * which the sandbox refuses
+	 */
 	memset(&r, 0, sizeof(r));
 	r.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
 	r.n.nlmsg_type = RTM_NEWLINK;
 	ifi = NLMSG_DATA(&r.n);
 	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = 0;
-	if (nl_attr(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1) == NULL ||
+	ifi->ifi_index = (int)ifindex;
+	if ((ifindex == 0 && nl_attr(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1) == NULL) ||
 	    (spec = nl_attr(&r, IFLA_AF_SPEC, NULL, 0)) == NULL ||
 	    (inet = nl_attr(&r, AF_INET, NULL, 0)) == NULL ||
 	    (conf = nl_attr(&r, IFLA_INET_CONF, NULL, 0)) == NULL ||
@@ -219,7 +222,8 @@ nl_link_events_open(void)
 }
 
 int
-nl_link_events_read(int fd, void (*cb)(const char *ifname, void *arg), void *arg)
+nl_link_events_read(int fd, void (*cb)(unsigned ifindex, const char *ifname, int gone,
+    void *arg), void *arg)
 {
 	char buf[NL_REPLY_MAX];
 	struct nlmsghdr *h;
@@ -237,7 +241,7 @@ nl_link_events_read(int fd, void (*cb)(const char *ifname, void *arg), void *arg
 			struct rtattr *a;
 			int alen;
 
-			if (h->nlmsg_type != RTM_NEWLINK ||
+			if ((h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) ||
 			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 				continue;
 			ifi = NLMSG_DATA(h);
@@ -249,7 +253,8 @@ nl_link_events_read(int fd, void (*cb)(const char *ifname, void *arg), void *arg
 					continue;
 				memcpy(name, RTA_DATA(a), n);
 				name[n - 1] = '\0';
-				cb(name, arg);
+				cb((unsigned)ifi->ifi_index, name, h->nlmsg_type == RTM_DELLINK,
+				    arg);
 			}
 		}
 	}

@@ -514,6 +514,16 @@ class Hop2Mixin(ServingMixin):
 			TOPO.run(wan, [netns.IP, "-6", "route", "del", "fd00:ec2::254/128"])
 			TOPO.run(wan, [netns.IP, "-6", "addr", "flush", "dev", "eth0", "scope", "global"])
 
+	def test_pod_reaches_only_port_80_of_the_ipv6_address(self):
+		"""The guard lets pods reach [fd00:ec2::254] on TCP port 80 only (issue
+		#17, finding 6): the server's own port on that address, where it
+		listens, is not reachable from a pod directly."""
+		p = curl(pod_runner(1), "http://[fd00:ec2::254]:%d/latest/meta-data/instance-id" % PORT,
+		    "-g", "--max-time", "3")
+		self.assertEqual(p.returncode, 28, "port %d from pod1: %s" % (PORT, describe(p)))
+		p = curl(pod_runner(1), MAGIC6 + "/latest/meta-data/instance-id", "-g", "--max-time", "10")
+		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))
+
 	def test_botocore_chain_from_each_pod_is_imdsv2(self):
 		for i in (1, 2):
 			mine = self.assertBotocoreImds(i, "v2")
@@ -633,6 +643,48 @@ class LifecycleMixin(FirewallMixin):
 		self.assertState(self.before, "after SIGTERM")
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 1, "magic-ip status after SIGTERM: out %r err %r" % (out, err))
+
+	def test_renamed_pod_interface_loses_route_localnet(self):
+		"""An interface renamed out of the --pod-interface pattern gets
+		route_localnet 0 again (no guard rule names it), and SIGTERM leaves
+		nothing at 1 (issue #17, finding 2)."""
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpxb"])
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "renamed0"])
+		srv = self.run_daemon("--pod-interface", "vpx*")
+		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
+		    check=True)
+		self.assertTrue(TOPO.wait_for(lambda: TOPO.route_localnet("vpxa") == "1" and
+		    TOPO.route_localnet("vpxb") == "1"), "route_localnet not turned on for vpxa, vpxb")
+		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
+		self.assertTrue(TOPO.wait_for(lambda: TOPO.route_localnet("renamed0") == "0"),
+		    "renamed0 (out of the pattern) kept route_localnet 1")
+		self.assertEqual(TOPO.route_localnet("vpxb"), "1")
+		self.stop_with(srv, signal.SIGTERM)
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after SIGTERM")
+
+	def test_renamed_after_kill9_reset_by_magic_ip_down(self):
+		"""The route_localnet record keeps each interface's index: after kill -9,
+		an interface renamed while no daemon watched is reset by `magic-ip
+		down` under its new name."""
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpxb"])
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "renamed0"])
+		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
+		    check=True)
+		srv = self.run_daemon("--pod-interface", "vpx*")
+		self.assertEqual(TOPO.route_localnet("vpxa"), "1")
+		srv.proc.kill()		# SIGKILL, by PID
+		srv.proc.wait(10)
+		srv.stop()
+		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
+		rc, out, err = TOPO.cli("magic-ip", "down")
+		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after magic-ip down")
 
 	def test_sigint_leaves_the_state_as_before(self):
 		srv = self.run_daemon()

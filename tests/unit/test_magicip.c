@@ -28,12 +28,16 @@ conf(struct magic_conf *mc, int ipv6)
 	strcpy(mc->mc_pods[0], "cni0");
 	strcpy(mc->mc_pods[1], "veth*");
 	mc->mc_npods = 2;
-	inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
-	mc->mc_port4 = 1338;
+	/* the IMDS row, as main.c makes it */
+	assert_int_equal(magicip_endpoint(&mc->mc_ep[0], MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1),
+	    0);
+	mc->mc_nep = 1;
+	inet_pton(AF_INET, "127.0.0.1", mc->mc_ep[0].me_to4);
+	mc->mc_ep[0].me_port4 = 1338;
 	mc->mc_ipv6 = ipv6;
 	if (ipv6) {
-		inet_pton(AF_INET6, "::1", mc->mc_to6);
-		mc->mc_port6 = 1338;
+		inet_pton(AF_INET6, "::1", mc->mc_ep[0].me_to6);
+		mc->mc_ep[0].me_port6 = 1338;
 	}
 }
 
@@ -119,19 +123,20 @@ test_nft_rules(void **state)
 	assert_null(strstr(buf, "iifname \"cni0\" ip6"));
 
 	/* serve's own: the server on [fd00:ec2::254], for the pods too */
-	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_to6);
-	mc.mc_port6 = 1339;
+	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_ep[0].me_to6);
+	mc.mc_ep[0].me_port6 = 1339;
 	assert_true(magicip_nft_rules(&mc, 0, buf, sizeof(buf)) > 0);
 	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to "
 	    "[fd00:ec2::254]:1339");
 	has_line(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to "
 	    "[fd00:ec2::254]:1339");
 	has_line(buf, "ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to [fd00:ec2::254]:1339");
-	/* the guard: the pods and lo may reach the address, nothing else */
-	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 accept");
+	/* the guard: lo may reach the address, the pods its port 80 only, nothing else */
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 accept");
 	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop");
-	assert_true(strstr(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 accept") <
+	assert_true(strstr(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::254 tcp dport 80 accept") <
 	    strstr(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop"));
+	assert_null(strstr(buf, "ip6 daddr fd00:ec2::254 accept"));
 	/* and blocked until ready like the IPv4 address */
 	assert_true(magicip_nft_rules(&mc, 1, buf, sizeof(buf)) > 0);
 	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::254 tcp dport 80 drop");
@@ -184,11 +189,13 @@ test_ipt_rules(void **state)
 	assert_null(strstr(buf, "-i cni0"));	/* ::1: the host only */
 
 	/* serve's own: the server on [fd00:ec2::254], for the pods too */
-	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_to6);
+	inet_pton(AF_INET6, "fd00:ec2::254", mc.mc_ep[0].me_to6);
 	assert_true(magicip_ipt_rules(&mc, 0, 1, buf, sizeof(buf)) > 0);
 	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d fd00:ec2::254/128 -p tcp --dport 80 "
 	    "-j DNAT --to-destination [fd00:ec2::254]:1338");
-	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::254/128 -j RETURN");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::254/128 -p tcp --dport 80 "
+	    "-j RETURN");
+	assert_null(strstr(buf, "fd00:ec2::254/128 -j RETURN"));
 	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::254/128 -j DROP");
 }
 
@@ -203,7 +210,7 @@ static const char listing[] =
 	"-A PREROUTING -m comment --comment \"gimme-aws-mini pods=cni0\" -j GIMME-AWS-MINI-PRE\n"
 	"-A GIMME-AWS-MINI-PRE -i cni0 -d 127.0.0.0/8 -j DROP\n"
 	"-A GIMME-AWS-MINI-RLN -i cni0 -j RETURN\n"
-	"-A GIMME-AWS-MINI-RLN -i veth12ab -j RETURN\n"
+	"-A GIMME-AWS-MINI-RLN -i veth12ab -m comment --comment \"ifindex 7\" -j RETURN\n"
 	"COMMIT\n"
 	"*nat\n"
 	":PREROUTING ACCEPT [0:0]\n"
@@ -224,7 +231,7 @@ static const char listing[] =
 static void
 test_ipt_removal(void **state)
 {
-	char names[8][16];
+	struct magic_localnet names[8];
 	size_t nnames = 0;
 	ssize_t n;
 
@@ -244,8 +251,10 @@ test_ipt_removal(void **state)
 	    "*filter\n"
 	    "COMMIT\n");
 	assert_int_equal(nnames, 2);
-	assert_string_equal(names[0], "cni0");
-	assert_string_equal(names[1], "veth12ab");
+	assert_string_equal(names[0].ml_name, "cni0");
+	assert_int_equal(names[0].ml_index, 0);
+	assert_string_equal(names[1].ml_name, "veth12ab");
+	assert_int_equal(names[1].ml_index, 7);
 
 	/* nothing of ours: nothing to do */
 	nnames = 0;
@@ -258,6 +267,183 @@ test_ipt_removal(void **state)
 	assert_int_equal(magicip_ipt_removal(listing, buf, 64, names, &nnames, 8), -1);
 }
 
+
+/* A second row beside IMDS: EKS Pod Identity's addresses, its own listener, no hop limit. */
+static void
+conf2(struct magic_conf *mc)
+{
+	struct magic_endpoint *me = &mc->mc_ep[1];
+
+	conf(mc, 1);
+	inet_pton(AF_INET6, "fd00:ec2::254", mc->mc_ep[0].me_to6);
+	mc->mc_ep[0].me_port6 = 1339;
+	assert_int_equal(magicip_endpoint(me, "169.254.170.23", "fd00:ec2::23", 80, 0), 0);
+	inet_pton(AF_INET, "127.0.0.1", me->me_to4);
+	me->me_port4 = 1340;
+	inet_pton(AF_INET6, "fd00:ec2::23", me->me_to6);
+	me->me_port6 = 1341;
+	mc->mc_nep = 2;
+}
+
+static void
+test_two_endpoints_nft(void **state)
+{
+	struct magic_conf mc;
+	const char *table;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(magicip_endpoint(&mc.mc_ep[0], "169.254.170.300", NULL, 80, 0), -1);
+	conf2(&mc);
+	n = magicip_nft_rules(&mc, 0, buf, sizeof(buf));
+	assert_true(n > 0);
+	/* DNAT of both rows, from each pod interface and from this host */
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to "
+	    "127.0.0.1:1338");
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.170.23 tcp dport 80 dnat ip to "
+	    "127.0.0.1:1340");
+	has_line(buf, "iifname \"veth*\" ip daddr 169.254.170.23 tcp dport 80 dnat ip to "
+	    "127.0.0.1:1340");
+	has_line(buf, "iifname \"veth*\" ip6 daddr fd00:ec2::23 tcp dport 80 dnat ip6 to "
+	    "[fd00:ec2::23]:1341");
+	has_line(buf, "ip daddr 169.254.170.23 tcp dport 80 dnat ip to 127.0.0.1:1340");
+	has_line(buf, "ip6 daddr fd00:ec2::23 tcp dport 80 dnat ip6 to [fd00:ec2::23]:1341");
+	has_line(buf, "ip daddr 169.254.169.254 tcp dport 80 dnat ip to 127.0.0.1:1338");
+	/* the guard of both IPv6 addresses */
+	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::254 drop");
+	has_line(buf, "iifname != \"lo\" ip6 daddr fd00:ec2::23 drop");
+	has_line(buf, "iifname \"cni0\" ip6 daddr fd00:ec2::23 tcp dport 80 accept");
+	/* one hop chain, for the pods (the IMDS row plays the hop limit) */
+	has_line(buf, "oifname \"cni0\" ip ttl 1 drop");
+	has_line(buf, "oifname \"veth*\" ip6 hoplimit 1 drop");
+	/* blocked until ready: both */
+	assert_true(magicip_nft_rules(&mc, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.170.23 tcp dport 80 drop");
+	has_line(buf, "iifname \"cni0\" ip daddr 169.254.169.254 tcp dport 80 drop");
+	has_line(buf, "ip6 daddr fd00:ec2::23 tcp dport 80 drop");
+	/* everything is in our table, which removal deletes whole */
+	assert_true(magicip_nft_rules(&mc, 0, buf, sizeof(buf)) > 0);
+	table = strstr(buf, "table inet gimme_aws_mini {\n");
+	assert_non_null(table);
+	assert_null(strstr(table + 1, "table "));
+	assert_string_equal(buf + n - 2, "}\n");
+	/* without the IMDS row, no row plays the hop limit: no hop chain */
+	mc.mc_ep[0] = mc.mc_ep[1];
+	mc.mc_nep = 1;
+	assert_true(magicip_nft_rules(&mc, 0, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "chain hop"));
+	assert_null(strstr(buf, "169.254.169.254"));
+}
+
+/*
+ * The restore input as iptables-save would list it once applied: the
+ * jumps inserted at 1 appear as appended.
+ */
+static void
+as_listing(const char *rules, char *out, size_t cap)
+{
+	const char *line, *end;
+	size_t at = 0;
+
+	for (line = rules; *line != '\0'; line = *end ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (strncmp(line, "-I ", 3) == 0) {
+			const char *sp = strchr(line + 3, ' ');
+			at += (size_t)snprintf(out + at, cap - at, "-A %.*s%.*s\n",
+			    (int)(sp - line - 3), line + 3, (int)(end - sp - 2), sp + 2);
+		} else
+			at += (size_t)snprintf(out + at, cap - at, "%.*s\n", (int)(end - line), line);
+		assert_true(at < cap);
+	}
+}
+
+/* Whether the script's section for table (from "*table" to COMMIT) has the line want. */
+static int
+in_table(const char *script, const char *table, size_t tlen, const char *want)
+{
+	char head[40];
+	const char *sec, *commit, *p;
+	size_t n = strlen(want);
+
+	snprintf(head, sizeof(head), "%.*s\n", (int)tlen, table);
+	if ((sec = strstr(script, head)) == NULL || (commit = strstr(sec, "COMMIT\n")) == NULL)
+		return 0;
+	for (p = sec; (p = strstr(p, want)) != NULL && p < commit; p += n)
+		if (p[-1] == '\n' && p[n] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Every chain the rules make is flushed and deleted, every jump to one deleted. */
+static void
+removal_takes_all(const char *rules)
+{
+	static char listing2[T_BUF], script[T_BUF];
+	struct magic_localnet names[8];
+	char want[128];
+	const char *line, *end, *table = "";
+	size_t nnames = 0, tlen = 0;
+
+	as_listing(rules, listing2, sizeof(listing2));
+	assert_true(magicip_ipt_removal(listing2, script, sizeof(script), names, &nnames, 8) > 0);
+	for (line = rules; *line != '\0'; line = *end ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (line[0] == '*') {
+			table = line;
+			tlen = (size_t)(end - line);
+		} else if (line[0] == ':') {
+			snprintf(want, sizeof(want), "-X %.*s", (int)strcspn(line + 1, " "), line + 1);
+			if (!in_table(script, table, tlen, want))
+				fail_msg("no [%s] in %.*s of:\n%s", want, (int)tlen, table, script);
+		} else if (strncmp(line, "-I ", 3) == 0) {
+			const char *sp = strchr(line + 3, ' ');
+			snprintf(want, sizeof(want), "-D %.*s%.*s", (int)(sp - line - 3), line + 3,
+			    (int)(end - sp - 2), sp + 2);
+			if (!in_table(script, table, tlen, want))
+				fail_msg("no [%s] in %.*s of:\n%s", want, (int)tlen, table, script);
+		}
+	}
+}
+
+static void
+test_two_endpoints_ipt(void **state)
+{
+	struct magic_conf mc;
+
+	(void)state;
+	conf2(&mc);
+	assert_true(magicip_ipt_rules(&mc, 0, 0, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d 169.254.169.254/32 -p tcp --dport 80 "
+	    "-j DNAT --to-destination 127.0.0.1:1338");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d 169.254.170.23/32 -p tcp --dport 80 "
+	    "-j DNAT --to-destination 127.0.0.1:1340");
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d 169.254.170.23/32 -p tcp --dport 80 -j DNAT "
+	    "--to-destination 127.0.0.1:1340");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d 127.0.0.0/8 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-HOP -o veth+ -m ttl --ttl-eq 1 -j DROP");
+	removal_takes_all(buf);
+
+	assert_true(magicip_ipt_rules(&mc, 0, 1, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d fd00:ec2::23/128 -p tcp --dport 80 "
+	    "-j DNAT --to-destination [fd00:ec2::23]:1341");
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d fd00:ec2::254/128 -p tcp --dport 80 -j DNAT "
+	    "--to-destination [fd00:ec2::254]:1339");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::23/128 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i veth+ -d fd00:ec2::23/128 -p tcp --dport 80 "
+	    "-j RETURN");
+	has_line(buf, "-A GIMME-AWS-MINI-PRE ! -i lo -d fd00:ec2::254/128 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-HOP -o cni0 -m hl --hl-eq 1 -j DROP");
+	removal_takes_all(buf);
+
+	/* blocked until ready: both */
+	assert_true(magicip_ipt_rules(&mc, 1, 0, buf, sizeof(buf)) > 0);
+	has_line(buf, "-A GIMME-AWS-MINI-PRE -i cni0 -d 169.254.170.23/32 -p tcp --dport 80 "
+	    "-j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d 169.254.170.23/32 -p tcp --dport 80 -j DROP");
+	has_line(buf, "-A GIMME-AWS-MINI-OUT -d 169.254.169.254/32 -p tcp --dport 80 -j DROP");
+	removal_takes_all(buf);
+}
+
 int
 main(void)
 {
@@ -267,6 +453,8 @@ main(void)
 		cmocka_unit_test(test_nft_block),
 		cmocka_unit_test(test_ipt_rules),
 		cmocka_unit_test(test_ipt_removal),
+		cmocka_unit_test(test_two_endpoints_nft),
+		cmocka_unit_test(test_two_endpoints_ipt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
