@@ -812,13 +812,15 @@ magic_targets(int bound)
 		memcpy(mc->mc_to4, cli.listen[i].la_addr, 4);
 		if (mc->mc_to4[0] == 0)		/* 0.0.0.0: the host itself */
 			inet_pton(AF_INET, "127.0.0.1", mc->mc_to4);
-		mc->mc_port4 = bound ? http_bound_port(&imds_http_service, (size_t)i) : cli.listen[i].la_port;
+		mc->mc_port4 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    cli.listen[i].la_port;
 	}
 	if (mc->mc_ipv6 && ((i = magic_own6()) >= 0 || (i = magic_target(AF_INET6)) >= 0)) {
 		memcpy(mc->mc_to6, cli.listen[i].la_addr, 16);
 		if (mc->mc_to6[15] == 0)	/* :: */
 			inet_pton(AF_INET6, "::1", mc->mc_to6);
-		mc->mc_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) : cli.listen[i].la_port;
+		mc->mc_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    cli.listen[i].la_port;
 	}
 }
 
@@ -1876,6 +1878,7 @@ cmd_serve(int argc, char **argv)
 out_server:
 	http_shutdown();
 	imds_serve_snapshot(NULL);
+	loop_cleanup();
 out_control:
 	control_close();
 out:

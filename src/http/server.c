@@ -513,23 +513,61 @@ peer_of(const struct sockaddr_storage *ss, struct http_peer *pe)
 	sock_addr_text(ss, pe->pe_text, sizeof(pe->pe_text));
 }
 
-/* The service's oldest connection still reading its request, or NULL. */
+/*
+ * The eviction victim: of the connections still reading their request, the
+ * oldest of the address holding the most connections (so that a flood from
+ * some addresses evicts its own, not the one probe of another); NULL when
+ * every connection is answering.
+ */
 static struct conn *
-oldest_idle(const struct service *s)
+evict_victim(const struct service *s)
+{
+	struct conn *c, *victim = NULL;
+	unsigned long n, most = 0;
+
+	for (c = s->s_req.head; c != NULL; c = c->c_next) {
+		if (c->c_state != CS_READ)
+			continue;
+		n = c->c_client >= 0 ? s->s_clients.ct_ent[c->c_client].cl_nconn : 0;
+		if (victim == NULL || n > most) {
+			victim = c;
+			most = n;
+		}
+	}
+	return victim;
+}
+
+/*
+ * Make room for a newcomer by closing an idle connection (evict_victim).
+ * A connection whose bytes are waiting unread is not idle (accepted just
+ * before a burst of others): it is read first, and answered if its request
+ * is whole.  1 when a slot is free, 0 when every connection is answering.
+ */
+static int
+evict_one(struct service *s)
 {
 	struct conn *c;
+	size_t tries;
+	char b;
 
-	for (c = s->s_req.head; c != NULL; c = c->c_next)
-		if (c->c_state == CS_READ)
-			return c;
-	return NULL;
+	for (tries = 0; tries < s->s_lim.hl_conn_max && s->s_free == NULL; tries++) {
+		if ((c = evict_victim(s)) == NULL)
+			return 0;
+		if (recv(c->c_w.lw_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+			conn_read(c);	/* answered (its slot free), or still partial */
+			if (s->s_free != NULL || c->c_state != CS_READ)
+				continue;
+		}
+		conn_close(c);
+	}
+	return s->s_free != NULL;
 }
 
 /* A slot for a newcomer admitted so (not REFUSE_CLIENT), or NULL (counted: refuse it). */
 static struct conn *
 conn_slot(struct service *s, enum admit adm)
 {
-	struct conn *c, *victim;
+	struct conn *c;
 
 	switch (adm) {
 	case REFUSE_CLIENT:	/* not here: see do_accept */
@@ -538,9 +576,8 @@ conn_slot(struct service *s, enum admit adm)
 		return NULL;
 	case ADMIT_EVICT:
 		hit(s, HIT_POOL);
-		if ((victim = oldest_idle(s)) == NULL)
+		if (!evict_one(s))
 			return NULL;	/* every slot is answering: the newcomer retries */
-		conn_close(victim);
 		break;
 	case ADMIT:
 		break;

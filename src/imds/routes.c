@@ -345,7 +345,10 @@ enum k_field {
 	KF_CONN		/* Connection: close */
 };
 
-/* META (K1/K2/K3): [TTL] [Allow] Content-Type Accept-Ranges Last-Modified Content-Length Date Server Connection */
+/*
+ * META (K1/K2/K3): [TTL] [Allow] Content-Type Accept-Ranges Last-Modified
+ *                  Content-Length Date Server Connection
+ */
 static const enum k_field order_meta[] = {
 	KF_TTL, KF_ALLOW, KF_CTYPE, KF_RANGES, KF_LASTMOD, KF_CLEN, KF_DATE, KF_SERVER, KF_CONN
 };

@@ -136,9 +136,9 @@ serve(const struct http_limits *lim)
 	assert_true(http_bound_port(&test_service, 0) > 0);
 }
 
-/* Connect client i, send req (may be ""), watch its answer. */
+/* Connect client i from src (a loopback address), send req (may be ""), watch its answer. */
 static void
-client_open(int i, const char *req)
+client_open_from(int i, const char *src, const char *req)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
@@ -147,6 +147,10 @@ client_open(int i, const char *req)
 	memset(c, 0, sizeof(*c));
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(c->fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	assert_int_equal(bind(c->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)http_bound_port(&test_service, 0));
@@ -158,6 +162,12 @@ client_open(int i, const char *req)
 		assert_int_equal(write(c->fd, req, strlen(req)), (ssize_t)strlen(req));
 	fcntl(c->fd, F_SETFL, O_NONBLOCK);
 	assert_int_equal(loop_watch_add(&c->w, c->fd, EPOLLIN, client_read, c), 0);
+}
+
+static void
+client_open(int i, const char *req)
+{
+	client_open_from(i, "127.0.0.1", req);
 }
 
 /* Run the loop until every watched client has its EOF (or the guard). */
@@ -350,6 +360,32 @@ test_evict_oldest_idle(void **state)
 	assert_int_equal(http_conns_open(&test_service), 1);	/* client 1 still connected */
 }
 
+/*
+ * The victim is the oldest idle connection of the address holding the
+ * most: a flood from one address evicts its own, not an older probe.
+ */
+static void
+test_evict_busiest_address(void **state)
+{
+	struct http_limits lim = limits(3, 2000, 1);
+
+	(void)state;
+	lim.hl_per_client = 3;
+	serve(&lim);
+	client_open_from(0, "127.0.0.1", "");	/* the probe: oldest, alone on its address */
+	client_open_from(1, "127.0.0.2", "");	/* the flood */
+	client_open_from(2, "127.0.0.2", "");
+	client_open_from(3, "127.0.0.3", "GET / HTTP/1.1\r\n\r\n");
+	loop_watch_del(&cl[0].w);		/* wait for 1 (evicted) and 3 (answered) */
+	loop_watch_del(&cl[2].w);
+	run();
+	assert_int_equal(cl[1].eof, 1);
+	assert_int_equal(cl[1].len, 0);
+	assert_non_null(strstr(cl[3].buf, "\r\n\r\nready"));
+	assert_int_equal(http_conns_open(&test_service), 2);	/* 0 and 2 */
+	assert_int_equal(th.calls, 1);
+}
+
 /* A pool that does not evict pauses accepting; the newcomer waits for a free slot. */
 static void
 test_no_evict_waits(void **state)
@@ -375,6 +411,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_oldest_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_busiest_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_evict_waits, setup, teardown),
 	};
 
