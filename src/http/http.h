@@ -210,7 +210,15 @@ enum http_verdict {
 /* The limit hits a service counts (each a counter of the service's, or NULL). */
 enum http_hit { HIT_POOL, HIT_PER_CLIENT, HIT_RATE, HIT_TIMEOUT, HIT_COUNT };
 
-/* One kind of service: a row per endpoint (IMDS, health; next the container endpoints). */
+/*
+ * One kind of service: a row per endpoint (IMDS in imds/service.c, health in
+ * ops/health.c; next the container endpoints).  Adding an endpoint is a
+ * handler, a `const struct http_service` row next to it, and one http_serve
+ * call at start-up with its struct http_limits.  The handler runs on the
+ * loop, must not block, and answers into the connection's head buffer and
+ * its own state; a request it defers whose connection closes is dropped
+ * without a call (sv_release follows answers only).
+ */
 struct http_service {
 	const char	*sv_name;	/* for logs */
 	const char	*sv_log_pre;	/* logged per listener: pre, the address as bound, post */
