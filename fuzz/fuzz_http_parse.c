@@ -112,7 +112,7 @@ fuzz_parse(const char *buf, size_t len, struct http_req *req)
 	ssize_t r;
 	size_t i;
 
-	r = http_parse(buf, len, req);
+	r = http_parse(buf, len, &http_parse_limits_max, req);
 	FUZZ_CHECK(r == 0 || r == -400 || r == -413 || r == -431 || r == -501 ||
 	    r == -505 || (r > 0 && (size_t)r <= len));
 	/* "more" is only possible while a head and body could still fit */
@@ -141,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	whole = fuzz_parse(buf, size, &req);
 
 	/* the whole input again: the parser keeps no state between calls */
-	FUZZ_CHECK(http_parse(buf, size, &req) == whole);
+	FUZZ_CHECK(http_parse(buf, size, &http_parse_limits_max, &req) == whole);
 
 	/* a complete request parses the same on its own */
 	if (whole > 0) {

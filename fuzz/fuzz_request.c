@@ -78,7 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (snap == NULL)
 		build_once();
-	n = http_parse((const char *)data, size, &req);
+	n = http_parse((const char *)data, size, &http_parse_limits_max, &req);
 	if (n <= 0)
 		return 0;
 	/* the first byte picks the options, so every mode gets explored */

@@ -293,7 +293,8 @@ static struct {
 	unsigned	 control_mode;
 	uid_t		 control_uid;	/* (uid_t)-1: unchanged */
 	gid_t		 control_gid;
-	struct server_limits limits;	/* --max-connections-per-client, ... */
+	struct http_limits limits;	/* IMDS's: --max-connections-per-client, ... */
+	unsigned	 grace_ms;	/* --shutdown-grace */
 	struct listen_addr health;	/* --health-listen */
 	int		 health_set;
 	const char	*user;		/* --user; NULL: nobody */
@@ -699,11 +700,11 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		fputs(usage_serve, stdout);
 		exit(0);
 	case OPT_MAX_CONN_CLIENT:
-		cli.limits.sl_per_client = opt_range(src, val, 0, CONN_LIMIT_MAX);
+		cli.limits.hl_per_client = opt_range(src, val, 0, CONN_LIMIT_MAX);
 		break;
 	case OPT_REQ_TIMEOUT:
 		if (parse_ms(val, REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS,
-		    &cli.limits.sl_req_timeout_ms) == -1)
+		    &cli.limits.hl_req_timeout_ms) == -1)
 			usage_error("%s: expected a time from %dms to %ds (10s, 500ms), got '%s'",
 			    src, REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS / 1000, val);
 		break;
@@ -714,11 +715,11 @@ opt_apply(const struct opt_def *d, const char *src, const char *val)
 		if (parse_uint_bounded(val, len, RATE_LIMIT_MAX, &n) != 0)
 			usage_error("%s: expected requests per second from 0 (off) to %d, as "
 			    "N/s, got '%s'", src, RATE_LIMIT_MAX, val);
-		cli.limits.sl_rate = (unsigned)n;
+		cli.limits.hl_rate = (unsigned)n;
 		break;
 	}
 	case OPT_SHUTDOWN_GRACE:
-		if (parse_ms(val, 0, SHUTDOWN_GRACE_MAX_MS, &cli.limits.sl_grace_ms) == -1)
+		if (parse_ms(val, 0, SHUTDOWN_GRACE_MAX_MS, &cli.grace_ms) == -1)
 			usage_error("%s: expected a time from 0 to %ds (3s, 500ms), got '%s'",
 			    src, SHUTDOWN_GRACE_MAX_MS / 1000, val);
 		break;
@@ -817,13 +818,15 @@ magic_targets(int bound)
 		memcpy(me->me_to4, cli.listen[i].la_addr, 4);
 		if (me->me_to4[0] == 0)		/* 0.0.0.0: the host itself */
 			inet_pton(AF_INET, "127.0.0.1", me->me_to4);
-		me->me_port4 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+		me->me_port4 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    cli.listen[i].la_port;
 	}
 	if (mc->mc_ipv6 && ((i = magic_own6()) >= 0 || (i = magic_target(AF_INET6)) >= 0)) {
 		memcpy(me->me_to6, cli.listen[i].la_addr, 16);
 		if (me->me_to6[15] == 0)	/* :: */
 			inet_pton(AF_INET6, "::1", me->me_to6);
-		me->me_port6 = bound ? server_bound_port((size_t)i) : cli.listen[i].la_port;
+		me->me_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    cli.listen[i].la_port;
 	}
 }
 
@@ -902,9 +905,9 @@ parse_serve_args(int argc, char **argv)
 	cli.control_mode = CONTROL_MODE_DEFAULT;
 	cli.control_uid = (uid_t)-1;
 	cli.control_gid = (gid_t)-1;
-	cli.limits.sl_per_client = CONN_PER_CLIENT_DEFAULT;
-	cli.limits.sl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
-	cli.limits.sl_grace_ms = SHUTDOWN_GRACE_MS;
+	cli.limits.hl_per_client = CONN_PER_CLIENT_DEFAULT;
+	cli.limits.hl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
+	cli.grace_ms = SHUTDOWN_GRACE_MS;
 	cli.head_max = HTTP_HEAD_MAX;
 	cli.headers_max = HTTP_HEADERS_MAX;
 	for (i = 0; i < NOPT_DEFS; i++) {
@@ -1076,7 +1079,7 @@ publish(void)
 		return 0;
 	if ((s = build()) == NULL)
 		return -1;
-	server_set_snapshot(s);
+	imds_serve_snapshot(s);
 	return 0;
 }
 
@@ -1654,8 +1657,9 @@ start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
-	server_limits(&cli.limits);
-	http_parse_limits(cli.head_max, cli.headers_max);
+	http_server_init(cli.grace_ms, &metrics.m_limit_hits[LIM_FDS]);
+	cli.limits.hl_conn_max = cli.max_conn;
+	http_parse_limits_set(&cli.limits.hl_parse, cli.head_max, cli.headers_max);
 	if (choose_source(&prov, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -1665,7 +1669,7 @@ start_up(void)
 	st.cache.cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(on_ready, on_health_creds);
-	if (st.serve && cli.health_set && server_health_init(&cli.health, err,
+	if (st.serve && cli.health_set && health_serve(&cli.health, &cli.limits.hl_parse, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
@@ -1829,14 +1833,15 @@ cmd_serve(int argc, char **argv)
 		magic_remove();
 		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
 	}
-	rc = EXIT_SYSTEM;	/* until server_run says otherwise */
+	rc = EXIT_SYSTEM;	/* until http_run says otherwise */
 	/* before the listeners: a second daemon on the same socket stops here */
 	if (cli.control != NULL && control_open(cli.control, cli.control_mode, cli.control_uid,
 	    cli.control_gid, on_control, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	if (server_init(cli.listen, cli.nlisten, cli.max_conn, cli.access_log, err,
+	imds_serve_options(cli.access_log);
+	if (http_serve(&imds_http_service, &cli.limits, cli.listen, cli.nlisten, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out_control;
@@ -1870,14 +1875,16 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
 		goto out_server;
 	}
-	server_callbacks(on_tick, on_hup);
+	loop_callbacks(on_tick, on_hup);
 	mem_trim();
-	rc = server_run() == 0 ? 0 : EXIT_SYSTEM;
+	rc = http_run() == 0 ? 0 : EXIT_SYSTEM;
 	ran = 1;
 	loop_timer_cancel(&st.life_timer);
 	/* every way out undoes what was set up, in reverse */
 out_server:
-	server_shutdown();
+	http_shutdown();
+	imds_serve_snapshot(NULL);
+	loop_cleanup();
 out_control:
 	control_close();
 out:

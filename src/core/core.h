@@ -6,7 +6,10 @@
  *   log.c      one-line text or JSON logs; fatal exits
  *   json.c     the IMDS JSON pretty-printer (capped at JBUF_MAX)
  *   watch.c    inotify on files' parent directories, debounced
- *   server.c   (for now) the event loop: fd watches, timers, signals
+ *   loop.c     the event loop: epoll, fd watches, timers, signals (signalfd),
+ *              an expire hook for modules with many deadlines, run-until
+ *   sock.c     listen addresses ("ADDR:PORT", "[IPv6]:PORT"), listening
+ *              sockets, socket addresses as text
  *
  * Nothing here knows about HTTP, credentials or IMDS.
  */
@@ -182,14 +185,17 @@ void		 watch_stop(void);
 /* loop.c: the event loop (fd watchers, timers, signals)              */
 /* ------------------------------------------------------------------ */
 
+#define LOOP_TICK_MS		1000	/* ms: period of the tick callback */
+
 /*
  * The loop's small interface for other modules: watch a descriptor, set a
  * timer.  Callers own the structs (embedded in their own state); nothing is
- * allocated.  Callbacks run from the loop, never re-entrantly.
+ * allocated.  Callbacks run from the loop, never re-entrantly.  A watch
+ * whose lw_fd is -1 is skipped (an event of this batch for a closed fd).
  */
 struct loop_watch {
-	int		 lw_kind;	/* private */
 	int		 lw_fd;
+	int		 lw_polled;	/* in the epoll set; private */
 	void		(*lw_cb)(int fd, uint32_t events, void *arg);
 	void		*lw_arg;
 };
@@ -201,11 +207,17 @@ struct loop_timer {
 	struct loop_timer *lt_next;	/* private */
 };
 
-/* The epoll set and signals, without listeners (server_init calls it). 0 / -1. */
+/* The epoll set and signals (SIGTERM, SIGINT, SIGHUP blocked, SIGPIPE ignored).  0 / -1. */
 int		 loop_init(char *err, size_t errlen);
 /* Watch fd for events (EPOLLIN, EPOLLOUT, ...).  0 / -1 (errno; w is left unwatched). */
 int		 loop_watch_add(struct loop_watch *w, int fd, uint32_t events,
 		    void (*cb)(int fd, uint32_t events, void *arg), void *arg);
+/* Fill w without watching yet (a descriptor that joins the set only when it must wait). */
+void		 loop_watch_init(struct loop_watch *w, int fd,
+		    void (*cb)(int fd, uint32_t events, void *arg), void *arg);
+/* Wait for events on w from now on (joins the set, or changes its events).  0 / -1 (errno). */
+int		 loop_watch_set(struct loop_watch *w, uint32_t events);
+/* Stop watching (close(2) of a watched fd does it too: then just set lw_fd -1). */
 void		 loop_watch_del(struct loop_watch *w);
 /* Call cb(arg) delay_ms from now (re-arming moves it). */
 void		 loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *),
@@ -213,13 +225,28 @@ void		 loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *
 void		 loop_timer_cancel(struct loop_timer *t);
 /* Monotonic milliseconds as of this loop iteration. */
 uint64_t	 loop_now_ms(void);
-/* Run until *done becomes non-zero, or SIGTERM/SIGINT (then 1). 0 / 1 / -1. */
+/* tick: about once a LOOP_TICK_MS; hup: on SIGHUP.  Either may be NULL. */
+void		 loop_callbacks(void (*tick)(void), void (*hup)(void));
+/*
+ * The hooks of the HTTP server (either may be NULL).  term(signo) on
+ * SIGTERM/SIGINT: 1 when it takes over the stop (it calls loop_stop when
+ * done), 0 to stop at once.  expire(now) before every wait: expires what is
+ * due, returns the monotonic ms it must run again by (UINT64_MAX: never).
+ */
+void		 loop_hooks(int (*term)(unsigned signo), uint64_t (*expire)(uint64_t now_ms));
+/* Make loop_run_until return 1 after this iteration. */
+void		 loop_stop(void);
+/* Run until *done becomes non-zero (done may be NULL), or a stop (then 1). 0 / 1 / -1. */
 int		 loop_run_until(const int *done);
-/* Tear the loop down (after loop_init without server_init). */
+/* Tear the loop down: the signalfd, the epoll set, the timers and hooks. */
 void		 loop_cleanup(void);
+
 /* ------------------------------------------------------------------ */
-/* listen_addr: socket addresses of listeners                         */
+/* sock.c: listen addresses and listening sockets                     */
 /* ------------------------------------------------------------------ */
+#define SOCK_BACKLOG		511	/* listen(2) backlog */
+#define SOCK_ADDR_TEXT_MAX	(46 + 8)	/* "[addr]:port" with its NUL (INET6_ADDRSTRLEN + 8) */
+
 struct listen_addr {
 	char		 la_text[64];	/* as given: "127.0.0.1:1338", "[::1]:80" */
 	int		 la_family;
@@ -229,5 +256,19 @@ struct listen_addr {
 };
 /* Parse "ADDR:PORT" or "[IPv6]:PORT".  0 / -1 with err. */
 int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_t errlen);
+
+/* A listening socket as bound. */
+struct sock_bound {
+	int		 sb_fd;		/* non-blocking, close-on-exec */
+	int		 sb_family;
+	unsigned	 sb_port;	/* port 0 resolved */
+	char		 sb_text[SOCK_ADDR_TEXT_MAX];	/* "addr:port" as bound */
+};
+/* Bind and listen on la.  0 / -1 with err (the address and why). */
+int		 sock_listen(const struct listen_addr *la, struct sock_bound *b, char *err,
+		    size_t errlen);
+/* "addr:port" or "[addr]:port" of an AF_INET or AF_INET6 sockaddr (ss), cut at len. */
+struct sockaddr_storage;
+void		 sock_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 #endif /* CORE_H */

@@ -17,7 +17,7 @@
  * the text.
  *
  * credproc_run is asynchronous: the child's stdout, stderr and a pidfd are
- * watched by the event loop (server.c), a loop timer bounds its run time,
+ * watched by the event loop (core/loop.c), a loop timer bounds its run time,
  * and the result is reported once, from the loop.  No SIGCHLD handler is
  * involved: the pidfd says when the child has exited and waitpid reaps it.
  */

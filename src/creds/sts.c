@@ -1,6 +1,6 @@
 /*
  * sts.c: the STS client (AssumeRole, GetSessionToken) over libcurl's multi
- * socket API, driven by our event loop (server.c).
+ * socket API, driven by our event loop (core/loop.c).
  *
  * Signing is libcurl's own SigV4 (CURLOPT_AWS_SIGV4).  Debian 12's libcurl
  * 7.88 gets it right in exactly one request shape, and every request here

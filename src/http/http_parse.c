@@ -54,8 +54,9 @@
  *
  * Limits: a method longer than HTTP_METHOD_MAX is a 400; more than
  * headers_max fields, or no end of head within head_max bytes, is a 431
- * (HTTP_HEADERS_MAX and HTTP_HEAD_MAX, unless http_parse_limits lowered
- * them: the only state here, set once at start).  The version must have the shape "HTTP/d.d": major 1 is accepted
+ * (the caller's struct http_parse_limits, each service its own; at most
+ * HTTP_HEADERS_MAX and HTTP_HEAD_MAX).  No state here.  The version must
+ * have the shape "HTTP/d.d": major 1 is accepted
  * with any minor, any other major is a 505.
  *
  * After the head, http_parse_body() applies the framing rules (RFC 9112 §6).
@@ -77,10 +78,7 @@
 #define ST_NOT_IMPLEMENTED	501
 #define ST_VERSION_UNSUPPORTED	505
 
-static struct {
-	size_t	head_max;	/* bytes: request line + header block + CRLFs */
-	size_t	headers_max;	/* header fields */
-} limits = { HTTP_HEAD_MAX, HTTP_HEADERS_MAX };
+const struct http_parse_limits http_parse_limits_max = { HTTP_HEAD_MAX, HTTP_HEADERS_MAX };
 
 /* Byte classes: the columns of the table. */
 enum http_parse_class {
@@ -317,7 +315,8 @@ http_parse_body(struct http_req *req, size_t len)
 }
 
 ssize_t
-http_parse(const char *buf, size_t len, struct http_req *req)
+http_parse(const char *buf, size_t len, const struct http_parse_limits *lim,
+    struct http_req *req)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	struct http_header *h = NULL;
@@ -333,7 +332,7 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 	req->r_body_len = 0;
 
 	/* The head must end within head_max bytes; look no further. */
-	scan = len < limits.head_max ? len : limits.head_max;
+	scan = len < lim->pl_head_max ? len : lim->pl_head_max;
 	for (i = 0; i < scan; i++) {
 		t = http_parse_trans[state][http_parse_classify(p[i])];
 		state = t & T_STATE;
@@ -363,7 +362,7 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 			req->r_minor = p[mark + HTTP_VERSION_MINOR] - '0';
 		}
 		if (t & A_HNEW) {
-			if (req->r_nhdr == limits.headers_max)
+			if (req->r_nhdr == lim->pl_headers_max)
 				return -ST_FIELDS_TOO_LARGE;
 			h = &req->r_hdr[req->r_nhdr++];
 			h->h_name = (struct slice){ buf + i, 0 };
@@ -385,15 +384,15 @@ http_parse(const char *buf, size_t len, struct http_req *req)
 		}
 	}
 	/* No end of head in the first head_max bytes: it is too large. */
-	return len > limits.head_max ? -ST_FIELDS_TOO_LARGE : 0;
+	return len > lim->pl_head_max ? -ST_FIELDS_TOO_LARGE : 0;
 }
 
 void
-http_parse_limits(size_t head_max, size_t headers_max)
+http_parse_limits_set(struct http_parse_limits *lim, size_t head_max, size_t headers_max)
 {
-	limits.head_max = head_max < HTTP_HEAD_MIN ? HTTP_HEAD_MIN :
+	lim->pl_head_max = head_max < HTTP_HEAD_MIN ? HTTP_HEAD_MIN :
 	    head_max > HTTP_HEAD_MAX ? HTTP_HEAD_MAX : head_max;
-	limits.headers_max = headers_max < HTTP_HEADERS_MIN ? HTTP_HEADERS_MIN :
+	lim->pl_headers_max = headers_max < HTTP_HEADERS_MIN ? HTTP_HEADERS_MIN :
 	    headers_max > HTTP_HEADERS_MAX ? HTTP_HEADERS_MAX : headers_max;
 }
 

@@ -6,7 +6,9 @@
  *   instance.c   the instance facts, what derives from them, the snapshot
  *   identity.c   the instance identity signatures (OpenSSL)
  *   token.c      stateless IMDSv2 tokens
- *   routes.c     the rules: a parsed request and a snapshot to a response
+ *   routes.c     the rules: a parsed request and a snapshot to a response;
+ *                the header orders of contract §2.3 (response_head)
+ *   service.c    IMDS as an HTTP service: the handler, the current snapshot
  *   lifecycle.c  spot, rebalance, maintenance events, ASG state, tag edits
  */
 #ifndef IMDS_H
@@ -342,6 +344,17 @@ void		 routes_error(int status, struct response *rs);
 /* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
 size_t		 response_head(const struct response *rs, const struct snapshot *snap,
 		    const char *date, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* service.c: IMDS as an HTTP service                                 */
+/* ------------------------------------------------------------------ */
+
+/* The IMDS row: http_serve(&imds_http_service, limits, listeners, ...). */
+extern const struct http_service imds_http_service;
+/* access_log: one line per answered request (log_access). */
+void		 imds_serve_options(int access_log);
+/* Serve s from now on; takes over the caller's reference, drops the old one (s NULL: none). */
+void		 imds_serve_snapshot(struct snapshot *s);
 
 /* ------------------------------------------------------------------ */
 /* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits   */

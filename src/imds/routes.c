@@ -332,110 +332,91 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 
 /* ---- response heads ---------------------------------------------------- */
 
-static const char *
-reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Not Allowed";		/* sic: nginx's phrase, §2.2 */
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";	/* the health listener's /readyz */
-	case 505: return "HTTP Version Not Supported";
-	default: return "Internal Server Error";
-	}
-}
-
-struct hbuf {
-	char	*b;
-	size_t	 len, cap;
-	int	 short_;
+/* The fields of an IMDS head (contract §2.3). */
+enum k_field {
+	KF_TTL,		/* X-Aws-Ec2-Metadata-Token-Ttl-Seconds: only a 200 with a TTL */
+	KF_ALLOW,	/* Allow: when the response has one */
+	KF_CTYPE,	/* Content-Type */
+	KF_RANGES,	/* Accept-Ranges: none */
+	KF_LASTMOD,	/* Last-Modified: the snapshot's */
+	KF_CLEN,	/* Content-Length */
+	KF_DATE,	/* Date */
+	KF_SERVER,	/* Server: EC2ws */
+	KF_CONN		/* Connection: close */
 };
 
-static void
-hput(struct hbuf *h, const char *s, size_t n)
-{
-	if (h->len + n > h->cap) {
-		h->short_ = 1;
-		return;
-	}
-	memcpy(h->b + h->len, s, n);
-	h->len += n;
-}
-
-static void
-hlit(struct hbuf *h, const char *s)
-{
-	hput(h, s, strlen(s));
-}
-
-static void
-hnum(struct hbuf *h, unsigned long v)
-{
-	char d[24];
-	size_t i = sizeof(d);
-
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	hput(h, d + i, sizeof(d) - i);
-}
-
-static void
-hfield(struct hbuf *h, const char *name, const char *val)
-{
-	hlit(h, name);
-	hlit(h, ": ");
-	hlit(h, val);
-	hlit(h, "\r\n");
-}
-
 /*
- * The status line and headers, in the orders of contract §2.3:
- *   META  (K1/K2/K3): [TTL] Content-Type Accept-Ranges Last-Modified
- *                     Content-Length Date Server Connection
- *   PLAIN (K4-K10):   [TTL: K4] [Allow] Content-Length Date Server Connection
- *                     Content-Type
+ * META (K1/K2/K3): [TTL] [Allow] Content-Type Accept-Ranges Last-Modified
+ *                  Content-Length Date Server Connection
  */
+static const enum k_field order_meta[] = {
+	KF_TTL, KF_ALLOW, KF_CTYPE, KF_RANGES, KF_LASTMOD, KF_CLEN, KF_DATE, KF_SERVER, KF_CONN
+};
+/* PLAIN (K4-K10): [TTL: K4] [Allow] Content-Length Date Server Connection Content-Type */
+static const enum k_field order_plain[] = {
+	KF_TTL, KF_ALLOW, KF_CLEN, KF_DATE, KF_SERVER, KF_CONN, KF_CTYPE
+};
+#define ORDER_LEN(o)	(sizeof(o) / sizeof((o)[0]))
+_Static_assert(ORDER_LEN(order_meta) <= HTTP_FIELDS_MAX, "a head fits http_field[]");
+
+/* The status line and headers in the order of the response's shape. */
 size_t
 response_head(const struct response *rs, const struct snapshot *snap, const char *date,
     char *buf, size_t cap)
 {
-	struct hbuf h = { buf, 0, cap, 0 };
+	struct http_field f[HTTP_FIELDS_MAX];
+	const enum k_field *order = rs->rs_shape == RESP_META ? order_meta : order_plain;
+	size_t i, n = 0, len = rs->rs_shape == RESP_META ? ORDER_LEN(order_meta) :
+	    ORDER_LEN(order_plain);
 
-	hlit(&h, "HTTP/1.1 ");
-	hnum(&h, (unsigned long)rs->rs_status);
-	hlit(&h, " ");
-	hlit(&h, reason(rs->rs_status));
-	hlit(&h, "\r\n");
-	/* only a 200 says the token's TTL (K1, K3, K4); K5 to K10 show none */
-	if (rs->rs_ttl >= 0 && rs->rs_status == 200) {
-		hlit(&h, "X-Aws-Ec2-Metadata-Token-Ttl-Seconds: ");
-		hnum(&h, (unsigned long)rs->rs_ttl);
-		hlit(&h, "\r\n");
+	for (i = 0; i < len; i++) {
+		struct http_field *x = &f[n];
+		x->hf_value = NULL;
+		x->hf_num = 0;
+		switch (order[i]) {
+		case KF_TTL:
+			/* only a 200 says the token's TTL (K1, K3, K4); K5 to K10 show none */
+			if (rs->rs_ttl < 0 || rs->rs_status != 200)
+				continue;
+			x->hf_name = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds";
+			x->hf_num = (unsigned long)rs->rs_ttl;
+			break;
+		case KF_ALLOW:
+			if (rs->rs_allow == NULL)
+				continue;
+			x->hf_name = "Allow";
+			x->hf_value = rs->rs_allow;
+			break;
+		case KF_CTYPE:
+			x->hf_name = "Content-Type";
+			x->hf_value = rs->rs_ctype;
+			break;
+		case KF_RANGES:
+			x->hf_name = "Accept-Ranges";
+			x->hf_value = "none";
+			break;
+		case KF_LASTMOD:
+			x->hf_name = "Last-Modified";
+			x->hf_value = snap->s_lastmod_str;
+			break;
+		case KF_CLEN:
+			x->hf_name = "Content-Length";
+			x->hf_num = rs->rs_bodylen;
+			break;
+		case KF_DATE:
+			x->hf_name = "Date";
+			x->hf_value = date;
+			break;
+		case KF_SERVER:
+			x->hf_name = "Server";
+			x->hf_value = "EC2ws";
+			break;
+		case KF_CONN:
+			x->hf_name = "Connection";
+			x->hf_value = "close";
+			break;
+		}
+		n++;
 	}
-	if (rs->rs_allow != NULL)
-		hfield(&h, "Allow", rs->rs_allow);
-	if (rs->rs_shape == RESP_META) {
-		hfield(&h, "Content-Type", rs->rs_ctype);
-		hfield(&h, "Accept-Ranges", "none");
-		hfield(&h, "Last-Modified", snap->s_lastmod_str);
-	}
-	hlit(&h, "Content-Length: ");
-	hnum(&h, rs->rs_bodylen);
-	hlit(&h, "\r\n");
-	hfield(&h, "Date", date);
-	hfield(&h, "Server", "EC2ws");
-	hfield(&h, "Connection", "close");
-	if (rs->rs_shape == RESP_PLAIN)
-		hfield(&h, "Content-Type", rs->rs_ctype);
-	hlit(&h, "\r\n");
-	return h.short_ ? 0 : h.len;
+	return http_head_write(buf, cap, rs->rs_status, f, n);
 }

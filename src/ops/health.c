@@ -11,8 +11,14 @@
  * bodies.  The listener is separate from the metadata listeners (a port of
  * its own, bound to the node) and never reached through the magic IP.
  *
- * The counters live in `metrics`, written by server.c on the loop; this
- * file only reads them, on the same thread.
+ * The listener is its own HTTP service (health_serve): a small pool, a
+ * per-address cap, a short deadline, and a full pool evicts its oldest
+ * connection still reading a request, so that no client can starve the
+ * probes (issue #17).
+ *
+ * The counters live in `metrics`, written on the loop by the services
+ * (imds/service.c, http/server.c's limit hits); this file only reads them,
+ * on the same thread.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,7 +180,7 @@ metrics_text(struct sbuf *o)
 
 	prom_head(o, "gimme_connections_open", "gauge",
 	    "Connections of the metadata listeners open now.");
-	sbuf_printf(o, "gimme_connections_open %zu\n", server_conns_open());
+	sbuf_printf(o, "gimme_connections_open %zu\n", http_conns_open(&imds_http_service));
 
 	prom_head(o, "gimme_limit_hits_total", "counter",
 	    "Times a limit refused, closed or paused something, by limit.");
@@ -233,4 +239,55 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 		    cap);
 	rs->rs_body = buf;
 	rs->rs_bodylen = o.sb_len;
+}
+
+/* ---- the health service --------------------------------------------------- */
+
+/* One connection's answer: the response and its body. */
+struct health_conn {
+	struct response	 hc_rs;
+	char		 hc_body[HEALTH_BODY_MAX];
+};
+
+static enum http_verdict
+health_serve_one(void *state, const struct http_call *call, struct http_reply *rp)
+{
+	struct health_conn *h = state;
+
+	health_handle(call->hc_status == 0 ? call->hc_req : NULL, call->hc_status, &h->hc_rs,
+	    h->hc_body, sizeof(h->hc_body));
+	rp->hr_headlen = response_head(&h->hc_rs, NULL, call->hc_date, rp->hr_head,
+	    rp->hr_headcap);
+	rp->hr_body = h->hc_rs.rs_body;
+	rp->hr_bodylen = h->hc_rs.rs_head_only ? 0 : h->hc_rs.rs_bodylen;
+	return HTTP_ANSWER;
+}
+
+static const struct http_service health_http_service = {
+	.sv_name = "health",
+	.sv_log_pre = "health endpoint on http://",
+	.sv_log_post = "/",
+	.sv_handle = health_serve_one,
+	.sv_release = NULL,
+	.sv_state_size = sizeof(struct health_conn),
+	.sv_hits = {
+		[HIT_POOL] = &metrics.m_limit_hits[LIM_HEALTH_CONN],
+		[HIT_PER_CLIENT] = &metrics.m_limit_hits[LIM_HEALTH_CONN],
+	},
+};
+
+int
+health_serve(const struct listen_addr *la, const struct http_parse_limits *pl, char *err,
+    size_t errlen)
+{
+	struct http_limits lim = {
+		.hl_conn_max = HEALTH_CONN_MAX,
+		.hl_per_client = HEALTH_PER_CLIENT_MAX,
+		.hl_req_timeout_ms = HEALTH_REQ_TIMEOUT_MS,
+		.hl_rate = 0,
+		.hl_evict = 1,
+		.hl_parse = *pl,
+	};
+
+	return http_serve(&health_http_service, &lim, la, 1, err, errlen);
 }

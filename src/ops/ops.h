@@ -20,6 +20,8 @@
 #define CONTROL_MODE_DEFAULT	0600	/* permissions of the control socket */
 
 #define HEALTH_CONN_MAX		16	/* health-listener connections at once (a pool of their own) */
+#define HEALTH_PER_CLIENT_MAX	4	/* health connections at once from one address */
+#define HEALTH_REQ_TIMEOUT_MS	1000	/* ms: a health request's deadline, head and answer */
 #define HEALTH_BODY_MAX		16384	/* bytes in one /healthz, /readyz or /metrics body */
 #define HEALTH_REASONS_MAX	8	/* reasons /readyz lists */
 #define HEALTH_REASON_LEN	512	/* bytes in one reason */
@@ -81,11 +83,12 @@ enum limit_kind {
 	LIM_HEAD,		/* HTTP_HEAD_MAX / HTTP_HEADERS_MAX: 431 */
 	LIM_BODY,		/* HTTP_BODY_MAX: 413 */
 	LIM_FDS,		/* out of descriptors (EMFILE...): accepting paused */
-	LIM_HEALTH_CONN,	/* HEALTH_CONN_MAX: a health connection closed at once */
+	LIM_HEALTH_CONN,	/* HEALTH_CONN_MAX, HEALTH_PER_CLIENT_MAX: a health
+				   connection refused, or evicted for a newcomer */
 	LIM_COUNT
 };
 
-/* Counters of the metadata server, kept by server.c. */
+/* Counters of the metadata service (imds/service.c) and its limits (http/server.c). */
 #define METRIC_STATUSES		13	/* statuses counted apart, "other" included (health.c) */
 struct metrics {
 	uint64_t	 m_requests[PC_COUNT][METRIC_STATUSES];	/* by class and status (health.c's table) */
@@ -124,5 +127,14 @@ void		 metrics_request(enum path_class pc, int status);
  */
 void		 health_handle(const struct http_req *req, int status, struct response *rs,
 		    char *buf, size_t cap);
+/*
+ * Serve the health listener on la (a service of its own: HEALTH_CONN_MAX
+ * connections, HEALTH_PER_CLIENT_MAX per address, HEALTH_REQ_TIMEOUT_MS,
+ * the oldest idle connection evicted for a newcomer; the head limits pl),
+ * after loop_init and http_server_init; it serves from then on, during
+ * start-up too.  Logs "health endpoint on http://ADDR:PORT/".  0 / -1 with err.
+ */
+int		 health_serve(const struct listen_addr *la, const struct http_parse_limits *pl,
+		    char *err, size_t errlen);
 
 #endif /* OPS_H */

@@ -20,6 +20,7 @@ from opslib import (MD, Keys, Server, build, connect, health, http, iso, metrics
     status_of, token, wait_until)
 import re  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 from server import (BIN, identity_key_path, run_refused, save_log, server_env,  # noqa: E402
     session_dir)
@@ -196,6 +197,76 @@ class Metrics(WireCase):
 			finally:
 				for s in socks:
 					s.close()
+
+
+class Flood(WireCase):
+	"""Issue #17 finding 1: idle connections from one address (a pod) must not
+	starve the probes from another (the kubelet).  The attacker is 127.0.0.2,
+	the prober 127.0.0.1, both on lo."""
+
+	ATTACKERS = 40		# threads, each holding one idle connection, reconnecting
+	PROBE_EVERY = 0.3	# s between probes, as in the finding
+	PROBES = 12		# /healthz and /readyz alternately: ~4 s
+
+	def _attacker(self, addr, src, stop, opened):
+		while not stop.is_set():
+			try:
+				s = connect(addr, src=src, timeout=0.2)
+			except OSError:
+				time.sleep(0.01)
+				continue
+			opened.append(1)
+			try:
+				while not stop.is_set():	# send nothing; wait for the close
+					try:
+						if s.recv(100) == b"":
+							break
+					except socket.timeout:
+						continue
+					except OSError:
+						break
+			finally:
+				s.close()
+
+	def test_idle_flood_from_one_address_starves_no_probe(self):
+		self._flood(["127.0.0.2"])
+
+	def test_idle_flood_from_many_addresses_starves_no_probe(self):
+		# 8 addresses: their per-address caps together exceed the pool, so the
+		# probes get in only because the oldest idle connection is evicted
+		self._flood(["127.0.0.%d" % i for i in range(2, 10)])
+
+	def _flood(self, sources):
+		with Server("--health-listen", HL) as srv:
+			stop = threading.Event()
+			opened = []
+			threads = [threading.Thread(target=self._attacker,
+			    args=(srv.health_addr, sources[i % len(sources)], stop, opened), daemon=True)
+			    for i in range(self.ATTACKERS)]
+			for t in threads:
+				t.start()
+			answers = []
+			try:
+				self.assertTrue(wait_until(lambda: len(opened) >= self.ATTACKERS))
+				for i in range(self.PROBES):
+					path = "/healthz" if i % 2 == 0 else "/readyz"
+					try:
+						raw = http(srv.health_addr, path, src="127.0.0.1", timeout=2.0)
+						answers.append((path, status_of(raw) if raw else None))
+					except OSError as e:
+						answers.append((path, repr(e)))
+					time.sleep(self.PROBE_EVERY)
+				flooding = len(opened)
+			finally:
+				stop.set()
+				for t in threads:
+					t.join(5)
+			self.assertEqual([a for a in answers if a[1] != 200], [], answers)
+			# the flood went on all along: far more connections than threads
+			self.assertGreater(flooding, self.ATTACKERS)
+			m = metrics(srv)
+			self.assertGreater(m['gimme_limit_hits_total{limit="health-connections"}'], 0)
+			self.assertEqual(m['gimme_limit_hits_total{limit="max-connections"}'], 0)
 
 
 class Readiness(WireCase):

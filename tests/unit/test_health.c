@@ -40,7 +40,7 @@ static const char *
 ask(const char *raw, struct response *rs, char *buf, size_t cap)
 {
 	struct http_req req;
-	ssize_t n = http_parse(raw, strlen(raw), &req);
+	ssize_t n = http_parse(raw, strlen(raw), &http_parse_limits_max, &req);
 
 	health_handle(n > 0 ? &req : NULL, n > 0 ? 0 : (int)-n, rs, buf, cap);
 	assert_ptr_equal(rs->rs_body, rs->rs_bodylen > 0 ? buf : rs->rs_body);

@@ -20,6 +20,7 @@
 #define BIG_MAX		(HTTP_HEAD_MAX * 2 + HTTP_BODY_MAX)	/* bytes in a built request */
 
 static struct http_req req;
+static struct http_parse_limits lim = { HTTP_HEAD_MAX, HTTP_HEADERS_MAX };	/* the caller's limits */
 static char *cur;		/* the bytes req points into */
 static size_t curlen;
 
@@ -33,7 +34,7 @@ parse_n(const char *s, size_t n)
 	if (n > 0)
 		memcpy(cur, s, n);
 	curlen = n;
-	return http_parse(cur, n, &req);
+	return http_parse(cur, n, &lim, &req);
 }
 
 static ssize_t
@@ -910,7 +911,7 @@ test_lowered_limits(void **state)
 	struct sb *b = &big;
 
 	(void)state;
-	http_parse_limits(2000, 10);
+	http_parse_limits_set(&lim, 2000, 10);
 	build_headers(b, 10);
 	assert_int_equal(parse_n(b->b_p, b->b_n), b->b_n);
 	build_headers(b, 11);
@@ -922,7 +923,7 @@ test_lowered_limits(void **state)
 	assert_int_equal(parse_n(b->b_p, 2001), -431);
 
 	/* below the floors and above the ceilings: clamped */
-	http_parse_limits(1, 1);
+	http_parse_limits_set(&lim, 1, 1);
 	build_headers(b, HTTP_HEADERS_MIN);
 	assert_int_equal(parse_n(b->b_p, b->b_n), b->b_n);
 	build_headers(b, HTTP_HEADERS_MIN + 1);
@@ -931,18 +932,18 @@ test_lowered_limits(void **state)
 	assert_int_equal(parse_n(b->b_p, b->b_n), HTTP_HEAD_MIN);
 	build_head(b, "GET", HTTP_HEAD_MIN + 1, 0);
 	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
-	http_parse_limits(HTTP_HEAD_MAX * 2, HTTP_HEADERS_MAX * 2);
+	http_parse_limits_set(&lim, HTTP_HEAD_MAX * 2, HTTP_HEADERS_MAX * 2);
 	build_headers(b, HTTP_HEADERS_MAX + 1);
 	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
 	build_head(b, "GET", HTTP_HEAD_MAX + 1, 0);
 	assert_int_equal(parse_n(b->b_p, b->b_n), -431);
 }
 
-/* After test_lowered_limits, pass or fail: the defaults for the others. */
+/* After test_lowered_limits, pass or fail: the maxima for the others. */
 static int
 teardown_limits(void **state)
 {
-	http_parse_limits(HTTP_HEAD_MAX, HTTP_HEADERS_MAX);
+	http_parse_limits_set(&lim, HTTP_HEAD_MAX, HTTP_HEADERS_MAX);
 	return teardown(state);
 }
 

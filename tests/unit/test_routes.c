@@ -51,7 +51,7 @@ static void
 route(const char *raw, struct response *rs)
 {
 	struct http_req req;
-	ssize_t n = http_parse(raw, strlen(raw), &req);
+	ssize_t n = http_parse(raw, strlen(raw), &http_parse_limits_max, &req);
 
 	assert_true(n > 0);
 	routes_handle(&req, &snap, NOW, rs);

@@ -1,0 +1,113 @@
+/*
+ * service.c: IMDS as an HTTP service (http/server.c's handler).
+ *
+ * The handler takes the snapshot current when the request is answered,
+ * holds a reference while the body (which may point into it) is written,
+ * and answers with routes.c's rules and heads.  It counts what the answer
+ * says for the metrics, and writes the access log line.  It is told who is
+ * asking (struct http_peer); the rules do not need it yet.
+ */
+#include <string.h>
+
+#include "imds/imds.h"
+#include "ops/ops.h"
+
+/* One connection's answer: the response and the snapshot its body may point into. */
+struct imds_conn {
+	struct response	 ic_rs;
+	struct snapshot	*ic_snap;	/* held until sv_release */
+};
+
+static struct {
+	struct snapshot	*snap;		/* current; connections hold their own refs */
+	int		 access_log;
+} imds;
+
+/* Count what the response says for the metrics. */
+static void
+imds_count(const struct response *rs)
+{
+	metrics_request(rs->rs_class, rs->rs_status);
+	if (rs->rs_reject != TR_NONE)
+		metrics.m_token_rejects[rs->rs_reject]++;
+	if (rs->rs_class == PC_TOKEN && rs->rs_body == rs->rs_tokbuf)
+		metrics.m_tokens_issued++;
+	if (rs->rs_status == 431)
+		metrics.m_limit_hits[LIM_HEAD]++;
+	else if (rs->rs_status == 413)
+		metrics.m_limit_hits[LIM_BODY]++;
+}
+
+static enum http_verdict
+imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
+{
+	struct imds_conn *ic = state;
+	struct response *rs = &ic->ic_rs;
+	struct slice method = { "-", 1 }, target = { "-", 1 };
+	const char *v;
+
+	if (call->hc_status == 0)
+		routes_handle(call->hc_req, imds.snap, call->hc_now_ms / 1000, rs);
+	else
+		routes_error(call->hc_status, rs);	/* 429: K10, empty, K5 order */
+	if (call->hc_req != NULL) {
+		method = call->hc_req->r_method;
+		target = call->hc_req->r_target;
+	}
+	imds_count(rs);
+	/* the body may point into the snapshot: hold it until written */
+	ic->ic_snap = imds.snap;
+	snapshot_ref(ic->ic_snap);
+	rp->hr_headlen = response_head(rs, ic->ic_snap, call->hc_date, rp->hr_head,
+	    rp->hr_headcap);
+	rp->hr_body = rs->rs_body;
+	rp->hr_bodylen = rs->rs_head_only ? 0 : rs->rs_bodylen;
+	rp->hr_hop_limit = rs->rs_hop_limit;
+	if (imds.access_log) {
+		v = rs->rs_token_used > 0 ? "v2" : rs->rs_token_used < 0 ? "bad" : "v1";
+		log_access(call->hc_peer->pe_text, method, target, rs->rs_status,
+		    rp->hr_bodylen, v);
+	}
+	return HTTP_ANSWER;
+}
+
+static void
+imds_release(void *state)
+{
+	struct imds_conn *ic = state;
+
+	if (ic->ic_snap != NULL)
+		snapshot_unref(ic->ic_snap);
+	ic->ic_snap = NULL;
+}
+
+const struct http_service imds_http_service = {
+	.sv_name = "imds",
+	.sv_log_pre = "listening on ",
+	.sv_log_post = "",
+	.sv_handle = imds_handle,
+	.sv_release = imds_release,
+	.sv_state_size = sizeof(struct imds_conn),
+	.sv_hits = {
+		[HIT_POOL] = &metrics.m_limit_hits[LIM_MAX_CONN],
+		[HIT_PER_CLIENT] = &metrics.m_limit_hits[LIM_PER_CLIENT],
+		[HIT_RATE] = &metrics.m_limit_hits[LIM_RATE],
+		[HIT_TIMEOUT] = &metrics.m_limit_hits[LIM_REQ_TIMEOUT],
+	},
+};
+
+void
+imds_serve_options(int access_log)
+{
+	imds.access_log = access_log;
+}
+
+void
+imds_serve_snapshot(struct snapshot *s)
+{
+	struct snapshot *old = imds.snap;
+
+	imds.snap = s;
+	if (old != NULL)
+		snapshot_unref(old);
+}
