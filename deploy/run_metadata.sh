@@ -454,7 +454,7 @@ if [ -n "$IMAGE" ]; then
 	esac
 else
 	IMG_TAG=0.1.0-$(cd "$ROOT" && cat Containerfile Makefile scripts/deps.sh \
-	    scripts/runtime-packages.sh src/* | sha256 | cut -c1-12)
+	    scripts/runtime-packages.sh $(find src -type f | LC_ALL=C sort) | sha256 | cut -c1-12)
 	IMG_NAME=$IMAGE_NAME
 	IMG_DIGEST=""
 	IMAGE=$IMG_NAME:$IMG_TAG
