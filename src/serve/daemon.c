@@ -12,6 +12,8 @@
 
 #include "serve/serve.h"
 
+#define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
+
 /* Defaults, then the config file's options, then flags and environment. */
 struct imds_options
 daemon_options(const struct config *cfg)
@@ -40,7 +42,8 @@ daemon_options(const struct config *cfg)
  * 0, or -1 with a one-line message in err.
  */
 int
-daemon_load_config(struct config *cfg, struct instance *inst, time_t now, char *err, size_t errlen)
+daemon_load_config(struct config *cfg, struct instance *inst, time_t now, char *err,
+    size_t errlen)
 {
 	config_init(cfg);
 	if (cli.config_path != NULL && config_load(cli.config_path, cfg, err, errlen) == -1)

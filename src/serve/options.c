@@ -24,6 +24,9 @@
 
 #include "serve/serve.h"
 
+#define OPTS_HELP_COLUMN	29	/* --help: where the help text starts */
+#define OPTS_SOURCE_MAX		64	/* bytes in a message's "--flag" or "GIMME_X" */
+
 #define OFF(field)	offsetof(struct serve_options, field)
 
 static int	 check_source(const char *, char *, size_t);

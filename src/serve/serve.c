@@ -21,6 +21,9 @@
 #include "serve/serve.h"
 #include "priv/priv.h"
 
+#define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
+#define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
+
 struct serve_options cli;	/* what the command line and environment asked for */
 struct serve_state st;		/* the running state the loop's callbacks work on */
 
@@ -320,7 +323,6 @@ chain_check(void)
 	cred_cache_refresh(&st.cache, time(NULL));
 	return 1;
 }
-
 
 /* end of the credential sources moving to creds/ */
 

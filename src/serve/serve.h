@@ -25,12 +25,7 @@
 #include "netfilter/netfilter.h"
 #include "ops/ops.h"
 
-#define OPTS_HELP_COLUMN	29	/* --help: where the help text starts */
-#define OPTS_SOURCE_MAX		64	/* bytes in a message's "--flag" or "GIMME_X" */
 #define OPTS_ERR_MAX		4096	/* bytes in an option error message (it quotes the value) */
-#define CRED_REFRESH_MARGIN	300	/* s: refresh the EC2 placeholder this long before CRED_MIN_AHEAD is crossed */
-#define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
-#define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
 
 /* ------------------------------------------------------------------ */
 /* options.c: the option table and its parser                         */
@@ -203,7 +198,10 @@ struct serve_state {
 extern struct serve_options cli;
 extern struct serve_state st;
 
-/* serve.c: a profile source's role chain looked at again (moving to creds/, issue 13 item 5); 1 when a fetch was started */
+/*
+ * serve.c: a profile source's role chain looked at again; 1 when a fetch
+ * was started (moving to creds/, issue 13 item 5)
+ */
 int		 chain_check(void);
 
 /* daemon.c */
