@@ -565,6 +565,17 @@ imds_option_parse(const struct imds_opt_def *d, const char *val, size_t len,
 	return 0;
 }
 
+void
+imds_option_merge(struct imds_options *dst, const struct imds_options *src, unsigned set)
+{
+	size_t i;
+
+	for (i = 0; i < IMDS_NOPTS; i++)
+		if (set & imds_opt_defs[i].io_bit)
+			memcpy((char *)dst + imds_opt_defs[i].io_off,
+			    (const char *)src + imds_opt_defs[i].io_off, sizeof(int));
+}
+
 /* "options": contract §5.4; the values by imds_option_parse. */
 static int
 check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)

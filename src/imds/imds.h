@@ -84,6 +84,9 @@ const struct imds_opt_def *imds_option_find(const char *key, size_t len);
 /* Set d's option in *o and its bit in *set from val (len bytes).  0 / -1 (not a value of d). */
 int		 imds_option_parse(const struct imds_opt_def *d, const char *val, size_t len,
 		    struct imds_options *o, unsigned *set);
+/* Copy into *dst the options of *src whose OPT_SET_* bits are in set (a layer over another). */
+void		 imds_option_merge(struct imds_options *dst, const struct imds_options *src,
+		    unsigned set);
 
 /* ------------------------------------------------------------------ */
 /* tree.c: the metadata tree (a builder, then immutable once final)   */

@@ -20,20 +20,8 @@ daemon_options(const struct config *cfg)
 {
 	struct imds_options o = { 1, 0, 1, 0 };
 
-	if (cfg->c_opt_set & OPT_SET_ENDPOINT)
-		o.o_endpoint_enabled = cfg->c_opt.o_endpoint_enabled;
-	if (cfg->c_opt_set & OPT_SET_TOKENS)
-		o.o_tokens_required = cfg->c_opt.o_tokens_required;
-	if (cfg->c_opt_set & OPT_SET_HOPLIMIT)
-		o.o_hop_limit = cfg->c_opt.o_hop_limit;
-	if (cfg->c_opt_set & OPT_SET_TAGS)
-		o.o_tags_enabled = cfg->c_opt.o_tags_enabled;
-	if (cli.opt_set & OPT_SET_ENDPOINT)
-		o.o_endpoint_enabled = cli.opt.o_endpoint_enabled;
-	if (cli.opt_set & OPT_SET_TOKENS)
-		o.o_tokens_required = cli.opt.o_tokens_required;
-	if (cli.opt_set & OPT_SET_HOPLIMIT)
-		o.o_hop_limit = cli.opt.o_hop_limit;
+	imds_option_merge(&o, &cfg->c_opt, cfg->c_opt_set);
+	imds_option_merge(&o, &cli.opt, cli.opt_set);
 	return o;
 }
 

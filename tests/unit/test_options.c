@@ -355,6 +355,15 @@ test_instance_options_shared(void **state)
 	assert_int_equal(imds_option_parse(d, "64", 2, &io, &set), 0);
 	assert_int_equal(io.o_hop_limit, 64);
 	assert_null(imds_option_find("http-token", 10));
+
+	/* a layer over another: only what its bits say */
+	memset(&io, 0, sizeof(io));
+	imds_option_merge(&io, &o.opt, OPT_SET_TOKENS);
+	assert_int_equal(io.o_tokens_required, 1);
+	assert_int_equal(io.o_endpoint_enabled, 0);
+	assert_int_equal(io.o_hop_limit, 0);
+	imds_option_merge(&io, &o.opt, o.opt_set);
+	assert_int_equal(io.o_hop_limit, 3);
 }
 
 int
