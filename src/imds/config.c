@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,43 +512,79 @@ check_dir(struct cfg_ctx *cx, json_t *dir)
 	return 0;
 }
 
-/*
- * A two-word option: *out = 1 for on, 0 for off.  Messages name the words
- * in the order the contract gives them (§5.4).
- */
-static int
-opt_word(struct cfg_ctx *cx, json_t *v, const char *w1, const char *w2, int w1_on,
-    int *out)
-{
-	const char *s;
+const struct imds_opt_def imds_opt_defs[IMDS_NOPTS] = {
+	[IMDS_OPT_ENDPOINT] = { "http-endpoint", OPT_SET_ENDPOINT,
+	    offsetof(struct imds_options, o_endpoint_enabled), { "enabled", "disabled" },
+	    { 1, 0 }, 0, 0 },
+	[IMDS_OPT_TOKENS] = { "http-tokens", OPT_SET_TOKENS,
+	    offsetof(struct imds_options, o_tokens_required), { "optional", "required" },
+	    { 0, 1 }, 0, 0 },
+	[IMDS_OPT_HOPLIMIT] = { "http-put-response-hop-limit", OPT_SET_HOPLIMIT,
+	    offsetof(struct imds_options, o_hop_limit), { NULL, NULL }, { 0, 0 },
+	    HOP_LIMIT_MIN, HOP_LIMIT_MAX },
+	[IMDS_OPT_TAGS] = { "instance-metadata-tags", OPT_SET_TAGS,
+	    offsetof(struct imds_options, o_tags_enabled), { "enabled", "disabled" },
+	    { 1, 0 }, 0, 0 },
+};
 
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		/* strlen == length: an embedded NUL never matches */
-		if (strcmp(s, w1) == 0 && strlen(s) == json_string_length(v)) {
-			*out = w1_on;
-			return 0;
-		}
-		if (strcmp(s, w2) == 0 && strlen(s) == json_string_length(v)) {
-			*out = !w1_on;
-			return 0;
-		}
-		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got \"%.64s\"", cx->cx_path,
-		    w1, w2, s);
-	} else
-		cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path, w1, w2,
-		    jtype(v));
-	return -1;
+const struct imds_opt_def *
+imds_option_find(const char *key, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < IMDS_NOPTS; i++)
+		if (strlen(imds_opt_defs[i].io_key) == len &&
+		    memcmp(imds_opt_defs[i].io_key, key, len) == 0)
+			return &imds_opt_defs[i];
+	return NULL;
 }
 
-/* "options": contract §5.4. */
+int
+imds_option_parse(const struct imds_opt_def *d, const char *val, size_t len,
+    struct imds_options *o, unsigned *set)
+{
+	unsigned long n;
+	int v, i;
+
+	if (d->io_words[0] == NULL) {
+		if (parse_uint_bounded(val, len, (unsigned long)d->io_max, &n) != 0 ||
+		    n < (unsigned long)d->io_min)
+			return -1;
+		v = (int)n;
+	} else {
+		/* the length too: an embedded NUL never matches */
+		for (i = 0; i < 2; i++)
+			if (strlen(d->io_words[i]) == len && memcmp(d->io_words[i], val, len) == 0)
+				break;
+		if (i == 2)
+			return -1;
+		v = d->io_values[i];
+	}
+	memcpy((char *)o + d->io_off, &v, sizeof(v));
+	*set |= d->io_bit;
+	return 0;
+}
+
+void
+imds_option_merge(struct imds_options *dst, const struct imds_options *src, unsigned set)
+{
+	size_t i;
+
+	for (i = 0; i < IMDS_NOPTS; i++)
+		if (set & imds_opt_defs[i].io_bit)
+			memcpy((char *)dst + imds_opt_defs[i].io_off,
+			    (const char *)src + imds_opt_defs[i].io_off, sizeof(int));
+}
+
+/* "options": contract §5.4; the values by imds_option_parse. */
 static int
 check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 {
+	const struct imds_opt_def *d;
 	const char *k;
 	json_t *v;
 	size_t saved;
-	json_int_t hop;
+	char num[32];
 
 	if (!json_is_object(opts)) {
 		cfg_err(cx, "options: expected an object, got %s", jtype(opts));
@@ -556,39 +593,32 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 	json_object_foreach(opts, k, v) {
 		if (path_push(cx, k, &saved) == -1)
 			return -1;
-		if (strcmp(k, "http-endpoint") == 0) {
-			if (opt_word(cx, v, "enabled", "disabled", 1,
-			    &cfg->c_opt.o_endpoint_enabled) == -1)
-				return -1;
-			cfg->c_opt_set |= OPT_SET_ENDPOINT;
-		} else if (strcmp(k, "http-tokens") == 0) {
-			if (opt_word(cx, v, "optional", "required", 0,
-			    &cfg->c_opt.o_tokens_required) == -1)
-				return -1;
-			cfg->c_opt_set |= OPT_SET_TOKENS;
-		} else if (strcmp(k, "http-put-response-hop-limit") == 0) {
-			if (!json_is_integer(v)) {
-				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
-				    cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX, jtype(v));
-				return -1;
-			}
-			hop = json_integer_value(v);
-			if (hop < HOP_LIMIT_MIN || hop > HOP_LIMIT_MAX) {
-				cfg_err(cx, "%s: expected an integer from %d to %d, got %"
-				    JSON_INTEGER_FORMAT, cx->cx_path, HOP_LIMIT_MIN, HOP_LIMIT_MAX,
-				    hop);
-				return -1;
-			}
-			cfg->c_opt.o_hop_limit = (int)hop;
-			cfg->c_opt_set |= OPT_SET_HOPLIMIT;
-		} else if (strcmp(k, "instance-metadata-tags") == 0) {
-			if (opt_word(cx, v, "enabled", "disabled", 1,
-			    &cfg->c_opt.o_tags_enabled) == -1)
-				return -1;
-			cfg->c_opt_set |= OPT_SET_TAGS;
-		} else {
+		if ((d = imds_option_find(k, strlen(k))) == NULL) {
 			cfg_err(cx, "%s: unknown option (known: http-endpoint, http-tokens, "
 			    "http-put-response-hop-limit, instance-metadata-tags)", cx->cx_path);
+			return -1;
+		}
+		if (d->io_words[0] == NULL) {
+			if (!json_is_integer(v)) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
+				    cx->cx_path, d->io_min, d->io_max, jtype(v));
+				return -1;
+			}
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			if (imds_option_parse(d, num, strlen(num), &cfg->c_opt,
+			    &cfg->c_opt_set) == -1) {
+				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
+				    cx->cx_path, d->io_min, d->io_max, num);
+				return -1;
+			}
+		} else if (!json_is_string(v)) {
+			cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path,
+			    d->io_words[0], d->io_words[1], jtype(v));
+			return -1;
+		} else if (imds_option_parse(d, json_string_value(v), json_string_length(v),
+		    &cfg->c_opt, &cfg->c_opt_set) == -1) {
+			cfg_err(cx, "%s: expected \"%s\" or \"%s\", got \"%.64s\"", cx->cx_path,
+			    d->io_words[0], d->io_words[1], json_string_value(v));
 			return -1;
 		}
 		path_pop(cx, saved);

@@ -2,7 +2,8 @@
  * imds/: what IMDS serves (contract references: shared/docs/imds-contract.md).
  *
  *   tree.c       the metadata tree: built, then immutable
- *   config.c     the --config JSON file (jansson), errors with line:column
+ *   config.c     the --config JSON file (jansson), errors with line:column;
+ *                the instance options' value parser (flags use it too)
  *   instance.c   the instance facts, what derives from them, the snapshot
  *   identity.c   the instance identity signatures (OpenSSL)
  *   token.c      stateless IMDSv2 tokens
@@ -60,6 +61,34 @@ struct imds_options {
 #define OPT_SET_TOKENS		0x02
 #define OPT_SET_HOPLIMIT	0x04
 #define OPT_SET_TAGS		0x08
+
+/*
+ * config.c: the instance options by name, with one value parser that both
+ * the config file's "options" and serve's flags (--http-tokens, --hop-limit,
+ * --http-endpoint) use.  A word option takes io_words[0] or io_words[1]
+ * (io_values[] are what they set); a number option (io_words[0] NULL) a
+ * decimal from io_min to io_max.
+ */
+enum imds_opt_id {
+	IMDS_OPT_ENDPOINT, IMDS_OPT_TOKENS, IMDS_OPT_HOPLIMIT, IMDS_OPT_TAGS, IMDS_NOPTS
+};
+struct imds_opt_def {
+	const char	*io_key;	/* "http-tokens": its key in "options" */
+	unsigned	 io_bit;	/* OPT_SET_* */
+	size_t		 io_off;	/* offsetof(struct imds_options, its int) */
+	const char	*io_words[2];	/* in the contract's order (§5.4); NULL: a number */
+	int		 io_values[2];
+	int		 io_min, io_max;	/* a number's bounds */
+};
+extern const struct imds_opt_def imds_opt_defs[IMDS_NOPTS];
+/* The option named key (len bytes), or NULL. */
+const struct imds_opt_def *imds_option_find(const char *key, size_t len);
+/* Set d's option in *o and its bit in *set from val (len bytes).  0 / -1 (not a value of d). */
+int		 imds_option_parse(const struct imds_opt_def *d, const char *val, size_t len,
+		    struct imds_options *o, unsigned *set);
+/* Copy into *dst the options of *src whose OPT_SET_* bits are in set (a layer over another). */
+void		 imds_option_merge(struct imds_options *dst, const struct imds_options *src,
+		    unsigned set);
 
 /* ------------------------------------------------------------------ */
 /* tree.c: the metadata tree (a builder, then immutable once final)   */

@@ -1,0 +1,381 @@
+/*
+ * daemon.c: the running daemon.  The snapshot of the current state, built
+ * and published, and what the loop calls back once serve.c has started it:
+ * new credentials, a watched file changed, the one-second tick, SIGHUP,
+ * a control request, the lifecycle timer, /readyz and /metrics.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve.h"
+
+#define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
+
+/* Defaults, then the config file's options, then flags and environment. */
+struct imds_options
+daemon_options(const struct config *cfg)
+{
+	struct imds_options o = { 1, 0, 1, 0 };
+
+	imds_option_merge(&o, &cfg->c_opt, cfg->c_opt_set);
+	imds_option_merge(&o, &cli.opt, cli.opt_set);
+	return o;
+}
+
+/*
+ * Read the config file and user data into cfg and derive the instance.
+ * 0, or -1 with a one-line message in err.
+ */
+int
+daemon_load_config(struct config *cfg, struct instance *inst, time_t now, char *err,
+    size_t errlen)
+{
+	config_init(cfg);
+	if (cli.config_path != NULL && config_load(cli.config_path, cfg, err, errlen) == -1)
+		return -1;
+	if (cli.user_data_path != NULL) {
+		char *data;
+		size_t len;
+		if (read_file_capped(cli.user_data_path, USER_DATA_MAX, &data, &len) == -1) {
+			snprintf(err, errlen, "%s: %s%s", cli.user_data_path, strerror(errno),
+			    errno == EFBIG ? " (user data is at most 16384 bytes)" : "");
+			config_free(cfg);
+			return -1;
+		}
+		free(cfg->c_user_data);
+		cfg->c_user_data = data;
+		cfg->c_user_data_len = len;
+		cfg->c_user_data_set = 1;
+	}
+	instance_default(inst, now);
+	if (instance_apply_config(inst, cfg, err, errlen) == -1) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The role served: ours (st.role, st.role_account) over the instance's own. */
+static void
+role_overlay(struct instance *inst)
+{
+	snprintf(inst->i_role, sizeof(inst->i_role), "%s",
+	    st.role[0] != '\0' ? st.role : st.own_role);
+	/* iam/info's ARN names the role's account */
+	snprintf(inst->i_account, sizeof(inst->i_account), "%s",
+	    st.role_account[0] != '\0' ? st.role_account : st.own_account);
+}
+
+/*
+ * The role is the default instance's unless --role-name or a profile names
+ * it.  inst is as loaded: its own role and account are kept for a later
+ * change of ours.
+ */
+void
+daemon_apply_role(struct instance *inst)
+{
+	snprintf(st.own_role, sizeof(st.own_role), "%s", inst->i_role);
+	snprintf(st.own_account, sizeof(st.own_account), "%s", inst->i_account);
+	role_overlay(inst);
+}
+
+/* Build a snapshot of the current state.  NULL (logged) on failure. */
+struct snapshot *
+daemon_build(void)
+{
+	struct snapshot_input in;
+	struct snapshot *s;
+	char err[ERRBUF_LEN];
+
+	memset(&in, 0, sizeof(in));
+	in.si_inst = &st.inst;
+	in.si_cfg = &st.cfg;
+	in.si_opt = st.opt;
+	in.si_role_cred = st.cache.cc_have ? &st.cache.cc_cur : NULL;
+	in.si_role_absent = 1;	/* no credential: 404, and the log says why */
+	in.si_role_error = st.cache.cc_error;
+	in.si_ec2_cred = &st.ec2_cred;
+	in.si_now = time(NULL);
+	/* events whose NotAfter passed are history before anything is served */
+	if (life_advance(&st.life, in.si_now) > 0)
+		log_info("maintenance events completed (NotAfter passed)");
+	in.si_life = &st.life;
+	if ((s = snapshot_build(&in, err, sizeof(err))) == NULL)
+		log_err("building the metadata: %s", err);
+	return s;
+}
+
+/* Serve a new snapshot of the current state.  0 / -1 (logged). */
+int
+daemon_publish(void)
+{
+	struct snapshot *s;
+
+	if (!st.serving)
+		return 0;
+	if ((s = daemon_build()) == NULL)
+		return -1;
+	imds_serve_snapshot(s);
+	return 0;
+}
+
+/* The cache's credentials changed. */
+void
+daemon_creds_changed(void *unused)
+{
+	(void)unused;
+	if (st.role_pending && st.cache.cc_n_ok > st.next_after) {
+		/* the new chain's first credentials: its role name with them */
+		st.role_pending = 0;
+		if (strcmp(st.role, st.next_role) != 0)
+			log_info("serving the role %s (was %s)", st.next_role[0] ? st.next_role :
+			    st.own_role, st.role[0] ? st.role : st.own_role);
+		snprintf(st.role, sizeof(st.role), "%s", st.next_role);
+		snprintf(st.role_account, sizeof(st.role_account), "%s", st.next_account);
+		role_overlay(&st.inst);
+	}
+	daemon_publish();
+}
+
+/* A watched file changed: fetch again. */
+void
+daemon_file_changed(void *unused)
+{
+	(void)unused;
+	if (chain_check())
+		return;		/* a new chain, fetched from already */
+	log_info("credentials from %s: a file changed, reading it again",
+	    st.cache.cc_prov->cp_desc);
+	cred_cache_refresh(&st.cache, time(NULL));
+}
+
+/* Once a second: refresh what is due, expire what has expired. */
+void
+daemon_tick(void)
+{
+	time_t now = time(NULL);
+
+	cred_cache_tick(&st.cache, now);
+	if (st.chain_pending && !st.cache.cc_busy)
+		chain_check();
+	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
+		cred_wipe(&st.ec2_cred);
+		creds_ec2_placeholder(now, &st.ec2_cred);
+		daemon_publish();
+	}
+}
+
+/*
+ * The control socket's set/unset over cfg, then the facts again (as
+ * load_config derives them).  0 / -1 with err.
+ */
+static int
+apply_overrides(struct config *cfg, struct instance *inst, char *err, size_t errlen)
+{
+	const struct life_override *o;
+	size_t i;
+
+	if (st.life.l_nov == 0)
+		return 0;
+	for (i = 0; i < st.life.l_nov; i++) {
+		o = &st.life.l_ov[i];
+		if (config_set_path(cfg, o->lo_path, o->lo_value, o->lo_len, err, errlen) == -1)
+			return -1;
+	}
+	instance_default(inst, st.inst.i_pending_time);
+	return instance_apply_config(inst, cfg, err, errlen);
+}
+
+/*
+ * A time-driven change is due (a notice becomes visible, an event ends).
+ * time() reads a coarse clock that may still show the second before: then
+ * wait a little more, so that the change is published exactly once it shows.
+ */
+static void
+on_life_timer(void *unused)
+{
+	(void)unused;
+	if (time(NULL) < st.life_due) {
+		loop_timer_set(&st.life_timer, LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
+		return;
+	}
+	daemon_publish();
+	daemon_life_schedule();
+}
+
+/* Arm the timer for the next time-driven change, to the second it is due. */
+void
+daemon_life_schedule(void)
+{
+	struct timespec ts;
+	time_t now = time(NULL), next;
+	uint64_t ms;
+
+	if ((next = life_next_change(&st.life, now)) == 0) {
+		loop_timer_cancel(&st.life_timer);
+		return;
+	}
+	st.life_due = next;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = next > ts.tv_sec ? (uint64_t)(next - ts.tv_sec) * 1000 -
+	    (uint64_t)(ts.tv_nsec / 1000000) : 0;
+	loop_timer_set(&st.life_timer, ms + LIFE_TIMER_SLACK_MS, on_life_timer, NULL);
+}
+
+/* ctl set PATH VALUE / ctl unset PATH (val NULL): as --config would. */
+static void
+control_set(const char *path, const char *val, char *reply, size_t cap)
+{
+	struct config cfg;
+	struct instance inst;
+	char err[ERRBUF_LEN];
+	size_t len = val != NULL ? strlen(val) : 0;
+
+	if (config_dup(&st.cfg, &cfg) == -1) {
+		snprintf(reply, cap, "error out of memory");
+		return;
+	}
+	instance_default(&inst, st.inst.i_pending_time);
+	if (config_set_path(&cfg, path, val, len, err, sizeof(err)) == -1 ||
+	    instance_apply_config(&inst, &cfg, err, sizeof(err)) == -1 ||
+	    life_override_set(&st.life, path, val, len, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		snprintf(reply, cap, "error %s %s", val != NULL ? "set" : "unset", err);
+		return;
+	}
+	config_free(&st.cfg);
+	st.cfg = cfg;
+	st.inst = inst;
+	daemon_apply_role(&st.inst);
+	if (daemon_publish() == -1)
+		snprintf(reply, cap, "error building the metadata failed (see the log)");
+	else
+		snprintf(reply, cap, "ok %s %s", path, val != NULL ? "set" : "removed");
+}
+
+/* One control request (control.c): the lifecycle verbs, set, unset, rotate-credentials, state. */
+void
+daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap)
+{
+	char text[ERRBUF_LEN], *json;
+	time_t now = time(NULL);
+	int rc;
+
+	/* what time alone has changed comes first: `event complete` sees it */
+	life_advance(&st.life, now);
+	rc = life_command(&st.life, argv, argc, now, text, sizeof(text));
+	if (rc == 0) {
+		if (daemon_publish() == -1)
+			snprintf(reply, cap, "error building the metadata failed (see the log)");
+		else
+			snprintf(reply, cap, "ok %s%s", text, strcmp(argv[0], "tag") == 0 &&
+			    !st.opt.o_tags_enabled ? " (kept, not served: instance-metadata-tags "
+			    "is disabled)" : "");
+		daemon_life_schedule();
+		return;
+	}
+	if (rc == -1) {
+		snprintf(reply, cap, "error %s", text);
+		return;
+	}
+	if (strcmp(argv[0], "set") == 0 && argc == 3)
+		control_set(argv[1], argv[2], reply, cap);
+	else if (strcmp(argv[0], "unset") == 0 && argc == 2)
+		control_set(argv[1], NULL, reply, cap);
+	else if (strcmp(argv[0], "set") == 0 || strcmp(argv[0], "unset") == 0)
+		snprintf(reply, cap, "error %s: expected %s", argv[0],
+		    argv[0][0] == 's' ? "PATH VALUE" : "PATH");
+	else if (strcmp(argv[0], "rotate-credentials") == 0 && argc == 1) {
+		if (st.cache.cc_busy) {
+			snprintf(reply, cap, "ok a fetch from %s is already under way",
+			    st.cache.cc_prov->cp_desc);
+			return;
+		}
+		log_info("credentials from %s: rotating on request", st.cache.cc_prov->cp_desc);
+		cred_cache_refresh(&st.cache, now);
+		snprintf(reply, cap, "ok fetching credentials from %s", st.cache.cc_prov->cp_desc);
+	} else if (strcmp(argv[0], "state") == 0 && argc == 1) {
+		if ((json = life_state_json(&st.life, now)) == NULL)
+			snprintf(reply, cap, "error out of memory");
+		else if ((size_t)snprintf(reply, cap, "ok %s", json) >= cap)
+			snprintf(reply, cap, "error the state is larger than a reply line");
+		free(json);
+	} else if (strcmp(argv[0], "rotate-credentials") == 0 || strcmp(argv[0], "state") == 0)
+		snprintf(reply, cap, "error %s: takes no arguments", argv[0]);
+	else
+		snprintf(reply, cap, "error unknown verb '%.64s' (see '%s ctl --help')", argv[0],
+		    PROGNAME);
+}
+
+/* SIGHUP: reload the config file; a bad one is refused and the old one kept. */
+void
+daemon_hup(void)
+{
+	struct config cfg;
+	struct instance inst;
+	char err[ERRBUF_LEN];
+
+	if (daemon_load_config(&cfg, &inst, st.inst.i_pending_time, err, sizeof(err)) == -1) {
+		log_err("reload refused, still serving the previous config: %s", err);
+		return;
+	}
+	/* what ctl set/unset changed stays changed */
+	if (apply_overrides(&cfg, &inst, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		log_err("reload refused, still serving the previous config: a path set with "
+		    "ctl no longer fits the new file: %s", err);
+		return;
+	}
+	config_free(&st.cfg);
+	st.cfg = cfg;
+	st.inst = inst;
+	daemon_apply_role(&st.inst);
+	st.opt = daemon_options(&st.cfg);
+	if (daemon_publish() == 0)
+		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
+		    "the configuration");
+	/*
+	 * and the credentials: a fetch now (the last good ones stay until it
+	 * delivers), through a profile's new role chain if it changed
+	 */
+	if (chain_check())
+		return;
+	log_info("SIGHUP: reading the credentials from %s again", st.cache.cc_prov->cp_desc);
+	cred_cache_refresh(&st.cache, time(NULL));
+}
+
+/*
+ * /readyz: one reason per part that is not ready; none means ready.  The
+ * reasons never hold a secret (cc_error never does).
+ */
+void
+daemon_ready(struct health_reasons *r)
+{
+	if (!st.cache.cc_fetched_once)
+		health_reason_add(r, "credentials: waiting for the first fetch from %s",
+		    st.cache.cc_prov->cp_desc);
+	else if (!st.cache.cc_have)
+		health_reason_add(r, "credentials: %s", st.cache.cc_error[0] ? st.cache.cc_error :
+		    "expired, and no refresh has delivered yet");
+	if (!st.serving)
+		health_reason_add(r, "metadata: not serving yet");
+	if (cli.magic.mc_mode != MAGIC_OFF && !magicip_installed())
+		health_reason_add(r, "magic-ip: %s", st.serving ? "installing the rules" :
+		    cli.magic.mc_block ? "blocked until the server is ready" :
+		    "rules not installed yet");
+}
+
+/* /metrics: the credential cache's counters and the served expiry. */
+void
+daemon_health_creds(struct health_creds *hc)
+{
+	hc->hc_refreshes = st.cache.cc_n_ok;
+	hc->hc_failures = st.cache.cc_n_failed;
+	hc->hc_have = st.cache.cc_have;
+	hc->hc_expires_in = st.cache.cc_have ?
+	    (long)(st.cache.cc_cur.c_expiration - time(NULL)) : 0;
+}
+

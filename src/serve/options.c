@@ -1,0 +1,996 @@
+/*
+ * options.c: serve's options, one table.
+ *
+ * Each row of opt_defs[] is one option: its flag, the kind of value it
+ * takes (and so how it is parsed and what its message says), its bounds,
+ * its GIMME_* variable, the field it sets and its help.  The environment,
+ * the flags and `serve --help` all come from the table, and the man page's
+ * OPTIONS are checked against --help (tests/ops/test_manpage.py), so none
+ * of them can name an option the others lack.  The rows are in --help's
+ * order, which is also the order the environment is read in.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "serve/serve.h"
+
+#define OPTS_HELP_COLUMN	29	/* --help: where the help text starts */
+#define OPTS_SOURCE_MAX		64	/* bytes in a message's "--flag" or "GIMME_X" */
+
+#define OFF(field)	offsetof(struct serve_options, field)
+
+static int	 check_source(const char *, char *, size_t);
+static int	 check_profile(const char *, char *, size_t);
+static int	 check_role_name(const char *, char *, size_t);
+static int	 check_role_arn(const char *, char *, size_t);
+static int	 check_external_id(const char *, char *, size_t);
+static int	 check_session_name(const char *, char *, size_t);
+static int	 check_sts_region(const char *, char *, size_t);
+static int	 check_sts_endpoint(const char *, char *, size_t);
+static int	 check_readable(const char *, char *, size_t);
+static int	 check_control(const char *, char *, size_t);
+static int	 check_user(const char *, char *, size_t);
+static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
+static int	 parse_pod(struct serve_options *, const char *, char *, size_t);
+static int	 parse_duration(struct serve_options *, const char *, char *, size_t);
+static int	 parse_rate(struct serve_options *, const char *, char *, size_t);
+static int	 parse_health(struct serve_options *, const char *, char *, size_t);
+static int	 parse_control_mode(struct serve_options *, const char *, char *, size_t);
+static int	 parse_control_owner(struct serve_options *, const char *, char *, size_t);
+
+static const struct opt_word words_log_format[] = {
+	{ "text", 0, 0 }, { "json", 1, 0 }, { NULL, 0, 0 }
+};
+static const struct opt_word words_log_level[] = {
+	{ "debug", LOG_LVL_DEBUG, 0 }, { "info", LOG_LVL_INFO, 0 },
+	{ "warn", LOG_LVL_WARN, 0 }, { "error", LOG_LVL_ERR, 0 }, { NULL, 0, 0 }
+};
+/* the first is what --magic-ip alone means; the environment's switch words too */
+static const struct opt_word words_magic[] = {
+	{ "nat", MAGIC_NAT, 0 }, { "alias", MAGIC_ALIAS, 0 },
+	{ "1", MAGIC_NAT, 1 }, { "true", MAGIC_NAT, 1 }, { "yes", MAGIC_NAT, 1 },
+	{ "0", MAGIC_OFF, 1 }, { "false", MAGIC_OFF, 1 }, { "no", MAGIC_OFF, 1 },
+	{ NULL, 0, 0 }
+};
+static const struct opt_word words_firewall[] = {
+	{ "nft", FW_NFT, 0 }, { "iptables", FW_IPTABLES, 0 }, { "auto", FW_AUTO, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* OPT_WORD writes an int into these */
+_Static_assert(sizeof(enum log_level) == sizeof(int), "log_level is int-sized");
+_Static_assert(sizeof(enum magic_mode) == sizeof(int), "magic_mode is int-sized");
+_Static_assert(sizeof(enum magic_fw) == sizeof(int), "magic_fw is int-sized");
+
+#define ROW_STRING(flag, arg, env, field, check, help) \
+	{ flag, arg, OPT_STRING, 0, 0, 0, NULL, env, OFF(field), NULL, 0, check, NULL, help }
+#define ROW_SWITCH(flag, env, field, help) \
+	{ flag, NULL, OPT_SWITCH, 0, 0, 0, NULL, env, OFF(field), NULL, 0, NULL, NULL, help }
+#define ROW_NUMBER(flag, arg, lo, hi, env, field, help) \
+	{ flag, arg, OPT_NUMBER, 0, lo, hi, NULL, env, OFF(field), NULL, 0, NULL, NULL, help }
+#define ROW_TIME(flag, arg, lo, hi, eg, env, field, help) \
+	{ flag, arg, OPT_TIME, 0, lo, hi, eg, env, OFF(field), NULL, 0, NULL, NULL, help }
+#define ROW_WORD(flag, arg, opt, env, field, words, help) \
+	{ flag, arg, OPT_WORD, opt, 0, 0, NULL, env, OFF(field), words, 0, NULL, NULL, help }
+#define ROW_INSTANCE(flag, arg, env, which, help) \
+	{ flag, arg, OPT_INSTANCE, 0, 0, 0, NULL, env, 0, NULL, which, NULL, NULL, help }
+#define ROW_LIST(flag, arg, env, count, parse, help) \
+	{ flag, arg, OPT_LIST, 0, 0, 0, NULL, env, OFF(count), NULL, 0, NULL, parse, help }
+#define ROW_VALUE(flag, arg, env, parse, help) \
+	{ flag, arg, OPT_VALUE, 0, 0, 0, NULL, env, 0, NULL, 0, NULL, parse, help }
+
+const struct opt_def opt_defs[] = {
+	ROW_LIST("listen", "ADDR:PORT", "GIMME_LISTEN", nlisten, parse_listen,
+	    "listen here; repeatable; IPv6 as [ADDR]:PORT; port 0\n"
+	    "picks a free port (default 127.0.0.1:1338;\n"
+	    "GIMME_LISTEN takes a comma-separated list)"),
+	ROW_STRING("config", "FILE", "GIMME_CONFIG", config_path, NULL,
+	    "JSON merged over the default instance: keys\n"
+	    "\"meta-data\", \"dynamic\", \"user-data\", \"options\""),
+	ROW_STRING("user-data", "FILE", "GIMME_USER_DATA", user_data_path, NULL,
+	    "serve FILE's bytes as user-data (at most 16384)"),
+	ROW_INSTANCE("http-tokens", "optional|required", "GIMME_HTTP_TOKENS", IMDS_OPT_TOKENS,
+	    "IMDSv2 tokens optional or required (default optional)"),
+	ROW_INSTANCE("hop-limit", "N", "GIMME_HOP_LIMIT", IMDS_OPT_HOPLIMIT,
+	    "IP TTL of token responses, 1..64 (default 1)"),
+	ROW_INSTANCE("http-endpoint", "enabled|disabled", "GIMME_HTTP_ENDPOINT",
+	    IMDS_OPT_ENDPOINT,
+	    "disabled answers every request 403 (default enabled)"),
+	ROW_STRING("source", "auto|example|env|profile", "GIMME_SOURCE", source, check_source,
+	    "where credentials come from (default auto: the\n"
+	    "environment's AWS_ACCESS_KEY_ID if set, else the\n"
+	    "profile if the shared files have it, else AWS's\n"
+	    "documented example credentials)"),
+	ROW_STRING("profile", "NAME", "GIMME_PROFILE", profile, check_profile,
+	    "profile of ~/.aws/credentials and ~/.aws/config\n"
+	    "(AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); default\n"
+	    "AWS_PROFILE, else default; the files are watched"),
+	ROW_STRING("role-name", "NAME", "GIMME_ROLE_NAME", role_name, check_role_name,
+	    "role listed under iam/security-credentials/ (default:\n"
+	    "the profile's name, else dev-instance-role)"),
+	ROW_SWITCH("allow-long-term-keys", "GIMME_ALLOW_LONG_TERM_KEYS", allow_long_term,
+	    "serve keys that have no session token as they are\n"
+	    "(by default they are exchanged for session keys\n"
+	    "with STS GetSessionToken: many SDKs require a Token)"),
+	ROW_STRING("assume-role", "ARN", "GIMME_ASSUME_ROLE", assume_role, check_role_arn,
+	    "serve the credentials of this role, assumed with\n"
+	    "the source's credentials (STS AssumeRole); a\n"
+	    "profile's role_arn/source_profile chain is followed too"),
+	ROW_STRING("external-id", "ID", "GIMME_EXTERNAL_ID", external_id, check_external_id,
+	    "ExternalId for --assume-role"),
+	ROW_STRING("session-name", "NAME", "GIMME_SESSION_NAME", session_name,
+	    check_session_name,
+	    "RoleSessionName (default gimme-aws-mini-<hostname>)"),
+	ROW_VALUE("duration", "D", "GIMME_DURATION", parse_duration,
+	    "session length: 3600, 90m, 1h (900 s to 12 h;\n"
+	    "default STS's)"),
+	ROW_STRING("sts-region", "REGION", "GIMME_STS_REGION", sts_region, check_sts_region,
+	    "region STS requests are signed for and sent to\n"
+	    "(default AWS_REGION, AWS_DEFAULT_REGION, else the\n"
+	    "instance's region)"),
+	ROW_STRING("sts-endpoint", "URL", "GIMME_STS_ENDPOINT", sts_endpoint,
+	    check_sts_endpoint,
+	    "STS endpoint (default AWS_ENDPOINT_URL_STS, else\n"
+	    "https://sts.<region>.amazonaws.com/)"),
+	ROW_STRING("ca-bundle", "FILE", "GIMME_CA_BUNDLE", ca_bundle, check_readable,
+	    "CA certificates for STS (default AWS_CA_BUNDLE, else\n"
+	    "the system store)"),
+	ROW_STRING("identity-key", "FILE", "GIMME_IDENTITY_KEY", identity_key, NULL,
+	    "PEM private keys for the identity signatures; a\n"
+	    "missing FILE is created with new keys (default:\n"
+	    "new keys in memory at every start)"),
+	ROW_STRING("identity-cert", "FILE", "GIMME_IDENTITY_CERT", identity_cert, NULL,
+	    "write the matching certificates here (PEM)"),
+	ROW_NUMBER("max-connections", "N", 1, CONN_LIMIT_MAX, "GIMME_MAX_CONNECTIONS",
+	    max_conn,
+	    "connections served at once (default 1024)"),
+	ROW_NUMBER("max-connections-per-client", "N", 0, CONN_LIMIT_MAX,
+	    "GIMME_MAX_CONNECTIONS_PER_CLIENT", limits.hl_per_client,
+	    "connections at once from one client address; more\n"
+	    "are closed at once (default 256; 0: no cap)"),
+	ROW_TIME("request-timeout", "T", REQ_TIMEOUT_MIN_MS, REQ_TIMEOUT_MAX_MS, "10s, 500ms",
+	    "GIMME_REQUEST_TIMEOUT", limits.hl_req_timeout_ms,
+	    "the whole request and response, from accept: 10s,\n"
+	    "500ms (default 10s; 100ms to 600s)"),
+	ROW_VALUE("rate-limit", "N/s", "GIMME_RATE_LIMIT", parse_rate,
+	    "requests per second per client address, answered\n"
+	    "429 beyond (default off)"),
+	ROW_TIME("shutdown-grace", "T", 0, SHUTDOWN_GRACE_MAX_MS, "3s, 500ms",
+	    "GIMME_SHUTDOWN_GRACE", grace_ms,
+	    "at SIGTERM/SIGINT, time the requests under way get to\n"
+	    "finish: 3s, 500ms (default 3s; 0 stops at once)"),
+	ROW_NUMBER("max-header-bytes", "N", HTTP_HEAD_MIN, HTTP_HEAD_MAX,
+	    "GIMME_MAX_HEADER_BYTES", head_max,
+	    "request line and headers, in bytes, answered 431\n"
+	    "beyond (default and most 8192; at least 1024)"),
+	ROW_NUMBER("max-headers", "N", HTTP_HEADERS_MIN, HTTP_HEADERS_MAX,
+	    "GIMME_MAX_HEADERS", headers_max,
+	    "header fields per request, answered 431 beyond\n"
+	    "(default and most 64; at least 8)"),
+	ROW_VALUE("health-listen", "ADDR:PORT", "GIMME_HEALTH_LISTEN", parse_health,
+	    "serve /healthz, /readyz and /metrics here (a port of\n"
+	    "its own; default off)"),
+	ROW_SWITCH("access-log", "GIMME_ACCESS_LOG", access_log,
+	    "log one line per request (GIMME_ACCESS_LOG=1)"),
+	ROW_WORD("log-format", "text|json", 0, "GIMME_LOG_FORMAT", log_json, words_log_format,
+	    "log line format on stderr (default text)"),
+	ROW_WORD("log-level", "debug|info|warn|error", 0, "GIMME_LOG_LEVEL", log_level,
+	    words_log_level,
+	    "least severe level logged (default info)"),
+	ROW_WORD("magic-ip", "[=nat|alias]", 1, "GIMME_MAGIC_IP", magic.mc_mode, words_magic,
+	    "answer on http://169.254.169.254/ as IMDS does, once\n"
+	    "listening with credentials; removed at exit.  nat\n"
+	    "(default): rules in the packet filter send the\n"
+	    "host's and the pods' requests to the first loopback\n"
+	    "listener; alias: the address goes on lo and the\n"
+	    "server also listens on 169.254.169.254:80 (needs root\n"
+	    "or CAP_NET_ADMIN; GIMME_MAGIC_IP=1|nat|alias)"),
+	ROW_LIST("pod-interface", "NAME", "GIMME_POD_INTERFACE", magic.mc_npods, parse_pod,
+	    "where pods' requests come from: an interface, or a\n"
+	    "prefix ending in * or + (veth*, cali+); repeatable\n"
+	    "(GIMME_POD_INTERFACE: comma-separated).  Default\n"
+	    "auto: those of cni0, cbr0, docker0, cali*, flannel*\n"
+	    "that exist at start"),
+	ROW_WORD("firewall", "nft|iptables|auto", 0, "GIMME_FIREWALL", magic.mc_fw,
+	    words_firewall,
+	    "the packet filter for --magic-ip (default auto:\n"
+	    "nftables through libnftables, else the iptables command)"),
+	ROW_SWITCH("ipv6", "GIMME_IPV6", magic.mc_ipv6,
+	    "also answer on http://[fd00:ec2::254]/ (with nat: the\n"
+	    "address goes on lo and a listener on it, at the same\n"
+	    "port, is added, for this host and the pods)"),
+	ROW_SWITCH("block-until-ready", "GIMME_BLOCK_UNTIL_READY", magic.mc_block,
+	    "with --magic-ip: drop requests to 169.254.169.254\n"
+	    "from start until the server is ready, so that they\n"
+	    "wait instead of failing"),
+	ROW_STRING("control", "PATH", "GIMME_CONTROL", control, check_control,
+	    "listen for `" PROGNAME " ctl` on this Unix socket\n"
+	    "(spot interruptions, events, ASG state, tags, any\n"
+	    "path, credential rotation); a stale socket file is\n"
+	    "replaced, a live one refused; removed at exit"),
+	ROW_VALUE("control-mode", "MODE", "GIMME_CONTROL_MODE", parse_control_mode,
+	    "its permissions, octal (default 0600)"),
+	ROW_VALUE("control-owner", "USER[:GROUP]", "GIMME_CONTROL_OWNER", parse_control_owner,
+	    "its owner (names or numbers; needs the privilege)"),
+	ROW_STRING("user", "NAME", "GIMME_USER", user, check_user,
+	    "started as root: the user to run as once the\n"
+	    "listeners are bound (default nobody); its primary\n"
+	    "group, no supplementary groups"),
+	ROW_SWITCH("no-sandbox", "GIMME_NO_SANDBOX", no_sandbox,
+	    "keep every privilege (no user switch, capability\n"
+	    "drop, no_new_privs or seccomp filter): for\n"
+	    "debugging (GIMME_NO_SANDBOX=1)"),
+	{ "help", NULL, OPT_HELP, 0, 0, 0, NULL, NULL, 0, NULL, 0, NULL, NULL,
+	    "print this help" },
+};
+const size_t opt_ndefs = sizeof(opt_defs) / sizeof(opt_defs[0]);
+
+static const char help_head[] =
+"usage: " PROGNAME " serve [options]\n"
+"\n"
+"Serve the EC2 instance metadata of a built-in default instance (a t3.micro in\n"
+"us-east-1a), changed by --config, with the credentials of --source.\n"
+"Every option can also be set with the environment variable named after it\n"
+"(GIMME_LISTEN, GIMME_HOP_LIMIT, ...); flags win over the environment, and\n"
+"both over the config file's \"options\".\n"
+"\n"
+"options:\n";
+
+static const char help_tail[] =
+"\n"
+"security: once listening with its first credential (and the magic IP's rules\n"
+"in), serve switches to --user (as root), drops every capability but\n"
+"CAP_NET_ADMIN while rules are installed, sets no_new_privs and loads a seccomp\n"
+"allow-list (not with the iptables fallback, whose commands it runs); a helper\n"
+"process keeps the invoking user to run credential_process and open the files\n"
+"re-read later (the shared files, --config, --user-data, --ca-bundle).\n"
+"\n"
+"signals: SIGTERM or SIGINT stop (after the grace period); SIGHUP reloads the\n"
+"config file (what ctl set/unset changed is applied over it again) and the\n"
+"credentials.\n"
+"\n"
+"exit status: 0 stopped by a signal, 64 bad usage, 78 bad configuration or\n"
+"no credentials from the source at start, 77 not allowed to change the\n"
+"packet filter or addresses, 71 system error.\n";
+
+void
+opts_help(FILE *out)
+{
+	char head[OPTS_HELP_COLUMN + 64];
+	const char *p, *nl;
+	size_t i;
+	int n;
+
+	fputs(help_head, out);
+	for (i = 0; i < opt_ndefs; i++) {
+		const struct opt_def *d = &opt_defs[i];
+		if (d->od_kind == OPT_HELP)
+			snprintf(head, sizeof(head), "-h, --%s", d->od_flag);
+		else
+			snprintf(head, sizeof(head), "--%s%s%s", d->od_flag,
+			    d->od_arg != NULL && d->od_arg[0] != '[' ? " " : "",
+			    d->od_arg != NULL ? d->od_arg : "");
+		/* the text at its column, or on the next line when the flag reaches it */
+		n = (int)strlen(head) + 4 > OPTS_HELP_COLUMN ? 0 : OPTS_HELP_COLUMN - 2;
+		fprintf(out, "  %-*s", n, head);
+		if (n == 0)
+			fprintf(out, "\n%*s", OPTS_HELP_COLUMN, "");
+		for (p = d->od_help; ; p = nl + 1) {
+			if ((nl = strchr(p, '\n')) == NULL) {
+				fprintf(out, "%s\n", p);
+				break;
+			}
+			fprintf(out, "%.*s\n%*s", (int)(nl - p), p, OPTS_HELP_COLUMN, "");
+		}
+	}
+	fputs(help_tail, out);
+}
+
+void
+opts_usage_exit(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROGNAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s serve --help')\n", PROGNAME);
+	exit(EXIT_USAGE);
+}
+
+const struct opt_def *
+opts_find(const char *flag)
+{
+	size_t i;
+
+	for (i = 0; i < opt_ndefs; i++)
+		if (strcmp(opt_defs[i].od_flag, flag) == 0)
+			return &opt_defs[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* the values' checks and parsers                                     */
+/* ------------------------------------------------------------------ */
+
+int
+role_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > ROLE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("+=,.@_-", s[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+static int
+check_source(const char *val, char *err, size_t errlen)
+{
+	if (strcmp(val, "auto") != 0 && strcmp(val, "example") != 0 &&
+	    strcmp(val, "env") != 0 && strcmp(val, "profile") != 0) {
+		snprintf(err, errlen, "expected auto, example, env or profile, got '%s'", val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_profile(const char *val, char *err, size_t errlen)
+{
+	if (*val == '\0' || strlen(val) > AWSCONF_PROFILE_MAX) {
+		snprintf(err, errlen, "expected a profile name of 1 to %d bytes",
+		    AWSCONF_PROFILE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_role_name(const char *val, char *err, size_t errlen)
+{
+	if (!role_name_ok(val)) {
+		snprintf(err, errlen, "'%s' is not a role name (1 to %d of A-Z a-z 0-9 + = , . @ _ -)",
+		    val, ROLE_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_role_arn(const char *val, char *err, size_t errlen)
+{
+	char name[ROLE_NAME_MAX + 1], acct[16];
+
+	if (strlen(val) >= STS_ARN_MAX ||
+	    sts_role_name(val, name, sizeof(name), acct, sizeof(acct)) == -1) {
+		snprintf(err, errlen, "'%s' is not a role ARN (arn:aws:iam::123456789012:role/NAME)",
+		    val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_external_id(const char *val, char *err, size_t errlen)
+{
+	if (*val == '\0' || strlen(val) > STS_EXTERNAL_ID_MAX) {
+		snprintf(err, errlen, "expected 1 to %d bytes", STS_EXTERNAL_ID_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_session_name(const char *val, char *err, size_t errlen)
+{
+	if (!sts_session_name_ok(val)) {
+		snprintf(err, errlen, "'%s' is not a session name (2 to %d of A-Z a-z 0-9 _ + = "
+		    ", . @ -)", val, STS_SESSION_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_sts_region(const char *val, char *err, size_t errlen)
+{
+	char url[MD_PATH_MAX];
+
+	if (sts_endpoint_for(val, url, sizeof(url)) == -1) {
+		snprintf(err, errlen, "'%s' is not a region", val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_sts_endpoint(const char *val, char *err, size_t errlen)
+{
+	if ((strncmp(val, "https://", 8) != 0 && strncmp(val, "http://", 7) != 0) ||
+	    strlen(val) >= MD_PATH_MAX) {
+		snprintf(err, errlen, "expected an https:// URL, got '%s'", val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_readable(const char *val, char *err, size_t errlen)
+{
+	if (access(val, R_OK) == -1) {
+		snprintf(err, errlen, "%s: %s", val, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_control(const char *val, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+
+	return control_addr(val, &sa, err, errlen);
+}
+
+static int
+check_user(const char *val, char *err, size_t errlen)
+{
+	if (*val == '\0') {
+		snprintf(err, errlen, "expected a user name");
+		return -1;
+	}
+	return 0;
+}
+
+/* One --listen address. */
+static int
+parse_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
+{
+	if (o->nlisten == LISTEN_MAX) {
+		snprintf(err, errlen, "at most %d listen addresses", LISTEN_MAX);
+		return -1;
+	}
+	if (listen_addr_parse(one, &o->listen[o->nlisten], err, errlen) == -1)
+		return -1;
+	o->nlisten++;
+	return 0;
+}
+
+/* One --pod-interface pattern. */
+static int
+parse_pod(struct serve_options *o, const char *one, char *err, size_t errlen)
+{
+	struct magic_conf *mc = &o->magic;
+
+	if (mc->mc_npods == MAGIC_PODS_MAX) {
+		snprintf(err, errlen, "at most %d pod interfaces", MAGIC_PODS_MAX);
+		return -1;
+	}
+	if (magicip_pod_pattern(one, mc->mc_pods[mc->mc_npods], sizeof(mc->mc_pods[0]), err,
+	    errlen) == -1)
+		return -1;
+	mc->mc_npods++;
+	return 0;
+}
+
+static int
+parse_duration(struct serve_options *o, const char *val, char *err, size_t errlen)
+{
+	if (sts_parse_duration(val, &o->duration) == -1) {
+		snprintf(err, errlen, "expected a duration from 900 s to 12 h (3600, 90m, 1h), "
+		    "got '%s'", val);
+		return -1;
+	}
+	return 0;
+}
+
+/* N or N/s */
+static int
+parse_rate(struct serve_options *o, const char *val, char *err, size_t errlen)
+{
+	size_t len = strlen(val);
+	unsigned long n;
+
+	if (len > 2 && strcmp(val + len - 2, "/s") == 0)
+		len -= 2;
+	if (parse_uint_bounded(val, len, RATE_LIMIT_MAX, &n) != 0) {
+		snprintf(err, errlen, "expected requests per second from 0 (off) to %d, as N/s, "
+		    "got '%s'", RATE_LIMIT_MAX, val);
+		return -1;
+	}
+	o->limits.hl_rate = (unsigned)n;
+	return 0;
+}
+
+static int
+parse_health(struct serve_options *o, const char *val, char *err, size_t errlen)
+{
+	if (listen_addr_parse(val, &o->health, err, errlen) == -1)
+		return -1;
+	o->health_set = 1;
+	return 0;
+}
+
+/* An octal mode of 1 to 4 digits, at most 0777, with the owner's read and write. */
+static int
+parse_control_mode(struct serve_options *o, const char *val, char *err, size_t errlen)
+{
+	unsigned v = 0;
+	size_t i, n = strlen(val);
+
+	for (i = 0; i < n && n <= 4; i++) {
+		if (val[i] < '0' || val[i] > '7')
+			break;
+		v = v * 8 + (unsigned)(val[i] - '0');
+	}
+	if (n == 0 || n > 4 || i < n || v > 0777 || (v & 0600) != 0600) {
+		snprintf(err, errlen, "expected an octal mode from 0600 to 0777 that lets the "
+		    "owner read and write (0600, 0660), got '%s'", val);
+		return -1;
+	}
+	o->control_mode = v;
+	return 0;
+}
+
+/* A user or group: a name that exists, or a number. */
+static int
+parse_id(const char *s, int group, unsigned long *out)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (*s == '\0')
+		return -1;
+	if (parse_uint_bounded(s, strlen(s), 0x7fffffffUL, out) == 0)
+		return 0;
+	if (group) {
+		if ((gr = getgrnam(s)) == NULL)
+			return -1;
+		*out = gr->gr_gid;
+	} else {
+		if ((pw = getpwnam(s)) == NULL)
+			return -1;
+		*out = pw->pw_uid;
+	}
+	return 0;
+}
+
+/* USER[:GROUP] */
+static int
+parse_control_owner(struct serve_options *o, const char *val, char *err, size_t errlen)
+{
+	char user[256];
+	const char *colon = strchr(val, ':');
+	size_t n = colon != NULL ? (size_t)(colon - val) : strlen(val);
+	unsigned long u, g = 0;
+
+	if (n >= sizeof(user))
+		goto bad;
+	memcpy(user, val, n);
+	user[n] = '\0';
+	if (parse_id(user, 0, &u) == -1 || (colon != NULL && parse_id(colon + 1, 1, &g) == -1))
+		goto bad;
+	o->control_uid = (uid_t)u;
+	if (colon != NULL)
+		o->control_gid = (gid_t)g;
+	return 0;
+bad:
+	snprintf(err, errlen, "expected USER or USER:GROUP (names or numbers), got '%s'", val);
+	return -1;
+}
+
+/*
+ * A time: "10s", "500ms", or a bare number of seconds, within
+ * min_ms..max_ms.  0 / -1.
+ */
+static int
+parse_ms(const char *val, unsigned long min_ms, unsigned long max_ms, unsigned *out)
+{
+	size_t n = strlen(val);
+	unsigned long v, scale = 1000;
+
+	if (n > 2 && strcmp(val + n - 2, "ms") == 0) {
+		n -= 2;
+		scale = 1;
+	} else if (n > 1 && val[n - 1] == 's')
+		n -= 1;
+	if (parse_uint_bounded(val, n, max_ms, &v) != 0 || v * scale > max_ms ||
+	    v * scale < min_ms)
+		return -1;
+	*out = (unsigned)(v * scale);
+	return 0;
+}
+
+/* "a, b or c" of words not hidden */
+static void
+words_list(const struct opt_word *w, char *buf, size_t cap)
+{
+	size_t n = 0, i, k = 0;
+	int len = 0;
+
+	for (i = 0; w[i].ow_word != NULL; i++)
+		n += !w[i].ow_hidden;
+	buf[0] = '\0';
+	for (i = 0; w[i].ow_word != NULL && len >= 0 && (size_t)len < cap; i++) {
+		if (w[i].ow_hidden)
+			continue;
+		k++;
+		len += snprintf(buf + len, cap - (size_t)len, "%s%s",
+		    k == 1 ? "" : k == n ? " or " : ", ", w[i].ow_word);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* one value                                                          */
+/* ------------------------------------------------------------------ */
+
+/* item() for each comma-separated value of val (the environment lists several). */
+static int
+opt_list(struct serve_options *o, const struct opt_def *d, const char *src, const char *val,
+    char *err, size_t errlen)
+{
+	char one[OPT_ITEM_MAX], why[OPTS_ERR_MAX];
+	const char *p, *comma;
+	size_t len;
+
+	for (p = val; ; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len >= sizeof(one)) {
+			snprintf(err, errlen, "%s: '%.*s' is too long", src, (int)len, p);
+			return -1;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (d->od_parse(o, one, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", src, why);
+			return -1;
+		}
+		if (comma == NULL)
+			break;
+	}
+	return 0;
+}
+
+/* One option from a flag (src "--name") or the environment (src "GIMME_X").  0 / -1 with err. */
+static int
+opt_apply(struct serve_options *o, const struct opt_def *d, const char *src, const char *val,
+    char *err, size_t errlen)
+{
+	char why[OPTS_ERR_MAX];
+	void *target = (char *)o + d->od_off;
+	const struct imds_opt_def *io;
+	unsigned long n;
+	size_t i;
+	int v;
+
+	switch (d->od_kind) {
+	case OPT_SWITCH:
+		if (val == NULL || strcmp(val, "1") == 0 || strcmp(val, "true") == 0 ||
+		    strcmp(val, "yes") == 0)
+			*(int *)target = 1;
+		else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0 ||
+		    strcmp(val, "no") == 0)
+			*(int *)target = 0;
+		else {
+			snprintf(err, errlen, "%s: expected 1 or 0, got '%s'", src, val);
+			return -1;
+		}
+		return 0;
+	case OPT_NUMBER:
+		if (parse_uint_bounded(val, strlen(val), d->od_hi, &n) != 0 || n < d->od_lo) {
+			snprintf(err, errlen, "%s: expected a number from %lu to %lu, got '%s'", src,
+			    d->od_lo, d->od_hi, val);
+			return -1;
+		}
+		*(unsigned long *)target = n;
+		return 0;
+	case OPT_TIME:
+		if (parse_ms(val, d->od_lo, d->od_hi, (unsigned *)target) == -1) {
+			char lo[32];
+			if (d->od_lo == 0)
+				snprintf(lo, sizeof(lo), "0");
+			else
+				snprintf(lo, sizeof(lo), "%lums", d->od_lo);
+			snprintf(err, errlen, "%s: expected a time from %s to %lus (%s), got '%s'",
+			    src, lo, d->od_hi / 1000, d->od_eg, val);
+			return -1;
+		}
+		return 0;
+	case OPT_WORD:
+		for (i = 0; d->od_words[i].ow_word != NULL; i++)
+			if (val == NULL ? d->od_optional : strcmp(val, d->od_words[i].ow_word) == 0)
+				break;
+		if (d->od_words[i].ow_word == NULL) {
+			words_list(d->od_words, why, sizeof(why));
+			snprintf(err, errlen, "%s: expected %s, got '%s'", src, why, val);
+			return -1;
+		}
+		v = d->od_words[i].ow_value;
+		memcpy(target, &v, sizeof(v));
+		return 0;
+	case OPT_STRING:
+		if (d->od_check != NULL && d->od_check(val, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", src, why);
+			return -1;
+		}
+		*(const char **)target = val;
+		return 0;
+	case OPT_LIST:
+		return opt_list(o, d, src, val, err, errlen);
+	case OPT_VALUE:
+		if (d->od_parse(o, val, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", src, why);
+			return -1;
+		}
+		return 0;
+	case OPT_INSTANCE:
+		io = &imds_opt_defs[d->od_imds];
+		if (imds_option_parse(io, val, strlen(val), &o->opt, &o->opt_set) == 0)
+			return 0;
+		if (io->io_words[0] != NULL)
+			snprintf(err, errlen, "%s: expected %s or %s, got '%s'", src,
+			    io->io_words[0], io->io_words[1], val);
+		else
+			snprintf(err, errlen, "%s: expected a number from %d to %d, got '%s'", src,
+			    io->io_min, io->io_max, val);
+		return -1;
+	case OPT_HELP:
+		o->help = 1;
+		return 0;
+	}
+	snprintf(err, errlen, "can't happen: option kind %d", (int)d->od_kind);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* --magic-ip's listeners                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The listener --magic-ip (nat) sends family's traffic to: the first
+ * loopback or wildcard one, else the first of that family.  -1 if none.
+ */
+static int
+magic_target(const struct serve_options *o, int family)
+{
+	static const unsigned char any[16];
+	size_t i;
+	int first = -1;
+
+	for (i = 0; i < o->nlisten; i++) {
+		const struct listen_addr *la = &o->listen[i];
+		if (la->la_family != family || la->la_freebind)
+			continue;
+		if (first == -1)
+			first = (int)i;
+		if (family == AF_INET ? la->la_addr[0] == 127 || memcmp(la->la_addr, any, 4) == 0 :
+		    memcmp(la->la_addr, any, 15) == 0)	/* ::1 and :: */
+			return (int)i;
+	}
+	return first;
+}
+
+/* serve's own listener on [fd00:ec2::254] (nat with --ipv6), or -1. */
+static int
+magic_own6(const struct serve_options *o)
+{
+	unsigned char a6[16];
+	size_t i;
+
+	inet_pton(AF_INET6, MAGIC_IPV6, a6);
+	for (i = 0; i < o->nlisten; i++)
+		if (o->listen[i].la_family == AF_INET6 && o->listen[i].la_freebind &&
+		    memcmp(o->listen[i].la_addr, a6, 16) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+opts_magic_targets(struct serve_options *o, int bound)
+{
+	struct magic_conf *mc = &o->magic;
+	struct magic_endpoint *me = &mc->mc_ep[0];
+	int i;
+
+	magicip_endpoint(me, MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
+	mc->mc_nep = 1;
+	if ((i = magic_target(o, AF_INET)) >= 0) {
+		memcpy(me->me_to4, o->listen[i].la_addr, 4);
+		if (me->me_to4[0] == 0)		/* 0.0.0.0: the host itself */
+			inet_pton(AF_INET, "127.0.0.1", me->me_to4);
+		me->me_port4 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    o->listen[i].la_port;
+	}
+	if (mc->mc_ipv6 && ((i = magic_own6(o)) >= 0 || (i = magic_target(o, AF_INET6)) >= 0)) {
+		memcpy(me->me_to6, o->listen[i].la_addr, 16);
+		if (me->me_to6[15] == 0)	/* :: */
+			inet_pton(AF_INET6, "::1", me->me_to6);
+		me->me_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
+		    o->listen[i].la_port;
+	}
+}
+
+/* Add one listener of our own (for --magic-ip).  0 / -1 with err. */
+static int
+listen_add(struct serve_options *o, const char *text, int freebind, char *err, size_t errlen)
+{
+	if (o->nlisten == LISTEN_MAX) {
+		snprintf(err, errlen, "--magic-ip: needs a listener more than the %d allowed",
+		    LISTEN_MAX);
+		return -1;
+	}
+	if (listen_addr_parse(text, &o->listen[o->nlisten], err, errlen) == -1)
+		fatalx(EXIT_BUG, "can't happen: %s", err);
+	o->listen[o->nlisten++].la_freebind = freebind;
+	return 0;
+}
+
+/* --magic-ip's checks, and the listeners it needs.  0 / -1 with err. */
+static int
+magic_listeners(struct serve_options *o, char *err, size_t errlen)
+{
+	struct magic_conf *mc = &o->magic;
+	char text[sizeof(o->listen[0].la_text)];
+	int i;
+
+	if (mc->mc_mode == MAGIC_OFF) {
+		if (mc->mc_block || mc->mc_ipv6 || o->pods_from_flag) {
+			snprintf(err, errlen, "--%s needs --magic-ip", mc->mc_block ?
+			    "block-until-ready" : mc->mc_ipv6 ? "ipv6" : "pod-interface");
+			return -1;
+		}
+		return 0;
+	}
+	if (mc->mc_npods == 0) {
+		snprintf(mc->mc_pods[0], sizeof(mc->mc_pods[0]), "auto");
+		mc->mc_npods = 1;
+	}
+	if (mc->mc_mode == MAGIC_ALIAS) {
+		if (mc->mc_block) {
+			snprintf(err, errlen, "--block-until-ready works with --magic-ip=nat only: "
+			    "with alias the address appears only once the server is ready");
+			return -1;
+		}
+		snprintf(text, sizeof(text), "%s:%d", MAGIC_IPV4, MAGIC_PORT);
+		if (listen_add(o, text, 1, err, errlen) == -1)
+			return -1;
+		if (mc->mc_ipv6) {
+			snprintf(text, sizeof(text), "[%s]:%d", MAGIC_IPV6, MAGIC_PORT);
+			return listen_add(o, text, 1, err, errlen);
+		}
+		return 0;
+	}
+	if ((i = magic_target(o, AF_INET)) < 0) {
+		snprintf(err, errlen, "--magic-ip: no IPv4 listener to send %s to (add --listen "
+		    "127.0.0.1:PORT)", MAGIC_IPV4);
+		return -1;
+	}
+	if (mc->mc_ipv6 && !o->magic_up_verb) {
+		/*
+		 * On [fd00:ec2::254] itself, which magicip_up puts on lo: a pod's
+		 * packet can be DNATed there (never to ::1, which the kernel drops
+		 * when it comes from another interface)
+		 */
+		snprintf(text, sizeof(text), "[%s]:%u", MAGIC_IPV6, o->listen[i].la_port);
+		return listen_add(o, text, 1, err, errlen);
+	} else if (mc->mc_ipv6 && magic_target(o, AF_INET6) < 0) {
+		/* magic-ip up: a server elsewhere, on ::1 unless --listen says */
+		snprintf(text, sizeof(text), "[::1]:%u", o->listen[i].la_port);
+		return listen_add(o, text, 0, err, errlen);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the whole command line                                             */
+/* ------------------------------------------------------------------ */
+
+/* What parsing starts from; the caller may have set magic (magic-ip up). */
+static void
+opts_defaults(struct serve_options *o)
+{
+	o->max_conn = CONN_MAX_DEFAULT;
+	o->log_level = LOG_LVL_INFO;
+	o->control_mode = CONTROL_MODE_DEFAULT;
+	o->control_uid = (uid_t)-1;
+	o->control_gid = (gid_t)-1;
+	o->limits.hl_per_client = CONN_PER_CLIENT_DEFAULT;
+	o->limits.hl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
+	o->grace_ms = SHUTDOWN_GRACE_MS;
+	o->head_max = HTTP_HEAD_MAX;
+	o->headers_max = HTTP_HEADERS_MAX;
+}
+
+int
+opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t errlen)
+{
+	struct option longopts[sizeof(opt_defs) / sizeof(opt_defs[0]) + 1];
+	char flagged[sizeof(opt_defs) / sizeof(opt_defs[0])];	/* a list given as flags */
+	char src[OPTS_SOURCE_MAX];
+	const struct opt_def *d;
+	const char *v;
+	size_t i;
+	int ch;
+
+	opts_defaults(o);
+	for (i = 0; i < opt_ndefs; i++) {
+		if (opt_defs[i].od_env == NULL || (v = getenv(opt_defs[i].od_env)) == NULL)
+			continue;
+		if (opt_apply(o, &opt_defs[i], opt_defs[i].od_env, v, err, errlen) == -1)
+			return EXIT_USAGE;
+	}
+	for (i = 0; i < opt_ndefs; i++) {
+		d = &opt_defs[i];
+		longopts[i].name = d->od_flag;
+		longopts[i].has_arg = d->od_optional ? optional_argument :
+		    d->od_kind == OPT_SWITCH || d->od_kind == OPT_HELP ? no_argument :
+		    required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = (int)i + 256;		/* beyond every short option */
+	}
+	memset(&longopts[opt_ndefs], 0, sizeof(longopts[0]));
+	memset(flagged, 0, sizeof(flagged));
+	opterr = 0;
+	optind = 0;	/* a fresh start, also of a second parse in one process */
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == '?') {
+			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (ch == ':') {
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (ch == 'h')
+			d = opts_find("help");
+		else
+			d = &opt_defs[ch - 256];
+		i = (size_t)(d - opt_defs);
+		if (d->od_kind == OPT_LIST && !flagged[i]) {
+			/* flags replace the environment's list */
+			memset((char *)o + d->od_off, 0, sizeof(size_t));
+			flagged[i] = 1;
+		}
+		snprintf(src, sizeof(src), "--%s", d->od_flag);
+		if (opt_apply(o, d, src, optarg, err, errlen) == -1)
+			return EXIT_USAGE;
+		if (o->help)
+			return 0;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	o->pods_from_flag = flagged[opts_find("pod-interface") - opt_defs];
+	if (o->nlisten == 0) {
+		if (listen_addr_parse("127.0.0.1:1338", &o->listen[0], err, errlen) == -1)
+			fatalx(EXIT_BUG, "can't happen: %s", err);
+		o->nlisten = 1;
+	}
+	if (magic_listeners(o, err, errlen) == -1)
+		return EXIT_USAGE;
+	/* the health port is the node's, never one the metadata is served on */
+	for (i = 0; o->health_set && o->health.la_port != 0 && i < o->nlisten; i++)
+		if (o->listen[i].la_port == o->health.la_port) {
+			snprintf(err, errlen, "--health-listen %s: port %u is a metadata listener's "
+			    "(%s)", o->health.la_text, o->health.la_port, o->listen[i].la_text);
+			return EXIT_USAGE;
+		}
+	return 0;
+}

@@ -1,0 +1,231 @@
+/*
+ * serve/: the daemon put together, the top layer (it calls every other).
+ *
+ *   options.c   serve's options: one table (flag, kind, bounds, GIMME_*
+ *               variable, target, help line) that parsing, the environment
+ *               and `serve --help` all come from
+ *   serve.c     start-up in order, shutdown in reverse (one way out); the
+ *               serve and creds verbs; the credential sources (moving to creds/)
+ *   daemon.c    the running daemon: the snapshot built and published, and what
+ *               the loop calls back (credentials changed, files changed, the
+ *               tick, SIGHUP, control requests, the lifecycle timer, readiness)
+ *
+ * Precedence: flags win over the environment, the environment over the
+ * config file's "options", and those over the defaults.
+ */
+#ifndef SERVE_H
+#define SERVE_H
+
+#include <sys/types.h>
+
+#include "core/core.h"
+#include "http/http.h"
+#include "creds/creds.h"
+#include "imds/imds.h"
+#include "netfilter/netfilter.h"
+#include "ops/ops.h"
+
+#define OPTS_ERR_MAX		4096	/* bytes in an option error message (it quotes the value) */
+
+/* ------------------------------------------------------------------ */
+/* options.c: the option table and its parser                         */
+/* ------------------------------------------------------------------ */
+
+/* What the command line and environment asked for (opts_parse fills it). */
+struct serve_options {
+	struct listen_addr listen[LISTEN_MAX];
+	size_t		 nlisten;
+	const char	*config_path;
+	const char	*user_data_path;
+	struct imds_options opt;	/* values of the instance options set here */
+	unsigned	 opt_set;	/* OPT_SET_* */
+	const char	*identity_key;
+	const char	*identity_cert;
+	unsigned long	 max_conn;
+	int		 access_log;
+	int		 log_json;
+	enum log_level	 log_level;
+	const char	*source;	/* auto, example, env, profile */
+	const char	*profile;	/* NULL: AWS_PROFILE, else "default" */
+	const char	*role_name;
+	int		 allow_long_term;
+	const char	*assume_role;
+	const char	*external_id;
+	const char	*session_name;
+	unsigned	 duration;	/* s, 0 = STS's default */
+	const char	*sts_region;
+	const char	*sts_endpoint;
+	const char	*ca_bundle;
+	struct magic_conf magic;	/* --magic-ip and its companions */
+	int		 pods_from_flag;
+	const char	*control;	/* --control socket path, NULL: none */
+	unsigned	 control_mode;
+	uid_t		 control_uid;	/* (uid_t)-1: unchanged */
+	gid_t		 control_gid;
+	struct http_limits limits;	/* IMDS's: --max-connections-per-client, ... */
+	unsigned	 grace_ms;	/* --shutdown-grace */
+	struct listen_addr health;	/* --health-listen */
+	int		 health_set;
+	const char	*user;		/* --user; NULL: nobody */
+	int		 no_sandbox;
+	int		 magic_up_verb;	/* parsing `magic-ip up`, not serve */
+	unsigned long	 head_max;	/* --max-header-bytes */
+	unsigned long	 headers_max;	/* --max-headers */
+	int		 help;		/* --help came (parsing stopped there) */
+};
+
+/* What kind of value an option takes, and so how it is parsed. */
+enum opt_kind {
+	OPT_SWITCH,	/* no value; the environment's 1/true/yes or 0/false/no (int) */
+	OPT_NUMBER,	/* a whole number from od_lo to od_hi (unsigned long) */
+	OPT_TIME,	/* 10s, 500ms, or seconds, from od_lo to od_hi ms (unsigned) */
+	OPT_WORD,	/* one of od_words (an int-sized enum or int: the word's value) */
+	OPT_STRING,	/* a string, checked by od_check if set (const char *) */
+	OPT_LIST,	/* comma-separated in the environment, repeatable as flags, which
+			   replace the environment's; od_parse takes one item, od_off is
+			   the count (size_t) set to 0 then */
+	OPT_VALUE,	/* a value od_parse parses into the options itself */
+	OPT_INSTANCE,	/* an instance option (imds_option_parse): od_imds */
+	OPT_HELP	/* print the help */
+};
+
+/* One word of an OPT_WORD option; hidden words are accepted but not named. */
+struct opt_word {
+	const char	*ow_word;
+	int		 ow_value;
+	int		 ow_hidden;
+};
+
+/* One row of the table: everything about one option. */
+struct opt_def {
+	const char	*od_flag;	/* "listen": --listen */
+	const char	*od_arg;	/* its value in --help: "ADDR:PORT", "[=nat|alias]", NULL */
+	enum opt_kind	 od_kind;
+	int		 od_optional;	/* the value may be left out (--flag=value): the first word */
+	unsigned long	 od_lo, od_hi;	/* OPT_NUMBER, OPT_TIME (ms) bounds */
+	const char	*od_eg;		/* OPT_TIME: examples in its message ("10s, 500ms") */
+	const char	*od_env;	/* "GIMME_LISTEN"; NULL only for help */
+	size_t		 od_off;	/* offsetof(struct serve_options, its target) */
+	const struct opt_word *od_words;	/* OPT_WORD: ends with a NULL word */
+	enum imds_opt_id od_imds;	/* OPT_INSTANCE */
+	/* OPT_STRING: 0, or -1 with what follows "--flag: " in the message */
+	int		(*od_check)(const char *val, char *err, size_t errlen);
+	/* OPT_LIST (one item), OPT_VALUE: 0, or -1 with the message's rest */
+	int		(*od_parse)(struct serve_options *o, const char *val, char *err,
+			    size_t errlen);
+	const char	*od_help;	/* its help, lines separated by '\n' */
+};
+
+extern const struct opt_def opt_defs[];
+extern const size_t opt_ndefs;
+
+/* The row of --flag, or NULL. */
+const struct opt_def *opts_find(const char *flag);
+/*
+ * Defaults, then the GIMME_* variables, then argv's flags (argv[0] is the
+ * verb), then the checks across options (--magic-ip's companions, the
+ * health port).  0 (o->help set when --help stopped it), or EXIT_USAGE with
+ * the message in err.
+ */
+int		 opts_parse(struct serve_options *o, int argc, char **argv, char *err,
+		    size_t errlen);
+/* `serve --help`, the option lines generated from the table. */
+void		 opts_help(FILE *out);
+/*
+ * "gimme-aws-mini: MSG (see 'gimme-aws-mini serve --help')" on stderr and
+ * exit EXIT_USAGE.
+ */
+void		 opts_usage_exit(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+/* Where nat sends the magic IP, once the listeners are bound (bound: their real ports). */
+void		 opts_magic_targets(struct serve_options *o, int bound);
+/* IAM role names: 1 to ROLE_NAME_MAX of [A-Za-z0-9+=,.@_-]. */
+int		 role_name_ok(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* serve.c: start-up and shutdown, the serve and creds verbs          */
+/* ------------------------------------------------------------------ */
+
+/* serve [options]: runs until a signal.  The exit status. */
+int		 serve_main(int argc, char **argv);
+/* creds [options]: print the credentials document serve would hand out.  The exit status. */
+int		 serve_creds_main(int argc, char **argv);
+/*
+ * Give back the memory start-up needed and serving does not (heap, and the
+ * clean pages of shared libraries).  The sandbox helper calls it too.
+ */
+void		 serve_mem_trim(void);
+
+/* ------------------------------------------------------------------ */
+/* serve.c and daemon.c: the running state (not for other modules)    */
+/* ------------------------------------------------------------------ */
+
+struct serve_state {
+	struct config	 cfg;
+	struct instance	 inst;
+	struct imds_options opt;
+	struct cred_cache cache;	/* the role's credentials */
+	char		 role[ROLE_NAME_MAX + 1];
+	struct cred	 ec2_cred;
+	int		 serving;	/* the server is up: publish snapshots */
+	char		 source_why[ERRBUF_LEN];	/* why --source auto chose the source */
+	char		 role_account[16];	/* account of an assumed role, "" if none */
+	int		 sts_started;
+	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
+	struct loop_timer life_timer;	/* the next time-driven change */
+	time_t		 life_due;	/* ... and when it is due (wall clock) */
+	int		 serve;		/* the serve verb (not creds): open the health listener */
+	char		 own_role[FACT_MAX];	/* the instance's, before ours */
+	char		 own_account[FACT_MAX];
+	/*
+	 * --source profile: the profile's role chain as followed now, looked at
+	 * again when the shared files change or on SIGHUP.  A new chain gets a
+	 * new provider at once; its role name is served from its first
+	 * credentials on (until then the last good ones, under the old name).
+	 */
+	int		 chain_on;
+	char		 chain_profile[AWSCONF_PROFILE_MAX + 1];
+	char		 chain_root[AWSCONF_PROFILE_MAX + 1];
+	struct assume_step chain[STS_CHAIN_MAX];
+	size_t		 nchain;
+	int		 chain_pending;	/* to look at once the fetch under way ends */
+	int		 role_pending;	/* next_role waits for the new provider's first delivery */
+	char		 next_role[ROLE_NAME_MAX + 1];
+	char		 next_account[16];
+	unsigned long	 next_after;	/* cc_n_ok when the provider was replaced */
+};
+
+/* serve.c's: the options parsed, the running state (short names: the code reads as before) */
+extern struct serve_options cli;
+extern struct serve_state st;
+
+/*
+ * serve.c: a profile source's role chain looked at again; 1 when a fetch
+ * was started (moving to creds/, issue 13 item 5)
+ */
+int		 chain_check(void);
+
+/* daemon.c */
+/* Read the config file and user data, derive the instance.  0 / -1 with err. */
+int		 daemon_load_config(struct config *cfg, struct instance *inst, time_t now,
+		    char *err, size_t errlen);
+/* The instance options in force: defaults, the config file's, then the flags'. */
+struct imds_options daemon_options(const struct config *cfg);
+/* Keep inst's own role and account, and serve ours over them. */
+void		 daemon_apply_role(struct instance *inst);
+/* A snapshot of the current state; NULL (logged). */
+struct snapshot	*daemon_build(void);
+/* Serve a new snapshot (once serving).  0 / -1 (logged). */
+int		 daemon_publish(void);
+/* Arm the timer for the next time-driven lifecycle change. */
+void		 daemon_life_schedule(void);
+/* The loop's callbacks, handed over by serve.c. */
+void		 daemon_creds_changed(void *unused);
+void		 daemon_file_changed(void *unused);
+void		 daemon_tick(void);
+void		 daemon_hup(void);
+void		 daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap);
+void		 daemon_ready(struct health_reasons *r);
+void		 daemon_health_creds(struct health_creds *hc);
+
+#endif /* SERVE_H */
