@@ -46,6 +46,8 @@
 #define STS_ARN_MAX		2048	/* bytes in a role ARN */
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
+#define STS_CALLS_MAX		16	/* STS requests in flight at once */
+#define STS_QUEUE_MAX		64	/* more wait (FIFO) for a free slot; past that, refused */
 #define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
 #define STS_REGION_BUF		128	/* bytes kept of a configured region (sts.c refuses one over 32) */
 #define STS_URL_MAX		1024	/* bytes in an endpoint URL or a CA bundle path */
@@ -331,15 +333,22 @@ int		 sts_endpoint_for(const char *region, char *url, size_t len);
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*
  * Send one request (POST, form body, signed with SigV4 by libcurl as
- * "aws:amz:<region>:sts"), from the loop.  done is called exactly once,
- * from the loop, never before return: with r (st_ok 1 credentials, st_ok 0
- * an STS error with code/message/request id) and err NULL, or r NULL and
- * err describing a transport failure (timeout, refused, TLS, bad reply).
- * 0 started, -1 with err (done not called).
+ * "aws:amz:<region>:sts"), from the loop.  With STS_CALLS_MAX in flight,
+ * the request (copied: rq is borrowed for this call only) waits in a FIFO
+ * of up to STS_QUEUE_MAX for a slot.  done is called exactly once, never
+ * before return: from the loop with r (st_ok 1 credentials, st_ok 0 an STS
+ * error with code/message/request id) and err NULL, or r NULL and err
+ * describing a transport failure (timeout, refused, TLS, bad reply); or,
+ * for a call still waiting, from sts_cleanup with r NULL.  0 started or
+ * waiting, -1 with err (done not called; also when the queue is full).
  */
 int		 sts_call(const struct sts_req *rq, void (*done)(void *arg,
 		    const struct sts_result *r, const char *err), void *arg, char *err,
 		    size_t errlen);
+/*
+ * Stop: waiting calls are reported (r NULL, "shutting down"), calls in
+ * flight are dropped unreported.  Not from a done callback.
+ */
 void		 sts_cleanup(void);
 
 #endif /* CREDS_H */

@@ -9,7 +9,8 @@
  * What is checked: the request shape libcurl 7.88 signs correctly (POST /,
  * the exact form body, SigV4 scope, SignedHeaders with host, x-amz-date and
  * x-amz-security-token), the result fields, an STS error reply, a reply
- * over STS_RESP_MAX, a refused connection, several calls at once, and a
+ * over STS_RESP_MAX, a refused connection, several calls at once, more
+ * calls than STS_CALLS_MAX (they wait, then all complete), and a
  * server that never answers (this one waits STS_TIMEOUT_MS, 10 s, once).
  */
 #include <errno.h>
@@ -662,6 +663,97 @@ test_cleanup_in_flight(void **state)
 	assert_int_equal(setup(NULL), 0);	/* teardown cleans up again */
 }
 
+/* Run the loop until every outcome of o[0..n) is reported. */
+static void
+wait_all(struct outcome *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!o[i].done)
+			assert_int_equal(loop_run_until(&o[i].done), 0);
+}
+
+/*
+ * More calls than STS_CALLS_MAX: the rest wait (not refused) and all
+ * complete, each reported once; past STS_QUEUE_MAX waiting, a call is
+ * refused.
+ */
+static void
+test_queue_beyond_cap(void **state)
+{
+	enum { N = STS_CALLS_MAX + STS_QUEUE_MAX };
+	static struct outcome o[N], extra;
+	struct sts_req rq;
+	struct cred base;
+	char err[ERRBUF_LEN];
+	size_t i;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-queue";
+	memset(o, 0, sizeof(o));
+	memset(&extra, 0, sizeof(extra));
+	for (i = 0; i < N; i++)
+		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
+	assert_int_equal(sts_call(&rq, on_done, &extra, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "waiting already"));
+	/* the request was copied: changing what rq pointed to changes nothing */
+	memset(&base, 0, sizeof(base));
+	wait_all(o, N);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(o[i].got_r, 1);
+		assert_int_equal(o[i].r.st_ok, 1);
+	}
+	assert_int_equal(extra.done, 0);
+	for (i = 0; i < N; i++) {
+		json_t *req = next_request();
+		const char *auth = header(req, "Authorization");
+
+		assert_non_null(auth);
+		assert_non_null(strstr(auth, "Credential=" AKID "/"));
+		json_decref(req);
+	}
+}
+
+/* Cleanup with calls waiting: each is reported once; those in flight are not. */
+static void
+test_cleanup_waiting(void **state)
+{
+	enum { N = STS_CALLS_MAX + 2 };
+	static struct outcome o[N];
+	struct sts_req rq;
+	struct cred base;
+	char err[ERRBUF_LEN];
+	size_t i;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-never";
+	memset(o, 0, sizeof(o));
+	for (i = 0; i < N; i++)
+		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
+	sts_cleanup();	/* before the loop ran: nothing was sent */
+	for (i = 0; i < N; i++) {
+		if (i < STS_CALLS_MAX) {
+			assert_int_equal(o[i].done, 0);
+			continue;
+		}
+		assert_int_equal(o[i].done, 1);
+		assert_false(o[i].got_r);
+		assert_non_null(strstr(o[i].err, "shutting down"));
+	}
+	assert_int_equal(setup(NULL), 0);	/* teardown cleans up again */
+}
+
 int
 main(void)
 {
@@ -677,6 +769,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_beyond_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 
