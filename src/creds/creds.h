@@ -383,6 +383,20 @@ int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
  */
 int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
 		    void *arg, char *err, size_t errlen);
+/*
+ * Who runs a profile's credential_process.  By default this process, with
+ * credproc_run(cmd).  The sandbox installs a runner that has its helper
+ * run it: the helper is told the profile only, and reads that profile's
+ * command from the shared files itself (cmd is not sent).  A runner keeps
+ * credproc_run's contract.
+ */
+typedef int	(*credproc_runner_fn)(const char *profile, const char *cmd,
+		    unsigned timeout_ms, cred_done_fn done, void *arg, char *err, size_t errlen);
+/* Install a runner; NULL: credproc_run in this process again. */
+void		 credproc_set_runner(credproc_runner_fn fn);
+/* Run profile's credential_process cmd through the runner installed. */
+int		 credproc_run_profile(const char *profile, const char *cmd, unsigned timeout_ms,
+		    cred_done_fn done, void *arg, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* sts.c, sts_xml.c: the STS client                                   */

@@ -39,7 +39,12 @@ struct sandbox_cfg {
 	int		 sb_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
 	const char	*sb_paths[SANDBOX_PATHS_MAX];
-	/* the profile whose credential_process the helper runs; NULL: none */
+	/*
+	 * the profile source's profile, NULL: none.  Set, the helper runs
+	 * credential_process for the daemon (the profile each request names,
+	 * read from the shared files by the helper): sandbox_enter installs it as
+	 * the credentials layer's runner (credproc_set_runner).
+	 */
 	const char	*sb_profile;
 };
 
@@ -58,15 +63,6 @@ int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
  * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
  */
 int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
-/* Whether the helper runs credential_process for this process. */
-int		 sandbox_helper_active(void);
-/*
- * credproc_run's contract, through the helper: it runs the credential_process
- * of sb_profile as read from the files now.  done is called exactly once,
- * from the loop.  0 started, -1 with err.
- */
-int		 sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg,
-		    char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
 void		 sandbox_cleanup(void);
 /*
