@@ -4,9 +4,15 @@
  *   creds.c       providers (example, env, profile) behind one cache with
  *                 the refresh policy; a request never waits on a provider
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
+ *                 on a shared base provider: one base fetch for many roles
+ *   source.c      the source chosen (--source auto|example|env|profile, and
+ *                 why), its provider and role name; a profile's role chain
+ *                 followed through edits and SIGHUP
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
- *   credproc.c    credential_process: split, run from the loop, parse
- *   sts.c         the STS client (libcurl on the loop, SigV4)
+ *   credproc.c    credential_process: split, run from the loop (or through
+ *                 the runner handed in: the sandbox's helper), parse
+ *   sts.c         the STS client (libcurl on the loop, SigV4); calls over
+ *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
 #ifndef CREDS_H

@@ -2,7 +2,13 @@
  * priv/: least privilege (habit 12).
  *
  *   sandbox.c   the user switch, capabilities, no_new_privs, seccomp, and
- *               the helper that keeps what the daemon gave up
+ *               the helper that keeps what the daemon gave up: it opens the
+ *               files re-read (read_file_set_opener) and runs the
+ *               credential_process of the profile each request names, as
+ *               the credentials layer's runner (credproc_set_runner)
+ *
+ * priv/ depends on core/ and creds/ only: what else the helper does at exit
+ * (the control socket) is handed to sandbox_helper_main.
  */
 #ifndef PRIV_H
 #define PRIV_H
@@ -68,7 +74,11 @@ void		 sandbox_cleanup(void);
 /*
  * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
  * sandbox_enter); trim (may be NULL) is called once, before it idles.
+ * remove_sock (may be NULL) removes the daemon's control socket once the
+ * daemon is gone, unless someone listens on it (ops' control_remove_stale:
+ * 1 removed, 0 none, -1 with err); handed in so that priv/ needs no ops/.
  */
-int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void));
+int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
+		    int (*remove_sock)(const char *path, char *err, size_t errlen));
 
 #endif /* PRIV_H */

@@ -94,7 +94,6 @@
 #include <seccomp.h>
 
 #include "priv/priv.h"
-#include "ops/ops.h"	/* control_remove_stale */
 
 extern char **environ;
 
@@ -1175,7 +1174,8 @@ helper_on_open(int fd, uint32_t events, void *unused)
 }
 
 int
-sandbox_helper_main(int argc, char **argv, void (*trim)(void))
+sandbox_helper_main(int argc, char **argv, void (*trim)(void),
+    int (*remove_sock)(const char *path, char *err, size_t errlen))
 {
 	struct sbx_open_rep ready;
 	struct stat st3, st4;
@@ -1230,8 +1230,8 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 	 * writable by the user it became: the socket file goes here, unless
 	 * someone listens on it (a second daemon that started meanwhile).
 	 */
-	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' &&
-	    control_remove_stale(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
+	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' && remove_sock != NULL &&
+	    remove_sock(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
 		log_info("sandbox helper: left the control socket: %s", err);
 	loop_watch_del(&hl.w_open);
 	loop_watch_del(&hl.w_run);
