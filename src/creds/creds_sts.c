@@ -9,6 +9,14 @@
  * (credential_process), and so does STS (sts.c), so a request never waits
  * on any of it.  Errors name the step, the STS error code, its message and
  * request id; never a secret.
+ *
+ * The base sits behind a cred_base, which STS providers share by
+ * reference: roles assumed from one source ask it, and it fetches once for
+ * all of them (those that ask while a fetch is under way wait on it), then
+ * keeps the credential for the roles that ask later, until CRED_BASE_AHEAD
+ * before it expires (CRED_BASE_KEEP_MAX when it has no expiry: static keys
+ * are cheap to read again, and edits the file watch missed get in).  The
+ * source forgets it when the files change (cp_forget).
  */
 #include <ctype.h>
 #include <stdio.h>
