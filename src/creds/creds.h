@@ -32,6 +32,7 @@
 #define CRED_BACKOFF_MIN	5	/* s: first retry after a failed refresh */
 #define CRED_BACKOFF_MAX	300	/* s: retries back off up to this */
 #define ROLE_NAME_MAX		64	/* IAM role names: [A-Za-z0-9+=,.@_-]{1,64} */
+#define CRED_ACCOUNT_BUF	16	/* bytes kept of an account ID (12 digits) */
 #define CRED_BASE_AHEAD		300	/* s: a shared base credential is reused until this
 					   long before it expires */
 #define CRED_BASE_KEEP_MAX	300	/* s: ... one without expiry, this long after it came */
@@ -265,7 +266,7 @@ struct creds_source {
 	int		 cs_pending;	/* to look at once the fetch under way ends */
 	int		 cs_role_pending;	/* cs_next_* wait for the new provider's first delivery */
 	char		 cs_next_role[ROLE_NAME_MAX + 1];
-	char		 cs_next_account[16];
+	char		 cs_next_account[CRED_ACCOUNT_BUF];
 	unsigned long	 cs_next_after;	/* cc_n_ok when the provider was replaced */
 };
 

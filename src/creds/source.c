@@ -154,7 +154,7 @@ source_chain_provider(struct creds_source *cs, struct cred_provider *base,
 	}
 	if (nsteps > 0) {
 		/* the role served is the one assumed last; its account owns the instance */
-		char name[ROLE_NAME_MAX + 1], acct[16];
+		char name[ROLE_NAME_MAX + 1], acct[CRED_ACCOUNT_BUF];
 		if (sts_role_name(steps[nsteps - 1].as_arn, name, sizeof(name), acct,
 		    sizeof(acct)) == -1) {
 			snprintf(err, errlen, "role_arn %.200s is not a role ARN",
