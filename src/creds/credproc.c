@@ -38,7 +38,6 @@
 #include <jansson.h>
 
 #include "creds/creds.h"
-#include "priv/priv.h"	/* until the runner is handed in (issue 13 item 5) */
 
 extern char **environ;
 
@@ -744,6 +743,29 @@ spawn_attr_clean(void *attrp, int own_group)
 	return 0;
 }
 
+/*
+ * The runner: NULL is this process.  In the sandbox this process may not
+ * start programs: the helper (priv/sandbox.c), outside it, installs a runner
+ * that has it run the profile's credential_process, read from the files by
+ * itself, and hand back the parsed result.
+ */
+static credproc_runner_fn runner;
+
+void
+credproc_set_runner(credproc_runner_fn fn)
+{
+	runner = fn;
+}
+
+int
+credproc_run_profile(const char *profile, const char *cmd, unsigned timeout_ms,
+    cred_done_fn done, void *arg, char *err, size_t errlen)
+{
+	if (runner != NULL)
+		return runner(profile, cmd, timeout_ms, done, arg, err, errlen);
+	return credproc_run(cmd, timeout_ms, done, arg, err, errlen);
+}
+
 int
 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
     char *err, size_t errlen)
@@ -755,13 +777,6 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int fa_ok = 0, attr_ok = 0, rc = -1, e = 0;
 
-	/*
-	 * In the sandbox this process may not start programs: the helper
-	 * (sandbox.c), outside it, runs the profile's credential_process, read
-	 * from the files by itself, and hands back the parsed result.
-	 */
-	if (sandbox_helper_active())
-		return sandbox_credproc_run(timeout_ms, done, arg, err, errlen);
 	if (credproc_split(cmd, &argv, serr, sizeof(serr)) != 0) {
 		seterr(err, errlen, "credential_process: %s", serr);
 		goto fail;

@@ -424,8 +424,8 @@ profile_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg
 	if ((proc = awsconf_get(&ac, pc->pc_name, "credential_process", NULL)) != NULL) {
 		pc->pc_done = done;
 		pc->pc_arg = arg;
-		if (credproc_run(proc, CREDPROC_TIMEOUT_MS, profile_proc_done, pc, err,
-		    sizeof(err)) == -1)
+		if (credproc_run_profile(pc->pc_name, proc, CREDPROC_TIMEOUT_MS,
+		    profile_proc_done, pc, err, sizeof(err)) == -1)
 			goto fail;
 		awsconf_free(&ac);
 		return;		/* done comes from the loop */

@@ -4,9 +4,15 @@
  *   creds.c       providers (example, env, profile) behind one cache with
  *                 the refresh policy; a request never waits on a provider
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
+ *                 on a shared base provider: one base fetch for many roles
+ *   source.c      the source chosen (--source auto|example|env|profile, and
+ *                 why), its provider and role name; a profile's role chain
+ *                 followed through edits and SIGHUP
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
- *   credproc.c    credential_process: split, run from the loop, parse
- *   sts.c         the STS client (libcurl on the loop, SigV4)
+ *   credproc.c    credential_process: split, run from the loop (or through
+ *                 the runner handed in: the sandbox's helper), parse
+ *   sts.c         the STS client (libcurl on the loop, SigV4); calls over
+ *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
 #ifndef CREDS_H
@@ -26,6 +32,10 @@
 #define CRED_BACKOFF_MIN	5	/* s: first retry after a failed refresh */
 #define CRED_BACKOFF_MAX	300	/* s: retries back off up to this */
 #define ROLE_NAME_MAX		64	/* IAM role names: [A-Za-z0-9+=,.@_-]{1,64} */
+#define CRED_ACCOUNT_BUF	16	/* bytes kept of an account ID (12 digits) */
+#define CRED_BASE_AHEAD		300	/* s: a shared base credential is reused until this
+					   long before it expires */
+#define CRED_BASE_KEEP_MAX	300	/* s: ... one without expiry, this long after it came */
 
 #define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
 #define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
@@ -46,6 +56,8 @@
 #define STS_ARN_MAX		2048	/* bytes in a role ARN */
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
+#define STS_CALLS_MAX		16	/* STS requests in flight at once */
+#define STS_QUEUE_MAX		64	/* more wait (FIFO) for a free slot; past that, refused */
 #define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
 #define STS_REGION_BUF		128	/* bytes kept of a configured region (sts.c refuses one over 32) */
 #define STS_URL_MAX		1024	/* bytes in an endpoint URL or a CA bundle path */
@@ -77,8 +89,10 @@ struct cred_provider {
 	void		(*cp_fetch)(struct cred_provider *cp, time_t now, cred_done_fn done,
 			    void *arg);
 	void		(*cp_free)(struct cred_provider *cp);	/* may be NULL */
+	/* Drop what it keeps between fetches (the files changed); may be NULL. */
+	void		(*cp_forget)(struct cred_provider *cp);
 	void		*cp_ctx;
-	struct cred_provider *cp_base;	/* a wrapped provider (STS), or NULL */
+	struct cred_provider *cp_base;	/* the provider under it (STS; borrowed), or NULL */
 };
 
 /* AWS's documented example credentials (contract §8.6). */
@@ -160,12 +174,37 @@ struct assume_step {
 };
 
 /*
- * Wrap base: with steps, assume each role in turn (the first with the base
- * credentials, each next with the previous role's); without steps, turn
- * long-term base keys into session credentials with GetSessionToken
- * (duration s), unless allow_long_term.  sts_init must have been called.
- * Takes base over (freed with the wrapper).  0 / -1 with err.
+ * A base provider shared by STS providers (one source feeding many roles):
+ * refcounted; one fetch at a time, whose answer goes to every role waiting
+ * on it; a good credential is kept and handed to the next roles until
+ * CRED_BASE_AHEAD before its expiry (CRED_BASE_KEEP_MAX after it came when
+ * it has none), so N roles refreshed together cause one base fetch.
+ *   cred_base_new: takes p over (freed on failure too); one reference.
+ *   cred_base_forget: drop the kept credential (the files changed); a
+ *     fetch under way still answers its waiters but is not kept.
+ *   cred_base_fetches: fetches of the base provider started so far.
+ * The last unref frees p; not while a fetch of p is under way (at exit only).
  */
+struct cred_base;
+int		 cred_base_new(struct cred_provider *p, struct cred_base **out, char *err,
+		    size_t errlen);
+struct cred_base *cred_base_ref(struct cred_base *b);
+void		 cred_base_unref(struct cred_base *b);
+void		 cred_base_forget(struct cred_base *b);
+unsigned long	 cred_base_fetches(const struct cred_base *b);
+
+/*
+ * An STS provider on base (takes a reference): with steps, assume each role
+ * in turn (the first with the base credentials, each next with the previous
+ * role's); without steps, turn long-term base keys into session credentials
+ * with GetSessionToken (duration s), unless allow_long_term.  sts_init must
+ * have been called before it fetches.  Its cp_forget forgets the base's
+ * kept credential.  0 / -1 with err.
+ */
+int		 cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps,
+		    size_t nsteps, unsigned duration, int allow_long_term,
+		    struct cred_provider **out, char *err, size_t errlen);
+/* The same on a base of its own: takes base over (freed on failure too). */
 int		 cred_provider_sts(struct cred_provider *base, const struct assume_step *steps,
 		    size_t nsteps, unsigned duration, int allow_long_term,
 		    struct cred_provider **out, char *err, size_t errlen);
@@ -189,6 +228,79 @@ int		 sts_session_name_ok(const char *s);
 void		 sts_default_session_name(char *out, size_t len);
 /* "3600", "90s", "15m", "1h" -> seconds within STS_DURATION_MIN..MAX.  0 / -1. */
 int		 sts_parse_duration(const char *s, unsigned *out);
+
+/* ------------------------------------------------------------------ */
+/* source.c: the source chosen, a profile's role chain followed       */
+/* ------------------------------------------------------------------ */
+
+/* What the source is made from: flags and variables (strings borrowed for the source's life). */
+struct creds_source_cfg {
+	const char	*src_source;	/* --source: auto, example, env, profile; NULL: auto */
+	const char	*src_profile;	/* --profile; NULL: AWS_PROFILE, else "default" */
+	const char	*src_role_name;	/* --role-name; NULL: named after the role or profile */
+	int		 src_allow_long_term;	/* keys without a session token served as they are */
+	const char	*src_assume_role;	/* --assume-role ARN, assumed last; NULL: none */
+	const char	*src_external_id;	/* its ExternalId; NULL: none */
+	const char	*src_session_name;	/* RoleSessionName; NULL: gimme-aws-mini-<host> */
+	unsigned	 src_duration;	/* s; 0: STS's default */
+	const char	*src_sts_region;	/* NULL: AWS_REGION, AWS_DEFAULT_REGION, src_region */
+	const char	*src_sts_endpoint;	/* NULL: AWS_ENDPOINT_URL_STS, else regional */
+	const char	*src_ca_bundle;	/* NULL: AWS_CA_BUNDLE, else the system store */
+	const char	*src_region;	/* the instance's region */
+	/* for a message: the instance's own role (src_own_role once known, a buffer kept current) */
+	const char	*src_own_role;
+	const char	*src_inst_role;
+};
+
+/* The source in use; creds_source_open fills it, the daemon keeps it. */
+struct creds_source {
+	struct creds_source_cfg cs_cfg;
+	char		 cs_why[ERRBUF_LEN];	/* " (auto: ...)": how auto chose; "" otherwise */
+	int		 cs_sts_started;
+	/* a profile source: its role chain as followed now */
+	int		 cs_chain_on;
+	char		 cs_chain_profile[AWSCONF_PROFILE_MAX + 1];
+	char		 cs_chain_root[AWSCONF_PROFILE_MAX + 1];	/* the profile with the keys */
+	struct assume_step cs_chain[STS_CHAIN_MAX];
+	size_t		 cs_nchain;
+	int		 cs_pending;	/* to look at once the fetch under way ends */
+	int		 cs_role_pending;	/* cs_next_* wait for the new provider's first delivery */
+	char		 cs_next_role[ROLE_NAME_MAX + 1];
+	char		 cs_next_account[CRED_ACCOUNT_BUF];
+	unsigned long	 cs_next_after;	/* cc_n_ok when the provider was replaced */
+};
+
+/* IAM role names: 1 to ROLE_NAME_MAX of [A-Za-z0-9+=,.@_-]. */
+int		 creds_role_name_ok(const char *s);
+/*
+ * Choose the source (cfg->src_source; for auto, cs_why says why), build its
+ * provider (*out; the caller's cache owns it), start STS when it needs it,
+ * and name the role served (role, account: "" for the instance's own).
+ * 0, or -1 with err.
+ */
+int		 creds_source_open(struct creds_source *cs, const struct creds_source_cfg *cfg,
+		    struct cred_provider **out, char *role, size_t rolelen, char *account,
+		    size_t acctlen, char *err, size_t errlen);
+enum creds_reread { CREDS_REREAD_FILES, CREDS_REREAD_HUP };
+/*
+ * The shared files changed, or SIGHUP: a profile's role chain is looked at
+ * again (changed: a new provider in cc, fetching); otherwise what the
+ * provider kept is forgotten and cc fetches again.  Logs what it does.
+ */
+void		 creds_source_reread(struct creds_source *cs, struct cred_cache *cc,
+		    enum creds_reread why);
+/* Once a second: a look at the chain that waited for a fetch to end. */
+void		 creds_source_tick(struct creds_source *cs, struct cred_cache *cc);
+/*
+ * 1 when a new chain's first credentials are in cc: the role name and
+ * account to serve from now on (role, account); else 0.
+ */
+int		 creds_source_role_due(struct creds_source *cs, const struct cred_cache *cc,
+		    char *role, size_t rolelen, char *account, size_t acctlen);
+/* The CA bundle file STS reads at each call (for the sandbox), NULL: none. */
+const char	*creds_source_ca_bundle(const struct creds_source *cs);
+/* Stop STS if it was started (waiting calls are reported). */
+void		 creds_source_close(struct creds_source *cs);
 
 /* ------------------------------------------------------------------ */
 /* awsconf.c: ~/.aws/config and ~/.aws/credentials                    */
@@ -278,6 +390,20 @@ int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
  */
 int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
 		    void *arg, char *err, size_t errlen);
+/*
+ * Who runs a profile's credential_process.  By default this process, with
+ * credproc_run(cmd).  The sandbox installs a runner that has its helper
+ * run it: the helper is told the profile only, and reads that profile's
+ * command from the shared files itself (cmd is not sent).  A runner keeps
+ * credproc_run's contract.
+ */
+typedef int	(*credproc_runner_fn)(const char *profile, const char *cmd,
+		    unsigned timeout_ms, cred_done_fn done, void *arg, char *err, size_t errlen);
+/* Install a runner; NULL: credproc_run in this process again. */
+void		 credproc_set_runner(credproc_runner_fn fn);
+/* Run profile's credential_process cmd through the runner installed. */
+int		 credproc_run_profile(const char *profile, const char *cmd, unsigned timeout_ms,
+		    cred_done_fn done, void *arg, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* sts.c, sts_xml.c: the STS client                                   */
@@ -331,15 +457,22 @@ int		 sts_endpoint_for(const char *region, char *url, size_t len);
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*
  * Send one request (POST, form body, signed with SigV4 by libcurl as
- * "aws:amz:<region>:sts"), from the loop.  done is called exactly once,
- * from the loop, never before return: with r (st_ok 1 credentials, st_ok 0
- * an STS error with code/message/request id) and err NULL, or r NULL and
- * err describing a transport failure (timeout, refused, TLS, bad reply).
- * 0 started, -1 with err (done not called).
+ * "aws:amz:<region>:sts"), from the loop.  With STS_CALLS_MAX in flight,
+ * the request (copied: rq is borrowed for this call only) waits in a FIFO
+ * of up to STS_QUEUE_MAX for a slot.  done is called exactly once, never
+ * before return: from the loop with r (st_ok 1 credentials, st_ok 0 an STS
+ * error with code/message/request id) and err NULL, or r NULL and err
+ * describing a transport failure (timeout, refused, TLS, bad reply); or,
+ * for a call still waiting, from sts_cleanup with r NULL.  0 started or
+ * waiting, -1 with err (done not called; also when the queue is full).
  */
 int		 sts_call(const struct sts_req *rq, void (*done)(void *arg,
 		    const struct sts_result *r, const char *err), void *arg, char *err,
 		    size_t errlen);
+/*
+ * Stop: waiting calls are reported (r NULL, "shutting down"), calls in
+ * flight are dropped unreported.  Not from a done callback.
+ */
 void		 sts_cleanup(void);
 
 #endif /* CREDS_H */

@@ -9,6 +9,14 @@
  * (credential_process), and so does STS (sts.c), so a request never waits
  * on any of it.  Errors name the step, the STS error code, its message and
  * request id; never a secret.
+ *
+ * The base sits behind a cred_base, which STS providers share by
+ * reference: roles assumed from one source ask it, and it fetches once for
+ * all of them (those that ask while a fetch is under way wait on it), then
+ * keeps the credential for the roles that ask later, until CRED_BASE_AHEAD
+ * before it expires (CRED_BASE_KEEP_MAX when it has no expiry: static keys
+ * are cheap to read again, and edits the file watch missed get in).  The
+ * source forgets it when the files change (cp_forget).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -21,11 +29,33 @@
 #define SESSION_PREFIX		"gimme-aws-mini-"
 #define HOSTNAME_MAX		256	/* bytes of gethostname we keep */
 
+/*
+ * A base provider shared by STS roles: one fetch at a time, whose answer
+ * goes to every role waiting on it, and a credential kept for the next
+ * ones while it is fresh (cred_base_fresh).
+ */
+struct cred_base {
+	struct cred_provider *b_prov;	/* owned */
+	unsigned	 b_refs;
+	int		 b_busy;	/* a fetch of b_prov is under way */
+	unsigned	 b_gen;		/* bumped by cred_base_forget: a fetch of an older
+					   generation is handed out, not kept */
+	unsigned	 b_fetch_gen;	/* the generation of the fetch under way */
+	int		 b_have;	/* b_cur is kept */
+	struct cred	 b_cur;
+	time_t		 b_fetched;	/* when b_cur came */
+	unsigned long	 b_n_fetches;	/* fetches started (tests, the log) */
+	struct sts_ctx	*b_wait;	/* roles waiting on the fetch, in order */
+};
+
 struct sts_ctx {
 	struct assume_step steps[STS_CHAIN_MAX];
 	size_t		 nsteps;
 	unsigned	 duration;	/* GetSessionToken */
 	int		 allow_long_term;
+	struct cred_base *base;		/* a reference */
+	struct sts_ctx	*wnext;		/* in base->b_wait */
+	int		 waiting;	/* on the base */
 	/* the fetch under way */
 	size_t		 step;
 	struct cred	 cur;
@@ -34,6 +64,7 @@ struct sts_ctx {
 };
 
 static void	sts_next(struct sts_ctx *x);
+static void	sts_base_done(void *arg, int ok, const struct cred *c, const char *err);
 
 static void
 sts_finish(struct sts_ctx *x, int ok, const char *err)
@@ -139,6 +170,142 @@ sts_base_done(void *arg, int ok, const struct cred *c, const char *err)
 	sts_next(x);
 }
 
+/* ---- the shared base ---------------------------------------------------- */
+
+/* Whether the kept credential may serve a role fetching at now. */
+static int
+cred_base_fresh(const struct cred_base *b, time_t now)
+{
+	if (!b->b_have)
+		return 0;
+	if (b->b_cur.c_expiration != 0)
+		return now < b->b_cur.c_expiration - CRED_BASE_AHEAD;
+	return now < b->b_fetched + CRED_BASE_KEEP_MAX;
+}
+
+/* Hand one answer to every role waiting on the fetch. */
+static void
+cred_base_done(void *arg, int ok, const struct cred *c, const char *err)
+{
+	struct cred_base *b = arg;
+	struct sts_ctx *w = b->b_wait, *next;
+	struct cred got;
+	time_t now = time(NULL);
+
+	b->b_busy = 0;
+	b->b_wait = NULL;
+	memset(&got, 0, sizeof(got));
+	if (ok)
+		got = *c;	/* c is the provider's, wiped after we return */
+	if (ok && b->b_fetch_gen == b->b_gen) {
+		cred_wipe(&b->b_cur);
+		b->b_cur = got;
+		b->b_fetched = now;
+		b->b_have = 1;
+	}
+	b->b_refs++;	/* a role's done may drop its reference */
+	for (; w != NULL; w = next) {
+		next = w->wnext;
+		w->wnext = NULL;
+		w->waiting = 0;
+		sts_base_done(w, ok, ok ? &got : NULL, err);
+	}
+	cred_wipe(&got);
+	cred_base_unref(b);
+}
+
+/* A role's fetch asks the base: at once from the kept credential, else through its fetch. */
+static void
+cred_base_get(struct cred_base *b, struct sts_ctx *x, time_t now)
+{
+	struct sts_ctx **tail;
+
+	if (!b->b_busy && cred_base_fresh(b, now)) {
+		struct cred c = b->b_cur;
+
+		sts_base_done(x, 1, &c, NULL);
+		cred_wipe(&c);
+		return;
+	}
+	for (tail = &b->b_wait; *tail != NULL; tail = &(*tail)->wnext)
+		;
+	*tail = x;
+	x->wnext = NULL;
+	x->waiting = 1;
+	if (b->b_busy)
+		return;		/* coalesced with the fetch under way */
+	b->b_busy = 1;
+	b->b_fetch_gen = b->b_gen;
+	b->b_n_fetches++;
+	b->b_prov->cp_fetch(b->b_prov, now, cred_base_done, b);	/* may answer at once */
+}
+
+/* A role that goes away stops waiting. */
+static void
+cred_base_cancel(struct cred_base *b, struct sts_ctx *x)
+{
+	struct sts_ctx **pp;
+
+	for (pp = &b->b_wait; *pp != NULL; pp = &(*pp)->wnext)
+		if (*pp == x) {
+			*pp = x->wnext;
+			break;
+		}
+	x->wnext = NULL;
+	x->waiting = 0;
+}
+
+int
+cred_base_new(struct cred_provider *p, struct cred_base **out, char *err, size_t errlen)
+{
+	struct cred_base *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		if (p->cp_free != NULL)
+			p->cp_free(p);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->b_prov = p;
+	b->b_refs = 1;
+	*out = b;
+	return 0;
+}
+
+struct cred_base *
+cred_base_ref(struct cred_base *b)
+{
+	b->b_refs++;
+	return b;
+}
+
+void
+cred_base_unref(struct cred_base *b)
+{
+	if (b == NULL || --b->b_refs > 0)
+		return;
+	if (b->b_prov->cp_free != NULL)
+		b->b_prov->cp_free(b->b_prov);
+	cred_wipe(&b->b_cur);
+	free(b);
+}
+
+void
+cred_base_forget(struct cred_base *b)
+{
+	b->b_gen++;
+	b->b_have = 0;
+	cred_wipe(&b->b_cur);
+}
+
+unsigned long
+cred_base_fetches(const struct cred_base *b)
+{
+	return b->b_n_fetches;
+}
+
+/* ---- the provider ------------------------------------------------------- */
+
 static void
 sts_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 {
@@ -150,7 +317,15 @@ sts_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 	}
 	x->done = done;
 	x->arg = arg;
-	cp->cp_base->cp_fetch(cp->cp_base, now, sts_base_done, x);
+	cred_base_get(x->base, x, now);
+}
+
+static void
+sts_forget(struct cred_provider *cp)
+{
+	struct sts_ctx *x = cp->cp_ctx;
+
+	cred_base_forget(x->base);
 }
 
 static void
@@ -158,15 +333,16 @@ sts_free(struct cred_provider *cp)
 {
 	struct sts_ctx *x = cp->cp_ctx;
 
-	if (cp->cp_base != NULL && cp->cp_base->cp_free != NULL)
-		cp->cp_base->cp_free(cp->cp_base);
+	if (x->waiting)
+		cred_base_cancel(x->base, x);
+	cred_base_unref(x->base);
 	cred_wipe(&x->cur);
 	free(x);
 	free(cp);
 }
 
 int
-cred_provider_sts(struct cred_provider *base, const struct assume_step *steps, size_t nsteps,
+cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, size_t nsteps,
     unsigned duration, int allow_long_term, struct cred_provider **out, char *err,
     size_t errlen)
 {
@@ -187,20 +363,37 @@ cred_provider_sts(struct cred_provider *base, const struct assume_step *steps, s
 	x->nsteps = nsteps;
 	x->duration = duration;
 	x->allow_long_term = allow_long_term;
+	x->base = cred_base_ref(base);
 	p->cp_name = "sts";
 	if (nsteps > 0)
 		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole with "
 		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
-		    base->cp_desc);
+		    base->b_prov->cp_desc);
 	else
 		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
-		    "go through STS GetSessionToken)", base->cp_desc);
+		    "go through STS GetSessionToken)", base->b_prov->cp_desc);
 	p->cp_fetch = sts_fetch;
+	p->cp_forget = sts_forget;
 	p->cp_free = sts_free;
 	p->cp_ctx = x;
-	p->cp_base = base;
+	p->cp_base = base->b_prov;	/* borrowed: the files and profile of the source */
 	*out = p;
 	return 0;
+}
+
+int
+cred_provider_sts(struct cred_provider *base, const struct assume_step *steps, size_t nsteps,
+    unsigned duration, int allow_long_term, struct cred_provider **out, char *err,
+    size_t errlen)
+{
+	struct cred_base *b;
+	int rc;
+
+	if (cred_base_new(base, &b, err, errlen) == -1)
+		return -1;
+	rc = cred_provider_sts_on(b, steps, nsteps, duration, allow_long_term, out, err, errlen);
+	cred_base_unref(b);	/* the provider holds it now, or nobody: freed */
+	return rc;
 }
 
 /* ---- names, durations, chains ------------------------------------------ */

@@ -30,6 +30,13 @@
  * before sts_call returns.  done may start new calls (role chaining); it
  * must not call sts_cleanup.
  *
+ * At most STS_CALLS_MAX transfers are in flight.  A call beyond that is
+ * built at once (form, headers, keys handed to its easy handle: nothing of
+ * the caller's is kept) and waits in a FIFO of up to STS_QUEUE_MAX; a
+ * transfer that ends gives its slot to the oldest waiting call before its
+ * done runs, and a new call waits behind any waiting one, so the order
+ * holds.  sts_cleanup reports the calls still waiting (never sent).
+ *
  * Secrets: the secret key goes to libcurl (CURLOPT_PASSWORD), which keeps
  * its own copy until the easy handle is freed; the token header and the
  * reply body (which carries the new credentials) are wiped by us.  Error
@@ -65,7 +72,6 @@
  * Each call needs up to two sockets while happy eyeballs races IPv4 and
  * IPv6, plus a cached idle connection or two: four slots a call is ample.
  */
-#define STS_CALLS_MAX		16	/* STS requests in flight at once */
 #define STS_SOCKETS_MAX		(4 * STS_CALLS_MAX)	/* descriptors watched for libcurl */
 #define STS_MAXCONNECTS		4	/* idle connections libcurl keeps for reuse */
 /* bytes of a form body: fixed names and numbers plus every value percent-encoded (x3) */
@@ -217,7 +223,8 @@ struct sts_job {
 	void		*j_arg;
 	struct sts_result j_result;	/* holds secrets */
 	char		 j_curlerr[CURL_ERROR_SIZE];
-	struct sts_job	*j_prev, *j_next;
+	struct sts_job	*j_prev, *j_next;	/* in flight (sts.jobs) */
+	struct sts_job	*j_wnext;	/* waiting (sts.wait_head) */
 };
 
 static struct {
@@ -228,6 +235,8 @@ static struct {
 	struct sts_sock	 socks[STS_SOCKETS_MAX];
 	struct sts_job	*jobs;		/* in flight */
 	size_t		 njobs;
+	struct sts_job	*wait_head, *wait_tail;	/* built, waiting for a free slot: FIFO */
+	size_t		 nwait;
 	char		 region[STS_REGION_BUF];
 	char		 endpoint[STS_URL_MAX];
 	char		 host[STS_HOST_MAX];	/* for messages */
@@ -238,6 +247,7 @@ static struct {
 } sts;
 
 static void	sts_drain(void);
+static void	sts_promote(void);
 
 /* ---- buffers ----------------------------------------------------------- */
 
@@ -633,6 +643,8 @@ sts_finish(struct sts_job *j, CURLcode cc)
 	curl_multi_remove_handle(sts.multi, j->j_easy);
 	if (sts.njobs > 0)
 		sts.njobs--;
+	/* the slot goes to the oldest waiting call before done may start new ones */
+	sts_promote();
 	curl_easy_getinfo(j->j_easy, CURLINFO_RESPONSE_CODE, &status);
 	if (j->j_too_big) {
 		snprintf(msg, sizeof(msg), "STS %s: reply exceeds %d bytes", sts.host,
@@ -656,6 +668,59 @@ sts_finish(struct sts_job *j, CURLcode cc)
 		j->j_done(j->j_arg, &j->j_result, NULL);
 	}
 	sts_job_free(j);	/* wipes the reply and the result */
+}
+
+/*
+ * Hand a built job to libcurl and link it in flight.  Adding only arms the
+ * timer: the transfer starts from the loop.  0, or -1 with err (j untouched).
+ */
+static int
+sts_start(struct sts_job *j, char *err, size_t errlen)
+{
+	if (curl_multi_add_handle(sts.multi, j->j_easy) != CURLM_OK) {
+		snprintf(err, errlen, "STS: curl_multi_add_handle failed");
+		return -1;
+	}
+	j->j_next = sts.jobs;
+	if (sts.jobs != NULL)
+		sts.jobs->j_prev = j;
+	sts.jobs = j;
+	sts.njobs++;
+	return 0;
+}
+
+/* The first waiting job, unlinked; NULL when none waits. */
+static struct sts_job *
+sts_dequeue(void)
+{
+	struct sts_job *j = sts.wait_head;
+
+	if (j == NULL)
+		return NULL;
+	if ((sts.wait_head = j->j_wnext) == NULL)
+		sts.wait_tail = NULL;
+	j->j_wnext = NULL;
+	sts.nwait--;
+	return j;
+}
+
+/*
+ * Start waiting calls, oldest first, while slots are free.  One that
+ * libcurl refuses is reported at once (from the loop: this runs after a
+ * transfer ended).
+ */
+static void
+sts_promote(void)
+{
+	char err[ERRBUF_LEN];
+	struct sts_job *j;
+
+	while (sts.njobs < STS_CALLS_MAX && (j = sts_dequeue()) != NULL) {
+		if (sts_start(j, err, sizeof(err)) == 0)
+			continue;
+		j->j_done(j->j_arg, NULL, err);
+		sts_job_free(j);
+	}
 }
 
 /* Report every finished transfer. */
@@ -763,8 +828,9 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 		snprintf(err, errlen, "STS: not initialised");
 		goto fail;
 	}
-	if (sts.njobs >= STS_CALLS_MAX) {
-		snprintf(err, errlen, "STS: %d requests already in flight", STS_CALLS_MAX);
+	if (sts.njobs + sts.nwait >= STS_CALLS_MAX + STS_QUEUE_MAX) {
+		snprintf(err, errlen, "STS: %d requests in flight and %d waiting already",
+		    STS_CALLS_MAX, STS_QUEUE_MAX);
 		goto fail;
 	}
 	if (b == NULL || b->c_akid[0] == '\0' || b->c_secret[0] == '\0') {
@@ -848,16 +914,18 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 	STS_SETOPT(j->j_easy, CURLOPT_WRITEFUNCTION, sts_write_cb);
 	STS_SETOPT(j->j_easy, CURLOPT_WRITEDATA, (void *)j);
 
-	/* adding only arms the timer: the transfer starts from the loop */
-	if (curl_multi_add_handle(sts.multi, j->j_easy) != CURLM_OK) {
-		snprintf(err, errlen, "STS: curl_multi_add_handle failed");
-		goto fail;
+	/* every slot taken, or calls older than this one waiting: wait behind them */
+	if (sts.njobs >= STS_CALLS_MAX || sts.wait_head != NULL) {
+		if (sts.wait_tail != NULL)
+			sts.wait_tail->j_wnext = j;
+		else
+			sts.wait_head = j;
+		sts.wait_tail = j;
+		sts.nwait++;
+		return 0;
 	}
-	j->j_next = sts.jobs;
-	if (sts.jobs != NULL)
-		sts.jobs->j_prev = j;
-	sts.jobs = j;
-	sts.njobs++;
+	if (sts_start(j, err, errlen) == -1)
+		goto fail;
 	return 0;
 nomem:
 	snprintf(err, errlen, "STS: out of memory");
@@ -872,8 +940,18 @@ fail:
 void
 sts_cleanup(void)
 {
+	struct sts_job *j;
 	size_t i;
 
+	/*
+	 * Calls still waiting are told (their done may not start new calls:
+	 * sts_call refuses from here on); calls in flight end unreported.
+	 */
+	sts.inited = 0;
+	while ((j = sts_dequeue()) != NULL) {
+		j->j_done(j->j_arg, NULL, "STS: shutting down; the request was never sent");
+		sts_job_free(j);
+	}
 	while (sts.jobs != NULL) {
 		if (sts.multi != NULL)
 			curl_multi_remove_handle(sts.multi, sts.jobs->j_easy);

@@ -2,7 +2,13 @@
  * priv/: least privilege (habit 12).
  *
  *   sandbox.c   the user switch, capabilities, no_new_privs, seccomp, and
- *               the helper that keeps what the daemon gave up
+ *               the helper that keeps what the daemon gave up: it opens the
+ *               files re-read (read_file_set_opener) and runs the
+ *               credential_process of the profile each request names, as
+ *               the credentials layer's runner (credproc_set_runner)
+ *
+ * priv/ depends on core/ and creds/ only: what else the helper does at exit
+ * (the control socket) is handed to sandbox_helper_main.
  */
 #ifndef PRIV_H
 #define PRIV_H
@@ -39,7 +45,12 @@ struct sandbox_cfg {
 	int		 sb_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
 	const char	*sb_paths[SANDBOX_PATHS_MAX];
-	/* the profile whose credential_process the helper runs; NULL: none */
+	/*
+	 * the profile source's profile, NULL: none.  Set, the helper runs
+	 * credential_process for the daemon (the profile each request names,
+	 * read from the shared files by the helper): sandbox_enter installs it as
+	 * the credentials layer's runner (credproc_set_runner).
+	 */
 	const char	*sb_profile;
 };
 
@@ -58,21 +69,16 @@ int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
  * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
  */
 int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
-/* Whether the helper runs credential_process for this process. */
-int		 sandbox_helper_active(void);
-/*
- * credproc_run's contract, through the helper: it runs the credential_process
- * of sb_profile as read from the files now.  done is called exactly once,
- * from the loop.  0 started, -1 with err.
- */
-int		 sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg,
-		    char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
 void		 sandbox_cleanup(void);
 /*
  * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
  * sandbox_enter); trim (may be NULL) is called once, before it idles.
+ * remove_sock (may be NULL) removes the daemon's control socket once the
+ * daemon is gone, unless someone listens on it (ops' control_remove_stale:
+ * 1 removed, 0 none, -1 with err); handed in so that priv/ needs no ops/.
  */
-int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void));
+int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
+		    int (*remove_sock)(const char *path, char *err, size_t errlen));
 
 #endif /* PRIV_H */

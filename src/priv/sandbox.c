@@ -47,15 +47,19 @@
  * SOCK_SEQPACKET socket pairs:
  *
  *   open channel (fd 3 in the helper)    run channel (fd 4)
- *     daemon: OPEN seq slot                daemon: RUN seq timeout
+ *     daemon: OPEN seq slot                daemon: RUN seq timeout profile
  *     helper: errno, and the fd            helper: seq, ok, cred | error
  *             (SCM_RIGHTS)                         (later, from its loop)
  *
+ * The daemon's side is handed to the credentials layer as its
+ * credential_process runner (credproc_set_runner), so a profile fetch needs
+ * no knowledge of the sandbox.
+ *
  * What a compromised daemon can get from it is what it already had: the
  * helper opens only the paths it was given at start (slots), read-only, and
- * runs only the credential_process of the one profile it was given, as it
- * reads it from the files itself; it never runs a command line sent by the
- * daemon.  The daemon cannot signal or trace it (another user, or
+ * runs only the credential_process of a profile named in the request, as
+ * it reads it from the shared files it was given (refusing a profile that
+ * has none); it never runs a command line sent by the daemon.  The daemon cannot signal or trace it (another user, or
  * no_new_privs and a non-dumpable process).  The helper exits when the
  * daemon closes the channels (at exit, or by dying).
  *
@@ -90,14 +94,14 @@
 #include <seccomp.h>
 
 #include "priv/priv.h"
-#include "ops/ops.h"	/* control_remove_stale */
 
 extern char **environ;
 
 #define LIBSECCOMP_SONAME	"libseccomp.so.2"	/* libseccomp2, Debian 12 */
 #define SANDBOX_FD_FLOOR	10	/* the daemon's channel ends are moved at or above this */
 #define CAP_BITS		64	/* capability numbers checked (0..63) */
-#define HELPER_ARGC		(4 + SANDBOX_PATHS_MAX)	/* sandbox-helper FORMAT LEVEL PROFILE PATH... */
+#define HELPER_ARGC		(4 + SANDBOX_PATHS_MAX)	/* sandbox-helper FORMAT LEVEL RUN PATH... */
+#define HELPER_RUNS		"credential_process"	/* RUN: the helper runs them; "": not */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_SANITIZER	1
@@ -115,6 +119,7 @@ struct sbx_req {
 	uint32_t	 q_type;	/* SBX_OPEN, SBX_RUN */
 	uint32_t	 q_seq;		/* echoed in the reply */
 	uint32_t	 q_arg;		/* OPEN: the slot; RUN: timeout in ms */
+	char		 q_profile[AWSCONF_PROFILE_MAX + 1];	/* RUN: whose credential_process */
 };
 
 /* OPEN's answer (and, with seq 0, the helper's "ready"). */
@@ -382,20 +387,25 @@ on_run_reply(int fd, uint32_t events, void *unused)
 	}
 }
 
-int
-sandbox_helper_active(void)
-{
-	return sbx.run_fd >= 0 || sbx.pid > 0;
-}
-
-int
-sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg, char *err,
-    size_t errlen)
+/*
+ * The credential_process runner (credproc_runner_fn) while the helper
+ * runs them: the helper is asked for profile's, which it reads from the
+ * files itself (cmd is not sent).  done is called exactly once, from the
+ * loop.  0 started, -1 with err.
+ */
+static int
+sandbox_credproc_run(const char *profile, const char *cmd, unsigned timeout_ms,
+    cred_done_fn done, void *arg, char *err, size_t errlen)
 {
 	struct sbx_req q;
 	struct sbx_job *j = NULL;
 	size_t i;
 
+	(void)cmd;
+	if (strlen(profile) >= sizeof(q.q_profile)) {
+		snprintf(err, errlen, "credential_process: profile name too long");
+		return -1;
+	}
 	if (sbx.run_fd < 0) {
 		snprintf(err, errlen, "credential_process: the sandbox helper exited");
 		return -1;
@@ -412,6 +422,7 @@ sandbox_credproc_run(unsigned timeout_ms, cred_done_fn done, void *arg, char *er
 	q.q_type = SBX_RUN;
 	q.q_seq = ++sbx.seq;
 	q.q_arg = timeout_ms;
+	snprintf(q.q_profile, sizeof(q.q_profile), "%s", profile);
 	if (send(sbx.run_fd, &q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
 		snprintf(err, errlen, "credential_process: asking the sandbox helper: %s",
 		    strerror(errno));
@@ -465,7 +476,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	argv[1] = "sandbox-helper";
 	argv[2] = sc->sb_log_json ? "json" : "text";
 	argv[3] = level;
-	argv[4] = sc->sb_profile != NULL ? sc->sb_profile : "";
+	argv[4] = sc->sb_profile != NULL ? HELPER_RUNS : "";
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		argv[5 + i] = sbx.paths[i] != NULL ? sbx.paths[i] : "";
 	argv[HELPER_ARGC + 1] = NULL;
@@ -514,6 +525,8 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	sbx.open_fd = op[0];
 	sbx.run_fd = rp[0];
 	read_file_set_opener(sandbox_open);
+	/* from now on a credential_process runs there, or not at all (exec is filtered) */
+	credproc_set_runner(sandbox_credproc_run);
 	return 0;
 
 spawn_fail:
@@ -545,6 +558,7 @@ sandbox_cleanup(void)
 	size_t i;
 
 	read_file_set_opener(NULL);
+	credproc_set_runner(NULL);
 	if (sbx.run_fd >= 0) {
 		loop_watch_del(&sbx.w);
 		close(sbx.run_fd);
@@ -1008,7 +1022,7 @@ struct hjob {
 
 static struct {
 	int		 done;
-	const char	*profile;	/* "" : none */
+	int		 runs;		/* it runs credential_process */
 	const char	*paths[SANDBOX_PATHS_MAX];	/* "" : none */
 	struct loop_watch w_open;
 	struct loop_watch w_run;
@@ -1041,9 +1055,21 @@ helper_run_done(void *arg, int ok, const struct cred *c, const char *msg)
 	free(j);
 }
 
-/* RUN: the profile's credential_process, as the files say now. */
+/* A profile name as a request carries it: terminated, not empty, no control byte. */
+static int
+helper_profile_ok(const char *p, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && p[i] != '\0'; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return i > 0 && i < cap;
+}
+
+/* RUN: the named profile's credential_process, as the files say now. */
 static void
-helper_run(uint32_t seq, unsigned timeout_ms)
+helper_run(uint32_t seq, unsigned timeout_ms, const char *profile)
 {
 	const char *cfg = hl.paths[SANDBOX_PATH_AWS_CONFIG], *crd = hl.paths[SANDBOX_PATH_AWS_CREDS];
 	char err[ERRBUF_LEN];
@@ -1051,7 +1077,7 @@ helper_run(uint32_t seq, unsigned timeout_ms)
 	struct hjob *j;
 	const char *cmd;
 
-	if (hl.profile[0] == '\0' || cfg[0] == '\0' || crd[0] == '\0') {
+	if (!hl.runs || cfg[0] == '\0' || crd[0] == '\0') {
 		helper_reply(seq, 0, NULL, "credential_process: the sandbox helper runs none");
 		return;
 	}
@@ -1061,9 +1087,9 @@ helper_run(uint32_t seq, unsigned timeout_ms)
 		helper_reply(seq, 0, NULL, err);
 		return;
 	}
-	if ((cmd = awsconf_get(&ac, hl.profile, "credential_process", NULL)) == NULL) {
+	if ((cmd = awsconf_get(&ac, profile, "credential_process", NULL)) == NULL) {
 		snprintf(err, sizeof(err), "profile %s has no credential_process any more",
-		    hl.profile);
+		    profile);
 		awsconf_free(&ac);
 		helper_reply(seq, 0, NULL, err);
 		return;
@@ -1110,8 +1136,13 @@ helper_on_run(int fd, uint32_t events, void *unused)
 
 	(void)events;
 	(void)unused;
-	if (helper_recv(fd, SBX_RUN, &q) == 1)
-		helper_run(q.q_seq, q.q_arg);
+	if (helper_recv(fd, SBX_RUN, &q) != 1)
+		return;
+	if (!helper_profile_ok(q.q_profile, sizeof(q.q_profile)))
+		helper_reply(q.q_seq, 0, NULL, "credential_process: the request names no "
+		    "profile");
+	else
+		helper_run(q.q_seq, q.q_arg, q.q_profile);
 }
 
 static void
@@ -1143,7 +1174,8 @@ helper_on_open(int fd, uint32_t events, void *unused)
 }
 
 int
-sandbox_helper_main(int argc, char **argv, void (*trim)(void))
+sandbox_helper_main(int argc, char **argv, void (*trim)(void),
+    int (*remove_sock)(const char *path, char *err, size_t errlen))
 {
 	struct sbx_open_rep ready;
 	struct stat st3, st4;
@@ -1159,7 +1191,7 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 		return EXIT_USAGE;
 	}
 	log_init(strcmp(argv[1], "json") == 0, (enum log_level)level);
-	hl.profile = argv[3];
+	hl.runs = strcmp(argv[3], HELPER_RUNS) == 0;
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		hl.paths[i] = argv[4 + i];
 	if (loop_init(err, sizeof(err)) == -1) {
@@ -1198,8 +1230,8 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void))
 	 * writable by the user it became: the socket file goes here, unless
 	 * someone listens on it (a second daemon that started meanwhile).
 	 */
-	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' &&
-	    control_remove_stale(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
+	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' && remove_sock != NULL &&
+	    remove_sock(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
 		log_info("sandbox helper: left the control socket: %s", err);
 	loop_watch_del(&hl.w_open);
 	loop_watch_del(&hl.w_run);

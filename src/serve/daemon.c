@@ -126,15 +126,17 @@ daemon_publish(void)
 void
 daemon_creds_changed(void *unused)
 {
+	char role[sizeof(st.role)], account[sizeof(st.role_account)];
+
 	(void)unused;
-	if (st.role_pending && st.cache.cc_n_ok > st.next_after) {
+	if (creds_source_role_due(&st.src, &st.cache, role, sizeof(role), account,
+	    sizeof(account))) {
 		/* the new chain's first credentials: its role name with them */
-		st.role_pending = 0;
-		if (strcmp(st.role, st.next_role) != 0)
-			log_info("serving the role %s (was %s)", st.next_role[0] ? st.next_role :
-			    st.own_role, st.role[0] ? st.role : st.own_role);
-		snprintf(st.role, sizeof(st.role), "%s", st.next_role);
-		snprintf(st.role_account, sizeof(st.role_account), "%s", st.next_account);
+		if (strcmp(st.role, role) != 0)
+			log_info("serving the role %s (was %s)", role[0] ? role : st.own_role,
+			    st.role[0] ? st.role : st.own_role);
+		snprintf(st.role, sizeof(st.role), "%s", role);
+		snprintf(st.role_account, sizeof(st.role_account), "%s", account);
 		role_overlay(&st.inst);
 	}
 	daemon_publish();
@@ -145,11 +147,7 @@ void
 daemon_file_changed(void *unused)
 {
 	(void)unused;
-	if (chain_check())
-		return;		/* a new chain, fetched from already */
-	log_info("credentials from %s: a file changed, reading it again",
-	    st.cache.cc_prov->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
+	creds_source_reread(&st.src, &st.cache, CREDS_REREAD_FILES);
 }
 
 /* Once a second: refresh what is due, expire what has expired. */
@@ -159,8 +157,7 @@ daemon_tick(void)
 	time_t now = time(NULL);
 
 	cred_cache_tick(&st.cache, now);
-	if (st.chain_pending && !st.cache.cc_busy)
-		chain_check();
+	creds_source_tick(&st.src, &st.cache);
 	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
@@ -341,10 +338,7 @@ daemon_hup(void)
 	 * and the credentials: a fetch now (the last good ones stay until it
 	 * delivers), through a profile's new role chain if it changed
 	 */
-	if (chain_check())
-		return;
-	log_info("SIGHUP: reading the credentials from %s again", st.cache.cc_prov->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
+	creds_source_reread(&st.src, &st.cache, CREDS_REREAD_HUP);
 }
 
 /*

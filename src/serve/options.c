@@ -324,20 +324,6 @@ opts_find(const char *flag)
 /* the values' checks and parsers                                     */
 /* ------------------------------------------------------------------ */
 
-int
-role_name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > ROLE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || strchr("+=,.@_-", s[i]) != NULL))
-			return 0;
-	return 1;
-}
-
 static int
 check_source(const char *val, char *err, size_t errlen)
 {
@@ -363,7 +349,7 @@ check_profile(const char *val, char *err, size_t errlen)
 static int
 check_role_name(const char *val, char *err, size_t errlen)
 {
-	if (!role_name_ok(val)) {
+	if (!creds_role_name_ok(val)) {
 		snprintf(err, errlen, "'%s' is not a role name (1 to %d of A-Z a-z 0-9 + = , . @ _ -)",
 		    val, ROLE_NAME_MAX);
 		return -1;

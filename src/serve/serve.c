@@ -41,290 +41,26 @@ parse_args(int argc, char **argv)
 	}
 }
 
-/* credential sources: moving to creds/ (issue 13 item 5) */
-
-/* STS, once: region, endpoint and CA bundle from flags, AWS_* variables, defaults. */
-static int
-start_sts(char *err, size_t errlen)
+/* What the credential source is made from (creds/source.c). */
+static void
+source_config(struct creds_source_cfg *c)
 {
-	struct sts_config sc;
-	const char *v;
-
-	if (st.sts_started)
-		return 0;
-	memset(&sc, 0, sizeof(sc));
-	if ((v = cli.sts_region) == NULL && ((v = getenv("AWS_REGION")) == NULL || *v == '\0') &&
-	    ((v = getenv("AWS_DEFAULT_REGION")) == NULL || *v == '\0'))
-		v = st.inst.i_region;
-	snprintf(sc.sc_region, sizeof(sc.sc_region), "%s", v);
-	if ((v = cli.sts_endpoint) != NULL ||
-	    ((v = getenv("AWS_ENDPOINT_URL_STS")) != NULL && *v != '\0'))
-		snprintf(sc.sc_endpoint, sizeof(sc.sc_endpoint), "%s", v);
-	if ((v = cli.ca_bundle) != NULL || ((v = getenv("AWS_CA_BUNDLE")) != NULL && *v != '\0'))
-		snprintf(sc.sc_ca_bundle, sizeof(sc.sc_ca_bundle), "%s", v);
-	if (sts_init(&sc, err, errlen) == -1)
-		return -1;
-	st.sts_started = 1;
-	log_debug("STS: region %s, endpoint %s", sc.sc_region,
-	    sc.sc_endpoint[0] ? sc.sc_endpoint : "regional");
-	return 0;
+	memset(c, 0, sizeof(*c));
+	c->src_source = cli.source;
+	c->src_profile = cli.profile;
+	c->src_role_name = cli.role_name;
+	c->src_allow_long_term = cli.allow_long_term;
+	c->src_assume_role = cli.assume_role;
+	c->src_external_id = cli.external_id;
+	c->src_session_name = cli.session_name;
+	c->src_duration = cli.duration;
+	c->src_sts_region = cli.sts_region;
+	c->src_sts_endpoint = cli.sts_endpoint;
+	c->src_ca_bundle = cli.ca_bundle;
+	c->src_region = st.inst.i_region;
+	c->src_own_role = st.own_role;
+	c->src_inst_role = st.inst.i_role;
 }
-
-/* A profile's role chain (none: root = profile). */
-static int
-profile_chain(const char *profile, struct assume_step *steps, size_t *nsteps, char *root,
-    size_t rootlen, char *err, size_t errlen)
-{
-	char cfgpath[AWSCONF_PATH_MAX], credpath[AWSCONF_PATH_MAX];
-	char session[STS_SESSION_NAME_MAX + 1];
-	struct aws_conf ac;
-	int rc;
-
-	if (awsconf_paths(cfgpath, sizeof(cfgpath), credpath, sizeof(credpath), err,
-	    errlen) == -1 || awsconf_load(cfgpath, credpath, &ac, err, errlen) == -1)
-		return -1;
-	if (!awsconf_has_profile(&ac, profile)) {
-		/* cred_provider_profile says which files were looked in */
-		awsconf_free(&ac);
-		*nsteps = 0;
-		snprintf(root, rootlen, "%s", profile);
-		return 0;
-	}
-	if (cli.session_name != NULL)
-		snprintf(session, sizeof(session), "%s", cli.session_name);
-	else
-		sts_default_session_name(session, sizeof(session));
-	rc = sts_profile_chain(&ac, profile, session, steps, nsteps, root, rootlen, err, errlen);
-	awsconf_free(&ac);
-	return rc;
-}
-
-/*
- * The provider serving base through steps[0..nsteps) (a profile's role
- * chain; --assume-role is added after them, so steps has room for
- * STS_CHAIN_MAX), and the role name and account it serves ("" for the
- * instance's own).  profile names a profile source, NULL for the others.
- * base is taken over: freed on failure.  0, or -1 with err.
- */
-static int
-chain_provider(struct cred_provider *base, struct assume_step *steps, size_t nsteps,
-    const char *profile, struct cred_provider **out, char *role, size_t rolelen,
-    char *account, size_t acctlen, char *err, size_t errlen)
-{
-	struct cred_provider *p = base;
-
-	role[0] = account[0] = '\0';
-	if (cli.assume_role != NULL) {
-		if (nsteps == STS_CHAIN_MAX) {
-			snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
-			goto fail;
-		}
-		memset(&steps[nsteps], 0, sizeof(steps[nsteps]));
-		snprintf(steps[nsteps].as_arn, sizeof(steps[nsteps].as_arn), "%s", cli.assume_role);
-		snprintf(steps[nsteps].as_external_id, sizeof(steps[nsteps].as_external_id), "%s",
-		    cli.external_id != NULL ? cli.external_id : "");
-		if (cli.session_name != NULL)
-			snprintf(steps[nsteps].as_session, sizeof(steps[nsteps].as_session), "%s",
-			    cli.session_name);
-		else
-			sts_default_session_name(steps[nsteps].as_session,
-			    sizeof(steps[nsteps].as_session));
-		steps[nsteps++].as_duration = cli.duration;
-	}
-	/*
-	 * Through STS: roles to assume, or the environment's and profiles' keys,
-	 * which GetSessionToken turns into session keys if they are long-term.
-	 */
-	if (nsteps > 0 || (base->cp_fetch != cred_provider_example.cp_fetch &&
-	    !cli.allow_long_term)) {
-		if (start_sts(err, errlen) == -1 ||
-		    cred_provider_sts(base, steps, nsteps, cli.duration, cli.allow_long_term,
-		    &p, err, errlen) == -1)
-			goto fail;
-	}
-	if (nsteps > 0) {
-		/* the role served is the one assumed last; its account owns the instance */
-		char name[ROLE_NAME_MAX + 1], acct[16];
-		if (sts_role_name(steps[nsteps - 1].as_arn, name, sizeof(name), acct,
-		    sizeof(acct)) == -1) {
-			snprintf(err, errlen, "role_arn %.200s is not a role ARN",
-			    steps[nsteps - 1].as_arn);
-			base = p;
-			goto fail;
-		}
-		snprintf(role, rolelen, "%s", name);
-		snprintf(account, acctlen, "%s", acct);
-	}
-	if (cli.role_name != NULL)
-		snprintf(role, rolelen, "%s", cli.role_name);
-	else if (nsteps > 0)
-		;	/* named after the role, above */
-	else if (profile != NULL && role_name_ok(profile))
-		snprintf(role, rolelen, "%s", profile);
-	else if (profile != NULL)
-		log_warn("profile name %s is not a valid role name; listing the role %s",
-		    profile, st.own_role[0] ? st.own_role : st.inst.i_role);
-	*out = p;
-	return 0;
-fail:
-	if (base->cp_free != NULL)
-		base->cp_free(base);
-	return -1;
-}
-
-/*
- * Choose the credential source (--source), log which and why, and set the
- * role name.  0, or -1 with err.
- */
-static int
-choose_source(struct cred_provider **out, char *err, size_t errlen)
-{
-	const char *src = cli.source != NULL ? cli.source : "auto";
-	const char *profile = cli.profile, *akid = getenv("AWS_ACCESS_KEY_ID");
-	char why[ERRBUF_LEN] = "";	/* how auto chose, logged once the source delivers */
-	char cfgpath[AWSCONF_PATH_MAX], credpath[AWSCONF_PATH_MAX];
-	char root[AWSCONF_PROFILE_MAX + 1];
-	struct assume_step steps[STS_CHAIN_MAX];
-	size_t nsteps = 0;
-	struct aws_conf ac;
-	int use_profile = 0;
-
-	if (profile == NULL && (profile = getenv("AWS_PROFILE")) != NULL && *profile == '\0')
-		profile = NULL;
-	if (profile == NULL)
-		profile = "default";
-
-	if (strcmp(src, "auto") == 0) {
-		if (akid != NULL && *akid != '\0') {
-			src = "env";
-			snprintf(why, sizeof(why), " (auto: AWS_ACCESS_KEY_ID is set)");
-		} else if (awsconf_paths(cfgpath, sizeof(cfgpath), credpath, sizeof(credpath),
-		    err, errlen) == -1) {
-			src = "example";
-			snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID, and no shared "
-			    "files: %.200s)", err);
-		} else if (awsconf_load(cfgpath, credpath, &ac, err, errlen) == 0) {
-			use_profile = awsconf_has_profile(&ac, profile);
-			src = use_profile ? "profile" : "example";
-			if (use_profile)
-				snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID; profile %s "
-				    "is in the shared files)", profile);
-			else
-				snprintf(why, sizeof(why), " (auto: no AWS_ACCESS_KEY_ID, and profile "
-				    "%s is in neither %s (%s) nor %s (%s))", profile, credpath,
-				    ac.ac_creds_found ? "read" : "no such file", cfgpath,
-				    ac.ac_config_found ? "read" : "no such file");
-			awsconf_free(&ac);
-		} else
-			return -1;	/* a broken file is the user's to fix, not a reason to fall back */
-	}
-	if (strcmp(src, "env") == 0) {
-		if (cred_provider_env(out, err, errlen) == -1)
-			return -1;
-	} else if (strcmp(src, "profile") == 0) {
-		/* a role profile: its chain ends at the profile holding the keys */
-		if (profile_chain(profile, steps, &nsteps, root, sizeof(root), err, errlen) == -1 ||
-		    cred_provider_profile(root, out, err, errlen) == -1)
-			return -1;
-		use_profile = 1;
-	} else
-		*out = &cred_provider_example;
-
-	if (chain_provider(*out, steps, nsteps, use_profile ? profile : NULL, out, st.role,
-	    sizeof(st.role), st.role_account, sizeof(st.role_account), err, errlen) == -1)
-		return -1;
-	if (use_profile && strcmp(src, "profile") == 0) {
-		/* followed from now on: see chain_check */
-		st.chain_on = 1;
-		snprintf(st.chain_profile, sizeof(st.chain_profile), "%s", profile);
-		snprintf(st.chain_root, sizeof(st.chain_root), "%s", root);
-		memcpy(st.chain, steps, sizeof(st.chain));
-		st.nchain = nsteps;	/* the profile's own: chain_provider added to a copy */
-	}
-	snprintf(st.source_why, sizeof(st.source_why), "%s", why);
-	return 0;
-}
-
-/* Two steps of a role chain are the same request to STS. */
-static int
-same_step(const struct assume_step *a, const struct assume_step *b)
-{
-	return strcmp(a->as_arn, b->as_arn) == 0 && strcmp(a->as_session, b->as_session) == 0 &&
-	    strcmp(a->as_external_id, b->as_external_id) == 0 &&
-	    a->as_duration == b->as_duration;
-}
-
-/*
- * A profile source: look at its role chain again (the shared files changed,
- * or SIGHUP).  A changed chain gets a new provider, fetched from at once;
- * the role's name changes with its first credentials (on_creds_changed).
- * What cannot be taken live (keys from another profile, a chain needing STS
- * that was never started, a broken file) is logged, and the chain in use
- * kept.  1 when a fetch was started here, else 0.
- */
-int
-chain_check(void)
-{
-	struct assume_step steps[STS_CHAIN_MAX];
-	struct cred_provider *base, *p, *old;
-	char root[AWSCONF_PROFILE_MAX + 1], err[ERRBUF_LEN];
-	char role[ROLE_NAME_MAX + 1], account[sizeof(st.next_account)];
-	size_t n = 0, i;
-
-	if (!st.chain_on)
-		return 0;
-	if (st.cache.cc_busy) {
-		st.chain_pending = 1;	/* on_tick comes back once the fetch ends */
-		return 0;
-	}
-	st.chain_pending = 0;
-	memset(steps, 0, sizeof(steps));
-	if (profile_chain(st.chain_profile, steps, &n, root, sizeof(root), err,
-	    sizeof(err)) == -1) {
-		log_warn("profile %s: %s; keeping the role chain in use", st.chain_profile, err);
-		return 0;
-	}
-	for (i = 0; i < n && i < st.nchain && same_step(&steps[i], &st.chain[i]); i++)
-		;
-	if (strcmp(root, st.chain_root) == 0 && n == st.nchain && i == n)
-		return 0;
-	if (strcmp(root, st.chain_root) != 0) {
-		log_warn("profile %s now takes its keys from profile %s, not %s: restart to "
-		    "use them; keeping the role chain in use", st.chain_profile, root,
-		    st.chain_root);
-		return 0;
-	}
-	if (n > 0 && !st.sts_started) {
-		log_warn("profile %s now assumes a role, which needs STS (not started with "
-		    "--allow-long-term-keys and no role): restart to use it; keeping the "
-		    "credentials in use", st.chain_profile);
-		return 0;
-	}
-	if (cred_provider_profile(root, &base, err, sizeof(err)) == -1 ||
-	    chain_provider(base, steps, n, st.chain_profile, &p, role, sizeof(role), account,
-	    sizeof(account), err, sizeof(err)) == -1) {
-		log_warn("profile %s: the new role chain: %s; keeping the one in use",
-		    st.chain_profile, err);
-		return 0;
-	}
-	old = st.cache.cc_prov;
-	st.cache.cc_prov = p;
-	if (old->cp_free != NULL)
-		old->cp_free(old);
-	memcpy(st.chain, steps, sizeof(st.chain));
-	st.nchain = n;
-	snprintf(st.next_role, sizeof(st.next_role), "%s", role);
-	snprintf(st.next_account, sizeof(st.next_account), "%s", account);
-	st.next_after = st.cache.cc_n_ok;
-	st.role_pending = 1;
-	log_info("profile %s: the role chain changed (%zu role%s%s%.200s); credentials from "
-	    "%s now", st.chain_profile, n, n == 1 ? "" : "s", n > 0 ? ", the last " : "",
-	    n > 0 ? steps[n - 1].as_arn : "", p->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
-	return 1;
-}
-
-/* end of the credential sources moving to creds/ */
 
 /*
  * Everything up to the first credential: config, instance, keys, the
@@ -336,6 +72,7 @@ static int
 start_up(void)
 {
 	struct cred_provider *prov;
+	struct creds_source_cfg scfg;
 	char err[ERRBUF_LEN];
 	time_t now = time(NULL);
 	const char *files[2];
@@ -363,7 +100,9 @@ start_up(void)
 	http_server_init(cli.grace_ms, &metrics.m_limit_hits[LIM_FDS]);
 	cli.limits.hl_conn_max = cli.max_conn;
 	http_parse_limits_set(&cli.limits.hl_parse, cli.head_max, cli.headers_max);
-	if (choose_source(&prov, err, sizeof(err)) == -1) {
+	source_config(&scfg);
+	if (creds_source_open(&st.src, &scfg, &prov, st.role, sizeof(st.role), st.role_account,
+	    sizeof(st.role_account), err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
@@ -391,11 +130,11 @@ start_up(void)
 	if (!st.cache.cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
-		    st.source_why, st.cache.cc_error);
+		    st.src.cs_why, st.cache.cc_error);
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.source_why, st.cache.cc_cur.c_akid, (long)(st.cache.cc_cur.c_expiration - now));
+	    st.src.cs_why, st.cache.cc_cur.c_akid, (long)(st.cache.cc_cur.c_expiration - now));
 	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -481,12 +220,7 @@ sandbox_config(struct sandbox_cfg *sc)
 		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache.cc_prov, 1);
 		sc->sb_profile = cred_provider_profile_name(st.cache.cc_prov);
 	}
-	if (st.sts_started) {	/* start_sts's choice */
-		const char *v = cli.ca_bundle;
-		if (v == NULL && (v = getenv("AWS_CA_BUNDLE")) != NULL && *v == '\0')
-			v = NULL;
-		sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = v;
-	}
+	sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = creds_source_ca_bundle(&st.src);
 	/* rules or the alias to keep up and remove at exit */
 	sc->sb_keep_net_admin = magicip_installed();
 	sc->sb_exec_net_admin = magicip_firewall() == FW_IPTABLES;
@@ -496,8 +230,7 @@ static void
 clean_up(void)
 {
 	sandbox_cleanup();
-	if (st.sts_started)
-		sts_cleanup();
+	creds_source_close(&st.src);
 	watch_stop();
 	cred_cache_free(&st.cache);
 	cred_wipe(&st.ec2_cred);

@@ -139,8 +139,6 @@ void		 opts_usage_exit(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 /* Where nat sends the magic IP, once the listeners are bound (bound: their real ports). */
 void		 opts_magic_targets(struct serve_options *o, int bound);
-/* IAM role names: 1 to ROLE_NAME_MAX of [A-Za-z0-9+=,.@_-]. */
-int		 role_name_ok(const char *s);
 
 /* ------------------------------------------------------------------ */
 /* serve.c: start-up and shutdown, the serve and creds verbs          */
@@ -168,42 +166,19 @@ struct serve_state {
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */
-	char		 source_why[ERRBUF_LEN];	/* why --source auto chose the source */
 	char		 role_account[16];	/* account of an assumed role, "" if none */
-	int		 sts_started;
+	struct creds_source src;	/* where the credentials come from (creds/source.c) */
 	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
 	struct loop_timer life_timer;	/* the next time-driven change */
 	time_t		 life_due;	/* ... and when it is due (wall clock) */
 	int		 serve;		/* the serve verb (not creds): open the health listener */
 	char		 own_role[FACT_MAX];	/* the instance's, before ours */
 	char		 own_account[FACT_MAX];
-	/*
-	 * --source profile: the profile's role chain as followed now, looked at
-	 * again when the shared files change or on SIGHUP.  A new chain gets a
-	 * new provider at once; its role name is served from its first
-	 * credentials on (until then the last good ones, under the old name).
-	 */
-	int		 chain_on;
-	char		 chain_profile[AWSCONF_PROFILE_MAX + 1];
-	char		 chain_root[AWSCONF_PROFILE_MAX + 1];
-	struct assume_step chain[STS_CHAIN_MAX];
-	size_t		 nchain;
-	int		 chain_pending;	/* to look at once the fetch under way ends */
-	int		 role_pending;	/* next_role waits for the new provider's first delivery */
-	char		 next_role[ROLE_NAME_MAX + 1];
-	char		 next_account[16];
-	unsigned long	 next_after;	/* cc_n_ok when the provider was replaced */
 };
 
 /* serve.c's: the options parsed, the running state (short names: the code reads as before) */
 extern struct serve_options cli;
 extern struct serve_state st;
-
-/*
- * serve.c: a profile source's role chain looked at again; 1 when a fetch
- * was started (moving to creds/, issue 13 item 5)
- */
-int		 chain_check(void);
 
 /* daemon.c */
 /* Read the config file and user data, derive the instance.  0 / -1 with err. */

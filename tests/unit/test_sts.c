@@ -9,7 +9,9 @@
  * What is checked: the request shape libcurl 7.88 signs correctly (POST /,
  * the exact form body, SigV4 scope, SignedHeaders with host, x-amz-date and
  * x-amz-security-token), the result fields, an STS error reply, a reply
- * over STS_RESP_MAX, a refused connection, several calls at once, and a
+ * over STS_RESP_MAX, a refused connection, several calls at once, more
+ * calls than STS_CALLS_MAX (they wait, then all complete), two STS role
+ * providers on one shared base (one base fetch, two AssumeRoles), and a
  * server that never answers (this one waits STS_TIMEOUT_MS, 10 s, once).
  */
 #include <errno.h>
@@ -662,6 +664,231 @@ test_cleanup_in_flight(void **state)
 	assert_int_equal(setup(NULL), 0);	/* teardown cleans up again */
 }
 
+/* Run the loop until every outcome of o[0..n) is reported. */
+static void
+wait_all(struct outcome *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!o[i].done)
+			assert_int_equal(loop_run_until(&o[i].done), 0);
+}
+
+/*
+ * More calls than STS_CALLS_MAX: the rest wait (not refused) and all
+ * complete, each reported once; past STS_QUEUE_MAX waiting, a call is
+ * refused.
+ */
+static void
+test_queue_beyond_cap(void **state)
+{
+	enum { N = STS_CALLS_MAX + STS_QUEUE_MAX };
+	static struct outcome o[N], extra;
+	struct sts_req rq;
+	struct cred base;
+	char err[ERRBUF_LEN];
+	size_t i;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-queue";
+	memset(o, 0, sizeof(o));
+	memset(&extra, 0, sizeof(extra));
+	for (i = 0; i < N; i++)
+		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
+	assert_int_equal(sts_call(&rq, on_done, &extra, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "waiting already"));
+	/* the request was copied: changing what rq pointed to changes nothing */
+	memset(&base, 0, sizeof(base));
+	wait_all(o, N);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(o[i].got_r, 1);
+		assert_int_equal(o[i].r.st_ok, 1);
+	}
+	assert_int_equal(extra.done, 0);
+	for (i = 0; i < N; i++) {
+		json_t *req = next_request();
+		const char *auth = header(req, "Authorization");
+
+		assert_non_null(auth);
+		assert_non_null(strstr(auth, "Credential=" AKID "/"));
+		json_decref(req);
+	}
+}
+
+/* Cleanup with calls waiting: each is reported once; those in flight are not. */
+static void
+test_cleanup_waiting(void **state)
+{
+	enum { N = STS_CALLS_MAX + 2 };
+	static struct outcome o[N];
+	struct sts_req rq;
+	struct cred base;
+	char err[ERRBUF_LEN];
+	size_t i;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "sess-never";
+	memset(o, 0, sizeof(o));
+	for (i = 0; i < N; i++)
+		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
+	sts_cleanup();	/* before the loop ran: nothing was sent */
+	for (i = 0; i < N; i++) {
+		if (i < STS_CALLS_MAX) {
+			assert_int_equal(o[i].done, 0);
+			continue;
+		}
+		assert_int_equal(o[i].done, 1);
+		assert_false(o[i].got_r);
+		assert_non_null(strstr(o[i].err, "shutting down"));
+	}
+	assert_int_equal(setup(NULL), 0);	/* teardown cleans up again */
+}
+
+/* ---- STS providers on one shared base (creds_sts.c) ---------------------- */
+
+/* A base provider that answers from the loop and counts its fetches. */
+struct counting_base {
+	int		 fetches;
+	struct loop_timer timer;
+	cred_done_fn	 done;
+	void		*arg;
+};
+
+static void
+counting_answer(void *arg)
+{
+	struct counting_base *cb = arg;
+	struct cred c;
+
+	base_cred(&c, BASE_TOKEN);
+	c.c_expiration = time(NULL) + 3600;
+	cb->done(cb->arg, 1, &c, NULL);
+}
+
+static void
+counting_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
+{
+	struct counting_base *cb = cp->cp_ctx;
+
+	(void)now;
+	cb->fetches++;
+	cb->done = done;
+	cb->arg = arg;
+	loop_timer_set(&cb->timer, 0, counting_answer, cb);
+}
+
+/* What a provider delivered. */
+struct delivery {
+	int		 done;
+	int		 ok;
+	char		 akid[CRED_AKID_MAX + 1];
+	char		 err[ERRBUF_LEN];
+};
+
+static void
+on_delivery(void *arg, int ok, const struct cred *c, const char *err)
+{
+	struct delivery *d = arg;
+
+	assert_int_equal(d->done, 0);	/* exactly once */
+	d->done = 1;
+	d->ok = ok;
+	if (ok)
+		snprintf(d->akid, sizeof(d->akid), "%s", c->c_akid);
+	else
+		snprintf(d->err, sizeof(d->err), "%s", err);
+}
+
+static void
+fetch_wait(struct cred_provider *p, struct delivery *d)
+{
+	memset(d, 0, sizeof(*d));
+	p->cp_fetch(p, time(NULL), on_delivery, d);
+	assert_int_equal(loop_run_until(&d->done), 0);
+	assert_int_equal(d->ok, 1);
+	assert_string_equal(d->akid, "ASIAMINISTSRESULT001");
+}
+
+/*
+ * Two roles assumed from one base: their fetches at once cause one base
+ * fetch and two AssumeRole calls; a later fetch reuses the kept base
+ * credential; once forgotten, the base is fetched again.
+ */
+static void
+test_shared_base(void **state)
+{
+	static struct counting_base cb;
+	struct cred_provider base = { .cp_name = "counting", .cp_desc = "a counting base",
+	    .cp_fetch = counting_fetch, .cp_ctx = &cb };
+	struct assume_step s1, s2;
+	struct cred_provider *r1, *r2;
+	struct cred_base *b;
+	struct delivery d1, d2;
+	char err[ERRBUF_LEN];
+	const char *arns[2];
+	json_t *req;
+	int i;
+
+	(void)state;
+	memset(&cb, 0, sizeof(cb));
+	memset(&s1, 0, sizeof(s1));
+	memset(&s2, 0, sizeof(s2));
+	snprintf(s1.as_arn, sizeof(s1.as_arn), "arn:aws:iam::123456789012:role/one");
+	snprintf(s1.as_session, sizeof(s1.as_session), "sess-one");
+	snprintf(s2.as_arn, sizeof(s2.as_arn), "arn:aws:iam::123456789012:role/two");
+	snprintf(s2.as_session, sizeof(s2.as_session), "sess-two");
+	assert_int_equal(cred_base_new(&base, &b, err, sizeof(err)), 0);
+	assert_int_equal(cred_provider_sts_on(b, &s1, 1, 0, 0, &r1, err, sizeof(err)), 0);
+	assert_int_equal(cred_provider_sts_on(b, &s2, 1, 0, 0, &r2, err, sizeof(err)), 0);
+	cred_base_unref(b);	/* the roles hold it */
+	assert_ptr_equal(r1->cp_base, &base);
+
+	memset(&d1, 0, sizeof(d1));
+	memset(&d2, 0, sizeof(d2));
+	r1->cp_fetch(r1, time(NULL), on_delivery, &d1);
+	r2->cp_fetch(r2, time(NULL), on_delivery, &d2);
+	assert_int_equal(loop_run_until(&d1.done), 0);
+	assert_int_equal(loop_run_until(&d2.done), 0);
+	assert_int_equal(d1.ok, 1);
+	assert_int_equal(d2.ok, 1);
+	assert_int_equal(cb.fetches, 1);
+	assert_int_equal(cred_base_fetches(b), 1);
+	/* two AssumeRole calls, signed with the one base credential */
+	for (i = 0; i < 2; i++) {
+		req = next_request();
+		assert_non_null(strstr(header(req, "Authorization"), "Credential=" AKID "/"));
+		arns[i] = strstr(json_string_value(json_object_get(req, "body")), "role%2Fone") ?
+		    "one" : "two";
+		json_decref(req);
+	}
+	assert_string_not_equal(arns[0], arns[1]);
+
+	/* a later fetch: the kept base credential, no base fetch */
+	fetch_wait(r1, &d1);
+	assert_int_equal(cb.fetches, 1);
+	json_decref(next_request());
+
+	/* the files changed: forgotten, fetched again once */
+	r2->cp_forget(r2);
+	fetch_wait(r2, &d2);
+	assert_int_equal(cb.fetches, 2);
+	json_decref(next_request());
+
+	r1->cp_free(r1);
+	r2->cp_free(r2);	/* the last reference: the base goes (its cp_free is NULL) */
+}
+
 int
 main(void)
 {
@@ -677,6 +904,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_beyond_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 

@@ -22,6 +22,7 @@ CI); without it they are skipped, saying so, as they are under valgrind
 build (no seccomp filter, see sandbox.c) the filter's cases are skipped.
 """
 
+import fcntl
 import json
 import os
 import pwd
@@ -29,6 +30,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -408,6 +410,103 @@ class TestHelperVerb(WireCase):
 		rc, out, err = run_cli("sandbox-helper")
 		self.assertEqual(rc, EXIT_USAGE, err)
 		self.assertIn("started by serve, not by hand", err)
+
+
+# The run channel's messages (priv/sandbox.c), laid out as the C compiler does on x86-64.
+PROFILE_MAX = 128		# AWSCONF_PROFILE_MAX
+ERRBUF_LEN = 1024		# core.h
+SBX_RUN = 2
+RUN_REQ = struct.Struct("<III%dsxxx" % (PROFILE_MAX + 1))	# struct sbx_req: 144 bytes
+CRED_AKID_OFF = 8		# struct sbx_run_rep: r_seq, r_ok, then struct cred (8-aligned)
+CRED_SIZE = 129 + 257 + 8193 + 5 + 16	# akid, secret, token, padding, two time_t
+RUN_ERR_OFF = CRED_AKID_OFF + CRED_SIZE
+
+
+@unittest.skipIf(UNDER_VALGRIND, NEED_ROOT)
+class TestHelperRuns(WireCase):
+	"""The helper by itself: it runs the credential_process of the profile a
+	request names, as the shared files it was given say, and nothing else."""
+
+	PROC = """#!/bin/sh
+printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "SessionToken": "t"}' "$1"
+"""
+
+	def setUp(self):
+		self.tmp = tempfile.mkdtemp(prefix="imds-helper-")
+		self.addCleanup(shutil.rmtree, self.tmp, True)
+		proc = os.path.join(self.tmp, "proc.sh")
+		with open(proc, "w") as f:
+			f.write(self.PROC)
+		os.chmod(proc, 0o755)
+		self.cfg = os.path.join(self.tmp, "config")
+		self.crd = os.path.join(self.tmp, "credentials")
+		with open(self.cfg, "w") as f:
+			f.write("[profile one]\ncredential_process = %s ONE\n"
+			    "[profile two]\ncredential_process = %s TWO\n"
+			    "[profile keys]\naws_access_key_id = AKIDKEYS\n" % (proc, proc))
+		with open(self.crd, "w") as f:
+			f.write("")
+
+	def start(self, runs):
+		opn, self.opn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+		run, self.run = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+		self.addCleanup(self.opn.close)
+		self.addCleanup(self.run.close)
+
+		def fds():
+			# above 4 first (either may be 3 or 4 already), then onto 3 and 4, inheritable
+			hi = [fcntl.fcntl(x.fileno(), fcntl.F_DUPFD, 10) for x in (opn, run)]
+			os.dup2(hi[0], 3)
+			os.dup2(hi[1], 4)
+		argv = [BIN, "sandbox-helper", "text", "1", runs, self.cfg, self.crd, "", "", "", ""]
+		# close_fds would close 3 and 4 after preexec_fn
+		self.proc = subprocess.Popen(argv, preexec_fn=fds, close_fds=False, stdin=subprocess.DEVNULL,
+		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env())
+		opn.close()
+		run.close()
+		self.opn.settimeout(10)
+		self.run.settimeout(20)
+		self.assertEqual(len(self.opn.recv(64)), 8, "the helper's ready")
+
+	def stop(self):
+		self.opn.close()
+		self.run.close()
+		self.assertEqual(self.proc.wait(10), 0)
+		self.proc.stderr.close()
+
+	def ask(self, seq, profile):
+		self.run.send(RUN_REQ.pack(SBX_RUN, seq, 5000, profile))
+		rep = self.run.recv(65536)
+		rseq, ok = struct.unpack_from("<Ii", rep)
+		self.assertEqual(rseq, seq)
+		if ok:
+			return True, rep[CRED_AKID_OFF:CRED_AKID_OFF + 129].split(b"\0")[0].decode()
+		return False, rep[RUN_ERR_OFF:RUN_ERR_OFF + ERRBUF_LEN].split(b"\0")[0].decode()
+
+	def test_named_profiles(self):
+		self.start("credential_process")
+		self.assertEqual(self.ask(1, b"one"), (True, "AKIDHELPERONE"))
+		self.assertEqual(self.ask(2, b"two"), (True, "AKIDHELPERTWO"))
+		ok, err = self.ask(3, b"keys")
+		self.assertFalse(ok)
+		self.assertIn("profile keys has no credential_process", err)
+		ok, err = self.ask(4, b"nosuch")
+		self.assertFalse(ok)
+		self.assertIn("profile nosuch has no credential_process", err)
+		ok, err = self.ask(5, b"")
+		self.assertFalse(ok)
+		self.assertIn("names no profile", err)
+		ok, err = self.ask(6, b"one\nforged log line")
+		self.assertFalse(ok)
+		self.assertIn("names no profile", err)
+		self.stop()
+
+	def test_runs_none(self):
+		self.start("")
+		ok, err = self.ask(1, b"one")
+		self.assertFalse(ok)
+		self.assertIn("the sandbox helper runs none", err)
+		self.stop()
 
 
 if __name__ == "__main__":
