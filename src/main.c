@@ -308,7 +308,10 @@ static struct {
 	struct config	 cfg;
 	struct instance	 inst;
 	struct imds_options opt;
-	struct cred_cache cache;	/* the role's credentials */
+	struct role_registry roles;	/* the roles served and their credentials */
+	struct roles_ctx roles_ctx;	/* what they are rendered from: inst, cfg */
+	struct role	*inst_role;	/* the instance's role, in roles */
+	struct cred_cache *cache;	/* its credentials: &inst_role->r_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */
@@ -1019,6 +1022,8 @@ role_overlay(struct instance *inst)
 	/* iam/info's ARN names the role's account */
 	snprintf(inst->i_account, sizeof(inst->i_account), "%s",
 	    st.role_account[0] != '\0' ? st.role_account : st.own_account);
+	if (st.inst_role != NULL && registry_rename(st.inst_role, inst->i_role, "") == -1)
+		log_err("role %s: not a name the registry takes", inst->i_role);
 }
 
 /*
@@ -1034,7 +1039,7 @@ apply_role(struct instance *inst)
 	role_overlay(inst);
 }
 
-/* Build a snapshot of the current state.  NULL (logged) on failure. */
+/* Build a snapshot of the instance as it is now.  NULL (logged) on failure. */
 static struct snapshot *
 build(void)
 {
@@ -1046,9 +1051,6 @@ build(void)
 	in.si_inst = &st.inst;
 	in.si_cfg = &st.cfg;
 	in.si_opt = st.opt;
-	in.si_role_cred = st.cache.cc_have ? &st.cache.cc_cur : NULL;
-	in.si_role_absent = 1;	/* no credential: 404, and the log says why */
-	in.si_role_error = st.cache.cc_error;
 	in.si_ec2_cred = &st.ec2_cred;
 	in.si_now = time(NULL);
 	/* events whose NotAfter passed are history before anything is served */
@@ -1060,7 +1062,10 @@ build(void)
 	return s;
 }
 
-/* Serve a new snapshot of the current state.  0 / -1 (logged). */
+/*
+ * Serve a new snapshot of the instance, and the roles rendered again from
+ * it at the same time.  0 / -1 (logged).
+ */
 static int
 publish(void)
 {
@@ -1070,16 +1075,20 @@ publish(void)
 		return 0;
 	if ((s = build()) == NULL)
 		return -1;
+	registry_render_all(&st.roles, s->s_last_modified);
 	server_set_snapshot(s);
 	return 0;
 }
 
-/* The cache's credentials changed. */
+/*
+ * A role's credentials changed, and the registry has rendered it again:
+ * nothing else to do, unless the instance's role takes its new name now.
+ */
 static void
-on_creds_changed(void *unused)
+on_creds_changed(void *unused, struct role *r)
 {
 	(void)unused;
-	if (st.role_pending && st.cache.cc_n_ok > st.next_after) {
+	if (r == st.inst_role && st.role_pending && st.cache->cc_n_ok > st.next_after) {
 		/* the new chain's first credentials: its role name with them */
 		st.role_pending = 0;
 		if (strcmp(st.role, st.next_role) != 0)
@@ -1088,8 +1097,8 @@ on_creds_changed(void *unused)
 		snprintf(st.role, sizeof(st.role), "%s", st.next_role);
 		snprintf(st.role_account, sizeof(st.role_account), "%s", st.next_account);
 		role_overlay(&st.inst);
+		publish();	/* the account is the instance's too */
 	}
-	publish();
 }
 
 /* A watched file changed: fetch again. */
@@ -1100,8 +1109,8 @@ on_file_changed(void *unused)
 	if (chain_check())
 		return;		/* a new chain, fetched from already */
 	log_info("credentials from %s: a file changed, reading it again",
-	    st.cache.cc_prov->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
+	    st.cache->cc_prov->cp_desc);
+	cred_cache_refresh(st.cache, time(NULL));
 }
 
 /* Once a second: refresh what is due, expire what has expired. */
@@ -1110,8 +1119,8 @@ on_tick(void)
 {
 	time_t now = time(NULL);
 
-	cred_cache_tick(&st.cache, now);
-	if (st.chain_pending && !st.cache.cc_busy)
+	registry_tick(&st.roles, now);
+	if (st.chain_pending && !st.cache->cc_busy)
 		chain_check();
 	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
@@ -1243,14 +1252,14 @@ on_control(const char *const *argv, size_t argc, char *reply, size_t cap)
 		snprintf(reply, cap, "error %s: expected %s", argv[0],
 		    argv[0][0] == 's' ? "PATH VALUE" : "PATH");
 	else if (strcmp(argv[0], "rotate-credentials") == 0 && argc == 1) {
-		if (st.cache.cc_busy) {
+		if (st.cache->cc_busy) {
 			snprintf(reply, cap, "ok a fetch from %s is already under way",
-			    st.cache.cc_prov->cp_desc);
+			    st.cache->cc_prov->cp_desc);
 			return;
 		}
-		log_info("credentials from %s: rotating on request", st.cache.cc_prov->cp_desc);
-		cred_cache_refresh(&st.cache, now);
-		snprintf(reply, cap, "ok fetching credentials from %s", st.cache.cc_prov->cp_desc);
+		log_info("credentials from %s: rotating on request", st.cache->cc_prov->cp_desc);
+		cred_cache_refresh(st.cache, now);
+		snprintf(reply, cap, "ok fetching credentials from %s", st.cache->cc_prov->cp_desc);
 	} else if (strcmp(argv[0], "state") == 0 && argc == 1) {
 		if ((json = life_state_json(&st.life, now)) == NULL)
 			snprintf(reply, cap, "error out of memory");
@@ -1297,8 +1306,8 @@ on_hup(void)
 	 */
 	if (chain_check())
 		return;
-	log_info("SIGHUP: reading the credentials from %s again", st.cache.cc_prov->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
+	log_info("SIGHUP: reading the credentials from %s again", st.cache->cc_prov->cp_desc);
+	cred_cache_refresh(st.cache, time(NULL));
 }
 
 /*
@@ -1308,11 +1317,11 @@ on_hup(void)
 static void
 on_ready(struct health_reasons *r)
 {
-	if (!st.cache.cc_fetched_once)
+	if (!st.cache->cc_fetched_once)
 		health_reason_add(r, "credentials: waiting for the first fetch from %s",
-		    st.cache.cc_prov->cp_desc);
-	else if (!st.cache.cc_have)
-		health_reason_add(r, "credentials: %s", st.cache.cc_error[0] ? st.cache.cc_error :
+		    st.cache->cc_prov->cp_desc);
+	else if (!st.cache->cc_have)
+		health_reason_add(r, "credentials: %s", st.cache->cc_error[0] ? st.cache->cc_error :
 		    "expired, and no refresh has delivered yet");
 	if (!st.serving)
 		health_reason_add(r, "metadata: not serving yet");
@@ -1326,11 +1335,11 @@ on_ready(struct health_reasons *r)
 static void
 on_health_creds(struct health_creds *hc)
 {
-	hc->hc_refreshes = st.cache.cc_n_ok;
-	hc->hc_failures = st.cache.cc_n_failed;
-	hc->hc_have = st.cache.cc_have;
-	hc->hc_expires_in = st.cache.cc_have ?
-	    (long)(st.cache.cc_cur.c_expiration - time(NULL)) : 0;
+	hc->hc_refreshes = st.cache->cc_n_ok;
+	hc->hc_failures = st.cache->cc_n_failed;
+	hc->hc_have = st.cache->cc_have;
+	hc->hc_expires_in = st.cache->cc_have ?
+	    (long)(st.cache->cc_cur.c_expiration - time(NULL)) : 0;
 }
 
 /* STS, once: region, endpoint and CA bundle from flags, AWS_* variables, defaults. */
@@ -1563,7 +1572,7 @@ chain_check(void)
 
 	if (!st.chain_on)
 		return 0;
-	if (st.cache.cc_busy) {
+	if (st.cache->cc_busy) {
 		st.chain_pending = 1;	/* on_tick comes back once the fetch ends */
 		return 0;
 	}
@@ -1597,20 +1606,20 @@ chain_check(void)
 		    st.chain_profile, err);
 		return 0;
 	}
-	old = st.cache.cc_prov;
-	st.cache.cc_prov = p;
+	old = st.cache->cc_prov;
+	st.cache->cc_prov = p;
 	if (old->cp_free != NULL)
 		old->cp_free(old);
 	memcpy(st.chain, steps, sizeof(st.chain));
 	st.nchain = n;
 	snprintf(st.next_role, sizeof(st.next_role), "%s", role);
 	snprintf(st.next_account, sizeof(st.next_account), "%s", account);
-	st.next_after = st.cache.cc_n_ok;
+	st.next_after = st.cache->cc_n_ok;
 	st.role_pending = 1;
 	log_info("profile %s: the role chain changed (%zu role%s%s%.200s); credentials from "
 	    "%s now", st.chain_profile, n, n == 1 ? "" : "s", n > 0 ? ", the last " : "",
 	    n > 0 ? steps[n - 1].as_arn : "", p->cp_desc);
-	cred_cache_refresh(&st.cache, time(NULL));
+	cred_cache_refresh(st.cache, time(NULL));
 	return 1;
 }
 
@@ -1655,8 +1664,17 @@ start_up(void)
 		return EXIT_CONFIG;
 	}
 	apply_role(&st.inst);
-	cred_cache_init(&st.cache, prov, on_creds_changed, NULL);
-	st.cache.cc_allow_long_term = cli.allow_long_term;
+	st.roles_ctx.rc_inst = &st.inst;
+	st.roles_ctx.rc_cfg = &st.cfg;
+	registry_init(&st.roles, &(struct role_renderer){ roles_render, role_view_unref,
+	    &st.roles_ctx }, on_creds_changed, NULL);
+	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	st.cache = &st.inst_role->r_cache;
+	st.cache->cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(on_ready, on_health_creds);
 	if (st.serve && cli.health_set && server_health_init(&cli.health, err,
@@ -1665,8 +1683,8 @@ start_up(void)
 		return EXIT_SYSTEM;
 	}
 	/* the first fetch decides: nothing is served without credentials */
-	cred_cache_refresh(&st.cache, now);
-	switch (loop_run_until(&st.cache.cc_fetched_once)) {
+	cred_cache_refresh(st.cache, now);
+	switch (loop_run_until(&st.cache->cc_fetched_once)) {
 	case 0:
 		break;
 	case 1:		/* SIGTERM/SIGINT while waiting: a clean stop */
@@ -1675,14 +1693,14 @@ start_up(void)
 	default:
 		return EXIT_SYSTEM;
 	}
-	if (!st.cache.cc_have) {
+	if (!st.cache->cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
-		    st.source_why, st.cache.cc_error);
+		    st.source_why, st.cache->cc_error);
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.source_why, st.cache.cc_cur.c_akid, (long)(st.cache.cc_cur.c_expiration - now));
+	    st.source_why, st.cache->cc_cur.c_akid, (long)(st.cache->cc_cur.c_expiration - now));
 	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -1763,10 +1781,10 @@ sandbox_config(struct sandbox_cfg *sc)
 	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
 	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
 	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
-	if (st.cache.cc_prov != NULL) {
-		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache.cc_prov, 0);
-		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache.cc_prov, 1);
-		sc->sb_profile = cred_provider_profile_name(st.cache.cc_prov);
+	if (st.cache != NULL) {
+		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
+		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);
+		sc->sb_profile = cred_provider_profile_name(st.cache->cc_prov);
 	}
 	if (st.sts_started) {	/* start_sts's choice */
 		const char *v = cli.ca_bundle;
@@ -1786,7 +1804,9 @@ clean_up(void)
 	if (st.sts_started)
 		sts_cleanup();
 	watch_stop();
-	cred_cache_free(&st.cache);
+	registry_free(&st.roles);
+	st.inst_role = NULL;
+	st.cache = NULL;
 	cred_wipe(&st.ec2_cred);
 	config_free(&st.cfg);
 	life_free(&st.life);
@@ -1835,6 +1855,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out_control;
 	}
+	server_role_resolver(roles_resolve, &st.roles);
 	st.serving = 1;
 	if (publish() == -1) {
 		rc = EXIT_CONFIG;
@@ -1955,18 +1976,17 @@ static int
 cmd_creds(int argc, char **argv)
 {
 	const struct md_node *n;
-	struct snapshot *s;
 	char path[MD_PATH_MAX];
 	int rc;
 
 	parse_serve_args(argc, argv);
 	if ((rc = start_up()) != 0)
 		return rc < 0 ? 0 : rc;
-	if ((s = build()) == NULL)
+	if (registry_render(st.inst_role, time(NULL)) == -1)
 		return EXIT_CONFIG;
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
-	if (st.inst.i_role[0] == '\0' ||
-	    (n = tree_lookup(s->s_root, path, strlen(path))) == NULL || n->n_dir) {
+	if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->r_view->rv_root, path,
+	    strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;
 	} else {
@@ -1974,7 +1994,6 @@ cmd_creds(int argc, char **argv)
 		fputc('\n', stdout);
 		log_info("role %s: the document served at /latest/%s", st.inst.i_role, path);
 	}
-	snapshot_unref(s);
 	loop_cleanup();
 	clean_up();
 	return rc;

@@ -86,6 +86,7 @@ const struct http_header *http_header_find(const struct http_req *req, const cha
 /* server.c: listeners, connections, the per-client limits            */
 /* ------------------------------------------------------------------ */
 struct snapshot;	/* imds/imds.h */
+struct role_view;	/* imds/imds.h */
 
 /*
  * Bind every listener, after loop_init (which set up signals: SIGTERM and
@@ -96,6 +97,14 @@ int		 server_init(const struct listen_addr *la, size_t n, size_t conn_max,
 		    int access_log, char *err, size_t errlen);
 /* Serve s from now on; takes over the caller's reference, drops the old one. */
 void		 server_set_snapshot(struct snapshot *s);
+/*
+ * Who asks decides which role they get: resolve returns the role view
+ * (borrowed; the server holds its own reference while it answers) of the
+ * caller at peer (its address and port, as the access log writes them), or
+ * NULL for none.  Unset: no caller has one.
+ */
+void		 server_role_resolver(struct role_view *(*resolve)(void *arg, const char *peer),
+		    void *arg);
 /* tick: called about once a second; hup: on SIGHUP.  Either may be NULL. */
 void		 server_callbacks(void (*tick)(void), void (*hup)(void));
 /* The port listener i (in server_init's order) is bound to: port 0 resolved. */

@@ -79,6 +79,7 @@ struct conn {
 	uint64_t	 c_start_ms;	/* accept, or start of linger */
 	struct conn	*c_next, *c_prev;	/* in a deadline list, or the free list */
 	struct snapshot	*c_snap;	/* held while the body may point into it */
+	struct role_view *c_role;	/* the caller's role view: held likewise */
 	size_t		 c_inlen;
 	size_t		 c_used;	/* bytes of c_in the request consumed */
 	size_t		 c_headlen;
@@ -123,6 +124,8 @@ static struct {
 	struct clist	 req_list;	/* READ and WRITE, by accept time */
 	struct clist	 linger_list;	/* LINGER, by linger start */
 	struct snapshot	*snap;		/* current; connections hold their own refs */
+	struct role_view *(*resolve)(void *arg, const char *peer);	/* the caller's role */
+	void		*resolve_arg;
 	int		 access_log;
 	int		 stop;
 	uint64_t	 now_ms;
@@ -493,6 +496,8 @@ conn_close(struct conn *c)
 		snapshot_unref(c->c_snap);
 		c->c_snap = NULL;
 	}
+	role_view_unref(c->c_role);
+	c->c_role = NULL;
 	c->c_state = CS_FREE;
 	if (c->c_health) {
 		c->c_next = srv.hfree;
@@ -544,6 +549,8 @@ conn_linger(struct conn *c)
 		snapshot_unref(c->c_snap);
 		c->c_snap = NULL;
 	}
+	role_view_unref(c->c_role);
+	c->c_role = NULL;
 	if (conn_events(c, EPOLLIN | EPOLLRDHUP) == -1)
 		conn_close(c);
 }
@@ -628,7 +635,7 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 		health_handle(req, status, &c->c_rs, c->c_body, HEALTH_BODY_MAX);
 		if (status != 0)
 			c->c_used = 0;
-		c->c_headlen = response_head(&c->c_rs, NULL, date_now(), c->c_head,
+		c->c_headlen = response_head(&c->c_rs, date_now(), c->c_head,
 		    sizeof(c->c_head));
 		goto send;
 	}
@@ -639,7 +646,10 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 		method = req->r_method;
 		target = req->r_target;
 	} else if (status == 0) {
-		routes_handle(req, srv.snap, srv.now_ms / 1000, &c->c_rs);
+		/* the body may point into the caller's role view: held until written */
+		c->c_role = srv.resolve != NULL ? srv.resolve(srv.resolve_arg, c->c_peer) : NULL;
+		role_view_ref(c->c_role);
+		routes_handle(req, srv.snap, c->c_role, srv.now_ms / 1000, &c->c_rs);
 		method = req->r_method;
 		target = req->r_target;
 	} else {
@@ -650,8 +660,7 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 	/* the body may point into the snapshot: hold it until written */
 	c->c_snap = srv.snap;
 	snapshot_ref(c->c_snap);
-	c->c_headlen = response_head(&c->c_rs, c->c_snap, date_now(), c->c_head,
-	    sizeof(c->c_head));
+	c->c_headlen = response_head(&c->c_rs, date_now(), c->c_head, sizeof(c->c_head));
 send:
 	if (c->c_headlen == 0) {
 		log_err("can't happen: response head over %d bytes", HTTP_RESP_HEAD_MAX);
@@ -799,6 +808,7 @@ do_accept(struct listener *l)
 		c->c_used = 0;
 		c->c_polled = 0;
 		c->c_snap = NULL;
+		c->c_role = NULL;
 		sockaddr_text(&ss, c->c_peer, sizeof(c->c_peer));
 		clist_push(&srv.req_list, c);
 		conn_read(c);	/* the request is often there already */
@@ -1027,6 +1037,13 @@ server_set_snapshot(struct snapshot *s)
 	srv.snap = s;
 	if (old != NULL)
 		snapshot_unref(old);
+}
+
+void
+server_role_resolver(struct role_view *(*resolve)(void *arg, const char *peer), void *arg)
+{
+	srv.resolve = resolve;
+	srv.resolve_arg = arg;
 }
 
 void
