@@ -89,40 +89,49 @@ role_changed(void *arg)
 	r->r_calling = 0;
 }
 
+/* Room for one more role in the table.  0 / -1. */
+static int
+table_grow(struct role_registry *rg)
+{
+	struct role **grown;
+	size_t cap;
+
+	if (rg->rg_n < rg->rg_cap)
+		return 0;
+	cap = rg->rg_cap == 0 ? REGISTRY_CAP_INIT : rg->rg_cap * 2;
+	if (cap > REGISTRY_ROLES_MAX)
+		cap = REGISTRY_ROLES_MAX;
+	if ((grown = realloc(rg->rg_roles, cap * sizeof(*grown))) == NULL)
+		return -1;
+	rg->rg_roles = grown;
+	rg->rg_cap = cap;
+	return 0;
+}
+
 struct role *
 registry_add(struct role_registry *rg, const char *key, const char *name,
     const char *account, struct cred_provider *prov, char *err, size_t errlen)
 {
-	struct role *r = NULL, **grown;
-	size_t klen = strlen(key), cap;
+	struct role *r = NULL;
+	size_t klen = strlen(key);
 
-	if (klen == 0 || klen > ROLE_KEY_MAX)
+	if (klen == 0 || klen > ROLE_KEY_MAX) {
 		snprintf(err, errlen, "role key: 1 to %d bytes", ROLE_KEY_MAX);
-	else if (registry_find(rg, key) != NULL)
-		snprintf(err, errlen, "role key %s: already in use", key);
-	else if (rg->rg_n >= REGISTRY_ROLES_MAX)
-		snprintf(err, errlen, "more than %d roles", REGISTRY_ROLES_MAX);
-	else if (!name_ok(name, account, err, errlen))
-		;
-	else if ((r = calloc(1, sizeof(*r))) == NULL)
-		snprintf(err, errlen, "role registry: out of memory");
-	if (r != NULL && rg->rg_n == rg->rg_cap) {
-		cap = rg->rg_cap == 0 ? REGISTRY_CAP_INIT : rg->rg_cap * 2;
-		if (cap > REGISTRY_ROLES_MAX)
-			cap = REGISTRY_ROLES_MAX;
-		if ((grown = realloc(rg->rg_roles, cap * sizeof(*grown))) == NULL) {
-			snprintf(err, errlen, "role registry: out of memory");
-			free(r);
-			r = NULL;
-		} else {
-			rg->rg_roles = grown;
-			rg->rg_cap = cap;
-		}
+		goto fail;
 	}
-	if (r == NULL) {
-		if (prov != NULL && prov->cp_free != NULL)
-			prov->cp_free(prov);
-		return NULL;
+	if (registry_find(rg, key) != NULL) {
+		snprintf(err, errlen, "role key %s: already in use", key);
+		goto fail;
+	}
+	if (rg->rg_n >= REGISTRY_ROLES_MAX) {
+		snprintf(err, errlen, "more than %d roles", REGISTRY_ROLES_MAX);
+		goto fail;
+	}
+	if (!name_ok(name, account, err, errlen))
+		goto fail;
+	if (table_grow(rg) == -1 || (r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "role registry: out of memory");
+		goto fail;
 	}
 	memcpy(r->r_key, key, klen + 1);
 	snprintf(r->r_name, sizeof(r->r_name), "%s", name);
@@ -132,6 +141,10 @@ registry_add(struct role_registry *rg, const char *key, const char *name,
 	r->r_cache.cc_clock = rg->rg_clock;
 	rg->rg_roles[rg->rg_n++] = r;
 	return r;
+fail:
+	if (prov != NULL && prov->cp_free != NULL)
+		prov->cp_free(prov);
+	return NULL;
 }
 
 struct role *
