@@ -5,8 +5,8 @@
  * clock; nothing here does I/O or allocates.  Bodies point into the
  * snapshot or the role view (joined by roles_lookup), into static storage,
  * or into the response's own small buffer (a minted token, the
- * version-level listing).  The order of the checks follows contract §5.1 (disabled, path,
- * X-Forwarded-For, TTL) and §5.3.
+ * version-level listing).  The order of the checks follows contract §5.1
+ * (disabled, path, X-Forwarded-For, TTL) and §5.3.
  */
 #include <string.h>
 
