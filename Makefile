@@ -82,6 +82,9 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libgimme.a $(HDR) $(wildcard tests
 	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgimme.a $(LDLIBS) \
 	    $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
+# test_roles counts the signatures and snapshot builds a role's refresh makes
+$(BUILD)/test_roles: LDFLAGS += -Wl,--wrap=identity_sign,--wrap=snapshot_build
+
 unit-build: $(UNIT_BIN)
 
 deps:

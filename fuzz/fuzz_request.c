@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the whole request-to-response function.  Bytes are
  * parsed as a request; a complete one is routed against the real default
- * instance (built once) and its head formatted, exactly as the server does.
+ * instance and its role (built once), as a caller with that role or with
+ * none, and its head formatted, exactly as the server does.
  * Checked: every answer is one of the statuses IMDS uses, no 200 body is
  * empty, bodies lie within readable memory, and heads always fit.
  */
@@ -13,6 +14,7 @@
 #include "imds/imds.h"
 
 static struct snapshot *snap;
+static struct role_view *rv;
 static struct config cfg;
 static struct instance inst;
 static struct cred role, ec2;
@@ -30,6 +32,7 @@ static void
 build_once(void)
 {
 	struct snapshot_input in;
+	struct role_view_input ri;
 	char err[ERRBUF_LEN];
 	time_t now = 1748856028;	/* fixed: runs are reproducible */
 	static const unsigned char key[TOKEN_KEY_LEN] = { 7 };
@@ -47,10 +50,18 @@ build_once(void)
 	in.si_inst = &inst;
 	in.si_cfg = &cfg;
 	in.si_opt = (struct imds_options){ 1, 0, 1, 0 };
-	in.si_role_cred = &role;
 	in.si_ec2_cred = &ec2;
 	in.si_now = now;
 	if ((snap = snapshot_build(&in, err, sizeof(err))) == NULL)
+		abort();
+	memset(&ri, 0, sizeof(ri));
+	ri.ri_inst = &inst;
+	ri.ri_cfg = &cfg;
+	ri.ri_name = inst.i_role;
+	ri.ri_cred = &role;
+	ri.ri_absent = 1;
+	ri.ri_now = now;
+	if ((rv = role_view_build(&ri, err, sizeof(err))) == NULL)
 		abort();
 }
 
@@ -84,7 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the first byte picks the options, so every mode gets explored */
 	snap->s_opt.o_tokens_required = size > 0 && (data[0] & 1);
 	snap->s_opt.o_endpoint_enabled = !(size > 0 && (data[0] & 2) && (data[0] & 4));
-	routes_handle(&req, snap, 2000, &rs);
+	/* bit 3: a caller without a role */
+	routes_handle(&req, snap, size > 0 && (data[0] & 8) ? NULL : rv, 2000, &rs);
 	assert(status_ok(rs.rs_status));
 	assert(rs.rs_body != NULL);
 	assert(rs.rs_bodylen <= MD_BODY_MAX);
@@ -94,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * the OPTIONS answer, which carries Allow, is the one empty 200 */
 	if (rs.rs_status == 200 && rs.rs_allow == NULL)
 		assert(rs.rs_bodylen > 0);
-	hl = response_head(&rs, snap, "Mon, 02 Jun 2025 09:20:28 GMT", head, sizeof(head));
+	hl = response_head(&rs, "Mon, 02 Jun 2025 09:20:28 GMT", head, sizeof(head));
 	assert(hl > 0);
 	assert(memcmp(head, "HTTP/1.1 ", 9) == 0);
 	assert(hl >= 4 && memcmp(head + hl - 4, "\r\n\r\n", 4) == 0);

@@ -3,6 +3,8 @@
  *
  *   creds.c       providers (example, env, profile) behind one cache with
  *                 the refresh policy; a request never waits on a provider
+ *   registry.c    the role registry: role key -> provider, cache, and the
+ *                 role's rendering (refcounted), each role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
  *                 on a shared base provider: one base fetch for many roles
  *   source.c      the source chosen (--source auto|example|env|profile, and
@@ -36,6 +38,9 @@
 #define CRED_BASE_AHEAD		300	/* s: a shared base credential is reused until this
 					   long before it expires */
 #define CRED_BASE_KEEP_MAX	300	/* s: ... one without expiry, this long after it came */
+#define ROLE_ACCOUNT_MAX	12	/* digits in the account ID of a role's ARN */
+#define ROLE_KEY_MAX		128	/* bytes in a role registry key */
+#define REGISTRY_ROLES_MAX	4096	/* roles one registry holds (one per pod, issue #14) */
 
 #define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
 #define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
@@ -158,6 +163,84 @@ int		 cred_provider_profile(const char *profile, struct cred_provider **out,
 const char	*cred_provider_file(const struct cred_provider *cp, int which);
 /* A profile provider's profile name (through wrappers); NULL for other providers. */
 const char	*cred_provider_profile_name(const struct cred_provider *cp);
+
+/* ------------------------------------------------------------------ */
+/* registry.c: the role registry                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Many roles at once, each with its own provider and cache, refreshed on
+ * its own.  A role's rendering (struct role_view: what a service serves for
+ * it, e.g. IMDS's iam/ documents, imds/roles.c) is made by the registry's
+ * renderer whenever the role's credentials change, and swapped in whole:
+ * it is refcounted, so a request that points into the old one keeps it
+ * alive until written.  Nothing here knows a wire format.
+ */
+struct role_view;	/* a role's rendering: the renderer's type */
+struct role;
+
+struct role_renderer {
+	/* A new rendering of r at now, holding one reference; NULL (logged) on failure. */
+	struct role_view *(*rr_render)(void *arg, const struct role *r, time_t now);
+	void		 (*rr_unref)(struct role_view *v);
+	void		*rr_arg;
+};
+
+struct role_registry {
+	struct role	**rg_roles;	/* the live roles, in no order */
+	size_t		 rg_n;
+	size_t		 rg_cap;
+	struct role	*rg_retired;	/* removed while a fetch was under way */
+	struct role_renderer rg_render;
+	/* after a role's credentials changed and it was rendered again; may be NULL */
+	void		(*rg_changed)(void *arg, struct role *r);
+	void		*rg_arg;
+	time_t		(*rg_clock)(void);	/* wall clock; tests set their own */
+};
+
+struct role {
+	char		 r_key[ROLE_KEY_MAX + 1];	/* the registry's key, fixed */
+	char		 r_name[ROLE_NAME_MAX + 1];	/* the role's name as served */
+	char		 r_account[ROLE_ACCOUNT_MAX + 1];	/* its ARN's account; "": the instance's */
+	struct cred_cache r_cache;	/* owns the provider */
+	struct role_view *r_view;	/* the current rendering (one reference), or NULL */
+	struct role_registry *r_reg;
+	int		 r_retired;	/* removed: no longer rendered nor found */
+	int		 r_calling;	/* in the owner's callback about this role */
+	struct role	*r_next;	/* in rg_retired */
+};
+
+/* An empty registry whose roles are rendered by rr (copied); changed may be NULL. */
+void		 registry_init(struct role_registry *rg, const struct role_renderer *rr,
+		    void (*changed)(void *arg, struct role *r), void *arg);
+/*
+ * Add a role under key (1..ROLE_KEY_MAX bytes, not in use) named name,
+ * account "" or ROLE_ACCOUNT_MAX digits at most, served from prov, which the
+ * role takes over (also on failure).  Nothing is fetched yet
+ * (registry_refresh).  The role or NULL with err.
+ */
+struct role	*registry_add(struct role_registry *rg, const char *key, const char *name,
+		    const char *account, struct cred_provider *prov, char *err, size_t errlen);
+/* The live role under key, or NULL. */
+struct role	*registry_find(const struct role_registry *rg, const char *key);
+/*
+ * Remove r: it is no longer found, and its rendering is dropped (requests
+ * holding a reference keep theirs).  A fetch under way finishes first; the
+ * role is freed by the tick after it ends.
+ */
+void		 registry_remove(struct role_registry *rg, struct role *r);
+/* Change what a role is called (its rendering follows at the next render). 0 / -1. */
+int		 registry_rename(struct role *r, const char *name, const char *account);
+/* Fetch r's credentials now (cred_cache_refresh). */
+void		 registry_refresh(struct role *r, time_t now);
+/* Render r again at now and swap the rendering in.  0, or -1 (the old one stays). */
+int		 registry_render(struct role *r, time_t now);
+/* Render every role again at now (what they are rendered from besides their credentials changed). */
+void		 registry_render_all(struct role_registry *rg, time_t now);
+/* Once a second: each role's cache_tick; frees retired roles whose fetch has ended. */
+void		 registry_tick(struct role_registry *rg, time_t now);
+/* Free every role, retired ones too: at exit, once no fetch can call back. */
+void		 registry_free(struct role_registry *rg);
 
 /* ------------------------------------------------------------------ */
 /* creds_sts.c: credentials through STS                               */

@@ -5,6 +5,8 @@
  *   config.c     the --config JSON file (jansson), errors with line:column;
  *                the instance options' value parser (flags use it too)
  *   instance.c   the instance facts, what derives from them, the snapshot
+ *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
+ *                snapshot per request; the caller's role
  *   identity.c   the instance identity signatures (OpenSSL)
  *   token.c      stateless IMDSv2 tokens
  *   routes.c     the rules: a parsed request and a snapshot to a response;
@@ -130,6 +132,14 @@ int		 tree_remove(struct md_node *root, const char *path);
  * ASCII order, no trailing LF).  0 / -1.
  */
 int		 tree_finalize(struct md_node *root);
+/*
+ * The listing a finalized directory would have with a subdirectory name
+ * among its children (one of that name already there is listed as a
+ * directory): malloc'd, NUL-terminated, *outlen its length.  NULL on
+ * failure, a bad name, or a listing over MD_BODY_MAX.
+ */
+char		*tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
+		    size_t *outlen);
 /* Look up "a/b/c" (segments separated by single '/'; len 0 is root). NULL if absent. */
 const struct md_node *tree_lookup(const struct md_node *root, const char *path, size_t len);
 /*
@@ -222,13 +232,18 @@ struct instance {
 	time_t		 i_pending_time;
 };
 
-/* A finished, immutable view of everything served; swapped whole. */
+/*
+ * A finished, immutable view of the instance, served to every caller;
+ * swapped whole.  No role's data: a caller's role (roles.c) is joined to it
+ * per request.
+ */
 struct snapshot {
 	struct md_node	*s_root;	/* per-version tree: meta-data/, dynamic/, user-data */
+	/* meta-data/ as listed to a caller whose role has iam/: a listing, no children */
+	struct md_node	 s_meta_iam;
 	struct imds_options s_opt;
 	time_t		 s_last_modified;
 	char		 s_lastmod_str[IMF_DATE_LEN + 1];
-	char		 s_role[FACT_MAX];	/* role listed under iam/, "" when none */
 	unsigned	 s_refs;	/* holders; freed at 0 */
 };
 
@@ -237,9 +252,6 @@ struct snapshot_input {
 	const struct instance	*si_inst;
 	const struct config	*si_cfg;	/* tree overlay, user data */
 	struct imds_options	 si_opt;	/* effective options (flags merged) */
-	const struct cred	*si_role_cred;	/* NULL: see si_role_absent */
-	int			 si_role_absent;/* with no cred: 404 (1) or the §8.6 error form (0) */
-	const char		*si_role_error;	/* message for the error form */
 	const struct cred	*si_ec2_cred;	/* identity-credentials/ec2 (§8.7) */
 	time_t			 si_now;	/* wall clock: LastUpdated, Last-Modified */
 	const struct lifecycle	*si_life;	/* spot, events, ASG, tag edits; NULL: none */
@@ -263,6 +275,79 @@ int		 instance_apply_config(struct instance *inst, const struct config *cfg,
 struct snapshot	*snapshot_build(const struct snapshot_input *in, char *err, size_t errlen);
 void		 snapshot_ref(struct snapshot *s);
 void		 snapshot_unref(struct snapshot *s);
+/*
+ * Overlay what cfg holds at path ("meta-data/..." or "dynamic/...") onto
+ * root at the same path, as snapshot_build overlays the whole config (a
+ * role's iam/, roles.c).  Nothing there: 0.  0 / -1 with err.
+ */
+int		 snapshot_overlay(struct md_node *root, const struct config *cfg,
+		    const char *path, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* roles.c: a role as IMDS serves it, joined to the snapshot          */
+/* ------------------------------------------------------------------ */
+
+#define ROLE_KEY_INSTANCE	"instance"	/* registry key of the instance profile's role */
+
+/*
+ * IMDS's rendering of one role (contract §8.6): meta-data/iam/ with info
+ * and security-credentials/<name>, with the config's meta-data/iam
+ * overlaid as snapshot_build overlays the rest.  Immutable; refcounted
+ * like the snapshot (a request holds it while its body points into it).
+ */
+struct role_view {
+	struct md_node	*rv_root;	/* meta-data/iam/... only, finalized */
+	int		 rv_iam_dir;	/* meta-data/ lists iam/ (the config may remove it) */
+	time_t		 rv_last_modified;	/* when rendered */
+	char		 rv_lastmod_str[IMF_DATE_LEN + 1];
+	unsigned	 rv_refs;	/* holders; freed at 0 */
+};
+
+/* What a role view is rendered from. */
+struct role_view_input {
+	const struct instance	*ri_inst;	/* partition, account, instance profile ID */
+	const struct config	*ri_cfg;	/* its meta-data/iam overlay; NULL: none */
+	const char		*ri_name;	/* the role's name; "": nothing of its own */
+	const char		*ri_account;	/* the ARN's account; NULL or "": the instance's */
+	const struct cred	*ri_cred;	/* NULL: see ri_absent */
+	int			 ri_absent;	/* with no cred: 404 (1) or the §8.6 error form (0) */
+	const char		*ri_error;	/* message for the error form */
+	time_t			 ri_now;	/* LastUpdated without a cred; Last-Modified */
+};
+
+/* Render a role.  NULL with err.  The result has rv_refs = 1. */
+struct role_view *role_view_build(const struct role_view_input *in, char *err, size_t errlen);
+void		 role_view_ref(struct role_view *rv);
+void		 role_view_unref(struct role_view *rv);
+
+/* What roles_render reads besides the role: the instance as served now. */
+struct roles_ctx {
+	const struct instance	*rc_inst;
+	const struct config	*rc_cfg;
+};
+/*
+ * The role registry's renderer (rr_render, with rr_unref role_view_unref;
+ * arg a struct roles_ctx): the role's name, account and credentials; while
+ * it has none the credentials leaf is absent (404).  NULL (logged).
+ */
+struct role_view *roles_render(void *arg, const struct role *r, time_t now);
+/*
+ * The caller's role view (borrowed), NULL for none.  arg: the role
+ * registry.  Today every caller gets the instance's role (ROLE_KEY_INSTANCE).
+ */
+struct role_view *roles_resolve(void *arg, const struct http_peer *peer);
+/*
+ * What path (below a version, e.g. "meta-data/iam/info") serves to a caller
+ * whose role view is rv (NULL: none): meta-data/iam and below from rv,
+ * meta-data/'s listing with iam/ when rv has one, the rest from s.  NULL if
+ * absent.  No allocation.
+ */
+const struct md_node *roles_lookup(const struct snapshot *s, const struct role_view *rv,
+		    const char *path, size_t len);
+/* That caller's Last-Modified: the later of s's and rv's. */
+const char	*roles_last_modified(const struct snapshot *s, const struct role_view *rv);
+/* The §8.6 credentials document (also §8.7's ec2-instance) into j. */
+void		 roles_cred_json(struct jbuf *j, const struct cred *c, time_t now);
 
 /* ------------------------------------------------------------------ */
 /* identity.c: instance identity signatures (contract §9.2, OpenSSL)  */
@@ -353,7 +438,8 @@ struct response {
 	long		 rs_ttl;	/* X-Aws-Ec2-Metadata-Token-Ttl-Seconds, -1 absent */
 	int		 rs_hop_limit;	/* > 0: set IP TTL / hop limit before writing */
 	int		 rs_head_only;	/* HEAD: no body on the wire */
-	const char	*rs_body;	/* into the snapshot, static, or rs_tokbuf */
+	const char	*rs_lastmod;	/* Last-Modified (RESP_META): into the snapshot or role view */
+	const char	*rs_body;	/* into the snapshot or role view, static, or rs_tokbuf */
 	size_t		 rs_bodylen;
 	int		 rs_token_used;	/* request carried a valid token */
 	char		 rs_tokbuf[TOKEN_LEN + 1];
@@ -362,17 +448,18 @@ struct response {
 };
 
 /*
- * Decide the response to a parsed request.  now_wall is the wall clock,
- * now_mono monotonic seconds (tokens).  Bodies point into snap or static
- * storage; no allocation.
+ * Decide the response to a parsed request from a caller whose role view is
+ * rv (NULL: the caller has no role; roles_resolve).  now_mono is monotonic
+ * seconds (tokens).  Bodies point into snap, rv or static storage: hold
+ * both until the response is written.  No allocation.
  */
 void		 routes_handle(const struct http_req *req, const struct snapshot *snap,
-		    uint64_t now_mono, struct response *rs);
+		    const struct role_view *rv, uint64_t now_mono, struct response *rs);
 /* A response to a parse failure (status 400/408/413/431/501/505). */
 void		 routes_error(int status, struct response *rs);
 /* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
-size_t		 response_head(const struct response *rs, const struct snapshot *snap,
-		    const char *date, char *buf, size_t cap);
+size_t		 response_head(const struct response *rs, const char *date, char *buf,
+		    size_t cap);
 
 /* ------------------------------------------------------------------ */
 /* service.c: IMDS as an HTTP service                                 */
@@ -384,6 +471,9 @@ extern const struct http_service imds_http_service;
 void		 imds_serve_options(int access_log);
 /* Serve s from now on; takes over the caller's reference, drops the old one (s NULL: none). */
 void		 imds_serve_snapshot(struct snapshot *s);
+/* Who gets which role: the resolver gives the caller's role view (NULL: no role; not held). */
+void		 imds_serve_resolver(struct role_view *(*resolve)(void *arg,
+		    const struct http_peer *peer), void *arg);
 
 /* ------------------------------------------------------------------ */
 /* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits   */

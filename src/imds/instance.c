@@ -10,7 +10,9 @@
  *   snapshot_build	   the per-version tree served to clients: generated
  *			   from the facts (contract §8, §9, §10), overlaid with
  *			   the config's meta-data and dynamic trees, signed,
- *			   finalized
+ *			   finalized.  Instance data only: what a caller's role
+ *			   adds under iam/ is rendered per role (roles.c) and
+ *			   joined to the snapshot per request.
  *
  * Facts live in struct instance so that the identity document, the mac
  * directory, the hostnames and the top-level leaves can never disagree.  The
@@ -51,9 +53,9 @@
 #define ROOT_DEVICE		"/dev/xvda"
 #define VHOSTMD_BODY		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 #define DOC_VERSION		"2017-09-30"
-#define ROLE_ERROR_CODE		"AssumeRoleUnauthorizedAccess"
 #define PATH_DOCUMENT		"dynamic/instance-identity/document"
 #define PATH_TAGS		"meta-data/tags"
+#define PATH_META		"meta-data"
 
 /* ------------------------------------------------------------------ */
 /* The default instance (contract §7)                                  */
@@ -809,72 +811,6 @@ bset_json(struct build *b, const char *path, struct jbuf *j)
 	free(doc);
 }
 
-/* §8.6 credentials document (also §8.7's ec2-instance). */
-static void
-cred_json(struct jbuf *j, const struct cred *c, time_t now)
-{
-	char lu[ISO_DATE_LEN + 1], ex[ISO_DATE_LEN + 1];
-
-	fmt_iso8601(c->c_last_updated ? c->c_last_updated : now, lu);
-	/* a source without an expiry: the lifetime EC2's own credentials have */
-	fmt_iso8601(c->c_expiration ? c->c_expiration : now + CRED_LIFETIME_EXAMPLE, ex);
-	json_begin(j);
-	json_str(j, "Code", "Success");
-	json_str(j, "LastUpdated", lu);
-	json_str(j, "Type", "AWS-HMAC");
-	json_str(j, "AccessKeyId", c->c_akid);
-	json_str(j, "SecretAccessKey", c->c_secret);
-	json_str(j, "Token", c->c_token);
-	json_str(j, "Expiration", ex);
-	json_end(j);
-}
-
-/* iam/: info and security-credentials/<role> (§8.6); only with a role. */
-static void
-gen_iam(struct build *b, const struct snapshot_input *in)
-{
-	const struct instance *inst = in->si_inst;
-	const struct cred *c = in->si_role_cred;
-	char lu[ISO_DATE_LEN + 1], arn[3 * FACT_MAX + 64], msg[ERRBUF_LEN];
-	struct jbuf j;
-
-	if (inst->i_role[0] == '\0')
-		return;
-	fmt_iso8601(c != NULL && c->c_last_updated ? c->c_last_updated : in->si_now, lu);
-	snprintf(arn, sizeof(arn), "arn:%s:iam::%s:instance-profile/%s", inst->i_partition,
-	    inst->i_account, inst->i_role);
-	jbuf_init(&j);
-	json_begin(&j);
-	json_str(&j, "Code", "Success");
-	json_str(&j, "LastUpdated", lu);
-	json_str(&j, "InstanceProfileArn", arn);
-	json_str(&j, "InstanceProfileId", inst->i_profile_id);
-	json_end(&j);
-	bset_json(b, "meta-data/iam/info", &j);
-
-	/* no credentials to serve (expired, not fetched yet): the leaf is absent */
-	if (c == NULL && in->si_role_absent)
-		return;
-	jbuf_init(&j);
-	if (c != NULL) {
-		cred_json(&j, c, in->si_now);
-	} else {
-		/* the error form: still 200, Code not Success (§8.6) */
-		if (in->si_role_error != NULL && in->si_role_error[0] != '\0')
-			snprintf(msg, sizeof(msg), "%s", in->si_role_error);
-		else
-			snprintf(msg, sizeof(msg), "EC2 cannot assume the role %s.", inst->i_role);
-		fmt_iso8601(in->si_now, lu);
-		json_begin(&j);
-		json_str(&j, "Code", ROLE_ERROR_CODE);
-		json_str(&j, "Message", msg);
-		json_str(&j, "LastUpdated", lu);
-		json_end(&j);
-	}
-	bset_json(b, bpath(b, "meta-data/iam/security-credentials/%s", inst->i_role), &j);
-	jbuf_free(&j);
-}
-
 /* identity-credentials/ec2/ (§8.7). */
 static void
 gen_identity_creds(struct build *b, const struct snapshot_input *in)
@@ -893,7 +829,7 @@ gen_identity_creds(struct build *b, const struct snapshot_input *in)
 	bset_json(b, "meta-data/identity-credentials/ec2/info", &j);
 	if (c != NULL) {
 		jbuf_init(&j);
-		cred_json(&j, c, in->si_now);
+		roles_cred_json(&j, c, in->si_now);
 		bset_json(b, "meta-data/identity-credentials/ec2/security-credentials/"
 		    "ec2-instance", &j);
 	}
@@ -935,7 +871,6 @@ gen_meta(struct build *b, const struct snapshot_input *in)
 	bset(b, "meta-data/events/maintenance/history", "[]");
 	bset(b, "meta-data/events/maintenance/scheduled", "[]");
 	bset(b, "meta-data/hostname", inst->i_local_hostname);
-	gen_iam(b, in);
 	gen_identity_creds(b, in);
 	bset(b, "meta-data/instance-action", "none");
 	bset(b, "meta-data/instance-id", inst->i_instance_id);
@@ -1074,19 +1009,51 @@ is_fact_path(const char *path)
 	return strcmp(path, "security-groups") == 0;
 }
 
+static void	 overlay(struct build *b, json_t *obj, char *path, size_t plen);
+
 /*
- * Overlay a config object at path (path[0..plen) holds the prefix):
- * strings and arrays set leaves, objects recurse (a leaf in the way becomes
- * a directory), null removes.  Skipped: meta-data/tags (gen_tags), the
- * document-as-object exception, and the fact paths.
+ * Overlay one config value v at path (plen bytes, the whole path; the
+ * buffer has room for MD_PATH_MAX): a string or an array sets a leaf, an
+ * object recurses (a leaf in the way becomes a directory), null removes.
+ * Skipped: meta-data/tags (gen_tags), the document-as-object exception, and
+ * the fact paths.
  */
+static void
+overlay_value(struct build *b, json_t *v, char *path, size_t plen)
+{
+	const char **vals;
+	size_t n;
+
+	if (strcmp(path, PATH_TAGS) == 0 ||
+	    (strcmp(path, PATH_DOCUMENT) == 0 && json_is_object(v))) {
+		/* handled elsewhere */
+	} else if (json_is_object(v)) {
+		if (tree_mkdir(b->b_root, path) == -1)
+			bfail(b, path);
+		else
+			overlay(b, v, path, plen);
+	} else if (json_is_string(v)) {
+		if (!is_fact_path(path))
+			bsetn(b, path, json_string_value(v), json_string_length(v));
+	} else if (json_is_array(v)) {
+		if (!is_fact_path(path)) {
+			if (jstrings(v, &vals, &n) == -1 ||
+			    tree_set_list(b->b_root, path, vals, n) == -1)
+				bfail(b, path);
+			free(vals);
+		}
+	} else if (json_is_null(v)) {
+		tree_remove(b->b_root, path);
+	}
+}
+
+/* Overlay each member of a config object at path (path[0..plen) holds the prefix). */
 static void
 overlay(struct build *b, json_t *obj, char *path, size_t plen)
 {
-	const char **vals;
 	const char *k;
 	json_t *v;
-	size_t klen, n;
+	size_t klen;
 
 	json_object_foreach(obj, k, v) {
 		if (b->b_failed)
@@ -1098,29 +1065,48 @@ overlay(struct build *b, json_t *obj, char *path, size_t plen)
 		}
 		path[plen] = '/';
 		memcpy(path + plen + 1, k, klen + 1);
-		if (strcmp(path, PATH_TAGS) == 0 ||
-		    (strcmp(path, PATH_DOCUMENT) == 0 && json_is_object(v))) {
-			/* handled elsewhere */
-		} else if (json_is_object(v)) {
-			if (tree_mkdir(b->b_root, path) == -1)
-				bfail(b, path);
-			else
-				overlay(b, v, path, plen + 1 + klen);
-		} else if (json_is_string(v)) {
-			if (!is_fact_path(path))
-				bsetn(b, path, json_string_value(v), json_string_length(v));
-		} else if (json_is_array(v)) {
-			if (!is_fact_path(path)) {
-				if (jstrings(v, &vals, &n) == -1 ||
-				    tree_set_list(b->b_root, path, vals, n) == -1)
-					bfail(b, path);
-				free(vals);
-			}
-		} else if (json_is_null(v)) {
-			tree_remove(b->b_root, path);
-		}
+		overlay_value(b, v, path, plen + 1 + klen);
 		path[plen] = '\0';
 	}
+}
+
+int
+snapshot_overlay(struct md_node *root, const struct config *cfg, const char *path,
+    char *err, size_t errlen)
+{
+	static const char meta[] = "meta-data/", dyn[] = "dynamic/";
+	struct build *b;
+	json_t *v;
+	size_t len = strlen(path);
+	int rc;
+
+	if (cfg == NULL)
+		return 0;
+	if (strncmp(path, meta, sizeof(meta) - 1) == 0)
+		v = jpath(cfg->c_meta, path + sizeof(meta) - 1);
+	else if (strncmp(path, dyn, sizeof(dyn) - 1) == 0)
+		v = jpath(cfg->c_dynamic, path + sizeof(dyn) - 1);
+	else
+		v = NULL;
+	if (v == NULL)
+		return 0;	/* the config says nothing there */
+	if (len > MD_PATH_MAX) {
+		snprintf(err, errlen, "overlay: path too long");
+		return -1;
+	}
+	/* about 1 KiB of path: on the heap, as snapshot_build's */
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, errlen, "overlay: out of memory");
+		return -1;
+	}
+	b->b_root = root;
+	b->b_err = err;
+	b->b_errlen = errlen;
+	memcpy(b->b_path, path, len + 1);
+	overlay_value(b, v, b->b_path, len);
+	rc = b->b_failed ? -1 : 0;
+	free(b);
+	return rc;
 }
 
 /* One tag leaf, served even when its value is empty. */
@@ -1230,7 +1216,6 @@ snapshot_build(const struct snapshot_input *in, char *err, size_t errlen)
 	struct build *b = NULL;
 	const struct config *cfg = in->si_cfg;
 	const struct md_node *n;
-	const char *p;
 
 	if (in->si_inst == NULL) {
 		snprintf(err, errlen, "snapshot: no instance");
@@ -1265,16 +1250,22 @@ snapshot_build(const struct snapshot_input *in, char *err, size_t errlen)
 		snprintf(err, errlen, "snapshot: a listing is too long, or out of memory");
 		goto fail;
 	}
+	/* meta-data/ as listed to a caller whose role has an iam/ (roles.c) */
+	n = tree_lookup(b->b_root, PATH_META, sizeof(PATH_META) - 1);
+	if (n != NULL && n->n_dir) {
+		s->s_meta_iam.n_dir = 1;
+		if ((s->s_meta_iam.n_body = tree_listing_with_dir(n, "iam", 3,
+		    &s->s_meta_iam.n_bodylen)) == NULL) {
+			snprintf(err, errlen, "snapshot: meta-data's listing is too long, or out "
+			    "of memory");
+			goto fail;
+		}
+	}
 	s->s_root = b->b_root;
 	b->b_root = NULL;
 	s->s_opt = in->si_opt;
 	s->s_last_modified = in->si_now;
 	fmt_imf_date(in->si_now, s->s_lastmod_str);
-	/* the role served, unless the config removed it from iam/ */
-	if (in->si_inst->i_role[0] != '\0' &&
-	    (p = bpath(b, "meta-data/iam/security-credentials/%s", in->si_inst->i_role)) != NULL &&
-	    (n = tree_lookup(s->s_root, p, strlen(p))) != NULL && !n->n_dir)
-		fact_set(s->s_role, in->si_inst->i_role);
 	s->s_refs = 1;
 	free(b);
 	return s;
@@ -1282,6 +1273,8 @@ fail:
 	if (b != NULL)
 		tree_free(b->b_root);
 	free(b);
+	if (s != NULL)
+		free(s->s_meta_iam.n_body);
 	free(s);
 	return NULL;
 }
@@ -1304,6 +1297,7 @@ snapshot_unref(struct snapshot *s)
 		return;
 	}
 	tree_free(s->s_root);
+	free(s->s_meta_iam.n_body);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }

@@ -1,11 +1,12 @@
 /*
  * routes.c: the IMDS rules, from a parsed request to a response.
  *
- * Pure: the caller passes the snapshot and the clock; nothing here does I/O
- * or allocates.  Bodies point into the snapshot, into static storage, or
- * into the response's own small buffer (a minted token, the version-level
- * listing).  The order of the checks follows contract §5.1 (disabled, path,
- * X-Forwarded-For, TTL) and §5.3.
+ * Pure: the caller passes the snapshot, the caller's role view and the
+ * clock; nothing here does I/O or allocates.  Bodies point into the
+ * snapshot or the role view (joined by roles_lookup), into static storage,
+ * or into the response's own small buffer (a minted token, the
+ * version-level listing).  The order of the checks follows contract §5.1
+ * (disabled, path, X-Forwarded-For, TTL) and §5.3.
  */
 #include <string.h>
 
@@ -69,6 +70,7 @@ rs_reset(struct response *rs, int head_only)
 	rs->rs_ttl = -1;
 	rs->rs_hop_limit = 0;
 	rs->rs_head_only = head_only;
+	rs->rs_lastmod = NULL;
 	rs->rs_body = "";
 	rs->rs_bodylen = 0;
 	rs->rs_token_used = 0;
@@ -231,8 +233,8 @@ version_listing_of(const struct md_node *root, struct response *rs)
 }
 
 void
-routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t now,
-    struct response *rs)
+routes_handle(const struct http_req *req, const struct snapshot *snap,
+    const struct role_view *rv, uint64_t now, struct response *rs)
 {
 	char path[HTTP_HEAD_MAX];
 	const struct http_header *tok;
@@ -245,6 +247,7 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 	get = slice_eq(req->r_method, "GET");
 	head = slice_eq(req->r_method, "HEAD");
 	rs_reset(rs, head);
+	rs->rs_lastmod = roles_last_modified(snap, rv);
 
 	if ((n = normalize(req->r_target, path, &trailing)) < 0) {
 		rs_empty(rs, 400);
@@ -317,7 +320,7 @@ routes_handle(const struct http_req *req, const struct snapshot *snap, uint64_t 
 		version_listing_of(snap->s_root, rs);
 		return;
 	}
-	node = tree_lookup(snap->s_root, path + seg + 1, (size_t)n - seg - 1);
+	node = roles_lookup(snap, rv, path + seg + 1, (size_t)n - seg - 1);
 	if (node == NULL) {
 		rs_page(rs, 404);
 		return;
@@ -338,7 +341,7 @@ enum k_field {
 	KF_ALLOW,	/* Allow: when the response has one */
 	KF_CTYPE,	/* Content-Type */
 	KF_RANGES,	/* Accept-Ranges: none */
-	KF_LASTMOD,	/* Last-Modified: the snapshot's */
+	KF_LASTMOD,	/* Last-Modified: the later of the snapshot's and the role view's */
 	KF_CLEN,	/* Content-Length */
 	KF_DATE,	/* Date */
 	KF_SERVER,	/* Server: EC2ws */
@@ -361,8 +364,7 @@ _Static_assert(ORDER_LEN(order_meta) <= HTTP_FIELDS_MAX, "a head fits http_field
 
 /* The status line and headers in the order of the response's shape. */
 size_t
-response_head(const struct response *rs, const struct snapshot *snap, const char *date,
-    char *buf, size_t cap)
+response_head(const struct response *rs, const char *date, char *buf, size_t cap)
 {
 	struct http_field f[HTTP_FIELDS_MAX];
 	const enum k_field *order = rs->rs_shape == RESP_META ? order_meta : order_plain;
@@ -397,7 +399,7 @@ response_head(const struct response *rs, const struct snapshot *snap, const char
 			break;
 		case KF_LASTMOD:
 			x->hf_name = "Last-Modified";
-			x->hf_value = snap->s_lastmod_str;
+			x->hf_value = rs->rs_lastmod != NULL ? rs->rs_lastmod : "";
 			break;
 		case KF_CLEN:
 			x->hf_name = "Content-Length";

@@ -5,22 +5,26 @@
  * holds a reference while the body (which may point into it) is written,
  * and answers with routes.c's rules and heads.  It counts what the answer
  * says for the metrics, and writes the access log line.  It is told who is
- * asking (struct http_peer); the rules do not need it yet.
+ * asking (struct http_peer): a resolver (imds_serve_resolver) turns the
+ * peer into its role's view, which is held like the snapshot.
  */
 #include <string.h>
 
 #include "imds/imds.h"
 #include "ops/ops.h"
 
-/* One connection's answer: the response and the snapshot its body may point into. */
+/* One connection's answer: the response, the snapshot and role view its body may point into. */
 struct imds_conn {
 	struct response	 ic_rs;
 	struct snapshot	*ic_snap;	/* held until sv_release */
+	struct role_view *ic_role;	/* the caller's, held likewise; NULL: no role */
 };
 
 static struct {
 	struct snapshot	*snap;		/* current; connections hold their own refs */
 	int		 access_log;
+	struct role_view *(*resolve)(void *arg, const struct http_peer *peer);
+	void		*resolve_arg;
 } imds;
 
 /* Count what the response says for the metrics. */
@@ -46,9 +50,12 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 	struct slice method = { "-", 1 }, target = { "-", 1 };
 	const char *v;
 
-	if (call->hc_status == 0)
-		routes_handle(call->hc_req, imds.snap, call->hc_now_ms / 1000, rs);
-	else
+	if (call->hc_status == 0) {
+		ic->ic_role = imds.resolve != NULL ?
+		    imds.resolve(imds.resolve_arg, call->hc_peer) : NULL;
+		role_view_ref(ic->ic_role);
+		routes_handle(call->hc_req, imds.snap, ic->ic_role, call->hc_now_ms / 1000, rs);
+	} else
 		routes_error(call->hc_status, rs);	/* 429: K10, empty, K5 order */
 	if (call->hc_req != NULL) {
 		method = call->hc_req->r_method;
@@ -58,7 +65,7 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 	/* the body may point into the snapshot: hold it until written */
 	ic->ic_snap = imds.snap;
 	snapshot_ref(ic->ic_snap);
-	rp->hr_headlen = response_head(rs, ic->ic_snap, call->hc_date, rp->hr_head,
+	rp->hr_headlen = response_head(rs, call->hc_date, rp->hr_head,
 	    rp->hr_headcap);
 	rp->hr_body = rs->rs_body;
 	rp->hr_bodylen = rs->rs_head_only ? 0 : rs->rs_bodylen;
@@ -79,6 +86,8 @@ imds_release(void *state)
 	if (ic->ic_snap != NULL)
 		snapshot_unref(ic->ic_snap);
 	ic->ic_snap = NULL;
+	role_view_unref(ic->ic_role);
+	ic->ic_role = NULL;
 }
 
 const struct http_service imds_http_service = {
@@ -100,6 +109,14 @@ void
 imds_serve_options(int access_log)
 {
 	imds.access_log = access_log;
+}
+
+void
+imds_serve_resolver(struct role_view *(*resolve)(void *arg, const struct http_peer *peer),
+    void *arg)
+{
+	imds.resolve = resolve;
+	imds.resolve_arg = arg;
 }
 
 void

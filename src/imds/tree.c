@@ -405,6 +405,50 @@ tree_finalize(struct md_node *root)
 	return finalize_dir(root);
 }
 
+char *
+tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
+    size_t *outlen)
+{
+	const struct md_node *k;
+	size_t i, pos, total = 0, off = 0;
+	int there;
+	char *body;
+
+	if (dir == NULL || !dir->n_dir || !tree_name_ok(name, len))
+		return NULL;
+	there = kid_find(dir, name, len, &pos) != NULL;
+	for (i = 0; i < dir->n_nkids; i++)
+		total += dir->n_kids[i].n_namelen + (size_t)dir->n_kids[i].n_dir + (i > 0);
+	if (there)
+		total += !dir->n_kids[pos].n_dir;	/* a leaf of that name: its '/' */
+	else
+		total += len + 1 + (dir->n_nkids > 0);
+	if (total > MD_BODY_MAX || (body = malloc(total + 1)) == NULL)
+		return NULL;
+	/* finalize_dir's format: names, '/' after directories, LF between */
+	for (i = 0; i <= dir->n_nkids; i++) {
+		if (i == pos && !there) {
+			if (off > 0)
+				body[off++] = '\n';
+			memcpy(body + off, name, len);
+			off += len;
+			body[off++] = '/';
+		}
+		if (i == dir->n_nkids)
+			break;
+		k = &dir->n_kids[i];
+		if (off > 0)
+			body[off++] = '\n';
+		memcpy(body + off, k->n_name, k->n_namelen);
+		off += k->n_namelen;
+		if (k->n_dir || (there && i == pos))
+			body[off++] = '/';
+	}
+	body[off] = '\0';
+	*outlen = off;
+	return body;
+}
+
 const struct md_node *
 tree_lookup(const struct md_node *root, const char *path, size_t len)
 {

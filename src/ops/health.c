@@ -256,7 +256,7 @@ health_serve_one(void *state, const struct http_call *call, struct http_reply *r
 
 	health_handle(call->hc_status == 0 ? call->hc_req : NULL, call->hc_status, &h->hc_rs,
 	    h->hc_body, sizeof(h->hc_body));
-	rp->hr_headlen = response_head(&h->hc_rs, NULL, call->hc_date, rp->hr_head,
+	rp->hr_headlen = response_head(&h->hc_rs, call->hc_date, rp->hr_head,
 	    rp->hr_headcap);
 	rp->hr_body = h->hc_rs.rs_body;
 	rp->hr_bodylen = h->hc_rs.rs_head_only ? 0 : h->hc_rs.rs_bodylen;

@@ -67,6 +67,8 @@ role_overlay(struct instance *inst)
 	/* iam/info's ARN names the role's account */
 	snprintf(inst->i_account, sizeof(inst->i_account), "%s",
 	    st.role_account[0] != '\0' ? st.role_account : st.own_account);
+	if (st.inst_role != NULL && registry_rename(st.inst_role, inst->i_role, "") == -1)
+		log_err("role %s: not a name the registry takes", inst->i_role);
 }
 
 /*
@@ -82,7 +84,7 @@ daemon_apply_role(struct instance *inst)
 	role_overlay(inst);
 }
 
-/* Build a snapshot of the current state.  NULL (logged) on failure. */
+/* Build a snapshot of the instance as it is now.  NULL (logged) on failure. */
 struct snapshot *
 daemon_build(void)
 {
@@ -94,9 +96,6 @@ daemon_build(void)
 	in.si_inst = &st.inst;
 	in.si_cfg = &st.cfg;
 	in.si_opt = st.opt;
-	in.si_role_cred = st.cache.cc_have ? &st.cache.cc_cur : NULL;
-	in.si_role_absent = 1;	/* no credential: 404, and the log says why */
-	in.si_role_error = st.cache.cc_error;
 	in.si_ec2_cred = &st.ec2_cred;
 	in.si_now = time(NULL);
 	/* events whose NotAfter passed are history before anything is served */
@@ -108,7 +107,10 @@ daemon_build(void)
 	return s;
 }
 
-/* Serve a new snapshot of the current state.  0 / -1 (logged). */
+/*
+ * Serve a new snapshot of the instance, and the roles rendered again from
+ * it at the same time.  0 / -1 (logged).
+ */
 int
 daemon_publish(void)
 {
@@ -118,19 +120,23 @@ daemon_publish(void)
 		return 0;
 	if ((s = daemon_build()) == NULL)
 		return -1;
+	registry_render_all(&st.roles, s->s_last_modified);
 	imds_serve_snapshot(s);
 	return 0;
 }
 
-/* The cache's credentials changed. */
+/*
+ * A role's credentials changed, and the registry has rendered it again:
+ * nothing else to do, unless the instance's role takes its new name now.
+ */
 void
-daemon_creds_changed(void *unused)
+daemon_creds_changed(void *unused, struct role *r)
 {
 	char role[sizeof(st.role)], account[sizeof(st.role_account)];
 
 	(void)unused;
-	if (creds_source_role_due(&st.src, &st.cache, role, sizeof(role), account,
-	    sizeof(account))) {
+	if (r == st.inst_role && creds_source_role_due(&st.src, st.cache, role, sizeof(role),
+	    account, sizeof(account))) {
 		/* the new chain's first credentials: its role name with them */
 		if (strcmp(st.role, role) != 0)
 			log_info("serving the role %s (was %s)", role[0] ? role : st.own_role,
@@ -138,8 +144,8 @@ daemon_creds_changed(void *unused)
 		snprintf(st.role, sizeof(st.role), "%s", role);
 		snprintf(st.role_account, sizeof(st.role_account), "%s", account);
 		role_overlay(&st.inst);
+		daemon_publish();	/* the account is the instance's too */
 	}
-	daemon_publish();
 }
 
 /* A watched file changed: fetch again. */
@@ -147,7 +153,7 @@ void
 daemon_file_changed(void *unused)
 {
 	(void)unused;
-	creds_source_reread(&st.src, &st.cache, CREDS_REREAD_FILES);
+	creds_source_reread(&st.src, st.cache, CREDS_REREAD_FILES);
 }
 
 /* Once a second: refresh what is due, expire what has expired. */
@@ -156,8 +162,8 @@ daemon_tick(void)
 {
 	time_t now = time(NULL);
 
-	cred_cache_tick(&st.cache, now);
-	creds_source_tick(&st.src, &st.cache);
+	registry_tick(&st.roles, now);
+	creds_source_tick(&st.src, st.cache);
 	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
@@ -286,14 +292,14 @@ daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap)
 		snprintf(reply, cap, "error %s: expected %s", argv[0],
 		    argv[0][0] == 's' ? "PATH VALUE" : "PATH");
 	else if (strcmp(argv[0], "rotate-credentials") == 0 && argc == 1) {
-		if (st.cache.cc_busy) {
+		if (st.cache->cc_busy) {
 			snprintf(reply, cap, "ok a fetch from %s is already under way",
-			    st.cache.cc_prov->cp_desc);
+			    st.cache->cc_prov->cp_desc);
 			return;
 		}
-		log_info("credentials from %s: rotating on request", st.cache.cc_prov->cp_desc);
-		cred_cache_refresh(&st.cache, now);
-		snprintf(reply, cap, "ok fetching credentials from %s", st.cache.cc_prov->cp_desc);
+		log_info("credentials from %s: rotating on request", st.cache->cc_prov->cp_desc);
+		cred_cache_refresh(st.cache, now);
+		snprintf(reply, cap, "ok fetching credentials from %s", st.cache->cc_prov->cp_desc);
 	} else if (strcmp(argv[0], "state") == 0 && argc == 1) {
 		if ((json = life_state_json(&st.life, now)) == NULL)
 			snprintf(reply, cap, "error out of memory");
@@ -338,7 +344,7 @@ daemon_hup(void)
 	 * and the credentials: a fetch now (the last good ones stay until it
 	 * delivers), through a profile's new role chain if it changed
 	 */
-	creds_source_reread(&st.src, &st.cache, CREDS_REREAD_HUP);
+	creds_source_reread(&st.src, st.cache, CREDS_REREAD_HUP);
 }
 
 /*
@@ -348,11 +354,11 @@ daemon_hup(void)
 void
 daemon_ready(struct health_reasons *r)
 {
-	if (!st.cache.cc_fetched_once)
+	if (!st.cache->cc_fetched_once)
 		health_reason_add(r, "credentials: waiting for the first fetch from %s",
-		    st.cache.cc_prov->cp_desc);
-	else if (!st.cache.cc_have)
-		health_reason_add(r, "credentials: %s", st.cache.cc_error[0] ? st.cache.cc_error :
+		    st.cache->cc_prov->cp_desc);
+	else if (!st.cache->cc_have)
+		health_reason_add(r, "credentials: %s", st.cache->cc_error[0] ? st.cache->cc_error :
 		    "expired, and no refresh has delivered yet");
 	if (!st.serving)
 		health_reason_add(r, "metadata: not serving yet");
@@ -366,10 +372,10 @@ daemon_ready(struct health_reasons *r)
 void
 daemon_health_creds(struct health_creds *hc)
 {
-	hc->hc_refreshes = st.cache.cc_n_ok;
-	hc->hc_failures = st.cache.cc_n_failed;
-	hc->hc_have = st.cache.cc_have;
-	hc->hc_expires_in = st.cache.cc_have ?
-	    (long)(st.cache.cc_cur.c_expiration - time(NULL)) : 0;
+	hc->hc_refreshes = st.cache->cc_n_ok;
+	hc->hc_failures = st.cache->cc_n_failed;
+	hc->hc_have = st.cache->cc_have;
+	hc->hc_expires_in = st.cache->cc_have ?
+	    (long)(st.cache->cc_cur.c_expiration - time(NULL)) : 0;
 }
 

@@ -107,8 +107,17 @@ start_up(void)
 		return EXIT_CONFIG;
 	}
 	daemon_apply_role(&st.inst);
-	cred_cache_init(&st.cache, prov, daemon_creds_changed, NULL);
-	st.cache.cc_allow_long_term = cli.allow_long_term;
+	st.roles_ctx.rc_inst = &st.inst;
+	st.roles_ctx.rc_cfg = &st.cfg;
+	registry_init(&st.roles, &(struct role_renderer){ roles_render, role_view_unref,
+	    &st.roles_ctx }, daemon_creds_changed, NULL);
+	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
+	st.cache = &st.inst_role->r_cache;
+	st.cache->cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(daemon_ready, daemon_health_creds);
 	if (st.serve && cli.health_set && health_serve(&cli.health, &cli.limits.hl_parse, err,
@@ -117,8 +126,8 @@ start_up(void)
 		return EXIT_SYSTEM;
 	}
 	/* the first fetch decides: nothing is served without credentials */
-	cred_cache_refresh(&st.cache, now);
-	switch (loop_run_until(&st.cache.cc_fetched_once)) {
+	cred_cache_refresh(st.cache, now);
+	switch (loop_run_until(&st.cache->cc_fetched_once)) {
 	case 0:
 		break;
 	case 1:		/* SIGTERM/SIGINT while waiting: a clean stop */
@@ -127,14 +136,14 @@ start_up(void)
 	default:
 		return EXIT_SYSTEM;
 	}
-	if (!st.cache.cc_have) {
+	if (!st.cache->cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
-		    st.src.cs_why, st.cache.cc_error);
+		    st.src.cs_why, st.cache->cc_error);
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.src.cs_why, st.cache.cc_cur.c_akid, (long)(st.cache.cc_cur.c_expiration - now));
+	    st.src.cs_why, st.cache->cc_cur.c_akid, (long)(st.cache->cc_cur.c_expiration - now));
 	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -215,10 +224,10 @@ sandbox_config(struct sandbox_cfg *sc)
 	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
 	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
 	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
-	if (st.cache.cc_prov != NULL) {
-		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache.cc_prov, 0);
-		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache.cc_prov, 1);
-		sc->sb_profile = cred_provider_profile_name(st.cache.cc_prov);
+	if (st.cache != NULL) {
+		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
+		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);
+		sc->sb_profile = cred_provider_profile_name(st.cache->cc_prov);
 	}
 	sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = creds_source_ca_bundle(&st.src);
 	/* rules or the alias to keep up and remove at exit */
@@ -232,7 +241,9 @@ clean_up(void)
 	sandbox_cleanup();
 	creds_source_close(&st.src);
 	watch_stop();
-	cred_cache_free(&st.cache);
+	registry_free(&st.roles);
+	st.inst_role = NULL;
+	st.cache = NULL;
 	cred_wipe(&st.ec2_cred);
 	config_free(&st.cfg);
 	life_free(&st.life);
@@ -282,6 +293,7 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out_control;
 	}
+	imds_serve_resolver(roles_resolve, &st.roles);
 	st.serving = 1;
 	if (daemon_publish() == -1) {
 		rc = EXIT_CONFIG;
@@ -337,18 +349,17 @@ int
 serve_creds_main(int argc, char **argv)
 {
 	const struct md_node *n;
-	struct snapshot *s;
 	char path[MD_PATH_MAX];
 	int rc;
 
 	parse_args(argc, argv);
 	if ((rc = start_up()) != 0)
 		return rc < 0 ? 0 : rc;
-	if ((s = daemon_build()) == NULL)
+	if (registry_render(st.inst_role, time(NULL)) == -1)
 		return EXIT_CONFIG;
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
-	if (st.inst.i_role[0] == '\0' ||
-	    (n = tree_lookup(s->s_root, path, strlen(path))) == NULL || n->n_dir) {
+	if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->r_view->rv_root, path,
+	    strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;
 	} else {
@@ -356,7 +367,6 @@ serve_creds_main(int argc, char **argv)
 		fputc('\n', stdout);
 		log_info("role %s: the document served at /latest/%s", st.inst.i_role, path);
 	}
-	snapshot_unref(s);
 	loop_cleanup();
 	clean_up();
 	return rc;

@@ -162,7 +162,10 @@ struct serve_state {
 	struct config	 cfg;
 	struct instance	 inst;
 	struct imds_options opt;
-	struct cred_cache cache;	/* the role's credentials */
+	struct role_registry roles;	/* the roles served and their credentials */
+	struct roles_ctx roles_ctx;	/* what they are rendered from: inst, cfg */
+	struct role	*inst_role;	/* the instance's role, in roles */
+	struct cred_cache *cache;	/* its credentials: &inst_role->r_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */
@@ -195,7 +198,7 @@ int		 daemon_publish(void);
 /* Arm the timer for the next time-driven lifecycle change. */
 void		 daemon_life_schedule(void);
 /* The loop's callbacks, handed over by serve.c. */
-void		 daemon_creds_changed(void *unused);
+void		 daemon_creds_changed(void *unused, struct role *r);
 void		 daemon_file_changed(void *unused);
 void		 daemon_tick(void);
 void		 daemon_hup(void);

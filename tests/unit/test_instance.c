@@ -1,6 +1,8 @@
 /*
  * test_instance.c: the default instance, config facts and derivation, and
- * the snapshot tree, byte for byte against the contract (§6-§10).
+ * the snapshot tree, byte for byte against the contract (§6-§10).  Paths
+ * are looked up as a caller with the instance's role sees them: the
+ * snapshot joined with the role's view (roles.c), as the server serves.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* memmem */
@@ -45,6 +47,7 @@ static const char default_mac_listing[] =
 
 static struct cred role_cred, ec2_cred;
 static char host_arch[16];
+static struct role_view *cur_rv;	/* the caller's role view: the last build's role */
 
 static int
 setup(void **state)
@@ -79,6 +82,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	role_view_unref(cur_rv);
+	cur_rv = NULL;
 	identity_cleanup();
 	return 0;
 }
@@ -88,7 +93,18 @@ teardown(void **state)
 static const struct md_node *
 look(const struct snapshot *s, const char *path)
 {
-	return tree_lookup(s->s_root, path, strlen(path));
+	return roles_lookup(s, cur_rv, path, strlen(path));
+}
+
+/* Entries of a listing body (LF-separated, none after the last). */
+static size_t
+entries(const struct md_node *n)
+{
+	size_t i, k = n->n_bodylen > 0;
+
+	for (i = 0; i < n->n_bodylen; i++)
+		k += n->n_body[i] == '\n';
+	return k;
 }
 
 static void
@@ -168,6 +184,37 @@ any_name(const struct md_node *d, const char *prefix)
 	return 0;
 }
 
+static void	 check_walk(const struct md_node *d);
+
+/*
+ * The caller's role from now on: inst's role rendered as the daemon renders
+ * it (roles.c), with credential c or, without one, error's §8.6 error
+ * form.  No role name: no role view.
+ */
+static void
+set_role(const struct instance *inst, const struct config *cfg, const struct cred *c,
+    const char *error, time_t now)
+{
+	struct role_view_input ri;
+	char err[ERRBUF_LEN];
+
+	role_view_unref(cur_rv);
+	cur_rv = NULL;
+	if (inst->i_role[0] == '\0')
+		return;
+	memset(&ri, 0, sizeof(ri));
+	ri.ri_inst = inst;
+	ri.ri_cfg = cfg;
+	ri.ri_name = inst->i_role;
+	ri.ri_cred = c;
+	ri.ri_error = error;
+	ri.ri_now = now;
+	if ((cur_rv = role_view_build(&ri, err, sizeof(err))) == NULL)
+		print_error("role: %s\n", err);
+	assert_non_null(cur_rv);
+	check_walk(cur_rv->rv_root);
+}
+
 /*
  * Default instance + config text (NULL: none) + options -> snapshot.  On a
  * config or fact error returns NULL with err; the config must parse.
@@ -180,6 +227,8 @@ build(const char *cfgtext, int tags, struct instance *out, char *err, size_t err
 	struct config cfg;
 	struct snapshot *s = NULL;
 
+	role_view_unref(cur_rv);
+	cur_rv = NULL;
 	instance_default(&inst, NOW);
 	config_init(&cfg);
 	if (cfgtext != NULL && config_parse(cfgtext, strlen(cfgtext), "test.json", &cfg, err,
@@ -195,12 +244,13 @@ build(const char *cfgtext, int tags, struct instance *out, char *err, size_t err
 	in.si_opt.o_endpoint_enabled = 1;
 	in.si_opt.o_hop_limit = 1;
 	in.si_opt.o_tags_enabled = tags;
-	in.si_role_cred = &role_cred;
 	in.si_ec2_cred = &ec2_cred;
 	in.si_now = NOW;
 	s = snapshot_build(&in, err, errlen);
-	if (s != NULL)
+	if (s != NULL) {
 		check_walk(s->s_root);
+		set_role(&inst, &cfg, &role_cred, NULL, NOW);
+	}
 	if (out != NULL)
 		*out = inst;
 done:
@@ -336,7 +386,7 @@ test_default_tree(void **state)
 	/* §8: 25 entries, 312 bytes */
 	assert_int_equal(sizeof(default_listing) - 1, 312);
 	assert_body(s, "meta-data", default_listing);
-	assert_int_equal(look(s, "meta-data")->n_nkids, 25);
+	assert_int_equal(entries(look(s, "meta-data")), 25);
 	/* §8.1.1: 17 entries, 249 bytes */
 	assert_int_equal(sizeof(default_mac_listing) - 1, 249);
 	assert_body(s, MACDIR, default_mac_listing);
@@ -465,8 +515,9 @@ test_default_tree(void **state)
 	assert_absent(s, "meta-data/public-keys");
 	assert_absent(s, "meta-data/spot");
 
-	/* the snapshot's own fields */
-	assert_string_equal(s->s_role, "dev-instance-role");
+	/* the snapshot's own fields, and the role's */
+	assert_null(tree_lookup(s->s_root, "meta-data/iam", 13));
+	assert_string_equal(cur_rv->rv_lastmod_str, "Mon, 02 Jun 2025 08:55:41 GMT");
 	assert_int_equal(s->s_refs, 1);
 	assert_int_equal(s->s_last_modified, NOW);
 	assert_string_equal(s->s_lastmod_str, "Mon, 02 Jun 2025 08:55:41 GMT");
@@ -491,11 +542,11 @@ test_role_error(void **state)
 	memset(&in, 0, sizeof(in));
 	in.si_inst = &inst;
 	in.si_now = NOW + 60;
-	in.si_role_error = "EC2 cannot assume the role dev-instance-role.";
 	in.si_ec2_cred = NULL;
 	s = snapshot_build(&in, err, sizeof(err));
 	assert_non_null(s);
 	check_walk(s->s_root);
+	set_role(&inst, NULL, NULL, "EC2 cannot assume the role dev-instance-role.", NOW + 60);
 	assert_body(s, "meta-data/iam/security-credentials/dev-instance-role",
 	    "{\n"
 	    "  \"Code\" : \"AssumeRoleUnauthorizedAccess\",\n"
@@ -514,7 +565,7 @@ test_role_error(void **state)
 	assert_body(s, "meta-data/identity-credentials/ec2", "info");
 	/* no config: no user-data, no tags */
 	assert_body(s, "", "dynamic/\nmeta-data/");
-	assert_string_equal(s->s_role, "dev-instance-role");
+	assert_body(s, "meta-data/iam/security-credentials", "dev-instance-role");
 	snapshot_unref(s);
 }
 
@@ -533,16 +584,16 @@ test_no_role(void **state)
 	memset(&in, 0, sizeof(in));
 	in.si_inst = &inst;
 	in.si_now = NOW;
-	in.si_role_cred = &role_cred;
 	in.si_ec2_cred = &ec2_cred;
 	s = snapshot_build(&in, err, sizeof(err));
 	assert_non_null(s);
 	check_walk(s->s_root);
+	set_role(&inst, NULL, &role_cred, NULL, NOW);
+	assert_null(cur_rv);	/* no role, no role view */
 	assert_absent(s, "meta-data/iam");
 	assert_absent(s, "meta-data/iam/info");
-	assert_int_equal(look(s, "meta-data")->n_nkids, 24);
+	assert_int_equal(entries(look(s, "meta-data")), 24);
 	assert_null(strstr(look(s, "meta-data")->n_body, "iam/"));
-	assert_string_equal(s->s_role, "");
 	snapshot_unref(s);
 }
 
@@ -925,7 +976,7 @@ test_tags(void **state)
 
 	(void)state;
 	s = build_ok(cfg, 1);
-	assert_int_equal(look(s, "meta-data")->n_nkids, 26);
+	assert_int_equal(entries(look(s, "meta-data")), 26);
 	assert_non_null(strstr(look(s, "meta-data")->n_body, "\nsystem\ntags/"));
 	assert_body(s, "meta-data/tags", "instance/");
 	assert_body(s, "meta-data/tags/instance", "Env\nName\na:b@c\nempty");

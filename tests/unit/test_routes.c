@@ -1,14 +1,15 @@
 /*
  * Unit tests of routes.c: request bytes in, response decided, head bytes
- * out.  A small hand-built snapshot stands in for the instance, so these
- * tests pin the IMDS rules (contract §3-§5) independently of the tree's
- * contents.
+ * out.  A small hand-built snapshot stands in for the instance and a
+ * hand-built role view for the caller's role, so these tests pin the IMDS
+ * rules (contract §3-§5) independently of the trees' contents.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -17,6 +18,8 @@
 #define NOW	1000	/* monotonic seconds the tests pretend it is */
 
 static struct snapshot snap;
+static struct role_view role;		/* the caller's role, as roles.c renders one */
+static const struct role_view *caller;	/* what route() passes: &role, or NULL (no role) */
 
 static int
 setup(void **state)
@@ -30,11 +33,27 @@ setup(void **state)
 	assert_non_null(snap.s_root);
 	assert_int_equal(tree_set(snap.s_root, "meta-data/instance-id", "i-0123456789abcdef0", 19), 0);
 	assert_int_equal(tree_set(snap.s_root, "meta-data/placement/availability-zone", "us-east-1a", 10), 0);
-	assert_int_equal(tree_set(snap.s_root, "meta-data/iam/security-credentials/dev-instance-role", "{}", 2), 0);
 	assert_int_equal(tree_set(snap.s_root, "dynamic/instance-identity/document", "{}", 2), 0);
 	assert_int_equal(tree_finalize(snap.s_root), 0);
+	snap.s_meta_iam.n_dir = 1;
+	snap.s_meta_iam.n_body = tree_listing_with_dir(tree_lookup(snap.s_root, "meta-data", 9),
+	    "iam", 3, &snap.s_meta_iam.n_bodylen);
+	assert_non_null(snap.s_meta_iam.n_body);
 	snap.s_opt = (struct imds_options){ 1, 0, 1, 0 };
+	snap.s_last_modified = 1748854562;
 	snprintf(snap.s_lastmod_str, sizeof(snap.s_lastmod_str), "Mon, 02 Jun 2025 08:56:02 GMT");
+
+	memset(&role, 0, sizeof(role));
+	role.rv_root = tree_new();
+	assert_non_null(role.rv_root);
+	assert_int_equal(tree_set(role.rv_root, "meta-data/iam/info", "{\"i\"}", 5), 0);
+	assert_int_equal(tree_set(role.rv_root, "meta-data/iam/security-credentials/dev-instance-role", "{}", 2), 0);
+	assert_int_equal(tree_finalize(role.rv_root), 0);
+	role.rv_iam_dir = 1;
+	role.rv_last_modified = snap.s_last_modified;
+	snprintf(role.rv_lastmod_str, sizeof(role.rv_lastmod_str), "%s", snap.s_lastmod_str);
+	role.rv_refs = 1;
+	caller = &role;
 	return 0;
 }
 
@@ -43,6 +62,8 @@ teardown(void **state)
 {
 	(void)state;
 	tree_free(snap.s_root);
+	free(snap.s_meta_iam.n_body);
+	tree_free(role.rv_root);
 	return 0;
 }
 
@@ -54,7 +75,7 @@ route(const char *raw, struct response *rs)
 	ssize_t n = http_parse(raw, strlen(raw), &http_parse_limits_max, &req);
 
 	assert_true(n > 0);
-	routes_handle(&req, &snap, NOW, rs);
+	routes_handle(&req, &snap, caller, NOW, rs);
 }
 
 static void
@@ -267,7 +288,7 @@ heads(void **state)
 
 	(void)state;
 	route("GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n", &rs);
-	n = response_head(&rs, &snap, date, buf, sizeof(buf));
+	n = response_head(&rs, date, buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf,
 	    "HTTP/1.1 200 OK\r\n"
@@ -280,7 +301,7 @@ heads(void **state)
 	    "Connection: close\r\n\r\n");
 
 	route("PUT /latest/api/token HTTP/1.1\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n", &rs);
-	n = response_head(&rs, &snap, date, buf, sizeof(buf));
+	n = response_head(&rs, date, buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf,
 	    "HTTP/1.1 200 OK\r\n"
@@ -292,7 +313,7 @@ heads(void **state)
 	    "Content-Type: text/plain\r\n\r\n");
 
 	route("GET /latest/api/token HTTP/1.1\r\n\r\n", &rs);
-	n = response_head(&rs, &snap, date, buf, sizeof(buf));
+	n = response_head(&rs, date, buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf,
 	    "HTTP/1.1 405 Not Allowed\r\n"
@@ -304,7 +325,7 @@ heads(void **state)
 	    "Content-Type: text/plain\r\n\r\n");
 
 	routes_error(431, &rs);
-	n = response_head(&rs, &snap, date, buf, sizeof(buf));
+	n = response_head(&rs, date, buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf,
 	    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -315,7 +336,97 @@ heads(void **state)
 	    "Content-Type: text/plain\r\n\r\n");
 
 	/* a head that does not fit is refused, not truncated */
-	assert_int_equal(response_head(&rs, &snap, date, buf, 20), 0);
+	assert_int_equal(response_head(&rs, date, buf, 20), 0);
+}
+
+/*
+ * The caller's role (roles.c joins it to the snapshot): meta-data/ lists
+ * iam/ and iam/ answers from the role view; without a role neither.
+ */
+static void
+role_view_joined(void **state)
+{
+	struct response rs;
+
+	(void)state;
+	route("GET /latest/meta-data/iam HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "info\nsecurity-credentials/");
+	route("GET /latest/meta-data/iam/info/ HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "{\"i\"}");
+	route("GET /2012-01-12/meta-data/iam/security-credentials/dev-instance-role HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "{}");
+	assert_int_equal(rs.rs_class, PC_CREDENTIALS);
+	route("GET /latest/meta-data/iam/security-credentials/other-role HTTP/1.1\r\n\r\n", &rs);
+	assert_int_equal(rs.rs_status, 404);
+	route("GET /latest/meta-data/iamx HTTP/1.1\r\n\r\n", &rs);
+	assert_int_equal(rs.rs_status, 404);
+	/* the rest still comes from the snapshot */
+	route("GET /latest/meta-data/placement HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "availability-zone");
+	route("GET /latest/dynamic/instance-identity HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "document");
+
+	caller = NULL;	/* a caller without a role (§8.1, U14) */
+	route("GET /latest/meta-data/ HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "instance-id\nplacement/");
+	route("GET /latest/meta-data/iam/ HTTP/1.1\r\n\r\n", &rs);
+	assert_int_equal(rs.rs_status, 404);
+	assert_int_equal(rs.rs_bodylen, 337);
+	route("GET /latest/meta-data/iam/info HTTP/1.1\r\n\r\n", &rs);
+	assert_int_equal(rs.rs_status, 404);
+	route("GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\n\r\n", &rs);
+	assert_int_equal(rs.rs_status, 404);
+	route("GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "i-0123456789abcdef0");
+
+	/* a role whose iam/ the config removed: not listed either */
+	caller = &role;
+	role.rv_iam_dir = 0;
+	route("GET /latest/meta-data HTTP/1.1\r\n\r\n", &rs);
+	assert_body(&rs, 200, "instance-id\nplacement/");
+	role.rv_iam_dir = 1;
+}
+
+/* Last-Modified: the later of the snapshot's and the caller's role's. */
+static void
+last_modified(void **state)
+{
+	static const char date[] = "Mon, 02 Jun 2025 09:20:28 GMT";
+	struct response rs;
+	char buf[HTTP_RESP_HEAD_MAX];
+	size_t n;
+
+	(void)state;
+	/* the role's credentials changed after the snapshot was built */
+	role.rv_last_modified = snap.s_last_modified + 1085;
+	snprintf(role.rv_lastmod_str, sizeof(role.rv_lastmod_str), "Mon, 02 Jun 2025 09:14:07 GMT");
+	route("GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n", &rs);
+	n = response_head(&rs, date, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\r\nLast-Modified: Mon, 02 Jun 2025 09:14:07 GMT\r\n"));
+	route("GET /latest/meta-data/iam/security-credentials/dev-instance-role HTTP/1.1\r\n\r\n", &rs);
+	n = response_head(&rs, date, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\r\nLast-Modified: Mon, 02 Jun 2025 09:14:07 GMT\r\n"));
+
+	/* a caller without that role sees the snapshot's */
+	caller = NULL;
+	route("GET /latest/meta-data/instance-id HTTP/1.1\r\n\r\n", &rs);
+	n = response_head(&rs, date, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\r\nLast-Modified: Mon, 02 Jun 2025 08:56:02 GMT\r\n"));
+
+	/* the snapshot rebuilt after the role was rendered: the snapshot's */
+	caller = &role;
+	role.rv_last_modified = snap.s_last_modified - 60;
+	snprintf(role.rv_lastmod_str, sizeof(role.rv_lastmod_str), "Mon, 02 Jun 2025 08:55:02 GMT");
+	route("GET /latest/meta-data/iam/info HTTP/1.1\r\n\r\n", &rs);
+	n = response_head(&rs, date, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\r\nLast-Modified: Mon, 02 Jun 2025 08:56:02 GMT\r\n"));
+
+	role.rv_last_modified = snap.s_last_modified;
+	snprintf(role.rv_lastmod_str, sizeof(role.rv_lastmod_str), "%s", snap.s_lastmod_str);
 }
 
 int
@@ -330,6 +441,8 @@ main(void)
 		cmocka_unit_test(token_use),
 		cmocka_unit_test(required_and_disabled),
 		cmocka_unit_test(heads),
+		cmocka_unit_test(role_view_joined),
+		cmocka_unit_test(last_modified),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,273 @@
+/*
+ * registry.c: the role registry.
+ *
+ * Each role has a key (fixed: how callers are mapped to it), a name and
+ * account (what is served; a profile's chain edit can rename it), a cache
+ * of its own (creds.c) and its current rendering.  The cache calls back
+ * when what should be served changes (new credentials, or expiry); the
+ * role is rendered again right then and the new rendering swapped in, and
+ * only then is the registry's owner told.  Nothing else is rebuilt: the
+ * renderer sees one role.
+ *
+ * Renderings are the renderer's refcounted objects.  The registry holds one
+ * reference to each role's current rendering; whoever serves from it takes
+ * its own for as long as it points into it.
+ *
+ * A role removed while a fetch is under way cannot be freed yet (its
+ * provider would call back into freed memory): it leaves the table at once,
+ * is neither rendered nor reported again, and registry_tick frees it once
+ * the fetch has ended.  The same goes for a role removed by the owner's
+ * callback about that very role (the cache is still running then).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "creds/creds.h"
+
+#define REGISTRY_CAP_INIT	4	/* first allocation of the role table */
+
+static time_t
+clock_wall(void)
+{
+	return time(NULL);
+}
+
+void
+registry_init(struct role_registry *rg, const struct role_renderer *rr,
+    void (*changed)(void *arg, struct role *r), void *arg)
+{
+	memset(rg, 0, sizeof(*rg));
+	rg->rg_render = *rr;
+	rg->rg_changed = changed;
+	rg->rg_arg = arg;
+	rg->rg_clock = clock_wall;
+}
+
+/* "" or 1..ROLE_ACCOUNT_MAX digits. */
+static int
+account_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n > ROLE_ACCOUNT_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int
+name_ok(const char *name, const char *account, char *err, size_t errlen)
+{
+	if (strlen(name) > ROLE_NAME_MAX) {
+		snprintf(err, errlen, "role name over %d bytes", ROLE_NAME_MAX);
+		return 0;
+	}
+	if (!account_ok(account)) {
+		snprintf(err, errlen, "role account: not an account ID");
+		return 0;
+	}
+	return 1;
+}
+
+/* The cache's credentials changed: render, swap, tell the owner. */
+static void
+role_changed(void *arg)
+{
+	struct role *r = arg;
+	struct role_registry *rg = r->r_reg;
+
+	if (r->r_retired)
+		return;
+	registry_render(r, rg->rg_clock());
+	/* the owner may remove r: the cache that called us is still running */
+	r->r_calling = 1;
+	if (rg->rg_changed != NULL)
+		rg->rg_changed(rg->rg_arg, r);
+	r->r_calling = 0;
+}
+
+/* Room for one more role in the table.  0 / -1. */
+static int
+table_grow(struct role_registry *rg)
+{
+	struct role **grown;
+	size_t cap;
+
+	if (rg->rg_n < rg->rg_cap)
+		return 0;
+	cap = rg->rg_cap == 0 ? REGISTRY_CAP_INIT : rg->rg_cap * 2;
+	if (cap > REGISTRY_ROLES_MAX)
+		cap = REGISTRY_ROLES_MAX;
+	if ((grown = realloc(rg->rg_roles, cap * sizeof(*grown))) == NULL)
+		return -1;
+	rg->rg_roles = grown;
+	rg->rg_cap = cap;
+	return 0;
+}
+
+struct role *
+registry_add(struct role_registry *rg, const char *key, const char *name,
+    const char *account, struct cred_provider *prov, char *err, size_t errlen)
+{
+	struct role *r = NULL;
+	size_t klen = strlen(key);
+
+	if (klen == 0 || klen > ROLE_KEY_MAX) {
+		snprintf(err, errlen, "role key: 1 to %d bytes", ROLE_KEY_MAX);
+		goto fail;
+	}
+	if (registry_find(rg, key) != NULL) {
+		snprintf(err, errlen, "role key %s: already in use", key);
+		goto fail;
+	}
+	if (rg->rg_n >= REGISTRY_ROLES_MAX) {
+		snprintf(err, errlen, "more than %d roles", REGISTRY_ROLES_MAX);
+		goto fail;
+	}
+	if (!name_ok(name, account, err, errlen))
+		goto fail;
+	if (table_grow(rg) == -1 || (r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "role registry: out of memory");
+		goto fail;
+	}
+	memcpy(r->r_key, key, klen + 1);
+	snprintf(r->r_name, sizeof(r->r_name), "%s", name);
+	snprintf(r->r_account, sizeof(r->r_account), "%s", account);
+	r->r_reg = rg;
+	cred_cache_init(&r->r_cache, prov, role_changed, r);
+	r->r_cache.cc_clock = rg->rg_clock;
+	rg->rg_roles[rg->rg_n++] = r;
+	return r;
+fail:
+	if (prov != NULL && prov->cp_free != NULL)
+		prov->cp_free(prov);
+	return NULL;
+}
+
+struct role *
+registry_find(const struct role_registry *rg, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < rg->rg_n; i++)
+		if (strcmp(rg->rg_roles[i]->r_key, key) == 0)
+			return rg->rg_roles[i];
+	return NULL;
+}
+
+/* Drop r's rendering and free it (its fetch has ended). */
+static void
+role_free(struct role *r)
+{
+	if (r->r_view != NULL)
+		r->r_reg->rg_render.rr_unref(r->r_view);
+	cred_cache_free(&r->r_cache);
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+}
+
+void
+registry_remove(struct role_registry *rg, struct role *r)
+{
+	size_t i;
+
+	for (i = 0; i < rg->rg_n && rg->rg_roles[i] != r; i++)
+		;
+	if (i == rg->rg_n)
+		return;		/* not ours, or removed already */
+	rg->rg_roles[i] = rg->rg_roles[--rg->rg_n];
+	if (!r->r_cache.cc_busy && !r->r_calling) {
+		role_free(r);
+		return;
+	}
+	r->r_retired = 1;
+	if (r->r_view != NULL) {
+		rg->rg_render.rr_unref(r->r_view);
+		r->r_view = NULL;
+	}
+	r->r_next = rg->rg_retired;
+	rg->rg_retired = r;
+}
+
+int
+registry_rename(struct role *r, const char *name, const char *account)
+{
+	char err[ERRBUF_LEN];
+
+	if (!name_ok(name, account, err, sizeof(err)))
+		return -1;
+	snprintf(r->r_name, sizeof(r->r_name), "%s", name);
+	snprintf(r->r_account, sizeof(r->r_account), "%s", account);
+	return 0;
+}
+
+void
+registry_refresh(struct role *r, time_t now)
+{
+	cred_cache_refresh(&r->r_cache, now);
+}
+
+int
+registry_render(struct role *r, time_t now)
+{
+	struct role_renderer *rr = &r->r_reg->rg_render;
+	struct role_view *v;
+
+	if (r->r_retired || (v = rr->rr_render(rr->rr_arg, r, now)) == NULL)
+		return -1;
+	if (r->r_view != NULL)
+		rr->rr_unref(r->r_view);
+	r->r_view = v;
+	return 0;
+}
+
+void
+registry_render_all(struct role_registry *rg, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < rg->rg_n; i++)
+		registry_render(rg->rg_roles[i], now);
+}
+
+void
+registry_tick(struct role_registry *rg, time_t now)
+{
+	struct role **pp, *r;
+	size_t i;
+
+	/*
+	 * A tick may render and call the owner back, who may add or remove
+	 * roles: a removal moves the last role into the slot, which this tick
+	 * may then skip; the next one covers it.
+	 */
+	for (i = 0; i < rg->rg_n; i++)
+		cred_cache_tick(&rg->rg_roles[i]->r_cache, now);
+	for (pp = &rg->rg_retired; (r = *pp) != NULL;) {
+		if (r->r_cache.cc_busy || r->r_calling) {
+			pp = &r->r_next;
+			continue;
+		}
+		*pp = r->r_next;
+		role_free(r);
+	}
+}
+
+void
+registry_free(struct role_registry *rg)
+{
+	struct role *r;
+
+	while (rg->rg_n > 0)
+		role_free(rg->rg_roles[--rg->rg_n]);
+	while ((r = rg->rg_retired) != NULL) {
+		rg->rg_retired = r->r_next;
+		role_free(r);
+	}
+	free(rg->rg_roles);
+	rg->rg_roles = NULL;
+	rg->rg_cap = 0;
+}
