@@ -274,6 +274,60 @@ class TestControl(ControlCase):
 		self.assertServes("instance-type", b"m5.large")
 		self.assertAbsent("placement/group-name")
 
+	def test_set_refuses_credentials_and_identity(self):
+		"""#17 finding 7: whoever reaches the socket may not hand pods
+		credentials, nor have a document of their own signed."""
+		creds = MD + "iam/security-credentials/dev-instance-role"
+		served = [creds, MD + "iam/info", MD + "iam/security-credentials/",
+		    MD + "identity-credentials/ec2/info",
+		    MD + "identity-credentials/ec2/security-credentials/ec2-instance",
+		    "/latest/dynamic/instance-identity/", "/latest/dynamic/instance-identity/document",
+		    "/latest/dynamic/instance-identity/signature",
+		    "/latest/dynamic/instance-identity/pkcs7",
+		    "/latest/dynamic/instance-identity/rsa2048"]
+		before = {p: body_of(self.get(p)) for p in served}
+		for p in served:
+			self.assertEqual(status_of(self.get(p)), 200, p)
+		refused = {
+			"meta-data/iam/security-credentials/dev-instance-role": "credentials",
+			"meta-data/iam/security-credentials/other-role": "credentials",
+			"meta-data/iam/security-credentials": "credentials",
+			"meta-data/iam/info": "credentials",
+			"meta-data/iam": "credentials",
+			"meta-data/identity-credentials/ec2/security-credentials/ec2-instance":
+			    "credentials",
+			"meta-data/identity-credentials/ec2/info": "credentials",
+			"meta-data/identity-credentials": "credentials",
+			"dynamic/instance-identity/document": "identity document",
+			"dynamic/instance-identity/document/region": "identity document",
+			"dynamic/instance-identity/signature": "identity document",
+			"dynamic/instance-identity/pkcs7": "identity document",
+			"dynamic/instance-identity/rsa2048": "identity document",
+			"dynamic/instance-identity": "identity document",
+		}
+		for path, what in refused.items():
+			for args in (("set", path, '{"AccessKeyId":"ASIAFORGED","x":1}'), ("unset", path)):
+				with self.subTest(args=args):
+					rc, out, err = self.ctl(*args)
+					self.assertEqual((rc, out), (1, ""), err)
+					self.assertTrue(err.startswith("gimme-aws-mini: %s %s: " % (args[0], path)),
+					    err)
+					self.assertIn(what, err)
+					self.assertIn("not settable", err)
+		self.assertEqual({p: body_of(self.get(p)) for p in served}, before)
+		self.assertFalse([p for p in self.state()["overrides"] if p in refused])
+		# what lies beside them still is: a sibling, and the document's facts
+		self.ctl_ok("set", "meta-data/iam/notes", "hello")
+		self.assertServes("iam/notes", b"hello")
+		self.ctl_ok("unset", "meta-data/iam/notes")
+		self.assertAbsent("iam/notes")
+		self.ctl_ok("set", "meta-data/placement/availability-zone", "us-east-1b")
+		doc = json.loads(body_of(self.get("/latest/dynamic/instance-identity/document")))
+		self.assertEqual(doc["availabilityZone"], "us-east-1b")
+		self.ctl_ok("unset", "meta-data/placement/availability-zone")
+		self.assertEqual(body_of(self.get("/latest/dynamic/instance-identity/document")),
+		    before["/latest/dynamic/instance-identity/document"])
+
 	def test_rotate_credentials(self):
 		mark = self.srv.mark()
 		out = self.ctl_ok("rotate-credentials")
