@@ -17,13 +17,15 @@ import signal
 import socket
 import stat
 import sys
+import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, run_cli, run_refused  # noqa: E402
+from server import BIN, Server, identity_key_path, run_cli, run_refused, server_env  # noqa: E402
 from wire import (MD, WireCase, body_of, build, main, mint, resp_404, resp_meta,  # noqa: E402
     status_of)
 
@@ -484,6 +486,83 @@ class TestSocketLife(WireCase):
 		self.assertEqual(rc, EXIT_SYSTEM, err)
 		self.assertIn("the file exists and is not a socket", err)
 		with open(self.sock) as f:
+			self.assertEqual(f.read(), "precious")
+
+	@unittest.skipUnless(os.geteuid() == 0 and shutil.which("strace"),
+	    "needs root (a second user) and strace (to hold the daemon after bind)")
+	def test_symlink_swap_cannot_redirect(self):
+		"""#17 finding 3: in a directory another user may write (not sticky),
+		that user swaps a symbolic link in at the socket path right after the
+		daemon binds; the daemon (root) must not change the mode or owner of
+		the file the link points at.  strace holds every bind(2) for 0.5 s, so
+		the swap lands between bind and whatever follows it."""
+		os.chmod(self.tmp, 0o755)
+		pub = os.path.join(self.tmp, "pub")
+		os.mkdir(pub)
+		os.chmod(pub, 0o777)
+		sock = os.path.join(pub, "c.sock")
+		target = os.path.join(self.tmp, "target")
+		with open(target, "w") as f:
+			f.write("precious")
+		os.chmod(target, 0o600)
+		swaps = os.path.join(self.tmp, "swaps")
+		stop = os.path.join(self.tmp, "stop")
+		helper = os.fork()
+		if helper == 0:		# the other user: swap a link in for every socket seen
+			code = 1
+			try:
+				os.setgroups([])
+				os.setgid(65534)
+				os.setuid(65534)
+				n = 0
+				end = time.monotonic() + 30
+				while not os.path.exists(stop) and time.monotonic() < end:
+					try:
+						if stat.S_ISSOCK(os.lstat(sock).st_mode):
+							evil = os.path.join(pub, ".evil")
+							os.symlink(target, evil)
+							os.rename(evil, sock)
+							n += 1
+							with open(os.path.join(pub, "swaps.%d" % n), "w"):
+								pass
+					except OSError:
+						pass
+					time.sleep(0.0005)
+				code = 0
+			finally:
+				os._exit(code)
+		cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=bind",
+		    "-e", "inject=bind:delay_exit=500000", BIN, "serve", "--listen", "127.0.0.1:0",
+		    "--identity-key", identity_key_path(), "--control", sock,
+		    "--control-mode", "0666", "--control-owner", "nobody"]
+		tracer = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+		    stderr=subprocess.DEVNULL, env=server_env())
+		try:
+			end = time.monotonic() + 20
+			while time.monotonic() < end and tracer.poll() is None and \
+			    not os.path.exists(os.path.join(pub, "swaps.1")):
+				time.sleep(0.05)
+			time.sleep(1.5)		# what the daemon does after the swap
+		finally:
+			with open(stop, "w"):
+				pass
+			os.waitpid(helper, 0)
+			if tracer.poll() is None:
+				# the daemon is strace's child: stop it, strace then exits
+				with open("/proc/%d/task/%d/children" % (tracer.pid, tracer.pid)) as f:
+					for pid in f.read().split():
+						os.kill(int(pid), signal.SIGTERM)
+				try:
+					tracer.wait(10)
+				except subprocess.TimeoutExpired:
+					tracer.kill()
+					tracer.wait()
+		self.assertTrue(os.path.exists(os.path.join(pub, "swaps.1")),
+		    "the helper never saw the socket: the race was not run")
+		st = os.lstat(target)
+		self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), (0o600, 0, 0),
+		    "the daemon changed the file a link swapped in pointed at")
+		with open(target) as f:
 			self.assertEqual(f.read(), "precious")
 
 	def test_bad_flags_refused(self):
