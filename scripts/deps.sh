@@ -9,7 +9,7 @@ build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-
        libseccomp-dev"
 test="libcmocka-dev clang libclang-rt-14-dev python3 python3-botocore python3-boto3
       awscli cloud-init amazon-ec2-utils curl openssl iproute2 nftables iptables
-      procps python3-yaml"
+      procps python3-yaml strace"
 bench="wrk nginx-light"
 
 case "${1:-build}" in

@@ -99,6 +99,8 @@ void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
  * must re-read after dropping its user); it returns an fd or -1 with errno.
  */
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
+/* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
+int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));

@@ -1,6 +1,6 @@
 /*
  * util.c: small formatting and parsing helpers with fixed output sizes.
- * Everything here is pure and allocation-free except read_file_capped and
+ * Everything here is pure and allocation-free except read_fd_capped, read_file_capped and
  * mono_ms (a clock read).
  */
 #include <errno.h>
@@ -343,21 +343,15 @@ read_file_set_opener(int (*opener)(const char *path))
 }
 
 int
-read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
+read_fd_capped(int fd, size_t max, char **out, size_t *outlen)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	ssize_t r;
-	int fd, saved;
+	int saved;
 
 	*out = NULL;
 	*outlen = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		/* after the privilege drop: the helper may open it for us */
-		if ((errno != EACCES && errno != EPERM) || read_file_opener == NULL ||
-		    (fd = read_file_opener(path)) == -1)
-			return -1;
-	}
 	for (;;) {
 		if (len == cap) {
 			char *nb;
@@ -386,7 +380,6 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 			goto fail;
 		}
 	}
-	close(fd);
 	if (buf == NULL && (buf = malloc(1)) == NULL)
 		return -1;
 	buf[len] = '\0';
@@ -396,9 +389,28 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 fail:
 	saved = errno;
 	free(buf);
-	close(fd);
 	errno = saved;
 	return -1;
+}
+
+int
+read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
+{
+	int fd, rc, saved;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* after the privilege drop: the helper may open it for us */
+		if ((errno != EACCES && errno != EPERM) || read_file_opener == NULL ||
+		    (fd = read_file_opener(path)) == -1)
+			return -1;
+	}
+	rc = read_fd_capped(fd, max, out, outlen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 void

@@ -18,6 +18,10 @@
  *     directory: its members are identity document fields (contract §9.1),
  *     applied by instance.c.
  *
+ * `ctl set`/`unset` change one path of the same tree (config_set_path), but
+ * never the credentials nor the signed identity documents
+ * (config_path_refused).
+ *
  * Everything is checked here, when the file is read, so that a bad file is
  * refused at start-up with one line naming the place.  Only the types and
  * names are checked here; instance.c checks the values of the facts.
@@ -839,13 +843,54 @@ fail:
 	return -1;
 }
 
+/*
+ * What `ctl set`/`unset` may not change (#17 finding 7): whoever reaches the
+ * control socket could otherwise hand pods credentials of their choosing, or
+ * have a document of their own signed.  A path is refused at, under or
+ * above (it would replace the whole directory) each of these.  The config
+ * file, the operator's own, may still set them.
+ */
+#define WHY_CREDS	"the credentials are not settable: they come from the credential " \
+			"source (ctl rotate-credentials fetches them again)"
+#define WHY_IDENTITY	"the signed identity documents are not settable: the identity " \
+			"document is derived from the instance facts (set those, such as " \
+			"meta-data/placement/availability-zone or meta-data/instance-type)"
+static const struct {
+	const char	*pp_path;
+	const char	*pp_why;
+} protected_paths[] = {
+	{ "meta-data/iam/info",				WHY_CREDS },
+	{ "meta-data/iam/security-credentials",		WHY_CREDS },
+	{ "meta-data/identity-credentials",		WHY_CREDS },
+	{ "dynamic/instance-identity",			WHY_IDENTITY },
+};
+
+const char *
+config_path_refused(const char *path)
+{
+	size_t i, n, pn = strlen(path);
+
+	for (i = 0; i < sizeof(protected_paths) / sizeof(protected_paths[0]); i++) {
+		n = strlen(protected_paths[i].pp_path);
+		/* the path itself or below it */
+		if (strncmp(path, protected_paths[i].pp_path, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return protected_paths[i].pp_why;
+		/* a directory above it */
+		if (pn < n && strncmp(protected_paths[i].pp_path, path, pn) == 0 &&
+		    protected_paths[i].pp_path[pn] == '/')
+			return protected_paths[i].pp_why;
+	}
+	return NULL;
+}
+
 int
 config_set_path(struct config *cfg, const char *path, const char *val, size_t len,
     char *err, size_t errlen)
 {
 	struct cfg_ctx cx;
 	char seg[MD_NAME_MAX + 1];
-	const char *top, *p, *slash;
+	const char *top, *p, *slash, *why;
 	json_t *root = NULL, *sub = NULL, *dir, *next;
 	size_t n;
 
@@ -853,6 +898,11 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 	cx.cx_name = "set";
 	cx.cx_err = err;
 	cx.cx_errlen = errlen;
+	if ((why = config_path_refused(path)) != NULL) {
+		snprintf(err, errlen, "%.200s: %s", path, why);
+		one_line(err);
+		return -1;
+	}
 	if (strncmp(path, "meta-data/", 10) == 0)
 		top = "meta-data";
 	else if (strncmp(path, "dynamic/", 8) == 0)

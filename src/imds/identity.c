@@ -265,16 +265,78 @@ line_of(const char *text, const char *p)
 }
 
 /*
+ * Open an existing key file for reading, trusting it only if nobody else
+ * could have written it or may read it (#17 finding 4): not a symbolic link
+ * (O_NOFOLLOW, so neither is one followed), a regular file, owned by the
+ * user the daemon runs as, with no permission for group or others.  Another
+ * user who created the path first would otherwise supply keys they know and
+ * forge signed documents.  1 opened (*fdp), 0 there is no such file (it
+ * will be created), -1 with err naming the file and what is wrong.
+ */
+static int
+open_key_file(const char *path, int *fdp, char *err, size_t errlen)
+{
+	static const struct { mode_t bit; const char *what; } open_to[] = {
+		{ S_IWOTH, "writable by others" }, { S_IWGRP, "writable by group" },
+		{ S_IROTH, "readable by others" }, { S_IRGRP, "readable by group" },
+		{ S_IXOTH | S_IXGRP, "open to group or others" },
+	};
+	struct stat sb;
+	size_t i;
+	int fd;
+
+	*fdp = -1;
+	/* O_NONBLOCK: a FIFO put there must not hang the start */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ELOOP && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+			snprintf(err, errlen, "identity key file %s: a symbolic link, which is not "
+			    "followed: give the file's own path", path);
+		else
+			snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		goto bad;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "identity key file %s: not a regular file", path);
+		goto bad;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "identity key file %s: owned by uid %u, not by uid %u that "
+		    "the daemon runs as: another user may have written it", path,
+		    (unsigned)sb.st_uid, (unsigned)geteuid());
+		goto bad;
+	}
+	for (i = 0; i < sizeof(open_to) / sizeof(open_to[0]); i++)
+		if (sb.st_mode & open_to[i].bit) {
+			snprintf(err, errlen, "identity key file %s: mode %04o, %s: it must be "
+			    "private to its owner (chmod 600)", path,
+			    (unsigned)(sb.st_mode & 07777), open_to[i].what);
+			goto bad;
+		}
+	*fdp = fd;
+	return 1;
+bad:
+	close(fd);
+	return -1;
+}
+
+/*
  * Read every PEM private key in the file; keep the first RSA key (signature),
  * the first RSA key of >= 2048 bits (rsa2048) and the first DSA key (pkcs7).
  * Other key types and other PEM blocks (certificates, parameters) are
  * skipped.  The blocks are found here rather than by calling
  * PEM_read_bio_PrivateKey until it fails, because OpenSSL 3 reports the end
- * of the input and a corrupt key with the same error.  0 ok (at least one
+ * of the input and a corrupt key with the same error.  fd is the file,
+ * opened by open_key_file; path names it in messages.  0 ok (at least one
  * usable key), -1 with err.
  */
 static int
-load_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
+load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t errlen)
 {
 	static const char begin[] = "-----BEGIN ";
 	static const char label_end[] = "PRIVATE KEY-----";
@@ -285,7 +347,7 @@ load_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 	EVP_PKEY *k = NULL;
 	int found = 0, encrypted = 0, rc = -1;
 
-	if (read_file_capped(path, ID_KEYFILE_MAX, &text, &len) == -1) {
+	if (read_fd_capped(fd, ID_KEYFILE_MAX, &text, &len) == -1) {
 		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
 		goto done;
 	}
@@ -478,7 +540,7 @@ int
 identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
 {
 	struct id_role nr[ROLE_COUNT];
-	int i, write_keys = 0;
+	int i, fd = -1, write_keys = 0;
 
 	for (i = 0; i < ROLE_COUNT; i++) {
 		nr[i].r_name = id_roles[i].r_name;
@@ -486,10 +548,20 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 		nr[i].r_cert = NULL;
 	}
 	if (key_file != NULL) {
-		if (access(key_file, F_OK) == -1 && errno == ENOENT)
+		switch (open_key_file(key_file, &fd, err, errlen)) {
+		case 0:
 			write_keys = 1;
-		else if (load_keys(key_file, nr, err, errlen) == -1)
+			break;
+		case 1:
+			if (load_keys(fd, key_file, nr, err, errlen) == -1) {
+				close(fd);
+				goto fail;
+			}
+			close(fd);
+			break;
+		default:
 			goto fail;
+		}
 	}
 	/* Generate what the file did not provide (everything when there is none). */
 	if (nr[ROLE_SIG].r_key == NULL &&

@@ -186,10 +186,17 @@ int		 config_tag_key_ok(const char *k);
 /* A deep copy of src into dst (its JSON and user data).  0 / -1 (out of memory). */
 int		 config_dup(const struct config *src, struct config *dst);
 /*
+ * Why `ctl set`/`unset` may not change path (at, below or above the
+ * credentials, iam/info and the signed identity documents), or NULL when
+ * it may.  The config file is not bound by this.
+ */
+const char	*config_path_refused(const char *path);
+/*
  * Set (val non-NULL: a string leaf of len bytes) or remove (val NULL: null,
  * as in the file) one path "meta-data/..." or "dynamic/..." of cfg, with the
- * checks the file gets; a leaf in the way becomes a directory.  Either the
- * whole change is made or cfg is untouched.  0 / -1 with "PATH: message".
+ * checks the file gets; a leaf in the way becomes a directory.  A path
+ * config_path_refused names is refused.  Either the whole change is made or
+ * cfg is untouched.  0 / -1 with "PATH: message".
  */
 int		 config_set_path(struct config *cfg, const char *path, const char *val,
 		    size_t len, char *err, size_t errlen);

@@ -5,11 +5,20 @@
  * "==" (the shape of AWS's own tokens):
  *
  *   offset  0      1 byte   version (TOKEN_VERSION)
- *   offset  1      7 bytes  expiry, big-endian, monotonic seconds
+ *   offset  1      7 bytes  expiry + offset mod 2^56, big-endian
  *   offset  8     32 bytes  HMAC-SHA256(key, bytes 0..7)
  *
+ * The expiry is in monotonic seconds, which is the host's uptime: in the
+ * clear it would tell every client when the host booted (#17 finding 8).
+ * So it travels shifted by a secret 56-bit offset, the first 7 bytes of
+ * HMAC-SHA256(key, TOKEN_OFFSET_LABEL) (the label is longer than the 8
+ * bytes a token's MAC covers, so the two never collide).  A token then
+ * tells its holder nothing it did not know: the offset is unknown, and the
+ * difference between two tokens' expiries is the one the holder asked for.
+ *
  * The key is random per process, so a restart invalidates every token
- * (allowed: clients re-fetch on 401).  Nothing is stored per token.
+ * (allowed: clients re-fetch on 401) and draws a new offset.  Nothing is
+ * stored per token.
  *
  * Minting and checking run on the request path, so neither allocates (style
  * habit 9).  OpenSSL's one-shot HMAC() and the EVP_MAC API allocate a
@@ -35,6 +44,7 @@
 #define TOKEN_SIGNED_LEN	8	/* bytes covered by the MAC: version + expiry */
 #define TOKEN_MAC_LEN		SHA256_DIGEST_LENGTH	/* 32 bytes of HMAC-SHA256 */
 #define TOKEN_EXPIRY_MASK	((UINT64_C(1) << (8 * TOKEN_EXPIRY_LEN)) - 1)
+#define TOKEN_OFFSET_LABEL	"gimme-aws-mini token expiry offset"	/* HMAC input of the offset */
 #define HMAC_BLOCK_LEN		SHA256_CBLOCK	/* 64 bytes: SHA-256 block size */
 #define HMAC_IPAD		0x36	/* RFC 2104 inner pad byte */
 #define HMAC_OPAD		0x5c	/* RFC 2104 outer pad byte */
@@ -47,27 +57,7 @@
 static unsigned char	tok_key[TOKEN_KEY_LEN];
 static SHA256_CTX	tok_inner;
 static SHA256_CTX	tok_outer;
-
-/* Absorb the padded key blocks; the key is shorter than a block (RFC 2104 §2). */
-static void
-token_precompute(void)
-{
-	unsigned char pad[HMAC_BLOCK_LEN];
-	size_t i;
-
-	memset(pad, 0, sizeof(pad));
-	memcpy(pad, tok_key, TOKEN_KEY_LEN);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= HMAC_IPAD;
-	SHA256_Init(&tok_inner);
-	SHA256_Update(&tok_inner, pad, sizeof(pad));
-	/* ipad ^ opad turns one padded block into the other */
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= HMAC_IPAD ^ HMAC_OPAD;
-	SHA256_Init(&tok_outer);
-	SHA256_Update(&tok_outer, pad, sizeof(pad));
-	explicit_bzero(pad, sizeof(pad));
-}
+static uint64_t		tok_offset;	/* added to the expiry, mod 2^56 (see the top) */
 
 /* HMAC-SHA256 of msg under tok_key, from the precomputed states. */
 static void
@@ -84,6 +74,36 @@ token_hmac(const unsigned char *msg, size_t len, unsigned char mac[TOKEN_MAC_LEN
 	SHA256_Final(mac, &c);
 	explicit_bzero(inner, sizeof(inner));
 	explicit_bzero(&c, sizeof(c));
+}
+
+/*
+ * Absorb the padded key blocks (the key is shorter than a block, RFC 2104
+ * §2), and derive the expiry offset from the key.
+ */
+static void
+token_precompute(void)
+{
+	static const char label[] = TOKEN_OFFSET_LABEL;
+	unsigned char pad[HMAC_BLOCK_LEN], mac[TOKEN_MAC_LEN];
+	size_t i;
+
+	memset(pad, 0, sizeof(pad));
+	memcpy(pad, tok_key, TOKEN_KEY_LEN);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] ^= HMAC_IPAD;
+	SHA256_Init(&tok_inner);
+	SHA256_Update(&tok_inner, pad, sizeof(pad));
+	/* ipad ^ opad turns one padded block into the other */
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] ^= HMAC_IPAD ^ HMAC_OPAD;
+	SHA256_Init(&tok_outer);
+	SHA256_Update(&tok_outer, pad, sizeof(pad));
+	explicit_bzero(pad, sizeof(pad));
+	token_hmac((const unsigned char *)label, sizeof(label) - 1, mac);
+	tok_offset = 0;
+	for (i = 0; i < TOKEN_EXPIRY_LEN; i++)
+		tok_offset = tok_offset << 8 | mac[i];
+	explicit_bzero(mac, sizeof(mac));
 }
 
 int
@@ -117,7 +137,7 @@ void
 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1])
 {
 	unsigned char raw[TOKEN_RAW_LEN];
-	uint64_t exp = (now + ttl) & TOKEN_EXPIRY_MASK;
+	uint64_t exp = (now + ttl + tok_offset) & TOKEN_EXPIRY_MASK;
 	int i;
 
 	raw[0] = TOKEN_VERSION;
@@ -134,6 +154,7 @@ token_open(struct slice tok, uint64_t *exp)
 {
 	unsigned char raw[TOKEN_RAW_LEN], mac[TOKEN_MAC_LEN];
 	char canon[TOKEN_LEN + 1];
+	uint64_t field = 0;
 	int i;
 
 	*exp = 0;
@@ -154,7 +175,8 @@ token_open(struct slice tok, uint64_t *exp)
 	if (CRYPTO_memcmp(mac, raw + TOKEN_SIGNED_LEN, TOKEN_MAC_LEN) != 0)
 		return -1;
 	for (i = 0; i < TOKEN_EXPIRY_LEN; i++)
-		*exp = *exp << 8 | raw[TOKEN_EXPIRY_OFF + i];
+		field = field << 8 | raw[TOKEN_EXPIRY_OFF + i];
+	*exp = (field - tok_offset) & TOKEN_EXPIRY_MASK;
 	return 0;
 }
 
@@ -177,4 +199,5 @@ token_cleanup(void)
 	explicit_bzero(tok_key, sizeof(tok_key));
 	explicit_bzero(&tok_inner, sizeof(tok_inner));
 	explicit_bzero(&tok_outer, sizeof(tok_outer));
+	tok_offset = 0;
 }

@@ -18,12 +18,19 @@
  * most CONTROL_CLIENTS_MAX are served at once (more wait in the backlog).
  *
  * The socket file: a stale one (nobody accepts on it: a daemon that died)
- * is replaced; a live one, or a file that is not a socket, is refused.  It
- * is bound under umask 077 and then given its mode and owner before
- * listen(), so nobody else can connect in between.  control_close removes
- * it, if it is still ours.
+ * is replaced; a live one, or a file that is not a socket, is refused.  The
+ * daemon is often root, and the socket's directory may be writable by
+ * others, so its mode and owner are never changed through the path, which
+ * another user could swap for a symbolic link to any file between bind and
+ * chmod (#17 finding 3).  Instead it is bound inside a private directory
+ * made beside it (mkdtemp, 0700, reached only through its descriptor),
+ * given its mode and owner there, where nobody else can reach it, and then
+ * renamed into place, never over an existing file; the inode at the path
+ * is then checked to be the one bound.  Nobody can connect before listen(),
+ * which comes last.  control_close removes the file, if it is still ours.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,8 @@
 #include "ops/ops.h"
 
 #define CONTROL_BACKLOG		16	/* listen(2) backlog of the control socket */
+#define CONTROL_TMP_SUFFIX	".XXXXXX"	/* mkdtemp template: the private directory beside PATH */
+#define CONTROL_TMP_NAME	"s"	/* the socket's name inside that directory */
 
 struct ctl_client {
 	int		 cc_fd;		/* -1: free slot */
@@ -363,13 +372,132 @@ control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
 	return 0;
 }
 
+/* Remove path if it is still the file (dev, ino). */
+static void
+remove_if_ours(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino)
+		unlink(path);
+}
+
+/*
+ * Bind fd in the private directory dfd (as CONTROL_TMP_NAME), with the
+ * umask closed: the process's working directory is dfd for the one call,
+ * so that no path anyone else can change is resolved.  0 / -1 (errno).
+ */
+static int
+bind_in(int fd, int dfd)
+{
+	struct sockaddr_un sa;
+	mode_t old;
+	int cwd, rc, saved;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, CONTROL_TMP_NAME, sizeof(CONTROL_TMP_NAME));
+	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fchdir(dfd) == -1) {
+		saved = errno;
+		close(cwd);
+		errno = saved;
+		return -1;
+	}
+	old = umask(077);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	saved = errno;
+	umask(old);
+	if (fchdir(cwd) == -1)
+		fatal(EXIT_SYSTEM, "control socket: returning to the working directory");
+	close(cwd);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Bind fd to path with mode and owner (see the top): in a private
+ * directory beside path, then renamed into place.  *dev, *ino: the socket
+ * file.  0 / -1 with err (nothing left behind).
+ */
+static int
+bind_private(int fd, const char *path, unsigned mode, uid_t uid, gid_t gid, dev_t *dev,
+    ino_t *ino, char *err, size_t errlen)
+{
+	char tmp[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(CONTROL_TMP_SUFFIX)];
+	struct stat sb;
+	int dfd = -1, bound = 0, placed = 0, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s%s", path, CONTROL_TMP_SUFFIX);
+	if (mkdtemp(tmp) == NULL) {
+		snprintf(err, errlen, "control socket %s: making a private directory beside it: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	/* the directory made, not one swapped in for it since */
+	if ((dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(dfd, &sb) == -1) {
+		snprintf(err, errlen, "control socket %s: %s: %s", path, tmp, strerror(errno));
+		goto done;
+	}
+	if (sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "control socket %s: %s was replaced while starting", path, tmp);
+		goto done;
+	}
+	if (bind_in(fd, dfd) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		goto done;
+	}
+	bound = 1;
+	if (fchmodat(dfd, CONTROL_TMP_NAME, mode, 0) == -1) {
+		snprintf(err, errlen, "control socket %s: chmod %o: %s", path, mode, strerror(errno));
+		goto done;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(dfd, CONTROL_TMP_NAME, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+		snprintf(err, errlen, "control socket %s: chown: %s", path, strerror(errno));
+		goto done;
+	}
+	if (fstatat(dfd, CONTROL_TMP_NAME, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "control socket %s: the socket bound is gone", path);
+		goto done;
+	}
+	*dev = sb.st_dev;
+	*ino = sb.st_ino;
+	/* never over a file: what was there was checked (control_remove_stale) */
+	if (renameat2(dfd, CONTROL_TMP_NAME, AT_FDCWD, path, RENAME_NOREPLACE) == -1 &&
+	    (errno != EINVAL || renameat(dfd, CONTROL_TMP_NAME, AT_FDCWD, path) == -1)) {
+		snprintf(err, errlen, "control socket %s: %s", path, errno == EEXIST ?
+		    "a file appeared there while starting" : strerror(errno));
+		goto done;
+	}
+	placed = 1;
+	if (lstat(path, &sb) == -1 || sb.st_dev != *dev || sb.st_ino != *ino) {
+		snprintf(err, errlen, "control socket %s: replaced by another file while starting",
+		    path);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc != 0 && placed)
+		remove_if_ours(path, *dev, *ino);
+	else if (rc != 0 && bound)
+		unlinkat(dfd, CONTROL_TMP_NAME, 0);
+	if (dfd != -1)
+		close(dfd);
+	if (rmdir(tmp) == -1)
+		log_warn("control socket %s: removing %s: %s", path, tmp, strerror(errno));
+	return rc;
+}
+
 int
 control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn fn,
     char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
-	struct stat sb;
-	mode_t old;
+	dev_t dev = 0;
+	ino_t ino = 0;
 	size_t i;
 	int fd = -1, bound = 0, stale;
 
@@ -388,23 +516,11 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	old = umask(077);	/* no window in which others may connect */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		umask(old);
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	if (bind_private(fd, path, mode, uid, gid, &dev, &ino, err, errlen) == -1)
 		goto fail;
-	}
-	umask(old);
 	bound = 1;
-	if (chmod(path, mode) == -1) {
-		snprintf(err, errlen, "control socket %s: chmod %o: %s", path, mode, strerror(errno));
-		goto fail;
-	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) == -1) {
-		snprintf(err, errlen, "control socket %s: chown: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (stat(path, &sb) == -1 || listen(fd, CONTROL_BACKLOG) == -1) {
+	/* only now may anyone connect */
+	if (listen(fd, CONTROL_BACKLOG) == -1) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -413,15 +529,15 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 		goto fail;
 	}
 	ctl.fd = fd;
-	ctl.dev = sb.st_dev;
-	ctl.ino = sb.st_ino;
+	ctl.dev = dev;
+	ctl.ino = ino;
 	ctl.fn = fn;
 	memcpy(ctl.path, sa.sun_path, sizeof(ctl.path));
 	log_info("control socket %s (mode %04o)", path, mode);
 	return 0;
 fail:
 	if (bound)
-		unlink(path);
+		remove_if_ours(path, dev, ino);
 	if (fd != -1)
 		close(fd);
 	free(ctl.clients);
@@ -432,7 +548,6 @@ fail:
 void
 control_close(void)
 {
-	struct stat sb;
 	size_t i;
 
 	if (ctl.fd < 0)
@@ -444,8 +559,7 @@ control_close(void)
 	close(ctl.fd);
 	ctl.fd = -1;
 	/* only our own file: another daemon may have replaced it since */
-	if (lstat(ctl.path, &sb) == 0 && sb.st_dev == ctl.dev && sb.st_ino == ctl.ino)
-		unlink(ctl.path);
+	remove_if_ours(ctl.path, ctl.dev, ctl.ino);
 	free(ctl.clients);
 	ctl.clients = NULL;
 }

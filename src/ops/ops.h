@@ -48,8 +48,10 @@ int		 control_remove_stale(const char *path, char *err, size_t errlen);
 /*
  * Listen on path (a stale socket left by a dead daemon is replaced; a live
  * one, or any other file, is refused), mode and owner applied before
- * anyone can connect (uid/gid (uid_t)-1 / (gid_t)-1: unchanged).  Requests
- * go to fn.  After loop_init.  0 / -1 with err.
+ * anyone can connect (uid/gid (uid_t)-1 / (gid_t)-1: unchanged), inside a
+ * private directory beside path before it is renamed into place, so that
+ * no link swapped in at path can redirect them.  Requests go to fn.  After
+ * loop_init.  0 / -1 with err.
  */
 int		 control_open(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		    control_fn fn, char *err, size_t errlen);

@@ -571,6 +571,30 @@ test_config_set_path(void **state)
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "invalid tag key \"a*b\""));
 	assert_int_equal(config_set_path(&cfg, "meta-data/a/../b", "x", 1, err, sizeof(err)), -1);
+	/* #17 finding 7: credentials and signed documents, at, below and above */
+	{
+		static const char *const no[] = { "meta-data/iam/security-credentials/r",
+		    "meta-data/iam/security-credentials", "meta-data/iam/info", "meta-data/iam",
+		    "meta-data/identity-credentials/ec2/info", "meta-data/identity-credentials",
+		    "dynamic/instance-identity/document", "dynamic/instance-identity/pkcs7",
+		    "dynamic/instance-identity" };
+		static const char *const yes[] = { "meta-data/iam/notes", "meta-data/iamx",
+		    "meta-data/iam/infox", "meta-data/identity-credentialsx",
+		    "dynamic/instance-identityx", "dynamic/fws/instance-monitoring" };
+		size_t i;
+
+		for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+			assert_non_null(config_path_refused(no[i]));
+			assert_int_equal(config_set_path(&cfg, no[i], "x", 1, err, sizeof(err)), -1);
+			assert_int_equal(strncmp(err, no[i], strlen(no[i])), 0);
+			assert_non_null(strstr(err, "not settable"));
+			assert_int_equal(config_set_path(&cfg, no[i], NULL, 0, err, sizeof(err)), -1);
+		}
+		assert_null(json_object_get((json_t *)cfg.c_meta, "iam"));
+		assert_null(cfg.c_dynamic);
+		for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+			assert_null(config_path_refused(yes[i]));
+	}
 	/* refused changes left nothing behind */
 	assert_null(json_object_get((json_t *)cfg.c_meta, "tags"));
 	assert_null(json_object_get((json_t *)cfg.c_meta, "a"));

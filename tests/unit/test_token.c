@@ -20,6 +20,10 @@
 #define T_GARBAGE_RUNS	2000	/* random 56-character strings tried */
 #define T_MAC_OFF	8	/* raw offset of the MAC */
 #define T_MAC_LEN	32	/* bytes of HMAC-SHA256 */
+#define T_EXP_LEN	7	/* raw bytes 1..7: the expiry field */
+#define T_EXP_MASK	((UINT64_C(1) << 56) - 1)
+#define T_DAY		86400	/* s */
+#define T_OFFSET_LABEL	"gimme-aws-mini token expiry offset"	/* token.c's */
 
 static const unsigned char key_a[TOKEN_KEY_LEN] = {
 	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
@@ -97,11 +101,84 @@ test_shape(void **state)
 		assert_true((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_');
 	}
-	/* version byte 0x01 encodes to "AQ" */
-	assert_memory_equal(tok, "AQ", 2);
+	/* the version byte, 0x01 */
+	{
+		unsigned char raw[TOKEN_RAW_LEN];
+		assert_int_equal(b64url_decode(tok, TOKEN_LEN, raw, sizeof(raw)), TOKEN_RAW_LEN);
+		assert_int_equal(raw[0], 0x01);
+	}
 }
 
-/* Known answers, computed independently (HMAC-SHA256, key 00..1f). */
+/* Raw bytes 1..7 of tok, big-endian. */
+static uint64_t
+exp_field(const char *tok)
+{
+	unsigned char raw[TOKEN_RAW_LEN];
+	uint64_t v = 0;
+	int i;
+
+	assert_int_equal(b64url_decode(tok, TOKEN_LEN, raw, sizeof(raw)), TOKEN_RAW_LEN);
+	for (i = 1; i <= T_EXP_LEN; i++)
+		v = v << 8 | raw[i];
+	return v;
+}
+
+/* The offset token.c adds: the first 7 bytes of HMAC-SHA256(key, label), by OpenSSL. */
+static uint64_t
+offset_of(const unsigned char key[TOKEN_KEY_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	uint64_t v = 0;
+	int i;
+
+	assert_non_null(HMAC(EVP_sha256(), key, TOKEN_KEY_LEN,
+	    (const unsigned char *)T_OFFSET_LABEL, sizeof(T_OFFSET_LABEL) - 1, md, &mdlen));
+	assert_int_equal(mdlen, T_MAC_LEN);
+	for (i = 0; i < T_EXP_LEN; i++)
+		v = v << 8 | md[i];
+	return v;
+}
+
+/*
+ * #17 finding 8: bytes 1..7 are not the monotonic clock (the host's
+ * uptime): not now + ttl, under any key, and two keys (two processes) minting
+ * at the same moment give unrelated fields.
+ */
+static void
+test_expiry_hidden(void **state)
+{
+	unsigned char key_b[TOKEN_KEY_LEN];
+	char tok[TOKEN_LEN + 1];
+	uint64_t now, fa, fb, d;
+
+	(void)state;
+	memcpy(key_b, key_a, sizeof(key_b));
+	key_b[0] ^= 0x80;
+	for (now = 0; now < 5000000000ULL; now += 987654321ULL) {
+		token_init_key(key_a);
+		token_mint(now, T_TTL, tok);
+		fa = exp_field(tok);
+		token_init_key(key_b);
+		token_mint(now, T_TTL, tok);
+		fb = exp_field(tok);
+		d = (fa - (now + T_TTL)) & T_EXP_MASK;
+		assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
+		d = (fb - (now + T_TTL)) & T_EXP_MASK;
+		assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
+		d = (fa - fb) & T_EXP_MASK;
+		assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
+	}
+	/* a random key (token_init) hides it too */
+	assert_int_equal(token_init(), 0);
+	token_mint(T_NOW, T_TTL, tok);
+	d = (exp_field(tok) - (T_NOW + T_TTL)) & T_EXP_MASK;
+	assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
+	token_init_key(key_a);
+}
+
+/* Known answers, computed independently (HMAC-SHA256, key 00..1f, its offset 0x7111204e44677a). */
 static void
 test_known_answer(void **state)
 {
@@ -109,25 +186,29 @@ test_known_answer(void **state)
 
 	(void)state;
 	token_mint(1000, 21600, tok);
-	assert_string_equal(tok, "AQAAAAAAWEg2buC1Iged1UYDOizGG42WeMGY9V80oJ3QYqAwkRBnEQ==");
+	assert_string_equal(tok, "AXERIE5Ev8K_HHvjBUG65XNnDrmsTsugGG7u3s918KdIFrRjfzW6LA==");
 	token_mint(0, 1, tok);
-	assert_string_equal(tok, "AQAAAAAAAAHiMFZaIpYw43pRFbXuC0OZTonOzOn51P0kGQVCd8NdmQ==");
+	assert_string_equal(tok, "AXERIE5EZ3uxvcDbSVfiI2oHRXODk5DJh5vqRPJ4mn9NzibsHo2f-Q==");
 }
 
-/* The MAC equals OpenSSL's HMAC() over the first 8 raw bytes, for many expiries. */
+/*
+ * The MAC equals OpenSSL's HMAC() over the first 8 raw bytes, and bytes 1..7
+ * are the expiry plus the key's offset mod 2^56, for many expiries.
+ */
 static void
 test_mac_matches_openssl(void **state)
 {
 	unsigned char key[TOKEN_KEY_LEN], raw[TOKEN_RAW_LEN], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char tok[TOKEN_LEN + 1];
-	uint64_t now;
+	uint64_t now, off;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(key); i++)
 		key[i] = (unsigned char)(0xa5 ^ (i * 7));
 	token_init_key(key);
+	off = offset_of(key);
 	for (now = 0; now < 5000000000ULL; now += 123456789ULL) {
 		uint64_t exp = 0;
 		token_mint(now, 21600, tok);
@@ -136,7 +217,7 @@ test_mac_matches_openssl(void **state)
 		assert_int_equal(raw[0], 0x01);
 		for (i = 1; i < T_MAC_OFF; i++)
 			exp = exp << 8 | raw[i];
-		assert_true(exp == now + 21600);
+		assert_true(exp == ((now + 21600 + off) & T_EXP_MASK));
 		assert_non_null(HMAC(EVP_sha256(), key, sizeof(key), raw, T_MAC_OFF, md,
 		    &mdlen));
 		assert_int_equal(mdlen, T_MAC_LEN);
@@ -394,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_shape),
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_mac_matches_openssl),
+		cmocka_unit_test(test_expiry_hidden),
 		cmocka_unit_test(test_countdown),
 		cmocka_unit_test(test_ttl_bounds),
 		cmocka_unit_test(test_bit_flips),

@@ -17,13 +17,15 @@ import signal
 import socket
 import stat
 import sys
+import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, run_cli, run_refused  # noqa: E402
+from server import BIN, Server, identity_key_path, run_cli, run_refused, server_env  # noqa: E402
 from wire import (MD, WireCase, body_of, build, main, mint, resp_404, resp_meta,  # noqa: E402
     status_of)
 
@@ -274,6 +276,60 @@ class TestControl(ControlCase):
 		self.assertServes("instance-type", b"m5.large")
 		self.assertAbsent("placement/group-name")
 
+	def test_set_refuses_credentials_and_identity(self):
+		"""#17 finding 7: whoever reaches the socket may not hand pods
+		credentials, nor have a document of their own signed."""
+		creds = MD + "iam/security-credentials/dev-instance-role"
+		served = [creds, MD + "iam/info", MD + "iam/security-credentials/",
+		    MD + "identity-credentials/ec2/info",
+		    MD + "identity-credentials/ec2/security-credentials/ec2-instance",
+		    "/latest/dynamic/instance-identity/", "/latest/dynamic/instance-identity/document",
+		    "/latest/dynamic/instance-identity/signature",
+		    "/latest/dynamic/instance-identity/pkcs7",
+		    "/latest/dynamic/instance-identity/rsa2048"]
+		before = {p: body_of(self.get(p)) for p in served}
+		for p in served:
+			self.assertEqual(status_of(self.get(p)), 200, p)
+		refused = {
+			"meta-data/iam/security-credentials/dev-instance-role": "credentials",
+			"meta-data/iam/security-credentials/other-role": "credentials",
+			"meta-data/iam/security-credentials": "credentials",
+			"meta-data/iam/info": "credentials",
+			"meta-data/iam": "credentials",
+			"meta-data/identity-credentials/ec2/security-credentials/ec2-instance":
+			    "credentials",
+			"meta-data/identity-credentials/ec2/info": "credentials",
+			"meta-data/identity-credentials": "credentials",
+			"dynamic/instance-identity/document": "identity document",
+			"dynamic/instance-identity/document/region": "identity document",
+			"dynamic/instance-identity/signature": "identity document",
+			"dynamic/instance-identity/pkcs7": "identity document",
+			"dynamic/instance-identity/rsa2048": "identity document",
+			"dynamic/instance-identity": "identity document",
+		}
+		for path, what in refused.items():
+			for args in (("set", path, '{"AccessKeyId":"ASIAFORGED","x":1}'), ("unset", path)):
+				with self.subTest(args=args):
+					rc, out, err = self.ctl(*args)
+					self.assertEqual((rc, out), (1, ""), err)
+					self.assertTrue(err.startswith("gimme-aws-mini: %s %s: " % (args[0], path)),
+					    err)
+					self.assertIn(what, err)
+					self.assertIn("not settable", err)
+		self.assertEqual({p: body_of(self.get(p)) for p in served}, before)
+		self.assertFalse([p for p in self.state()["overrides"] if p in refused])
+		# what lies beside them still is: a sibling, and the document's facts
+		self.ctl_ok("set", "meta-data/iam/notes", "hello")
+		self.assertServes("iam/notes", b"hello")
+		self.ctl_ok("unset", "meta-data/iam/notes")
+		self.assertAbsent("iam/notes")
+		self.ctl_ok("set", "meta-data/placement/availability-zone", "us-east-1b")
+		doc = json.loads(body_of(self.get("/latest/dynamic/instance-identity/document")))
+		self.assertEqual(doc["availabilityZone"], "us-east-1b")
+		self.ctl_ok("unset", "meta-data/placement/availability-zone")
+		self.assertEqual(body_of(self.get("/latest/dynamic/instance-identity/document")),
+		    before["/latest/dynamic/instance-identity/document"])
+
 	def test_rotate_credentials(self):
 		mark = self.srv.mark()
 		out = self.ctl_ok("rotate-credentials")
@@ -430,6 +486,83 @@ class TestSocketLife(WireCase):
 		self.assertEqual(rc, EXIT_SYSTEM, err)
 		self.assertIn("the file exists and is not a socket", err)
 		with open(self.sock) as f:
+			self.assertEqual(f.read(), "precious")
+
+	@unittest.skipUnless(os.geteuid() == 0 and shutil.which("strace"),
+	    "needs root (a second user) and strace (to hold the daemon after bind)")
+	def test_symlink_swap_cannot_redirect(self):
+		"""#17 finding 3: in a directory another user may write (not sticky),
+		that user swaps a symbolic link in at the socket path right after the
+		daemon binds; the daemon (root) must not change the mode or owner of
+		the file the link points at.  strace holds every bind(2) for 0.5 s, so
+		the swap lands between bind and whatever follows it."""
+		os.chmod(self.tmp, 0o755)
+		pub = os.path.join(self.tmp, "pub")
+		os.mkdir(pub)
+		os.chmod(pub, 0o777)
+		sock = os.path.join(pub, "c.sock")
+		target = os.path.join(self.tmp, "target")
+		with open(target, "w") as f:
+			f.write("precious")
+		os.chmod(target, 0o600)
+		swaps = os.path.join(self.tmp, "swaps")
+		stop = os.path.join(self.tmp, "stop")
+		helper = os.fork()
+		if helper == 0:		# the other user: swap a link in for every socket seen
+			code = 1
+			try:
+				os.setgroups([])
+				os.setgid(65534)
+				os.setuid(65534)
+				n = 0
+				end = time.monotonic() + 30
+				while not os.path.exists(stop) and time.monotonic() < end:
+					try:
+						if stat.S_ISSOCK(os.lstat(sock).st_mode):
+							evil = os.path.join(pub, ".evil")
+							os.symlink(target, evil)
+							os.rename(evil, sock)
+							n += 1
+							with open(os.path.join(pub, "swaps.%d" % n), "w"):
+								pass
+					except OSError:
+						pass
+					time.sleep(0.0005)
+				code = 0
+			finally:
+				os._exit(code)
+		cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=bind",
+		    "-e", "inject=bind:delay_exit=500000", BIN, "serve", "--listen", "127.0.0.1:0",
+		    "--identity-key", identity_key_path(), "--control", sock,
+		    "--control-mode", "0666", "--control-owner", "nobody"]
+		tracer = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+		    stderr=subprocess.DEVNULL, env=server_env())
+		try:
+			end = time.monotonic() + 20
+			while time.monotonic() < end and tracer.poll() is None and \
+			    not os.path.exists(os.path.join(pub, "swaps.1")):
+				time.sleep(0.05)
+			time.sleep(1.5)		# what the daemon does after the swap
+		finally:
+			with open(stop, "w"):
+				pass
+			os.waitpid(helper, 0)
+			if tracer.poll() is None:
+				# the daemon is strace's child: stop it, strace then exits
+				with open("/proc/%d/task/%d/children" % (tracer.pid, tracer.pid)) as f:
+					for pid in f.read().split():
+						os.kill(int(pid), signal.SIGTERM)
+				try:
+					tracer.wait(10)
+				except subprocess.TimeoutExpired:
+					tracer.kill()
+					tracer.wait()
+		self.assertTrue(os.path.exists(os.path.join(pub, "swaps.1")),
+		    "the helper never saw the socket: the race was not run")
+		st = os.lstat(target)
+		self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), (0o600, 0, 0),
+		    "the daemon changed the file a link swapped in pointed at")
+		with open(target) as f:
 			self.assertEqual(f.read(), "precious")
 
 	def test_bad_flags_refused(self):

@@ -20,9 +20,10 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server  # noqa: E402
+from server import Server, identity_key_path, run_refused  # noqa: E402
 from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
 
+EXIT_CONFIG = 78		# src/core/core.h
 ISO = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"'
 CREDS = MD + "iam/security-credentials/" + ROLE
 
@@ -248,6 +249,53 @@ class TestDocuments(WireCase):
 				self.assertEqual(p.returncode, 0, p.stderr)
 				self.assertEqual(p.stdout, doc)
 
+
+
+class TestIdentityKeyFile(unittest.TestCase):
+	"""#17 finding 4: an --identity-key file another user wrote, or may read,
+	is refused at start-up (exit 78, the file and what is wrong named), and a
+	symbolic link is not followed."""
+
+	def setUp(self):
+		self.tmp = tempfile.mkdtemp(prefix="imds-key-")
+		self.key = os.path.join(self.tmp, "identity-key.pem")
+		Server().stop()		# the session's key file exists (a private copy follows)
+		shutil.copyfile(identity_key_path(), self.key)
+		os.chmod(self.key, 0o600)
+
+	def tearDown(self):
+		shutil.rmtree(self.tmp, True)
+
+	def assertRefused(self, path, what):
+		rc, err = run_refused(["--identity-key", path])
+		self.assertEqual(rc, EXIT_CONFIG, err)
+		self.assertIn("identity key file %s: " % path, err)
+		self.assertIn(what, err)
+
+	def test_private_file_accepted(self):
+		Server("--identity-key", self.key).stop()
+
+	def test_mode_refused(self):
+		for mode, what in ((0o640, "readable by group"), (0o604, "readable by others"),
+		    (0o620, "writable by group"), (0o602, "writable by others")):
+			with self.subTest(mode=oct(mode)):
+				os.chmod(self.key, mode)
+				self.assertRefused(self.key, what)
+
+	@unittest.skipUnless(os.geteuid() == 0, "giving a file away needs root")
+	def test_owner_refused(self):
+		os.chown(self.key, 65534, -1)
+		self.assertRefused(self.key, "owned by uid 65534")
+
+	def test_symlink_refused(self):
+		link = os.path.join(self.tmp, "link.pem")
+		os.symlink(self.key, link)
+		self.assertRefused(link, "symbolic link")
+		# nor is one followed to create the file
+		dangling = os.path.join(self.tmp, "dangling.pem")
+		os.symlink(os.path.join(self.tmp, "created.pem"), dangling)
+		self.assertRefused(dangling, "symbolic link")
+		self.assertFalse(os.path.exists(os.path.join(self.tmp, "created.pem")))
 
 if __name__ == "__main__":
 	main()

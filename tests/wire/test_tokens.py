@@ -201,6 +201,32 @@ class TestTokens(TokenCase):
 			    INSTANCE_ID, 21590, 21600)
 		self.assertWire(self.get_tok(MD + "instance-id", tok), resp_empty(401))
 
+	def test_token_reveals_no_clock(self):
+		"""#17 finding 8: bytes 1..7 of a token are not the host's CLOCK_MONOTONIC
+		(uptime) plus the TTL, for two daemons started at different times, nor
+		do two daemons' tokens differ by the time between their starts."""
+		ttl = 21600
+		seen = []
+		for _ in range(2):
+			with Server() as srv:
+				before = time.clock_gettime(time.CLOCK_MONOTONIC)
+				raw, tok = mint(srv, ttl)
+				after = time.clock_gettime(time.CLOCK_MONOTONIC)
+				self.assertIsNotNone(tok, show(raw))
+				with open("/proc/uptime") as f:
+					uptime = float(f.read().split()[0])
+			field = int.from_bytes(base64.urlsafe_b64decode(tok)[1:8], "big")
+			seen.append((field, before, after))
+			for clock in (before, after, uptime):
+				# tokens last at most 6 h: a clock within a day of the field
+				# would be the clock in the clear (a chance of 2^-39 otherwise)
+				self.assertGreater(abs(field - ttl - clock), 86400,
+				    "token bytes 1..7 are %d: the clock (%.0f) + TTL" % (field, clock))
+			time.sleep(1.2)
+		(f1, b1, _), (f2, _, a2) = seen
+		self.assertFalse(0 <= f2 - f1 <= a2 - b1 + 1,
+		    "the two daemons' tokens differ by the time between them: %d" % (f2 - f1))
+
 	def test_x_forwarded_for_with_token_403(self):
 		tok = self.mint()
 		raw = self.get_tok(MD + "instance-id", tok, extra=[("X-Forwarded-For", "10.0.0.1")])
