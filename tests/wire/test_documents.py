@@ -147,16 +147,6 @@ class TestDocuments(WireCase):
 
 	# -- §8.7 -------------------------------------------------------------
 
-	def test_identity_credentials_info(self):
-		raw = self.get(MD + "identity-credentials/ec2/info")
-		body = body_of(raw)
-		m = re.fullmatch(rb'\{\n  "Code" : "Success",\n  "LastUpdated" : "([^"]*)",\n'
-		    rb'  "AccountId" : "123456789012"\n\}', body)
-		self.assertIsNotNone(m, "identity-credentials/ec2/info layout: %s" % show(body))
-		self.assertPast(parse_iso(m.group(1).decode()), "LastUpdated")
-		self.assertEqual(len(body), 98)
-		self.assertWire(raw, resp_meta(body))
-
 	def test_identity_credentials_ec2_instance(self):
 		akid, secret, token = self.check_creds(
 		    MD + "identity-credentials/ec2/security-credentials/ec2-instance", 1800)
