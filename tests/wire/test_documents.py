@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server  # noqa: E402
+from server import ServerFixture  # noqa: E402
 from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
 
 ISO = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"'
@@ -81,18 +81,14 @@ def b64_lines_ok(body):
 	return re.fullmatch(rb"[A-Za-z0-9+/=\n]+", body) is not None
 
 
-class TestDocuments(WireCase):
+class TestDocuments(ServerFixture, WireCase):
+
+	SERVER = ("--identity-cert", "{tmp}/identity-certs.pem")
 
 	@classmethod
 	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="imds-doc-")
+		super().setUpClass()
 		cls.certs = os.path.join(cls.tmp, "identity-certs.pem")
-		cls.srv = Server("--identity-cert", cls.certs)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
 
 	def assertPast(self, t, what):
 		self.assertIsNotNone(t, "%s is not YYYY-MM-DDTHH:MM:SSZ" % what)

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server  # noqa: E402
+from server import ServerFixture  # noqa: E402
 from wire import WireCase, main, resp_empty, show  # noqa: E402
 
 DEADLINE = 10.0
@@ -27,15 +27,7 @@ DEADLINE = 10.0
 GET_LINE = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\n"
 
 
-class TestMalformed(WireCase):
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server()
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+class TestMalformed(ServerFixture, WireCase):
 
 	def test_oversized_head_without_end_431(self):
 		# No blank line ever arrives: the server must not wait for the deadline.
@@ -46,13 +38,13 @@ class TestMalformed(WireCase):
 		self.assertAlive()
 
 
-class TestDeadlines(WireCase):
+class TestDeadlines(ServerFixture, WireCase):
 	"""HTTP_REQ_TIMEOUT_MS: an incomplete request gets 408 at the deadline; an
 	idle connection is closed with no bytes.  Both run at once (about 10 s)."""
 
 	@classmethod
 	def setUpClass(cls):
-		cls.srv = Server()
+		super().setUpClass()
 		cls.results = {}
 		cls.threads = [threading.Thread(target=cls._dribble, daemon=True),
 		    threading.Thread(target=cls._idle, daemon=True)]
@@ -63,7 +55,6 @@ class TestDeadlines(WireCase):
 	def tearDownClass(cls):
 		for t in cls.threads:
 			t.join(20)
-		cls.srv.stop()
 
 	@classmethod
 	def _dribble(cls):

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, read_until_close  # noqa: E402
+from server import Server, ServerFixture, read_until_close  # noqa: E402
 from wire import (  # noqa: E402
 	INSTANCE_ID, MD, TOKEN_RE, TTL_HEADER, VERSION_LIST, WireCase, body_of, build, header,
 	main, mint, resp_empty, resp_meta, resp_plain, show)
@@ -60,16 +60,8 @@ class TokenCase(WireCase):
 		return ttl
 
 
-class TestTokens(TokenCase):
+class TestTokens(ServerFixture, TokenCase):
 	"""http-tokens=optional (the default)."""
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server()
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
 
 	def mint(self, ttl=21600):
 		raw, tok = mint(self.srv, ttl)
@@ -200,19 +192,13 @@ def _cmsg_hoplimits(buf):
 	return out
 
 
-class TestHopLimit(TokenCase):
+class TestHopLimit(ServerFixture, TokenCase):
 	"""--hop-limit 3: the token reply leaves with IP TTL / hop limit 3; GETs with
 	the system default.  Loopback delivery keeps the TTL the sender set."""
 
 	HOP = 3
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server("--hop-limit", str(cls.HOP), listen=["127.0.0.1:0", "[::1]:0"])
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+	SERVER = ("--hop-limit", str(HOP))
+	SERVER_KW = {"listen": ["127.0.0.1:0", "[::1]:0"]}
 
 	def _check(self, family):
 		reply, ttls = reply_ttls(self.srv, put_token([(TTL_REQ, "21600")]), family)
@@ -248,17 +234,9 @@ class TestHopLimit(TokenCase):
 
 # ---------------------------------------------------------------- access log
 
-class TestAccessLog(TokenCase):
+class TestAccessLog(ServerFixture, TokenCase):
 	"""--access-log: one line per request with client, method, path, status,
 	bytes and imds=v1|v2|bad."""
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server()
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
 
 	def find(self, since, path, status):
 		line = self.srv.wait_for_line(r"access\b.*\bpath=%s(\s|$).*\bstatus=%d\b"

@@ -17,22 +17,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, read_until_close  # noqa: E402
+from server import ServerFixture, read_until_close  # noqa: E402
 from wire import (  # noqa: E402
 	INSTANCE_ID, MD, META_ENTRIES, META_LISTING, VERSION_LIST, VERSIONS,
 	WireCase, body_of, build, header, main, parse_imf, resp_meta, status_of, xhtml)
 
 
-class TestRouting(WireCase):
+class TestRouting(ServerFixture, WireCase):
 	"""The default instance, no user data, tokens optional."""
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server()
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
 
 	# -- fixtures are what the contract says ------------------------------
 
