@@ -248,6 +248,45 @@ class Sandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class ModuleFixture:
+    """What the test classes of one client module share, for the whole module:
+    a Sandbox and the servers, by key.
+
+        FIXTURE = clientlib.ModuleFixture()
+        SERVERS = FIXTURE.servers
+
+        def setUpModule():
+            global SANDBOX
+            SANDBOX = FIXTURE.start()          # files for the servers go in SANDBOX.dir
+            SERVERS["opt"] = Server()
+
+        tearDownModule = FIXTURE.stop
+
+    stop() stops every server (one failing to stop does not keep the others
+    running; its error is raised after) and removes the sandbox."""
+
+    def __init__(self):
+        self.servers = {}
+        self.sandbox = None
+
+    def start(self):
+        self.sandbox = Sandbox()
+        return self.sandbox
+
+    def stop(self):
+        error = None
+        for s in self.servers.values():
+            try:
+                s.stop()
+            except Exception as e:  # raised after the others are stopped
+                error = error or e
+        self.servers.clear()
+        if self.sandbox:
+            self.sandbox.cleanup()
+        if error:
+            raise error
+
+
 # ---------------------------------------------------------------- raw HTTP
 
 class Resp:

@@ -27,27 +27,24 @@ import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
-    CREDS_PATH, REGION, Sandbox, Server, assert_expiration_ahead, assert_token_put,
+    CREDS_PATH, REGION, Server, assert_expiration_ahead, assert_token_put,
     assert_v2, parse_ts, served_credentials, summarize)
 
 AWS = "/usr/bin/aws"
 ROLE_LIST = "/latest/meta-data/iam/security-credentials/"
-SERVERS = {}
+FIXTURE = clientlib.ModuleFixture()
+SERVERS = FIXTURE.servers
 SANDBOX = None
 
 
 def setUpModule():
     global SANDBOX
-    SANDBOX = Sandbox()
+    SANDBOX = FIXTURE.start()
     SERVERS["opt"] = Server()
     SERVERS["req"] = Server("--http-tokens", "required")
 
 
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    if SANDBOX:
-        SANDBOX.cleanup()
+tearDownModule = FIXTURE.stop
 
 
 def aws(srv, *args, **env_extra):

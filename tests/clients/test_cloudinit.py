@@ -27,7 +27,7 @@ import logging  # noqa: E402
 import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
-    AZ, INSTANCE_ID, MAC, REGION, Sandbox, Server, assert_token_put, get_token,
+    AZ, INSTANCE_ID, MAC, REGION, Server, assert_token_put, get_token,
     summarize)
 
 from cloudinit import distros, helpers, util  # noqa: E402
@@ -46,7 +46,8 @@ TOP_LEVEL = {
     "services", "system",
 }
 
-SERVERS = {}
+FIXTURE = clientlib.ModuleFixture()
+SERVERS = FIXTURE.servers
 SANDBOX = None
 
 
@@ -73,7 +74,7 @@ CAPTURE = _Capture()
 
 def setUpModule():
     global SANDBOX
-    SANDBOX = Sandbox()
+    SANDBOX = FIXTURE.start()
     SANDBOX.apply()
     # cloud-init probes DNS for redirection before using a metadata URL. Our URL is
     # an IP literal; marking the probe as done keeps every lookup local.
@@ -86,11 +87,7 @@ def setUpModule():
     SERVERS["req"] = Server("--http-tokens", "required", "--user-data", ud)
 
 
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    if SANDBOX:
-        SANDBOX.cleanup()
+tearDownModule = FIXTURE.stop
 
 
 def make_ds(cls, url):

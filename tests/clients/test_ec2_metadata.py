@@ -23,17 +23,18 @@ import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
-    AZ, INSTANCE_ID, Sandbox, Server, assert_token_put, summarize)
+    AZ, INSTANCE_ID, Server, assert_token_put, summarize)
 
 EC2_METADATA = "/usr/bin/ec2-metadata"
 USER_DATA = b"#!/bin/sh\necho hello from user-data\n"
-SERVERS = {}
+FIXTURE = clientlib.ModuleFixture()
+SERVERS = FIXTURE.servers
 SANDBOX = None
 
 
 def setUpModule():
     global SANDBOX
-    SANDBOX = Sandbox()
+    SANDBOX = FIXTURE.start()
     ud = os.path.join(SANDBOX.dir, "user-data")
     with open(ud, "wb") as f:
         f.write(USER_DATA)
@@ -41,11 +42,7 @@ def setUpModule():
     SERVERS["req"] = Server("--http-tokens", "required", "--user-data", ud)
 
 
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    if SANDBOX:
-        SANDBOX.cleanup()
+tearDownModule = FIXTURE.stop
 
 
 def proxied_env(srv):

@@ -30,13 +30,14 @@ import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
-    CREDS_PATH, INSTANCE_ID, ROLE, Sandbox, Server, assert_expiration_ahead,
+    CREDS_PATH, INSTANCE_ID, ROLE, Server, assert_expiration_ahead,
     assert_token_put, assert_v2, parse_ts, raw, served_credentials, summarize)
 
 JSDIR = os.path.join(clientlib.HERE, "js")
 SCRIPT = os.path.join(JSDIR, "imds_clients.cjs")
 ROLE_LIST = "/latest/meta-data/iam/security-credentials/"
-SERVERS = {}
+FIXTURE = clientlib.ModuleFixture()
+SERVERS = FIXTURE.servers
 SANDBOX = None
 NODE = shutil.which("node") or "/usr/bin/node"
 NPM = shutil.which("npm") or "/usr/bin/npm"
@@ -59,17 +60,13 @@ def npm_ci():
 
 def setUpModule():
     global SANDBOX
-    SANDBOX = Sandbox()
+    SANDBOX = FIXTURE.start()
     npm_ci()
     SERVERS["opt"] = Server()
     SERVERS["req"] = Server("--http-tokens", "required")
 
 
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    if SANDBOX:
-        SANDBOX.cleanup()
+tearDownModule = FIXTURE.stop
 
 
 def node(case, srv, endpoint=None, **env_extra):

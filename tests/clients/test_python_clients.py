@@ -26,7 +26,7 @@ import unittest  # noqa: E402
 
 from clientlib import (  # noqa: E402
     CREDS_PATH, EXAMPLE_AKID, EXAMPLE_SECRET, INSTANCE_ID, REGION, ROLE,
-    Sandbox, Server, assert_expiration_ahead, assert_token_put, assert_v2, parse_ts,
+    Server, assert_expiration_ahead, assert_token_put, assert_v2, parse_ts,
     raw, served_credentials, summarize)
 
 import botocore  # noqa: E402
@@ -39,13 +39,14 @@ ROLE_LIST = "/latest/meta-data/iam/security-credentials/"
 # botocore's own ask, trailing slash included
 AZ_PATH_NORM = "/latest/meta-data/placement/availability-zone/"
 
-SERVERS = {}
+FIXTURE = clientlib.ModuleFixture()
+SERVERS = FIXTURE.servers
 SANDBOX = None
 
 
 def setUpModule():
     global SANDBOX
-    SANDBOX = Sandbox()
+    SANDBOX = FIXTURE.start()
     SANDBOX.apply()
     print("botocore %s from %s; boto3 %s" % (botocore.__version__,
                                              os.path.dirname(botocore.__file__),
@@ -58,11 +59,7 @@ def setUpModule():
     SERVERS["eu"] = Server("--config", cfg)
 
 
-def tearDownModule():
-    for s in SERVERS.values():
-        s.stop()
-    if SANDBOX:
-        SANDBOX.cleanup()
+tearDownModule = FIXTURE.stop
 
 
 class Base(unittest.TestCase):

@@ -23,6 +23,9 @@ Start and stop a real gimme-aws-mini process for tests, and talk raw bytes to it
   suite's logs for secrets at the end (tests/ops/check_logs.py).
 * With --health-listen, health_addr is the health listener's (host, port),
   from its "health endpoint on http://ADDR:PORT/" line.
+* ServerFixture: one server for a whole unittest class (setUpClass, stopped
+  by a class cleanup); scratch(): a temporary directory removed after the
+  test or class.
 * One identity key file is shared by every server of a test session
   (IMDS_TEST_SESSION_DIR, set by tests/run; otherwise a private temp dir per
   Python process): the first start writes it, later starts load it quickly.
@@ -331,6 +334,47 @@ class Server:
 	def connect(self, family=socket.AF_INET, timeout=5.0):
 		host, port = self.addr(family)
 		return socket.create_connection((host, port), timeout=timeout)
+
+
+def scratch(owner, prefix="gimme-test-"):
+	"""A private scratch directory, removed when owner is done: owner is a
+	TestCase (removed after that test) or a TestCase class (after the class)."""
+	d = tempfile.mkdtemp(prefix=prefix)
+	if isinstance(owner, type):
+		owner.addClassCleanup(shutil.rmtree, d, True)
+	else:
+		owner.addCleanup(shutil.rmtree, d, True)
+	return d
+
+
+class ServerFixture:
+	"""One server for a whole test class: mix it in before the TestCase base.
+
+	    class TestThing(ServerFixture, WireCase):
+	        SERVER = ("--http-tokens", "required")
+
+	setUpClass makes cls.tmp (a scratch directory) and starts cls.srv with
+	the flags in SERVER ("{tmp}" in a flag stands for cls.tmp) and the
+	Server() keywords in SERVER_KW (listen=, env=...).  Both are undone by
+	class cleanups, after tearDownClass, so a set-up that fails half-way
+	still stops the server.  A class whose server needs files or computed
+	arguments overrides start_server() (cls.tmp exists by then) and returns
+	the started Server; one that needs more set-up after the start extends
+	setUpClass, calling super().setUpClass() first."""
+
+	SERVER = ()
+	SERVER_KW = {}
+
+	@classmethod
+	def start_server(cls):
+		return Server(*[a.replace("{tmp}", cls.tmp) for a in cls.SERVER], **cls.SERVER_KW)
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.tmp = scratch(cls, "gimme-%s-" % cls.__name__)
+		cls.srv = cls.start_server()
+		cls.addClassCleanup(cls.srv.stop)
 
 
 class ReadTimeout(TimeoutError):

@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from server import (Server, raw_request, read_until_close, session_dir,  # noqa: E402,F401
+from server import (Server, ServerFixture, raw_request, scratch, read_until_close, session_dir,  # noqa: E402,F401
     wait_until)
 from wire import body_of, build, header, status_of  # noqa: E402,F401
 

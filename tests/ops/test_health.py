@@ -7,17 +7,15 @@ and that it is a listener of its own.
 
 import json
 import os
-import shutil
 import stat
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opslib  # noqa: E402
-from opslib import (MD, Keys, Server, build, connect, health, http, iso, metrics,  # noqa: E402
-    status_of, token, wait_until)
+from opslib import (MD, Keys, Server, ServerFixture, build, connect, health, http, iso,  # noqa: E402
+    metrics, scratch, status_of, token, wait_until)
 import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -40,14 +38,8 @@ with open(doc) as f:
 '''
 
 
-class Answers(WireCase):
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server("--health-listen", HL)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+class Answers(ServerFixture, WireCase):
+	SERVER = ("--health-listen", HL)
 
 	def test_healthz(self):
 		st, h, body = health(self.srv, "/healthz")
@@ -273,7 +265,7 @@ class Readiness(WireCase):
 	"""/readyz before the credentials arrive, and after."""
 
 	def setUp(self):
-		self.tmp = tempfile.mkdtemp(prefix="gimme-ops-ready-")
+		self.tmp = scratch(self, "gimme-ops-ready-")
 		self.gate = os.path.join(self.tmp, "gate")
 		self.doc = os.path.join(self.tmp, "creds.json")
 		proc = os.path.join(self.tmp, "gated.py")
@@ -289,9 +281,6 @@ class Readiness(WireCase):
 			f.write("[profile gated]\ncredential_process = %s %s %s\n" % (proc, self.gate,
 			    self.doc))
 		self.env = {"HOME": os.path.join(self.tmp, "home")}
-
-	def tearDown(self):
-		shutil.rmtree(self.tmp, True)
 
 	def test_not_ready_until_credentials(self):
 		srv = Server("--health-listen", HL, "--source", "profile", "--profile", "gated",

@@ -14,8 +14,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import (GOOD_SRC, MD, Server, build, closed_at_once, connect, fds, http, metrics,  # noqa: E402
-    raise_nofile, status_of, steady_fds, token, wait_until)
+from opslib import (GOOD_SRC, MD, Server, ServerFixture, build, closed_at_once, connect, fds,  # noqa: E402
+    http, metrics, raise_nofile, status_of, steady_fds, token, wait_until)
 from server import read_until_close, run_refused  # noqa: E402
 from wire import INSTANCE_ID, WireCase, main, resp_empty, resp_meta  # noqa: E402
 
@@ -23,14 +23,8 @@ HL = "127.0.0.1:0"
 GET_ID = build("GET", MD + "instance-id")
 
 
-class PerClient(WireCase):
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server("--health-listen", HL, "--max-connections-per-client", "5")
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+class PerClient(ServerFixture, WireCase):
+	SERVER = ("--health-listen", HL, "--max-connections-per-client", "5")
 
 	def test_over_the_cap_closed_at_once_others_served(self):
 		addr = (self.srv.host, self.srv.port)
@@ -82,14 +76,8 @@ class HeadLimits(WireCase):
 			self.assertEqual(srv.stop(), 0)
 
 
-class RateLimit(WireCase):
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server("--health-listen", HL, "--rate-limit", "5/s")
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+class RateLimit(ServerFixture, WireCase):
+	SERVER = ("--health-listen", HL, "--rate-limit", "5/s")
 
 	def test_over_the_rate_429_k10(self):
 		addr = (self.srv.host, self.srv.port)

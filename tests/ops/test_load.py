@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opslib  # noqa: E402
-from opslib import (MD, Keys, Server, body_of, build, connect, fds, http, metrics,  # noqa: E402
+from opslib import (MD, Keys, Server, ServerFixture, body_of, build, connect, fds, http, metrics,  # noqa: E402
     steady_fds, raise_nofile, read_all, rst_close, sanitized, status_kb, status_of, token, wait_until)
 from wire import INSTANCE_ID, WireCase, main, parse_imf, header, resp_meta  # noqa: E402
 
@@ -128,21 +128,19 @@ class Load(WireCase):
 			self.assertAlive()
 
 
-class Faults(WireCase):
+class Faults(ServerFixture, WireCase):
 	@classmethod
-	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="gimme-ops-faults-")
+	def start_server(cls):
 		cfg = os.path.join(cls.tmp, "c.json")
 		cls.big = ("0123456789abcdef" * 4000)[:60000]
 		with open(cfg, "w") as f:
 			json.dump({"meta-data": {"big": cls.big}}, f)
-		cls.srv = Server("--health-listen", HL, "--config", cfg)
-		cls.base = steady_fds(cls.srv.pid)
+		return Server("--health-listen", HL, "--config", cfg)
 
 	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.base = steady_fds(cls.srv.pid)
 
 	def settled(self):
 		self.assertTrue(wait_until(lambda: fds(self.srv.pid) == self.base, timeout=10),

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from opslib import (MD, Keys, Server, body_of, build, http, iso, read_all,  # noqa: E402
+from opslib import (MD, Keys, Server, body_of, build, http, iso, read_all, scratch,  # noqa: E402
     status_of, token, wait_until)
 from server import run_cli  # noqa: E402
 from wire import INSTANCE_ID, WireCase, main, resp_meta  # noqa: E402
@@ -149,12 +149,9 @@ class Stop(WireCase):
 
 class Reload(WireCase):
 	def setUp(self):
-		self.tmp = tempfile.mkdtemp(prefix="gimme-ops-hup-")
+		self.tmp = scratch(self, "gimme-ops-hup-")
 		self.cfg = os.path.join(self.tmp, "c.json")
 		self.write_cfg("one")
-
-	def tearDown(self):
-		shutil.rmtree(self.tmp, True)
 
 	def write_cfg(self, val):
 		with open(self.cfg + ".tmp", "w") as f:

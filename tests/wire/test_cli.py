@@ -7,15 +7,14 @@ size cap (U33), JSON logs, and SIGTERM (exit 0).
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import BIN, Server, raw_request, run_cli, run_refused, server_env, session_dir  # noqa: E402
+from server import (BIN, Server, raw_request, run_cli, run_refused, scratch, server_env,  # noqa: E402
+    session_dir)
 from wire import MD, WireCase, main, resp_meta  # noqa: E402
 
 EXIT_USAGE = 64		# src/imds.h: bad flag or value
@@ -28,11 +27,7 @@ class TestCli(WireCase):
 	def setUpClass(cls):
 		if not os.access(BIN, os.X_OK):
 			raise AssertionError("server binary %s is missing" % BIN)
-		cls.tmp = tempfile.mkdtemp(prefix="imds-cli-")
-
-	@classmethod
-	def tearDownClass(cls):
-		shutil.rmtree(cls.tmp, True)
+		cls.tmp = scratch(cls, "imds-cli-")
 
 	def write(self, name, data):
 		path = os.path.join(self.tmp, name)

@@ -12,7 +12,6 @@ import calendar
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import stat
@@ -25,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import BIN, Server, identity_key_path, run_cli, run_refused, server_env  # noqa: E402
+from server import BIN, Server, ServerFixture, identity_key_path, run_cli, run_refused, scratch, server_env  # noqa: E402
 from wire import (MD, WireCase, body_of, build, main, mint, resp_404, resp_meta,  # noqa: E402
     status_of)
 
@@ -64,23 +63,17 @@ def events_body(evs, prefix=lambda ev: ""):
 	return ("[ " + ", ".join(event_json(e, prefix(e)) for e in evs) + " ]").encode()
 
 
-class ControlCase(WireCase):
+class ControlCase(ServerFixture, WireCase):
 	"""A server with --control, tags enabled."""
 
 	@classmethod
-	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="imds-ctl-")
+	def start_server(cls):
 		cls.sock = os.path.join(cls.tmp, "control.sock")
 		cfg = os.path.join(cls.tmp, "config.json")
 		with open(cfg, "w") as f:
 			json.dump({"options": {"instance-metadata-tags": "enabled"},
 			    "meta-data": {"tags": {"instance": {"team": "infra"}}}}, f)
-		cls.srv = Server("--control", cls.sock, "--config", cfg)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
+		return Server("--control", cls.sock, "--config", cfg)
 
 	def ctl(self, *args, env=None):
 		"""Run `ctl`; returns (exit status, stdout, stderr)."""
@@ -452,11 +445,8 @@ class TestControl(ControlCase):
 class TestSocketLife(WireCase):
 
 	def setUp(self):
-		self.tmp = tempfile.mkdtemp(prefix="imds-ctl-")
+		self.tmp = scratch(self, "imds-ctl-")
 		self.sock = os.path.join(self.tmp, "c.sock")
-
-	def tearDown(self):
-		shutil.rmtree(self.tmp, True)
 
 	def test_stale_replaced_live_refused_removed_at_exit(self):
 		# a socket left by a daemon that died: nobody accepts on it
@@ -574,12 +564,11 @@ class TestSocketLife(WireCase):
 				self.assertEqual(rc, 64, err)
 
 
-class TestScenario(WireCase):
+class TestScenario(ServerFixture, WireCase):
 	"""The config's "scenario": the daemon starts already set up."""
 
 	@classmethod
-	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="imds-scn-")
+	def start_server(cls):
 		cls.sock = os.path.join(cls.tmp, "c.sock")
 		cfg = os.path.join(cls.tmp, "config.json")
 		with open(cfg, "w") as f:
@@ -590,12 +579,7 @@ class TestScenario(WireCase):
 			    "events": [{"code": "instance-retirement", "not-before": "+1d",
 			        "description": "retiring"}],
 			    "tags": {"Name": "preset"}}}, f)
-		cls.srv = Server("--config", cfg, "--control", cls.sock)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
+		return Server("--config", cfg, "--control", cls.sock)
 
 	def test_preset(self):
 		self.assertWire(self.get(MD + "instance-life-cycle"), resp_meta(b"spot"))

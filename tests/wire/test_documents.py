@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, identity_key_path, run_refused  # noqa: E402
+from server import Server, ServerFixture, identity_key_path, run_refused  # noqa: E402
 from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
 
 EXIT_CONFIG = 78		# src/core/core.h
@@ -82,18 +82,14 @@ def b64_lines_ok(body):
 	return re.fullmatch(rb"[A-Za-z0-9+/=\n]+", body) is not None
 
 
-class TestDocuments(WireCase):
+class TestDocuments(ServerFixture, WireCase):
+
+	SERVER = ("--identity-cert", "{tmp}/identity-certs.pem")
 
 	@classmethod
 	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="imds-doc-")
+		super().setUpClass()
 		cls.certs = os.path.join(cls.tmp, "identity-certs.pem")
-		cls.srv = Server("--identity-cert", cls.certs)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
 
 	def assertPast(self, t, what):
 		self.assertIsNotNone(t, "%s is not YYYY-MM-DDTHH:MM:SSZ" % what)
@@ -147,16 +143,6 @@ class TestDocuments(WireCase):
 		self.assertWire(self.get(MD + "iam/info/"), resp_meta(body))
 
 	# -- §8.7 -------------------------------------------------------------
-
-	def test_identity_credentials_info(self):
-		raw = self.get(MD + "identity-credentials/ec2/info")
-		body = body_of(raw)
-		m = re.fullmatch(rb'\{\n  "Code" : "Success",\n  "LastUpdated" : "([^"]*)",\n'
-		    rb'  "AccountId" : "123456789012"\n\}', body)
-		self.assertIsNotNone(m, "identity-credentials/ec2/info layout: %s" % show(body))
-		self.assertPast(parse_iso(m.group(1).decode()), "LastUpdated")
-		self.assertEqual(len(body), 98)
-		self.assertWire(raw, resp_meta(body))
 
 	def test_identity_credentials_ec2_instance(self):
 		akid, secret, token = self.check_creds(

@@ -38,8 +38,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import (BIN, Server, raw_request, run_cli, run_refused, server_env,  # noqa: E402
-    wait_until)
+from server import (BIN, Server, ServerFixture, raw_request, run_cli, run_refused,  # noqa: E402
+    server_env, wait_until)
 from wire import WireCase, body_of, main, status_of  # noqa: E402
 
 EXIT_USAGE = 64
@@ -103,15 +103,7 @@ class SandboxCase(WireCase):
 
 
 @unittest.skipUnless(IS_ROOT, NEED_ROOT)
-class TestDefaultAsRoot(SandboxCase):
-
-	@classmethod
-	def setUpClass(cls):
-		cls.srv = Server()
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
+class TestDefaultAsRoot(ServerFixture, SandboxCase):
 
 	def test_status_lines(self):
 		self.sandbox_line(self.srv)
@@ -280,7 +272,7 @@ class TestForbiddenCalls(SandboxCase):
 
 
 @unittest.skipUnless(IS_ROOT, NEED_ROOT)
-class TestHelper(SandboxCase):
+class TestHelper(ServerFixture, SandboxCase):
 	"""credential_process and re-read files, from a HOME nobody can't enter."""
 
 	PROC = """#!/usr/bin/python3
@@ -297,9 +289,8 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 """
 
 	@classmethod
-	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="imds-sbx-")	# 0700, root's
-		os.chmod(cls.tmp, 0o700)
+	def start_server(cls):
+		os.chmod(cls.tmp, 0o700)	# root's
 		cls.home = os.path.join(cls.tmp, "home")
 		aws = os.path.join(cls.home, ".aws")
 		os.makedirs(aws)
@@ -311,7 +302,7 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		cls.write_aws_config("")
 		cls.config = os.path.join(cls.tmp, "config.json")
 		cls.write_config("ami-00000000000000001")
-		cls.srv = Server("--source", "profile", "--profile", "sbx", "--config", cls.config,
+		return Server("--source", "profile", "--profile", "sbx", "--config", cls.config,
 		    env={"HOME": cls.home})
 
 	@classmethod
@@ -324,11 +315,6 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 	def write_config(cls, ami):
 		with open(cls.config, "w") as f:
 			json.dump({"meta-data": {"ami-id": ami}}, f)
-
-	@classmethod
-	def tearDownClass(cls):
-		cls.srv.stop()
-		shutil.rmtree(cls.tmp, True)
 
 	def akid(self):
 		r = get(self.srv, "/latest/meta-data/iam/security-credentials/sbx")
