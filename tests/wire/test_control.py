@@ -12,6 +12,7 @@ import calendar
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
