@@ -18,7 +18,9 @@
 # bookworm-updates, bookworm-security), and for -slim the official slim
 # variant's dpkg exclusions (no manuals, documentation or translations).  It is
 # imported under the FROM line's own name, so the Containerfile is unchanged,
-# and stays in the builder's storage: only the first build makes it (minutes).
+# and stays in the builder's storage: only the first build makes it (minutes;
+# `podman rmi docker.io/library/debian:12 docker.io/library/debian:12-slim`
+# to have them made again, with the mirror's newer packages).
 #
 # Prints the image's name and size last: "image: NAME SIZE".
 #
@@ -155,7 +157,8 @@ make_base() {
 	printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
 	chmod 755 "$r/usr/sbin/policy-rc.d"
 	rm -rf "$r/var/lib/apt/lists/"* "$r/var/cache/apt/"*.bin \
-	    "$r/var/cache/apt/archives/"*.deb "$r/debootstrap"
+	    "$r/var/cache/apt/archives/"*.deb "$r/debootstrap" \
+	    "$r/var/cache/debconf/"*-old "$r/var/lib/dpkg/"*-old
 	find "$r/var/log" -type f -exec truncate -s 0 {} +
 	: >"$r/etc/hostname"
 	for name in "$@"; do
