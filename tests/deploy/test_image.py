@@ -629,7 +629,8 @@ class AssumeRoleTest(unittest.TestCase):
 		self.addCleanup(thread.join, libserver.START_TIMEOUT + STS_SLOW)
 		self.assertTrue(TOPO.wait_for(lambda: self.sts.mark() > mark, timeout=INSTALL_TIMEOUT),
 		    "no request reached the stand-in:\n" + "".join(srv.lines()))
-		self.assertIsNotNone(srv.wait_for_line(r"health endpoint on "), "".join(srv.lines()))
+		self.assertIsNotNone(srv.wait_for_line(r"health endpoint on ", timeout=libserver.START_TIMEOUT),
+		    "".join(srv.lines()))
 		code, body = kube_probe("readinessProbe")
 		self.assertNotIn("magic-ip: installed", "".join(srv.lines()),
 		    "inconclusive: the daemon got its credentials before the probe")
