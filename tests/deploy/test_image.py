@@ -532,10 +532,13 @@ class AssumeRoleTest(unittest.TestCase):
 		_, _, fsgroup = pod_user()
 		cls.dir = tempfile.mkdtemp(prefix="gimg-sts-")
 		os.chmod(cls.dir, 0o755)
-		ca_dir = os.path.join(cls.dir, "ca")
+		pki = os.path.join(cls.dir, "pki")	# the keys stay out of the container
+		os.mkdir(pki)
+		ca, cert, key = imagelib.make_ca_and_cert(pki)
+		ca_dir = os.path.join(cls.dir, "ca")	# the CA's certificate alone, mounted
 		os.mkdir(ca_dir)
-		ca, cert, key = imagelib.make_ca_and_cert(ca_dir)
-		os.chmod(ca, 0o644)
+		shutil.copyfile(ca, os.path.join(ca_dir, "ca.pem"))
+		os.chmod(os.path.join(ca_dir, "ca.pem"), 0o644)
 		# the Secret's files as the kubelet writes them: 0440, group fsGroup
 		sec = os.path.join(cls.dir, "secret")
 		os.mkdir(sec)
