@@ -7,6 +7,8 @@
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS each
 #   make bench           wrk against the server and nginx, as ratios
 #   make valgrind        the wire and own-credentials tests under valgrind
+#   make image           the container image IMAGE (podman, else docker or buildah;
+#                        the Debian 12 base made with debootstrap if no registry answers)
 
 PROG	 = gimme-aws-mini
 CC	?= cc
@@ -15,6 +17,7 @@ PKGS	 = openssl jansson expat
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
+IMAGE	?= gimme-aws-mini:0.1.0
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2 -Wsign-compare -Wvla -Werror=implicit-function-declaration
@@ -50,7 +53,7 @@ ifneq ($(shell cat $(PROGSTAMP) 2>/dev/null),$(BUILD))
 PROG_FORCE = FORCE
 endif
 
-.PHONY: all run test unit-build fuzz fuzz-build bench valgrind deps deps-test san-bin clean FORCE
+.PHONY: all run test unit-build fuzz fuzz-build bench valgrind deps deps-test san-bin image clean FORCE
 all: $(PROG)
 
 $(PROG): $(BUILD)/$(PROG) $(PROG_FORCE)
@@ -134,6 +137,13 @@ valgrind: $(PROG)
 bench: $(PROG)
 	@scripts/deps.sh bench
 	bench/run
+
+# The container image from Containerfile, tagged as the manifests name it;
+# prints its name and size.  Layers and the base image stay cached in the
+# builder's storage (see scripts/image.sh).
+image:
+	@scripts/deps.sh image
+	scripts/image.sh $(IMAGE)
 
 clean:
 	rm -rf build $(PROG)

@@ -9,7 +9,9 @@ A throw-away Kubernetes-like node in network namespaces, for the magic-IP tests.
         srv = topo.server("--magic-ip", "--pod-interface", "cni0")
         snap = topo.snapshot()
 
-The topology (names carry this process's PID, so parallel runs never meet):
+The topology (names carry this process's PID, so parallel runs never meet;
+Topology(prefix="gimg-") and usable(prefix=...) name them otherwise, for a
+suite that must not meet another's):
 
     node  gamnet-PID-node: lo up; bridge cni0 10.244.N.1/24; the default routes
           (IPv4 and IPv6) via "uplink0", as a real host has them, so that host
@@ -90,14 +92,15 @@ class TopologyError(Exception):
 	pass
 
 
-def usable():
-	"""None if network namespaces can be made here, else the reason."""
+def usable(prefix=PREFIX):
+	"""None if network namespaces can be made here, else the reason.  (The
+	probe's namespace is named with prefix.)"""
 	if os.geteuid() != 0:
 		return "not root (network namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN)"
 	for tool in (IP, NFT):
 		if not os.access(tool, os.X_OK):
 			return "%s is missing (scripts/deps.sh test)" % tool
-	name = "%s%d-probe" % (PREFIX, os.getpid())
+	name = "%s%d-probe" % (prefix, os.getpid())
 	try:
 		p = _ip("netns", "add", name, check=False)
 		if p.returncode != 0:
@@ -199,12 +202,14 @@ def _install_handlers():
 			pass
 
 
-def remove_stale():
-	"""Delete namespaces of this naming scheme whose creating PID is gone."""
+def remove_stale(prefix=PREFIX):
+	"""Delete namespaces of this naming scheme (PREFIX or prefix) whose
+	creating PID is gone."""
+	name_re = _NAME_RE if prefix == PREFIX else re.compile(r"^%s(\d+)-" % re.escape(prefix))
 	p = _ip("netns", "list", check=False)
 	for line in p.stdout.splitlines():
 		name = line.split()[0] if line.split() else ""
-		m = _NAME_RE.match(name)
+		m = name_re.match(name)
 		if m and not os.path.exists("/proc/%s" % m.group(1)):
 			_kill_inside(name)
 			_ip("netns", "del", name, check=False)
@@ -220,14 +225,16 @@ def _kill_inside(ns):
 
 
 class Topology:
-	"""The node and two pods; see the module text.  n: the third octet."""
+	"""The node and two pods; see the module text.  n: the third octet;
+	prefix: of the namespaces' names (default PREFIX), for a suite of its own."""
 
-	def __init__(self, n=None):
+	def __init__(self, n=None, prefix=PREFIX):
 		pid = os.getpid()
 		self.n = n if n is not None else 1 + pid % 250
-		self.node = "%s%d-node" % (PREFIX, pid)
-		self.pods = ["%s%d-pod1" % (PREFIX, pid), "%s%d-pod2" % (PREFIX, pid)]
-		self.wan = "%s%d-wan" % (PREFIX, pid)
+		self.prefix = prefix
+		self.node = "%s%d-node" % (prefix, pid)
+		self.pods = ["%s%d-pod1" % (prefix, pid), "%s%d-pod2" % (prefix, pid)]
+		self.wan = "%s%d-wan" % (prefix, pid)
 		self.node_ip = "10.244.%d.1" % self.n
 		self.pod_ips = ["10.244.%d.2" % self.n, "10.244.%d.3" % self.n]
 		self.node_ip6 = "fd00:244:%d::1" % self.n
@@ -240,7 +247,7 @@ class Topology:
 		_install_handlers()
 		_topologies.append(self)
 		try:
-			remove_stale()
+			remove_stale(prefix)
 			self._create()
 		except BaseException:
 			self.destroy()

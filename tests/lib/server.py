@@ -126,8 +126,11 @@ class Server:
 	"""One gimme-aws-mini process.  Usable as a context manager."""
 
 	def __init__(self, *args, listen=None, access_log=True, identity_key=True,
-	    env=None, start=True, prefix=None):
+	    env=None, start=True, prefix=None, binary=None):
 		self.args = list(args)
+		# the server's path as the command sees it (after a prefix that
+		# chroots, say); default BIN, which must then exist here
+		self.binary = binary or BIN
 		# a command that runs the server, e.g. ["ip", "netns", "exec", NS]
 		# (it must exec the server, so that our PID is the server's)
 		self.prefix = list(prefix or [])
@@ -151,7 +154,7 @@ class Server:
 	# -- life cycle -------------------------------------------------
 
 	def command(self):
-		cmd = [BIN, "serve"]
+		cmd = [self.binary, "serve"]
 		for a in self.listen:
 			cmd += ["--listen", a]
 		if self.access_log:
@@ -161,7 +164,7 @@ class Server:
 		return cmd + self.args
 
 	def start(self):
-		if not os.access(BIN, os.X_OK):
+		if self.binary == BIN and not os.access(BIN, os.X_OK):
 			raise ServerError("server binary %s is missing (run `make gimme-aws-mini`)" % BIN)
 		cmd = self.prefix + self.command()
 		self.started_wall = time.time()
