@@ -5,7 +5,7 @@
  *               variable, target, help line) that parsing, the environment
  *               and `serve --help` all come from
  *   serve.c     start-up in order, shutdown in reverse (one way out); the
- *               serve and creds verbs; the credential sources (moving to creds/)
+ *               serve and creds verbs
  *   daemon.c    the running daemon: the snapshot built and published, and what
  *               the loop calls back (credentials changed, files changed, the
  *               tick, SIGHUP, control requests, the lifecycle timer, readiness)
