@@ -146,6 +146,10 @@ def _default_ttl(family):
 		return 64
 
 
+SO_RCVBUFFORCE = 33		# <asm-generic/socket.h>; root may exceed rmem_max
+RAW_RCVBUF = 16 << 20		# bytes queued on the raw socket that reads reply TTLs
+
+
 def reply_ttls(srv, data, family):
 	"""Send data over a new connection; return (reply bytes, [TTL or hop limit of
 	every server->client packet carrying payload]).  Needs root (raw socket);
@@ -155,6 +159,9 @@ def reply_ttls(srv, data, family):
 	raw_sock = None
 	try:
 		raw_sock = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+		# every TCP segment on the host is queued here: room for what other
+		# loopback traffic sends meanwhile, so that ours is not dropped
+		raw_sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RAW_RCVBUF)
 		if family == socket.AF_INET6:
 			raw_sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
 	except PermissionError:
