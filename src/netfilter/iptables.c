@@ -548,6 +548,10 @@ ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 	rc = ipt_restore(v6, script, err, errlen) == 0 ? 1 : -1;
 	if (rc == 1)
 		ipt_prune_made(v6, save);
+	/* again: a running daemon may have turned one back on in between (as nft_down) */
+	if (rc == 1 && reset_localnet)
+		for (i = 0; i < nln; i++)
+			magic_localnet_off(&ln[i]);
 done:
 	free(save);
 	free(script);
@@ -609,6 +613,26 @@ ipt_localnet_names(struct magic_localnet *ln, size_t max)
 	free(save);
 	free(script);
 	return n;
+}
+
+/* Whether our guard chain (raw PRE) is there.  1, 0, or -1 with err. */
+int
+ipt_guard_exists(char *err, size_t errlen)
+{
+	char *argv[] = { "iptables", "-w", "5", "-t", "raw", "-S", IPT_CHAIN("PRE"), NULL };
+	char out[MAGIC_RULE_LINE_MAX * 16];
+	int rc;
+
+	/* 1: no such chain (other failures exit 2 and up, or can't run) */
+	if ((rc = run_cmd(argv, "", 0, out, sizeof(out), err, errlen)) == -1)
+		return -1;
+	if (rc > 1) {
+		char msg[ERRBUF_LEN];
+		magic_first_lines(out, msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s", argv[0], msg);
+		return -1;
+	}
+	return rc == 0;
 }
 
 void

@@ -186,6 +186,7 @@ int		 ipt_install(const struct magic_conf *mc, int block, char *rules, size_t ca
 		    char *err, size_t errlen);
 int		 ipt_down(int v6, int reset_localnet, char *err, size_t errlen);
 size_t		 ipt_localnet_names(struct magic_localnet *ln, size_t max);
+int		 ipt_guard_exists(char *err, size_t errlen);	/* 1, 0, -1 */
 void		 ipt_localnet_note(const struct magic_localnet *ln, int add);
 int		 ipt_status(FILE *out, char *err, size_t errlen);	/* 1 shown, 0, -1 */
 
