@@ -699,9 +699,10 @@ class LifecycleMixin(FirewallMixin):
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
 		self.assertEqual(TOPO.route_localnet("cni0"), "0", "magic-ip down left cni0 at 1")
 		self.assertTrue(srv.alive())
-		# link news for the pod interface, and a new pod interface
-		TOPO.node_run([netns.IP, "link", "set", "cni0", "down"], check=True)
-		TOPO.node_run([netns.IP, "link", "set", "cni0", "up"], check=True)
+		# link news for the pod interface (not down and up: that would take its
+		# IPv6 addresses away from the tests after this one), and a new one
+		TOPO.node_run([netns.IP, "link", "set", "cni0", "promisc", "on"], check=True)
+		TOPO.node_run([netns.IP, "link", "set", "cni0", "promisc", "off"], check=True)
 		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
 		    check=True)
 		self.assertFalse(TOPO.wait_for(lambda: "1" in (TOPO.route_localnet("cni0"),
