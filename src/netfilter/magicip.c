@@ -18,7 +18,10 @@
  * created later (pods come and go: RTMGRP_LINK news).  Interfaces are
  * tracked by index: one renamed out of the patterns, which no guard rule
  * names any more, gets route_localnet 0 again at once, and removal resets
- * by index whatever the interface is called by then.
+ * by index whatever the interface is called by then.  route_localnet is
+ * turned on only while the rules (the guard) are there: when `magic-ip down`
+ * removed them under a running daemon, it turns off what it had turned on
+ * and follows the pod interfaces no more.
  *
  * The hop limit (contract §5.2): on EKS a pod is one routed hop from IMDS,
  * so a token reply sent with TTL 1 expires on the way and never arrives,

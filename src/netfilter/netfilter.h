@@ -5,8 +5,9 @@
  *
  *   magicip.c   what the three ways share: the endpoint rows, the choice of
  *               packet filter, privileges, blocking until ready, pod
- *               interfaces (patterns, followed by index through link news)
- *               and their route_localnet record; up, down, status
+ *               interfaces (patterns, followed by index through link news
+ *               while the rules are there) and their route_localnet record;
+ *               up, down, status
  *   nft.c       nftables (libnftables by dlopen): the rule text for every
  *               row, one transaction, the localnet set, removal
  *   iptables.c  the iptables commands (spawned, MAGIC_CMD_TIMEOUT_MS, at most
