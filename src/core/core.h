@@ -10,6 +10,8 @@
  *              an expire hook for modules with many deadlines, run-until
  *   sock.c     listen addresses ("ADDR:PORT", "[IPv6]:PORT"), listening
  *              sockets, socket addresses as text
+ *   spawn.c    starting a program: clean signal state, own process group,
+ *              exactly the descriptors given (SPAWN_FDS_MAX), PATH lookup
  *
  * Nothing here knows about HTTP, credentials or IMDS.
  */
@@ -95,8 +97,9 @@ void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
 /*
  * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
  * When open fails with EACCES or EPERM and an opener is set, the opener is
- * asked for a descriptor (sandbox.c: the helper opens the files the daemon
- * must re-read after dropping its user); it returns an fd or -1 with errno.
+ * asked for a descriptor (priv/channel.c: the helper opens the files the
+ * daemon must re-read after dropping its user); it returns an fd or -1 with
+ * errno.
  */
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 /* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
@@ -105,13 +108,43 @@ int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));
 
+
+/* ------------------------------------------------------------------ */
+/* spawn.c: starting programs (posix_spawn)                           */
+/* ------------------------------------------------------------------ */
+#define SPAWN_FDS_MAX		5	/* child descriptors set up: 0-2, and two more (the helper's) */
+#define SPAWN_PATH_MAX		512	/* bytes: a fallback directory and a program name */
+
+/* What child descriptor N (the index in ss_io) is. */
+struct spawn_io {
+	enum {
+		SPAWN_INHERIT,		/* ours as it is (unless close-on-exec) */
+		SPAWN_DEVNULL,		/* /dev/null, read-only */
+		SPAWN_FD,		/* a copy of our io_fd */
+		SPAWN_PIPE,		/* a new pipe's write end; io_fd gets the read end
+					   (close-on-exec, blocking) once it is started */
+		SPAWN_SAME,		/* the same as the child's earlier descriptor io_fd */
+	}		 io_how;
+	int		 io_fd;
+};
+
+struct spawn_spec {
+	const char	*ss_prog;	/* a path, or with ss_search a name looked up in PATH */
+	char *const	*ss_argv;
+	int		 ss_search;	/* PATH lookup (posix_spawnp) */
+	const char	*ss_fallback_dir;	/* ss_search: not in PATH, then here (or NULL) */
+	int		 ss_own_group;	/* its own process group (killed whole) */
+	int		 ss_nio;	/* child descriptors 0 .. ss_nio-1 as ss_io says; others closed */
+	struct spawn_io	 ss_io[SPAWN_FDS_MAX];
+};
+
 /*
- * credproc.c (for now): attributes for a child of the loop (attr: a posix_spawnattr_t *, set up
- * with posix_spawnattr_init): no blocked signal (the loop blocks some for
- * its signalfd), default dispositions, and with own_group its own process
- * group (killed whole).  0, or the error number.
+ * Start s: no blocked signal (the loop blocks some for its signalfd),
+ * default dispositions, the environment as it is.  0 (*pid set; the read
+ * ends of SPAWN_PIPE in their io_fd), or the error number (nothing is left
+ * open; exec failures such as ENOENT and EACCES are reported here).
  */
-int		 spawn_attr_clean(void *attr, int own_group);
+int		 spawn_start(struct spawn_spec *s, pid_t *pid);
 
 /* ------------------------------------------------------------------ */
 /* log.c                                                              */

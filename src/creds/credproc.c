@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,6 @@
 
 #include "creds/creds.h"
 
-extern char **environ;
 
 #define CREDPROC_VERSION	1	/* the only "Version" of the output format */
 #define CREDPROC_NAME_SHOWN	96	/* bytes of argv[0] shown in a message */
@@ -721,33 +719,11 @@ fail_pid:
 	return -1;
 }
 
-int
-spawn_attr_clean(void *attrp, int own_group)
-{
-	posix_spawnattr_t *attr = attrp;
-	sigset_t none, dfl;
-	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-	int e;
-
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	sigdelset(&dfl, SIGKILL);
-	sigdelset(&dfl, SIGSTOP);
-	if (own_group)
-		flags |= POSIX_SPAWN_SETPGROUP;
-	if ((e = posix_spawnattr_setflags(attr, flags)) != 0 ||
-	    (own_group && (e = posix_spawnattr_setpgroup(attr, 0)) != 0) ||
-	    (e = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(attr, &dfl)) != 0)
-		return e;
-	return 0;
-}
-
 /*
  * The runner: NULL is this process.  In the sandbox this process may not
- * start programs: the helper (priv/sandbox.c), outside it, installs a runner
- * that has it run the profile's credential_process, read from the files by
- * itself, and hand back the parsed result.
+ * start programs: the helper (priv/channel.c, helper.c), outside it,
+ * installs a runner that has it run the profile's credential_process, read
+ * from the files by itself, and hand back the parsed result.
  */
 static credproc_runner_fn runner;
 
@@ -770,12 +746,15 @@ int
 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
     char *err, size_t errlen)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	/*
+	 * stdin from /dev/null, stdout and stderr to pipes, no other
+	 * descriptor of ours; its own process group (killed whole on timeout).
+	 */
+	struct spawn_spec sp = { .ss_search = 1, .ss_own_group = 1, .ss_nio = 3,
+	    .ss_io = { { SPAWN_DEVNULL, -1 }, { SPAWN_PIPE, -1 }, { SPAWN_PIPE, -1 } } };
 	char **argv = NULL, serr[ERRBUF_LEN];
 	struct job *j = NULL;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int fa_ok = 0, attr_ok = 0, rc = -1, e = 0;
+	int rc = -1, e;
 
 	if (credproc_split(cmd, &argv, serr, sizeof(serr)) != 0) {
 		seterr(err, errlen, "credential_process: %s", serr);
@@ -792,55 +771,25 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	j->j_arg = arg;
 	set_name(j, argv[0]);
 
-	/* the child's ends stay blocking: a writer must not see EAGAIN */
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    set_nonblock(outp[0]) < 0 || set_nonblock(errp[0]) < 0) {
+	sp.ss_prog = argv[0];
+	sp.ss_argv = argv;
+	if ((e = spawn_start(&sp, &j->j_pid)) != 0) {
+		seterr(err, errlen, "credential_process %s: %s", j->j_name, strerror(e));
+		goto fail;
+	}
+	j->j_outfd = sp.ss_io[STDOUT_FILENO].io_fd;
+	j->j_errfd = sp.ss_io[STDERR_FILENO].io_fd;
+	if (set_nonblock(j->j_outfd) < 0 || set_nonblock(j->j_errfd) < 0) {
 		seterr(err, errlen, "credential_process %s: pipe: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
 	}
-
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		goto spawn_fail;
-	fa_ok = 1;
-	/*
-	 * stdin from /dev/null, stdout and stderr to the pipes (dup2 clears
-	 * close-on-exec on the copies), and no other descriptor of ours: the
-	 * listeners and the epoll set stay here.
-	 */
-	if ((e = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-	    O_RDONLY, 0)) != 0 ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO)) != 0 ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO)) != 0 ||
-	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) != 0)
-		goto spawn_fail;
-	if ((e = posix_spawnattr_init(&attr)) != 0)
-		goto spawn_fail;
-	attr_ok = 1;
-	/*
-	 * Its own process group (killed whole on timeout), no blocked
-	 * signals (the loop may block some for a signalfd), and default
-	 * dispositions (we ignore SIGPIPE; a helper should not).
-	 */
-	if ((e = spawn_attr_clean(&attr, 1)) != 0)
-		goto spawn_fail;
-	/* posix_spawnp reports exec failures (ENOENT, EACCES) here */
-	if ((e = posix_spawnp(&j->j_pid, argv[0], &fa, &attr, argv, environ)) != 0) {
-		j->j_pid = -1;
-		goto spawn_fail;
-	}
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
 
 	if ((j->j_pidfd = pidfd_open(j->j_pid, 0)) < 0 && errno != ENOSYS) {
 		seterr(err, errlen, "credential_process %s: pidfd_open: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
 	}	/* ENOSYS: watch_all polls waitpid instead */
-	j->j_outfd = outp[0];
-	j->j_errfd = errp[0];
-	outp[0] = errp[0] = -1;
 	if (watch_all(j) < 0) {
 		seterr(err, errlen, "credential_process %s: watch: %s", j->j_name,
 		    strerror(errno));
@@ -851,22 +800,8 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	rc = 0;
 	goto fail;
 
-spawn_fail:
-	seterr(err, errlen, "credential_process %s: %s", j->j_name, strerror(e));
 fail:
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_ok)
-		posix_spawnattr_destroy(&attr);
 	credproc_argv_free(argv);
-	if (outp[0] >= 0)
-		close(outp[0]);
-	if (outp[1] >= 0)
-		close(outp[1]);
-	if (errp[0] >= 0)
-		close(errp[0]);
-	if (errp[1] >= 0)
-		close(errp[1]);
 	if (j != NULL) {
 		/* started but not handed to the loop: kill and reap it here */
 		if (j->j_pid > 0) {

@@ -15,7 +15,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,6 @@
 
 #include "netfilter/netfilter.h"
 
-extern char **environ;
 
 #define IPT_CHAIN(x)		MAGIC_CHAIN_PREFIX x
 
@@ -231,9 +229,11 @@ static int
 run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t outcap,
     char *err, size_t errlen)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int in = -1, pipefd[2] = { -1, -1 }, status, rc = -1, cut = 0;
+	/* stdin from the input, stdout and stderr into one pipe */
+	struct spawn_spec sp = { .ss_prog = argv[0], .ss_argv = argv, .ss_search = 1,
+	    .ss_fallback_dir = MAGIC_SBIN, .ss_nio = 3,
+	    .ss_io = { { SPAWN_FD, -1 }, { SPAWN_PIPE, -1 }, { SPAWN_SAME, STDOUT_FILENO } } };
+	int in = -1, outfd = -1, status, rc = -1, cut = 0, e;
 	size_t got = 0;
 	pid_t pid = -1;
 	uint64_t deadline;
@@ -241,37 +241,22 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 	out[0] = '\0';
 	if ((in = memfd_create("gimme-rules", MFD_CLOEXEC)) == -1 ||
 	    (inlen > 0 && write(in, input, inlen) != (ssize_t)inlen) ||
-	    lseek(in, 0, SEEK_SET) == -1 || pipe2(pipefd, O_CLOEXEC) == -1) {
+	    lseek(in, 0, SEEK_SET) == -1) {
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 		goto done;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	/* not the loop's blocked signals, nor its ignored SIGPIPE */
-	posix_spawnattr_init(&attr);
-	errno = spawn_attr_clean(&attr, 0);
-	if (errno == 0)
-		errno = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	if (errno == ENOENT && strchr(argv[0], '/') == NULL) {
-		char full[MAGIC_STATUS_LINE_MAX];
-		snprintf(full, sizeof(full), "%s/%s", MAGIC_SBIN, argv[0]);
-		errno = posix_spawn(&pid, full, &fa, &attr, argv, environ);
-	}
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	pipefd[1] = -1;
-	if (errno != 0) {
-		snprintf(err, errlen, "%s: %s%s", argv[0], strerror(errno),
-		    errno == ENOENT ? " (is the iptables package installed?)" : "");
+	sp.ss_io[STDIN_FILENO].io_fd = in;
+	/* Debian keeps iptables in /usr/sbin, which a user's PATH may lack */
+	if ((e = spawn_start(&sp, &pid)) != 0) {
+		snprintf(err, errlen, "%s: %s%s", argv[0], strerror(e),
+		    e == ENOENT ? " (is the iptables package installed?)" : "");
 		pid = -1;
 		goto done;
 	}
+	outfd = sp.ss_io[STDOUT_FILENO].io_fd;
 	deadline = mono_ms() + MAGIC_CMD_TIMEOUT_MS;
 	for (;;) {
-		struct pollfd p = { pipefd[0], POLLIN, 0 };
+		struct pollfd p = { outfd, POLLIN, 0 };
 		uint64_t now;
 		ssize_t r;
 
@@ -286,9 +271,9 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 		if (got == outcap - 1) {
 			/* full: drain (within the deadline) so that the child ends */
 			char sink[512];
-			if ((r = read(pipefd[0], sink, sizeof(sink))) > 0)
+			if ((r = read(outfd, sink, sizeof(sink))) > 0)
 				cut = 1;
-		} else if ((r = read(pipefd[0], out + got, outcap - 1 - got)) > 0) {
+		} else if ((r = read(outfd, out + got, outcap - 1 - got)) > 0) {
 			got += (size_t)r;
 			out[got] = '\0';
 		}
@@ -307,10 +292,8 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 done:
 	if (in != -1)
 		close(in);
-	if (pipefd[0] != -1)
-		close(pipefd[0]);
-	if (pipefd[1] != -1)
-		close(pipefd[1]);
+	if (outfd != -1)
+		close(outfd);
 	return rc;
 }
 
@@ -548,6 +531,10 @@ ipt_down(int v6, int reset_localnet, char *err, size_t errlen)
 	rc = ipt_restore(v6, script, err, errlen) == 0 ? 1 : -1;
 	if (rc == 1)
 		ipt_prune_made(v6, save);
+	/* again: a running daemon may have turned one back on in between (as nft_down) */
+	if (rc == 1 && reset_localnet)
+		for (i = 0; i < nln; i++)
+			magic_localnet_off(&ln[i]);
 done:
 	free(save);
 	free(script);
@@ -609,6 +596,26 @@ ipt_localnet_names(struct magic_localnet *ln, size_t max)
 	free(save);
 	free(script);
 	return n;
+}
+
+/* Whether our guard chain (raw PRE) is there.  1, 0, or -1 with err. */
+int
+ipt_guard_exists(char *err, size_t errlen)
+{
+	char *argv[] = { "iptables", "-w", "5", "-t", "raw", "-S", IPT_CHAIN("PRE"), NULL };
+	char out[MAGIC_RULE_LINE_MAX * 16];
+	int rc;
+
+	/* 1: no such chain (other failures exit 2 and up, or can't run) */
+	if ((rc = run_cmd(argv, "", 0, out, sizeof(out), err, errlen)) == -1)
+		return -1;
+	if (rc > 1) {
+		char msg[ERRBUF_LEN];
+		magic_first_lines(out, msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s", argv[0], msg);
+		return -1;
+	}
+	return rc == 0;
 }
 
 void

@@ -18,7 +18,10 @@
  * created later (pods come and go: RTMGRP_LINK news).  Interfaces are
  * tracked by index: one renamed out of the patterns, which no guard rule
  * names any more, gets route_localnet 0 again at once, and removal resets
- * by index whatever the interface is called by then.
+ * by index whatever the interface is called by then.  route_localnet is
+ * turned on only while the rules (the guard) are there: when `magic-ip down`
+ * removed them under a running daemon, it turns off what it had turned on
+ * and follows the pod interfaces no more.
  *
  * The hop limit (contract §5.2): on EKS a pod is one routed hop from IMDS,
  * so a token reply sent with TTL 1 expires on the way and never arrives,
@@ -46,6 +49,7 @@ static struct {
 	enum magic_fw	 fw;		/* what installed the rules (nat mode) */
 	int		 installed;	/* rules (or the alias) are live */
 	int		 blocking;	/* only the block chains are */
+	int		 lost;		/* they were removed by someone else meanwhile */
 	struct magic_conf conf;		/* as installed, pods resolved */
 	int		 events_fd;
 	struct loop_watch events;
@@ -334,18 +338,40 @@ localnet_find(unsigned ifindex, size_t *k)
 }
 
 /*
+ * Whether our guard is still in the packet filter: `magic-ip down` (the
+ * DaemonSet's preStop) may have removed the rules under a running daemon.
+ * 1 yes, 0 gone; unknown (the packet filter did not answer) counts as gone.
+ */
+static int
+rules_present(void)
+{
+	char err[ERRBUF_LEN];
+	int r;
+
+	r = mi.fw == FW_NFT ? nft_table_exists(err, sizeof(err)) :
+	    ipt_guard_exists(err, sizeof(err));
+	if (r == -1)
+		log_warn("magic-ip: are the rules still there? %s", err);
+	return r == 1;
+}
+
+/*
  * One interface's news (or the scan): route_localnet on if it matches a pod
  * pattern and is off; off again if one of ours was renamed out of the
- * patterns; forgotten when it is gone.
+ * patterns; forgotten when it is gone.  check (news, not the scan right
+ * after installing): turn nothing on unless the rules are still there
+ * (route_localnet=1 without the guard opens the node's 127.0.0.1 to pods);
+ * gone, mi.lost is set and nothing more is done.
  */
 static void
-localnet_one(unsigned ifindex, const char *ifname, int gone, void *unused)
+localnet_one(unsigned ifindex, const char *ifname, int gone, void *check)
 {
 	char err[ERRBUF_LEN];
 	struct magic_localnet *ln;
 	size_t k;
 
-	(void)unused;
+	if (mi.lost)
+		return;
 	if ((ln = localnet_find(ifindex, &k)) != NULL) {
 		if (gone) {
 			localnet_forget(k);
@@ -366,6 +392,10 @@ localnet_one(unsigned ifindex, const char *ifname, int gone, void *unused)
 	}
 	if (gone || !pod_match(&mi.conf, ifname) || nl_route_localnet_get(ifname) != 0)
 		return;	/* not a pod interface, already on, or gone */
+	if (check != NULL && !rules_present()) {
+		mi.lost = 1;
+		return;
+	}
 	if (nl_route_localnet(ifindex, ifname, 1, err, sizeof(err)) == -1) {
 		log_warn("magic-ip: %s (pods behind it won't reach the server)", err);
 		return;
@@ -375,15 +405,16 @@ localnet_one(unsigned ifindex, const char *ifname, int gone, void *unused)
 	log_debug("magic-ip: route_localnet on %s", ifname);
 }
 
+/* Every interface (check: as localnet_one's). */
 static void
-localnet_scan(void)
+localnet_scan(void *check)
 {
 	struct if_nameindex *ifs, *p;
 
 	if ((ifs = if_nameindex()) == NULL)
 		return;
 	for (p = ifs; p->if_index != 0; p++)
-		localnet_one(p->if_index, p->if_name, 0, NULL);
+		localnet_one(p->if_index, p->if_name, 0, check);
 	if_freenameindex(ifs);
 }
 
@@ -424,12 +455,33 @@ localnet_reset(void)
 }
 
 static void
+unwatch_links(void)
+{
+	if (mi.events_fd == -1)
+		return;
+	loop_watch_del(&mi.events);
+	close(mi.events_fd);
+	mi.events_fd = -1;
+}
+
+static void
 on_link_event(int fd, uint32_t events, void *unused)
 {
 	(void)events;
 	(void)unused;
-	if (nl_link_events_read(fd, localnet_one, NULL) == -1)
-		localnet_scan();	/* news were lost (ENOBUFS): look at everything */
+	if (nl_link_events_read(fd, localnet_one, &mi) == -1)
+		localnet_scan(&mi);	/* news were lost (ENOBUFS): look at everything */
+	if (!mi.lost)
+		return;
+	/*
+	 * The rules were removed under us (`magic-ip down`): what we turned on
+	 * goes off (by index, as at exit), and pod interfaces are left alone
+	 * from now on.  SIGTERM then finds nothing more to remove.
+	 */
+	log_warn("magic-ip: the rules were removed while running (magic-ip down?): "
+	    "route_localnet is reset and pod interfaces are no longer followed");
+	localnet_reset();
+	unwatch_links();
 }
 
 /* ---- the interface -------------------------------------------------------- */
@@ -630,8 +682,9 @@ magicip_up(const struct magic_conf *mc, int watch, char *err, size_t errlen)
 	mi.blocking = 0;
 	mi.installed = 1;
 	mi.nlocalnet = 0;
+	mi.lost = 0;
 	localnet_adopt(prev, nprev);
-	localnet_scan();
+	localnet_scan(NULL);
 	if (watch && mi.conf.mc_npods > 0)
 		watch_links();
 	log_installed();
@@ -656,11 +709,7 @@ magicip_down(int quiet, char *err, size_t errlen)
 	char e[ERRBUF_LEN];
 	int r, removed = 0, failed = 0, own;
 
-	if (mi.events_fd != -1) {
-		loop_watch_del(&mi.events);
-		close(mi.events_fd);
-		mi.events_fd = -1;
-	}
+	unwatch_links();
 	err[0] = '\0';
 	/* a daemon takes back what it installed; `magic-ip down` looks everywhere */
 	own = mi.installed || mi.blocking ? (mi.conf.mc_mode == MAGIC_ALIAS ? 4 :

@@ -5,8 +5,9 @@
  *
  *   magicip.c   what the three ways share: the endpoint rows, the choice of
  *               packet filter, privileges, blocking until ready, pod
- *               interfaces (patterns, followed by index through link news)
- *               and their route_localnet record; up, down, status
+ *               interfaces (patterns, followed by index through link news
+ *               while the rules are there) and their route_localnet record;
+ *               up, down, status
  *   nft.c       nftables (libnftables by dlopen): the rule text for every
  *               row, one transaction, the localnet set, removal
  *   iptables.c  the iptables commands (spawned, MAGIC_CMD_TIMEOUT_MS, at most
@@ -186,6 +187,7 @@ int		 ipt_install(const struct magic_conf *mc, int block, char *rules, size_t ca
 		    char *err, size_t errlen);
 int		 ipt_down(int v6, int reset_localnet, char *err, size_t errlen);
 size_t		 ipt_localnet_names(struct magic_localnet *ln, size_t max);
+int		 ipt_guard_exists(char *err, size_t errlen);	/* 1, 0, -1 */
 void		 ipt_localnet_note(const struct magic_localnet *ln, int add);
 int		 ipt_status(FILE *out, char *err, size_t errlen);	/* 1 shown, 0, -1 */
 

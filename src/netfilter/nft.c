@@ -269,6 +269,12 @@ nft_down(char *err, size_t errlen)
 		magic_localnet_off(&ln[i]);
 	if (nft_run("delete table inet " MAGIC_TABLE, NULL, err, errlen) == -1)
 		return -1;
+	/*
+	 * Again: a daemon still running may have turned one back on in
+	 * between (it looks for the table first, and finds it gone after).
+	 */
+	for (i = 0; i < n; i++)
+		magic_localnet_off(&ln[i]);
 	return 1;
 }
 

@@ -1,14 +1,25 @@
 /*
  * priv/: least privilege (habit 12).
  *
- *   sandbox.c   the user switch, capabilities, no_new_privs, seccomp, and
- *               the helper that keeps what the daemon gave up: it opens the
- *               files re-read (read_file_set_opener) and runs the
- *               credential_process of the profile each request names, as
- *               the credentials layer's runner (credproc_set_runner)
+ *   sandbox.c   the daemon's drop: the user switch, capabilities,
+ *               no_new_privs, the seccomp filter (sandbox_prepare,
+ *               sandbox_enter); the capability and user-switch primitives
+ *               the helper uses too
+ *   seccomp.c   the allow-list, loaded with libseccomp by dlopen
+ *   channel.c   the daemon's side of the helper: starting it, the two
+ *               channels (OPEN a file slot, RUN a profile's
+ *               credential_process: SANDBOX_JOBS_MAX at once), installed
+ *               as read_file_set_opener and credproc_set_runner;
+ *               sandbox_cleanup
+ *   helper.c    the helper process (sandbox_helper_main): it becomes the
+ *               owner of the shared files with no capability but
+ *               CAP_DAC_READ_SEARCH (to open the slots) and no_new_privs,
+ *               refuses shared files writable by group or others or owned
+ *               by another user, and answers the daemon
  *
  * priv/ depends on core/ and creds/ only: what else the helper does at exit
- * (the control socket) is handed to sandbox_helper_main.
+ * (the control socket) is handed to sandbox_helper_main.  The functions
+ * after "between the files of priv/" are for this folder only.
  */
 #ifndef PRIV_H
 #define PRIV_H
@@ -80,5 +91,61 @@ void		 sandbox_cleanup(void);
  */
 int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
 		    int (*remove_sock)(const char *path, char *err, size_t errlen));
+
+/* ------------------------------------------------------------------ */
+/* between the files of priv/                                         */
+/* ------------------------------------------------------------------ */
+#define SANDBOX_CAP_BITS	64	/* capability numbers looked at (0..63) */
+#define SANDBOX_HELPER_ARGC	(4 + SANDBOX_PATHS_MAX)	/* sandbox-helper FORMAT LEVEL RUN PATH... */
+#define SANDBOX_HELPER_RUNS	"credential_process"	/* RUN: the helper runs them; "": not */
+
+/* The channels' messages (fixed size: one SOCK_SEQPACKET message each). */
+enum { SBX_OPEN = 1, SBX_RUN = 2 };
+
+struct sbx_req {
+	uint32_t	 q_type;	/* SBX_OPEN, SBX_RUN */
+	uint32_t	 q_seq;		/* echoed in the reply */
+	uint32_t	 q_arg;		/* OPEN: the slot; RUN: timeout in ms */
+	char		 q_profile[AWSCONF_PROFILE_MAX + 1];	/* RUN: whose credential_process */
+};
+
+/* OPEN's answer (and, with seq 0, the helper's "ready"). */
+struct sbx_open_rep {
+	uint32_t	 o_seq;
+	int32_t		 o_errno;	/* 0: the descriptor comes with it */
+};
+
+/* RUN's answer: a secret while it holds credentials; wiped after use. */
+struct sbx_run_rep {
+	uint32_t	 r_seq;
+	int32_t		 r_ok;
+	struct cred	 r_cred;
+	char		 r_err[ERRBUF_LEN];
+};
+
+/* channel.c: one message with at most one descriptor (fd -1: none).  0 / -1. */
+int		 sbx_send_fd(int sock, const void *buf, size_t len, int fd);
+/* ... received (*fd -1 when none came): its length, or -1 (errno). */
+ssize_t		 sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
+/*
+ * channel.c: start the helper when sandbox_enter needs one (a profile, or,
+ * switching users, files to re-read).  0 (desc: what it does, "" when
+ * none was needed), or -1 with err.
+ */
+int		 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc,
+		    size_t desclen, char *err, size_t errlen);
+
+/* sandbox.c: capability sets as 64-bit masks (bit N: capability N). */
+int		 sbx_caps_get(uint64_t *eff, uint64_t *prm);	/* 0 / -1 */
+int		 sbx_caps_set(uint64_t eff, uint64_t prm, uint64_t inh);	/* 0 / -1 */
+int		 sbx_bounding_drop(uint64_t keep);	/* 0 / -1 (errno) */
+/*
+ * As root: become uid/gid for good, no supplementary groups, keeping the
+ * permitted capabilities in keep (the caller sets them after).  0 / -1 with err.
+ */
+int		 sbx_become(uid_t uid, gid_t gid, uint64_t keep, char *err, size_t errlen);
+
+/* seccomp.c: build and load the filter; *nrules: rules in it.  0 / -1 with err. */
+int		 sbx_seccomp_install(unsigned *nrules, char *err, size_t errlen);
 
 #endif /* PRIV_H */

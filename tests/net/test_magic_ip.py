@@ -686,6 +686,37 @@ class LifecycleMixin(FirewallMixin):
 		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
 		self.assertEqual(on, [], "route_localnet left at 1 after magic-ip down")
 
+	def test_down_while_running_then_link_news_and_sigterm(self):
+		"""`magic-ip down` (the DaemonSet's preStop) while the daemon runs: the
+		daemon's link watcher must not turn route_localnet back on for rules
+		that are gone (a pod interface at 1 with no guard: the node's
+		127.0.0.1 open to pods, as in CVE-2020-8558), and SIGTERM, finding
+		no rules, still leaves nothing at 1."""
+		self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpxb"])
+		srv = self.run_daemon("--pod-interface", "cni0,vpx*")
+		self.assertEqual(TOPO.route_localnet("cni0"), "1")
+		rc, out, err = TOPO.cli("magic-ip", "down")
+		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
+		self.assertEqual(TOPO.route_localnet("cni0"), "0", "magic-ip down left cni0 at 1")
+		self.assertTrue(srv.alive())
+		# link news for the pod interface (not down and up: that would take its
+		# IPv6 addresses away from the tests after this one), and a new one
+		TOPO.node_run([netns.IP, "link", "set", "cni0", "promisc", "on"], check=True)
+		TOPO.node_run([netns.IP, "link", "set", "cni0", "promisc", "off"], check=True)
+		TOPO.node_run([netns.IP, "link", "add", "vpxa", "type", "veth", "peer", "name", "vpxb"],
+		    check=True)
+		self.assertFalse(TOPO.wait_for(lambda: "1" in (TOPO.route_localnet("cni0"),
+		    TOPO.route_localnet("vpxa")), timeout=1.0),
+		    "route_localnet turned back on with no rules:\n" + "".join(srv.lines()))
+		srv.proc.send_signal(signal.SIGTERM)
+		srv.proc.wait(10)
+		self.assertEqual(srv.stop(), 0, "".join(srv.lines()))
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after down and SIGTERM:\n" +
+		    "".join(srv.lines()))
+
 	def test_sigint_leaves_the_state_as_before(self):
 		srv = self.run_daemon()
 		self.stop_with(srv, signal.SIGINT)

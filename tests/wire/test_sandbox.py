@@ -12,9 +12,15 @@ to do, as /proc/PID/status shows it, and what it still does.
   * started as another user: no switch, still no_new_privs and the filter;
   * a forbidden call: unshare is refused with EPERM and serving goes on;
     execveat kills the process with SIGSYS (GIMME_TEST_FORBIDDEN_SYSCALL);
-  * the helper: after the drop, a credential_process still runs as the
-    invoking user outside the filter, and files in a directory the new user
-    can't enter (~/.aws, --config) are still re-read (edits, SIGHUP).
+  * the helper: after the drop, a credential_process still runs outside the
+    filter, and files in a directory the new user can't enter (~/.aws,
+    --config) are still re-read (edits, SIGHUP);
+  * the helper itself (issue #17, finding 5): it runs as the owner of the
+    shared files (root for root's, another user for theirs), with no
+    capability but CAP_DAC_READ_SEARCH, an empty bounding set and
+    no_new_privs, and a credential_process it runs gets no capability; it
+    refuses a shared file writable by group or others, or owned by another
+    user, naming the file.
 
 Every case but the last needs root (the test suite runs as root here and in
 CI); without it they are skipped, saying so, as they are under valgrind
@@ -22,6 +28,7 @@ CI); without it they are skipped, saying so, as they are under valgrind
 build (no seccomp filter, see sandbox.c) the filter's cases are skipped.
 """
 
+import errno
 import fcntl
 import json
 import os
@@ -44,6 +51,9 @@ from wire import WireCase, body_of, main, status_of  # noqa: E402
 
 EXIT_USAGE = 64
 CAP_NET_ADMIN = 1 << 12
+CAP_DAC_OVERRIDE = 1 << 1
+CAP_DAC_READ_SEARCH = 1 << 2
+CAP_FOWNER = 1 << 3
 NOBODY = pwd.getpwnam("nobody")
 UNDER_VALGRIND = os.path.basename(BIN) == "valgrind-server"
 IS_ROOT = os.geteuid() == 0 and not UNDER_VALGRIND
@@ -94,6 +104,18 @@ class SandboxCase(WireCase):
 	def filtered(self, srv):
 		"""Whether this build loads the seccomp filter (not ASan builds)."""
 		return SANITIZER_LINE not in self.sandbox_line(srv)
+
+	def assertHelperDropped(self, st):
+		"""A helper's /proc status: CAP_DAC_READ_SEARCH alone (and with a
+		control socket, CAP_DAC_OVERRIDE and CAP_FOWNER permitted), no
+		bounding, inheritable or ambient capability, no_new_privs, no filter."""
+		self.assertEqual(caps(st, "CapEff"), CAP_DAC_READ_SEARCH, "CapEff")
+		self.assertEqual(caps(st, "CapPrm") & ~(CAP_DAC_OVERRIDE | CAP_FOWNER),
+		    CAP_DAC_READ_SEARCH, "CapPrm")
+		for name in ("CapInh", "CapBnd", "CapAmb"):
+			self.assertEqual(caps(st, name), 0, name)
+		self.assertEqual(st["NoNewPrivs"], "1")
+		self.assertEqual(st["Seccomp"], "0")
 
 	def assertFiltered(self, srv, st):
 		if self.filtered(srv):
@@ -282,7 +304,8 @@ n = len(open(os.path.join(d, "calls")).read().splitlines()) + 1 if os.path.exist
 st = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
 with open(os.path.join(d, "calls"), "a") as f:
     f.write(json.dumps({"uid": os.getuid(), "nnp": st["NoNewPrivs"].strip(),
-        "seccomp": st["Seccomp"].strip()}) + "\\n")
+        "seccomp": st["Seccomp"].strip(), "capeff": int(st["CapEff"], 16),
+        "capprm": int(st["CapPrm"], 16)}) + "\\n")
 print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
     "SecretAccessKey": "TESTsandboxsecret", "SessionToken": "TESTsandboxtoken",
     "Expiration": "2099-01-01T00:00:00Z"}))
@@ -338,9 +361,9 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		kids = children(self.srv.pid)
 		self.assertEqual(len(kids), 1, "one helper child")
 		st = proc_status(kids[0])
-		self.assertEqual(ids(st["Uid"]), [0] * 4, "the helper keeps the invoking user")
-		self.assertEqual(st["Seccomp"], "0")
-		self.assertEqual(st["NoNewPrivs"], "0")
+		# root's files: root, but with nothing of root's power
+		self.assertEqual(ids(st["Uid"]), [0] * 4, "the helper runs as the files' owner")
+		self.assertHelperDropped(st)
 		with open("/proc/%d/cmdline" % kids[0], "rb") as f:
 			self.assertEqual(f.read().split(b"\0")[1], b"sandbox-helper")
 		self.assertIn("runs credential_process, opens the files re-read",
@@ -354,8 +377,10 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		self.assertTrue(got, "the edit was not served:\n%s" % "".join(self.srv.lines()[mark:]))
 		runs = self.calls()
 		self.assertEqual(len(runs), 2)
-		# the run after the drop: as root, outside the filter, without no_new_privs
-		self.assertEqual(runs[1], {"uid": 0, "nnp": "0", "seccomp": "0"})
+		# the run after the drop: as the files' owner (root), outside the filter,
+		# with no_new_privs and no capability
+		self.assertEqual(runs[1], {"uid": 0, "nnp": "1", "seccomp": "0", "capeff": 0,
+		    "capprm": 0})
 
 	def test_3_sighup_rereads_config(self):
 		r = get(self.srv, "/latest/meta-data/ami-id")
@@ -390,6 +415,73 @@ print(json.dumps({"Version": 1, "AccessKeyId": "AKIDTESTSANDBOX%05d" % n,
 		    "helper %d outlived the daemon" % kids[0])
 
 
+try:
+	OWNER = pwd.getpwnam("daemon")		# a user other than root and nobody (Debian: uid 1)
+except KeyError:
+	OWNER = None
+
+
+@unittest.skipUnless(IS_ROOT and OWNER is not None, NEED_ROOT + " and a user 'daemon'")
+class TestHelperAsOwner(ServerFixture, SandboxCase):
+	"""Started as root with another user's ~/.aws (sudo -E, say): the helper
+	and the credential_process it runs are that user, not root (issue #17,
+	finding 5: else anyone who can edit that ~/.aws/config runs commands as
+	root)."""
+
+	@classmethod
+	def start_server(cls):
+		os.chmod(cls.tmp, 0o755)
+		cls.home = os.path.join(cls.tmp, "home")
+		aws = os.path.join(cls.home, ".aws")
+		os.makedirs(aws)
+		cls.script = os.path.join(cls.home, "proc.py")
+		with open(cls.script, "w") as f:
+			f.write(TestHelper.PROC)
+		os.chmod(cls.script, 0o755)
+		cls.aws_config = os.path.join(aws, "config")
+		cls.write_aws_config("")
+		calls = os.path.join(cls.home, "calls")	# the start-up run (as root) appends too
+		open(calls, "w").close()
+		for path in (cls.home, aws, cls.script, calls):
+			os.chown(path, OWNER.pw_uid, OWNER.pw_gid)
+		return Server("--source", "profile", "--profile", "sbx", env={"HOME": cls.home})
+
+	@classmethod
+	def write_aws_config(cls, extra):
+		with open(cls.aws_config + ".tmp", "w") as f:
+			f.write("[profile sbx]\ncredential_process = %s\n%s" % (cls.script, extra))
+		os.chmod(cls.aws_config + ".tmp", 0o644)
+		os.chown(cls.aws_config + ".tmp", OWNER.pw_uid, OWNER.pw_gid)
+		os.replace(cls.aws_config + ".tmp", cls.aws_config)
+
+	def akid(self):
+		r = get(self.srv, "/latest/meta-data/iam/security-credentials/sbx")
+		if status_of(r) != 200:
+			return None
+		return json.loads(body_of(r))["AccessKeyId"]
+
+	def test_helper_is_the_owner(self):
+		self.sandbox_line(self.srv)
+		kids = children(self.srv.pid)
+		self.assertEqual(len(kids), 1, "one helper child")
+		st = proc_status(kids[0])
+		self.assertEqual(ids(st["Uid"]), [OWNER.pw_uid] * 4, "the helper's uid")
+		self.assertEqual(ids(st["Gid"]), [OWNER.pw_gid] * 4, "the helper's gid")
+		self.assertEqual(st["Groups"], "")
+		self.assertHelperDropped(st)
+
+	def test_credential_process_runs_as_the_owner(self):
+		self.sandbox_line(self.srv)
+		mark = self.srv.mark()
+		self.write_aws_config("region = eu-west-1\n")	# the watch re-reads: the helper runs it
+		got = wait_until(lambda: self.akid() == "AKIDTESTSANDBOX00002")
+		self.assertTrue(got, "the edit was not served:\n%s" % "".join(self.srv.lines()[mark:]))
+		with open(os.path.join(self.home, "calls")) as f:
+			runs = [json.loads(l) for l in f.read().splitlines()]
+		self.assertEqual(runs[-1], {"uid": OWNER.pw_uid, "nnp": "1", "seccomp": "0",
+		    "capeff": 0, "capprm": 0})
+
+
 class TestHelperVerb(WireCase):
 
 	def test_not_by_hand(self):
@@ -401,6 +493,7 @@ class TestHelperVerb(WireCase):
 # The run channel's messages (priv/sandbox.c), laid out as the C compiler does on x86-64.
 PROFILE_MAX = 128		# AWSCONF_PROFILE_MAX
 ERRBUF_LEN = 1024		# core.h
+SBX_OPEN = 1
 SBX_RUN = 2
 RUN_REQ = struct.Struct("<III%dsxxx" % (PROFILE_MAX + 1))	# struct sbx_req: 144 bytes
 CRED_AKID_OFF = 8		# struct sbx_run_rep: r_seq, r_ok, then struct cred (8-aligned)
@@ -486,6 +579,55 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		self.assertFalse(ok)
 		self.assertIn("names no profile", err)
 		self.stop()
+
+	def test_group_writable_config_refused(self):
+		"""As ssh's StrictModes: a shared file that group or others may write
+		is refused, and the message names it."""
+		self.start("credential_process")
+		os.chmod(self.cfg, 0o664)
+		ok, err = self.ask(1, b"one")
+		self.assertFalse(ok)
+		self.assertIn(self.cfg + " is writable by group or others (mode 0664)", err)
+		os.chmod(self.cfg, 0o644)
+		self.assertEqual(self.ask(2, b"one"), (True, "AKIDHELPERONE"))
+		os.chmod(self.crd, 0o606)
+		ok, err = self.ask(3, b"one")
+		self.assertFalse(ok)
+		self.assertIn(self.crd + " is writable by group or others (mode 0606)", err)
+		self.stop()
+
+	@unittest.skipUnless(IS_ROOT, NEED_ROOT)
+	def test_config_of_another_user_refused(self):
+		"""Root's files make a root helper; a config then handed to another
+		user is not run as root."""
+		self.start("credential_process")
+		os.chown(self.cfg, NOBODY.pw_uid, NOBODY.pw_gid)
+		ok, err = self.ask(1, b"one")
+		self.assertFalse(ok)
+		self.assertIn("%s is owned by uid %d, neither root nor the helper's user (uid 0)"
+		    % (self.cfg, NOBODY.pw_uid), err)
+		self.stop()
+
+	def test_opens_refuse_a_group_writable_config(self):
+		"""OPEN of the config slot (the daemon's reads) is refused too, and the
+		helper logs the file's name."""
+		self.start("credential_process")
+		self.opn.send(struct.pack("<III%dsxxx" % (PROFILE_MAX + 1), SBX_OPEN, 7, 0, b""))
+		msg, fds, _, _ = socket.recv_fds(self.opn, 64, 1)
+		self.assertEqual(struct.unpack("<Ii", msg), (7, 0))
+		self.assertEqual(len(fds), 1)
+		os.close(fds[0])
+		os.chmod(self.cfg, 0o620)
+		self.opn.send(struct.pack("<III%dsxxx" % (PROFILE_MAX + 1), SBX_OPEN, 8, 0, b""))
+		msg, fds, _, _ = socket.recv_fds(self.opn, 64, 1)
+		self.assertEqual(struct.unpack("<Ii", msg), (8, errno.EPERM))
+		self.assertEqual(fds, [])
+		self.opn.close()
+		self.run.close()
+		self.assertEqual(self.proc.wait(10), 0)
+		log = self.proc.stderr.read().decode()
+		self.proc.stderr.close()
+		self.assertIn(self.cfg + " is writable by group or others (mode 0620)", log)
 
 	def test_runs_none(self):
 		self.start("")

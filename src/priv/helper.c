@@ -1,0 +1,422 @@
+/*
+ * helper.c: the sandbox helper process, `gimme-aws-mini sandbox-helper`
+ * (started by channel.c, which says why it exists): it answers the
+ * daemon's OPEN and RUN requests.
+ *
+ * What it may do itself (issue #17, finding 5).  Started as root, it
+ * becomes at once the user whose files it reads and runs: the owner of
+ * the shared files (~/.aws/config, else credentials) when it runs their
+ * credential_process, since a credential_process run as root would be a
+ * privilege escalation for anyone who can edit ~/.aws/config; root only
+ * when root owns them (or they do not exist yet), and without any
+ * capability then too.  It keeps:
+ *
+ *   CAP_DAC_READ_SEARCH (effective): to open the fixed file slots
+ *       (SANDBOX_PATH_*) whoever owns them, as the daemon could at start;
+ *   CAP_DAC_OVERRIDE, CAP_FOWNER (permitted only, with a control socket):
+ *       raised at exit, once the daemon is gone, to remove its socket;
+ *
+ * nothing else: an empty bounding set and SECBIT_NOROOT (locked), so that
+ * a program it execs gets no capability even as uid 0; no ambient or
+ * inheritable capability; no_new_privs.  Started as another user, it
+ * stays that user and drops what capabilities it has.
+ *
+ * As ssh's StrictModes does, it refuses shared files (config,
+ * credentials) writable by group or others, or owned by someone other
+ * than its user or root: at every RUN, and when the daemon asks to open
+ * them; the message names the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+
+#include "priv/priv.h"
+
+#define HELPER_KEEP		(1ULL << CAP_DAC_READ_SEARCH)	/* open the slots */
+#define HELPER_KEEP_EXIT	(1ULL << CAP_DAC_OVERRIDE | 1ULL << CAP_FOWNER)	/* the socket */
+#define HELPER_SECUREBITS	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)
+
+struct hjob {
+	uint32_t	 h_seq;
+};
+
+static struct {
+	int		 done;
+	int		 runs;		/* it runs credential_process */
+	const char	*paths[SANDBOX_PATHS_MAX];	/* "" : none */
+	uint64_t	 keep;		/* capabilities: effective and permitted */
+	uint64_t	 keep_exit;	/* ... permitted, raised at exit */
+	struct loop_watch w_open;
+	struct loop_watch w_run;
+} hl;
+
+/*
+ * A shared file as StrictModes would take it: not writable by group or
+ * others, owned by the helper's user or root.  st: the file's.  0, or -1
+ * with err naming it.
+ */
+static int
+shared_file_ok(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s is writable by group or others (mode %04o): refused, "
+		    "as ssh's StrictModes does (chmod go-w %s)", path,
+		    (unsigned)(st->st_mode & 07777), path);
+		return -1;
+	}
+	if (st->st_uid != 0 && st->st_uid != getuid()) {
+		snprintf(err, errlen, "%s is owned by uid %lu, neither root nor the helper's user "
+		    "(uid %lu): refused", path, (unsigned long)st->st_uid,
+		    (unsigned long)getuid());
+		return -1;
+	}
+	return 0;
+}
+
+/* The shared files as they are now (a missing one is fine).  0, or -1 with err. */
+static int
+shared_files_ok(char *err, size_t errlen)
+{
+	static const int slot[] = { SANDBOX_PATH_AWS_CONFIG, SANDBOX_PATH_AWS_CREDS };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(slot) / sizeof(slot[0]); i++) {
+		const char *p = hl.paths[slot[i]];
+
+		if (p[0] == '\0')
+			continue;
+		if (stat(p, &st) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+		if (shared_file_ok(p, &st, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whose the shared files are: the owner of the config file, else of the
+ * credentials file; 0 when neither exists (yet).  gid: the owner's group
+ * (the file's when the owner has no passwd entry).
+ */
+static void
+shared_owner(uid_t *uid, gid_t *gid)
+{
+	static const int slot[] = { SANDBOX_PATH_AWS_CONFIG, SANDBOX_PATH_AWS_CREDS };
+	struct passwd *pw;
+	struct stat st;
+	size_t i;
+
+	*uid = 0;
+	*gid = 0;
+	for (i = 0; i < sizeof(slot) / sizeof(slot[0]); i++)
+		if (hl.paths[slot[i]][0] != '\0' && stat(hl.paths[slot[i]], &st) == 0) {
+			*uid = st.st_uid;
+			*gid = (pw = getpwuid(st.st_uid)) != NULL ? pw->pw_gid : st.st_gid;
+			return;
+		}
+}
+
+/* The helper's own drop (the top comment).  0, or -1 with err. */
+static int
+helper_drop(char *err, size_t errlen)
+{
+	uint64_t eff, prm;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (sbx_caps_get(&eff, &prm) == -1) {
+		snprintf(err, errlen, "capget: %s", strerror(errno));
+		return -1;
+	}
+	hl.keep = HELPER_KEEP & prm;
+	hl.keep_exit = hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' ? HELPER_KEEP_EXIT & prm : 0;
+	if (eff & (1ULL << CAP_SETPCAP)) {
+		if (prctl(PR_SET_SECUREBITS, HELPER_SECUREBITS, 0, 0, 0) == -1) {
+			snprintf(err, errlen, "PR_SET_SECUREBITS: %s", strerror(errno));
+			return -1;
+		}
+		if (sbx_bounding_drop(0) == -1) {
+			snprintf(err, errlen, "PR_CAPBSET_DROP: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (geteuid() == 0 && hl.runs)
+		shared_owner(&uid, &gid);
+	if (geteuid() == 0 && uid != 0 &&
+	    sbx_become(uid, gid, hl.keep | hl.keep_exit, err, errlen) == -1)
+		return -1;
+	if (sbx_caps_set(hl.keep, hl.keep | hl.keep_exit, 0) == -1) {
+		snprintf(err, errlen, "capset: %s", strerror(errno));
+		return -1;
+	}
+	/* EINVAL before Linux 4.3, which has no ambient set */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 && errno != EINVAL) {
+		snprintf(err, errlen, "PR_CAP_AMBIENT_CLEAR_ALL: %s", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -1;
+	}
+	if (sbx_caps_get(&eff, &prm) == -1 || eff != hl.keep || prm != (hl.keep | hl.keep_exit)) {
+		snprintf(err, errlen, "can't happen: capabilities %#llx/%#llx", (unsigned long long)eff,
+		    (unsigned long long)prm);
+		return -1;
+	}
+	log_info("sandbox helper: uid %lu, gid %lu, capabilities: %s%s, no_new_privs",
+	    (unsigned long)getuid(), (unsigned long)getgid(), hl.keep ? "dac_read_search" : "none",
+	    hl.keep_exit ? " (and dac_override, fowner at exit)" : "");
+	return 0;
+}
+
+/* Answer one RUN.  Wipes what it sent. */
+static void
+helper_reply(uint32_t seq, int ok, const struct cred *c, const char *msg)
+{
+	struct sbx_run_rep rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.r_seq = seq;
+	rep.r_ok = ok;
+	if (ok)
+		rep.r_cred = *c;
+	else
+		snprintf(rep.r_err, sizeof(rep.r_err), "%s", msg);
+	if (sbx_send_fd(SANDBOX_RUN_FD, &rep, sizeof(rep), -1) == -1 && errno != EPIPE)
+		log_err("sandbox helper: answering: %s", strerror(errno));
+	explicit_bzero(&rep, sizeof(rep));
+}
+
+static void
+helper_run_done(void *arg, int ok, const struct cred *c, const char *msg)
+{
+	struct hjob *j = arg;
+
+	helper_reply(j->h_seq, ok, c, msg);
+	free(j);
+}
+
+/* A profile name as a request carries it: terminated, not empty, no control byte. */
+static int
+helper_profile_ok(const char *p, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && p[i] != '\0'; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return i > 0 && i < cap;
+}
+
+/* RUN: the named profile's credential_process, as the files say now. */
+static void
+helper_run(uint32_t seq, unsigned timeout_ms, const char *profile)
+{
+	const char *cfg = hl.paths[SANDBOX_PATH_AWS_CONFIG], *crd = hl.paths[SANDBOX_PATH_AWS_CREDS];
+	char err[ERRBUF_LEN];
+	struct aws_conf ac;
+	struct hjob *j;
+	const char *cmd;
+
+	if (!hl.runs || cfg[0] == '\0' || crd[0] == '\0') {
+		helper_reply(seq, 0, NULL, "credential_process: the sandbox helper runs none");
+		return;
+	}
+	if (timeout_ms == 0 || timeout_ms > CREDPROC_TIMEOUT_MS)
+		timeout_ms = CREDPROC_TIMEOUT_MS;
+	if (shared_files_ok(err, sizeof(err)) == -1) {
+		log_err("sandbox helper: %s", err);
+		helper_reply(seq, 0, NULL, err);
+		return;
+	}
+	if (awsconf_load(cfg, crd, &ac, err, sizeof(err)) == -1) {
+		helper_reply(seq, 0, NULL, err);
+		return;
+	}
+	if ((cmd = awsconf_get(&ac, profile, "credential_process", NULL)) == NULL) {
+		snprintf(err, sizeof(err), "profile %s has no credential_process any more",
+		    profile);
+		awsconf_free(&ac);
+		helper_reply(seq, 0, NULL, err);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		awsconf_free(&ac);
+		helper_reply(seq, 0, NULL, "credential_process: out of memory");
+		return;
+	}
+	j->h_seq = seq;
+	if (credproc_run(cmd, timeout_ms, helper_run_done, j, err, sizeof(err)) == -1) {
+		free(j);
+		helper_reply(seq, 0, NULL, err);
+	}
+	awsconf_free(&ac);
+}
+
+/*
+ * One request of type from the daemon: 1 got it, 0 nothing yet; anything
+ * else (the channel closed because the daemon exited, or a request not
+ * ours to answer) ends the helper.
+ */
+static int
+helper_recv(int fd, int type, struct sbx_req *q)
+{
+	ssize_t r;
+
+	do
+		r = recv(fd, q, sizeof(*q), MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r != (ssize_t)sizeof(*q) || (int)q->q_type != type) {
+		hl.done = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+helper_on_run(int fd, uint32_t events, void *unused)
+{
+	struct sbx_req q;
+
+	(void)events;
+	(void)unused;
+	if (helper_recv(fd, SBX_RUN, &q) != 1)
+		return;
+	if (!helper_profile_ok(q.q_profile, sizeof(q.q_profile)))
+		helper_reply(q.q_seq, 0, NULL, "credential_process: the request names no "
+		    "profile");
+	else
+		helper_run(q.q_seq, q.q_arg, q.q_profile);
+}
+
+static void
+helper_on_open(int fd, uint32_t events, void *unused)
+{
+	struct sbx_open_rep rep;
+	struct sbx_req q;
+	struct stat st;
+	char err[ERRBUF_LEN];
+	int f = -1, fl;
+
+	(void)events;
+	(void)unused;
+	if (helper_recv(fd, SBX_OPEN, &q) != 1)
+		return;
+	memset(&rep, 0, sizeof(rep));
+	memset(&st, 0, sizeof(st));
+	rep.o_seq = q.q_seq;
+	if (q.q_arg >= SANDBOX_PATHS_MAX || q.q_arg == SANDBOX_PATH_CONTROL ||
+	    hl.paths[q.q_arg][0] == '\0')
+		rep.o_errno = EACCES;	/* only the files named at start */
+	/* O_NONBLOCK: a FIFO in a file's place must not hang the helper */
+	else if ((f = open(hl.paths[q.q_arg], O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
+		rep.o_errno = errno;
+	else if ((fl = fcntl(f, F_GETFL)) == -1 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		rep.o_errno = errno;
+	else if (q.q_arg <= SANDBOX_PATH_AWS_CREDS && (fstat(f, &st) == -1 ||
+	    shared_file_ok(hl.paths[q.q_arg], &st, err, sizeof(err)) == -1)) {
+		if (st.st_mode == 0)
+			snprintf(err, sizeof(err), "%s: %s", hl.paths[q.q_arg], strerror(errno));
+		log_err("sandbox helper: %s", err);
+		rep.o_errno = EPERM;
+	}
+	if (sbx_send_fd(fd, &rep, sizeof(rep), rep.o_errno == 0 ? f : -1) == -1)
+		hl.done = 1;
+	if (f >= 0)
+		close(f);
+}
+
+int
+sandbox_helper_main(int argc, char **argv, void (*trim)(void),
+    int (*remove_sock)(const char *path, char *err, size_t errlen))
+{
+	struct sbx_open_rep ready;
+	struct stat st3, st4;
+	unsigned long level;
+	char err[ERRBUF_LEN];
+	sigset_t quiet;
+	int i;
+
+	if (argc != SANDBOX_HELPER_ARGC || fstat(SANDBOX_OPEN_FD, &st3) == -1 ||
+	    !S_ISSOCK(st3.st_mode) || fstat(SANDBOX_RUN_FD, &st4) == -1 || !S_ISSOCK(st4.st_mode) ||
+	    parse_uint_bounded(argv[2], strlen(argv[2]), LOG_LVL_ERR, &level) != 0) {
+		fprintf(stderr, "%s: sandbox-helper is started by serve, not by hand\n", PROGNAME);
+		return EXIT_USAGE;
+	}
+	log_init(strcmp(argv[1], "json") == 0, (enum log_level)level);
+	hl.runs = strcmp(argv[3], SANDBOX_HELPER_RUNS) == 0;
+	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
+		hl.paths[i] = argv[4 + i];
+	if (helper_drop(err, sizeof(err)) == -1) {
+		log_err("sandbox helper: %s", err);
+		return EXIT_SYSTEM;
+	}
+	if (loop_init(err, sizeof(err)) == -1) {
+		log_err("sandbox helper: %s", err);
+		return EXIT_SYSTEM;
+	}
+	/*
+	 * Ctrl-C, SIGTERM and SIGHUP are the daemon's: the helper lives until the
+	 * daemon closes the channels, so that it can still serve the
+	 * daemon's last reload or shutdown.
+	 */
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGINT);
+	sigaddset(&quiet, SIGHUP);
+	sigaddset(&quiet, SIGTERM);	/* systemd and `kill -- -PGID` signal the whole group */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	sigprocmask(SIG_UNBLOCK, &quiet, NULL);
+	if (loop_watch_add(&hl.w_open, SANDBOX_OPEN_FD, EPOLLIN, helper_on_open, NULL) == -1 ||
+	    loop_watch_add(&hl.w_run, SANDBOX_RUN_FD, EPOLLIN, helper_on_run, NULL) == -1) {
+		log_err("sandbox helper: epoll: %s", strerror(errno));
+		loop_cleanup();
+		return EXIT_SYSTEM;
+	}
+	memset(&ready, 0, sizeof(ready));
+	if (sbx_send_fd(SANDBOX_OPEN_FD, &ready, sizeof(ready), -1) == -1) {
+		loop_cleanup();
+		return EXIT_SYSTEM;
+	}
+	if (trim != NULL)
+		trim();		/* it idles like the daemon: give back start-up's pages too */
+	(void)loop_run_until(&hl.done);
+	/*
+	 * The daemon is gone.  Its control socket's directory may not be
+	 * writable by the user it became: the socket file goes here, unless
+	 * someone listens on it (a second daemon that started meanwhile).
+	 */
+	if (hl.keep_exit != 0 && sbx_caps_set(hl.keep | hl.keep_exit, hl.keep | hl.keep_exit,
+	    0) == -1)
+		log_warn("sandbox helper: capset: %s", strerror(errno));
+	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' && remove_sock != NULL &&
+	    remove_sock(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
+		log_info("sandbox helper: left the control socket: %s", err);
+	loop_watch_del(&hl.w_open);
+	loop_watch_del(&hl.w_run);
+	loop_cleanup();
+	close(SANDBOX_OPEN_FD);
+	close(SANDBOX_RUN_FD);
+	return 0;
+}
