@@ -16,6 +16,7 @@
 #ifndef CORE_H
 #define CORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -70,6 +71,40 @@ ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap
  */
 int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
 		    unsigned long *out);
+/* The units of parse_duration_bounded (bits of its units argument). */
+#define DUR_MS		(1u << 0)	/* "500ms" */
+#define DUR_S		(1u << 1)	/* "90s" */
+#define DUR_M		(1u << 2)	/* "15m" */
+#define DUR_H		(1u << 3)	/* "1h" */
+#define DUR_D		(1u << 4)	/* "2d" */
+enum dur_in { DUR_IN_S, DUR_IN_MS };	/* what parse_duration_bounded counts in */
+/*
+ * A duration in s[0..n): digits, then one of the units asked for (a bare
+ * number is seconds), as seconds or milliseconds (in) within lo..hi.  No
+ * sign, no spaces; never overflows ("ms" with DUR_IN_S is refused).
+ * 0, or -1 (empty, junk, a unit not asked for, out of bounds).
+ */
+int		 parse_duration_bounded(const char *s, size_t n, unsigned units, enum dur_in in,
+		    unsigned long lo, unsigned long hi, unsigned long *out);
+/* A control byte: below 0x20 (LF, TAB, ESC, ...) or DEL.  The one rule of one-line text. */
+#define CTL_BYTE(c)	((unsigned char)(c) < 0x20 || (unsigned char)(c) == 0x7f)
+/* s[0..n) has a control byte. */
+int		 text_has_ctl(const char *s, size_t n);
+/* s is text to serve or show: at most max bytes (before its NUL), no control byte. */
+int		 text_ok(const char *s, size_t max);
+/*
+ * Copy src[0..n) into dst (cap bytes; cut at cap - 1, NUL-terminated) with
+ * control bytes as '?'; dst may be src (in place).  Returns the length.
+ */
+size_t		 text_clean(char *dst, size_t cap, const char *src, size_t n);
+/*
+ * An error message into err[errlen] (nothing when err is NULL or errlen 0):
+ * printf-style, cut to fit, one line (control bytes as '?').
+ */
+void		 errf(char *err, size_t errlen, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+		    __attribute__((format(printf, 3, 0)));
 /* s equals the C string lit, byte for byte. */
 int		 slice_eq(struct slice s, const char *lit);
 /* ASCII case-insensitive comparison of a slice with a C string. */

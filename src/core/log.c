@@ -44,7 +44,7 @@ log_put(char *buf, size_t off, size_t cap, const char *s, size_t n, int json)
 		if (json && (c == '"' || c == '\\')) {
 			buf[off++] = '\\';
 			buf[off++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f || (json && c >= 0x80)) {
+		} else if (CTL_BYTE(c) || (json && c >= 0x80)) {
 			/* control bytes never reach the terminal raw */
 			buf[off++] = '\\';
 			if (json) {

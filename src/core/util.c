@@ -285,6 +285,98 @@ parse_uint_bounded(const char *s, size_t n, unsigned long max, unsigned long *ou
 	return 0;
 }
 
+/* The units parse_duration_bounded knows, longest suffix first, in milliseconds. */
+static const struct {
+	const char	*du_suffix;
+	unsigned	 du_bit;
+	unsigned long	 du_ms;
+} dur_units[] = {
+	{ "ms", DUR_MS, 1 },
+	{ "s", DUR_S, 1000 },
+	{ "m", DUR_M, 60 * 1000 },
+	{ "h", DUR_H, 3600 * 1000 },
+	{ "d", DUR_D, 86400 * 1000 },
+};
+
+int
+parse_duration_bounded(const char *s, size_t n, unsigned units, enum dur_in in, unsigned long lo,
+    unsigned long hi, unsigned long *out)
+{
+	unsigned long ms = 1000, mult, v;	/* a bare number is seconds */
+	size_t i, k;
+
+	for (i = 0; i < sizeof(dur_units) / sizeof(dur_units[0]); i++) {
+		k = strlen(dur_units[i].du_suffix);
+		if ((units & dur_units[i].du_bit) && n >= k &&
+		    memcmp(s + n - k, dur_units[i].du_suffix, k) == 0) {
+			ms = dur_units[i].du_ms;
+			n -= k;
+			break;
+		}
+	}
+	mult = in == DUR_IN_MS ? ms : ms / 1000;
+	if (mult == 0)		/* "ms" asked for a count of seconds */
+		return -1;
+	/* v <= hi / mult: v * mult cannot pass hi, nor wrap */
+	if (parse_uint_bounded(s, n, hi / mult, &v) != 0 || v * mult < lo)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int
+text_has_ctl(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (CTL_BYTE(s[i]))
+			return 1;
+	return 0;
+}
+
+int
+text_ok(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + (max < SIZE_MAX));
+
+	return n <= max && !text_has_ctl(s, n);
+}
+
+size_t
+text_clean(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t i;
+
+	if (cap == 0)
+		return 0;
+	if (n >= cap)
+		n = cap - 1;
+	for (i = 0; i < n; i++)
+		dst[i] = CTL_BYTE(src[i]) ? '?' : src[i];
+	dst[n] = '\0';
+	return n;
+}
+
+void
+verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	vsnprintf(err, errlen, fmt, ap);
+	text_clean(err, errlen, err, strlen(err));
+}
+
+void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 int
 slice_eq(struct slice s, const char *lit)
 {

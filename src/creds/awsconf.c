@@ -172,15 +172,6 @@ ac_memdup(const char *p, size_t n)
 	return s;
 }
 
-/* Replace control bytes so that a message stays on one line. */
-static void
-ac_err_clean(char *err)
-{
-	for (; *err != '\0'; err++)
-		if ((unsigned char)*err < 0x20 || (unsigned char)*err == 0x7f)
-			*err = '?';
-}
-
 static void	ac_errf(char *err, size_t errlen, const char *path, unsigned line,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -202,7 +193,7 @@ ac_errf(char *err, size_t errlen, const char *path, unsigned line, const char *f
 		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
-	ac_err_clean(err);
+	text_clean(err, errlen, err, strlen(err));	/* one line */
 }
 
 /* ---- name table ------------------------------------------------------- */
@@ -860,7 +851,7 @@ awsconf_paths(char *config, size_t clen, char *creds, size_t crlen, char *err, s
 	    ac_path_one(AC_ENV_CREDS, home, AC_HOME_CREDS, creds, crlen, err, errlen) == -1)
 		rc = -1;
 	if (rc == -1 && errlen > 0)
-		ac_err_clean(err);
+		text_clean(err, errlen, err, strlen(err));
 	return rc;
 }
 

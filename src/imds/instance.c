@@ -237,16 +237,6 @@ digits_ok(const char *s, size_t want)
 	return 1;
 }
 
-/* Any other fact: printable, no control bytes (it is served verbatim). */
-static int
-text_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Derivation                                                          */
 /* ------------------------------------------------------------------ */
@@ -455,16 +445,10 @@ static void
 apply_err(struct apply *a, const char *fmt, ...)
 {
 	va_list ap;
-	size_t i;
 
-	if (a->a_err == NULL || a->a_errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(a->a_err, a->a_errlen, fmt, ap);
+	verrf(a->a_err, a->a_errlen, fmt, ap);
 	va_end(ap);
-	for (i = 0; a->a_err[i] != '\0'; i++)
-		if ((unsigned char)a->a_err[i] < 0x20)
-			a->a_err[i] = '?';
 }
 
 /* Walk "a/b/c" through nested objects; NULL when a step is missing. */
@@ -498,7 +482,7 @@ fact_check(enum fact_check chk, char *val, time_t *t)
 {
 	unsigned long idx;
 
-	if (val[0] == '\0' || !text_ok(val))
+	if (val[0] == '\0' || !text_ok(val, SIZE_MAX))	/* served verbatim */
 		return -1;
 	switch (chk) {
 	case FC_TEXT:

@@ -536,6 +536,139 @@ test_read_file_capped(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- durations -------------------------------------------------------- */
+
+struct dur_case {
+	const char	*dc_s;
+	unsigned	 dc_units;
+	enum dur_in	 dc_in;
+	unsigned long	 dc_lo, dc_hi;
+	int		 dc_rc;
+	unsigned long	 dc_want;
+};
+
+#define U_ALL	(DUR_MS | DUR_S | DUR_M | DUR_H | DUR_D)
+
+static const struct dur_case durs[] = {
+	/* units, in seconds and in milliseconds */
+	{ "3600", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 3600 },
+	{ "90s", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 90 },
+	{ "15m", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 900 },
+	{ "1h", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 3600 },
+	{ "2d", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 172800 },
+	{ "10s", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 10000 },
+	{ "500ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 500 },
+	{ "7", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 7000 },
+	{ "0ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 0 },
+	/* "ms" cannot be counted in seconds */
+	{ "500ms", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	/* a unit not asked for is junk ("5ms" without DUR_MS reads as "5m" + 's') */
+	{ "1d", DUR_S | DUR_M | DUR_H, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "5ms", DUR_S | DUR_M, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "5m", DUR_MS | DUR_S, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	/* bounds, inclusive, after the unit */
+	{ "899", DUR_S, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "900", DUR_S, DUR_IN_S, 900, 43200, 0, 900 },
+	{ "12h", DUR_H, DUR_IN_S, 900, 43200, 0, 43200 },
+	{ "43201", DUR_H, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "13h", DUR_H, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "14m", DUR_M, DUR_IN_S, 900, 43200, -1, 0 },
+	/* overflow: never wraps into the bounds */
+	{ "18446744073709551615", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, ULONG_MAX },
+	{ "18446744073709551616", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "18446744073709551615d", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "213503982334601d", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 213503982334601UL * 86400 },
+	{ "213503982334602d", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "18446744073709552s", U_ALL, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	/* empty and junk */
+	{ "", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "s", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	{ "h", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "-1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "+1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ " 1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1 s", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1hs", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1H", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1.5h", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "0x10", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+};
+#define NDURS	(sizeof(durs) / sizeof(durs[0]))
+
+static void
+test_parse_duration(void **state)
+{
+	unsigned long v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NDURS; i++) {
+		v = 12345;
+		assert_int_equal(parse_duration_bounded(durs[i].dc_s, strlen(durs[i].dc_s),
+		    durs[i].dc_units, durs[i].dc_in, durs[i].dc_lo, durs[i].dc_hi, &v),
+		    durs[i].dc_rc);
+		if (durs[i].dc_rc == 0)
+			assert_true(v == durs[i].dc_want);
+		else
+			assert_true(v == 12345);	/* untouched on failure */
+	}
+	/* s[0..n): a length that stops before the unit, or mid-number */
+	assert_int_equal(parse_duration_bounded("15m", 2, U_ALL, DUR_IN_S, 0, 100, &v), 0);
+	assert_true(v == 15);
+	assert_int_equal(parse_duration_bounded("15m", 0, U_ALL, DUR_IN_S, 0, 100, &v), -1);
+}
+
+/* ---- control bytes and error messages -------------------------------- */
+
+static void
+test_text_ctl(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_false(text_has_ctl("plain text ~", 12));
+	assert_true(text_has_ctl("a\tb", 3));
+	assert_true(text_has_ctl("a\x7f", 2));
+	assert_true(text_has_ctl("a\x1b[2J", 5));
+	assert_false(text_has_ctl("a\nb", 1));	/* only s[0..n) */
+	assert_false(text_has_ctl("caf\xc3\xa9", 5));	/* UTF-8 is text */
+	assert_true(text_has_ctl("\0", 1));
+
+	assert_true(text_ok("", 0));
+	assert_true(text_ok("abc", 3));
+	assert_false(text_ok("abcd", 3));
+	assert_false(text_ok("a\rb", 10));
+	assert_true(text_ok("long enough", SIZE_MAX));
+
+	assert_int_equal(text_clean(buf, sizeof(buf), "a\nb\x7f" "c\td", 7), 7);
+	assert_string_equal(buf, "a?b?c?d");
+	/* cut at cap - 1, always terminated */
+	assert_int_equal(text_clean(buf, 4, "abcdef", 6), 3);
+	assert_string_equal(buf, "abc");
+	/* in place */
+	strcpy(buf, "x\x01y");
+	assert_int_equal(text_clean(buf, sizeof(buf), buf, strlen(buf)), 3);
+	assert_string_equal(buf, "x?y");
+	assert_int_equal(text_clean(buf, 0, "abc", 3), 0);
+}
+
+static void
+test_errf(void **state)
+{
+	char err[16];
+
+	(void)state;
+	errf(err, sizeof(err), "%s: %d", "bad\nline", 7);
+	assert_string_equal(err, "bad?line: 7");
+	errf(err, sizeof(err), "%s", "a long message cut to fit");
+	assert_string_equal(err, "a long message ");
+	memset(err, 'x', sizeof(err));
+	errf(err, 0, "nothing");
+	assert_int_equal(err[0], 'x');
+	errf(NULL, 10, "nothing");
+}
+
 int
 main(void)
 {
@@ -553,6 +686,9 @@ main(void)
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_slice_ieq),
 		cmocka_unit_test(test_read_file_capped),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_text_ctl),
+		cmocka_unit_test(test_errf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
