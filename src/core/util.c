@@ -505,25 +505,6 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	return rc;
 }
 
-void
-sbuf_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->sb_full || b->sb_cap == 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->sb_p + b->sb_len, b->sb_cap - b->sb_len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->sb_cap - b->sb_len) {
-		b->sb_full = 1;
-		b->sb_p[b->sb_len] = '\0';	/* what fitted before stays whole */
-		return;
-	}
-	b->sb_len += (size_t)n;
-}
-
 uint64_t
 mono_ms(void)
 {

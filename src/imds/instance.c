@@ -932,7 +932,7 @@ doc_other(struct jbuf *j, json_t *doc, const char *key, const char *dflt, int li
 		json_str(j, key, json_string_value(v));
 	} else if (list && json_is_array(v)) {
 		if (jstrings(v, &vals, &n) == -1) {
-			j->j_err = 1;
+			j->j_b.sb_full = 1;	/* out of memory: the document fails */
 			return;
 		}
 		/* [] is printed as null, like no products at all */

@@ -669,6 +669,107 @@ test_errf(void **state)
 	errf(NULL, 10, "nothing");
 }
 
+/* ---- capped buffers --------------------------------------------------- */
+
+static void
+test_sbuf_fixed(void **state)
+{
+	char buf[8];
+	struct sbuf b = SBUF_FIXED(buf, sizeof(buf));
+
+	(void)state;
+	sbuf_puts(&b, "abc");
+	sbuf_printf(&b, "%d", 12);
+	assert_int_equal(b.sb_len, 5);
+	assert_string_equal(buf, "abc12");
+	/* text needs its NUL: 7 bytes fit, an 8th does not, and nothing is cut */
+	sbuf_put(&b, "de", 2);
+	assert_string_equal(buf, "abc12de");
+	sbuf_put(&b, "f", 1);
+	assert_true(b.sb_full);
+	assert_string_equal(buf, "abc12de");
+	/* sticky: a later small append adds nothing */
+	b.sb_len = 3;
+	buf[3] = '\0';
+	sbuf_put(&b, "x", 1);
+	assert_string_equal(buf, "abc");
+
+	/* printf that does not fit leaves what was there whole */
+	{
+		struct sbuf c = SBUF_FIXED(buf, sizeof(buf));
+
+		sbuf_printf(&c, "%s", "12");
+		sbuf_printf(&c, "%s", "345678");
+		assert_true(c.sb_full);
+		assert_int_equal(c.sb_len, 2);
+		assert_string_equal(buf, "12");
+	}
+}
+
+static void
+test_sbuf_raw(void **state)
+{
+	char buf[6];
+	struct sbuf b = SBUF_RAW(buf, sizeof(buf));
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	sbuf_puts(&b, "HT");
+	sbuf_num(&b, 200);
+	sbuf_num(&b, 0);
+	/* all six bytes are usable, no NUL written */
+	assert_false(b.sb_full);
+	assert_int_equal(b.sb_len, 6);
+	assert_memory_equal(buf, "HT2000", 6);
+	sbuf_put(&b, "", 0);
+	assert_false(b.sb_full);
+	sbuf_put(&b, "!", 1);
+	assert_true(b.sb_full);
+	assert_int_equal(b.sb_len, 6);
+}
+
+static void
+test_sbuf_grown(void **state)
+{
+	struct sbuf b = SBUF_GROWN(1000);
+	char *p;
+	size_t len, i;
+
+	(void)state;
+	/* nothing added: "" is handed over */
+	p = sbuf_take(&b, &len);
+	assert_non_null(p);
+	assert_string_equal(p, "");
+	assert_int_equal(len, 0);
+	free(p);
+	/* grows past its first allocation, by put and by printf */
+	for (i = 0; i < 99; i++)
+		sbuf_puts(&b, "0123456789");
+	sbuf_printf(&b, "%s", "abcdefghi");
+	assert_false(b.sb_full);
+	assert_int_equal(b.sb_len, 999);
+	assert_true(b.sb_cap <= 1001);
+	sbuf_put(&b, "j", 1);			/* exactly the ceiling */
+	assert_false(b.sb_full);
+	sbuf_put(&b, "k", 1);			/* one past it */
+	assert_true(b.sb_full);
+	assert_int_equal(b.sb_len, 1000);
+	assert_null(sbuf_take(&b, &len));
+	assert_int_equal(len, 0);
+	assert_null(b.sb_p);
+	/* after a take the buffer starts again, same ceiling */
+	sbuf_printf(&b, "%0*d", 1001, 0);
+	assert_true(b.sb_full);
+	sbuf_free(&b);
+	assert_false(b.sb_full);
+	sbuf_printf(&b, "%0*d", 1000, 0);
+	assert_false(b.sb_full);
+	p = sbuf_take(&b, &len);
+	assert_int_equal(len, 1000);
+	assert_int_equal(strlen(p), 1000);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -689,6 +790,9 @@ main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_text_ctl),
 		cmocka_unit_test(test_errf),
+		cmocka_unit_test(test_sbuf_fixed),
+		cmocka_unit_test(test_sbuf_raw),
+		cmocka_unit_test(test_sbuf_grown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
