@@ -109,6 +109,8 @@ void		 errf(char *err, size_t errlen, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 verrf(char *err, size_t errlen, const char *fmt, va_list ap)
 		    __attribute__((format(printf, 3, 0)));
+/* s[0..n) is all ASCII digits (n may be 0). */
+int		 all_digits(const char *s, size_t n);
 /* s equals the C string lit, byte for byte. */
 int		 slice_eq(struct slice s, const char *lit);
 /* ASCII case-insensitive comparison of a slice with a C string. */

@@ -270,11 +270,8 @@ parse_uint_bounded(const char *s, size_t n, unsigned long max, unsigned long *ou
 	unsigned long v = 0;
 	size_t i;
 
-	if (n == 0)
+	if (n == 0 || !all_digits(s, n))
 		return -1;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
 	for (i = 0; i < n; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (d > max || v > (max - d) / 10)	/* d > max: max - d would wrap */
@@ -375,6 +372,17 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	verrf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+int
+all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
 int

@@ -48,14 +48,9 @@ registry_init(struct role_registry *rg, const struct role_renderer *rr,
 static int
 account_ok(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
 
-	if (n > ROLE_ACCOUNT_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return n <= ROLE_ACCOUNT_MAX && all_digits(s, n);
 }
 
 static int
