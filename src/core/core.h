@@ -132,6 +132,8 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 /* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
 int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
+/* time(NULL): the wall clock as a function, for clocks that tests replace. */
+time_t		 clock_wall(void);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));

@@ -1,7 +1,7 @@
 /*
  * util.c: small formatting and parsing helpers with fixed output sizes.
  * Everything here is pure and allocation-free except read_fd_capped, read_file_capped and
- * mono_ms (a clock read).
+ * the clocks (clock_wall, mono_ms).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -511,6 +511,12 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+time_t
+clock_wall(void)
+{
+	return time(NULL);
 }
 
 uint64_t

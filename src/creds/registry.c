@@ -27,12 +27,6 @@
 
 #define REGISTRY_CAP_INIT	4	/* first allocation of the role table */
 
-static time_t
-clock_wall(void)
-{
-	return time(NULL);
-}
-
 void
 registry_init(struct role_registry *rg, const struct role_renderer *rr,
     void (*changed)(void *arg, struct role *r), void *arg)
