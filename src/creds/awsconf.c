@@ -164,30 +164,6 @@ ac_memdup(const char *p, size_t n)
 	return s;
 }
 
-static void	ac_errf(char *err, size_t errlen, const char *path, unsigned line,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* "PATH:LINE: message" (LINE 0: "PATH: message"). */
-static void
-ac_errf(char *err, size_t errlen, const char *path, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (errlen == 0)
-		return;
-	if (line > 0)
-		n = snprintf(err, errlen, "%s:%u: ", path, line);
-	else
-		n = snprintf(err, errlen, "%s: ", path);
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	text_clean(err, errlen, err, strlen(err));	/* one line */
-}
-
 /* ---- name table ------------------------------------------------------- */
 
 static size_t
@@ -368,7 +344,11 @@ ac_fail(struct ac_parse *ap, const char *fmt, ...)
 	va_start(va, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, va);
 	va_end(va);
-	ac_errf(ap->ap_err, ap->ap_errlen, ap->ap_path, ap->ap_line, "%s", msg);
+	/* "PATH:LINE: message" (LINE 0: "PATH: message") */
+	if (ap->ap_line > 0)
+		errf(ap->ap_err, ap->ap_errlen, "%s:%u: %s", ap->ap_path, ap->ap_line, msg);
+	else
+		errf(ap->ap_err, ap->ap_errlen, "%s: %s", ap->ap_path, msg);
 	return -1;
 }
 
@@ -737,7 +717,7 @@ awsconf_parse(const char *text, size_t len, const char *path, int is_config,
 	*out = NULL;
 	*nout = 0;
 	if (len > AWSCONF_FILE_MAX) {
-		ac_errf(err, errlen, path, 0, "larger than %d bytes", AWSCONF_FILE_MAX);
+		errf(err, errlen, "%s: larger than %d bytes", path, AWSCONF_FILE_MAX);
 		goto fail;
 	}
 	p = text;
@@ -835,7 +815,7 @@ ac_load_one(const char *path, int is_config, struct aws_section **s, size_t *n, 
 	if (read_file_capped(path, AWSCONF_FILE_MAX, &buf, &len) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		ac_errf(err, errlen, path, 0, "%s", strerror(errno));
+		errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	*found = 1;
