@@ -1,8 +1,11 @@
 /*
  * core/: the layer everything else stands on.
  *
- *   util.c     dates, base64, bounded numbers, slices, secret-wiping buffers,
- *              capped text (sbuf), files read with a cap
+ *   util.c     dates, base64, bounded numbers and durations, slices, one-line
+ *              text (control bytes, errf), secret-wiping buffers, files read
+ *              with a cap
+ *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
+ *              one with a ceiling
  *   log.c      one-line text or JSON logs; fatal exits
  *   json.c     the IMDS JSON pretty-printer (capped at JBUF_MAX)
  *   watch.c    inotify on files' parent directories, debounced
@@ -18,9 +21,11 @@
 #ifndef CORE_H
 #define CORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -72,6 +77,42 @@ ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap
  */
 int		 parse_uint_bounded(const char *s, size_t n, unsigned long max,
 		    unsigned long *out);
+/* The units of parse_duration_bounded (bits of its units argument). */
+#define DUR_MS		(1u << 0)	/* "500ms" */
+#define DUR_S		(1u << 1)	/* "90s" */
+#define DUR_M		(1u << 2)	/* "15m" */
+#define DUR_H		(1u << 3)	/* "1h" */
+#define DUR_D		(1u << 4)	/* "2d" */
+enum dur_in { DUR_IN_S, DUR_IN_MS };	/* what parse_duration_bounded counts in */
+/*
+ * A duration in s[0..n): digits, then one of the units asked for (a bare
+ * number is seconds), as seconds or milliseconds (in) within lo..hi.  No
+ * sign, no spaces; never overflows ("ms" with DUR_IN_S is refused).
+ * 0, or -1 (empty, junk, a unit not asked for, out of bounds).
+ */
+int		 parse_duration_bounded(const char *s, size_t n, unsigned units, enum dur_in in,
+		    unsigned long lo, unsigned long hi, unsigned long *out);
+/* A control byte: below 0x20 (LF, TAB, ESC, ...) or DEL.  The one rule of one-line text. */
+#define CTL_BYTE(c)	((unsigned char)(c) < 0x20 || (unsigned char)(c) == 0x7f)
+/* s[0..n) has a control byte. */
+int		 text_has_ctl(const char *s, size_t n);
+/* s is text to serve or show: at most max bytes (before its NUL), no control byte. */
+int		 text_ok(const char *s, size_t max);
+/*
+ * Copy src[0..n) into dst (cap bytes; cut at cap - 1, NUL-terminated) with
+ * control bytes as '?'; dst may be src (in place).  Returns the length.
+ */
+size_t		 text_clean(char *dst, size_t cap, const char *src, size_t n);
+/*
+ * An error message into err[errlen] (nothing when err is NULL or errlen 0):
+ * printf-style, cut to fit, one line (control bytes as '?').
+ */
+void		 errf(char *err, size_t errlen, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+		    __attribute__((format(printf, 3, 0)));
+/* s[0..n) is all ASCII digits (n may be 0). */
+int		 all_digits(const char *s, size_t n);
 /* s equals the C string lit, byte for byte. */
 int		 slice_eq(struct slice s, const char *lit);
 /* ASCII case-insensitive comparison of a slice with a C string. */
@@ -84,16 +125,6 @@ void		 wipe_free(void *p, size_t n);
  * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
  */
 void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
-/* Text built in a caller's buffer: never past sb_cap, always NUL-terminated. */
-struct sbuf {
-	char		*sb_p;
-	size_t		 sb_len;
-	size_t		 sb_cap;
-	int		 sb_full;	/* sticky: something did not fit (and was not added) */
-};
-/* Append printf-style; on overflow set sb_full and add nothing more. */
-void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
 /*
  * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
  * When open fails with EACCES or EPERM and an opener is set, the opener is
@@ -104,6 +135,8 @@ void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 /* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
 int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
+/* time(NULL): the wall clock as a function, for clocks that tests replace. */
+time_t		 clock_wall(void);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));
@@ -147,6 +180,67 @@ struct spawn_spec {
 int		 spawn_start(struct spawn_spec *s, pid_t *pid);
 
 /* ------------------------------------------------------------------ */
+/* buf.c: capped buffers                                              */
+/* ------------------------------------------------------------------ */
+#define SBUF_GROW_FIRST		256	/* bytes of a growable buffer's first allocation */
+
+/*
+ * Bytes appended into a capped buffer, of one of three kinds:
+ *   SBUF_FIXED  text in the caller's buffer (never past sb_cap, always NUL-terminated);
+ *   SBUF_RAW    bytes in the caller's buffer, all sb_cap of them usable, no NUL
+ *               (the response heads);
+ *   SBUF_GROWN  text in a malloc'd buffer grown up to sb_max bytes, wiped
+ *               whenever it moves or is freed (it may hold credentials).
+ * An append that does not fit (or finds no memory) adds nothing and sets
+ * sb_full, which is sticky: nothing more is added, what is there stays whole.
+ * Appending allocates nothing but for a SBUF_GROWN buffer.
+ */
+struct sbuf {
+	char		*sb_p;
+	size_t		 sb_len;
+	size_t		 sb_cap;	/* bytes at sb_p */
+	int		 sb_full;	/* sticky: something did not fit (and was not added) */
+	size_t		 sb_max;	/* SBUF_GROWN: most bytes of text */
+	unsigned char	 sb_grow;	/* SBUF_GROWN: sb_p is malloc'd */
+	unsigned char	 sb_raw;	/* SBUF_RAW: no NUL kept */
+};
+#define SBUF_FIXED(p, cap)	{ (p), 0, (cap), 0, 0, 0, 0 }
+#define SBUF_RAW(p, cap)	{ (p), 0, (cap), 0, 0, 0, 1 }
+#define SBUF_GROWN(max)		{ NULL, 0, 0, 0, (max), 1, 0 }
+
+/* The rare cases of sbuf_put: full, or a SBUF_GROWN buffer that must grow. */
+void		 sbuf_put_slow(struct sbuf *b, const char *s, size_t n);
+/* Append s[0..n).  The common case is inline: the head writer calls it per field. */
+static inline void
+sbuf_put(struct sbuf *b, const char *s, size_t n)
+{
+	size_t room = b->sb_cap - b->sb_len;
+
+	if (b->sb_full || n > room || (n == room && !b->sb_raw)) {
+		sbuf_put_slow(b, s, n);
+		return;
+	}
+	memcpy(b->sb_p + b->sb_len, s, n);
+	b->sb_len += n;
+	if (!b->sb_raw)
+		b->sb_p[b->sb_len] = '\0';
+}
+static inline void
+sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_put(b, s, strlen(s));
+}
+/* Decimal digits of v. */
+void		 sbuf_num(struct sbuf *b, unsigned long v);
+/* Append printf-style (needs room for the NUL, even in a SBUF_RAW buffer). */
+void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* SBUF_GROWN: hand the text over (caller frees; "" when nothing was added), b emptied; NULL when full. */
+char		*sbuf_take(struct sbuf *b, size_t *len);
+/* SBUF_GROWN: wipe and free; b emptied (same kind, same max). */
+void		 sbuf_free(struct sbuf *b);
+
+/* ------------------------------------------------------------------ */
 /* log.c                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -174,16 +268,13 @@ void		 fatalx(int code, const char *fmt, ...)
 #define JBUF_MAX		65535	/* bytes in one emitted document (aws-c-auth's limit of a body) */
 
 struct jbuf {
-	char		*j_p;		/* malloc'd, NUL-terminated */
-	size_t		 j_len;
-	size_t		 j_cap;
+	struct sbuf	 j_b;		/* SBUF_GROWN(JBUF_MAX) */
 	int		 j_members;	/* members so far in the open object */
-	int		 j_err;		/* sticky: allocation failure or over JBUF_MAX */
 };
 
 void		 jbuf_init(struct jbuf *j);
 void		 jbuf_free(struct jbuf *j);
-/* Hand the buffer over: returns j_p (caller frees) and resets j; NULL on error. */
+/* Hand the text over (caller frees) and reset j; NULL when it did not fit or no memory. */
 char		*jbuf_take(struct jbuf *j, size_t *len);
 /* "{\n" ... "\n}" with members "  \"key\" : value", separated ",\n". */
 void		 json_begin(struct jbuf *j);

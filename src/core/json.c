@@ -10,97 +10,45 @@
  *	  "Other" : null\n
  *	}			<- no LF after the brace
  *
- * Arrays are inline: [ "a", "b" ].  The buffer has a hard ceiling of
- * JBUF_MAX bytes; going past it, or running out of memory, sets a sticky
- * error that jbuf_take reports.  Buffers may hold credentials, so old
- * storage is wiped whenever it is released.
+ * Arrays are inline: [ "a", "b" ].  The buffer is a growable sbuf with a
+ * hard ceiling of JBUF_MAX bytes; going past it, or running out of memory,
+ * sets its sticky sb_full, which jbuf_take reports.  Buffers may hold
+ * credentials: sbuf wipes old storage whenever it is released.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 
-#define JBUF_INIT	256	/* bytes of the first allocation */
-
 void
 jbuf_init(struct jbuf *j)
 {
-	memset(j, 0, sizeof(*j));
+	static const struct sbuf grown = SBUF_GROWN(JBUF_MAX);
+
+	j->j_b = grown;
+	j->j_members = 0;
 }
 
 void
 jbuf_free(struct jbuf *j)
 {
-	wipe_free(j->j_p, j->j_cap);
+	sbuf_free(&j->j_b);
 	jbuf_init(j);
-}
-
-/* Make room for n more bytes plus the NUL; 0 / -1 (and j_err set). */
-static int
-jbuf_grow(struct jbuf *j, size_t n)
-{
-	size_t need, cap;
-	char *np;
-
-	if (j->j_err)
-		return -1;
-	if (n > JBUF_MAX - j->j_len) {
-		j->j_err = 1;
-		return -1;
-	}
-	need = j->j_len + n + 1;
-	if (need <= j->j_cap)
-		return 0;
-	cap = j->j_cap ? j->j_cap : JBUF_INIT;
-	while (cap < need)
-		cap *= 2;
-	if (cap > JBUF_MAX + 1)
-		cap = JBUF_MAX + 1;
-	if ((np = wipe_grow(j->j_p, j->j_p != NULL ? j->j_len + 1 : 0, j->j_cap, cap)) == NULL) {
-		j->j_err = 1;
-		return -1;
-	}
-	if (j->j_p == NULL)
-		np[0] = '\0';
-	j->j_p = np;
-	j->j_cap = cap;
-	return 0;
-}
-
-static void
-jbuf_put(struct jbuf *j, const char *s, size_t n)
-{
-	if (jbuf_grow(j, n) == -1)
-		return;
-	memcpy(j->j_p + j->j_len, s, n);
-	j->j_len += n;
-	j->j_p[j->j_len] = '\0';
-}
-
-static void
-jbuf_puts(struct jbuf *j, const char *s)
-{
-	jbuf_put(j, s, strlen(s));
 }
 
 char *
 jbuf_take(struct jbuf *j, size_t *len)
 {
-	char *p;
+	char *p = sbuf_take(&j->j_b, len);
 
-	if (!j->j_err && j->j_p == NULL)
-		jbuf_grow(j, 0);	/* nothing written: hand over "" */
-	if (j->j_err) {
-		jbuf_free(j);
-		if (len != NULL)
-			*len = 0;
-		return NULL;
-	}
-	p = j->j_p;
-	if (len != NULL)
-		*len = j->j_len;
 	jbuf_init(j);
 	return p;
+}
+
+static void
+jbuf_put(struct jbuf *j, const char *s, size_t n)
+{
+	sbuf_put(&j->j_b, s, n);
 }
 
 /*
@@ -160,7 +108,7 @@ json_quote(struct jbuf *j, const char *s, size_t n)
 void
 json_raw(struct jbuf *j, const char *s)
 {
-	jbuf_puts(j, s);
+	sbuf_puts(&j->j_b, s);
 }
 
 void
@@ -222,11 +170,11 @@ void
 json_end(struct jbuf *j)
 {
 	/* Jackson prints an empty object as "{ }". */
-	if (j->j_members == 0 && !j->j_err && j->j_len >= 2 &&
-	    memcmp(j->j_p + j->j_len - 2, "{\n", 2) == 0) {
-		j->j_len -= 1;
-		j->j_p[j->j_len] = '\0';
-		jbuf_puts(j, " }");
+	if (j->j_members == 0 && !j->j_b.sb_full && j->j_b.sb_len >= 2 &&
+	    memcmp(j->j_b.sb_p + j->j_b.sb_len - 2, "{\n", 2) == 0) {
+		j->j_b.sb_len -= 1;
+		j->j_b.sb_p[j->j_b.sb_len] = '\0';
+		jbuf_put(j, " }", 2);
 		return;
 	}
 	jbuf_put(j, "\n}", 2);

@@ -44,7 +44,7 @@ log_put(char *buf, size_t off, size_t cap, const char *s, size_t n, int json)
 		if (json && (c == '"' || c == '\\')) {
 			buf[off++] = '\\';
 			buf[off++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f || (json && c >= 0x80)) {
+		} else if (CTL_BYTE(c) || (json && c >= 0x80)) {
 			/* control bytes never reach the terminal raw */
 			buf[off++] = '\\';
 			if (json) {
@@ -60,19 +60,7 @@ log_put(char *buf, size_t off, size_t cap, const char *s, size_t n, int json)
 	return off;
 }
 
-static size_t
-log_lit(char *buf, size_t off, size_t cap, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (off >= cap)
-		return off;
-	if (n > cap - off)
-		n = cap - off;
-	memcpy(buf + off, s, n);
-	return off + n;
-}
-
+/* Append s[0..n) as it is, cut at cap. */
 static size_t
 log_raw(char *buf, size_t off, size_t cap, const char *s, size_t n)
 {
@@ -82,6 +70,12 @@ log_raw(char *buf, size_t off, size_t cap, const char *s, size_t n)
 		n = cap - off;
 	memcpy(buf + off, s, n);
 	return off + n;
+}
+
+static size_t
+log_lit(char *buf, size_t off, size_t cap, const char *s)
+{
+	return log_raw(buf, off, cap, s, strlen(s));
 }
 
 static void

@@ -1,7 +1,7 @@
 /*
  * util.c: small formatting and parsing helpers with fixed output sizes.
  * Everything here is pure and allocation-free except read_fd_capped, read_file_capped and
- * mono_ms (a clock read).
+ * the clocks (clock_wall, mono_ms).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -270,11 +270,8 @@ parse_uint_bounded(const char *s, size_t n, unsigned long max, unsigned long *ou
 	unsigned long v = 0;
 	size_t i;
 
-	if (n == 0)
+	if (n == 0 || !all_digits(s, n))
 		return -1;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
 	for (i = 0; i < n; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (d > max || v > (max - d) / 10)	/* d > max: max - d would wrap */
@@ -283,6 +280,109 @@ parse_uint_bounded(const char *s, size_t n, unsigned long max, unsigned long *ou
 	}
 	*out = v;
 	return 0;
+}
+
+/* The units parse_duration_bounded knows, longest suffix first, in milliseconds. */
+static const struct {
+	const char	*du_suffix;
+	unsigned	 du_bit;
+	unsigned long	 du_ms;
+} dur_units[] = {
+	{ "ms", DUR_MS, 1 },
+	{ "s", DUR_S, 1000 },
+	{ "m", DUR_M, 60 * 1000 },
+	{ "h", DUR_H, 3600 * 1000 },
+	{ "d", DUR_D, 86400 * 1000 },
+};
+
+int
+parse_duration_bounded(const char *s, size_t n, unsigned units, enum dur_in in, unsigned long lo,
+    unsigned long hi, unsigned long *out)
+{
+	unsigned long ms = 1000, mult, v;	/* a bare number is seconds */
+	size_t i, k;
+
+	for (i = 0; i < sizeof(dur_units) / sizeof(dur_units[0]); i++) {
+		k = strlen(dur_units[i].du_suffix);
+		if ((units & dur_units[i].du_bit) && n >= k &&
+		    memcmp(s + n - k, dur_units[i].du_suffix, k) == 0) {
+			ms = dur_units[i].du_ms;
+			n -= k;
+			break;
+		}
+	}
+	mult = in == DUR_IN_MS ? ms : ms / 1000;
+	if (mult == 0)		/* "ms" asked for a count of seconds */
+		return -1;
+	/* v <= hi / mult: v * mult cannot pass hi, nor wrap */
+	if (parse_uint_bounded(s, n, hi / mult, &v) != 0 || v * mult < lo)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int
+text_has_ctl(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (CTL_BYTE(s[i]))
+			return 1;
+	return 0;
+}
+
+int
+text_ok(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + (max < SIZE_MAX));
+
+	return n <= max && !text_has_ctl(s, n);
+}
+
+size_t
+text_clean(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t i;
+
+	if (cap == 0)
+		return 0;
+	if (n >= cap)
+		n = cap - 1;
+	for (i = 0; i < n; i++)
+		dst[i] = CTL_BYTE(src[i]) ? '?' : src[i];
+	dst[n] = '\0';
+	return n;
+}
+
+void
+verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	vsnprintf(err, errlen, fmt, ap);
+	text_clean(err, errlen, err, strlen(err));
+}
+
+void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
 int
@@ -413,23 +513,10 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	return rc;
 }
 
-void
-sbuf_printf(struct sbuf *b, const char *fmt, ...)
+time_t
+clock_wall(void)
 {
-	va_list ap;
-	int n;
-
-	if (b->sb_full || b->sb_cap == 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->sb_p + b->sb_len, b->sb_cap - b->sb_len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->sb_cap - b->sb_len) {
-		b->sb_full = 1;
-		b->sb_p[b->sb_len] = '\0';	/* what fitted before stays whole */
-		return;
-	}
-	b->sb_len += (size_t)n;
+	return time(NULL);
 }
 
 uint64_t

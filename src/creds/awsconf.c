@@ -82,7 +82,6 @@
 #define AC_DEFAULT_PROFILE	"default"
 #define AC_DEFAULTS_SECTION	"DEFAULT"	/* configparser's default_section */
 #define AC_GROW_FIRST		8		/* entries: first size of a growing array */
-#define AC_VAL_FIRST		64		/* bytes: first size of a value buffer */
 #define AC_HASH_FIRST		64		/* slots: first size of the name table (power of 2) */
 #define AC_KV_MAX		65536		/* keys in one file, counting [DEFAULT]'s copies */
 #define AC_HSEC			SIZE_MAX	/* ac_hent.he_sec of a section name */
@@ -91,13 +90,6 @@
 #define AC_HOME_CONFIG		"/.aws/config"
 #define AC_HOME_CREDS		"/.aws/credentials"
 
-/* A growable value buffer, capped from birth (habit 4), wiped when it moves. */
-struct ac_vbuf {
-	char		*vb_p;
-	size_t		 vb_n;
-	size_t		 vb_cap;
-	size_t		 vb_max;	/* bytes */
-};
 
 /*
  * The names seen so far, to find duplicates in constant time: a 1 MiB file
@@ -131,7 +123,7 @@ struct ac_parse {
 	size_t		 ap_indent;	/* indentation of the last header or key line */
 	size_t		 ap_blanks;	/* blank lines pending inside the open value */
 	size_t		 ap_nkv;	/* keys in the file so far */
-	struct ac_vbuf	 ap_val;
+	struct sbuf	 ap_val;	/* SBUF_GROWN(AWSCONF_FILE_MAX): capped from birth (habit 4) */
 	struct ac_hash	 ap_names;
 };
 
@@ -170,39 +162,6 @@ ac_memdup(const char *p, size_t n)
 		memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
-}
-
-/* Replace control bytes so that a message stays on one line. */
-static void
-ac_err_clean(char *err)
-{
-	for (; *err != '\0'; err++)
-		if ((unsigned char)*err < 0x20 || (unsigned char)*err == 0x7f)
-			*err = '?';
-}
-
-static void	ac_errf(char *err, size_t errlen, const char *path, unsigned line,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* "PATH:LINE: message" (LINE 0: "PATH: message"). */
-static void
-ac_errf(char *err, size_t errlen, const char *path, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (errlen == 0)
-		return;
-	if (line > 0)
-		n = snprintf(err, errlen, "%s:%u: ", path, line);
-	else
-		n = snprintf(err, errlen, "%s: ", path);
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	ac_err_clean(err);
 }
 
 /* ---- name table ------------------------------------------------------- */
@@ -281,50 +240,26 @@ ac_hash_free(struct ac_hash *h)
 
 /* ---- value buffer ------------------------------------------------------ */
 
-static void
-ac_vbuf_free(struct ac_vbuf *b)
-{
-	wipe_free(b->vb_p, b->vb_cap);
-	b->vb_p = NULL;
-	b->vb_n = 0;
-	b->vb_cap = 0;
-}
-
+/* Append to the value.  0 / -1 with errno (EFBIG past the ceiling). */
 static int
-ac_vbuf_add(struct ac_vbuf *b, const char *p, size_t n)
+ac_vbuf_add(struct sbuf *b, const char *p, size_t n)
 {
-	size_t need, cap;
-	char *np;
-
-	if (n > b->vb_max - b->vb_n) {
+	if (n > b->sb_max - b->sb_len) {
 		errno = EFBIG;
 		return -1;
 	}
-	need = b->vb_n + n + 1;
-	if (need > b->vb_cap) {
-		cap = b->vb_cap > 0 ? b->vb_cap : AC_VAL_FIRST;
-		while (cap < need)
-			cap *= 2;
-		if ((np = wipe_grow(b->vb_p, b->vb_n, b->vb_cap, cap)) == NULL)
-			return -1;
-		b->vb_p = np;
-		b->vb_cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->vb_p + b->vb_n, p, n);
-	b->vb_n += n;
-	b->vb_p[b->vb_n] = '\0';
-	return 0;
+	sbuf_put(b, n > 0 ? p : "", n);	/* p may be NULL when n is 0 */
+	return b->sb_full ? -1 : 0;
 }
 
 /* Hand the value over as an exact-size string; the buffer is left empty. */
 static char *
-ac_vbuf_take(struct ac_vbuf *b)
+ac_vbuf_take(struct sbuf *b)
 {
 	char *s;
 
-	s = ac_memdup(b->vb_p != NULL ? b->vb_p : "", b->vb_n);
-	ac_vbuf_free(b);
+	s = ac_memdup(b->sb_p != NULL ? b->sb_p : "", b->sb_len);
+	sbuf_free(b);
 	return s;
 }
 
@@ -409,7 +344,11 @@ ac_fail(struct ac_parse *ap, const char *fmt, ...)
 	va_start(va, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, va);
 	va_end(va);
-	ac_errf(ap->ap_err, ap->ap_errlen, ap->ap_path, ap->ap_line, "%s", msg);
+	/* "PATH:LINE: message" (LINE 0: "PATH: message") */
+	if (ap->ap_line > 0)
+		errf(ap->ap_err, ap->ap_errlen, "%s:%u: %s", ap->ap_path, ap->ap_line, msg);
+	else
+		errf(ap->ap_err, ap->ap_errlen, "%s: %s", ap->ap_path, msg);
 	return -1;
 }
 
@@ -774,11 +713,11 @@ awsconf_parse(const char *text, size_t len, const char *path, int is_config,
 	ap.ap_is_config = is_config;
 	ap.ap_err = err;
 	ap.ap_errlen = errlen;
-	ap.ap_val.vb_max = AWSCONF_FILE_MAX;
+	ap.ap_val = (struct sbuf)SBUF_GROWN(AWSCONF_FILE_MAX);
 	*out = NULL;
 	*nout = 0;
 	if (len > AWSCONF_FILE_MAX) {
-		ac_errf(err, errlen, path, 0, "larger than %d bytes", AWSCONF_FILE_MAX);
+		errf(err, errlen, "%s: larger than %d bytes", path, AWSCONF_FILE_MAX);
 		goto fail;
 	}
 	p = text;
@@ -810,7 +749,7 @@ awsconf_parse(const char *text, size_t len, const char *path, int is_config,
 	return 0;
 fail:
 	ac_hash_free(&ap.ap_names);
-	ac_vbuf_free(&ap.ap_val);
+	sbuf_free(&ap.ap_val);
 	awsconf_sections_free(ap.ap_sec, ap.ap_nsec);
 	return -1;
 }
@@ -860,7 +799,7 @@ awsconf_paths(char *config, size_t clen, char *creds, size_t crlen, char *err, s
 	    ac_path_one(AC_ENV_CREDS, home, AC_HOME_CREDS, creds, crlen, err, errlen) == -1)
 		rc = -1;
 	if (rc == -1 && errlen > 0)
-		ac_err_clean(err);
+		text_clean(err, errlen, err, strlen(err));
 	return rc;
 }
 
@@ -876,7 +815,7 @@ ac_load_one(const char *path, int is_config, struct aws_section **s, size_t *n, 
 	if (read_file_capped(path, AWSCONF_FILE_MAX, &buf, &len) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		ac_errf(err, errlen, path, 0, "%s", strerror(errno));
+		errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	*found = 1;

@@ -69,22 +69,6 @@ is_split_space(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int
 credproc_split(const char *cmd, char ***argvp, char *err, size_t errlen)
 {
@@ -103,7 +87,7 @@ credproc_split(const char *cmd, char ***argvp, char *err, size_t errlen)
 	 */
 	ptrs = (CREDPROC_ARGS_MAX + 1) * sizeof(char *);
 	if ((argv = malloc(ptrs + len + 1)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	store = (char *)argv + ptrs;
@@ -118,7 +102,7 @@ credproc_split(const char *cmd, char ***argvp, char *err, size_t errlen)
 				if (is_split_space(ch))
 					continue;
 				if (nwords == CREDPROC_ARGS_MAX) {
-					seterr(err, errlen, "command has more than %d words "
+					errf(err, errlen, "command has more than %d words "
 					    "(at offset %zu)", CREDPROC_ARGS_MAX, i);
 					goto fail;
 				}
@@ -134,7 +118,7 @@ credproc_split(const char *cmd, char ***argvp, char *err, size_t errlen)
 				st = ch == '\'' ? S_SQUOTE : S_DQUOTE;
 			} else if (ch == '\\') {
 				if (i + 1 == len) {
-					seterr(err, errlen, "backslash at the end of the "
+					errf(err, errlen, "backslash at the end of the "
 					    "command (offset %zu)", i);
 					goto fail;
 				}
@@ -160,14 +144,14 @@ credproc_split(const char *cmd, char ***argvp, char *err, size_t errlen)
 		}
 	}
 	if (st == S_SQUOTE || st == S_DQUOTE) {
-		seterr(err, errlen, "unterminated %s quote (opened at offset %zu)",
+		errf(err, errlen, "unterminated %s quote (opened at offset %zu)",
 		    st == S_SQUOTE ? "single" : "double", quote_at);
 		goto fail;
 	}
 	if (st == S_WORD)
 		*store = '\0';
 	if (nwords == 0) {
-		seterr(err, errlen, "command is empty");
+		errf(err, errlen, "command is empty");
 		goto fail;
 	}
 	argv[nwords] = NULL;
@@ -228,22 +212,22 @@ get_string(json_t *obj, const char *key, int required, char *dst, size_t cap,
 
 	if (v == NULL || (!required && json_is_null(v))) {
 		if (required) {
-			seterr(err, errlen, "%s is missing", key);
+			errf(err, errlen, "%s is missing", key);
 			return -1;
 		}
 		return 1;
 	}
 	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s is not a string", key);
+		errf(err, errlen, "%s is not a string", key);
 		return -1;
 	}
 	n = json_string_length(v);
 	if (n == 0 && required) {
-		seterr(err, errlen, "%s is empty", key);
+		errf(err, errlen, "%s is empty", key);
 		return -1;
 	}
 	if (n >= cap) {
-		seterr(err, errlen, "%s is longer than %zu bytes", key, cap - 1);
+		errf(err, errlen, "%s is longer than %zu bytes", key, cap - 1);
 		return -1;
 	}
 	/* jansson refuses \u0000 without JSON_ALLOW_NUL: no NUL inside */
@@ -270,7 +254,7 @@ credproc_parse(const char *out, size_t len, struct cred *c, char *err, size_t er
 	for (i = 0; i < len && is_split_space(out[i]); i++)
 		;
 	if (i == len) {
-		seterr(err, errlen, "output is empty");
+		errf(err, errlen, "output is empty");
 		goto fail;
 	}
 
@@ -287,30 +271,30 @@ credproc_parse(const char *out, size_t len, struct cred *c, char *err, size_t er
 		 * may be a secret: give only the position.
 		 */
 		if (json_error_code(&jerr) == json_error_duplicate_key)
-			seterr(err, errlen, "output has a duplicate key (line %d, "
+			errf(err, errlen, "output has a duplicate key (line %d, "
 			    "column %d)", jerr.line, jerr.column);
 		else
-			seterr(err, errlen, "output is not valid JSON (line %d, "
+			errf(err, errlen, "output is not valid JSON (line %d, "
 			    "column %d)", jerr.line, jerr.column);
 		goto fail;
 	}
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "output is not a JSON object");
+		errf(err, errlen, "output is not a JSON object");
 		goto fail;
 	}
 
 	/* botocore: parsed.get('Version') != 1 is an error */
 	v = json_object_get(root, "Version");
 	if (v == NULL) {
-		seterr(err, errlen, "Version is missing (want %d)", CREDPROC_VERSION);
+		errf(err, errlen, "Version is missing (want %d)", CREDPROC_VERSION);
 		goto fail;
 	}
 	if (!json_is_integer(v)) {
-		seterr(err, errlen, "Version is not an integer (want %d)", CREDPROC_VERSION);
+		errf(err, errlen, "Version is not an integer (want %d)", CREDPROC_VERSION);
 		goto fail;
 	}
 	if (json_integer_value(v) != CREDPROC_VERSION) {
-		seterr(err, errlen, "unsupported Version %lld (want %d)",
+		errf(err, errlen, "unsupported Version %lld (want %d)",
 		    (long long)json_integer_value(v), CREDPROC_VERSION);
 		goto fail;
 	}
@@ -330,7 +314,7 @@ credproc_parse(const char *out, size_t len, struct cred *c, char *err, size_t er
 	if (r == 0) {
 		n = strlen(when);
 		if (parse_iso8601(when, n, &c->c_expiration) != 0) {
-			seterr(err, errlen, "Expiration is not an ISO 8601 date-time "
+			errf(err, errlen, "Expiration is not an ISO 8601 date-time "
 			    "(like 2025-06-02T09:20:28Z)");
 			goto fail;
 		}
@@ -391,14 +375,7 @@ static void	job_check(struct job *j);
 static void
 set_name(struct job *j, const char *argv0)
 {
-	size_t i;
-
-	for (i = 0; i < CREDPROC_NAME_SHOWN && argv0[i] != '\0'; i++) {
-		unsigned char ch = (unsigned char)argv0[i];
-
-		j->j_name[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	j->j_name[i] = '\0';
+	text_clean(j->j_name, sizeof(j->j_name), argv0, strnlen(argv0, CREDPROC_NAME_SHOWN));
 }
 
 static void
@@ -454,6 +431,24 @@ out_grow(struct job *j)
 	return 0;
 }
 
+/*
+ * read(2) of a child's non-blocking pipe, retried on EINTR: the bytes read,
+ * 0 at the end (EOF, or an error that ends the stream just the same), or
+ * -1 when it would block.
+ */
+static ssize_t
+pipe_read(int fd, char *buf, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -1;
+	return r < 0 ? 0 : r;
+}
+
 static void
 on_stdout(int fd, uint32_t events, void *arg)
 {
@@ -472,13 +467,10 @@ on_stdout(int fd, uint32_t events, void *arg)
 			close_fd(&j->j_wout, &j->j_outfd);
 			break;
 		}
-		r = read(j->j_outfd, j->j_out + j->j_outlen, j->j_outcap - j->j_outlen);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		r = pipe_read(j->j_outfd, j->j_out + j->j_outlen, j->j_outcap - j->j_outlen);
+		if (r == -1)
 			return;
-		if (r <= 0) {
-			/* EOF, or an error that ends the stream just the same */
+		if (r == 0) {
 			close_fd(&j->j_wout, &j->j_outfd);
 			break;
 		}
@@ -507,12 +499,10 @@ on_stderr(int fd, uint32_t events, void *arg)
 	if (j->j_errfd < 0)
 		return;
 	for (;;) {
-		r = read(j->j_errfd, buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		r = pipe_read(j->j_errfd, buf, sizeof(buf));
+		if (r == -1)
 			return;
-		if (r <= 0) {
+		if (r == 0) {
 			close_fd(&j->j_werr, &j->j_errfd);
 			break;
 		}
@@ -597,18 +587,11 @@ on_timeout(void *arg)
 static void
 errline_text(const struct job *j, char *dst, size_t cap)
 {
-	size_t i, n = j->j_errlinelen;
+	size_t n = j->j_errlinelen;
 
 	if (n > 0 && j->j_errline[n - 1] == '\r')
 		n--;
-	if (n >= cap)
-		n = cap - 1;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)j->j_errline[i];
-
-		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	dst[n] = '\0';
+	text_clean(dst, cap, j->j_errline, n);
 }
 
 /* The completion, from a loop timer: report, then free everything. */
@@ -623,25 +606,25 @@ job_complete(void *arg)
 	memset(&c, 0, sizeof(c));
 	errline_text(j, line, sizeof(line));
 	if (j->j_kill == KILL_TIMEOUT)
-		seterr(msg, sizeof(msg), "credential_process %s timed out after %u ms",
+		errf(msg, sizeof(msg), "credential_process %s timed out after %u ms",
 		    j->j_name, j->j_timeout_ms);
 	else if (j->j_kill == KILL_OVERSIZE)
-		seterr(msg, sizeof(msg), "credential_process %s: output exceeds %d bytes",
+		errf(msg, sizeof(msg), "credential_process %s: output exceeds %d bytes",
 		    j->j_name, CREDPROC_OUT_MAX);
 	else if (j->j_kill == KILL_NOMEM)
-		seterr(msg, sizeof(msg), "credential_process %s: out of memory", j->j_name);
+		errf(msg, sizeof(msg), "credential_process %s: out of memory", j->j_name);
 	else if (j->j_reap_failed)
-		seterr(msg, sizeof(msg), "credential_process %s: exit status unknown "
+		errf(msg, sizeof(msg), "credential_process %s: exit status unknown "
 		    "(the process was reaped elsewhere)", j->j_name);
 	else if (WIFSIGNALED(j->j_status))
-		seterr(msg, sizeof(msg), "credential_process %s killed by signal %d%s%s",
+		errf(msg, sizeof(msg), "credential_process %s killed by signal %d%s%s",
 		    j->j_name, WTERMSIG(j->j_status), line[0] != '\0' ? ": " : "", line);
 	else if (WEXITSTATUS(j->j_status) != 0)
-		seterr(msg, sizeof(msg), "credential_process %s exited with status %d%s%s",
+		errf(msg, sizeof(msg), "credential_process %s exited with status %d%s%s",
 		    j->j_name, WEXITSTATUS(j->j_status), line[0] != '\0' ? ": " : "", line);
 	else if (credproc_parse(j->j_out != NULL ? j->j_out : "", j->j_outlen, &c,
 	    perr, sizeof(perr)) != 0)
-		seterr(msg, sizeof(msg), "credential_process %s: %s", j->j_name, perr);
+		errf(msg, sizeof(msg), "credential_process %s: %s", j->j_name, perr);
 	else
 		ok = 1;
 	wipe_out(j);
@@ -757,11 +740,11 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	int rc = -1, e;
 
 	if (credproc_split(cmd, &argv, serr, sizeof(serr)) != 0) {
-		seterr(err, errlen, "credential_process: %s", serr);
+		errf(err, errlen, "credential_process: %s", serr);
 		goto fail;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		seterr(err, errlen, "credential_process: out of memory");
+		errf(err, errlen, "credential_process: out of memory");
 		goto fail;
 	}
 	j->j_pid = -1;
@@ -774,24 +757,24 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 	sp.ss_prog = argv[0];
 	sp.ss_argv = argv;
 	if ((e = spawn_start(&sp, &j->j_pid)) != 0) {
-		seterr(err, errlen, "credential_process %s: %s", j->j_name, strerror(e));
+		errf(err, errlen, "credential_process %s: %s", j->j_name, strerror(e));
 		goto fail;
 	}
 	j->j_outfd = sp.ss_io[STDOUT_FILENO].io_fd;
 	j->j_errfd = sp.ss_io[STDERR_FILENO].io_fd;
 	if (set_nonblock(j->j_outfd) < 0 || set_nonblock(j->j_errfd) < 0) {
-		seterr(err, errlen, "credential_process %s: pipe: %s", j->j_name,
+		errf(err, errlen, "credential_process %s: pipe: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
 	}
 
 	if ((j->j_pidfd = pidfd_open(j->j_pid, 0)) < 0 && errno != ENOSYS) {
-		seterr(err, errlen, "credential_process %s: pidfd_open: %s", j->j_name,
+		errf(err, errlen, "credential_process %s: pidfd_open: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
 	}	/* ENOSYS: watch_all polls waitpid instead */
 	if (watch_all(j) < 0) {
-		seterr(err, errlen, "credential_process %s: watch: %s", j->j_name,
+		errf(err, errlen, "credential_process %s: watch: %s", j->j_name,
 		    strerror(errno));
 		goto fail;
 	}

@@ -161,12 +161,6 @@ cred_backoff(unsigned n, uint32_t rnd)
 
 /* ---- the cache ---------------------------------------------------------- */
 
-static time_t
-clock_wall(void)
-{
-	return time(NULL);
-}
-
 void
 cred_cache_init(struct cred_cache *cc, struct cred_provider *p, void (*changed)(void *),
     void *arg)

@@ -447,17 +447,10 @@ sts_default_session_name(char *out, size_t len)
 int
 sts_parse_duration(const char *s, unsigned *out)
 {
-	size_t n = strlen(s);
-	unsigned long v, mult = 1;
+	unsigned long v;
 
-	if (n > 1 && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
-		mult = s[n - 1] == 'h' ? 3600 : s[n - 1] == 'm' ? 60 : 1;
-		n--;
-	}
-	if (parse_uint_bounded(s, n, STS_DURATION_MAX, &v) != 0)
-		return -1;
-	v *= mult;
-	if (v < STS_DURATION_MIN || v > STS_DURATION_MAX)
+	if (parse_duration_bounded(s, strlen(s), DUR_S | DUR_M | DUR_H, DUR_IN_S, STS_DURATION_MIN,
+	    STS_DURATION_MAX, &v) == -1)
 		return -1;
 	*out = (unsigned)v;
 	return 0;

@@ -27,12 +27,6 @@
 
 #define REGISTRY_CAP_INIT	4	/* first allocation of the role table */
 
-static time_t
-clock_wall(void)
-{
-	return time(NULL);
-}
-
 void
 registry_init(struct role_registry *rg, const struct role_renderer *rr,
     void (*changed)(void *arg, struct role *r), void *arg)
@@ -48,14 +42,9 @@ registry_init(struct role_registry *rg, const struct role_renderer *rr,
 static int
 account_ok(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
 
-	if (n > ROLE_ACCOUNT_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return n <= ROLE_ACCOUNT_MAX && all_digits(s, n);
 }
 
 static int

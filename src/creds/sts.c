@@ -196,14 +196,6 @@ curl_load(char *err, size_t errlen)
 
 typedef void (*sts_done_fn)(void *, const struct sts_result *, const char *);
 
-/* A growable buffer whose ceiling is fixed at birth (style habit 4). */
-struct sts_buf {
-	char		*sb_p;
-	size_t		 sb_len;
-	size_t		 sb_cap;
-	size_t		 sb_max;
-};
-
 /* One socket libcurl asked us to watch. */
 struct sts_sock {
 	int		 ss_used;
@@ -215,8 +207,8 @@ struct sts_sock {
 struct sts_job {
 	CURL		*j_easy;
 	struct curl_slist *j_headers;
-	struct sts_buf	 j_form;	/* the request body; CURLOPT_POSTFIELDS points here */
-	struct sts_buf	 j_reply;	/* the reply body: holds secrets */
+	struct sbuf	 j_form;	/* the request body; CURLOPT_POSTFIELDS points here */
+	struct sbuf	 j_reply;	/* the reply body: holds secrets */
 	int		 j_too_big;	/* the reply went past STS_RESP_MAX */
 	enum sts_action	 j_action;
 	sts_done_fn	 j_done;
@@ -251,63 +243,23 @@ static void	sts_promote(void);
 
 /* ---- buffers ----------------------------------------------------------- */
 
-static void
-sts_buf_init(struct sts_buf *b, size_t max)
-{
-	b->sb_p = NULL;
-	b->sb_len = b->sb_cap = 0;
-	b->sb_max = max;
-}
-
-/* Append n bytes.  0, or -1 when that would pass the ceiling or memory ran out. */
+/*
+ * Append n bytes to a growable sbuf (SBUF_GROWN: its ceiling is fixed at
+ * birth, style habit 4).  0, or -1 when that passed the ceiling or memory
+ * ran out.
+ */
 static int
-sts_buf_add(struct sts_buf *b, const void *p, size_t n)
+sts_buf_add(struct sbuf *b, const void *p, size_t n)
 {
-	size_t ncap;
-	char *np;
-
-	if (n > b->sb_max - b->sb_len)
-		return -1;
-	if (b->sb_len + n + 1 > b->sb_cap) {
-		ncap = b->sb_cap ? b->sb_cap : 1024;
-		while (ncap < b->sb_len + n + 1)
-			ncap *= 2;
-		if (ncap > b->sb_max + 1)
-			ncap = b->sb_max + 1;
-		/* not realloc: the old block may hold secrets and must be wiped */
-		if ((np = malloc(ncap)) == NULL)
-			return -1;
-		if (b->sb_p != NULL) {
-			memcpy(np, b->sb_p, b->sb_len);
-			explicit_bzero(b->sb_p, b->sb_cap);
-			free(b->sb_p);
-		}
-		b->sb_p = np;
-		b->sb_cap = ncap;
-	}
-	memcpy(b->sb_p + b->sb_len, p, n);
-	b->sb_len += n;
-	b->sb_p[b->sb_len] = '\0';
-	return 0;
-}
-
-/* Wipe and free; safe on an empty buffer and twice. */
-static void
-sts_buf_free(struct sts_buf *b)
-{
-	if (b->sb_p != NULL) {
-		explicit_bzero(b->sb_p, b->sb_cap);
-		free(b->sb_p);
-	}
-	b->sb_p = NULL;
-	b->sb_len = b->sb_cap = 0;
+	sbuf_put(b, p, n);
+	return b->sb_full ? -1 : 0;
 }
 
 /* ---- form encoding ----------------------------------------------------- */
 
 /* RFC 3986 §2.3 unreserved characters pass; every other byte is %XX (upper case). */
 static int
-sts_form_add_value(struct sts_buf *b, const char *v)
+sts_form_add_value(struct sbuf *b, const char *v)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s;
@@ -332,7 +284,7 @@ sts_form_add_value(struct sts_buf *b, const char *v)
 
 /* "&name=value" (no '&' for the first pair). */
 static int
-sts_form_add(struct sts_buf *b, const char *name, const char *value)
+sts_form_add(struct sbuf *b, const char *name, const char *value)
 {
 	if (b->sb_len > 0 && sts_buf_add(b, "&", 1) == -1)
 		return -1;
@@ -343,7 +295,7 @@ sts_form_add(struct sts_buf *b, const char *name, const char *value)
 
 /* Build the form body of rq into b.  0 / -1 with err. */
 static int
-sts_form_build(const struct sts_req *rq, struct sts_buf *b, char *err, size_t errlen)
+sts_form_build(const struct sts_req *rq, struct sbuf *b, char *err, size_t errlen)
 {
 	char num[16];
 
@@ -627,8 +579,8 @@ sts_job_free(struct sts_job *j)
 		curl_easy_cleanup(j->j_easy);
 	j->j_easy = NULL;
 	sts_headers_free(&j->j_headers);
-	sts_buf_free(&j->j_form);
-	sts_buf_free(&j->j_reply);
+	sbuf_free(&j->j_form);
+	sbuf_free(&j->j_reply);
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
@@ -819,11 +771,11 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 {
 	struct sts_job *j = NULL;
 	struct curl_slist *nl;
-	struct sts_buf tok;
+	struct sbuf tok;
 	CURLcode cc;
 	const struct cred *b = rq->sr_base;
 
-	sts_buf_init(&tok, CRED_TOKEN_MAX + 64);
+	tok = (struct sbuf)SBUF_GROWN(CRED_TOKEN_MAX + 64);
 	if (!sts.inited) {
 		snprintf(err, errlen, "STS: not initialised");
 		goto fail;
@@ -841,8 +793,8 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 		snprintf(err, errlen, "STS: out of memory");
 		goto fail;
 	}
-	sts_buf_init(&j->j_form, STS_FORM_MAX);
-	sts_buf_init(&j->j_reply, STS_RESP_MAX);
+	j->j_form = (struct sbuf)SBUF_GROWN(STS_FORM_MAX);
+	j->j_reply = (struct sbuf)SBUF_GROWN(STS_RESP_MAX);
 	j->j_action = rq->sr_action;
 	j->j_done = done;
 	j->j_arg = arg;
@@ -862,7 +814,7 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 			goto nomem;
 		j->j_headers = nl;
 	}
-	sts_buf_free(&tok);
+	sbuf_free(&tok);
 
 	if ((j->j_easy = curl_easy_init()) == NULL)
 		goto nomem;
@@ -930,7 +882,7 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 nomem:
 	snprintf(err, errlen, "STS: out of memory");
 fail:
-	sts_buf_free(&tok);
+	sbuf_free(&tok);
 	sts_job_free(j);	/* not linked yet: only frees */
 	return -1;
 }

@@ -221,11 +221,9 @@ sx_fail(struct sx_state *st, const char *fmt, ...)
 	if (st->s_failed)
 		return;
 	st->s_failed = 1;
-	if (st->s_errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(st->s_err, st->s_errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	verrf(st->s_err, st->s_errlen, fmt, ap);
+	va_end(ap);
 	if (st->s_parser != NULL)
 		XML_StopParser(st->s_parser, XML_FALSE);
 }
@@ -249,12 +247,6 @@ static int
 sx_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int
-sx_control(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
 }
 
 /* Point s_text at the field leaf n fills. */
@@ -355,7 +347,7 @@ sx_text_add(struct sx_text *t, const char *s, size_t n)
 
 	for (i = 0; i < n && !t->t_full; i++) {
 		c = (unsigned char)s[i];
-		if (sx_control(c)) {
+		if (CTL_BYTE(c)) {
 			if (t->t_flags & SX_F_SANITIZE)
 				c = ' ';
 			else if ((t->t_flags & SX_F_STRICT) && !sx_space(c))

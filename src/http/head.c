@@ -31,62 +31,27 @@ http_reason(int status)
 	}
 }
 
-/* A head being written into a capped buffer. */
-struct head {
-	char	*hd_buf;
-	size_t	 hd_len, hd_cap;
-	int	 hd_short;	/* something did not fit */
-};
-
-static void
-head_put(struct head *h, const char *s, size_t n)
-{
-	if (h->hd_len + n > h->hd_cap) {
-		h->hd_short = 1;
-		return;
-	}
-	memcpy(h->hd_buf + h->hd_len, s, n);
-	h->hd_len += n;
-}
-
-static void
-head_lit(struct head *h, const char *s)
-{
-	head_put(h, s, strlen(s));
-}
-
-static void
-head_num(struct head *h, unsigned long v)
-{
-	char d[24];
-	size_t i = sizeof(d);
-
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	head_put(h, d + i, sizeof(d) - i);
-}
-
+/* Written into the caller's buffer as bytes (SBUF_RAW: no NUL, nothing allocated). */
 size_t
 http_head_write(char *buf, size_t cap, int status, const struct http_field *f, size_t n)
 {
-	struct head h = { buf, 0, cap, 0 };
+	struct sbuf h = SBUF_RAW(buf, cap);
 	size_t i;
 
-	head_lit(&h, "HTTP/1.1 ");
-	head_num(&h, (unsigned long)status);
-	head_lit(&h, " ");
-	head_lit(&h, http_reason(status));
-	head_lit(&h, "\r\n");
+	sbuf_puts(&h, "HTTP/1.1 ");
+	sbuf_num(&h, (unsigned long)status);
+	sbuf_put(&h, " ", 1);
+	sbuf_puts(&h, http_reason(status));
+	sbuf_put(&h, "\r\n", 2);
 	for (i = 0; i < n; i++) {
-		head_lit(&h, f[i].hf_name);
-		head_lit(&h, ": ");
+		sbuf_puts(&h, f[i].hf_name);
+		sbuf_put(&h, ": ", 2);
 		if (f[i].hf_value != NULL)
-			head_lit(&h, f[i].hf_value);
+			sbuf_puts(&h, f[i].hf_value);
 		else
-			head_num(&h, f[i].hf_num);
-		head_lit(&h, "\r\n");
+			sbuf_num(&h, f[i].hf_num);
+		sbuf_put(&h, "\r\n", 2);
 	}
-	head_lit(&h, "\r\n");
-	return h.hd_short ? 0 : h.hd_len;
+	sbuf_put(&h, "\r\n", 2);
+	return h.sb_full ? 0 : h.sb_len;
 }

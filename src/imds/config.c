@@ -58,15 +58,6 @@ struct cfg_ctx {
 static void	 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* Control bytes become '?' so that a message stays one line. */
-static void
-one_line(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /*
  * Finding a value again in text that jansson has already accepted (jansson
  * keeps no positions per value).  The text is valid JSON, so the walk only
@@ -219,7 +210,7 @@ cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 	    &val)) != (size_t)-1)
 		at = key_at;
 	if (at == (size_t)-1) {
-		snprintf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
+		errf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
 	} else {
 		for (i = 0; i < at; i++) {
 			if (cx->cx_text[i] == '\n') {
@@ -229,9 +220,8 @@ cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 				col++;
 			}
 		}
-		snprintf(cx->cx_err, cx->cx_errlen, "%s:%zu:%zu: %s", cx->cx_name, line, col, msg);
+		errf(cx->cx_err, cx->cx_errlen, "%s:%zu:%zu: %s", cx->cx_name, line, col, msg);
 	}
-	one_line(cx->cx_err);
 }
 
 /* "a string", "a number", ...: what a value is, for messages. */
@@ -733,11 +723,7 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		/* "FILE:LINE:COLUMN: message"; duplicate keys land here too */
-		if (err != NULL && errlen > 0) {
-			snprintf(err, errlen, "%s:%d:%d: %s", cx.cx_name, jerr.line,
-			    jerr.column, jerr.text);
-			one_line(err);
-		}
+		errf(err, errlen, "%s:%d:%d: %s", cx.cx_name, jerr.line, jerr.column, jerr.text);
 		goto fail;
 	}
 	if (!json_is_object(root)) {
@@ -794,10 +780,9 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	config_init(cfg);
 	if (read_file_capped(path, CONFIG_FILE_MAX, &text, &len) == -1) {
 		if (errno == EFBIG)
-			snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+			errf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
 		else
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		one_line(err);
+			errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	rc = config_parse(text, len, path, cfg, err, errlen);
@@ -899,8 +884,7 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 	cx.cx_err = err;
 	cx.cx_errlen = errlen;
 	if ((why = config_path_refused(path)) != NULL) {
-		snprintf(err, errlen, "%.200s: %s", path, why);
-		one_line(err);
+		errf(err, errlen, "%.200s: %s", path, why);
 		return -1;
 	}
 	if (strncmp(path, "meta-data/", 10) == 0)
@@ -908,13 +892,11 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 	else if (strncmp(path, "dynamic/", 8) == 0)
 		top = "dynamic";
 	else {
-		snprintf(err, errlen, "%.64s: a path starts with meta-data/ or dynamic/", path);
-		one_line(err);
+		errf(err, errlen, "%.64s: a path starts with meta-data/ or dynamic/", path);
 		return -1;
 	}
 	if (strlen(path) > MD_PATH_MAX || (val != NULL && len > MD_BODY_MAX)) {
-		snprintf(err, errlen, "%.64s: path or value too long", path);
-		one_line(err);
+		errf(err, errlen, "%.64s: path or value too long", path);
 		return -1;
 	}
 	/* a copy of the subtree is changed and checked; cfg only if all is well */
@@ -928,10 +910,9 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 		slash = strchr(p, '/');
 		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
 		if (!tree_name_ok(p, n) || n > MD_NAME_MAX) {
-			snprintf(err, errlen, "%.200s: invalid name \"%.*s\": a path segment is 1 to "
+			errf(err, errlen, "%.200s: invalid name \"%.*s\": a path segment is 1 to "
 			    "%d visible ASCII characters without '/', '?' or '#', and not \".\" or "
 			    "\"..\"", path, (int)(n > 64 ? 64 : n), p, MD_NAME_MAX);
-			one_line(err);
 			goto fail;
 		}
 		memcpy(seg, p, n);
@@ -948,8 +929,7 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 	}
 	if ((next = val != NULL ? json_stringn(val, len) : json_null()) == NULL) {
 		/* jansson keeps strings UTF-8, as the file's are */
-		snprintf(err, errlen, "%.200s: the value is not UTF-8 text", path);
-		one_line(err);
+		errf(err, errlen, "%.200s: the value is not UTF-8 text", path);
 		goto fail;
 	}
 	if (json_object_set_new(dir, seg, next) == -1)

@@ -224,29 +224,6 @@ az_ok(const char *s)
 	return region_ok(region);
 }
 
-static int
-digits_ok(const char *s, size_t want)
-{
-	size_t i, n = strlen(s);
-
-	if (n != want)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-/* Any other fact: printable, no control bytes (it is served verbatim). */
-static int
-text_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Derivation                                                          */
 /* ------------------------------------------------------------------ */
@@ -340,37 +317,23 @@ dashed(const char *ip, char *out, size_t cap)
 			out[i] = '-';
 }
 
-/* §7: ip-a-b-c-d.ec2.internal in us-east-1, else ip-a-b-c-d.<region>.compute.internal */
-static int
-derive_local_hostname(const struct instance *in, char out[FACT_MAX])
-{
-	char d[FACT_MAX];
-	int n;
-
-	dashed(in->i_local_ipv4, d, sizeof(d));
-	if (strcmp(in->i_region, "us-east-1") == 0)
-		n = snprintf(out, FACT_MAX, "ip-%s.ec2.internal", d);
-	else
-		n = snprintf(out, FACT_MAX, "ip-%s.%s.compute.internal", d, in->i_region);
-	return n > 0 && n < FACT_MAX ? 0 : -1;
-}
-
 /*
- * §7: ec2-a-b-c-d.compute-1.amazonaws.com in us-east-1, else
- * ec2-a-b-c-d.<region>.compute.<domain>.
+ * §7: "PRE-a-b-c-d.EAST" in us-east-1, else "PRE-a-b-c-d.<region>.compute.TAIL":
+ *   local:  ip-a-b-c-d.ec2.internal, ip-a-b-c-d.<region>.compute.internal
+ *   public: ec2-a-b-c-d.compute-1.amazonaws.com, ec2-a-b-c-d.<region>.compute.<domain>
  */
 static int
-derive_public_hostname(const struct instance *in, char out[FACT_MAX])
+derive_hostname(const struct instance *in, const char *ip, const char *pre, const char *east,
+    const char *tail, char out[FACT_MAX])
 {
 	char d[FACT_MAX];
 	int n;
 
-	dashed(in->i_public_ipv4, d, sizeof(d));
+	dashed(ip, d, sizeof(d));
 	if (strcmp(in->i_region, "us-east-1") == 0)
-		n = snprintf(out, FACT_MAX, "ec2-%s.compute-1.amazonaws.com", d);
+		n = snprintf(out, FACT_MAX, "%s-%s.%s", pre, d, east);
 	else
-		n = snprintf(out, FACT_MAX, "ec2-%s.%s.compute.%s", d, in->i_region,
-		    in->i_domain);
+		n = snprintf(out, FACT_MAX, "%s-%s.%s.compute.%s", pre, d, in->i_region, tail);
 	return n > 0 && n < FACT_MAX ? 0 : -1;
 }
 
@@ -455,16 +418,10 @@ static void
 apply_err(struct apply *a, const char *fmt, ...)
 {
 	va_list ap;
-	size_t i;
 
-	if (a->a_err == NULL || a->a_errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(a->a_err, a->a_errlen, fmt, ap);
+	verrf(a->a_err, a->a_errlen, fmt, ap);
 	va_end(ap);
-	for (i = 0; a->a_err[i] != '\0'; i++)
-		if ((unsigned char)a->a_err[i] < 0x20)
-			a->a_err[i] = '?';
 }
 
 /* Walk "a/b/c" through nested objects; NULL when a step is missing. */
@@ -498,7 +455,7 @@ fact_check(enum fact_check chk, char *val, time_t *t)
 {
 	unsigned long idx;
 
-	if (val[0] == '\0' || !text_ok(val))
+	if (val[0] == '\0' || !text_ok(val, SIZE_MAX))	/* served verbatim */
 		return -1;
 	switch (chk) {
 	case FC_TEXT:
@@ -516,7 +473,7 @@ fact_check(enum fact_check chk, char *val, time_t *t)
 	case FC_INDEX:
 		return parse_uint_bounded(val, strlen(val), LAUNCH_INDEX_MAX, &idx) == 0 ? 0 : -1;
 	case FC_ACCOUNT:
-		return digits_ok(val, ACCOUNT_DIGITS) ? 0 : -1;
+		return strlen(val) == ACCOUNT_DIGITS && all_digits(val, ACCOUNT_DIGITS) ? 0 : -1;
 	case FC_ARCH:
 		return strcmp(val, "x86_64") == 0 || strcmp(val, "arm64") == 0 ||
 		    strcmp(val, "i386") == 0 ? 0 : -1;
@@ -671,7 +628,8 @@ derive(struct apply *a, const struct instance *before)
 	}
 	if (!((a->a_set >> F_LOCAL_HOSTNAME) & 1) &&
 	    (region_changed || strcmp(in->i_local_ipv4, before->i_local_ipv4) != 0) &&
-	    derive_local_hostname(in, in->i_local_hostname) == -1) {
+	    derive_hostname(in, in->i_local_ipv4, "ip", "ec2.internal", "internal",
+	    in->i_local_hostname) == -1) {
 		apply_err(a, "local-hostname: derived name longer than %d bytes", FACT_MAX - 1);
 		return -1;
 	}
@@ -681,7 +639,8 @@ derive(struct apply *a, const struct instance *before)
 		else if ((region_changed || strcmp(in->i_domain, before->i_domain) != 0 ||
 		    strcmp(in->i_public_ipv4, before->i_public_ipv4) != 0 ||
 		    in->i_public_hostname[0] == '\0') &&
-		    derive_public_hostname(in, in->i_public_hostname) == -1) {
+		    derive_hostname(in, in->i_public_ipv4, "ec2", "compute-1.amazonaws.com",
+		    in->i_domain, in->i_public_hostname) == -1) {
 			apply_err(a, "public-hostname: derived name longer than %d bytes",
 			    FACT_MAX - 1);
 			return -1;
@@ -948,7 +907,7 @@ doc_other(struct jbuf *j, json_t *doc, const char *key, const char *dflt, int li
 		json_str(j, key, json_string_value(v));
 	} else if (list && json_is_array(v)) {
 		if (jstrings(v, &vals, &n) == -1) {
-			j->j_err = 1;
+			j->j_b.sb_full = 1;	/* out of memory: the document fails */
 			return;
 		}
 		/* [] is printed as null, like no products at all */

@@ -69,26 +69,6 @@ static const char *const months[] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
-static void	 say(char *buf, size_t cap, const char *fmt, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* A one-line message: control bytes become '?'. */
-static void
-say(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	size_t i;
-
-	if (buf == NULL || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	for (i = 0; buf[i] != '\0'; i++)
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-			buf[i] = '?';
-}
-
 void
 life_init(struct lifecycle *l)
 {
@@ -112,34 +92,12 @@ life_free(struct lifecycle *l)
 int
 life_parse_duration(const char *s, long *out)
 {
-	size_t n = strlen(s);
-	unsigned long v, mult = 1;
+	unsigned long v;
 
-	if (n == 0)
+	if (parse_duration_bounded(s, strlen(s), DUR_S | DUR_M | DUR_H | DUR_D, DUR_IN_S, 0,
+	    (unsigned long)LIFE_WHEN_MAX, &v) == -1)
 		return -1;
-	switch (s[n - 1]) {
-	case 's':
-		n--;
-		break;
-	case 'm':
-		mult = 60;
-		n--;
-		break;
-	case 'h':
-		mult = 3600;
-		n--;
-		break;
-	case 'd':
-		mult = 86400;
-		n--;
-		break;
-	default:
-		break;
-	}
-	if (parse_uint_bounded(s, n, (unsigned long)LIFE_WHEN_MAX, &v) != 0 ||
-	    v > (unsigned long)LIFE_WHEN_MAX / mult)
-		return -1;
-	*out = (long)(v * mult);
+	*out = (long)v;
 	return 0;
 }
 
@@ -172,20 +130,6 @@ life_fmt_event_time(time_t t, char *buf, size_t cap)
 	n = snprintf(buf, cap, "%d %s %04d %02d:%02d:%02d GMT", tm.tm_mday, months[tm.tm_mon],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
-/* Visible text: no control bytes (it is served verbatim). */
-static int
-text_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s), i;
-
-	if (n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
 }
 
 static int
@@ -231,7 +175,7 @@ flags_parse(struct flagset *f, const char *const *argv, size_t argc, size_t maxp
 		if (strncmp(argv[i], "--", 2) != 0) {
 			if (f->fs_npos >= maxpos ||
 			    f->fs_npos >= sizeof(f->fs_pos) / sizeof(f->fs_pos[0])) {
-				say(reply, cap, "%s: unexpected argument '%.64s'", verb, argv[i]);
+				errf(reply, cap, "%s: unexpected argument '%.64s'", verb, argv[i]);
 				return -1;
 			}
 			f->fs_pos[f->fs_npos++] = argv[i];
@@ -242,15 +186,15 @@ flags_parse(struct flagset *f, const char *const *argv, size_t argc, size_t maxp
 			if (strcmp(argv[i] + 2, f->fs_names[k]) == 0)
 				break;
 		if (k == sizeof(f->fs_names) / sizeof(f->fs_names[0]) || f->fs_names[k] == NULL) {
-			say(reply, cap, "%s: unknown option '%.64s'", verb, argv[i]);
+			errf(reply, cap, "%s: unknown option '%.64s'", verb, argv[i]);
 			return -1;
 		}
 		if (f->fs_vals[k] != NULL) {
-			say(reply, cap, "%s: option '%s' given twice", verb, argv[i]);
+			errf(reply, cap, "%s: option '%s' given twice", verb, argv[i]);
 			return -1;
 		}
 		if (i + 1 >= argc) {
-			say(reply, cap, "%s: option '%s' needs a value", verb, argv[i]);
+			errf(reply, cap, "%s: option '%s' needs a value", verb, argv[i]);
 			return -1;
 		}
 		f->fs_vals[k] = argv[++i];
@@ -298,25 +242,25 @@ event_add(struct lifecycle *l, const char *code, const char *desc, time_t nb, ti
 	const char *dflt = event_default_desc(code);
 
 	if (dflt == NULL) {
-		say(err, errlen, "unknown event code '%.64s' (known: instance-reboot, "
+		errf(err, errlen, "unknown event code '%.64s' (known: instance-reboot, "
 		    "system-reboot, system-maintenance, instance-retirement, instance-stop)", code);
 		return -1;
 	}
 	if (desc != NULL && (desc[0] == '\0' || !text_ok(desc, LIFE_EVENT_DESC_MAX))) {
-		say(err, errlen, "a description is 1 to %d bytes without control characters",
+		errf(err, errlen, "a description is 1 to %d bytes without control characters",
 		    LIFE_EVENT_DESC_MAX);
 		return -1;
 	}
 	if (na != 0 && na <= nb) {
-		say(err, errlen, "not-after must be later than not-before");
+		errf(err, errlen, "not-after must be later than not-before");
 		return -1;
 	}
 	if (na != 0 && na <= now) {
-		say(err, errlen, "not-after is in the past");
+		errf(err, errlen, "not-after is in the past");
 		return -1;
 	}
 	if (l->l_nsched == LIFE_EVENTS_MAX) {
-		say(err, errlen, "at most %d scheduled events", LIFE_EVENTS_MAX);
+		errf(err, errlen, "at most %d scheduled events", LIFE_EVENTS_MAX);
 		return -1;
 	}
 	ev = &l->l_sched[l->l_nsched++];
@@ -371,23 +315,23 @@ tag_check(const struct lifecycle *l, const char *key, size_t klen, const char *v
 	char k[LIFE_TAG_KEY_MAX + 1];
 
 	if (klen == 0 || klen > LIFE_TAG_KEY_MAX) {
-		say(err, errlen, "a tag key is 1 to %d bytes", LIFE_TAG_KEY_MAX);
+		errf(err, errlen, "a tag key is 1 to %d bytes", LIFE_TAG_KEY_MAX);
 		return -1;
 	}
 	memcpy(k, key, klen);
 	k[klen] = '\0';
 	if (!config_tag_key_ok(k)) {
-		say(err, errlen, "invalid tag key \"%s\": tag keys may hold only letters, digits "
+		errf(err, errlen, "invalid tag key \"%s\": tag keys may hold only letters, digits "
 		    "and + - = . , _ : @ and may not be \".\", \"..\" or \"_index\"", k);
 		return -1;
 	}
 	if (value != NULL && !text_ok(value, LIFE_TAG_VALUE_MAX)) {
-		say(err, errlen, "tag %s: a value is at most %d bytes, without control characters",
+		errf(err, errlen, "tag %s: a value is at most %d bytes, without control characters",
 		    k, LIFE_TAG_VALUE_MAX);
 		return -1;
 	}
 	if (tag_find(l, k) == NULL && ++*room + l->l_ntags > LIFE_TAGS_MAX) {
-		say(err, errlen, "at most %d tags may be edited", LIFE_TAGS_MAX);
+		errf(err, errlen, "at most %d tags may be edited", LIFE_TAGS_MAX);
 		return -1;
 	}
 	return 0;
@@ -402,23 +346,23 @@ life_override_set(struct lifecycle *l, const char *path, const char *val, size_t
 	size_t i;
 
 	if (strlen(path) > MD_PATH_MAX) {
-		say(err, errlen, "a path is at most %d bytes", MD_PATH_MAX);
+		errf(err, errlen, "a path is at most %d bytes", MD_PATH_MAX);
 		return -1;
 	}
 	if (val != NULL && len > LIFE_VALUE_MAX) {
-		say(err, errlen, "a value is at most %d bytes", LIFE_VALUE_MAX);
+		errf(err, errlen, "a value is at most %d bytes", LIFE_VALUE_MAX);
 		return -1;
 	}
 	for (i = 0; i < l->l_nov; i++)
 		if (strcmp(l->l_ov[i].lo_path, path) == 0)
 			o = &l->l_ov[i];
 	if (o == NULL && l->l_nov == LIFE_OVERRIDES_MAX) {
-		say(err, errlen, "at most %d paths may be set or unset", LIFE_OVERRIDES_MAX);
+		errf(err, errlen, "at most %d paths may be set or unset", LIFE_OVERRIDES_MAX);
 		return -1;
 	}
 	if (val != NULL) {
 		if ((copy = malloc(len + 1)) == NULL) {
-			say(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			return -1;
 		}
 		memcpy(copy, val, len);
@@ -452,28 +396,28 @@ cmd_spot_interrupt(struct lifecycle *l, const char *const *argv, size_t argc, ti
 		return -1;
 	action = f.fs_vals[0] != NULL ? f.fs_vals[0] : "terminate";
 	if (!word_in(action, spot_actions, NSPOT_ACTIONS)) {
-		say(reply, cap, "spot-interrupt: --action is terminate, stop or hibernate, "
+		errf(reply, cap, "spot-interrupt: --action is terminate, stop or hibernate, "
 		    "not '%.32s'", action);
 		return -1;
 	}
 	if (f.fs_vals[1] != NULL && f.fs_vals[2] != NULL) {
-		say(reply, cap, "spot-interrupt: give --in or --at, not both");
+		errf(reply, cap, "spot-interrupt: give --in or --at, not both");
 		return -1;
 	}
 	if (f.fs_vals[2] != NULL) {
 		if (life_parse_when(f.fs_vals[2], now, &when) == -1) {
-			say(reply, cap, "spot-interrupt: --at '%.64s' is not a time "
+			errf(reply, cap, "spot-interrupt: --at '%.64s' is not a time "
 			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[2]);
 			return -1;
 		}
 		if (when < now) {
-			say(reply, cap, "spot-interrupt: --at %.64s is in the past", f.fs_vals[2]);
+			errf(reply, cap, "spot-interrupt: --at %.64s is in the past", f.fs_vals[2]);
 			return -1;
 		}
 	} else {
 		d = LIFE_SPOT_NOTICE_S;
 		if (f.fs_vals[1] != NULL && life_parse_duration(f.fs_vals[1], &d) == -1) {
-			say(reply, cap, "spot-interrupt: --in '%.64s' is not a duration (120, 90s, "
+			errf(reply, cap, "spot-interrupt: --in '%.64s' is not a duration (120, 90s, "
 			    "2m, 1h)", f.fs_vals[1]);
 			return -1;
 		}
@@ -482,7 +426,7 @@ cmd_spot_interrupt(struct lifecycle *l, const char *const *argv, size_t argc, ti
 	/* AWS serves the notice at once, with the time of the action ahead */
 	spot_set(l, action, now, when);
 	fmt_iso8601(when, iso);
-	say(reply, cap, "spot %s at %s", action, iso);
+	errf(reply, cap, "spot %s at %s", action, iso);
 	return 0;
 }
 
@@ -498,23 +442,23 @@ cmd_rebalance(struct lifecycle *l, const char *const *argv, size_t argc, time_t 
 	if (flags_parse(&f, argv, argc, 0, "rebalance", reply, cap) == -1)
 		return -1;
 	if (f.fs_vals[0] != NULL && f.fs_vals[1] != NULL) {
-		say(reply, cap, "rebalance: give --in or --at, not both");
+		errf(reply, cap, "rebalance: give --in or --at, not both");
 		return -1;
 	}
 	if (f.fs_vals[0] != NULL) {
 		if (life_parse_duration(f.fs_vals[0], &d) == -1) {
-			say(reply, cap, "rebalance: --in '%.64s' is not a duration", f.fs_vals[0]);
+			errf(reply, cap, "rebalance: --in '%.64s' is not a duration", f.fs_vals[0]);
 			return -1;
 		}
 		when = now + d;
 	} else if (f.fs_vals[1] != NULL && life_parse_when(f.fs_vals[1], now, &when) == -1) {
-		say(reply, cap, "rebalance: --at '%.64s' is not a time", f.fs_vals[1]);
+		errf(reply, cap, "rebalance: --at '%.64s' is not a time", f.fs_vals[1]);
 		return -1;
 	}
 	l->l_rebalance_set = 1;
 	l->l_rebalance_at = when;
 	fmt_iso8601(when, iso);
-	say(reply, cap, "rebalance noticeTime %s", iso);
+	errf(reply, cap, "rebalance noticeTime %s", iso);
 	return 0;
 }
 
@@ -529,51 +473,51 @@ cmd_event(struct lifecycle *l, const char *const *argv, size_t argc, time_t now,
 	size_t i;
 
 	if (argc == 0) {
-		say(reply, cap, "event: expected add, cancel or complete");
+		errf(reply, cap, "event: expected add, cancel or complete");
 		return -1;
 	}
 	if (strcmp(argv[0], "add") == 0) {
 		if (flags_parse(&f, argv + 1, argc - 1, 0, "event add", reply, cap) == -1)
 			return -1;
 		if (f.fs_vals[0] == NULL || f.fs_vals[1] == NULL) {
-			say(reply, cap, "event add: --code and --not-before are required");
+			errf(reply, cap, "event add: --code and --not-before are required");
 			return -1;
 		}
 		if (life_parse_when(f.fs_vals[1], now, &nb) == -1) {
-			say(reply, cap, "event add: --not-before '%.64s' is not a time "
+			errf(reply, cap, "event add: --not-before '%.64s' is not a time "
 			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[1]);
 			return -1;
 		}
 		if (f.fs_vals[2] != NULL && life_parse_when(f.fs_vals[2], now, &na) == -1) {
-			say(reply, cap, "event add: --not-after '%.64s' is not a time "
+			errf(reply, cap, "event add: --not-after '%.64s' is not a time "
 			    "(YYYY-MM-DDTHH:MM:SSZ or +DURATION)", f.fs_vals[2]);
 			return -1;
 		}
 		if (event_add(l, f.fs_vals[0], f.fs_vals[3], nb, na, now, id, sizeof(id), err,
 		    sizeof(err)) == -1) {
-			say(reply, cap, "event add: %s", err);
+			errf(reply, cap, "event add: %s", err);
 			return -1;
 		}
-		say(reply, cap, "%s", id);
+		errf(reply, cap, "%s", id);
 		return 0;
 	}
 	if (strcmp(argv[0], "cancel") == 0 || strcmp(argv[0], "complete") == 0) {
 		if (argc != 2) {
-			say(reply, cap, "event %s: expected one event id", argv[0]);
+			errf(reply, cap, "event %s: expected one event id", argv[0]);
 			return -1;
 		}
 		for (i = 0; i < l->l_nsched; i++)
 			if (strcmp(l->l_sched[i].le_id, argv[1]) == 0)
 				break;
 		if (i == l->l_nsched) {
-			say(reply, cap, "event %s: no scheduled event '%.64s'", argv[0], argv[1]);
+			errf(reply, cap, "event %s: no scheduled event '%.64s'", argv[0], argv[1]);
 			return -1;
 		}
 		event_end(l, i, argv[0][1] == 'a' ? LIFE_EV_CANCELED : LIFE_EV_COMPLETED);
-		say(reply, cap, "%s %s", argv[1], argv[0][1] == 'a' ? "canceled" : "completed");
+		errf(reply, cap, "%s %s", argv[1], argv[0][1] == 'a' ? "canceled" : "completed");
 		return 0;
 	}
-	say(reply, cap, "event: expected add, cancel or complete, not '%.32s'", argv[0]);
+	errf(reply, cap, "event: expected add, cancel or complete, not '%.32s'", argv[0]);
 	return -1;
 }
 
@@ -585,24 +529,24 @@ cmd_tag(struct lifecycle *l, const char *const *argv, size_t argc, char *reply, 
 	size_t i, room = 0, klen;
 
 	if (argc < 2 || (strcmp(argv[0], "set") != 0 && strcmp(argv[0], "rm") != 0)) {
-		say(reply, cap, "tag: expected set KEY=VALUE... or rm KEY...");
+		errf(reply, cap, "tag: expected set KEY=VALUE... or rm KEY...");
 		return -1;
 	}
 	if (argc - 1 > LIFE_TAGS_MAX) {
-		say(reply, cap, "tag: at most %d tags at once", LIFE_TAGS_MAX);
+		errf(reply, cap, "tag: at most %d tags at once", LIFE_TAGS_MAX);
 		return -1;
 	}
 	/* all checked first: a batch is applied whole or not at all */
 	for (i = 1; i < argc; i++) {
 		eq = strchr(argv[i], '=');
 		if (argv[0][0] == 's' && eq == NULL) {
-			say(reply, cap, "tag set: expected KEY=VALUE, got '%.64s'", argv[i]);
+			errf(reply, cap, "tag set: expected KEY=VALUE, got '%.64s'", argv[i]);
 			return -1;
 		}
 		klen = argv[0][0] == 's' ? (size_t)(eq - argv[i]) : strlen(argv[i]);
 		if (tag_check(l, argv[i], klen, argv[0][0] == 's' ? eq + 1 : NULL, &room, err,
 		    sizeof(err)) == -1) {
-			say(reply, cap, "tag %s: %s", argv[0], err);
+			errf(reply, cap, "tag %s: %s", argv[0], err);
 			return -1;
 		}
 	}
@@ -616,7 +560,7 @@ cmd_tag(struct lifecycle *l, const char *const *argv, size_t argc, char *reply, 
 		else
 			tag_put(l, key, NULL, 0);
 	}
-	say(reply, cap, "%zu tag%s %s", argc - 1, argc == 2 ? "" : "s",
+	errf(reply, cap, "%zu tag%s %s", argc - 1, argc == 2 ? "" : "s",
 	    argv[0][0] == 's' ? "set" : "removed");
 	return 0;
 }
@@ -635,15 +579,15 @@ life_command(struct lifecycle *l, const char *const *argv, size_t argc, time_t n
 		return cmd_spot_interrupt(l, argv + 1, argc - 1, now, reply, cap);
 	if (strcmp(verb, "spot-cancel") == 0) {
 		if (argc != 1) {
-			say(reply, cap, "spot-cancel: takes no arguments");
+			errf(reply, cap, "spot-cancel: takes no arguments");
 			return -1;
 		}
 		if (!l->l_spot_set) {
-			say(reply, cap, "spot-cancel: no spot interruption notice is pending");
+			errf(reply, cap, "spot-cancel: no spot interruption notice is pending");
 			return -1;
 		}
 		l->l_spot_set = 0;
-		say(reply, cap, "spot notice canceled");
+		errf(reply, cap, "spot notice canceled");
 		return 0;
 	}
 	if (strcmp(verb, "rebalance") == 0)
@@ -653,14 +597,14 @@ life_command(struct lifecycle *l, const char *const *argv, size_t argc, time_t n
 	if (strcmp(verb, "asg-state") == 0) {
 		if (argc != 2 || (!word_in(argv[1], asg_states, NASG_STATES) &&
 		    strcmp(argv[1], "none") != 0)) {
-			say(reply, cap, "asg-state: expected one of InService, Standby, Detached, "
+			errf(reply, cap, "asg-state: expected one of InService, Standby, Detached, "
 			    "Terminated, Warmed:Pending, Warmed:Running, Warmed:Stopped, "
 			    "Warmed:Hibernated, Warmed:Terminated, or none");
 			return -1;
 		}
 		snprintf(l->l_asg_state, sizeof(l->l_asg_state), "%s",
 		    strcmp(argv[1], "none") == 0 ? "" : argv[1]);
-		say(reply, cap, "asg-state %s", argv[1]);
+		errf(reply, cap, "asg-state %s", argv[1]);
 		return 0;
 	}
 	if (strcmp(verb, "tag") == 0)
@@ -703,7 +647,7 @@ j_known(json_t *obj, const char *where, const char *const *names, char *err, siz
 			if (strcmp(k, names[i]) == 0)
 				break;
 		if (names[i] == NULL) {
-			say(err, errlen, "%s: unknown key \"%.64s\"", where, k);
+			errf(err, errlen, "%s: unknown key \"%.64s\"", where, k);
 			return -1;
 		}
 	}
@@ -729,24 +673,24 @@ scenario_spot(struct lifecycle *l, json_t *v, time_t start, char *err, size_t er
 	long after = 0, in = LIFE_SPOT_NOTICE_S;
 
 	if (!json_is_object(v)) {
-		say(err, errlen, "%s: expected an object", where);
+		errf(err, errlen, "%s: expected an object", where);
 		return -1;
 	}
 	if (j_known(v, where, keys, err, errlen) == -1)
 		return -1;
 	if (json_object_get(v, "action") != NULL &&
 	    ((action = j_str(v, "action")) == NULL || !word_in(action, spot_actions, NSPOT_ACTIONS))) {
-		say(err, errlen, "%s/action: expected \"terminate\", \"stop\" or \"hibernate\"", where);
+		errf(err, errlen, "%s/action: expected \"terminate\", \"stop\" or \"hibernate\"", where);
 		return -1;
 	}
 	if (json_object_get(v, "after") != NULL &&
 	    j_duration(json_object_get(v, "after"), &after) == -1) {
-		say(err, errlen, "%s/after: expected seconds (a number) or a duration (\"90s\", "
+		errf(err, errlen, "%s/after: expected seconds (a number) or a duration (\"90s\", "
 		    "\"2m\")", where);
 		return -1;
 	}
 	if (json_object_get(v, "in") != NULL && j_duration(json_object_get(v, "in"), &in) == -1) {
-		say(err, errlen, "%s/in: expected seconds (a number) or a duration (\"90s\", "
+		errf(err, errlen, "%s/in: expected seconds (a number) or a duration (\"90s\", "
 		    "\"2m\")", where);
 		return -1;
 	}
@@ -766,13 +710,13 @@ scenario_events(struct lifecycle *l, json_t *arr, time_t start, char *err, size_
 	size_t i;
 
 	if (!json_is_array(arr)) {
-		say(err, errlen, "scenario/events: expected an array");
+		errf(err, errlen, "scenario/events: expected an array");
 		return -1;
 	}
 	json_array_foreach(arr, i, e) {
 		snprintf(where, sizeof(where), "scenario/events/%zu", i);
 		if (!json_is_object(e)) {
-			say(err, errlen, "%s: expected an object", where);
+			errf(err, errlen, "%s: expected an object", where);
 			return -1;
 		}
 		if (j_known(e, where, keys, err, errlen) == -1)
@@ -783,36 +727,36 @@ scenario_events(struct lifecycle *l, json_t *arr, time_t start, char *err, size_
 		desc = j_str(e, "description");
 		state = j_str(e, "state");
 		if (code == NULL || nbs == NULL) {
-			say(err, errlen, "%s: \"code\" and \"not-before\" (strings) are required", where);
+			errf(err, errlen, "%s: \"code\" and \"not-before\" (strings) are required", where);
 			return -1;
 		}
 		if ((json_object_get(e, "not-after") != NULL && nas == NULL) ||
 		    (json_object_get(e, "description") != NULL && desc == NULL) ||
 		    (json_object_get(e, "state") != NULL && state == NULL)) {
-			say(err, errlen, "%s: not-after, description and state are strings", where);
+			errf(err, errlen, "%s: not-after, description and state are strings", where);
 			return -1;
 		}
 		if (life_parse_when(nbs, start, &nb) == -1) {
-			say(err, errlen, "%s/not-before: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
+			errf(err, errlen, "%s/not-before: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
 			    "or +DURATION from the start)", where, nbs);
 			return -1;
 		}
 		na = 0;
 		if (nas != NULL && life_parse_when(nas, start, &na) == -1) {
-			say(err, errlen, "%s/not-after: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
+			errf(err, errlen, "%s/not-after: \"%.64s\" is not a time (YYYY-MM-DDTHH:MM:SSZ "
 			    "or +DURATION from the start)", where, nas);
 			return -1;
 		}
 		if (state != NULL && strcmp(state, "active") != 0 &&
 		    strcmp(state, "completed") != 0 && strcmp(state, "canceled") != 0) {
-			say(err, errlen, "%s/state: expected \"active\", \"completed\" or \"canceled\"",
+			errf(err, errlen, "%s/state: expected \"active\", \"completed\" or \"canceled\"",
 			    where);
 			return -1;
 		}
 		/* an event that already ended (history) may lie in the past */
 		if (event_add(l, code, desc, nb, na, state != NULL && strcmp(state, "active") != 0 ?
 		    0 : start, NULL, 0, msg, sizeof(msg)) == -1) {
-			say(err, errlen, "%s: %s", where, msg);
+			errf(err, errlen, "%s: %s", where, msg);
 			return -1;
 		}
 		if (state != NULL && strcmp(state, "active") != 0)
@@ -836,14 +780,14 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 	if (sc == NULL)
 		return 0;
 	if (!json_is_object(sc)) {
-		say(err, errlen, "scenario: expected an object");
+		errf(err, errlen, "scenario: expected an object");
 		return -1;
 	}
 	if (j_known(sc, "scenario", keys, err, errlen) == -1)
 		return -1;
 	if ((v = json_object_get(sc, "spot")) != NULL) {
 		if (!json_is_boolean(v)) {
-			say(err, errlen, "scenario/spot: expected true or false");
+			errf(err, errlen, "scenario/spot: expected true or false");
 			return -1;
 		}
 		l->l_spot_instance = json_is_true(v);
@@ -853,7 +797,7 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 		return -1;
 	if ((v = json_object_get(sc, "rebalance")) != NULL) {
 		if (j_duration(v, &after) == -1) {
-			say(err, errlen, "scenario/rebalance: expected the seconds after the start "
+			errf(err, errlen, "scenario/rebalance: expected the seconds after the start "
 			    "(a number) or a duration (\"90s\", \"2m\")");
 			return -1;
 		}
@@ -866,7 +810,7 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 	if ((v = json_object_get(sc, "asg-state")) != NULL) {
 		if (!json_is_string(v) || (s = json_string_value(v)) == NULL ||
 		    !word_in(s, asg_states, NASG_STATES)) {
-			say(err, errlen, "scenario/asg-state: expected one of InService, Standby, "
+			errf(err, errlen, "scenario/asg-state: expected one of InService, Standby, "
 			    "Detached, Terminated, Warmed:Pending, Warmed:Running, Warmed:Stopped, "
 			    "Warmed:Hibernated, Warmed:Terminated");
 			return -1;
@@ -876,18 +820,18 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 	if ((v = json_object_get(sc, "tags")) != NULL) {
 		char msg[ERRBUF_LEN];
 		if (!json_is_object(v)) {
-			say(err, errlen, "scenario/tags: expected an object of strings");
+			errf(err, errlen, "scenario/tags: expected an object of strings");
 			return -1;
 		}
 		json_object_foreach(v, k, tv) {
 			if (!json_is_string(tv) ||
 			    strlen(json_string_value(tv)) != json_string_length(tv)) {
-				say(err, errlen, "scenario/tags/%.64s: expected a string", k);
+				errf(err, errlen, "scenario/tags/%.64s: expected a string", k);
 				return -1;
 			}
 			if (tag_check(l, k, strlen(k), json_string_value(tv), &room, msg,
 			    sizeof(msg)) == -1) {
-				say(err, errlen, "scenario/tags: %s", msg);
+				errf(err, errlen, "scenario/tags: %s", msg);
 				return -1;
 			}
 			tag_put(l, k, json_string_value(tv), json_string_length(tv));

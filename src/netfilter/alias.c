@@ -91,7 +91,7 @@ int
 alias_up(const struct magic_conf *mc, char *err, size_t errlen)
 {
 	char e2[ERRBUF_LEN], text[MAGIC_ENDPOINTS_MAX * (INET6_ADDRSTRLEN * 2 + 8)];
-	struct sbuf b = { text, 0, sizeof(text), 0 };
+	struct sbuf b = SBUF_FIXED(text, sizeof(text));
 	struct magic_ep_text t;
 	size_t e;
 

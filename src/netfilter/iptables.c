@@ -169,7 +169,7 @@ ipt_nat(const struct magic_conf *mc, int v6, struct sbuf *b)
 size_t
 magicip_ipt_rules(const struct magic_conf *mc, int block, int v6, char *buf, size_t cap)
 {
-	struct sbuf b = { buf, 0, cap, 0 };
+	struct sbuf b = SBUF_FIXED(buf, cap);
 	char ifn[IF_NAMESIZE + 1];
 	size_t i, e;
 
@@ -378,7 +378,7 @@ ssize_t
 magicip_ipt_removal(const char *save, char *buf, size_t cap,
     struct magic_localnet *localnet, size_t *nlocalnet, size_t maxlocalnet)
 {
-	struct sbuf b = { buf, 0, cap, 0 };
+	struct sbuf b = SBUF_FIXED(buf, cap);
 	char table[32] = "", chains[MAGIC_IPT_CHAINS_MAX][64];
 	const char *line, *end;
 	size_t nchains = 0, i, ours = 0;

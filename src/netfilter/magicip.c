@@ -235,7 +235,7 @@ magic_ep_text(const struct magic_endpoint *me, struct magic_ep_text *t)
 void
 magic_first_lines(const char *out, char *buf, size_t len)
 {
-	struct sbuf b = { buf, 0, len, 0 };
+	struct sbuf b = SBUF_FIXED(buf, len);
 	const char *line, *end, *p;
 	size_t n;
 
@@ -585,7 +585,7 @@ install(const struct magic_conf *mc, int block, char *err, size_t errlen)
 static void
 eps_text(const struct magic_conf *mc, char *buf, size_t len)
 {
-	struct sbuf b = { buf, 0, len, 0 };
+	struct sbuf b = SBUF_FIXED(buf, len);
 	struct magic_ep_text t;
 	size_t e;
 

@@ -378,7 +378,7 @@ nft_nat(const struct magic_conf *mc, struct sbuf *b)
 size_t
 magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 {
-	struct sbuf b = { buf, 0, cap, 0 };
+	struct sbuf b = SBUF_FIXED(buf, cap);
 	char pods[MAGIC_PODS_TEXT_MAX];
 	size_t i;
 

@@ -198,7 +198,7 @@ control_parse_request(const char *line, size_t len, char ***argvp, size_t *argcp
 static void
 client_line(struct ctl_client *c, size_t len)
 {
-	char err[ERRBUF_LEN], *reply, *p;
+	char err[ERRBUF_LEN], *reply;
 	char **argv;
 	size_t argc;
 
@@ -213,9 +213,7 @@ client_line(struct ctl_client *c, size_t len)
 	reply[0] = '\0';
 	ctl.fn((const char *const *)argv, argc, reply, sizeof(c->cc_out) - 1);
 	/* one line whatever the handler echoed of the request */
-	for (p = reply; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	text_clean(reply, sizeof(c->cc_out), reply, strlen(reply));
 	if (strncmp(reply, "ok", 2) == 0)
 		log_info("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
 	else

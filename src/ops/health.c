@@ -193,7 +193,7 @@ void
 health_handle(const struct http_req *req, int status, struct response *rs, char *buf,
     size_t cap)
 {
-	struct sbuf o = { buf, 0, cap, 0 };
+	struct sbuf o = SBUF_FIXED(buf, cap);
 	struct slice path;
 	int head;
 

@@ -220,7 +220,7 @@ helper_profile_ok(const char *p, size_t cap)
 	size_t i;
 
 	for (i = 0; i < cap && p[i] != '\0'; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+		if (CTL_BYTE(p[i]))
 			return 0;
 	return i > 0 && i < cap;
 }

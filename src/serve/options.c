@@ -580,28 +580,6 @@ bad:
 	return -1;
 }
 
-/*
- * A time: "10s", "500ms", or a bare number of seconds, within
- * min_ms..max_ms.  0 / -1.
- */
-static int
-parse_ms(const char *val, unsigned long min_ms, unsigned long max_ms, unsigned *out)
-{
-	size_t n = strlen(val);
-	unsigned long v, scale = 1000;
-
-	if (n > 2 && strcmp(val + n - 2, "ms") == 0) {
-		n -= 2;
-		scale = 1;
-	} else if (n > 1 && val[n - 1] == 's')
-		n -= 1;
-	if (parse_uint_bounded(val, n, max_ms, &v) != 0 || v * scale > max_ms ||
-	    v * scale < min_ms)
-		return -1;
-	*out = (unsigned)(v * scale);
-	return 0;
-}
-
 /* "a, b or c" of words not hidden */
 static void
 words_list(const struct opt_word *w, char *buf, size_t cap)
@@ -687,7 +665,9 @@ opt_apply(struct serve_options *o, const struct opt_def *d, const char *src, con
 		*(unsigned long *)target = n;
 		return 0;
 	case OPT_TIME:
-		if (parse_ms(val, d->od_lo, d->od_hi, (unsigned *)target) == -1) {
+		/* a time: "10s", "500ms", or a bare number of seconds */
+		if (parse_duration_bounded(val, strlen(val), DUR_MS | DUR_S, DUR_IN_MS, d->od_lo,
+		    d->od_hi, &n) == -1) {
 			char lo[32];
 			if (d->od_lo == 0)
 				snprintf(lo, sizeof(lo), "0");
@@ -697,6 +677,7 @@ opt_apply(struct serve_options *o, const struct opt_def *d, const char *src, con
 			    src, lo, d->od_hi / 1000, d->od_eg, val);
 			return -1;
 		}
+		*(unsigned *)target = (unsigned)n;
 		return 0;
 	case OPT_WORD:
 		for (i = 0; d->od_words[i].ow_word != NULL; i++)

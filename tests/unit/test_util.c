@@ -536,6 +536,240 @@ test_read_file_capped(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- durations -------------------------------------------------------- */
+
+struct dur_case {
+	const char	*dc_s;
+	unsigned	 dc_units;
+	enum dur_in	 dc_in;
+	unsigned long	 dc_lo, dc_hi;
+	int		 dc_rc;
+	unsigned long	 dc_want;
+};
+
+#define U_ALL	(DUR_MS | DUR_S | DUR_M | DUR_H | DUR_D)
+
+static const struct dur_case durs[] = {
+	/* units, in seconds and in milliseconds */
+	{ "3600", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 3600 },
+	{ "90s", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 90 },
+	{ "15m", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 900 },
+	{ "1h", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 3600 },
+	{ "2d", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 172800 },
+	{ "10s", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 10000 },
+	{ "500ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 500 },
+	{ "7", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 7000 },
+	{ "0ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, 0, 0 },
+	/* "ms" cannot be counted in seconds */
+	{ "500ms", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	/* a unit not asked for is junk ("5ms" without DUR_MS reads as "5m" + 's') */
+	{ "1d", DUR_S | DUR_M | DUR_H, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "5ms", DUR_S | DUR_M, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "5m", DUR_MS | DUR_S, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	/* bounds, inclusive, after the unit */
+	{ "899", DUR_S, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "900", DUR_S, DUR_IN_S, 900, 43200, 0, 900 },
+	{ "12h", DUR_H, DUR_IN_S, 900, 43200, 0, 43200 },
+	{ "43201", DUR_H, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "13h", DUR_H, DUR_IN_S, 900, 43200, -1, 0 },
+	{ "14m", DUR_M, DUR_IN_S, 900, 43200, -1, 0 },
+	/* overflow: never wraps into the bounds */
+	{ "18446744073709551615", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, ULONG_MAX },
+	{ "18446744073709551616", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "18446744073709551615d", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "213503982334601d", U_ALL, DUR_IN_S, 0, ULONG_MAX, 0, 213503982334601UL * 86400 },
+	{ "213503982334602d", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "18446744073709552s", U_ALL, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	/* empty and junk */
+	{ "", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "s", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "ms", U_ALL, DUR_IN_MS, 0, ULONG_MAX, -1, 0 },
+	{ "h", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "-1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "+1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ " 1", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1 s", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1hs", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1H", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "1.5h", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+	{ "0x10", U_ALL, DUR_IN_S, 0, ULONG_MAX, -1, 0 },
+};
+#define NDURS	(sizeof(durs) / sizeof(durs[0]))
+
+static void
+test_parse_duration(void **state)
+{
+	unsigned long v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NDURS; i++) {
+		v = 12345;
+		assert_int_equal(parse_duration_bounded(durs[i].dc_s, strlen(durs[i].dc_s),
+		    durs[i].dc_units, durs[i].dc_in, durs[i].dc_lo, durs[i].dc_hi, &v),
+		    durs[i].dc_rc);
+		if (durs[i].dc_rc == 0)
+			assert_true(v == durs[i].dc_want);
+		else
+			assert_true(v == 12345);	/* untouched on failure */
+	}
+	/* s[0..n): a length that stops before the unit, or mid-number */
+	assert_int_equal(parse_duration_bounded("15m", 2, U_ALL, DUR_IN_S, 0, 100, &v), 0);
+	assert_true(v == 15);
+	assert_int_equal(parse_duration_bounded("15m", 0, U_ALL, DUR_IN_S, 0, 100, &v), -1);
+}
+
+/* ---- control bytes and error messages -------------------------------- */
+
+static void
+test_text_ctl(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_false(text_has_ctl("plain text ~", 12));
+	assert_true(text_has_ctl("a\tb", 3));
+	assert_true(text_has_ctl("a\x7f", 2));
+	assert_true(text_has_ctl("a\x1b[2J", 5));
+	assert_false(text_has_ctl("a\nb", 1));	/* only s[0..n) */
+	assert_false(text_has_ctl("caf\xc3\xa9", 5));	/* UTF-8 is text */
+	assert_true(text_has_ctl("\0", 1));
+
+	assert_true(text_ok("", 0));
+	assert_true(text_ok("abc", 3));
+	assert_false(text_ok("abcd", 3));
+	assert_false(text_ok("a\rb", 10));
+	assert_true(text_ok("long enough", SIZE_MAX));
+
+	assert_int_equal(text_clean(buf, sizeof(buf), "a\nb\x7f" "c\td", 7), 7);
+	assert_string_equal(buf, "a?b?c?d");
+	/* cut at cap - 1, always terminated */
+	assert_int_equal(text_clean(buf, 4, "abcdef", 6), 3);
+	assert_string_equal(buf, "abc");
+	/* in place */
+	strcpy(buf, "x\x01y");
+	assert_int_equal(text_clean(buf, sizeof(buf), buf, strlen(buf)), 3);
+	assert_string_equal(buf, "x?y");
+	assert_int_equal(text_clean(buf, 0, "abc", 3), 0);
+}
+
+static void
+test_errf(void **state)
+{
+	char err[16];
+
+	(void)state;
+	errf(err, sizeof(err), "%s: %d", "bad\nline", 7);
+	assert_string_equal(err, "bad?line: 7");
+	errf(err, sizeof(err), "%s", "a long message cut to fit");
+	assert_string_equal(err, "a long message ");
+	memset(err, 'x', sizeof(err));
+	errf(err, 0, "nothing");
+	assert_int_equal(err[0], 'x');
+	errf(NULL, 10, "nothing");
+}
+
+/* ---- capped buffers --------------------------------------------------- */
+
+static void
+test_sbuf_fixed(void **state)
+{
+	char buf[8];
+	struct sbuf b = SBUF_FIXED(buf, sizeof(buf));
+
+	(void)state;
+	sbuf_puts(&b, "abc");
+	sbuf_printf(&b, "%d", 12);
+	assert_int_equal(b.sb_len, 5);
+	assert_string_equal(buf, "abc12");
+	/* text needs its NUL: 7 bytes fit, an 8th does not, and nothing is cut */
+	sbuf_put(&b, "de", 2);
+	assert_string_equal(buf, "abc12de");
+	sbuf_put(&b, "f", 1);
+	assert_true(b.sb_full);
+	assert_string_equal(buf, "abc12de");
+	/* sticky: a later small append adds nothing */
+	b.sb_len = 3;
+	buf[3] = '\0';
+	sbuf_put(&b, "x", 1);
+	assert_string_equal(buf, "abc");
+
+	/* printf that does not fit leaves what was there whole */
+	{
+		struct sbuf c = SBUF_FIXED(buf, sizeof(buf));
+
+		sbuf_printf(&c, "%s", "12");
+		sbuf_printf(&c, "%s", "345678");
+		assert_true(c.sb_full);
+		assert_int_equal(c.sb_len, 2);
+		assert_string_equal(buf, "12");
+	}
+}
+
+static void
+test_sbuf_raw(void **state)
+{
+	char buf[6];
+	struct sbuf b = SBUF_RAW(buf, sizeof(buf));
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	sbuf_puts(&b, "HT");
+	sbuf_num(&b, 200);
+	sbuf_num(&b, 0);
+	/* all six bytes are usable, no NUL written */
+	assert_false(b.sb_full);
+	assert_int_equal(b.sb_len, 6);
+	assert_memory_equal(buf, "HT2000", 6);
+	sbuf_put(&b, "", 0);
+	assert_false(b.sb_full);
+	sbuf_put(&b, "!", 1);
+	assert_true(b.sb_full);
+	assert_int_equal(b.sb_len, 6);
+}
+
+static void
+test_sbuf_grown(void **state)
+{
+	struct sbuf b = SBUF_GROWN(1000);
+	char *p;
+	size_t len, i;
+
+	(void)state;
+	/* nothing added: "" is handed over */
+	p = sbuf_take(&b, &len);
+	assert_non_null(p);
+	assert_string_equal(p, "");
+	assert_int_equal(len, 0);
+	free(p);
+	/* grows past its first allocation, by put and by printf */
+	for (i = 0; i < 99; i++)
+		sbuf_puts(&b, "0123456789");
+	sbuf_printf(&b, "%s", "abcdefghi");
+	assert_false(b.sb_full);
+	assert_int_equal(b.sb_len, 999);
+	assert_true(b.sb_cap <= 1001);
+	sbuf_put(&b, "j", 1);			/* exactly the ceiling */
+	assert_false(b.sb_full);
+	sbuf_put(&b, "k", 1);			/* one past it */
+	assert_true(b.sb_full);
+	assert_int_equal(b.sb_len, 1000);
+	assert_null(sbuf_take(&b, &len));
+	assert_int_equal(len, 0);
+	assert_null(b.sb_p);
+	/* after a take the buffer starts again, same ceiling */
+	sbuf_printf(&b, "%0*d", 1001, 0);
+	assert_true(b.sb_full);
+	sbuf_free(&b);
+	assert_false(b.sb_full);
+	sbuf_printf(&b, "%0*d", 1000, 0);
+	assert_false(b.sb_full);
+	p = sbuf_take(&b, &len);
+	assert_int_equal(len, 1000);
+	assert_int_equal(strlen(p), 1000);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -553,6 +787,12 @@ main(void)
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_slice_ieq),
 		cmocka_unit_test(test_read_file_capped),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_text_ctl),
+		cmocka_unit_test(test_errf),
+		cmocka_unit_test(test_sbuf_fixed),
+		cmocka_unit_test(test_sbuf_raw),
+		cmocka_unit_test(test_sbuf_grown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
