@@ -25,7 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +59,7 @@
 #define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
+#define ID_GEN_MAX		(16 * 1024)	/* bytes the key generator may send (3 PEM keys: ~3.5 kB) */
 
 /* One signing role: its key and the self-signed certificate of that key. */
 struct id_role {
@@ -331,27 +336,23 @@ bad:
  * Other key types and other PEM blocks (certificates, parameters) are
  * skipped.  The blocks are found here rather than by calling
  * PEM_read_bio_PrivateKey until it fails, because OpenSSL 3 reports the end
- * of the input and a corrupt key with the same error.  fd is the file,
- * opened by open_key_file; path names it in messages.  0 ok (at least one
- * usable key), -1 with err.
+ * of the input and a corrupt key with the same error.  text (len bytes,
+ * at most ID_KEYFILE_MAX) is the file's or the generator's; path names it
+ * in messages.  0 ok (at least one usable key), -1 with err.
  */
 static int
-load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t errlen)
+parse_keys(const char *text, size_t len, const char *path, struct id_role *roles,
+    char *err, size_t errlen)
 {
 	static const char begin[] = "-----BEGIN ";
 	static const char label_end[] = "PRIVATE KEY-----";
-	char *text = NULL, what[ERRBUF_LEN];
-	const char *p, *eol, *end;
-	size_t len = 0, ll;
+	char what[ERRBUF_LEN];
+	const char *p, *eol, *end = text + len;
+	size_t ll;
 	BIO *bio = NULL;
 	EVP_PKEY *k = NULL;
 	int found = 0, encrypted = 0, rc = -1;
 
-	if (read_fd_capped(fd, ID_KEYFILE_MAX, &text, &len) == -1) {
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
-	}
-	end = text + len;
 	ERR_clear_error();
 	for (p = text; (p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) != NULL;
 	    p = eol) {
@@ -399,10 +400,24 @@ load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t err
 	rc = 0;
 done:
 	BIO_free(bio);
-	if (text != NULL) {
-		explicit_bzero(text, len);
-		free(text);
+	return rc;
+}
+
+/* parse_keys of the key file fd (opened by open_key_file).  0 / -1 with err. */
+static int
+load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (read_fd_capped(fd, ID_KEYFILE_MAX, &text, &len) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		return -1;
 	}
+	rc = parse_keys(text, len, path, roles, err, errlen);
+	explicit_bzero(text, len);
+	free(text);
 	return rc;
 }
 
@@ -425,27 +440,43 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 /*
+ * The three keys as PKCS#8 PEM, in role order, in a new memory BIO of the
+ * secure heap (cleared on free): what a key file holds.  NULL with err.
+ */
+static BIO *
+keys_pem(struct id_role *roles, char *err, size_t errlen)
+{
+	BIO *mem;
+	int i;
+
+	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
+		ossl_fail(err, errlen, "identity keys: BIO_new");
+		return NULL;
+	}
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
+		    NULL, NULL) != 1) {
+			ossl_fail(err, errlen, "identity keys: PEM_write_bio_PrivateKey");
+			BIO_free(mem);
+			return NULL;
+		}
+	return mem;
+}
+
+/*
  * Create path (O_EXCL, mode 0600) holding the three keys as PKCS#8 PEM, in
  * role order.  On failure nothing is left behind.  0 / -1 with err.
  */
 static int
 save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 {
-	BIO *mem = NULL;
+	BIO *mem;
 	char *data;
 	long dlen;
-	int fd = -1, i, created = 0, rc = -1;
+	int fd = -1, created = 0, rc = -1;
 
-	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
-		ossl_fail(err, errlen, "identity key file: BIO_new");
-		goto done;
-	}
-	for (i = 0; i < ROLE_COUNT; i++)
-		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
-		    NULL, NULL) != 1) {
-			ossl_fail(err, errlen, "identity key file: PEM_write_bio_PrivateKey");
-			goto done;
-		}
+	if ((mem = keys_pem(roles, err, errlen)) == NULL)
+		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    ID_KEYFILE_MODE)) == -1) {
@@ -536,17 +567,75 @@ done:
 	return rc;
 }
 
-int
-identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
+/* Empty roles named as id_roles. */
+static void
+roles_blank(struct id_role *nr)
 {
-	struct id_role nr[ROLE_COUNT];
-	int i, fd = -1, write_keys = 0;
+	int i;
 
 	for (i = 0; i < ROLE_COUNT; i++) {
 		nr[i].r_name = id_roles[i].r_name;
 		nr[i].r_key = NULL;
 		nr[i].r_cert = NULL;
 	}
+}
+
+/* Generate the keys nr lacks (all when it has none).  0 / -1 with err. */
+static int
+roles_generate(struct id_role *nr, char *err, size_t errlen)
+{
+	if (nr[ROLE_SIG].r_key == NULL &&
+	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+		return -1;
+	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
+		return -1;
+	if (nr[ROLE_RSA2048].r_key == NULL &&
+	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Each key's certificate.  0 / -1 with err. */
+static int
+roles_certify(struct id_role *nr, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
+			return -1;
+	return 0;
+}
+
+/* Sign with nr from now on: only a complete set is published. */
+static void
+roles_publish(struct id_role *nr)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++) {
+		role_clear(&id_roles[i]);
+		id_roles[i] = nr[i];
+	}
+}
+
+static void
+roles_drop(struct id_role *nr)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		role_clear(&nr[i]);
+	ERR_clear_error();
+}
+
+int
+identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	int fd = -1, write_keys = 0;
+
+	roles_blank(nr);
 	if (key_file != NULL) {
 		switch (open_key_file(key_file, &fd, err, errlen)) {
 		case 0:
@@ -564,31 +653,214 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 		}
 	}
 	/* Generate what the file did not provide (everything when there is none). */
-	if (nr[ROLE_SIG].r_key == NULL &&
-	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+	if (roles_generate(nr, err, errlen) == -1 || roles_certify(nr, err, errlen) == -1)
 		goto fail;
-	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
-		goto fail;
-	if (nr[ROLE_RSA2048].r_key == NULL &&
-	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
-		goto fail;
-	for (i = 0; i < ROLE_COUNT; i++)
-		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
-			goto fail;
 	if (write_keys && save_keys(key_file, nr, err, errlen) == -1)
 		goto fail;
 	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
 		goto fail;
-	/* Publish only a complete set. */
-	identity_cleanup();
-	for (i = 0; i < ROLE_COUNT; i++)
-		id_roles[i] = nr[i];
+	roles_publish(nr);
 	return 0;
 fail:
-	for (i = 0; i < ROLE_COUNT; i++)
-		role_clear(&nr[i]);
-	ERR_clear_error();
+	roles_drop(nr);
 	return -1;
+}
+
+/* ---- the keys generated in a child process ---------------------------- */
+
+/*
+ * Why a child process and not a thread: the daemon is single-threaded, and
+ * the sandbox it enters a moment later drops capabilities and changes uid
+ * (per thread in the kernel: a thread started before would keep them, or
+ * be caught mid-way by the seccomp filter, which is synchronised to every
+ * thread), and forks its privileged helper (a fork while another thread
+ * holds OpenSSL's or malloc's locks).  A child made before any of that
+ * needs no system call the sandbox would refuse, and key generation's heap
+ * and the library pages it touches (prime search, DSA parameters) are the
+ * child's, not the server's.  The child writes the keys as PEM to a pipe
+ * and exits; the loop reads them, certifies them and calls ready.  The
+ * parent dying kills it (PR_SET_PDEATHSIG).
+ */
+static struct {
+	pid_t		 pid;		/* the child; 0: none */
+	int		 fd;		/* the pipe's read end; -1: none */
+	struct loop_watch w;
+	char		*buf;		/* what the child wrote so far (ID_GEN_MAX) */
+	size_t		 len;
+	void		(*ready)(void *arg, int ok);
+	void		*arg;
+} idgen = { 0, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, NULL };
+
+/*
+ * Stop a generation under way: the child is killed and reaped, or, where
+ * the sandbox refuses kill(2), left to die of the pipe's close (EPIPE) or
+ * of our exit (PR_SET_PDEATHSIG).
+ */
+static void
+gen_stop(void)
+{
+	if (idgen.fd != -1) {
+		close(idgen.fd);	/* out of the epoll set with it */
+		idgen.w.lw_fd = -1;
+		idgen.fd = -1;
+	}
+	if (idgen.pid > 0 && kill(idgen.pid, SIGKILL) == 0)
+		while (waitpid(idgen.pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	idgen.pid = 0;
+	if (idgen.buf != NULL) {
+		explicit_bzero(idgen.buf, ID_GEN_MAX);
+		free(idgen.buf);
+		idgen.buf = NULL;
+	}
+	idgen.len = 0;
+	idgen.ready = NULL;
+}
+
+/* The child: generate, write the PEM (or "ERR message") to fd, exit. */
+static void __attribute__((noreturn))
+gen_child(int fd, pid_t parent)
+{
+	struct id_role nr[ROLE_COUNT];
+	char err[ERRBUF_LEN];
+	sigset_t none;
+	BIO *mem = NULL;
+	char *data;
+	long dlen;
+	int ok = 0;
+
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);	/* the loop's blocked signals */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(1);
+	roles_blank(nr);
+	if (roles_generate(nr, err, sizeof(err)) == 0 &&
+	    (mem = keys_pem(nr, err, sizeof(err))) != NULL) {
+		dlen = BIO_get_mem_data(mem, &data);
+		ok = dlen > 0 && (size_t)dlen <= ID_GEN_MAX &&
+		    write_all(fd, data, (size_t)dlen) == 0;
+	} else
+		(void)!write(fd, err, strnlen(err, sizeof(err)));	/* not PEM: the reason */
+	BIO_free(mem);	/* secure heap: cleared */
+	_exit(ok ? 0 : 1);
+}
+
+/* The pipe's end: the keys in, certified and published, then ready. */
+static void
+gen_finish(void)
+{
+	struct id_role nr[ROLE_COUNT];
+	char err[ERRBUF_LEN];
+	int status = 0, ok = 0;
+
+	loop_watch_del(&idgen.w);
+	close(idgen.fd);
+	idgen.fd = -1;
+	/* EOF: the child is exiting, so this wait is short */
+	while (waitpid(idgen.pid, &status, 0) == -1 && errno == EINTR)
+		;
+	idgen.pid = 0;
+	roles_blank(nr);
+	if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) == 0 &&
+	    parse_keys(idgen.buf, idgen.len, "(generated)", nr, err, sizeof(err)) == 0 &&
+	    nr[ROLE_SIG].r_key != NULL && nr[ROLE_DSA].r_key != NULL &&
+	    nr[ROLE_RSA2048].r_key != NULL && roles_certify(nr, err, sizeof(err)) == 0) {
+		roles_publish(nr);
+		ok = 1;
+	} else {
+		if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) != 0)
+			snprintf(err, sizeof(err), "%.*s", (int)idgen.len, idgen.buf);
+		else if (idgen.len == 0)
+			snprintf(err, sizeof(err), "the generator exited (status %d) without "
+			    "a key", status);
+		roles_drop(nr);
+		log_err("identity keys: %s: signatures are not served", err);
+	}
+	explicit_bzero(idgen.buf, ID_GEN_MAX);
+	free(idgen.buf);
+	idgen.buf = NULL;
+	idgen.len = 0;
+	if (ok)
+		log_info("identity keys generated");
+	if (idgen.ready != NULL)
+		idgen.ready(idgen.arg, ok);
+}
+
+/* The pipe is readable: take what is there; at EOF (or too much), finish. */
+static void
+gen_readable(int fd, uint32_t events, void *arg)
+{
+	ssize_t r;
+
+	(void)events;
+	(void)arg;
+	for (;;) {
+		if (idgen.len == ID_GEN_MAX) {
+			idgen.len = 0;	/* more than keys: not trusted */
+			break;
+		}
+		r = read(fd, idgen.buf + idgen.len, ID_GEN_MAX - idgen.len);
+		if (r > 0) {
+			idgen.len += (size_t)r;
+			continue;
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == EAGAIN)
+			return;
+		break;	/* EOF or an error */
+	}
+	gen_finish();
+}
+
+int
+identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
+{
+	pid_t parent = getpid();
+	int p[2];
+
+	if (idgen.pid != 0 || (idgen.buf = malloc(ID_GEN_MAX)) == NULL) {
+		snprintf(err, errlen, "identity keys: %s", idgen.pid != 0 ? "already under way" :
+		    strerror(errno));
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if ((idgen.pid = fork()) == -1) {
+		snprintf(err, errlen, "identity keys: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		idgen.pid = 0;
+		goto fail;
+	}
+	if (idgen.pid == 0) {
+		close(p[0]);
+		gen_child(p[1], parent);
+	}
+	close(p[1]);
+	idgen.fd = p[0];
+	idgen.len = 0;
+	idgen.ready = ready;
+	idgen.arg = arg;
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    loop_watch_add(&idgen.w, p[0], EPOLLIN, gen_readable, NULL) == -1) {
+		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
+		gen_stop();
+		return -1;
+	}
+	return 0;
+fail:
+	free(idgen.buf);
+	idgen.buf = NULL;
+	return -1;
+}
+
+int
+identity_ready(void)
+{
+	return id_roles[ROLE_SIG].r_key != NULL;
 }
 
 /* Base64 in 76-column lines into a fresh malloc'd string.  0 / -1 with err. */
@@ -715,6 +987,7 @@ identity_cleanup(void)
 {
 	int i;
 
+	gen_stop();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);
 }

@@ -62,6 +62,13 @@ source_config(struct creds_source_cfg *c)
 	c->src_inst_role = st.inst.i_role;
 }
 
+/* The identity keys are generated in the background: no file names them. */
+static int
+id_background(void)
+{
+	return cli.identity_key == NULL && cli.identity_cert == NULL;
+}
+
 /*
  * Everything up to the first credential: config, instance, keys, the
  * source and its first fetch.  Shared by serve and creds.  0, the exit
@@ -94,6 +101,16 @@ start_up(void)
 	if (token_init() == -1)
 		fatal(EXIT_SYSTEM, "token key");
 	if (loop_init(err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
+	/*
+	 * Without a key or certificate file the identity keys are made in the
+	 * background from here on (a child process): nothing waits for them
+	 * but a request for a signature.  creds serves none: no keys.
+	 */
+	if (st.serve && id_background() && identity_generate(daemon_identity_ready, NULL, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
@@ -144,7 +161,9 @@ start_up(void)
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
 	    st.src.cs_why, st.cache->cc_cur.c_akid, (long)(st.cache->cc_cur.c_expiration - now));
-	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
+	/* a key file to read or write, a certificate file to write: checked before serving */
+	if (st.serve && !id_background() && identity_init(cli.identity_key, cli.identity_cert,
+	    err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
