@@ -22,12 +22,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +61,7 @@
 #define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
+#define ID_GEN_NICE		10	/* nice value of the key generator (the server's is 0) */
 #define ID_GEN_MAX		(16 * 1024)	/* bytes the key generator may send (3 PEM keys: ~3.5 kB) */
 
 /* One signing role: its key and the self-signed certificate of that key. */
@@ -673,13 +676,14 @@ fail:
  * the sandbox it enters a moment later drops capabilities and changes uid
  * (per thread in the kernel: a thread started before would keep them, or
  * be caught mid-way by the seccomp filter, which is synchronised to every
- * thread), and forks its privileged helper (a fork while another thread
- * holds OpenSSL's or malloc's locks).  A child made before any of that
- * needs no system call the sandbox would refuse, and key generation's heap
- * and the library pages it touches (prime search, DSA parameters) are the
- * child's, not the server's.  The child writes the keys as PEM to a pipe
- * and exits; the loop reads them, certifies them and calls ready.  The
- * parent dying kills it (PR_SET_PDEATHSIG).
+ * thread), and spawns its privileged helper.  A child needs no system call
+ * the sandbox would refuse, and key generation's heap and the library
+ * pages it touches (prime search, DSA parameters) are the child's, not the
+ * server's.  The child is this binary exec'd afresh (`identity-keygen`,
+ * posix_spawn: no copy-on-write of the server's pages while it works, no
+ * descriptor or signal state inherited); it writes the keys as PEM to its
+ * stdout, a pipe, and exits.  The loop reads them, certifies them and calls
+ * ready.  The parent dying kills it (PR_SET_PDEATHSIG).
  */
 static struct {
 	pid_t		 pid;		/* the child; 0: none */
@@ -717,32 +721,33 @@ gen_stop(void)
 	idgen.ready = NULL;
 }
 
-/* The child: generate, write the PEM (or "ERR message") to fd, exit. */
-static void __attribute__((noreturn))
-gen_child(int fd, pid_t parent)
+int
+identity_keygen_main(int argc, char **argv)
 {
 	struct id_role nr[ROLE_COUNT];
 	char err[ERRBUF_LEN];
-	sigset_t none;
 	BIO *mem = NULL;
 	char *data;
 	long dlen;
 	int ok = 0;
 
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);	/* the loop's blocked signals */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-		_exit(1);
+	/* argv[1]: the daemon's pid; it gone, so are we */
+	if (argc != 2 || prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    strtol(argv[1], NULL, 10) != (long)getppid()) {
+		fprintf(stderr, "%s: identity-keygen is started by serve, not by hand\n", PROGNAME);
+		return EXIT_USAGE;
+	}
 	roles_blank(nr);
 	if (roles_generate(nr, err, sizeof(err)) == 0 &&
 	    (mem = keys_pem(nr, err, sizeof(err))) != NULL) {
 		dlen = BIO_get_mem_data(mem, &data);
 		ok = dlen > 0 && (size_t)dlen <= ID_GEN_MAX &&
-		    write_all(fd, data, (size_t)dlen) == 0;
-	} else
-		(void)!write(fd, err, strnlen(err, sizeof(err)));	/* not PEM: the reason */
+		    write_all(STDOUT_FILENO, data, (size_t)dlen) == 0;
+	} else	/* not PEM: the reason */
+		(void)!write(STDOUT_FILENO, err, strnlen(err, sizeof(err)));
 	BIO_free(mem);	/* secure heap: cleared */
-	_exit(ok ? 0 : 1);
+	roles_drop(nr);
+	return ok ? 0 : EXIT_SYSTEM;
 }
 
 /* The pipe's end: the keys in, certified and published, then ready. */
@@ -813,11 +818,45 @@ gen_readable(int fd, uint32_t events, void *arg)
 	gen_finish();
 }
 
+/* Spawn `identity-keygen` with its stdout on fd.  0 / an errno. */
+static int
+gen_spawn(int fd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	char ppid[24];
+	char *argv[] = { PROGNAME, "identity-keygen", ppid, NULL };
+	int e;
+
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
+		return e;
+	if ((e = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return e;
+	}
+	/* the loop's blocked signals unblocked, SIGPIPE (ignored here) the default */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	if ((e = posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO)) == 0 &&
+	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0 &&
+	    (e = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) == 0 &&
+	    (e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) == 0)
+		/* this very binary, whatever its path: the generator is one of its verbs */
+		e = posix_spawn(&idgen.pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return e;
+}
+
 int
 identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
 {
-	pid_t parent = getpid();
-	int p[2];
+	int p[2], e;
 
 	if (idgen.pid != 0 || (idgen.buf = malloc(ID_GEN_MAX)) == NULL) {
 		snprintf(err, errlen, "identity keys: %s", idgen.pid != 0 ? "already under way" :
@@ -826,24 +865,25 @@ identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t
 	}
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
-		goto fail;
+		free(idgen.buf);
+		idgen.buf = NULL;
+		return -1;
 	}
-	if ((idgen.pid = fork()) == -1) {
-		snprintf(err, errlen, "identity keys: fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		idgen.pid = 0;
-		goto fail;
-	}
-	if (idgen.pid == 0) {
-		close(p[0]);
-		gen_child(p[1], parent);
-	}
+	e = gen_spawn(p[1]);
 	close(p[1]);
+	/* it yields to the server: the first answers need the CPU more */
+	if (e == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)idgen.pid, ID_GEN_NICE);
 	idgen.fd = p[0];
 	idgen.len = 0;
 	idgen.ready = ready;
 	idgen.arg = arg;
+	if (e != 0) {
+		idgen.pid = 0;
+		snprintf(err, errlen, "identity keys: starting the generator: %s", strerror(e));
+		gen_stop();
+		return -1;
+	}
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    loop_watch_add(&idgen.w, p[0], EPOLLIN, gen_readable, NULL) == -1) {
 		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
@@ -851,10 +891,6 @@ identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t
 		return -1;
 	}
 	return 0;
-fail:
-	free(idgen.buf);
-	idgen.buf = NULL;
-	return -1;
 }
 
 int

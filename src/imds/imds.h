@@ -398,6 +398,12 @@ int		 identity_init(const char *key_file, const char *cert_file,
  */
 int		 identity_generate(void (*ready)(void *arg, int ok), void *arg,
 		    char *err, size_t errlen);
+/*
+ * `gimme-aws-mini identity-keygen PPID` (internal, spawned by
+ * identity_generate): generate the keys, write them as PEM to stdout.
+ * The exit status.
+ */
+int		 identity_keygen_main(int argc, char **argv);
 /* 1 when the keys are there to sign with (identity_init, or identity_generate done). */
 int		 identity_ready(void);
 /* Sign doc exactly as served.  0 ok (free with identity_sigs_free), -1 with err. */

@@ -22,6 +22,7 @@
 #include "priv/priv.h"
 
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
+#define SERVE_TRIM_DELAY_MS	100	/* ms after the listeners open: start-up's memory given back */
 #define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
 
 struct serve_options cli;	/* what the command line and environment asked for */
@@ -218,6 +219,15 @@ serve_mem_trim(void)
 		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
+static struct loop_timer trim_timer;	/* start-up's trim, once serving */
+
+static void
+trim_due(void *unused)
+{
+	(void)unused;
+	serve_mem_trim();
+}
+
 /* Take the magic IP away again (exit paths); failures are logged. */
 static void
 magic_remove(void)
@@ -343,9 +353,11 @@ serve_main(int argc, char **argv)
 		goto out_server;
 	}
 	loop_callbacks(daemon_tick, daemon_hup);
-	serve_mem_trim();
+	/* off the path of the first answers: the trim reads smaps, ~1 ms */
+	loop_timer_set(&trim_timer, SERVE_TRIM_DELAY_MS, trim_due, NULL);
 	rc = http_run() == 0 ? 0 : EXIT_SYSTEM;
 	ran = 1;
+	loop_timer_cancel(&trim_timer);
 	loop_timer_cancel(&st.life_timer);
 	/* every way out undoes what was set up, in reverse */
 out_server:
