@@ -62,6 +62,7 @@
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
 #define ID_GEN_NICE		10	/* nice value of the key generator (the server's is 0) */
+#define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
 #define ID_GEN_MAX		(16 * 1024)	/* bytes the key generator may send (3 PEM keys: ~3.5 kB) */
 
 /* One signing role: its key and the self-signed certificate of that key. */
@@ -447,7 +448,7 @@ write_all(int fd, const char *buf, size_t len)
  * secure heap (cleared on free): what a key file holds.  NULL with err.
  */
 static BIO *
-keys_pem(struct id_role *roles, char *err, size_t errlen)
+keys_pem(struct id_role *roles, int certs, char *err, size_t errlen)
 {
 	BIO *mem;
 	int i;
@@ -463,7 +464,39 @@ keys_pem(struct id_role *roles, char *err, size_t errlen)
 			BIO_free(mem);
 			return NULL;
 		}
+	for (i = 0; certs && i < ROLE_COUNT; i++)
+		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
+			ossl_fail(err, errlen, "identity keys: PEM_write_bio_X509");
+			BIO_free(mem);
+			return NULL;
+		}
 	return mem;
+}
+
+/* The certificates of text (PEM, in role order, after the keys) into roles.  0 / -1 with err. */
+static int
+parse_certs(const char *text, size_t len, struct id_role *roles, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const char *p = text, *end = text + len;
+	BIO *bio;
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++, p += sizeof(begin) - 1) {
+		if ((p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) == NULL) {
+			snprintf(err, errlen, "identity keys: %s's certificate missing",
+			    roles[i].r_name);
+			return -1;
+		}
+		/* (int) is safe: len <= ID_GEN_MAX */
+		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL)
+			return ossl_fail(err, errlen, "identity keys: certificate");
+		roles[i].r_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		if (roles[i].r_cert == NULL)
+			return ossl_fail(err, errlen, "identity keys: certificate");
+	}
+	return 0;
 }
 
 /*
@@ -478,7 +511,7 @@ save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 	long dlen;
 	int fd = -1, created = 0, rc = -1;
 
-	if ((mem = keys_pem(roles, err, errlen)) == NULL)
+	if ((mem = keys_pem(roles, 0, err, errlen)) == NULL)
 		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -662,6 +695,8 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 		goto fail;
 	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
 		goto fail;
+	/* new keys: what the old ones signed, or would have, goes */
+	identity_cleanup();
 	roles_publish(nr);
 	return 0;
 fail:
@@ -681,19 +716,52 @@ fail:
  * pages it touches (prime search, DSA parameters) are the child's, not the
  * server's.  The child is this binary exec'd afresh (`identity-keygen`,
  * posix_spawn: no copy-on-write of the server's pages while it works, no
- * descriptor or signal state inherited); it writes the keys as PEM to its
- * stdout, a pipe, and exits.  The loop reads them, certifies them and calls
- * ready.  The parent dying kills it (PR_SET_PDEATHSIG).
+ * descriptor or signal state inherited).  It reads the identity document
+ * on its stdin (identity_offer: the first snapshot's), makes the keys and
+ * certificates, signs the document, and writes to its stdout, a pipe: the
+ * keys and certificates as PEM, then ID_SIGS_MARK with the three lengths
+ * and the signatures.  The loop takes them in and calls ready.  The
+ * parent dying kills it (PR_SET_PDEATHSIG).
+ *
+ * So the server itself runs no OpenSSL code and holds none of OpenSSL's
+ * state (a third of a megabyte of heap, and its library pages) until a
+ * different document has to be signed (`ctl set` of a fact): id_pem is
+ * parsed into id_roles then.
  */
 static struct {
 	pid_t		 pid;		/* the child; 0: none */
-	int		 fd;		/* the pipe's read end; -1: none */
+	int		 fd;		/* the pipe's read end (its stdout); -1: none */
+	int		 in_fd;		/* its stdin's write end, until the document is offered */
 	struct loop_watch w;
 	char		*buf;		/* what the child wrote so far (ID_GEN_MAX) */
 	size_t		 len;
+	char		*doc;		/* the document offered (malloc'd copy), NULL: none */
+	size_t		 doc_len;
 	void		(*ready)(void *arg, int ok);
 	void		*arg;
-} idgen = { 0, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, NULL };
+} idgen = { 0, -1, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, 0, NULL, NULL };
+
+/* The keys and certificates as PEM (the child's), NULL: none or already in id_roles. */
+static char	*id_pem;
+static size_t	 id_pem_len;
+
+/* The last document signed and its signatures: the same bytes are not signed again. */
+static struct {
+	char		*doc;
+	size_t		 len;
+	struct identity_sigs sigs;
+} id_last;
+
+static int	sign_doc(const struct id_role *roles, const char *doc, size_t len,
+		    struct identity_sigs *out, char *err, size_t errlen);
+
+/* wipe_free *p (len bytes), and forget it. */
+static void
+wipe_drop(char **p, size_t len)
+{
+	wipe_free(*p, len);
+	*p = NULL;
+}
 
 /*
  * Stop a generation under way: the child is killed and reaped, or, where
@@ -708,26 +776,49 @@ gen_stop(void)
 		idgen.w.lw_fd = -1;
 		idgen.fd = -1;
 	}
+	if (idgen.in_fd != -1)
+		close(idgen.in_fd);
+	idgen.in_fd = -1;
 	if (idgen.pid > 0 && kill(idgen.pid, SIGKILL) == 0)
 		while (waitpid(idgen.pid, NULL, 0) == -1 && errno == EINTR)
 			;
 	idgen.pid = 0;
-	if (idgen.buf != NULL) {
-		explicit_bzero(idgen.buf, ID_GEN_MAX);
-		free(idgen.buf);
-		idgen.buf = NULL;
-	}
+	if (idgen.buf != NULL)
+		wipe_drop(&idgen.buf, ID_GEN_MAX);
 	idgen.len = 0;
+	wipe_drop(&idgen.doc, idgen.doc_len);
 	idgen.ready = NULL;
+}
+
+/* The child's output after the PEM: ID_SIGS_MARK, the lengths, the bodies. */
+static int
+keygen_sign(BIO *mem, const struct id_role *nr, const char *doc, size_t len, char *err,
+    size_t errlen)
+{
+	struct identity_sigs sg;
+	int ok;
+
+	if (sign_doc(nr, doc, len, &sg, err, errlen) == -1)
+		return -1;
+	ok = BIO_printf(mem, "%s%zu %zu %zu\n", ID_SIGS_MARK, sg.is_signature_len,
+	    sg.is_pkcs7_len, sg.is_rsa2048_len) > 0 &&
+	    BIO_write(mem, sg.is_signature, (int)sg.is_signature_len) ==
+	    (int)sg.is_signature_len &&
+	    BIO_write(mem, sg.is_pkcs7, (int)sg.is_pkcs7_len) == (int)sg.is_pkcs7_len &&
+	    BIO_write(mem, sg.is_rsa2048, (int)sg.is_rsa2048_len) == (int)sg.is_rsa2048_len;
+	identity_sigs_free(&sg);
+	if (!ok)
+		return ossl_fail(err, errlen, "identity keys: BIO_write");
+	return 0;
 }
 
 int
 identity_keygen_main(int argc, char **argv)
 {
 	struct id_role nr[ROLE_COUNT];
-	char err[ERRBUF_LEN];
+	char err[ERRBUF_LEN], *doc = NULL, *data;
+	size_t doclen = 0;
 	BIO *mem = NULL;
-	char *data;
 	long dlen;
 	int ok = 0;
 
@@ -739,23 +830,89 @@ identity_keygen_main(int argc, char **argv)
 	}
 	roles_blank(nr);
 	if (roles_generate(nr, err, sizeof(err)) == 0 &&
-	    (mem = keys_pem(nr, err, sizeof(err))) != NULL) {
-		dlen = BIO_get_mem_data(mem, &data);
-		ok = dlen > 0 && (size_t)dlen <= ID_GEN_MAX &&
-		    write_all(STDOUT_FILENO, data, (size_t)dlen) == 0;
-	} else	/* not PEM: the reason */
+	    roles_certify(nr, err, sizeof(err)) == 0 &&
+	    (mem = keys_pem(nr, 1, err, sizeof(err))) != NULL) {
+		/* the document, once the daemon has built it (none: keys only) */
+		if (read_fd_capped(STDIN_FILENO, ID_GEN_MAX, &doc, &doclen) == -1)
+			doclen = 0;
+		if (doclen == 0 || keygen_sign(mem, nr, doc, doclen, err, sizeof(err)) == 0) {
+			dlen = BIO_get_mem_data(mem, &data);
+			ok = dlen > 0 && (size_t)dlen <= ID_GEN_MAX &&
+			    write_all(STDOUT_FILENO, data, (size_t)dlen) == 0;
+		}
+	}
+	if (!ok)	/* not PEM: the reason */
 		(void)!write(STDOUT_FILENO, err, strnlen(err, sizeof(err)));
 	BIO_free(mem);	/* secure heap: cleared */
+	free(doc);
 	roles_drop(nr);
 	return ok ? 0 : EXIT_SYSTEM;
 }
 
-/* The pipe's end: the keys in, certified and published, then ready. */
+/* A decimal length of at most ID_GEN_MAX at *p, then sep.  0 / -1. */
+static int
+parse_len(const char **p, const char *end, char sep, size_t *out)
+{
+	size_t v = 0;
+
+	if (*p >= end || **p < '0' || **p > '9')
+		return -1;
+	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
+		if ((v = v * 10 + (size_t)(**p - '0')) > ID_GEN_MAX)
+			return -1;
+	if (*p >= end || **p != sep)
+		return -1;
+	(*p)++;
+	*out = v;
+	return 0;
+}
+
+/* A malloc'd copy of len bytes at p into *dst.  0 / -1. */
+static int
+dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
+{
+	if ((*dst = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(*dst, p, len);
+	(*dst)[len] = '\0';
+	*dstlen = len;
+	return 0;
+}
+
+/*
+ * The signatures after the PEM (p: at ID_SIGS_MARK) become id_last's, for
+ * the document offered.  Nothing usable: id_last stays empty (the first
+ * snapshot then signs here).
+ */
+static void
+gen_take_sigs(const char *p, const char *end)
+{
+	struct identity_sigs sg = { 0 };
+	size_t l[3];
+
+	p += sizeof(ID_SIGS_MARK) - 1;
+	if (idgen.doc == NULL || parse_len(&p, end, ' ', &l[0]) == -1 ||
+	    parse_len(&p, end, ' ', &l[1]) == -1 || parse_len(&p, end, '\n', &l[2]) == -1 ||
+	    (size_t)(end - p) != l[0] + l[1] + l[2])
+		return;
+	if (dup_bytes(&sg.is_signature, &sg.is_signature_len, p, l[0]) == -1 ||
+	    dup_bytes(&sg.is_pkcs7, &sg.is_pkcs7_len, p + l[0], l[1]) == -1 ||
+	    dup_bytes(&sg.is_rsa2048, &sg.is_rsa2048_len, p + l[0] + l[1], l[2]) == -1) {
+		identity_sigs_free(&sg);
+		return;
+	}
+	id_last.doc = idgen.doc;
+	id_last.len = idgen.doc_len;
+	id_last.sigs = sg;
+	idgen.doc = NULL;
+}
+
+/* The pipe's end: the keys (and the first signatures) in, then ready. */
 static void
 gen_finish(void)
 {
-	struct id_role nr[ROLE_COUNT];
-	char err[ERRBUF_LEN];
+	char err[ERRBUF_LEN] = "";
+	const char *mark, *end = idgen.buf + idgen.len;
 	int status = 0, ok = 0;
 
 	loop_watch_del(&idgen.w);
@@ -765,26 +922,26 @@ gen_finish(void)
 	while (waitpid(idgen.pid, &status, 0) == -1 && errno == EINTR)
 		;
 	idgen.pid = 0;
-	roles_blank(nr);
-	if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) == 0 &&
-	    parse_keys(idgen.buf, idgen.len, "(generated)", nr, err, sizeof(err)) == 0 &&
-	    nr[ROLE_SIG].r_key != NULL && nr[ROLE_DSA].r_key != NULL &&
-	    nr[ROLE_RSA2048].r_key != NULL && roles_certify(nr, err, sizeof(err)) == 0) {
-		roles_publish(nr);
-		ok = 1;
-	} else {
-		if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) != 0)
-			snprintf(err, sizeof(err), "%.*s", (int)idgen.len, idgen.buf);
-		else if (idgen.len == 0)
-			snprintf(err, sizeof(err), "the generator exited (status %d) without "
-			    "a key", status);
-		roles_drop(nr);
+	if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) == 0) {
+		if ((mark = memmem(idgen.buf, idgen.len, ID_SIGS_MARK,
+		    sizeof(ID_SIGS_MARK) - 1)) == NULL)
+			mark = end;
+		if (dup_bytes(&id_pem, &id_pem_len, idgen.buf, (size_t)(mark - idgen.buf)) == 0) {
+			ok = 1;
+			if (mark != end)
+				gen_take_sigs(mark, end);
+		} else
+			snprintf(err, sizeof(err), "out of memory");
+	} else if (idgen.len > 0)
+		snprintf(err, sizeof(err), "%.*s", (int)idgen.len, idgen.buf);
+	else
+		snprintf(err, sizeof(err), "the generator exited (status %d) without a key",
+		    status);
+	if (!ok)
 		log_err("identity keys: %s: signatures are not served", err);
-	}
-	explicit_bzero(idgen.buf, ID_GEN_MAX);
-	free(idgen.buf);
-	idgen.buf = NULL;
+	wipe_drop(&idgen.buf, ID_GEN_MAX);
 	idgen.len = 0;
+	wipe_drop(&idgen.doc, idgen.doc_len);
 	if (ok)
 		log_info("identity keys generated");
 	if (idgen.ready != NULL)
@@ -818,9 +975,9 @@ gen_readable(int fd, uint32_t events, void *arg)
 	gen_finish();
 }
 
-/* Spawn `identity-keygen` with its stdout on fd.  0 / an errno. */
+/* Spawn `identity-keygen` with its stdin on in, its stdout on out.  0 / an errno. */
 static int
-gen_spawn(int fd)
+gen_spawn(int in, int out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -840,7 +997,8 @@ gen_spawn(int fd)
 	sigemptyset(&none);
 	sigemptyset(&dfl);
 	sigaddset(&dfl, SIGPIPE);
-	if ((e = posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO)) == 0 &&
+	if ((e = posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO)) == 0 &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO)) == 0 &&
 	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0 &&
 	    (e = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) == 0 &&
@@ -856,25 +1014,28 @@ gen_spawn(int fd)
 int
 identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
 {
-	int p[2], e;
+	int p[2], q[2] = { -1, -1 }, e;
 
 	if (idgen.pid != 0 || (idgen.buf = malloc(ID_GEN_MAX)) == NULL) {
 		snprintf(err, errlen, "identity keys: %s", idgen.pid != 0 ? "already under way" :
 		    strerror(errno));
 		return -1;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
+	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(q, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
+		if (q[0] == -1) {
+			close(p[0]);
+			close(p[1]);
+		}
 		free(idgen.buf);
 		idgen.buf = NULL;
 		return -1;
 	}
-	e = gen_spawn(p[1]);
+	e = gen_spawn(q[0], p[1]);
 	close(p[1]);
-	/* it yields to the server: the first answers need the CPU more */
-	if (e == 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)idgen.pid, ID_GEN_NICE);
+	close(q[0]);
 	idgen.fd = p[0];
+	idgen.in_fd = q[1];
 	idgen.len = 0;
 	idgen.ready = ready;
 	idgen.arg = arg;
@@ -884,7 +1045,9 @@ identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t
 		gen_stop();
 		return -1;
 	}
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	/* it yields to the server: the first answers need the CPU more */
+	(void)setpriority(PRIO_PROCESS, (id_t)idgen.pid, ID_GEN_NICE);
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 || fcntl(q[1], F_SETFL, O_NONBLOCK) == -1 ||
 	    loop_watch_add(&idgen.w, p[0], EPOLLIN, gen_readable, NULL) == -1) {
 		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
 		gen_stop();
@@ -893,10 +1056,26 @@ identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t
 	return 0;
 }
 
+void
+identity_offer(const char *doc, size_t len)
+{
+	ssize_t w;
+
+	if (idgen.in_fd == -1)
+		return;
+	/* one write into an empty pipe: all of it, or the child signs nothing */
+	if (doc != NULL && len > 0 && len <= ID_GEN_MAX &&
+	    dup_bytes(&idgen.doc, &idgen.doc_len, doc, len) == 0 &&
+	    ((w = write(idgen.in_fd, doc, len)) < 0 || (size_t)w != len))
+		wipe_drop(&idgen.doc, idgen.doc_len);
+	close(idgen.in_fd);
+	idgen.in_fd = -1;
+}
+
 int
 identity_ready(void)
 {
-	return id_roles[ROLE_SIG].r_key != NULL;
+	return id_roles[ROLE_SIG].r_key != NULL || id_pem != NULL;
 }
 
 /* Base64 in 76-column lines into a fresh malloc'd string.  0 / -1 with err. */
@@ -986,25 +1165,101 @@ done:
 	return rc;
 }
 
-int
-identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
-    size_t errlen)
+/* The three signatures of doc with roles' keys.  0 / -1 with err. */
+static int
+sign_doc(const struct id_role *roles, const char *doc, size_t len, struct identity_sigs *out,
+    char *err, size_t errlen)
 {
 	out->is_signature = out->is_pkcs7 = out->is_rsa2048 = NULL;
 	out->is_signature_len = out->is_pkcs7_len = out->is_rsa2048_len = 0;
-	if (id_roles[ROLE_SIG].r_key == NULL) {
-		snprintf(err, errlen, "identity: keys not initialised");
-		return -1;
-	}
-	if (sign_plain(&id_roles[ROLE_SIG], doc, len, &out->is_signature,
+	if (sign_plain(&roles[ROLE_SIG], doc, len, &out->is_signature,
 	    &out->is_signature_len, err, errlen) == -1 ||
-	    sign_pkcs7(&id_roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
+	    sign_pkcs7(&roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
 	    &out->is_pkcs7_len, err, errlen) == -1 ||
-	    sign_pkcs7(&id_roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
+	    sign_pkcs7(&roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
 	    &out->is_rsa2048_len, err, errlen) == -1) {
 		identity_sigs_free(out);
 		return -1;
 	}
+	return 0;
+}
+
+/* Copies of src's signatures into dst.  0 / -1. */
+static int
+sigs_dup(const struct identity_sigs *src, struct identity_sigs *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (dup_bytes(&dst->is_signature, &dst->is_signature_len, src->is_signature,
+	    src->is_signature_len) == -1 ||
+	    dup_bytes(&dst->is_pkcs7, &dst->is_pkcs7_len, src->is_pkcs7,
+	    src->is_pkcs7_len) == -1 ||
+	    dup_bytes(&dst->is_rsa2048, &dst->is_rsa2048_len, src->is_rsa2048,
+	    src->is_rsa2048_len) == -1) {
+		identity_sigs_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forget the last document signed. */
+static void
+last_clear(void)
+{
+	identity_sigs_free(&id_last.sigs);
+	wipe_drop(&id_last.doc, id_last.len);
+	id_last.len = 0;
+}
+
+/* The child's keys (id_pem) into id_roles, for a document it did not sign.  0 / -1 with err. */
+static int
+roles_load(char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	int i;
+
+	if (id_roles[ROLE_SIG].r_key != NULL)
+		return 0;
+	if (id_pem == NULL) {
+		snprintf(err, errlen, "identity: keys not initialised");
+		return -1;
+	}
+	roles_blank(nr);
+	if (parse_keys(id_pem, id_pem_len, "(generated)", nr, err, errlen) == -1 ||
+	    parse_certs(id_pem, id_pem_len, nr, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (nr[i].r_key == NULL) {
+			snprintf(err, errlen, "identity keys: no %s key", nr[i].r_name);
+			goto fail;
+		}
+	roles_publish(nr);
+	wipe_drop(&id_pem, id_pem_len);
+	id_pem_len = 0;
+	return 0;
+fail:
+	roles_drop(nr);
+	return -1;
+}
+
+int
+identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
+    size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (id_last.doc != NULL && id_last.len == len && memcmp(id_last.doc, doc, len) == 0) {
+		if (sigs_dup(&id_last.sigs, out) == -1) {
+			snprintf(err, errlen, "identity signature: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (roles_load(err, errlen) == -1 || sign_doc(id_roles, doc, len, out, err, errlen) == -1)
+		return -1;
+	/* remembered for the next snapshot of the same document */
+	last_clear();
+	if (dup_bytes(&id_last.doc, &id_last.len, doc, len) == 0 &&
+	    sigs_dup(out, &id_last.sigs) == -1)
+		last_clear();
 	return 0;
 }
 
@@ -1024,6 +1279,9 @@ identity_cleanup(void)
 	int i;
 
 	gen_stop();
+	wipe_drop(&id_pem, id_pem_len);
+	id_pem_len = 0;
+	last_clear();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);
 }

@@ -404,9 +404,20 @@ int		 identity_generate(void (*ready)(void *arg, int ok), void *arg,
  * The exit status.
  */
 int		 identity_keygen_main(int argc, char **argv);
+/*
+ * The document the generator should sign while it is at it (the first
+ * snapshot's; NULL: none), so that the server needs no OpenSSL until a
+ * different one is signed.  Only the first offer counts; without a
+ * generator under way, nothing.
+ */
+void		 identity_offer(const char *doc, size_t len);
 /* 1 when the keys are there to sign with (identity_init, or identity_generate done). */
 int		 identity_ready(void);
-/* Sign doc exactly as served.  0 ok (free with identity_sigs_free), -1 with err. */
+/*
+ * Sign doc exactly as served.  The same bytes as the last document signed
+ * (or the generator's) get the same signatures, without signing again.
+ * 0 ok (free with identity_sigs_free), -1 with err.
+ */
 int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
 		    char *err, size_t errlen);
 void		 identity_sigs_free(struct identity_sigs *s);

@@ -1196,8 +1196,12 @@ gen_signatures(struct build *b, const struct snapshot_input *in)
 	int ready = identity_ready();
 
 	d = tree_lookup(b->b_root, PATH_DOCUMENT, strlen(PATH_DOCUMENT));
-	if (d == NULL || d->n_dir || d->n_bodylen == 0)
+	if (d == NULL || d->n_dir || d->n_bodylen == 0) {
+		identity_offer(NULL, 0);
 		return 0;	/* no document, nothing to sign */
+	}
+	if (!ready)	/* the key generator signs it too */
+		identity_offer(d->n_body, d->n_bodylen);
 	if (ready && identity_sign(d->n_body, d->n_bodylen, &sigs, b->b_err, b->b_errlen) == -1)
 		return -1;
 	/* d is not used past this point: inserting siblings may move it */
