@@ -22,16 +22,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,9 +55,7 @@
 #define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
-#define ID_GEN_NICE		10	/* nice value of the key generator (the server's is 0) */
 #define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
-#define ID_GEN_MAX		(16 * 1024)	/* bytes the key generator may send (3 PEM keys: ~3.5 kB) */
 
 /* One signing role: its key and the self-signed certificate of that key. */
 struct id_role {
@@ -488,7 +480,7 @@ parse_certs(const char *text, size_t len, struct id_role *roles, char *err, size
 			    roles[i].r_name);
 			return -1;
 		}
-		/* (int) is safe: len <= ID_GEN_MAX */
+		/* (int) is safe: len <= KEYGEN_OUT_MAX */
 		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL)
 			return ossl_fail(err, errlen, "identity keys: certificate");
 		roles[i].r_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
@@ -704,45 +696,17 @@ fail:
 	return -1;
 }
 
-/* ---- the keys generated in a child process ---------------------------- */
+/* ---- for the key generator (keygen.c) ---------------------------------- */
 
 /*
- * Why a child process and not a thread: the daemon is single-threaded, and
- * the sandbox it enters a moment later drops capabilities and changes uid
- * (per thread in the kernel: a thread started before would keep them, or
- * be caught mid-way by the seccomp filter, which is synchronised to every
- * thread), and spawns its privileged helper.  A child needs no system call
- * the sandbox would refuse, and key generation's heap and the library
- * pages it touches (prime search, DSA parameters) are the child's, not the
- * server's.  The child is this binary exec'd afresh (`identity-keygen`,
- * posix_spawn: no copy-on-write of the server's pages while it works, no
- * descriptor or signal state inherited).  It reads the identity document
- * on its stdin (identity_offer: the first snapshot's), makes the keys and
- * certificates, signs the document, and writes to its stdout, a pipe: the
- * keys and certificates as PEM, then ID_SIGS_MARK with the three lengths
- * and the signatures.  The loop takes them in and calls ready.  The
- * parent dying kills it (PR_SET_PDEATHSIG).
- *
- * So the server itself runs no OpenSSL code and holds none of OpenSSL's
- * state (a third of a megabyte of heap, and its library pages) until a
- * different document has to be signed (`ctl set` of a fact): id_pem is
- * parsed into id_roles then.
+ * The generator's answer is the keys and certificates as PEM, then
+ * ID_SIGS_MARK with the three lengths and the signatures of the document
+ * it was given.  The server keeps the PEM (id_pem) and parses it only for a
+ * document the generator did not sign: until then it runs no OpenSSL code
+ * and holds none of OpenSSL's state (a third of a megabyte of heap, and its
+ * library pages).
  */
-static struct {
-	pid_t		 pid;		/* the child; 0: none */
-	int		 fd;		/* the pipe's read end (its stdout); -1: none */
-	int		 in_fd;		/* its stdin's write end, until the document is offered */
-	struct loop_watch w;
-	char		*buf;		/* what the child wrote so far (ID_GEN_MAX) */
-	size_t		 len;
-	char		*doc;		/* the document offered (malloc'd copy), NULL: none */
-	size_t		 doc_len;
-	void		(*ready)(void *arg, int ok);
-	void		*arg;
-} idgen = { 0, -1, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, 0, NULL, NULL };
-
-/* The keys and certificates as PEM (the child's), NULL: none or already in id_roles. */
-static char	*id_pem;
+static char	*id_pem;	/* the generator's keys and certificates; NULL: none, or in id_roles */
 static size_t	 id_pem_len;
 
 /* The last document signed and its signatures: the same bytes are not signed again. */
@@ -763,36 +727,30 @@ wipe_drop(char **p, size_t len)
 	*p = NULL;
 }
 
-/*
- * Stop a generation under way: the child is killed and reaped, or, where
- * the sandbox refuses kill(2), left to die of the pipe's close (EPIPE) or
- * of our exit (PR_SET_PDEATHSIG).
- */
+/* Forget the last document signed. */
 static void
-gen_stop(void)
+last_clear(void)
 {
-	if (idgen.fd != -1) {
-		close(idgen.fd);	/* out of the epoll set with it */
-		idgen.w.lw_fd = -1;
-		idgen.fd = -1;
-	}
-	if (idgen.in_fd != -1)
-		close(idgen.in_fd);
-	idgen.in_fd = -1;
-	if (idgen.pid > 0 && kill(idgen.pid, SIGKILL) == 0)
-		while (waitpid(idgen.pid, NULL, 0) == -1 && errno == EINTR)
-			;
-	idgen.pid = 0;
-	if (idgen.buf != NULL)
-		wipe_drop(&idgen.buf, ID_GEN_MAX);
-	idgen.len = 0;
-	wipe_drop(&idgen.doc, idgen.doc_len);
-	idgen.ready = NULL;
+	identity_sigs_free(&id_last.sigs);
+	wipe_drop(&id_last.doc, id_last.len);
+	id_last.len = 0;
 }
 
-/* The child's output after the PEM: ID_SIGS_MARK, the lengths, the bodies. */
+/* A malloc'd copy of len bytes at p into *dst.  0 / -1. */
 static int
-keygen_sign(BIO *mem, const struct id_role *nr, const char *doc, size_t len, char *err,
+dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
+{
+	if ((*dst = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(*dst, p, len);
+	(*dst)[len] = '\0';
+	*dstlen = len;
+	return 0;
+}
+
+/* After the PEM in mem: ID_SIGS_MARK, the lengths, then doc's signatures. */
+static int
+append_sigs(BIO *mem, const struct id_role *nr, const char *doc, size_t len, char *err,
     size_t errlen)
 {
 	struct identity_sigs sg;
@@ -813,43 +771,32 @@ keygen_sign(BIO *mem, const struct id_role *nr, const char *doc, size_t len, cha
 }
 
 int
-identity_keygen_main(int argc, char **argv)
+identity_keys_write(int fd, const char *doc, size_t len, char *err, size_t errlen)
 {
 	struct id_role nr[ROLE_COUNT];
-	char err[ERRBUF_LEN], *doc = NULL, *data;
-	size_t doclen = 0;
 	BIO *mem = NULL;
+	char *data;
 	long dlen;
-	int ok = 0;
+	int rc = -1;
 
-	/* argv[1]: the daemon's pid; it gone, so are we */
-	if (argc != 2 || prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-	    strtol(argv[1], NULL, 10) != (long)getppid()) {
-		fprintf(stderr, "%s: identity-keygen is started by serve, not by hand\n", PROGNAME);
-		return EXIT_USAGE;
-	}
 	roles_blank(nr);
-	if (roles_generate(nr, err, sizeof(err)) == 0 &&
-	    roles_certify(nr, err, sizeof(err)) == 0 &&
-	    (mem = keys_pem(nr, 1, err, sizeof(err))) != NULL) {
-		/* the document, once the daemon has built it (none: keys only) */
-		if (read_fd_capped(STDIN_FILENO, ID_GEN_MAX, &doc, &doclen) == -1)
-			doclen = 0;
-		if (doclen == 0 || keygen_sign(mem, nr, doc, doclen, err, sizeof(err)) == 0) {
-			dlen = BIO_get_mem_data(mem, &data);
-			ok = dlen > 0 && (size_t)dlen <= ID_GEN_MAX &&
-			    write_all(STDOUT_FILENO, data, (size_t)dlen) == 0;
-		}
+	if (roles_generate(nr, err, errlen) == 0 && roles_certify(nr, err, errlen) == 0 &&
+	    (mem = keys_pem(nr, 1, err, errlen)) != NULL &&
+	    (len == 0 || append_sigs(mem, nr, doc, len, err, errlen) == 0)) {
+		dlen = BIO_get_mem_data(mem, &data);
+		if (dlen <= 0 || (size_t)dlen > KEYGEN_OUT_MAX)
+			snprintf(err, errlen, "identity keys: %ld bytes to write", dlen);
+		else if (write_all(fd, data, (size_t)dlen) == -1)
+			snprintf(err, errlen, "identity keys: %s", strerror(errno));
+		else
+			rc = 0;
 	}
-	if (!ok)	/* not PEM: the reason */
-		(void)!write(STDOUT_FILENO, err, strnlen(err, sizeof(err)));
 	BIO_free(mem);	/* secure heap: cleared */
-	free(doc);
 	roles_drop(nr);
-	return ok ? 0 : EXIT_SYSTEM;
+	return rc;
 }
 
-/* A decimal length of at most ID_GEN_MAX at *p, then sep.  0 / -1. */
+/* A decimal length of at most KEYGEN_OUT_MAX at *p, then sep.  0 / -1. */
 static int
 parse_len(const char **p, const char *end, char sep, size_t *out)
 {
@@ -858,7 +805,7 @@ parse_len(const char **p, const char *end, char sep, size_t *out)
 	if (*p >= end || **p < '0' || **p > '9')
 		return -1;
 	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
-		if ((v = v * 10 + (size_t)(**p - '0')) > ID_GEN_MAX)
+		if ((v = v * 10 + (size_t)(**p - '0')) > KEYGEN_OUT_MAX)
 			return -1;
 	if (*p >= end || **p != sep)
 		return -1;
@@ -867,31 +814,19 @@ parse_len(const char **p, const char *end, char sep, size_t *out)
 	return 0;
 }
 
-/* A malloc'd copy of len bytes at p into *dst.  0 / -1. */
-static int
-dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
-{
-	if ((*dst = malloc(len + 1)) == NULL)
-		return -1;
-	memcpy(*dst, p, len);
-	(*dst)[len] = '\0';
-	*dstlen = len;
-	return 0;
-}
-
 /*
  * The signatures after the PEM (p: at ID_SIGS_MARK) become id_last's, for
- * the document offered.  Nothing usable: id_last stays empty (the first
+ * *doc (taken over).  Nothing usable: id_last stays empty (the first
  * snapshot then signs here).
  */
 static void
-gen_take_sigs(const char *p, const char *end)
+take_sigs(const char *p, const char *end, char **doc, size_t doclen)
 {
 	struct identity_sigs sg = { 0 };
 	size_t l[3];
 
 	p += sizeof(ID_SIGS_MARK) - 1;
-	if (idgen.doc == NULL || parse_len(&p, end, ' ', &l[0]) == -1 ||
+	if (*doc == NULL || parse_len(&p, end, ' ', &l[0]) == -1 ||
 	    parse_len(&p, end, ' ', &l[1]) == -1 || parse_len(&p, end, '\n', &l[2]) == -1 ||
 	    (size_t)(end - p) != l[0] + l[1] + l[2])
 		return;
@@ -901,175 +836,35 @@ gen_take_sigs(const char *p, const char *end)
 		identity_sigs_free(&sg);
 		return;
 	}
-	id_last.doc = idgen.doc;
-	id_last.len = idgen.doc_len;
+	last_clear();
+	id_last.doc = *doc;
+	id_last.len = doclen;
 	id_last.sigs = sg;
-	idgen.doc = NULL;
-}
-
-/* The pipe's end: the keys (and the first signatures) in, then ready. */
-static void
-gen_finish(void)
-{
-	char err[ERRBUF_LEN] = "";
-	const char *mark, *end = idgen.buf + idgen.len;
-	int status = 0, ok = 0;
-
-	loop_watch_del(&idgen.w);
-	close(idgen.fd);
-	idgen.fd = -1;
-	/* EOF: the child is exiting, so this wait is short */
-	while (waitpid(idgen.pid, &status, 0) == -1 && errno == EINTR)
-		;
-	idgen.pid = 0;
-	if (idgen.len >= 5 && memcmp(idgen.buf, "-----", 5) == 0) {
-		if ((mark = memmem(idgen.buf, idgen.len, ID_SIGS_MARK,
-		    sizeof(ID_SIGS_MARK) - 1)) == NULL)
-			mark = end;
-		if (dup_bytes(&id_pem, &id_pem_len, idgen.buf, (size_t)(mark - idgen.buf)) == 0) {
-			ok = 1;
-			if (mark != end)
-				gen_take_sigs(mark, end);
-		} else
-			snprintf(err, sizeof(err), "out of memory");
-	} else if (idgen.len > 0)
-		snprintf(err, sizeof(err), "%.*s", (int)idgen.len, idgen.buf);
-	else
-		snprintf(err, sizeof(err), "the generator exited (status %d) without a key",
-		    status);
-	if (!ok)
-		log_err("identity keys: %s: signatures are not served", err);
-	wipe_drop(&idgen.buf, ID_GEN_MAX);
-	idgen.len = 0;
-	wipe_drop(&idgen.doc, idgen.doc_len);
-	if (ok)
-		log_info("identity keys generated");
-	if (idgen.ready != NULL)
-		idgen.ready(idgen.arg, ok);
-}
-
-/* The pipe is readable: take what is there; at EOF (or too much), finish. */
-static void
-gen_readable(int fd, uint32_t events, void *arg)
-{
-	ssize_t r;
-
-	(void)events;
-	(void)arg;
-	for (;;) {
-		if (idgen.len == ID_GEN_MAX) {
-			idgen.len = 0;	/* more than keys: not trusted */
-			break;
-		}
-		r = read(fd, idgen.buf + idgen.len, ID_GEN_MAX - idgen.len);
-		if (r > 0) {
-			idgen.len += (size_t)r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EAGAIN)
-			return;
-		break;	/* EOF or an error */
-	}
-	gen_finish();
-}
-
-/* Spawn `identity-keygen` with its stdin on in, its stdout on out.  0 / an errno. */
-static int
-gen_spawn(int in, int out)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	char ppid[24];
-	char *argv[] = { PROGNAME, "identity-keygen", ppid, NULL };
-	int e;
-
-	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		return e;
-	if ((e = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return e;
-	}
-	/* the loop's blocked signals unblocked, SIGPIPE (ignored here) the default */
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	if ((e = posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO)) == 0 &&
-	    (e = posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO)) == 0 &&
-	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0 &&
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) == 0 &&
-	    (e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF)) == 0)
-		/* this very binary, whatever its path: the generator is one of its verbs */
-		e = posix_spawn(&idgen.pid, "/proc/self/exe", &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return e;
+	*doc = NULL;
 }
 
 int
-identity_generate(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
+identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
+    size_t errlen)
 {
-	int p[2], q[2] = { -1, -1 }, e;
+	const char *mark, *end = buf + len;
 
-	if (idgen.pid != 0 || (idgen.buf = malloc(ID_GEN_MAX)) == NULL) {
-		snprintf(err, errlen, "identity keys: %s", idgen.pid != 0 ? "already under way" :
-		    strerror(errno));
+	if (len < 5 || memcmp(buf, "-----", 5) != 0) {
+		/* not PEM: the generator's reason, at most a line of it */
+		snprintf(err, errlen, "%.*s", (int)(len < 200 ? len : 200), buf);
 		return -1;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(q, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
-		if (q[0] == -1) {
-			close(p[0]);
-			close(p[1]);
-		}
-		free(idgen.buf);
-		idgen.buf = NULL;
+	if ((mark = memmem(buf, len, ID_SIGS_MARK, sizeof(ID_SIGS_MARK) - 1)) == NULL)
+		mark = end;
+	/* new keys: what the old ones signed goes */
+	identity_cleanup();
+	if (dup_bytes(&id_pem, &id_pem_len, buf, (size_t)(mark - buf)) == -1) {
+		snprintf(err, errlen, "identity keys: out of memory");
 		return -1;
 	}
-	e = gen_spawn(q[0], p[1]);
-	close(p[1]);
-	close(q[0]);
-	idgen.fd = p[0];
-	idgen.in_fd = q[1];
-	idgen.len = 0;
-	idgen.ready = ready;
-	idgen.arg = arg;
-	if (e != 0) {
-		idgen.pid = 0;
-		snprintf(err, errlen, "identity keys: starting the generator: %s", strerror(e));
-		gen_stop();
-		return -1;
-	}
-	/* it yields to the server: the first answers need the CPU more */
-	(void)setpriority(PRIO_PROCESS, (id_t)idgen.pid, ID_GEN_NICE);
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 || fcntl(q[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    loop_watch_add(&idgen.w, p[0], EPOLLIN, gen_readable, NULL) == -1) {
-		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
-		gen_stop();
-		return -1;
-	}
+	if (mark != end)
+		take_sigs(mark, end, doc, doclen);
 	return 0;
-}
-
-void
-identity_offer(const char *doc, size_t len)
-{
-	ssize_t w;
-
-	if (idgen.in_fd == -1)
-		return;
-	/* one write into an empty pipe: all of it, or the child signs nothing */
-	if (doc != NULL && len > 0 && len <= ID_GEN_MAX &&
-	    dup_bytes(&idgen.doc, &idgen.doc_len, doc, len) == 0 &&
-	    ((w = write(idgen.in_fd, doc, len)) < 0 || (size_t)w != len))
-		wipe_drop(&idgen.doc, idgen.doc_len);
-	close(idgen.in_fd);
-	idgen.in_fd = -1;
 }
 
 int
@@ -1201,15 +996,6 @@ sigs_dup(const struct identity_sigs *src, struct identity_sigs *dst)
 	return 0;
 }
 
-/* Forget the last document signed. */
-static void
-last_clear(void)
-{
-	identity_sigs_free(&id_last.sigs);
-	wipe_drop(&id_last.doc, id_last.len);
-	id_last.len = 0;
-}
-
 /* The child's keys (id_pem) into id_roles, for a document it did not sign.  0 / -1 with err. */
 static int
 roles_load(char *err, size_t errlen)
@@ -1278,7 +1064,6 @@ identity_cleanup(void)
 {
 	int i;
 
-	gen_stop();
 	wipe_drop(&id_pem, id_pem_len);
 	id_pem_len = 0;
 	last_clear();

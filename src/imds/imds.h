@@ -7,7 +7,11 @@
  *   instance.c   the instance facts, what derives from them, the snapshot
  *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
  *                snapshot per request; the caller's role
- *   identity.c   the instance identity signatures (OpenSSL)
+ *   identity.c   the instance identity signatures (OpenSSL): keys from a file
+ *                or made, certificates, signing (the same bytes signed once)
+ *   keygen.c     without a key file, the keys made by a child process
+ *                (identity-keygen) while the daemon serves; it signs the
+ *                first document too
  *   token.c      stateless IMDSv2 tokens
  *   routes.c     the rules: a parsed request and a snapshot to a response;
  *                the header orders of contract §2.3 (response_head)
@@ -391,27 +395,20 @@ struct identity_sigs {
 int		 identity_init(const char *key_file, const char *cert_file,
 		    char *err, size_t errlen);
 /*
- * Generate the keys in the background (no key or certificate file): a
- * child process makes them while the daemon serves, the loop takes them in
- * and calls ready(arg, ok) once (ok 0: logged; signatures stay pending).
- * After loop_init, before the sandbox.  0 / -1 with err.
+ * For keygen.c.  The generator's answer, written to fd: new keys and their
+ * certificates as PEM, then the signatures of doc (len 0: none).  0 / -1
+ * with err.
  */
-int		 identity_generate(void (*ready)(void *arg, int ok), void *arg,
+int		 identity_keys_write(int fd, const char *doc, size_t len, char *err,
+		    size_t errlen);
+/*
+ * Sign with the keys of such an answer (len bytes) from now on; its
+ * signatures, of *doc (doclen bytes), are taken over with it (*doc NULL
+ * then).  0 / -1 with err (not an answer: the generator's message).
+ */
+int		 identity_take(const char *buf, size_t len, char **doc, size_t doclen,
 		    char *err, size_t errlen);
-/*
- * `gimme-aws-mini identity-keygen PPID` (internal, spawned by
- * identity_generate): generate the keys, write them as PEM to stdout.
- * The exit status.
- */
-int		 identity_keygen_main(int argc, char **argv);
-/*
- * The document the generator should sign while it is at it (the first
- * snapshot's; NULL: none), so that the server needs no OpenSSL until a
- * different one is signed.  Only the first offer counts; without a
- * generator under way, nothing.
- */
-void		 identity_offer(const char *doc, size_t len);
-/* 1 when the keys are there to sign with (identity_init, or identity_generate done). */
+/* 1 when the keys are there to sign with (identity_init, or keygen's). */
 int		 identity_ready(void);
 /*
  * Sign doc exactly as served.  The same bytes as the last document signed
@@ -421,8 +418,38 @@ int		 identity_ready(void);
 int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
 		    char *err, size_t errlen);
 void		 identity_sigs_free(struct identity_sigs *s);
-/* The keys dropped, a generation under way stopped. */
+/* The keys dropped, and what they signed. */
 void		 identity_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* keygen.c: the identity keys made by a child process                */
+/* ------------------------------------------------------------------ */
+
+#define KEYGEN_OUT_MAX		(16 * 1024)	/* bytes of the generator's answer (~8 kB), or of a document */
+
+/*
+ * Make the keys in the background (no key or certificate file): a child
+ * process makes them while the daemon serves, the loop takes them in and
+ * calls ready(arg, ok) once (ok 0: logged; signatures stay pending).
+ * After loop_init, before the sandbox.  0 / -1 with err.
+ */
+int		 keygen_start(void (*ready)(void *arg, int ok), void *arg,
+		    char *err, size_t errlen);
+/*
+ * The document the generator should sign while it is at it (the first
+ * snapshot's; NULL: none), so that the server needs no OpenSSL until a
+ * different one is signed.  Only the first offer counts; without a
+ * generator under way, nothing.
+ */
+void		 keygen_offer(const char *doc, size_t len);
+/* Stop a generation under way (the child killed and reaped). */
+void		 keygen_stop(void);
+/*
+ * `gimme-aws-mini identity-keygen PPID` (internal, spawned by keygen_start):
+ * read the document on stdin, write the answer (identity_keys_write) to
+ * stdout.  The exit status.
+ */
+int		 keygen_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* token.c: stateless IMDSv2 tokens (contract §5)                     */

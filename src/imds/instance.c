@@ -1180,7 +1180,7 @@ static const char *const sig_leaves[SNAP_SIG_LEAVES] = { "signature", "pkcs7", "
 /*
  * signature, pkcs7 and rsa2048 (§9.2) over the document exactly as served,
  * i.e. after the overlay.  A signature leaf the config sets (or removes)
- * is left to the config.  Until the keys are there (identity_generate) the
+ * is left to the config.  Until the keys are there (keygen.c) the
  * leaves are listed but pending, empty: snapshot_build records them, a
  * request for one waits, and the snapshot is built again once they are.
  * 0 / -1 with err.
@@ -1197,11 +1197,11 @@ gen_signatures(struct build *b, const struct snapshot_input *in)
 
 	d = tree_lookup(b->b_root, PATH_DOCUMENT, strlen(PATH_DOCUMENT));
 	if (d == NULL || d->n_dir || d->n_bodylen == 0) {
-		identity_offer(NULL, 0);
+		keygen_offer(NULL, 0);
 		return 0;	/* no document, nothing to sign */
 	}
 	if (!ready)	/* the key generator signs it too */
-		identity_offer(d->n_body, d->n_bodylen);
+		keygen_offer(d->n_body, d->n_bodylen);
 	if (ready && identity_sign(d->n_body, d->n_bodylen, &sigs, b->b_err, b->b_errlen) == -1)
 		return -1;
 	/* d is not used past this point: inserting siblings may move it */

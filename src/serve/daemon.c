@@ -127,7 +127,7 @@ daemon_publish(void)
 }
 
 /*
- * The identity keys are there (identity_generate): the snapshot served is
+ * The identity keys are there (keygen.c): the snapshot served is
  * built again as of the same instant, now with its signatures (the same
  * bytes and Last-Modified otherwise; roles are not rendered again), and
  * the requests waiting for one are answered.  Before serving, the first

@@ -1,9 +1,11 @@
 /*
  * serve.c: the daemon put together.  Start-up in order (options, privilege
- * checks, the config and instance, the credential source and its first
- * fetch, the control socket, the listeners, the magic IP, the sandbox),
- * the loop, then shutdown in reverse through one way out.  The creds verb
- * shares start-up up to the first credential.
+ * checks, the config and instance, the identity key generator started, the
+ * credential source and its first fetch, the control socket, the
+ * listeners, the magic IP, the sandbox), the loop (start-up's memory given
+ * back SERVE_TRIM_DELAY_MS later), then shutdown in reverse through one
+ * way out.  Nothing on the way to the first answer waits for the keys.
+ * The creds verb shares start-up up to the first credential.
  *
  * Every serve option can also come from a GIMME_* environment variable of
  * the same name (options.c); anything wrong on the command line or in the
@@ -71,7 +73,8 @@ id_background(void)
 }
 
 /*
- * Everything up to the first credential: config, instance, keys, the
+ * Everything up to the first credential: config, instance, the identity
+ * keys (serve only: made in the background, or read from their file), the
  * source and its first fetch.  Shared by serve and creds.  0, the exit
  * status after a one-line message on stderr, or -1: stopped by a signal
  * while waiting (exit 0).
@@ -110,7 +113,7 @@ start_up(void)
 	 * background from here on (a child process): nothing waits for them
 	 * but a request for a signature.  creds serves none: no keys.
 	 */
-	if (st.serve && id_background() && identity_generate(daemon_identity_ready, NULL, err,
+	if (st.serve && id_background() && keygen_start(daemon_identity_ready, NULL, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
@@ -276,6 +279,7 @@ clean_up(void)
 	cred_wipe(&st.ec2_cred);
 	config_free(&st.cfg);
 	life_free(&st.life);
+	keygen_stop();
 	identity_cleanup();
 	token_cleanup();
 }

@@ -7,8 +7,9 @@
  *   serve.c     start-up in order, shutdown in reverse (one way out); the
  *               serve and creds verbs; the credential sources (moving to creds/)
  *   daemon.c    the running daemon: the snapshot built and published, and what
- *               the loop calls back (credentials changed, files changed, the
- *               tick, SIGHUP, control requests, the lifecycle timer, readiness)
+ *               the loop calls back (credentials changed, identity keys ready,
+ *               files changed, the tick, SIGHUP, control requests, the
+ *               lifecycle timer, readiness)
  *
  * Precedence: flags win over the environment, the environment over the
  * config file's "options", and those over the defaults.

@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, ServerFixture, identity_key_path, raw_request, run_refused  # noqa: E402
+from server import Server, ServerFixture, identity_key_path, raw_request, run_cli, run_refused  # noqa: E402
 from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
 
 EXIT_CONFIG = 78		# src/core/core.h
@@ -324,6 +324,40 @@ class TestKeysInBackground(unittest.TestCase):
 			self.assertNotIn(None, at.values(), "".join(lines))
 			self.assertLess(at["id"], at["keys"], "".join(lines))
 			self.assertLess(at["keys"], at["sig"], "".join(lines))
+	def test_a_new_document_is_signed_with_the_generated_keys(self):
+		# the generator signed the first document; a changed one is signed here,
+		# with the same keys: the same signer (issuer and serial) in pkcs7
+		tmp = tempfile.mkdtemp(prefix="imds-keys-")
+		self.addCleanup(shutil.rmtree, tmp, True)
+		sock = os.path.join(tmp, "control.sock")
+		with Server("--control", sock, identity_key=False) as srv:
+			def get(path):
+				return body_of(raw_request(srv.host, srv.port,
+				    ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode()))
+			first = get("/latest/dynamic/instance-identity/rsa2048")
+			rc, _, err = run_cli("ctl", "--control", sock, "set", "meta-data/instance-type",
+			    "m5.large")
+			self.assertEqual(rc, 0, err)
+			doc = get("/latest/dynamic/instance-identity/document")
+			self.assertIn(b'"instanceType" : "m5.large"', doc)
+			for leaf in SIG_LEAVES:
+				with self.subTest(leaf=leaf):
+					body = get("/latest/dynamic/instance-identity/" + leaf)
+					self.assertTrue(b64_lines_ok(body), show(body))
+					if leaf != "signature":
+						self.assertIn(doc, base64.b64decode(body.replace(b"\n", b"")))
+			second = get("/latest/dynamic/instance-identity/rsa2048")
+			self.assertNotEqual(first, second)
+			# signer info (issuer and serial) is the same certificate's
+			p1 = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-print"],
+			    input=base64.b64decode(first.replace(b"\n", b"")), capture_output=True)
+			p2 = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-print"],
+			    input=base64.b64decode(second.replace(b"\n", b"")), capture_output=True)
+			serial = re.compile(rb"serial: *(\S+)")
+			self.assertEqual(p1.returncode, 0, p1.stderr)
+			self.assertEqual(serial.findall(p1.stdout), serial.findall(p2.stdout))
+			self.assertTrue(serial.findall(p1.stdout))
+
 
 class TestIdentityKeyFile(unittest.TestCase):
 	"""#17 finding 4: an --identity-key file another user wrote, or may read,
