@@ -49,14 +49,6 @@ static struct {
 	void		*arg;
 } kg = { 0, -1, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, 0, NULL, NULL };
 
-/* wipe_free *p (len bytes), and forget it. */
-static void
-wipe_drop(char **p, size_t len)
-{
-	wipe_free(*p, len);
-	*p = NULL;
-}
-
 void
 keygen_stop(void)
 {
@@ -73,9 +65,11 @@ keygen_stop(void)
 		while (waitpid(kg.pid, NULL, 0) == -1 && errno == EINTR)
 			;
 	kg.pid = 0;
-	wipe_drop(&kg.buf, KEYGEN_OUT_MAX);
+	wipe_free(kg.buf, KEYGEN_OUT_MAX);
+	kg.buf = NULL;
 	kg.len = 0;
-	wipe_drop(&kg.doc, kg.doc_len);
+	wipe_free(kg.doc, kg.doc_len);
+	kg.doc = NULL;
 	kg.ready = NULL;
 }
 
@@ -125,16 +119,18 @@ kg_finish(void)
 		log_info("identity keys generated");
 	else
 		log_err("identity keys: %s: signatures are not served", err);
-	wipe_drop(&kg.buf, KEYGEN_OUT_MAX);
+	wipe_free(kg.buf, KEYGEN_OUT_MAX);
+	kg.buf = NULL;
 	kg.len = 0;
-	wipe_drop(&kg.doc, kg.doc_len);
+	wipe_free(kg.doc, kg.doc_len);
+	kg.doc = NULL;
 	if (kg.ready != NULL)
 		kg.ready(kg.arg, ok);
 }
 
 /* The pipe is readable: take what is there; at EOF (or too much), finish. */
 static void
-gen_readable(int fd, uint32_t events, void *arg)
+kg_readable(int fd, uint32_t events, void *arg)
 {
 	ssize_t r;
 
@@ -161,7 +157,7 @@ gen_readable(int fd, uint32_t events, void *arg)
 
 /* Spawn `identity-keygen` with its stdin on in, its stdout on out.  0 / an errno. */
 static int
-gen_spawn(int in, int out)
+kg_spawn(int in, int out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -215,7 +211,7 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 		kg.buf = NULL;
 		return -1;
 	}
-	e = gen_spawn(q[0], p[1]);
+	e = kg_spawn(q[0], p[1]);
 	close(p[1]);
 	close(q[0]);
 	kg.fd = p[0];
@@ -232,7 +228,7 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 	/* it yields to the server: the first answers need the CPU more */
 	(void)setpriority(PRIO_PROCESS, (id_t)kg.pid, KEYGEN_NICE);
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 || fcntl(q[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    loop_watch_add(&kg.w, p[0], EPOLLIN, gen_readable, NULL) == -1) {
+	    loop_watch_add(&kg.w, p[0], EPOLLIN, kg_readable, NULL) == -1) {
 		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
 		keygen_stop();
 		return -1;
@@ -251,8 +247,10 @@ keygen_offer(const char *doc, size_t len)
 	if (doc != NULL && len > 0 && len <= KEYGEN_OUT_MAX && (kg.doc = malloc(len)) != NULL) {
 		memcpy(kg.doc, doc, len);
 		kg.doc_len = len;
-		if ((w = write(kg.in_fd, doc, len)) < 0 || (size_t)w != len)
-			wipe_drop(&kg.doc, kg.doc_len);
+		if ((w = write(kg.in_fd, doc, len)) < 0 || (size_t)w != len) {
+			wipe_free(kg.doc, kg.doc_len);
+			kg.doc = NULL;
+		}
 	}
 	close(kg.in_fd);
 	kg.in_fd = -1;
