@@ -771,26 +771,32 @@ append_sigs(BIO *mem, const struct id_role *nr, const char *doc, size_t len, cha
 }
 
 int
-identity_keys_write(int fd, const char *doc, size_t len, char *err, size_t errlen)
+identity_keys_write(int out, int in, char *err, size_t errlen)
 {
 	struct id_role nr[ROLE_COUNT];
 	BIO *mem = NULL;
-	char *data;
+	char *data, *doc = NULL;
+	size_t len = 0;
 	long dlen;
 	int rc = -1;
 
 	roles_blank(nr);
 	if (roles_generate(nr, err, errlen) == 0 && roles_certify(nr, err, errlen) == 0 &&
-	    (mem = keys_pem(nr, 1, err, errlen)) != NULL &&
-	    (len == 0 || append_sigs(mem, nr, doc, len, err, errlen) == 0)) {
-		dlen = BIO_get_mem_data(mem, &data);
-		if (dlen <= 0 || (size_t)dlen > KEYGEN_OUT_MAX)
-			snprintf(err, errlen, "identity keys: %ld bytes to write", dlen);
-		else if (write_all(fd, data, (size_t)dlen) == -1)
-			snprintf(err, errlen, "identity keys: %s", strerror(errno));
-		else
-			rc = 0;
+	    (mem = keys_pem(nr, 1, err, errlen)) != NULL) {
+		/* the document, once the daemon has built it (none: keys only) */
+		if (read_fd_capped(in, KEYGEN_OUT_MAX, &doc, &len) == -1)
+			len = 0;
+		if (len == 0 || append_sigs(mem, nr, doc, len, err, errlen) == 0) {
+			dlen = BIO_get_mem_data(mem, &data);
+			if (dlen <= 0 || (size_t)dlen > KEYGEN_OUT_MAX)
+				snprintf(err, errlen, "identity keys: %ld bytes to write", dlen);
+			else if (write_all(out, data, (size_t)dlen) == -1)
+				snprintf(err, errlen, "identity keys: %s", strerror(errno));
+			else
+				rc = 0;
+		}
 	}
+	free(doc);
 	BIO_free(mem);	/* secure heap: cleared */
 	roles_drop(nr);
 	return rc;

@@ -395,12 +395,12 @@ struct identity_sigs {
 int		 identity_init(const char *key_file, const char *cert_file,
 		    char *err, size_t errlen);
 /*
- * For keygen.c.  The generator's answer, written to fd: new keys and their
- * certificates as PEM, then the signatures of doc (len 0: none).  0 / -1
- * with err.
+ * For keygen.c.  Make new keys and their certificates, then read a
+ * document from in (to its end; none: nothing signed), and write the
+ * generator's answer to out: the keys and certificates as PEM, then the
+ * document's signatures.  0 / -1 with err.
  */
-int		 identity_keys_write(int fd, const char *doc, size_t len, char *err,
-		    size_t errlen);
+int		 identity_keys_write(int out, int in, char *err, size_t errlen);
 /*
  * Sign with the keys of such an answer (len bytes) from now on; its
  * signatures, of *doc (doclen bytes), are taken over with it (*doc NULL

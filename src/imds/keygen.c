@@ -76,8 +76,7 @@ keygen_stop(void)
 int
 keygen_main(int argc, char **argv)
 {
-	char err[ERRBUF_LEN], *doc = NULL;
-	size_t doclen = 0;
+	char err[ERRBUF_LEN];
 	int ok;
 
 	/* argv[1]: the daemon's pid; it gone, so are we */
@@ -86,13 +85,10 @@ keygen_main(int argc, char **argv)
 		fprintf(stderr, "%s: identity-keygen is started by serve, not by hand\n", PROGNAME);
 		return EXIT_USAGE;
 	}
-	/* the document, once the daemon has built it (none: keys only) */
-	if (read_fd_capped(STDIN_FILENO, KEYGEN_OUT_MAX, &doc, &doclen) == -1)
-		doclen = 0;
-	ok = identity_keys_write(STDOUT_FILENO, doc, doclen, err, sizeof(err)) == 0;
+	/* keys first, then the document from stdin, once the daemon has built it */
+	ok = identity_keys_write(STDOUT_FILENO, STDIN_FILENO, err, sizeof(err)) == 0;
 	if (!ok)	/* not PEM: the reason */
 		(void)!write(STDOUT_FILENO, err, strnlen(err, sizeof(err)));
-	free(doc);
 	return ok ? 0 : EXIT_SYSTEM;
 }
 
