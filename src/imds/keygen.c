@@ -151,6 +151,21 @@ kg_readable(int fd, uint32_t events, void *arg)
 	kg_finish();
 }
 
+/* Move *fd above stdout if it is not.  0 / -1 (errno). */
+static int
+kg_raise(int *fd)
+{
+	int nfd;
+
+	if (*fd > STDOUT_FILENO)
+		return 0;
+	if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) == -1)
+		return -1;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
 /* Spawn `identity-keygen` with its stdin on in, its stdout on out.  0 / an errno. */
 static int
 kg_spawn(int in, int out)
@@ -207,7 +222,9 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 		kg.buf = NULL;
 		return -1;
 	}
-	e = kg_spawn(q[0], p[1]);
+	/* the child's ends above stdout: dup2 onto 0 and 1 must not clash (a daemon
+	   started with them closed) */
+	e = kg_raise(&q[0]) == 0 && kg_raise(&p[1]) == 0 ? kg_spawn(q[0], p[1]) : errno;
 	close(p[1]);
 	close(q[0]);
 	kg.fd = p[0];
