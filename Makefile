@@ -5,7 +5,8 @@
 #   make test            install missing packages, build, run every test
 #   make SANITIZE=address,undefined   an ASan/UBSan build (objects kept apart)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS each
-#   make bench           wrk against the server and nginx, as ratios
+#   make bench           wrk against the server and nginx, as ratios; start-up time and
+#                        memory (bench/startup); REF=BIN: an older build in the same run
 #   make valgrind        the wire and own-credentials tests under valgrind
 #   make image           the container image IMAGE (podman, else docker or buildah;
 #                        the Debian 12 base made with debootstrap if no registry answers)
@@ -134,9 +135,13 @@ valgrind: $(PROG)
 	    case "$$last" in *" passed, 0 failed"*) ;; *) rc=1 ;; esac; \
 	done; exit $$rc
 
+# REF=path/to/an/older/gimme-aws-mini: that build measured in the same run too
+# (its wrk figures, and bench/startup's medians interleaved with ours, as ratios).
 bench: $(PROG)
 	@scripts/deps.sh bench
 	bench/run
+	@if [ -n "$(REF)" ]; then echo "== the reference build: $(REF)"; GIMME_BIN="$(REF)" bench/run; fi
+	bench/startup $(if $(REF),--ref "$(REF)")
 
 # The container image from Containerfile, tagged as the manifests name it;
 # prints its name and size.  Layers and the base image stay cached in the

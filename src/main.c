@@ -146,6 +146,8 @@ main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
 		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_stale);
+	if (strcmp(argv[1], "identity-keygen") == 0)	/* internal: started by serve */
+		return keygen_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

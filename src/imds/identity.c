@@ -55,6 +55,7 @@
 #define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
+#define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
 
 /* One signing role: its key and the self-signed certificate of that key. */
 struct id_role {
@@ -331,27 +332,23 @@ bad:
  * Other key types and other PEM blocks (certificates, parameters) are
  * skipped.  The blocks are found here rather than by calling
  * PEM_read_bio_PrivateKey until it fails, because OpenSSL 3 reports the end
- * of the input and a corrupt key with the same error.  fd is the file,
- * opened by open_key_file; path names it in messages.  0 ok (at least one
- * usable key), -1 with err.
+ * of the input and a corrupt key with the same error.  text (len bytes,
+ * at most ID_KEYFILE_MAX) is the file's or the generator's; path names it
+ * in messages.  0 ok (at least one usable key), -1 with err.
  */
 static int
-load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t errlen)
+parse_keys(const char *text, size_t len, const char *path, struct id_role *roles,
+    char *err, size_t errlen)
 {
 	static const char begin[] = "-----BEGIN ";
 	static const char label_end[] = "PRIVATE KEY-----";
-	char *text = NULL, what[ERRBUF_LEN];
-	const char *p, *eol, *end;
-	size_t len = 0, ll;
+	char what[ERRBUF_LEN];
+	const char *p, *eol, *end = text + len;
+	size_t ll;
 	BIO *bio = NULL;
 	EVP_PKEY *k = NULL;
 	int found = 0, encrypted = 0, rc = -1;
 
-	if (read_fd_capped(fd, ID_KEYFILE_MAX, &text, &len) == -1) {
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
-	}
-	end = text + len;
 	ERR_clear_error();
 	for (p = text; (p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) != NULL;
 	    p = eol) {
@@ -399,10 +396,24 @@ load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t err
 	rc = 0;
 done:
 	BIO_free(bio);
-	if (text != NULL) {
-		explicit_bzero(text, len);
-		free(text);
+	return rc;
+}
+
+/* parse_keys of the key file fd (opened by open_key_file).  0 / -1 with err. */
+static int
+load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (read_fd_capped(fd, ID_KEYFILE_MAX, &text, &len) == -1) {
+		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
+		return -1;
 	}
+	rc = parse_keys(text, len, path, roles, err, errlen);
+	explicit_bzero(text, len);
+	free(text);
 	return rc;
 }
 
@@ -425,27 +436,75 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 /*
+ * The three keys as PKCS#8 PEM, in role order, in a new memory BIO of the
+ * secure heap (cleared on free): what a key file holds.  NULL with err.
+ */
+static BIO *
+keys_pem(struct id_role *roles, int certs, char *err, size_t errlen)
+{
+	BIO *mem;
+	int i;
+
+	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
+		ossl_fail(err, errlen, "identity keys: BIO_new");
+		return NULL;
+	}
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
+		    NULL, NULL) != 1) {
+			ossl_fail(err, errlen, "identity keys: PEM_write_bio_PrivateKey");
+			BIO_free(mem);
+			return NULL;
+		}
+	for (i = 0; certs && i < ROLE_COUNT; i++)
+		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
+			ossl_fail(err, errlen, "identity keys: PEM_write_bio_X509");
+			BIO_free(mem);
+			return NULL;
+		}
+	return mem;
+}
+
+/* The certificates of text (PEM, in role order, after the keys) into roles.  0 / -1 with err. */
+static int
+parse_certs(const char *text, size_t len, struct id_role *roles, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const char *p = text, *end = text + len;
+	BIO *bio;
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++, p += sizeof(begin) - 1) {
+		if ((p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) == NULL) {
+			snprintf(err, errlen, "identity keys: %s's certificate missing",
+			    roles[i].r_name);
+			return -1;
+		}
+		/* (int) is safe: len <= KEYGEN_OUT_MAX */
+		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL)
+			return ossl_fail(err, errlen, "identity keys: certificate");
+		roles[i].r_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		if (roles[i].r_cert == NULL)
+			return ossl_fail(err, errlen, "identity keys: certificate");
+	}
+	return 0;
+}
+
+/*
  * Create path (O_EXCL, mode 0600) holding the three keys as PKCS#8 PEM, in
  * role order.  On failure nothing is left behind.  0 / -1 with err.
  */
 static int
 save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 {
-	BIO *mem = NULL;
+	BIO *mem;
 	char *data;
 	long dlen;
-	int fd = -1, i, created = 0, rc = -1;
+	int fd = -1, created = 0, rc = -1;
 
-	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
-		ossl_fail(err, errlen, "identity key file: BIO_new");
-		goto done;
-	}
-	for (i = 0; i < ROLE_COUNT; i++)
-		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
-		    NULL, NULL) != 1) {
-			ossl_fail(err, errlen, "identity key file: PEM_write_bio_PrivateKey");
-			goto done;
-		}
+	if ((mem = keys_pem(roles, 0, err, errlen)) == NULL)
+		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    ID_KEYFILE_MODE)) == -1) {
@@ -536,17 +595,75 @@ done:
 	return rc;
 }
 
-int
-identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
+/* Empty roles named as id_roles. */
+static void
+roles_blank(struct id_role *nr)
 {
-	struct id_role nr[ROLE_COUNT];
-	int i, fd = -1, write_keys = 0;
+	int i;
 
 	for (i = 0; i < ROLE_COUNT; i++) {
 		nr[i].r_name = id_roles[i].r_name;
 		nr[i].r_key = NULL;
 		nr[i].r_cert = NULL;
 	}
+}
+
+/* Generate the keys nr lacks (all when it has none).  0 / -1 with err. */
+static int
+roles_generate(struct id_role *nr, char *err, size_t errlen)
+{
+	if (nr[ROLE_SIG].r_key == NULL &&
+	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+		return -1;
+	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
+		return -1;
+	if (nr[ROLE_RSA2048].r_key == NULL &&
+	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Each key's certificate.  0 / -1 with err. */
+static int
+roles_certify(struct id_role *nr, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
+			return -1;
+	return 0;
+}
+
+/* Sign with nr from now on: only a complete set is published. */
+static void
+roles_publish(struct id_role *nr)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++) {
+		role_clear(&id_roles[i]);
+		id_roles[i] = nr[i];
+	}
+}
+
+static void
+roles_drop(struct id_role *nr)
+{
+	int i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		role_clear(&nr[i]);
+	ERR_clear_error();
+}
+
+int
+identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	int fd = -1, write_keys = 0;
+
+	roles_blank(nr);
 	if (key_file != NULL) {
 		switch (open_key_file(key_file, &fd, err, errlen)) {
 		case 0:
@@ -564,31 +681,202 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 		}
 	}
 	/* Generate what the file did not provide (everything when there is none). */
-	if (nr[ROLE_SIG].r_key == NULL &&
-	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+	if (roles_generate(nr, err, errlen) == -1 || roles_certify(nr, err, errlen) == -1)
 		goto fail;
-	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
-		goto fail;
-	if (nr[ROLE_RSA2048].r_key == NULL &&
-	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
-		goto fail;
-	for (i = 0; i < ROLE_COUNT; i++)
-		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
-			goto fail;
 	if (write_keys && save_keys(key_file, nr, err, errlen) == -1)
 		goto fail;
 	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
 		goto fail;
-	/* Publish only a complete set. */
+	/* new keys: what the old ones signed, or would have, goes */
 	identity_cleanup();
-	for (i = 0; i < ROLE_COUNT; i++)
-		id_roles[i] = nr[i];
+	roles_publish(nr);
 	return 0;
 fail:
-	for (i = 0; i < ROLE_COUNT; i++)
-		role_clear(&nr[i]);
-	ERR_clear_error();
+	roles_drop(nr);
 	return -1;
+}
+
+/* ---- for the key generator (keygen.c) ---------------------------------- */
+
+/*
+ * The generator's answer is the keys and certificates as PEM, then
+ * ID_SIGS_MARK with the three lengths and the signatures of the document
+ * it was given.  The server keeps the PEM (id_pem) and parses it only for a
+ * document the generator did not sign: until then it runs no OpenSSL code
+ * and holds none of OpenSSL's state (a third of a megabyte of heap, and its
+ * library pages).
+ */
+static char	*id_pem;	/* the generator's keys and certificates; NULL: none, or in id_roles */
+static size_t	 id_pem_len;
+
+/* The last document signed and its signatures: the same bytes are not signed again. */
+static struct {
+	char		*doc;
+	size_t		 len;
+	struct identity_sigs sigs;
+} id_last;
+
+static int	sign_doc(const struct id_role *roles, const char *doc, size_t len,
+		    struct identity_sigs *out, char *err, size_t errlen);
+
+/* wipe_free *p (len bytes), and forget it. */
+static void
+wipe_drop(char **p, size_t len)
+{
+	wipe_free(*p, len);
+	*p = NULL;
+}
+
+/* Forget the last document signed. */
+static void
+last_clear(void)
+{
+	identity_sigs_free(&id_last.sigs);
+	wipe_drop(&id_last.doc, id_last.len);
+	id_last.len = 0;
+}
+
+/* A malloc'd copy of len bytes at p into *dst.  0 / -1. */
+static int
+dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
+{
+	if ((*dst = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(*dst, p, len);
+	(*dst)[len] = '\0';
+	*dstlen = len;
+	return 0;
+}
+
+/* After the PEM in mem: ID_SIGS_MARK, the lengths, then doc's signatures. */
+static int
+append_sigs(BIO *mem, const struct id_role *nr, const char *doc, size_t len, char *err,
+    size_t errlen)
+{
+	struct identity_sigs sg;
+	int ok;
+
+	if (sign_doc(nr, doc, len, &sg, err, errlen) == -1)
+		return -1;
+	ok = BIO_printf(mem, "%s%zu %zu %zu\n", ID_SIGS_MARK, sg.is_signature_len,
+	    sg.is_pkcs7_len, sg.is_rsa2048_len) > 0 &&
+	    BIO_write(mem, sg.is_signature, (int)sg.is_signature_len) ==
+	    (int)sg.is_signature_len &&
+	    BIO_write(mem, sg.is_pkcs7, (int)sg.is_pkcs7_len) == (int)sg.is_pkcs7_len &&
+	    BIO_write(mem, sg.is_rsa2048, (int)sg.is_rsa2048_len) == (int)sg.is_rsa2048_len;
+	identity_sigs_free(&sg);
+	if (!ok)
+		return ossl_fail(err, errlen, "identity keys: BIO_write");
+	return 0;
+}
+
+int
+identity_keys_write(int out, int in, char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	BIO *mem = NULL;
+	char *data, *doc = NULL;
+	size_t len = 0;
+	long dlen;
+	int rc = -1;
+
+	roles_blank(nr);
+	if (roles_generate(nr, err, errlen) == 0 && roles_certify(nr, err, errlen) == 0 &&
+	    (mem = keys_pem(nr, 1, err, errlen)) != NULL) {
+		/* the document, once the daemon has built it (none: keys only) */
+		if (read_fd_capped(in, KEYGEN_OUT_MAX, &doc, &len) == -1)
+			len = 0;
+		if (len == 0 || append_sigs(mem, nr, doc, len, err, errlen) == 0) {
+			dlen = BIO_get_mem_data(mem, &data);
+			if (dlen <= 0 || (size_t)dlen > KEYGEN_OUT_MAX)
+				snprintf(err, errlen, "identity keys: %ld bytes to write", dlen);
+			else if (write_all(out, data, (size_t)dlen) == -1)
+				snprintf(err, errlen, "identity keys: %s", strerror(errno));
+			else
+				rc = 0;
+		}
+	}
+	free(doc);
+	BIO_free(mem);	/* secure heap: cleared */
+	roles_drop(nr);
+	return rc;
+}
+
+/* A decimal length of at most KEYGEN_OUT_MAX at *p, then sep.  0 / -1. */
+static int
+parse_len(const char **p, const char *end, char sep, size_t *out)
+{
+	size_t v = 0;
+
+	if (*p >= end || **p < '0' || **p > '9')
+		return -1;
+	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
+		if ((v = v * 10 + (size_t)(**p - '0')) > KEYGEN_OUT_MAX)
+			return -1;
+	if (*p >= end || **p != sep)
+		return -1;
+	(*p)++;
+	*out = v;
+	return 0;
+}
+
+/*
+ * The signatures after the PEM (p: at ID_SIGS_MARK) become id_last's, for
+ * *doc (taken over).  Nothing usable: id_last stays empty (the first
+ * snapshot then signs here).
+ */
+static void
+take_sigs(const char *p, const char *end, char **doc, size_t doclen)
+{
+	struct identity_sigs sg = { 0 };
+	size_t l[3];
+
+	p += sizeof(ID_SIGS_MARK) - 1;
+	if (*doc == NULL || parse_len(&p, end, ' ', &l[0]) == -1 ||
+	    parse_len(&p, end, ' ', &l[1]) == -1 || parse_len(&p, end, '\n', &l[2]) == -1 ||
+	    (size_t)(end - p) != l[0] + l[1] + l[2])
+		return;
+	if (dup_bytes(&sg.is_signature, &sg.is_signature_len, p, l[0]) == -1 ||
+	    dup_bytes(&sg.is_pkcs7, &sg.is_pkcs7_len, p + l[0], l[1]) == -1 ||
+	    dup_bytes(&sg.is_rsa2048, &sg.is_rsa2048_len, p + l[0] + l[1], l[2]) == -1) {
+		identity_sigs_free(&sg);
+		return;
+	}
+	last_clear();
+	id_last.doc = *doc;
+	id_last.len = doclen;
+	id_last.sigs = sg;
+	*doc = NULL;
+}
+
+int
+identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
+    size_t errlen)
+{
+	const char *mark, *end = buf + len;
+
+	if (len < 5 || memcmp(buf, "-----", 5) != 0) {
+		/* not PEM: the generator's reason, at most a line of it */
+		snprintf(err, errlen, "%.*s", (int)(len < 200 ? len : 200), buf);
+		return -1;
+	}
+	if ((mark = memmem(buf, len, ID_SIGS_MARK, sizeof(ID_SIGS_MARK) - 1)) == NULL)
+		mark = end;
+	/* new keys: what the old ones signed goes */
+	identity_cleanup();
+	if (dup_bytes(&id_pem, &id_pem_len, buf, (size_t)(mark - buf)) == -1) {
+		snprintf(err, errlen, "identity keys: out of memory");
+		return -1;
+	}
+	if (mark != end)
+		take_sigs(mark, end, doc, doclen);
+	return 0;
+}
+
+int
+identity_ready(void)
+{
+	return id_roles[ROLE_SIG].r_key != NULL || id_pem != NULL;
 }
 
 /* Base64 in 76-column lines into a fresh malloc'd string.  0 / -1 with err. */
@@ -678,25 +966,92 @@ done:
 	return rc;
 }
 
-int
-identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
-    size_t errlen)
+/* The three signatures of doc with roles' keys.  0 / -1 with err. */
+static int
+sign_doc(const struct id_role *roles, const char *doc, size_t len, struct identity_sigs *out,
+    char *err, size_t errlen)
 {
 	out->is_signature = out->is_pkcs7 = out->is_rsa2048 = NULL;
 	out->is_signature_len = out->is_pkcs7_len = out->is_rsa2048_len = 0;
-	if (id_roles[ROLE_SIG].r_key == NULL) {
-		snprintf(err, errlen, "identity: keys not initialised");
-		return -1;
-	}
-	if (sign_plain(&id_roles[ROLE_SIG], doc, len, &out->is_signature,
+	if (sign_plain(&roles[ROLE_SIG], doc, len, &out->is_signature,
 	    &out->is_signature_len, err, errlen) == -1 ||
-	    sign_pkcs7(&id_roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
+	    sign_pkcs7(&roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
 	    &out->is_pkcs7_len, err, errlen) == -1 ||
-	    sign_pkcs7(&id_roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
+	    sign_pkcs7(&roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
 	    &out->is_rsa2048_len, err, errlen) == -1) {
 		identity_sigs_free(out);
 		return -1;
 	}
+	return 0;
+}
+
+/* Copies of src's signatures into dst.  0 / -1. */
+static int
+sigs_dup(const struct identity_sigs *src, struct identity_sigs *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (dup_bytes(&dst->is_signature, &dst->is_signature_len, src->is_signature,
+	    src->is_signature_len) == -1 ||
+	    dup_bytes(&dst->is_pkcs7, &dst->is_pkcs7_len, src->is_pkcs7,
+	    src->is_pkcs7_len) == -1 ||
+	    dup_bytes(&dst->is_rsa2048, &dst->is_rsa2048_len, src->is_rsa2048,
+	    src->is_rsa2048_len) == -1) {
+		identity_sigs_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+/* The child's keys (id_pem) into id_roles, for a document it did not sign.  0 / -1 with err. */
+static int
+roles_load(char *err, size_t errlen)
+{
+	struct id_role nr[ROLE_COUNT];
+	int i;
+
+	if (id_roles[ROLE_SIG].r_key != NULL)
+		return 0;
+	if (id_pem == NULL) {
+		snprintf(err, errlen, "identity: keys not initialised");
+		return -1;
+	}
+	roles_blank(nr);
+	if (parse_keys(id_pem, id_pem_len, "(generated)", nr, err, errlen) == -1 ||
+	    parse_certs(id_pem, id_pem_len, nr, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (nr[i].r_key == NULL) {
+			snprintf(err, errlen, "identity keys: no %s key", nr[i].r_name);
+			goto fail;
+		}
+	roles_publish(nr);
+	wipe_drop(&id_pem, id_pem_len);
+	id_pem_len = 0;
+	return 0;
+fail:
+	roles_drop(nr);
+	return -1;
+}
+
+int
+identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
+    size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (id_last.doc != NULL && id_last.len == len && memcmp(id_last.doc, doc, len) == 0) {
+		if (sigs_dup(&id_last.sigs, out) == -1) {
+			snprintf(err, errlen, "identity signature: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (roles_load(err, errlen) == -1 || sign_doc(id_roles, doc, len, out, err, errlen) == -1)
+		return -1;
+	/* remembered for the next snapshot of the same document */
+	last_clear();
+	if (dup_bytes(&id_last.doc, &id_last.len, doc, len) == 0 &&
+	    sigs_dup(out, &id_last.sigs) == -1)
+		last_clear();
 	return 0;
 }
 
@@ -715,6 +1070,9 @@ identity_cleanup(void)
 {
 	int i;
 
+	wipe_drop(&id_pem, id_pem_len);
+	id_pem_len = 0;
+	last_clear();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);
 }

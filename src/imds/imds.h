@@ -7,7 +7,11 @@
  *   instance.c   the instance facts, what derives from them, the snapshot
  *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
  *                snapshot per request; the caller's role
- *   identity.c   the instance identity signatures (OpenSSL)
+ *   identity.c   the instance identity signatures (OpenSSL): keys from a file
+ *                or made, certificates, signing (the same bytes signed once)
+ *   keygen.c     without a key file, the keys made by a child process
+ *                (identity-keygen) while the daemon serves; it signs the
+ *                first document too
  *   token.c      stateless IMDSv2 tokens
  *   routes.c     the rules: a parsed request and a snapshot to a response;
  *                the header orders of contract §2.3 (response_head)
@@ -206,6 +210,7 @@ int		 config_set_path(struct config *cfg, const char *path, const char *val,
 /* ------------------------------------------------------------------ */
 
 #define FACT_MAX		128	/* bytes in one instance fact */
+#define SNAP_SIG_LEAVES		3	/* signature, pkcs7, rsa2048 (§9.2) */
 
 /* The facts of an instance from which the whole tree is derived (contract §7). */
 struct instance {
@@ -251,6 +256,9 @@ struct snapshot {
 	struct imds_options s_opt;
 	time_t		 s_last_modified;
 	char		 s_lastmod_str[IMF_DATE_LEN + 1];
+	/* signature leaves listed but awaiting the identity keys (a request waits) */
+	const struct md_node *s_sig_pending[SNAP_SIG_LEAVES];
+	size_t		 s_nsig_pending;
 	unsigned	 s_refs;	/* holders; freed at 0 */
 };
 
@@ -276,10 +284,16 @@ int		 instance_apply_config(struct instance *inst, const struct config *cfg,
 		    char *err, size_t errlen);
 /*
  * Build the snapshot: generate the tree from the facts, overlay the config
- * tree, sign the identity document (identity.c), finalize.  NULL with err.
+ * tree, sign the identity document (identity.c; while its keys are not
+ * there, the signature leaves are listed and pending), finalize.  NULL with err.
  * The result has s_refs = 1.
  */
 struct snapshot	*snapshot_build(const struct snapshot_input *in, char *err, size_t errlen);
+/*
+ * 1 when n is a signature leaf of s still awaiting the identity keys: its
+ * request waits (routes.c) until a snapshot built with them is published.
+ */
+int		 snapshot_sig_pending(const struct snapshot *s, const struct md_node *n);
 void		 snapshot_ref(struct snapshot *s);
 void		 snapshot_unref(struct snapshot *s);
 /*
@@ -380,11 +394,62 @@ struct identity_sigs {
  */
 int		 identity_init(const char *key_file, const char *cert_file,
 		    char *err, size_t errlen);
-/* Sign doc exactly as served.  0 ok (free with identity_sigs_free), -1 with err. */
+/*
+ * For keygen.c.  Make new keys and their certificates, then read a
+ * document from in (to its end; none: nothing signed), and write the
+ * generator's answer to out: the keys and certificates as PEM, then the
+ * document's signatures.  0 / -1 with err.
+ */
+int		 identity_keys_write(int out, int in, char *err, size_t errlen);
+/*
+ * Sign with the keys of such an answer (len bytes) from now on; its
+ * signatures, of *doc (doclen bytes), are taken over with it (*doc NULL
+ * then).  0 / -1 with err (not an answer: the generator's message).
+ */
+int		 identity_take(const char *buf, size_t len, char **doc, size_t doclen,
+		    char *err, size_t errlen);
+/* 1 when the keys are there to sign with (identity_init, or keygen's). */
+int		 identity_ready(void);
+/*
+ * Sign doc exactly as served.  The same bytes as the last document signed
+ * (or the generator's) get the same signatures, without signing again.
+ * 0 ok (free with identity_sigs_free), -1 with err.
+ */
 int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
 		    char *err, size_t errlen);
 void		 identity_sigs_free(struct identity_sigs *s);
+/* The keys dropped, and what they signed. */
 void		 identity_cleanup(void);
+
+/* ------------------------------------------------------------------ */
+/* keygen.c: the identity keys made by a child process                */
+/* ------------------------------------------------------------------ */
+
+#define KEYGEN_OUT_MAX		(16 * 1024)	/* bytes of the generator's answer (~8 kB), or of a document */
+
+/*
+ * Make the keys in the background (no key or certificate file): a child
+ * process makes them while the daemon serves, the loop takes them in and
+ * calls ready(arg, ok) once (ok 0: logged; signatures stay pending).
+ * After loop_init, before the sandbox.  0 / -1 with err.
+ */
+int		 keygen_start(void (*ready)(void *arg, int ok), void *arg,
+		    char *err, size_t errlen);
+/*
+ * The document the generator should sign while it is at it (the first
+ * snapshot's; NULL: none), so that the server needs no OpenSSL until a
+ * different one is signed.  Only the first offer counts; without a
+ * generator under way, nothing.
+ */
+void		 keygen_offer(const char *doc, size_t len);
+/* Stop a generation under way (the child killed and reaped). */
+void		 keygen_stop(void);
+/*
+ * `gimme-aws-mini identity-keygen PPID` (internal, spawned by keygen_start):
+ * read the document on stdin, write the answer (identity_keys_write) to
+ * stdout.  The exit status.
+ */
+int		 keygen_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* token.c: stateless IMDSv2 tokens (contract §5)                     */
@@ -452,13 +517,15 @@ struct response {
 	char		 rs_tokbuf[TOKEN_LEN + 1];
 	enum path_class	 rs_class;	/* for the metrics */
 	enum token_reject rs_reject;	/* why a token or token request was refused */
+	int		 rs_pending;	/* no answer yet: a signature awaiting the keys (defer) */
 };
 
 /*
  * Decide the response to a parsed request from a caller whose role view is
  * rv (NULL: the caller has no role; roles_resolve).  now_mono is monotonic
  * seconds (tokens).  Bodies point into snap, rv or static storage: hold
- * both until the response is written.  No allocation.
+ * both until the response is written.  No allocation.  rs_pending set: no
+ * answer yet (a signature awaiting the keys); ask again with a later snapshot.
  */
 void		 routes_handle(const struct http_req *req, const struct snapshot *snap,
 		    const struct role_view *rv, uint64_t now_mono, struct response *rs);
@@ -476,7 +543,10 @@ size_t		 response_head(const struct response *rs, const char *date, char *buf,
 extern const struct http_service imds_http_service;
 /* access_log: one line per answered request (log_access). */
 void		 imds_serve_options(int access_log);
-/* Serve s from now on; takes over the caller's reference, drops the old one (s NULL: none). */
+/*
+ * Serve s from now on; takes over the caller's reference, drops the old one
+ * (s NULL: none), and asks the deferred requests again (http_wake).
+ */
 void		 imds_serve_snapshot(struct snapshot *s);
 /* Who gets which role: the resolver gives the caller's role view (NULL: no role; not held). */
 void		 imds_serve_resolver(struct role_view *(*resolve)(void *arg,

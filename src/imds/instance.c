@@ -709,6 +709,7 @@ done:
 struct build {
 	struct md_node	*b_root;
 	int		 b_failed;
+	unsigned	 b_sig_pending;	/* 1 << i: leaves[i] of gen_signatures awaits the keys */
 	char		*b_err;
 	size_t		 b_errlen;
 	char		 b_path[MD_PATH_MAX + 1];
@@ -1132,40 +1133,87 @@ gen_life(struct build *b, const struct snapshot_input *in)
 		bfail(b, "the life cycle's entries");
 }
 
+/* The signature leaves of dynamic/instance-identity/ (§9.2), in identity_sigs' order. */
+static const char *const sig_leaves[SNAP_SIG_LEAVES] = { "signature", "pkcs7", "rsa2048" };
+
 /*
  * signature, pkcs7 and rsa2048 (§9.2) over the document exactly as served,
  * i.e. after the overlay.  A signature leaf the config sets (or removes)
- * is left to the config.  0 / -1 with err.
+ * is left to the config.  Until the keys are there (keygen.c) the
+ * leaves are listed but pending, empty: snapshot_build records them, a
+ * request for one waits, and the snapshot is built again once they are.
+ * 0 / -1 with err.
  */
 static int
 gen_signatures(struct build *b, const struct snapshot_input *in)
 {
-	static const char *const leaves[] = { "signature", "pkcs7", "rsa2048" };
 	json_t *idd = in->si_cfg ? jpath(in->si_cfg->c_dynamic, "instance-identity") : NULL;
 	const struct md_node *d;
 	struct identity_sigs sigs;
-	const char *body[3];
-	size_t len[3], i;
+	const char *body[SNAP_SIG_LEAVES], *path;
+	size_t len[SNAP_SIG_LEAVES], i;
+	int ready = identity_ready();
 
 	d = tree_lookup(b->b_root, PATH_DOCUMENT, strlen(PATH_DOCUMENT));
-	if (d == NULL || d->n_dir || d->n_bodylen == 0)
+	if (d == NULL || d->n_dir || d->n_bodylen == 0) {
+		keygen_offer(NULL, 0);
 		return 0;	/* no document, nothing to sign */
-	if (identity_sign(d->n_body, d->n_bodylen, &sigs, b->b_err, b->b_errlen) == -1)
+	}
+	if (!ready)	/* the key generator signs it too */
+		keygen_offer(d->n_body, d->n_bodylen);
+	if (ready && identity_sign(d->n_body, d->n_bodylen, &sigs, b->b_err, b->b_errlen) == -1)
 		return -1;
 	/* d is not used past this point: inserting siblings may move it */
-	body[0] = sigs.is_signature;
-	len[0] = sigs.is_signature_len;
-	body[1] = sigs.is_pkcs7;
-	len[1] = sigs.is_pkcs7_len;
-	body[2] = sigs.is_rsa2048;
-	len[2] = sigs.is_rsa2048_len;
-	for (i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
-		if (json_is_object(idd) && json_object_get(idd, leaves[i]) != NULL)
+	body[0] = ready ? sigs.is_signature : "";
+	len[0] = ready ? sigs.is_signature_len : 0;
+	body[1] = ready ? sigs.is_pkcs7 : "";
+	len[1] = ready ? sigs.is_pkcs7_len : 0;
+	body[2] = ready ? sigs.is_rsa2048 : "";
+	len[2] = ready ? sigs.is_rsa2048_len : 0;
+	for (i = 0; i < SNAP_SIG_LEAVES; i++) {
+		if (json_is_object(idd) && json_object_get(idd, sig_leaves[i]) != NULL)
 			continue;
-		bsetn(b, bpath(b, "dynamic/instance-identity/%s", leaves[i]), body[i], len[i]);
+		path = bpath(b, "dynamic/instance-identity/%s", sig_leaves[i]);
+		bsetn(b, path, body[i], len[i]);
+		if (!ready && !b->b_failed) {
+			/* listed while pending: the listing does not change when they come */
+			if (tree_keep_empty(b->b_root, path) == -1)
+				bfail(b, "dynamic/instance-identity");
+			b->b_sig_pending |= 1u << i;
+		}
 	}
-	identity_sigs_free(&sigs);
+	if (ready)
+		identity_sigs_free(&sigs);
 	return b->b_failed ? -1 : 0;
+}
+
+/* Point s at the finalized leaves gen_signatures left pending. */
+static void
+sig_pending_record(struct snapshot *s, const struct build *b)
+{
+	char path[sizeof(PATH_DOCUMENT) + MD_NAME_MAX];
+	const struct md_node *n;
+	size_t i;
+	int len;
+
+	for (i = 0; i < SNAP_SIG_LEAVES; i++) {
+		if (!(b->b_sig_pending & (1u << i)))
+			continue;
+		len = snprintf(path, sizeof(path), "dynamic/instance-identity/%s", sig_leaves[i]);
+		if ((n = tree_lookup(b->b_root, path, (size_t)len)) != NULL && !n->n_dir)
+			s->s_sig_pending[s->s_nsig_pending++] = n;
+	}
+}
+
+int
+snapshot_sig_pending(const struct snapshot *s, const struct md_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < s->s_nsig_pending; i++)
+		if (s->s_sig_pending[i] == n)
+			return 1;
+	return 0;
 }
 
 struct snapshot *
@@ -1220,6 +1268,7 @@ snapshot_build(const struct snapshot_input *in, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	sig_pending_record(s, b);
 	s->s_root = b->b_root;
 	b->b_root = NULL;
 	s->s_opt = in->si_opt;

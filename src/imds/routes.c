@@ -77,6 +77,7 @@ rs_reset(struct response *rs, int head_only)
 	rs->rs_tokbuf[0] = '\0';
 	rs->rs_class = PC_OTHER;
 	rs->rs_reject = TR_NONE;
+	rs->rs_pending = 0;
 }
 
 /* An empty-bodied answer in the K5 shape (401, 403 K7, 400, 408, ...). */
@@ -323,6 +324,10 @@ routes_handle(const struct http_req *req, const struct snapshot *snap,
 	node = roles_lookup(snap, rv, path + seg + 1, (size_t)n - seg - 1);
 	if (node == NULL) {
 		rs_page(rs, 404);
+		return;
+	}
+	if (snapshot_sig_pending(snap, node)) {
+		rs->rs_pending = 1;	/* the keys are on their way: ask again then */
 		return;
 	}
 	rs->rs_body = node->n_body;

@@ -7,6 +7,11 @@
  * says for the metrics, and writes the access log line.  It is told who is
  * asking (struct http_peer): a resolver (imds_serve_resolver) turns the
  * peer into its role's view, which is held like the snapshot.
+ *
+ * A signature requested before the identity keys are there (routes.c says
+ * rs_pending) is deferred, holding nothing; every snapshot published wakes
+ * the deferred requests, which are asked again against it.  Only those
+ * requests wait: everything else is answered from the snapshot at once.
  */
 #include <string.h>
 
@@ -55,6 +60,12 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 		    imds.resolve(imds.resolve_arg, call->hc_peer) : NULL;
 		role_view_ref(ic->ic_role);
 		routes_handle(call->hc_req, imds.snap, ic->ic_role, call->hc_now_ms / 1000, rs);
+		if (rs->rs_pending) {
+			/* a signature before the keys: asked again at the next snapshot */
+			role_view_unref(ic->ic_role);
+			ic->ic_role = NULL;
+			return HTTP_DEFER;
+		}
 	} else
 		routes_error(call->hc_status, rs);	/* 429: K10, empty, K5 order */
 	if (call->hc_req != NULL) {
@@ -127,4 +138,6 @@ imds_serve_snapshot(struct snapshot *s)
 	imds.snap = s;
 	if (old != NULL)
 		snapshot_unref(old);
+	if (s != NULL)
+		http_wake();	/* requests waiting for a signature may have it now */
 }

@@ -84,9 +84,9 @@ daemon_apply_role(struct instance *inst)
 	role_overlay(inst);
 }
 
-/* Build a snapshot of the instance as it is now.  NULL (logged) on failure. */
+/* Build a snapshot of the instance as of now (wall clock).  NULL (logged) on failure. */
 struct snapshot *
-daemon_build(void)
+daemon_build(time_t now)
 {
 	struct snapshot_input in;
 	struct snapshot *s;
@@ -97,7 +97,7 @@ daemon_build(void)
 	in.si_cfg = &st.cfg;
 	in.si_opt = st.opt;
 	in.si_ec2_cred = &st.ec2_cred;
-	in.si_now = time(NULL);
+	in.si_now = now;
 	/* events whose NotAfter passed are history before anything is served */
 	if (life_advance(&st.life, in.si_now) > 0)
 		log_info("maintenance events completed (NotAfter passed)");
@@ -118,11 +118,32 @@ daemon_publish(void)
 
 	if (!st.serving)
 		return 0;
-	if ((s = daemon_build()) == NULL)
+	if ((s = daemon_build(time(NULL))) == NULL)
 		return -1;
+	st.snap_at = s->s_last_modified;
 	registry_render_all(&st.roles, s->s_last_modified);
 	imds_serve_snapshot(s);
 	return 0;
+}
+
+/*
+ * The identity keys are there (keygen.c): the snapshot served is
+ * built again as of the same instant, now with its signatures (the same
+ * bytes and Last-Modified otherwise; roles are not rendered again), and
+ * the requests waiting for one are answered.  Before serving, the first
+ * publish signs.  Start-up's trim again: key parsing and certificates
+ * touched library pages and heap that serving does not need.
+ */
+void
+daemon_identity_ready(void *unused, int ok)
+{
+	struct snapshot *s;
+
+	(void)unused;
+	if (!ok || !st.serving || (s = daemon_build(st.snap_at)) == NULL)
+		return;
+	imds_serve_snapshot(s);
+	serve_mem_trim();
 }
 
 /*

@@ -1,9 +1,11 @@
 /*
  * serve.c: the daemon put together.  Start-up in order (options, privilege
- * checks, the config and instance, the credential source and its first
- * fetch, the control socket, the listeners, the magic IP, the sandbox),
- * the loop, then shutdown in reverse through one way out.  The creds verb
- * shares start-up up to the first credential.
+ * checks, the config and instance, the identity key generator started, the
+ * credential source and its first fetch, the control socket, the
+ * listeners, the magic IP, the sandbox), the loop (start-up's memory given
+ * back SERVE_TRIM_DELAY_MS later), then shutdown in reverse through one
+ * way out.  Nothing on the way to the first answer waits for the keys.
+ * The creds verb shares start-up up to the first credential.
  *
  * Every serve option can also come from a GIMME_* environment variable of
  * the same name (options.c); anything wrong on the command line or in the
@@ -22,6 +24,7 @@
 #include "priv/priv.h"
 
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
+#define SERVE_TRIM_DELAY_MS	100	/* ms after the listeners open: start-up's memory given back */
 #define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
 
 struct serve_options cli;	/* what the command line and environment asked for */
@@ -62,8 +65,16 @@ source_config(struct creds_source_cfg *c)
 	c->src_inst_role = st.inst.i_role;
 }
 
+/* The identity keys are generated in the background: no file names them. */
+static int
+id_background(void)
+{
+	return cli.identity_key == NULL && cli.identity_cert == NULL;
+}
+
 /*
- * Everything up to the first credential: config, instance, keys, the
+ * Everything up to the first credential: config, instance, the identity
+ * keys (serve only: made in the background, or read from their file), the
  * source and its first fetch.  Shared by serve and creds.  0, the exit
  * status after a one-line message on stderr, or -1: stopped by a signal
  * while waiting (exit 0).
@@ -94,6 +105,16 @@ start_up(void)
 	if (token_init() == -1)
 		fatal(EXIT_SYSTEM, "token key");
 	if (loop_init(err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
+	/*
+	 * Without a key or certificate file the identity keys are made in the
+	 * background from here on (a child process): nothing waits for them
+	 * but a request for a signature.  creds serves none: no keys.
+	 */
+	if (st.serve && id_background() && keygen_start(daemon_identity_ready, NULL, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
@@ -144,7 +165,9 @@ start_up(void)
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
 	    st.src.cs_why, st.cache->cc_cur.c_akid, (long)(st.cache->cc_cur.c_expiration - now));
-	if (identity_init(cli.identity_key, cli.identity_cert, err, sizeof(err)) == -1) {
+	/* a key file to read or write, a certificate file to write: checked before serving */
+	if (st.serve && !id_background() && identity_init(cli.identity_key, cli.identity_cert,
+	    err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
@@ -199,6 +222,15 @@ serve_mem_trim(void)
 		madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
+static struct loop_timer trim_timer;	/* start-up's trim, once serving */
+
+static void
+trim_due(void *unused)
+{
+	(void)unused;
+	serve_mem_trim();
+}
+
 /* Take the magic IP away again (exit paths); failures are logged. */
 static void
 magic_remove(void)
@@ -247,6 +279,7 @@ clean_up(void)
 	cred_wipe(&st.ec2_cred);
 	config_free(&st.cfg);
 	life_free(&st.life);
+	keygen_stop();
 	identity_cleanup();
 	token_cleanup();
 }
@@ -324,9 +357,11 @@ serve_main(int argc, char **argv)
 		goto out_server;
 	}
 	loop_callbacks(daemon_tick, daemon_hup);
-	serve_mem_trim();
+	/* off the path of the first answers: the trim reads smaps, ~1 ms */
+	loop_timer_set(&trim_timer, SERVE_TRIM_DELAY_MS, trim_due, NULL);
 	rc = http_run() == 0 ? 0 : EXIT_SYSTEM;
 	ran = 1;
+	loop_timer_cancel(&trim_timer);
 	loop_timer_cancel(&st.life_timer);
 	/* every way out undoes what was set up, in reverse */
 out_server:

@@ -7,8 +7,9 @@
  *   serve.c     start-up in order, shutdown in reverse (one way out); the
  *               serve and creds verbs
  *   daemon.c    the running daemon: the snapshot built and published, and what
- *               the loop calls back (credentials changed, files changed, the
- *               tick, SIGHUP, control requests, the lifecycle timer, readiness)
+ *               the loop calls back (credentials changed, identity keys ready,
+ *               files changed, the tick, SIGHUP, control requests, the
+ *               lifecycle timer, readiness)
  *
  * Precedence: flags win over the environment, the environment over the
  * config file's "options", and those over the defaults.
@@ -169,6 +170,7 @@ struct serve_state {
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */
+	time_t		 snap_at;	/* the instant the snapshot served is of */
 	char		 role_account[16];	/* account of an assumed role, "" if none */
 	struct creds_source src;	/* where the credentials come from (creds/source.c) */
 	struct lifecycle life;		/* spot, events, ASG, tags, ctl set/unset */
@@ -191,14 +193,15 @@ int		 daemon_load_config(struct config *cfg, struct instance *inst, time_t now,
 struct imds_options daemon_options(const struct config *cfg);
 /* Keep inst's own role and account, and serve ours over them. */
 void		 daemon_apply_role(struct instance *inst);
-/* A snapshot of the current state; NULL (logged). */
-struct snapshot	*daemon_build(void);
+/* A snapshot of the current state as of now (wall clock); NULL (logged). */
+struct snapshot	*daemon_build(time_t now);
 /* Serve a new snapshot (once serving).  0 / -1 (logged). */
 int		 daemon_publish(void);
 /* Arm the timer for the next time-driven lifecycle change. */
 void		 daemon_life_schedule(void);
 /* The loop's callbacks, handed over by serve.c. */
 void		 daemon_creds_changed(void *unused, struct role *r);
+void		 daemon_identity_ready(void *unused, int ok);
 void		 daemon_file_changed(void *unused);
 void		 daemon_tick(void);
 void		 daemon_hup(void);

@@ -11,7 +11,9 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from server import Server, ServerFixture, identity_key_path, run_refused  # noqa: E402
+from server import Server, ServerFixture, identity_key_path, raw_request, run_cli, run_refused  # noqa: E402
 from wire import MD, ROLE, WireCase, body_of, main, parse_iso, resp_meta, show  # noqa: E402
 
 EXIT_CONFIG = 78		# src/core/core.h
@@ -235,6 +237,126 @@ class TestDocuments(ServerFixture, WireCase):
 				self.assertEqual(p.returncode, 0, p.stderr)
 				self.assertEqual(p.stdout, doc)
 
+
+
+SIG_LEAVES = ("signature", "pkcs7", "rsa2048")
+KEYS_DONE = r"identity keys generated"
+
+
+def send_get(host, port, path):
+	"""A socket with GET path sent (HTTP/1.1, Connection: close is the server's)."""
+	s = socket.create_connection((host, port), timeout=30)
+	s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+	return s
+
+
+def recv_all(s):
+	data = b""
+	while True:
+		b = s.recv(65536)
+		if not b:
+			s.close()
+			return data
+		data += b
+
+
+class TestKeysInBackground(unittest.TestCase):
+	"""Issue #13: without --identity-key the keys are made while the daemon
+	serves.  A signature asked for before they are there is answered once they
+	are (200, signing the document served); nothing else waits for them, and
+	dynamic/instance-identity/ lists the signatures all along."""
+
+	def start(self):
+		"""A server whose keys are still being made once it is up (a few tries)."""
+		for _ in range(3):
+			srv = Server(identity_key=False)
+			if not any(re.search(KEYS_DONE, l) for l in srv.lines()):
+				return srv
+			srv.stop()
+		self.fail("the keys were always there before the first request")
+
+	def test_signature_at_start_waits_and_signs_the_document(self):
+		with self.start() as srv:
+			waiting = {leaf: send_get(srv.host, srv.port,
+			    "/latest/dynamic/instance-identity/" + leaf) for leaf in SIG_LEAVES}
+			# while they wait, the listing names them already
+			listing = body_of(raw_request(srv.host, srv.port,
+			    b"GET /latest/dynamic/instance-identity/ HTTP/1.1\r\nHost: x\r\n\r\n"))
+			self.assertEqual(listing, b"document\npkcs7\nrsa2048\nsignature")
+			bodies = {}
+			for leaf, s in waiting.items():
+				raw = recv_all(s)
+				self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), show(raw))
+				bodies[leaf] = body_of(raw)
+				self.assertTrue(b64_lines_ok(bodies[leaf]), show(bodies[leaf]))
+			self.assertIsNotNone(srv.wait_for_line(KEYS_DONE, timeout=1))
+			doc = body_of(raw_request(srv.host, srv.port,
+			    b"GET /latest/dynamic/instance-identity/document HTTP/1.1\r\nHost: x\r\n\r\n"))
+			sig = base64.b64decode(bodies["signature"].replace(b"\n", b""), validate=True)
+			self.assertEqual(len(sig), 128)		# RSA-1024, as generated
+			# pkcs7 and rsa2048 embed the document served (no certificate to verify
+			# with: that is TestDocuments', with --identity-cert)
+			for leaf in ("pkcs7", "rsa2048"):
+				with self.subTest(leaf=leaf):
+					der = base64.b64decode(bodies[leaf].replace(b"\n", b""), validate=True)
+					self.assertIn(doc, der)
+			# later requests get the same bytes
+			for leaf in SIG_LEAVES:
+				raw = raw_request(srv.host, srv.port, ("GET /latest/dynamic/instance-identity/%s "
+				    "HTTP/1.1\r\nHost: x\r\n\r\n" % leaf).encode())
+				self.assertEqual(body_of(raw), bodies[leaf], leaf)
+
+	def test_nothing_else_waits_for_the_keys(self):
+		with self.start() as srv:
+			sig = send_get(srv.host, srv.port, "/latest/dynamic/instance-identity/signature")
+			raw = raw_request(srv.host, srv.port,
+			    b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n\r\n")
+			self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), show(raw))
+			self.assertEqual(body_of(raw), b"i-0123456789abcdef0")
+			self.assertTrue(recv_all(sig).startswith(b"HTTP/1.1 200 OK\r\n"))
+			self.assertIsNotNone(srv.wait_for_line(KEYS_DONE, timeout=1))
+			# the access log, in the order answered: instance-id before the keys
+			# came, the signature after
+			lines = srv.lines()
+			at = {what: next((i for i, l in enumerate(lines) if re.search(rx, l)), None)
+			    for what, rx in (("id", r"path=/latest/meta-data/instance-id status=200"),
+			    ("keys", KEYS_DONE), ("sig", r"path=/latest/dynamic/instance-identity/signature status=200"))}
+			self.assertNotIn(None, at.values(), "".join(lines))
+			self.assertLess(at["id"], at["keys"], "".join(lines))
+			self.assertLess(at["keys"], at["sig"], "".join(lines))
+	def test_a_new_document_is_signed_with_the_generated_keys(self):
+		# the generator signed the first document; a changed one is signed here,
+		# with the same keys: the same signer (issuer and serial) in pkcs7
+		tmp = tempfile.mkdtemp(prefix="imds-keys-")
+		self.addCleanup(shutil.rmtree, tmp, True)
+		sock = os.path.join(tmp, "control.sock")
+		with Server("--control", sock, identity_key=False) as srv:
+			def get(path):
+				return body_of(raw_request(srv.host, srv.port,
+				    ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode()))
+			first = get("/latest/dynamic/instance-identity/rsa2048")
+			rc, _, err = run_cli("ctl", "--control", sock, "set", "meta-data/instance-type",
+			    "m5.large")
+			self.assertEqual(rc, 0, err)
+			doc = get("/latest/dynamic/instance-identity/document")
+			self.assertIn(b'"instanceType" : "m5.large"', doc)
+			for leaf in SIG_LEAVES:
+				with self.subTest(leaf=leaf):
+					body = get("/latest/dynamic/instance-identity/" + leaf)
+					self.assertTrue(b64_lines_ok(body), show(body))
+					if leaf != "signature":
+						self.assertIn(doc, base64.b64decode(body.replace(b"\n", b"")))
+			second = get("/latest/dynamic/instance-identity/rsa2048")
+			self.assertNotEqual(first, second)
+			# signer info (issuer and serial) is the same certificate's
+			p1 = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-print"],
+			    input=base64.b64decode(first.replace(b"\n", b"")), capture_output=True)
+			p2 = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-print"],
+			    input=base64.b64decode(second.replace(b"\n", b"")), capture_output=True)
+			serial = re.compile(rb"serial: *(\S+)")
+			self.assertEqual(p1.returncode, 0, p1.stderr)
+			self.assertEqual(serial.findall(p1.stdout), serial.findall(p2.stdout))
+			self.assertTrue(serial.findall(p1.stdout))
 
 
 class TestIdentityKeyFile(unittest.TestCase):
