@@ -383,7 +383,7 @@ const char	*roles_last_modified(const struct snapshot *s, const struct role_view
 void		 roles_cred_json(struct jbuf *j, const struct cred *c, time_t now);
 
 /* ------------------------------------------------------------------ */
-/* identity.c, identity_sign.c: identity signatures (§9.2, OpenSSL)  */
+/* identity.c, identity_sign.c: identity signatures (§9.2, OpenSSL) */
 /* ------------------------------------------------------------------ */
 
 struct identity_sigs {
@@ -666,7 +666,7 @@ int		 life_emit(const struct lifecycle *l, time_t now,
 char		*life_state_json(const struct lifecycle *l, time_t now);
 
 /* ------------------------------------------------------------------ */
-/* between the files of imds/                                          */
+/* between the files of imds/                                         */
 /* ------------------------------------------------------------------ */
 
 /* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
@@ -700,6 +700,7 @@ struct id_role {
 	struct evp_pkey_st *r_key;
 	struct x509_st	*r_cert;
 };
+/* The signing roles: indexes of an id_role array. */
 enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };
 /* identity.c */
 /*

@@ -32,23 +32,6 @@
 
 #include "imds/imds.h"
 
-static const char *const months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
-size_t
-life_fmt_event_time(time_t t, char *buf, size_t cap)
-{
-	struct tm tm;
-	int n;
-
-	gmtime_r(&t, &tm);
-	/* §8.3: the day without a leading zero, English month, GMT */
-	n = snprintf(buf, cap, "%d %s %04d %02d:%02d:%02d GMT", tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* The config's "scenario"                                             */
 /* ------------------------------------------------------------------ */
@@ -280,6 +263,23 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 /* ------------------------------------------------------------------ */
 /* Rendering                                                           */
 /* ------------------------------------------------------------------ */
+
+static const char *const months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+size_t
+life_fmt_event_time(time_t t, char *buf, size_t cap)
+{
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	/* §8.3: the day without a leading zero, English month, GMT */
+	n = snprintf(buf, cap, "%d %s %04d %02d:%02d:%02d GMT", tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
 
 static const char *
 state_word(enum life_event_state st)
