@@ -1,19 +1,17 @@
 /*
- * identity.c: the instance identity signatures (contract §9.2).
+ * identity.c: the keys of the instance identity signatures (contract §9.2;
+ * the signing is identity_sign.c's).
  *
- * Three keys sign the identity document, exactly as it is served:
- *
- *   signature  RSA (1024-bit when generated), PKCS#1 v1.5 over SHA-256 of the
- *              document; the body is the base64 of the raw signature.
- *   pkcs7      PKCS#7 SignedData embedding the document, DSA (1024-bit when
- *              generated) with SHA-1, signed attributes contentType,
- *              signingTime and messageDigest, no certificates inside.
- *   rsa2048    the same structure as pkcs7, RSA >= 2048 bits with SHA-256.
+ * Three keys sign the identity document: `signature` (RSA, 1024-bit when
+ * generated), `pkcs7` (DSA, 1024-bit when generated) and `rsa2048` (RSA of
+ * at least 2048 bits).  They come from a key file, trusted only when it is
+ * private to the daemon's user, or are made: here (identity_init) or by the
+ * key generator (keygen.c), whose answer, the keys as PEM and the
+ * signatures of a first document, is written and taken in here.
  *
  * Each key gets a self-signed certificate: PKCS#7 needs one to name the
  * signer (issuer and serial), and local verifiers (Vault, SPIRE, openssl
- * smime -certfile) need the published copy.  Bodies are base64 in lines of
- * 76 characters, no BEGIN/END lines, no trailing LF.
+ * smime -certfile) need the published copy.
  *
  * Only the OpenSSL 3 EVP/X509/PKCS7 API is used, no deprecated call.  This
  * runs at start-up and on each snapshot rebuild, never per request, so it
@@ -46,7 +44,6 @@
 #define ID_RSA_2048_BITS	2048	/* bits of a generated `rsa2048` key, and the minimum loaded */
 #define ID_DSA_BITS		1024	/* bits of a generated `pkcs7` DSA prime p */
 #define ID_DSA_Q_BITS		160	/* bits of the DSA subgroup q (FIPS 186 L=1024, N=160) */
-#define ID_B64_WRAP		76	/* characters per base64 line (contract §9.2) */
 #define ID_KEYFILE_MAX		(256 * 1024)	/* bytes in a --identity-key file */
 #define ID_KEYFILE_MODE		0600	/* mode of a key file we create */
 #define ID_CERTFILE_MODE	0644	/* mode of the certificate file */
@@ -55,16 +52,6 @@
 #define ID_CERT_DAYS		3653	/* days: notAfter = notBefore + 10 years */
 #define ID_ERR_LEN		256	/* bytes of an OpenSSL error string */
 #define ID_TMP_SUFFIX		".XXXXXX"	/* mkstemp template appended to the cert path */
-#define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
-
-/* One signing role: its key and the self-signed certificate of that key. */
-struct id_role {
-	const char	*r_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
-	EVP_PKEY	*r_key;
-	X509		*r_cert;
-};
-
-enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };
 
 static struct id_role id_roles[ROLE_COUNT] = {
 	{ "signature", NULL, NULL },
@@ -74,10 +61,10 @@ static struct id_role id_roles[ROLE_COUNT] = {
 
 /*
  * Format "what: first queued OpenSSL error" into err and clear the queue.
- * Always returns -1 so that callers can write `return ossl_fail(...)`.
+ * Always returns -1 so that callers can write `return id_ossl_fail(...)`.
  */
-static int
-ossl_fail(char *err, size_t errlen, const char *what)
+int
+id_ossl_fail(char *err, size_t errlen, const char *what)
 {
 	char ebuf[ID_ERR_LEN];
 	unsigned long e;
@@ -122,7 +109,7 @@ gen_rsa(unsigned bits, char *err, size_t errlen)
 	EVP_PKEY *k;
 
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits)) == NULL)
-		ossl_fail(err, errlen, "RSA key generation");
+		id_ossl_fail(err, errlen, "RSA key generation");
 	return k;
 }
 
@@ -137,13 +124,13 @@ gen_dsa(char *err, size_t errlen)
 	    EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, ID_DSA_BITS) <= 0 ||
 	    EVP_PKEY_CTX_set_dsa_paramgen_q_bits(pctx, ID_DSA_Q_BITS) <= 0 ||
 	    EVP_PKEY_paramgen(pctx, &params) <= 0) {
-		ossl_fail(err, errlen, "DSA parameter generation");
+		id_ossl_fail(err, errlen, "DSA parameter generation");
 		goto done;
 	}
 	if ((kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) == NULL ||
 	    EVP_PKEY_keygen_init(kctx) <= 0 ||
 	    EVP_PKEY_keygen(kctx, &key) <= 0) {
-		ossl_fail(err, errlen, "DSA key generation");
+		id_ossl_fail(err, errlen, "DSA key generation");
 		EVP_PKEY_free(key);
 		key = NULL;
 	}
@@ -187,7 +174,7 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 
 	snprintf(cn, sizeof(cn), "%s instance identity (%s)", PROGNAME, r->r_name);
 	if (RAND_bytes(serial, sizeof(serial)) != 1) {
-		ossl_fail(err, errlen, "certificate serial");
+		id_ossl_fail(err, errlen, "certificate serial");
 		goto fail;
 	}
 	serial[0] &= 0x7f;	/* positive, RFC 5280 §4.1.2.2 */
@@ -209,14 +196,14 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_subject_name(x, name) != 1 ||
 	    X509_set_issuer_name(x, name) != 1) {
-		ossl_fail(err, errlen, "certificate creation");
+		id_ossl_fail(err, errlen, "certificate creation");
 		goto fail;
 	}
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	if (!cert_add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !cert_add_ext(x, &v3, NID_key_usage, "critical,digitalSignature") ||
 	    !cert_add_ext(x, &v3, NID_subject_key_identifier, "hash")) {
-		ossl_fail(err, errlen, "certificate extensions");
+		id_ossl_fail(err, errlen, "certificate extensions");
 		goto fail;
 	}
 	/*
@@ -227,7 +214,7 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 	if (X509_sign(x, r->r_key, EVP_sha256()) <= 0) {
 		ERR_clear_error();
 		if (X509_sign(x, r->r_key, EVP_sha1()) <= 0) {
-			ossl_fail(err, errlen, "certificate signing");
+			id_ossl_fail(err, errlen, "certificate signing");
 			goto fail;
 		}
 	}
@@ -364,7 +351,7 @@ parse_keys(const char *text, size_t len, const char *path, struct id_role *roles
 			continue;
 		/* (int) is safe: len <= ID_KEYFILE_MAX */
 		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL) {
-			ossl_fail(err, errlen, "identity key file: BIO_new_mem_buf");
+			id_ossl_fail(err, errlen, "identity key file: BIO_new_mem_buf");
 			goto done;
 		}
 		if ((k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
@@ -375,7 +362,7 @@ parse_keys(const char *text, size_t len, const char *path, struct id_role *roles
 				ERR_clear_error();
 				snprintf(err, errlen, "%s: pass phrases are not supported", what);
 			} else
-				ossl_fail(err, errlen, what);
+				id_ossl_fail(err, errlen, what);
 			goto done;
 		}
 		BIO_free(bio);
@@ -446,19 +433,19 @@ keys_pem(struct id_role *roles, int certs, char *err, size_t errlen)
 	int i;
 
 	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
-		ossl_fail(err, errlen, "identity keys: BIO_new");
+		id_ossl_fail(err, errlen, "identity keys: BIO_new");
 		return NULL;
 	}
 	for (i = 0; i < ROLE_COUNT; i++)
 		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
 		    NULL, NULL) != 1) {
-			ossl_fail(err, errlen, "identity keys: PEM_write_bio_PrivateKey");
+			id_ossl_fail(err, errlen, "identity keys: PEM_write_bio_PrivateKey");
 			BIO_free(mem);
 			return NULL;
 		}
 	for (i = 0; certs && i < ROLE_COUNT; i++)
 		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
-			ossl_fail(err, errlen, "identity keys: PEM_write_bio_X509");
+			id_ossl_fail(err, errlen, "identity keys: PEM_write_bio_X509");
 			BIO_free(mem);
 			return NULL;
 		}
@@ -482,11 +469,11 @@ parse_certs(const char *text, size_t len, struct id_role *roles, char *err, size
 		}
 		/* (int) is safe: len <= KEYGEN_OUT_MAX */
 		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL)
-			return ossl_fail(err, errlen, "identity keys: certificate");
+			return id_ossl_fail(err, errlen, "identity keys: certificate");
 		roles[i].r_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		BIO_free(bio);
 		if (roles[i].r_cert == NULL)
-			return ossl_fail(err, errlen, "identity keys: certificate");
+			return id_ossl_fail(err, errlen, "identity keys: certificate");
 	}
 	return 0;
 }
@@ -546,12 +533,12 @@ save_certs(const char *path, struct id_role *roles, char *err, size_t errlen)
 	int fd = -1, i, rc = -1;
 
 	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
-		ossl_fail(err, errlen, "identity certificate file: BIO_new");
+		id_ossl_fail(err, errlen, "identity certificate file: BIO_new");
 		goto done;
 	}
 	for (i = 0; i < ROLE_COUNT; i++)
 		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
-			ossl_fail(err, errlen, "identity certificate file: PEM_write_bio_X509");
+			id_ossl_fail(err, errlen, "identity certificate file: PEM_write_bio_X509");
 			goto done;
 		}
 	dlen = BIO_get_mem_data(mem, &data);
@@ -709,43 +696,12 @@ fail:
 static char	*id_pem;	/* the generator's keys and certificates; NULL: none, or in id_roles */
 static size_t	 id_pem_len;
 
-/* The last document signed and its signatures: the same bytes are not signed again. */
-static struct {
-	char		*doc;
-	size_t		 len;
-	struct identity_sigs sigs;
-} id_last;
-
-static int	sign_doc(const struct id_role *roles, const char *doc, size_t len,
-		    struct identity_sigs *out, char *err, size_t errlen);
-
 /* wipe_free *p (len bytes), and forget it. */
-static void
-wipe_drop(char **p, size_t len)
+void
+id_wipe_drop(char **p, size_t len)
 {
 	wipe_free(*p, len);
 	*p = NULL;
-}
-
-/* Forget the last document signed. */
-static void
-last_clear(void)
-{
-	identity_sigs_free(&id_last.sigs);
-	wipe_drop(&id_last.doc, id_last.len);
-	id_last.len = 0;
-}
-
-/* A malloc'd copy of len bytes at p into *dst.  0 / -1. */
-static int
-dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
-{
-	if ((*dst = malloc(len + 1)) == NULL)
-		return -1;
-	memcpy(*dst, p, len);
-	(*dst)[len] = '\0';
-	*dstlen = len;
-	return 0;
 }
 
 /* After the PEM in mem: ID_SIGS_MARK, the lengths, then doc's signatures. */
@@ -756,7 +712,7 @@ append_sigs(BIO *mem, const struct id_role *nr, const char *doc, size_t len, cha
 	struct identity_sigs sg;
 	int ok;
 
-	if (sign_doc(nr, doc, len, &sg, err, errlen) == -1)
+	if (id_sign_doc(nr, doc, len, &sg, err, errlen) == -1)
 		return -1;
 	ok = BIO_printf(mem, "%s%zu %zu %zu\n", ID_SIGS_MARK, sg.is_signature_len,
 	    sg.is_pkcs7_len, sg.is_rsa2048_len) > 0 &&
@@ -766,7 +722,7 @@ append_sigs(BIO *mem, const struct id_role *nr, const char *doc, size_t len, cha
 	    BIO_write(mem, sg.is_rsa2048, (int)sg.is_rsa2048_len) == (int)sg.is_rsa2048_len;
 	identity_sigs_free(&sg);
 	if (!ok)
-		return ossl_fail(err, errlen, "identity keys: BIO_write");
+		return id_ossl_fail(err, errlen, "identity keys: BIO_write");
 	return 0;
 }
 
@@ -802,53 +758,6 @@ identity_keys_write(int out, int in, char *err, size_t errlen)
 	return rc;
 }
 
-/* A decimal length of at most KEYGEN_OUT_MAX at *p, then sep.  0 / -1. */
-static int
-parse_len(const char **p, const char *end, char sep, size_t *out)
-{
-	size_t v = 0;
-
-	if (*p >= end || **p < '0' || **p > '9')
-		return -1;
-	for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
-		if ((v = v * 10 + (size_t)(**p - '0')) > KEYGEN_OUT_MAX)
-			return -1;
-	if (*p >= end || **p != sep)
-		return -1;
-	(*p)++;
-	*out = v;
-	return 0;
-}
-
-/*
- * The signatures after the PEM (p: at ID_SIGS_MARK) become id_last's, for
- * *doc (taken over).  Nothing usable: id_last stays empty (the first
- * snapshot then signs here).
- */
-static void
-take_sigs(const char *p, const char *end, char **doc, size_t doclen)
-{
-	struct identity_sigs sg = { 0 };
-	size_t l[3];
-
-	p += sizeof(ID_SIGS_MARK) - 1;
-	if (*doc == NULL || parse_len(&p, end, ' ', &l[0]) == -1 ||
-	    parse_len(&p, end, ' ', &l[1]) == -1 || parse_len(&p, end, '\n', &l[2]) == -1 ||
-	    (size_t)(end - p) != l[0] + l[1] + l[2])
-		return;
-	if (dup_bytes(&sg.is_signature, &sg.is_signature_len, p, l[0]) == -1 ||
-	    dup_bytes(&sg.is_pkcs7, &sg.is_pkcs7_len, p + l[0], l[1]) == -1 ||
-	    dup_bytes(&sg.is_rsa2048, &sg.is_rsa2048_len, p + l[0] + l[1], l[2]) == -1) {
-		identity_sigs_free(&sg);
-		return;
-	}
-	last_clear();
-	id_last.doc = *doc;
-	id_last.len = doclen;
-	id_last.sigs = sg;
-	*doc = NULL;
-}
-
 int
 identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
     size_t errlen)
@@ -864,12 +773,12 @@ identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
 		mark = end;
 	/* new keys: what the old ones signed goes */
 	identity_cleanup();
-	if (dup_bytes(&id_pem, &id_pem_len, buf, (size_t)(mark - buf)) == -1) {
+	if (id_dup_bytes(&id_pem, &id_pem_len, buf, (size_t)(mark - buf)) == -1) {
 		snprintf(err, errlen, "identity keys: out of memory");
 		return -1;
 	}
 	if (mark != end)
-		take_sigs(mark, end, doc, doclen);
+		id_take_sigs(mark, end, doc, doclen);
 	return 0;
 }
 
@@ -877,129 +786,6 @@ int
 identity_ready(void)
 {
 	return id_roles[ROLE_SIG].r_key != NULL || id_pem != NULL;
-}
-
-/* Base64 in 76-column lines into a fresh malloc'd string.  0 / -1 with err. */
-static int
-b64_wrapped(const unsigned char *in, size_t n, char **out, size_t *outlen,
-    char *err, size_t errlen)
-{
-	size_t enc = (n + 2) / 3 * 4, cap;
-
-	cap = enc + enc / ID_B64_WRAP + 1;
-	if ((*out = malloc(cap)) == NULL) {
-		snprintf(err, errlen, "identity signature: %s", strerror(errno));
-		return -1;
-	}
-	*outlen = b64_encode(in, n, *out, cap, 0, ID_B64_WRAP);
-	return 0;
-}
-
-/* `signature`: RSA PKCS#1 v1.5 over SHA-256 of doc. */
-static int
-sign_plain(const struct id_role *r, const char *doc, size_t len, char **out,
-    size_t *outlen, char *err, size_t errlen)
-{
-	EVP_MD_CTX *md = NULL;
-	unsigned char *sig = NULL;
-	size_t siglen = 0;
-	int rc = -1;
-
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, r->r_key, NULL) != 1 ||
-	    EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)doc, len) != 1) {
-		ossl_fail(err, errlen, "identity signature: EVP_DigestSignInit");
-		goto done;
-	}
-	if ((sig = malloc(siglen)) == NULL) {
-		snprintf(err, errlen, "identity signature: %s", strerror(errno));
-		goto done;
-	}
-	if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)doc, len) != 1) {
-		ossl_fail(err, errlen, "identity signature: EVP_DigestSign");
-		goto done;
-	}
-	rc = b64_wrapped(sig, siglen, out, outlen, err, errlen);
-done:
-	free(sig);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
-/*
- * `pkcs7` and `rsa2048`: SignedData with the document embedded, one signer,
- * signed attributes (contentType, signingTime, messageDigest; no
- * SMIMECapabilities, like AWS's), no certificates.
- */
-static int
-sign_pkcs7(const struct id_role *r, const EVP_MD *mdalg, const char *doc, size_t len,
-    char **out, size_t *outlen, char *err, size_t errlen)
-{
-	const int flags = PKCS7_BINARY | PKCS7_NOCERTS | PKCS7_NOSMIMECAP;
-	BIO *in = NULL;
-	PKCS7 *p7 = NULL;
-	unsigned char *der = NULL;
-	char what[ERRBUF_LEN];
-	int dlen, rc = -1;
-
-	snprintf(what, sizeof(what), "identity %s", r->r_name);
-	if (len > INT_MAX) {
-		snprintf(err, errlen, "%s: document too large", what);
-		goto done;
-	}
-	if ((in = BIO_new_mem_buf(doc, (int)len)) == NULL ||
-	    (p7 = PKCS7_sign(NULL, NULL, NULL, NULL, flags | PKCS7_PARTIAL)) == NULL ||
-	    PKCS7_sign_add_signer(p7, r->r_cert, r->r_key, mdalg, flags) == NULL ||
-	    PKCS7_final(p7, in, flags) != 1) {
-		ossl_fail(err, errlen, what);
-		goto done;
-	}
-	if ((dlen = i2d_PKCS7(p7, &der)) <= 0) {
-		ossl_fail(err, errlen, what);
-		goto done;
-	}
-	rc = b64_wrapped(der, (size_t)dlen, out, outlen, err, errlen);
-done:
-	OPENSSL_free(der);
-	PKCS7_free(p7);
-	BIO_free(in);
-	return rc;
-}
-
-/* The three signatures of doc with roles' keys.  0 / -1 with err. */
-static int
-sign_doc(const struct id_role *roles, const char *doc, size_t len, struct identity_sigs *out,
-    char *err, size_t errlen)
-{
-	out->is_signature = out->is_pkcs7 = out->is_rsa2048 = NULL;
-	out->is_signature_len = out->is_pkcs7_len = out->is_rsa2048_len = 0;
-	if (sign_plain(&roles[ROLE_SIG], doc, len, &out->is_signature,
-	    &out->is_signature_len, err, errlen) == -1 ||
-	    sign_pkcs7(&roles[ROLE_DSA], EVP_sha1(), doc, len, &out->is_pkcs7,
-	    &out->is_pkcs7_len, err, errlen) == -1 ||
-	    sign_pkcs7(&roles[ROLE_RSA2048], EVP_sha256(), doc, len, &out->is_rsa2048,
-	    &out->is_rsa2048_len, err, errlen) == -1) {
-		identity_sigs_free(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* Copies of src's signatures into dst.  0 / -1. */
-static int
-sigs_dup(const struct identity_sigs *src, struct identity_sigs *dst)
-{
-	memset(dst, 0, sizeof(*dst));
-	if (dup_bytes(&dst->is_signature, &dst->is_signature_len, src->is_signature,
-	    src->is_signature_len) == -1 ||
-	    dup_bytes(&dst->is_pkcs7, &dst->is_pkcs7_len, src->is_pkcs7,
-	    src->is_pkcs7_len) == -1 ||
-	    dup_bytes(&dst->is_rsa2048, &dst->is_rsa2048_len, src->is_rsa2048,
-	    src->is_rsa2048_len) == -1) {
-		identity_sigs_free(dst);
-		return -1;
-	}
-	return 0;
 }
 
 /* The child's keys (id_pem) into id_roles, for a document it did not sign.  0 / -1 with err. */
@@ -1025,7 +811,7 @@ roles_load(char *err, size_t errlen)
 			goto fail;
 		}
 	roles_publish(nr);
-	wipe_drop(&id_pem, id_pem_len);
+	id_wipe_drop(&id_pem, id_pem_len);
 	id_pem_len = 0;
 	return 0;
 fail:
@@ -1033,36 +819,10 @@ fail:
 	return -1;
 }
 
-int
-identity_sign(const char *doc, size_t len, struct identity_sigs *out, char *err,
-    size_t errlen)
+const struct id_role *
+id_keys(char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	if (id_last.doc != NULL && id_last.len == len && memcmp(id_last.doc, doc, len) == 0) {
-		if (sigs_dup(&id_last.sigs, out) == -1) {
-			snprintf(err, errlen, "identity signature: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	if (roles_load(err, errlen) == -1 || sign_doc(id_roles, doc, len, out, err, errlen) == -1)
-		return -1;
-	/* remembered for the next snapshot of the same document */
-	last_clear();
-	if (dup_bytes(&id_last.doc, &id_last.len, doc, len) == 0 &&
-	    sigs_dup(out, &id_last.sigs) == -1)
-		last_clear();
-	return 0;
-}
-
-void
-identity_sigs_free(struct identity_sigs *s)
-{
-	free(s->is_signature);
-	free(s->is_pkcs7);
-	free(s->is_rsa2048);
-	s->is_signature = s->is_pkcs7 = s->is_rsa2048 = NULL;
-	s->is_signature_len = s->is_pkcs7_len = s->is_rsa2048_len = 0;
+	return roles_load(err, errlen) == -1 ? NULL : id_roles;
 }
 
 void
@@ -1070,9 +830,9 @@ identity_cleanup(void)
 {
 	int i;
 
-	wipe_drop(&id_pem, id_pem_len);
+	id_wipe_drop(&id_pem, id_pem_len);
 	id_pem_len = 0;
-	last_clear();
+	id_last_clear();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);
 }

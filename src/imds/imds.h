@@ -7,8 +7,13 @@
  *   instance.c   the instance facts, what derives from them, the snapshot
  *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
  *                snapshot per request; the caller's role
- *   identity.c   the instance identity signatures (OpenSSL): keys from a file
- *                or made, certificates, signing (the same bytes signed once)
+ *   identity.c   the instance identity keys (OpenSSL): from a key file
+ *                (trusted only when private to the daemon's user) or made,
+ *                their certificates, the files written; the key generator's
+ *                answer written (in the child) and taken in
+ *   identity_sign.c  the signatures of a document (signature, pkcs7,
+ *                rsa2048) with those keys; the last document signed and its
+ *                signatures (the same bytes signed once)
  *   keygen.c     without a key file, the keys made by a child process
  *                (identity-keygen) while the daemon serves; it signs the
  *                first document too
@@ -16,7 +21,14 @@
  *   routes.c     the rules: a parsed request and a snapshot to a response;
  *                the header orders of contract §2.3 (response_head)
  *   service.c    IMDS as an HTTP service: the handler, the current snapshot
- *   lifecycle.c  spot, rebalance, maintenance events, ASG state, tag edits
+ *   lifecycle.c  spot, rebalance, maintenance events, ASG state, tag edits,
+ *                ctl set/unset overrides: the state, its checked changes, the
+ *                `ctl` verbs, durations and times, what time moves
+ *   lifecycle_json.c  the life cycle as JSON: the config's "scenario" read
+ *                in, what IMDS serves (life_emit), `ctl state`
+ *
+ * The declarations after "between the files of imds/" are for this folder
+ * only.
  */
 #ifndef IMDS_H
 #define IMDS_H
@@ -371,7 +383,7 @@ const char	*roles_last_modified(const struct snapshot *s, const struct role_view
 void		 roles_cred_json(struct jbuf *j, const struct cred *c, time_t now);
 
 /* ------------------------------------------------------------------ */
-/* identity.c: instance identity signatures (contract §9.2, OpenSSL)  */
+/* identity.c, identity_sign.c: identity signatures (§9.2, OpenSSL) */
 /* ------------------------------------------------------------------ */
 
 struct identity_sigs {
@@ -410,6 +422,9 @@ int		 identity_take(const char *buf, size_t len, char **doc, size_t doclen,
 		    char *err, size_t errlen);
 /* 1 when the keys are there to sign with (identity_init, or keygen's). */
 int		 identity_ready(void);
+/* The keys dropped, and what they signed. */
+void		 identity_cleanup(void);
+/* identity_sign.c */
 /*
  * Sign doc exactly as served.  The same bytes as the last document signed
  * (or the generator's) get the same signatures, without signing again.
@@ -418,8 +433,6 @@ int		 identity_ready(void);
 int		 identity_sign(const char *doc, size_t len, struct identity_sigs *out,
 		    char *err, size_t errlen);
 void		 identity_sigs_free(struct identity_sigs *s);
-/* The keys dropped, and what they signed. */
-void		 identity_cleanup(void);
 
 /* ------------------------------------------------------------------ */
 /* keygen.c: the identity keys made by a child process                */
@@ -555,13 +568,12 @@ void		 imds_serve_resolver(struct role_view *(*resolve)(void *arg,
 /* ------------------------------------------------------------------ */
 /* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits   */
 /* ------------------------------------------------------------------ */
-/* ------------------------------------------------------------------ */
 
 /*
  * The instance's life cycle as the control socket and the config's
  * "scenario" set it.  Pure: every function takes the wall clock `now`, so
  * tests drive it with their own; nothing here does I/O.  snapshot_build
- * renders it with life_emit.
+ * renders it with life_emit (lifecycle_json.c).
  */
 enum life_event_state { LIFE_EV_ACTIVE, LIFE_EV_COMPLETED, LIFE_EV_CANCELED };
 
@@ -615,8 +627,6 @@ void		 life_free(struct lifecycle *l);
 int		 life_parse_duration(const char *s, long *out);
 /* A time: "+DURATION" from now, "now", or YYYY-MM-DDTHH:MM:SSZ.  0 / -1. */
 int		 life_parse_when(const char *s, time_t now, time_t *out);
-/* "21 Jan 2019 09:00:43 GMT" (contract §8.3) into buf (at least 32 bytes); returns its length. */
-size_t		 life_fmt_event_time(time_t t, char *buf, size_t cap);
 /*
  * Run one lifecycle verb (spot-interrupt, spot-cancel, rebalance, event,
  * asg-state, tag) given as words.  Everything is checked before anything
@@ -628,6 +638,11 @@ int		 life_command(struct lifecycle *l, const char *const *argv, size_t argc,
 /* Record an override (val NULL: a removal); replaces one of the same path.  0 / -1 with err. */
 int		 life_override_set(struct lifecycle *l, const char *path, const char *val,
 		    size_t len, char *err, size_t errlen);
+/* Events whose NotAfter has passed become completed, in history.  Returns how many moved. */
+size_t		 life_advance(struct lifecycle *l, time_t now);
+/* The next time after now at which what is served changes; 0 when nothing is due. */
+time_t		 life_next_change(const struct lifecycle *l, time_t now);
+/* lifecycle_json.c */
 /*
  * Apply the config's "scenario" (a json_t *) relative to start.  Also the
  * scenario's only check: config.c calls it on a scratch lifecycle.  0 / -1
@@ -635,10 +650,8 @@ int		 life_override_set(struct lifecycle *l, const char *path, const char *val,
  */
 int		 life_scenario(struct lifecycle *l, const void *scenario, time_t start,
 		    char *err, size_t errlen);
-/* Events whose NotAfter has passed become completed, in history.  Returns how many moved. */
-size_t		 life_advance(struct lifecycle *l, time_t now);
-/* The next time after now at which what is served changes; 0 when nothing is due. */
-time_t		 life_next_change(const struct lifecycle *l, time_t now);
+/* "21 Jan 2019 09:00:43 GMT" (contract §8.3) into buf (at least 32 bytes); returns its length. */
+size_t		 life_fmt_event_time(time_t t, char *buf, size_t cap);
 /*
  * Render what is served at now: set(arg, path, value, len) for
  * meta-data/instance-life-cycle (spot only), spot/instance-action and
@@ -651,5 +664,67 @@ int		 life_emit(const struct lifecycle *l, time_t now,
 		    void *arg);
 /* The whole state as one line of compact JSON (malloc'd); NULL on failure. */
 char		*life_state_json(const struct lifecycle *l, time_t now);
+
+/* ------------------------------------------------------------------ */
+/* between the files of imds/                                         */
+/* ------------------------------------------------------------------ */
+
+/* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
+/* The notice of a spot interruption: action, served from notice_at, the action at when. */
+void		 life_spot_set(struct lifecycle *l, const char *action, time_t notice_at,
+		    time_t when);
+/* Move scheduled event i to history in state st. */
+void		 life_event_end(struct lifecycle *l, size_t i, enum life_event_state st);
+/* Add a scheduled event; its id into id (NULL: not wanted).  0 / -1 with err. */
+int		 life_event_add(struct lifecycle *l, const char *code, const char *desc,
+		    time_t nb, time_t na, time_t now, char *id, size_t idlen, char *err,
+		    size_t errlen);
+/* Check one tag edit; room counts the new keys this batch adds.  0 / -1 with err. */
+int		 life_tag_check(const struct lifecycle *l, const char *key, size_t klen,
+		    const char *value, size_t *room, char *err, size_t errlen);
+/* Record a tag edit (value NULL: removed); the checks are done. */
+void		 life_tag_put(struct lifecycle *l, const char *key, const char *value,
+		    size_t vlen);
+/* 1 when s is a spot action (terminate, stop, hibernate). */
+int		 life_spot_action_ok(const char *s);
+/* 1 when s is an Auto Scaling target lifecycle state (contract §8.1). */
+int		 life_asg_state_ok(const char *s);
+
+/* identity.c and identity_sign.c */
+#define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
+struct evp_pkey_st;	/* OpenSSL's EVP_PKEY */
+struct x509_st;		/* OpenSSL's X509 */
+/* One signing role: its key and the self-signed certificate of that key. */
+struct id_role {
+	const char	*r_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
+	struct evp_pkey_st *r_key;
+	struct x509_st	*r_cert;
+};
+/* The signing roles: indexes of an id_role array. */
+enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };
+/* identity.c */
+/*
+ * Format "what: first queued OpenSSL error" into err and clear the queue.
+ * Always returns -1 so that callers can write `return id_ossl_fail(...)`.
+ */
+int		 id_ossl_fail(char *err, size_t errlen, const char *what);
+/* wipe_free *p (len bytes), and forget it. */
+void		 id_wipe_drop(char **p, size_t len);
+/* The keys to sign with (the generator's parsed on first use); NULL with err. */
+const struct id_role *id_keys(char *err, size_t errlen);
+/* identity_sign.c */
+/* The three signatures of doc with roles' keys.  0 / -1 with err. */
+int		 id_sign_doc(const struct id_role *roles, const char *doc, size_t len,
+		    struct identity_sigs *out, char *err, size_t errlen);
+/* Forget the last document signed. */
+void		 id_last_clear(void);
+/*
+ * The signatures after the generator's PEM (p: at ID_SIGS_MARK, up to end)
+ * become the last document's, for *doc (taken over: *doc NULL then).
+ * Nothing usable: none kept.
+ */
+void		 id_take_sigs(const char *p, const char *end, char **doc, size_t doclen);
+/* A malloc'd, NUL-terminated copy of len bytes at p into *dst.  0 / -1. */
+int		 id_dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len);
 
 #endif /* IMDS_H */
