@@ -304,6 +304,13 @@ class Server:
 		with self._cond:
 			return list(self._lines)
 
+	def drained(self, timeout=5):
+		"""Every line the daemon wrote, once its stderr reached EOF (or after
+		timeout s): for a daemon that has exited."""
+		if self._reader is not None:
+			self._reader.join(timeout)
+		return self.lines()
+
 	def mark(self):
 		"""A position in the log; pass it to wait_for_line(since=...)."""
 		with self._cond:

@@ -314,16 +314,21 @@ class TestKeysInBackground(unittest.TestCase):
 			self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), show(raw))
 			self.assertEqual(body_of(raw), b"i-0123456789abcdef0")
 			self.assertTrue(recv_all(sig).startswith(b"HTTP/1.1 200 OK\r\n"))
-			self.assertIsNotNone(srv.wait_for_line(KEYS_DONE, timeout=1))
 			# the access log, in the order answered: instance-id before the keys
-			# came, the signature after
+			# came, the signature after (each line waited for: the harness reads
+			# the daemon's stderr on a thread of its own)
+			marks = (("id", r"path=/latest/meta-data/instance-id status=200"),
+			    ("keys", KEYS_DONE),
+			    ("sig", r"path=/latest/dynamic/instance-identity/signature status=200"))
+			for _, rx in marks:
+				self.assertIsNotNone(srv.wait_for_line(rx, timeout=5), rx)
 			lines = srv.lines()
 			at = {what: next((i for i, l in enumerate(lines) if re.search(rx, l)), None)
-			    for what, rx in (("id", r"path=/latest/meta-data/instance-id status=200"),
-			    ("keys", KEYS_DONE), ("sig", r"path=/latest/dynamic/instance-identity/signature status=200"))}
+			    for what, rx in marks}
 			self.assertNotIn(None, at.values(), "".join(lines))
 			self.assertLess(at["id"], at["keys"], "".join(lines))
 			self.assertLess(at["keys"], at["sig"], "".join(lines))
+
 	def test_a_new_document_is_signed_with_the_generated_keys(self):
 		# the generator signed the first document; a changed one is signed here,
 		# with the same keys: the same signer (issuer and serial) in pkcs7

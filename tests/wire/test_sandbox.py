@@ -286,7 +286,7 @@ class TestForbiddenCalls(SandboxCase):
 				self.skipTest("sanitizer build: no seccomp filter")
 			rc = srv.proc.wait(10)
 			self.assertEqual(rc, -signal.SIGSYS, "exit status (SIGSYS: killed by seccomp)")
-			lines = "".join(srv.lines())
+			lines = "".join(srv.drained())
 			self.assertIn("sandbox test: execveat(-1) next", lines)
 			self.assertNotIn("execveat(-1):", lines, "the call returned")
 		finally:
