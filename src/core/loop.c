@@ -56,7 +56,7 @@ on_signal(int fd, uint32_t events, void *arg)
 int
 loop_init(char *err, size_t errlen)
 {
-	sigset_t mask;
+	sigset_t mask, old;
 	int fd;
 
 	memset(&lp, 0, sizeof(lp));
@@ -69,19 +69,25 @@ loop_init(char *err, size_t errlen)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigprocmask(SIG_BLOCK, &mask, &old);
 	signal(SIGPIPE, SIG_IGN);
 	if ((fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (loop_watch_add(&lp.sigw, fd, EPOLLIN, on_signal, NULL) == -1) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		close(fd);
-		return -1;
+		goto fail;
 	}
 	lp.now_ms = mono_ms();
 	return 0;
+fail:
+	/* as it was before: no descriptor kept, the signals as blocked as they were */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(lp.epfd);
+	lp.epfd = -1;
+	return -1;
 }
 
 void

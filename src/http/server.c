@@ -712,6 +712,24 @@ wake_parked(void)
 		}
 }
 
+/*
+ * The loop is about to stop with requests still parked: each is answered
+ * what a deadline would have got (HTTP_DEFER_STATUS) rather than reset.
+ */
+static void
+answer_parked(void)
+{
+	struct conn *c, *next;
+	size_t i;
+
+	for (i = 0; i < srv.nsvc && srv.nparked > 0; i++)
+		for (c = srv.svc[i].s_req.head; c != NULL; c = next) {
+			next = c->c_next;
+			if (c->c_state == CS_PARKED)
+				conn_reask(c, HTTP_DEFER_STATUS);
+		}
+}
+
 /* The loop's expire hook. */
 static uint64_t
 http_expire(uint64_t now)
@@ -745,6 +763,7 @@ http_expire(uint64_t now)
 		next = now;	/* woken again while asking: do not sleep */
 	if (srv.draining) {
 		if (now >= srv.drain_until) {
+			answer_parked();
 			log_warn("grace period over: closing %zu connections", conns_open());
 			loop_stop();
 		} else if (srv.drain_until < next)
@@ -763,8 +782,12 @@ http_term(unsigned signo)
 {
 	size_t i, j;
 
-	if (!srv.running || srv.draining || srv.grace_ms == 0)
+	if (!srv.running || srv.draining)
 		return 0;
+	if (srv.grace_ms == 0) {
+		answer_parked();	/* no grace: the loop stops now */
+		return 0;
+	}
 	for (i = 0; i < srv.nsvc; i++) {
 		struct service *s = &srv.svc[i];
 		for (j = 0; j < s->s_nlst; j++) {

@@ -205,7 +205,7 @@ kg_spawn(int in, int out)
 int
 keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
 {
-	int p[2], q[2] = { -1, -1 }, e;
+	int p[2] = { -1, -1 }, q[2] = { -1, -1 }, e;
 
 	if (kg.pid != 0 || (kg.buf = malloc(KEYGEN_OUT_MAX)) == NULL) {
 		snprintf(err, errlen, "identity keys: %s", kg.pid != 0 ? "already under way" :
@@ -214,9 +214,12 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 	}
 	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(q, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
-		if (q[0] == -1) {
-			close(p[0]);
-			close(p[1]);
+		/* pipe2 leaves a failed pair untouched: only what it opened is closed */
+		for (int i = 0; i < 2; i++) {
+			if (p[i] >= 0)
+				close(p[i]);
+			if (q[i] >= 0)
+				close(q[i]);
 		}
 		free(kg.buf);
 		kg.buf = NULL;

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -305,6 +307,57 @@ test_defer_deadline(void **state)
 	assert_non_null(strstr(cl[0].buf, "HTTP/1.1 503 Service Unavailable\r\n"));
 }
 
+static void
+on_term(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGTERM);	/* blocked, read by the loop's signalfd */
+}
+
+/*
+ * A request still parked when the shutdown grace runs out is answered
+ * HTTP_DEFER_STATUS, not reset; with no grace at all, too.
+ */
+static void
+stop_parked(unsigned grace_ms)
+{
+	struct http_limits lim = limits(8, 10000, 0);
+	struct loop_timer term;
+	struct pollfd pfd;
+	ssize_t r;
+
+	memset(&term, 0, sizeof(term));
+	http_server_init(grace_ms, NULL);
+	serve(&lim);
+	client_open(0, "GET /later HTTP/1.1\r\n\r\n");
+	loop_timer_set(&term, 100, on_term, NULL);
+	assert_int_equal(http_run(), 0);
+	assert_int_equal(th.deferred, 1);
+	http_shutdown();
+	pfd.fd = cl[0].fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, GUARD_MS), 1);
+	r = read(cl[0].fd, cl[0].buf, sizeof(cl[0].buf) - 1);
+	assert_true(r > 0);
+	cl[0].buf[r] = '\0';
+	assert_non_null(strstr(cl[0].buf, "HTTP/1.1 503 Service Unavailable\r\n"));
+	assert_int_equal(th.last_status, HTTP_DEFER_STATUS);
+}
+
+static void
+test_grace_over_answers_parked(void **state)
+{
+	(void)state;
+	stop_parked(200);
+}
+
+static void
+test_no_grace_answers_parked(void **state)
+{
+	(void)state;
+	stop_parked(0);
+}
+
 /* The handler is told who is asking. */
 static void
 test_peer(void **state)
@@ -408,6 +461,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defer_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_rewake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grace_over_answers_parked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_grace_answers_parked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_oldest_idle, setup, teardown),
