@@ -324,6 +324,7 @@ struct loop_watch {
 	int		 lw_polled;	/* in the epoll set; private */
 	void		(*lw_cb)(int fd, uint32_t events, void *arg);
 	void		*lw_arg;
+	uint64_t	 lw_batch;	/* the event batch it was filled in; private */
 };
 struct loop_timer {
 	uint64_t	 lt_at_ms;	/* monotonic ms; private */

@@ -47,7 +47,7 @@ static struct {
 	size_t		 doc_len;
 	void		(*ready)(void *arg, int ok);
 	void		*arg;
-} kg = { 0, -1, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, 0, NULL, NULL };
+} kg = { 0, -1, -1, { -1, 0, NULL, NULL, 0 }, NULL, 0, NULL, 0, NULL, NULL };
 
 void
 keygen_stop(void)

@@ -358,6 +358,57 @@ test_no_grace_answers_parked(void **state)
 	stop_parked(0);
 }
 
+/*
+ * The loop: a watch closed and filled again with a new descriptor during
+ * a batch (a freed connection slot reused at once) does not get the old
+ * descriptor's event of that batch.  Both pipes are readable; whichever
+ * callback runs first closes the other's pipe and refills its watch with
+ * a third (readable too).
+ */
+static struct loop_watch swap_w[2];
+static int swap_fds[3][2], swap_calls;
+
+static void
+swap_cb(int fd, uint32_t events, void *arg)
+{
+	struct loop_watch *other = &swap_w[1 - (int)(intptr_t)arg];
+
+	(void)fd;
+	(void)events;
+	if (swap_calls++ > 0)
+		return;
+	done = 1;
+	close(other->lw_fd);
+	assert_int_equal(loop_watch_add(other, swap_fds[2][0], EPOLLIN, swap_cb,
+	    (void *)(intptr_t)(other - swap_w)), 0);
+}
+
+static void
+test_loop_reused_watch(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pipe(swap_fds[i]), 0);
+		assert_int_equal(write(swap_fds[i][1], "x", 1), 1);
+	}
+	swap_calls = 0;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(loop_watch_add(&swap_w[i], swap_fds[i][0], EPOLLIN, swap_cb,
+		    (void *)(intptr_t)i), 0);
+	done = 0;
+	assert_true(loop_run_until(&done) >= 0);
+	assert_int_equal(swap_calls, 1);
+	for (i = 0; i < 2; i++) {
+		int fd = swap_w[i].lw_fd;	/* its own pipe's, or the third's */
+		loop_watch_del(&swap_w[i]);
+		close(fd);
+		close(swap_fds[i][1]);
+	}
+	close(swap_fds[2][1]);
+}
+
 /* The handler is told who is asking. */
 static void
 test_peer(void **state)
@@ -463,6 +514,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defer_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grace_over_answers_parked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_grace_answers_parked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_reused_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_oldest_idle, setup, teardown),
