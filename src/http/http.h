@@ -148,12 +148,13 @@ struct clients {
 	unsigned	 ct_rate;	/* requests/s per address; 0: off */
 };
 /*
- * A table for conn_max connected clients (plus RATE_TRACK_MAX remembered
- * for their rate when rate > 0); off (no allocation) when per_client and
- * rate are both 0.  0 / -1 with err.
+ * A table for conn_max connected clients, one more when the service evicts
+ * (the newcomer's entry is held before its victim's is released), plus
+ * RATE_TRACK_MAX remembered for their rate when rate > 0; off (no
+ * allocation) when per_client and rate are both 0.  0 / -1 with err.
  */
-int		 clients_init(struct clients *ct, size_t conn_max, unsigned long per_client,
-		    unsigned rate, char *err, size_t errlen);
+int		 clients_init(struct clients *ct, size_t conn_max, int evict,
+		    unsigned long per_client, unsigned rate, char *err, size_t errlen);
 void		 clients_free(struct clients *ct);
 /* The entry of a peer, created if need be; -1 when the table is off (or full). */
 int		 clients_get(struct clients *ct, const struct http_peer *pe, uint64_t now_ms);

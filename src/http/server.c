@@ -876,7 +876,8 @@ http_serve(const struct http_service *sv, const struct http_limits *lim,
 		service_close(s);
 		return -1;
 	}
-	if (clients_init(&s->s_clients, s->s_lim.hl_conn_max, lim->hl_per_client, lim->hl_rate,
+	if (clients_init(&s->s_clients, s->s_lim.hl_conn_max, lim->hl_evict,
+	    lim->hl_per_client, lim->hl_rate,
 	    err, errlen) == -1) {
 		service_close(s);
 		return -1;
