@@ -72,6 +72,9 @@ static struct id_role id_roles[ROLE_COUNT] = {
 	{ "rsa2048", NULL, NULL },
 };
 
+/* Why the keys will not come (keygen.c's failure), "" while they may. */
+static char id_failure[ERRBUF_LEN];
+
 /*
  * Format "what: first queued OpenSSL error" into err and clear the queue.
  * Always returns -1 so that callers can write `return ossl_fail(...)`.
@@ -873,6 +876,18 @@ identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
 	return 0;
 }
 
+void
+identity_fail(const char *why)
+{
+	(void)text_clean(id_failure, sizeof(id_failure), why, strlen(why));	/* one line */
+}
+
+const char *
+identity_failure(void)
+{
+	return id_failure[0] != '\0' ? id_failure : NULL;
+}
+
 int
 identity_ready(void)
 {
@@ -1072,6 +1087,7 @@ identity_cleanup(void)
 
 	wipe_drop(&id_pem, id_pem_len);
 	id_pem_len = 0;
+	id_failure[0] = '\0';
 	last_clear();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);

@@ -411,6 +411,13 @@ int		 identity_take(const char *buf, size_t len, char **doc, size_t doclen,
 /* 1 when the keys are there to sign with (identity_init, or keygen's). */
 int		 identity_ready(void);
 /*
+ * The keys will not come (keygen.c: the generator failed), for why (a
+ * message without a secret): from now on the signature leaves are absent,
+ * not pending.  identity_failure: why, or NULL while they may come.
+ */
+void		 identity_fail(const char *why);
+const char	*identity_failure(void);
+/*
  * Sign doc exactly as served.  The same bytes as the last document signed
  * (or the generator's) get the same signatures, without signing again.
  * 0 ok (free with identity_sigs_free), -1 with err.
@@ -430,7 +437,8 @@ void		 identity_cleanup(void);
 /*
  * Make the keys in the background (no key or certificate file): a child
  * process makes them while the daemon serves, the loop takes them in and
- * calls ready(arg, ok) once (ok 0: logged; signatures stay pending).
+ * calls ready(arg, ok) once (ok 0: logged and recorded with identity_fail;
+ * the signature leaves are then absent).
  * After loop_init, before the sandbox.  0 / -1 with err.
  */
 int		 keygen_start(void (*ready)(void *arg, int ok), void *arg,

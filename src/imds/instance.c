@@ -1142,6 +1142,8 @@ static const char *const sig_leaves[SNAP_SIG_LEAVES] = { "signature", "pkcs7", "
  * is left to the config.  Until the keys are there (keygen.c) the
  * leaves are listed but pending, empty: snapshot_build records them, a
  * request for one waits, and the snapshot is built again once they are.
+ * When they will not come (identity_failure), the leaves are absent: the
+ * listing changes once, and a request for one is answered 404.
  * 0 / -1 with err.
  */
 static int
@@ -1155,9 +1157,9 @@ gen_signatures(struct build *b, const struct snapshot_input *in)
 	int ready = identity_ready();
 
 	d = tree_lookup(b->b_root, PATH_DOCUMENT, strlen(PATH_DOCUMENT));
-	if (d == NULL || d->n_dir || d->n_bodylen == 0) {
+	if (d == NULL || d->n_dir || d->n_bodylen == 0 || (!ready && identity_failure() != NULL)) {
 		keygen_offer(NULL, 0);
-		return 0;	/* no document, nothing to sign */
+		return 0;	/* no document, nothing to sign (or nothing to sign with) */
 	}
 	if (!ready)	/* the key generator signs it too */
 		keygen_offer(d->n_body, d->n_bodylen);

@@ -113,8 +113,10 @@ kg_finish(void)
 		ok = 1;
 	if (ok)
 		log_info("identity keys generated");
-	else
+	else {
 		log_err("identity keys: %s: signatures are not served", err);
+		identity_fail(err);
+	}
 	wipe_free(kg.buf, KEYGEN_OUT_MAX);
 	kg.buf = NULL;
 	kg.len = 0;
