@@ -4,7 +4,9 @@
  * A service is a set of listeners bound to a handler (struct http_service)
  * with its own limits (struct http_limits): its connection pool, per-client
  * cap, request deadline, rate, head limits, and whether a full pool evicts
- * its oldest idle connection for a newcomer.  IMDS and health are the first
+ * a connection for a newcomer (evict_victim: the oldest still reading a
+ * request, of the address holding the most; a victim whose request is
+ * already waiting unread is answered first).  IMDS and health are the first
  * two (imds/service.c, ops/health.c).
  *
  * Connections come from the service's pool, allocated once at start; a
@@ -40,8 +42,8 @@
  * Limits and fairness (issue #7, issue #17): each service's client table
  * (limits.c) counts each address's connections and holds its token bucket.
  * A service that does not evict pauses accepting while its pool is full;
- * one that evicts (health) closes its oldest connection still reading a
- * request.  At SIGTERM/SIGINT the listeners close (new connections are
+ * one that evicts (health) closes the oldest connection still reading a
+ * request of the address holding the most (evict_one).  At SIGTERM/SIGINT the listeners close (new connections are
  * refused) and the requests under way get the shutdown grace to finish.
  */
 #include <errno.h>
@@ -538,7 +540,7 @@ evict_victim(const struct service *s)
 }
 
 /*
- * Make room for a newcomer by closing an idle connection (evict_victim).
+ * Make room for a newcomer by closing a still-reading connection (evict_victim).
  * A connection whose bytes are waiting unread is not idle (accepted just
  * before a burst of others): it is read first, and answered if its request
  * is whole.  1 when a slot is free, 0 when every connection is answering.
