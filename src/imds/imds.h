@@ -4,7 +4,9 @@
  *   tree.c       the metadata tree: built, then immutable
  *   config.c     the --config JSON file (jansson), errors with line:column;
  *                the instance options' value parser (flags use it too)
- *   instance.c   the instance facts, what derives from them, the snapshot
+ *   instance.c   the instance facts and what derives from them
+ *   snapshot.c   the snapshot: the tree served, built from the facts and the
+ *                config, signed; refcounted
  *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
  *                snapshot per request; the caller's role
  *   identity.c   the instance identity signatures (OpenSSL): keys from a file
@@ -17,6 +19,7 @@
  *                the header orders of contract §2.3 (response_head)
  *   service.c    IMDS as an HTTP service: the handler, the current snapshot
  *   lifecycle.c  spot, rebalance, maintenance events, ASG state, tag edits
+ *   internal.h   what these files share and nothing outside uses
  */
 #ifndef IMDS_H
 #define IMDS_H
@@ -206,7 +209,7 @@ int		 config_set_path(struct config *cfg, const char *path, const char *val,
 		    size_t len, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
-/* instance.c: the instance facts, derived data, and the snapshot     */
+/* instance.c, snapshot.c: the instance facts, derived data, snapshot */
 /* ------------------------------------------------------------------ */
 
 #define FACT_MAX		128	/* bytes in one instance fact */
