@@ -289,6 +289,7 @@ shut_down(void)
 	watch_stop();
 	cred_wipe(&st.ec2_cred);
 	identity_cleanup();
+	credproc_stop_all();	/* a fetch under way: its cache goes next */
 	registry_free(&st.roles);
 	st.inst_role = NULL;
 	st.cache = NULL;
