@@ -335,6 +335,10 @@ class TestKeysInBackground(unittest.TestCase):
 			self.assertEqual(body_of(raw), b"i-0123456789abcdef0")
 			self.assertTrue(recv_all(sig).startswith(b"HTTP/1.1 200 OK\r\n"))
 			self.assertIsNotNone(srv.wait_for_line(KEYS_DONE, timeout=1))
+			# its access-log line was written before the answer; our reader of
+			# the server's stderr may not have it yet under load
+			self.assertIsNotNone(srv.wait_for_line(
+			    r"path=/latest/dynamic/instance-identity/signature status=200", timeout=1))
 			# the access log, in the order answered: instance-id before the keys
 			# came, the signature after
 			lines = srv.lines()
