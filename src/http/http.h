@@ -267,7 +267,9 @@ void		 http_wake(void);
 /*
  * Run until SIGTERM/SIGINT, then drain: the listeners close at once (new
  * connections are refused), requests under way get up to the shutdown
- * grace to finish, the rest are closed.  0, or -1 when the loop failed.
+ * grace to finish; then a deferred one still waiting is answered
+ * HTTP_DEFER_STATUS (so too at once without a grace), the rest are
+ * closed.  0, or -1 when the loop failed.
  */
 int		 http_run(void);
 /* Close every connection and listener of every service (at exit). */

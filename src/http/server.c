@@ -44,7 +44,9 @@
  * A service that does not evict pauses accepting while its pool is full;
  * one that evicts (health) closes the oldest connection still reading a
  * request of the address holding the most (evict_one).  At SIGTERM/SIGINT the listeners close (new connections are
- * refused) and the requests under way get the shutdown grace to finish.
+ * refused) and the requests under way get the shutdown grace to finish;
+ * one still parked when it runs out (or at once, with no grace) is
+ * answered HTTP_DEFER_STATUS rather than reset (answer_parked).
  */
 #include <errno.h>
 #include <netinet/in.h>
