@@ -324,6 +324,7 @@ struct loop_watch {
 	int		 lw_polled;	/* in the epoll set; private */
 	void		(*lw_cb)(int fd, uint32_t events, void *arg);
 	void		*lw_arg;
+	uint64_t	 lw_batch;	/* the event batch it was filled in; private */
 };
 struct loop_timer {
 	uint64_t	 lt_at_ms;	/* monotonic ms; private */
@@ -372,9 +373,10 @@ void		 loop_cleanup(void);
 /* ------------------------------------------------------------------ */
 #define SOCK_BACKLOG		511	/* listen(2) backlog */
 #define SOCK_ADDR_TEXT_MAX	(46 + 8)	/* "[addr]:port" with its NUL (INET6_ADDRSTRLEN + 8) */
+#define LISTEN_ADDR_TEXT_MAX	64	/* bytes of a --listen address as given, with its NUL */
 
 struct listen_addr {
-	char		 la_text[64];	/* as given: "127.0.0.1:1338", "[::1]:80" */
+	char		 la_text[LISTEN_ADDR_TEXT_MAX];	/* as given: "127.0.0.1:1338", "[::1]:80" */
 	int		 la_family;
 	unsigned char	 la_addr[16];
 	unsigned	 la_port;

@@ -2,7 +2,10 @@
  * loop.c: the event loop.  One thread, level-triggered epoll.
  *
  * Every epoll event's data.ptr is a struct loop_watch: the loop calls its
- * callback with the events.  Timers are a short list sorted by deadline
+ * callback with the events.  An event a batch still holds for a watch
+ * closed, or closed and filled again, by an earlier callback of the same
+ * batch is skipped (lw_fd -1, or lw_batch this batch's): it was the old
+ * descriptor's.  Level-triggered, a live one is reported again.  Timers are a short list sorted by deadline
  * (a handful at most).  Modules with many deadlines of their own (the HTTP
  * server's connections) register one expire hook instead: it runs before
  * every wait, expires what is due and says when it next needs to run.
@@ -25,6 +28,7 @@
 
 static struct {
 	int		 epfd;
+	uint64_t	 batch;		/* epoll_wait calls so far */
 	struct loop_watch sigw;		/* the signalfd */
 	int		 stop;
 	uint64_t	 now_ms;
@@ -56,7 +60,7 @@ on_signal(int fd, uint32_t events, void *arg)
 int
 loop_init(char *err, size_t errlen)
 {
-	sigset_t mask;
+	sigset_t mask, old;
 	int fd;
 
 	memset(&lp, 0, sizeof(lp));
@@ -69,19 +73,25 @@ loop_init(char *err, size_t errlen)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigprocmask(SIG_BLOCK, &mask, &old);
 	signal(SIGPIPE, SIG_IGN);
 	if ((fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (loop_watch_add(&lp.sigw, fd, EPOLLIN, on_signal, NULL) == -1) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		close(fd);
-		return -1;
+		goto fail;
 	}
 	lp.now_ms = mono_ms();
 	return 0;
+fail:
+	/* as it was before: no descriptor kept, the signals as blocked as they were */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(lp.epfd);
+	lp.epfd = -1;
+	return -1;
 }
 
 void
@@ -90,6 +100,7 @@ loop_watch_init(struct loop_watch *w, int fd, void (*cb)(int fd, uint32_t events
 {
 	w->lw_fd = fd;
 	w->lw_polled = 0;
+	w->lw_batch = lp.batch;
 	w->lw_cb = cb;
 	w->lw_arg = arg;
 }
@@ -238,9 +249,16 @@ loop_run_until(const int *done)
 			return -1;
 		}
 		lp.now_ms = mono_ms();
+		lp.batch++;
+		/*
+		 * A watch closed by an earlier callback of this batch has lw_fd -1;
+		 * one filled again since (a freed slot reused for a new descriptor)
+		 * has this batch's stamp: either way its event is the old
+		 * descriptor's, and is skipped.
+		 */
 		for (i = 0; i < n; i++) {
 			struct loop_watch *w = evs[i].data.ptr;
-			if (w->lw_fd >= 0)
+			if (w->lw_fd >= 0 && w->lw_batch != lp.batch)
 				w->lw_cb(w->lw_fd, evs[i].events, w->lw_arg);
 		}
 		if (lp.now_ms >= next_tick) {

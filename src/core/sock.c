@@ -2,7 +2,7 @@
  * sock.c: listening sockets and socket addresses as text.
  *
  * listen_addr_parse reads "ADDR:PORT" and "[IPv6]:PORT" (bounded: the text
- * is at most LISTEN_ADDR_TEXT_MAX bytes, the port a bounded number);
+ * is under LISTEN_ADDR_TEXT_MAX bytes, the port a bounded number);
  * sock_listen binds a non-blocking, close-on-exec listener (SO_REUSEADDR,
  * IPv6 only on IPv6 addresses, IP_FREEBIND in alias mode) with a backlog of
  * SOCK_BACKLOG; sock_addr_text writes "addr:port" or "[addr]:port".

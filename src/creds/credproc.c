@@ -367,7 +367,22 @@ struct job {
 	char		 j_name[CREDPROC_NAME_SHOWN + 1];	/* argv[0], printable */
 	cred_done_fn	 j_done;
 	void		*j_arg;
+	struct job	*j_next;	/* the jobs under way (credproc_stop_all) */
 };
+
+static struct job *jobs;	/* under way, owned by the loop */
+
+static void
+job_unlink(struct job *j)
+{
+	struct job **pp;
+
+	for (pp = &jobs; *pp != NULL; pp = &(*pp)->j_next)
+		if (*pp == j) {
+			*pp = j->j_next;
+			return;
+		}
+}
 
 static void	job_check(struct job *j);
 
@@ -634,6 +649,7 @@ job_complete(void *arg)
 	else
 		j->j_done(j->j_arg, 0, NULL, msg);
 	explicit_bzero(&c, sizeof(c));
+	job_unlink(j);
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
@@ -779,6 +795,8 @@ credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done, void *arg,
 		goto fail;
 	}
 	loop_timer_set(&j->j_timer, timeout_ms, on_timeout, j);
+	j->j_next = jobs;
+	jobs = j;
 	j = NULL;	/* the loop owns it now */
 	rc = 0;
 	goto fail;
@@ -803,4 +821,26 @@ fail:
 		free(j);
 	}
 	return rc;
+}
+
+void
+credproc_stop_all(void)
+{
+	struct job *j;
+
+	while ((j = jobs) != NULL) {
+		jobs = j->j_next;
+		job_kill(j, KILL_NONE);
+		if (!j->j_reaped)
+			while (waitpid(j->j_pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		close_fd(&j->j_wpid, &j->j_pidfd);
+		close_fd(&j->j_wout, &j->j_outfd);
+		close_fd(&j->j_werr, &j->j_errfd);
+		loop_timer_cancel(&j->j_timer);
+		loop_timer_cancel(&j->j_reap_timer);
+		wipe_out(j);
+		explicit_bzero(j, sizeof(*j));
+		free(j);
+	}
 }

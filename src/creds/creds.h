@@ -473,6 +473,8 @@ int		 credproc_parse(const char *out, size_t len, struct cred *c, char *err,
  */
 int		 credproc_run(const char *cmd, unsigned timeout_ms, cred_done_fn done,
 		    void *arg, char *err, size_t errlen);
+/* At exit: every run under way killed, reaped and freed; its done is not called. */
+void		 credproc_stop_all(void);
 /*
  * Who runs a profile's credential_process.  By default this process, with
  * credproc_run(cmd).  The sandbox installs a runner that has its helper

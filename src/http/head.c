@@ -2,9 +2,10 @@
  * head.c: the response head writer.
  *
  * A status line and an ordered list of fields, nothing else: which fields a
- * service sends, and in which order, is the service's data (IMDS's orders
- * of contract §2.3 live in imds/routes.c, the health listener's in
- * ops/health.c).  Writes into the caller's buffer, never past cap.
+ * service sends, and in which order, is the service's data (the orders of
+ * contract §2.3 live in imds/routes.c, response_head, which the health
+ * listener, ops/health.c, uses too).  Writes into the caller's buffer,
+ * never past cap.
  */
 #include <string.h>
 

@@ -4,7 +4,7 @@
  *   http_parse.c  the pure request parser (pointer, length; the caller's limits)
  *   head.c        the response head writer: status line + an ordered field list
  *   limits.c      the per-client table: connections per address, token-bucket
- *                 rate, admission (refuse, or evict the oldest idle connection)
+ *                 rate, admission (refuse, or evict: server.c's evict_victim)
  *   server.c      services (listeners bound to a handler with its own limits),
  *                 connections, deadlines, deferred answers, draining at stop
  */
@@ -148,12 +148,13 @@ struct clients {
 	unsigned	 ct_rate;	/* requests/s per address; 0: off */
 };
 /*
- * A table for conn_max connected clients (plus RATE_TRACK_MAX remembered
- * for their rate when rate > 0); off (no allocation) when per_client and
- * rate are both 0.  0 / -1 with err.
+ * A table for conn_max connected clients, one more when the service evicts
+ * (the newcomer's entry is held before its victim's is released), plus
+ * RATE_TRACK_MAX remembered for their rate when rate > 0; off (no
+ * allocation) when per_client and rate are both 0.  0 / -1 with err.
  */
-int		 clients_init(struct clients *ct, size_t conn_max, unsigned long per_client,
-		    unsigned rate, char *err, size_t errlen);
+int		 clients_init(struct clients *ct, size_t conn_max, int evict,
+		    unsigned long per_client, unsigned rate, char *err, size_t errlen);
 void		 clients_free(struct clients *ct);
 /* The entry of a peer, created if need be; -1 when the table is off (or full). */
 int		 clients_get(struct clients *ct, const struct http_peer *pe, uint64_t now_ms);
@@ -168,14 +169,16 @@ void		 clients_gc(struct clients *ct, uint64_t now_ms, int force);
 /* What to do with a new connection (clients_admit). */
 enum admit {
 	ADMIT,		/* serve it */
-	ADMIT_EVICT,	/* serve it after closing the service's oldest idle connection */
+	ADMIT_EVICT,	/* serve it after evicting one of the service's connections */
 	REFUSE_CLIENT,	/* close it: its address has its cap of connections */
 	REFUSE_POOL	/* close it: the pool is full and nothing may be evicted */
 };
 /*
  * The decision for a newcomer from entry idx (-1: not tracked) when
  * pool_full says whether the service's pool is full and evict whether the
- * service evicts its oldest idle connection to make room.
+ * service evicts a connection to make room (server.c: the oldest still
+ * reading a request of the address holding the most, after answering a
+ * victim whose request is waiting unread).
  */
 enum admit	 clients_admit(const struct clients *ct, int idx, int pool_full, int evict);
 
@@ -185,7 +188,9 @@ enum admit	 clients_admit(const struct clients *ct, int idx, int pool_full, int 
 
 /* What a handler is asked: the request, or the error to answer. */
 struct http_call {
-	const struct http_req *hc_req;	/* NULL when the request did not parse */
+	const struct http_req *hc_req;	/* the request when hc_status is 0, 429 or
+					   HTTP_DEFER_STATUS (a parked one); else NULL: it
+					   did not parse, or was half-read at its deadline */
 	int		 hc_status;	/* 0: answer hc_req; else answer this status (400, 408,
 					   413, 429 (hc_req set), 431, 501, 505, HTTP_DEFER_STATUS) */
 	const struct http_peer *hc_peer;	/* who is asking */
@@ -237,7 +242,7 @@ struct http_limits {
 	unsigned long	 hl_per_client;	/* connections at once per client address; 0: no cap */
 	unsigned	 hl_req_timeout_ms;	/* deadline from accept to the end of the reply */
 	unsigned	 hl_rate;	/* requests/s per client address (429 beyond); 0: off */
-	int		 hl_evict;	/* pool full: close the oldest idle connection for a newcomer */
+	int		 hl_evict;	/* pool full: evict a still-reading connection for a newcomer */
 	struct http_parse_limits hl_parse;	/* the request head's limits */
 };
 
@@ -262,7 +267,9 @@ void		 http_wake(void);
 /*
  * Run until SIGTERM/SIGINT, then drain: the listeners close at once (new
  * connections are refused), requests under way get up to the shutdown
- * grace to finish, the rest are closed.  0, or -1 when the loop failed.
+ * grace to finish; then a deferred one still waiting is answered
+ * HTTP_DEFER_STATUS (so too at once without a grace), the rest are
+ * closed.  0, or -1 when the loop failed.
  */
 int		 http_run(void);
 /* Close every connection and listener of every service (at exit). */

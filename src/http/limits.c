@@ -33,8 +33,8 @@ clients_slot(const struct clients *ct, int family, const unsigned char *a)
 }
 
 int
-clients_init(struct clients *ct, size_t conn_max, unsigned long per_client, unsigned rate,
-    char *err, size_t errlen)
+clients_init(struct clients *ct, size_t conn_max, int evict, unsigned long per_client,
+    unsigned rate, char *err, size_t errlen)
 {
 	size_t i, hsize = 1;
 
@@ -44,7 +44,8 @@ clients_init(struct clients *ct, size_t conn_max, unsigned long per_client, unsi
 	ct->ct_rate = rate;
 	if (per_client == 0 && rate == 0)
 		return 0;	/* off: clients_get answers -1 */
-	ct->ct_n = conn_max + (rate > 0 ? RATE_TRACK_MAX : 0);
+	/* an evicting service holds the newcomer's entry before it closes a victim */
+	ct->ct_n = conn_max + (evict ? 1 : 0) + (rate > 0 ? RATE_TRACK_MAX : 0);
 	while (hsize < 2 * ct->ct_n)
 		hsize <<= 1;
 	if ((ct->ct_ent = calloc(ct->ct_n, sizeof(*ct->ct_ent))) == NULL ||

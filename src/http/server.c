@@ -4,7 +4,9 @@
  * A service is a set of listeners bound to a handler (struct http_service)
  * with its own limits (struct http_limits): its connection pool, per-client
  * cap, request deadline, rate, head limits, and whether a full pool evicts
- * its oldest idle connection for a newcomer.  IMDS and health are the first
+ * a connection for a newcomer (evict_victim: the oldest still reading a
+ * request, of the address holding the most; a victim whose request is
+ * already waiting unread is answered first).  IMDS and health are the first
  * two (imds/service.c, ops/health.c).
  *
  * Connections come from the service's pool, allocated once at start; a
@@ -40,9 +42,11 @@
  * Limits and fairness (issue #7, issue #17): each service's client table
  * (limits.c) counts each address's connections and holds its token bucket.
  * A service that does not evict pauses accepting while its pool is full;
- * one that evicts (health) closes its oldest connection still reading a
- * request.  At SIGTERM/SIGINT the listeners close (new connections are
- * refused) and the requests under way get the shutdown grace to finish.
+ * one that evicts (health) closes the oldest connection still reading a
+ * request of the address holding the most (evict_one).  At SIGTERM/SIGINT the listeners close (new connections are
+ * refused) and the requests under way get the shutdown grace to finish;
+ * one still parked when it runs out (or at once, with no grace) is
+ * answered HTTP_DEFER_STATUS rather than reset (answer_parked).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -538,7 +542,7 @@ evict_victim(const struct service *s)
 }
 
 /*
- * Make room for a newcomer by closing an idle connection (evict_victim).
+ * Make room for a newcomer by closing a still-reading connection (evict_victim).
  * A connection whose bytes are waiting unread is not idle (accepted just
  * before a burst of others): it is read first, and answered if its request
  * is whole.  1 when a slot is free, 0 when every connection is answering.
@@ -712,6 +716,24 @@ wake_parked(void)
 		}
 }
 
+/*
+ * The loop is about to stop with requests still parked: each is answered
+ * what a deadline would have got (HTTP_DEFER_STATUS) rather than reset.
+ */
+static void
+answer_parked(void)
+{
+	struct conn *c, *next;
+	size_t i;
+
+	for (i = 0; i < srv.nsvc && srv.nparked > 0; i++)
+		for (c = srv.svc[i].s_req.head; c != NULL; c = next) {
+			next = c->c_next;
+			if (c->c_state == CS_PARKED)
+				conn_reask(c, HTTP_DEFER_STATUS);
+		}
+}
+
 /* The loop's expire hook. */
 static uint64_t
 http_expire(uint64_t now)
@@ -745,6 +767,7 @@ http_expire(uint64_t now)
 		next = now;	/* woken again while asking: do not sleep */
 	if (srv.draining) {
 		if (now >= srv.drain_until) {
+			answer_parked();
 			log_warn("grace period over: closing %zu connections", conns_open());
 			loop_stop();
 		} else if (srv.drain_until < next)
@@ -763,8 +786,12 @@ http_term(unsigned signo)
 {
 	size_t i, j;
 
-	if (!srv.running || srv.draining || srv.grace_ms == 0)
+	if (!srv.running || srv.draining)
 		return 0;
+	if (srv.grace_ms == 0) {
+		answer_parked();	/* no grace: the loop stops now */
+		return 0;
+	}
 	for (i = 0; i < srv.nsvc; i++) {
 		struct service *s = &srv.svc[i];
 		for (j = 0; j < s->s_nlst; j++) {
@@ -853,7 +880,8 @@ http_serve(const struct http_service *sv, const struct http_limits *lim,
 		service_close(s);
 		return -1;
 	}
-	if (clients_init(&s->s_clients, s->s_lim.hl_conn_max, lim->hl_per_client, lim->hl_rate,
+	if (clients_init(&s->s_clients, s->s_lim.hl_conn_max, lim->hl_evict,
+	    lim->hl_per_client, lim->hl_rate,
 	    err, errlen) == -1) {
 		service_close(s);
 		return -1;

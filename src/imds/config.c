@@ -36,12 +36,12 @@
 #include <jansson.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define CFG_NAME_DEFAULT	"config"	/* name in messages when none is given */
 
 #define PATH_TAGS		"meta-data/tags"
 #define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
-#define PATH_DOCUMENT		"dynamic/instance-identity/document"
 #define JS_INDEX_DIGITS_MAX	9	/* digits of an array index in a message's path */
 
 struct cfg_ctx {

@@ -39,6 +39,7 @@
 #include <openssl/x509v3.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define ID_RSA_SIG_BITS		1024	/* bits of a generated `signature` key (as AWS's mock) */
 #define ID_RSA_2048_BITS	2048	/* bits of a generated `rsa2048` key, and the minimum loaded */
@@ -58,6 +59,9 @@ static struct id_role id_roles[ROLE_COUNT] = {
 	{ "pkcs7", NULL, NULL },
 	{ "rsa2048", NULL, NULL },
 };
+
+/* Why the keys will not come (keygen.c's failure), "" while they may. */
+static char id_failure[ERRBUF_LEN];
 
 /*
  * Format "what: first queued OpenSSL error" into err and clear the queue.
@@ -782,6 +786,18 @@ identity_take(const char *buf, size_t len, char **doc, size_t doclen, char *err,
 	return 0;
 }
 
+void
+identity_fail(const char *why)
+{
+	(void)text_clean(id_failure, sizeof(id_failure), why, strlen(why));	/* one line */
+}
+
+const char *
+identity_failure(void)
+{
+	return id_failure[0] != '\0' ? id_failure : NULL;
+}
+
 int
 identity_ready(void)
 {
@@ -832,6 +848,7 @@ identity_cleanup(void)
 
 	id_wipe_drop(&id_pem, id_pem_len);
 	id_pem_len = 0;
+	id_failure[0] = '\0';
 	id_last_clear();
 	for (i = 0; i < ROLE_COUNT; i++)
 		role_clear(&id_roles[i]);

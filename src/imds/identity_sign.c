@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define ID_B64_WRAP		76	/* characters per base64 line (contract §9.2) */
 

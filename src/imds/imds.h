@@ -4,7 +4,9 @@
  *   tree.c       the metadata tree: built, then immutable
  *   config.c     the --config JSON file (jansson), errors with line:column;
  *                the instance options' value parser (flags use it too)
- *   instance.c   the instance facts, what derives from them, the snapshot
+ *   instance.c   the instance facts and what derives from them
+ *   snapshot.c   the snapshot: the tree served, built from the facts and the
+ *                config, signed; refcounted
  *   roles.c      a role as IMDS serves it (iam/, refcounted), joined to the
  *                snapshot per request; the caller's role
  *   identity.c   the instance identity keys (OpenSSL): from a key file
@@ -26,9 +28,10 @@
  *                `ctl` verbs, durations and times, what time moves
  *   lifecycle_json.c  the life cycle as JSON: the config's "scenario" read
  *                in, what IMDS serves (life_emit), `ctl state`
+ *   internal.h   what these files share and nothing outside uses
  *
- * The declarations after "between the files of imds/" are for this folder
- * only.
+ * What the files of this folder share and nothing outside uses is in
+ * internal.h.
  */
 #ifndef IMDS_H
 #define IMDS_H
@@ -218,7 +221,7 @@ int		 config_set_path(struct config *cfg, const char *path, const char *val,
 		    size_t len, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ */
-/* instance.c: the instance facts, derived data, and the snapshot     */
+/* instance.c, snapshot.c: the instance facts, derived data, snapshot */
 /* ------------------------------------------------------------------ */
 
 #define FACT_MAX		128	/* bytes in one instance fact */
@@ -426,6 +429,13 @@ int		 identity_ready(void);
 void		 identity_cleanup(void);
 /* identity_sign.c */
 /*
+ * The keys will not come (keygen.c: the generator failed), for why (a
+ * message without a secret): from now on the signature leaves are absent,
+ * not pending.  identity_failure: why, or NULL while they may come.
+ */
+void		 identity_fail(const char *why);
+const char	*identity_failure(void);
+/*
  * Sign doc exactly as served.  The same bytes as the last document signed
  * (or the generator's) get the same signatures, without signing again.
  * 0 ok (free with identity_sigs_free), -1 with err.
@@ -443,7 +453,8 @@ void		 identity_sigs_free(struct identity_sigs *s);
 /*
  * Make the keys in the background (no key or certificate file): a child
  * process makes them while the daemon serves, the loop takes them in and
- * calls ready(arg, ok) once (ok 0: logged; signatures stay pending).
+ * calls ready(arg, ok) once (ok 0: logged and recorded with identity_fail;
+ * the signature leaves are then absent).
  * After loop_init, before the sandbox.  0 / -1 with err.
  */
 int		 keygen_start(void (*ready)(void *arg, int ok), void *arg,
@@ -664,67 +675,5 @@ int		 life_emit(const struct lifecycle *l, time_t now,
 		    void *arg);
 /* The whole state as one line of compact JSON (malloc'd); NULL on failure. */
 char		*life_state_json(const struct lifecycle *l, time_t now);
-
-/* ------------------------------------------------------------------ */
-/* between the files of imds/                                         */
-/* ------------------------------------------------------------------ */
-
-/* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
-/* The notice of a spot interruption: action, served from notice_at, the action at when. */
-void		 life_spot_set(struct lifecycle *l, const char *action, time_t notice_at,
-		    time_t when);
-/* Move scheduled event i to history in state st. */
-void		 life_event_end(struct lifecycle *l, size_t i, enum life_event_state st);
-/* Add a scheduled event; its id into id (NULL: not wanted).  0 / -1 with err. */
-int		 life_event_add(struct lifecycle *l, const char *code, const char *desc,
-		    time_t nb, time_t na, time_t now, char *id, size_t idlen, char *err,
-		    size_t errlen);
-/* Check one tag edit; room counts the new keys this batch adds.  0 / -1 with err. */
-int		 life_tag_check(const struct lifecycle *l, const char *key, size_t klen,
-		    const char *value, size_t *room, char *err, size_t errlen);
-/* Record a tag edit (value NULL: removed); the checks are done. */
-void		 life_tag_put(struct lifecycle *l, const char *key, const char *value,
-		    size_t vlen);
-/* 1 when s is a spot action (terminate, stop, hibernate). */
-int		 life_spot_action_ok(const char *s);
-/* 1 when s is an Auto Scaling target lifecycle state (contract §8.1). */
-int		 life_asg_state_ok(const char *s);
-
-/* identity.c and identity_sign.c */
-#define ID_SIGS_MARK		"=signatures "	/* after the generator's PEM: the lengths, then the bodies */
-struct evp_pkey_st;	/* OpenSSL's EVP_PKEY */
-struct x509_st;		/* OpenSSL's X509 */
-/* One signing role: its key and the self-signed certificate of that key. */
-struct id_role {
-	const char	*r_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
-	struct evp_pkey_st *r_key;
-	struct x509_st	*r_cert;
-};
-/* The signing roles: indexes of an id_role array. */
-enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };
-/* identity.c */
-/*
- * Format "what: first queued OpenSSL error" into err and clear the queue.
- * Always returns -1 so that callers can write `return id_ossl_fail(...)`.
- */
-int		 id_ossl_fail(char *err, size_t errlen, const char *what);
-/* wipe_free *p (len bytes), and forget it. */
-void		 id_wipe_drop(char **p, size_t len);
-/* The keys to sign with (the generator's parsed on first use); NULL with err. */
-const struct id_role *id_keys(char *err, size_t errlen);
-/* identity_sign.c */
-/* The three signatures of doc with roles' keys.  0 / -1 with err. */
-int		 id_sign_doc(const struct id_role *roles, const char *doc, size_t len,
-		    struct identity_sigs *out, char *err, size_t errlen);
-/* Forget the last document signed. */
-void		 id_last_clear(void);
-/*
- * The signatures after the generator's PEM (p: at ID_SIGS_MARK, up to end)
- * become the last document's, for *doc (taken over: *doc NULL then).
- * Nothing usable: none kept.
- */
-void		 id_take_sigs(const char *p, const char *end, char **doc, size_t doclen);
-/* A malloc'd, NUL-terminated copy of len bytes at p into *dst.  0 / -1. */
-int		 id_dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len);
 
 #endif /* IMDS_H */

@@ -47,7 +47,7 @@ static struct {
 	size_t		 doc_len;
 	void		(*ready)(void *arg, int ok);
 	void		*arg;
-} kg = { 0, -1, -1, { -1, 0, NULL, NULL }, NULL, 0, NULL, 0, NULL, NULL };
+} kg = { 0, -1, -1, { -1, 0, NULL, NULL, 0 }, NULL, 0, NULL, 0, NULL, NULL };
 
 void
 keygen_stop(void)
@@ -113,8 +113,10 @@ kg_finish(void)
 		ok = 1;
 	if (ok)
 		log_info("identity keys generated");
-	else
+	else {
 		log_err("identity keys: %s: signatures are not served", err);
+		identity_fail(err);
+	}
 	wipe_free(kg.buf, KEYGEN_OUT_MAX);
 	kg.buf = NULL;
 	kg.len = 0;
@@ -205,7 +207,7 @@ kg_spawn(int in, int out)
 int
 keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
 {
-	int p[2], q[2] = { -1, -1 }, e;
+	int p[2] = { -1, -1 }, q[2] = { -1, -1 }, e;
 
 	if (kg.pid != 0 || (kg.buf = malloc(KEYGEN_OUT_MAX)) == NULL) {
 		snprintf(err, errlen, "identity keys: %s", kg.pid != 0 ? "already under way" :
@@ -214,9 +216,12 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 	}
 	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(q, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
-		if (q[0] == -1) {
-			close(p[0]);
-			close(p[1]);
+		/* pipe2 leaves a failed pair untouched: only what it opened is closed */
+		for (int i = 0; i < 2; i++) {
+			if (p[i] >= 0)
+				close(p[i]);
+			if (q[i] >= 0)
+				close(q[i]);
 		}
 		free(kg.buf);
 		kg.buf = NULL;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define EVENT_ID_PREFIX		"instance-event-"
 #define EVENT_ID_HEX		17	/* hex digits after the prefix, as AWS's */

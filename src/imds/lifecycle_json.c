@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 /* ------------------------------------------------------------------ */
 /* The config's "scenario"                                             */

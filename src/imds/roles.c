@@ -1,7 +1,7 @@
 /*
  * roles.c: a role as IMDS serves it, and how it joins the snapshot.
  *
- * The snapshot (instance.c) holds the instance only.  What a role adds to
+ * The snapshot (snapshot.c) holds the instance only.  What a role adds to
  * meta-data/ (contract §8.6: iam/info and iam/security-credentials/<name>)
  * is rendered here, once per change of the role's credentials (the
  * registry, creds/registry.c, calls roles_render), into a small tree of its
@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define ROLE_ERROR_CODE		"AssumeRoleUnauthorizedAccess"
-#define PATH_META		"meta-data"
 #define PATH_IAM		"meta-data/iam"
 
 /* §8.6 credentials document (also §8.7's ec2-instance). */
@@ -213,19 +213,12 @@ roles_resolve(void *arg, const struct http_peer *peer)
 	return r != NULL ? r->r_view : NULL;
 }
 
-/* 1 when p[0..n) is name or starts with name followed by '/'. */
-static int
-under(const char *p, size_t n, const char *name, size_t k)
-{
-	return n >= k && memcmp(p, name, k) == 0 && (n == k || p[k] == '/');
-}
-
 const struct md_node *
 roles_lookup(const struct snapshot *s, const struct role_view *rv, const char *path,
     size_t len)
 {
 	if (rv != NULL) {
-		if (under(path, len, PATH_IAM, sizeof(PATH_IAM) - 1))
+		if (md_under(path, len, PATH_IAM, sizeof(PATH_IAM) - 1))
 			return tree_lookup(rv->rv_root, path, len);
 		if (len == sizeof(PATH_META) - 1 && memcmp(path, PATH_META, len) == 0 &&
 		    rv->rv_iam_dir && s->s_meta_iam.n_body != NULL)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define TOKEN_PATH		"latest/api/token"	/* after slash collapsing, §3 */
 #define HDR_TOKEN		"x-aws-ec2-metadata-token"
@@ -109,27 +110,21 @@ routes_error(int status, struct response *rs)
 	rs->rs_class = PC_ERROR;
 }
 
-/* 1 when p[0..n) is name or starts with name followed by '/'. */
-static int
-under(const char *p, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	return n >= k && memcmp(p, name, k) == 0 && (n == k || p[k] == '/');
-}
+/* md_under for a literal name */
+#define UNDER(p, n, lit)	md_under(p, n, lit, sizeof(lit) - 1)
 
 /* The metrics' class of a path below a version ("meta-data/iam/..."). */
 static enum path_class
 path_class_of(const char *p, size_t n)
 {
-	if (under(p, n, "meta-data/iam/security-credentials") ||
-	    under(p, n, "meta-data/identity-credentials"))
+	if (UNDER(p, n, "meta-data/iam/security-credentials") ||
+	    UNDER(p, n, "meta-data/identity-credentials"))
 		return PC_CREDENTIALS;
-	if (under(p, n, "dynamic/instance-identity"))
+	if (UNDER(p, n, "dynamic/instance-identity"))
 		return PC_IDENTITY;
-	if (under(p, n, "meta-data"))
+	if (UNDER(p, n, PATH_META))
 		return PC_META_DATA;
-	if (under(p, n, "user-data"))
+	if (UNDER(p, n, "user-data"))
 		return PC_USER_DATA;
 	return PC_OTHER;
 }

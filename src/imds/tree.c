@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "imds/imds.h"
+#include "imds/internal.h"
 
 #define TREE_KIDS_INIT	4	/* first allocation of a child array */
 
@@ -471,4 +472,10 @@ tree_lookup(const struct md_node *root, const char *path, size_t len)
 		p = slash + 1;
 	}
 	return cur;
+}
+
+int
+md_under(const char *p, size_t n, const char *name, size_t k)
+{
+	return n >= k && memcmp(p, name, k) == 0 && (n == k || p[k] == '/');
 }

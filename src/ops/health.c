@@ -3,7 +3,7 @@
  *
  *   GET /healthz   200 {"status":"ok"}: the loop answers
  *   GET /readyz    200 {"ready":true}, or 503 {"ready":false,"reasons":[...]}
- *                  with one reason per part not ready (main.c's callback)
+ *                  with one reason per part not ready (serve/daemon.c's callback)
  *   GET /metrics   Prometheus text exposition format 0.0.4
  *
  * HEAD is answered like GET without the body; other methods 405, other

@@ -116,7 +116,7 @@ struct health_creds {
 void		 health_reason_add(struct health_reasons *r, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /*
- * main.c's view of readiness (add a reason for each thing not ready; none
+ * serve/daemon.c's view of readiness (add a reason for each thing not ready; none
  * means ready) and of the credentials.  Either may be NULL.
  */
 void		 health_callbacks(void (*ready)(struct health_reasons *r),
@@ -132,7 +132,8 @@ void		 health_handle(const struct http_req *req, int status, struct response *rs
 /*
  * Serve the health listener on la (a service of its own: HEALTH_CONN_MAX
  * connections, HEALTH_PER_CLIENT_MAX per address, HEALTH_REQ_TIMEOUT_MS,
- * the oldest idle connection evicted for a newcomer; the head limits pl),
+ * a still-reading connection evicted for a newcomer, http/server.c's
+ * evict_victim; the head limits pl),
  * after loop_init and http_server_init; it serves from then on, during
  * start-up too.  Logs "health endpoint on http://ADDR:PORT/".  0 / -1 with err.
  */

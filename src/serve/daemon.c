@@ -127,12 +127,19 @@ daemon_publish(void)
 }
 
 /*
- * The identity keys are there (keygen.c): the snapshot served is
- * built again as of the same instant, now with its signatures (the same
- * bytes and Last-Modified otherwise; roles are not rendered again), and
- * the requests waiting for one are answered.  Before serving, the first
- * publish signs.  Start-up's trim again: key parsing and certificates
- * touched library pages and heap that serving does not need.
+ * The identity keys are there (keygen.c), or will not come (ok 0, the
+ * failure recorded by keygen.c): the snapshot served is built again as
+ * of the same instant, with its signatures or without the signature
+ * leaves (the same bytes and Last-Modified otherwise; roles are not
+ * rendered again), and the requests waiting for one are answered (404
+ * without).  Before serving, the first publish signs, or leaves them out.
+ * Start-up's trim again: key parsing and certificates touched library
+ * pages and heap that serving does not need.
+ *
+ * A failure is not retried: the generator does CPU work only, and what
+ * makes it fail (out of memory, a broken crypto library, a kill) would
+ * make a retry fail the same way or flip the listing back and forth;
+ * /readyz says why instead (daemon_ready), as start-up's exit 78 did.
  */
 void
 daemon_identity_ready(void *unused, int ok)
@@ -140,10 +147,11 @@ daemon_identity_ready(void *unused, int ok)
 	struct snapshot *s;
 
 	(void)unused;
-	if (!ok || !st.serving || (s = daemon_build(st.snap_at)) == NULL)
+	if (!st.serving || (s = daemon_build(st.snap_at)) == NULL)
 		return;
 	imds_serve_snapshot(s);
-	serve_mem_trim();
+	if (ok)
+		serve_mem_trim();
 }
 
 /*
@@ -383,6 +391,8 @@ daemon_ready(struct health_reasons *r)
 		    "expired, and no refresh has delivered yet");
 	if (!st.serving)
 		health_reason_add(r, "metadata: not serving yet");
+	if (identity_failure() != NULL)
+		health_reason_add(r, "identity: signatures not served: %s", identity_failure());
 	if (cli.magic.mc_mode != MAGIC_OFF && !magicip_installed())
 		health_reason_add(r, "magic-ip: %s", st.serving ? "installing the rules" :
 		    cli.magic.mc_block ? "blocked until the server is ready" :

@@ -28,6 +28,13 @@
 #define OPTS_SOURCE_MAX		64	/* bytes in a message's "--flag" or "GIMME_X" */
 
 #define OFF(field)	offsetof(struct serve_options, field)
+/*
+ * OFF(field), checked at compile time to be as wide as the type the kind
+ * stores through (a struct with a _Static_assert member: C11, a constant).
+ */
+#define OFF_AS(field, type)	(OFF(field) + 0 * sizeof(struct { \
+	_Static_assert(sizeof(((struct serve_options *)0)->field) == sizeof(type), \
+	    #field " is not " #type "-sized"); int oa_unused; }))
 
 static int	 check_source(const char *, char *, size_t);
 static int	 check_profile(const char *, char *, size_t);
@@ -67,21 +74,21 @@ static const struct opt_word words_firewall[] = {
 	{ NULL, 0, 0 }
 };
 
-/* OPT_WORD writes an int into these */
+/* OPT_WORD writes an int into these (its rows check the field, OFF_AS) */
 _Static_assert(sizeof(enum log_level) == sizeof(int), "log_level is int-sized");
 _Static_assert(sizeof(enum magic_mode) == sizeof(int), "magic_mode is int-sized");
 _Static_assert(sizeof(enum magic_fw) == sizeof(int), "magic_fw is int-sized");
 
 #define ROW_STRING(flag, arg, env, field, check, help) \
-	{ flag, arg, OPT_STRING, 0, 0, 0, NULL, env, OFF(field), NULL, 0, check, NULL, help }
+	{ flag, arg, OPT_STRING, 0, 0, 0, NULL, env, OFF_AS(field, const char *), NULL, 0, check, NULL, help }
 #define ROW_SWITCH(flag, env, field, help) \
-	{ flag, NULL, OPT_SWITCH, 0, 0, 0, NULL, env, OFF(field), NULL, 0, NULL, NULL, help }
+	{ flag, NULL, OPT_SWITCH, 0, 0, 0, NULL, env, OFF_AS(field, int), NULL, 0, NULL, NULL, help }
 #define ROW_NUMBER(flag, arg, lo, hi, env, field, help) \
-	{ flag, arg, OPT_NUMBER, 0, lo, hi, NULL, env, OFF(field), NULL, 0, NULL, NULL, help }
+	{ flag, arg, OPT_NUMBER, 0, lo, hi, NULL, env, OFF_AS(field, unsigned long), NULL, 0, NULL, NULL, help }
 #define ROW_TIME(flag, arg, lo, hi, eg, env, field, help) \
-	{ flag, arg, OPT_TIME, 0, lo, hi, eg, env, OFF(field), NULL, 0, NULL, NULL, help }
+	{ flag, arg, OPT_TIME, 0, lo, hi, eg, env, OFF_AS(field, unsigned), NULL, 0, NULL, NULL, help }
 #define ROW_WORD(flag, arg, opt, env, field, words, help) \
-	{ flag, arg, OPT_WORD, opt, 0, 0, NULL, env, OFF(field), words, 0, NULL, NULL, help }
+	{ flag, arg, OPT_WORD, opt, 0, 0, NULL, env, OFF_AS(field, int), words, 0, NULL, NULL, help }
 #define ROW_INSTANCE(flag, arg, env, which, help) \
 	{ flag, arg, OPT_INSTANCE, 0, 0, 0, NULL, env, 0, NULL, which, NULL, NULL, help }
 #define ROW_LIST(flag, arg, env, count, parse, help) \

@@ -4,7 +4,8 @@
  * credential source and its first fetch, the control socket, the
  * listeners, the magic IP, the sandbox), the loop (start-up's memory given
  * back SERVE_TRIM_DELAY_MS later), then shutdown in reverse through one
- * way out.  Nothing on the way to the first answer waits for the keys.
+ * way out (shut_down: every exit from start_up's first step on, the creds
+ * verb's too).  Nothing on the way to the first answer waits for the keys.
  * The creds verb shares start-up up to the first credential.
  *
  * Every serve option can also come from a GIMME_* environment variable of
@@ -267,21 +268,37 @@ sandbox_config(struct sandbox_cfg *sc)
 	sc->sb_exec_net_admin = magicip_firewall() == FW_IPTABLES;
 }
 
+/*
+ * Every way out, from start_up's first step on: what was set up is undone,
+ * in reverse.  Each step does nothing when its part was never set up, so
+ * this one ladder serves every exit: start_up failing half-way, serve's
+ * own failures, a clean stop, the creds verb.
+ */
 static void
-clean_up(void)
+shut_down(void)
 {
+	/* serve_main's part: the listeners (IMDS and health), the control socket,
+	   the magic IP, the sandbox (after: its helper may remove the rules) */
+	http_shutdown();
+	imds_serve_snapshot(NULL);
+	control_close();
+	if (st.serve)
+		magic_remove();
 	sandbox_cleanup();
-	creds_source_close(&st.src);
+	/* start_up's, last step first */
 	watch_stop();
+	cred_wipe(&st.ec2_cred);
+	identity_cleanup();
+	credproc_stop_all();	/* a fetch under way: its cache goes next */
 	registry_free(&st.roles);
 	st.inst_role = NULL;
 	st.cache = NULL;
-	cred_wipe(&st.ec2_cred);
-	config_free(&st.cfg);
-	life_free(&st.life);
+	creds_source_close(&st.src);
 	keygen_stop();
-	identity_cleanup();
+	loop_cleanup();
 	token_cleanup();
+	life_free(&st.life);
+	config_free(&st.cfg);
 }
 
 int
@@ -310,7 +327,7 @@ serve_main(int argc, char **argv)
 	}
 	st.serve = 1;
 	if ((rc = start_up()) != 0) {
-		magic_remove();
+		shut_down();
 		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
 	}
 	rc = EXIT_SYSTEM;	/* until http_run says otherwise */
@@ -324,13 +341,13 @@ serve_main(int argc, char **argv)
 	if (http_serve(&imds_http_service, &cli.limits, cli.listen, cli.nlisten, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
-		goto out_control;
+		goto out;
 	}
 	imds_serve_resolver(roles_resolve, &st.roles);
 	st.serving = 1;
 	if (daemon_publish() == -1) {
 		rc = EXIT_CONFIG;
-		goto out_server;
+		goto out;
 	}
 	daemon_life_schedule();
 	log_info("instance %s (%s) in %s, role %s; http-tokens %s, hop limit %d%s",
@@ -342,7 +359,7 @@ serve_main(int argc, char **argv)
 		opts_magic_targets(&cli, 1);
 		if (magicip_up(&cli.magic, 1, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s: magic-ip: %s\n", PROGNAME, err);
-			goto out_server;
+			goto out;
 		}
 	}
 	/*
@@ -354,7 +371,7 @@ serve_main(int argc, char **argv)
 	sandbox_config(&sc);
 	if (sandbox_enter(&sc, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
-		goto out_server;
+		goto out;
 	}
 	loop_callbacks(daemon_tick, daemon_hup);
 	/* off the path of the first answers: the trim reads smaps, ~1 ms */
@@ -363,16 +380,8 @@ serve_main(int argc, char **argv)
 	ran = 1;
 	loop_timer_cancel(&trim_timer);
 	loop_timer_cancel(&st.life_timer);
-	/* every way out undoes what was set up, in reverse */
-out_server:
-	http_shutdown();
-	imds_serve_snapshot(NULL);
-	loop_cleanup();
-out_control:
-	control_close();
 out:
-	magic_remove();
-	clean_up();
+	shut_down();	/* every way out undoes what was set up, in reverse */
 	if (ran)
 		log_info("stopped");
 	return rc;
@@ -388,13 +397,15 @@ serve_creds_main(int argc, char **argv)
 	int rc;
 
 	parse_args(argc, argv);
-	if ((rc = start_up()) != 0)
+	if ((rc = start_up()) != 0) {
+		shut_down();
 		return rc < 0 ? 0 : rc;
-	if (registry_render(st.inst_role, time(NULL)) == -1)
-		return EXIT_CONFIG;
+	}
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
-	if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->r_view->rv_root, path,
-	    strlen(path))) == NULL || n->n_dir) {
+	if (registry_render(st.inst_role, time(NULL)) == -1)
+		rc = EXIT_CONFIG;
+	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->r_view->rv_root,
+	    path, strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;
 	} else {
@@ -402,8 +413,7 @@ serve_creds_main(int argc, char **argv)
 		fputc('\n', stdout);
 		log_info("role %s: the document served at /latest/%s", st.inst.i_role, path);
 	}
-	loop_cleanup();
-	clean_up();
+	shut_down();
 	return rc;
 }
 

@@ -1037,6 +1037,54 @@ test_refcount(void **state)
 	snapshot_unref(NULL);
 }
 
+/*
+ * Without keys the signature leaves are listed and pending; once the key
+ * generation failed (identity_fail) they are absent, and nothing is
+ * pending: the listing changes once, a request gets 404 rather than waiting.
+ */
+static void
+test_signatures_pending_then_failed(void **state)
+{
+	static const char *const leaves[] = { "signature", "pkcs7", "rsa2048" };
+	char path[64], err[ERRBUF_LEN];
+	const struct md_node *n;
+	struct snapshot *s;
+	size_t i;
+
+	(void)state;
+	identity_cleanup();	/* no keys yet */
+	assert_null(identity_failure());
+	s = build_ok(NULL, 0);
+	n = look(s, "dynamic/instance-identity");
+	assert_non_null(n);
+	assert_int_equal(n->n_bodylen, strlen("document\npkcs7\nrsa2048\nsignature"));
+	assert_memory_equal(n->n_body, "document\npkcs7\nrsa2048\nsignature", n->n_bodylen);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "dynamic/instance-identity/%s", leaves[i]);
+		assert_non_null(n = look(s, path));
+		assert_true(snapshot_sig_pending(s, n));
+	}
+	snapshot_unref(s);
+
+	identity_fail("the generator exited (status 9)\nwithout a key");
+	assert_string_equal(identity_failure(), "the generator exited (status 9)?without a key");
+	s = build_ok(NULL, 0);
+	n = look(s, "dynamic/instance-identity");
+	assert_non_null(n);
+	assert_int_equal(n->n_bodylen, strlen("document"));
+	assert_memory_equal(n->n_body, "document", n->n_bodylen);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "dynamic/instance-identity/%s", leaves[i]);
+		assert_null(look(s, path));
+	}
+	assert_int_equal(s->s_nsig_pending, 0);
+	snapshot_unref(s);
+
+	/* keys again (the other tests sign): the failure is forgotten with them */
+	assert_int_equal(identity_init(NULL, NULL, err, sizeof(err)), 0);
+	assert_null(identity_failure());
+}
+
 int
 main(void)
 {
@@ -1056,6 +1104,7 @@ main(void)
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_user_data),
 		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_signatures_pending_then_failed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -48,7 +48,7 @@ test_per_client_count(void **state)
 	int ia, ib, again;
 
 	(void)state;
-	assert_int_equal(clients_init(&ct, 16, 2, 0, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 16, 0, 2, 0, err, sizeof(err)), 0);
 	ia = clients_get(&ct, &a, 0);
 	assert_true(ia >= 0);
 	assert_int_equal(clients_admit(&ct, ia, 0, 0), ADMIT);
@@ -86,7 +86,7 @@ test_family_apart(void **state)
 	(void)state;
 	v6 = v4;
 	v6.pe_family = AF_INET6;
-	assert_int_equal(clients_init(&ct, 4, 1, 0, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 4, 0, 1, 0, err, sizeof(err)), 0);
 	i4 = clients_get(&ct, &v4, 0);
 	clients_hold(&ct, i4);
 	i6 = clients_get(&ct, &v6, 0);
@@ -101,7 +101,7 @@ static void
 test_admit_pool(void **state)
 {
 	(void)state;
-	assert_int_equal(clients_init(&ct, 4, 0, 0, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 4, 0, 0, 0, err, sizeof(err)), 0);
 	assert_null(ct.ct_ent);		/* off: nothing allocated */
 	assert_int_equal(clients_get(&ct, &(struct http_peer){ .pe_family = AF_INET }, 0), -1);
 	assert_int_equal(clients_admit(&ct, -1, 0, 0), ADMIT);
@@ -118,7 +118,7 @@ test_rate_bucket(void **state)
 	int i, idx, ok;
 
 	(void)state;
-	assert_int_equal(clients_init(&ct, 4, 0, 4, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 4, 0, 0, 4, err, sizeof(err)), 0);
 	idx = clients_get(&ct, &a, 1000);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(clients_rate_ok(&ct, idx, 1000), 1);
@@ -149,7 +149,7 @@ test_table_full(void **state)
 	int idx;
 
 	(void)state;
-	assert_int_equal(clients_init(&ct, 1, 1, 1, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 1, 0, 1, 1, err, sizeof(err)), 0);
 	n = ct.ct_n;
 	assert_int_equal(n, 1 + RATE_TRACK_MAX);
 	for (i = 0; i < n; i++) {
@@ -167,7 +167,7 @@ test_table_full(void **state)
 
 	/* now every entry holds a connection: nothing may be forgotten */
 	clients_free(&ct);
-	assert_int_equal(clients_init(&ct, 1, 1, 1, err, sizeof(err)), 0);
+	assert_int_equal(clients_init(&ct, 1, 0, 1, 1, err, sizeof(err)), 0);
 	for (i = 0; i < n; i++) {
 		snprintf(addr, sizeof(addr), "10.%zu.%zu.2", i / 256, i % 256);
 		pe = peer(addr);
@@ -181,6 +181,36 @@ test_table_full(void **state)
 		assert_int_equal(ct.ct_ent[i].cl_nconn, 1);
 }
 
+/*
+ * An evicting service's table: the newcomer's entry is held before the
+ * victim's is released, so a pool of conn_max distinct addresses plus the
+ * newcomer's is conn_max + 1 connected entries.
+ */
+static void
+test_evict_one_more(void **state)
+{
+	char addr[32];
+	struct http_peer pe;
+	size_t i;
+	int idx;
+
+	(void)state;
+	assert_int_equal(clients_init(&ct, 4, 1, 1, 0, err, sizeof(err)), 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(addr, sizeof(addr), "10.0.0.%zu", i + 1);
+		pe = peer(addr);
+		assert_true((idx = clients_get(&ct, &pe, 0)) >= 0);
+		clients_hold(&ct, idx);
+	}
+	pe = peer("10.0.1.1");	/* the newcomer, counted while a victim is chosen */
+	assert_true((idx = clients_get(&ct, &pe, 0)) >= 0);
+	assert_int_equal(clients_admit(&ct, idx, 1, 1), ADMIT_EVICT);
+	clients_hold(&ct, idx);
+	/* the per-client cap still holds for it */
+	assert_int_equal(clients_get(&ct, &pe, 0), idx);
+	assert_int_equal(clients_admit(&ct, idx, 1, 1), REFUSE_CLIENT);
+}
+
 int
 main(void)
 {
@@ -189,6 +219,7 @@ main(void)
 		cmocka_unit_test_teardown(test_family_apart, teardown),
 		cmocka_unit_test_teardown(test_admit_pool, teardown),
 		cmocka_unit_test_teardown(test_rate_bucket, teardown),
+		cmocka_unit_test_teardown(test_evict_one_more, teardown),
 		cmocka_unit_test_teardown(test_table_full, teardown),
 	};
 

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -305,6 +307,108 @@ test_defer_deadline(void **state)
 	assert_non_null(strstr(cl[0].buf, "HTTP/1.1 503 Service Unavailable\r\n"));
 }
 
+static void
+on_term(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGTERM);	/* blocked, read by the loop's signalfd */
+}
+
+/*
+ * A request still parked when the shutdown grace runs out is answered
+ * HTTP_DEFER_STATUS, not reset; with no grace at all, too.
+ */
+static void
+stop_parked(unsigned grace_ms)
+{
+	struct http_limits lim = limits(8, 10000, 0);
+	struct loop_timer term;
+	struct pollfd pfd;
+	ssize_t r;
+
+	memset(&term, 0, sizeof(term));
+	http_server_init(grace_ms, NULL);
+	serve(&lim);
+	client_open(0, "GET /later HTTP/1.1\r\n\r\n");
+	loop_timer_set(&term, 100, on_term, NULL);
+	assert_int_equal(http_run(), 0);
+	assert_int_equal(th.deferred, 1);
+	http_shutdown();
+	pfd.fd = cl[0].fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, GUARD_MS), 1);
+	r = read(cl[0].fd, cl[0].buf, sizeof(cl[0].buf) - 1);
+	assert_true(r > 0);
+	cl[0].buf[r] = '\0';
+	assert_non_null(strstr(cl[0].buf, "HTTP/1.1 503 Service Unavailable\r\n"));
+	assert_int_equal(th.last_status, HTTP_DEFER_STATUS);
+}
+
+static void
+test_grace_over_answers_parked(void **state)
+{
+	(void)state;
+	stop_parked(200);
+}
+
+static void
+test_no_grace_answers_parked(void **state)
+{
+	(void)state;
+	stop_parked(0);
+}
+
+/*
+ * The loop: a watch closed and filled again with a new descriptor during
+ * a batch (a freed connection slot reused at once) does not get the old
+ * descriptor's event of that batch.  Both pipes are readable; whichever
+ * callback runs first closes the other's pipe and refills its watch with
+ * a third (readable too).
+ */
+static struct loop_watch swap_w[2];
+static int swap_fds[3][2], swap_calls;
+
+static void
+swap_cb(int fd, uint32_t events, void *arg)
+{
+	struct loop_watch *other = &swap_w[1 - (int)(intptr_t)arg];
+
+	(void)fd;
+	(void)events;
+	if (swap_calls++ > 0)
+		return;
+	done = 1;
+	close(other->lw_fd);
+	assert_int_equal(loop_watch_add(other, swap_fds[2][0], EPOLLIN, swap_cb,
+	    (void *)(intptr_t)(other - swap_w)), 0);
+}
+
+static void
+test_loop_reused_watch(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pipe(swap_fds[i]), 0);
+		assert_int_equal(write(swap_fds[i][1], "x", 1), 1);
+	}
+	swap_calls = 0;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(loop_watch_add(&swap_w[i], swap_fds[i][0], EPOLLIN, swap_cb,
+		    (void *)(intptr_t)i), 0);
+	done = 0;
+	assert_true(loop_run_until(&done) >= 0);
+	assert_int_equal(swap_calls, 1);
+	for (i = 0; i < 2; i++) {
+		int fd = swap_w[i].lw_fd;	/* its own pipe's, or the third's */
+		loop_watch_del(&swap_w[i]);
+		close(fd);
+		close(swap_fds[i][1]);
+	}
+	close(swap_fds[2][1]);
+}
+
 /* The handler is told who is asking. */
 static void
 test_peer(void **state)
@@ -408,6 +512,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defer_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_rewake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grace_over_answers_parked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_grace_answers_parked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_reused_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_oldest_idle, setup, teardown),

@@ -13,6 +13,7 @@ import platform
 import re
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -260,6 +261,25 @@ def recv_all(s):
 		data += b
 
 
+def keygen_child(pid):
+	"""The pid of the identity-keygen child of process pid, or None."""
+	for d in os.listdir("/proc"):
+		if not d.isdigit():
+			continue
+		try:
+			with open("/proc/%s/stat" % d) as f:
+				ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+			if ppid != pid:
+				continue
+			with open("/proc/%s/cmdline" % d, "rb") as f:
+				argv = f.read().split(b"\0")
+		except (OSError, ValueError, IndexError):
+			continue
+		if len(argv) > 1 and argv[1] == b"identity-keygen":
+			return int(d)
+	return None
+
+
 class TestKeysInBackground(unittest.TestCase):
 	"""Issue #13: without --identity-key the keys are made while the daemon
 	serves.  A signature asked for before they are there is answered once they
@@ -328,6 +348,45 @@ class TestKeysInBackground(unittest.TestCase):
 			self.assertNotIn(None, at.values(), "".join(lines))
 			self.assertLess(at["id"], at["keys"], "".join(lines))
 			self.assertLess(at["keys"], at["sig"], "".join(lines))
+	def test_keygen_failure_answers_the_waiting(self):
+		# the generator killed while signature requests wait: they are answered
+		# at once (404: the leaves are gone, listed no more), not at their
+		# deadline, and /readyz says why
+		for _ in range(5):
+			srv = Server("--health-listen", "127.0.0.1:0", identity_key=False)
+			child = keygen_child(srv.pid)
+			if child is not None:
+				os.kill(child, signal.SIGSTOP)
+				if not any(re.search(KEYS_DONE, l) for l in srv.lines()):
+					break
+			srv.stop()
+		else:
+			self.fail("the keys were always there before the generator could be stopped")
+		with srv:
+			waiting = {leaf: send_get(srv.host, srv.port,
+			    "/latest/dynamic/instance-identity/" + leaf) for leaf in SIG_LEAVES}
+			r, _, _ = select.select(list(waiting.values()), [], [], 0.3)
+			self.assertEqual(r, [], "answered while the generator is stopped")
+			t0 = time.monotonic()
+			os.kill(child, signal.SIGKILL)
+			for leaf, s in waiting.items():
+				s.settimeout(3)
+				raw = recv_all(s)
+				self.assertTrue(raw.startswith(b"HTTP/1.1 404 Not Found\r\n"), show(raw))
+			self.assertLess(time.monotonic() - t0, 2.0)
+			self.assertIsNotNone(srv.wait_for_line(r"identity keys: .*signatures are not served"))
+			listing = body_of(raw_request(srv.host, srv.port,
+			    b"GET /latest/dynamic/instance-identity/ HTTP/1.1\r\nHost: x\r\n\r\n"))
+			self.assertEqual(listing, b"document")
+			raw = raw_request(*srv.health_addr, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+			self.assertTrue(raw.startswith(b"HTTP/1.1 503 "), show(raw))
+			reasons = json.loads(body_of(raw))["reasons"]
+			self.assertTrue(any(r.startswith("identity: signatures not served: ") for r in reasons),
+			    reasons)
+			# nothing else changed: the document is served as before
+			raw = raw_request(srv.host, srv.port,
+			    b"GET /latest/dynamic/instance-identity/document HTTP/1.1\r\nHost: x\r\n\r\n")
+			self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), show(raw))
 
 	def test_a_new_document_is_signed_with_the_generated_keys(self):
 		# the generator signed the first document; a changed one is signed here,
