@@ -428,6 +428,15 @@ int		 awsconf_paths(char *config, size_t clen, char *creds, size_t crlen,
  */
 int		 awsconf_load(const char *config_path, const char *creds_path,
 		    struct aws_conf *out, char *err, size_t errlen);
+/*
+ * How awsconf_load_open opens a file: a descriptor to read, or -1 with
+ * errno (ENOENT: the file is missing, not an error) and, for any other
+ * errno, err saying why (naming the file).
+ */
+typedef int	(*awsconf_open_fn)(const char *path, char *err, size_t errlen);
+/* awsconf_load, each file opened by opener (priv/helper.c: no symlink, StrictModes). */
+int		 awsconf_load_open(const char *config_path, const char *creds_path,
+		    awsconf_open_fn opener, struct aws_conf *out, char *err, size_t errlen);
 /* Parse one file's text (from a string, for tests).  is_config selects [profile x] naming. */
 int		 awsconf_parse(const char *text, size_t len, const char *path, int is_config,
 		    struct aws_section **out, size_t *nout, char *err, size_t errlen);

@@ -13,9 +13,11 @@
  *               sandbox_cleanup
  *   helper.c    the helper process (sandbox_helper_main): it becomes the
  *               owner of the shared files with no capability but
- *               CAP_DAC_READ_SEARCH (to open the slots) and no_new_privs,
- *               refuses shared files writable by group or others or owned
- *               by another user, and answers the daemon
+ *               CAP_DAC_READ_SEARCH (permitted, raised to open the fixed
+ *               slots) and no_new_privs, opens the shared files without
+ *               following symbolic links, refuses them (StrictModes) when
+ *               writable by group or others or owned by another user, or
+ *               in a directory others may write, and answers the daemon
  *
  * priv/ depends on core/ and creds/ only: what else the helper does at exit
  * (the control socket) is handed to sandbox_helper_main.  The functions
