@@ -49,6 +49,8 @@
 
 #include "priv/priv.h"
 
+#define SBX_SOCKID_LEN	48	/* "DEV:INO": two 64-bit numbers */
+
 _Static_assert(SANDBOX_RUN_FD < SPAWN_FDS_MAX, "the helper's channels are spawn descriptors");
 
 struct sbx_job {
@@ -352,7 +354,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	struct spawn_spec sp = { .ss_prog = "/proc/self/exe", .ss_nio = SANDBOX_RUN_FD + 1 };
 	struct sbx_open_rep rep;
 	struct pollfd pfd;
-	char level[16];
+	char level[16], sockid[SBX_SOCKID_LEN];
 	const char *argv[SANDBOX_HELPER_ARGC + 2];
 	int op[2] = { -1, -1 }, rp[2] = { -1, -1 };
 	int e, fd, i;
@@ -371,6 +373,11 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	argv[4] = sc->sb_profile != NULL ? SANDBOX_HELPER_RUNS : "";
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		argv[5 + i] = sbx.paths[i] != NULL ? sbx.paths[i] : "";
+	sockid[0] = '\0';
+	if (sbx.paths[SANDBOX_PATH_CONTROL] != NULL)
+		snprintf(sockid, sizeof(sockid), "%llu:%llu", (unsigned long long)sc->sb_control_dev,
+		    (unsigned long long)sc->sb_control_ino);
+	argv[5 + SANDBOX_PATHS_MAX] = sockid;
 	argv[SANDBOX_HELPER_ARGC + 1] = NULL;
 	sp.ss_argv = (char *const *)argv;
 	for (i = 0; i < SANDBOX_OPEN_FD; i++)

@@ -68,6 +68,9 @@ static struct {
 	const char	*paths[SANDBOX_PATHS_MAX];	/* "" : none */
 	uint64_t	 keep;		/* capabilities: effective and permitted */
 	uint64_t	 keep_exit;	/* ... permitted, raised at exit */
+	int		 sock_known;	/* the control socket's file, to remove at exit */
+	dev_t		 sock_dev;
+	ino_t		 sock_ino;
 	struct loop_watch w_open;
 	struct loop_watch w_run;
 } hl;
@@ -500,9 +503,24 @@ helper_on_open(int fd, uint32_t events, void *unused)
 		close(f);
 }
 
+/* "DEV:INO" (the control socket the daemon bound) into hl; "" or malformed: none. */
+static void
+helper_sockid(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	unsigned long dev, ino;
+
+	hl.sock_known = colon != NULL &&
+	    parse_uint_bounded(s, (size_t)(colon - s), ULONG_MAX, &dev) == 0 &&
+	    parse_uint_bounded(colon + 1, strlen(colon + 1), ULONG_MAX, &ino) == 0;
+	if (hl.sock_known) {
+		hl.sock_dev = (dev_t)dev;
+		hl.sock_ino = (ino_t)ino;
+	}
+}
+
 int
-sandbox_helper_main(int argc, char **argv, void (*trim)(void),
-    int (*remove_sock)(const char *path, char *err, size_t errlen))
+sandbox_helper_main(int argc, char **argv, void (*trim)(void), sandbox_remove_fn remove_sock)
 {
 	struct sbx_open_rep ready;
 	struct stat st3, st4;
@@ -521,6 +539,7 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void),
 	hl.runs = strcmp(argv[3], SANDBOX_HELPER_RUNS) == 0;
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		hl.paths[i] = argv[4 + i];
+	helper_sockid(argv[4 + SANDBOX_PATHS_MAX]);
 	if (helper_drop(err, sizeof(err)) == -1) {
 		log_err("sandbox helper: %s", err);
 		return EXIT_SYSTEM;
@@ -558,14 +577,16 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void),
 	(void)loop_run_until(&hl.done);
 	/*
 	 * The daemon is gone.  Its control socket's directory may not be
-	 * writable by the user it became: the socket file goes here, unless
-	 * someone listens on it (a second daemon that started meanwhile).
+	 * writable by the user it became: the socket file goes here, if it is
+	 * still the one the daemon bound (not a second daemon's, which may
+	 * have started meanwhile).
 	 */
 	if (hl.keep_exit != 0 && sbx_caps_set(hl.keep | hl.keep_exit, hl.keep | hl.keep_exit,
 	    0) == -1)
 		log_warn("sandbox helper: capset: %s", strerror(errno));
-	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' && remove_sock != NULL &&
-	    remove_sock(hl.paths[SANDBOX_PATH_CONTROL], err, sizeof(err)) == -1)
+	if (hl.paths[SANDBOX_PATH_CONTROL][0] != '\0' && hl.sock_known && remove_sock != NULL &&
+	    remove_sock(hl.paths[SANDBOX_PATH_CONTROL], hl.sock_dev, hl.sock_ino, err,
+	    sizeof(err)) == -1)
 		log_info("sandbox helper: left the control socket: %s", err);
 	loop_watch_del(&hl.w_open);
 	loop_watch_del(&hl.w_run);

@@ -58,6 +58,9 @@ struct sandbox_cfg {
 	int		 sb_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
 	const char	*sb_paths[SANDBOX_PATHS_MAX];
+	/* the control socket file bound (ops' control_bound): the helper removes only it */
+	dev_t		 sb_control_dev;
+	ino_t		 sb_control_ino;
 	/*
 	 * the profile source's profile, NULL: none.  Set, the helper runs
 	 * credential_process for the daemon (the profile each request names,
@@ -88,17 +91,21 @@ void		 sandbox_cleanup(void);
  * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
  * sandbox_enter); trim (may be NULL) is called once, before it idles.
  * remove_sock (may be NULL) removes the daemon's control socket once the
- * daemon is gone, unless someone listens on it (ops' control_remove_stale:
- * 1 removed, 0 none, -1 with err); handed in so that priv/ needs no ops/.
+ * daemon is gone, if it is still the file the daemon bound (device, inode:
+ * ops' control_remove_bound: 1 removed, 0 none, -1 with err); handed in so
+ * that priv/ needs no ops/.
  */
+typedef int	(*sandbox_remove_fn)(const char *path, dev_t dev, ino_t ino, char *err,
+		    size_t errlen);
 int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
-		    int (*remove_sock)(const char *path, char *err, size_t errlen));
+		    sandbox_remove_fn remove_sock);
 
 /* ------------------------------------------------------------------ */
 /* between the files of priv/                                         */
 /* ------------------------------------------------------------------ */
 #define SANDBOX_CAP_BITS	64	/* capability numbers looked at (0..63) */
-#define SANDBOX_HELPER_ARGC	(4 + SANDBOX_PATHS_MAX)	/* sandbox-helper FORMAT LEVEL RUN PATH... */
+/* sandbox-helper FORMAT LEVEL RUN PATH... SOCKET ("DEV:INO" of the control socket, or "") */
+#define SANDBOX_HELPER_ARGC	(5 + SANDBOX_PATHS_MAX)
 #define SANDBOX_HELPER_RUNS	"credential_process"	/* RUN: the helper runs them; "": not */
 
 /* The channels' messages (fixed size: one SOCK_SEQPACKET message each). */

@@ -256,6 +256,8 @@ sandbox_config(struct sandbox_cfg *sc)
 	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
 	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
 	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
+	if (control_bound(&sc->sb_control_dev, &sc->sb_control_ino) == -1)
+		sc->sb_paths[SANDBOX_PATH_CONTROL] = NULL;	/* none bound: none to remove */
 	if (st.cache != NULL) {
 		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
 		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);

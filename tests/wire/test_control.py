@@ -470,6 +470,28 @@ class TestSocketLife(WireCase):
 			srv.stop()
 		self.assertFalse(os.path.exists(self.sock), "the socket file is left behind")
 
+	@unittest.skipUnless(os.geteuid() == 0 and os.path.basename(BIN) != "valgrind-server",
+	    "needs root (the sandbox helper removes the socket at exit only after a user switch)")
+	def test_helper_leaves_another_daemons_socket(self):
+		"""The sandbox helper removes the socket file at exit only if it is
+		still the one its daemon bound: a socket another daemon put there
+		meanwhile (bound, not yet listening) stays."""
+		os.chmod(self.tmp, 0o755)
+		srv = Server("--control", self.sock)
+		try:
+			self.assertIsNotNone(srv.wait_for_line(r"sandbox: .*helper pid"),
+			    "".join(srv.lines()))
+			os.unlink(self.sock)
+			other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+			self.addCleanup(other.close)
+			other.bind(self.sock)
+			ino = os.lstat(self.sock).st_ino
+		finally:
+			srv.stop()
+		self.assertTrue(os.path.exists(self.sock), "another daemon's socket was removed:\n%s"
+		    % "".join(srv.lines()))
+		self.assertEqual(os.lstat(self.sock).st_ino, ino)
+
 	def test_not_a_socket_refused(self):
 		with open(self.sock, "w") as f:
 			f.write("precious")

@@ -595,7 +595,8 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 			hi = [fcntl.fcntl(x.fileno(), fcntl.F_DUPFD, 10) for x in (opn, run)]
 			os.dup2(hi[0], 3)
 			os.dup2(hi[1], 4)
-		argv = [BIN, "sandbox-helper", "text", "1", runs, self.cfg, self.crd, "", "", "", ""]
+		argv = [BIN, "sandbox-helper", "text", "1", runs, self.cfg, self.crd, "", "", "", "",
+		    ""]
 		# close_fds would close 3 and 4 after preexec_fn
 		self.proc = subprocess.Popen(list(wrap) + argv, preexec_fn=fds, close_fds=False, stdin=subprocess.DEVNULL,
 		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env())
