@@ -6,7 +6,7 @@
  * (credential_process).  The cache keeps the last good credential and
  * decides when to fetch again: ahead of expiry, with jitter, and with
  * backoff after failures.  It never blocks a request: the server serves
- * whatever snapshot the cache last published (main.c), and a failed
+ * whatever snapshot the cache last published (registry.c, serve/daemon.c), and a failed
  * refresh keeps the last good credential until it expires.  After that the
  * credentials path answers 404 until a fetch succeeds again.
  *

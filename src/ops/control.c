@@ -12,7 +12,7 @@
  * The request is one line: a JSON array of 1 to CONTROL_ARGS_MAX strings,
  * the words of a `ctl` command line, at most CONTROL_LINE_MAX bytes with
  * its LF.  The reply is one line, "ok", "ok TEXT" or "error MESSAGE".  What
- * the words mean is the handler's business (main.c, lifecycle.c); this
+ * the words mean is the handler's business (serve/daemon.c, imds/lifecycle.c); this
  * file only moves lines, on the event loop, never blocking: a client that
  * does not finish its line within CONTROL_TIMEOUT_MS is dropped, and at
  * most CONTROL_CLIENTS_MAX are served at once (more wait in the backlog).

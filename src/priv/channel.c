@@ -26,11 +26,16 @@
  * helper opens only the paths it was given at start (slots), read-only, and
  * runs only the credential_process of a profile named in the request, as
  * it reads it from the shared files it was given (refusing a profile that
- * has none); it never runs a command line sent by the daemon.  The daemon
- * cannot signal or trace it (another user, or no_new_privs and a
- * non-dumpable process).  What the helper itself may do (its user and
- * capabilities) is in helper.c.  The helper exits when the daemon closes
- * the channels (at exit, or by dying).
+ * has none); it never runs a command line sent by the daemon.  Started as
+ * root, the helper is another user than the daemon (root, or the shared
+ * files' owner; non-dumpable after its user switch): the daemon can neither
+ * trace it nor signal it, but for SIGCONT (same session).  Started as
+ * another user, both are that user and the daemon can signal it (it then
+ * has nothing the daemon lacks but a way out of the seccomp filter); the
+ * helper ignores SIGINT, SIGHUP and SIGTERM either way, the process
+ * group's signals being the daemon's.  What the helper itself may do (its
+ * user and capabilities) is in helper.c.  The helper exits when the daemon
+ * closes the channels (at exit, or by dying).
  *
  * The daemon keeps its PID (what systemd, Kubernetes and the tests signal
  * and inspect); the helper is its child.
