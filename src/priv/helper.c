@@ -58,6 +58,27 @@
 #define HELPER_KEEP_EXIT	(1ULL << CAP_DAC_OVERRIDE | 1ULL << CAP_FOWNER)	/* the socket */
 #define HELPER_SECUREBITS	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)
 
+#define HELPER_ENV_MAX		64	/* variables a credential_process gets */
+#define HELPER_PATH_DEFAULT	"/usr/local/bin:/usr/bin:/bin"	/* PATH when the daemon had none */
+#define HELPER_ENV_LOCALE	"LC_"	/* LC_ALL, LC_CTYPE, ...: kept */
+
+/*
+ * What a credential_process it runs inherits of the daemon's environment
+ * (helper_env): the locale, the time zone, and the AWS variables that hold
+ * no secret.  Never AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or
+ * AWS_SESSION_TOKEN (root's keys, if root had some), nor HOME (root's):
+ * HOME, USER and LOGNAME are the helper's user's.
+ */
+static const char *const helper_env_keep[] = {
+	"PATH", "LANG", "LANGUAGE", "TZ",
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE", "AWS_STS_REGIONAL_ENDPOINTS",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
+	"AWS_ENDPOINT_URL_SSO_OIDC", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+	"AWS_SDK_LOAD_CONFIG", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "AWS_METADATA_SERVICE_TIMEOUT",
+	"AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+};
+
 struct hjob {
 	uint32_t	 h_seq;
 };
@@ -330,6 +351,83 @@ helper_drop(char *err, size_t errlen)
 	return 0;
 }
 
+/* a then b, malloc'd; NULL when out of memory */
+static char *
+strcat_alloc(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *p;
+
+	if ((p = malloc(na + nb + 1)) == NULL)
+		return NULL;
+	memcpy(p, a, na);
+	memcpy(p + na, b, nb + 1);
+	return p;
+}
+
+/* Whether the variable "NAME=..." at e is one helper_env keeps. */
+static int
+helper_env_kept(const char *e)
+{
+	size_t i, n = strcspn(e, "=");
+
+	if (e[n] != '=')
+		return 0;
+	if (strncmp(e, HELPER_ENV_LOCALE, strlen(HELPER_ENV_LOCALE)) == 0)
+		return 1;
+	for (i = 0; i < sizeof(helper_env_keep) / sizeof(helper_env_keep[0]); i++)
+		if (strlen(helper_env_keep[i]) == n && strncmp(e, helper_env_keep[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The environment a credential_process gets (spawned with the helper's):
+ * the daemon's, down to helper_env_keep, and the helper's user's HOME,
+ * USER and LOGNAME (none when the user has no passwd entry).  0, or -1
+ * with err.
+ */
+static int
+helper_env(char *err, size_t errlen)
+{
+	extern char **environ;
+	char *keep[HELPER_ENV_MAX + 4];
+	struct passwd *pw = getpwuid(getuid());
+	size_t n = 0, i;
+	int path = 0;
+
+	for (i = 0; environ != NULL && environ[i] != NULL && n < HELPER_ENV_MAX; i++) {
+		if (!helper_env_kept(environ[i]))
+			continue;
+		if ((keep[n] = strdup(environ[i])) == NULL)
+			goto nomem;
+		path |= strncmp(keep[n++], "PATH=", 5) == 0;
+	}
+	if (!path && (keep[n++] = strdup("PATH=" HELPER_PATH_DEFAULT)) == NULL)
+		goto nomem;
+	if (pw != NULL && ((keep[n++] = strcat_alloc("HOME=", pw->pw_dir)) == NULL ||
+	    (keep[n++] = strcat_alloc("USER=", pw->pw_name)) == NULL ||
+	    (keep[n++] = strcat_alloc("LOGNAME=", pw->pw_name)) == NULL))
+		goto nomem;
+	if (clearenv() != 0) {
+		errf(err, errlen, "clearenv failed");
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (putenv(keep[i]) != 0) {	/* keep[i] is the environment's from now on */
+			errf(err, errlen, "putenv: %s", strerror(errno));
+			return -1;
+		}
+	return 0;
+nomem:
+	errf(err, errlen, "environment: out of memory");
+	n = n > 0 && keep[n - 1] == NULL ? n - 1 : n;
+fail:
+	for (i = 0; i < n; i++)
+		free(keep[i]);
+	return -1;
+}
+
 /* Answer one RUN.  Wipes what it sent. */
 static void
 helper_reply(uint32_t seq, int ok, const struct cred *c, const char *msg)
@@ -540,7 +638,7 @@ sandbox_helper_main(int argc, char **argv, void (*trim)(void), sandbox_remove_fn
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		hl.paths[i] = argv[4 + i];
 	helper_sockid(argv[4 + SANDBOX_PATHS_MAX]);
-	if (helper_drop(err, sizeof(err)) == -1) {
+	if (helper_drop(err, sizeof(err)) == -1 || helper_env(err, sizeof(err)) == -1) {
 		log_err("sandbox helper: %s", err);
 		return EXIT_SYSTEM;
 	}

@@ -584,7 +584,7 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		with open(self.crd, "w") as f:
 			f.write("")
 
-	def start(self, runs, wrap=()):
+	def start(self, runs, wrap=(), env=None):
 		opn, self.opn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 		run, self.run = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 		self.addCleanup(self.opn.close)
@@ -599,7 +599,7 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		    ""]
 		# close_fds would close 3 and 4 after preexec_fn
 		self.proc = subprocess.Popen(list(wrap) + argv, preexec_fn=fds, close_fds=False, stdin=subprocess.DEVNULL,
-		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env())
+		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env(env))
 		opn.close()
 		run.close()
 		self.opn.settimeout(10)
@@ -713,6 +713,37 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		self.assertEqual(self.ask(1, b"caps"), (True, "AKIDCAPS0000000000000000"))
 		self.stop_keep_log()
 		self.assertIn("no CAP_SETPCAP to set SECBIT_NOROOT: it keeps no capability", self.log)
+
+	def test_child_environment(self):
+		"""A credential_process the helper runs gets a minimal environment:
+		PATH, the helper's user's HOME, USER and LOGNAME, the locale and time
+		zone, the AWS variables that hold no secret; never the daemon's keys
+		or session token, its HOME, or anything else."""
+		env_sh = os.path.join(self.tmp, "env.sh")
+		out = os.path.join(self.tmp, "env.txt")
+		with open(env_sh, "w") as f:
+			f.write("#!/bin/sh\nenv > %s\nprintf '{\"Version\": 1, \"AccessKeyId\": "
+			    "\"AKIDENV\", \"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}'\n" % out)
+		os.chmod(env_sh, 0o755)
+		with open(self.cfg, "a") as f:
+			f.write("[profile env]\ncredential_process = %s\n" % env_sh)
+		self.start("credential_process", env={"AWS_SECRET_ACCESS_KEY": "ROOTSECRET",
+		    "AWS_SESSION_TOKEN": "ROOTTOKEN", "AWS_ACCESS_KEY_ID": "AKIDROOT",
+		    "AWS_REGION": "eu-west-1", "AWS_PROFILE": "envprof", "TZ": "UTC",
+		    "LANG": "C.UTF-8", "UNRELATED": "x", "HOME": "/nonexistent-daemon-home",
+		    "PATH": "/usr/bin:/bin"})
+		self.assertEqual(self.ask(1, b"env"), (True, "AKIDENV"))
+		self.stop()
+		with open(out) as f:
+			got = dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l)
+		pw = pwd.getpwuid(os.geteuid())
+		got.pop("PWD", None)	# the shell's own
+		got.pop("SHLVL", None)
+		want = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "USER": pw.pw_name,
+		    "LOGNAME": pw.pw_name, "AWS_REGION": "eu-west-1", "AWS_PROFILE": "envprof",
+		    "TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C",
+		    "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9/"}
+		self.assertEqual(got, want)
 
 	def test_runs_none(self):
 		self.start("")
