@@ -6,7 +6,9 @@
  *   registry.c    the role registry: role key -> provider, cache, and the
  *                 role's rendering (refcounted), each role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
- *                 on a shared base provider: one base fetch for many roles
+ *                 on a base provider that roles can share (one base fetch
+ *                 for many; nothing shares one yet: issue #14's per-pod
+ *                 roles will)
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
@@ -257,7 +259,8 @@ struct assume_step {
 };
 
 /*
- * A base provider shared by STS providers (one source feeding many roles):
+ * A base provider STS providers can share (one source feeding many roles;
+ * none does yet, issue #14's per-pod roles will):
  * refcounted; one fetch at a time, whose answer goes to every role waiting
  * on it; a good credential is kept and handed to the next roles until
  * CRED_BASE_AHEAD before its expiry (CRED_BASE_KEEP_MAX after it came when
