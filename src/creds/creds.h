@@ -133,6 +133,7 @@ struct cred_cache {
 	time_t		 cc_next;	/* next fetch (wall clock) */
 	unsigned	 cc_failures;	/* consecutive failed fetches */
 	int		 cc_busy;	/* a fetch is under way */
+	int		 cc_again;	/* ... and a refresh was asked for meanwhile: fetch again */
 	int		 cc_allow_long_term;	/* keys with no session token are served */
 	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
 	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
@@ -146,7 +147,10 @@ struct cred_cache {
 
 void		 cred_cache_init(struct cred_cache *cc, struct cred_provider *p,
 		    void (*changed)(void *), void *arg);
-/* Fetch now (the start, a file change).  Nothing happens if one is under way. */
+/*
+ * Fetch now (the start, a file change).  If one is under way, another
+ * follows as soon as it ends (it may have read the files before the edit).
+ */
 void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
 /* Once a second: refresh when due, expire what has expired. */
 void		 cred_cache_tick(struct cred_cache *cc, time_t now);
