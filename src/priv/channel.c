@@ -75,6 +75,7 @@ static struct {
 	struct loop_watch w;
 	char		*paths[SANDBOX_PATHS_MAX];	/* what the helper may open, NULL: nothing */
 	struct sbx_job	 jobs[SANDBOX_JOBS_MAX];
+	char		 desc[ERRBUF_LEN];	/* what it does, for sandbox_enter's line */
 } sbx = { .open_fd = -1, .run_fd = -1, .pid = -1 };
 
 /* ------------------------------------------------------------------ */
@@ -351,6 +352,16 @@ sandbox_credproc_run(const char *profile, const char *cmd, unsigned timeout_ms,
 	return 0;
 }
 
+/* The control socket bound, "DEV:INO" ("" when none is, yet). */
+static void
+sbx_sockid(const struct sandbox_cfg *sc, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (sc->sb_paths[SANDBOX_PATH_CONTROL] != NULL && sc->sb_control_ino != 0)
+		snprintf(out, cap, "%llu:%llu", (unsigned long long)sc->sb_control_dev,
+		    (unsigned long long)sc->sb_control_ino);
+}
+
 /* Spawn the helper and wait for its "ready".  0 / -1 with err. */
 static int
 helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
@@ -378,10 +389,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	argv[4] = sc->sb_profile != NULL ? SANDBOX_HELPER_RUNS : "";
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		argv[5 + i] = sbx.paths[i] != NULL ? sbx.paths[i] : "";
-	sockid[0] = '\0';
-	if (sbx.paths[SANDBOX_PATH_CONTROL] != NULL)
-		snprintf(sockid, sizeof(sockid), "%llu:%llu", (unsigned long long)sc->sb_control_dev,
-		    (unsigned long long)sc->sb_control_ino);
+	sbx_sockid(sc, sockid, sizeof(sockid));
 	argv[5 + SANDBOX_PATHS_MAX] = sockid;
 	argv[SANDBOX_HELPER_ARGC + 1] = NULL;
 	sp.ss_argv = (char *const *)argv;
@@ -441,9 +449,22 @@ int
 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t desclen,
     char *err, size_t errlen)
 {
+	struct sbx_req q;
 	int i, npaths = 0;
 
 	desc[0] = '\0';
+	if (sbx.open_fd >= 0) {
+		/* started early: the control socket bound since is news to it */
+		memset(&q, 0, sizeof(q));
+		q.q_type = SBX_SOCK;
+		sbx_sockid(sc, q.q_profile, sizeof(q.q_profile));
+		if (q.q_profile[0] != '\0' && sbx_send_fd(sbx.open_fd, &q, sizeof(q), -1) == -1) {
+			snprintf(err, errlen, "sandbox helper: %s", strerror(errno));
+			return -1;
+		}
+		snprintf(desc, desclen, "%s", sbx.desc);
+		return 0;
+	}
 	/*
 	 * For a profile (its credential_process, and its files, which the new
 	 * user may not read), and for the config and user-data files when the
@@ -468,10 +489,11 @@ sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t
 		return 0;
 	if (helper_start(sc, err, errlen) == -1)
 		return -1;
-	snprintf(desc, desclen, "; helper pid %ld %s%s%s", (long)sbx.pid,
+	snprintf(sbx.desc, sizeof(sbx.desc), "; helper pid %ld %s%s%s", (long)sbx.pid,
 	    sc->sb_profile != NULL ? "runs credential_process" : "",
 	    sc->sb_profile != NULL && npaths > 0 ? ", " : "",
 	    npaths > 0 ? "opens the files re-read" : "");
+	snprintf(desc, desclen, "%s", sbx.desc);
 	return 0;
 }
 

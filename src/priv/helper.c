@@ -523,7 +523,8 @@ helper_recv(int fd, int type, struct sbx_req *q)
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (r != (ssize_t)sizeof(*q) || (int)q->q_type != type) {
+	if (r != (ssize_t)sizeof(*q) || ((int)q->q_type != type &&
+	    !(type == SBX_OPEN && q->q_type == SBX_SOCK))) {
 		hl.done = 1;
 		return 0;
 	}
@@ -570,6 +571,8 @@ helper_open_fixed(const char *path)
 	return f;
 }
 
+static void	 helper_sockid(const char *s);
+
 static void
 helper_on_open(int fd, uint32_t events, void *unused)
 {
@@ -582,6 +585,13 @@ helper_on_open(int fd, uint32_t events, void *unused)
 	(void)unused;
 	if (helper_recv(fd, SBX_OPEN, &q) != 1)
 		return;
+	if (q.q_type == SBX_SOCK) {
+		/* once: after an early start, the socket the daemon bound since */
+		q.q_profile[sizeof(q.q_profile) - 1] = '\0';
+		if (!hl.sock_known)
+			helper_sockid(q.q_profile);
+		return;
+	}
 	memset(&rep, 0, sizeof(rep));
 	rep.o_seq = q.q_seq;
 	if (q.q_arg >= SANDBOX_PATHS_MAX || q.q_arg == SANDBOX_PATH_CONTROL ||

@@ -58,7 +58,8 @@ struct sandbox_cfg {
 	int		 sb_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
 	const char	*sb_paths[SANDBOX_PATHS_MAX];
-	/* the control socket file bound (ops' control_bound): the helper removes only it */
+	/* the control socket file bound (ops' control_bound; ino 0: not yet): the helper
+	   removes only it */
 	dev_t		 sb_control_dev;
 	ino_t		 sb_control_ino;
 	/*
@@ -85,6 +86,14 @@ int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
  * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
  */
 int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/*
+ * Start the helper now, before start-up's first credential fetch, when the
+ * source needs it (sb_profile: its credential_process runs there from the
+ * first, as the files' owner, with the helper's checks).  sandbox_enter
+ * then keeps it and tells it the control socket bound since.  Nothing when
+ * sb_disabled or no profile.  0, or -1 with err.
+ */
+int		 sandbox_helper_early(const struct sandbox_cfg *sc, char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
 void		 sandbox_cleanup(void);
 /*
@@ -108,8 +117,12 @@ int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
 #define SANDBOX_HELPER_ARGC	(5 + SANDBOX_PATHS_MAX)
 #define SANDBOX_HELPER_RUNS	"credential_process"	/* RUN: the helper runs them; "": not */
 
-/* The channels' messages (fixed size: one SOCK_SEQPACKET message each). */
-enum { SBX_OPEN = 1, SBX_RUN = 2 };
+/*
+ * The channels' messages (fixed size: one SOCK_SEQPACKET message each).
+ * SBX_SOCK (open channel, no answer, taken once): the control socket the
+ * daemon bound after an early start, "DEV:INO" in q_profile.
+ */
+enum { SBX_OPEN = 1, SBX_RUN = 2, SBX_SOCK = 3 };
 
 struct sbx_req {
 	uint32_t	 q_type;	/* SBX_OPEN, SBX_RUN */
@@ -139,7 +152,8 @@ ssize_t		 sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
 /*
  * channel.c: start the helper when sandbox_enter needs one (a profile, or,
  * switching users, files to re-read).  0 (desc: what it does, "" when
- * none was needed), or -1 with err.
+ * none was needed), or -1 with err.  Started already (early), it tells
+ * the helper the control socket (SBX_SOCK) and gives the same desc.
  */
 int		 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc,
 		    size_t desclen, char *err, size_t errlen);

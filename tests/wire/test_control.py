@@ -492,6 +492,33 @@ class TestSocketLife(WireCase):
 		    % "".join(srv.lines()))
 		self.assertEqual(os.lstat(self.sock).st_ino, ino)
 
+	@unittest.skipUnless(os.geteuid() == 0 and os.path.basename(BIN) != "valgrind-server",
+	    "needs root (the daemon becomes nobody, who may not remove the socket)")
+	def test_early_helper_removes_the_socket(self):
+		"""With a credential_process profile the helper starts before the
+		socket is bound; told the socket's identity afterwards, it removes
+		the file at exit (the daemon, nobody by then, may not)."""
+		os.chmod(self.tmp, 0o755)
+		home = os.path.join(self.tmp, "home")
+		os.makedirs(os.path.join(home, ".aws"))
+		proc = os.path.join(self.tmp, "proc.sh")
+		with open(proc, "w") as f:
+			f.write("#!/bin/sh\nprintf '{\"Version\": 1, \"AccessKeyId\": \"AKIDEARLY000001\", "
+			    "\"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}'\n")
+		os.chmod(proc, 0o755)
+		with open(os.path.join(home, ".aws", "config"), "w") as f:
+			f.write("[profile p]\ncredential_process = %s\n" % proc)
+		srv = Server("--source", "profile", "--profile", "p", "--control", self.sock,
+		    env={"HOME": home})
+		try:
+			self.assertIsNotNone(srv.wait_for_line(r"sandbox: user nobody.*helper pid"),
+			    "".join(srv.lines()))
+			self.assertTrue(os.path.exists(self.sock))
+		finally:
+			srv.stop()
+		self.assertFalse(os.path.exists(self.sock), "the socket file is left behind:\n%s"
+		    % "".join(srv.lines()))
+
 	def test_not_a_socket_refused(self):
 		with open(self.sock, "w") as f:
 			f.write("precious")

@@ -441,7 +441,7 @@ class TestHelperAsOwner(ServerFixture, SandboxCase):
 		os.chmod(cls.script, 0o755)
 		cls.aws_config = os.path.join(aws, "config")
 		cls.write_aws_config("")
-		calls = os.path.join(cls.home, "calls")	# the start-up run (as root) appends too
+		calls = os.path.join(cls.home, "calls")	# the start-up run appends too
 		open(calls, "w").close()
 		for path in (cls.home, aws, cls.script, calls):
 			os.chown(path, OWNER.pw_uid, OWNER.pw_gid)
@@ -470,6 +470,15 @@ class TestHelperAsOwner(ServerFixture, SandboxCase):
 		self.assertEqual(ids(st["Gid"]), [OWNER.pw_gid] * 4, "the helper's gid")
 		self.assertEqual(st["Groups"], "")
 		self.assertHelperDropped(st)
+
+	def test_first_credential_process_runs_as_the_owner(self):
+		"""Start-up's first credential_process runs in the helper too (#17
+		finding 5's last gap): as the files' owner, not as root."""
+		self.sandbox_line(self.srv)
+		with open(os.path.join(self.home, "calls")) as f:
+			runs = [json.loads(l) for l in f.read().splitlines()]
+		self.assertEqual(runs[0], {"uid": OWNER.pw_uid, "nnp": "1", "seccomp": "0",
+		    "capeff": 0, "capprm": 0})
 
 	def test_credential_process_runs_as_the_owner(self):
 		self.sandbox_line(self.srv)
