@@ -2,7 +2,9 @@
  * ops/: operating the daemon.
  *
  *   health.c    /healthz, /readyz, /metrics on their own listener
- *   control.c   the control socket (ctl's server side)
+ *   control.c   the control socket (ctl's server side); the file bound
+ *               (control_bound), removed by the sandbox helper at exit
+ *               only if still that file (control_remove_bound)
  *   ctl.c       `gimme-aws-mini ctl`, its client
  */
 #ifndef OPS_H

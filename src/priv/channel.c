@@ -10,8 +10,10 @@
  * call), which the new user may not be allowed to open.  A helper process
  * does both, in the OpenBSD privsep manner: `gimme-aws-mini sandbox-helper`,
  * spawned (exec'd fresh, so it holds none of the daemon's keys or
- * credentials) before the drop, with the environment, and talks to the
- * daemon over two SOCK_SEQPACKET socket pairs:
+ * credentials) before the drop (for a profile source, before start-up's
+ * first fetch, so that no credential_process ever runs in the daemon), with
+ * the environment (a credential_process it runs gets only part of it: see
+ * helper.c), and talks to the daemon over two SOCK_SEQPACKET socket pairs:
  *
  *   open channel (fd 3 in the helper)    run channel (fd 4)
  *     daemon: OPEN seq slot                daemon: RUN seq timeout profile

@@ -34,6 +34,13 @@
  * without following a symbolic link anywhere on the path and parses what
  * it read from the descriptor it checked: at every RUN, and when the
  * daemon asks to open them; the message names the file.
+ *
+ * A credential_process it runs gets a minimal environment (helper_env):
+ * PATH, its user's HOME, USER and LOGNAME, the locale and time zone, and
+ * the AWS variables that hold no secret (helper_env_keep), never the
+ * daemon's AWS keys or session token.  At exit it removes the daemon's
+ * control socket only if the file there is still the one the daemon bound
+ * (its device and inode: argv, or SBX_SOCK after an early start).
  */
 #include <errno.h>
 #include <fcntl.h>

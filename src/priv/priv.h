@@ -3,12 +3,14 @@
  *
  *   sandbox.c   the daemon's drop: the user switch, capabilities,
  *               no_new_privs, the seccomp filter (sandbox_prepare,
- *               sandbox_enter); the capability and user-switch primitives
- *               the helper uses too
+ *               sandbox_helper_early, sandbox_enter); the capability and
+ *               user-switch primitives the helper uses too
  *   seccomp.c   the allow-list, loaded with libseccomp by dlopen
- *   channel.c   the daemon's side of the helper: starting it, the two
- *               channels (OPEN a file slot, RUN a profile's
- *               credential_process: SANDBOX_JOBS_MAX at once), installed
+ *   channel.c   the daemon's side of the helper: starting it (for a
+ *               profile before start-up's first fetch, else at the drop),
+ *               the two channels (OPEN a file slot, RUN a profile's
+ *               credential_process: SANDBOX_JOBS_MAX at once; SOCK, the
+ *               control socket bound after an early start), installed
  *               as read_file_set_opener and credproc_set_runner;
  *               sandbox_cleanup
  *   helper.c    the helper process (sandbox_helper_main): it becomes the
