@@ -351,7 +351,8 @@ helper_drop(char *err, size_t errlen)
 		    (unsigned long long)prm);
 		return -1;
 	}
-	log_info("sandbox helper: uid %lu, gid %lu, capabilities: %s%s, no_new_privs",
+	/* debug: the daemon's "sandbox:" line names the helper; start-up refusals are one line */
+	log_debug("sandbox helper: uid %lu, gid %lu, capabilities: %s%s, no_new_privs",
 	    (unsigned long)getuid(), (unsigned long)getgid(),
 	    hl.keep ? "dac_read_search (raised to open the fixed files)" : "none",
 	    hl.keep_exit ? " (and dac_override, fowner at exit)" : "");
@@ -491,8 +492,7 @@ helper_run(uint32_t seq, unsigned timeout_ms, const char *profile)
 	if (timeout_ms == 0 || timeout_ms > CREDPROC_TIMEOUT_MS)
 		timeout_ms = CREDPROC_TIMEOUT_MS;
 	if (awsconf_load_open(cfg, crd, shared_open, &ac, err, sizeof(err)) == -1) {
-		log_err("sandbox helper: %s", err);
-		helper_reply(seq, 0, NULL, err);
+		helper_reply(seq, 0, NULL, err);	/* the daemon's message says it */
 		return;
 	}
 	if ((cmd = awsconf_get(&ac, profile, "credential_process", NULL)) == NULL) {
