@@ -145,7 +145,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
-		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_stale);
+		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_bound);
 	if (strcmp(argv[1], "identity-keygen") == 0)	/* internal: started by serve */
 		return keygen_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

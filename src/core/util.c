@@ -433,7 +433,7 @@ wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap)
 	return p;
 }
 
-/* sandbox.c's way to files the dropped user may not open itself (NULL: none) */
+/* the way to files the dropped user may not open (priv/channel.c: sandbox_open), or NULL */
 static int	(*read_file_opener)(const char *path);
 
 void

@@ -72,6 +72,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "creds/creds.h"
 
@@ -804,15 +805,25 @@ awsconf_paths(char *config, size_t clen, char *creds, size_t crlen, char *err, s
 }
 
 static int
-ac_load_one(const char *path, int is_config, struct aws_section **s, size_t *n, int *found,
-    char *err, size_t errlen)
+ac_load_one(const char *path, int is_config, awsconf_open_fn opener, struct aws_section **s,
+    size_t *n, int *found, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, fd, saved;
 
 	*found = 0;
-	if (read_file_capped(path, AWSCONF_FILE_MAX, &buf, &len) == -1) {
+	if (opener != NULL) {
+		/* the text parsed is read from the very descriptor the opener checked */
+		if ((fd = opener(path, err, errlen)) == -1)
+			return errno == ENOENT ? 0 : -1;
+		rc = read_fd_capped(fd, AWSCONF_FILE_MAX, &buf, &len);
+		saved = errno;
+		close(fd);
+		errno = saved;
+	} else
+		rc = read_file_capped(path, AWSCONF_FILE_MAX, &buf, &len);
+	if (rc == -1) {
 		if (errno == ENOENT)
 			return 0;
 		errf(err, errlen, "%s: %s", path, strerror(errno));
@@ -829,16 +840,23 @@ int
 awsconf_load(const char *config_path, const char *creds_path, struct aws_conf *out,
     char *err, size_t errlen)
 {
+	return awsconf_load_open(config_path, creds_path, NULL, out, err, errlen);
+}
+
+int
+awsconf_load_open(const char *config_path, const char *creds_path, awsconf_open_fn opener,
+    struct aws_conf *out, char *err, size_t errlen)
+{
 	memset(out, 0, sizeof(*out));
 	if ((out->ac_config_path = strdup(config_path)) == NULL ||
 	    (out->ac_creds_path = strdup(creds_path)) == NULL) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
-	if (ac_load_one(out->ac_config_path, 1, &out->ac_config, &out->ac_nconfig,
+	if (ac_load_one(out->ac_config_path, 1, opener, &out->ac_config, &out->ac_nconfig,
 	    &out->ac_config_found, err, errlen) == -1)
 		goto fail;
-	if (ac_load_one(out->ac_creds_path, 0, &out->ac_creds, &out->ac_ncreds,
+	if (ac_load_one(out->ac_creds_path, 0, opener, &out->ac_creds, &out->ac_ncreds,
 	    &out->ac_creds_found, err, errlen) == -1)
 		goto fail;
 	return 0;

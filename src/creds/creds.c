@@ -6,7 +6,7 @@
  * (credential_process).  The cache keeps the last good credential and
  * decides when to fetch again: ahead of expiry, with jitter, and with
  * backoff after failures.  It never blocks a request: the server serves
- * whatever snapshot the cache last published (main.c), and a failed
+ * whatever snapshot the cache last published (registry.c, serve/daemon.c), and a failed
  * refresh keeps the last good credential until it expires.  After that the
  * credentials path answers 404 until a fetch succeeds again.
  *
@@ -201,15 +201,13 @@ cache_failed(struct cred_cache *cc, time_t now, const char *err, int first)
 		    err, wait);
 }
 
+/* A fetch's answer, taken or refused.  now: the cache's clock. */
 static void
-cache_done(void *arg, int ok, const struct cred *c, const char *err)
+cache_result(struct cred_cache *cc, time_t now, int ok, const struct cred *c, const char *err)
 {
-	struct cred_cache *cc = arg;
-	time_t now = cc->cc_clock();
 	char why[ERRBUF_LEN];
 	int first = !cc->cc_fetched_once;
 
-	cc->cc_busy = 0;
 	cc->cc_fetched_once = 1;
 	if (!ok) {
 		cache_failed(cc, now, err != NULL ? err : "failed", first);
@@ -251,12 +249,33 @@ cache_done(void *arg, int ok, const struct cred *c, const char *err)
 	cache_changed(cc);
 }
 
+/*
+ * A fetch ended.  A refresh asked for while it ran (an edit it may have
+ * read before) fetches again at once.
+ */
+static void
+cache_done(void *arg, int ok, const struct cred *c, const char *err)
+{
+	struct cred_cache *cc = arg;
+	time_t now = cc->cc_clock();
+
+	cc->cc_busy = 0;
+	cache_result(cc, now, ok, c, err);
+	if (cc->cc_again && !cc->cc_busy) {
+		cc->cc_again = 0;
+		cred_cache_refresh(cc, now);
+	}
+}
+
 void
 cred_cache_refresh(struct cred_cache *cc, time_t now)
 {
-	if (cc->cc_busy)
+	if (cc->cc_busy) {
+		cc->cc_again = 1;	/* once this one ends */
 		return;
+	}
 	cc->cc_busy = 1;
+	cc->cc_again = 0;
 	cc->cc_prov->cp_fetch(cc->cc_prov, now, cache_done, cc);
 }
 

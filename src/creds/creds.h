@@ -6,7 +6,9 @@
  *   registry.c    the role registry: role key -> provider, cache, and the
  *                 role's rendering (refcounted), each role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
- *                 on a shared base provider: one base fetch for many roles
+ *                 on a base provider that roles can share (one base fetch
+ *                 for many; nothing shares one yet: issue #14's per-pod
+ *                 roles will)
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
@@ -131,6 +133,7 @@ struct cred_cache {
 	time_t		 cc_next;	/* next fetch (wall clock) */
 	unsigned	 cc_failures;	/* consecutive failed fetches */
 	int		 cc_busy;	/* a fetch is under way */
+	int		 cc_again;	/* ... and a refresh was asked for meanwhile: fetch again */
 	int		 cc_allow_long_term;	/* keys with no session token are served */
 	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
 	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
@@ -144,7 +147,10 @@ struct cred_cache {
 
 void		 cred_cache_init(struct cred_cache *cc, struct cred_provider *p,
 		    void (*changed)(void *), void *arg);
-/* Fetch now (the start, a file change).  Nothing happens if one is under way. */
+/*
+ * Fetch now (the start, a file change).  If one is under way, another
+ * follows as soon as it ends (it may have read the files before the edit).
+ */
 void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
 /* Once a second: refresh when due, expire what has expired. */
 void		 cred_cache_tick(struct cred_cache *cc, time_t now);
@@ -257,7 +263,8 @@ struct assume_step {
 };
 
 /*
- * A base provider shared by STS providers (one source feeding many roles):
+ * A base provider STS providers can share (one source feeding many roles;
+ * none does yet, issue #14's per-pod roles will):
  * refcounted; one fetch at a time, whose answer goes to every role waiting
  * on it; a good credential is kept and handed to the next roles until
  * CRED_BASE_AHEAD before its expiry (CRED_BASE_KEEP_MAX after it came when
@@ -428,6 +435,15 @@ int		 awsconf_paths(char *config, size_t clen, char *creds, size_t crlen,
  */
 int		 awsconf_load(const char *config_path, const char *creds_path,
 		    struct aws_conf *out, char *err, size_t errlen);
+/*
+ * How awsconf_load_open opens a file: a descriptor to read, or -1 with
+ * errno (ENOENT: the file is missing, not an error) and, for any other
+ * errno, err saying why (naming the file).
+ */
+typedef int	(*awsconf_open_fn)(const char *path, char *err, size_t errlen);
+/* awsconf_load, each file opened by opener (priv/helper.c: no symlink, StrictModes). */
+int		 awsconf_load_open(const char *config_path, const char *creds_path,
+		    awsconf_open_fn opener, struct aws_conf *out, char *err, size_t errlen);
 /* Parse one file's text (from a string, for tests).  is_config selects [profile x] naming. */
 int		 awsconf_parse(const char *text, size_t len, const char *path, int is_config,
 		    struct aws_section **out, size_t *nout, char *err, size_t errlen);

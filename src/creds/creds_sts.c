@@ -10,13 +10,16 @@
  * on any of it.  Errors name the step, the STS error code, its message and
  * request id; never a secret.
  *
- * The base sits behind a cred_base, which STS providers share by
- * reference: roles assumed from one source ask it, and it fetches once for
- * all of them (those that ask while a fetch is under way wait on it), then
- * keeps the credential for the roles that ask later, until CRED_BASE_AHEAD
- * before it expires (CRED_BASE_KEEP_MAX when it has no expiry: static keys
- * are cheap to read again, and edits the file watch missed get in).  The
- * source forgets it when the files change (cp_forget).
+ * The base sits behind a cred_base, which STS providers can share by
+ * reference (cred_provider_sts_on): roles assumed from one source ask it,
+ * and it fetches once for all of them (those that ask while a fetch is
+ * under way wait on it), then keeps the credential for the roles that ask
+ * later, until CRED_BASE_AHEAD before it expires (CRED_BASE_KEEP_MAX when
+ * it has no expiry: static keys are cheap to read again, and edits the
+ * file watch missed get in).  The source forgets it when the files change
+ * (cp_forget).  Today serve's one STS provider has a base of its own
+ * (cred_provider_sts, from source.c): nothing shares one yet; the per-pod
+ * roles of issue #14 will.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -56,6 +59,7 @@ struct sts_ctx {
 	struct cred_base *base;		/* a reference */
 	struct sts_ctx	*wnext;		/* in base->b_wait */
 	int		 waiting;	/* on the base */
+	unsigned long	 wfetch;	/* ... for the base's fetch number wfetch */
 	/* the fetch under way */
 	size_t		 step;
 	struct cred	 cur;
@@ -183,17 +187,40 @@ cred_base_fresh(const struct cred_base *b, time_t now)
 	return now < b->b_fetched + CRED_BASE_KEEP_MAX;
 }
 
-/* Hand one answer to every role waiting on the fetch. */
+/* The first role waiting on fetch number fetch, taken off b_wait; NULL: none. */
+static struct sts_ctx *
+cred_base_take(struct cred_base *b, unsigned long fetch)
+{
+	struct sts_ctx **pp, *w;
+
+	for (pp = &b->b_wait; *pp != NULL; pp = &(*pp)->wnext)
+		if ((*pp)->wfetch == fetch) {
+			w = *pp;
+			*pp = w->wnext;
+			w->wnext = NULL;
+			return w;
+		}
+	return NULL;
+}
+
+/*
+ * Hand one answer to every role waiting on the fetch.  Each is taken off
+ * b_wait only as its turn comes, so that a role's done may free another
+ * waiting role (cred_base_cancel finds it there); a role that asks again
+ * meanwhile waits, at the tail, for the next fetch (another wfetch), which
+ * may answer at once, inside this loop: so the first waiter of this fetch
+ * is looked for anywhere in the list.
+ */
 static void
 cred_base_done(void *arg, int ok, const struct cred *c, const char *err)
 {
 	struct cred_base *b = arg;
-	struct sts_ctx *w = b->b_wait, *next;
+	unsigned long fetch = b->b_n_fetches;
+	struct sts_ctx *w;
 	struct cred got;
 	time_t now = time(NULL);
 
 	b->b_busy = 0;
-	b->b_wait = NULL;
 	memset(&got, 0, sizeof(got));
 	if (ok)
 		got = *c;	/* c is the provider's, wiped after we return */
@@ -204,9 +231,7 @@ cred_base_done(void *arg, int ok, const struct cred *c, const char *err)
 		b->b_have = 1;
 	}
 	b->b_refs++;	/* a role's done may drop its reference */
-	for (; w != NULL; w = next) {
-		next = w->wnext;
-		w->wnext = NULL;
+	while ((w = cred_base_take(b, fetch)) != NULL) {
 		w->waiting = 0;
 		sts_base_done(w, ok, ok ? &got : NULL, err);
 	}
@@ -232,11 +257,13 @@ cred_base_get(struct cred_base *b, struct sts_ctx *x, time_t now)
 	*tail = x;
 	x->wnext = NULL;
 	x->waiting = 1;
-	if (b->b_busy)
+	if (b->b_busy) {
+		x->wfetch = b->b_n_fetches;
 		return;		/* coalesced with the fetch under way */
+	}
 	b->b_busy = 1;
 	b->b_fetch_gen = b->b_gen;
-	b->b_n_fetches++;
+	x->wfetch = ++b->b_n_fetches;
 	b->b_prov->cp_fetch(b->b_prov, now, cred_base_done, b);	/* may answer at once */
 }
 

@@ -173,6 +173,7 @@ registry_remove(struct role_registry *rg, struct role *r)
 		return;
 	}
 	r->r_retired = 1;
+	r->r_cache.cc_again = 0;	/* the fetch under way is its last */
 	if (r->r_view != NULL) {
 		rg->rg_render.rr_unref(r->r_view);
 		r->r_view = NULL;

@@ -311,8 +311,7 @@ localnet_record(unsigned ifindex, const char *ifname)
 	struct magic_localnet ln = { .ml_index = ifindex };
 
 	snprintf(ln.ml_name, sizeof(ln.ml_name), "%s", ifname);
-	if (mi.nlocalnet < MAGIC_LOCALNET_MAX)
-		mi.localnet[mi.nlocalnet++] = ln;
+	mi.localnet[mi.nlocalnet++] = ln;	/* localnet_one checked there is room */
 	localnet_note(&ln, 1);
 }
 
@@ -394,6 +393,13 @@ localnet_one(unsigned ifindex, const char *ifname, int gone, void *check)
 		return;	/* not a pod interface, already on, or gone */
 	if (check != NULL && !rules_present()) {
 		mi.lost = 1;
+		return;
+	}
+	if (ln == NULL && mi.nlocalnet >= MAGIC_LOCALNET_MAX) {
+		/* one we could not record would never be turned off again */
+		log_warn("magic-ip: route_localnet left off on %s: %d pod interfaces already "
+		    "(MAGIC_LOCALNET_MAX); pods behind it won't reach the server", ifname,
+		    MAGIC_LOCALNET_MAX);
 		return;
 	}
 	if (nl_route_localnet(ifindex, ifname, 1, err, sizeof(err)) == -1) {

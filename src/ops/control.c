@@ -12,7 +12,7 @@
  * The request is one line: a JSON array of 1 to CONTROL_ARGS_MAX strings,
  * the words of a `ctl` command line, at most CONTROL_LINE_MAX bytes with
  * its LF.  The reply is one line, "ok", "ok TEXT" or "error MESSAGE".  What
- * the words mean is the handler's business (main.c, lifecycle.c); this
+ * the words mean is the handler's business (serve/daemon.c, imds/lifecycle.c); this
  * file only moves lines, on the event loop, never blocking: a client that
  * does not finish its line within CONTROL_TIMEOUT_MS is dropped, and at
  * most CONTROL_CLIENTS_MAX are served at once (more wait in the backlog).
@@ -25,9 +25,14 @@
  * chmod (#17 finding 3).  Instead it is bound inside a private directory
  * made beside it (mkdtemp, 0700, reached only through its descriptor),
  * given its mode and owner there, where nobody else can reach it, and then
- * renamed into place, never over an existing file; the inode at the path
- * is then checked to be the one bound.  Nobody can connect before listen(),
- * which comes last.  control_close removes the file, if it is still ours.
+ * renamed into place, never over an existing file (RENAME_NOREPLACE, or
+ * where that is unsupported a hard link and an unlink); the inode at the
+ * path is then checked to be the one bound.  It listens before the rename,
+ * so that at the path it is never a socket that refuses connections (which
+ * a second daemon, or the sandbox helper at exit, would take for a stale
+ * one).  control_close removes the file, if it is still ours; so does the
+ * sandbox helper (control_remove_bound), given the file's device and inode
+ * (control_bound).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -380,6 +385,39 @@ remove_if_ours(const char *path, dev_t dev, ino_t ino)
 		unlink(path);
 }
 
+int
+control_bound(dev_t *dev, ino_t *ino)
+{
+	if (ctl.fd < 0)
+		return -1;
+	*dev = ctl.dev;
+	*ino = ctl.ino;
+	return 0;
+}
+
+int
+control_remove_bound(const char *path, dev_t dev, ino_t ino, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (sb.st_dev != dev || sb.st_ino != ino) {
+		snprintf(err, errlen, "control socket %s: another file is there now (another "
+		    "daemon's)", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 /*
  * Bind fd in the private directory dfd (as CONTROL_TMP_NAME), with the
  * umask closed: the process's working directory is dfd for the one call,
@@ -463,12 +501,31 @@ bind_private(int fd, const char *path, unsigned mode, uid_t uid, gid_t gid, dev_
 	}
 	*dev = sb.st_dev;
 	*ino = sb.st_ino;
-	/* never over a file: what was there was checked (control_remove_stale) */
-	if (renameat2(dfd, CONTROL_TMP_NAME, AT_FDCWD, path, RENAME_NOREPLACE) == -1 &&
-	    (errno != EINVAL || renameat(dfd, CONTROL_TMP_NAME, AT_FDCWD, path) == -1)) {
-		snprintf(err, errlen, "control socket %s: %s", path, errno == EEXIST ?
-		    "a file appeared there while starting" : strerror(errno));
+	/*
+	 * Listening before it is in place: a second daemon that finds it at
+	 * the path sees a live one (connect succeeds), never a stale one to
+	 * remove; nobody else can reach it in the private directory.
+	 */
+	if (listen(fd, CONTROL_BACKLOG) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		goto done;
+	}
+	/*
+	 * Never over a file: what was there was checked (control_remove_stale).
+	 * Where RENAME_NOREPLACE is not supported (EINVAL), a hard link, which
+	 * fails on an existing file too, then the private name is removed.
+	 */
+	if (renameat2(dfd, CONTROL_TMP_NAME, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
+		if (errno != EINVAL || linkat(dfd, CONTROL_TMP_NAME, AT_FDCWD, path, 0) == -1) {
+			snprintf(err, errlen, "control socket %s: %s", path, errno == EEXIST ?
+			    "a file appeared there while starting" : strerror(errno));
+			goto done;
+		}
+		placed = 1;
+		if (unlinkat(dfd, CONTROL_TMP_NAME, 0) == -1) {
+			snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+			goto done;
+		}
 	}
 	placed = 1;
 	if (lstat(path, &sb) == -1 || sb.st_dev != *dev || sb.st_ino != *ino) {
@@ -480,8 +537,8 @@ bind_private(int fd, const char *path, unsigned mode, uid_t uid, gid_t gid, dev_
 done:
 	if (rc != 0 && placed)
 		remove_if_ours(path, *dev, *ino);
-	else if (rc != 0 && bound)
-		unlinkat(dfd, CONTROL_TMP_NAME, 0);
+	if (rc != 0 && bound)
+		unlinkat(dfd, CONTROL_TMP_NAME, 0);	/* ENOENT once renamed */
 	if (dfd != -1)
 		close(dfd);
 	if (rmdir(tmp) == -1)
@@ -517,11 +574,6 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 	if (bind_private(fd, path, mode, uid, gid, &dev, &ino, err, errlen) == -1)
 		goto fail;
 	bound = 1;
-	/* only now may anyone connect */
-	if (listen(fd, CONTROL_BACKLOG) == -1) {
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		goto fail;
-	}
 	if (loop_watch_add(&ctl.watch, fd, EPOLLIN, on_listen, NULL) == -1) {
 		snprintf(err, errlen, "control socket: epoll: %s", strerror(errno));
 		goto fail;

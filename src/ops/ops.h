@@ -2,7 +2,9 @@
  * ops/: operating the daemon.
  *
  *   health.c    /healthz, /readyz, /metrics on their own listener
- *   control.c   the control socket (ctl's server side)
+ *   control.c   the control socket (ctl's server side); the file bound
+ *               (control_bound), removed by the sandbox helper at exit
+ *               only if still that file (control_remove_bound)
  *   ctl.c       `gimme-aws-mini ctl`, its client
  */
 #ifndef OPS_H
@@ -55,6 +57,15 @@ int		 control_remove_stale(const char *path, char *err, size_t errlen);
  */
 int		 control_open(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		    control_fn fn, char *err, size_t errlen);
+/* The socket file control_open made (its device and inode).  0, or -1: none open. */
+int		 control_bound(dev_t *dev, ino_t *ino);
+/*
+ * Remove path if it is still the file control_bound named (the sandbox
+ * helper, once the daemon is gone): 1 removed, 0 nothing there, -1 with
+ * err (another file is there: a new daemon's).
+ */
+int		 control_remove_bound(const char *path, dev_t dev, ino_t ino, char *err,
+		    size_t errlen);
 /* Close every control connection and the listener, and remove the socket file. */
 void		 control_close(void);
 /*

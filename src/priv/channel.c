@@ -10,8 +10,10 @@
  * call), which the new user may not be allowed to open.  A helper process
  * does both, in the OpenBSD privsep manner: `gimme-aws-mini sandbox-helper`,
  * spawned (exec'd fresh, so it holds none of the daemon's keys or
- * credentials) before the drop, with the environment, and talks to the
- * daemon over two SOCK_SEQPACKET socket pairs:
+ * credentials) before the drop (for a profile source, before start-up's
+ * first fetch, so that no credential_process ever runs in the daemon), with
+ * the environment (a credential_process it runs gets only part of it: see
+ * helper.c), and talks to the daemon over two SOCK_SEQPACKET socket pairs:
  *
  *   open channel (fd 3 in the helper)    run channel (fd 4)
  *     daemon: OPEN seq slot                daemon: RUN seq timeout profile
@@ -26,11 +28,16 @@
  * helper opens only the paths it was given at start (slots), read-only, and
  * runs only the credential_process of a profile named in the request, as
  * it reads it from the shared files it was given (refusing a profile that
- * has none); it never runs a command line sent by the daemon.  The daemon
- * cannot signal or trace it (another user, or no_new_privs and a
- * non-dumpable process).  What the helper itself may do (its user and
- * capabilities) is in helper.c.  The helper exits when the daemon closes
- * the channels (at exit, or by dying).
+ * has none); it never runs a command line sent by the daemon.  Started as
+ * root, the helper is another user than the daemon (root, or the shared
+ * files' owner; non-dumpable after its user switch): the daemon can neither
+ * trace it nor signal it, but for SIGCONT (same session).  Started as
+ * another user, both are that user and the daemon can signal it (it then
+ * has nothing the daemon lacks but a way out of the seccomp filter); the
+ * helper ignores SIGINT, SIGHUP and SIGTERM either way, the process
+ * group's signals being the daemon's.  What the helper itself may do (its
+ * user and capabilities) is in helper.c.  The helper exits when the daemon
+ * closes the channels (at exit, or by dying).
  *
  * The daemon keeps its PID (what systemd, Kubernetes and the tests signal
  * and inspect); the helper is its child.
@@ -48,6 +55,8 @@
 #include <unistd.h>
 
 #include "priv/priv.h"
+
+#define SBX_SOCKID_LEN	48	/* "DEV:INO": two 64-bit numbers */
 
 _Static_assert(SANDBOX_RUN_FD < SPAWN_FDS_MAX, "the helper's channels are spawn descriptors");
 
@@ -68,6 +77,7 @@ static struct {
 	struct loop_watch w;
 	char		*paths[SANDBOX_PATHS_MAX];	/* what the helper may open, NULL: nothing */
 	struct sbx_job	 jobs[SANDBOX_JOBS_MAX];
+	char		 desc[ERRBUF_LEN];	/* what it does, for sandbox_enter's line */
 } sbx = { .open_fd = -1, .run_fd = -1, .pid = -1 };
 
 /* ------------------------------------------------------------------ */
@@ -344,6 +354,16 @@ sandbox_credproc_run(const char *profile, const char *cmd, unsigned timeout_ms,
 	return 0;
 }
 
+/* The control socket bound, "DEV:INO" ("" when none is, yet). */
+static void
+sbx_sockid(const struct sandbox_cfg *sc, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (sc->sb_paths[SANDBOX_PATH_CONTROL] != NULL && sc->sb_control_ino != 0)
+		snprintf(out, cap, "%llu:%llu", (unsigned long long)sc->sb_control_dev,
+		    (unsigned long long)sc->sb_control_ino);
+}
+
 /* Spawn the helper and wait for its "ready".  0 / -1 with err. */
 static int
 helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
@@ -352,7 +372,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	struct spawn_spec sp = { .ss_prog = "/proc/self/exe", .ss_nio = SANDBOX_RUN_FD + 1 };
 	struct sbx_open_rep rep;
 	struct pollfd pfd;
-	char level[16];
+	char level[16], sockid[SBX_SOCKID_LEN];
 	const char *argv[SANDBOX_HELPER_ARGC + 2];
 	int op[2] = { -1, -1 }, rp[2] = { -1, -1 };
 	int e, fd, i;
@@ -371,6 +391,8 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	argv[4] = sc->sb_profile != NULL ? SANDBOX_HELPER_RUNS : "";
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		argv[5 + i] = sbx.paths[i] != NULL ? sbx.paths[i] : "";
+	sbx_sockid(sc, sockid, sizeof(sockid));
+	argv[5 + SANDBOX_PATHS_MAX] = sockid;
 	argv[SANDBOX_HELPER_ARGC + 1] = NULL;
 	sp.ss_argv = (char *const *)argv;
 	for (i = 0; i < SANDBOX_OPEN_FD; i++)
@@ -429,9 +451,22 @@ int
 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t desclen,
     char *err, size_t errlen)
 {
+	struct sbx_req q;
 	int i, npaths = 0;
 
 	desc[0] = '\0';
+	if (sbx.open_fd >= 0) {
+		/* started early: the control socket bound since is news to it */
+		memset(&q, 0, sizeof(q));
+		q.q_type = SBX_SOCK;
+		sbx_sockid(sc, q.q_profile, sizeof(q.q_profile));
+		if (q.q_profile[0] != '\0' && sbx_send_fd(sbx.open_fd, &q, sizeof(q), -1) == -1) {
+			snprintf(err, errlen, "sandbox helper: %s", strerror(errno));
+			return -1;
+		}
+		snprintf(desc, desclen, "%s", sbx.desc);
+		return 0;
+	}
 	/*
 	 * For a profile (its credential_process, and its files, which the new
 	 * user may not read), and for the config and user-data files when the
@@ -456,10 +491,11 @@ sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t
 		return 0;
 	if (helper_start(sc, err, errlen) == -1)
 		return -1;
-	snprintf(desc, desclen, "; helper pid %ld %s%s%s", (long)sbx.pid,
+	snprintf(sbx.desc, sizeof(sbx.desc), "; helper pid %ld %s%s%s", (long)sbx.pid,
 	    sc->sb_profile != NULL ? "runs credential_process" : "",
 	    sc->sb_profile != NULL && npaths > 0 ? ", " : "",
 	    npaths > 0 ? "opens the files re-read" : "");
+	snprintf(desc, desclen, "%s", sbx.desc);
 	return 0;
 }
 

@@ -3,19 +3,23 @@
  *
  *   sandbox.c   the daemon's drop: the user switch, capabilities,
  *               no_new_privs, the seccomp filter (sandbox_prepare,
- *               sandbox_enter); the capability and user-switch primitives
- *               the helper uses too
+ *               sandbox_helper_early, sandbox_enter); the capability and
+ *               user-switch primitives the helper uses too
  *   seccomp.c   the allow-list, loaded with libseccomp by dlopen
- *   channel.c   the daemon's side of the helper: starting it, the two
- *               channels (OPEN a file slot, RUN a profile's
- *               credential_process: SANDBOX_JOBS_MAX at once), installed
+ *   channel.c   the daemon's side of the helper: starting it (for a
+ *               profile before start-up's first fetch, else at the drop),
+ *               the two channels (OPEN a file slot, RUN a profile's
+ *               credential_process: SANDBOX_JOBS_MAX at once; SOCK, the
+ *               control socket bound after an early start), installed
  *               as read_file_set_opener and credproc_set_runner;
  *               sandbox_cleanup
  *   helper.c    the helper process (sandbox_helper_main): it becomes the
  *               owner of the shared files with no capability but
- *               CAP_DAC_READ_SEARCH (to open the slots) and no_new_privs,
- *               refuses shared files writable by group or others or owned
- *               by another user, and answers the daemon
+ *               CAP_DAC_READ_SEARCH (permitted, raised to open the fixed
+ *               slots) and no_new_privs, opens the shared files without
+ *               following symbolic links, refuses them (StrictModes) when
+ *               writable by group or others or owned by another user, or
+ *               in a directory others may write, and answers the daemon
  *
  * priv/ depends on core/ and creds/ only: what else the helper does at exit
  * (the control socket) is handed to sandbox_helper_main.  The functions
@@ -56,6 +60,10 @@ struct sandbox_cfg {
 	int		 sb_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
 	const char	*sb_paths[SANDBOX_PATHS_MAX];
+	/* the control socket file bound (ops' control_bound; ino 0: not yet): the helper
+	   removes only it */
+	dev_t		 sb_control_dev;
+	ino_t		 sb_control_ino;
 	/*
 	 * the profile source's profile, NULL: none.  Set, the helper runs
 	 * credential_process for the daemon (the profile each request names,
@@ -80,27 +88,43 @@ int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
  * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
  */
 int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
+/*
+ * Start the helper now, before start-up's first credential fetch, when the
+ * source needs it (sb_profile: its credential_process runs there from the
+ * first, as the files' owner, with the helper's checks).  sandbox_enter
+ * then keeps it and tells it the control socket bound since.  Nothing when
+ * sb_disabled or no profile.  0, or -1 with err.
+ */
+int		 sandbox_helper_early(const struct sandbox_cfg *sc, char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
 void		 sandbox_cleanup(void);
 /*
  * `gimme-aws-mini sandbox-helper ...`: the helper's main (started by
  * sandbox_enter); trim (may be NULL) is called once, before it idles.
  * remove_sock (may be NULL) removes the daemon's control socket once the
- * daemon is gone, unless someone listens on it (ops' control_remove_stale:
- * 1 removed, 0 none, -1 with err); handed in so that priv/ needs no ops/.
+ * daemon is gone, if it is still the file the daemon bound (device, inode:
+ * ops' control_remove_bound: 1 removed, 0 none, -1 with err); handed in so
+ * that priv/ needs no ops/.
  */
+typedef int	(*sandbox_remove_fn)(const char *path, dev_t dev, ino_t ino, char *err,
+		    size_t errlen);
 int		 sandbox_helper_main(int argc, char **argv, void (*trim)(void),
-		    int (*remove_sock)(const char *path, char *err, size_t errlen));
+		    sandbox_remove_fn remove_sock);
 
 /* ------------------------------------------------------------------ */
 /* between the files of priv/                                         */
 /* ------------------------------------------------------------------ */
 #define SANDBOX_CAP_BITS	64	/* capability numbers looked at (0..63) */
-#define SANDBOX_HELPER_ARGC	(4 + SANDBOX_PATHS_MAX)	/* sandbox-helper FORMAT LEVEL RUN PATH... */
+/* sandbox-helper FORMAT LEVEL RUN PATH... SOCKET ("DEV:INO" of the control socket, or "") */
+#define SANDBOX_HELPER_ARGC	(5 + SANDBOX_PATHS_MAX)
 #define SANDBOX_HELPER_RUNS	"credential_process"	/* RUN: the helper runs them; "": not */
 
-/* The channels' messages (fixed size: one SOCK_SEQPACKET message each). */
-enum { SBX_OPEN = 1, SBX_RUN = 2 };
+/*
+ * The channels' messages (fixed size: one SOCK_SEQPACKET message each).
+ * SBX_SOCK (open channel, no answer, taken once): the control socket the
+ * daemon bound after an early start, "DEV:INO" in q_profile.
+ */
+enum { SBX_OPEN = 1, SBX_RUN = 2, SBX_SOCK = 3 };
 
 struct sbx_req {
 	uint32_t	 q_type;	/* SBX_OPEN, SBX_RUN */
@@ -130,7 +154,8 @@ ssize_t		 sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
 /*
  * channel.c: start the helper when sandbox_enter needs one (a profile, or,
  * switching users, files to re-read).  0 (desc: what it does, "" when
- * none was needed), or -1 with err.
+ * none was needed), or -1 with err.  Started already (early), it tells
+ * the helper the control socket (SBX_SOCK) and gives the same desc.
  */
 int		 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc,
 		    size_t desclen, char *err, size_t errlen);

@@ -250,6 +250,17 @@ sandbox_prepare(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 }
 
 int
+sandbox_helper_early(const struct sandbox_cfg *sc_, char *err, size_t errlen)
+{
+	char desc[ERRBUF_LEN];
+
+	if (sc_->sb_disabled || sc_->sb_profile == NULL)
+		return 0;
+	return sbx_helper_start(sc_, geteuid() == 0 && sbx.have_user && sbx.uid != 0, desc,
+	    sizeof(desc), err, errlen);
+}
+
+int
 sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 {
 	const uint64_t keep = sc_->sb_keep_net_admin ? 1ULL << CAP_NET_ADMIN : 0;
@@ -265,7 +276,7 @@ sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 	}
 	switching = geteuid() == 0 && sbx.have_user && sbx.uid != 0;
 
-	/* 1. */
+	/* 1. (or it was started for start-up's first fetch: sandbox_helper_early) */
 	if (sbx_helper_start(sc_, switching, helper, sizeof(helper), err, errlen) == -1)
 		return -1;
 

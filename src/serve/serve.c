@@ -45,6 +45,8 @@ parse_args(int argc, char **argv)
 	}
 }
 
+static void	 sandbox_config(struct sandbox_cfg *sc);
+
 /* What the credential source is made from (creds/source.c). */
 static void
 source_config(struct creds_source_cfg *c)
@@ -85,6 +87,7 @@ start_up(void)
 {
 	struct cred_provider *prov;
 	struct creds_source_cfg scfg;
+	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
 	time_t now = time(NULL);
 	const char *files[2];
@@ -145,6 +148,12 @@ start_up(void)
 	if (st.serve && cli.health_set && health_serve(&cli.health, &cli.limits.hl_parse, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_SYSTEM;
+	}
+	/* a credential_process runs in the sandbox helper from the first (#17 finding 5) */
+	sandbox_config(&sc);
+	if (st.serve && sandbox_helper_early(&sc, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: sandbox: %s\n", PROGNAME, err);
 		return EXIT_SYSTEM;
 	}
 	/* the first fetch decides: nothing is served without credentials */
@@ -257,6 +266,8 @@ sandbox_config(struct sandbox_cfg *sc)
 	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
 	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
 	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
+	/* the file bound, once it is (ino 0 before) */
+	(void)control_bound(&sc->sb_control_dev, &sc->sb_control_ino);
 	if (st.cache != NULL) {
 		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
 		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);

@@ -88,6 +88,7 @@ MAGIC = "http://169.254.169.254"
 MAGIC6 = "http://[fd00:ec2::254]"
 HEALTH_PORT = 1339  # the health listener, in the node namespace (its own ports)
 PORT = 8099			# the daemon's port inside the node namespace
+LOCALNET_MAX = 256		# MAGIC_LOCALNET_MAX (src/netfilter/netfilter.h)
 LISTEN = "127.0.0.1:%d" % PORT
 INSTALL_TIMEOUT = 15.0		# s until "magic-ip: installed"
 PUT_MAX_TIME = "2"		# curl --max-time of the token PUT with hop limit 1
@@ -659,6 +660,31 @@ class LifecycleMixin(FirewallMixin):
 		self.assertTrue(TOPO.wait_for(lambda: TOPO.route_localnet("renamed0") == "0"),
 		    "renamed0 (out of the pattern) kept route_localnet 1")
 		self.assertEqual(TOPO.route_localnet("vpxb"), "1")
+		self.stop_with(srv, signal.SIGTERM)
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1")]
+		self.assertEqual(on, [], "route_localnet left at 1 after SIGTERM")
+
+	def test_more_pod_interfaces_than_recorded(self):
+		"""Past MAGIC_LOCALNET_MAX pod interfaces route_localnet is left off
+		(and said so) rather than turned on unrecorded: SIGTERM then leaves
+		nothing at 1."""
+		pairs = (LOCALNET_MAX + 2) // 2 + 1	# veth pairs: two interfaces each
+		script = "".join("link add vpq%d type veth peer name vpr%d\n" % (i, i)
+		    for i in range(pairs))
+		for i in range(pairs):
+			self.addCleanup(TOPO.node_run, [netns.IP, "link", "del", "vpq%d" % i])
+		TOPO.node_run([netns.IP, "-batch", "-"], input=script, check=True)
+		srv = self.run_daemon("--pod-interface", "vpq*,vpr*")
+		self.assertIsNotNone(srv.wait_for_line(r"route_localnet left off on vp[qr]\d+: %d pod "
+		    r"interfaces already" % LOCALNET_MAX), "".join(srv.lines()))
+		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
+		    check=True)
+		on = [l for l in p.stdout.splitlines() if l.endswith(":1") and
+		    "/all/" not in l and "/default/" not in l]
+		# every one recorded (the pod interfaces, and any other the install set)
+		self.assertEqual(len(on), LOCALNET_MAX, "\n".join(l for l in on if "/vp" not in l))
 		self.stop_with(srv, signal.SIGTERM)
 		p = TOPO.node_run(["sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/route_localnet"],
 		    check=True)

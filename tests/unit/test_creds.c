@@ -29,6 +29,10 @@ static struct {
 	const char	*err;
 	int		 fetches;
 	int		 changes;
+	int		 defer;		/* answer when fake_answer says, with fp.c as it was */
+	struct cred	 at_fetch;
+	cred_done_fn	 done;
+	void		*arg;
 } fp;
 
 static void
@@ -37,7 +41,11 @@ fake_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 	(void)cp;
 	(void)now;
 	fp.fetches++;
-	if (fp.ok)
+	if (fp.defer) {
+		fp.at_fetch = fp.c;
+		fp.done = done;
+		fp.arg = arg;
+	} else if (fp.ok)
 		done(arg, 1, &fp.c, NULL);
 	else
 		done(arg, 0, NULL, fp.err);
@@ -167,6 +175,48 @@ cache_serves_and_refreshes(void **state)
 	assert_int_equal(fp.fetches, 2);
 	assert_string_equal(cc.cc_cur.c_akid, "ASIATESTSECOND000002");
 	assert_int_equal(fp.changes, 2);
+	cred_cache_free(&cc);
+}
+
+/* The deferred fetch answers with what it read when it started. */
+static void
+fake_answer(void)
+{
+	cred_done_fn done = fp.done;
+	struct cred c = fp.at_fetch;
+
+	assert_non_null(done);
+	fp.done = NULL;
+	done(fp.arg, 1, &c, NULL);
+}
+
+static void
+cache_refresh_while_busy_fetches_again(void **state)
+{
+	struct cred_cache cc;
+
+	(void)state;
+	cred_cache_init(&cc, &fake, changed, NULL);
+	cc.cc_clock = fake_clock;
+	fp.defer = 1;
+	set_cred("ASIATESTBEFORE000001", "tokenA", T0 + 3600);
+	cred_cache_refresh(&cc, fake_now);
+	assert_int_equal(fp.fetches, 1);
+	/* an edit while that fetch runs (it read the files before it) */
+	fake_now = T0 + 1;
+	set_cred("ASIATESTAFTER0000002", "tokenB", T0 + 3600);
+	cred_cache_refresh(&cc, fake_now);
+	assert_int_equal(fp.fetches, 1);	/* never two at once */
+	fake_answer();
+	assert_string_equal(cc.cc_cur.c_akid, "ASIATESTBEFORE000001");
+	assert_int_equal(fp.fetches, 2);	/* at once, not at the next refresh */
+	assert_true(fake_now < cc.cc_next);
+	fake_answer();
+	assert_string_equal(cc.cc_cur.c_akid, "ASIATESTAFTER0000002");
+	assert_int_equal(fp.fetches, 2);	/* and no more */
+	assert_int_equal(fp.changes, 2);
+	cred_cache_tick(&cc, fake_now);
+	assert_int_equal(fp.fetches, 2);
 	cred_cache_free(&cc);
 }
 
@@ -317,6 +367,7 @@ main(void)
 		cmocka_unit_test_setup(policy_rolling, setup),
 		cmocka_unit_test_setup(policy_backoff, setup),
 		cmocka_unit_test_setup(cache_serves_and_refreshes, setup),
+		cmocka_unit_test_setup(cache_refresh_while_busy_fetches_again, setup),
 		cmocka_unit_test_setup(cache_keeps_last_good_then_expires, setup),
 		cmocka_unit_test_setup(cache_rolling_expiration, setup),
 		cmocka_unit_test_setup(cache_refuses_bad_credentials, setup),

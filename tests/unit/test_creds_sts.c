@@ -1,6 +1,6 @@
 /*
  * Unit tests of creds_sts.c's pure parts: profile role chains, role ARNs,
- * durations and session names.  (The STS round trips are tested against
+ * durations and session names; and the shared base's waiters.  (The STS round trips are tested against
  * the stand-in in tests/clients/test_sts.py.)
  */
 #include <stdarg.h>
@@ -170,6 +170,99 @@ durations_and_sessions(void **state)
 		    "0123456789_+=,.@-", s[i]));
 }
 
+/* ---- the shared base ---------------------------------------------------- */
+
+/* A base provider that answers when the test says (fake_base_answer). */
+static struct {
+	cred_done_fn	 done;
+	void		*arg;
+	int		 fetches;
+} fb;
+
+static void
+fake_base_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
+{
+	(void)cp;
+	(void)now;
+	fb.done = done;
+	fb.arg = arg;
+	fb.fetches++;
+}
+
+static void
+fake_base_answer(void)
+{
+	struct cred c;
+	cred_done_fn done = fb.done;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.c_akid, sizeof(c.c_akid), "ASIATESTBASE00000001");
+	snprintf(c.c_secret, sizeof(c.c_secret), "s");
+	snprintf(c.c_token, sizeof(c.c_token), "t");	/* a session: no STS call */
+	c.c_expiration = time(NULL) + 3600;
+	fb.done = NULL;
+	done(fb.arg, 1, &c, NULL);
+}
+
+/* Role A's answer frees role B, which waits on the same fetch. */
+static struct {
+	struct cred_provider *other;
+	int		 a_done, b_done;
+} roles;
+
+static void
+role_a_done(void *arg, int ok, const struct cred *c, const char *err)
+{
+	(void)arg;
+	(void)c;
+	(void)err;
+	assert_true(ok);
+	roles.a_done++;
+	roles.other->cp_free(roles.other);	/* B goes away while it waits */
+	roles.other = NULL;
+}
+
+static void
+role_b_done(void *arg, int ok, const struct cred *c, const char *err)
+{
+	(void)arg;
+	(void)ok;
+	(void)c;
+	(void)err;
+	roles.b_done++;
+}
+
+static void
+base_done_frees_another_waiter(void **state)
+{
+	static struct cred_provider base = { .cp_name = "fake", .cp_fetch = fake_base_fetch };
+	struct cred_provider *a, *b, *c;
+	struct cred_base *cb;
+	char err[ERRBUF_LEN];
+
+	(void)state;
+	memset(&fb, 0, sizeof(fb));
+	memset(&roles, 0, sizeof(roles));
+	assert_int_equal(cred_base_new(&base, &cb, err, sizeof(err)), 0);
+	assert_int_equal(cred_provider_sts_on(cb, NULL, 0, 0, 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(cred_provider_sts_on(cb, NULL, 0, 0, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(cred_provider_sts_on(cb, NULL, 0, 0, 0, &c, err, sizeof(err)), 0);
+	cred_base_unref(cb);
+	roles.other = b;
+	a->cp_fetch(a, time(NULL), role_a_done, NULL);
+	b->cp_fetch(b, time(NULL), role_b_done, NULL);
+	assert_int_equal(fb.fetches, 1);	/* b waits on a's fetch */
+	fake_base_answer();
+	assert_int_equal(roles.a_done, 1);
+	assert_int_equal(roles.b_done, 0);	/* freed before its turn: never called */
+	/* the base still works for the roles left: c gets the kept credential */
+	c->cp_fetch(c, time(NULL), role_b_done, NULL);
+	assert_int_equal(fb.fetches, 1);
+	assert_int_equal(roles.b_done, 1);
+	c->cp_free(c);
+	a->cp_free(a);
+}
+
 int
 main(void)
 {
@@ -178,6 +271,7 @@ main(void)
 		cmocka_unit_test(chain_errors),
 		cmocka_unit_test(role_names),
 		cmocka_unit_test(durations_and_sessions),
+		cmocka_unit_test(base_done_frees_another_waiter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

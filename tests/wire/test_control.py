@@ -470,6 +470,55 @@ class TestSocketLife(WireCase):
 			srv.stop()
 		self.assertFalse(os.path.exists(self.sock), "the socket file is left behind")
 
+	@unittest.skipUnless(os.geteuid() == 0 and os.path.basename(BIN) != "valgrind-server",
+	    "needs root (the sandbox helper removes the socket at exit only after a user switch)")
+	def test_helper_leaves_another_daemons_socket(self):
+		"""The sandbox helper removes the socket file at exit only if it is
+		still the one its daemon bound: a socket another daemon put there
+		meanwhile (bound, not yet listening) stays."""
+		os.chmod(self.tmp, 0o755)
+		srv = Server("--control", self.sock)
+		try:
+			self.assertIsNotNone(srv.wait_for_line(r"sandbox: .*helper pid"),
+			    "".join(srv.lines()))
+			os.unlink(self.sock)
+			other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+			self.addCleanup(other.close)
+			other.bind(self.sock)
+			ino = os.lstat(self.sock).st_ino
+		finally:
+			srv.stop()
+		self.assertTrue(os.path.exists(self.sock), "another daemon's socket was removed:\n%s"
+		    % "".join(srv.lines()))
+		self.assertEqual(os.lstat(self.sock).st_ino, ino)
+
+	@unittest.skipUnless(os.geteuid() == 0 and os.path.basename(BIN) != "valgrind-server",
+	    "needs root (the daemon becomes nobody, who may not remove the socket)")
+	def test_early_helper_removes_the_socket(self):
+		"""With a credential_process profile the helper starts before the
+		socket is bound; told the socket's identity afterwards, it removes
+		the file at exit (the daemon, nobody by then, may not)."""
+		os.chmod(self.tmp, 0o755)
+		home = os.path.join(self.tmp, "home")
+		os.makedirs(os.path.join(home, ".aws"))
+		proc = os.path.join(self.tmp, "proc.sh")
+		with open(proc, "w") as f:
+			f.write("#!/bin/sh\nprintf '{\"Version\": 1, \"AccessKeyId\": \"AKIDEARLY000001\", "
+			    "\"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}'\n")
+		os.chmod(proc, 0o755)
+		with open(os.path.join(home, ".aws", "config"), "w") as f:
+			f.write("[profile p]\ncredential_process = %s\n" % proc)
+		srv = Server("--source", "profile", "--profile", "p", "--control", self.sock,
+		    env={"HOME": home})
+		try:
+			self.assertIsNotNone(srv.wait_for_line(r"sandbox: user nobody.*helper pid"),
+			    "".join(srv.lines()))
+			self.assertTrue(os.path.exists(self.sock))
+		finally:
+			srv.stop()
+		self.assertFalse(os.path.exists(self.sock), "the socket file is left behind:\n%s"
+		    % "".join(srv.lines()))
+
 	def test_not_a_socket_refused(self):
 		with open(self.sock, "w") as f:
 			f.write("precious")

@@ -106,10 +106,11 @@ class SandboxCase(WireCase):
 		return SANITIZER_LINE not in self.sandbox_line(srv)
 
 	def assertHelperDropped(self, st):
-		"""A helper's /proc status: CAP_DAC_READ_SEARCH alone (and with a
-		control socket, CAP_DAC_OVERRIDE and CAP_FOWNER permitted), no
-		bounding, inheritable or ambient capability, no_new_privs, no filter."""
-		self.assertEqual(caps(st, "CapEff"), CAP_DAC_READ_SEARCH, "CapEff")
+		"""A helper's /proc status: no effective capability, CAP_DAC_READ_SEARCH
+		permitted (raised only to open a fixed slot; and with a control
+		socket, CAP_DAC_OVERRIDE and CAP_FOWNER), no bounding, inheritable or
+		ambient capability, no_new_privs, no filter."""
+		self.assertEqual(caps(st, "CapEff"), 0, "CapEff")
 		self.assertEqual(caps(st, "CapPrm") & ~(CAP_DAC_OVERRIDE | CAP_FOWNER),
 		    CAP_DAC_READ_SEARCH, "CapPrm")
 		for name in ("CapInh", "CapBnd", "CapAmb"):
@@ -440,7 +441,7 @@ class TestHelperAsOwner(ServerFixture, SandboxCase):
 		os.chmod(cls.script, 0o755)
 		cls.aws_config = os.path.join(aws, "config")
 		cls.write_aws_config("")
-		calls = os.path.join(cls.home, "calls")	# the start-up run (as root) appends too
+		calls = os.path.join(cls.home, "calls")	# the start-up run appends too
 		open(calls, "w").close()
 		for path in (cls.home, aws, cls.script, calls):
 			os.chown(path, OWNER.pw_uid, OWNER.pw_gid)
@@ -470,6 +471,15 @@ class TestHelperAsOwner(ServerFixture, SandboxCase):
 		self.assertEqual(st["Groups"], "")
 		self.assertHelperDropped(st)
 
+	def test_first_credential_process_runs_as_the_owner(self):
+		"""Start-up's first credential_process runs in the helper too (#17
+		finding 5's last gap): as the files' owner, not as root."""
+		self.sandbox_line(self.srv)
+		with open(os.path.join(self.home, "calls")) as f:
+			runs = [json.loads(l) for l in f.read().splitlines()]
+		self.assertEqual(runs[0], {"uid": OWNER.pw_uid, "nnp": "1", "seccomp": "0",
+		    "capeff": 0, "capprm": 0})
+
 	def test_credential_process_runs_as_the_owner(self):
 		self.sandbox_line(self.srv)
 		mark = self.srv.mark()
@@ -480,6 +490,63 @@ class TestHelperAsOwner(ServerFixture, SandboxCase):
 			runs = [json.loads(l) for l in f.read().splitlines()]
 		self.assertEqual(runs[-1], {"uid": OWNER.pw_uid, "nnp": "1", "seccomp": "0",
 		    "capeff": 0, "capprm": 0})
+
+
+@unittest.skipUnless(IS_ROOT and OWNER is not None, NEED_ROOT + " and a user 'daemon'")
+class TestSharedSymlink(ServerFixture, SandboxCase):
+	"""The owner of the shared files swaps ~/.aws/credentials for a symbolic
+	link to a file only root may read: the helper (that user, who may raise
+	CAP_DAC_READ_SEARCH for the fixed slots) opens the shared files without
+	following links, refuses it naming the file, and the daemon keeps
+	serving the keys it had."""
+
+	@classmethod
+	def start_server(cls):
+		os.chmod(cls.tmp, 0o755)
+		cls.home = os.path.join(cls.tmp, "home")
+		aws = os.path.join(cls.home, ".aws")
+		os.makedirs(aws, 0o755)
+		cls.script = os.path.join(cls.home, "proc.py")
+		with open(cls.script, "w") as f:
+			f.write(TestHelper.PROC)
+		os.chmod(cls.script, 0o755)
+		cls.aws_config = os.path.join(aws, "config")
+		cls.aws_creds = os.path.join(aws, "credentials")
+		with open(cls.aws_config, "w") as f:
+			f.write("[profile sbx]\ncredential_process = %s\n" % cls.script)
+		open(cls.aws_creds, "w").close()
+		calls = os.path.join(cls.home, "calls")
+		open(calls, "w").close()
+		for path in (cls.home, aws, cls.script, calls, cls.aws_config, cls.aws_creds):
+			os.chown(path, OWNER.pw_uid, OWNER.pw_gid)
+		cls.secret = os.path.join(cls.tmp, "root-creds")
+		with open(cls.secret, "w") as f:
+			f.write("[sbx]\naws_access_key_id = AKIDROOTSECRET00001\n"
+			    "aws_secret_access_key = rootsecret\n")
+		os.chmod(cls.secret, 0o600)
+		return Server("--source", "profile", "--profile", "sbx", env={"HOME": cls.home})
+
+	def akid(self):
+		r = get(self.srv, "/latest/meta-data/iam/security-credentials/sbx")
+		if status_of(r) != 200:
+			return None
+		return json.loads(body_of(r))["AccessKeyId"]
+
+	def test_symlink_to_a_root_file_refused(self):
+		self.sandbox_line(self.srv)
+		first = self.akid()
+		self.assertTrue(first.startswith("AKIDTESTSANDBOX"), first)
+		mark = self.srv.mark()
+		link = self.aws_creds + ".tmp"
+		os.symlink(self.secret, link)
+		os.lchown(link, OWNER.pw_uid, OWNER.pw_gid)
+		os.replace(link, self.aws_creds)	# a rename: the watch re-reads
+		line = self.srv.wait_for_line(r"is a symbolic link: refused", since=mark)
+		self.assertIsNotNone(line, "".join(self.srv.lines()[mark:]))
+		self.assertIn(self.aws_creds, line)
+		self.assertFalse(wait_until(lambda: self.akid() != first, timeout=1.0),
+		    "served %s" % self.akid())
+		self.assertEqual(self.akid(), first)
 
 
 class TestHelperVerb(WireCase):
@@ -526,7 +593,7 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		with open(self.crd, "w") as f:
 			f.write("")
 
-	def start(self, runs):
+	def start(self, runs, wrap=(), env=None):
 		opn, self.opn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 		run, self.run = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 		self.addCleanup(self.opn.close)
@@ -537,10 +604,11 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 			hi = [fcntl.fcntl(x.fileno(), fcntl.F_DUPFD, 10) for x in (opn, run)]
 			os.dup2(hi[0], 3)
 			os.dup2(hi[1], 4)
-		argv = [BIN, "sandbox-helper", "text", "1", runs, self.cfg, self.crd, "", "", "", ""]
+		argv = [BIN, "sandbox-helper", "text", "1", runs, self.cfg, self.crd, "", "", "", "",
+		    ""]
 		# close_fds would close 3 and 4 after preexec_fn
-		self.proc = subprocess.Popen(argv, preexec_fn=fds, close_fds=False, stdin=subprocess.DEVNULL,
-		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env())
+		self.proc = subprocess.Popen(list(wrap) + argv, preexec_fn=fds, close_fds=False, stdin=subprocess.DEVNULL,
+		    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env(env))
 		opn.close()
 		run.close()
 		self.opn.settimeout(10)
@@ -551,6 +619,13 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		self.opn.close()
 		self.run.close()
 		self.assertEqual(self.proc.wait(10), 0)
+		self.proc.stderr.close()
+
+	def stop_keep_log(self):
+		self.opn.close()
+		self.run.close()
+		self.assertEqual(self.proc.wait(10), 0)
+		self.log = self.proc.stderr.read().decode()
 		self.proc.stderr.close()
 
 	def ask(self, seq, profile):
@@ -628,6 +703,56 @@ printf '{"Version": 1, "AccessKeyId": "AKIDHELPER%s", "SecretAccessKey": "s", "S
 		log = self.proc.stderr.read().decode()
 		self.proc.stderr.close()
 		self.assertIn(self.cfg + " is writable by group or others (mode 0620)", log)
+
+	@unittest.skipUnless(IS_ROOT and shutil.which("capsh"), NEED_ROOT + " and capsh (libcap2-bin)")
+	def test_root_without_setpcap_keeps_no_capability(self):
+		"""A helper that stays root but can't set SECBIT_NOROOT (no
+		CAP_SETPCAP) keeps no capability: a credential_process it runs gets
+		none either, and it says so."""
+		caps_sh = os.path.join(self.tmp, "caps.sh")
+		with open(caps_sh, "w") as f:
+			f.write("#!/bin/sh\nc=$(sed -n 's/^CapPrm:[[:space:]]*//p' /proc/$$/status)\n"
+			    "printf '{\"Version\": 1, \"AccessKeyId\": \"AKIDCAPS%s\", "
+			    "\"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}' \"$c\"\n")
+		os.chmod(caps_sh, 0o755)
+		with open(self.cfg, "a") as f:
+			f.write("[profile caps]\ncredential_process = %s\n" % caps_sh)
+		self.start("credential_process", wrap=[shutil.which("capsh"), "--drop=cap_setpcap",
+		    "--", "-c", 'exec "$0" "$@"'])
+		self.assertEqual(self.ask(1, b"caps"), (True, "AKIDCAPS0000000000000000"))
+		self.stop_keep_log()
+		self.assertIn("no CAP_SETPCAP to set SECBIT_NOROOT: it keeps no capability", self.log)
+
+	def test_child_environment(self):
+		"""A credential_process the helper runs gets a minimal environment:
+		PATH, the helper's user's HOME, USER and LOGNAME, the locale and time
+		zone, the AWS variables that hold no secret; never the daemon's keys
+		or session token, its HOME, or anything else."""
+		env_sh = os.path.join(self.tmp, "env.sh")
+		out = os.path.join(self.tmp, "env.txt")
+		with open(env_sh, "w") as f:
+			f.write("#!/bin/sh\nenv > %s\nprintf '{\"Version\": 1, \"AccessKeyId\": "
+			    "\"AKIDENV\", \"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}'\n" % out)
+		os.chmod(env_sh, 0o755)
+		with open(self.cfg, "a") as f:
+			f.write("[profile env]\ncredential_process = %s\n" % env_sh)
+		self.start("credential_process", env={"AWS_SECRET_ACCESS_KEY": "ROOTSECRET",
+		    "AWS_SESSION_TOKEN": "ROOTTOKEN", "AWS_ACCESS_KEY_ID": "AKIDROOT",
+		    "AWS_REGION": "eu-west-1", "AWS_PROFILE": "envprof", "TZ": "UTC",
+		    "LANG": "C.UTF-8", "UNRELATED": "x", "HOME": "/nonexistent-daemon-home",
+		    "PATH": "/usr/bin:/bin"})
+		self.assertEqual(self.ask(1, b"env"), (True, "AKIDENV"))
+		self.stop()
+		with open(out) as f:
+			got = dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l)
+		pw = pwd.getpwuid(os.geteuid())
+		got.pop("PWD", None)	# the shell's own
+		got.pop("SHLVL", None)
+		want = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "USER": pw.pw_name,
+		    "LOGNAME": pw.pw_name, "AWS_REGION": "eu-west-1", "AWS_PROFILE": "envprof",
+		    "TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C",
+		    "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9/"}
+		self.assertEqual(got, want)
 
 	def test_runs_none(self):
 		self.start("")
