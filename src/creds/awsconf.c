@@ -412,7 +412,6 @@ ac_header(struct ac_parse *ap, struct slice t)
 	struct slice name, rest;
 	struct aws_section *s, *ns;
 	const struct ac_hent *he;
-	size_t cap;
 
 	if ((close = memchr(t.p, ']', t.n)) == NULL)
 		return ac_fail(ap, "malformed section header (no ']')");
@@ -425,11 +424,10 @@ ac_header(struct ac_parse *ap, struct slice t)
 	if (name.n > AWSCONF_PROFILE_MAX)
 		return ac_fail(ap, "section name longer than %d bytes", AWSCONF_PROFILE_MAX);
 	if (ap->ap_nsec == ap->ap_seccap) {
-		cap = ap->ap_seccap > 0 ? ap->ap_seccap * 2 : AC_GROW_FIRST;
-		if ((ns = reallocarray(ap->ap_sec, cap, sizeof(*ns))) == NULL)
+		if ((ns = array_grow(ap->ap_sec, &ap->ap_seccap, sizeof(*ns), AC_GROW_FIRST,
+		    SIZE_MAX)) == NULL)
 			return ac_oom(ap);
 		ap->ap_sec = ns;
-		ap->ap_seccap = cap;
 	}
 	s = &ap->ap_sec[ap->ap_nsec];
 	memset(s, 0, sizeof(*s));
@@ -459,7 +457,7 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 	struct aws_kv *nkv, *kv;
 	const struct ac_hent *he;
 	struct slice key, val;
-	size_t i, cap;
+	size_t i;
 	char *k = NULL;
 	int rc = -1;
 
@@ -492,13 +490,12 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 		goto done;
 	}
 	if (s->as_nkv == ap->ap_kvcap) {
-		cap = ap->ap_kvcap > 0 ? ap->ap_kvcap * 2 : AC_GROW_FIRST;
-		if ((nkv = reallocarray(s->as_kv, cap, sizeof(*nkv))) == NULL) {
+		if ((nkv = array_grow(s->as_kv, &ap->ap_kvcap, sizeof(*nkv), AC_GROW_FIRST,
+		    SIZE_MAX)) == NULL) {
 			ac_oom(ap);
 			goto done;
 		}
 		s->as_kv = nkv;
-		ap->ap_kvcap = cap;
 	}
 	if (ac_vbuf_add(&ap->ap_val, val.p, val.n) == -1 ||
 	    ac_hash_add(&ap->ap_names, ap->ap_nsec - 1, k, ap->ap_line) == -1) {

@@ -41,6 +41,42 @@ static const struct date_case dates[] = {
 };
 #define NDATES	(sizeof(dates) / sizeof(dates[0]))
 
+/* ---- array_grow -------------------------------------------------------- */
+
+static void
+test_array_grow(void **state)
+{
+	int *a = NULL;
+	size_t cap = 0, i;
+
+	(void)state;
+	/* first, then doubling, clamped at max; the elements move with it */
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 3);
+	for (i = 0; i < cap; i++)
+		a[i] = (int)i + 1;
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 6);
+	assert_int_equal(a[0], 1);
+	assert_int_equal(a[2], 3);
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 10);
+	a[9] = 42;
+	/* at max: NULL, and the array and cap are untouched */
+	errno = 0;
+	assert_null(array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(cap, 10);
+	assert_int_equal(a[2], 3);
+	assert_int_equal(a[9], 42);
+	free(a);
+
+	/* a count times size that would wrap fails (reallocarray), cap untouched */
+	cap = 4;
+	assert_null(array_grow(NULL, &cap, SIZE_MAX / 4, 3, SIZE_MAX));
+	assert_int_equal(cap, 4);
+}
+
 /* ---- dates ------------------------------------------------------------ */
 
 static void
@@ -774,6 +810,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_fmt_imf_date),
 		cmocka_unit_test(test_fmt_iso8601),
 		cmocka_unit_test(test_parse_iso8601_good),
