@@ -132,6 +132,8 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
  * *cap is already max, or out of memory.  Not for secrets (see wipe_grow).
  */
 void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
+/* close(2) fd on an error path, errno left as the error that led there. */
+void		 close_keep_errno(int fd);
 /*
  * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
  * When open fails with EACCES or EPERM and an opener is set, the opener is

@@ -515,7 +515,7 @@ fail:
 int
 read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 {
-	int fd, rc, saved;
+	int fd, rc;
 
 	*out = NULL;
 	*outlen = 0;
@@ -526,10 +526,17 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 			return -1;
 	}
 	rc = read_fd_capped(fd, max, out, outlen);
-	saved = errno;
+	close_keep_errno(fd);
+	return rc;
+}
+
+void
+close_keep_errno(int fd)
+{
+	int saved = errno;
+
 	close(fd);
 	errno = saved;
-	return rc;
 }
 
 time_t

@@ -2,6 +2,7 @@
  * test_util.c: formatting and parsing helpers (util.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,6 +76,24 @@ test_array_grow(void **state)
 	cap = 4;
 	assert_null(array_grow(NULL, &cap, SIZE_MAX / 4, 3, SIZE_MAX));
 	assert_int_equal(cap, 4);
+}
+
+static void
+test_close_keep_errno(void **state)
+{
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	errno = EXDEV;
+	close_keep_errno(p[0]);
+	assert_int_equal(errno, EXDEV);
+	assert_int_equal(fcntl(p[0], F_GETFD), -1);	/* closed */
+	close(p[1]);
+	/* a failing close(2) does not leak its own errno either */
+	errno = EXDEV;
+	close_keep_errno(p[1]);
+	assert_int_equal(errno, EXDEV);
 }
 
 /* ---- dates ------------------------------------------------------------ */
@@ -811,6 +830,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_array_grow),
+		cmocka_unit_test(test_close_keep_errno),
 		cmocka_unit_test(test_fmt_imf_date),
 		cmocka_unit_test(test_fmt_iso8601),
 		cmocka_unit_test(test_parse_iso8601_good),
