@@ -530,6 +530,19 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	return rc;
 }
 
+char *
+mem_strdup(const char *p, size_t n)
+{
+	char *s;
+
+	if (n == SIZE_MAX || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
 void
 close_keep_errno(int fd)
 {

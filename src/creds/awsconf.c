@@ -151,19 +151,6 @@ ac_trim(const char *p, size_t n)
 	return s;
 }
 
-static char *
-ac_memdup(const char *p, size_t n)
-{
-	char *s;
-
-	if ((s = malloc(n + 1)) == NULL)
-		return NULL;
-	if (n > 0)
-		memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
 /* ---- name table ------------------------------------------------------- */
 
 static size_t
@@ -258,7 +245,7 @@ ac_vbuf_take(struct sbuf *b)
 {
 	char *s;
 
-	s = ac_memdup(b->sb_p != NULL ? b->sb_p : "", b->sb_len);
+	s = mem_strdup(b->sb_p != NULL ? b->sb_p : "", b->sb_len);
 	sbuf_free(b);
 	return s;
 }
@@ -431,7 +418,7 @@ ac_header(struct ac_parse *ap, struct slice t)
 	}
 	s = &ap->ap_sec[ap->ap_nsec];
 	memset(s, 0, sizeof(*s));
-	if ((s->as_profile = ac_memdup(name.p, name.n)) == NULL)
+	if ((s->as_profile = mem_strdup(name.p, name.n)) == NULL)
 		return ac_oom(ap);
 	if ((he = ac_hash_find(&ap->ap_names, AC_HSEC, s->as_profile)) != NULL) {
 		ac_fail(ap, "duplicate section [%s] (first at line %u)", s->as_profile,
@@ -473,7 +460,7 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 		ac_fail(ap, "empty key before '%c'", t.p[i]);
 		goto done;
 	}
-	if ((k = ac_memdup(key.p, key.n)) == NULL) {
+	if ((k = mem_strdup(key.p, key.n)) == NULL) {
 		ac_oom(ap);
 		goto done;
 	}
@@ -616,7 +603,7 @@ ac_profile_name(const char *raw, int is_config, int *none)
 	r.n = strlen(raw);
 	if (!is_config || strcmp(raw, AC_DEFAULT_PROFILE) == 0) {
 		*none = 0;
-		return ac_memdup(r.p, r.n);
+		return mem_strdup(r.p, r.n);
 	}
 	if (r.n <= AC_PROFILE_WORD_LEN || memcmp(raw, AC_PROFILE_WORD, AC_PROFILE_WORD_LEN) != 0 ||
 	    !ac_is_ws((unsigned char)raw[AC_PROFILE_WORD_LEN]))
@@ -638,7 +625,7 @@ ac_profile_name(const char *raw, int is_config, int *none)
 	if (n.n == 0)
 		return NULL;
 	*none = 0;
-	return ac_memdup(n.p, n.n);
+	return mem_strdup(n.p, n.n);
 }
 
 /*

@@ -151,10 +151,8 @@ kid_insert(struct md_node *dir, size_t pos, const char *name, size_t len)
 	struct md_node *kids, *n;
 	char *nm;
 
-	if ((nm = malloc(len + 1)) == NULL)
+	if ((nm = mem_strdup(name, len)) == NULL)
 		return NULL;
-	memcpy(nm, name, len);
-	nm[len] = '\0';
 	if (dir->n_nkids == dir->n_capkids) {
 		if ((kids = array_grow(dir->n_kids, &dir->n_capkids, sizeof(*kids),
 		    TREE_KIDS_INIT, SIZE_MAX)) == NULL) {
@@ -253,11 +251,8 @@ tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 	if (root == NULL || path_ok(path) == -1 || len > MD_BODY_MAX ||
 	    (val == NULL && len > 0))
 		return -1;
-	if ((body = malloc(len + 1)) == NULL)
+	if ((body = mem_strdup(val, len)) == NULL)
 		return -1;
-	if (len > 0)
-		memcpy(body, val, len);
-	body[len] = '\0';
 	if ((n = walk_create(root, path)) == NULL) {
 		free(body);
 		return -1;

@@ -79,6 +79,27 @@ test_array_grow(void **state)
 }
 
 static void
+test_mem_strdup(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* exactly n bytes, then a NUL: not a C-string copy of the source */
+	assert_non_null(s = mem_strdup("abcdef", 3));
+	assert_string_equal(s, "abc");
+	free(s);
+	assert_non_null(s = mem_strdup("a\0b", 3));
+	assert_memory_equal(s, "a\0b\0", 4);
+	free(s);
+	/* nothing to copy: an empty string, and p is not read */
+	assert_non_null(s = mem_strdup(NULL, 0));
+	assert_string_equal(s, "");
+	free(s);
+	/* n + 1 would wrap */
+	assert_null(mem_strdup("x", SIZE_MAX));
+}
+
+static void
 test_close_keep_errno(void **state)
 {
 	int p[2];
@@ -830,6 +851,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_array_grow),
+		cmocka_unit_test(test_mem_strdup),
 		cmocka_unit_test(test_close_keep_errno),
 		cmocka_unit_test(test_fmt_imf_date),
 		cmocka_unit_test(test_fmt_iso8601),
