@@ -130,7 +130,8 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
  * Room for more in a full malloc'd array of *cap elements of size bytes: the
  * capacity doubles (first when it is 0), at most max elements.  The array,
  * moved (realloc), with *cap updated; NULL (array and *cap untouched) when
- * *cap is already max, or out of memory.  Not for secrets (see wipe_grow).
+ * *cap is already max (or max elements would not fit in a size_t), or out of
+ * memory.  Not for secrets (see wipe_grow).
  */
 void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
 /* A malloc'd copy of the n bytes at p, NUL-terminated (p may be NULL when n is 0); NULL. */

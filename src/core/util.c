@@ -439,6 +439,8 @@ array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max)
 	size_t n;
 	void *p;
 
+	if (max > SIZE_MAX / size)	/* max * size bytes must be representable */
+		max = SIZE_MAX / size;
 	if (*cap >= max) {
 		errno = ENOMEM;
 		return NULL;

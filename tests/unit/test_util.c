@@ -72,9 +72,11 @@ test_array_grow(void **state)
 	assert_int_equal(a[9], 42);
 	free(a);
 
-	/* a count times size that would wrap fails (reallocarray), cap untouched */
+	/* a count times size that would wrap fails before any allocation, cap untouched */
 	cap = 4;
+	errno = 0;
 	assert_null(array_grow(NULL, &cap, SIZE_MAX / 4, 3, SIZE_MAX));
+	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(cap, 4);
 }
 
