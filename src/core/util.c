@@ -433,27 +433,6 @@ wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap)
 	return p;
 }
 
-void *
-array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max)
-{
-	size_t n;
-	void *p;
-
-	if (max > SIZE_MAX / size)	/* max * size bytes must be representable */
-		max = SIZE_MAX / size;
-	if (*cap >= max) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	n = *cap == 0 ? first : *cap > max / 2 ? max : *cap * 2;
-	if (n > max)
-		n = max;
-	if ((p = reallocarray(arr, n, size)) == NULL)
-		return NULL;
-	*cap = n;
-	return p;
-}
-
 /* sandbox.c's way to files the dropped user may not open itself (NULL: none) */
 static int	(*read_file_opener)(const char *path);
 
@@ -543,6 +522,27 @@ mem_strdup(const char *p, size_t n)
 		memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
+}
+
+void *
+array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max)
+{
+	size_t n;
+	void *p;
+
+	if (max > SIZE_MAX / size)	/* max * size bytes must be representable */
+		max = SIZE_MAX / size;
+	if (*cap >= max) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = *cap == 0 ? first : *cap > max / 2 ? max : *cap * 2;
+	if (n > max)
+		n = max;
+	if ((p = reallocarray(arr, n, size)) == NULL)
+		return NULL;
+	*cap = n;
+	return p;
 }
 
 void
