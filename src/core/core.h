@@ -2,7 +2,8 @@
  * core/: the layer everything else stands on.
  *
  *   util.c     dates, base64, bounded numbers and durations, slices, one-line
- *              text (control bytes, errf), secret-wiping buffers, files read
+ *              text (control bytes, errf), (pointer, length) copies as strings,
+ *              secret-wiping buffers, arrays that double up to a cap, files read
  *              with a cap
  *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
  *              one with a ceiling
@@ -125,6 +126,18 @@ void		 wipe_free(void *p, size_t n);
  * realloc, which would free an unwiped copy.  NULL (old untouched) on failure.
  */
 void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
+/*
+ * Room for more in a full malloc'd array of *cap elements of size bytes: the
+ * capacity doubles (first when it is 0), at most max elements.  The array,
+ * moved (realloc), with *cap updated; NULL (array and *cap untouched) when
+ * *cap is already max (or max elements would not fit in a size_t), or out of
+ * memory.  Not for secrets (see wipe_grow).
+ */
+void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
+/* A malloc'd copy of the n bytes at p, NUL-terminated (p may be NULL when n is 0); NULL. */
+char		*mem_strdup(const char *p, size_t n);
+/* close(2) fd on an error path, errno left as the error that led there. */
+void		 close_keep_errno(int fd);
 /*
  * Read a whole file of at most max bytes; *out is malloc'd, NUL-terminated. 0 / -1 (errno).
  * When open fails with EACCES or EPERM and an opener is set, the opener is

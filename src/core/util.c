@@ -496,7 +496,7 @@ fail:
 int
 read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 {
-	int fd, rc, saved;
+	int fd, rc;
 
 	*out = NULL;
 	*outlen = 0;
@@ -507,10 +507,51 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 			return -1;
 	}
 	rc = read_fd_capped(fd, max, out, outlen);
-	saved = errno;
+	close_keep_errno(fd);
+	return rc;
+}
+
+char *
+mem_strdup(const char *p, size_t n)
+{
+	char *s;
+
+	if (n == SIZE_MAX || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+void *
+array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max)
+{
+	size_t n;
+	void *p;
+
+	if (max > SIZE_MAX / size)	/* max * size bytes must be representable */
+		max = SIZE_MAX / size;
+	if (*cap >= max) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = *cap == 0 ? first : *cap > max / 2 ? max : *cap * 2;
+	if (n > max)
+		n = max;
+	if ((p = reallocarray(arr, n, size)) == NULL)
+		return NULL;
+	*cap = n;
+	return p;
+}
+
+void
+close_keep_errno(int fd)
+{
+	int saved = errno;
+
 	close(fd);
 	errno = saved;
-	return rc;
 }
 
 time_t

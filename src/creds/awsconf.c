@@ -152,19 +152,6 @@ ac_trim(const char *p, size_t n)
 	return s;
 }
 
-static char *
-ac_memdup(const char *p, size_t n)
-{
-	char *s;
-
-	if ((s = malloc(n + 1)) == NULL)
-		return NULL;
-	if (n > 0)
-		memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
 /* ---- name table ------------------------------------------------------- */
 
 static size_t
@@ -259,7 +246,7 @@ ac_vbuf_take(struct sbuf *b)
 {
 	char *s;
 
-	s = ac_memdup(b->sb_p != NULL ? b->sb_p : "", b->sb_len);
+	s = mem_strdup(b->sb_p != NULL ? b->sb_p : "", b->sb_len);
 	sbuf_free(b);
 	return s;
 }
@@ -413,7 +400,6 @@ ac_header(struct ac_parse *ap, struct slice t)
 	struct slice name, rest;
 	struct aws_section *s, *ns;
 	const struct ac_hent *he;
-	size_t cap;
 
 	if ((close = memchr(t.p, ']', t.n)) == NULL)
 		return ac_fail(ap, "malformed section header (no ']')");
@@ -426,15 +412,14 @@ ac_header(struct ac_parse *ap, struct slice t)
 	if (name.n > AWSCONF_PROFILE_MAX)
 		return ac_fail(ap, "section name longer than %d bytes", AWSCONF_PROFILE_MAX);
 	if (ap->ap_nsec == ap->ap_seccap) {
-		cap = ap->ap_seccap > 0 ? ap->ap_seccap * 2 : AC_GROW_FIRST;
-		if ((ns = reallocarray(ap->ap_sec, cap, sizeof(*ns))) == NULL)
+		if ((ns = array_grow(ap->ap_sec, &ap->ap_seccap, sizeof(*ns), AC_GROW_FIRST,
+		    SIZE_MAX)) == NULL)
 			return ac_oom(ap);
 		ap->ap_sec = ns;
-		ap->ap_seccap = cap;
 	}
 	s = &ap->ap_sec[ap->ap_nsec];
 	memset(s, 0, sizeof(*s));
-	if ((s->as_profile = ac_memdup(name.p, name.n)) == NULL)
+	if ((s->as_profile = mem_strdup(name.p, name.n)) == NULL)
 		return ac_oom(ap);
 	if ((he = ac_hash_find(&ap->ap_names, AC_HSEC, s->as_profile)) != NULL) {
 		ac_fail(ap, "duplicate section [%s] (first at line %u)", s->as_profile,
@@ -460,7 +445,7 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 	struct aws_kv *nkv, *kv;
 	const struct ac_hent *he;
 	struct slice key, val;
-	size_t i, cap;
+	size_t i;
 	char *k = NULL;
 	int rc = -1;
 
@@ -476,7 +461,7 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 		ac_fail(ap, "empty key before '%c'", t.p[i]);
 		goto done;
 	}
-	if ((k = ac_memdup(key.p, key.n)) == NULL) {
+	if ((k = mem_strdup(key.p, key.n)) == NULL) {
 		ac_oom(ap);
 		goto done;
 	}
@@ -493,13 +478,12 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 		goto done;
 	}
 	if (s->as_nkv == ap->ap_kvcap) {
-		cap = ap->ap_kvcap > 0 ? ap->ap_kvcap * 2 : AC_GROW_FIRST;
-		if ((nkv = reallocarray(s->as_kv, cap, sizeof(*nkv))) == NULL) {
+		if ((nkv = array_grow(s->as_kv, &ap->ap_kvcap, sizeof(*nkv), AC_GROW_FIRST,
+		    SIZE_MAX)) == NULL) {
 			ac_oom(ap);
 			goto done;
 		}
 		s->as_kv = nkv;
-		ap->ap_kvcap = cap;
 	}
 	if (ac_vbuf_add(&ap->ap_val, val.p, val.n) == -1 ||
 	    ac_hash_add(&ap->ap_names, ap->ap_nsec - 1, k, ap->ap_line) == -1) {
@@ -620,7 +604,7 @@ ac_profile_name(const char *raw, int is_config, int *none)
 	r.n = strlen(raw);
 	if (!is_config || strcmp(raw, AC_DEFAULT_PROFILE) == 0) {
 		*none = 0;
-		return ac_memdup(r.p, r.n);
+		return mem_strdup(r.p, r.n);
 	}
 	if (r.n <= AC_PROFILE_WORD_LEN || memcmp(raw, AC_PROFILE_WORD, AC_PROFILE_WORD_LEN) != 0 ||
 	    !ac_is_ws((unsigned char)raw[AC_PROFILE_WORD_LEN]))
@@ -642,7 +626,7 @@ ac_profile_name(const char *raw, int is_config, int *none)
 	if (n.n == 0)
 		return NULL;
 	*none = 0;
-	return ac_memdup(n.p, n.n);
+	return mem_strdup(n.p, n.n);
 }
 
 /*

@@ -83,17 +83,13 @@ static int
 table_grow(struct role_registry *rg)
 {
 	struct role **grown;
-	size_t cap;
 
 	if (rg->rg_n < rg->rg_cap)
 		return 0;
-	cap = rg->rg_cap == 0 ? REGISTRY_CAP_INIT : rg->rg_cap * 2;
-	if (cap > REGISTRY_ROLES_MAX)
-		cap = REGISTRY_ROLES_MAX;
-	if ((grown = realloc(rg->rg_roles, cap * sizeof(*grown))) == NULL)
+	if ((grown = array_grow(rg->rg_roles, &rg->rg_cap, sizeof(*grown), REGISTRY_CAP_INIT,
+	    REGISTRY_ROLES_MAX)) == NULL)
 		return -1;
 	rg->rg_roles = grown;
-	rg->rg_cap = cap;
 	return 0;
 }
 

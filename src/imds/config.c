@@ -640,12 +640,10 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 		cfg_err(cx, "user-data: %zu bytes, more than the %d allowed", len, USER_DATA_MAX);
 		return -1;
 	}
-	if ((cfg->c_user_data = malloc(len + 1)) == NULL) {
+	if ((cfg->c_user_data = mem_strdup(json_string_value(v), len)) == NULL) {
 		cfg_err(cx, "user-data: out of memory");
 		return -1;
 	}
-	memcpy(cfg->c_user_data, json_string_value(v), len);
-	cfg->c_user_data[len] = '\0';
 	cfg->c_user_data_len = len;
 	cfg->c_user_data_set = 1;
 	return 0;

@@ -426,34 +426,38 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* What roles_pem writes, in this order: the keys, the certificates, or both. */
+enum pem_parts { PEM_KEYS, PEM_KEYS_CERTS, PEM_CERTS };
+
 /*
- * The three keys as PKCS#8 PEM, in role order, in a new memory BIO of the
- * secure heap (cleared on free): what a key file holds.  NULL with err.
+ * The three keys (PKCS#8) and/or certificates as PEM, in role order, in a
+ * new memory BIO; on the secure heap (cleared on free) when it holds keys.
+ * NULL with err: "what: the OpenSSL call: its error".
  */
 static BIO *
-keys_pem(struct id_role *roles, int certs, char *err, size_t errlen)
+roles_pem(struct id_role *roles, enum pem_parts parts, const char *what, char *err,
+    size_t errlen)
 {
+	char msg[ID_ERR_LEN];
+	const char *call = NULL;
 	BIO *mem;
 	int i;
 
-	if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
-		id_ossl_fail(err, errlen, "identity keys: BIO_new");
-		return NULL;
-	}
-	for (i = 0; i < ROLE_COUNT; i++)
+	if ((mem = BIO_new(parts == PEM_CERTS ? BIO_s_mem() : BIO_s_secmem())) == NULL)
+		call = "BIO_new";
+	for (i = 0; call == NULL && parts != PEM_CERTS && i < ROLE_COUNT; i++)
 		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
-		    NULL, NULL) != 1) {
-			id_ossl_fail(err, errlen, "identity keys: PEM_write_bio_PrivateKey");
-			BIO_free(mem);
-			return NULL;
-		}
-	for (i = 0; certs && i < ROLE_COUNT; i++)
-		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
-			id_ossl_fail(err, errlen, "identity keys: PEM_write_bio_X509");
-			BIO_free(mem);
-			return NULL;
-		}
-	return mem;
+		    NULL, NULL) != 1)
+			call = "PEM_write_bio_PrivateKey";
+	for (i = 0; call == NULL && parts != PEM_KEYS && i < ROLE_COUNT; i++)
+		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1)
+			call = "PEM_write_bio_X509";
+	if (call == NULL)
+		return mem;
+	snprintf(msg, sizeof(msg), "%s: %s", what, call);
+	id_ossl_fail(err, errlen, msg);
+	BIO_free(mem);
+	return NULL;
 }
 
 /* The certificates of text (PEM, in role order, after the keys) into roles.  0 / -1 with err. */
@@ -494,7 +498,7 @@ save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 	long dlen;
 	int fd = -1, created = 0, rc = -1;
 
-	if ((mem = keys_pem(roles, 0, err, errlen)) == NULL)
+	if ((mem = roles_pem(roles, PEM_KEYS, "identity keys", err, errlen)) == NULL)
 		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -536,15 +540,9 @@ save_certs(const char *path, struct id_role *roles, char *err, size_t errlen)
 	long dlen;
 	int fd = -1, i, rc = -1;
 
-	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
-		id_ossl_fail(err, errlen, "identity certificate file: BIO_new");
+	if ((mem = roles_pem(roles, PEM_CERTS, "identity certificate file", err,
+	    errlen)) == NULL)
 		goto done;
-	}
-	for (i = 0; i < ROLE_COUNT; i++)
-		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1) {
-			id_ossl_fail(err, errlen, "identity certificate file: PEM_write_bio_X509");
-			goto done;
-		}
 	dlen = BIO_get_mem_data(mem, &data);
 	plen = strlen(path) + sizeof(ID_TMP_SUFFIX);
 	if ((tmp = malloc(plen)) == NULL) {
@@ -742,7 +740,7 @@ identity_keys_write(int out, int in, char *err, size_t errlen)
 
 	roles_blank(nr);
 	if (roles_generate(nr, err, errlen) == 0 && roles_certify(nr, err, errlen) == 0 &&
-	    (mem = keys_pem(nr, 1, err, errlen)) != NULL) {
+	    (mem = roles_pem(nr, PEM_KEYS_CERTS, "identity keys", err, errlen)) != NULL) {
 		/* the document, once the daemon has built it (none: keys only) */
 		if (read_fd_capped(in, KEYGEN_OUT_MAX, &doc, &len) == -1)
 			len = 0;

@@ -48,10 +48,8 @@ static struct {
 int
 id_dup_bytes(char **dst, size_t *dstlen, const char *p, size_t len)
 {
-	if ((*dst = malloc(len + 1)) == NULL)
+	if ((*dst = mem_strdup(p, len)) == NULL)
 		return -1;
-	memcpy(*dst, p, len);
-	(*dst)[len] = '\0';
 	*dstlen = len;
 	return 0;
 }

@@ -336,12 +336,10 @@ life_override_set(struct lifecycle *l, const char *path, const char *val, size_t
 		return -1;
 	}
 	if (val != NULL) {
-		if ((copy = malloc(len + 1)) == NULL) {
+		if ((copy = mem_strdup(val, len)) == NULL) {
 			errf(err, errlen, "out of memory");
 			return -1;
 		}
-		memcpy(copy, val, len);
-		copy[len] = '\0';
 	}
 	if (o == NULL) {
 		o = &l->l_ov[l->l_nov++];

@@ -55,14 +55,19 @@ j_duration(json_t *v, long *out)
 	return -1;
 }
 
-/* Members of obj must be among names (NULL-terminated).  0 / -1 with err. */
+/* obj must be an object whose members are among names (NULL-terminated).  0 / -1 with err. */
 static int
-j_known(json_t *obj, const char *where, const char *const *names, char *err, size_t errlen)
+j_object_known(json_t *obj, const char *where, const char *const *names, char *err,
+    size_t errlen)
 {
 	const char *k;
 	json_t *v;
 	size_t i;
 
+	if (!json_is_object(obj)) {
+		errf(err, errlen, "%s: expected an object", where);
+		return -1;
+	}
 	json_object_foreach(obj, k, v) {
 		for (i = 0; names[i] != NULL; i++)
 			if (strcmp(k, names[i]) == 0)
@@ -93,11 +98,7 @@ scenario_spot(struct lifecycle *l, json_t *v, time_t start, char *err, size_t er
 	const char *action = "terminate";
 	long after = 0, in = LIFE_SPOT_NOTICE_S;
 
-	if (!json_is_object(v)) {
-		errf(err, errlen, "%s: expected an object", where);
-		return -1;
-	}
-	if (j_known(v, where, keys, err, errlen) == -1)
+	if (j_object_known(v, where, keys, err, errlen) == -1)
 		return -1;
 	if (json_object_get(v, "action") != NULL &&
 	    ((action = j_str(v, "action")) == NULL || !life_spot_action_ok(action))) {
@@ -136,11 +137,7 @@ scenario_events(struct lifecycle *l, json_t *arr, time_t start, char *err, size_
 	}
 	json_array_foreach(arr, i, e) {
 		snprintf(where, sizeof(where), "scenario/events/%zu", i);
-		if (!json_is_object(e)) {
-			errf(err, errlen, "%s: expected an object", where);
-			return -1;
-		}
-		if (j_known(e, where, keys, err, errlen) == -1)
+		if (j_object_known(e, where, keys, err, errlen) == -1)
 			return -1;
 		code = j_str(e, "code");
 		nbs = j_str(e, "not-before");
@@ -200,11 +197,7 @@ life_scenario(struct lifecycle *l, const void *scenario, time_t start, char *err
 
 	if (sc == NULL)
 		return 0;
-	if (!json_is_object(sc)) {
-		errf(err, errlen, "scenario: expected an object");
-		return -1;
-	}
-	if (j_known(sc, "scenario", keys, err, errlen) == -1)
+	if (j_object_known(sc, "scenario", keys, err, errlen) == -1)
 		return -1;
 	if ((v = json_object_get(sc, "spot")) != NULL) {
 		if (!json_is_boolean(v)) {

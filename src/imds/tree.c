@@ -11,6 +11,7 @@
  * name, its body and its children; freeing wipes every body first, because
  * some of them are credentials.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,20 +151,16 @@ kid_insert(struct md_node *dir, size_t pos, const char *name, size_t len)
 {
 	struct md_node *kids, *n;
 	char *nm;
-	size_t cap;
 
-	if ((nm = malloc(len + 1)) == NULL)
+	if ((nm = mem_strdup(name, len)) == NULL)
 		return NULL;
-	memcpy(nm, name, len);
-	nm[len] = '\0';
 	if (dir->n_nkids == dir->n_capkids) {
-		cap = dir->n_capkids ? dir->n_capkids * 2 : TREE_KIDS_INIT;
-		if ((kids = realloc(dir->n_kids, cap * sizeof(*kids))) == NULL) {
+		if ((kids = array_grow(dir->n_kids, &dir->n_capkids, sizeof(*kids),
+		    TREE_KIDS_INIT, SIZE_MAX)) == NULL) {
 			free(nm);
 			return NULL;
 		}
 		dir->n_kids = kids;
-		dir->n_capkids = cap;
 	}
 	memmove(&dir->n_kids[pos + 1], &dir->n_kids[pos],
 	    (dir->n_nkids - pos) * sizeof(*dir->n_kids));
@@ -255,11 +252,8 @@ tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 	if (root == NULL || path_ok(path) == -1 || len > MD_BODY_MAX ||
 	    (val == NULL && len > 0))
 		return -1;
-	if ((body = malloc(len + 1)) == NULL)
+	if ((body = mem_strdup(val, len)) == NULL)
 		return -1;
-	if (len > 0)
-		memcpy(body, val, len);
-	body[len] = '\0';
 	if ((n = walk_create(root, path)) == NULL) {
 		free(body);
 		return -1;

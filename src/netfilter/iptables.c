@@ -314,6 +314,17 @@ ipt_usable(char *err, size_t errlen)
 
 /* ---- restore and save --------------------------------------------------- */
 
+/* A command that failed: "name: the first lines of its output" into err.  -1. */
+static int
+ipt_fail(const char *name, const char *out, char *err, size_t errlen)
+{
+	char msg[ERRBUF_LEN];
+
+	magic_first_lines(out, msg, sizeof(msg));
+	snprintf(err, errlen, "%s: %s", name, msg);
+	return -1;
+}
+
 static int
 ipt_restore(int v6, const char *rules, char *err, size_t errlen)
 {
@@ -358,13 +369,7 @@ ipt_save(int v6, char *out, size_t cap, char *err, size_t errlen)
 
 	if ((rc = run_cmd(argv, "", 0, out, cap, err, errlen)) == -1)
 		return -1;
-	if (rc != 0) {
-		char msg[ERRBUF_LEN];
-		magic_first_lines(out, msg, sizeof(msg));
-		snprintf(err, errlen, "%s: %s", argv[0], msg);
-		return -1;
-	}
-	return 0;
+	return rc != 0 ? ipt_fail(argv[0], out, err, errlen) : 0;
 }
 
 /*
@@ -609,12 +614,8 @@ ipt_guard_exists(char *err, size_t errlen)
 	/* 1: no such chain (other failures exit 2 and up, or can't run) */
 	if ((rc = run_cmd(argv, "", 0, out, sizeof(out), err, errlen)) == -1)
 		return -1;
-	if (rc > 1) {
-		char msg[ERRBUF_LEN];
-		magic_first_lines(out, msg, sizeof(msg));
-		snprintf(err, errlen, "%s: %s", argv[0], msg);
-		return -1;
-	}
+	if (rc > 1)
+		return ipt_fail(argv[0], out, err, errlen);
 	return rc == 0;
 }
 

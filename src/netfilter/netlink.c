@@ -99,9 +99,7 @@ nl_talk(struct nl_req *r)
 		}
 	}
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
+	close_keep_errno(fd);
 	return -1;
 }
 

@@ -100,6 +100,16 @@ nft_close(void)
 	memset(&nft, 0, sizeof(nft));
 }
 
+/* nft's message for the command that failed, on one line, into err.  -1. */
+static int
+nft_fail(char *err, size_t errlen)
+{
+	const char *e = nft.get_error(nft.ctx);
+
+	magic_first_lines(e != NULL && *e != '\0' ? e : "failed\n", err, errlen);
+	return -1;
+}
+
 /*
  * Run nft commands as one transaction.  0, or -1 with err holding nft's
  * message, which quotes the rule it refused and the kernel's reason.
@@ -108,15 +118,10 @@ nft_close(void)
 int
 nft_run(const char *cmds, const char **outp, char *err, size_t errlen)
 {
-	const char *e;
-
 	if (nft_open(err, errlen) == -1)
 		return -1;
-	if (nft.run(nft.ctx, cmds) != 0) {
-		e = nft.get_error(nft.ctx);
-		magic_first_lines(e != NULL && *e != '\0' ? e : "failed\n", err, errlen);
-		return -1;
-	}
+	if (nft.run(nft.ctx, cmds) != 0)
+		return nft_fail(err, errlen);
 	if (outp != NULL)
 		*outp = nft.get_output(nft.ctx);
 	return 0;
@@ -131,7 +136,6 @@ int
 nft_run_rules(const char *rules, char *err, size_t errlen)
 {
 	char path[MAGIC_RULE_LINE_MAX];
-	const char *e;
 	size_t len = strlen(rules);
 	int fd, rc;
 
@@ -147,12 +151,7 @@ nft_run_rules(const char *rules, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rc = nft.run_file(nft.ctx, path);
 	close(fd);
-	if (rc != 0) {
-		e = nft.get_error(nft.ctx);
-		magic_first_lines(e != NULL && *e != '\0' ? e : "failed\n", err, errlen);
-		return -1;
-	}
-	return 0;
+	return rc != 0 ? nft_fail(err, errlen) : 0;
 }
 
 /* Whether our table exists.  1, 0, or -1 with err (nftables unusable). */

@@ -503,6 +503,10 @@ test_scenario_errors(void **state)
 	scenario_err("{\"rebalance\": true}", "scenario/rebalance: expected the seconds after the "
 	    "start (a number) or a duration (\"90s\", \"2m\")");
 	scenario_err("{\"storm\": 1}", "scenario: unknown key \"storm\"");
+	/* an object where one is expected, at each level */
+	scenario_err("[]", "scenario: expected an object");
+	scenario_err("{\"spot-interruption\": 1}", "scenario/spot-interruption: expected an object");
+	scenario_err("{\"events\": [\"x\"]}", "scenario/events/0: expected an object");
 }
 
 /* The config file: "scenario" checked with the file's name, line and column. */

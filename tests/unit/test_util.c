@@ -2,6 +2,7 @@
  * test_util.c: formatting and parsing helpers (util.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +41,83 @@ static const struct date_case dates[] = {
 	{ -1, "Wed, 31 Dec 1969 23:59:59 GMT", "1969-12-31T23:59:59Z" },
 };
 #define NDATES	(sizeof(dates) / sizeof(dates[0]))
+
+/* ---- array_grow -------------------------------------------------------- */
+
+static void
+test_array_grow(void **state)
+{
+	int *a = NULL;
+	size_t cap = 0, i;
+
+	(void)state;
+	/* first, then doubling, clamped at max; the elements move with it */
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 3);
+	for (i = 0; i < cap; i++)
+		a[i] = (int)i + 1;
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 6);
+	assert_int_equal(a[0], 1);
+	assert_int_equal(a[2], 3);
+	assert_non_null(a = array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(cap, 10);
+	a[9] = 42;
+	/* at max: NULL, and the array and cap are untouched */
+	errno = 0;
+	assert_null(array_grow(a, &cap, sizeof(*a), 3, 10));
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(cap, 10);
+	assert_int_equal(a[2], 3);
+	assert_int_equal(a[9], 42);
+	free(a);
+
+	/* a count times size that would wrap fails before any allocation, cap untouched */
+	cap = 4;
+	errno = 0;
+	assert_null(array_grow(NULL, &cap, SIZE_MAX / 4, 3, SIZE_MAX));
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(cap, 4);
+}
+
+static void
+test_mem_strdup(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* exactly n bytes, then a NUL: not a C-string copy of the source */
+	assert_non_null(s = mem_strdup("abcdef", 3));
+	assert_string_equal(s, "abc");
+	free(s);
+	assert_non_null(s = mem_strdup("a\0b", 3));
+	assert_memory_equal(s, "a\0b\0", 4);
+	free(s);
+	/* nothing to copy: an empty string, and p is not read */
+	assert_non_null(s = mem_strdup(NULL, 0));
+	assert_string_equal(s, "");
+	free(s);
+	/* n + 1 would wrap */
+	assert_null(mem_strdup("x", SIZE_MAX));
+}
+
+static void
+test_close_keep_errno(void **state)
+{
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	errno = EXDEV;
+	close_keep_errno(p[0]);
+	assert_int_equal(errno, EXDEV);
+	assert_int_equal(fcntl(p[0], F_GETFD), -1);	/* closed */
+	close(p[1]);
+	/* a failing close(2) does not leak its own errno either */
+	errno = EXDEV;
+	close_keep_errno(p[1]);
+	assert_int_equal(errno, EXDEV);
+}
 
 /* ---- dates ------------------------------------------------------------ */
 
@@ -774,6 +852,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_array_grow),
+		cmocka_unit_test(test_mem_strdup),
+		cmocka_unit_test(test_close_keep_errno),
 		cmocka_unit_test(test_fmt_imf_date),
 		cmocka_unit_test(test_fmt_iso8601),
 		cmocka_unit_test(test_parse_iso8601_good),
