@@ -12,7 +12,7 @@
  *     goes, free of CR and LF, and unique in its section;
  *   - every value is a string free of CR with no blank at either end; an LF
  *     appears only inside a multi-line (continued) value, never at an end;
- *   - kv_file and as_file point at the path we passed.
+ *   - kv_file and sec_file point at the path we passed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,16 +53,16 @@ fuzz_check(const struct aws_section *s, size_t n)
 
 	FUZZ_CHECK((s == NULL) == (n == 0));
 	for (i = 0; i < n; i++) {
-		FUZZ_CHECK(s[i].as_profile != NULL && s[i].as_profile[0] != '\0');
-		FUZZ_CHECK(strlen(s[i].as_profile) <= AWSCONF_PROFILE_MAX);
-		FUZZ_CHECK(strpbrk(s[i].as_profile, "\r\n") == NULL);
-		FUZZ_CHECK(strcmp(s[i].as_file, FUZZ_PATH) == 0);
-		FUZZ_CHECK(s[i].as_line > 0);
-		FUZZ_CHECK(s[i].as_nkv == 0 || s[i].as_kv != NULL);
+		FUZZ_CHECK(s[i].sec_profile != NULL && s[i].sec_profile[0] != '\0');
+		FUZZ_CHECK(strlen(s[i].sec_profile) <= AWSCONF_PROFILE_MAX);
+		FUZZ_CHECK(strpbrk(s[i].sec_profile, "\r\n") == NULL);
+		FUZZ_CHECK(strcmp(s[i].sec_file, FUZZ_PATH) == 0);
+		FUZZ_CHECK(s[i].sec_line > 0);
+		FUZZ_CHECK(s[i].sec_nkv == 0 || s[i].sec_kv != NULL);
 		for (j = 0; j < i; j++)
-			FUZZ_CHECK(strcmp(s[i].as_profile, s[j].as_profile) != 0);
-		for (j = 0; j < s[i].as_nkv; j++) {
-			const struct aws_kv *kv = &s[i].as_kv[j];
+			FUZZ_CHECK(strcmp(s[i].sec_profile, s[j].sec_profile) != 0);
+		for (j = 0; j < s[i].sec_nkv; j++) {
+			const struct aws_kv *kv = &s[i].sec_kv[j];
 			const char *c;
 
 			FUZZ_CHECK(kv->kv_key != NULL && kv->kv_key[0] != '\0');
@@ -73,7 +73,7 @@ fuzz_check(const struct aws_section *s, size_t n)
 			FUZZ_CHECK(strcmp(kv->kv_file, FUZZ_PATH) == 0);
 			FUZZ_CHECK(kv->kv_line > 0);
 			for (k = 0; k < j; k++)
-				FUZZ_CHECK(strcmp(kv->kv_key, s[i].as_kv[k].kv_key) != 0);
+				FUZZ_CHECK(strcmp(kv->kv_key, s[i].sec_kv[k].kv_key) != 0);
 		}
 	}
 }

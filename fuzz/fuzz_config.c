@@ -8,7 +8,7 @@
  *   - failure returns -1 with a one-line message starting "NAME:", and
  *     leaves an empty config (config_free after it is harmless);
  *   - success leaves err alone; user-data is at most USER_DATA_MAX bytes and
- *     present exactly when c_user_data_set says so (or null); every option
+ *     present exactly when cf_user_data_set says so (or null); every option
  *     the file set is within its bounds;
  *   - instance_apply_config either succeeds or fails with one line, and the
  *     instance's facts stay NUL-terminated within FACT_MAX.
@@ -58,21 +58,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		FUZZ_CHECK(rc == -1);
 		fuzz_check_err(err);
-		FUZZ_CHECK(cfg.c_root == NULL && cfg.c_user_data == NULL);
+		FUZZ_CHECK(cfg.cf_root == NULL && cfg.cf_user_data == NULL);
 		config_free(&cfg);
 		free(buf);
 		return 0;
 	}
 	FUZZ_CHECK(err[0] == '\0');
-	FUZZ_CHECK(cfg.c_user_data_len <= USER_DATA_MAX);
-	FUZZ_CHECK(cfg.c_user_data == NULL ? cfg.c_user_data_len == 0 : cfg.c_user_data_set);
-	if (cfg.c_opt_set & OPT_SET_HOPLIMIT)
-		FUZZ_CHECK(cfg.c_opt.o_hop_limit >= HOP_LIMIT_MIN &&
-		    cfg.c_opt.o_hop_limit <= HOP_LIMIT_MAX);
-	if (cfg.c_opt_set & OPT_SET_TOKENS)
-		FUZZ_CHECK(cfg.c_opt.o_tokens_required == 0 || cfg.c_opt.o_tokens_required == 1);
-	if (cfg.c_opt_set & OPT_SET_ENDPOINT)
-		FUZZ_CHECK(cfg.c_opt.o_endpoint_enabled == 0 || cfg.c_opt.o_endpoint_enabled == 1);
+	FUZZ_CHECK(cfg.cf_user_data_len <= USER_DATA_MAX);
+	FUZZ_CHECK(cfg.cf_user_data == NULL ? cfg.cf_user_data_len == 0 : cfg.cf_user_data_set);
+	if (cfg.cf_opt_set & OPT_SET_HOPLIMIT)
+		FUZZ_CHECK(cfg.cf_opt.o_hop_limit >= HOP_LIMIT_MIN &&
+		    cfg.cf_opt.o_hop_limit <= HOP_LIMIT_MAX);
+	if (cfg.cf_opt_set & OPT_SET_TOKENS)
+		FUZZ_CHECK(cfg.cf_opt.o_tokens_required == 0 || cfg.cf_opt.o_tokens_required == 1);
+	if (cfg.cf_opt_set & OPT_SET_ENDPOINT)
+		FUZZ_CHECK(cfg.cf_opt.o_endpoint_enabled == 0 || cfg.cf_opt.o_endpoint_enabled == 1);
 	instance_default(&inst, 1700000000);
 	err[0] = '\0';
 	if (instance_apply_config(&inst, &cfg, err, sizeof(err)) == -1)

@@ -102,11 +102,11 @@ fuzz_parse(const uint8_t *data, size_t size)
 	memcpy(out, data, size);
 	err[0] = '\0';
 	if (credproc_parse(out, size, &c, err, sizeof(err)) == 0) {
-		FUZZ_CHECK(c.c_akid[0] != '\0' && c.c_secret[0] != '\0');
-		FUZZ_CHECK(strlen(c.c_akid) <= CRED_AKID_MAX);
-		FUZZ_CHECK(strlen(c.c_secret) <= CRED_SECRET_MAX);
-		FUZZ_CHECK(strlen(c.c_token) <= CRED_TOKEN_MAX);
-		FUZZ_CHECK(c.c_last_updated == 0);
+		FUZZ_CHECK(c.cr_akid[0] != '\0' && c.cr_secret[0] != '\0');
+		FUZZ_CHECK(strlen(c.cr_akid) <= CRED_AKID_MAX);
+		FUZZ_CHECK(strlen(c.cr_secret) <= CRED_SECRET_MAX);
+		FUZZ_CHECK(strlen(c.cr_token) <= CRED_TOKEN_MAX);
+		FUZZ_CHECK(c.cr_last_updated == 0);
 	} else {
 		FUZZ_CHECK(memcmp(&c, &zero, sizeof(c)) == 0);
 		FUZZ_CHECK(fuzz_starts(err, forms));

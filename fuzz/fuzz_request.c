@@ -43,7 +43,7 @@ build_once(void)
 	config_init(&cfg);
 	instance_default(&inst, now);
 	cred_provider_example.cp_fetch(&cred_provider_example, now, take_cred, &role);
-	if (role.c_akid[0] == '\0')
+	if (role.cr_akid[0] == '\0')
 		abort();
 	creds_ec2_placeholder(now, &ec2);
 	memset(&in, 0, sizeof(in));

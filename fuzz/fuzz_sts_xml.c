@@ -3,7 +3,7 @@
  * The input is parsed as a reply to each action, from a heap copy of
  * exactly its length so ASan sees any read past it.  Checked every time:
  *   - 0 with st_ok 1: the four credential fields are non-empty and within
- *     their limits, c_last_updated is 0, AssumeRole has an assumed ARN, and
+ *     their limits, cr_last_updated is 0, AssumeRole has an assumed ARN, and
  *     no STS error is reported;
  *   - 0 with st_ok 0: a non-empty Code and no credentials at all;
  *   - -1: a one-line message of one of the fixed forms, and the result
@@ -40,16 +40,16 @@ fuzz_one(const char *body, size_t size, enum sts_action action)
 	err[0] = '\0';
 	if (sts_xml_parse(body, size, action, &r, err, sizeof(err)) == 0) {
 		FUZZ_CHECK(r.st_http_status == FUZZ_STATUS);
-		FUZZ_CHECK(r.st_cred.c_last_updated == 0);
+		FUZZ_CHECK(r.st_cred.cr_last_updated == 0);
 		FUZZ_CHECK(memchr(r.st_message, '\0', sizeof(r.st_message)) != NULL);
 		FUZZ_CHECK(memchr(r.st_request_id, '\0', sizeof(r.st_request_id)) != NULL);
 		if (r.st_ok == 1) {
-			FUZZ_CHECK(r.st_cred.c_akid[0] != '\0');
-			FUZZ_CHECK(r.st_cred.c_secret[0] != '\0');
-			FUZZ_CHECK(r.st_cred.c_token[0] != '\0');
-			FUZZ_CHECK(strlen(r.st_cred.c_akid) <= CRED_AKID_MAX);
-			FUZZ_CHECK(strlen(r.st_cred.c_secret) <= CRED_SECRET_MAX);
-			FUZZ_CHECK(strlen(r.st_cred.c_token) <= CRED_TOKEN_MAX);
+			FUZZ_CHECK(r.st_cred.cr_akid[0] != '\0');
+			FUZZ_CHECK(r.st_cred.cr_secret[0] != '\0');
+			FUZZ_CHECK(r.st_cred.cr_token[0] != '\0');
+			FUZZ_CHECK(strlen(r.st_cred.cr_akid) <= CRED_AKID_MAX);
+			FUZZ_CHECK(strlen(r.st_cred.cr_secret) <= CRED_SECRET_MAX);
+			FUZZ_CHECK(strlen(r.st_cred.cr_token) <= CRED_TOKEN_MAX);
 			FUZZ_CHECK(strlen(r.st_assumed_arn) < sizeof(r.st_assumed_arn));
 			FUZZ_CHECK(strlen(r.st_assumed_id) < sizeof(r.st_assumed_id));
 			FUZZ_CHECK(r.st_code[0] == '\0');

@@ -281,8 +281,8 @@ void		 fatalx(int code, const char *fmt, ...)
 #define JBUF_MAX		65535	/* bytes in one emitted document (aws-c-auth's limit of a body) */
 
 struct jbuf {
-	struct sbuf	 j_b;		/* SBUF_GROWN(JBUF_MAX) */
-	int		 j_members;	/* members so far in the open object */
+	struct sbuf	 jb_b;		/* SBUF_GROWN(JBUF_MAX) */
+	int		 jb_members;	/* members so far in the open object */
 };
 
 void		 jbuf_init(struct jbuf *j);
@@ -400,10 +400,10 @@ int		 listen_addr_parse(const char *s, struct listen_addr *out, char *err, size_
 
 /* A listening socket as bound. */
 struct sock_bound {
-	int		 sb_fd;		/* non-blocking, close-on-exec */
-	int		 sb_family;
-	unsigned	 sb_port;	/* port 0 resolved */
-	char		 sb_text[SOCK_ADDR_TEXT_MAX];	/* "addr:port" as bound */
+	int		 so_fd;		/* non-blocking, close-on-exec */
+	int		 so_family;
+	unsigned	 so_port;	/* port 0 resolved */
+	char		 so_text[SOCK_ADDR_TEXT_MAX];	/* "addr:port" as bound */
 };
 /* Bind and listen on la.  0 / -1 with err (the address and why). */
 int		 sock_listen(const struct listen_addr *la, struct sock_bound *b, char *err,

@@ -25,21 +25,21 @@ jbuf_init(struct jbuf *j)
 {
 	static const struct sbuf grown = SBUF_GROWN(JBUF_MAX);
 
-	j->j_b = grown;
-	j->j_members = 0;
+	j->jb_b = grown;
+	j->jb_members = 0;
 }
 
 void
 jbuf_free(struct jbuf *j)
 {
-	sbuf_free(&j->j_b);
+	sbuf_free(&j->jb_b);
 	jbuf_init(j);
 }
 
 char *
 jbuf_take(struct jbuf *j, size_t *len)
 {
-	char *p = sbuf_take(&j->j_b, len);
+	char *p = sbuf_take(&j->jb_b, len);
 
 	jbuf_init(j);
 	return p;
@@ -48,7 +48,7 @@ jbuf_take(struct jbuf *j, size_t *len)
 static void
 jbuf_put(struct jbuf *j, const char *s, size_t n)
 {
-	sbuf_put(&j->j_b, s, n);
+	sbuf_put(&j->jb_b, s, n);
 }
 
 /*
@@ -108,21 +108,21 @@ json_quote(struct jbuf *j, const char *s, size_t n)
 void
 json_raw(struct jbuf *j, const char *s)
 {
-	sbuf_puts(&j->j_b, s);
+	sbuf_puts(&j->jb_b, s);
 }
 
 void
 json_begin(struct jbuf *j)
 {
 	jbuf_put(j, "{\n", 2);
-	j->j_members = 0;
+	j->jb_members = 0;
 }
 
 /* Separator and key: ",\n" between members, then `  "key" : `. */
 static void
 json_key(struct jbuf *j, const char *key)
 {
-	if (j->j_members++ > 0)
+	if (j->jb_members++ > 0)
 		jbuf_put(j, ",\n", 2);
 	jbuf_put(j, "  ", 2);
 	json_quote(j, key, strlen(key));
@@ -170,10 +170,10 @@ void
 json_end(struct jbuf *j)
 {
 	/* Jackson prints an empty object as "{ }". */
-	if (j->j_members == 0 && !j->j_b.sb_full && j->j_b.sb_len >= 2 &&
-	    memcmp(j->j_b.sb_p + j->j_b.sb_len - 2, "{\n", 2) == 0) {
-		j->j_b.sb_len -= 1;
-		j->j_b.sb_p[j->j_b.sb_len] = '\0';
+	if (j->jb_members == 0 && !j->jb_b.sb_full && j->jb_b.sb_len >= 2 &&
+	    memcmp(j->jb_b.sb_p + j->jb_b.sb_len - 2, "{\n", 2) == 0) {
+		j->jb_b.sb_len -= 1;
+		j->jb_b.sb_p[j->jb_b.sb_len] = '\0';
 		jbuf_put(j, " }", 2);
 		return;
 	}

@@ -125,10 +125,10 @@ sock_listen(const struct listen_addr *la, struct sock_bound *b, char *err, size_
 	}
 	sl = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	b->sb_fd = fd;
-	b->sb_family = la->la_family;
-	sock_addr_text(&ss, b->sb_text, sizeof(b->sb_text));
-	b->sb_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	b->so_fd = fd;
+	b->so_family = la->la_family;
+	sock_addr_text(&ss, b->so_text, sizeof(b->so_text));
+	b->so_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }

@@ -118,7 +118,7 @@ struct ac_parse {
 	struct aws_section *ap_sec;
 	size_t		 ap_nsec;
 	size_t		 ap_seccap;
-	size_t		 ap_kvcap;	/* capacity of the last section's as_kv */
+	size_t		 ap_kvcap;	/* capacity of the last section's sec_kv */
 	int		 ap_inkey;	/* the last kv's value is open */
 	int		 ap_nested;	/* ... and began empty: a sub-section may follow */
 	size_t		 ap_indent;	/* indentation of the last header or key line */
@@ -270,13 +270,13 @@ ac_section_clear(struct aws_section *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->as_nkv; i++)
-		ac_kv_clear(&s->as_kv[i]);
-	free(s->as_kv);
-	s->as_kv = NULL;
-	s->as_nkv = 0;
-	free(s->as_profile);
-	s->as_profile = NULL;
+	for (i = 0; i < s->sec_nkv; i++)
+		ac_kv_clear(&s->sec_kv[i]);
+	free(s->sec_kv);
+	s->sec_kv = NULL;
+	s->sec_nkv = 0;
+	free(s->sec_profile);
+	s->sec_profile = NULL;
 }
 
 void
@@ -299,9 +299,9 @@ ac_find_kv(const struct aws_section *s, const char *key)
 
 	k.p = key;
 	k.n = strlen(key);
-	for (i = 0; i < s->as_nkv; i++)
-		if (slice_ieq(k, s->as_kv[i].kv_key))
-			return &s->as_kv[i];
+	for (i = 0; i < s->sec_nkv; i++)
+		if (slice_ieq(k, s->sec_kv[i].kv_key))
+			return &s->sec_kv[i];
 	return NULL;
 }
 
@@ -313,7 +313,7 @@ ac_find_section(const struct aws_section *s, size_t n, const char *profile)
 	if (s == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (strcmp(s[i].as_profile, profile) == 0)
+		if (strcmp(s[i].sec_profile, profile) == 0)
 			return &s[i];
 	return NULL;
 }
@@ -366,7 +366,7 @@ ac_close_key(struct ac_parse *ap)
 	if ((v = ac_vbuf_take(&ap->ap_val)) == NULL)
 		return ac_oom(ap);
 	s = ac_last(ap);
-	s->as_kv[s->as_nkv - 1].kv_val = v;
+	s->sec_kv[s->sec_nkv - 1].kv_val = v;
 	return 0;
 }
 
@@ -380,8 +380,8 @@ ac_continuation(struct ac_parse *ap, struct slice t)
 		/* botocore's _parse_nested splits each line at its first '=' */
 		if (memchr(t.p, '=', t.n) == NULL)
 			return ac_fail(ap, "malformed line in sub-section '%s' of [%s] "
-			    "(expected key = value)", s->as_kv[s->as_nkv - 1].kv_key,
-			    s->as_profile);
+			    "(expected key = value)", s->sec_kv[s->sec_nkv - 1].kv_key,
+			    s->sec_profile);
 		return 0;
 	}
 	for (; ap->ap_blanks > 0; ap->ap_blanks--)
@@ -419,20 +419,20 @@ ac_header(struct ac_parse *ap, struct slice t)
 	}
 	s = &ap->ap_sec[ap->ap_nsec];
 	memset(s, 0, sizeof(*s));
-	if ((s->as_profile = mem_strdup(name.p, name.n)) == NULL)
+	if ((s->sec_profile = mem_strdup(name.p, name.n)) == NULL)
 		return ac_oom(ap);
-	if ((he = ac_hash_find(&ap->ap_names, AC_HSEC, s->as_profile)) != NULL) {
-		ac_fail(ap, "duplicate section [%s] (first at line %u)", s->as_profile,
+	if ((he = ac_hash_find(&ap->ap_names, AC_HSEC, s->sec_profile)) != NULL) {
+		ac_fail(ap, "duplicate section [%s] (first at line %u)", s->sec_profile,
 		    he->he_line);
 		ac_section_clear(s);
 		return -1;
 	}
-	if (ac_hash_add(&ap->ap_names, AC_HSEC, s->as_profile, ap->ap_line) == -1) {
+	if (ac_hash_add(&ap->ap_names, AC_HSEC, s->sec_profile, ap->ap_line) == -1) {
 		ac_section_clear(s);
 		return ac_oom(ap);
 	}
-	s->as_file = ap->ap_path;
-	s->as_line = ap->ap_line;
+	s->sec_file = ap->ap_path;
+	s->sec_line = ap->ap_line;
 	ap->ap_nsec++;
 	ap->ap_kvcap = 0;
 	return 0;
@@ -470,20 +470,20 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 			k[i] = (char)(k[i] - 'A' + 'a');
 	if ((he = ac_hash_find(&ap->ap_names, ap->ap_nsec - 1, k)) != NULL) {
 		ac_fail(ap, "duplicate key '%s' in [%s] (first at line %u)", k,
-		    s->as_profile, he->he_line);
+		    s->sec_profile, he->he_line);
 		goto done;
 	}
 	if (ap->ap_nkv >= AC_KV_MAX) {
 		ac_fail(ap, "more than %d keys", AC_KV_MAX);
 		goto done;
 	}
-	if (s->as_nkv == ap->ap_kvcap) {
-		if ((nkv = array_grow(s->as_kv, &ap->ap_kvcap, sizeof(*nkv), AC_GROW_FIRST,
+	if (s->sec_nkv == ap->ap_kvcap) {
+		if ((nkv = array_grow(s->sec_kv, &ap->ap_kvcap, sizeof(*nkv), AC_GROW_FIRST,
 		    SIZE_MAX)) == NULL) {
 			ac_oom(ap);
 			goto done;
 		}
-		s->as_kv = nkv;
+		s->sec_kv = nkv;
 	}
 	if (ac_vbuf_add(&ap->ap_val, val.p, val.n) == -1 ||
 	    ac_hash_add(&ap->ap_names, ap->ap_nsec - 1, k, ap->ap_line) == -1) {
@@ -491,7 +491,7 @@ ac_keyline(struct ac_parse *ap, struct slice t)
 		goto done;
 	}
 	ap->ap_nkv++;
-	kv = &s->as_kv[s->as_nkv++];
+	kv = &s->sec_kv[s->sec_nkv++];
 	kv->kv_key = k;
 	k = NULL;
 	kv->kv_val = NULL;	/* set by ac_close_key */
@@ -546,41 +546,41 @@ ac_apply_defaults(struct ac_parse *ap)
 	size_t i, j, need;
 
 	for (i = 0; i < ap->ap_nsec; i++)
-		if (strcmp(ap->ap_sec[i].as_profile, AC_DEFAULTS_SECTION) == 0)
+		if (strcmp(ap->ap_sec[i].sec_profile, AC_DEFAULTS_SECTION) == 0)
 			d = &ap->ap_sec[i];
-	if (d == NULL || d->as_nkv == 0)
+	if (d == NULL || d->sec_nkv == 0)
 		return 0;
 	for (i = 0; i < ap->ap_nsec; i++) {
 		s = &ap->ap_sec[i];
 		if (s == d)
 			continue;
-		for (need = 0, j = 0; j < d->as_nkv; j++)
-			if (ac_hash_find(&ap->ap_names, i, d->as_kv[j].kv_key) == NULL)
+		for (need = 0, j = 0; j < d->sec_nkv; j++)
+			if (ac_hash_find(&ap->ap_names, i, d->sec_kv[j].kv_key) == NULL)
 				need++;
 		if (need == 0)
 			continue;
 		/* the copies count: a big [DEFAULT] times many sections */
 		if (need > AC_KV_MAX - ap->ap_nkv) {
-			ap->ap_line = d->as_line;
+			ap->ap_line = d->sec_line;
 			return ac_fail(ap, "more than %d keys after copying [%s]'s "
 			    "into every section", AC_KV_MAX, AC_DEFAULTS_SECTION);
 		}
-		if ((nkv = reallocarray(s->as_kv, s->as_nkv + need, sizeof(*nkv))) == NULL)
+		if ((nkv = reallocarray(s->sec_kv, s->sec_nkv + need, sizeof(*nkv))) == NULL)
 			return ac_oom(ap);
-		s->as_kv = nkv;
-		for (j = 0; j < d->as_nkv; j++) {
-			if (ac_hash_find(&ap->ap_names, i, d->as_kv[j].kv_key) != NULL)
+		s->sec_kv = nkv;
+		for (j = 0; j < d->sec_nkv; j++) {
+			if (ac_hash_find(&ap->ap_names, i, d->sec_kv[j].kv_key) != NULL)
 				continue;
-			kv = &s->as_kv[s->as_nkv];
+			kv = &s->sec_kv[s->sec_nkv];
 			memset(kv, 0, sizeof(*kv));
-			kv->kv_file = d->as_kv[j].kv_file;
-			kv->kv_line = d->as_kv[j].kv_line;
-			if ((kv->kv_key = strdup(d->as_kv[j].kv_key)) == NULL ||
-			    (kv->kv_val = strdup(d->as_kv[j].kv_val)) == NULL) {
+			kv->kv_file = d->sec_kv[j].kv_file;
+			kv->kv_line = d->sec_kv[j].kv_line;
+			if ((kv->kv_key = strdup(d->sec_kv[j].kv_key)) == NULL ||
+			    (kv->kv_val = strdup(d->sec_kv[j].kv_val)) == NULL) {
 				ac_kv_clear(kv);
 				return ac_oom(ap);
 			}
-			s->as_nkv++;
+			s->sec_nkv++;
 			ap->ap_nkv++;
 		}
 	}
@@ -647,7 +647,7 @@ ac_profiles(struct ac_parse *ap)
 	memset(&seen, 0, sizeof(seen));
 	for (i = 0; i < ap->ap_nsec; i++) {
 		s = &ap->ap_sec[i];
-		name = ac_profile_name(s->as_profile, ap->ap_is_config, &none);
+		name = ac_profile_name(s->sec_profile, ap->ap_is_config, &none);
 		if (name == NULL) {
 			/*
 			 * Every slot from k to i is now cleared or moved out
@@ -660,8 +660,8 @@ ac_profiles(struct ac_parse *ap)
 			ac_oom(ap);
 			goto done;
 		}
-		free(s->as_profile);
-		s->as_profile = name;
+		free(s->sec_profile);
+		s->sec_profile = name;
 		if ((he = ac_hash_find(&seen, AC_HSEC, name)) != NULL) {
 			/* the table borrows the earlier name: point it at ours */
 			j = he->he_line;

@@ -299,11 +299,11 @@ credproc_parse(const char *out, size_t len, struct cred *c, char *err, size_t er
 		goto fail;
 	}
 
-	if (get_string(root, "AccessKeyId", 1, c->c_akid, sizeof(c->c_akid),
+	if (get_string(root, "AccessKeyId", 1, c->cr_akid, sizeof(c->cr_akid),
 	    err, errlen) < 0 ||
-	    get_string(root, "SecretAccessKey", 1, c->c_secret, sizeof(c->c_secret),
+	    get_string(root, "SecretAccessKey", 1, c->cr_secret, sizeof(c->cr_secret),
 	    err, errlen) < 0 ||
-	    get_string(root, "SessionToken", 0, c->c_token, sizeof(c->c_token),
+	    get_string(root, "SessionToken", 0, c->cr_token, sizeof(c->cr_token),
 	    err, errlen) < 0)
 		goto fail;
 
@@ -313,13 +313,13 @@ credproc_parse(const char *out, size_t len, struct cred *c, char *err, size_t er
 		goto fail;
 	if (r == 0) {
 		n = strlen(when);
-		if (parse_iso8601(when, n, &c->c_expiration) != 0) {
+		if (parse_iso8601(when, n, &c->cr_expiration) != 0) {
 			errf(err, errlen, "Expiration is not an ISO 8601 date-time "
 			    "(like 2025-06-02T09:20:28Z)");
 			goto fail;
 		}
 	}
-	c->c_last_updated = 0;	/* the caller knows when */
+	c->cr_last_updated = 0;	/* the caller knows when */
 	rc = 0;
 fail:
 	json_decref(root);

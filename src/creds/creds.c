@@ -38,7 +38,7 @@
 
 #define BACKOFF_JITTER_PCT	20	/* backoff varies by +-this percent */
 
-/* Fill c_token with the base64 of text repeated n times. */
+/* Fill cr_token with the base64 of text repeated n times. */
 static void
 token_text(struct cred *c, const char *text, int n)
 {
@@ -50,8 +50,8 @@ token_text(struct cred *c, const char *text, int n)
 		memcpy(raw + off, text, len);
 		off += len;
 	}
-	if (b64_encode(raw, off, c->c_token, sizeof(c->c_token), 0, 0) == 0)
-		c->c_token[0] = '\0';
+	if (b64_encode(raw, off, c->cr_token, sizeof(c->cr_token), 0, 0) == 0)
+		c->cr_token[0] = '\0';
 }
 
 /* Copy a C string into a fixed field; -1 if it does not fit. */
@@ -85,12 +85,12 @@ example_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg
 
 	(void)cp;
 	memset(&c, 0, sizeof(c));
-	field_set(c.c_akid, sizeof(c.c_akid), EXAMPLE_AKID);
-	field_set(c.c_secret, sizeof(c.c_secret), EXAMPLE_SECRET);
+	field_set(c.cr_akid, sizeof(c.cr_akid), EXAMPLE_AKID);
+	field_set(c.cr_secret, sizeof(c.cr_secret), EXAMPLE_SECRET);
 	token_text(&c, EXAMPLE_TOKEN_TEXT, EXAMPLE_TOKEN_REPEAT);
 	/* No upstream expiry: they "last" as long as an EC2 role's do. */
-	c.c_last_updated = now;
-	c.c_expiration = now + CRED_LIFETIME_EXAMPLE;
+	c.cr_last_updated = now;
+	c.cr_expiration = now + CRED_LIFETIME_EXAMPLE;
 	done(arg, 1, &c, NULL);
 	cred_wipe(&c);
 }
@@ -107,11 +107,11 @@ void
 creds_ec2_placeholder(time_t now, struct cred *out)
 {
 	memset(out, 0, sizeof(*out));
-	field_set(out->c_akid, sizeof(out->c_akid), EC2_AKID);
-	field_set(out->c_secret, sizeof(out->c_secret), EC2_SECRET);
+	field_set(out->cr_akid, sizeof(out->cr_akid), EC2_AKID);
+	field_set(out->cr_secret, sizeof(out->cr_secret), EC2_SECRET);
 	token_text(out, EC2_TOKEN_TEXT, 1);
-	out->c_last_updated = now;
-	out->c_expiration = now + CRED_LIFETIME_EXAMPLE;
+	out->cr_last_updated = now;
+	out->cr_expiration = now + CRED_LIFETIME_EXAMPLE;
 }
 
 /* noinline: GCC's object-size check mistakes &cred for its first member */
@@ -126,7 +126,7 @@ cred_wipe(struct cred *c)
 time_t
 cred_served_expiration(const struct cred *c, time_t fetched)
 {
-	return c->c_expiration != 0 ? c->c_expiration : fetched + CRED_ROLLING_LIFETIME;
+	return c->cr_expiration != 0 ? c->cr_expiration : fetched + CRED_ROLLING_LIFETIME;
 }
 
 time_t
@@ -134,8 +134,8 @@ cred_refresh_at(const struct cred *c, time_t fetched, time_t now, uint32_t rnd)
 {
 	time_t jitter = (time_t)(rnd % (CRED_REFRESH_JITTER + 1)), at;
 
-	if (c->c_expiration != 0)
-		at = c->c_expiration - CRED_REFRESH_AHEAD - jitter;
+	if (c->cr_expiration != 0)
+		at = c->cr_expiration - CRED_REFRESH_AHEAD - jitter;
 	else	/* keep the rolling Expiration at least CRED_MIN_AHEAD away */
 		at = fetched + CRED_ROLLING_LIFETIME - CRED_MIN_AHEAD - jitter;
 	if (at < now + CRED_REFRESH_MIN_GAP)
@@ -194,8 +194,8 @@ cache_failed(struct cred_cache *cc, time_t now, const char *err, int first)
 		return;
 	if (cc->cc_have)
 		log_warn("credentials from %s: %s; still serving %s (expires in %ld s); "
-		    "retrying in %u s", cc->cc_prov->cp_desc, err, cc->cc_cur.c_akid,
-		    (long)(cc->cc_cur.c_expiration - now), wait);
+		    "retrying in %u s", cc->cc_prov->cp_desc, err, cc->cc_cur.cr_akid,
+		    (long)(cc->cc_cur.cr_expiration - now), wait);
 	else
 		log_warn("credentials from %s: %s; retrying in %u s", cc->cc_prov->cp_desc,
 		    err, wait);
@@ -213,29 +213,29 @@ cache_result(struct cred_cache *cc, time_t now, int ok, const struct cred *c, co
 		cache_failed(cc, now, err != NULL ? err : "failed", first);
 		return;
 	}
-	if (c->c_akid[0] == '\0' || c->c_secret[0] == '\0') {
+	if (c->cr_akid[0] == '\0' || c->cr_secret[0] == '\0') {
 		cache_failed(cc, now, "no access key id or secret access key", first);
 		return;
 	}
-	if (c->c_token[0] == '\0' && !cc->cc_allow_long_term) {
+	if (c->cr_token[0] == '\0' && !cc->cc_allow_long_term) {
 		/* the JavaScript SDK and others require a Token */
 		snprintf(why, sizeof(why), "access key %s is a long-term key (no session token); "
-		    "serve it as it is with --allow-long-term-keys", c->c_akid);
+		    "serve it as it is with --allow-long-term-keys", c->cr_akid);
 		cache_failed(cc, now, why, first);
 		return;
 	}
-	if (c->c_expiration != 0 && c->c_expiration <= now) {
-		snprintf(why, sizeof(why), "access key %s expired %ld s ago", c->c_akid,
-		    (long)(now - c->c_expiration));
+	if (c->cr_expiration != 0 && c->cr_expiration <= now) {
+		snprintf(why, sizeof(why), "access key %s expired %ld s ago", c->cr_akid,
+		    (long)(now - c->cr_expiration));
 		cache_failed(cc, now, why, first);
 		return;
 	}
 	cc->cc_next = cred_refresh_at(c, now, now, rnd32());
 	cred_wipe(&cc->cc_cur);
 	cc->cc_cur = *c;
-	if (cc->cc_cur.c_last_updated == 0)
-		cc->cc_cur.c_last_updated = now;
-	cc->cc_cur.c_expiration = cred_served_expiration(c, now);
+	if (cc->cc_cur.cr_last_updated == 0)
+		cc->cc_cur.cr_last_updated = now;
+	cc->cc_cur.cr_expiration = cred_served_expiration(c, now);
 	cc->cc_fetched = now;
 	cc->cc_have = 1;
 	cc->cc_n_ok++;
@@ -243,9 +243,9 @@ cache_result(struct cred_cache *cc, time_t now, int ok, const struct cred *c, co
 	cc->cc_error[0] = '\0';
 	if (!first)	/* the first is the start-up's to report, with how it chose */
 		log_info("credentials from %s: access key %s, expiring in %ld s%s",
-		    cc->cc_prov->cp_desc, cc->cc_cur.c_akid,
-		    (long)(cc->cc_cur.c_expiration - now),
-		    c->c_expiration == 0 ? " (no expiry of their own: a rolling Expiration)" : "");
+		    cc->cc_prov->cp_desc, cc->cc_cur.cr_akid,
+		    (long)(cc->cc_cur.cr_expiration - now),
+		    c->cr_expiration == 0 ? " (no expiry of their own: a rolling Expiration)" : "");
 	cache_changed(cc);
 }
 
@@ -282,10 +282,10 @@ cred_cache_refresh(struct cred_cache *cc, time_t now)
 void
 cred_cache_tick(struct cred_cache *cc, time_t now)
 {
-	if (cc->cc_have && cc->cc_cur.c_expiration <= now) {
+	if (cc->cc_have && cc->cc_cur.cr_expiration <= now) {
 		cc->cc_have = 0;
 		log_err("credentials %s from %s expired; the credentials path answers 404 "
-		    "until a refresh succeeds%s%s", cc->cc_cur.c_akid, cc->cc_prov->cp_desc,
+		    "until a refresh succeeds%s%s", cc->cc_cur.cr_akid, cc->cc_prov->cp_desc,
 		    cc->cc_error[0] ? ": " : "", cc->cc_error);
 		cred_wipe(&cc->cc_cur);
 		cache_changed(cc);
@@ -319,14 +319,14 @@ env_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 		done(arg, 0, NULL, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set");
 		return;
 	}
-	if (field_set(c.c_akid, sizeof(c.c_akid), akid) == -1 ||
-	    field_set(c.c_secret, sizeof(c.c_secret), secret) == -1 ||
-	    (token != NULL && field_set(c.c_token, sizeof(c.c_token), token) == -1)) {
+	if (field_set(c.cr_akid, sizeof(c.cr_akid), akid) == -1 ||
+	    field_set(c.cr_secret, sizeof(c.cr_secret), secret) == -1 ||
+	    (token != NULL && field_set(c.cr_token, sizeof(c.cr_token), token) == -1)) {
 		cred_wipe(&c);
 		done(arg, 0, NULL, "a credential in the environment is too long");
 		return;
 	}
-	if (exp != NULL && *exp != '\0' && parse_iso8601(exp, strlen(exp), &c.c_expiration) == -1) {
+	if (exp != NULL && *exp != '\0' && parse_iso8601(exp, strlen(exp), &c.cr_expiration) == -1) {
 		cred_wipe(&c);
 		done(arg, 0, NULL, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time "
 		    "(YYYY-MM-DDTHH:MM:SSZ)");
@@ -385,9 +385,9 @@ profile_static(const struct aws_conf *ac, const char *name, struct cred *c, char
 		    "aws_secret_access_key", where->kv_file, where->kv_line, name);
 		return -1;
 	}
-	if (field_set(c->c_akid, sizeof(c->c_akid), akid) == -1 ||
-	    field_set(c->c_secret, sizeof(c->c_secret), secret) == -1 ||
-	    (token != NULL && field_set(c->c_token, sizeof(c->c_token), token) == -1)) {
+	if (field_set(c->cr_akid, sizeof(c->cr_akid), akid) == -1 ||
+	    field_set(c->cr_secret, sizeof(c->cr_secret), secret) == -1 ||
+	    (token != NULL && field_set(c->cr_token, sizeof(c->cr_token), token) == -1)) {
 		snprintf(err, errlen, "%s:%u: a key of profile %s is too long", where->kv_file,
 		    where->kv_line, name);
 		return -1;

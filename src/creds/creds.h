@@ -71,11 +71,11 @@
 
 /* A set of credentials as a provider hands them over (contract §8.6). */
 struct cred {
-	char		 c_akid[CRED_AKID_MAX + 1];
-	char		 c_secret[CRED_SECRET_MAX + 1];
-	char		 c_token[CRED_TOKEN_MAX + 1];	/* "" when none */
-	time_t		 c_expiration;	/* true expiry, wall clock; 0 when the source has none */
-	time_t		 c_last_updated;/* when they were obtained, wall clock */
+	char		 cr_akid[CRED_AKID_MAX + 1];
+	char		 cr_secret[CRED_SECRET_MAX + 1];
+	char		 cr_token[CRED_TOKEN_MAX + 1];	/* "" when none */
+	time_t		 cr_expiration;	/* true expiry, wall clock; 0 when the source has none */
+	time_t		 cr_last_updated;/* when they were obtained, wall clock */
 };
 
 /* ------------------------------------------------------------------ */
@@ -205,15 +205,15 @@ struct role_registry {
 };
 
 struct role {
-	char		 r_key[ROLE_KEY_MAX + 1];	/* the registry's key, fixed */
-	char		 r_name[ROLE_NAME_MAX + 1];	/* the role's name as served */
-	char		 r_account[ROLE_ACCOUNT_MAX + 1];	/* its ARN's account; "": the instance's */
-	struct cred_cache r_cache;	/* owns the provider */
-	struct role_view *r_view;	/* the current rendering (one reference), or NULL */
-	struct role_registry *r_reg;
-	int		 r_retired;	/* removed: no longer rendered nor found */
-	int		 r_calling;	/* in the owner's callback about this role */
-	struct role	*r_next;	/* in rg_retired */
+	char		 ro_key[ROLE_KEY_MAX + 1];	/* the registry's key, fixed */
+	char		 ro_name[ROLE_NAME_MAX + 1];	/* the role's name as served */
+	char		 ro_account[ROLE_ACCOUNT_MAX + 1];	/* its ARN's account; "": the instance's */
+	struct cred_cache ro_cache;	/* owns the provider */
+	struct role_view *ro_view;	/* the current rendering (one reference), or NULL */
+	struct role_registry *ro_reg;
+	int		 ro_retired;	/* removed: no longer rendered nor found */
+	int		 ro_calling;	/* in the owner's callback about this role */
+	struct role	*ro_next;	/* in rg_retired */
 };
 
 /* An empty registry whose roles are rendered by rr (copied); changed may be NULL. */
@@ -404,11 +404,11 @@ struct aws_kv {
 };
 
 struct aws_section {
-	char		*as_profile;	/* profile name ("default", "dev") */
-	struct aws_kv	*as_kv;
-	size_t		 as_nkv;
-	const char	*as_file;
-	unsigned	 as_line;	/* line of the [header] */
+	char		*sec_profile;	/* profile name ("default", "dev") */
+	struct aws_kv	*sec_kv;
+	size_t		 sec_nkv;
+	const char	*sec_file;
+	unsigned	 sec_line;	/* line of the [header] */
 };
 
 struct aws_conf {
@@ -532,7 +532,7 @@ struct sts_req {
 /* What came back: credentials, or STS's error. */
 struct sts_result {
 	int		 st_ok;		/* 1: st_cred holds credentials */
-	struct cred	 st_cred;	/* c_expiration from STS's Expiration */
+	struct cred	 st_cred;	/* cr_expiration from STS's Expiration */
 	char		 st_assumed_arn[STS_ARN_MAX];	/* AssumedRoleUser/Arn (AssumeRole) */
 	char		 st_assumed_id[256];		/* AssumedRoleUser/AssumedRoleId */
 	long		 st_http_status;

@@ -112,7 +112,7 @@ sts_answer(void *arg, const struct sts_result *r, const char *terr)
 	}
 	cred_wipe(&x->cur);
 	x->cur = r->st_cred;
-	x->cur.c_last_updated = 0;	/* the cache stamps it */
+	x->cur.cr_last_updated = 0;	/* the cache stamps it */
 	if (x->nsteps == 0) {
 		sts_finish(x, 1, NULL);
 		return;
@@ -133,7 +133,7 @@ sts_next(struct sts_ctx *x)
 	rq.sr_base = &x->cur;
 	if (x->nsteps == 0) {
 		/* long-term keys only: session keys pass as they are */
-		if (x->cur.c_token[0] != '\0' || x->allow_long_term) {
+		if (x->cur.cr_token[0] != '\0' || x->allow_long_term) {
 			sts_finish(x, 1, NULL);
 			return;
 		}
@@ -182,8 +182,8 @@ cred_base_fresh(const struct cred_base *b, time_t now)
 {
 	if (!b->b_have)
 		return 0;
-	if (b->b_cur.c_expiration != 0)
-		return now < b->b_cur.c_expiration - CRED_BASE_AHEAD;
+	if (b->b_cur.cr_expiration != 0)
+		return now < b->b_cur.cr_expiration - CRED_BASE_AHEAD;
 	return now < b->b_fetched + CRED_BASE_KEEP_MAX;
 }
 

@@ -66,16 +66,16 @@ static void
 role_changed(void *arg)
 {
 	struct role *r = arg;
-	struct role_registry *rg = r->r_reg;
+	struct role_registry *rg = r->ro_reg;
 
-	if (r->r_retired)
+	if (r->ro_retired)
 		return;
 	registry_render(r, rg->rg_clock());
 	/* the owner may remove r: the cache that called us is still running */
-	r->r_calling = 1;
+	r->ro_calling = 1;
 	if (rg->rg_changed != NULL)
 		rg->rg_changed(rg->rg_arg, r);
-	r->r_calling = 0;
+	r->ro_calling = 0;
 }
 
 /* Room for one more role in the table.  0 / -1. */
@@ -118,12 +118,12 @@ registry_add(struct role_registry *rg, const char *key, const char *name,
 		snprintf(err, errlen, "role registry: out of memory");
 		goto fail;
 	}
-	memcpy(r->r_key, key, klen + 1);
-	snprintf(r->r_name, sizeof(r->r_name), "%s", name);
-	snprintf(r->r_account, sizeof(r->r_account), "%s", account);
-	r->r_reg = rg;
-	cred_cache_init(&r->r_cache, prov, role_changed, r);
-	r->r_cache.cc_clock = rg->rg_clock;
+	memcpy(r->ro_key, key, klen + 1);
+	snprintf(r->ro_name, sizeof(r->ro_name), "%s", name);
+	snprintf(r->ro_account, sizeof(r->ro_account), "%s", account);
+	r->ro_reg = rg;
+	cred_cache_init(&r->ro_cache, prov, role_changed, r);
+	r->ro_cache.cc_clock = rg->rg_clock;
 	rg->rg_roles[rg->rg_n++] = r;
 	return r;
 fail:
@@ -138,7 +138,7 @@ registry_find(const struct role_registry *rg, const char *key)
 	size_t i;
 
 	for (i = 0; i < rg->rg_n; i++)
-		if (strcmp(rg->rg_roles[i]->r_key, key) == 0)
+		if (strcmp(rg->rg_roles[i]->ro_key, key) == 0)
 			return rg->rg_roles[i];
 	return NULL;
 }
@@ -147,9 +147,9 @@ registry_find(const struct role_registry *rg, const char *key)
 static void
 role_free(struct role *r)
 {
-	if (r->r_view != NULL)
-		r->r_reg->rg_render.rr_unref(r->r_view);
-	cred_cache_free(&r->r_cache);
+	if (r->ro_view != NULL)
+		r->ro_reg->rg_render.rr_unref(r->ro_view);
+	cred_cache_free(&r->ro_cache);
 	explicit_bzero(r, sizeof(*r));
 	free(r);
 }
@@ -164,17 +164,17 @@ registry_remove(struct role_registry *rg, struct role *r)
 	if (i == rg->rg_n)
 		return;		/* not ours, or removed already */
 	rg->rg_roles[i] = rg->rg_roles[--rg->rg_n];
-	if (!r->r_cache.cc_busy && !r->r_calling) {
+	if (!r->ro_cache.cc_busy && !r->ro_calling) {
 		role_free(r);
 		return;
 	}
-	r->r_retired = 1;
-	r->r_cache.cc_again = 0;	/* the fetch under way is its last */
-	if (r->r_view != NULL) {
-		rg->rg_render.rr_unref(r->r_view);
-		r->r_view = NULL;
+	r->ro_retired = 1;
+	r->ro_cache.cc_again = 0;	/* the fetch under way is its last */
+	if (r->ro_view != NULL) {
+		rg->rg_render.rr_unref(r->ro_view);
+		r->ro_view = NULL;
 	}
-	r->r_next = rg->rg_retired;
+	r->ro_next = rg->rg_retired;
 	rg->rg_retired = r;
 }
 
@@ -185,28 +185,28 @@ registry_rename(struct role *r, const char *name, const char *account)
 
 	if (!name_ok(name, account, err, sizeof(err)))
 		return -1;
-	snprintf(r->r_name, sizeof(r->r_name), "%s", name);
-	snprintf(r->r_account, sizeof(r->r_account), "%s", account);
+	snprintf(r->ro_name, sizeof(r->ro_name), "%s", name);
+	snprintf(r->ro_account, sizeof(r->ro_account), "%s", account);
 	return 0;
 }
 
 void
 registry_refresh(struct role *r, time_t now)
 {
-	cred_cache_refresh(&r->r_cache, now);
+	cred_cache_refresh(&r->ro_cache, now);
 }
 
 int
 registry_render(struct role *r, time_t now)
 {
-	struct role_renderer *rr = &r->r_reg->rg_render;
+	struct role_renderer *rr = &r->ro_reg->rg_render;
 	struct role_view *v;
 
-	if (r->r_retired || (v = rr->rr_render(rr->rr_arg, r, now)) == NULL)
+	if (r->ro_retired || (v = rr->rr_render(rr->rr_arg, r, now)) == NULL)
 		return -1;
-	if (r->r_view != NULL)
-		rr->rr_unref(r->r_view);
-	r->r_view = v;
+	if (r->ro_view != NULL)
+		rr->rr_unref(r->ro_view);
+	r->ro_view = v;
 	return 0;
 }
 
@@ -231,13 +231,13 @@ registry_tick(struct role_registry *rg, time_t now)
 	 * may then skip; the next one covers it.
 	 */
 	for (i = 0; i < rg->rg_n; i++)
-		cred_cache_tick(&rg->rg_roles[i]->r_cache, now);
+		cred_cache_tick(&rg->rg_roles[i]->ro_cache, now);
 	for (pp = &rg->rg_retired; (r = *pp) != NULL;) {
-		if (r->r_cache.cc_busy || r->r_calling) {
-			pp = &r->r_next;
+		if (r->ro_cache.cc_busy || r->ro_calling) {
+			pp = &r->ro_next;
 			continue;
 		}
-		*pp = r->r_next;
+		*pp = r->ro_next;
 		role_free(r);
 	}
 }
@@ -250,7 +250,7 @@ registry_free(struct role_registry *rg)
 	while (rg->rg_n > 0)
 		role_free(rg->rg_roles[--rg->rg_n]);
 	while ((r = rg->rg_retired) != NULL) {
-		rg->rg_retired = r->r_next;
+		rg->rg_retired = r->ro_next;
 		role_free(r);
 	}
 	free(rg->rg_roles);

@@ -198,9 +198,9 @@ typedef void (*sts_done_fn)(void *, const struct sts_result *, const char *);
 
 /* One socket libcurl asked us to watch. */
 struct sts_sock {
-	int		 ss_used;
-	uint32_t	 ss_events;	/* what is registered with the loop */
-	struct loop_watch ss_watch;
+	int		 sck_used;
+	uint32_t	 sck_events;	/* what is registered with the loop */
+	struct loop_watch sck_watch;
 };
 
 /* One transfer in flight. */
@@ -486,9 +486,9 @@ sts_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 	if (what == CURL_POLL_REMOVE) {
 		/* libcurl forgets the socket and its assigned pointer itself */
 		if (ss != NULL) {
-			loop_watch_del(&ss->ss_watch);
-			ss->ss_used = 0;
-			ss->ss_events = 0;
+			loop_watch_del(&ss->sck_watch);
+			ss->sck_used = 0;
+			ss->sck_events = 0;
 		}
 		return 0;
 	}
@@ -497,7 +497,7 @@ sts_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= EPOLLOUT;
 	if (ss == NULL) {
-		for (i = 0; i < STS_SOCKETS_MAX && sts.socks[i].ss_used; i++)
+		for (i = 0; i < STS_SOCKETS_MAX && sts.socks[i].sck_used; i++)
 			;
 		if (i == STS_SOCKETS_MAX) {
 			/* libcurl (7.85 on) fails the transfers on -1 */
@@ -505,20 +505,20 @@ sts_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 			return -1;
 		}
 		ss = &sts.socks[i];
-		ss->ss_used = 1;
-		ss->ss_events = 0;
-		ss->ss_watch.lw_fd = -1;
+		ss->sck_used = 1;
+		ss->sck_events = 0;
+		ss->sck_watch.lw_fd = -1;
 		curl_multi_assign(sts.multi, s, ss);
-	} else if (ss->ss_events == events)
+	} else if (ss->sck_events == events)
 		return 0;
 	/* loop_watch_add only adds: changing the events is a delete and an add */
-	loop_watch_del(&ss->ss_watch);
-	ss->ss_events = 0;
-	if (loop_watch_add(&ss->ss_watch, s, events, sts_on_sock, ss) == -1) {
+	loop_watch_del(&ss->sck_watch);
+	ss->sck_events = 0;
+	if (loop_watch_add(&ss->sck_watch, s, events, sts_on_sock, ss) == -1) {
 		log_err("STS: watching socket %d: %s", (int)s, strerror(errno));
 		return -1;
 	}
-	ss->ss_events = events;
+	ss->sck_events = events;
 	return 0;
 }
 
@@ -785,7 +785,7 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 		    STS_CALLS_MAX, STS_QUEUE_MAX);
 		goto fail;
 	}
-	if (b == NULL || b->c_akid[0] == '\0' || b->c_secret[0] == '\0') {
+	if (b == NULL || b->cr_akid[0] == '\0' || b->cr_secret[0] == '\0') {
 		snprintf(err, errlen, "STS: no signing credentials");
 		goto fail;
 	}
@@ -806,9 +806,9 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 	    "Content-Type: application/x-www-form-urlencoded; charset=utf-8")) == NULL)
 		goto nomem;
 	j->j_headers = nl;
-	if (b->c_token[0] != '\0') {
+	if (b->cr_token[0] != '\0') {
 		if (sts_buf_add(&tok, "X-Amz-Security-Token: ", 22) == -1 ||
-		    sts_buf_add(&tok, b->c_token, strlen(b->c_token)) == -1)
+		    sts_buf_add(&tok, b->cr_token, strlen(b->cr_token)) == -1)
 			goto nomem;
 		if ((nl = curl_slist_append(j->j_headers, tok.sb_p)) == NULL)
 			goto nomem;
@@ -828,8 +828,8 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 	STS_SETOPT(j->j_easy, CURLOPT_POSTFIELDSIZE, (long)j->j_form.sb_len);
 	STS_SETOPT(j->j_easy, CURLOPT_HTTPHEADER, j->j_headers);
 	STS_SETOPT(j->j_easy, CURLOPT_AWS_SIGV4, sts.sigv4);
-	STS_SETOPT(j->j_easy, CURLOPT_USERNAME, b->c_akid);
-	STS_SETOPT(j->j_easy, CURLOPT_PASSWORD, b->c_secret);
+	STS_SETOPT(j->j_easy, CURLOPT_USERNAME, b->cr_akid);
+	STS_SETOPT(j->j_easy, CURLOPT_PASSWORD, b->cr_secret);
 	STS_SETOPT(j->j_easy, CURLOPT_USERAGENT, sts.useragent);
 	STS_SETOPT(j->j_easy, CURLOPT_TIMEOUT_MS, (long)STS_TIMEOUT_MS);
 	STS_SETOPT(j->j_easy, CURLOPT_CONNECTTIMEOUT_MS, (long)STS_CONNECT_TIMEOUT_MS);
@@ -915,10 +915,10 @@ sts_cleanup(void)
 	sts.multi = NULL;
 	loop_timer_cancel(&sts.timer);
 	for (i = 0; i < STS_SOCKETS_MAX; i++) {
-		if (sts.socks[i].ss_used)
-			loop_watch_del(&sts.socks[i].ss_watch);
-		sts.socks[i].ss_used = 0;
-		sts.socks[i].ss_events = 0;
+		if (sts.socks[i].sck_used)
+			loop_watch_del(&sts.socks[i].sck_watch);
+		sts.socks[i].sck_used = 0;
+		sts.socks[i].sck_events = 0;
 	}
 	if (sts.global_inited)
 		curl_global_cleanup();

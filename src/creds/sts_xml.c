@@ -269,18 +269,18 @@ sx_text_open(struct sx_state *st, enum sx_node n)
 		t->t_flags = SX_F_STRICT;
 		break;
 	case SX_AKID:
-		t->t_dst = r->st_cred.c_akid;
-		t->t_cap = sizeof(r->st_cred.c_akid);
+		t->t_dst = r->st_cred.cr_akid;
+		t->t_cap = sizeof(r->st_cred.cr_akid);
 		t->t_flags = SX_F_STRICT;
 		break;
 	case SX_SECRET:
-		t->t_dst = r->st_cred.c_secret;
-		t->t_cap = sizeof(r->st_cred.c_secret);
+		t->t_dst = r->st_cred.cr_secret;
+		t->t_cap = sizeof(r->st_cred.cr_secret);
 		t->t_flags = SX_F_STRICT;
 		break;
 	case SX_TOKEN:
-		t->t_dst = r->st_cred.c_token;
-		t->t_cap = sizeof(r->st_cred.c_token);
+		t->t_dst = r->st_cred.cr_token;
+		t->t_cap = sizeof(r->st_cred.cr_token);
 		t->t_flags = SX_F_STRICT;
 		break;
 	case SX_EXP:
@@ -603,16 +603,16 @@ sx_finish(struct sx_state *st)
 		sx_fail(st, "%s has no <Credentials>", sx_names[st->s_root]);
 		return -1;
 	}
-	if (sx_need(st, SX_AKID, r->st_cred.c_akid) == -1 ||
-	    sx_need(st, SX_SECRET, r->st_cred.c_secret) == -1 ||
-	    sx_need(st, SX_TOKEN, r->st_cred.c_token) == -1 ||
+	if (sx_need(st, SX_AKID, r->st_cred.cr_akid) == -1 ||
+	    sx_need(st, SX_SECRET, r->st_cred.cr_secret) == -1 ||
+	    sx_need(st, SX_TOKEN, r->st_cred.cr_token) == -1 ||
 	    sx_need(st, SX_EXP, st->s_exp) == -1)
 		return -1;
-	if (parse_iso8601(st->s_exp, strlen(st->s_exp), &r->st_cred.c_expiration) == -1) {
+	if (parse_iso8601(st->s_exp, strlen(st->s_exp), &r->st_cred.cr_expiration) == -1) {
 		sx_fail(st, "<Expiration> is not an ISO 8601 UTC time");
 		return -1;
 	}
-	r->st_cred.c_last_updated = 0;
+	r->st_cred.cr_last_updated = 0;
 	r->st_ok = 1;
 	return 0;
 }

@@ -67,9 +67,9 @@ enum conn_state { CS_FREE, CS_READ, CS_PARKED, CS_WRITE, CS_LINGER };
 struct service;
 
 struct listener {
-	struct loop_watch l_w;
-	struct sock_bound l_sb;
-	struct service	*l_svc;
+	struct loop_watch li_w;
+	struct sock_bound li_sb;
+	struct service	*li_svc;
 };
 
 struct conn {
@@ -98,19 +98,19 @@ struct clist {
 };
 
 struct service {
-	const struct http_service *s_def;
-	struct http_limits s_lim;
-	struct listener	 s_lst[LISTEN_MAX];
-	size_t		 s_nlst;
-	int		 s_accepting;	/* listeners wait for EPOLLIN */
-	struct conn	*s_pool;
-	size_t		 s_pool_fresh;	/* slots from here on were never used */
-	char		*s_hstate;	/* hl_conn_max handler states */
-	struct conn	*s_free;
-	size_t		 s_nopen;
-	struct clist	 s_req;		/* READ, PARKED and WRITE, by accept time */
-	struct clist	 s_linger;	/* LINGER, by linger start */
-	struct clients	 s_clients;
+	const struct http_service *se_def;
+	struct http_limits se_lim;
+	struct listener	 se_lst[LISTEN_MAX];
+	size_t		 se_nlst;
+	int		 se_accepting;	/* listeners wait for EPOLLIN */
+	struct conn	*se_pool;
+	size_t		 se_pool_fresh;	/* slots from here on were never used */
+	char		*se_hstate;	/* hl_conn_max handler states */
+	struct conn	*se_free;
+	size_t		 se_nopen;
+	struct clist	 se_req;		/* READ, PARKED and WRITE, by accept time */
+	struct clist	 se_linger;	/* LINGER, by linger start */
+	struct clients	 se_clients;
 };
 
 static struct {
@@ -147,8 +147,8 @@ date_now(void)
 static void
 hit(const struct service *s, enum http_hit h)
 {
-	if (s->s_def->sv_hits[h] != NULL)
-		(*s->s_def->sv_hits[h])++;
+	if (s->se_def->sv_hits[h] != NULL)
+		(*s->se_def->sv_hits[h])++;
 }
 
 static size_t
@@ -157,7 +157,7 @@ conns_open(void)
 	size_t i, n = 0;
 
 	for (i = 0; i < srv.nsvc; i++)
-		n += srv.svc[i].s_nopen;
+		n += srv.svc[i].se_nopen;
 	return n;
 }
 
@@ -190,7 +190,7 @@ clist_del(struct clist *l, struct conn *c)
 static int
 pool_full(const struct service *s)
 {
-	return s->s_free == NULL && s->s_pool_fresh == s->s_lim.hl_conn_max;
+	return s->se_free == NULL && s->se_pool_fresh == s->se_lim.hl_conn_max;
 }
 
 /* Listen (EPOLLIN) or pause (events 0: a listener reports nothing else). */
@@ -199,12 +199,12 @@ accepting_set(struct service *s, int on)
 {
 	size_t i;
 
-	if (s->s_accepting == on)
+	if (s->se_accepting == on)
 		return;
-	for (i = 0; i < s->s_nlst; i++)
-		if (loop_watch_set(&s->s_lst[i].l_w, on ? EPOLLIN : 0) == -1)
-			log_warn("%s: epoll_ctl: %s", s->s_lst[i].l_sb.sb_text, strerror(errno));
-	s->s_accepting = on;
+	for (i = 0; i < s->se_nlst; i++)
+		if (loop_watch_set(&s->se_lst[i].li_w, on ? EPOLLIN : 0) == -1)
+			log_warn("%s: epoll_ctl: %s", s->se_lst[i].li_sb.so_text, strerror(errno));
+	s->se_accepting = on;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -212,8 +212,8 @@ accepting_set(struct service *s, int on)
 static void
 conn_release(struct conn *c)
 {
-	if (c->c_answered && c->c_svc->s_def->sv_release != NULL)
-		c->c_svc->s_def->sv_release(c->c_hstate);
+	if (c->c_answered && c->c_svc->se_def->sv_release != NULL)
+		c->c_svc->se_def->sv_release(c->c_hstate);
 	c->c_answered = 0;
 }
 
@@ -223,9 +223,9 @@ conn_close(struct conn *c)
 	struct service *s = c->c_svc;
 
 	if (c->c_state == CS_LINGER)
-		clist_del(&s->s_linger, c);
+		clist_del(&s->se_linger, c);
 	else
-		clist_del(&s->s_req, c);
+		clist_del(&s->se_req, c);
 	if (c->c_state == CS_PARKED)
 		srv.nparked--;
 	close(c->c_w.lw_fd);	/* also removes it from the epoll set */
@@ -234,17 +234,17 @@ conn_close(struct conn *c)
 	conn_release(c);
 	c->c_state = CS_FREE;
 	if (c->c_client >= 0)
-		clients_release(&s->s_clients, c->c_client, loop_now_ms());
+		clients_release(&s->se_clients, c->c_client, loop_now_ms());
 	c->c_client = -1;
-	c->c_next = s->s_free;
-	s->s_free = c;
-	s->s_nopen--;
+	c->c_next = s->se_free;
+	s->se_free = c;
+	s->se_nopen--;
 	if (srv.draining) {
 		if (conns_open() == 0) {
 			log_info("every connection finished");
 			loop_stop();
 		}
-	} else if (!s->s_accepting && srv.accept_resume_ms == 0)
+	} else if (!s->se_accepting && srv.accept_resume_ms == 0)
 		accepting_set(s, 1);	/* a slot is free again */
 }
 
@@ -270,10 +270,10 @@ conn_linger(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	clist_del(&s->s_req, c);
+	clist_del(&s->se_req, c);
 	c->c_state = CS_LINGER;
 	c->c_start_ms = loop_now_ms();
-	clist_push(&s->s_linger, c);
+	clist_push(&s->se_linger, c);
 	conn_release(c);
 	if (conn_events(c, EPOLLIN | EPOLLRDHUP) == -1)
 		conn_close(c);
@@ -359,7 +359,7 @@ conn_ask(struct conn *c, const struct http_req *req, int status)
 		c->c_state = CS_READ;
 		srv.nparked--;
 	}
-	v = c->c_svc->s_def->sv_handle(c->c_hstate, &call, &rp);
+	v = c->c_svc->se_def->sv_handle(c->c_hstate, &call, &rp);
 	if (v == HTTP_DEFER && status == 0) {
 		conn_park(c);
 		return;
@@ -389,8 +389,8 @@ conn_respond(struct conn *c, const struct http_req *req, int status)
 
 	if (status != 0)
 		c->c_used = 0;	/* how far it got is unknown: drain what is left */
-	else if (s->s_lim.hl_rate > 0 && c->c_client >= 0 &&
-	    !clients_rate_ok(&s->s_clients, c->c_client, loop_now_ms())) {
+	else if (s->se_lim.hl_rate > 0 && c->c_client >= 0 &&
+	    !clients_rate_ok(&s->se_clients, c->c_client, loop_now_ms())) {
 		/* over the client's rate: 429 */
 		hit(s, HIT_RATE);
 		status = 429;
@@ -427,7 +427,7 @@ conn_read(struct conn *c)
 			return;
 		}
 		c->c_inlen += (size_t)r;
-		n = http_parse(c->c_in, c->c_inlen, &c->c_svc->s_lim.hl_parse, &req);
+		n = http_parse(c->c_in, c->c_inlen, &c->c_svc->se_lim.hl_parse, &req);
 		if (n > 0) {
 			c->c_used = (size_t)n;
 			conn_respond(c, &req, 0);
@@ -446,7 +446,7 @@ conn_reask(struct conn *c, int status)
 {
 	struct http_req req;
 
-	if (http_parse(c->c_in, c->c_inlen, &c->c_svc->s_lim.hl_parse, &req) <= 0) {
+	if (http_parse(c->c_in, c->c_inlen, &c->c_svc->se_lim.hl_parse, &req) <= 0) {
 		log_err("can't happen: a parked request no longer parses");
 		conn_close(c);
 		return;
@@ -529,10 +529,10 @@ evict_victim(const struct service *s)
 	struct conn *c, *victim = NULL;
 	unsigned long n, most = 0;
 
-	for (c = s->s_req.head; c != NULL; c = c->c_next) {
+	for (c = s->se_req.head; c != NULL; c = c->c_next) {
 		if (c->c_state != CS_READ)
 			continue;
-		n = c->c_client >= 0 ? s->s_clients.ct_ent[c->c_client].cl_nconn : 0;
+		n = c->c_client >= 0 ? s->se_clients.ct_ent[c->c_client].cl_nconn : 0;
 		if (victim == NULL || n > most) {
 			victim = c;
 			most = n;
@@ -554,17 +554,17 @@ evict_one(struct service *s)
 	size_t tries;
 	char b;
 
-	for (tries = 0; tries < s->s_lim.hl_conn_max && s->s_free == NULL; tries++) {
+	for (tries = 0; tries < s->se_lim.hl_conn_max && s->se_free == NULL; tries++) {
 		if ((c = evict_victim(s)) == NULL)
 			return 0;
 		if (recv(c->c_w.lw_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
 			conn_read(c);	/* answered (its slot free), or still partial */
-			if (s->s_free != NULL || c->c_state != CS_READ)
+			if (s->se_free != NULL || c->c_state != CS_READ)
 				continue;
 		}
 		conn_close(c);
 	}
-	return s->s_free != NULL;
+	return s->se_free != NULL;
 }
 
 /* A slot for a newcomer admitted so (not REFUSE_CLIENT), or NULL (counted: refuse it). */
@@ -587,12 +587,12 @@ conn_slot(struct service *s, enum admit adm)
 		break;
 	}
 	/* reuse the most recently freed slot (its pages are warm) */
-	if ((c = s->s_free) != NULL)
-		s->s_free = c->c_next;
+	if ((c = s->se_free) != NULL)
+		s->se_free = c->c_next;
 	else {
-		c = &s->s_pool[s->s_pool_fresh];
-		c->c_hstate = s->s_hstate + s->s_pool_fresh * s->s_def->sv_state_size;
-		s->s_pool_fresh++;
+		c = &s->se_pool[s->se_pool_fresh];
+		c->c_hstate = s->se_hstate + s->se_pool_fresh * s->se_def->sv_state_size;
+		s->se_pool_fresh++;
 	}
 	return c;
 }
@@ -614,7 +614,7 @@ static void
 do_accept(int lfd, uint32_t events, void *arg)
 {
 	struct listener *l = arg;
-	struct service *s = l->l_svc;
+	struct service *s = l->li_svc;
 	struct sockaddr_storage ss;
 	struct http_peer pe;
 	struct conn *c;
@@ -624,7 +624,7 @@ do_accept(int lfd, uint32_t events, void *arg)
 
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if (!s->s_lim.hl_evict && pool_full(s)) {
+		if (!s->se_lim.hl_evict && pool_full(s)) {
 			hit(s, HIT_POOL);
 			accepting_set(s, 0);	/* resumes in conn_close */
 			return;
@@ -640,24 +640,24 @@ do_accept(int lfd, uint32_t events, void *arg)
 			return;
 		}
 		peer_of(&ss, &pe);
-		cl = clients_get(&s->s_clients, &pe, loop_now_ms());
-		adm = clients_admit(&s->s_clients, cl, pool_full(s), s->s_lim.hl_evict);
+		cl = clients_get(&s->se_clients, &pe, loop_now_ms());
+		adm = clients_admit(&s->se_clients, cl, pool_full(s), s->se_lim.hl_evict);
 		if (adm == REFUSE_CLIENT) {
 			hit(s, HIT_PER_CLIENT);	/* one address may not take the pool */
 			close(fd);
 			continue;
 		}
 		if (cl >= 0)	/* held first: an evicted connection may share the entry */
-			clients_hold(&s->s_clients, cl);
+			clients_hold(&s->se_clients, cl);
 		if ((c = conn_slot(s, adm)) == NULL) {
 			if (cl >= 0)
-				clients_release(&s->s_clients, cl, loop_now_ms());
+				clients_release(&s->se_clients, cl, loop_now_ms());
 			close(fd);
 			continue;
 		}
 		c->c_svc = s;
 		c->c_client = cl;
-		s->s_nopen++;
+		s->se_nopen++;
 		loop_watch_init(&c->c_w, fd, conn_event, c);
 		c->c_peer = pe;
 		c->c_state = CS_READ;
@@ -665,7 +665,7 @@ do_accept(int lfd, uint32_t events, void *arg)
 		c->c_inlen = 0;
 		c->c_used = 0;
 		c->c_answered = 0;
-		clist_push(&s->s_req, c);
+		clist_push(&s->se_req, c);
 		conn_read(c);	/* the request is often there already */
 	}
 }
@@ -676,11 +676,11 @@ do_accept(int lfd, uint32_t events, void *arg)
 static uint64_t
 service_expire(struct service *s, uint64_t now)
 {
-	unsigned tmo = s->s_lim.hl_req_timeout_ms;
+	unsigned tmo = s->se_lim.hl_req_timeout_ms;
 	uint64_t next = UINT64_MAX;
 	struct conn *c;
 
-	while ((c = s->s_req.head) != NULL && c->c_start_ms + tmo <= now) {
+	while ((c = s->se_req.head) != NULL && c->c_start_ms + tmo <= now) {
 		hit(s, HIT_TIMEOUT);
 		if (c->c_state == CS_READ && c->c_inlen > 0)
 			conn_respond(c, NULL, 408);	/* partial request: 408 */
@@ -688,15 +688,15 @@ service_expire(struct service *s, uint64_t now)
 			conn_reask(c, HTTP_DEFER_STATUS);	/* the answer came too late */
 		else
 			conn_close(c);	/* idle, or a reader too slow for our reply */
-		if (s->s_req.head == c)	/* the answer still being written */
+		if (s->se_req.head == c)	/* the answer still being written */
 			conn_close(c);
 	}
-	while ((c = s->s_linger.head) != NULL && c->c_start_ms + HTTP_LINGER_MS <= now)
+	while ((c = s->se_linger.head) != NULL && c->c_start_ms + HTTP_LINGER_MS <= now)
 		conn_close(c);
-	if (s->s_req.head != NULL)
-		next = s->s_req.head->c_start_ms + tmo;
-	if (s->s_linger.head != NULL && s->s_linger.head->c_start_ms + HTTP_LINGER_MS < next)
-		next = s->s_linger.head->c_start_ms + HTTP_LINGER_MS;
+	if (s->se_req.head != NULL)
+		next = s->se_req.head->c_start_ms + tmo;
+	if (s->se_linger.head != NULL && s->se_linger.head->c_start_ms + HTTP_LINGER_MS < next)
+		next = s->se_linger.head->c_start_ms + HTTP_LINGER_MS;
 	return next;
 }
 
@@ -709,7 +709,7 @@ wake_parked(void)
 
 	srv.wake = 0;
 	for (i = 0; i < srv.nsvc && srv.nparked > 0; i++)
-		for (c = srv.svc[i].s_req.head; c != NULL; c = next) {
+		for (c = srv.svc[i].se_req.head; c != NULL; c = next) {
 			next = c->c_next;	/* c leaves the list when answered */
 			if (c->c_state == CS_PARKED)
 				conn_reask(c, 0);
@@ -727,7 +727,7 @@ answer_parked(void)
 	size_t i;
 
 	for (i = 0; i < srv.nsvc && srv.nparked > 0; i++)
-		for (c = srv.svc[i].s_req.head; c != NULL; c = next) {
+		for (c = srv.svc[i].se_req.head; c != NULL; c = next) {
 			next = c->c_next;
 			if (c->c_state == CS_PARKED)
 				conn_reask(c, HTTP_DEFER_STATUS);
@@ -751,14 +751,14 @@ http_expire(uint64_t now)
 	if (now >= srv.next_gc_ms) {
 		srv.next_gc_ms = now + LOOP_TICK_MS;
 		for (i = 0; i < srv.nsvc; i++)
-			if (srv.svc[i].s_lim.hl_rate > 0)
-				clients_gc(&srv.svc[i].s_clients, now, 0);
+			if (srv.svc[i].se_lim.hl_rate > 0)
+				clients_gc(&srv.svc[i].se_clients, now, 0);
 	}
 	if (srv.accept_resume_ms != 0) {
 		if (srv.accept_resume_ms <= now) {
 			srv.accept_resume_ms = 0;
 			for (i = 0; i < srv.nsvc && !srv.draining; i++)
-				if (srv.svc[i].s_lim.hl_evict || !pool_full(&srv.svc[i]))
+				if (srv.svc[i].se_lim.hl_evict || !pool_full(&srv.svc[i]))
 					accepting_set(&srv.svc[i], 1);
 		} else if (srv.accept_resume_ms < next)
 			next = srv.accept_resume_ms;
@@ -794,12 +794,12 @@ http_term(unsigned signo)
 	}
 	for (i = 0; i < srv.nsvc; i++) {
 		struct service *s = &srv.svc[i];
-		for (j = 0; j < s->s_nlst; j++) {
-			close(s->s_lst[j].l_w.lw_fd);
-			s->s_lst[j].l_w.lw_fd = -1;
+		for (j = 0; j < s->se_nlst; j++) {
+			close(s->se_lst[j].li_w.lw_fd);
+			s->se_lst[j].li_w.lw_fd = -1;
 		}
-		s->s_nlst = 0;
-		s->s_accepting = 0;
+		s->se_nlst = 0;
+		s->se_accepting = 0;
 	}
 	srv.draining = 1;
 	srv.drain_until = loop_now_ms() + srv.grace_ms;
@@ -828,7 +828,7 @@ service_of(const struct http_service *sv)
 	size_t i;
 
 	for (i = 0; i < srv.nsvc; i++)
-		if (srv.svc[i].s_def == sv)
+		if (srv.svc[i].se_def == sv)
 			return &srv.svc[i];
 	return NULL;
 }
@@ -838,17 +838,17 @@ service_close(struct service *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->s_pool_fresh; i++)
-		if (s->s_pool[i].c_state != CS_FREE)
-			conn_close(&s->s_pool[i]);
-	for (i = 0; i < s->s_nlst; i++)
-		close(s->s_lst[i].l_w.lw_fd);
-	s->s_nlst = 0;
-	free(s->s_pool);
-	s->s_pool = NULL;
-	free(s->s_hstate);
-	s->s_hstate = NULL;
-	clients_free(&s->s_clients);
+	for (i = 0; i < s->se_pool_fresh; i++)
+		if (s->se_pool[i].c_state != CS_FREE)
+			conn_close(&s->se_pool[i]);
+	for (i = 0; i < s->se_nlst; i++)
+		close(s->se_lst[i].li_w.lw_fd);
+	s->se_nlst = 0;
+	free(s->se_pool);
+	s->se_pool = NULL;
+	free(s->se_hstate);
+	s->se_hstate = NULL;
+	clients_free(&s->se_clients);
 }
 
 int
@@ -864,41 +864,41 @@ http_serve(const struct http_service *sv, const struct http_limits *lim,
 	}
 	s = &srv.svc[srv.nsvc];
 	memset(s, 0, sizeof(*s));
-	s->s_def = sv;
-	s->s_lim = *lim;
-	if (s->s_lim.hl_conn_max == 0)
-		s->s_lim.hl_conn_max = 1;
+	s->se_def = sv;
+	s->se_lim = *lim;
+	if (s->se_lim.hl_conn_max == 0)
+		s->se_lim.hl_conn_max = 1;
 	/*
 	 * calloc: pages of the pool stay untouched, and cost no resident
-	 * memory, until a slot is first used (s_pool_fresh hands them out).
+	 * memory, until a slot is first used (se_pool_fresh hands them out).
 	 */
-	if ((s->s_pool = calloc(s->s_lim.hl_conn_max, sizeof(*s->s_pool))) == NULL ||
-	    (sv->sv_state_size > 0 && (s->s_hstate = calloc(s->s_lim.hl_conn_max,
+	if ((s->se_pool = calloc(s->se_lim.hl_conn_max, sizeof(*s->se_pool))) == NULL ||
+	    (sv->sv_state_size > 0 && (s->se_hstate = calloc(s->se_lim.hl_conn_max,
 	    sv->sv_state_size)) == NULL)) {
 		snprintf(err, errlen, "%s: connection pool of %zu: out of memory", sv->sv_name,
-		    s->s_lim.hl_conn_max);
+		    s->se_lim.hl_conn_max);
 		service_close(s);
 		return -1;
 	}
-	if (clients_init(&s->s_clients, s->s_lim.hl_conn_max, lim->hl_evict,
+	if (clients_init(&s->se_clients, s->se_lim.hl_conn_max, lim->hl_evict,
 	    lim->hl_per_client, lim->hl_rate,
 	    err, errlen) == -1) {
 		service_close(s);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (sock_listen(&la[i], &s->s_lst[i].l_sb, err, errlen) == -1) {
+		if (sock_listen(&la[i], &s->se_lst[i].li_sb, err, errlen) == -1) {
 			service_close(s);
 			return -1;
 		}
-		s->s_lst[i].l_svc = s;
-		loop_watch_init(&s->s_lst[i].l_w, s->s_lst[i].l_sb.sb_fd, do_accept, &s->s_lst[i]);
-		s->s_nlst++;
+		s->se_lst[i].li_svc = s;
+		loop_watch_init(&s->se_lst[i].li_w, s->se_lst[i].li_sb.so_fd, do_accept, &s->se_lst[i]);
+		s->se_nlst++;
 	}
 	srv.nsvc++;
 	accepting_set(s, 1);
-	for (i = 0; i < s->s_nlst; i++)
-		log_info("%s%s%s", sv->sv_log_pre, s->s_lst[i].l_sb.sb_text, sv->sv_log_post);
+	for (i = 0; i < s->se_nlst; i++)
+		log_info("%s%s%s", sv->sv_log_pre, s->se_lst[i].li_sb.so_text, sv->sv_log_post);
 	return 0;
 }
 
@@ -907,7 +907,7 @@ http_bound_port(const struct http_service *sv, size_t i)
 {
 	const struct service *s = service_of(sv);
 
-	return s != NULL && i < s->s_nlst ? s->s_lst[i].l_sb.sb_port : 0;
+	return s != NULL && i < s->se_nlst ? s->se_lst[i].li_sb.so_port : 0;
 }
 
 size_t
@@ -915,7 +915,7 @@ http_conns_open(const struct http_service *sv)
 {
 	const struct service *s = service_of(sv);
 
-	return s != NULL ? s->s_nopen : 0;
+	return s != NULL ? s->se_nopen : 0;
 }
 
 void

@@ -527,8 +527,8 @@ imds_option_find(const char *key, size_t len)
 	size_t i;
 
 	for (i = 0; i < IMDS_NOPTS; i++)
-		if (strlen(imds_opt_defs[i].io_key) == len &&
-		    memcmp(imds_opt_defs[i].io_key, key, len) == 0)
+		if (strlen(imds_opt_defs[i].iod_key) == len &&
+		    memcmp(imds_opt_defs[i].iod_key, key, len) == 0)
 			return &imds_opt_defs[i];
 	return NULL;
 }
@@ -540,22 +540,22 @@ imds_option_parse(const struct imds_opt_def *d, const char *val, size_t len,
 	unsigned long n;
 	int v, i;
 
-	if (d->io_words[0] == NULL) {
-		if (parse_uint_bounded(val, len, (unsigned long)d->io_max, &n) != 0 ||
-		    n < (unsigned long)d->io_min)
+	if (d->iod_words[0] == NULL) {
+		if (parse_uint_bounded(val, len, (unsigned long)d->iod_max, &n) != 0 ||
+		    n < (unsigned long)d->iod_min)
 			return -1;
 		v = (int)n;
 	} else {
 		/* the length too: an embedded NUL never matches */
 		for (i = 0; i < 2; i++)
-			if (strlen(d->io_words[i]) == len && memcmp(d->io_words[i], val, len) == 0)
+			if (strlen(d->iod_words[i]) == len && memcmp(d->iod_words[i], val, len) == 0)
 				break;
 		if (i == 2)
 			return -1;
-		v = d->io_values[i];
+		v = d->iod_values[i];
 	}
-	memcpy((char *)o + d->io_off, &v, sizeof(v));
-	*set |= d->io_bit;
+	memcpy((char *)o + d->iod_off, &v, sizeof(v));
+	*set |= d->iod_bit;
 	return 0;
 }
 
@@ -565,9 +565,9 @@ imds_option_merge(struct imds_options *dst, const struct imds_options *src, unsi
 	size_t i;
 
 	for (i = 0; i < IMDS_NOPTS; i++)
-		if (set & imds_opt_defs[i].io_bit)
-			memcpy((char *)dst + imds_opt_defs[i].io_off,
-			    (const char *)src + imds_opt_defs[i].io_off, sizeof(int));
+		if (set & imds_opt_defs[i].iod_bit)
+			memcpy((char *)dst + imds_opt_defs[i].iod_off,
+			    (const char *)src + imds_opt_defs[i].iod_off, sizeof(int));
 }
 
 /* "options": contract §5.4; the values by imds_option_parse. */
@@ -592,27 +592,27 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 			    "http-put-response-hop-limit, instance-metadata-tags)", cx->cx_path);
 			return -1;
 		}
-		if (d->io_words[0] == NULL) {
+		if (d->iod_words[0] == NULL) {
 			if (!json_is_integer(v)) {
 				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
-				    cx->cx_path, d->io_min, d->io_max, jtype(v));
+				    cx->cx_path, d->iod_min, d->iod_max, jtype(v));
 				return -1;
 			}
 			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			if (imds_option_parse(d, num, strlen(num), &cfg->c_opt,
-			    &cfg->c_opt_set) == -1) {
+			if (imds_option_parse(d, num, strlen(num), &cfg->cf_opt,
+			    &cfg->cf_opt_set) == -1) {
 				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
-				    cx->cx_path, d->io_min, d->io_max, num);
+				    cx->cx_path, d->iod_min, d->iod_max, num);
 				return -1;
 			}
 		} else if (!json_is_string(v)) {
 			cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path,
-			    d->io_words[0], d->io_words[1], jtype(v));
+			    d->iod_words[0], d->iod_words[1], jtype(v));
 			return -1;
 		} else if (imds_option_parse(d, json_string_value(v), json_string_length(v),
-		    &cfg->c_opt, &cfg->c_opt_set) == -1) {
+		    &cfg->cf_opt, &cfg->cf_opt_set) == -1) {
 			cfg_err(cx, "%s: expected \"%s\" or \"%s\", got \"%.64s\"", cx->cx_path,
-			    d->io_words[0], d->io_words[1], json_string_value(v));
+			    d->iod_words[0], d->iod_words[1], json_string_value(v));
 			return -1;
 		}
 		path_pop(cx, saved);
@@ -628,7 +628,7 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 
 	if (json_is_null(v)) {
 		/* given, and empty: nothing is served (contract §10) */
-		cfg->c_user_data_set = 1;
+		cfg->cf_user_data_set = 1;
 		return 0;
 	}
 	if (!json_is_string(v)) {
@@ -640,12 +640,12 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 		cfg_err(cx, "user-data: %zu bytes, more than the %d allowed", len, USER_DATA_MAX);
 		return -1;
 	}
-	if ((cfg->c_user_data = mem_strdup(json_string_value(v), len)) == NULL) {
+	if ((cfg->cf_user_data = mem_strdup(json_string_value(v), len)) == NULL) {
 		cfg_err(cx, "user-data: out of memory");
 		return -1;
 	}
-	cfg->c_user_data_len = len;
-	cfg->c_user_data_set = 1;
+	cfg->cf_user_data_len = len;
+	cfg->cf_user_data_set = 1;
 	return 0;
 }
 
@@ -689,11 +689,11 @@ void
 config_init(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	/* EC2's defaults (contract §5.4); they count only where c_opt_set says */
-	cfg->c_opt.o_endpoint_enabled = 1;
-	cfg->c_opt.o_tokens_required = 0;
-	cfg->c_opt.o_hop_limit = HOP_LIMIT_MIN;
-	cfg->c_opt.o_tags_enabled = 0;
+	/* EC2's defaults (contract §5.4); they count only where cf_opt_set says */
+	cfg->cf_opt.o_endpoint_enabled = 1;
+	cfg->cf_opt.o_tokens_required = 0;
+	cfg->cf_opt.o_hop_limit = HOP_LIMIT_MIN;
+	cfg->cf_opt.o_tags_enabled = 0;
 }
 
 /*
@@ -728,7 +728,7 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		cfg_err(&cx, "expected an object at the top level, got %s", jtype(root));
 		goto fail;
 	}
-	cfg->c_root = root;
+	cfg->cf_root = root;
 	json_object_foreach(root, k, v) {
 		if (strcmp(k, "meta-data") == 0 || strcmp(k, "dynamic") == 0) {
 			if (!json_is_object(v)) {
@@ -739,9 +739,9 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 				goto fail;
 			path_pop(&cx, saved);
 			if (k[0] == 'm')
-				cfg->c_meta = v;
+				cfg->cf_meta = v;
 			else
-				cfg->c_dynamic = v;
+				cfg->cf_dynamic = v;
 		} else if (strcmp(k, "user-data") == 0) {
 			if (check_user_data(&cx, v, cfg) == -1)
 				goto fail;
@@ -753,7 +753,7 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		} else if (strcmp(k, "scenario") == 0) {
 			if (check_scenario(&cx, v) == -1)
 				goto fail;
-			cfg->c_scenario = v;
+			cfg->cf_scenario = v;
 		} else {
 			cfg_err(&cx, "%s: unknown top-level key (known: meta-data, dynamic, "
 			    "user-data, options, scenario)", k);
@@ -762,7 +762,7 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 	}
 	return 0;
 fail:
-	if (cfg->c_root == NULL)
+	if (cfg->cf_root == NULL)
 		json_decref(root);
 	config_free(cfg);
 	return -1;
@@ -792,10 +792,10 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 void
 config_free(struct config *cfg)
 {
-	json_decref((json_t *)cfg->c_root);
-	if (cfg->c_user_data != NULL) {
-		explicit_bzero(cfg->c_user_data, cfg->c_user_data_len);
-		free(cfg->c_user_data);
+	json_decref((json_t *)cfg->cf_root);
+	if (cfg->cf_user_data != NULL) {
+		explicit_bzero(cfg->cf_user_data, cfg->cf_user_data_len);
+		free(cfg->cf_user_data);
 	}
 	config_init(cfg);
 }
@@ -804,21 +804,21 @@ int
 config_dup(const struct config *src, struct config *dst)
 {
 	config_init(dst);
-	dst->c_opt = src->c_opt;
-	dst->c_opt_set = src->c_opt_set;
-	dst->c_user_data_set = src->c_user_data_set;
-	if (src->c_root != NULL) {
-		if ((dst->c_root = json_deep_copy((json_t *)src->c_root)) == NULL)
+	dst->cf_opt = src->cf_opt;
+	dst->cf_opt_set = src->cf_opt_set;
+	dst->cf_user_data_set = src->cf_user_data_set;
+	if (src->cf_root != NULL) {
+		if ((dst->cf_root = json_deep_copy((json_t *)src->cf_root)) == NULL)
 			goto fail;
-		dst->c_meta = json_object_get(dst->c_root, "meta-data");
-		dst->c_dynamic = json_object_get(dst->c_root, "dynamic");
-		dst->c_scenario = json_object_get(dst->c_root, "scenario");
+		dst->cf_meta = json_object_get(dst->cf_root, "meta-data");
+		dst->cf_dynamic = json_object_get(dst->cf_root, "dynamic");
+		dst->cf_scenario = json_object_get(dst->cf_root, "scenario");
 	}
-	if (src->c_user_data != NULL) {
-		if ((dst->c_user_data = malloc(src->c_user_data_len + 1)) == NULL)
+	if (src->cf_user_data != NULL) {
+		if ((dst->cf_user_data = malloc(src->cf_user_data_len + 1)) == NULL)
 			goto fail;
-		memcpy(dst->c_user_data, src->c_user_data, src->c_user_data_len + 1);
-		dst->c_user_data_len = src->c_user_data_len;
+		memcpy(dst->cf_user_data, src->cf_user_data, src->cf_user_data_len + 1);
+		dst->cf_user_data_len = src->cf_user_data_len;
 	}
 	return 0;
 fail:
@@ -898,7 +898,7 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 		return -1;
 	}
 	/* a copy of the subtree is changed and checked; cfg only if all is well */
-	root = cfg->c_root != NULL ? (json_t *)cfg->c_root : NULL;
+	root = cfg->cf_root != NULL ? (json_t *)cfg->cf_root : NULL;
 	sub = root != NULL ? json_object_get(root, top) : NULL;
 	sub = sub != NULL ? json_deep_copy(sub) : json_object();
 	if (sub == NULL)
@@ -939,14 +939,14 @@ config_set_path(struct config *cfg, const char *path, const char *val, size_t le
 	if (root == NULL) {
 		if ((root = json_object()) == NULL)
 			goto nomem;
-		cfg->c_root = root;
+		cfg->cf_root = root;
 	}
 	if (json_object_set_new(root, top, sub) == -1) {
 		sub = NULL;	/* json_object_set_new dropped it */
 		goto nomem;
 	}
-	cfg->c_meta = json_object_get(root, "meta-data");
-	cfg->c_dynamic = json_object_get(root, "dynamic");
+	cfg->cf_meta = json_object_get(root, "meta-data");
+	cfg->cf_dynamic = json_object_get(root, "dynamic");
 	return 0;
 nomem:
 	snprintf(err, errlen, "%.64s: out of memory", path);

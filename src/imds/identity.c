@@ -87,10 +87,10 @@ id_ossl_fail(char *err, size_t errlen, const char *what)
 static void
 role_clear(struct id_role *r)
 {
-	EVP_PKEY_free(r->r_key);
-	r->r_key = NULL;
-	X509_free(r->r_cert);
-	r->r_cert = NULL;
+	EVP_PKEY_free(r->kr_key);
+	r->kr_key = NULL;
+	X509_free(r->kr_cert);
+	r->kr_cert = NULL;
 }
 
 /*
@@ -176,7 +176,7 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 	X509V3_CTX v3;
 	time_t now;
 
-	snprintf(cn, sizeof(cn), "%s instance identity (%s)", PROGNAME, r->r_name);
+	snprintf(cn, sizeof(cn), "%s instance identity (%s)", PROGNAME, r->kr_name);
 	if (RAND_bytes(serial, sizeof(serial)) != 1) {
 		id_ossl_fail(err, errlen, "certificate serial");
 		goto fail;
@@ -192,7 +192,7 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -ID_CERT_BACKDATE, &now) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), ID_CERT_DAYS, -ID_CERT_BACKDATE,
 	    &now) == NULL ||
-	    X509_set_pubkey(x, r->r_key) != 1 ||
+	    X509_set_pubkey(x, r->kr_key) != 1 ||
 	    (name = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 	    (const unsigned char *)PROGNAME, -1, -1, 0) != 1 ||
@@ -215,9 +215,9 @@ make_cert(const struct id_role *r, char *err, size_t errlen)
 	 * OpenSSL (the digest is truncated to q), and SHA-1 is only the
 	 * fallback should a build refuse it.
 	 */
-	if (X509_sign(x, r->r_key, EVP_sha256()) <= 0) {
+	if (X509_sign(x, r->kr_key, EVP_sha256()) <= 0) {
 		ERR_clear_error();
-		if (X509_sign(x, r->r_key, EVP_sha1()) <= 0) {
+		if (X509_sign(x, r->kr_key, EVP_sha1()) <= 0) {
 			id_ossl_fail(err, errlen, "certificate signing");
 			goto fail;
 		}
@@ -238,9 +238,9 @@ fail:
 static int
 role_take(struct id_role *r, EVP_PKEY *k)
 {
-	if (r->r_key != NULL || EVP_PKEY_up_ref(k) != 1)
+	if (r->kr_key != NULL || EVP_PKEY_up_ref(k) != 1)
 		return 0;
-	r->r_key = k;
+	r->kr_key = k;
 	return 1;
 }
 
@@ -446,11 +446,11 @@ roles_pem(struct id_role *roles, enum pem_parts parts, const char *what, char *e
 	if ((mem = BIO_new(parts == PEM_CERTS ? BIO_s_mem() : BIO_s_secmem())) == NULL)
 		call = "BIO_new";
 	for (i = 0; call == NULL && parts != PEM_CERTS && i < ROLE_COUNT; i++)
-		if (PEM_write_bio_PrivateKey(mem, roles[i].r_key, NULL, NULL, 0,
+		if (PEM_write_bio_PrivateKey(mem, roles[i].kr_key, NULL, NULL, 0,
 		    NULL, NULL) != 1)
 			call = "PEM_write_bio_PrivateKey";
 	for (i = 0; call == NULL && parts != PEM_KEYS && i < ROLE_COUNT; i++)
-		if (PEM_write_bio_X509(mem, roles[i].r_cert) != 1)
+		if (PEM_write_bio_X509(mem, roles[i].kr_cert) != 1)
 			call = "PEM_write_bio_X509";
 	if (call == NULL)
 		return mem;
@@ -472,15 +472,15 @@ parse_certs(const char *text, size_t len, struct id_role *roles, char *err, size
 	for (i = 0; i < ROLE_COUNT; i++, p += sizeof(begin) - 1) {
 		if ((p = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) == NULL) {
 			snprintf(err, errlen, "identity keys: %s's certificate missing",
-			    roles[i].r_name);
+			    roles[i].kr_name);
 			return -1;
 		}
 		/* (int) is safe: len <= KEYGEN_OUT_MAX */
 		if ((bio = BIO_new_mem_buf(p, (int)(end - p))) == NULL)
 			return id_ossl_fail(err, errlen, "identity keys: certificate");
-		roles[i].r_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		roles[i].kr_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		BIO_free(bio);
-		if (roles[i].r_cert == NULL)
+		if (roles[i].kr_cert == NULL)
 			return id_ossl_fail(err, errlen, "identity keys: certificate");
 	}
 	return 0;
@@ -591,9 +591,9 @@ roles_blank(struct id_role *nr)
 	int i;
 
 	for (i = 0; i < ROLE_COUNT; i++) {
-		nr[i].r_name = id_roles[i].r_name;
-		nr[i].r_key = NULL;
-		nr[i].r_cert = NULL;
+		nr[i].kr_name = id_roles[i].kr_name;
+		nr[i].kr_key = NULL;
+		nr[i].kr_cert = NULL;
 	}
 }
 
@@ -601,13 +601,13 @@ roles_blank(struct id_role *nr)
 static int
 roles_generate(struct id_role *nr, char *err, size_t errlen)
 {
-	if (nr[ROLE_SIG].r_key == NULL &&
-	    (nr[ROLE_SIG].r_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
+	if (nr[ROLE_SIG].kr_key == NULL &&
+	    (nr[ROLE_SIG].kr_key = gen_rsa(ID_RSA_SIG_BITS, err, errlen)) == NULL)
 		return -1;
-	if (nr[ROLE_DSA].r_key == NULL && (nr[ROLE_DSA].r_key = gen_dsa(err, errlen)) == NULL)
+	if (nr[ROLE_DSA].kr_key == NULL && (nr[ROLE_DSA].kr_key = gen_dsa(err, errlen)) == NULL)
 		return -1;
-	if (nr[ROLE_RSA2048].r_key == NULL &&
-	    (nr[ROLE_RSA2048].r_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
+	if (nr[ROLE_RSA2048].kr_key == NULL &&
+	    (nr[ROLE_RSA2048].kr_key = gen_rsa(ID_RSA_2048_BITS, err, errlen)) == NULL)
 		return -1;
 	return 0;
 }
@@ -619,7 +619,7 @@ roles_certify(struct id_role *nr, char *err, size_t errlen)
 	int i;
 
 	for (i = 0; i < ROLE_COUNT; i++)
-		if ((nr[i].r_cert = make_cert(&nr[i], err, errlen)) == NULL)
+		if ((nr[i].kr_cert = make_cert(&nr[i], err, errlen)) == NULL)
 			return -1;
 	return 0;
 }
@@ -799,7 +799,7 @@ identity_failure(void)
 int
 identity_ready(void)
 {
-	return id_roles[ROLE_SIG].r_key != NULL || id_pem != NULL;
+	return id_roles[ROLE_SIG].kr_key != NULL || id_pem != NULL;
 }
 
 /* The child's keys (id_pem) into id_roles, for a document it did not sign.  0 / -1 with err. */
@@ -809,7 +809,7 @@ roles_load(char *err, size_t errlen)
 	struct id_role nr[ROLE_COUNT];
 	int i;
 
-	if (id_roles[ROLE_SIG].r_key != NULL)
+	if (id_roles[ROLE_SIG].kr_key != NULL)
 		return 0;
 	if (id_pem == NULL) {
 		snprintf(err, errlen, "identity: keys not initialised");
@@ -820,8 +820,8 @@ roles_load(char *err, size_t errlen)
 	    parse_certs(id_pem, id_pem_len, nr, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < ROLE_COUNT; i++)
-		if (nr[i].r_key == NULL) {
-			snprintf(err, errlen, "identity keys: no %s key", nr[i].r_name);
+		if (nr[i].kr_key == NULL) {
+			snprintf(err, errlen, "identity keys: no %s key", nr[i].kr_name);
 			goto fail;
 		}
 	roles_publish(nr);

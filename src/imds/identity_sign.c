@@ -139,7 +139,7 @@ sign_plain(const struct id_role *r, const char *doc, size_t len, char **out,
 	int rc = -1;
 
 	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, r->r_key, NULL) != 1 ||
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, r->kr_key, NULL) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)doc, len) != 1) {
 		id_ossl_fail(err, errlen, "identity signature: EVP_DigestSignInit");
 		goto done;
@@ -175,14 +175,14 @@ sign_pkcs7(const struct id_role *r, const EVP_MD *mdalg, const char *doc, size_t
 	char what[ERRBUF_LEN];
 	int dlen, rc = -1;
 
-	snprintf(what, sizeof(what), "identity %s", r->r_name);
+	snprintf(what, sizeof(what), "identity %s", r->kr_name);
 	if (len > INT_MAX) {
 		snprintf(err, errlen, "%s: document too large", what);
 		goto done;
 	}
 	if ((in = BIO_new_mem_buf(doc, (int)len)) == NULL ||
 	    (p7 = PKCS7_sign(NULL, NULL, NULL, NULL, flags | PKCS7_PARTIAL)) == NULL ||
-	    PKCS7_sign_add_signer(p7, r->r_cert, r->r_key, mdalg, flags) == NULL ||
+	    PKCS7_sign_add_signer(p7, r->kr_cert, r->kr_key, mdalg, flags) == NULL ||
 	    PKCS7_final(p7, in, flags) != 1) {
 		id_ossl_fail(err, errlen, what);
 		goto done;

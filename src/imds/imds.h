@@ -77,7 +77,7 @@ struct imds_options {
 	int		 o_hop_limit;		/* http-put-response-hop-limit, 1..64 */
 	int		 o_tags_enabled;	/* instance-metadata-tags */
 };
-/* bits of config.c_opt_set: which options the config file set */
+/* bits of config.cf_opt_set: which options the config file set */
 #define OPT_SET_ENDPOINT	0x01
 #define OPT_SET_TOKENS		0x02
 #define OPT_SET_HOPLIMIT	0x04
@@ -86,20 +86,20 @@ struct imds_options {
 /*
  * config.c: the instance options by name, with one value parser that both
  * the config file's "options" and serve's flags (--http-tokens, --hop-limit,
- * --http-endpoint) use.  A word option takes io_words[0] or io_words[1]
- * (io_values[] are what they set); a number option (io_words[0] NULL) a
- * decimal from io_min to io_max.
+ * --http-endpoint) use.  A word option takes iod_words[0] or iod_words[1]
+ * (iod_values[] are what they set); a number option (iod_words[0] NULL) a
+ * decimal from iod_min to iod_max.
  */
 enum imds_opt_id {
 	IMDS_OPT_ENDPOINT, IMDS_OPT_TOKENS, IMDS_OPT_HOPLIMIT, IMDS_OPT_TAGS, IMDS_NOPTS
 };
 struct imds_opt_def {
-	const char	*io_key;	/* "http-tokens": its key in "options" */
-	unsigned	 io_bit;	/* OPT_SET_* */
-	size_t		 io_off;	/* offsetof(struct imds_options, its int) */
-	const char	*io_words[2];	/* in the contract's order (§5.4); NULL: a number */
-	int		 io_values[2];
-	int		 io_min, io_max;	/* a number's bounds */
+	const char	*iod_key;	/* "http-tokens": its key in "options" */
+	unsigned	 iod_bit;	/* OPT_SET_* */
+	size_t		 iod_off;	/* offsetof(struct imds_options, its int) */
+	const char	*iod_words[2];	/* in the contract's order (§5.4); NULL: a number */
+	int		 iod_values[2];
+	int		 iod_min, iod_max;	/* a number's bounds */
 };
 extern const struct imds_opt_def imds_opt_defs[IMDS_NOPTS];
 /* The option named key (len bytes), or NULL. */
@@ -174,15 +174,15 @@ int		 tree_name_ok(const char *name, size_t len);
 struct lifecycle;	/* lifecycle.c, below */
 
 struct config {
-	void		*c_root;	/* json_t *: the whole document, owned */
-	void		*c_meta;	/* json_t *: "meta-data" object, borrowed, or NULL */
-	void		*c_dynamic;	/* json_t *: "dynamic" object, borrowed, or NULL */
-	int		 c_user_data_set;	/* 1 when user-data is given (file or flag) */
-	char		*c_user_data;	/* malloc'd bytes, NULL when not set or null */
-	size_t		 c_user_data_len;
-	struct imds_options c_opt;	/* values of the options the file set */
-	unsigned	 c_opt_set;	/* OPT_SET_* bits */
-	void		*c_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
+	void		*cf_root;	/* json_t *: the whole document, owned */
+	void		*cf_meta;	/* json_t *: "meta-data" object, borrowed, or NULL */
+	void		*cf_dynamic;	/* json_t *: "dynamic" object, borrowed, or NULL */
+	int		 cf_user_data_set;	/* 1 when user-data is given (file or flag) */
+	char		*cf_user_data;	/* malloc'd bytes, NULL when not set or null */
+	size_t		 cf_user_data_len;
+	struct imds_options cf_opt;	/* values of the options the file set */
+	unsigned	 cf_opt_set;	/* OPT_SET_* bits */
+	void		*cf_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
 };
 
 /* An empty configuration (nothing set).  */
@@ -598,9 +598,9 @@ struct life_event {
 };
 
 struct life_tag {
-	char		 lt_key[LIFE_TAG_KEY_MAX + 1];
-	char		 lt_value[LIFE_TAG_VALUE_MAX + 1];
-	int		 lt_removed;	/* 1: `tag rm`, hides the config's tag of that key */
+	char		 tg_key[LIFE_TAG_KEY_MAX + 1];
+	char		 tg_value[LIFE_TAG_VALUE_MAX + 1];
+	int		 tg_removed;	/* 1: `tag rm`, hides the config's tag of that key */
 };
 
 struct life_override {

@@ -656,8 +656,8 @@ instance_apply_config(struct instance *inst, const struct config *cfg, char *err
 	a->a_in = *inst;
 	a->a_err = err;
 	a->a_errlen = errlen;
-	meta = cfg->c_meta;
-	doc = jpath(cfg->c_dynamic, "instance-identity/document");
+	meta = cfg->cf_meta;
+	doc = jpath(cfg->cf_dynamic, "instance-identity/document");
 
 	for (i = 0; i < sizeof(meta_facts) / sizeof(meta_facts[0]); i++) {
 		if ((v = jpath(meta, meta_facts[i].fs_path)) == NULL)

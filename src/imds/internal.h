@@ -50,9 +50,9 @@ struct evp_pkey_st;	/* OpenSSL's EVP_PKEY */
 struct x509_st;		/* OpenSSL's X509 */
 /* One signing role: its key and the self-signed certificate of that key. */
 struct id_role {
-	const char	*r_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
-	struct evp_pkey_st *r_key;
-	struct x509_st	*r_cert;
+	const char	*kr_name;	/* "signature", "pkcs7", "rsa2048": the CN suffix */
+	struct evp_pkey_st *kr_key;
+	struct x509_st	*kr_cert;
 };
 /* The signing roles: indexes of an id_role array. */
 enum { ROLE_SIG, ROLE_DSA, ROLE_RSA2048, ROLE_COUNT };

@@ -259,7 +259,7 @@ tag_find(const struct lifecycle *l, const char *key)
 	size_t i;
 
 	for (i = 0; i < l->l_ntags; i++)
-		if (strcmp(l->l_tags[i].lt_key, key) == 0)
+		if (strcmp(l->l_tags[i].tg_key, key) == 0)
 			return &l->l_tags[i];
 	return NULL;
 }
@@ -272,13 +272,13 @@ life_tag_put(struct lifecycle *l, const char *key, const char *value, size_t vle
 
 	if (t == NULL) {
 		t = &l->l_tags[l->l_ntags++];
-		snprintf(t->lt_key, sizeof(t->lt_key), "%s", key);
+		snprintf(t->tg_key, sizeof(t->tg_key), "%s", key);
 	}
-	t->lt_removed = value == NULL;
-	t->lt_value[0] = '\0';
+	t->tg_removed = value == NULL;
+	t->tg_value[0] = '\0';
 	if (value != NULL) {
-		memcpy(t->lt_value, value, vlen);
-		t->lt_value[vlen] = '\0';
+		memcpy(t->tg_value, value, vlen);
+		t->tg_value[vlen] = '\0';
 	}
 }
 

@@ -437,8 +437,8 @@ life_state_json(const struct lifecycle *l, time_t now)
 	    json_string(l->l_asg_state) : json_null());
 	tags = json_object();
 	for (i = 0; tags != NULL && i < l->l_ntags; i++)
-		json_object_set_new(tags, l->l_tags[i].lt_key, l->l_tags[i].lt_removed ?
-		    json_null() : json_string(l->l_tags[i].lt_value));
+		json_object_set_new(tags, l->l_tags[i].tg_key, l->l_tags[i].tg_removed ?
+		    json_null() : json_string(l->l_tags[i].tg_value));
 	json_object_set_new(root, "tag-edits", tags);
 	ov = json_object();
 	for (i = 0; ov != NULL && i < l->l_nov; i++)

@@ -36,16 +36,16 @@ roles_cred_json(struct jbuf *j, const struct cred *c, time_t now)
 {
 	char lu[ISO_DATE_LEN + 1], ex[ISO_DATE_LEN + 1];
 
-	fmt_iso8601(c->c_last_updated ? c->c_last_updated : now, lu);
+	fmt_iso8601(c->cr_last_updated ? c->cr_last_updated : now, lu);
 	/* a source without an expiry: the lifetime EC2's own credentials have */
-	fmt_iso8601(c->c_expiration ? c->c_expiration : now + CRED_LIFETIME_EXAMPLE, ex);
+	fmt_iso8601(c->cr_expiration ? c->cr_expiration : now + CRED_LIFETIME_EXAMPLE, ex);
 	json_begin(j);
 	json_str(j, "Code", "Success");
 	json_str(j, "LastUpdated", lu);
 	json_str(j, "Type", "AWS-HMAC");
-	json_str(j, "AccessKeyId", c->c_akid);
-	json_str(j, "SecretAccessKey", c->c_secret);
-	json_str(j, "Token", c->c_token);
+	json_str(j, "AccessKeyId", c->cr_akid);
+	json_str(j, "SecretAccessKey", c->cr_secret);
+	json_str(j, "Token", c->cr_token);
 	json_str(j, "Expiration", ex);
 	json_end(j);
 }
@@ -79,7 +79,7 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 	struct jbuf j;
 	int n;
 
-	fmt_iso8601(c != NULL && c->c_last_updated ? c->c_last_updated : in->ri_now, lu);
+	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->ri_now, lu);
 	snprintf(arn, sizeof(arn), "arn:%s:iam::%s:instance-profile/%s", inst->i_partition,
 	    account, in->ri_name);
 	jbuf_init(&j);
@@ -185,7 +185,7 @@ struct role_view *
 roles_render(void *arg, const struct role *r, time_t now)
 {
 	const struct roles_ctx *ctx = arg;
-	const struct cred_cache *cc = &r->r_cache;
+	const struct cred_cache *cc = &r->ro_cache;
 	struct role_view_input in;
 	struct role_view *rv;
 	char err[ERRBUF_LEN];
@@ -193,14 +193,14 @@ roles_render(void *arg, const struct role *r, time_t now)
 	memset(&in, 0, sizeof(in));
 	in.ri_inst = ctx->rc_inst;
 	in.ri_cfg = ctx->rc_cfg;
-	in.ri_name = r->r_name;
-	in.ri_account = r->r_account;
+	in.ri_name = r->ro_name;
+	in.ri_account = r->ro_account;
 	in.ri_cred = cc->cc_have ? &cc->cc_cur : NULL;
 	in.ri_absent = 1;	/* no credential: 404, and the log says why */
 	in.ri_error = cc->cc_error;
 	in.ri_now = now;
 	if ((rv = role_view_build(&in, err, sizeof(err))) == NULL)
-		log_err("rendering the role %s: %s", r->r_name, err);
+		log_err("rendering the role %s: %s", r->ro_name, err);
 	return rv;
 }
 
@@ -210,7 +210,7 @@ roles_resolve(void *arg, const struct http_peer *peer)
 	const struct role *r = registry_find(arg, ROLE_KEY_INSTANCE);
 
 	(void)peer;	/* one role for every caller, until pods have their own */
-	return r != NULL ? r->r_view : NULL;
+	return r != NULL ? r->ro_view : NULL;
 }
 
 const struct md_node *

@@ -104,7 +104,7 @@ gen_identity_creds(struct build *b, const struct snapshot_input *in)
 	char lu[ISO_DATE_LEN + 1];
 	struct jbuf j;
 
-	fmt_iso8601(c != NULL && c->c_last_updated ? c->c_last_updated : in->si_now, lu);
+	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->si_now, lu);
 	jbuf_init(&j);
 	json_begin(&j);
 	json_str(&j, "Code", "Success");
@@ -202,7 +202,7 @@ gen_meta(struct build *b, const struct snapshot_input *in)
 	 * security-groups, at the top and for the ENI: the config's list when
 	 * it gives one (the fact is only its first name), else the fact.
 	 */
-	sgv = in->si_cfg ? jpath(in->si_cfg->c_meta, "security-groups") : NULL;
+	sgv = in->si_cfg ? jpath(in->si_cfg->cf_meta, "security-groups") : NULL;
 	if (json_is_array(sgv) && json_array_size(sgv) > 0) {
 		if (!b->b_failed && (jstrings(sgv, &sgs, &nsg) == -1 ||
 		    tree_set_list(b->b_root, "meta-data/security-groups", sgs, nsg) == -1 ||
@@ -233,7 +233,7 @@ doc_other(struct jbuf *j, json_t *doc, const char *key, const char *dflt, int li
 		json_str(j, key, json_string_value(v));
 	} else if (list && json_is_array(v)) {
 		if (jstrings(v, &vals, &n) == -1) {
-			j->j_b.sb_full = 1;	/* out of memory: the document fails */
+			j->jb_b.sb_full = 1;	/* out of memory: the document fails */
 			return;
 		}
 		/* [] is printed as null, like no products at all */
@@ -254,7 +254,7 @@ gen_document(struct build *b, const struct snapshot_input *in)
 	struct jbuf j;
 
 	if (in->si_cfg != NULL)
-		doc = jpath(in->si_cfg->c_dynamic, "instance-identity/document");
+		doc = jpath(in->si_cfg->cf_dynamic, "instance-identity/document");
 	fmt_iso8601(inst->i_pending_time, pt);
 	jbuf_init(&j);
 	json_begin(&j);
@@ -352,9 +352,9 @@ snapshot_overlay(struct md_node *root, const struct config *cfg, const char *pat
 	if (cfg == NULL)
 		return 0;
 	if (strncmp(path, meta, sizeof(meta) - 1) == 0)
-		v = jpath(cfg->c_meta, path + sizeof(meta) - 1);
+		v = jpath(cfg->cf_meta, path + sizeof(meta) - 1);
 	else if (strncmp(path, dyn, sizeof(dyn) - 1) == 0)
-		v = jpath(cfg->c_dynamic, path + sizeof(dyn) - 1);
+		v = jpath(cfg->cf_dynamic, path + sizeof(dyn) - 1);
 	else
 		v = NULL;
 	if (v == NULL)
@@ -396,7 +396,7 @@ btag(struct build *b, const char *key, const char *val, size_t len)
 static void
 gen_tags(struct build *b, const struct snapshot_input *in)
 {
-	json_t *tags = in->si_cfg ? jpath(in->si_cfg->c_meta, "tags/instance") : NULL, *v;
+	json_t *tags = in->si_cfg ? jpath(in->si_cfg->cf_meta, "tags/instance") : NULL, *v;
 	const struct life_tag *t;
 	const char *k;
 	size_t i;
@@ -413,9 +413,9 @@ gen_tags(struct build *b, const struct snapshot_input *in)
 	}
 	for (i = 0; in->si_life != NULL && i < in->si_life->l_ntags; i++) {
 		t = &in->si_life->l_tags[i];
-		if (!t->lt_removed)
-			btag(b, t->lt_key, t->lt_value, strlen(t->lt_value));
-		else if (bpath(b, "meta-data/tags/instance/%s", t->lt_key) != NULL)
+		if (!t->tg_removed)
+			btag(b, t->tg_key, t->tg_value, strlen(t->tg_value));
+		else if (bpath(b, "meta-data/tags/instance/%s", t->tg_key) != NULL)
 			tree_remove(b->b_root, b->b_path);
 	}
 }
@@ -458,7 +458,7 @@ static const char *const sig_leaves[SNAP_SIG_LEAVES] = { "signature", "pkcs7", "
 static int
 gen_signatures(struct build *b, const struct snapshot_input *in)
 {
-	json_t *idd = in->si_cfg ? jpath(in->si_cfg->c_dynamic, "instance-identity") : NULL;
+	json_t *idd = in->si_cfg ? jpath(in->si_cfg->cf_dynamic, "instance-identity") : NULL;
 	const struct md_node *d;
 	struct identity_sigs sigs;
 	const char *body[SNAP_SIG_LEAVES], *path;
@@ -551,15 +551,15 @@ snapshot_build(const struct snapshot_input *in, char *err, size_t errlen)
 	gen_life(b, in);
 	gen_document(b, in);
 	/* §10: user-data only when given and not empty, bytes verbatim */
-	if (cfg != NULL && cfg->c_user_data_set && cfg->c_user_data_len > 0)
-		bsetn(b, "user-data", cfg->c_user_data, cfg->c_user_data_len);
-	if (cfg != NULL && json_is_object((json_t *)cfg->c_meta)) {
+	if (cfg != NULL && cfg->cf_user_data_set && cfg->cf_user_data_len > 0)
+		bsetn(b, "user-data", cfg->cf_user_data, cfg->cf_user_data_len);
+	if (cfg != NULL && json_is_object((json_t *)cfg->cf_meta)) {
 		snprintf(b->b_path, sizeof(b->b_path), "meta-data");
-		overlay(b, cfg->c_meta, b->b_path, strlen(b->b_path));
+		overlay(b, cfg->cf_meta, b->b_path, strlen(b->b_path));
 	}
-	if (cfg != NULL && json_is_object((json_t *)cfg->c_dynamic)) {
+	if (cfg != NULL && json_is_object((json_t *)cfg->cf_dynamic)) {
 		snprintf(b->b_path, sizeof(b->b_path), "dynamic");
-		overlay(b, cfg->c_dynamic, b->b_path, strlen(b->b_path));
+		overlay(b, cfg->cf_dynamic, b->b_path, strlen(b->b_path));
 	}
 	gen_tags(b, in);
 	if (b->b_failed || gen_signatures(b, in) == -1)

@@ -54,17 +54,17 @@
 #define CONTROL_TMP_NAME	"s"	/* the socket's name inside that directory */
 
 struct ctl_client {
-	int		 cc_fd;		/* -1: free slot */
-	struct loop_watch cc_watch;
-	struct loop_timer cc_timer;	/* the deadline */
-	size_t		 cc_inlen;
-	int		 cc_writing;	/* the reply is being written */
-	int		 cc_toolong;	/* the line is over CONTROL_LINE_MAX: discarding to its LF */
-	size_t		 cc_outlen;
-	size_t		 cc_sent;
-	uid_t		 cc_uid;	/* the peer, for the log */
-	char		 cc_in[CONTROL_LINE_MAX];
-	char		 cc_out[CONTROL_REPLY_MAX];
+	int		 ck_fd;		/* -1: free slot */
+	struct loop_watch ck_watch;
+	struct loop_timer ck_timer;	/* the deadline */
+	size_t		 ck_inlen;
+	int		 ck_writing;	/* the reply is being written */
+	int		 ck_toolong;	/* the line is over CONTROL_LINE_MAX: discarding to its LF */
+	size_t		 ck_outlen;
+	size_t		 ck_sent;
+	uid_t		 ck_uid;	/* the peer, for the log */
+	char		 ck_in[CONTROL_LINE_MAX];
+	char		 ck_out[CONTROL_REPLY_MAX];
 };
 
 static struct {
@@ -85,12 +85,12 @@ static void	 on_client(int fd, uint32_t events, void *arg);
 static void
 client_close(struct ctl_client *c)
 {
-	if (c->cc_fd < 0)
+	if (c->ck_fd < 0)
 		return;
-	loop_watch_del(&c->cc_watch);
-	loop_timer_cancel(&c->cc_timer);
-	close(c->cc_fd);
-	c->cc_fd = -1;
+	loop_watch_del(&c->ck_watch);
+	loop_timer_cancel(&c->ck_timer);
+	close(c->ck_fd);
+	c->ck_fd = -1;
 	ctl.nbusy--;
 	if (ctl.paused && ctl.fd >= 0 &&
 	    loop_watch_add(&ctl.watch, ctl.fd, EPOLLIN, on_listen, NULL) == 0)
@@ -103,7 +103,7 @@ on_deadline(void *arg)
 	struct ctl_client *c = arg;
 
 	log_warn("control: a client (uid %u) took longer than %d ms; dropped",
-	    (unsigned)c->cc_uid, CONTROL_TIMEOUT_MS);
+	    (unsigned)c->ck_uid, CONTROL_TIMEOUT_MS);
 	client_close(c);
 }
 
@@ -113,8 +113,8 @@ client_write(struct ctl_client *c)
 {
 	ssize_t n;
 
-	while (c->cc_sent < c->cc_outlen) {
-		n = send(c->cc_fd, c->cc_out + c->cc_sent, c->cc_outlen - c->cc_sent,
+	while (c->ck_sent < c->ck_outlen) {
+		n = send(c->ck_fd, c->ck_out + c->ck_sent, c->ck_outlen - c->ck_sent,
 		    MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -124,23 +124,23 @@ client_write(struct ctl_client *c)
 			client_close(c);
 			return;
 		}
-		c->cc_sent += (size_t)n;
+		c->ck_sent += (size_t)n;
 	}
 	client_close(c);
 }
 
-/* Send the reply line built in cc_out (an LF is added). */
+/* Send the reply line built in ck_out (an LF is added). */
 static void
 client_reply(struct ctl_client *c)
 {
-	size_t n = strnlen(c->cc_out, sizeof(c->cc_out) - 1);
+	size_t n = strnlen(c->ck_out, sizeof(c->ck_out) - 1);
 
-	c->cc_out[n++] = '\n';
-	c->cc_outlen = n;
-	c->cc_sent = 0;
-	c->cc_writing = 1;
-	loop_watch_del(&c->cc_watch);
-	if (loop_watch_add(&c->cc_watch, c->cc_fd, EPOLLOUT, on_client, c) == -1) {
+	c->ck_out[n++] = '\n';
+	c->ck_outlen = n;
+	c->ck_sent = 0;
+	c->ck_writing = 1;
+	loop_watch_del(&c->ck_watch);
+	if (loop_watch_add(&c->ck_watch, c->ck_fd, EPOLLOUT, on_client, c) == -1) {
 		client_close(c);
 		return;
 	}
@@ -207,22 +207,22 @@ client_line(struct ctl_client *c, size_t len)
 	char **argv;
 	size_t argc;
 
-	if (control_parse_request(c->cc_in, len, &argv, &argc, err, sizeof(err)) == -1) {
-		log_warn("control: uid %u: refused: %s", (unsigned)c->cc_uid, err);
-		snprintf(c->cc_out, sizeof(c->cc_out), "error %s", err);
+	if (control_parse_request(c->ck_in, len, &argv, &argc, err, sizeof(err)) == -1) {
+		log_warn("control: uid %u: refused: %s", (unsigned)c->ck_uid, err);
+		snprintf(c->ck_out, sizeof(c->ck_out), "error %s", err);
 		client_reply(c);
 		return;
 	}
-	/* the reply is built in place: cc_out is free until client_reply */
-	reply = c->cc_out;
+	/* the reply is built in place: ck_out is free until client_reply */
+	reply = c->ck_out;
 	reply[0] = '\0';
-	ctl.fn((const char *const *)argv, argc, reply, sizeof(c->cc_out) - 1);
+	ctl.fn((const char *const *)argv, argc, reply, sizeof(c->ck_out) - 1);
 	/* one line whatever the handler echoed of the request */
-	text_clean(reply, sizeof(c->cc_out), reply, strlen(reply));
+	text_clean(reply, sizeof(c->ck_out), reply, strlen(reply));
 	if (strncmp(reply, "ok", 2) == 0)
-		log_info("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
+		log_info("control: uid %u: %s: %.200s", (unsigned)c->ck_uid, argv[0], reply);
 	else
-		log_warn("control: uid %u: %s: %.200s", (unsigned)c->cc_uid, argv[0], reply);
+		log_warn("control: uid %u: %s: %.200s", (unsigned)c->ck_uid, argv[0], reply);
 	free(argv);
 	client_reply(c);
 }
@@ -235,13 +235,13 @@ on_client(int fd, uint32_t events, void *arg)
 	ssize_t n;
 
 	(void)fd;
-	if (c->cc_writing) {
+	if (c->ck_writing) {
 		client_write(c);
 		return;
 	}
 	(void)events;
 	for (;;) {
-		n = recv(c->cc_fd, c->cc_in + c->cc_inlen, sizeof(c->cc_in) - c->cc_inlen, 0);
+		n = recv(c->ck_fd, c->ck_in + c->ck_inlen, sizeof(c->ck_in) - c->ck_inlen, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -251,28 +251,28 @@ on_client(int fd, uint32_t events, void *arg)
 			client_close(c);
 			return;
 		}
-		lf = memchr(c->cc_in + c->cc_inlen, '\n', (size_t)n);
-		c->cc_inlen += (size_t)n;
-		if (lf != NULL && c->cc_toolong) {
+		lf = memchr(c->ck_in + c->ck_inlen, '\n', (size_t)n);
+		c->ck_inlen += (size_t)n;
+		if (lf != NULL && c->ck_toolong) {
 			log_warn("control: uid %u: a request line longer than %d bytes; refused",
-			    (unsigned)c->cc_uid, CONTROL_LINE_MAX);
-			snprintf(c->cc_out, sizeof(c->cc_out), "error a request line is at most "
+			    (unsigned)c->ck_uid, CONTROL_LINE_MAX);
+			snprintf(c->ck_out, sizeof(c->ck_out), "error a request line is at most "
 			    "%d bytes", CONTROL_LINE_MAX);
 			client_reply(c);
 			return;
 		}
 		if (lf != NULL) {
-			client_line(c, (size_t)(lf - c->cc_in));
+			client_line(c, (size_t)(lf - c->ck_in));
 			return;
 		}
-		if (c->cc_inlen == sizeof(c->cc_in)) {
+		if (c->ck_inlen == sizeof(c->ck_in)) {
 			/*
 			 * Too long: read on to its end (within the deadline) and
 			 * only then answer, so that the unread rest cannot turn
 			 * our close into a reset that destroys the answer.
 			 */
-			c->cc_toolong = 1;
-			c->cc_inlen = 0;
+			c->ck_toolong = 1;
+			c->ck_inlen = 0;
 		}
 	}
 }
@@ -303,20 +303,20 @@ on_listen(int fd, uint32_t events, void *arg)
 			return;
 		}
 		for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
-			if (ctl.clients[i].cc_fd < 0)
+			if (ctl.clients[i].ck_fd < 0)
 				break;
 		c = &ctl.clients[i];
-		memset(c, 0, sizeof(*c) - sizeof(c->cc_in) - sizeof(c->cc_out));
-		c->cc_fd = cfd;
+		memset(c, 0, sizeof(*c) - sizeof(c->ck_in) - sizeof(c->ck_out));
+		c->ck_fd = cfd;
 		clen = sizeof(cred);
-		c->cc_uid = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 ?
+		c->ck_uid = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 ?
 		    cred.uid : (uid_t)-1;
 		ctl.nbusy++;
-		if (loop_watch_add(&c->cc_watch, cfd, EPOLLIN, on_client, c) == -1) {
+		if (loop_watch_add(&c->ck_watch, cfd, EPOLLIN, on_client, c) == -1) {
 			client_close(c);
 			continue;
 		}
-		loop_timer_set(&c->cc_timer, CONTROL_TIMEOUT_MS, on_deadline, c);
+		loop_timer_set(&c->ck_timer, CONTROL_TIMEOUT_MS, on_deadline, c);
 	}
 }
 
@@ -566,7 +566,7 @@ control_open(const char *path, unsigned mode, uid_t uid, gid_t gid, control_fn f
 		return -1;
 	}
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
-		ctl.clients[i].cc_fd = -1;
+		ctl.clients[i].ck_fd = -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		goto fail;

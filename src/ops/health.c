@@ -64,12 +64,12 @@ health_reason_add(struct health_reasons *r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->hr_n == HEALTH_REASONS_MAX)
+	if (r->rn_n == HEALTH_REASONS_MAX)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(r->hr_text[r->hr_n], sizeof(r->hr_text[0]), fmt, ap);
+	vsnprintf(r->rn_text[r->rn_n], sizeof(r->rn_text[0]), fmt, ap);
 	va_end(ap);
-	r->hr_n++;
+	r->rn_n++;
 }
 
 void
@@ -106,19 +106,19 @@ readyz(struct sbuf *o, struct response *rs)
 	struct health_reasons r;
 	size_t i;
 
-	r.hr_n = 0;
+	r.rn_n = 0;
 	if (ready_cb != NULL)
 		ready_cb(&r);
-	if (r.hr_n == 0) {
+	if (r.rn_n == 0) {
 		sbuf_printf(o, "{\"ready\":true}");
 		return;
 	}
 	rs->rs_status = 503;
 	sbuf_printf(o, "{\"ready\":false,\"reasons\":[");
-	for (i = 0; i < r.hr_n; i++) {
+	for (i = 0; i < r.rn_n; i++) {
 		if (i > 0)
 			sbuf_printf(o, ",");
-		ojson_str(o, r.hr_text[i]);
+		ojson_str(o, r.rn_text[i]);
 	}
 	sbuf_printf(o, "]}");
 }
@@ -169,14 +169,14 @@ metrics_text(struct sbuf *o)
 		creds_cb(&hc);
 	prom_head(o, "gimme_credential_refreshes_total", "counter",
 	    "Credential fetches from the source that delivered.");
-	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hc_refreshes);
+	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hcr_refreshes);
 	prom_head(o, "gimme_credential_refresh_failures_total", "counter",
 	    "Credential fetches from the source that failed.");
-	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hc_failures);
+	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hcr_failures);
 	prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
 	    "Seconds until the served credentials expire (0: none served).");
 	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
-	    hc.hc_have && hc.hc_expires_in > 0 ? hc.hc_expires_in : 0L);
+	    hc.hcr_have && hc.hcr_expires_in > 0 ? hc.hcr_expires_in : 0L);
 
 	prom_head(o, "gimme_connections_open", "gauge",
 	    "Connections of the metadata listeners open now.");
@@ -245,8 +245,8 @@ health_handle(const struct http_req *req, int status, struct response *rs, char 
 
 /* One connection's answer: the response and its body. */
 struct health_conn {
-	struct response	 hc_rs;
-	char		 hc_body[HEALTH_BODY_MAX];
+	struct response	 hn_rs;
+	char		 hn_body[HEALTH_BODY_MAX];
 };
 
 static enum http_verdict
@@ -254,12 +254,12 @@ health_serve_one(void *state, const struct http_call *call, struct http_reply *r
 {
 	struct health_conn *h = state;
 
-	health_handle(call->hc_status == 0 ? call->hc_req : NULL, call->hc_status, &h->hc_rs,
-	    h->hc_body, sizeof(h->hc_body));
-	rp->hr_headlen = response_head(&h->hc_rs, call->hc_date, rp->hr_head,
+	health_handle(call->hc_status == 0 ? call->hc_req : NULL, call->hc_status, &h->hn_rs,
+	    h->hn_body, sizeof(h->hn_body));
+	rp->hr_headlen = response_head(&h->hn_rs, call->hc_date, rp->hr_head,
 	    rp->hr_headcap);
-	rp->hr_body = h->hc_rs.rs_body;
-	rp->hr_bodylen = h->hc_rs.rs_head_only ? 0 : h->hc_rs.rs_bodylen;
+	rp->hr_body = h->hn_rs.rs_body;
+	rp->hr_bodylen = h->hn_rs.rs_head_only ? 0 : h->hn_rs.rs_bodylen;
 	return HTTP_ANSWER;
 }
 

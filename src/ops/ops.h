@@ -113,15 +113,15 @@ extern struct metrics metrics;
 
 /* Reasons /readyz lists; filled by the readiness callback. */
 struct health_reasons {
-	size_t		 hr_n;
-	char		 hr_text[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
+	size_t		 rn_n;
+	char		 rn_text[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
 };
 /* What the credential cache reports to /metrics. */
 struct health_creds {
-	unsigned long	 hc_refreshes;	/* fetches that delivered */
-	unsigned long	 hc_failures;	/* fetches that failed */
-	int		 hc_have;	/* credentials are served */
-	long		 hc_expires_in;	/* s until the served credentials expire */
+	unsigned long	 hcr_refreshes;	/* fetches that delivered */
+	unsigned long	 hcr_failures;	/* fetches that failed */
+	int		 hcr_have;	/* credentials are served */
+	long		 hcr_expires_in;	/* s until the served credentials expire */
 };
 /* Add one reason (printf-style; cut at HEALTH_REASON_LEN, at most HEALTH_REASONS_MAX). */
 void		 health_reason_add(struct health_reasons *r, const char *fmt, ...)

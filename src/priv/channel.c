@@ -204,15 +204,15 @@ sandbox_open(const char *path)
 			errno = EACCES;
 			return -1;
 		}
-		if (rep.o_seq != q.q_seq) {	/* the late answer to an earlier ask */
+		if (rep.orp_seq != q.q_seq) {	/* the late answer to an earlier ask */
 			if (fd >= 0)
 				close(fd);
 			continue;
 		}
-		if (rep.o_errno != 0 || fd < 0) {
+		if (rep.orp_errno != 0 || fd < 0) {
 			if (fd >= 0)
 				close(fd);
-			errno = rep.o_errno != 0 ? rep.o_errno : EIO;
+			errno = rep.orp_errno != 0 ? rep.orp_errno : EIO;
 			return -1;
 		}
 		return fd;
@@ -282,19 +282,19 @@ on_run_reply(int fd, uint32_t events, void *unused)
 			helper_lost();
 			return;
 		}
-		rep.r_err[sizeof(rep.r_err) - 1] = '\0';
+		rep.rrp_err[sizeof(rep.rrp_err) - 1] = '\0';
 		for (i = 0; i < SANDBOX_JOBS_MAX; i++) {
 			struct sbx_job *j = &sbx.jobs[i];
 			cred_done_fn done = j->j_done;
 			void *darg = j->j_arg;
 
-			if (!j->j_used || j->j_seq != rep.r_seq)
+			if (!j->j_used || j->j_seq != rep.rrp_seq)
 				continue;
 			job_clear(j);
-			if (rep.r_ok)
-				done(darg, 1, &rep.r_cred, NULL);
+			if (rep.rrp_ok)
+				done(darg, 1, &rep.rrp_cred, NULL);
 			else
-				done(darg, 0, NULL, rep.r_err);
+				done(darg, 0, NULL, rep.rrp_err);
 			break;
 		}	/* no job: it timed out here already */
 		explicit_bzero(&rep, sizeof(rep));
@@ -359,9 +359,9 @@ static void
 sbx_sockid(const struct sandbox_cfg *sc, char *out, size_t cap)
 {
 	out[0] = '\0';
-	if (sc->sb_paths[SANDBOX_PATH_CONTROL] != NULL && sc->sb_control_ino != 0)
-		snprintf(out, cap, "%llu:%llu", (unsigned long long)sc->sb_control_dev,
-		    (unsigned long long)sc->sb_control_ino);
+	if (sc->sbc_paths[SANDBOX_PATH_CONTROL] != NULL && sc->sbc_control_ino != 0)
+		snprintf(out, cap, "%llu:%llu", (unsigned long long)sc->sbc_control_dev,
+		    (unsigned long long)sc->sbc_control_ino);
 }
 
 /* Spawn the helper and wait for its "ready".  0 / -1 with err. */
@@ -383,12 +383,12 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox helper: socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	snprintf(level, sizeof(level), "%d", sc->sb_log_level);
+	snprintf(level, sizeof(level), "%d", sc->sbc_log_level);
 	argv[0] = PROGNAME;
 	argv[1] = "sandbox-helper";
-	argv[2] = sc->sb_log_json ? "json" : "text";
+	argv[2] = sc->sbc_log_json ? "json" : "text";
 	argv[3] = level;
-	argv[4] = sc->sb_profile != NULL ? SANDBOX_HELPER_RUNS : "";
+	argv[4] = sc->sbc_profile != NULL ? SANDBOX_HELPER_RUNS : "";
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++)
 		argv[5 + i] = sbx.paths[i] != NULL ? sbx.paths[i] : "";
 	sbx_sockid(sc, sockid, sizeof(sockid));
@@ -412,7 +412,7 @@ helper_start(const struct sandbox_cfg *sc, char *err, size_t errlen)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, SANDBOX_READY_TIMEOUT_MS) != 1 ||
 	    (r = sbx_recv_fd(op[0], &rep, sizeof(rep), &fd, 0)) != (ssize_t)sizeof(rep) ||
-	    rep.o_seq != 0) {
+	    rep.orp_seq != 0) {
 		snprintf(err, errlen, "sandbox helper (pid %ld) did not start", (long)sbx.pid);
 		goto fail;
 	}
@@ -473,13 +473,13 @@ sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t
 	 * user changes.
 	 */
 	for (i = 0; i < SANDBOX_PATHS_MAX; i++) {
-		const char *p = sc->sb_paths[i];
+		const char *p = sc->sbc_paths[i];
 
 		if (p == NULL)
 			continue;
-		if (sc->sb_profile == NULL && !switching)
+		if (sc->sbc_profile == NULL && !switching)
 			continue;	/* no helper: the daemon reads them itself, as before */
-		if (i <= SANDBOX_PATH_AWS_CREDS && sc->sb_profile == NULL)
+		if (i <= SANDBOX_PATH_AWS_CREDS && sc->sbc_profile == NULL)
 			continue;
 		if ((sbx.paths[i] = strdup(p)) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -487,13 +487,13 @@ sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc, size_t
 		}
 		npaths++;
 	}
-	if (sc->sb_profile == NULL && npaths == 0)
+	if (sc->sbc_profile == NULL && npaths == 0)
 		return 0;
 	if (helper_start(sc, err, errlen) == -1)
 		return -1;
 	snprintf(sbx.desc, sizeof(sbx.desc), "; helper pid %ld %s%s%s", (long)sbx.pid,
-	    sc->sb_profile != NULL ? "runs credential_process" : "",
-	    sc->sb_profile != NULL && npaths > 0 ? ", " : "",
+	    sc->sbc_profile != NULL ? "runs credential_process" : "",
+	    sc->sbc_profile != NULL && npaths > 0 ? ", " : "",
 	    npaths > 0 ? "opens the files re-read" : "");
 	snprintf(desc, desclen, "%s", sbx.desc);
 	return 0;

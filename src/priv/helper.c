@@ -443,12 +443,12 @@ helper_reply(uint32_t seq, int ok, const struct cred *c, const char *msg)
 	struct sbx_run_rep rep;
 
 	memset(&rep, 0, sizeof(rep));
-	rep.r_seq = seq;
-	rep.r_ok = ok;
+	rep.rrp_seq = seq;
+	rep.rrp_ok = ok;
 	if (ok)
-		rep.r_cred = *c;
+		rep.rrp_cred = *c;
 	else
-		snprintf(rep.r_err, sizeof(rep.r_err), "%s", msg);
+		snprintf(rep.rrp_err, sizeof(rep.rrp_err), "%s", msg);
 	if (sbx_send_fd(SANDBOX_RUN_FD, &rep, sizeof(rep), -1) == -1 && errno != EPIPE)
 		log_err("sandbox helper: answering: %s", strerror(errno));
 	explicit_bzero(&rep, sizeof(rep));
@@ -600,19 +600,19 @@ helper_on_open(int fd, uint32_t events, void *unused)
 		return;
 	}
 	memset(&rep, 0, sizeof(rep));
-	rep.o_seq = q.q_seq;
+	rep.orp_seq = q.q_seq;
 	if (q.q_arg >= SANDBOX_PATHS_MAX || q.q_arg == SANDBOX_PATH_CONTROL ||
 	    hl.paths[q.q_arg][0] == '\0')
-		rep.o_errno = EACCES;	/* only the files named at start */
+		rep.orp_errno = EACCES;	/* only the files named at start */
 	else if (q.q_arg <= SANDBOX_PATH_AWS_CREDS) {
 		if ((f = shared_open(hl.paths[q.q_arg], err, sizeof(err))) == -1) {
-			rep.o_errno = errno == ENOENT ? ENOENT : EPERM;
+			rep.orp_errno = errno == ENOENT ? ENOENT : EPERM;
 			if (errno != ENOENT)
 				log_err("sandbox helper: %s", err);
 		}
 	} else if ((f = helper_open_fixed(hl.paths[q.q_arg])) == -1)
-		rep.o_errno = errno;
-	if (sbx_send_fd(fd, &rep, sizeof(rep), rep.o_errno == 0 ? f : -1) == -1)
+		rep.orp_errno = errno;
+	if (sbx_send_fd(fd, &rep, sizeof(rep), rep.orp_errno == 0 ? f : -1) == -1)
 		hl.done = 1;
 	if (f >= 0)
 		close(f);

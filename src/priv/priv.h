@@ -34,7 +34,7 @@
 
 #define SANDBOX_USER_DEFAULT	"nobody"	/* --user when started as root */
 #define SANDBOX_PATHS_MAX	6	/* files the helper opens (or removes) for the daemon */
-#define SANDBOX_PATH_AWS_CONFIG	0	/* slots of sandbox_cfg.sb_paths */
+#define SANDBOX_PATH_AWS_CONFIG	0	/* slots of sandbox_cfg.sbc_paths */
 #define SANDBOX_PATH_AWS_CREDS	1
 #define SANDBOX_PATH_CONFIG	2
 #define SANDBOX_PATH_USER_DATA	3
@@ -50,27 +50,27 @@
 #define SANDBOX_RUN_FD		4	/* the helper's end of the run channel */
 
 struct sandbox_cfg {
-	int		 sb_disabled;	/* --no-sandbox: none of it */
-	const char	*sb_user;	/* --user; NULL: SANDBOX_USER_DEFAULT */
-	int		 sb_user_set;	/* --user or GIMME_USER given */
-	int		 sb_keep_net_admin;	/* packet-filter rules are installed: keep CAP_NET_ADMIN */
-	int		 sb_exec_net_admin;	/* ... and programs exec'd (iptables) need it too:
+	int		 sbc_disabled;	/* --no-sandbox: none of it */
+	const char	*sbc_user;	/* --user; NULL: SANDBOX_USER_DEFAULT */
+	int		 sbc_user_set;	/* --user or GIMME_USER given */
+	int		 sbc_keep_net_admin;	/* packet-filter rules are installed: keep CAP_NET_ADMIN */
+	int		 sbc_exec_net_admin;	/* ... and programs exec'd (iptables) need it too:
 						   ambient, and no seccomp filter */
-	int		 sb_log_json;	/* the helper logs like the daemon */
-	int		 sb_log_level;	/* enum log_level */
+	int		 sbc_log_json;	/* the helper logs like the daemon */
+	int		 sbc_log_level;	/* enum log_level */
 	/* files re-read after the drop (SANDBOX_PATH_*), NULL when unused */
-	const char	*sb_paths[SANDBOX_PATHS_MAX];
+	const char	*sbc_paths[SANDBOX_PATHS_MAX];
 	/* the control socket file bound (ops' control_bound; ino 0: not yet): the helper
 	   removes only it */
-	dev_t		 sb_control_dev;
-	ino_t		 sb_control_ino;
+	dev_t		 sbc_control_dev;
+	ino_t		 sbc_control_ino;
 	/*
 	 * the profile source's profile, NULL: none.  Set, the helper runs
 	 * credential_process for the daemon (the profile each request names,
 	 * read from the shared files by the helper): sandbox_enter installs it as
 	 * the credentials layer's runner (credproc_set_runner).
 	 */
-	const char	*sb_profile;
+	const char	*sbc_profile;
 };
 
 /*
@@ -82,18 +82,18 @@ int		 sandbox_prepare(const struct sandbox_cfg *sc, char *err, size_t errlen);
  * Drop privileges for good, after the listeners are bound, the first
  * credential is in and packet-filter rules are installed.  In order: start
  * the helper when one is needed (a profile source, or files the new user may
- * not read), switch to sb_user with no supplementary groups (as root),
- * keep only CAP_NET_ADMIN (sb_keep_net_admin) or no capability, set
+ * not read), switch to sbc_user with no supplementary groups (as root),
+ * keep only CAP_NET_ADMIN (sbc_keep_net_admin) or no capability, set
  * no_new_privs, load the seccomp allow-list.  Logs one "sandbox: ..." line.
- * Nothing when sb_disabled.  0, or -1 with err (then the caller exits 71).
+ * Nothing when sbc_disabled.  0, or -1 with err (then the caller exits 71).
  */
 int		 sandbox_enter(const struct sandbox_cfg *sc, char *err, size_t errlen);
 /*
  * Start the helper now, before start-up's first credential fetch, when the
- * source needs it (sb_profile: its credential_process runs there from the
+ * source needs it (sbc_profile: its credential_process runs there from the
  * first, as the files' owner, with the helper's checks).  sandbox_enter
  * then keeps it and tells it the control socket bound since.  Nothing when
- * sb_disabled or no profile.  0, or -1 with err.
+ * sbc_disabled or no profile.  0, or -1 with err.
  */
 int		 sandbox_helper_early(const struct sandbox_cfg *sc, char *err, size_t errlen);
 /* Close the channels (the helper exits when it sees them close). */
@@ -135,16 +135,16 @@ struct sbx_req {
 
 /* OPEN's answer (and, with seq 0, the helper's "ready"). */
 struct sbx_open_rep {
-	uint32_t	 o_seq;
-	int32_t		 o_errno;	/* 0: the descriptor comes with it */
+	uint32_t	 orp_seq;
+	int32_t		 orp_errno;	/* 0: the descriptor comes with it */
 };
 
 /* RUN's answer: a secret while it holds credentials; wiped after use. */
 struct sbx_run_rep {
-	uint32_t	 r_seq;
-	int32_t		 r_ok;
-	struct cred	 r_cred;
-	char		 r_err[ERRBUF_LEN];
+	uint32_t	 rrp_seq;
+	int32_t		 rrp_ok;
+	struct cred	 rrp_cred;
+	char		 rrp_err[ERRBUF_LEN];
 };
 
 /* channel.c: one message with at most one descriptor (fd -1: none).  0 / -1. */

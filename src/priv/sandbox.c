@@ -227,10 +227,10 @@ forbidden_probe(const char *what)
 int
 sandbox_prepare(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 {
-	const char *name = sc_->sb_user != NULL ? sc_->sb_user : SANDBOX_USER_DEFAULT;
+	const char *name = sc_->sbc_user != NULL ? sc_->sbc_user : SANDBOX_USER_DEFAULT;
 	struct passwd *pw;
 
-	if (sc_->sb_disabled || geteuid() != 0)
+	if (sc_->sbc_disabled || geteuid() != 0)
 		return 0;
 	if (strlen(name) >= sizeof(sbx.user)) {
 		snprintf(err, errlen, "user name '%s' is too long", name);
@@ -254,7 +254,7 @@ sandbox_helper_early(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 {
 	char desc[ERRBUF_LEN];
 
-	if (sc_->sb_disabled || sc_->sb_profile == NULL)
+	if (sc_->sbc_disabled || sc_->sbc_profile == NULL)
 		return 0;
 	return sbx_helper_start(sc_, geteuid() == 0 && sbx.have_user && sbx.uid != 0, desc,
 	    sizeof(desc), err, errlen);
@@ -263,13 +263,13 @@ sandbox_helper_early(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 int
 sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 {
-	const uint64_t keep = sc_->sb_keep_net_admin ? 1ULL << CAP_NET_ADMIN : 0;
+	const uint64_t keep = sc_->sbc_keep_net_admin ? 1ULL << CAP_NET_ADMIN : 0;
 	const char *probe = getenv("GIMME_TEST_FORBIDDEN_SYSCALL");
 	char helper[ERRBUF_LEN] = "", filter[256];
 	int switching, switched = 0;
 	unsigned nrules = 0;
 
-	if (sc_->sb_disabled) {
+	if (sc_->sbc_disabled) {
 		log_warn("sandbox: off (--no-sandbox): uid %lu keeps every privilege it started "
 		    "with", (unsigned long)geteuid());
 		return 0;
@@ -284,12 +284,12 @@ sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 	 * 2, 3. The user and capabilities.  (The packet-filter rules were
 	 * installed before this call; keep says whether to keep CAP_NET_ADMIN.)
 	 */
-	if (drop_privileges(keep, sc_->sb_exec_net_admin ? keep : 0, &switched, err,
+	if (drop_privileges(keep, sc_->sbc_exec_net_admin ? keep : 0, &switched, err,
 	    errlen) == -1)
 		return -1;
-	if (!switched && sc_->sb_user_set && geteuid() != 0)
+	if (!switched && sc_->sbc_user_set && geteuid() != 0)
 		log_warn("sandbox: not started as root: --user %s ignored, staying uid %lu",
-		    sc_->sb_user, (unsigned long)geteuid());
+		    sc_->sbc_user, (unsigned long)geteuid());
 
 	/* 4. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
@@ -303,7 +303,7 @@ sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 	snprintf(filter, sizeof(filter), "no seccomp filter (sanitizer build)");
 	(void)nrules;
 #else
-	if (sc_->sb_exec_net_admin) {
+	if (sc_->sbc_exec_net_admin) {
 		/* the iptables commands are exec'd, which the filter kills */
 		snprintf(filter, sizeof(filter), "no seccomp filter (the magic IP's iptables rules "
 		    "are kept up with the iptables commands; nftables allows one)");
@@ -317,12 +317,12 @@ sandbox_enter(const struct sandbox_cfg *sc_, char *err, size_t errlen)
 	if (switched)
 		log_info("sandbox: user %s (uid %lu, gid %lu, no supplementary groups), "
 		    "capabilities: %s, no_new_privs, %s%s", sbx.user, (unsigned long)sbx.uid,
-		    (unsigned long)sbx.gid, keep ? (sc_->sb_exec_net_admin ? "net_admin (also "
+		    (unsigned long)sbx.gid, keep ? (sc_->sbc_exec_net_admin ? "net_admin (also "
 		    "ambient)" : "net_admin") : "none", filter, helper);
 	else
 		log_info("sandbox: uid %lu (not switched%s), capabilities: %s, no_new_privs, %s%s",
 		    (unsigned long)geteuid(), geteuid() == 0 ? ": --user is root" : ": not root",
-		    keep ? (sc_->sb_exec_net_admin ? "net_admin (also ambient)" : "net_admin") :
+		    keep ? (sc_->sbc_exec_net_admin ? "net_admin (also ambient)" : "net_admin") :
 		    "none", filter, helper);
 	if (probe != NULL)
 		forbidden_probe(probe);

@@ -20,7 +20,7 @@ daemon_options(const struct config *cfg)
 {
 	struct imds_options o = { 1, 0, 1, 0 };
 
-	imds_option_merge(&o, &cfg->c_opt, cfg->c_opt_set);
+	imds_option_merge(&o, &cfg->cf_opt, cfg->cf_opt_set);
 	imds_option_merge(&o, &cli.opt, cli.opt_set);
 	return o;
 }
@@ -45,10 +45,10 @@ daemon_load_config(struct config *cfg, struct instance *inst, time_t now, char *
 			config_free(cfg);
 			return -1;
 		}
-		free(cfg->c_user_data);
-		cfg->c_user_data = data;
-		cfg->c_user_data_len = len;
-		cfg->c_user_data_set = 1;
+		free(cfg->cf_user_data);
+		cfg->cf_user_data = data;
+		cfg->cf_user_data_len = len;
+		cfg->cf_user_data_set = 1;
 	}
 	instance_default(inst, now);
 	if (instance_apply_config(inst, cfg, err, errlen) == -1) {
@@ -193,7 +193,7 @@ daemon_tick(void)
 
 	registry_tick(&st.roles, now);
 	creds_source_tick(&st.src, st.cache);
-	if (st.ec2_cred.c_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
+	if (st.ec2_cred.cr_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
 		daemon_publish();
@@ -403,10 +403,10 @@ daemon_ready(struct health_reasons *r)
 void
 daemon_health_creds(struct health_creds *hc)
 {
-	hc->hc_refreshes = st.cache->cc_n_ok;
-	hc->hc_failures = st.cache->cc_n_failed;
-	hc->hc_have = st.cache->cc_have;
-	hc->hc_expires_in = st.cache->cc_have ?
-	    (long)(st.cache->cc_cur.c_expiration - time(NULL)) : 0;
+	hc->hcr_refreshes = st.cache->cc_n_ok;
+	hc->hcr_failures = st.cache->cc_n_failed;
+	hc->hcr_have = st.cache->cc_have;
+	hc->hcr_expires_in = st.cache->cc_have ?
+	    (long)(st.cache->cc_cur.cr_expiration - time(NULL)) : 0;
 }
 

@@ -717,12 +717,12 @@ opt_apply(struct serve_options *o, const struct opt_def *d, const char *src, con
 		io = &imds_opt_defs[d->od_imds];
 		if (imds_option_parse(io, val, strlen(val), &o->opt, &o->opt_set) == 0)
 			return 0;
-		if (io->io_words[0] != NULL)
+		if (io->iod_words[0] != NULL)
 			snprintf(err, errlen, "%s: expected %s or %s, got '%s'", src,
-			    io->io_words[0], io->io_words[1], val);
+			    io->iod_words[0], io->iod_words[1], val);
 		else
 			snprintf(err, errlen, "%s: expected a number from %d to %d, got '%s'", src,
-			    io->io_min, io->io_max, val);
+			    io->iod_min, io->iod_max, val);
 		return -1;
 	case OPT_HELP:
 		o->help = 1;

@@ -101,7 +101,7 @@ start_up(void)
 	st.opt = daemon_options(&st.cfg);
 	/* the scenario's times count from the start */
 	life_init(&st.life);
-	if (life_scenario(&st.life, st.cfg.c_scenario, now, err, sizeof(err)) == -1) {
+	if (life_scenario(&st.life, st.cfg.cf_scenario, now, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s: %s\n", PROGNAME,
 		    cli.config_path != NULL ? cli.config_path : "config", err);
 		return EXIT_CONFIG;
@@ -141,7 +141,7 @@ start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
-	st.cache = &st.inst_role->r_cache;
+	st.cache = &st.inst_role->ro_cache;
 	st.cache->cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(daemon_ready, daemon_health_creds);
@@ -174,7 +174,7 @@ start_up(void)
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.src.cs_why, st.cache->cc_cur.c_akid, (long)(st.cache->cc_cur.c_expiration - now));
+	    st.src.cs_why, st.cache->cc_cur.cr_akid, (long)(st.cache->cc_cur.cr_expiration - now));
 	/* a key file to read or write, a certificate file to write: checked before serving */
 	if (st.serve && !id_background() && identity_init(cli.identity_key, cli.identity_cert,
 	    err, sizeof(err)) == -1) {
@@ -258,25 +258,25 @@ static void
 sandbox_config(struct sandbox_cfg *sc)
 {
 	memset(sc, 0, sizeof(*sc));
-	sc->sb_disabled = cli.no_sandbox;
-	sc->sb_user = cli.user;
-	sc->sb_user_set = cli.user != NULL;
-	sc->sb_log_json = cli.log_json;
-	sc->sb_log_level = (int)cli.log_level;
-	sc->sb_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
-	sc->sb_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
-	sc->sb_paths[SANDBOX_PATH_CONTROL] = cli.control;
+	sc->sbc_disabled = cli.no_sandbox;
+	sc->sbc_user = cli.user;
+	sc->sbc_user_set = cli.user != NULL;
+	sc->sbc_log_json = cli.log_json;
+	sc->sbc_log_level = (int)cli.log_level;
+	sc->sbc_paths[SANDBOX_PATH_CONFIG] = cli.config_path;
+	sc->sbc_paths[SANDBOX_PATH_USER_DATA] = cli.user_data_path;
+	sc->sbc_paths[SANDBOX_PATH_CONTROL] = cli.control;
 	/* the file bound, once it is (ino 0 before) */
-	(void)control_bound(&sc->sb_control_dev, &sc->sb_control_ino);
+	(void)control_bound(&sc->sbc_control_dev, &sc->sbc_control_ino);
 	if (st.cache != NULL) {
-		sc->sb_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
-		sc->sb_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);
-		sc->sb_profile = cred_provider_profile_name(st.cache->cc_prov);
+		sc->sbc_paths[SANDBOX_PATH_AWS_CONFIG] = cred_provider_file(st.cache->cc_prov, 0);
+		sc->sbc_paths[SANDBOX_PATH_AWS_CREDS] = cred_provider_file(st.cache->cc_prov, 1);
+		sc->sbc_profile = cred_provider_profile_name(st.cache->cc_prov);
 	}
-	sc->sb_paths[SANDBOX_PATH_CA_BUNDLE] = creds_source_ca_bundle(&st.src);
+	sc->sbc_paths[SANDBOX_PATH_CA_BUNDLE] = creds_source_ca_bundle(&st.src);
 	/* rules or the alias to keep up and remove at exit */
-	sc->sb_keep_net_admin = magicip_installed();
-	sc->sb_exec_net_admin = magicip_firewall() == FW_IPTABLES;
+	sc->sbc_keep_net_admin = magicip_installed();
+	sc->sbc_exec_net_admin = magicip_firewall() == FW_IPTABLES;
 }
 
 /*
@@ -415,7 +415,7 @@ serve_creds_main(int argc, char **argv)
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
 	if (registry_render(st.inst_role, time(NULL)) == -1)
 		rc = EXIT_CONFIG;
-	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->r_view->rv_root,
+	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->ro_view->rv_root,
 	    path, strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;

@@ -166,7 +166,7 @@ struct serve_state {
 	struct role_registry roles;	/* the roles served and their credentials */
 	struct roles_ctx roles_ctx;	/* what they are rendered from: inst, cfg */
 	struct role	*inst_role;	/* the instance's role, in roles */
-	struct cred_cache *cache;	/* its credentials: &inst_role->r_cache */
+	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
 	int		 serving;	/* the server is up: publish snapshots */

@@ -71,7 +71,7 @@ t_sec(const struct parsed *p, const char *profile)
 	size_t i;
 
 	for (i = 0; i < p->p_n; i++)
-		if (strcmp(p->p_s[i].as_profile, profile) == 0)
+		if (strcmp(p->p_s[i].sec_profile, profile) == 0)
 			return &p->p_s[i];
 	return NULL;
 }
@@ -84,9 +84,9 @@ t_val(const struct parsed *p, const char *profile, const char *key)
 
 	if (s == NULL)
 		return NULL;
-	for (i = 0; i < s->as_nkv; i++)
-		if (strcmp(s->as_kv[i].kv_key, key) == 0)
-			return s->as_kv[i].kv_val;
+	for (i = 0; i < s->sec_nkv; i++)
+		if (strcmp(s->sec_kv[i].kv_key, key) == 0)
+			return s->sec_kv[i].kv_val;
 	return NULL;
 }
 
@@ -96,9 +96,9 @@ t_line(const struct parsed *p, const char *profile, const char *key)
 	const struct aws_section *s = t_sec(p, profile);
 	size_t i;
 
-	for (i = 0; s != NULL && i < s->as_nkv; i++)
-		if (strcmp(s->as_kv[i].kv_key, key) == 0)
-			return s->as_kv[i].kv_line;
+	for (i = 0; s != NULL && i < s->sec_nkv; i++)
+		if (strcmp(s->sec_kv[i].kv_key, key) == 0)
+			return s->sec_kv[i].kv_line;
 	return 0;
 }
 
@@ -124,10 +124,10 @@ test_basic_credentials(void **state)
 	    "[dev]\n"
 	    "aws_access_key_id = AKIDDEV\n", 0);
 	assert_int_equal(p.p_n, 2);
-	assert_string_equal(p.p_s[0].as_profile, "default");
-	assert_string_equal(p.p_s[0].as_file, "/k");
-	assert_int_equal(p.p_s[0].as_line, 1);
-	assert_int_equal(p.p_s[0].as_nkv, 8);
+	assert_string_equal(p.p_s[0].sec_profile, "default");
+	assert_string_equal(p.p_s[0].sec_file, "/k");
+	assert_int_equal(p.p_s[0].sec_line, 1);
+	assert_int_equal(p.p_s[0].sec_nkv, 8);
 	assert_string_equal(t_val(&p, "default", "aws_access_key_id"), "AKIDEXAMPLE");
 	assert_string_equal(t_val(&p, "default", "aws_secret_access_key"), "wJalrXUtnFEMI/K7MDENG");
 	assert_string_equal(t_val(&p, "default", "aws_session_token"), "IQoJb3JpZ2luX2VjEA==");
@@ -137,9 +137,9 @@ test_basic_credentials(void **state)
 	assert_string_equal(t_val(&p, "default", "eq"), "a=b:c");
 	assert_string_equal(t_val(&p, "default", "colon"), "first=second");
 	assert_int_equal(t_line(&p, "default", "region"), 5);
-	assert_string_equal(p.p_s[0].as_kv[0].kv_file, "/k");
+	assert_string_equal(p.p_s[0].sec_kv[0].kv_file, "/k");
 	assert_string_equal(t_val(&p, "dev", "aws_access_key_id"), "AKIDDEV");
-	assert_int_equal(p.p_s[1].as_line, 11);
+	assert_int_equal(p.p_s[1].sec_line, 11);
 	t_free(&p);
 }
 
@@ -161,7 +161,7 @@ test_comments(void **state)
 	    "[dev]; also after a header\n"
 	    "d = 1\n", 0);
 	assert_int_equal(p.p_n, 2);
-	assert_int_equal(p.p_s[0].as_nkv, 3);
+	assert_int_equal(p.p_s[0].sec_nkv, 3);
 	assert_string_equal(t_val(&p, "default", "a"), "abc # not a comment");
 	assert_string_equal(t_val(&p, "default", "b"), "x ; y");
 	assert_string_equal(t_val(&p, "default", "c"), "#x");
@@ -178,7 +178,7 @@ test_line_ends(void **state)
 	/* CRLF, a lone CR (Python's universal newlines), no final newline, BOM */
 	PARSE_OK(&p, "\xef\xbb\xbf[default]\r\na = 1\r\n\r\nb = 2\rc = 3", 0);
 	assert_int_equal(p.p_n, 1);
-	assert_string_equal(p.p_s[0].as_profile, "default");
+	assert_string_equal(p.p_s[0].sec_profile, "default");
 	assert_string_equal(t_val(&p, "default", "a"), "1");
 	assert_string_equal(t_val(&p, "default", "b"), "2");
 	assert_string_equal(t_val(&p, "default", "c"), "3");
@@ -188,7 +188,7 @@ test_line_ends(void **state)
 
 	/* a BOM anywhere else is not skipped: it is part of the key */
 	PARSE_OK(&p, "[a]\n\xef\xbb\xbfk = v\n", 0);
-	assert_string_equal(p.p_s[0].as_kv[0].kv_key, "\xef\xbb\xbfk");
+	assert_string_equal(p.p_s[0].sec_kv[0].kv_key, "\xef\xbb\xbfk");
 	t_free(&p);
 	/* a BOM before a value line is still a value before any header */
 	PARSE_ERR("\xef\xbb\xbfk = v\n", 0, "/k:1: key = value before any [section] header");
@@ -214,7 +214,7 @@ test_empty_and_blank(void **state)
 	t_free(&p);
 	PARSE_OK(&p, "[default]", 1);
 	assert_int_equal(p.p_n, 1);
-	assert_int_equal(p.p_s[0].as_nkv, 0);
+	assert_int_equal(p.p_s[0].sec_nkv, 0);
 	t_free(&p);
 }
 
@@ -226,8 +226,8 @@ test_keys_lowercased(void **state)
 	(void)state;
 	/* configparser's optionxform lower-cases keys; section names keep case */
 	PARSE_OK(&p, "[Dev]\nAWS_Access_Key_ID = AKID\n", 0);
-	assert_string_equal(p.p_s[0].as_profile, "Dev");
-	assert_string_equal(p.p_s[0].as_kv[0].kv_key, "aws_access_key_id");
+	assert_string_equal(p.p_s[0].sec_profile, "Dev");
+	assert_string_equal(p.p_s[0].sec_kv[0].kv_key, "aws_access_key_id");
 	assert_string_equal(t_val(&p, "Dev", "aws_access_key_id"), "AKID");
 	t_free(&p);
 	PARSE_ERR("[dev]\naws_access_key_id = a\nAWS_ACCESS_KEY_ID = b\n", 0,
@@ -281,17 +281,17 @@ test_subsection(void **state)
 	    "cli_pager=\n", 1);
 	s = t_sec(&p, "dev");
 	assert_non_null(s);
-	assert_int_equal(s->as_nkv, 5);
+	assert_int_equal(s->sec_nkv, 5);
 	assert_string_equal(t_val(&p, "dev", "region"), "us-west-2");
 	assert_string_equal(t_val(&p, "dev", "s3"), "");
 	assert_string_equal(t_val(&p, "dev", "output"), "json");
 	assert_int_equal(t_line(&p, "dev", "output"), 8);
 	assert_string_equal(t_val(&p, "dev", "api_versions"), "");
 	assert_string_equal(t_val(&p, "dev", "cli_pager"), "");
-	for (i = 0; i < s->as_nkv; i++) {
-		assert_string_not_equal(s->as_kv[i].kv_key, "max_concurrent_requests");
-		assert_string_not_equal(s->as_kv[i].kv_key, "addressing_style");
-		assert_string_not_equal(s->as_kv[i].kv_key, "ec2");
+	for (i = 0; i < s->sec_nkv; i++) {
+		assert_string_not_equal(s->sec_kv[i].kv_key, "max_concurrent_requests");
+		assert_string_not_equal(s->sec_kv[i].kv_key, "addressing_style");
+		assert_string_not_equal(s->sec_kv[i].kv_key, "ec2");
 	}
 	assert_null(t_val(&p, "dev", "max_concurrent_requests"));
 	t_free(&p);
@@ -323,14 +323,14 @@ test_continuation(void **state)
 	    "  c = 3\n"
 	    "  d = 4\n"
 	    "    e\n", 0);
-	assert_int_equal(p.p_s[0].as_nkv, 2);
+	assert_int_equal(p.p_s[0].sec_nkv, 2);
 	assert_string_equal(t_val(&p, "default", "a"), "first\nsecond\n\nthird = x");
 	assert_string_equal(t_val(&p, "default", "b"), "2\nc = 3\nd = 4\ne");
 	t_free(&p);
 
 	/* indented keys right after a header are keys; equal indentation is a new key */
 	PARSE_OK(&p, "  [default]\n  a = 1\n  b = 2\n    b2\n  c = 3\n", 0);
-	assert_int_equal(p.p_s[0].as_nkv, 3);
+	assert_int_equal(p.p_s[0].sec_nkv, 3);
 	assert_string_equal(t_val(&p, "default", "a"), "1");
 	assert_string_equal(t_val(&p, "default", "b"), "2\nb2");
 	assert_string_equal(t_val(&p, "default", "c"), "3");
@@ -374,7 +374,7 @@ test_config_naming(void **state)
 	assert_null(t_sec(&p, "prod"));
 	assert_null(t_sec(&p, "foo"));
 	assert_null(t_sec(&p, "Default"));
-	assert_int_equal(t_sec(&p, "dev")->as_line, 3);
+	assert_int_equal(t_sec(&p, "dev")->sec_line, 3);
 	t_free(&p);
 }
 
@@ -411,7 +411,7 @@ test_default_and_profile_default(void **state)
 	assert_int_equal(p.p_n, 1);
 	assert_string_equal(t_val(&p, "default", "region"), "prefixed");
 	assert_null(t_val(&p, "default", "output"));
-	assert_int_equal(p.p_s[0].as_line, 4);
+	assert_int_equal(p.p_s[0].sec_line, 4);
 	t_free(&p);
 
 	PARSE_OK(&p,
@@ -489,7 +489,7 @@ test_long_section_name(void **state)
 	memset(text + 1, 'n', AWSCONF_PROFILE_MAX);
 	memcpy(text + 1 + AWSCONF_PROFILE_MAX, "]\n", 2);
 	t_parse_ok(&p, text, AWSCONF_PROFILE_MAX + 3, 0);
-	assert_int_equal(strlen(p.p_s[0].as_profile), AWSCONF_PROFILE_MAX);
+	assert_int_equal(strlen(p.p_s[0].sec_profile), AWSCONF_PROFILE_MAX);
 	t_free(&p);
 	memcpy(text + 1 + AWSCONF_PROFILE_MAX, "n]\n", 3);
 	snprintf(want, sizeof(want), "/k:1: section name longer than %d bytes",
@@ -517,7 +517,7 @@ test_key_limits(void **state)
 		n += (size_t)w;
 	}
 	t_parse_ok(&p, text, n, 0);
-	assert_int_equal(p.p_s[0].as_nkv, 65536);
+	assert_int_equal(p.p_s[0].sec_nkv, 65536);
 	t_free(&p);
 	memcpy(text + n, "x=\n", 3);
 	snprintf(want, sizeof(want), "/k:%d: more than 65536 keys", 65536 + 2);

@@ -41,8 +41,8 @@ parse_err(const char *text, const char *want)
 	assert_string_equal(err, want);
 	assert_null(strchr(err, '\n'));
 	/* a failed parse leaves nothing to free, and config_free is safe */
-	assert_null(cfg.c_root);
-	assert_null(cfg.c_user_data);
+	assert_null(cfg.cf_root);
+	assert_null(cfg.cf_user_data);
 	config_free(&cfg);
 }
 
@@ -53,18 +53,18 @@ test_empty(void **state)
 
 	(void)state;
 	config_init(&cfg);
-	assert_null(cfg.c_root);
-	assert_int_equal(cfg.c_opt_set, 0);
+	assert_null(cfg.cf_root);
+	assert_int_equal(cfg.cf_opt_set, 0);
 	config_free(&cfg);
 
 	parse_ok("{}", &cfg);
-	assert_non_null(cfg.c_root);
-	assert_null(cfg.c_meta);
-	assert_null(cfg.c_dynamic);
-	assert_int_equal(cfg.c_user_data_set, 0);
-	assert_int_equal(cfg.c_opt_set, 0);
+	assert_non_null(cfg.cf_root);
+	assert_null(cfg.cf_meta);
+	assert_null(cfg.cf_dynamic);
+	assert_int_equal(cfg.cf_user_data_set, 0);
+	assert_int_equal(cfg.cf_opt_set, 0);
 	config_free(&cfg);
-	assert_null(cfg.c_root);
+	assert_null(cfg.cf_root);
 	config_free(&cfg);	/* twice is harmless */
 }
 
@@ -97,30 +97,30 @@ test_full(void **state)
 
 	(void)state;
 	parse_ok(text, &cfg);
-	assert_non_null(cfg.c_meta);
-	assert_non_null(cfg.c_dynamic);
-	assert_int_equal(cfg.c_user_data_set, 1);
-	assert_int_equal(cfg.c_user_data_len, 18);
-	assert_memory_equal(cfg.c_user_data, "#!/bin/sh\necho hi\n", 18);
-	assert_int_equal(cfg.c_opt_set,
+	assert_non_null(cfg.cf_meta);
+	assert_non_null(cfg.cf_dynamic);
+	assert_int_equal(cfg.cf_user_data_set, 1);
+	assert_int_equal(cfg.cf_user_data_len, 18);
+	assert_memory_equal(cfg.cf_user_data, "#!/bin/sh\necho hi\n", 18);
+	assert_int_equal(cfg.cf_opt_set,
 	    OPT_SET_ENDPOINT | OPT_SET_TOKENS | OPT_SET_HOPLIMIT | OPT_SET_TAGS);
-	assert_int_equal(cfg.c_opt.o_endpoint_enabled, 0);
-	assert_int_equal(cfg.c_opt.o_tokens_required, 1);
-	assert_int_equal(cfg.c_opt.o_hop_limit, 2);
-	assert_int_equal(cfg.c_opt.o_tags_enabled, 1);
+	assert_int_equal(cfg.cf_opt.o_endpoint_enabled, 0);
+	assert_int_equal(cfg.cf_opt.o_tokens_required, 1);
+	assert_int_equal(cfg.cf_opt.o_hop_limit, 2);
+	assert_int_equal(cfg.cf_opt.o_tags_enabled, 1);
 	config_free(&cfg);
 
 	/* the other value of each option, and only some options set */
 	parse_ok("{\"options\": {\"http-endpoint\": \"enabled\", \"http-tokens\": \"optional\","
 	    " \"instance-metadata-tags\": \"disabled\", \"http-put-response-hop-limit\": 64}}",
 	    &cfg);
-	assert_int_equal(cfg.c_opt.o_endpoint_enabled, 1);
-	assert_int_equal(cfg.c_opt.o_tokens_required, 0);
-	assert_int_equal(cfg.c_opt.o_tags_enabled, 0);
-	assert_int_equal(cfg.c_opt.o_hop_limit, 64);
+	assert_int_equal(cfg.cf_opt.o_endpoint_enabled, 1);
+	assert_int_equal(cfg.cf_opt.o_tokens_required, 0);
+	assert_int_equal(cfg.cf_opt.o_tags_enabled, 0);
+	assert_int_equal(cfg.cf_opt.o_hop_limit, 64);
 	config_free(&cfg);
 	parse_ok("{\"options\": {\"http-tokens\": \"required\"}}", &cfg);
-	assert_int_equal(cfg.c_opt_set, OPT_SET_TOKENS);
+	assert_int_equal(cfg.cf_opt_set, OPT_SET_TOKENS);
 	config_free(&cfg);
 }
 
@@ -332,14 +332,14 @@ test_user_data(void **state)
 
 	(void)state;
 	parse_ok("{\"user-data\": null}", &cfg);
-	assert_int_equal(cfg.c_user_data_set, 1);
-	assert_null(cfg.c_user_data);
-	assert_int_equal(cfg.c_user_data_len, 0);
+	assert_int_equal(cfg.cf_user_data_set, 1);
+	assert_null(cfg.cf_user_data);
+	assert_int_equal(cfg.cf_user_data_len, 0);
 	config_free(&cfg);
 
 	parse_ok("{\"user-data\": \"\"}", &cfg);
-	assert_int_equal(cfg.c_user_data_set, 1);
-	assert_int_equal(cfg.c_user_data_len, 0);
+	assert_int_equal(cfg.cf_user_data_set, 1);
+	assert_int_equal(cfg.cf_user_data_len, 0);
 	config_free(&cfg);
 
 	parse_err("{\"user-data\": 5}", NAME ":1:2: user-data: expected a string or null, got a number");
@@ -355,7 +355,7 @@ test_user_data(void **state)
 	parse_err(text, want);
 	memcpy(text + 15 + n - 1, "\"}", 3);
 	parse_ok(text, &cfg);
-	assert_int_equal(cfg.c_user_data_len, USER_DATA_MAX);
+	assert_int_equal(cfg.cf_user_data_len, USER_DATA_MAX);
 	config_free(&cfg);
 	free(text);
 }
@@ -393,7 +393,7 @@ test_load(void **state)
 	fputs("{\"options\": {\"http-tokens\": \"required\"}}", f);
 	assert_int_equal(fflush(f), 0);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
-	assert_int_equal(cfg.c_opt.o_tokens_required, 1);
+	assert_int_equal(cfg.cf_opt.o_tokens_required, 1);
 	config_free(&cfg);
 
 	/* larger than CONFIG_FILE_MAX */

@@ -174,25 +174,25 @@ test_parse_good(void **state)
 
 	(void)state;
 	assert_int_equal(credproc_parse(full, strlen(full), &c, err, sizeof(err)), 0);
-	assert_string_equal(c.c_akid, "AKIDFULL");
-	assert_string_equal(c.c_secret, "sekrit/+=");
-	assert_string_equal(c.c_token, "tok");
-	assert_int_equal(c.c_expiration, EXP_2030);
-	assert_int_equal(c.c_last_updated, 0);
+	assert_string_equal(c.cr_akid, "AKIDFULL");
+	assert_string_equal(c.cr_secret, "sekrit/+=");
+	assert_string_equal(c.cr_token, "tok");
+	assert_int_equal(c.cr_expiration, EXP_2030);
+	assert_int_equal(c.cr_last_updated, 0);
 
-	c.c_expiration = 42;
+	c.cr_expiration = 42;
 	assert_int_equal(credproc_parse(bare, strlen(bare), &c, err, sizeof(err)), 0);
-	assert_string_equal(c.c_akid, "AKIDBARE");
-	assert_string_equal(c.c_secret, "s");
-	assert_string_equal(c.c_token, "");
-	assert_int_equal(c.c_expiration, 0);
+	assert_string_equal(c.cr_akid, "AKIDBARE");
+	assert_string_equal(c.cr_secret, "s");
+	assert_string_equal(c.cr_token, "");
+	assert_int_equal(c.cr_expiration, 0);
 
 	assert_int_equal(credproc_parse(frac, strlen(frac), &c, err, sizeof(err)), 0);
-	assert_string_equal(c.c_token, "");
-	assert_int_equal(c.c_expiration, EXP_2025);
+	assert_string_equal(c.cr_token, "");
+	assert_int_equal(c.cr_expiration, EXP_2025);
 
 	assert_int_equal(credproc_parse(nullexp, strlen(nullexp), &c, err, sizeof(err)), 0);
-	assert_int_equal(c.c_expiration, 0);
+	assert_int_equal(c.cr_expiration, 0);
 }
 
 struct parse_err {
@@ -267,8 +267,8 @@ test_parse_errors(void **state)
 			    parse_bad[i].pe_msg);
 		assert_null(strstr(err, "SECRET"));
 		/* nothing of a half-parsed credential is left behind */
-		assert_string_equal(c.c_akid, "");
-		assert_string_equal(c.c_secret, "");
+		assert_string_equal(c.cr_akid, "");
+		assert_string_equal(c.cr_secret, "");
 	}
 }
 
@@ -320,7 +320,7 @@ test_parse_sizes(void **state)
 		assert_int_equal(credproc_parse(doc, n, &c, err, sizeof(err)), -1);
 		assert_string_equal(err, sz[i].msg);
 	}
-	assert_int_equal(strlen(c.c_token), 0);
+	assert_int_equal(strlen(c.cr_token), 0);
 	free(doc);
 }
 
@@ -451,11 +451,11 @@ test_run_ok(void **state)
 	(void)state;
 	run(FIXTURES "ok.sh", CREDPROC_TIMEOUT_MS, &r);
 	assert_int_equal(r.r_ok, 1);
-	assert_string_equal(r.r_cred.c_akid, "AKIDFIXTUREOK0000001");
-	assert_string_equal(r.r_cred.c_secret, "fixtureSecretKeyDoNotLeak");
-	assert_string_equal(r.r_cred.c_token, "fixtureSessionToken");
-	assert_int_equal(r.r_cred.c_expiration, EXP_2030);
-	assert_int_equal(r.r_cred.c_last_updated, 0);
+	assert_string_equal(r.r_cred.cr_akid, "AKIDFIXTUREOK0000001");
+	assert_string_equal(r.r_cred.cr_secret, "fixtureSecretKeyDoNotLeak");
+	assert_string_equal(r.r_cred.cr_token, "fixtureSessionToken");
+	assert_int_equal(r.r_cred.cr_expiration, EXP_2030);
+	assert_int_equal(r.r_cred.cr_last_updated, 0);
 	explicit_bzero(&r.r_cred, sizeof(r.r_cred));
 }
 
@@ -599,7 +599,7 @@ test_run_noisy_stderr(void **state)
 	(void)state;
 	run(FIXTURES "noisy.sh", CREDPROC_TIMEOUT_MS, &r);
 	assert_int_equal(r.r_ok, 1);
-	assert_string_equal(r.r_cred.c_akid, "AKIDNOISY");
+	assert_string_equal(r.r_cred.cr_akid, "AKIDNOISY");
 }
 
 static void
@@ -624,17 +624,17 @@ test_run_args(void **state)
 	run(FIXTURES "args.sh 'AKID ONE' \"two  words\" three\\ four ''", CREDPROC_TIMEOUT_MS,
 	    &r);
 	assert_int_equal(r.r_ok, 1);
-	assert_string_equal(r.r_cred.c_akid, "AKID ONE");
-	assert_string_equal(r.r_cred.c_secret, "two  words");
-	assert_string_equal(r.r_cred.c_token, "4|three four|");
+	assert_string_equal(r.r_cred.cr_akid, "AKID ONE");
+	assert_string_equal(r.r_cred.cr_secret, "two  words");
+	assert_string_equal(r.r_cred.cr_token, "4|three four|");
 
 	/* through sh -c: the quoting reaches the shell intact */
 	run("sh -c '" FIXTURES "args.sh \"$1\" \"$2\"' sh 'x y' '$HOME'", CREDPROC_TIMEOUT_MS,
 	    &r);
 	assert_int_equal(r.r_ok, 1);
-	assert_string_equal(r.r_cred.c_akid, "x y");
-	assert_string_equal(r.r_cred.c_secret, "$HOME");
-	assert_string_equal(r.r_cred.c_token, "2||");
+	assert_string_equal(r.r_cred.cr_akid, "x y");
+	assert_string_equal(r.r_cred.cr_secret, "$HOME");
+	assert_string_equal(r.r_cred.cr_token, "2||");
 }
 
 static void

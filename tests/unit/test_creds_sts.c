@@ -196,10 +196,10 @@ fake_base_answer(void)
 	cred_done_fn done = fb.done;
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.c_akid, sizeof(c.c_akid), "ASIATESTBASE00000001");
-	snprintf(c.c_secret, sizeof(c.c_secret), "s");
-	snprintf(c.c_token, sizeof(c.c_token), "t");	/* a session: no STS call */
-	c.c_expiration = time(NULL) + 3600;
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIATESTBASE00000001");
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "s");
+	snprintf(c.cr_token, sizeof(c.cr_token), "t");	/* a session: no STS call */
+	c.cr_expiration = time(NULL) + 3600;
 	fb.done = NULL;
 	done(fb.arg, 1, &c, NULL);
 }

@@ -29,10 +29,10 @@ fake_ready(struct health_reasons *r)
 static void
 fake_creds(struct health_creds *hc)
 {
-	hc->hc_refreshes = 3;
-	hc->hc_failures = 2;
-	hc->hc_have = 1;
-	hc->hc_expires_in = 1234;
+	hc->hcr_refreshes = 3;
+	hc->hcr_failures = 2;
+	hc->hcr_have = 1;
+	hc->hcr_expires_in = 1234;
 }
 
 /* Parse raw and answer it; returns the body (NUL-terminated in buf). */
@@ -140,11 +140,11 @@ test_reasons_capped(void **state)
 	(void)state;
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	r.hr_n = 0;
+	r.rn_n = 0;
 	for (i = 0; i < HEALTH_REASONS_MAX + 3; i++)
 		health_reason_add(&r, "%s", big);
-	assert_int_equal(r.hr_n, HEALTH_REASONS_MAX);
-	assert_int_equal(strlen(r.hr_text[0]), HEALTH_REASON_LEN - 1);
+	assert_int_equal(r.rn_n, HEALTH_REASONS_MAX);
+	assert_int_equal(strlen(r.rn_text[0]), HEALTH_REASON_LEN - 1);
 }
 
 int

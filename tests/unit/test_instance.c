@@ -61,17 +61,17 @@ setup(void **state)
 		return -1;
 	}
 	memset(&role_cred, 0, sizeof(role_cred));
-	snprintf(role_cred.c_akid, sizeof(role_cred.c_akid), "ASIAIOSFODNN7EXAMPLE");
-	snprintf(role_cred.c_secret, sizeof(role_cred.c_secret),
+	snprintf(role_cred.cr_akid, sizeof(role_cred.cr_akid), "ASIAIOSFODNN7EXAMPLE");
+	snprintf(role_cred.cr_secret, sizeof(role_cred.cr_secret),
 	    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-	snprintf(role_cred.c_token, sizeof(role_cred.c_token), "IQoJb3JpZ2luX2VjE+/=");
-	role_cred.c_last_updated = ROLE_UPDATED;
-	role_cred.c_expiration = ROLE_EXPIRES;
+	snprintf(role_cred.cr_token, sizeof(role_cred.cr_token), "IQoJb3JpZ2luX2VjE+/=");
+	role_cred.cr_last_updated = ROLE_UPDATED;
+	role_cred.cr_expiration = ROLE_EXPIRES;
 	memset(&ec2_cred, 0, sizeof(ec2_cred));
-	snprintf(ec2_cred.c_akid, sizeof(ec2_cred.c_akid), "ASIAEC2PLACEHOLDER00");
-	snprintf(ec2_cred.c_secret, sizeof(ec2_cred.c_secret), "not/valid+upstream");
-	ec2_cred.c_last_updated = EC2_UPDATED;
-	ec2_cred.c_expiration = EC2_EXPIRES;
+	snprintf(ec2_cred.cr_akid, sizeof(ec2_cred.cr_akid), "ASIAEC2PLACEHOLDER00");
+	snprintf(ec2_cred.cr_secret, sizeof(ec2_cred.cr_secret), "not/valid+upstream");
+	ec2_cred.cr_last_updated = EC2_UPDATED;
+	ec2_cred.cr_expiration = EC2_EXPIRES;
 	assert_int_equal(uname(&u), 0);
 	snprintf(host_arch, sizeof(host_arch), "%s",
 	    strcmp(u.machine, "aarch64") == 0 ? "arm64" : "x86_64");

@@ -27,8 +27,8 @@ assert_doc(struct jbuf *j, const char *want, size_t wantlen)
 	assert_int_equal(p[len], '\0');
 	free(p);
 	/* taken: j is empty again */
-	assert_null(j->j_b.sb_p);
-	assert_int_equal(j->j_b.sb_len, 0);
+	assert_null(j->jb_b.sb_p);
+	assert_int_equal(j->jb_b.sb_len, 0);
 }
 
 /* §2.7's example: 98 bytes, no LF after the brace. */
@@ -189,8 +189,8 @@ test_cap(void **state)
 	/* exactly JBUF_MAX bytes fit */
 	jbuf_init(&j);
 	json_quote(&j, big, JBUF_MAX - 2);
-	assert_int_equal(j.j_b.sb_full, 0);
-	assert_int_equal(j.j_b.sb_len, JBUF_MAX);
+	assert_int_equal(j.jb_b.sb_full, 0);
+	assert_int_equal(j.jb_b.sb_len, JBUF_MAX);
 	p = jbuf_take(&j, &len);
 	assert_non_null(p);
 	assert_int_equal(len, JBUF_MAX);
@@ -199,19 +199,19 @@ test_cap(void **state)
 	/* one more does not, and nothing after that helps */
 	jbuf_init(&j);
 	json_quote(&j, big, JBUF_MAX - 1);
-	assert_int_equal(j.j_b.sb_full, 1);
+	assert_int_equal(j.jb_b.sb_full, 1);
 	json_end(&j);
 	p = jbuf_take(&j, &len);
 	assert_null(p);
 	assert_int_equal(len, 0);
-	assert_null(j.j_b.sb_p);
+	assert_null(j.jb_b.sb_p);
 
 	/* jbuf_free on a used buffer, then reuse */
 	jbuf_init(&j);
 	json_begin(&j);
 	json_str(&j, "a", "b");
 	jbuf_free(&j);
-	assert_null(j.j_b.sb_p);
+	assert_null(j.jb_b.sb_p);
 	jbuf_free(&j);
 	free(big);
 }

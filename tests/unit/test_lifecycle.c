@@ -396,15 +396,15 @@ test_tags_and_overrides(void **state)
 	life_init(&l);
 	ok(&l, T0, "tag set Name=web-1 team= a:b=x=y", "3 tags set");
 	assert_int_equal(l.l_ntags, 3);
-	assert_string_equal(l.l_tags[1].lt_value, "");
-	assert_string_equal(l.l_tags[2].lt_key, "a:b");
-	assert_string_equal(l.l_tags[2].lt_value, "x=y");
+	assert_string_equal(l.l_tags[1].tg_value, "");
+	assert_string_equal(l.l_tags[2].tg_key, "a:b");
+	assert_string_equal(l.l_tags[2].tg_value, "x=y");
 	ok(&l, T0, "tag rm team", "1 tag removed");
 	assert_int_equal(l.l_ntags, 3);
-	assert_true(l.l_tags[1].lt_removed);
+	assert_true(l.l_tags[1].tg_removed);
 	ok(&l, T0, "tag set team=blue", NULL);
-	assert_false(l.l_tags[1].lt_removed);
-	assert_string_equal(l.l_tags[1].lt_value, "blue");
+	assert_false(l.l_tags[1].tg_removed);
+	assert_string_equal(l.l_tags[1].tg_value, "blue");
 
 	assert_int_equal(life_override_set(&l, "meta-data/instance-type", "m5.large", 8, err,
 	    sizeof(err)), 0);
@@ -452,7 +452,7 @@ test_scenario(void **state)
 	assert_non_null(strstr(got(&e, "meta-data/events/maintenance/history"),
 	    "\"Description\" : \"[Completed] scheduled reboot\""));
 	assert_int_equal(l.l_nsched, 1);
-	assert_string_equal(l.l_tags[0].lt_value, "preset");
+	assert_string_equal(l.l_tags[0].tg_value, "preset");
 	emitted_free(&e);
 	life_free(&l);
 	json_decref(sc);
@@ -523,7 +523,7 @@ test_config_scenario(void **state)
 	assert_string_equal(err, "c.json:1:37: scenario/spot-interruption/action: expected "
 	    "\"terminate\", \"stop\" or \"hibernate\"");
 	assert_int_equal(config_parse(good, strlen(good), "c.json", &cfg, err, sizeof(err)), 0);
-	assert_non_null(cfg.c_scenario);
+	assert_non_null(cfg.cf_scenario);
 	config_free(&cfg);
 }
 
@@ -567,7 +567,7 @@ test_config_set_path(void **state)
 	config_init(&cfg);
 	assert_int_equal(config_set_path(&cfg, "meta-data/placement/group-name", "g1", 2, err,
 	    sizeof(err)), 0);
-	v = json_object_get(json_object_get((json_t *)cfg.c_meta, "placement"), "group-name");
+	v = json_object_get(json_object_get((json_t *)cfg.cf_meta, "placement"), "group-name");
 	assert_string_equal(json_string_value(v), "g1");
 	assert_int_equal(config_set_path(&cfg, "user-data", "x", 1, err, sizeof(err)), -1);
 	assert_string_equal(err, "user-data: a path starts with meta-data/ or dynamic/");
@@ -594,22 +594,22 @@ test_config_set_path(void **state)
 			assert_non_null(strstr(err, "not settable"));
 			assert_int_equal(config_set_path(&cfg, no[i], NULL, 0, err, sizeof(err)), -1);
 		}
-		assert_null(json_object_get((json_t *)cfg.c_meta, "iam"));
-		assert_null(cfg.c_dynamic);
+		assert_null(json_object_get((json_t *)cfg.cf_meta, "iam"));
+		assert_null(cfg.cf_dynamic);
 		for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 			assert_null(config_path_refused(yes[i]));
 	}
 	/* refused changes left nothing behind */
-	assert_null(json_object_get((json_t *)cfg.c_meta, "tags"));
-	assert_null(json_object_get((json_t *)cfg.c_meta, "a"));
+	assert_null(json_object_get((json_t *)cfg.cf_meta, "tags"));
+	assert_null(json_object_get((json_t *)cfg.cf_meta, "a"));
 	config_free(&cfg);
 
 	assert_int_equal(config_parse(text, strlen(text), "c.json", &cfg, err, sizeof(err)), 0);
 	assert_int_equal(config_dup(&cfg, &copy), 0);
 	assert_int_equal(config_set_path(&copy, "meta-data/instance-type", NULL, 0, err,
 	    sizeof(err)), 0);
-	assert_true(json_is_null(json_object_get((json_t *)copy.c_meta, "instance-type")));
-	assert_string_equal(json_string_value(json_object_get((json_t *)cfg.c_meta,
+	assert_true(json_is_null(json_object_get((json_t *)copy.cf_meta, "instance-type")));
+	assert_string_equal(json_string_value(json_object_get((json_t *)cfg.cf_meta,
 	    "instance-type")), "m5.large");
 	config_free(&copy);
 	config_free(&cfg);

@@ -336,10 +336,10 @@ test_instance_options_shared(void **state)
 	config_init(&cfg);
 	assert_int_equal(config_parse(json, sizeof(json) - 1, "t.json", &cfg, err,
 	    sizeof(err)), 0);
-	assert_int_equal(cfg.c_opt_set, o.opt_set);
-	assert_int_equal(cfg.c_opt.o_tokens_required, o.opt.o_tokens_required);
-	assert_int_equal(cfg.c_opt.o_endpoint_enabled, o.opt.o_endpoint_enabled);
-	assert_int_equal(cfg.c_opt.o_hop_limit, o.opt.o_hop_limit);
+	assert_int_equal(cfg.cf_opt_set, o.opt_set);
+	assert_int_equal(cfg.cf_opt.o_tokens_required, o.opt.o_tokens_required);
+	assert_int_equal(cfg.cf_opt.o_endpoint_enabled, o.opt.o_endpoint_enabled);
+	assert_int_equal(cfg.cf_opt.o_hop_limit, o.opt.o_hop_limit);
 	config_free(&cfg);
 
 	memset(&io, 0, sizeof(io));

@@ -46,8 +46,8 @@ render(void *arg, const struct role *r, time_t t)
 	assert_ptr_equal(arg, &rg);
 	assert_int_equal(t, now);
 	assert_non_null(v);
-	snprintf(v->v_text, sizeof(v->v_text), "%s:%s", r->r_name,
-	    r->r_cache.cc_have ? r->r_cache.cc_cur.c_akid : "-");
+	snprintf(v->v_text, sizeof(v->v_text), "%s:%s", r->ro_name,
+	    r->ro_cache.cc_have ? r->ro_cache.cc_cur.cr_akid : "-");
 	v->v_refs = 1;
 	renders++;
 	return v;
@@ -138,10 +138,10 @@ deliver(struct fake *f, const char *akid)
 		done(f->f_arg, 0, NULL, "refused");
 		return;
 	}
-	snprintf(c.c_akid, sizeof(c.c_akid), "%s", akid);
-	snprintf(c.c_secret, sizeof(c.c_secret), "secret");
-	snprintf(c.c_token, sizeof(c.c_token), "token");
-	c.c_expiration = now + LIFETIME;
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "%s", akid);
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "secret");
+	snprintf(c.cr_token, sizeof(c.cr_token), "token");
+	c.cr_expiration = now + LIFETIME;
 	done(f->f_arg, 1, &c, NULL);
 }
 
@@ -193,7 +193,7 @@ two_roles_independent(void **state)
 	assert_ptr_equal(registry_find(&rg, "pod-a"), a);
 	assert_ptr_equal(registry_find(&rg, "pod-b"), b);
 	assert_null(registry_find(&rg, "pod-c"));
-	assert_null(a->r_view);		/* nothing rendered before a delivery */
+	assert_null(a->ro_view);		/* nothing rendered before a delivery */
 
 	registry_refresh(a, now);
 	assert_int_equal(fa->f_fetches, 1);
@@ -202,23 +202,23 @@ two_roles_independent(void **state)
 	assert_int_equal(renders, 1);
 	assert_int_equal(changes, 1);
 	assert_ptr_equal(last_changed, a);
-	assert_string_equal(a->r_view->v_text, "app-a:AKIDA1");
-	assert_null(b->r_view);
+	assert_string_equal(a->ro_view->v_text, "app-a:AKIDA1");
+	assert_null(b->ro_view);
 
 	registry_refresh(b, now);
 	deliver(fb, "AKIDB1");
 	assert_int_equal(renders, 2);
 	assert_ptr_equal(last_changed, b);
-	assert_string_equal(b->r_view->v_text, "app-b:AKIDB1");
+	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB1");
 
 	/* b again: a's rendering is the very same object */
-	va = a->r_view;
+	va = a->ro_view;
 	now += 120;
 	registry_refresh(b, now);
 	deliver(fb, "AKIDB2");
-	assert_ptr_equal(a->r_view, va);
-	assert_string_equal(a->r_view->v_text, "app-a:AKIDA1");
-	assert_string_equal(b->r_view->v_text, "app-b:AKIDB2");
+	assert_ptr_equal(a->ro_view, va);
+	assert_string_equal(a->ro_view->v_text, "app-a:AKIDA1");
+	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB2");
 	assert_int_equal(renders, 3);
 	assert_int_equal(frees, 1);	/* b's first rendering */
 
@@ -226,13 +226,13 @@ two_roles_independent(void **state)
 	registry_refresh(a, now);
 	deliver(fa, NULL);
 	assert_int_equal(renders, 3);
-	assert_ptr_equal(a->r_view, va);
+	assert_ptr_equal(a->ro_view, va);
 
 	/* each cache keeps its own time: a expires, b (fetched later) not yet */
 	now = T0 + LIFETIME;
 	registry_tick(&rg, now);
-	assert_string_equal(a->r_view->v_text, "app-a:-");
-	assert_string_equal(b->r_view->v_text, "app-b:AKIDB2");
+	assert_string_equal(a->ro_view->v_text, "app-a:-");
+	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB2");
 	assert_ptr_equal(last_changed, a);
 	assert_int_equal(freed[0], 0);
 }
@@ -248,14 +248,14 @@ view_kept_alive_across_swap(void **state)
 	(void)state;
 	registry_refresh(r, now);
 	deliver(f, "AKIDOLD");
-	held = r->r_view;
+	held = r->ro_view;
 	view_ref(held);		/* a request points into it */
 
 	now += 60;
 	registry_refresh(r, now);
 	deliver(f, "AKIDNEW");
-	assert_ptr_not_equal(r->r_view, held);
-	assert_string_equal(r->r_view->v_text, "dev-instance-role:AKIDNEW");
+	assert_ptr_not_equal(r->ro_view, held);
+	assert_string_equal(r->ro_view->v_text, "dev-instance-role:AKIDNEW");
 	assert_int_equal(frees, 0);
 	assert_int_equal(held->v_refs, 1);
 	assert_string_equal(held->v_text, "dev-instance-role:AKIDOLD");
@@ -263,7 +263,7 @@ view_kept_alive_across_swap(void **state)
 	assert_int_equal(frees, 1);
 
 	/* the same through registry_render (the owner's re-render) */
-	held = r->r_view;
+	held = r->ro_view;
 	view_ref(held);
 	assert_int_equal(registry_render(r, now), 0);
 	assert_int_equal(frees, 1);
@@ -283,7 +283,7 @@ removal(void **state)
 	(void)state;
 	registry_refresh(a, now);
 	deliver(fa, "AKIDA");
-	held = a->r_view;
+	held = a->ro_view;
 	view_ref(held);
 	/* idle: gone at once, its rendering with the registry's reference only */
 	registry_remove(&rg, a);
@@ -342,13 +342,13 @@ rename_and_render_all(void **state)
 	registry_refresh(b, now);
 	deliver(fb, "AKIDB");
 	assert_int_equal(registry_rename(a, "new-name", "210987654321"), 0);
-	assert_string_equal(a->r_name, "new-name");
-	assert_string_equal(a->r_account, "210987654321");
-	assert_string_equal(a->r_view->v_text, "old-name:AKIDA");
+	assert_string_equal(a->ro_name, "new-name");
+	assert_string_equal(a->ro_account, "210987654321");
+	assert_string_equal(a->ro_view->v_text, "old-name:AKIDA");
 	registry_render_all(&rg, now);
 	assert_int_equal(renders, 4);
-	assert_string_equal(a->r_view->v_text, "new-name:AKIDA");
-	assert_string_equal(b->r_view->v_text, "rb:AKIDB");
+	assert_string_equal(a->ro_view->v_text, "new-name:AKIDA");
+	assert_string_equal(b->ro_view->v_text, "rb:AKIDB");
 	assert_int_equal(frees, 2);
 
 	/* refused: the old name stays */
@@ -356,8 +356,8 @@ rename_and_render_all(void **state)
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	assert_int_equal(registry_rename(a, longname, ""), -1);
-	assert_string_equal(a->r_name, "new-name");
-	assert_string_equal(a->r_account, "210987654321");
+	assert_string_equal(a->ro_name, "new-name");
+	assert_string_equal(a->ro_account, "210987654321");
 }
 
 /* What registry_add refuses; the provider is freed then too. */

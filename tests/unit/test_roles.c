@@ -71,11 +71,11 @@ setup(void **state)
 		return -1;
 	}
 	memset(&cred, 0, sizeof(cred));
-	snprintf(cred.c_akid, sizeof(cred.c_akid), "ASIAIOSFODNN7EXAMPLE");
-	snprintf(cred.c_secret, sizeof(cred.c_secret), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-	snprintf(cred.c_token, sizeof(cred.c_token), "IQoJb3JpZ2luX2VjE+/=");
-	cred.c_last_updated = NOW + 1106;	/* 09:14:07 */
-	cred.c_expiration = NOW + 24070;	/* 15:36:51 */
+	snprintf(cred.cr_akid, sizeof(cred.cr_akid), "ASIAIOSFODNN7EXAMPLE");
+	snprintf(cred.cr_secret, sizeof(cred.cr_secret), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+	snprintf(cred.cr_token, sizeof(cred.cr_token), "IQoJb3JpZ2luX2VjE+/=");
+	cred.cr_last_updated = NOW + 1106;	/* 09:14:07 */
+	cred.cr_expiration = NOW + 24070;	/* 15:36:51 */
 	return 0;
 }
 
@@ -374,9 +374,9 @@ counting_fetch(struct cred_provider *cp, time_t t, cred_done_fn done, void *arg)
 	struct cred c = cred;
 
 	(void)cp;
-	snprintf(c.c_akid, sizeof(c.c_akid), "ASIAFETCH%011d", ++fetches);
-	c.c_last_updated = t;
-	c.c_expiration = t + 3600;
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIAFETCH%011d", ++fetches);
+	c.cr_last_updated = t;
+	c.cr_expiration = t + 3600;
 	done(arg, 1, &c, NULL);
 }
 
@@ -437,18 +437,18 @@ refresh_builds_and_signs_nothing(void **state)
 
 	for (i = 1; i <= 3; i++) {
 		clock_now = NOW + 100 * i;
-		held = r->r_view;
+		held = r->ro_view;
 		role_view_ref(held);	/* a request in flight */
 		registry_refresh(r, clock_now);
-		assert_ptr_not_equal(r->r_view, held);
+		assert_ptr_not_equal(r->ro_view, held);
 		/* every caller gets the instance's role today */
-		assert_ptr_equal(roles_resolve(&rg, &peer), r->r_view);
+		assert_ptr_equal(roles_resolve(&rg, &peer), r->ro_view);
 		snprintf(want, sizeof(want), "\"AccessKeyId\" : \"ASIAFETCH%011d\"", i);
-		assert_non_null(strstr(look(r->r_view, CREDS)->n_body, want));
+		assert_non_null(strstr(look(r->ro_view, CREDS)->n_body, want));
 		/* Last-Modified moves with the role, the snapshot stays */
-		assert_string_equal(roles_last_modified(snap, r->r_view),
-		    r->r_view->rv_lastmod_str);
-		assert_int_equal(r->r_view->rv_last_modified, clock_now);
+		assert_string_equal(roles_last_modified(snap, r->ro_view),
+		    r->ro_view->rv_lastmod_str);
+		assert_int_equal(r->ro_view->rv_last_modified, clock_now);
 		assert_int_equal(snap->s_last_modified, NOW);
 		if (held != NULL) {
 			/* what the request points into is still there */
@@ -458,13 +458,13 @@ refresh_builds_and_signs_nothing(void **state)
 		role_view_unref(held);
 	}
 	/* another role, refreshed on its own: its own name, the instance's untouched */
-	held = r->r_view;
+	held = r->ro_view;
 	registry_refresh(pod, clock_now);
-	assert_ptr_equal(r->r_view, held);
-	assert_body(pod->r_view, IAM "/security-credentials", "app");
-	assert_non_null(strstr(look(pod->r_view, IAM "/security-credentials/app")->n_body,
+	assert_ptr_equal(r->ro_view, held);
+	assert_body(pod->ro_view, IAM "/security-credentials", "app");
+	assert_non_null(strstr(look(pod->ro_view, IAM "/security-credentials/app")->n_body,
 	    "ASIAFETCH00000000004"));
-	assert_absent(pod->r_view, CREDS);
+	assert_absent(pod->ro_view, CREDS);
 
 	/* four refreshes: not one snapshot, not one signature */
 	assert_int_equal(builds, 1);
@@ -476,8 +476,8 @@ refresh_builds_and_signs_nothing(void **state)
 	registry_render_all(&rg, snap->s_last_modified);
 	assert_int_equal(builds, 2);
 	assert_int_equal(signs, 2);
-	assert_int_equal(r->r_view->rv_last_modified, NOW + 1000);
-	assert_int_equal(pod->r_view->rv_last_modified, NOW + 1000);
+	assert_int_equal(r->ro_view->rv_last_modified, NOW + 1000);
+	assert_int_equal(pod->ro_view->rv_last_modified, NOW + 1000);
 	registry_free(&rg);
 	unserve();
 }

@@ -85,9 +85,9 @@ static void
 base_cred(struct cred *c, const char *token)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->c_akid, sizeof(c->c_akid), "%s", AKID);
-	snprintf(c->c_secret, sizeof(c->c_secret), "%s", SECRET);
-	snprintf(c->c_token, sizeof(c->c_token), "%s", token);
+	snprintf(c->cr_akid, sizeof(c->cr_akid), "%s", AKID);
+	snprintf(c->cr_secret, sizeof(c->cr_secret), "%s", SECRET);
+	snprintf(c->cr_token, sizeof(c->cr_token), "%s", token);
 }
 
 /* Start the stand-in and read its port. */
@@ -337,9 +337,9 @@ test_assume_role(void **state)
 	assert_true(o.got_r);
 	assert_int_equal(o.r.st_ok, 1);
 	assert_int_equal(o.r.st_http_status, 200);
-	assert_string_equal(o.r.st_cred.c_akid, "ASIAMINISTSRESULT001");
-	assert_string_equal(o.r.st_cred.c_secret, "resultSecret/0123456789+abcdefghijklmnop");
-	assert_string_equal(o.r.st_cred.c_token, "FwoGZXIvYXdzEMiniStsToken+/==");
+	assert_string_equal(o.r.st_cred.cr_akid, "ASIAMINISTSRESULT001");
+	assert_string_equal(o.r.st_cred.cr_secret, "resultSecret/0123456789+abcdefghijklmnop");
+	assert_string_equal(o.r.st_cred.cr_token, "FwoGZXIvYXdzEMiniStsToken+/==");
 	assert_string_equal(o.r.st_assumed_arn,
 	    "arn:aws:sts::123456789012:assumed-role/demo/sess-1");
 	assert_string_equal(o.r.st_assumed_id, "AROAMINISTS000000001:sess-1");
@@ -387,7 +387,7 @@ test_session_token_no_token(void **state)
 	call(&rq, &o);
 	assert_true(o.got_r);
 	assert_int_equal(o.r.st_ok, 1);
-	assert_string_equal(o.r.st_cred.c_akid, "ASIAMINISTSRESULT002");
+	assert_string_equal(o.r.st_cred.cr_akid, "ASIAMINISTSRESULT002");
 
 	req = next_request();
 	assert_string_equal(json_string_value(json_object_get(req, "body")),
@@ -516,7 +516,7 @@ test_bad_requests(void **state)
 	rq.sr_role_arn = arn;
 	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);	/* too long */
 	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	base.c_secret[0] = '\0';
+	base.cr_secret[0] = '\0';
 	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);	/* no key */
 	rq.sr_base = NULL;
 	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
@@ -787,7 +787,7 @@ counting_answer(void *arg)
 	struct cred c;
 
 	base_cred(&c, BASE_TOKEN);
-	c.c_expiration = time(NULL) + 3600;
+	c.cr_expiration = time(NULL) + 3600;
 	cb->done(cb->arg, 1, &c, NULL);
 }
 
@@ -820,7 +820,7 @@ on_delivery(void *arg, int ok, const struct cred *c, const char *err)
 	d->done = 1;
 	d->ok = ok;
 	if (ok)
-		snprintf(d->akid, sizeof(d->akid), "%s", c->c_akid);
+		snprintf(d->akid, sizeof(d->akid), "%s", c->cr_akid);
 	else
 		snprintf(d->err, sizeof(d->err), "%s", err);
 }

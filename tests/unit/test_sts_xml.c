@@ -140,11 +140,11 @@ static void
 expect_creds(const char *akid, const char *secret, const char *token, time_t exp)
 {
 	assert_int_equal(res.st_ok, 1);
-	assert_string_equal(res.st_cred.c_akid, akid);
-	assert_string_equal(res.st_cred.c_secret, secret);
-	assert_string_equal(res.st_cred.c_token, token);
-	assert_int_equal(res.st_cred.c_expiration, exp);
-	assert_int_equal(res.st_cred.c_last_updated, 0);
+	assert_string_equal(res.st_cred.cr_akid, akid);
+	assert_string_equal(res.st_cred.cr_secret, secret);
+	assert_string_equal(res.st_cred.cr_token, token);
+	assert_int_equal(res.st_cred.cr_expiration, exp);
+	assert_int_equal(res.st_cred.cr_last_updated, 0);
 	assert_int_equal(res.st_http_status, T_STATUS);
 	assert_string_equal(res.st_code, "");
 	assert_string_equal(res.st_message, "");
@@ -311,8 +311,8 @@ test_split_text(void **state)
 	want[CRED_TOKEN_MAX] = '\0';
 	assert_int_equal(parse_str(ar_doc("K", "S", big, T_EXP, T_ARN),
 	    STS_ASSUME_ROLE), 0);
-	assert_string_equal(res.st_cred.c_token, want);
-	assert_int_equal(strlen(res.st_cred.c_token), CRED_TOKEN_MAX);
+	assert_string_equal(res.st_cred.cr_token, want);
+	assert_int_equal(strlen(res.st_cred.cr_token), CRED_TOKEN_MAX);
 	free(big);
 	free(want);
 }
@@ -360,10 +360,10 @@ test_error_response(void **state)
 			assert_string_equal(res.st_code, err_cases[i].ec_code);
 			assert_string_equal(res.st_message, err_cases[i].ec_message);
 			assert_string_equal(res.st_request_id, err_cases[i].ec_rid);
-			assert_string_equal(res.st_cred.c_akid, "");
-			assert_string_equal(res.st_cred.c_secret, "");
-			assert_string_equal(res.st_cred.c_token, "");
-			assert_int_equal(res.st_cred.c_expiration, 0);
+			assert_string_equal(res.st_cred.cr_akid, "");
+			assert_string_equal(res.st_cred.cr_secret, "");
+			assert_string_equal(res.st_cred.cr_token, "");
+			assert_int_equal(res.st_cred.cr_expiration, 0);
 			assert_int_equal(res.st_http_status, T_STATUS);
 		}
 
@@ -565,7 +565,7 @@ test_strict_structure(void **state)
 	/* inner spaces are kept as sent */
 	assert_int_equal(parse_str(ar_doc("A B", T_SECRET, T_TOKEN, T_EXP, T_ARN),
 	    STS_ASSUME_ROLE), 0);
-	assert_string_equal(res.st_cred.c_akid, "A B");
+	assert_string_equal(res.st_cred.cr_akid, "A B");
 	/* unknown elements, deep or shallow, are skipped with their contents */
 	assert_int_equal(parse_str("<AssumeRoleResponse><X><Credentials><AccessKeyId>"
 	    "no</AccessKeyId></Credentials></X><AssumeRoleResult><Y><Z><Arn>no</Arn>"
@@ -597,7 +597,7 @@ test_overlong(void **state)
 	s[CRED_AKID_MAX] = '\0';
 	assert_int_equal(parse_str(ar_doc(s, T_SECRET, T_TOKEN, T_EXP, T_ARN),
 	    STS_ASSUME_ROLE), 0);
-	assert_string_equal(res.st_cred.c_akid, s);
+	assert_string_equal(res.st_cred.cr_akid, s);
 	free(s);
 
 	s = repeat('S', CRED_SECRET_MAX + 1);
@@ -615,8 +615,8 @@ test_overlong(void **state)
 	memset(s + 200, 'T', CRED_TOKEN_MAX);
 	assert_int_equal(parse_str(ar_doc(T_AKID, T_SECRET, s, T_EXP, T_ARN),
 	    STS_ASSUME_ROLE), 0);
-	assert_int_equal(strlen(res.st_cred.c_token), CRED_TOKEN_MAX);
-	assert_int_equal(strspn(res.st_cred.c_token, "T"), CRED_TOKEN_MAX);
+	assert_int_equal(strlen(res.st_cred.cr_token), CRED_TOKEN_MAX);
+	assert_int_equal(strspn(res.st_cred.cr_token, "T"), CRED_TOKEN_MAX);
 	/* ... but whitespace inside that would not fit is an overflow */
 	s[200 + CRED_TOKEN_MAX - 1] = ' ';
 	s[200 + CRED_TOKEN_MAX + 100] = 'T';
