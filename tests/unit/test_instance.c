@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "imds/imds.h"
+#include "tree_assert.h"
 #include "contract_fixtures.h"
 
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z, §9.1's pendingTime */
@@ -110,24 +111,13 @@ entries(const struct md_node *n)
 static void
 assert_body(const struct snapshot *s, const char *path, const char *want)
 {
-	const struct md_node *n = look(s, path);
-
-	if (n == NULL)
-		print_error("missing: %s\n", path);
-	assert_non_null(n);
-	if (n->n_bodylen != strlen(want) || memcmp(n->n_body, want, n->n_bodylen) != 0)
-		print_error("%s:\n got  [%.*s]\n want [%s]\n", path, (int)n->n_bodylen,
-		    n->n_body, want);
-	assert_int_equal(n->n_bodylen, strlen(want));
-	assert_memory_equal(n->n_body, want, n->n_bodylen);
+	assert_node_body(look(s, path), path, want);
 }
 
 static void
 assert_absent(const struct snapshot *s, const char *path)
 {
-	if (look(s, path) != NULL)
-		print_error("present: %s\n", path);
-	assert_null(look(s, path));
+	assert_node_absent(look(s, path), path);
 }
 
 /*

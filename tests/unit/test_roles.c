@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "imds/imds.h"
+#include "tree_assert.h"
 
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z */
 #define ROLE		"dev-instance-role"
@@ -151,24 +152,13 @@ look(const struct role_view *v, const char *path)
 static void
 assert_body(const struct role_view *v, const char *path, const char *want)
 {
-	const struct md_node *n = look(v, path);
-
-	if (n == NULL)
-		print_error("missing: %s\n", path);
-	assert_non_null(n);
-	if (n->n_bodylen != strlen(want) || memcmp(n->n_body, want, n->n_bodylen) != 0)
-		print_error("%s:\n got  [%.*s]\n want [%s]\n", path, (int)n->n_bodylen,
-		    n->n_body, want);
-	assert_int_equal(n->n_bodylen, strlen(want));
-	assert_memory_equal(n->n_body, want, n->n_bodylen);
+	assert_node_body(look(v, path), path, want);
 }
 
 static void
 assert_absent(const struct role_view *v, const char *path)
 {
-	if (look(v, path) != NULL)
-		print_error("present: %s\n", path);
-	assert_null(look(v, path));
+	assert_node_absent(look(v, path), path);
 }
 
 /* The meta-data/ listing holds entry as a whole line. */
