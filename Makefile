@@ -54,7 +54,7 @@ ifneq ($(shell cat $(PROGSTAMP) 2>/dev/null),$(BUILD))
 PROG_FORCE = FORCE
 endif
 
-.PHONY: all run test unit-build fuzz fuzz-build bench valgrind deps deps-test san-bin image clean FORCE
+.PHONY: all run test unit-build fuzz fuzz-build bench bench-cost valgrind deps deps-test san-bin image clean FORCE
 all: $(PROG)
 
 $(PROG): $(BUILD)/$(PROG) $(PROG_FORCE)
@@ -142,6 +142,12 @@ bench: $(PROG)
 	bench/run
 	@if [ -n "$(REF)" ]; then echo "== the reference build: $(REF)"; GIMME_BIN="$(REF)" bench/run; fi
 	bench/startup $(if $(REF),--ref "$(REF)")
+
+# Instructions per request under callgrind (the same whatever else the
+# machine does); with REF=, that build's too and the ratios.
+bench-cost: $(PROG)
+	@scripts/deps.sh bench
+	bench/cost $(REF)
 
 # The container image from Containerfile, tagged as the manifests name it;
 # prints its name and size.  Layers and the base image stay cached in the

@@ -17,7 +17,7 @@ image="podman debootstrap"
 test="libcmocka-dev clang libclang-rt-14-dev python3 python3-botocore python3-boto3
       awscli cloud-init amazon-ec2-utils curl openssl iproute2 nftables iptables
       procps python3-yaml strace libcap2-bin $image"
-bench="wrk nginx-light"
+bench="wrk nginx-light valgrind"
 
 case "${1:-build}" in
 build) want="$build" ;;

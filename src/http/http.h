@@ -125,7 +125,6 @@ struct http_peer {
 	int		 pe_family;	/* AF_INET or AF_INET6 */
 	unsigned char	 pe_addr[16];	/* IPv4 in the first 4 bytes, the rest 0 */
 	unsigned	 pe_port;
-	char		 pe_text[SOCK_ADDR_TEXT_MAX];	/* "addr:port", "[addr]:port" */
 };
 
 /* One client address: its connections and its request-rate bucket. */
@@ -255,6 +254,8 @@ void		 http_server_init(unsigned grace_ms, uint64_t *fd_hits);
  */
 int		 http_serve(const struct http_service *sv, const struct http_limits *lim,
 		    const struct listen_addr *la, size_t n, char *err, size_t errlen);
+/* A peer as "addr:port" or "[addr]:port", for log lines (SOCK_ADDR_TEXT_MAX). */
+void		 http_peer_text(const struct http_peer *pe, char *buf, size_t len);
 /* The port listener i of sv is bound to (port 0 resolved); 0 if none. */
 unsigned	 http_bound_port(const struct http_service *sv, size_t i);
 /* Connections of sv open now (a gauge). */

@@ -252,8 +252,11 @@ conn_close(struct conn *c)
 static int
 conn_events(struct conn *c, uint32_t events)
 {
+	char peer[SOCK_ADDR_TEXT_MAX];
+
 	if (loop_watch_set(&c->c_w, events) == -1) {
-		log_warn("%s: epoll_ctl: %s", c->c_peer.pe_text, strerror(errno));
+		http_peer_text(&c->c_peer, peer, sizeof(peer));
+		log_warn("%s: epoll_ctl: %s", peer, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -325,13 +328,15 @@ conn_write(struct conn *c)
 static void
 conn_hop_limit(struct conn *c, int hops)
 {
-	if (c->c_peer.pe_family == AF_INET6) {
-		if (setsockopt(c->c_w.lw_fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops,
-		    sizeof(hops)) == -1)
-			log_warn("%s: setting the hop limit: %s", c->c_peer.pe_text,
-			    strerror(errno));
-	} else if (setsockopt(c->c_w.lw_fd, IPPROTO_IP, IP_TTL, &hops, sizeof(hops)) == -1)
-		log_warn("%s: setting the IP TTL: %s", c->c_peer.pe_text, strerror(errno));
+	int v6 = c->c_peer.pe_family == AF_INET6;
+	char peer[SOCK_ADDR_TEXT_MAX];
+
+	if (setsockopt(c->c_w.lw_fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    v6 ? IPV6_UNICAST_HOPS : IP_TTL, &hops, sizeof(hops)) == -1) {
+		http_peer_text(&c->c_peer, peer, sizeof(peer));
+		log_warn("%s: setting the %s: %s", peer, v6 ? "hop limit" : "IP TTL",
+		    strerror(errno));
+	}
 }
 
 /* Wait for http_wake: no events but an error or hang-up (EPOLLERR/EPOLLHUP always report). */
@@ -514,7 +519,29 @@ peer_of(const struct sockaddr_storage *ss, struct http_peer *pe)
 		memcpy(pe->pe_addr, &s4->sin_addr, 4);
 		pe->pe_port = ntohs(s4->sin_port);
 	}
-	sock_addr_text(ss, pe->pe_text, sizeof(pe->pe_text));
+}
+
+/*
+ * Written only when a log line needs it: formatting the address costs more
+ * than the rest of a request's own work.
+ */
+void
+http_peer_text(const struct http_peer *pe, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = pe->pe_family;
+	if (pe->pe_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		memcpy(&s6->sin6_addr, pe->pe_addr, 16);
+		s6->sin6_port = htons(pe->pe_port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memcpy(&s4->sin_addr, pe->pe_addr, 4);
+		s4->sin_port = htons(pe->pe_port);
+	}
+	sock_addr_text(&ss, buf, len);
 }
 
 /*

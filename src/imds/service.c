@@ -53,6 +53,7 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 	struct imds_conn *ic = state;
 	struct response *rs = &ic->ic_rs;
 	struct slice method = { "-", 1 }, target = { "-", 1 };
+	char peer[SOCK_ADDR_TEXT_MAX];
 	const char *v;
 
 	if (call->hc_status == 0) {
@@ -82,8 +83,9 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 	rp->hr_bodylen = rs->rs_head_only ? 0 : rs->rs_bodylen;
 	rp->hr_hop_limit = rs->rs_hop_limit;
 	if (imds.access_log) {
+		http_peer_text(call->hc_peer, peer, sizeof(peer));
 		v = rs->rs_token_used > 0 ? "v2" : rs->rs_token_used < 0 ? "bad" : "v1";
-		log_access(call->hc_peer->pe_text, method, target, rs->rs_status,
+		log_access(peer, method, target, rs->rs_status,
 		    rp->hr_bodylen, v);
 	}
 	return HTTP_ANSWER;

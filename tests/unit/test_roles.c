@@ -421,8 +421,7 @@ refresh_builds_and_signs_nothing(void **state)
 	assert_non_null(r);
 	pod = registry_add(&rg, "pod-1", "app", "", &counting_pod, err, sizeof(err));
 	assert_non_null(pod);
-	struct http_peer peer = { .pe_family = AF_INET, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 4711,
-	    .pe_text = "10.0.0.7:4711" };
+	struct http_peer peer = { .pe_family = AF_INET, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 4711 };
 	assert_null(roles_resolve(&rg, &peer));	/* nothing rendered yet */
 
 	for (i = 1; i <= 3; i++) {
