@@ -76,7 +76,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kube_config  # noqa: E402
 from kube_wire import (APIError, Event, Handler, KINDS, RESOURCES, Record, Server,  # noqa: E402
-    Watch, b64url, decode_continue, dumps, encode_continue, int_header, int_param,
+    Watch, b64url, bool_param, decode_continue, dumps, encode_continue, int_header, int_param,
     listen_in_netns, now_iso, parse_field_selector, parse_label_selector, route, selected,
     status_obj, with_kind)
 
@@ -489,9 +489,10 @@ class KubeAPI:
 			if cn:
 				return cn, orgs + ["system:authenticated"]
 		auth = h.headers.get("Authorization", "")
-		if not auth.startswith("Bearer "):
+		scheme, _, token = auth.strip().partition(" ")
+		token = token.strip()
+		if scheme.lower() != "bearer" or not token:	# the scheme is case-insensitive
 			return None
-		token = auth[len("Bearer "):].strip()
 		with self.cond:
 			if token in self.tokens:
 				user, groups = self.tokens[token]
@@ -610,7 +611,7 @@ class KubeAPI:
 			raise APIError(404, "NotFound", "the server could not find the requested resource",
 			    {})
 		verb, resource, ns, name = r
-		if verb in ("list", "watch") and q.get("watch") in ("1", "true"):
+		if verb in ("list", "watch") and bool_param(q, "watch"):
 			verb = "watch"
 		rec.kind = {"create": "tokenreview", "version": "other"}.get(verb, verb)
 		rec.resource, rec.namespace, rec.name = resource, ns, name
@@ -717,8 +718,8 @@ class KubeAPI:
 		fsel = parse_field_selector(resource, q.get("fieldSelector"))
 		lsel = parse_label_selector(q.get("labelSelector"))
 		timeout = int_param(q, "timeoutSeconds", WATCH_DEFAULT_TIMEOUT)
-		bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
-		initial_end = q.get("sendInitialEvents") in ("1", "true")
+		bookmarks = bool_param(q, "allowWatchBookmarks")
+		initial_end = bool_param(q, "sendInitialEvents")
 		if initial_end and q.get("resourceVersionMatch") != "NotOlderThan":
 			raise APIError(422, "Invalid", "resourceVersionMatch: Forbidden: sendInitialEvents "
 			    "requires setting resourceVersionMatch to NotOlderThan")
@@ -847,8 +848,9 @@ class KubeAPI:
 			req = json.loads(h.rfile.read(n) or b"null")
 		except (ValueError, UnicodeDecodeError) as e:
 			raise APIError(400, "BadRequest", "the body is not JSON: %s" % e)
-		if not isinstance(req, dict) or req.get("kind") != "TokenReview" \
-		    or req.get("apiVersion") != "authentication.k8s.io/v1":
+		# kind and apiVersion may be left out: the endpoint implies them
+		if not isinstance(req, dict) or req.get("kind", "TokenReview") != "TokenReview" \
+		    or req.get("apiVersion", "authentication.k8s.io/v1") != "authentication.k8s.io/v1":
 			raise APIError(400, "BadRequest", "the body must be an authentication.k8s.io/v1 "
 			    "TokenReview")
 		spec = req.get("spec") if isinstance(req.get("spec"), dict) else {}

@@ -265,6 +265,19 @@ def int_param(q, name, default):
 	return int(v)
 
 
+def bool_param(q, name):
+	"""A boolean query parameter as Go's strconv.ParseBool reads it; 400 if
+	it is none of its spellings."""
+	v = q.get(name)
+	if v is None or v == "":
+		return False
+	if v in ("1", "t", "T", "true", "TRUE", "True"):
+		return True
+	if v in ("0", "f", "F", "false", "FALSE", "False"):
+		return False
+	raise APIError(400, "BadRequest", '%s: Invalid value: "%s"' % (name, v))
+
+
 def int_header(h, name):
 	v = h.headers.get(name)
 	if v is None:
