@@ -47,7 +47,7 @@ def setUpModule():
 	TMP = tempfile.mkdtemp(prefix="kube-api-test-")
 	API = KubeAPI(TMP, bookmark_interval=0.3).start()
 	API.add_namespace("shop", annotations={"iam.amazonaws.com/allowed-roles": '["app-*"]'})
-	API.add_service_account("shop", "api", annotations={
+	API.add_service_account("api", "shop", annotations={
 	    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/reporter"})
 	for i in range(5):
 		API.add_pod("web-%d" % i, "shop", ips=["10.244.0.%d" % (10 + i)], service_account="api",
@@ -396,19 +396,20 @@ class Config(unittest.TestCase):
 		self.assertIn("shop", [n.metadata.name for n in v1.list_namespace().items])
 		self.assertEqual(API.requests("list", "namespaces")[-1].user, user)
 
-	def test_kind(self):
-		kc = API.kubeconfig(os.path.join(TMP, "kind.yaml"), style="kind")
+	def _text(self, name, style):
+		kc = API.kubeconfig(os.path.join(TMP, name), style=style)
 		with open(kc["path"]) as f:
-			text = f.read()
+			return kc, f.read()
+
+	def test_kind(self):
+		kc, text = self._text("kind.yaml", "kind")
 		for want in ("certificate-authority-data: ", "client-certificate-data: ",
 		    "client-key-data: ", "current-context: kind-kind", "server: " + API.url):
 			self.assertIn(want, text)
 		self._check(kc, "kubernetes-admin")
 
 	def test_minikube(self):
-		kc = API.kubeconfig(os.path.join(TMP, "mk.yaml"), style="minikube")
-		with open(kc["path"]) as f:
-			text = f.read()
+		kc, text = self._text("mk.yaml", "minikube")
 		self.assertIn("certificate-authority: " + API.ca_file, text)
 		self.assertIn("client-key: ", text)
 		self.assertIn("provider: minikube.sigs.k8s.io", text)

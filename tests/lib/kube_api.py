@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """
 A Kubernetes API server stand-in for tests: HTTPS, list and watch of pods,
 namespaces and service accounts with the real JSON shapes, paging, bookmarks,
@@ -11,7 +10,7 @@ chunks; the Status object; TokenReview v1).
 
     api = KubeAPI(scratch_dir).start()	# https://127.0.0.1:PORT, CA in api.ca_file
     api.add_namespace("shop", annotations={"iam.amazonaws.com/allowed-roles": '["app-*"]'})
-    api.add_service_account("shop", "api", annotations={"eks.amazonaws.com/role-arn": ARN})
+    api.add_service_account("api", "shop", annotations={"eks.amazonaws.com/role-arn": ARN})
     pod = api.add_pod("api-1", "shop", ips=["10.244.0.12"], service_account="api",
         annotations={"iam.amazonaws.com/role": "app-a"})	# node api.node_name
     kc = api.kubeconfig(style="kind")	# kc["path"]; also "minikube", "token"
@@ -54,7 +53,6 @@ Wire (HTTP/1.1 over TLS; JSON only; every error a v1 Status object):
   * POST /apis/authentication.k8s.io/v1/tokenreviews: 201 and the TokenReview
     with status (see _token_review).  GET /version.
 
-Run as a program (python3 kube_api.py --help) it serves until killed.
 Standard library, Debian's python3-yaml (kube_config.py) and openssl only.
 """
 
@@ -63,7 +61,6 @@ import copy
 import json
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import sys
@@ -75,6 +72,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kube_config  # noqa: E402
+import sts_standin  # noqa: E402
 from kube_wire import (APIError, Event, Handler, KINDS, RESOURCES, Record, Server,  # noqa: E402
     Watch, b64url, bool_param, decode_continue, dumps, encode_continue, int_header, int_param,
     listen_in_netns, now_iso, parse_field_selector, parse_label_selector, route, selected,
@@ -130,6 +128,7 @@ class KubeAPI:
 		self.records = []
 		self.objects = {r: {} for r in RESOURCES}	# resource -> {(ns, name): obj}
 		self.events = []			# Event, in rv order
+		self.event_rvs = []			# their rvs (for bisect)
 		self.rv = RV_START
 		self.compacted = RV_START		# watches from an rv below this get 410
 		self.tokens = {}			# bearer token -> (user, groups)
@@ -152,9 +151,9 @@ class KubeAPI:
 		h = "[%s]" % self.host if ":" in self.host else self.host
 		return "https://%s:%d" % (h, self.port)
 
-	def start(self):
-		self._listen()
-		return self
+	start = sts_standin.STSStandIn.start		# _listen(), then self
+	__enter__ = sts_standin.STSStandIn.__enter__
+	__exit__ = sts_standin.STSStandIn.__exit__
 
 	def _listen(self):
 		deadline = time.monotonic() + 5
@@ -174,6 +173,10 @@ class KubeAPI:
 		    kwargs={"poll_interval": 0.1}, daemon=True)
 		self._thread.start()
 
+	# sts_standin's: shut the listener down, then every open connection
+	_go_down = sts_standin.STSStandIn._go_down
+	_drop_connections = sts_standin.STSStandIn._drop_connections
+
 	def go_down(self):
 		"""Close the listener (connection refused) and every open connection
 		and watch stream (reset, no terminating chunk)."""
@@ -181,17 +184,7 @@ class KubeAPI:
 			self.down = True
 			self.generation += 1
 			self.cond.notify_all()
-		httpd, self._httpd = self._httpd, None
-		if httpd is not None:
-			httpd.shutdown()
-			httpd.server_close()
-		with self.cond:
-			conns = list(self.conns)
-		for s in conns:
-			try:
-				s.shutdown(socket.SHUT_RDWR)
-			except OSError:
-				pass
+		self._go_down()
 
 	def come_back(self):
 		"""Listen again on the same address and port."""
@@ -201,14 +194,9 @@ class KubeAPI:
 		self.stopping = True
 		self.go_down()
 
-	def __enter__(self):
-		return self.start()
-
-	def __exit__(self, *exc):
-		self.stop()
-		return False
-
 	# -- objects --------------------------------------------------------
+	# Every object is named (name, namespace); namespaces have none.  Each
+	# change bumps the one resourceVersion counter and is an event.
 
 	def _emit(self, type_, resource, key, obj):
 		"""Record a change (self.cond held): bump the rv, store obj (None:
@@ -223,21 +211,9 @@ class KubeAPI:
 		obj["metadata"]["resourceVersion"] = str(self.rv)
 		self.events.append(Event(self.rv, type_, resource, copy.deepcopy(obj),
 		    copy.deepcopy(prev)))
+		self.event_rvs.append(self.rv)
 		self.cond.notify_all()
 		return copy.deepcopy(obj)
-
-	def _meta(self, name, namespace=None, annotations=None, labels=None, uid=None):
-		m = {"name": name}
-		if namespace is not None:
-			m["namespace"] = namespace
-		m["uid"] = uid or str(uuid.uuid4())
-		m["resourceVersion"] = ""
-		m["creationTimestamp"] = now_iso()
-		if labels:
-			m["labels"] = dict(labels)
-		if annotations:
-			m["annotations"] = dict(annotations)
-		return m
 
 	def _get(self, resource, key):
 		obj = self.objects[resource].get(key)
@@ -245,28 +221,58 @@ class KubeAPI:
 			raise KeyError("%s %s/%s does not exist" % (resource, key[0], key[1]))
 		return copy.deepcopy(obj)
 
+	def _add(self, resource, name, namespace, annotations, labels, uid=None, **body):
+		"""ADDED: a new object of resource with metadata and body's fields."""
+		meta = {"name": name}
+		if namespace:
+			meta["namespace"] = namespace
+		meta["uid"] = uid or str(uuid.uuid4())
+		meta["resourceVersion"] = ""
+		meta["creationTimestamp"] = now_iso()
+		if labels:
+			meta["labels"] = dict(labels)
+		if annotations:
+			meta["annotations"] = dict(annotations)
+		key = (namespace or "", name)
+		with self.cond:
+			if key in self.objects[resource]:
+				raise KeyError("%s %s/%s exists" % (resource, key[0], name))
+			return self._emit("ADDED", resource, key, dict(metadata=meta, **body))
+
+	def _modify(self, resource, name, namespace, annotations=None, labels=None, mutate=None):
+		"""MODIFIED: annotations and labels replace the maps ({}: remove);
+		mutate(obj) changes anything else."""
+		with self.cond:
+			key = (namespace or "", name)
+			obj = self._get(resource, key)
+			_set_map(obj["metadata"], "annotations", annotations)
+			_set_map(obj["metadata"], "labels", labels)
+			if mutate is not None:
+				mutate(obj)
+			return self._emit("MODIFIED", resource, key, obj)
+
+	def _delete(self, resource, name, namespace):
+		with self.cond:
+			key = (namespace or "", name)
+			self._get(resource, key)
+			return self._emit("DELETED", resource, key, None)
+
 	def add_namespace(self, name, annotations=None, labels=None, default_sa=True):
 		"""A Namespace (ADDED), and its "default" ServiceAccount as the
 		controller makes it (default_sa).  Returns the object."""
 		labels = dict(labels or {}, **{"kubernetes.io/metadata.name": name})
-		obj = {"metadata": self._meta(name, None, annotations, labels),
-		    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 		with self.cond:
-			if ("", name) in self.objects["namespaces"]:
-				raise KeyError("namespace %s exists" % name)
-			out = self._emit("ADDED", "namespaces", ("", name), obj)
+			out = self._add("namespaces", name, None, annotations, labels,
+			    spec={"finalizers": ["kubernetes"]}, status={"phase": "Active"})
 			if default_sa:
-				self.add_service_account(name, "default")
+				self.add_service_account("default", name)
 			return out
 
 	def modify_namespace(self, name, annotations=None, labels=None):
 		"""Replace the annotations (and labels) given (MODIFIED)."""
-		with self.cond:
-			obj = self._get("namespaces", ("", name))
-			_set_map(obj["metadata"], "annotations", annotations)
-			if labels is not None:
-				obj["metadata"]["labels"] = dict(labels, **{"kubernetes.io/metadata.name": name})
-			return self._emit("MODIFIED", "namespaces", ("", name), obj)
+		if labels is not None:
+			labels = dict(labels, **{"kubernetes.io/metadata.name": name})
+		return self._modify("namespaces", name, None, annotations, labels)
 
 	def delete_namespace(self, name):
 		"""Delete its pods and service accounts, then the namespace."""
@@ -274,28 +280,19 @@ class KubeAPI:
 			self._get("namespaces", ("", name))
 			for res in ("pods", "serviceaccounts"):
 				for key in sorted(k for k in self.objects[res] if k[0] == name):
-					self._emit("DELETED", res, key, None)
-			return self._emit("DELETED", "namespaces", ("", name), None)
+					self._delete(res, key[1], name)
+			return self._delete("namespaces", name, None)
 
-	def add_service_account(self, namespace, name, annotations=None, labels=None):
-		obj = {"metadata": self._meta(name, namespace, annotations, labels)}
+	def add_service_account(self, name, namespace, annotations=None, labels=None):
 		with self.cond:
 			self._get("namespaces", ("", namespace))
-			if (namespace, name) in self.objects["serviceaccounts"]:
-				raise KeyError("serviceaccount %s/%s exists" % (namespace, name))
-			return self._emit("ADDED", "serviceaccounts", (namespace, name), obj)
+			return self._add("serviceaccounts", name, namespace, annotations, labels)
 
-	def modify_service_account(self, namespace, name, annotations=None, labels=None):
-		with self.cond:
-			obj = self._get("serviceaccounts", (namespace, name))
-			_set_map(obj["metadata"], "annotations", annotations)
-			_set_map(obj["metadata"], "labels", labels)
-			return self._emit("MODIFIED", "serviceaccounts", (namespace, name), obj)
+	def modify_service_account(self, name, namespace, annotations=None, labels=None):
+		return self._modify("serviceaccounts", name, namespace, annotations, labels)
 
-	def delete_service_account(self, namespace, name):
-		with self.cond:
-			self._get("serviceaccounts", (namespace, name))
-			return self._emit("DELETED", "serviceaccounts", (namespace, name), None)
+	def delete_service_account(self, name, namespace):
+		return self._delete("serviceaccounts", name, namespace)
 
 	def add_pod(self, name, namespace="default", node=None, ips=None, service_account="default",
 	    annotations=None, labels=None, phase="Running", host_network=False, host_ip=None,
@@ -304,43 +301,37 @@ class KubeAPI:
 		or a list (status.podIP is the first; none while Pending without a
 		network); a host_network pod gets the node's address.  The namespace
 		is made if missing.  Returns the object."""
-		node = self.node_name if node is None else node
 		spec = {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.9"}],
 		    "restartPolicy": "Always", "serviceAccountName": service_account,
-		    "serviceAccount": service_account, "nodeName": node,
+		    "serviceAccount": service_account,
+		    "nodeName": self.node_name if node is None else node,
 		    "schedulerName": "default-scheduler"}
 		if host_network:
 			spec["hostNetwork"] = True
-		obj = {"metadata": self._meta(name, namespace, annotations, labels, uid),
-		    "spec": spec, "status": {}}
-		_set_pod_status(obj, phase, ips, host_ip or self.node_ip, host_network)
+		status = _pod_status(phase, ips, host_ip or self.node_ip, host_network, now_iso())
 		with self.cond:
 			if ("", namespace) not in self.objects["namespaces"]:
 				self.add_namespace(namespace)
-			if (namespace, name) in self.objects["pods"]:
-				raise KeyError("pod %s/%s exists" % (namespace, name))
-			return self._emit("ADDED", "pods", (namespace, name), obj)
+			return self._add("pods", name, namespace, annotations, labels, uid, spec=spec,
+			    status=status)
 
 	def modify_pod(self, name, namespace="default", annotations=None, labels=None, phase=None,
 	    ips=None, node=None, mutate=None):
 		"""Change a pod (MODIFIED): annotations/labels replace the maps,
 		phase and ips the status, node spec.nodeName; mutate(obj) may change
 		anything else.  Returns the new object."""
-		with self.cond:
-			obj = self._get("pods", (namespace, name))
-			_set_map(obj["metadata"], "annotations", annotations)
-			_set_map(obj["metadata"], "labels", labels)
+		def change(obj):
 			if node is not None:
 				obj["spec"]["nodeName"] = node
 			if phase is not None or ips is not None:
 				st = obj["status"]
 				cur = [p["ip"] for p in st.get("podIPs", [])]
-				_set_pod_status(obj, phase or st.get("phase", "Pending"),
+				obj["status"] = _pod_status(phase or st.get("phase", "Pending"),
 				    cur if ips is None else ips, st.get("hostIP"),
-				    obj["spec"].get("hostNetwork"))
+				    obj["spec"].get("hostNetwork"), st.get("startTime"))
 			if mutate is not None:
 				mutate(obj)
-			return self._emit("MODIFIED", "pods", (namespace, name), obj)
+		return self._modify("pods", name, namespace, annotations, labels, change)
 
 	def delete_pod(self, name, namespace="default", graceful=False):
 		"""DELETED; graceful: first MODIFIED with metadata.deletionTimestamp
@@ -351,8 +342,7 @@ class KubeAPI:
 					o["metadata"]["deletionTimestamp"] = now_iso(time.time() + 30)
 					o["metadata"]["deletionGracePeriodSeconds"] = 30
 				self.modify_pod(name, namespace, mutate=term)
-			self._get("pods", (namespace, name))
-			return self._emit("DELETED", "pods", (namespace, name), None)
+			return self._delete("pods", name, namespace)
 
 	def get(self, resource, name, namespace=""):
 		"""A copy of the stored object (KeyError if none)."""
@@ -524,18 +514,24 @@ class KubeAPI:
 		with self.cond:
 			return len(self.records)
 
-	def wait_for(self, pred, timeout=10.0, since=0):
-		"""The first Record at index >= since with pred(record); None on timeout."""
+	def _wait(self, pred, timeout):
+		"""pred()'s first true value, tried whenever something happens,
+		until timeout s; None if none (self.cond taken)."""
 		deadline = time.monotonic() + timeout
 		with self.cond:
 			while True:
-				for r in self.records[since:]:
-					if pred(r):
-						return r
+				v = pred()
+				if v:
+					return v
 				left = deadline - time.monotonic()
 				if left <= 0:
 					return None
 				self.cond.wait(min(left, 0.2))
+
+	def wait_for(self, pred, timeout=10.0, since=0):
+		"""The first Record at index >= since with pred(record); None on timeout."""
+		return self._wait(lambda: next((r for r in self.records[since:] if pred(r)), None),
+		    timeout)
 
 	def open_watches(self, resource=None):
 		with self.cond:
@@ -543,14 +539,7 @@ class KubeAPI:
 
 	def wait_watching(self, resource, n=1, timeout=10.0):
 		"""Wait until at least n watches of resource are open; True if so."""
-		deadline = time.monotonic() + timeout
-		with self.cond:
-			while len([w for w in self.watches if w.resource == resource]) < n:
-				left = deadline - time.monotonic()
-				if left <= 0:
-					return False
-				self.cond.wait(min(left, 0.2))
-			return True
+		return bool(self._wait(lambda: len(self.open_watches(resource)) >= n, timeout))
 
 	# -- client configuration ------------------------------------------
 
@@ -803,7 +792,7 @@ class KubeAPI:
 		"""The events w may see now, as (type, obj) after its selection, and
 		when the next held-back one becomes due (self.cond held)."""
 		out = []
-		i = bisect.bisect_right([e.rv for e in self.events], w.cursor)
+		i = bisect.bisect_right(self.event_rvs, w.cursor)
 		wake = None
 		for ev in self.events[i:]:
 			if self.hold_rv is not None and ev.rv > self.hold_rv:
@@ -881,7 +870,7 @@ def _set_map(meta, field, value):
 		meta.pop(field, None)
 
 
-def _set_pod_status(obj, phase, ips, host_ip, host_network):
+def _pod_status(phase, ips, host_ip, host_network, start_time):
 	if isinstance(ips, str):
 		ips = [ips]
 	if host_network and not ips:
@@ -892,34 +881,5 @@ def _set_pod_status(obj, phase, ips, host_ip, host_network):
 	if ips:
 		st["podIP"] = ips[0]
 		st["podIPs"] = [{"ip": a} for a in ips]
-	st["startTime"] = obj["status"].get("startTime") or now_iso()
-	obj["status"] = st
-
-
-# ---------------------------------------------------------------- as a program
-
-def main(argv=None):
-	import argparse
-	ap = argparse.ArgumentParser(description="Kubernetes API stand-in (tests only)")
-	ap.add_argument("--dir", default=None, help="certificates and kubeconfigs go here")
-	ap.add_argument("--host", default="127.0.0.1")
-	ap.add_argument("--port", type=int, default=0)
-	ap.add_argument("--pods", type=int, default=0, help="add N pods on the node")
-	a = ap.parse_args(argv)
-	api = KubeAPI(a.dir, host=a.host, port=a.port).start()
-	for i in range(a.pods):
-		api.add_pod("pod-%d" % i, "default", ips=["10.244.%d.%d" % (i // 250, i % 250 + 2)])
-	kc = api.kubeconfig(style="kind")
-	print(json.dumps({"url": api.url, "ca_file": api.ca_file, "kubeconfig": kc["path"]}),
-	    flush=True)
-	try:
-		while True:
-			time.sleep(3600)
-	except KeyboardInterrupt:
-		pass
-	api.stop()
-	return 0
-
-
-if __name__ == "__main__":
-	sys.exit(main())
+	st["startTime"] = start_time or now_iso()
+	return st

@@ -20,7 +20,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sts_standin import _HTTPServer  # noqa: E402
+import sts_standin  # noqa: E402
 
 RESOURCES = {"pods": ("Pod", True), "serviceaccounts": ("ServiceAccount", True),
     "namespaces": ("Namespace", False)}
@@ -159,7 +159,7 @@ class Watch:
 
 # ---------------------------------------------------------------- HTTP
 
-class Server(_HTTPServer):
+class Server(sts_standin._HTTPServer):
 	"""sts_standin's TLS-per-connection server, on an address of any family
 	or on a listening socket made elsewhere (in a network namespace)."""
 
@@ -174,14 +174,9 @@ class Server(_HTTPServer):
 			self.server_address = sock.getsockname()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-	protocol_version = "HTTP/1.1"
+class Handler(sts_standin._Handler):
+	"""Every method goes to the stand-in's _handle()."""
 	server_version = "kube-api-standin"
-	sys_version = ""
-	timeout = 60
-
-	def log_message(self, *a):
-		pass
 
 	def _any(self):
 		self.server.standin._handle(self)
