@@ -181,6 +181,26 @@ class Lists(unittest.TestCase):
 		    (404, "Status", "NotFound", 404))
 		self.assertEqual(st["message"], 'serviceaccounts "nobody" not found')
 
+	def test_labels_and_exact_version(self):
+		v1 = client.CoreV1Api(CLIENT)
+		before = v1.list_namespaced_pod("shop").metadata.resource_version
+		API.add_pod("labelled", "shop", ips="10.244.0.70", labels={"app": "batch"})
+		self.addCleanup(API.delete_pod, "labelled", "shop")
+		got = v1.list_namespaced_pod("shop", label_selector="app=batch")
+		self.assertEqual([p.metadata.name for p in got.items], ["labelled"])
+		got = v1.list_namespaced_pod("shop", label_selector="app")
+		self.assertEqual([p.metadata.name for p in got.items], ["labelled"])
+		got = v1.list_namespaced_pod("shop", label_selector="!app")
+		self.assertNotIn("labelled", [p.metadata.name for p in got.items])
+		# the state at an earlier version: without the new pod
+		got = v1.list_namespaced_pod("shop", resource_version=before,
+		    resource_version_match="Exact")
+		self.assertEqual(got.metadata.resource_version, before)
+		self.assertNotIn("labelled", [p.metadata.name for p in got.items])
+		with self.assertRaises(ApiException) as cm:
+			v1.list_namespaced_pod("shop", resource_version=str(API.resource_version + 5))
+		self.assertEqual((cm.exception.status, _status(cm.exception)["reason"]), (504, "Timeout"))
+
 	def test_continue_expired_is_410(self):
 		v1 = client.CoreV1Api(CLIENT)
 		first = v1.list_namespaced_pod("shop", limit=1)
