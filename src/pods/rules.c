@@ -1,0 +1,193 @@
+/*
+ * rules.c: the config file's pod rules: Pod Identity associations
+ * (namespace + service account -> role ARN, which EKS keeps in AWS, not in
+ * the manifests) and the role-map (a role ARN replaced by another for
+ * local use).  config.c reads and checks the file and adds the entries
+ * here; a pod's role is looked up at pod events, not per request, so a
+ * linear search over at most POD_ASSOC_MAX entries is enough.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "pods/pods.h"
+
+struct pod_rules *
+pods_rules_new(void)
+{
+	return calloc(1, sizeof(struct pod_rules));
+}
+
+void
+pods_rules_free(struct pod_rules *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->pr_nassoc; i++) {
+		free(r->pr_assoc[i].pa_namespace);
+		free(r->pr_assoc[i].pa_sa);
+		free(r->pr_assoc[i].pa_arn);
+	}
+	for (i = 0; i < r->pr_nmap; i++) {
+		free(r->pr_map[i].pm_from);
+		free(r->pr_map[i].pm_to);
+	}
+	free(r);
+}
+
+struct pod_rules *
+pods_rules_dup(const struct pod_rules *r)
+{
+	struct pod_rules *d = pods_rules_new();
+	const struct pod_assoc *a;
+	const struct pod_map *m;
+	size_t i, dup;
+
+	if (d == NULL)
+		return NULL;
+	for (i = 0; i < r->pr_nassoc; i++) {
+		a = &r->pr_assoc[i];
+		if (pods_rules_assoc_add(d, a->pa_namespace, strlen(a->pa_namespace), a->pa_sa,
+		    strlen(a->pa_sa), a->pa_arn, strlen(a->pa_arn), &dup) != 0)
+			goto fail;
+	}
+	for (i = 0; i < r->pr_nmap; i++) {
+		m = &r->pr_map[i];
+		if (pods_rules_map_add(d, m->pm_from, strlen(m->pm_from), m->pm_to,
+		    strlen(m->pm_to)) != 0)
+			goto fail;
+	}
+	return d;
+fail:
+	pods_rules_free(d);
+	return NULL;
+}
+
+/* DNS-1123 label: 1..max of [a-z0-9-], a letter or digit at each end. */
+static int
+dns_label_ok(const char *s, size_t len, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || len == 0 || len > max || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+pods_namespace_ok(const char *s, size_t len)
+{
+	return dns_label_ok(s, len, POD_NAMESPACE_MAX);
+}
+
+int
+pods_sa_name_ok(const char *s, size_t len)
+{
+	const char *dot;
+	size_t seg;
+
+	if (s == NULL || len == 0 || len > POD_SA_MAX)
+		return 0;
+	/* dot-separated labels */
+	while (len > 0) {
+		dot = memchr(s, '.', len);
+		seg = dot != NULL ? (size_t)(dot - s) : len;
+		if (!dns_label_ok(s, seg, POD_SA_MAX) || (dot != NULL && seg + 1 == len))
+			return 0;
+		s += seg + (dot != NULL);
+		len -= seg + (dot != NULL);
+	}
+	return 1;
+}
+
+static int
+same(const char *a, const char *b, size_t blen)
+{
+	return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+int
+pods_rules_assoc_add(struct pod_rules *r, const char *ns, size_t nslen, const char *sa,
+    size_t salen, const char *arn, size_t arnlen, size_t *dup)
+{
+	struct pod_assoc *a;
+	size_t i;
+
+	for (i = 0; i < r->pr_nassoc; i++) {
+		if (same(r->pr_assoc[i].pa_namespace, ns, nslen) &&
+		    same(r->pr_assoc[i].pa_sa, sa, salen)) {
+			*dup = i;
+			return -3;
+		}
+	}
+	if (r->pr_nassoc >= POD_ASSOC_MAX)
+		return -2;
+	a = &r->pr_assoc[r->pr_nassoc];
+	a->pa_namespace = mem_strdup(ns, nslen);
+	a->pa_sa = mem_strdup(sa, salen);
+	a->pa_arn = mem_strdup(arn, arnlen);
+	if (a->pa_namespace == NULL || a->pa_sa == NULL || a->pa_arn == NULL) {
+		free(a->pa_namespace);
+		free(a->pa_sa);
+		free(a->pa_arn);
+		memset(a, 0, sizeof(*a));
+		return -1;
+	}
+	r->pr_nassoc++;
+	return 0;
+}
+
+int
+pods_rules_map_add(struct pod_rules *r, const char *from, size_t fromlen, const char *to,
+    size_t tolen)
+{
+	struct pod_map *m;
+
+	if (r->pr_nmap >= POD_ROLE_MAP_MAX)
+		return -2;
+	m = &r->pr_map[r->pr_nmap];
+	m->pm_from = mem_strdup(from, fromlen);
+	m->pm_to = mem_strdup(to, tolen);
+	if (m->pm_from == NULL || m->pm_to == NULL) {
+		free(m->pm_from);
+		free(m->pm_to);
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	r->pr_nmap++;
+	return 0;
+}
+
+const char *
+pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
+    const char *sa, size_t salen)
+{
+	size_t i;
+
+	if (r == NULL || ns == NULL || sa == NULL)
+		return NULL;
+	for (i = 0; i < r->pr_nassoc; i++)
+		if (same(r->pr_assoc[i].pa_namespace, ns, nslen) &&
+		    same(r->pr_assoc[i].pa_sa, sa, salen))
+			return r->pr_assoc[i].pa_arn;
+	return NULL;
+}
+
+const char *
+pods_rules_map_find(const struct pod_rules *r, const char *arn)
+{
+	size_t i;
+
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < r->pr_nmap; i++)
+		if (strcmp(r->pr_map[i].pm_from, arn) == 0)
+			return r->pr_map[i].pm_to;
+	return NULL;
+}
