@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/core.h"
 #include "pods/pods.h"
 
 #if (POD_TABLE_SLOTS & (POD_TABLE_SLOTS - 1)) != 0
@@ -29,8 +30,6 @@
 #endif
 
 #define SLOT_FREE		(-1)	/* s_pod of an empty slot */
-#define FNV_OFFSET		2166136261u
-#define FNV_PRIME		16777619u
 
 struct slot {
 	unsigned char	 s_addr[16];
@@ -56,17 +55,6 @@ struct pod_table {
 	size_t		 t_npods;
 	size_t		 t_naddrs;
 };
-
-static uint32_t
-addr_hash(int family, const unsigned char addr[16])
-{
-	uint32_t h = FNV_OFFSET ^ (uint32_t)family;
-	size_t i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * FNV_PRIME;
-	return h;
-}
 
 static int
 addr_eq(const struct slot *s, int family, const unsigned char addr[16])
