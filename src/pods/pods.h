@@ -140,6 +140,9 @@ const char	*pods_rules_map_find(const struct pod_rules *r, const char *arn);
 #define POD_NS_ANNOTATION_MAX	4096	/* bytes of allowed-roles or permitted we read */
 #define POD_NS_GLOBS_MAX	64	/* patterns in allowed-roles */
 #define POD_NS_REGEX_MAX	(2 * POD_NS_ANNOTATION_MAX + 8)	/* the ERE it becomes */
+#define POD_RE_REPEAT_MAX	1000	/* a repeat count (RE2's limit) */
+#define POD_RE_ATOMS_MAX	20000	/* atoms once repeats are expanded (regcomp's memory) */
+#define POD_RE_DEPTH_MAX	32	/* groups open at once */
 
 /*
  * One namespace's restriction, built when its annotations change:
@@ -185,7 +188,11 @@ int		 pods_glob_match(const char *p, const char *s);
  * too), lazy quantifiers become greedy (same match or not), (?: becomes
  * (, an escaped punctuation mark stays escaped outside brackets and
  * becomes itself inside them.  What POSIX has no form for (flags (?i),
- * named groups, \b \A \z \pN \Q, octal/hex escapes) is refused.
+ * named groups, \b \A \z \pN \Q, octal/hex escapes) is refused, and so is
+ * what RE2 refuses and glibc's regcomp would grow without bound: a repeat
+ * of a repeat ("a**"), counts over POD_RE_REPEAT_MAX, more than
+ * POD_RE_ATOMS_MAX atoms once the repeats are expanded, groups nested
+ * deeper than POD_RE_DEPTH_MAX.
  * 0 / -1 with why.  out holds outmax bytes (NUL included).
  */
 int		 pods_re2_to_ere(const char *re, size_t len, char *out, size_t outmax,

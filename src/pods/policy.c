@@ -263,20 +263,93 @@ re_bracket(const char *re, size_t len, size_t *i, struct re_out *o, char *why,
 	return 0;
 }
 
-/* A counted repeat {n}, {n,}, {n,m} at re[i]: its length, or 0 (RE2: a literal '{'). */
+/*
+ * A counted repeat {n}, {n,}, {n,m} at re[i]: its length, and in *most the
+ * copies it makes (n + 1 for {n,}); 0 when it is none (RE2: a literal '{').
+ */
 static size_t
-re_repeat(const char *re, size_t len, size_t i)
+re_repeat(const char *re, size_t len, size_t i, unsigned long *most)
 {
+	unsigned long n = 0, m = 0;
 	size_t j = i + 1, d;
 
 	for (d = 0; j < len && re[j] >= '0' && re[j] <= '9'; j++, d++)
-		;
+		if (n <= POD_RE_REPEAT_MAX)
+			n = n * 10 + (unsigned long)(re[j] - '0');
 	if (d == 0)
 		return 0;
-	if (j < len && re[j] == ',')
-		for (j++; j < len && re[j] >= '0' && re[j] <= '9'; j++)
-			;
+	m = n;
+	if (j < len && re[j] == ',') {
+		m = n + 1;
+		for (j++, d = 0; j < len && re[j] >= '0' && re[j] <= '9'; j++, d++)
+			if ((d == 0 ? (m = 0) : m) <= POD_RE_REPEAT_MAX)
+				m = m * 10 + (unsigned long)(re[j] - '0');
+	}
+	*most = m > n ? m : n;
 	return j < len && re[j] == '}' ? j + 1 - i : 0;
+}
+
+/*
+ * What regcomp will build, counted: glibc copies a repeated atom for each
+ * of {n,m}'s copies and once more for '+', so stacked and nested repeats
+ * grow it exponentially ("()++++..." exhausts memory).  RE2 refuses a
+ * repeat of a repeat and counts over 1000; here too, and the atoms that the
+ * copies make are capped at POD_RE_ATOMS_MAX.
+ */
+struct re_size {
+	unsigned long	 z_total;	/* atoms so far, copies counted */
+	unsigned long	 z_atom;	/* z_total where the last atom (or group) began */
+	int		 z_have_atom;	/* a repeat may follow */
+	int		 z_repeated;	/* the last thing was a repeat */
+	unsigned long	 z_open[POD_RE_DEPTH_MAX];	/* z_total at each open '(' */
+	size_t		 z_depth;
+};
+
+/* An atom, a '(' (open 1) or a ')' (open -1), or '|' (open 2).  0 / -1 with why. */
+static int
+re_size_step(struct re_size *z, int open, char *why, size_t whylen)
+{
+	if (open == 1) {
+		if (z->z_depth >= POD_RE_DEPTH_MAX) {
+			errf(why, whylen, "groups nested deeper than %d", POD_RE_DEPTH_MAX);
+			return -1;
+		}
+		z->z_open[z->z_depth++] = z->z_total;
+		z->z_have_atom = 0;
+	} else if (open == 2) {
+		z->z_have_atom = 0;
+	} else {
+		z->z_atom = open == -1 && z->z_depth > 0 ? z->z_open[--z->z_depth] : z->z_total;
+		z->z_total += open == 0;
+		z->z_have_atom = 1;
+	}
+	z->z_repeated = 0;
+	return 0;
+}
+
+/* A repeat making most copies of the last atom.  0 / -1 with why. */
+static int
+re_size_repeat(struct re_size *z, unsigned long most, char *why, size_t whylen)
+{
+	unsigned long w = z->z_total - z->z_atom;
+
+	if (!z->z_have_atom || z->z_repeated) {
+		errf(why, whylen, "a repeat of nothing or of a repeat (RE2 refuses it too)");
+		return -1;
+	}
+	if (most > POD_RE_REPEAT_MAX) {
+		errf(why, whylen, "a repeat count over %d (RE2's limit)", POD_RE_REPEAT_MAX);
+		return -1;
+	}
+	if (most > 1 && w > (POD_RE_ATOMS_MAX - z->z_atom) / most) {
+		errf(why, whylen, "more than %d atoms once its repeats are expanded",
+		    POD_RE_ATOMS_MAX);
+		return -1;
+	}
+	if (most > 1)
+		z->z_total = z->z_atom + w * most;
+	z->z_repeated = 1;
+	return 0;
 }
 
 /* One escape outside brackets at re[*i] == '\\'.  0 / -1 with why. */
@@ -312,48 +385,70 @@ re_escape(const char *re, size_t len, size_t *i, struct re_out *o, char *why,
 	return 0;
 }
 
+/* One step of the translation at re[*i], not an escape nor a bracket.  0 / -1 with why. */
+static int
+re_step(const char *re, size_t len, size_t *i, struct re_out *o, struct re_size *z,
+    char *why, size_t whylen)
+{
+	unsigned long most;
+	size_t n;
+	char c = re[*i];
+
+	if (c == '(' && *i + 1 < len && re[*i + 1] == '?' && (*i + 2 >= len || re[*i + 2] != ':')) {
+		errf(why, whylen, "(?flags) and named groups have no POSIX form");
+		return -1;
+	}
+	if (c == '{' && (n = re_repeat(re, len, *i, &most)) > 0) {
+		if (re_size_repeat(z, most, why, whylen) == -1)
+			return -1;
+		re_put(o, re + *i, n);
+		*i += n;
+	} else if (c == '*' || c == '+' || c == '?') {
+		if (re_size_repeat(z, c == '+' ? 2 : 1, why, whylen) == -1)
+			return -1;
+		re_put(o, &c, 1);
+		(*i)++;
+	} else {
+		if (re_size_step(z, c == '(' ? 1 : c == ')' ? -1 : c == '|' ? 2 : 0, why,
+		    whylen) == -1)
+			return -1;
+		if (c == '{' || c == '}')
+			re_puts(o, c == '{' ? "\\{" : "\\}");	/* no repeat: literal */
+		else
+			re_put(o, &c, 1);
+		*i += c == '(' && *i + 1 < len && re[*i + 1] == '?' ? 3 : 1;	/* (?: is ( */
+		return 0;
+	}
+	if (*i < len && re[*i] == '?')
+		(*i)++;	/* lazy: matches or not alike */
+	return 0;
+}
+
 int
 pods_re2_to_ere(const char *re, size_t len, char *out, size_t outmax, char *why,
     size_t whylen)
 {
 	struct re_out o = { out, 0, outmax, 0 };
-	size_t i = 0, n;
-	char c;
+	struct re_size z;
+	size_t i = 0;
+	int rc;
 
 	if (outmax == 0)
 		return -1;
+	memset(&z, 0, sizeof(z));
 	out[0] = '\0';
 	while (i < len && !o.o_full) {
-		c = re[i];
-		if (c == '\0') {
+		if (re[i] == '\0') {
 			errf(why, whylen, "a NUL byte");
 			return -1;
-		} else if (c == '\\') {
-			if (re_escape(re, len, &i, &o, why, whylen) == -1)
+		}
+		if (re[i] == '\\' || re[i] == '[') {
+			rc = re[i] == '[' ? re_bracket(re, len, &i, &o, why, whylen) :
+			    re_escape(re, len, &i, &o, why, whylen);
+			if (rc == -1 || re_size_step(&z, 0, why, whylen) == -1)
 				return -1;
-		} else if (c == '[') {
-			if (re_bracket(re, len, &i, &o, why, whylen) == -1)
-				return -1;
-		} else if (c == '(' && i + 1 < len && re[i + 1] == '?') {
-			if (i + 2 >= len || re[i + 2] != ':') {
-				errf(why, whylen, "(?flags) and named groups have no POSIX form");
-				return -1;
-			}
-			re_puts(&o, "(");
-			i += 3;
-		} else if (c == '{' && (n = re_repeat(re, len, i)) > 0) {
-			re_put(&o, re + i, n);
-			i += n;
-			if (i < len && re[i] == '?')
-				i++;	/* lazy: matches or not alike */
-		} else if (c == '{' || c == '}') {
-			re_puts(&o, c == '{' ? "\\{" : "\\}");
-			i++;
-		} else {
-			re_put(&o, &c, 1);
-			i++;
-			if ((c == '*' || c == '+' || c == '?') && i < len && re[i] == '?')
-				i++;	/* lazy */
+		} else if (re_step(re, len, &i, &o, &z, why, whylen) == -1) {
+			return -1;
 		}
 	}
 	if (o.o_full) {

@@ -474,6 +474,21 @@ test_re2_to_ere(void **state)
 	ere_bad("\\1", "\\1 has no POSIX form");
 	ere_bad("\\Qa.b\\E", "\\Q has no POSIX form");
 	ere_bad("a\\", "a trailing backslash");
+	/* what would make regcomp grow without bound, and RE2 refuses too */
+	ere_bad("a**", "a repeat of nothing or of a repeat (RE2 refuses it too)");
+	ere_bad("()++", "a repeat of nothing or of a repeat (RE2 refuses it too)");
+	ere_bad("a{2}{3}", "a repeat of nothing or of a repeat (RE2 refuses it too)");
+	ere_bad("*a", "a repeat of nothing or of a repeat (RE2 refuses it too)");
+	ere_bad("(|*)", "a repeat of nothing or of a repeat (RE2 refuses it too)");
+	ere_bad("a{1001}", "a repeat count over 1000 (RE2's limit)");
+	ere_bad("a{1,99999999999999999999}", "a repeat count over 1000 (RE2's limit)");
+	ere("a{1000}", "a{1000}");
+	ere("(a{100}){100}", "(a{100}){100}");	/* 10,000 atoms */
+	ere_bad("((a{100}){100}){3}", "more than 20000 atoms once its repeats are expanded");
+	ere_bad("((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+",
+	    "more than 20000 atoms once its repeats are expanded");
+	ere_bad("((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))",
+	    "groups nested deeper than 32");
 	assert_int_equal(pods_re2_to_ere("a\0b", 3, out, sizeof(out), why, sizeof(why)), -1);
 	assert_string_equal(why, "a NUL byte");
 	assert_int_equal(pods_re2_to_ere("\\w\\w", 4, out, sizeof(out), why, sizeof(why)), -1);
