@@ -30,10 +30,8 @@ static int pod_a, pod_b, pod_c;
 static struct pod_addr
 addr(const char *text)
 {
-	struct pod_addr a;
+	struct pod_addr a = { strchr(text, ':') != NULL ? AF_INET6 : AF_INET, { 0 } };
 
-	memset(&a, 0, sizeof(a));
-	a.pa_family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
 	assert_int_equal(inet_pton(a.pa_family, text, a.pa_addr), 1);
 	return a;
 }
@@ -53,19 +51,115 @@ static void
 event(struct pod_table *t, const char *uid, void *user, int st, const char *ip1,
     const char *ip2)
 {
-	struct pod_state ps;
+	struct pod_state ps = {
+		.ps_uid = uid, .ps_user = user, .ps_finished = st == FINISHED,
+		.ps_deleting = st == DELETING, .ps_host_network = st == HOSTNET,
+	};
 
-	memset(&ps, 0, sizeof(ps));
-	ps.ps_uid = uid;
-	ps.ps_user = user;
-	ps.ps_finished = st == FINISHED;
-	ps.ps_deleting = st == DELETING;
-	ps.ps_host_network = st == HOSTNET;
 	if (ip1 != NULL)
 		ps.ps_addrs[ps.ps_naddrs++] = addr(ip1);
 	if (ip2 != NULL)
 		ps.ps_addrs[ps.ps_naddrs++] = addr(ip2);
 	assert_int_equal(pods_table_update(t, &ps), 0);
+}
+
+/*
+ * The races, as the watch may deliver them: a script of words,
+ *   P:STATE:ADDRS   an ADDED or MODIFIED of pod P (A, B, C) in STATE (run,
+ *                   fin: Succeeded/Failed, del: being deleted, host:
+ *                   hostNetwork) listing ADDRS (1: IP_1, 2: IP_2, 6: IP6_1,
+ *                   -: none), two joined by ','
+ *   P:gone          its DELETED
+ *   ?XP             then: address X's owner is P ('-': nobody)
+ */
+static const struct race {
+	const char	*r_name;
+	const char	*r_script;
+} races[] = {
+	/* Succeeded/Failed pods keep their IPs in status: they never own them (kiam#249) */
+	{ "finished", "A:run:1 ?1A A:fin:1 ?1- B:fin:2 ?2- C:run:1 ?1C A:fin:1 ?1C" },
+	/* hostNetwork: its podIP is the node's; it owns none (the node's identity serves it) */
+	{ "host_network", "A:run:1 ?1A B:host:1 ?1A A:host:1 ?1-" },
+	/* reuse in order: A terminating (still A's), deleted; then B given its IP */
+	{ "reuse_in_order", "A:run:1 ?1A A:del:1 ?1A A:gone ?1- B:run:1 ?1B" },
+	/* out of order: B's ADDED before A's DELETED; a later owner replaces */
+	{ "added_before_deleted", "A:run:1 ?1A B:run:1 ?1B A:gone ?1B" },
+	/*
+	 * out of order: A's late MODIFIED still listing the IP after B's ADDED:
+	 * A never takes back what it lost, even once B is gone (nobody's
+	 * rather than A's); A's other address stays A's
+	 */
+	{ "late_modified", "A:run:1,6 ?1A ?6A B:run:1 ?1B ?6A A:run:1,6 ?1B ?6A "
+	    "A:del:1,6 ?1B ?6A B:gone ?1- A:run:1,6 ?1- ?6A A:gone ?1- ?6-" },
+	/*
+	 * a pod being deleted (first seen so, after a relist) never takes an
+	 * address from another, nor later; one nobody owns it may hold
+	 */
+	{ "deleting_never_takes", "B:run:1 ?1B A:del:1 ?1B B:gone ?1- A:del:1 ?1- "
+	    "C:del:2 ?2C" },
+	/* three owners in turn; the first two deleted in either order; a new B */
+	{ "three_pods", "A:run:1 ?1A B:run:1 ?1B C:run:1 ?1C B:gone ?1C A:gone ?1C "
+	    "B:run:1 ?1B" },
+	/* an address no longer listed is released */
+	{ "unlisted", "A:run:1,6 ?1A ?6A A:run:2 ?1- ?6- ?2A A:run:- ?2-" },
+};
+
+static void *
+user_of(char pod)
+{
+	return pod == 'A' ? (void *)&pod_a : pod == 'B' ? (void *)&pod_b :
+	    pod == 'C' ? (void *)&pod_c : NULL;
+}
+
+static const char *
+ip_of(char c)
+{
+	return c == '1' ? IP_1 : c == '2' ? IP_2 : c == '6' ? IP6_1 : NULL;
+}
+
+/* One word of a script at w (n bytes). */
+static void
+script_word(struct pod_table *t, const char *w, size_t n)
+{
+	static const char *const states[] = { "run", "fin", "del", "host" };
+	const char *uid = w[0] == 'A' ? UID_A : w[0] == 'B' ? UID_B : UID_C;
+	size_t st;
+
+	if (w[0] == '?') {
+		assert_int_equal(n, 3);
+		if (who(t, ip_of(w[1])) != user_of(w[2]))
+			print_error("%s should be %c's\n", ip_of(w[1]), w[2]);
+		assert_ptr_equal(who(t, ip_of(w[1])), user_of(w[2]));
+		return;
+	}
+	assert_true(n > 2 && w[1] == ':');
+	if (n == 6 && memcmp(w + 2, "gone", 4) == 0) {
+		pods_table_remove(t, uid);
+		return;
+	}
+	for (st = 0; st < 4; st++)
+		if (strncmp(w + 2, states[st], strlen(states[st])) == 0)
+			break;
+	assert_true(st < 4);
+	n = 3 + strlen(states[st]);
+	event(t, uid, user_of(w[0]), (int)st, ip_of(w[n]), w[n + 1] == ',' ? ip_of(w[n + 2]) :
+	    NULL);
+}
+
+/* Run the race in *state. */
+static void
+test_race(void **state)
+{
+	const struct race *r = *state;
+	struct pod_table *t = pods_table_new();
+	const char *w = r->r_script, *sp;
+
+	assert_non_null(t);
+	for (; w != NULL; w = sp != NULL ? sp + 1 : NULL) {
+		sp = strchr(w, ' ');
+		script_word(t, w, sp != NULL ? (size_t)(sp - w) : strlen(w));
+	}
+	pods_table_free(t);
 }
 
 static void
@@ -107,139 +201,6 @@ test_basic(void **state)
 	assert_int_equal(pods_table_addrs(t), 1);
 	pods_table_remove(t, UID_B);
 	assert_int_equal(pods_table_addrs(t), 0);
-	pods_table_free(t);
-}
-
-/* Succeeded/Failed pods keep their IPs in status: they never own them. */
-static void
-test_finished_and_host_network(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	event(t, UID_A, &pod_a, FINISHED, IP_1, NULL);
-	assert_null(who(t, IP_1));
-	assert_int_equal(pods_table_addrs(t), 0);
-	/* first seen finished (a relist): owns nothing */
-	event(t, UID_B, &pod_b, FINISHED, IP_2, NULL);
-	assert_null(who(t, IP_2));
-	/* a new pod on the finished pod's IP (kiam#249) gets it, whatever came first */
-	event(t, UID_C, &pod_c, RUNNING, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_c);
-	event(t, UID_A, &pod_a, FINISHED, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_c);
-	/* hostNetwork: its podIP is the node's, it owns none (the node's identity serves it) */
-	event(t, UID_B, &pod_b, HOSTNET, IP_2, NULL);
-	assert_null(who(t, IP_2));
-	event(t, UID_C, &pod_c, HOSTNET, IP_1, NULL);
-	assert_null(who(t, IP_1));
-	pods_table_free(t);
-}
-
-/*
- * Address reuse, in order: A deleted, then B given its IP.  A's role is
- * never served to B's address after B is known, nor between the two.
- */
-static void
-test_reuse_in_order(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	event(t, UID_A, &pod_a, DELETING, IP_1, NULL);	/* graceful: still A's */
-	assert_ptr_equal(who(t, IP_1), &pod_a);
-	pods_table_remove(t, UID_A);
-	assert_null(who(t, IP_1));
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	pods_table_free(t);
-}
-
-/* Out of order: B's ADDED before A's DELETED. */
-static void
-test_reuse_added_before_deleted(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);	/* a later owner replaces */
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	assert_false(pods_table_owns(t, UID_A, AF_INET, addr(IP_1).pa_addr));
-	pods_table_remove(t, UID_A);			/* A no longer owns it: B keeps it */
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	assert_true(pods_table_owns(t, UID_B, AF_INET, addr(IP_1).pa_addr));
-	assert_int_equal(pods_table_addrs(t), 1);
-	pods_table_free(t);
-}
-
-/* Out of order: B's ADDED, then A's late MODIFIED still listing the IP, then A's DELETED. */
-static void
-test_reuse_late_modified(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);	/* A never takes back what it lost */
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	event(t, UID_A, &pod_a, DELETING, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	/* even when B goes first: the address is nobody's rather than A's */
-	pods_table_remove(t, UID_B);
-	assert_null(who(t, IP_1));
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	assert_null(who(t, IP_1));
-	pods_table_remove(t, UID_A);
-	assert_null(who(t, IP_1));
-	/* A's other address is not affected by losing this one */
-	event(t, UID_A, &pod_a, RUNNING, IP_1, IP6_1);
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);
-	event(t, UID_A, &pod_a, RUNNING, IP_1, IP6_1);
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	assert_ptr_equal(who(t, IP6_1), &pod_a);
-	pods_table_free(t);
-}
-
-/* A pod being deleted (first seen so, after a relist) never takes an address from another. */
-static void
-test_deleting_never_takes(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);
-	event(t, UID_A, &pod_a, DELETING, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_b);
-	/* and does not get it later either, when B goes */
-	pods_table_remove(t, UID_B);
-	event(t, UID_A, &pod_a, DELETING, IP_1, NULL);
-	assert_null(who(t, IP_1));
-	/* an address nobody owns it may still hold (it runs until it stops) */
-	event(t, UID_C, &pod_c, DELETING, IP_2, NULL);
-	assert_ptr_equal(who(t, IP_2), &pod_c);
-	pods_table_free(t);
-}
-
-/* Out of order: A's DELETED arrives before any event of B; then B. */
-static void
-test_reuse_three_pods(void **state)
-{
-	struct pod_table *t = pods_table_new();
-
-	(void)state;
-	event(t, UID_A, &pod_a, RUNNING, IP_1, NULL);
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);
-	event(t, UID_C, &pod_c, RUNNING, IP_1, NULL);
-	assert_ptr_equal(who(t, IP_1), &pod_c);
-	pods_table_remove(t, UID_B);
-	pods_table_remove(t, UID_A);
-	assert_ptr_equal(who(t, IP_1), &pod_c);
-	event(t, UID_B, &pod_b, RUNNING, IP_1, NULL);	/* a new B record: a later owner */
-	assert_ptr_equal(who(t, IP_1), &pod_b);
 	pods_table_free(t);
 }
 
@@ -296,16 +257,13 @@ test_caps_and_many(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_finished_and_host_network),
-		cmocka_unit_test(test_reuse_in_order),
-		cmocka_unit_test(test_reuse_added_before_deleted),
-		cmocka_unit_test(test_reuse_late_modified),
-		cmocka_unit_test(test_deleting_never_takes),
-		cmocka_unit_test(test_reuse_three_pods),
-		cmocka_unit_test(test_caps_and_many),
-	};
+	struct CMUnitTest tests[2 + sizeof(races) / sizeof(races[0])];
+	size_t i, n = 0;
 
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_basic);
+	for (i = 0; i < sizeof(races) / sizeof(races[0]); i++)
+		tests[n++] = (struct CMUnitTest){ races[i].r_name, test_race, NULL, NULL,
+		    (void *)&races[i] };
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_caps_and_many);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
