@@ -572,10 +572,51 @@ assoc_member(struct cfg_ctx *cx, json_t *e, const char *key, int (*ok)(const cha
 	}
 	*val = json_string_value(v);
 	*len = json_string_length(v);
-	if (ok != NULL ? !ok(*val, *len) : !pods_arn_check(*val, *len, why, sizeof(why))) {
-		cfg_err(cx, "%s: \"%s\": \"%.64s\" is not %s%s%s", cx->cx_path, key, *val, what,
-		    why[0] != '\0' ? ": " : "", why);
+	if (ok != NULL ? ok(*val, *len) : pods_arn_check(*val, *len, why, sizeof(why))) {
+		cx->cx_key = NULL;
+		return 0;
+	}
+	cfg_err(cx, "%s: \"%s\": \"%.64s\" is not %s%s%s", cx->cx_path, key, *val, what,
+	    why[0] != '\0' ? ": " : "", why);
+	return -1;
+}
+
+/* "role-map": {"FROM-ARN": "TO-ARN", ...}, at most POD_ROLE_MAP_MAX. */
+static int
+check_role_map(struct cfg_ctx *cx, json_t *map, struct config *cfg)
+{
+	char why[POD_REASON_MAX];
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(map) || json_object_size(map) > POD_ROLE_MAP_MAX) {
+		cfg_err(cx, "%s: expected an object of at most %d ARNs, got %s", ROLE_MAP_KEY,
+		    POD_ROLE_MAP_MAX, json_is_object(map) ? "more" : jtype(map));
 		return -1;
+	}
+	json_object_foreach(map, k, v) {
+		cx->cx_key = k;
+		if (!pods_arn_check(k, strlen(k), why, sizeof(why))) {
+			cfg_err(cx, "%s: \"%.64s\" is not a role ARN: %s", ROLE_MAP_KEY, k, why);
+			return -1;
+		}
+		if (!json_is_string(v)) {
+			cfg_err(cx, "%s: \"%.64s\": expected a role ARN, got %s", ROLE_MAP_KEY, k,
+			    jtype(v));
+			return -1;
+		}
+		if (!pods_arn_check(json_string_value(v), json_string_length(v), why,
+		    sizeof(why))) {
+			cfg_err(cx, "%s: \"%.64s\": \"%.64s\" is not a role ARN: %s",
+			    ROLE_MAP_KEY, k, json_string_value(v), why);
+			return -1;
+		}
+		if (cfg_pods(cx, cfg, ROLE_MAP_KEY) == NULL ||
+		    pods_rules_map_add(cfg->cf_pods, k, strlen(k), json_string_value(v),
+		    json_string_length(v)) != 0) {
+			cfg_err(cx, "%s: out of memory", ROLE_MAP_KEY);
+			return -1;
+		}
 	}
 	cx->cx_key = NULL;
 	return 0;
@@ -645,47 +686,6 @@ check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg)
 			return -1;
 		path_pop(cx, saved);
 	}
-	return 0;
-}
-
-/* "role-map": {"FROM-ARN": "TO-ARN", ...}, at most POD_ROLE_MAP_MAX. */
-static int
-check_role_map(struct cfg_ctx *cx, json_t *map, struct config *cfg)
-{
-	char why[POD_REASON_MAX];
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(map) || json_object_size(map) > POD_ROLE_MAP_MAX) {
-		cfg_err(cx, "%s: expected an object of at most %d ARNs, got %s", ROLE_MAP_KEY,
-		    POD_ROLE_MAP_MAX, json_is_object(map) ? "more" : jtype(map));
-		return -1;
-	}
-	json_object_foreach(map, k, v) {
-		cx->cx_key = k;
-		if (!pods_arn_check(k, strlen(k), why, sizeof(why))) {
-			cfg_err(cx, "%s: \"%.64s\" is not a role ARN: %s", ROLE_MAP_KEY, k, why);
-			return -1;
-		}
-		if (!json_is_string(v)) {
-			cfg_err(cx, "%s: \"%.64s\": expected a role ARN, got %s", ROLE_MAP_KEY, k,
-			    jtype(v));
-			return -1;
-		}
-		if (!pods_arn_check(json_string_value(v), json_string_length(v), why,
-		    sizeof(why))) {
-			cfg_err(cx, "%s: \"%.64s\": \"%.64s\" is not a role ARN: %s",
-			    ROLE_MAP_KEY, k, json_string_value(v), why);
-			return -1;
-		}
-		if (cfg_pods(cx, cfg, ROLE_MAP_KEY) == NULL ||
-		    pods_rules_map_add(cfg->cf_pods, k, strlen(k), json_string_value(v),
-		    json_string_length(v)) != 0) {
-			cfg_err(cx, "%s: out of memory", ROLE_MAP_KEY);
-			return -1;
-		}
-	}
-	cx->cx_key = NULL;
 	return 0;
 }
 

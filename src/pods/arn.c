@@ -29,6 +29,19 @@ name_byte_ok(unsigned char c)
 	    (c != '\0' && strchr("+=,.@_-", c) != NULL);
 }
 
+int
+pods_external_id_ok(const char *id, size_t len)
+{
+	size_t i;
+
+	if (id == NULL || len < POD_EXTERNAL_ID_MIN || len > POD_EXTERNAL_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!name_byte_ok((unsigned char)id[i]) && id[i] != ':' && id[i] != '/')
+			return 0;
+	return 1;
+}
+
 static int
 partition_ok(const char *p, size_t n)
 {
@@ -220,17 +233,4 @@ pods_opts_set(struct pod_opts *o, const char *base, size_t baselen, const char *
 		return -1;
 	}
 	return 0;
-}
-
-int
-pods_external_id_ok(const char *id, size_t len)
-{
-	size_t i;
-
-	if (id == NULL || len < POD_EXTERNAL_ID_MIN || len > POD_EXTERNAL_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!name_byte_ok((unsigned char)id[i]) && id[i] != ':' && id[i] != '/')
-			return 0;
-	return 1;
 }

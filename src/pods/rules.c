@@ -69,15 +69,14 @@ fail:
 static int
 dns_label_ok(const char *s, size_t len, size_t max)
 {
-	size_t i;
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t i = 0;
 
 	if (s == NULL || len == 0 || len > max || s[0] == '-' || s[len - 1] == '-')
 		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '-'))
-			return 0;
-	return 1;
+	while (i < len && s[i] != '\0' && strchr(ok, s[i]) != NULL)
+		i++;
+	return i == len;
 }
 
 int
@@ -182,12 +181,10 @@ pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
 const char *
 pods_rules_map_find(const struct pod_rules *r, const char *arn)
 {
-	size_t i;
+	const struct pod_map *m = r != NULL ? r->pr_map : NULL;
+	const struct pod_map *end = r != NULL ? r->pr_map + r->pr_nmap : NULL;
 
-	if (r == NULL)
-		return NULL;
-	for (i = 0; i < r->pr_nmap; i++)
-		if (strcmp(r->pr_map[i].pm_from, arn) == 0)
-			return r->pr_map[i].pm_to;
-	return NULL;
+	while (m != end && strcmp(m->pm_from, arn) != 0)
+		m++;
+	return m != end ? m->pm_to : NULL;
 }

@@ -224,6 +224,31 @@ choose(const struct pod_opts *o, const struct pod_rules *r, const struct pod_ns 
 		assert_true(out.pr_external_id[0] == '\0' && out.pr_mapped == 0);
 }
 
+static struct pod_text
+text(const char *s)
+{
+	return (struct pod_text){ s, strlen(s) };
+}
+
+#define BAD_EXT		"iam.amazonaws.com/external-id: not an ExternalId (2 to 1224 " \
+			    "of letters, digits and + = , . @ : / _ -)"
+
+/* Values that refuse the pod (NULL: absent), and the reason. */
+static const struct {
+	const char	*rf_role, *rf_sa_arn, *rf_ext, *rf_why;
+} refusals[] = {
+	{ "bad name", NULL, NULL, "iam.amazonaws.com/role \"bad name\": role name holds a "
+	    "byte IAM refuses (0x20; letters, digits and + = , . @ _ -)" },
+	{ "arn:aws:iam::" ACCT ":role/a/b//c", NULL, NULL, "iam.amazonaws.com/role "
+	    "\"arn:aws:iam::" ACCT ":role/a/b//c\": role path holds an empty segment (//)" },
+	/* IRSA takes ARNs only */
+	{ NULL, "reporter", NULL, "service account uploader eks.amazonaws.com/role-arn "
+	    "\"reporter\": not an ARN (expected arn:PARTITION:iam::ACCOUNT:role/NAME)" },
+	{ NULL, NULL, "x", BAD_EXT },
+	{ NULL, NULL, "a b", BAD_EXT },
+	{ "app-a", NULL, "a\tb", BAD_EXT },
+};
+
 /* "Which role": annotation, service account, association, default, none; the first that applies. */
 static void
 test_choose_order(void **state)
@@ -235,6 +260,7 @@ test_choose_order(void **state)
 		.pf_role = T("app-a"), .pf_external_id = NONE, .pf_sa_role_arn = T(ARN_SA),
 	};
 	struct pod_role out;
+	size_t i;
 
 	(void)state;
 	opts(&o, BASE, "node-default", 0);
@@ -260,32 +286,20 @@ test_choose_order(void **state)
 	choose(&o, r, NULL, &f, POD_SRC_ASSOCIATION, ARN_SA,
 	    "pod-identity-association team-u/default");
 
-	/* a present but bad value refuses: it never falls through to a weaker rule */
-	f.pf_role = T("bad name");
-	choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", "iam.amazonaws.com/role \"bad name\": "
-	    "role name holds a byte IAM refuses (0x20; letters, digits and + = , . @ _ -)");
-	f.pf_role = T("arn:aws:iam::" ACCT ":role/a/b//c");
-	choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", "iam.amazonaws.com/role \"arn:aws:iam::"
-	    ACCT ":role/a/b//c\": role path holds an empty segment (//)");
-	f.pf_role = NONE;
+	/* ExternalId: kept with the role, whatever its source */
 	f.pf_sa = T("uploader");
-	f.pf_sa_role_arn = T("reporter");	/* IRSA takes ARNs only */
-	choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", "service account uploader "
-	    "eks.amazonaws.com/role-arn \"reporter\": not an ARN (expected "
-	    "arn:PARTITION:iam::ACCOUNT:role/NAME)");
-
-	/* ExternalId: kept with the role, whatever its source; a bad one refuses */
-	f.pf_sa_role_arn = NONE;
 	f.pf_external_id = T("ext-42:a/b");
 	pods_choose(&o, r, NULL, &f, &out);
 	assert_int_equal(out.pr_source, POD_SRC_ASSOCIATION);
 	assert_string_equal(out.pr_external_id, "ext-42:a/b");
-	f.pf_external_id = T("x");
-	choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", "iam.amazonaws.com/external-id: not an "
-	    "ExternalId (2 to 1224 of letters, digits and + = , . @ : / _ -)");
-	f.pf_external_id = T("a b");
-	choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", "iam.amazonaws.com/external-id: not an "
-	    "ExternalId (2 to 1224 of letters, digits and + = , . @ : / _ -)");
+	/* a present but bad value refuses: it never falls through to a weaker rule */
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		f.pf_role = refusals[i].rf_role != NULL ? text(refusals[i].rf_role) : NONE;
+		f.pf_sa_role_arn = refusals[i].rf_sa_arn != NULL ?
+		    text(refusals[i].rf_sa_arn) : NONE;
+		f.pf_external_id = text(refusals[i].rf_ext != NULL ? refusals[i].rf_ext : "e-1");
+		choose(&o, r, NULL, &f, POD_SRC_REFUSED, "", refusals[i].rf_why);
+	}
 	pods_rules_free(r);
 
 	assert_string_equal(pods_source_name(POD_SRC_SERVICE_ACCOUNT), "service-account");
@@ -306,73 +320,80 @@ ns_set(struct pod_ns *np, const struct pod_opts *o, const char *allowed,
 #define NO_GLOB		"no allowed-roles pattern matches"
 
 /*
- * A namespace's two annotations (NULL: absent), a role ARN, and whether
- * they allow it (why: the reason when not).
+ * A namespace's two annotations (NULL: absent), the role ARNs they allow
+ * (separated by spaces; NULL: none), one they do not, and the reason.
  */
 static const struct ns_case {
-	const char	*nc_allowed, *nc_permitted, *nc_arn, *nc_why;
+	const char	*nc_allowed, *nc_permitted, *nc_yes, *nc_no, *nc_why;
 } ns_cases[] = {
-	/* kube2iam: globs completed by the base, '*' only, against the full ARN */
-	{ "[\"app-*\", \"" ARN_LOCAL "\"]", NULL, ARN_A, NULL },
-	{ "[\"app-*\", \"" ARN_LOCAL "\"]", NULL, BASE "app-/deep/x", NULL },	/* '*' crosses '/' */
-	{ "[\"app-*\", \"" ARN_LOCAL "\"]", NULL, ARN_LOCAL, NULL },
-	{ "[\"app-*\", \"" ARN_LOCAL "\"]", NULL, BASE "other", NO_RULE "(" NO_GLOB ", no permitted)" },
-	/* the whole ARN, not the name: a name pattern never spans accounts */
-	{ "[\"app-*\"]", NULL, "arn:aws:iam::210987654321:role/app-a",
+	/*
+	 * kube2iam: globs completed by the base, '*' only (crossing '/'),
+	 * against the whole ARN: a name pattern never spans accounts
+	 */
+	{ "[\"app-*\", \"" ARN_LOCAL "\"]", NULL, ARN_A " " BASE "app-/deep/x " ARN_LOCAL,
+	    BASE "other", NO_RULE "(" NO_GLOB ", no permitted)" },
+	{ "[\"app-*\"]", NULL, NULL, "arn:aws:iam::210987654321:role/app-a",
 	    NO_RULE "(" NO_GLOB ", no permitted)" },
 	/* '?' and '[' are literal for go-glob */
-	{ "[\"app-?\", \"[ab]\"]", NULL, ARN_A, NO_RULE "(" NO_GLOB ", no permitted)" },
-	{ "[\"app-?\", \"[ab]\"]", NULL, BASE "app-?", NULL },
-	{ "[\"app-?\", \"[ab]\"]", NULL, BASE "[ab]", NULL },
-	{ "[\"*\"]", NULL, ARN_A, NULL },
-	{ "[\"*\"]", NULL, ARN_LOCAL, NO_RULE "(" NO_GLOB ", no permitted)" },
-	{ "[\"arn:aws:iam::*:role/*\"]", NULL, ARN_LOCAL, NULL },
+	{ "[\"app-?\", \"[ab]\"]", NULL, BASE "app-? " BASE "[ab]", ARN_A,
+	    NO_RULE "(" NO_GLOB ", no permitted)" },
+	{ "[\"*\"]", NULL, ARN_A, ARN_LOCAL, NO_RULE "(" NO_GLOB ", no permitted)" },
+	{ "[\"arn:aws:iam::*:role/*\"]", NULL, ARN_LOCAL " " ARN_A, "arn:aws-cn:iam::" ACCT
+	    ":role/x", NO_RULE "(" NO_GLOB ", no permitted)" },
 	/* neither annotation allows none; a bad value allows none, and says why */
-	{ NULL, NULL, ARN_A, "namespace team-u has neither iam.amazonaws.com/allowed-roles "
-	    "nor iam.amazonaws.com/permitted" },
-	{ "[]", NULL, ARN_A, NO_RULE "(allowed-roles is empty, no permitted)" },
-	{ "app-a", NULL, ARN_A, NO_RULE "(allowed-roles: '[' or '{' expected near 'app')" },
-	{ "{\"a\": 1}", NULL, ARN_A, NO_RULE "(allowed-roles: not a JSON array of at most 64 "
-	    "strings)" },
-	{ "[\"app-a\", 3]", NULL, ARN_A, NO_RULE "(allowed-roles: an element is not a string)" },
-	{ "[\"app\\u0000-a\"]", NULL, ARN_A, NO_RULE "(allowed-roles: \\u0000 is not allowed "
-	    "without JSON_ALLOW_NUL near '\"app\\u0000-a\"')" },
+	{ NULL, NULL, NULL, ARN_A, "namespace team-u has neither "
+	    "iam.amazonaws.com/allowed-roles nor iam.amazonaws.com/permitted" },
+	{ "[]", NULL, NULL, ARN_A, NO_RULE "(allowed-roles is empty, no permitted)" },
+	{ "app-a", NULL, NULL, ARN_A, NO_RULE "(allowed-roles: '[' or '{' expected near 'app')" },
+	{ "{\"a\": 1}", NULL, NULL, ARN_A, NO_RULE "(allowed-roles: not a JSON array of at "
+	    "most 64 strings)" },
+	{ "[\"app-a\", 3]", NULL, NULL, ARN_A, NO_RULE "(allowed-roles: an element is not a "
+	    "string)" },
+	{ "[\"app\\u0000-a\"]", NULL, NULL, ARN_A, NO_RULE "(allowed-roles: \\u0000 is not "
+	    "allowed without JSON_ALLOW_NUL near '\"app\\u0000-a\"')" },
 	/* kiam: a regular expression against the ARN, anchored on both ends */
-	{ NULL, "arn:aws:iam::\\d{12}:role/app-.*", ARN_A, NULL },
-	{ NULL, "arn:aws:iam::\\d{12}:role/app-.*", "x" ARN_A,
+	{ NULL, "arn:aws:iam::\\d{12}:role/app-.*", ARN_A, "x" ARN_A,
 	    NO_RULE "(no allowed-roles, permitted does not match)" },
 	/* anchored: the role name alone does not match (kiam v4 matches the ARN) */
-	{ NULL, "app-a", ARN_A, NO_RULE "(no allowed-roles, permitted does not match)" },
+	{ NULL, "app-a", NULL, ARN_A, NO_RULE "(no allowed-roles, permitted does not match)" },
 	/* grouped: kiam's "^a|b$" would let any ARN starting with the first through */
-	{ NULL, "arn:.*:role/app-a|arn:.*:role/app-b", ARN_A, NULL },
-	{ NULL, "arn:.*:role/app-a|arn:.*:role/app-b", BASE "app-b", NULL },
-	{ NULL, "arn:.*:role/app-a|arn:.*:role/app-b", ARN_A "-admin",
+	{ NULL, "arn:.*:role/app-a|arn:.*:role/app-b", ARN_A " " BASE "app-b", ARN_A "-admin",
 	    NO_RULE "(no allowed-roles, permitted does not match)" },
 	/* RE2 spellings: \w, lazy quantifiers, (?:...) */
-	{ NULL, "arn:aws:iam::[0-9]+:role/(?:app|web)-\\w+?", ARN_A, NULL },
-	{ NULL, "arn:aws:iam::[0-9]+:role/(?:app|web)-\\w+?", BASE "web-x_1", NULL },
-	{ NULL, "arn:aws:iam::[0-9]+:role/(?:app|web)-\\w+?", BASE "web-x.1",
-	    NO_RULE "(no allowed-roles, permitted does not match)" },
+	{ NULL, "arn:aws:iam::[0-9]+:role/(?:app|web)-\\w+?", ARN_A " " BASE "web-x_1",
+	    BASE "web-x.1", NO_RULE "(no allowed-roles, permitted does not match)" },
 	/* either annotation may allow */
-	{ "[\"other\"]", ".*/app-a", ARN_A, NULL },
-	{ "[\"other\"]", ".*/app-a", BASE "other", NULL },
-	{ "[\"other\"]", ".*/app-a", BASE "third", NO_RULE "(" NO_GLOB ", permitted does not "
-	    "match)" },
+	{ "[\"other\"]", ".*/app-a", ARN_A " " BASE "other", BASE "third",
+	    NO_RULE "(" NO_GLOB ", permitted does not match)" },
 	/* what cannot be compiled allows none, and says why */
-	{ NULL, "", ARN_A, NO_RULE "(permitted: empty)" },
-	{ NULL, "(?i)app", ARN_A, NO_RULE "(permitted: (?flags) and named groups have no "
-	    "POSIX form)" },
-	{ "[1]", "\\bapp", ARN_A, NO_RULE "(allowed-roles: an element is not a string; "
+	{ NULL, "", NULL, ARN_A, NO_RULE "(permitted: empty)" },
+	{ NULL, "(?i)app", NULL, ARN_A, NO_RULE "(permitted: (?flags) and named groups have "
+	    "no POSIX form)" },
+	{ "[1]", "\\bapp", NULL, ARN_A, NO_RULE "(allowed-roles: an element is not a string; "
 	    "permitted: \\b has no POSIX form)" },
-	{ NULL, "(app", ARN_A, NO_RULE "(permitted: Unmatched ( or \\()" },
+	{ NULL, "(app", NULL, ARN_A, NO_RULE "(permitted: Unmatched ( or \\()" },
 };
+
+static void
+ns_expect(const struct pod_ns *np, const char *arn, const char *want, size_t i)
+{
+	char why[POD_REASON_MAX] = "";
+	int rc = pods_ns_allows(np, arn, why, sizeof(why));
+
+	if (rc != (want == NULL))
+		print_error("case %zu, %s: %s\n", i, arn, why);
+	assert_int_equal(rc, want == NULL);
+	if (want != NULL)
+		assert_string_equal(why, want);
+}
 
 /* kube2iam's allowed-roles and kiam's permitted, one namespace at a time. */
 static void
 test_ns_rules(void **state)
 {
+	char arn[POD_ARN_MAX + 1];
 	const struct ns_case *c;
-	char why[POD_REASON_MAX];
+	const char *y, *sp;
 	struct pod_opts o;
 	struct pod_ns np;
 	size_t i;
@@ -383,19 +404,18 @@ test_ns_rules(void **state)
 	for (i = 0; i < sizeof(ns_cases) / sizeof(ns_cases[0]); i++) {
 		c = &ns_cases[i];
 		ns_set(&np, &o, c->nc_allowed, c->nc_permitted);	/* frees the last */
-		why[0] = '\0';
-		if (pods_ns_allows(&np, c->nc_arn, why, sizeof(why)) != (c->nc_why == NULL))
-			print_error("case %zu: %s\n", i, why);
-		assert_int_equal(pods_ns_allows(&np, c->nc_arn, why, sizeof(why)),
-		    c->nc_why == NULL);
-		if (c->nc_why != NULL)
-			assert_string_equal(why, c->nc_why);
+		for (y = c->nc_yes; y != NULL; y = sp != NULL ? sp + 1 : NULL) {
+			sp = strchr(y, ' ');
+			snprintf(arn, sizeof(arn), "%.*s", (int)(sp != NULL ? (size_t)(sp - y) :
+			    strlen(y)), y);
+			ns_expect(&np, arn, NULL, i);
+		}
+		ns_expect(&np, c->nc_no, c->nc_why, i);
 	}
 	pods_ns_free(&np);
 	pods_ns_free(&np);	/* twice is harmless */
 }
 
-/* Go's RE2 spelling, and the POSIX ERE it becomes (or why not: want starting "!"). */
 static const struct {
 	const char	*ec_re2, *ec_want;
 } ere_cases[] = {
