@@ -90,13 +90,13 @@ int		 pods_external_id_ok(const char *id, size_t len);
 #define POD_ROLE_MAP_MAX	256	/* "role-map" entries */
 
 struct pod_assoc {
-	char	*pa_namespace;	/* malloc'd, checked */
+	char	*pa_namespace;	/* one malloc'd block holding the three, checked */
 	char	*pa_sa;
 	char	*pa_arn;
 };
 
 struct pod_map {
-	char	*pm_from;	/* malloc'd, checked ARNs */
+	char	*pm_from;	/* one malloc'd block holding both, checked ARNs */
 	char	*pm_to;
 };
 

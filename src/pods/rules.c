@@ -25,15 +25,10 @@ pods_rules_free(struct pod_rules *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->pr_nassoc; i++) {
-		free(r->pr_assoc[i].pa_namespace);
-		free(r->pr_assoc[i].pa_sa);
-		free(r->pr_assoc[i].pa_arn);
-	}
-	for (i = 0; i < r->pr_nmap; i++) {
+	for (i = 0; i < r->pr_nassoc; i++)
+		free(r->pr_assoc[i].pa_namespace);	/* the entry's one allocation */
+	for (i = 0; i < r->pr_nmap; i++)
 		free(r->pr_map[i].pm_from);
-		free(r->pr_map[i].pm_to);
-	}
 	free(r);
 }
 
@@ -105,6 +100,29 @@ pods_sa_name_ok(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * k strings (src[i], len[i] bytes) into one allocation, NUL-terminated one
+ * after the other; *dst[i] points at each, *dst[0] at the allocation.  0 / -1.
+ */
+static int
+pack(char **dst[], const char *const src[], const size_t len[], size_t k)
+{
+	size_t i, total = 0;
+	char *p;
+
+	for (i = 0; i < k; i++)
+		total += len[i] + 1;
+	if ((p = malloc(total)) == NULL)
+		return -1;
+	for (i = 0; i < k; i++) {
+		memcpy(p, src[i], len[i]);
+		p[len[i]] = '\0';
+		*dst[i] = p;
+		p += len[i] + 1;
+	}
+	return 0;
+}
+
 static int
 same(const char *a, const char *b, size_t blen)
 {
@@ -128,16 +146,9 @@ pods_rules_assoc_add(struct pod_rules *r, const char *ns, size_t nslen, const ch
 	if (r->pr_nassoc >= POD_ASSOC_MAX)
 		return -2;
 	a = &r->pr_assoc[r->pr_nassoc];
-	a->pa_namespace = mem_strdup(ns, nslen);
-	a->pa_sa = mem_strdup(sa, salen);
-	a->pa_arn = mem_strdup(arn, arnlen);
-	if (a->pa_namespace == NULL || a->pa_sa == NULL || a->pa_arn == NULL) {
-		free(a->pa_namespace);
-		free(a->pa_sa);
-		free(a->pa_arn);
-		memset(a, 0, sizeof(*a));
+	if (pack((char **[]){ &a->pa_namespace, &a->pa_sa, &a->pa_arn },
+	    (const char *[]){ ns, sa, arn }, (size_t []){ nslen, salen, arnlen }, 3) == -1)
 		return -1;
-	}
 	r->pr_nassoc++;
 	return 0;
 }
@@ -151,14 +162,9 @@ pods_rules_map_add(struct pod_rules *r, const char *from, size_t fromlen, const 
 	if (r->pr_nmap >= POD_ROLE_MAP_MAX)
 		return -2;
 	m = &r->pr_map[r->pr_nmap];
-	m->pm_from = mem_strdup(from, fromlen);
-	m->pm_to = mem_strdup(to, tolen);
-	if (m->pm_from == NULL || m->pm_to == NULL) {
-		free(m->pm_from);
-		free(m->pm_to);
-		memset(m, 0, sizeof(*m));
+	if (pack((char **[]){ &m->pm_from, &m->pm_to }, (const char *[]){ from, to },
+	    (size_t []){ fromlen, tolen }, 2) == -1)
 		return -1;
-	}
 	r->pr_nmap++;
 	return 0;
 }
