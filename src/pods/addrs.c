@@ -29,11 +29,11 @@
 #error "POD_TABLE_SLOTS must be a power of 2"
 #endif
 
-#define SLOT_FREE		(-1)	/* s_pod of an empty slot */
+#define SLOT_FREE		0	/* s_pod of an empty slot: calloc's zeros, no page touched */
 
 struct slot {
 	unsigned char	 s_addr[16];
-	int32_t		 s_pod;		/* index into t_pods, or SLOT_FREE */
+	int32_t		 s_pod;		/* 1 + index into t_pods, or SLOT_FREE */
 	int32_t		 s_family;
 };
 
@@ -99,14 +99,7 @@ slot_delete(struct pod_table *t, size_t i)
 struct pod_table *
 pods_table_new(void)
 {
-	struct pod_table *t = calloc(1, sizeof(*t));
-	size_t i;
-
-	if (t == NULL)
-		return NULL;
-	for (i = 0; i < POD_TABLE_SLOTS; i++)
-		t->t_slots[i].s_pod = SLOT_FREE;
-	return t;
+	return calloc(1, sizeof(struct pod_table));	/* every slot SLOT_FREE */
 }
 
 void
@@ -171,7 +164,7 @@ release_unlisted(struct pod_table *t, long p, const struct claim *keep, size_t n
 		if (k < n)
 			continue;
 		s = slot_find(t, a->pa_family, a->pa_addr);
-		if (t->t_slots[s].s_pod == p)
+		if (t->t_slots[s].s_pod == p + 1)
 			slot_delete(t, s);
 	}
 }
@@ -184,12 +177,12 @@ claim_take(struct pod_table *t, long p, struct claim *c, int deleting)
 	struct slot *sl = &t->t_slots[s];
 	struct claim *other;
 
-	if (sl->s_pod == p)
+	if (sl->s_pod == p + 1)
 		return;
 	if (sl->s_pod == SLOT_FREE) {
 		memcpy(sl->s_addr, c->c_addr.pa_addr, 16);
 		sl->s_family = c->c_addr.pa_family;
-		sl->s_pod = (int32_t)p;
+		sl->s_pod = (int32_t)p + 1;
 		t->t_naddrs++;
 		return;
 	}
@@ -197,9 +190,9 @@ claim_take(struct pod_table *t, long p, struct claim *c, int deleting)
 		c->c_lost = 1;
 		return;
 	}
-	if ((other = claim_find(&t->t_pods[sl->s_pod], &c->c_addr)) != NULL)
+	if ((other = claim_find(&t->t_pods[sl->s_pod - 1], &c->c_addr)) != NULL)
 		other->c_lost = 1;
-	sl->s_pod = (int32_t)p;
+	sl->s_pod = (int32_t)p + 1;
 }
 
 int
@@ -260,7 +253,7 @@ pods_table_lookup(const struct pod_table *t, int family, const unsigned char add
 
 	if (t->t_slots[s].s_pod == SLOT_FREE)
 		return NULL;
-	return t->t_pods[t->t_slots[s].s_pod].r_user;
+	return t->t_pods[t->t_slots[s].s_pod - 1].r_user;
 }
 
 size_t
@@ -282,5 +275,5 @@ pods_table_owns(const struct pod_table *t, const char *uid, int family,
 	size_t s = slot_find(t, family, addr);
 	long p = rec_find(t, uid);
 
-	return p != -1 && t->t_slots[s].s_pod == p;
+	return p != -1 && t->t_slots[s].s_pod == p + 1;
 }
