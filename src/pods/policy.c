@@ -567,9 +567,12 @@ pods_ns_set(struct pod_ns *np, const struct pod_opts *o, const char *name, size_
     const char *allowed, size_t allowedlen, const char *permitted, size_t permittedlen)
 {
 	pods_ns_free(np);
+	if (name == NULL)
+		namelen = 0;
 	if (namelen > POD_NAMESPACE_MAX)
 		namelen = POD_NAMESPACE_MAX;
-	memcpy(np->pn_name, name, namelen);
+	if (namelen > 0)
+		memcpy(np->pn_name, name, namelen);
 	np->pn_name[namelen] = '\0';
 	if (allowed != NULL && ns_globs(np, o, allowed, allowedlen) == -1) {
 		pods_ns_free(np);
