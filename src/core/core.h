@@ -4,7 +4,7 @@
  *   util.c     dates, base64, bounded numbers and durations, slices, one-line
  *              text (control bytes, errf), (pointer, length) copies as strings,
  *              secret-wiping buffers, arrays that double up to a cap, files read
- *              with a cap
+ *              with a cap, the hash of an address (addr_hash)
  *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
  *              one with a ceiling
  *   log.c      one-line text or JSON logs; fatal exits
@@ -136,6 +136,8 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
 void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
 /* A malloc'd copy of the n bytes at p, NUL-terminated (p may be NULL when n is 0); NULL. */
 char		*mem_strdup(const char *p, size_t n);
+/* FNV-1a of an address as struct http_peer carries it: family, then 16 bytes. */
+uint32_t	 addr_hash(int family, const unsigned char addr[16]);
 /* close(2) fd on an error path, errno left as the error that led there. */
 void		 close_keep_errno(int fd);
 /*

@@ -15,6 +15,9 @@
 
 #include "core/core.h"
 
+#define FNV_BASIS	2166136261u	/* FNV-1a */
+#define FNV_PRIME	16777619u
+
 static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -319,6 +322,17 @@ parse_duration_bounded(const char *s, size_t n, unsigned units, enum dur_in in, 
 		return -1;
 	*out = v * mult;
 	return 0;
+}
+
+uint32_t
+addr_hash(int family, const unsigned char addr[16])
+{
+	uint32_t h = FNV_BASIS ^ (uint32_t)family;
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * FNV_PRIME;
+	return h;
 }
 
 int

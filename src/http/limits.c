@@ -18,18 +18,10 @@
 
 #include "http/http.h"
 
-#define FNV_BASIS	2166136261u	/* FNV-1a */
-#define FNV_PRIME	16777619u
-
 static size_t
 clients_slot(const struct clients *ct, int family, const unsigned char *a)
 {
-	uint32_t h = FNV_BASIS ^ (uint32_t)family;
-	size_t i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ a[i]) * FNV_PRIME;
-	return h & ct->ct_mask;
+	return addr_hash(family, a) & ct->ct_mask;
 }
 
 int

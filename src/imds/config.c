@@ -7,6 +7,9 @@
  *	  "user-data": "bytes" | null,
  *	  "options":   { "http-endpoint": "enabled", ... }	contract §5.4
  *	  "scenario":  { "spot-interruption": {...}, ... }	lifecycle.c, issue 8
+ *	  "pod-identity-associations": [ {"namespace": "ns", "service-account":
+ *			"sa", "role-arn": "arn:..."}, ... ]	issue 14, pods.h
+ *	  "role-map":  { "FROM-ARN": "TO-ARN", ... }		issue 14, pods.h
  *	}
  *
  * Under meta-data and dynamic a string is a leaf, an array of strings a
@@ -37,12 +40,14 @@
 
 #include "imds/imds.h"
 #include "imds/internal.h"
+#include "pods/pods.h"
 
 #define CFG_NAME_DEFAULT	"config"	/* name in messages when none is given */
 
+#define POD_ASSOC_KEY		"pod-identity-associations"
+#define ROLE_MAP_KEY		"role-map"
 #define PATH_TAGS		"meta-data/tags"
 #define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
-#define JS_INDEX_DIGITS_MAX	9	/* digits of an array index in a message's path */
 
 struct cfg_ctx {
 	const char	*cx_name;	/* file name for messages */
@@ -59,129 +64,32 @@ static void	 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 
 /*
- * Finding a value again in text that jansson has already accepted (jansson
- * keeps no positions per value).  The text is valid JSON, so the walk only
- * has to tell strings from structure; every step is bounded by len.
+ * Where path (and cx_key under it, if set) is in the text: 1 with its line
+ * and column, 0 when it is not found.
  */
-static size_t
-js_ws(const char *t, size_t len, size_t i)
+static int
+cfg_where(const struct cfg_ctx *cx, const char *path, size_t plen, size_t *line,
+    size_t *col)
 {
-	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
-		i++;
-	return i;
-}
+	size_t at, key_at, val, i;
 
-/* Past the string opening at t[i] == '"'. */
-static size_t
-js_string_end(const char *t, size_t len, size_t i)
-{
-	for (i++; i < len && t[i] != '"'; i++)
-		if (t[i] == '\\')
-			i++;
-	return i < len ? i + 1 : len;
-}
-
-/* Past the value starting at t[i]: a scalar, or a whole object or array. */
-static size_t
-js_value_end(const char *t, size_t len, size_t i)
-{
-	size_t depth = 0;
-
-	while (i < len) {
-		if (t[i] == '"') {
-			i = js_string_end(t, len, i);
-		} else if (t[i] == '{' || t[i] == '[') {
-			depth++;
-			i++;
-		} else if (t[i] == '}' || t[i] == ']') {
-			if (depth == 0)
-				return i;	/* a scalar's end */
-			i++;
-			if (--depth == 0)
-				return i;
-		} else if (depth == 0 && (t[i] == ',' || t[i] == ' ' || t[i] == '\t' ||
-		    t[i] == '\n' || t[i] == '\r')) {
-			return i;
+	*line = 1;
+	*col = 1;
+	if (cx->cx_text == NULL ||
+	    (at = js_locate(cx->cx_text, cx->cx_len, path, plen, &val)) == (size_t)-1)
+		return 0;
+	if (cx->cx_key != NULL && (key_at = js_member(cx->cx_text, cx->cx_len, val,
+	    cx->cx_key, strlen(cx->cx_key), &val)) != (size_t)-1)
+		at = key_at;
+	for (i = 0; i < at; i++) {
+		if (cx->cx_text[i] == '\n') {
+			(*line)++;
+			*col = 1;
 		} else {
-			i++;
+			(*col)++;
 		}
 	}
-	return len;
-}
-
-/*
- * In the object opening at t[i], the offset of the member named name (its
- * key's opening quote), and in *val where its value starts.  (size_t)-1 if
- * there is none as written (a key spelt with escapes, say).
- */
-static size_t
-js_member(const char *t, size_t len, size_t i, const char *name, size_t nlen, size_t *val)
-{
-	size_t k, n;
-
-	if (i >= len || t[i] != '{')
-		return (size_t)-1;
-	for (i = js_ws(t, len, i + 1); i < len && t[i] == '"';) {
-		k = i;
-		i = js_string_end(t, len, i);
-		n = i - k - 2;		/* the key between its quotes */
-		i = js_ws(t, len, i);
-		if (i < len && t[i] == ':')
-			i = js_ws(t, len, i + 1);
-		if (n == nlen && memcmp(t + k + 1, name, nlen) == 0) {
-			*val = i;
-			return k;
-		}
-		i = js_ws(t, len, js_value_end(t, len, i));
-		if (i < len && t[i] == ',')
-			i = js_ws(t, len, i + 1);
-	}
-	return (size_t)-1;
-}
-
-/* In the array opening at t[i], the offset of element idx, or (size_t)-1. */
-static size_t
-js_element(const char *t, size_t len, size_t i, size_t idx)
-{
-	if (i >= len || t[i] != '[')
-		return (size_t)-1;
-	for (i = js_ws(t, len, i + 1); idx > 0 && i < len && t[i] != ']'; idx--) {
-		i = js_ws(t, len, js_value_end(t, len, i));
-		if (i < len && t[i] == ',')
-			i = js_ws(t, len, i + 1);
-	}
-	return i < len && t[i] != ']' ? i : (size_t)-1;
-}
-
-/*
- * The offset of what path ("options/http-tokens", "scenario/events/1")
- * names, a member's key or an array element, and in *val where its value
- * starts; (size_t)-1 if it is not found.
- */
-static size_t
-js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val)
-{
-	const char *end = path + plen, *slash;
-	size_t i = js_ws(t, len, 0), at = (size_t)-1, seg, idx, d;
-
-	while (path < end) {
-		slash = memchr(path, '/', (size_t)(end - path));
-		seg = (size_t)((slash != NULL ? slash : end) - path);
-		if (i < len && t[i] == '[') {
-			if (seg == 0 || seg > JS_INDEX_DIGITS_MAX || strspn(path, "0123456789") < seg)
-				return (size_t)-1;
-			for (idx = 0, d = 0; d < seg; d++)
-				idx = idx * 10 + (size_t)(path[d] - '0');
-			i = at = js_element(t, len, i, idx);
-		} else {
-			at = js_member(t, len, i, path, seg, &i);
-		}
-		if (at == (size_t)-1)
-			return at;
-		path += seg + (slash != NULL);
-	}
-	*val = i;
-	return at;
+	return 1;
 }
 
 /*
@@ -195,7 +103,7 @@ cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 {
 	char msg[ERRBUF_LEN];
 	const char *colon;
-	size_t at = (size_t)-1, key_at, val, i, line = 1, col = 1;
+	size_t line, col;
 	va_list ap;
 
 	if (cx->cx_err == NULL || cx->cx_errlen == 0)
@@ -203,25 +111,11 @@ cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (cx->cx_text != NULL && (colon = strstr(msg, ": ")) != NULL &&
-	    (at = js_locate(cx->cx_text, cx->cx_len, msg, (size_t)(colon - msg), &val)) !=
-	    (size_t)-1 && cx->cx_key != NULL &&
-	    (key_at = js_member(cx->cx_text, cx->cx_len, val, cx->cx_key, strlen(cx->cx_key),
-	    &val)) != (size_t)-1)
-		at = key_at;
-	if (at == (size_t)-1) {
-		errf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
-	} else {
-		for (i = 0; i < at; i++) {
-			if (cx->cx_text[i] == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
+	if ((colon = strstr(msg, ": ")) != NULL &&
+	    cfg_where(cx, msg, (size_t)(colon - msg), &line, &col))
 		errf(cx->cx_err, cx->cx_errlen, "%s:%zu:%zu: %s", cx->cx_name, line, col, msg);
-	}
+	else
+		errf(cx->cx_err, cx->cx_errlen, "%s: %s", cx->cx_name, msg);
 }
 
 /* "a string", "a number", ...: what a value is, for messages. */
@@ -649,6 +543,152 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 	return 0;
 }
 
+/* The pod rules of cfg, made on first use.  NULL (with the message) when out of memory. */
+static struct pod_rules *
+cfg_pods(struct cfg_ctx *cx, struct config *cfg, const char *key)
+{
+	if (cfg->cf_pods == NULL && (cfg->cf_pods = pods_rules_new()) == NULL)
+		cfg_err(cx, "%s: out of memory", key);
+	return cfg->cf_pods;
+}
+
+/* One member of an association: a string that ok accepts.  0 / -1. */
+static int
+assoc_member(struct cfg_ctx *cx, json_t *e, const char *key, int (*ok)(const char *, size_t),
+    const char *what, const char **val, size_t *len)
+{
+	json_t *v = json_object_get(e, key);
+	char why[POD_REASON_MAX] = "";
+
+	cx->cx_key = key;
+	if (v == NULL) {
+		cx->cx_key = NULL;
+		cfg_err(cx, "%s: \"%s\" is missing", cx->cx_path, key);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		cfg_err(cx, "%s: \"%s\": expected a string, got %s", cx->cx_path, key, jtype(v));
+		return -1;
+	}
+	*val = json_string_value(v);
+	*len = json_string_length(v);
+	if (ok != NULL ? ok(*val, *len) : pods_arn_check(*val, *len, why, sizeof(why))) {
+		cx->cx_key = NULL;
+		return 0;
+	}
+	cfg_err(cx, "%s: \"%s\": \"%.64s\" is not %s%s%s", cx->cx_path, key, *val, what,
+	    why[0] != '\0' ? ": " : "", why);
+	return -1;
+}
+
+/* "role-map": {"FROM-ARN": "TO-ARN", ...}, at most POD_ROLE_MAP_MAX. */
+static int
+check_role_map(struct cfg_ctx *cx, json_t *map, struct config *cfg)
+{
+	char why[POD_REASON_MAX];
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(map) || json_object_size(map) > POD_ROLE_MAP_MAX) {
+		cfg_err(cx, "%s: expected an object of at most %d ARNs, got %s", ROLE_MAP_KEY,
+		    POD_ROLE_MAP_MAX, json_is_object(map) ? "more" : jtype(map));
+		return -1;
+	}
+	json_object_foreach(map, k, v) {
+		cx->cx_key = k;
+		if (!pods_arn_check(k, strlen(k), why, sizeof(why))) {
+			cfg_err(cx, "%s: \"%.64s\" is not a role ARN: %s", ROLE_MAP_KEY, k, why);
+			return -1;
+		}
+		if (!json_is_string(v)) {
+			cfg_err(cx, "%s: \"%.64s\": expected a role ARN, got %s", ROLE_MAP_KEY, k,
+			    jtype(v));
+			return -1;
+		}
+		if (!pods_arn_check(json_string_value(v), json_string_length(v), why,
+		    sizeof(why))) {
+			cfg_err(cx, "%s: \"%.64s\": \"%.64s\" is not a role ARN: %s",
+			    ROLE_MAP_KEY, k, json_string_value(v), why);
+			return -1;
+		}
+		if (cfg_pods(cx, cfg, ROLE_MAP_KEY) == NULL ||
+		    pods_rules_map_add(cfg->cf_pods, k, strlen(k), json_string_value(v),
+		    json_string_length(v)) != 0) {
+			cfg_err(cx, "%s: out of memory", ROLE_MAP_KEY);
+			return -1;
+		}
+	}
+	cx->cx_key = NULL;
+	return 0;
+}
+
+/* One association, at cx_path ("pod-identity-associations/N").  0 / -1. */
+static int
+check_assoc_entry(struct cfg_ctx *cx, json_t *e, struct config *cfg)
+{
+	const char *ns, *sa, *arn, *k;
+	size_t nslen, salen, arnlen, dup, line, col;
+	char first[MD_PATH_MAX + 1];
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(e)) {
+		cfg_err(cx, "%s: expected an object, got %s", cx->cx_path, jtype(e));
+		return -1;
+	}
+	json_object_foreach(e, k, v) {
+		if (strcmp(k, "namespace") != 0 && strcmp(k, "service-account") != 0 &&
+		    strcmp(k, "role-arn") != 0) {
+			cx->cx_key = k;
+			cfg_err(cx, "%s: unknown key \"%s\" (known: namespace, service-account, "
+			    "role-arn)", cx->cx_path, k);
+			return -1;
+		}
+	}
+	if (assoc_member(cx, e, "namespace", pods_namespace_ok, "a namespace name", &ns,
+	    &nslen) == -1 || assoc_member(cx, e, "service-account", pods_sa_name_ok,
+	    "a service account name", &sa, &salen) == -1 || assoc_member(cx, e, "role-arn",
+	    NULL, "a role ARN", &arn, &arnlen) == -1 || cfg_pods(cx, cfg, cx->cx_path) == NULL)
+		return -1;
+	rc = pods_rules_assoc_add(cfg->cf_pods, ns, nslen, sa, salen, arn, arnlen, &dup);
+	if (rc == -3) {
+		/* both places: this one as the message's, the first by its line */
+		snprintf(first, sizeof(first), "%s/%zu", POD_ASSOC_KEY, dup);
+		cfg_where(cx, first, strlen(first), &line, &col);
+		cfg_err(cx, "%s: a second association for %s/%s (the first: %s, line %zu)",
+		    cx->cx_path, ns, sa, first, line);
+	} else if (rc != 0) {
+		cfg_err(cx, "%s: out of memory", cx->cx_path);
+	}
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * "pod-identity-associations": [{"namespace", "service-account",
+ * "role-arn"}, ...], at most POD_ASSOC_MAX, one per namespace/service
+ * account (a second names the line of the first).
+ */
+static int
+check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg)
+{
+	size_t i, saved;
+	char idx[24];
+	json_t *e;
+
+	if (!json_is_array(arr) || json_array_size(arr) > POD_ASSOC_MAX) {
+		cfg_err(cx, "%s: expected an array of at most %d associations, got %s",
+		    cx->cx_path, POD_ASSOC_MAX, json_is_array(arr) ? "more" : jtype(arr));
+		return -1;
+	}
+	json_array_foreach(arr, i, e) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		if (path_push(cx, idx, &saved) == -1 || check_assoc_entry(cx, e, cfg) == -1)
+			return -1;
+		path_pop(cx, saved);
+	}
+	return 0;
+}
+
 /* When the daemon started (config_set_start); 0: now. */
 static time_t scenario_start;
 
@@ -754,9 +794,17 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 			if (check_scenario(&cx, v) == -1)
 				goto fail;
 			cfg->cf_scenario = v;
+		} else if (strcmp(k, POD_ASSOC_KEY) == 0) {
+			if (path_push(&cx, k, &saved) == -1 ||
+			    check_pod_assoc(&cx, v, cfg) == -1)
+				goto fail;
+			path_pop(&cx, saved);
+		} else if (strcmp(k, ROLE_MAP_KEY) == 0) {
+			if (check_role_map(&cx, v, cfg) == -1)
+				goto fail;
 		} else {
 			cfg_err(&cx, "%s: unknown top-level key (known: meta-data, dynamic, "
-			    "user-data, options, scenario)", k);
+			    "user-data, options, scenario, " POD_ASSOC_KEY ", " ROLE_MAP_KEY ")", k);
 			goto fail;
 		}
 	}
@@ -793,6 +841,7 @@ void
 config_free(struct config *cfg)
 {
 	json_decref((json_t *)cfg->cf_root);
+	pods_rules_free(cfg->cf_pods);
 	if (cfg->cf_user_data != NULL) {
 		explicit_bzero(cfg->cf_user_data, cfg->cf_user_data_len);
 		free(cfg->cf_user_data);
@@ -814,6 +863,8 @@ config_dup(const struct config *src, struct config *dst)
 		dst->cf_dynamic = json_object_get(dst->cf_root, "dynamic");
 		dst->cf_scenario = json_object_get(dst->cf_root, "scenario");
 	}
+	if (src->cf_pods != NULL && (dst->cf_pods = pods_rules_dup(src->cf_pods)) == NULL)
+		goto fail;
 	if (src->cf_user_data != NULL) {
 		if ((dst->cf_user_data = malloc(src->cf_user_data_len + 1)) == NULL)
 			goto fail;

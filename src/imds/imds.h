@@ -3,7 +3,10 @@
  *
  *   tree.c       the metadata tree: built, then immutable
  *   config.c     the --config JSON file (jansson), errors with line:column;
- *                the instance options' value parser (flags use it too)
+ *                the instance options' value parser (flags use it too); the
+ *                pod rules (issue 14: pod-identity-associations, role-map)
+ *                checked and kept as pods.h's struct pod_rules
+ *   config_where.c  where a value is in the file's text (FILE:LINE:COL)
  *   instance.c   the instance facts and what derives from them
  *   snapshot.c   the snapshot: the tree served, built from the facts and the
  *                config, signed; refcounted
@@ -172,6 +175,7 @@ int		 tree_name_ok(const char *name, size_t len);
 /* ------------------------------------------------------------------ */
 
 struct lifecycle;	/* lifecycle.c, below */
+struct pod_rules;	/* pods/pods.h */
 
 struct config {
 	void		*cf_root;	/* json_t *: the whole document, owned */
@@ -183,6 +187,7 @@ struct config {
 	struct imds_options cf_opt;	/* values of the options the file set */
 	unsigned	 cf_opt_set;	/* OPT_SET_* bits */
 	void		*cf_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
+	struct pod_rules *cf_pods;	/* "pod-identity-associations", "role-map"; owned, or NULL */
 };
 
 /* An empty configuration (nothing set).  */

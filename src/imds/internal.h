@@ -5,6 +5,7 @@
  *   tree.c       md_under (roles.c, routes.c: is a path at or below a name)
  *   lifecycle.c  the checked changes lifecycle_json.c's scenario makes too
  *   identity.c   the keys, for identity_sign.c
+ *   config_where.c  where a value is in a config file's text, for config.c
  */
 #ifndef IMDS_INTERNAL_H
 #define IMDS_INTERNAL_H
@@ -22,6 +23,21 @@ json_t		*jpath(json_t *obj, const char *path);
 int		 instance_is_fact_path(const char *path);
 /* 1 when p[0..n) is name[0..k) or starts with it followed by '/'. */
 int		 md_under(const char *p, size_t n, const char *name, size_t k);
+
+/* config_where.c: finding a value again in JSON text jansson has accepted */
+/*
+ * In the object opening at t[i], the offset of the member named
+ * name[0..nlen) (its key's opening quote), and in *val where its value
+ * starts.  (size_t)-1 if there is none as written (a key spelt with escapes).
+ */
+size_t		 js_member(const char *t, size_t len, size_t i, const char *name, size_t nlen,
+		    size_t *val);
+/*
+ * The offset of what path ("options/http-tokens", "scenario/events/1")
+ * names, a member's key or an array element, and in *val where its value
+ * starts; (size_t)-1 if it is not found.
+ */
+size_t		 js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val);
 
 /* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
 /* The notice of a spot interruption: action, served from notice_at, the action at when. */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "imds/imds.h"
+#include "pods/pods.h"
 
 #define NAME	"config.json"
 
@@ -66,6 +67,96 @@ test_empty(void **state)
 	config_free(&cfg);
 	assert_null(cfg.cf_root);
 	config_free(&cfg);	/* twice is harmless */
+}
+
+#define ARN_A	"arn:aws:iam::123456789012:role/uploader"
+#define ARN_B	"arn:aws:iam::123456789012:role/team/reporter"
+
+/* "pod-identity-associations" and "role-map" (issue 14): kept, and each error at its place. */
+static void
+test_pod_rules(void **state)
+{
+	static const char text[] =
+	    "{\n"
+	    "  \"pod-identity-associations\": [\n"
+	    "    {\"namespace\": \"team-u\", \"service-account\": \"uploader\",\n"
+	    "     \"role-arn\": \"" ARN_A "\"},\n"
+	    "    {\"namespace\": \"team-u\", \"service-account\": \"reporter.v2\",\n"
+	    "     \"role-arn\": \"" ARN_B "\"}\n"
+	    "  ],\n"
+	    "  \"role-map\": {\"" ARN_B "\": \"" ARN_A "\"}\n"
+	    "}\n";
+	struct config cfg, dup;
+	const char *a;
+
+	(void)state;
+	parse_ok(text, &cfg);
+	assert_non_null(cfg.cf_pods);
+	assert_int_equal(cfg.cf_pods->pr_nassoc, 2);
+	assert_string_equal(pods_rules_assoc_find(cfg.cf_pods, "team-u", 6, "uploader", 8), ARN_A);
+	assert_string_equal(pods_rules_assoc_find(cfg.cf_pods, "team-u", 6, "reporter.v2", 11),
+	    ARN_B);
+	assert_null(pods_rules_assoc_find(cfg.cf_pods, "team-v", 6, "uploader", 8));
+	assert_string_equal(pods_rules_map_find(cfg.cf_pods, ARN_B), ARN_A);
+	assert_null(pods_rules_map_find(cfg.cf_pods, ARN_A));
+	/* a copy owns its own rules */
+	assert_int_equal(config_dup(&cfg, &dup), 0);
+	config_free(&cfg);
+	assert_null(cfg.cf_pods);
+	a = pods_rules_assoc_find(dup.cf_pods, "team-u", 6, "uploader", 8);
+	assert_non_null(a);
+	assert_string_equal(a, ARN_A);
+	assert_string_equal(pods_rules_map_find(dup.cf_pods, ARN_B), ARN_A);
+	config_free(&dup);
+
+	parse_ok("{\"role-map\": {}, \"pod-identity-associations\": []}", &cfg);
+	config_free(&cfg);
+
+	/* a second association for the same namespace/service account names both lines */
+	parse_err("{\"pod-identity-associations\": [\n"
+	    " {\"namespace\": \"a\", \"service-account\": \"s\", \"role-arn\": \"" ARN_A "\"},\n"
+	    " {\"namespace\": \"b\", \"service-account\": \"s\", \"role-arn\": \"" ARN_A "\"},\n"
+	    " {\"namespace\": \"a\", \"service-account\": \"s\", \"role-arn\": \"" ARN_B "\"}]}",
+	    NAME ":4:2: pod-identity-associations/2: a second association for a/s (the first: "
+	    "pod-identity-associations/0, line 2)");
+	parse_err("{\"pod-identity-associations\": {}}",
+	    NAME ":1:2: pod-identity-associations: expected an array of at most 1024 "
+	    "associations, got an object");
+	parse_err("{\"pod-identity-associations\": [\"x\"]}",
+	    NAME ":1:32: pod-identity-associations/0: expected an object, got a string");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\",\n"
+	    "  \"serviceAccount\": \"s\"}]}",
+	    NAME ":2:3: pod-identity-associations/0: unknown key \"serviceAccount\" (known: "
+	    "namespace, service-account, role-arn)");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\"}]}",
+	    NAME ":1:32: pod-identity-associations/0: \"service-account\" is missing");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"A_b\"}]}",
+	    NAME ":1:33: pod-identity-associations/0: \"namespace\": \"A_b\" is not a "
+	    "namespace name");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": 7}]}",
+	    NAME ":1:33: pod-identity-associations/0: \"namespace\": expected a string, "
+	    "got a number");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\", "
+	    "\"service-account\": \"s..t\"}]}",
+	    NAME ":1:51: pod-identity-associations/0: \"service-account\": \"s..t\" is not "
+	    "a service account name");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\", "
+	    "\"service-account\": \"s\",\n \"role-arn\": \"arn:aws:iam::12345:role/x\"}]}",
+	    NAME ":2:2: pod-identity-associations/0: \"role-arn\": \"arn:aws:iam::12345:role/x\" "
+	    "is not a role ARN: the account is not 12 digits");
+
+	parse_err("{\"role-map\": []}",
+	    NAME ":1:2: role-map: expected an object of at most 256 ARNs, got an array");
+	parse_err("{\"role-map\": {\n \"" ARN_A "\": \"" ARN_B "\",\n \"app\": \"" ARN_B "\"}}",
+	    NAME ":3:2: role-map: \"app\" is not a role ARN: not an ARN (expected "
+	    "arn:PARTITION:iam::ACCOUNT:role/NAME)");
+	parse_err("{\"role-map\": {\"" ARN_A "\": null}}",
+	    NAME ":1:15: role-map: \"" ARN_A "\": expected a role ARN, got null");
+	parse_err("{\"role-map\": {\"" ARN_A "\": \"arn:aws:iam::123456789012:user/x\"}}",
+	    NAME ":1:15: role-map: \"" ARN_A "\": \"arn:aws:iam::123456789012:user/x\" is not "
+	    "a role ARN: not a role (expected :role/ after the account)");
+	parse_err("{\"role-map\": {\"" ARN_A "\": \"" ARN_B "\", \"" ARN_A "\": \"" ARN_B "\"}}",
+	    NAME ":1:146: duplicate object key");
 }
 
 static void
@@ -150,7 +241,7 @@ test_top_level(void **state)
 	(void)state;
 	parse_err("{\"meta-data\": {}, \"metadata\": {}}",
 	    NAME ":1:19: metadata: unknown top-level key (known: meta-data, dynamic, "
-	    "user-data, options, scenario)");
+	    "user-data, options, scenario, pod-identity-associations, role-map)");
 	parse_err("[1, 2]", NAME ": expected an object at the top level, got an array");
 	parse_err("{\"meta-data\": []}", NAME ":1:2: meta-data: expected an object, got an array");
 	parse_err("{\"dynamic\": \"x\"}", NAME ":1:2: dynamic: expected an object, got a string");
@@ -420,6 +511,7 @@ main(void)
 		cmocka_unit_test(test_document),
 		cmocka_unit_test(test_user_data),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_pod_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
