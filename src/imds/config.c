@@ -793,10 +793,7 @@ void
 config_free(struct config *cfg)
 {
 	json_decref((json_t *)cfg->cf_root);
-	if (cfg->cf_user_data != NULL) {
-		explicit_bzero(cfg->cf_user_data, cfg->cf_user_data_len);
-		free(cfg->cf_user_data);
-	}
+	wipe_free(cfg->cf_user_data, cfg->cf_user_data_len);
 	config_init(cfg);
 }
 

@@ -403,8 +403,7 @@ load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t err
 		return -1;
 	}
 	rc = parse_keys(text, len, path, roles, err, errlen);
-	explicit_bzero(text, len);
-	free(text);
+	wipe_free(text, len);
 	return rc;
 }
 

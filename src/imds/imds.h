@@ -139,6 +139,8 @@ int		 tree_set(struct md_node *root, const char *path, const char *val, size_t l
 /* As tree_set, with n values joined by LF (no trailing LF). */
 int		 tree_set_list(struct md_node *root, const char *path,
 		    const char *const *vals, size_t n);
+/* As tree_set, with j's document; j is emptied and its bytes wiped either way. */
+int		 tree_set_json(struct md_node *root, const char *path, struct jbuf *j);
 /* Make sure a directory exists at path.  0 / -1. */
 int		 tree_mkdir(struct md_node *root, const char *path);
 /* Mark a leaf as served even when empty.  0 / -1 (no such leaf). */

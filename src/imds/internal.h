@@ -3,6 +3,7 @@
  *
  *   instance.c   jpath, instance_is_fact_path (snapshot.c overlays the rest)
  *   tree.c       md_under (roles.c, routes.c: is a path at or below a name)
+ *   roles.c      ref_drop (the snapshot's and a role view's reference counts)
  *   lifecycle.c  the checked changes lifecycle_json.c's scenario makes too
  *   identity.c   the keys, for identity_sign.c
  */
@@ -22,6 +23,9 @@ json_t		*jpath(json_t *obj, const char *path);
 int		 instance_is_fact_path(const char *path);
 /* 1 when p[0..n) is name[0..k) or starts with it followed by '/'. */
 int		 md_under(const char *p, size_t n, const char *name, size_t k);
+
+/* Drop a holder's reference: 1 when it was the last (free the thing now), else 0. */
+int		 ref_drop(unsigned *refs);
 
 /* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
 /* The notice of a spot interruption: action, served from notice_at, the action at when. */

@@ -50,22 +50,6 @@ roles_cred_json(struct jbuf *j, const struct cred *c, time_t now)
 	json_end(j);
 }
 
-/* A jbuf document into the tree at path; the buffer is wiped (it may be secret).  0 / -1. */
-static int
-set_json(struct md_node *root, const char *path, struct jbuf *j)
-{
-	size_t len;
-	char *doc;
-	int rc;
-
-	if ((doc = jbuf_take(j, &len)) == NULL)
-		return -1;
-	rc = tree_set(root, path, doc, len);
-	explicit_bzero(doc, len);
-	free(doc);
-	return rc;
-}
-
 /* iam/: info and security-credentials/<name> (§8.6).  0 / -1 with err. */
 static int
 gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_t errlen)
@@ -89,7 +73,7 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 	json_str(&j, "InstanceProfileArn", arn);
 	json_str(&j, "InstanceProfileId", inst->i_profile_id);
 	json_end(&j);
-	if (set_json(root, PATH_IAM "/info", &j) == -1)
+	if (tree_set_json(root, PATH_IAM "/info", &j) == -1)
 		goto fail;
 
 	/* no credentials to serve (expired, not fetched yet): the leaf is absent */
@@ -114,7 +98,7 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 		json_str(&j, "LastUpdated", lu);
 		json_end(&j);
 	}
-	if (set_json(root, path, &j) == -1)
+	if (tree_set_json(root, path, &j) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -166,16 +150,22 @@ role_view_ref(struct role_view *rv)
 		rv->rv_refs++;
 }
 
+int
+ref_drop(unsigned *refs)
+{
+	if (*refs > 1) {
+		(*refs)--;
+		return 0;
+	}
+	return 1;
+}
+
 /* At the last reference: tree_free wipes every body (credentials) first. */
 void
 role_view_unref(struct role_view *rv)
 {
-	if (rv == NULL)
+	if (rv == NULL || !ref_drop(&rv->rv_refs))
 		return;
-	if (rv->rv_refs > 1) {
-		rv->rv_refs--;
-		return;
-	}
 	tree_free(rv->rv_root);
 	explicit_bzero(rv, sizeof(*rv));
 	free(rv);

@@ -436,9 +436,7 @@ bind_in(int fd, int dfd)
 	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fchdir(dfd) == -1) {
-		saved = errno;
-		close(cwd);
-		errno = saved;
+		close_keep_errno(cwd);
 		return -1;
 	}
 	old = umask(077);
