@@ -4,7 +4,7 @@
  *   util.c     dates, base64, bounded numbers and durations, slices, one-line
  *              text (control bytes, errf), (pointer, length) copies as strings,
  *              secret-wiping buffers, arrays that double up to a cap, files read
- *              with a cap
+ *              with a cap, non-blocking reads (read_some)
  *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
  *              one with a ceiling
  *   log.c      one-line text or JSON logs; fatal exits
@@ -148,6 +148,12 @@ void		 close_keep_errno(int fd);
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 /* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
 int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
+/*
+ * read(2) of a non-blocking descriptor (a pipe, a socket), retried on EINTR:
+ * the bytes read, 0 at the end (EOF, or an error that ends the stream just
+ * the same), or -1 when it would block.
+ */
+ssize_t		 read_some(int fd, void *buf, size_t n);
 /* time(NULL): the wall clock as a function, for clocks that tests replace. */
 time_t		 clock_wall(void);
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -460,17 +460,10 @@ conn_drain(struct conn *c)
 	char sink[512];
 	ssize_t r;
 
-	for (;;) {
-		r = read(c->c_w.lw_fd, sink, sizeof(sink));
-		if (r > 0)
-			continue;
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EAGAIN)
-			return;
+	while ((r = read_some(c->c_w.lw_fd, sink, sizeof(sink))) > 0)
+		;
+	if (r == 0)
 		conn_close(c);	/* EOF or error: done */
-		return;
-	}
 }
 
 static void

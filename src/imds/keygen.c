@@ -49,6 +49,17 @@ static struct {
 	void		*arg;
 } kg = { 0, -1, -1, { -1, 0, NULL, NULL, 0 }, NULL, 0, NULL, 0, NULL, NULL };
 
+/* Wipe what the child wrote and the document offered. */
+static void
+kg_wipe(void)
+{
+	wipe_free(kg.buf, KEYGEN_OUT_MAX);
+	kg.buf = NULL;
+	kg.len = 0;
+	wipe_free(kg.doc, kg.doc_len);
+	kg.doc = NULL;
+}
+
 void
 keygen_stop(void)
 {
@@ -65,11 +76,7 @@ keygen_stop(void)
 		while (waitpid(kg.pid, NULL, 0) == -1 && errno == EINTR)
 			;
 	kg.pid = 0;
-	wipe_free(kg.buf, KEYGEN_OUT_MAX);
-	kg.buf = NULL;
-	kg.len = 0;
-	wipe_free(kg.doc, kg.doc_len);
-	kg.doc = NULL;
+	kg_wipe();
 	kg.ready = NULL;
 }
 
@@ -117,11 +124,7 @@ kg_finish(void)
 		log_err("identity keys: %s: signatures are not served", err);
 		identity_fail(err);
 	}
-	wipe_free(kg.buf, KEYGEN_OUT_MAX);
-	kg.buf = NULL;
-	kg.len = 0;
-	wipe_free(kg.doc, kg.doc_len);
-	kg.doc = NULL;
+	kg_wipe();
 	if (kg.ready != NULL)
 		kg.ready(kg.arg, ok);
 }
@@ -139,16 +142,11 @@ kg_readable(int fd, uint32_t events, void *arg)
 			kg.len = 0;	/* more than keys: not trusted */
 			break;
 		}
-		r = read(fd, kg.buf + kg.len, KEYGEN_OUT_MAX - kg.len);
-		if (r > 0) {
-			kg.len += (size_t)r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EAGAIN)
+		if ((r = read_some(fd, kg.buf + kg.len, KEYGEN_OUT_MAX - kg.len)) == -1)
 			return;
-		break;	/* EOF or an error */
+		if (r == 0)
+			break;	/* EOF or an error */
+		kg.len += (size_t)r;
 	}
 	kg_finish();
 }

@@ -42,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -321,11 +322,33 @@ on_listen(int fd, uint32_t events, void *arg)
 }
 
 int
+control_dial(const struct sockaddr_un *sa, int timeout_ms, char *err, size_t errlen)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (timeout_ms != 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", sa->sun_path, strerror(errno));
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
 control_remove_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat sb;
-	int fd, rc;
+	int fd;
 
 	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
@@ -340,17 +363,14 @@ control_remove_stale(const char *path, char *err, size_t errlen)
 		    path);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+	if ((fd = control_dial(&sa, 0, err, errlen)) != -1) {
+		close(fd);
+		snprintf(err, errlen, "control socket %s: another daemon is listening on it",
+		    path);
 		return -1;
 	}
-	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0 || errno != ECONNREFUSED) {
-		snprintf(err, errlen, "control socket %s: %s", path, rc == 0 ?
-		    "another daemon is listening on it" : strerror(errno));
+	if (errno != ECONNREFUSED)
 		return -1;
-	}
 	/* nobody listens: left by a daemon that has stopped */
 	if (unlink(path) == -1 && errno != ENOENT) {
 		snprintf(err, errlen, "control socket %s: removing the stale socket: %s", path,

@@ -42,6 +42,13 @@ struct sockaddr_un;
 /* The socket address of a control socket path (1 to sun_path-1 bytes).  0 / -1 with err. */
 int		 control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen);
 /*
+ * A stream socket connected to sa, with send and receive timeouts of
+ * timeout_ms when it is not 0: the descriptor, or -1 with err and errno
+ * (ECONNREFUSED: nobody listens there).
+ */
+int		 control_dial(const struct sockaddr_un *sa, int timeout_ms, char *err,
+		    size_t errlen);
+/*
  * Remove the socket file at path if nobody listens there (a daemon that
  * stopped left it).  1 removed, 0 nothing there, -1 with err: a daemon
  * answers there, or it is not a socket.
