@@ -15,7 +15,8 @@
  *   sock.c     listen addresses ("ADDR:PORT", "[IPv6]:PORT"), listening
  *              sockets, socket addresses as text
  *   spawn.c    starting a program: clean signal state, own process group,
- *              exactly the descriptors given (SPAWN_FDS_MAX), PATH lookup
+ *              exactly the descriptors given (SPAWN_FDS_MAX), PATH lookup;
+ *              reaping it (spawn_reap)
  *
  * Nothing here knows about HTTP, credentials or IMDS.
  */
@@ -197,6 +198,8 @@ struct spawn_spec {
  * open; exec failures such as ENOENT and EACCES are reported here).
  */
 int		 spawn_start(struct spawn_spec *s, pid_t *pid);
+/* Wait for the child pid to exit (waitpid, retried on EINTR); its status into *status if not NULL. */
+void		 spawn_reap(pid_t pid, int *status);
 
 /* ------------------------------------------------------------------ */
 /* buf.c: capped buffers                                              */

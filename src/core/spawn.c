@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -153,4 +154,11 @@ out:
 			s->ss_io[c].io_fd = pipe_r[c];	/* the parent's end */
 	}
 	return e;
+}
+
+void
+spawn_reap(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
 }

@@ -790,8 +790,7 @@ fail:
 		if (j->j_pid > 0) {
 			(void)kill(-j->j_pid, SIGKILL);
 			(void)kill(j->j_pid, SIGKILL);
-			while (waitpid(j->j_pid, NULL, 0) < 0 && errno == EINTR)
-				;
+			spawn_reap(j->j_pid, NULL);
 		}
 		/* watch_all removed any watch it added */
 		if (j->j_pidfd >= 0)
@@ -814,8 +813,7 @@ credproc_stop_all(void)
 		jobs = j->j_next;
 		job_kill(j, KILL_NONE);
 		if (!j->j_reaped)
-			while (waitpid(j->j_pid, NULL, 0) < 0 && errno == EINTR)
-				;
+			spawn_reap(j->j_pid, NULL);
 		close_fd(&j->j_wpid, &j->j_pidfd);
 		close_fd(&j->j_wout, &j->j_outfd);
 		close_fd(&j->j_werr, &j->j_errfd);

@@ -73,8 +73,7 @@ keygen_stop(void)
 	kg.in_fd = -1;
 	/* the sandbox may refuse kill(2): then the closed pipe (EPIPE) or our exit ends it */
 	if (kg.pid > 0 && kill(kg.pid, SIGKILL) == 0)
-		while (waitpid(kg.pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		spawn_reap(kg.pid, NULL);
 	kg.pid = 0;
 	kg_wipe();
 	kg.ready = NULL;
@@ -110,8 +109,7 @@ kg_finish(void)
 	close(kg.fd);
 	kg.fd = -1;
 	/* EOF: the child is exiting, so this wait is short */
-	while (waitpid(kg.pid, &status, 0) == -1 && errno == EINTR)
-		;
+	spawn_reap(kg.pid, &status);
 	kg.pid = 0;
 	if (kg.len == 0)
 		snprintf(err, sizeof(err), "the generator exited (status %d) without a key",
