@@ -84,24 +84,37 @@ static struct {
 /* The channels: one message, and at most one descriptor              */
 /* ------------------------------------------------------------------ */
 
+/* Room for one descriptor in a message's control data. */
+union fd_cmsg {
+	struct cmsghdr	 hdr;
+	char		 buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* A message of the one buffer iov, with cm as its control data if with_fd. */
+static void
+msg_init(struct msghdr *mh, struct iovec *iov, union fd_cmsg *cm, int with_fd)
+{
+	memset(mh, 0, sizeof(*mh));
+	memset(cm, 0, sizeof(*cm));
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	if (with_fd) {
+		mh->msg_control = cm->buf;
+		mh->msg_controllen = sizeof(cm->buf);
+	}
+}
+
 ssize_t
 sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union fd_cmsg cm;
 	struct iovec iov = { buf, len };
 	struct msghdr mh;
 	struct cmsghdr *c;
 	ssize_t r;
 
 	*fd = -1;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
+	msg_init(&mh, &iov, &cm, 1);
 	do
 		r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
@@ -117,22 +130,14 @@ sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
 int
 sbx_send_fd(int sock, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union fd_cmsg cm;
 	struct iovec iov = { (void *)(uintptr_t)buf, len };
 	struct msghdr mh;
 	struct cmsghdr *c;
 	ssize_t r;
 
-	memset(&mh, 0, sizeof(mh));
-	memset(&cm, 0, sizeof(cm));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	msg_init(&mh, &iov, &cm, fd >= 0);
 	if (fd >= 0) {
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
@@ -440,8 +445,7 @@ fail:
 	if (sbx.pid > 0) {
 		/* it may be stuck before its loop: end it, then reap it */
 		kill(sbx.pid, SIGKILL);
-		while (waitpid(sbx.pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		spawn_reap(sbx.pid, NULL);
 		sbx.pid = -1;
 	}
 	return -1;
