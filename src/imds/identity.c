@@ -495,33 +495,23 @@ save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 	BIO *mem;
 	char *data;
 	long dlen;
-	int fd = -1, created = 0, rc = -1;
+	int fd, rc = -1;
 
 	if ((mem = roles_pem(roles, PEM_KEYS, "identity keys", err, errlen)) == NULL)
 		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    ID_KEYFILE_MODE)) == -1) {
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
+	    ID_KEYFILE_MODE)) != -1) {
+		if (write_all(fd, data, (size_t)dlen) == 0 && fsync(fd) == 0)
+			rc = close(fd);
+		else
+			close_keep_errno(fd);
 	}
-	created = 1;
-	if (write_all(fd, data, (size_t)dlen) == -1 || fsync(fd) == -1) {
+	if (rc != 0) {
 		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
+		if (fd != -1)
+			unlink(path);	/* created by us: nothing is left behind */
 	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	rc = 0;
-done:
-	if (fd != -1)
-		close(fd);
-	if (rc != 0 && created)
-		unlink(path);
 	BIO_free(mem);	/* secure heap: cleared on free */
 	return rc;
 }
