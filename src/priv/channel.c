@@ -231,18 +231,26 @@ job_clear(struct sbx_job *j)
 	j->j_used = 0;
 }
 
+/* The job is over: its slot freed first, as done may start another. */
+static void
+job_end(struct sbx_job *j, const struct cred *c, const char *msg)
+{
+	cred_done_fn done = j->j_done;
+	void *darg = j->j_arg;
+
+	job_clear(j);
+	done(darg, c != NULL, c, msg);
+}
+
 static void
 on_job_timeout(void *arg)
 {
 	struct sbx_job *j = arg;
-	cred_done_fn done = j->j_done;
-	void *darg = j->j_arg;
 	char msg[ERRBUF_LEN];
 
 	snprintf(msg, sizeof(msg), "credential_process: no answer from the sandbox helper "
 	    "within %u ms", j->j_timeout_ms + SANDBOX_JOB_GRACE_MS);
-	job_clear(j);
-	done(darg, 0, NULL, msg);
+	job_end(j, NULL, msg);
 }
 
 /* The helper is gone: every run under way fails, and none can start. */
@@ -255,16 +263,10 @@ helper_lost(void)
 	loop_watch_del(&sbx.w);
 	close(sbx.run_fd);
 	sbx.run_fd = -1;
-	for (i = 0; i < SANDBOX_JOBS_MAX; i++) {
-		struct sbx_job *j = &sbx.jobs[i];
-		cred_done_fn done = j->j_done;
-		void *darg = j->j_arg;
-
-		if (!j->j_used)
-			continue;
-		job_clear(j);
-		done(darg, 0, NULL, "credential_process: the sandbox helper exited");
-	}
+	for (i = 0; i < SANDBOX_JOBS_MAX; i++)
+		if (sbx.jobs[i].j_used)
+			job_end(&sbx.jobs[i], NULL,
+			    "credential_process: the sandbox helper exited");
 }
 
 static void
@@ -288,20 +290,12 @@ on_run_reply(int fd, uint32_t events, void *unused)
 			return;
 		}
 		rep.rrp_err[sizeof(rep.rrp_err) - 1] = '\0';
-		for (i = 0; i < SANDBOX_JOBS_MAX; i++) {
-			struct sbx_job *j = &sbx.jobs[i];
-			cred_done_fn done = j->j_done;
-			void *darg = j->j_arg;
-
-			if (!j->j_used || j->j_seq != rep.rrp_seq)
-				continue;
-			job_clear(j);
-			if (rep.rrp_ok)
-				done(darg, 1, &rep.rrp_cred, NULL);
-			else
-				done(darg, 0, NULL, rep.rrp_err);
-			break;
-		}	/* no job: it timed out here already */
+		for (i = 0; i < SANDBOX_JOBS_MAX; i++)
+			if (sbx.jobs[i].j_used && sbx.jobs[i].j_seq == rep.rrp_seq) {
+				job_end(&sbx.jobs[i], rep.rrp_ok ? &rep.rrp_cred : NULL,
+				    rep.rrp_ok ? NULL : rep.rrp_err);
+				break;
+			}	/* no job: it timed out here already */
 		explicit_bzero(&rep, sizeof(rep));
 		if (sbx.run_fd < 0)
 			return;	/* done stopped everything */
