@@ -343,21 +343,29 @@ control_dial(const struct sockaddr_un *sa, int timeout_ms, char *err, size_t err
 	return fd;
 }
 
+/* lstat(2) of the socket file: 1 there, 0 nothing there, -1 with err. */
+static int
+control_stat(const char *path, struct stat *sb, char *err, size_t errlen)
+{
+	if (lstat(path, sb) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	return -1;
+}
+
 int
 control_remove_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat sb;
-	int fd;
+	int fd, there;
 
 	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
-	if (lstat(path, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if ((there = control_stat(path, &sb, err, errlen)) != 1)
+		return there;
 	if (!S_ISSOCK(sb.st_mode)) {
 		snprintf(err, errlen, "control socket %s: the file exists and is not a socket",
 		    path);
@@ -419,13 +427,10 @@ int
 control_remove_bound(const char *path, dev_t dev, ino_t ino, char *err, size_t errlen)
 {
 	struct stat sb;
+	int there;
 
-	if (lstat(path, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if ((there = control_stat(path, &sb, err, errlen)) != 1)
+		return there;
 	if (sb.st_dev != dev || sb.st_ino != ino) {
 		snprintf(err, errlen, "control socket %s: another file is there now (another "
 		    "daemon's)", path);
