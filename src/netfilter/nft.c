@@ -298,24 +298,29 @@ static const struct nft_rows nft_block_rows = {
 };
 static const struct nft_rows nft_nat_rows = { "pre", "out", "nat", MAGIC_PRIO_NAT, 1 };
 
-/* A row's verdicts for IPv4 and IPv6: drop, or dnat to its listener. */
-static void
-nft_verdicts(const struct nft_rows *nr, const struct magic_endpoint *me,
-    const struct magic_ep_text *t, char v4[NFT_VERDICT_MAX], char v6[NFT_VERDICT_MAX])
+/* Row e, with its addresses as text and its verdicts: drop, or dnat to its listener. */
+static const struct magic_endpoint *
+nft_row(const struct nft_rows *nr, const struct magic_conf *mc, size_t e,
+    struct magic_ep_text *t, char v4[NFT_VERDICT_MAX], char v6[NFT_VERDICT_MAX])
 {
+	const struct magic_endpoint *me = &mc->mc_ep[e];
+
+	magic_ep_text(me, t);
 	if (!nr->nr_nat) {
 		snprintf(v4, NFT_VERDICT_MAX, "drop");
 		snprintf(v6, NFT_VERDICT_MAX, "drop");
-		return;
+	} else {
+		snprintf(v4, NFT_VERDICT_MAX, "dnat ip to %s:%u", t->et_to4, me->me_port4);
+		snprintf(v6, NFT_VERDICT_MAX, "dnat ip6 to [%s]:%u", t->et_to6, me->me_port6);
 	}
-	snprintf(v4, NFT_VERDICT_MAX, "dnat ip to %s:%u", t->et_to4, me->me_port4);
-	snprintf(v6, NFT_VERDICT_MAX, "dnat ip6 to [%s]:%u", t->et_to6, me->me_port6);
+	return me;
 }
 
 static void
 nft_rows(const struct magic_conf *mc, const struct nft_rows *nr, struct sbuf *b)
 {
 	char v4[NFT_VERDICT_MAX], v6[NFT_VERDICT_MAX];
+	const struct magic_endpoint *me;
 	struct magic_ep_text t;
 	size_t i, e;
 
@@ -323,9 +328,7 @@ nft_rows(const struct magic_conf *mc, const struct nft_rows *nr, struct sbuf *b)
 	    "policy accept;\n", nr->nr_pre, nr->nr_type, nr->nr_prio);
 	for (i = 0; i < mc->mc_npods; i++)
 		for (e = 0; e < mc->mc_nep; e++) {
-			const struct magic_endpoint *me = &mc->mc_ep[e];
-			magic_ep_text(me, &t);
-			nft_verdicts(nr, me, &t, v4, v6);
+			me = nft_row(nr, mc, e, &t, v4, v6);
 			sbuf_printf(b, "\t\tiifname \"%s\" ip daddr %s tcp dport %u %s\n",
 			    mc->mc_pods[i], t.et_ip4, me->me_port, v4);
 			if (magic_ep_pods_v6(mc, me))
@@ -335,9 +338,7 @@ nft_rows(const struct magic_conf *mc, const struct nft_rows *nr, struct sbuf *b)
 	sbuf_printf(b, "\t}\n\tchain %s {\n\t\ttype %s hook output priority %d; "
 	    "policy accept;\n", nr->nr_out, nr->nr_type, nr->nr_prio);
 	for (e = 0; e < mc->mc_nep; e++) {
-		const struct magic_endpoint *me = &mc->mc_ep[e];
-		magic_ep_text(me, &t);
-		nft_verdicts(nr, me, &t, v4, v6);
+		me = nft_row(nr, mc, e, &t, v4, v6);
 		sbuf_printf(b, "\t\tip daddr %s tcp dport %u %s\n", t.et_ip4, me->me_port, v4);
 		/* from this host, a row is sent over IPv6 only to a listener there */
 		if (magic_ep_v6(mc, me) && (!nr->nr_nat || me->me_port6 != 0))
