@@ -386,6 +386,8 @@ const struct md_node *roles_lookup(const struct snapshot *s, const struct role_v
 const char	*roles_last_modified(const struct snapshot *s, const struct role_view *rv);
 /* The §8.6 credentials document (also §8.7's ec2-instance) into j. */
 void		 roles_cred_json(struct jbuf *j, const struct cred *c, time_t now);
+/* An info document begun: Code, and LastUpdated (c's, or now when c is NULL or has none). */
+void		 roles_info_begin(struct jbuf *j, const struct cred *c, time_t now);
 
 /* ------------------------------------------------------------------ */
 /* identity.c, identity_sign.c: identity signatures (§9.2, OpenSSL) */

@@ -50,6 +50,19 @@ roles_cred_json(struct jbuf *j, const struct cred *c, time_t now)
 	json_end(j);
 }
 
+/* An info document's first members (§8.6 iam/info, §8.7 ec2/info); c may be NULL. */
+void
+roles_info_begin(struct jbuf *j, const struct cred *c, time_t now)
+{
+	char lu[ISO_DATE_LEN + 1];
+
+	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : now, lu);
+	jbuf_init(j);
+	json_begin(j);
+	json_str(j, "Code", "Success");
+	json_str(j, "LastUpdated", lu);
+}
+
 /* iam/: info and security-credentials/<name> (§8.6).  0 / -1 with err. */
 static int
 gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_t errlen)
@@ -63,13 +76,9 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 	struct jbuf j;
 	int n;
 
-	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->ri_now, lu);
 	snprintf(arn, sizeof(arn), "arn:%s:iam::%s:instance-profile/%s", inst->i_partition,
 	    account, in->ri_name);
-	jbuf_init(&j);
-	json_begin(&j);
-	json_str(&j, "Code", "Success");
-	json_str(&j, "LastUpdated", lu);
+	roles_info_begin(&j, c, in->ri_now);
 	json_str(&j, "InstanceProfileArn", arn);
 	json_str(&j, "InstanceProfileId", inst->i_profile_id);
 	json_end(&j);

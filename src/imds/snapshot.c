@@ -96,14 +96,9 @@ static void
 gen_identity_creds(struct build *b, const struct snapshot_input *in)
 {
 	const struct cred *c = in->si_ec2_cred;
-	char lu[ISO_DATE_LEN + 1];
 	struct jbuf j;
 
-	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->si_now, lu);
-	jbuf_init(&j);
-	json_begin(&j);
-	json_str(&j, "Code", "Success");
-	json_str(&j, "LastUpdated", lu);
+	roles_info_begin(&j, c, in->si_now);
 	json_str(&j, "AccountId", in->si_inst->i_account);
 	json_end(&j);
 	bset_json(b, "meta-data/identity-credentials/ec2/info", &j);
