@@ -127,6 +127,29 @@ static const char *const sx_names[SX_NODE_COUNT] = {
 	[SX_ERR_RID] = "RequestId",
 };
 
+/* Where a leaf's text goes: a field of struct sts_result, and how it is kept. */
+struct sx_leaf {
+	size_t		 l_off;		/* offsetof(struct sts_result, field) */
+	size_t		 l_cap;		/* its size */
+	unsigned	 l_flags;	/* SX_F_* */
+};
+
+#define SX_LEAF(field, flags) \
+	{ offsetof(struct sts_result, field), sizeof(((struct sts_result *)0)->field), flags }
+
+static const struct sx_leaf sx_leaves[SX_NODE_COUNT] = {
+	[SX_ARN] = SX_LEAF(st_assumed_arn, SX_F_STRICT),
+	[SX_ROLE_ID] = SX_LEAF(st_assumed_id, SX_F_STRICT),
+	[SX_AKID] = SX_LEAF(st_cred.cr_akid, SX_F_STRICT),
+	[SX_SECRET] = SX_LEAF(st_cred.cr_secret, SX_F_STRICT),
+	[SX_TOKEN] = SX_LEAF(st_cred.cr_token, SX_F_STRICT),
+	[SX_EXP] = { 0, 0, SX_F_STRICT },	/* into sx_state's s_exp */
+	[SX_META_RID] = SX_LEAF(st_request_id, SX_F_SANITIZE),
+	[SX_CODE] = SX_LEAF(st_code, SX_F_SANITIZE),
+	[SX_MESSAGE] = SX_LEAF(st_message, SX_F_SANITIZE | SX_F_TRUNCATE),
+	[SX_ERR_RID] = SX_LEAF(st_request_id, SX_F_SANITIZE),
+};
+
 /* The text field being filled. */
 struct sx_text {
 	char		*t_dst;
@@ -253,60 +276,17 @@ sx_space(unsigned char c)
 static void
 sx_text_open(struct sx_state *st, enum sx_node n)
 {
-	struct sts_result *r = st->s_r;
 	struct sx_text *t = &st->s_text;
+	const struct sx_leaf *l;
 
-	memset(t, 0, sizeof(*t));
-	switch (n) {
-	case SX_ARN:
-		t->t_dst = r->st_assumed_arn;
-		t->t_cap = sizeof(r->st_assumed_arn);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_ROLE_ID:
-		t->t_dst = r->st_assumed_id;
-		t->t_cap = sizeof(r->st_assumed_id);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_AKID:
-		t->t_dst = r->st_cred.cr_akid;
-		t->t_cap = sizeof(r->st_cred.cr_akid);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_SECRET:
-		t->t_dst = r->st_cred.cr_secret;
-		t->t_cap = sizeof(r->st_cred.cr_secret);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_TOKEN:
-		t->t_dst = r->st_cred.cr_token;
-		t->t_cap = sizeof(r->st_cred.cr_token);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_EXP:
-		t->t_dst = st->s_exp;
-		t->t_cap = sizeof(st->s_exp);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_META_RID:
-	case SX_ERR_RID:
-		t->t_dst = r->st_request_id;
-		t->t_cap = sizeof(r->st_request_id);
-		t->t_flags = SX_F_SANITIZE;
-		break;
-	case SX_CODE:
-		t->t_dst = r->st_code;
-		t->t_cap = sizeof(r->st_code);
-		t->t_flags = SX_F_SANITIZE;
-		break;
-	case SX_MESSAGE:
-		t->t_dst = r->st_message;
-		t->t_cap = sizeof(r->st_message);
-		t->t_flags = SX_F_SANITIZE | SX_F_TRUNCATE;
-		break;
-	default:
+	if (!sx_is_leaf(n))
 		abort();	/* can't happen: only leaves get here */
-	}
+	l = &sx_leaves[n];
+	memset(t, 0, sizeof(*t));
+	/* Expiration is kept as text here, parsed once the document is complete */
+	t->t_dst = n == SX_EXP ? st->s_exp : (char *)st->s_r + l->l_off;
+	t->t_cap = n == SX_EXP ? sizeof(st->s_exp) : l->l_cap;
+	t->t_flags = l->l_flags;
 	t->t_dst[0] = '\0';
 }
 
