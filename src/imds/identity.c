@@ -639,7 +639,7 @@ int
 identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
 {
 	struct id_role nr[ROLE_COUNT];
-	int fd = -1, write_keys = 0;
+	int fd = -1, write_keys = 0, rc = 0;
 
 	roles_blank(nr);
 	if (key_file != NULL) {
@@ -648,30 +648,25 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 			write_keys = 1;
 			break;
 		case 1:
-			if (load_keys(fd, key_file, nr, err, errlen) == -1) {
-				close(fd);
-				goto fail;
-			}
+			rc = load_keys(fd, key_file, nr, err, errlen);
 			close(fd);
 			break;
 		default:
-			goto fail;
+			rc = -1;
 		}
 	}
 	/* Generate what the file did not provide (everything when there is none). */
-	if (roles_generate(nr, err, errlen) == -1 || roles_certify(nr, err, errlen) == -1)
-		goto fail;
-	if (write_keys && save_keys(key_file, nr, err, errlen) == -1)
-		goto fail;
-	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
-		goto fail;
+	if (rc == -1 || roles_generate(nr, err, errlen) == -1 ||
+	    roles_certify(nr, err, errlen) == -1 ||
+	    (write_keys && save_keys(key_file, nr, err, errlen) == -1) ||
+	    (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)) {
+		roles_drop(nr);
+		return -1;
+	}
 	/* new keys: what the old ones signed, or would have, goes */
 	identity_cleanup();
 	roles_publish(nr);
 	return 0;
-fail:
-	roles_drop(nr);
-	return -1;
 }
 
 /* ---- for the key generator (keygen.c) ---------------------------------- */
