@@ -242,13 +242,11 @@ on_client(int fd, uint32_t events, void *arg)
 	}
 	(void)events;
 	for (;;) {
-		n = recv(c->ck_fd, c->ck_in + c->ck_inlen, sizeof(c->ck_in) - c->ck_inlen, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = read_some(c->ck_fd, c->ck_in + c->ck_inlen, sizeof(c->ck_in) - c->ck_inlen);
+		if (n == -1)
 			return;
-		if (n <= 0) {
-			/* EOF before a whole line: nothing to answer */
+		if (n == 0) {
+			/* EOF (or an error) before a whole line: nothing to answer */
 			client_close(c);
 			return;
 		}
