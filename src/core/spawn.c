@@ -1,7 +1,8 @@
 /*
  * spawn.c: starting a program (posix_spawn), the one way every part of the
  * daemon does it: credential_process (creds/credproc.c), the iptables
- * commands (netfilter/iptables.c) and the sandbox helper (priv/).
+ * commands (netfilter/iptables.c), the sandbox helper (priv/) and the
+ * identity key generator (imds/keygen.c).
  *
  * The child gets clean signal state (no blocked signal: the loop blocks
  * some for its signalfd; default dispositions: the daemon ignores
