@@ -532,14 +532,22 @@ sx_has(const struct sx_state *st, enum sx_node n)
 	return (st->s_seen & (UINT32_C(1) << n)) != 0;
 }
 
+/* A required element: present.  0 / -1 with err. */
+static int
+sx_want(struct sx_state *st, enum sx_node n)
+{
+	if (sx_has(st, n))
+		return 0;
+	sx_fail(st, "%s has no <%s>", sx_names[st->s_root], sx_names[n]);
+	return -1;
+}
+
 /* A required text field: present and not empty.  0 / -1 with err. */
 static int
 sx_need(struct sx_state *st, enum sx_node n, const char *val)
 {
-	if (!sx_has(st, n)) {
-		sx_fail(st, "%s has no <%s>", sx_names[st->s_root], sx_names[n]);
+	if (sx_want(st, n) == -1)
 		return -1;
-	}
 	if (val[0] == '\0') {
 		sx_fail(st, "<%s> is empty", sx_names[n]);
 		return -1;
@@ -554,36 +562,16 @@ sx_finish(struct sx_state *st)
 	struct sts_result *r = st->s_r;
 
 	if (st->s_root == SX_ERR_RESP) {
-		if (!sx_has(st, SX_ERROR)) {
-			sx_fail(st, "ErrorResponse has no <Error>");
-			return -1;
-		}
-		if (sx_need(st, SX_CODE, r->st_code) == -1)
+		if (sx_want(st, SX_ERROR) == -1 || sx_need(st, SX_CODE, r->st_code) == -1)
 			return -1;
 		r->st_ok = 0;
 		return 0;
 	}
-	if (st->s_root == SX_AR_RESP && !sx_has(st, SX_AR_RESULT)) {
-		sx_fail(st, "AssumeRoleResponse has no <AssumeRoleResult>");
-		return -1;
-	}
-	if (st->s_root == SX_GST_RESP && !sx_has(st, SX_GST_RESULT)) {
-		sx_fail(st, "GetSessionTokenResponse has no <GetSessionTokenResult>");
-		return -1;
-	}
-	if (st->s_root == SX_AR_RESP) {
-		if (!sx_has(st, SX_ARU)) {
-			sx_fail(st, "AssumeRoleResponse has no <AssumedRoleUser>");
-			return -1;
-		}
-		if (sx_need(st, SX_ARN, r->st_assumed_arn) == -1)
-			return -1;
-	}
-	if (!sx_has(st, SX_CREDS)) {
-		sx_fail(st, "%s has no <Credentials>", sx_names[st->s_root]);
-		return -1;
-	}
-	if (sx_need(st, SX_AKID, r->st_cred.cr_akid) == -1 ||
+	if ((st->s_root == SX_AR_RESP && (sx_want(st, SX_AR_RESULT) == -1 ||
+	    sx_want(st, SX_ARU) == -1 || sx_need(st, SX_ARN, r->st_assumed_arn) == -1)) ||
+	    (st->s_root == SX_GST_RESP && sx_want(st, SX_GST_RESULT) == -1) ||
+	    sx_want(st, SX_CREDS) == -1 ||
+	    sx_need(st, SX_AKID, r->st_cred.cr_akid) == -1 ||
 	    sx_need(st, SX_SECRET, r->st_cred.cr_secret) == -1 ||
 	    sx_need(st, SX_TOKEN, r->st_cred.cr_token) == -1 ||
 	    sx_need(st, SX_EXP, st->s_exp) == -1)
