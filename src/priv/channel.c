@@ -154,6 +154,16 @@ sbx_send_fd(int sock, const void *buf, size_t len, int fd)
 /* The daemon's side of the helper                                     */
 /* ------------------------------------------------------------------ */
 
+/* A request of type with the next sequence number (its reply echoes it). */
+static void
+req_init(struct sbx_req *q, uint32_t type, uint32_t arg)
+{
+	memset(q, 0, sizeof(*q));
+	q->q_type = type;
+	q->q_seq = ++sbx.seq;
+	q->q_arg = arg;
+}
+
 /*
  * read_file_capped's opener: the helper opens path if it is one of the
  * files it was given.  Blocks for at most SANDBOX_OPEN_TIMEOUT_MS (the
@@ -177,10 +187,7 @@ sandbox_open(const char *path)
 		errno = EACCES;
 		return -1;
 	}
-	memset(&q, 0, sizeof(q));
-	q.q_type = SBX_OPEN;
-	q.q_seq = ++sbx.seq;
-	q.q_arg = (uint32_t)i;
+	req_init(&q, SBX_OPEN, (uint32_t)i);
 	if (sbx_send_fd(sbx.open_fd, &q, sizeof(q), -1) == -1) {
 		log_err("sandbox: asking the helper to open %s: %s", path, strerror(errno));
 		errno = EACCES;
@@ -333,10 +340,7 @@ sandbox_credproc_run(const char *profile, const char *cmd, unsigned timeout_ms,
 		    SANDBOX_JOBS_MAX);
 		return -1;
 	}
-	memset(&q, 0, sizeof(q));
-	q.q_type = SBX_RUN;
-	q.q_seq = ++sbx.seq;
-	q.q_arg = timeout_ms;
+	req_init(&q, SBX_RUN, timeout_ms);
 	snprintf(q.q_profile, sizeof(q.q_profile), "%s", profile);
 	if (send(sbx.run_fd, &q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
 		snprintf(err, errlen, "credential_process: asking the sandbox helper: %s",
