@@ -174,6 +174,32 @@ kid_insert(struct md_node *dir, size_t pos, const char *name, size_t len)
 }
 
 /*
+ * A directory listing (contract §2.6): names, '/' after directories, LF
+ * between, none after.  One line into body at *off, LF first unless first.
+ */
+static void
+list_line(char *body, size_t *off, int first, const char *name, size_t len, int dir)
+{
+	if (!first)
+		body[(*off)++] = '\n';
+	memcpy(body + *off, name, len);
+	*off += len;
+	if (dir)
+		body[(*off)++] = '/';
+}
+
+/* Bytes of d's listing as it is (no NUL). */
+static size_t
+listing_len(const struct md_node *d)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < d->n_nkids; i++)
+		total += d->n_kids[i].n_namelen + (size_t)d->n_kids[i].n_dir + (i > 0);
+	return total;
+}
+
+/*
  * Walk to path.  With create, what is missing is made on the way:
  * intermediate nodes become directories (a leaf in the way included), the
  * last one an empty leaf.  Without, nothing changes.  NULL for a bad path,
@@ -291,13 +317,8 @@ tree_set_list(struct md_node *root, const char *path, const char *const *vals, s
 		return -1;
 	if ((buf = malloc(total + 1)) == NULL)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf[off++] = '\n';
-		l = strlen(vals[i]);
-		memcpy(buf + off, vals[i], l);
-		off += l;
-	}
+	for (i = 0; i < n; i++)
+		list_line(buf, &off, i == 0, vals[i], strlen(vals[i]), 0);
 	buf[off] = '\0';
 	return set_wiped(root, path, buf, off);
 }
@@ -371,21 +392,13 @@ finalize_dir(struct md_node *d)
 	}
 	d->n_nkids = keep;
 
-	/* The listing: names, '/' after directories, LF between, none after. */
-	for (i = 0; i < d->n_nkids; i++)
-		total += d->n_kids[i].n_namelen + (size_t)d->n_kids[i].n_dir + (i > 0);
-	if (total > MD_BODY_MAX)
+	if ((total = listing_len(d)) > MD_BODY_MAX)
 		return -1;
 	if ((body = malloc(total + 1)) == NULL)
 		return -1;
-	for (i = 0; i < d->n_nkids; i++) {
-		if (i > 0)
-			body[off++] = '\n';
-		memcpy(body + off, d->n_kids[i].n_name, d->n_kids[i].n_namelen);
-		off += d->n_kids[i].n_namelen;
-		if (d->n_kids[i].n_dir)
-			body[off++] = '/';
-	}
+	for (i = 0; i < d->n_nkids; i++)
+		list_line(body, &off, i == 0, d->n_kids[i].n_name, d->n_kids[i].n_namelen,
+		    d->n_kids[i].n_dir);
 	body[off] = '\0';
 	body_free(d);
 	d->n_body = body;
@@ -413,8 +426,7 @@ tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
 	if (dir == NULL || !dir->n_dir || !tree_name_ok(name, len))
 		return NULL;
 	there = kid_find(dir, name, len, &pos) != NULL;
-	for (i = 0; i < dir->n_nkids; i++)
-		total += dir->n_kids[i].n_namelen + (size_t)dir->n_kids[i].n_dir + (i > 0);
+	total = listing_len(dir);
 	if (there)
 		total += !dir->n_kids[pos].n_dir;	/* a leaf of that name: its '/' */
 	else
@@ -423,22 +435,13 @@ tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
 		return NULL;
 	/* finalize_dir's format: names, '/' after directories, LF between */
 	for (i = 0; i <= dir->n_nkids; i++) {
-		if (i == pos && !there) {
-			if (off > 0)
-				body[off++] = '\n';
-			memcpy(body + off, name, len);
-			off += len;
-			body[off++] = '/';
-		}
+		if (i == pos && !there)
+			list_line(body, &off, off == 0, name, len, 1);
 		if (i == dir->n_nkids)
 			break;
 		k = &dir->n_kids[i];
-		if (off > 0)
-			body[off++] = '\n';
-		memcpy(body + off, k->n_name, k->n_namelen);
-		off += k->n_namelen;
-		if (k->n_dir || (there && i == pos))
-			body[off++] = '/';
+		list_line(body, &off, off == 0, k->n_name, k->n_namelen,
+		    k->n_dir || (there && i == pos));
 	}
 	body[off] = '\0';
 	*outlen = off;
