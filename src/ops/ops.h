@@ -4,7 +4,8 @@
  *   health.c    /healthz, /readyz, /metrics on their own listener
  *   control.c   the control socket (ctl's server side); the file bound
  *               (control_bound), removed by the sandbox helper at exit
- *               only if still that file (control_remove_bound)
+ *               only if still that file (control_remove_bound); the
+ *               client's connect (control_dial), for ctl and the stale check
  *   ctl.c       `gimme-aws-mini ctl`, its client
  */
 #ifndef OPS_H
