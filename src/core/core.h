@@ -4,7 +4,8 @@
  *   util.c     dates, base64, bounded numbers and durations, slices, one-line
  *              text (control bytes, errf), (pointer, length) copies as strings,
  *              secret-wiping buffers, arrays that double up to a cap, files read
- *              with a cap, the hash of an address (addr_hash)
+ *              with a cap, the hash of an address (addr_hash), non-blocking
+ *              reads (read_some)
  *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
  *              one with a ceiling
  *   log.c      one-line text or JSON logs; fatal exits
@@ -15,7 +16,8 @@
  *   sock.c     listen addresses ("ADDR:PORT", "[IPv6]:PORT"), listening
  *              sockets, socket addresses as text
  *   spawn.c    starting a program: clean signal state, own process group,
- *              exactly the descriptors given (SPAWN_FDS_MAX), PATH lookup
+ *              exactly the descriptors given (SPAWN_FDS_MAX), PATH lookup;
+ *              reaping it (spawn_reap)
  *
  * Nothing here knows about HTTP, credentials or IMDS.
  */
@@ -150,6 +152,12 @@ void		 close_keep_errno(int fd);
 int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen);
 /* The same from an open descriptor, read to its end (left open).  0 / -1 (errno). */
 int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
+/*
+ * read(2) of a non-blocking descriptor (a pipe, a socket), retried on EINTR:
+ * the bytes read, 0 at the end (EOF, or an error that ends the stream just
+ * the same), or -1 when it would block.
+ */
+ssize_t		 read_some(int fd, void *buf, size_t n);
 /* time(NULL): the wall clock as a function, for clocks that tests replace. */
 time_t		 clock_wall(void);
 /* CLOCK_MONOTONIC in milliseconds. */
@@ -193,6 +201,8 @@ struct spawn_spec {
  * open; exec failures such as ENOENT and EACCES are reported here).
  */
 int		 spawn_start(struct spawn_spec *s, pid_t *pid);
+/* Wait for the child pid to exit (waitpid, retried on EINTR); its status into *status if not NULL. */
+void		 spawn_reap(pid_t pid, int *status);
 
 /* ------------------------------------------------------------------ */
 /* buf.c: capped buffers                                              */

@@ -1,7 +1,8 @@
 /*
  * spawn.c: starting a program (posix_spawn), the one way every part of the
  * daemon does it: credential_process (creds/credproc.c), the iptables
- * commands (netfilter/iptables.c) and the sandbox helper (priv/).
+ * commands (netfilter/iptables.c), the sandbox helper (priv/) and the
+ * identity key generator (imds/keygen.c).
  *
  * The child gets clean signal state (no blocked signal: the loop blocks
  * some for its signalfd; default dispositions: the daemon ignores
@@ -15,6 +16,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -153,4 +155,11 @@ out:
 			s->ss_io[c].io_fd = pipe_r[c];	/* the parent's end */
 	}
 	return e;
+}
+
+void
+spawn_reap(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
 }

@@ -559,6 +559,19 @@ array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max)
 	return p;
 }
 
+ssize_t
+read_some(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -1;
+	return r < 0 ? 0 : r;
+}
+
 void
 close_keep_errno(int fd)
 {

@@ -259,8 +259,7 @@ ac_kv_clear(struct aws_kv *kv)
 	free(kv->kv_key);
 	kv->kv_key = NULL;
 	if (kv->kv_val != NULL) {
-		explicit_bzero(kv->kv_val, strlen(kv->kv_val));
-		free(kv->kv_val);
+		wipe_free(kv->kv_val, strlen(kv->kv_val));
 		kv->kv_val = NULL;
 	}
 }
@@ -794,7 +793,7 @@ ac_load_one(const char *path, int is_config, awsconf_open_fn opener, struct aws_
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = -1, fd, saved;
+	int rc = -1, fd;
 
 	*found = 0;
 	if (opener != NULL) {
@@ -802,9 +801,7 @@ ac_load_one(const char *path, int is_config, awsconf_open_fn opener, struct aws_
 		if ((fd = opener(path, err, errlen)) == -1)
 			return errno == ENOENT ? 0 : -1;
 		rc = read_fd_capped(fd, AWSCONF_FILE_MAX, &buf, &len);
-		saved = errno;
-		close(fd);
-		errno = saved;
+		close_keep_errno(fd);
 	} else
 		rc = read_file_capped(path, AWSCONF_FILE_MAX, &buf, &len);
 	if (rc == -1) {
@@ -815,8 +812,7 @@ ac_load_one(const char *path, int is_config, awsconf_open_fn opener, struct aws_
 	}
 	*found = 1;
 	rc = awsconf_parse(buf, len, path, is_config, s, n, err, errlen);
-	explicit_bzero(buf, len);
-	free(buf);
+	wipe_free(buf, len);
 	return rc;
 }
 

@@ -446,24 +446,6 @@ out_grow(struct job *j)
 	return 0;
 }
 
-/*
- * read(2) of a child's non-blocking pipe, retried on EINTR: the bytes read,
- * 0 at the end (EOF, or an error that ends the stream just the same), or
- * -1 when it would block.
- */
-static ssize_t
-pipe_read(int fd, char *buf, size_t n)
-{
-	ssize_t r;
-
-	do
-		r = read(fd, buf, n);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return -1;
-	return r < 0 ? 0 : r;
-}
-
 static void
 on_stdout(int fd, uint32_t events, void *arg)
 {
@@ -482,7 +464,7 @@ on_stdout(int fd, uint32_t events, void *arg)
 			close_fd(&j->j_wout, &j->j_outfd);
 			break;
 		}
-		r = pipe_read(j->j_outfd, j->j_out + j->j_outlen, j->j_outcap - j->j_outlen);
+		r = read_some(j->j_outfd, j->j_out + j->j_outlen, j->j_outcap - j->j_outlen);
 		if (r == -1)
 			return;
 		if (r == 0) {
@@ -514,7 +496,7 @@ on_stderr(int fd, uint32_t events, void *arg)
 	if (j->j_errfd < 0)
 		return;
 	for (;;) {
-		r = pipe_read(j->j_errfd, buf, sizeof(buf));
+		r = read_some(j->j_errfd, buf, sizeof(buf));
 		if (r == -1)
 			return;
 		if (r == 0) {
@@ -808,8 +790,7 @@ fail:
 		if (j->j_pid > 0) {
 			(void)kill(-j->j_pid, SIGKILL);
 			(void)kill(j->j_pid, SIGKILL);
-			while (waitpid(j->j_pid, NULL, 0) < 0 && errno == EINTR)
-				;
+			spawn_reap(j->j_pid, NULL);
 		}
 		/* watch_all removed any watch it added */
 		if (j->j_pidfd >= 0)
@@ -832,8 +813,7 @@ credproc_stop_all(void)
 		jobs = j->j_next;
 		job_kill(j, KILL_NONE);
 		if (!j->j_reaped)
-			while (waitpid(j->j_pid, NULL, 0) < 0 && errno == EINTR)
-				;
+			spawn_reap(j->j_pid, NULL);
 		close_fd(&j->j_wpid, &j->j_pidfd);
 		close_fd(&j->j_wout, &j->j_outfd);
 		close_fd(&j->j_werr, &j->j_errfd);

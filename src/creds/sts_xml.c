@@ -127,6 +127,29 @@ static const char *const sx_names[SX_NODE_COUNT] = {
 	[SX_ERR_RID] = "RequestId",
 };
 
+/* Where a leaf's text goes: a field of struct sts_result, and how it is kept. */
+struct sx_leaf {
+	size_t		 l_off;		/* offsetof(struct sts_result, field) */
+	size_t		 l_cap;		/* its size */
+	unsigned	 l_flags;	/* SX_F_* */
+};
+
+#define SX_LEAF(field, flags) \
+	{ offsetof(struct sts_result, field), sizeof(((struct sts_result *)0)->field), flags }
+
+static const struct sx_leaf sx_leaves[SX_NODE_COUNT] = {
+	[SX_ARN] = SX_LEAF(st_assumed_arn, SX_F_STRICT),
+	[SX_ROLE_ID] = SX_LEAF(st_assumed_id, SX_F_STRICT),
+	[SX_AKID] = SX_LEAF(st_cred.cr_akid, SX_F_STRICT),
+	[SX_SECRET] = SX_LEAF(st_cred.cr_secret, SX_F_STRICT),
+	[SX_TOKEN] = SX_LEAF(st_cred.cr_token, SX_F_STRICT),
+	[SX_EXP] = { 0, 0, SX_F_STRICT },	/* into sx_state's s_exp */
+	[SX_META_RID] = SX_LEAF(st_request_id, SX_F_SANITIZE),
+	[SX_CODE] = SX_LEAF(st_code, SX_F_SANITIZE),
+	[SX_MESSAGE] = SX_LEAF(st_message, SX_F_SANITIZE | SX_F_TRUNCATE),
+	[SX_ERR_RID] = SX_LEAF(st_request_id, SX_F_SANITIZE),
+};
+
 /* The text field being filled. */
 struct sx_text {
 	char		*t_dst;
@@ -253,60 +276,17 @@ sx_space(unsigned char c)
 static void
 sx_text_open(struct sx_state *st, enum sx_node n)
 {
-	struct sts_result *r = st->s_r;
 	struct sx_text *t = &st->s_text;
+	const struct sx_leaf *l;
 
-	memset(t, 0, sizeof(*t));
-	switch (n) {
-	case SX_ARN:
-		t->t_dst = r->st_assumed_arn;
-		t->t_cap = sizeof(r->st_assumed_arn);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_ROLE_ID:
-		t->t_dst = r->st_assumed_id;
-		t->t_cap = sizeof(r->st_assumed_id);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_AKID:
-		t->t_dst = r->st_cred.cr_akid;
-		t->t_cap = sizeof(r->st_cred.cr_akid);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_SECRET:
-		t->t_dst = r->st_cred.cr_secret;
-		t->t_cap = sizeof(r->st_cred.cr_secret);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_TOKEN:
-		t->t_dst = r->st_cred.cr_token;
-		t->t_cap = sizeof(r->st_cred.cr_token);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_EXP:
-		t->t_dst = st->s_exp;
-		t->t_cap = sizeof(st->s_exp);
-		t->t_flags = SX_F_STRICT;
-		break;
-	case SX_META_RID:
-	case SX_ERR_RID:
-		t->t_dst = r->st_request_id;
-		t->t_cap = sizeof(r->st_request_id);
-		t->t_flags = SX_F_SANITIZE;
-		break;
-	case SX_CODE:
-		t->t_dst = r->st_code;
-		t->t_cap = sizeof(r->st_code);
-		t->t_flags = SX_F_SANITIZE;
-		break;
-	case SX_MESSAGE:
-		t->t_dst = r->st_message;
-		t->t_cap = sizeof(r->st_message);
-		t->t_flags = SX_F_SANITIZE | SX_F_TRUNCATE;
-		break;
-	default:
+	if (!sx_is_leaf(n))
 		abort();	/* can't happen: only leaves get here */
-	}
+	l = &sx_leaves[n];
+	memset(t, 0, sizeof(*t));
+	/* Expiration is kept as text here, parsed once the document is complete */
+	t->t_dst = n == SX_EXP ? st->s_exp : (char *)st->s_r + l->l_off;
+	t->t_cap = n == SX_EXP ? sizeof(st->s_exp) : l->l_cap;
+	t->t_flags = l->l_flags;
 	t->t_dst[0] = '\0';
 }
 
@@ -552,14 +532,22 @@ sx_has(const struct sx_state *st, enum sx_node n)
 	return (st->s_seen & (UINT32_C(1) << n)) != 0;
 }
 
+/* A required element: present.  0 / -1 with err. */
+static int
+sx_want(struct sx_state *st, enum sx_node n)
+{
+	if (sx_has(st, n))
+		return 0;
+	sx_fail(st, "%s has no <%s>", sx_names[st->s_root], sx_names[n]);
+	return -1;
+}
+
 /* A required text field: present and not empty.  0 / -1 with err. */
 static int
 sx_need(struct sx_state *st, enum sx_node n, const char *val)
 {
-	if (!sx_has(st, n)) {
-		sx_fail(st, "%s has no <%s>", sx_names[st->s_root], sx_names[n]);
+	if (sx_want(st, n) == -1)
 		return -1;
-	}
 	if (val[0] == '\0') {
 		sx_fail(st, "<%s> is empty", sx_names[n]);
 		return -1;
@@ -574,36 +562,16 @@ sx_finish(struct sx_state *st)
 	struct sts_result *r = st->s_r;
 
 	if (st->s_root == SX_ERR_RESP) {
-		if (!sx_has(st, SX_ERROR)) {
-			sx_fail(st, "ErrorResponse has no <Error>");
-			return -1;
-		}
-		if (sx_need(st, SX_CODE, r->st_code) == -1)
+		if (sx_want(st, SX_ERROR) == -1 || sx_need(st, SX_CODE, r->st_code) == -1)
 			return -1;
 		r->st_ok = 0;
 		return 0;
 	}
-	if (st->s_root == SX_AR_RESP && !sx_has(st, SX_AR_RESULT)) {
-		sx_fail(st, "AssumeRoleResponse has no <AssumeRoleResult>");
-		return -1;
-	}
-	if (st->s_root == SX_GST_RESP && !sx_has(st, SX_GST_RESULT)) {
-		sx_fail(st, "GetSessionTokenResponse has no <GetSessionTokenResult>");
-		return -1;
-	}
-	if (st->s_root == SX_AR_RESP) {
-		if (!sx_has(st, SX_ARU)) {
-			sx_fail(st, "AssumeRoleResponse has no <AssumedRoleUser>");
-			return -1;
-		}
-		if (sx_need(st, SX_ARN, r->st_assumed_arn) == -1)
-			return -1;
-	}
-	if (!sx_has(st, SX_CREDS)) {
-		sx_fail(st, "%s has no <Credentials>", sx_names[st->s_root]);
-		return -1;
-	}
-	if (sx_need(st, SX_AKID, r->st_cred.cr_akid) == -1 ||
+	if ((st->s_root == SX_AR_RESP && (sx_want(st, SX_AR_RESULT) == -1 ||
+	    sx_want(st, SX_ARU) == -1 || sx_need(st, SX_ARN, r->st_assumed_arn) == -1)) ||
+	    (st->s_root == SX_GST_RESP && sx_want(st, SX_GST_RESULT) == -1) ||
+	    sx_want(st, SX_CREDS) == -1 ||
+	    sx_need(st, SX_AKID, r->st_cred.cr_akid) == -1 ||
 	    sx_need(st, SX_SECRET, r->st_cred.cr_secret) == -1 ||
 	    sx_need(st, SX_TOKEN, r->st_cred.cr_token) == -1 ||
 	    sx_need(st, SX_EXP, st->s_exp) == -1)

@@ -415,20 +415,14 @@ conn_read(struct conn *c)
 			conn_respond(c, NULL, 431);
 			return;
 		}
-		r = read(c->c_w.lw_fd, c->c_in + c->c_inlen, sizeof(c->c_in) - c->c_inlen);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				if (conn_events(c, EPOLLIN) == -1)
-					conn_close(c);
-				return;
-			}
-			conn_close(c);
+		r = read_some(c->c_w.lw_fd, c->c_in + c->c_inlen, sizeof(c->c_in) - c->c_inlen);
+		if (r == -1) {	/* all read: wait for more */
+			if (conn_events(c, EPOLLIN) == -1)
+				conn_close(c);
 			return;
 		}
 		if (r == 0) {
-			conn_close(c);	/* gave up before a whole request */
+			conn_close(c);	/* gave up before a whole request, or an error */
 			return;
 		}
 		c->c_inlen += (size_t)r;
@@ -465,17 +459,10 @@ conn_drain(struct conn *c)
 	char sink[512];
 	ssize_t r;
 
-	for (;;) {
-		r = read(c->c_w.lw_fd, sink, sizeof(sink));
-		if (r > 0)
-			continue;
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EAGAIN)
-			return;
+	while ((r = read_some(c->c_w.lw_fd, sink, sizeof(sink))) > 0)
+		;
+	if (r == 0)
 		conn_close(c);	/* EOF or error: done */
-		return;
-	}
 }
 
 static void

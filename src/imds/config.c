@@ -842,10 +842,7 @@ config_free(struct config *cfg)
 {
 	json_decref((json_t *)cfg->cf_root);
 	pods_rules_free(cfg->cf_pods);
-	if (cfg->cf_user_data != NULL) {
-		explicit_bzero(cfg->cf_user_data, cfg->cf_user_data_len);
-		free(cfg->cf_user_data);
-	}
+	wipe_free(cfg->cf_user_data, cfg->cf_user_data_len);
 	config_init(cfg);
 }
 

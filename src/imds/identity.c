@@ -403,8 +403,7 @@ load_keys(int fd, const char *path, struct id_role *roles, char *err, size_t err
 		return -1;
 	}
 	rc = parse_keys(text, len, path, roles, err, errlen);
-	explicit_bzero(text, len);
-	free(text);
+	wipe_free(text, len);
 	return rc;
 }
 
@@ -496,33 +495,23 @@ save_keys(const char *path, struct id_role *roles, char *err, size_t errlen)
 	BIO *mem;
 	char *data;
 	long dlen;
-	int fd = -1, created = 0, rc = -1;
+	int fd, rc = -1;
 
 	if ((mem = roles_pem(roles, PEM_KEYS, "identity keys", err, errlen)) == NULL)
 		return -1;
 	dlen = BIO_get_mem_data(mem, &data);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    ID_KEYFILE_MODE)) == -1) {
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
+	    ID_KEYFILE_MODE)) != -1) {
+		if (write_all(fd, data, (size_t)dlen) == 0 && fsync(fd) == 0)
+			rc = close(fd);
+		else
+			close_keep_errno(fd);
 	}
-	created = 1;
-	if (write_all(fd, data, (size_t)dlen) == -1 || fsync(fd) == -1) {
+	if (rc != 0) {
 		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
+		if (fd != -1)
+			unlink(path);	/* created by us: nothing is left behind */
 	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "identity key file %s: %s", path, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	rc = 0;
-done:
-	if (fd != -1)
-		close(fd);
-	if (rc != 0 && created)
-		unlink(path);
 	BIO_free(mem);	/* secure heap: cleared on free */
 	return rc;
 }
@@ -650,7 +639,7 @@ int
 identity_init(const char *key_file, const char *cert_file, char *err, size_t errlen)
 {
 	struct id_role nr[ROLE_COUNT];
-	int fd = -1, write_keys = 0;
+	int fd = -1, write_keys = 0, rc = 0;
 
 	roles_blank(nr);
 	if (key_file != NULL) {
@@ -659,30 +648,25 @@ identity_init(const char *key_file, const char *cert_file, char *err, size_t err
 			write_keys = 1;
 			break;
 		case 1:
-			if (load_keys(fd, key_file, nr, err, errlen) == -1) {
-				close(fd);
-				goto fail;
-			}
+			rc = load_keys(fd, key_file, nr, err, errlen);
 			close(fd);
 			break;
 		default:
-			goto fail;
+			rc = -1;
 		}
 	}
 	/* Generate what the file did not provide (everything when there is none). */
-	if (roles_generate(nr, err, errlen) == -1 || roles_certify(nr, err, errlen) == -1)
-		goto fail;
-	if (write_keys && save_keys(key_file, nr, err, errlen) == -1)
-		goto fail;
-	if (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)
-		goto fail;
+	if (rc == -1 || roles_generate(nr, err, errlen) == -1 ||
+	    roles_certify(nr, err, errlen) == -1 ||
+	    (write_keys && save_keys(key_file, nr, err, errlen) == -1) ||
+	    (cert_file != NULL && save_certs(cert_file, nr, err, errlen) == -1)) {
+		roles_drop(nr);
+		return -1;
+	}
 	/* new keys: what the old ones signed, or would have, goes */
 	identity_cleanup();
 	roles_publish(nr);
 	return 0;
-fail:
-	roles_drop(nr);
-	return -1;
 }
 
 /* ---- for the key generator (keygen.c) ---------------------------------- */

@@ -142,6 +142,8 @@ int		 tree_set(struct md_node *root, const char *path, const char *val, size_t l
 /* As tree_set, with n values joined by LF (no trailing LF). */
 int		 tree_set_list(struct md_node *root, const char *path,
 		    const char *const *vals, size_t n);
+/* As tree_set, with j's document; j is emptied and its bytes wiped either way. */
+int		 tree_set_json(struct md_node *root, const char *path, struct jbuf *j);
 /* Make sure a directory exists at path.  0 / -1. */
 int		 tree_mkdir(struct md_node *root, const char *path);
 /* Mark a leaf as served even when empty.  0 / -1 (no such leaf). */
@@ -389,6 +391,8 @@ const struct md_node *roles_lookup(const struct snapshot *s, const struct role_v
 const char	*roles_last_modified(const struct snapshot *s, const struct role_view *rv);
 /* The §8.6 credentials document (also §8.7's ec2-instance) into j. */
 void		 roles_cred_json(struct jbuf *j, const struct cred *c, time_t now);
+/* An info document begun: Code, and LastUpdated (c's, or now when c is NULL or has none). */
+void		 roles_info_begin(struct jbuf *j, const struct cred *c, time_t now);
 
 /* ------------------------------------------------------------------ */
 /* identity.c, identity_sign.c: identity signatures (§9.2, OpenSSL) */

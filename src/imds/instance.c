@@ -43,6 +43,7 @@
 #define MAC_LEN			17		/* "0e:49:61:0f:c3:11" */
 #define IPV4_LEN_MAX		15		/* "255.255.255.255" */
 #define AZ_ID_LETTERS_MAX	26		/* AZ letters a..z map to az1..az26 */
+#define LOWER_HEX		"0123456789abcdef"
 
 
 /* ------------------------------------------------------------------ */
@@ -101,25 +102,15 @@ instance_default(struct instance *inst, time_t now)
 /* Checks of fact values                                               */
 /* ------------------------------------------------------------------ */
 
-static int
-is_lower_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
 /* "i-" + 8 or 17 lower-case hex digits (contract §7). */
 static int
 instance_id_ok(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
 
-	if (n < 2 || s[0] != 'i' || s[1] != '-' ||
-	    (n - 2 != IID_SHORT_HEX && n - 2 != IID_LONG_HEX))
-		return 0;
-	for (i = 2; i < n; i++)
-		if (!is_lower_hex(s[i]))
-			return 0;
-	return 1;
+	return n >= 2 && s[0] == 'i' && s[1] == '-' &&
+	    (n - 2 == IID_SHORT_HEX || n - 2 == IID_LONG_HEX) &&
+	    strspn(s + 2, LOWER_HEX) == n - 2;
 }
 
 /* Dotted-quad IPv4: four decimal numbers 0..255, no leading zeros. */
@@ -134,8 +125,7 @@ ipv4_ok(const char *s)
 		return 0;
 	for (part = 0; part < 4; part++) {
 		start = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
+		i += strspn(s + i, "0123456789");
 		if (i == start || (i - start > 1 && s[start] == '0') ||
 		    parse_uint_bounded(s + start, i - start, 255, &v) != 0)
 			return 0;
@@ -164,7 +154,7 @@ mac_normalize(char *s)
 		}
 		if (s[i] >= 'A' && s[i] <= 'F')
 			s[i] = (char)(s[i] - 'A' + 'a');
-		if (!is_lower_hex(s[i]))
+		if (s[i] == '\0' || strchr(LOWER_HEX, s[i]) == NULL)
 			return 0;
 	}
 	return 1;
@@ -181,8 +171,7 @@ region_ok(const char *s)
 
 	for (;;) {
 		start = i;
-		while (i < n && s[i] >= 'a' && s[i] <= 'z')
-			i++;
+		i += strspn(s + i, "abcdefghijklmnopqrstuvwxyz");
 		if (i == start)
 			break;
 		words++;
@@ -190,12 +179,7 @@ region_ok(const char *s)
 			return 0;
 		i++;
 	}
-	if (words < 2 || i == n)
-		return 0;
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return words >= 2 && i < n && all_digits(s + i, n - i);
 }
 
 /* An AZ is its region plus exactly one lower-case letter (§7, §12.1). */

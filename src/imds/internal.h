@@ -3,6 +3,7 @@
  *
  *   instance.c   jpath, instance_is_fact_path (snapshot.c overlays the rest)
  *   tree.c       md_under (roles.c, routes.c: is a path at or below a name)
+ *   roles.c      ref_drop (the snapshot's and a role view's reference counts)
  *   lifecycle.c  the checked changes lifecycle_json.c's scenario makes too
  *   identity.c   the keys, for identity_sign.c
  *   config_where.c  where a value is in a config file's text, for config.c
@@ -38,6 +39,8 @@ size_t		 js_member(const char *t, size_t len, size_t i, const char *name, size_t
  * starts; (size_t)-1 if it is not found.
  */
 size_t		 js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val);
+/* Drop a holder's reference: 1 when it was the last (free the thing now), else 0. */
+int		 ref_drop(unsigned *refs);
 
 /* lifecycle.c: the checked changes lifecycle_json.c's scenario makes too */
 /* The notice of a spot interruption: action, served from notice_at, the action at when. */

@@ -10,7 +10,7 @@
  * the sandbox would refuse, and key generation's heap and the library
  * pages it touches (prime search, DSA parameters) are the child's, not the
  * server's.  The child is this binary exec'd afresh (`identity-keygen`,
- * posix_spawn: no copy-on-write of the server's pages while it works, no
+ * spawn_start: no copy-on-write of the server's pages while it works, no
  * descriptor or signal state inherited), at a lower priority so that the
  * first answers get the CPU first.  It reads the identity document on its
  * stdin (keygen_offer: the first snapshot's), makes the keys and
@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +48,17 @@ static struct {
 	void		*arg;
 } kg = { 0, -1, -1, { -1, 0, NULL, NULL, 0 }, NULL, 0, NULL, 0, NULL, NULL };
 
+/* Wipe what the child wrote and the document offered. */
+static void
+kg_wipe(void)
+{
+	wipe_free(kg.buf, KEYGEN_OUT_MAX);
+	kg.buf = NULL;
+	kg.len = 0;
+	wipe_free(kg.doc, kg.doc_len);
+	kg.doc = NULL;
+}
+
 void
 keygen_stop(void)
 {
@@ -62,14 +72,9 @@ keygen_stop(void)
 	kg.in_fd = -1;
 	/* the sandbox may refuse kill(2): then the closed pipe (EPIPE) or our exit ends it */
 	if (kg.pid > 0 && kill(kg.pid, SIGKILL) == 0)
-		while (waitpid(kg.pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		spawn_reap(kg.pid, NULL);
 	kg.pid = 0;
-	wipe_free(kg.buf, KEYGEN_OUT_MAX);
-	kg.buf = NULL;
-	kg.len = 0;
-	wipe_free(kg.doc, kg.doc_len);
-	kg.doc = NULL;
+	kg_wipe();
 	kg.ready = NULL;
 }
 
@@ -103,8 +108,7 @@ kg_finish(void)
 	close(kg.fd);
 	kg.fd = -1;
 	/* EOF: the child is exiting, so this wait is short */
-	while (waitpid(kg.pid, &status, 0) == -1 && errno == EINTR)
-		;
+	spawn_reap(kg.pid, &status);
 	kg.pid = 0;
 	if (kg.len == 0)
 		snprintf(err, sizeof(err), "the generator exited (status %d) without a key",
@@ -117,11 +121,7 @@ kg_finish(void)
 		log_err("identity keys: %s: signatures are not served", err);
 		identity_fail(err);
 	}
-	wipe_free(kg.buf, KEYGEN_OUT_MAX);
-	kg.buf = NULL;
-	kg.len = 0;
-	wipe_free(kg.doc, kg.doc_len);
-	kg.doc = NULL;
+	kg_wipe();
 	if (kg.ready != NULL)
 		kg.ready(kg.arg, ok);
 }
@@ -139,100 +139,43 @@ kg_readable(int fd, uint32_t events, void *arg)
 			kg.len = 0;	/* more than keys: not trusted */
 			break;
 		}
-		r = read(fd, kg.buf + kg.len, KEYGEN_OUT_MAX - kg.len);
-		if (r > 0) {
-			kg.len += (size_t)r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == EAGAIN)
+		if ((r = read_some(fd, kg.buf + kg.len, KEYGEN_OUT_MAX - kg.len)) == -1)
 			return;
-		break;	/* EOF or an error */
+		if (r == 0)
+			break;	/* EOF or an error */
+		kg.len += (size_t)r;
 	}
 	kg_finish();
-}
-
-/* Move *fd above stdout if it is not.  0 / -1 (errno). */
-static int
-kg_raise(int *fd)
-{
-	int nfd;
-
-	if (*fd > STDOUT_FILENO)
-		return 0;
-	if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) == -1)
-		return -1;
-	close(*fd);
-	*fd = nfd;
-	return 0;
-}
-
-/* Spawn `identity-keygen` with its stdin on in, its stdout on out.  0 / an errno. */
-static int
-kg_spawn(int in, int out)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	char ppid[24];
-	char *argv[] = { PROGNAME, "identity-keygen", ppid, NULL };
-	int e;
-
-	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		return e;
-	if ((e = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return e;
-	}
-	/* the loop's blocked signals unblocked, SIGPIPE (ignored here) the default */
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	if ((e = posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO)) == 0 &&
-	    (e = posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO)) == 0 &&
-	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) == 0 &&
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-	    (e = posix_spawnattr_setsigdefault(&attr, &dfl)) == 0 &&
-	    (e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF)) == 0)
-		/* this very binary, whatever its path: the generator is one of its verbs */
-		e = posix_spawn(&kg.pid, "/proc/self/exe", &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return e;
 }
 
 int
 keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errlen)
 {
-	int p[2] = { -1, -1 }, q[2] = { -1, -1 }, e;
+	char ppid[24];
+	char *argv[] = { PROGNAME, "identity-keygen", ppid, NULL };
+	/* this very binary, whatever its path: the generator is one of its verbs */
+	struct spawn_spec sp = { .ss_prog = "/proc/self/exe", .ss_argv = argv, .ss_nio = 3 };
+	int q[2], e;
 
 	if (kg.pid != 0 || (kg.buf = malloc(KEYGEN_OUT_MAX)) == NULL) {
 		snprintf(err, errlen, "identity keys: %s", kg.pid != 0 ? "already under way" :
 		    strerror(errno));
 		return -1;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(q, O_CLOEXEC) == -1) {
+	if (pipe2(q, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "identity keys: pipe: %s", strerror(errno));
-		/* pipe2 leaves a failed pair untouched: only what it opened is closed */
-		for (int i = 0; i < 2; i++) {
-			if (p[i] >= 0)
-				close(p[i]);
-			if (q[i] >= 0)
-				close(q[i]);
-		}
 		free(kg.buf);
 		kg.buf = NULL;
 		return -1;
 	}
-	/* the child's ends above stdout: dup2 onto 0 and 1 must not clash (a daemon
-	   started with them closed) */
-	e = kg_raise(&q[0]) == 0 && kg_raise(&p[1]) == 0 ? kg_spawn(q[0], p[1]) : errno;
-	close(p[1]);
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	/* the document in on its stdin, the answer out on its stdout; stderr as ours */
+	sp.ss_io[STDIN_FILENO] = (struct spawn_io){ SPAWN_FD, q[0] };
+	sp.ss_io[STDOUT_FILENO] = (struct spawn_io){ SPAWN_PIPE, -1 };
+	sp.ss_io[STDERR_FILENO] = (struct spawn_io){ SPAWN_INHERIT, -1 };
+	e = spawn_start(&sp, &kg.pid);
 	close(q[0]);
-	kg.fd = p[0];
+	kg.fd = sp.ss_io[STDOUT_FILENO].io_fd;
 	kg.in_fd = q[1];
 	kg.len = 0;
 	kg.ready = ready;
@@ -245,8 +188,8 @@ keygen_start(void (*ready)(void *arg, int ok), void *arg, char *err, size_t errl
 	}
 	/* it yields to the server: the first answers need the CPU more */
 	(void)setpriority(PRIO_PROCESS, (id_t)kg.pid, KEYGEN_NICE);
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 || fcntl(q[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    loop_watch_add(&kg.w, p[0], EPOLLIN, kg_readable, NULL) == -1) {
+	if (fcntl(kg.fd, F_SETFL, O_NONBLOCK) == -1 || fcntl(q[1], F_SETFL, O_NONBLOCK) == -1 ||
+	    loop_watch_add(&kg.w, kg.fd, EPOLLIN, kg_readable, NULL) == -1) {
 		snprintf(err, errlen, "identity keys: watching the pipe: %s", strerror(errno));
 		keygen_stop();
 		return -1;

@@ -50,20 +50,17 @@ roles_cred_json(struct jbuf *j, const struct cred *c, time_t now)
 	json_end(j);
 }
 
-/* A jbuf document into the tree at path; the buffer is wiped (it may be secret).  0 / -1. */
-static int
-set_json(struct md_node *root, const char *path, struct jbuf *j)
+/* An info document's first members (§8.6 iam/info, §8.7 ec2/info); c may be NULL. */
+void
+roles_info_begin(struct jbuf *j, const struct cred *c, time_t now)
 {
-	size_t len;
-	char *doc;
-	int rc;
+	char lu[ISO_DATE_LEN + 1];
 
-	if ((doc = jbuf_take(j, &len)) == NULL)
-		return -1;
-	rc = tree_set(root, path, doc, len);
-	explicit_bzero(doc, len);
-	free(doc);
-	return rc;
+	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : now, lu);
+	jbuf_init(j);
+	json_begin(j);
+	json_str(j, "Code", "Success");
+	json_str(j, "LastUpdated", lu);
 }
 
 /* iam/: info and security-credentials/<name> (§8.6).  0 / -1 with err. */
@@ -79,17 +76,13 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 	struct jbuf j;
 	int n;
 
-	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->ri_now, lu);
 	snprintf(arn, sizeof(arn), "arn:%s:iam::%s:instance-profile/%s", inst->i_partition,
 	    account, in->ri_name);
-	jbuf_init(&j);
-	json_begin(&j);
-	json_str(&j, "Code", "Success");
-	json_str(&j, "LastUpdated", lu);
+	roles_info_begin(&j, c, in->ri_now);
 	json_str(&j, "InstanceProfileArn", arn);
 	json_str(&j, "InstanceProfileId", inst->i_profile_id);
 	json_end(&j);
-	if (set_json(root, PATH_IAM "/info", &j) == -1)
+	if (tree_set_json(root, PATH_IAM "/info", &j) == -1)
 		goto fail;
 
 	/* no credentials to serve (expired, not fetched yet): the leaf is absent */
@@ -114,7 +107,7 @@ gen_iam(struct md_node *root, const struct role_view_input *in, char *err, size_
 		json_str(&j, "LastUpdated", lu);
 		json_end(&j);
 	}
-	if (set_json(root, path, &j) == -1)
+	if (tree_set_json(root, path, &j) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -166,16 +159,22 @@ role_view_ref(struct role_view *rv)
 		rv->rv_refs++;
 }
 
+int
+ref_drop(unsigned *refs)
+{
+	if (*refs > 1) {
+		(*refs)--;
+		return 0;
+	}
+	return 1;
+}
+
 /* At the last reference: tree_free wipes every body (credentials) first. */
 void
 role_view_unref(struct role_view *rv)
 {
-	if (rv == NULL)
+	if (rv == NULL || !ref_drop(&rv->rv_refs))
 		return;
-	if (rv->rv_refs > 1) {
-		rv->rv_refs--;
-		return;
-	}
 	tree_free(rv->rv_root);
 	explicit_bzero(rv, sizeof(*rv));
 	free(rv);

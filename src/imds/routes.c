@@ -92,11 +92,11 @@ rs_empty(struct response *rs, int status)
 	rs->rs_bodylen = 0;
 }
 
+/* The K5 shape with its HTML page (404, 403). */
 static void
 rs_page(struct response *rs, int status)
 {
-	rs->rs_status = status;
-	rs->rs_shape = RESP_PLAIN;
+	rs_empty(rs, status);
 	rs->rs_ctype = CT_HTML;
 	rs->rs_body = status == 404 ? page_404 : page_403;
 	rs->rs_bodylen = status == 404 ? sizeof(page_404) - 1 : sizeof(page_403) - 1;

@@ -80,20 +80,15 @@ bset(struct build *b, const char *path, const char *val)
 	bsetn(b, path, val, strlen(val));
 }
 
-/* A jbuf document into the tree; the buffer is wiped (it may be secret). */
+/* A jbuf document into the tree; j is emptied either way (it may be secret). */
 static void
 bset_json(struct build *b, const char *path, struct jbuf *j)
 {
-	size_t len;
-	char *doc;
-
-	if ((doc = jbuf_take(j, &len)) == NULL) {
-		bfail(b, path);
+	if (b->b_failed || path == NULL)
+		jbuf_free(j);
+	else if (tree_set_json(b->b_root, path, j) == 0)
 		return;
-	}
-	bsetn(b, path, doc, len);
-	explicit_bzero(doc, len);
-	free(doc);
+	bfail(b, path);
 }
 
 /* identity-credentials/ec2/ (§8.7). */
@@ -101,14 +96,9 @@ static void
 gen_identity_creds(struct build *b, const struct snapshot_input *in)
 {
 	const struct cred *c = in->si_ec2_cred;
-	char lu[ISO_DATE_LEN + 1];
 	struct jbuf j;
 
-	fmt_iso8601(c != NULL && c->cr_last_updated ? c->cr_last_updated : in->si_now, lu);
-	jbuf_init(&j);
-	json_begin(&j);
-	json_str(&j, "Code", "Success");
-	json_str(&j, "LastUpdated", lu);
+	roles_info_begin(&j, c, in->si_now);
 	json_str(&j, "AccountId", in->si_inst->i_account);
 	json_end(&j);
 	bset_json(b, "meta-data/identity-credentials/ec2/info", &j);
@@ -609,12 +599,8 @@ snapshot_ref(struct snapshot *s)
 void
 snapshot_unref(struct snapshot *s)
 {
-	if (s == NULL)
+	if (s == NULL || !ref_drop(&s->s_refs))
 		return;
-	if (s->s_refs > 1) {
-		s->s_refs--;
-		return;
-	}
 	tree_free(s->s_root);
 	free(s->s_meta_iam.n_body);
 	explicit_bzero(s, sizeof(*s));

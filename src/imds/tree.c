@@ -1,10 +1,11 @@
 /*
  * tree.c: the metadata tree.
  *
- * A tree is built with tree_set / tree_set_list / tree_mkdir / tree_remove,
- * then frozen by tree_finalize, which drops what must not be served and
- * computes every directory's listing (contract §2.6).  After that it is only
- * read, with tree_lookup, which allocates nothing.
+ * A tree is built with tree_set / tree_set_list / tree_set_json /
+ * tree_mkdir / tree_remove, then frozen by tree_finalize, which drops what
+ * must not be served and computes every directory's listing (contract
+ * §2.6).  After that it is only read, with tree_lookup, which allocates
+ * nothing.
  *
  * Children live in a plain array kept sorted bytewise by name, so a listing
  * is the array in order and a lookup is a binary search.  Each node owns its
@@ -173,53 +174,68 @@ kid_insert(struct md_node *dir, size_t pos, const char *name, size_t len)
 }
 
 /*
- * Walk to path (already checked by path_ok), creating what is missing:
+ * A directory listing (contract §2.6): names, '/' after directories, LF
+ * between, none after.  One line into body at *off, LF first unless first.
+ */
+static void
+list_line(char *body, size_t *off, int first, const char *name, size_t len, int dir)
+{
+	if (!first)
+		body[(*off)++] = '\n';
+	memcpy(body + *off, name, len);
+	*off += len;
+	if (dir)
+		body[(*off)++] = '/';
+}
+
+/* Bytes of d's listing as it is (no NUL). */
+static size_t
+listing_len(const struct md_node *d)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < d->n_nkids; i++)
+		total += d->n_kids[i].n_namelen + (size_t)d->n_kids[i].n_dir + (i > 0);
+	return total;
+}
+
+/*
+ * Walk to path.  With create, what is missing is made on the way:
  * intermediate nodes become directories (a leaf in the way included), the
- * last one is created as an empty leaf.  NULL on allocation failure.
+ * last one an empty leaf.  Without, nothing changes.  NULL for a bad path,
+ * an absent node (without create) or an allocation failure (with it).
+ * *parent and *pos, when asked for, get the node's directory and index.
  */
 static struct md_node *
-walk_create(struct md_node *root, const char *path)
+walk(struct md_node *root, const char *path, int create, struct md_node **parent,
+    size_t *pos)
 {
 	struct md_node *cur = root, *kid;
 	const char *p = path, *slash;
-	size_t len, pos;
+	size_t len, at;
 
+	if (root == NULL || path_ok(path) == -1)
+		return NULL;
 	for (;;) {
 		slash = strchr(p, '/');
 		len = slash ? (size_t)(slash - p) : strlen(p);
-		node_make_dir(cur);
-		if ((kid = kid_find(cur, p, len, &pos)) == NULL &&
-		    (kid = kid_insert(cur, pos, p, len)) == NULL)
+		if (create)
+			node_make_dir(cur);
+		else if (!cur->n_dir)
+			return NULL;
+		if ((kid = kid_find(cur, p, len, &at)) == NULL &&
+		    (!create || (kid = kid_insert(cur, at, p, len)) == NULL))
 			return NULL;
 		if (slash == NULL)
-			return kid;
+			break;
 		cur = kid;
 		p = slash + 1;
 	}
-}
-
-/* Walk to path without creating anything; NULL when absent. */
-static struct md_node *
-walk(struct md_node *root, const char *path, struct md_node **parent, size_t *pos)
-{
-	struct md_node *cur = root, *kid = NULL;
-	const char *p = path, *slash;
-	size_t len;
-
-	for (;;) {
-		slash = strchr(p, '/');
-		len = slash ? (size_t)(slash - p) : strlen(p);
-		if (!cur->n_dir)
-			return NULL;
-		if (parent != NULL)
-			*parent = cur;
-		if ((kid = kid_find(cur, p, len, pos)) == NULL)
-			return NULL;
-		if (slash == NULL)
-			return kid;
-		cur = kid;
-		p = slash + 1;
-	}
+	if (parent != NULL)
+		*parent = cur;
+	if (pos != NULL)
+		*pos = at;
+	return kid;
 }
 
 struct md_node *
@@ -249,12 +265,11 @@ tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 	struct md_node *n;
 	char *body;
 
-	if (root == NULL || path_ok(path) == -1 || len > MD_BODY_MAX ||
-	    (val == NULL && len > 0))
+	if (len > MD_BODY_MAX || (val == NULL && len > 0))
 		return -1;
 	if ((body = mem_strdup(val, len)) == NULL)
 		return -1;
-	if ((n = walk_create(root, path)) == NULL) {
+	if ((n = walk(root, path, 1, NULL, NULL)) == NULL) {
 		free(body);
 		return -1;
 	}
@@ -264,12 +279,33 @@ tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 	return 0;
 }
 
+/* tree_set with buf, which is then wiped (it may be secret) and freed. */
+static int
+set_wiped(struct md_node *root, const char *path, char *buf, size_t len)
+{
+	int rc;
+
+	rc = tree_set(root, path, buf, len);
+	wipe_free(buf, len);
+	return rc;
+}
+
+int
+tree_set_json(struct md_node *root, const char *path, struct jbuf *j)
+{
+	size_t len;
+	char *doc;
+
+	if ((doc = jbuf_take(j, &len)) == NULL)
+		return -1;
+	return set_wiped(root, path, doc, len);
+}
+
 int
 tree_set_list(struct md_node *root, const char *path, const char *const *vals, size_t n)
 {
 	size_t i, total = 0, off = 0, l;
 	char *buf;
-	int rc;
 
 	for (i = 0; i < n; i++) {
 		l = strlen(vals[i]);
@@ -281,18 +317,10 @@ tree_set_list(struct md_node *root, const char *path, const char *const *vals, s
 		return -1;
 	if ((buf = malloc(total + 1)) == NULL)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf[off++] = '\n';
-		l = strlen(vals[i]);
-		memcpy(buf + off, vals[i], l);
-		off += l;
-	}
+	for (i = 0; i < n; i++)
+		list_line(buf, &off, i == 0, vals[i], strlen(vals[i]), 0);
 	buf[off] = '\0';
-	rc = tree_set(root, path, buf, off);
-	explicit_bzero(buf, off);
-	free(buf);
-	return rc;
+	return set_wiped(root, path, buf, off);
 }
 
 int
@@ -300,9 +328,7 @@ tree_mkdir(struct md_node *root, const char *path)
 {
 	struct md_node *n;
 
-	if (root == NULL || path_ok(path) == -1)
-		return -1;
-	if ((n = walk_create(root, path)) == NULL)
+	if ((n = walk(root, path, 1, NULL, NULL)) == NULL)
 		return -1;
 	node_make_dir(n);
 	return 0;
@@ -313,9 +339,7 @@ tree_keep_empty(struct md_node *root, const char *path)
 {
 	struct md_node *n;
 
-	if (root == NULL || path_ok(path) == -1)
-		return -1;
-	if ((n = walk(root, path, NULL, NULL)) == NULL || n->n_dir)
+	if ((n = walk(root, path, 0, NULL, NULL)) == NULL || n->n_dir)
 		return -1;
 	n->n_keep_empty = 1;
 	return 0;
@@ -327,9 +351,7 @@ tree_remove(struct md_node *root, const char *path)
 	struct md_node *n, *parent = NULL;
 	size_t pos = 0;
 
-	if (root == NULL || path_ok(path) == -1)
-		return 1;
-	if ((n = walk(root, path, &parent, &pos)) == NULL)
+	if ((n = walk(root, path, 0, &parent, &pos)) == NULL)
 		return 1;
 	node_clear(n);
 	free(n->n_name);
@@ -370,21 +392,13 @@ finalize_dir(struct md_node *d)
 	}
 	d->n_nkids = keep;
 
-	/* The listing: names, '/' after directories, LF between, none after. */
-	for (i = 0; i < d->n_nkids; i++)
-		total += d->n_kids[i].n_namelen + (size_t)d->n_kids[i].n_dir + (i > 0);
-	if (total > MD_BODY_MAX)
+	if ((total = listing_len(d)) > MD_BODY_MAX)
 		return -1;
 	if ((body = malloc(total + 1)) == NULL)
 		return -1;
-	for (i = 0; i < d->n_nkids; i++) {
-		if (i > 0)
-			body[off++] = '\n';
-		memcpy(body + off, d->n_kids[i].n_name, d->n_kids[i].n_namelen);
-		off += d->n_kids[i].n_namelen;
-		if (d->n_kids[i].n_dir)
-			body[off++] = '/';
-	}
+	for (i = 0; i < d->n_nkids; i++)
+		list_line(body, &off, i == 0, d->n_kids[i].n_name, d->n_kids[i].n_namelen,
+		    d->n_kids[i].n_dir);
 	body[off] = '\0';
 	body_free(d);
 	d->n_body = body;
@@ -412,8 +426,7 @@ tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
 	if (dir == NULL || !dir->n_dir || !tree_name_ok(name, len))
 		return NULL;
 	there = kid_find(dir, name, len, &pos) != NULL;
-	for (i = 0; i < dir->n_nkids; i++)
-		total += dir->n_kids[i].n_namelen + (size_t)dir->n_kids[i].n_dir + (i > 0);
+	total = listing_len(dir);
 	if (there)
 		total += !dir->n_kids[pos].n_dir;	/* a leaf of that name: its '/' */
 	else
@@ -422,22 +435,13 @@ tree_listing_with_dir(const struct md_node *dir, const char *name, size_t len,
 		return NULL;
 	/* finalize_dir's format: names, '/' after directories, LF between */
 	for (i = 0; i <= dir->n_nkids; i++) {
-		if (i == pos && !there) {
-			if (off > 0)
-				body[off++] = '\n';
-			memcpy(body + off, name, len);
-			off += len;
-			body[off++] = '/';
-		}
+		if (i == pos && !there)
+			list_line(body, &off, off == 0, name, len, 1);
 		if (i == dir->n_nkids)
 			break;
 		k = &dir->n_kids[i];
-		if (off > 0)
-			body[off++] = '\n';
-		memcpy(body + off, k->n_name, k->n_namelen);
-		off += k->n_namelen;
-		if (k->n_dir || (there && i == pos))
-			body[off++] = '/';
+		list_line(body, &off, off == 0, k->n_name, k->n_namelen,
+		    k->n_dir || (there && i == pos));
 	}
 	body[off] = '\0';
 	*outlen = off;

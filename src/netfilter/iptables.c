@@ -263,7 +263,7 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 		now = mono_ms();
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			spawn_reap(pid, &status);
 			snprintf(err, errlen, "%s: no answer in %d ms", argv[0], MAGIC_CMD_TIMEOUT_MS);
 			pid = -1;
 			goto done;
@@ -280,8 +280,7 @@ run_cmd(char *const argv[], const char *input, size_t inlen, char *out, size_t o
 		if (r == 0 || (r == -1 && errno != EINTR))
 			break;
 	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+	spawn_reap(pid, &status);
 	pid = -1;
 	if (cut)
 		snprintf(err, errlen, "%s: more than %zu bytes of output", argv[0], outcap - 1);

@@ -32,6 +32,7 @@
 #include "netfilter/netfilter.h"
 
 #define NFT_LIB			"libnftables.so.1"
+#define NFT_VERDICT_MAX		96	/* "dnat ip6 to [<IPv6>]:<port>" and its NUL */
 
 /* libnftables, through dlopen: the daemon maps it only when asked to. */
 static struct {
@@ -280,33 +281,69 @@ nft_down(char *err, size_t errlen)
 
 /* ---- rule text ---------------------------------------------------------- */
 
-/* block_pre and block_out: the rows dropped until the server is ready. */
-static void
-nft_block(const struct magic_conf *mc, struct sbuf *b)
+/*
+ * The two pairs of chains over the rows, prerouting (from the pods) and
+ * output (from this host): block_pre and block_out drop the rows' traffic
+ * until the server is ready, pre and out send it to each row's listener.
+ */
+struct nft_rows {
+	const char	*nr_pre, *nr_out;	/* the chains' names */
+	const char	*nr_type;		/* "filter" or "nat" */
+	int		 nr_prio;
+	int		 nr_nat;		/* dnat to the listener, else drop */
+};
+
+static const struct nft_rows nft_block_rows = {
+	"block_pre", "block_out", "filter", MAGIC_PRIO_GUARD, 0
+};
+static const struct nft_rows nft_nat_rows = { "pre", "out", "nat", MAGIC_PRIO_NAT, 1 };
+
+/* Row e, with its addresses as text and its verdicts: drop, or dnat to its listener. */
+static const struct magic_endpoint *
+nft_row(const struct nft_rows *nr, const struct magic_conf *mc, size_t e,
+    struct magic_ep_text *t, char v4[NFT_VERDICT_MAX], char v6[NFT_VERDICT_MAX])
 {
+	const struct magic_endpoint *me = &mc->mc_ep[e];
+
+	magic_ep_text(me, t);
+	if (!nr->nr_nat) {
+		snprintf(v4, NFT_VERDICT_MAX, "drop");
+		snprintf(v6, NFT_VERDICT_MAX, "drop");
+	} else {
+		snprintf(v4, NFT_VERDICT_MAX, "dnat ip to %s:%u", t->et_to4, me->me_port4);
+		snprintf(v6, NFT_VERDICT_MAX, "dnat ip6 to [%s]:%u", t->et_to6, me->me_port6);
+	}
+	return me;
+}
+
+static void
+nft_rows(const struct magic_conf *mc, const struct nft_rows *nr, struct sbuf *b)
+{
+	char v4[NFT_VERDICT_MAX], v6[NFT_VERDICT_MAX];
+	const struct magic_endpoint *me;
 	struct magic_ep_text t;
 	size_t i, e;
 
-	sbuf_printf(b, "\tchain block_pre {\n\t\ttype filter hook prerouting priority %d; "
-	    "policy accept;\n", MAGIC_PRIO_GUARD);
+	sbuf_printf(b, "\tchain %s {\n\t\ttype %s hook prerouting priority %d; "
+	    "policy accept;\n", nr->nr_pre, nr->nr_type, nr->nr_prio);
 	for (i = 0; i < mc->mc_npods; i++)
 		for (e = 0; e < mc->mc_nep; e++) {
-			const struct magic_endpoint *me = &mc->mc_ep[e];
-			magic_ep_text(me, &t);
-			sbuf_printf(b, "\t\tiifname \"%s\" ip daddr %s tcp dport %u drop\n",
-			    mc->mc_pods[i], t.et_ip4, me->me_port);
+			me = nft_row(nr, mc, e, &t, v4, v6);
+			sbuf_printf(b, "\t\tiifname \"%s\" ip daddr %s tcp dport %u %s\n",
+			    mc->mc_pods[i], t.et_ip4, me->me_port, v4);
 			if (magic_ep_pods_v6(mc, me))
-				sbuf_printf(b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %u "
-				    "drop\n", mc->mc_pods[i], t.et_ip6, me->me_port);
+				sbuf_printf(b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %u %s\n",
+				    mc->mc_pods[i], t.et_ip6, me->me_port, v6);
 		}
-	sbuf_printf(b, "\t}\n\tchain block_out {\n\t\ttype filter hook output priority %d; "
-	    "policy accept;\n", MAGIC_PRIO_GUARD);
+	sbuf_printf(b, "\t}\n\tchain %s {\n\t\ttype %s hook output priority %d; "
+	    "policy accept;\n", nr->nr_out, nr->nr_type, nr->nr_prio);
 	for (e = 0; e < mc->mc_nep; e++) {
-		const struct magic_endpoint *me = &mc->mc_ep[e];
-		magic_ep_text(me, &t);
-		sbuf_printf(b, "\t\tip daddr %s tcp dport %u drop\n", t.et_ip4, me->me_port);
-		if (magic_ep_v6(mc, me))
-			sbuf_printf(b, "\t\tip6 daddr %s tcp dport %u drop\n", t.et_ip6, me->me_port);
+		me = nft_row(nr, mc, e, &t, v4, v6);
+		sbuf_printf(b, "\t\tip daddr %s tcp dport %u %s\n", t.et_ip4, me->me_port, v4);
+		/* from this host, a row is sent over IPv6 only to a listener there */
+		if (magic_ep_v6(mc, me) && (!nr->nr_nat || me->me_port6 != 0))
+			sbuf_printf(b, "\t\tip6 daddr %s tcp dport %u %s\n", t.et_ip6,
+			    me->me_port, v6);
 	}
 	sbuf_printf(b, "\t}\n");
 }
@@ -339,41 +376,6 @@ nft_guard(const struct magic_conf *mc, struct sbuf *b)
 	sbuf_printf(b, "\t}\n");
 }
 
-/* pre and out: each row's address and port to its listener. */
-static void
-nft_nat(const struct magic_conf *mc, struct sbuf *b)
-{
-	struct magic_ep_text t;
-	size_t i, e;
-
-	sbuf_printf(b, "\tchain pre {\n\t\ttype nat hook prerouting priority %d; "
-	    "policy accept;\n", MAGIC_PRIO_NAT);
-	for (i = 0; i < mc->mc_npods; i++)
-		for (e = 0; e < mc->mc_nep; e++) {
-			const struct magic_endpoint *me = &mc->mc_ep[e];
-			magic_ep_text(me, &t);
-			sbuf_printf(b, "\t\tiifname \"%s\" ip daddr %s tcp dport %u dnat ip to "
-			    "%s:%u\n", mc->mc_pods[i], t.et_ip4, me->me_port, t.et_to4,
-			    me->me_port4);
-			if (magic_ep_pods_v6(mc, me))
-				sbuf_printf(b, "\t\tiifname \"%s\" ip6 daddr %s tcp dport %u dnat "
-				    "ip6 to [%s]:%u\n", mc->mc_pods[i], t.et_ip6, me->me_port,
-				    t.et_to6, me->me_port6);
-		}
-	sbuf_printf(b, "\t}\n\tchain out {\n\t\ttype nat hook output priority %d; "
-	    "policy accept;\n", MAGIC_PRIO_NAT);
-	for (e = 0; e < mc->mc_nep; e++) {
-		const struct magic_endpoint *me = &mc->mc_ep[e];
-		magic_ep_text(me, &t);
-		sbuf_printf(b, "\t\tip daddr %s tcp dport %u dnat ip to %s:%u\n", t.et_ip4,
-		    me->me_port, t.et_to4, me->me_port4);
-		if (magic_ep_v6(mc, me) && me->me_port6 != 0)
-			sbuf_printf(b, "\t\tip6 daddr %s tcp dport %u dnat ip6 to [%s]:%u\n",
-			    t.et_ip6, me->me_port, t.et_to6, me->me_port6);
-	}
-	sbuf_printf(b, "\t}\n");
-}
-
 size_t
 magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 {
@@ -388,10 +390,10 @@ magicip_nft_rules(const struct magic_conf *mc, int block, char *buf, size_t cap)
 	sbuf_printf(&b, "\tset localnet {\n\t\ttype ifname\n\t\tcomment \"route_localnet turned on "
 	    "by " PROGNAME "\"\n\t}\n");
 	if (block) {
-		nft_block(mc, &b);
+		nft_rows(mc, &nft_block_rows, &b);
 	} else {
 		nft_guard(mc, &b);
-		nft_nat(mc, &b);
+		nft_rows(mc, &nft_nat_rows, &b);
 		if (magic_any_hop(mc)) {
 			sbuf_printf(&b, "\tchain hop {\n\t\ttype filter hook output priority %d; "
 			    "policy accept;\n", MAGIC_PRIO_FILTER);

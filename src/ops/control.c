@@ -42,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -241,13 +242,11 @@ on_client(int fd, uint32_t events, void *arg)
 	}
 	(void)events;
 	for (;;) {
-		n = recv(c->ck_fd, c->ck_in + c->ck_inlen, sizeof(c->ck_in) - c->ck_inlen, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = read_some(c->ck_fd, c->ck_in + c->ck_inlen, sizeof(c->ck_in) - c->ck_inlen);
+		if (n == -1)
 			return;
-		if (n <= 0) {
-			/* EOF before a whole line: nothing to answer */
+		if (n == 0) {
+			/* EOF (or an error) before a whole line: nothing to answer */
 			client_close(c);
 			return;
 		}
@@ -321,36 +320,63 @@ on_listen(int fd, uint32_t events, void *arg)
 }
 
 int
+control_dial(const struct sockaddr_un *sa, int timeout_ms, char *err, size_t errlen)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (timeout_ms != 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", sa->sun_path, strerror(errno));
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* lstat(2) of the socket file: 1 there, 0 nothing there, -1 with err. */
+static int
+control_stat(const char *path, struct stat *sb, char *err, size_t errlen)
+{
+	if (lstat(path, sb) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int
 control_remove_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat sb;
-	int fd, rc;
+	int fd, there;
 
 	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
-	if (lstat(path, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if ((there = control_stat(path, &sb, err, errlen)) != 1)
+		return there;
 	if (!S_ISSOCK(sb.st_mode)) {
 		snprintf(err, errlen, "control socket %s: the file exists and is not a socket",
 		    path);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+	if ((fd = control_dial(&sa, 0, err, errlen)) != -1) {
+		close(fd);
+		snprintf(err, errlen, "control socket %s: another daemon is listening on it",
+		    path);
 		return -1;
 	}
-	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0 || errno != ECONNREFUSED) {
-		snprintf(err, errlen, "control socket %s: %s", path, rc == 0 ?
-		    "another daemon is listening on it" : strerror(errno));
+	if (errno != ECONNREFUSED)
 		return -1;
-	}
 	/* nobody listens: left by a daemon that has stopped */
 	if (unlink(path) == -1 && errno != ENOENT) {
 		snprintf(err, errlen, "control socket %s: removing the stale socket: %s", path,
@@ -399,13 +425,10 @@ int
 control_remove_bound(const char *path, dev_t dev, ino_t ino, char *err, size_t errlen)
 {
 	struct stat sb;
+	int there;
 
-	if (lstat(path, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if ((there = control_stat(path, &sb, err, errlen)) != 1)
+		return there;
 	if (sb.st_dev != dev || sb.st_ino != ino) {
 		snprintf(err, errlen, "control socket %s: another file is there now (another "
 		    "daemon's)", path);
@@ -436,9 +459,7 @@ bind_in(int fd, int dfd)
 	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fchdir(dfd) == -1) {
-		saved = errno;
-		close(cwd);
-		errno = saved;
+		close_keep_errno(cwd);
 		return -1;
 	}
 	old = umask(077);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -106,7 +105,6 @@ exchange(const char *path, const char *line, char *reply, size_t cap, char *err,
     size_t errlen)
 {
 	struct sockaddr_un sa;
-	struct timeval tv = { CONTROL_TIMEOUT_MS / 1000, (CONTROL_TIMEOUT_MS % 1000) * 1000 };
 	size_t len = strlen(line), off = 0, got = 0;
 	ssize_t n;
 	char *lf;
@@ -114,17 +112,12 @@ exchange(const char *path, const char *line, char *reply, size_t cap, char *err,
 
 	if (control_addr(path, &sa, err, errlen) == -1)
 		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		snprintf(err, errlen, "control socket %s: %s%s", path, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ?
-		    " (is `" PROGNAME " serve --control` running?)" : "");
-		close(fd);
+	if ((fd = control_dial(&sa, CONTROL_TIMEOUT_MS, err, errlen)) == -1) {
+		size_t used = strlen(err);
+
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			snprintf(err + used, errlen - used, " (is `" PROGNAME
+			    " serve --control` running?)");
 		return -1;
 	}
 	while (off < len) {

@@ -129,6 +129,19 @@ prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
 	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter by one label: label="names[i]" counts[i] for i from first to n - 1. */
+static void
+prom_by_label(struct sbuf *o, const char *name, const char *help, const char *label,
+    const char *const *names, const uint64_t *counts, size_t first, size_t n)
+{
+	size_t i;
+
+	prom_head(o, name, "counter", help);
+	for (i = first; i < n; i++)
+		sbuf_printf(o, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+		    (unsigned long long)counts[i]);
+}
+
 static void
 metrics_text(struct sbuf *o)
 {
@@ -158,11 +171,9 @@ metrics_text(struct sbuf *o)
 	prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
 	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
 
-	prom_head(o, "gimme_token_rejections_total", "counter",
-	    "Requests refused for their token or token request, by reason.");
-	for (i = 1; i < TR_COUNT; i++)
-		sbuf_printf(o, "gimme_token_rejections_total{reason=\"%s\"} %llu\n", reject_names[i],
-		    (unsigned long long)metrics.m_token_rejects[i]);
+	prom_by_label(o, "gimme_token_rejections_total",
+	    "Requests refused for their token or token request, by reason.", "reason",
+	    reject_names, metrics.m_token_rejects, 1, TR_COUNT);
 
 	memset(&hc, 0, sizeof(hc));
 	if (creds_cb != NULL)
@@ -182,11 +193,9 @@ metrics_text(struct sbuf *o)
 	    "Connections of the metadata listeners open now.");
 	sbuf_printf(o, "gimme_connections_open %zu\n", http_conns_open(&imds_http_service));
 
-	prom_head(o, "gimme_limit_hits_total", "counter",
-	    "Times a limit refused, closed or paused something, by limit.");
-	for (i = 0; i < LIM_COUNT; i++)
-		sbuf_printf(o, "gimme_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
-		    (unsigned long long)metrics.m_limit_hits[i]);
+	prom_by_label(o, "gimme_limit_hits_total",
+	    "Times a limit refused, closed or paused something, by limit.", "limit",
+	    limit_names, metrics.m_limit_hits, 0, LIM_COUNT);
 }
 
 void

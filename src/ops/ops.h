@@ -4,7 +4,8 @@
  *   health.c    /healthz, /readyz, /metrics on their own listener
  *   control.c   the control socket (ctl's server side); the file bound
  *               (control_bound), removed by the sandbox helper at exit
- *               only if still that file (control_remove_bound)
+ *               only if still that file (control_remove_bound); the
+ *               client's connect (control_dial), for ctl and the stale check
  *   ctl.c       `gimme-aws-mini ctl`, its client
  */
 #ifndef OPS_H
@@ -41,6 +42,13 @@ typedef void	(*control_fn)(const char *const *argv, size_t argc, char *reply, si
 struct sockaddr_un;
 /* The socket address of a control socket path (1 to sun_path-1 bytes).  0 / -1 with err. */
 int		 control_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen);
+/*
+ * A stream socket connected to sa, with send and receive timeouts of
+ * timeout_ms when it is not 0: the descriptor, or -1 with err and errno
+ * (ECONNREFUSED: nobody listens there).
+ */
+int		 control_dial(const struct sockaddr_un *sa, int timeout_ms, char *err,
+		    size_t errlen);
 /*
  * Remove the socket file at path if nobody listens there (a daemon that
  * stopped left it).  1 removed, 0 nothing there, -1 with err: a daemon

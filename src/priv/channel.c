@@ -84,24 +84,37 @@ static struct {
 /* The channels: one message, and at most one descriptor              */
 /* ------------------------------------------------------------------ */
 
+/* Room for one descriptor in a message's control data. */
+union fd_cmsg {
+	struct cmsghdr	 hdr;
+	char		 buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* A message of the one buffer iov, with cm as its control data if with_fd. */
+static void
+msg_init(struct msghdr *mh, struct iovec *iov, union fd_cmsg *cm, int with_fd)
+{
+	memset(mh, 0, sizeof(*mh));
+	memset(cm, 0, sizeof(*cm));
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	if (with_fd) {
+		mh->msg_control = cm->buf;
+		mh->msg_controllen = sizeof(cm->buf);
+	}
+}
+
 ssize_t
 sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union fd_cmsg cm;
 	struct iovec iov = { buf, len };
 	struct msghdr mh;
 	struct cmsghdr *c;
 	ssize_t r;
 
 	*fd = -1;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
+	msg_init(&mh, &iov, &cm, 1);
 	do
 		r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
@@ -117,22 +130,14 @@ sbx_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
 int
 sbx_send_fd(int sock, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union fd_cmsg cm;
 	struct iovec iov = { (void *)(uintptr_t)buf, len };
 	struct msghdr mh;
 	struct cmsghdr *c;
 	ssize_t r;
 
-	memset(&mh, 0, sizeof(mh));
-	memset(&cm, 0, sizeof(cm));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	msg_init(&mh, &iov, &cm, fd >= 0);
 	if (fd >= 0) {
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
@@ -148,6 +153,16 @@ sbx_send_fd(int sock, const void *buf, size_t len, int fd)
 /* ------------------------------------------------------------------ */
 /* The daemon's side of the helper                                     */
 /* ------------------------------------------------------------------ */
+
+/* A request of type with the next sequence number (its reply echoes it). */
+static void
+req_init(struct sbx_req *q, uint32_t type, uint32_t arg)
+{
+	memset(q, 0, sizeof(*q));
+	q->q_type = type;
+	q->q_seq = ++sbx.seq;
+	q->q_arg = arg;
+}
 
 /*
  * read_file_capped's opener: the helper opens path if it is one of the
@@ -172,10 +187,7 @@ sandbox_open(const char *path)
 		errno = EACCES;
 		return -1;
 	}
-	memset(&q, 0, sizeof(q));
-	q.q_type = SBX_OPEN;
-	q.q_seq = ++sbx.seq;
-	q.q_arg = (uint32_t)i;
+	req_init(&q, SBX_OPEN, (uint32_t)i);
 	if (sbx_send_fd(sbx.open_fd, &q, sizeof(q), -1) == -1) {
 		log_err("sandbox: asking the helper to open %s: %s", path, strerror(errno));
 		errno = EACCES;
@@ -226,18 +238,26 @@ job_clear(struct sbx_job *j)
 	j->j_used = 0;
 }
 
+/* The job is over: its slot freed first, as done may start another. */
+static void
+job_end(struct sbx_job *j, const struct cred *c, const char *msg)
+{
+	cred_done_fn done = j->j_done;
+	void *darg = j->j_arg;
+
+	job_clear(j);
+	done(darg, c != NULL, c, msg);
+}
+
 static void
 on_job_timeout(void *arg)
 {
 	struct sbx_job *j = arg;
-	cred_done_fn done = j->j_done;
-	void *darg = j->j_arg;
 	char msg[ERRBUF_LEN];
 
 	snprintf(msg, sizeof(msg), "credential_process: no answer from the sandbox helper "
 	    "within %u ms", j->j_timeout_ms + SANDBOX_JOB_GRACE_MS);
-	job_clear(j);
-	done(darg, 0, NULL, msg);
+	job_end(j, NULL, msg);
 }
 
 /* The helper is gone: every run under way fails, and none can start. */
@@ -250,16 +270,10 @@ helper_lost(void)
 	loop_watch_del(&sbx.w);
 	close(sbx.run_fd);
 	sbx.run_fd = -1;
-	for (i = 0; i < SANDBOX_JOBS_MAX; i++) {
-		struct sbx_job *j = &sbx.jobs[i];
-		cred_done_fn done = j->j_done;
-		void *darg = j->j_arg;
-
-		if (!j->j_used)
-			continue;
-		job_clear(j);
-		done(darg, 0, NULL, "credential_process: the sandbox helper exited");
-	}
+	for (i = 0; i < SANDBOX_JOBS_MAX; i++)
+		if (sbx.jobs[i].j_used)
+			job_end(&sbx.jobs[i], NULL,
+			    "credential_process: the sandbox helper exited");
 }
 
 static void
@@ -283,20 +297,12 @@ on_run_reply(int fd, uint32_t events, void *unused)
 			return;
 		}
 		rep.rrp_err[sizeof(rep.rrp_err) - 1] = '\0';
-		for (i = 0; i < SANDBOX_JOBS_MAX; i++) {
-			struct sbx_job *j = &sbx.jobs[i];
-			cred_done_fn done = j->j_done;
-			void *darg = j->j_arg;
-
-			if (!j->j_used || j->j_seq != rep.rrp_seq)
-				continue;
-			job_clear(j);
-			if (rep.rrp_ok)
-				done(darg, 1, &rep.rrp_cred, NULL);
-			else
-				done(darg, 0, NULL, rep.rrp_err);
-			break;
-		}	/* no job: it timed out here already */
+		for (i = 0; i < SANDBOX_JOBS_MAX; i++)
+			if (sbx.jobs[i].j_used && sbx.jobs[i].j_seq == rep.rrp_seq) {
+				job_end(&sbx.jobs[i], rep.rrp_ok ? &rep.rrp_cred : NULL,
+				    rep.rrp_ok ? NULL : rep.rrp_err);
+				break;
+			}	/* no job: it timed out here already */
 		explicit_bzero(&rep, sizeof(rep));
 		if (sbx.run_fd < 0)
 			return;	/* done stopped everything */
@@ -334,10 +340,7 @@ sandbox_credproc_run(const char *profile, const char *cmd, unsigned timeout_ms,
 		    SANDBOX_JOBS_MAX);
 		return -1;
 	}
-	memset(&q, 0, sizeof(q));
-	q.q_type = SBX_RUN;
-	q.q_seq = ++sbx.seq;
-	q.q_arg = timeout_ms;
+	req_init(&q, SBX_RUN, timeout_ms);
 	snprintf(q.q_profile, sizeof(q.q_profile), "%s", profile);
 	if (send(sbx.run_fd, &q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
 		snprintf(err, errlen, "credential_process: asking the sandbox helper: %s",
@@ -440,8 +443,7 @@ fail:
 	if (sbx.pid > 0) {
 		/* it may be stuck before its loop: end it, then reap it */
 		kill(sbx.pid, SIGKILL);
-		while (waitpid(sbx.pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		spawn_reap(sbx.pid, NULL);
 		sbx.pid = -1;
 	}
 	return -1;

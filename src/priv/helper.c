@@ -333,15 +333,8 @@ helper_drop(char *err, size_t errlen)
 		hl.keep = hl.keep_exit = 0;
 	}
 	/* CAP_DAC_READ_SEARCH permitted only: raised for a fixed slot's open (helper_dac) */
-	if (sbx_caps_set(0, hl.keep | hl.keep_exit, 0) == -1) {
-		snprintf(err, errlen, "capset: %s", strerror(errno));
+	if (sbx_caps_settle(0, hl.keep | hl.keep_exit, 0, err, errlen) == -1)
 		return -1;
-	}
-	/* EINVAL before Linux 4.3, which has no ambient set */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 && errno != EINVAL) {
-		snprintf(err, errlen, "PR_CAP_AMBIENT_CLEAR_ALL: %s", strerror(errno));
-		return -1;
-	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return -1;

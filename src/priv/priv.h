@@ -163,6 +163,9 @@ int		 sbx_helper_start(const struct sandbox_cfg *sc, int switching, char *desc,
 /* sandbox.c: capability sets as 64-bit masks (bit N: capability N). */
 int		 sbx_caps_get(uint64_t *eff, uint64_t *prm);	/* 0 / -1 */
 int		 sbx_caps_set(uint64_t eff, uint64_t prm, uint64_t inh);	/* 0 / -1 */
+/* sbx_caps_set, then the ambient set cleared.  0 / -1 with err. */
+int		 sbx_caps_settle(uint64_t eff, uint64_t prm, uint64_t inh, char *err,
+		    size_t errlen);
 int		 sbx_bounding_drop(uint64_t keep);	/* 0 / -1 (errno) */
 /*
  * As root: become uid/gid for good, no supplementary groups, keeping the

@@ -103,6 +103,21 @@ sbx_caps_set(uint64_t eff, uint64_t prm, uint64_t inh)
 }
 
 int
+sbx_caps_settle(uint64_t eff, uint64_t prm, uint64_t inh, char *err, size_t errlen)
+{
+	if (sbx_caps_set(eff, prm, inh) == -1) {
+		snprintf(err, errlen, "capset: %s", strerror(errno));
+		return -1;
+	}
+	/* EINVAL before Linux 4.3, which has no ambient set to clear */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 && errno != EINVAL) {
+		snprintf(err, errlen, "PR_CAP_AMBIENT_CLEAR_ALL: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 sbx_bounding_drop(uint64_t keep)
 {
 	int c;
@@ -174,15 +189,8 @@ drop_privileges(uint64_t keep, uint64_t ambient, int *switched, char *err, size_
 		*switched = 1;
 	}
 	ambient &= keep;
-	if (sbx_caps_set(keep, keep, ambient) == -1) {
-		snprintf(err, errlen, "capset: %s", strerror(errno));
+	if (sbx_caps_settle(keep, keep, ambient, err, errlen) == -1)
 		return -1;
-	}
-	/* EINVAL before Linux 4.3, which has no ambient set to clear */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 && errno != EINVAL) {
-		snprintf(err, errlen, "PR_CAP_AMBIENT_CLEAR_ALL: %s", strerror(errno));
-		return -1;
-	}
 	/* what programs we exec keep (the iptables commands), despite no_new_privs */
 	for (int c = 0; c < SANDBOX_CAP_BITS; c++)
 		if ((ambient & (1ULL << c)) &&
