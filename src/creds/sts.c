@@ -397,15 +397,6 @@ fail:
 	return -1;
 }
 
-/* curl_easy_setopt, or leave through fail: with the option's name in err. */
-#define STS_SETOPT(h, opt, val) do {					\
-	if ((cc = curl_easy_setopt((h), (opt), (val))) != CURLE_OK) {	\
-		snprintf(err, errlen, "STS: %s: %s", #opt,		\
-		    curl_easy_strerror(cc));				\
-		goto fail;						\
-	}								\
-} while (0)
-
 int
 sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_result *r,
     const char *err), void *arg, char *err, size_t errlen)
@@ -458,17 +449,17 @@ sts_call(const struct sts_req *rq, void (*done)(void *arg, const struct sts_resu
 
 	if (httpc_xfer_init(&j->j_x, STS_RESP_MAX, sts_finish, j, err, errlen) == -1)
 		goto fail;
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_URL, sts.endpoint);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_PROTOCOLS_STR, sts.scheme);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_POST, 1L);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_POSTFIELDS, j->j_form.sb_p);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_POSTFIELDSIZE, (long)j->j_form.sb_len);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_HTTPHEADER, j->j_headers);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_AWS_SIGV4, sts.sigv4);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_USERNAME, b->cr_akid);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_PASSWORD, b->cr_secret);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_TIMEOUT_MS, (long)STS_TIMEOUT_MS);
-	STS_SETOPT(j->j_x.hx_easy, CURLOPT_CONNECTTIMEOUT_MS, (long)STS_CONNECT_TIMEOUT_MS);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_URL, sts.endpoint);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_PROTOCOLS_STR, sts.scheme);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_POST, 1L);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_POSTFIELDS, j->j_form.sb_p);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_POSTFIELDSIZE, (long)j->j_form.sb_len);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_HTTPHEADER, j->j_headers);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_AWS_SIGV4, sts.sigv4);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_USERNAME, b->cr_akid);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_PASSWORD, b->cr_secret);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_TIMEOUT_MS, (long)STS_TIMEOUT_MS);
+	HTTPC_SETOPT("STS", j->j_x.hx_easy, CURLOPT_CONNECTTIMEOUT_MS, (long)STS_CONNECT_TIMEOUT_MS);
 	if (sts.ca_bundle[0] != '\0') {
 		/*
 		 * Read here, as a blob, rather than named with CURLOPT_CAINFO:
@@ -513,8 +504,6 @@ fail:
 	sts_job_free(j);	/* not linked yet: only frees */
 	return -1;
 }
-
-#undef STS_SETOPT
 
 void
 sts_cleanup(void)

@@ -200,12 +200,12 @@ httpc_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socket
 	/* loop_watch_add only adds: changing the events is a delete and an add */
 	loop_watch_del(&ss->hs_watch);
 	ss->hs_events = 0;
-	if (loop_watch_add(&ss->hs_watch, s, events, httpc_on_sock, ss) == -1) {
-		log_err("libcurl: watching socket %d: %s", (int)s, strerror(errno));
-		return -1;
+	if (loop_watch_add(&ss->hs_watch, s, events, httpc_on_sock, ss) == 0) {
+		ss->hs_events = events;
+		return 0;
 	}
-	ss->hs_events = events;
-	return 0;
+	log_err("libcurl: watching socket %d: %s", (int)s, strerror(errno));
+	return -1;
 }
 
 /* CURLMOPT_TIMERFUNCTION: one timer; -1 cancels it. */
@@ -312,15 +312,6 @@ httpc_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* curl_easy_setopt, or leave through fail: with the option's name in err. */
-#define HX_SETOPT(opt, val) do {					\
-	if ((cc = curl_easy_setopt(x->hx_easy, (opt), (val))) != CURLE_OK) {	\
-		snprintf(err, errlen, "libcurl: %s: %s", #opt,		\
-		    curl_easy_strerror(cc));				\
-		goto fail;						\
-	}								\
-} while (0)
-
 int
 httpc_xfer_init(struct httpc_xfer *x, size_t body_max, void (*done)(void *arg, CURLcode cc),
     void *arg, char *err, size_t errlen)
@@ -339,22 +330,20 @@ httpc_xfer_init(struct httpc_xfer *x, size_t body_max, void (*done)(void *arg, C
 		snprintf(err, errlen, "libcurl: out of memory");
 		return -1;
 	}
-	HX_SETOPT(CURLOPT_PRIVATE, (void *)x);
-	HX_SETOPT(CURLOPT_ERRORBUFFER, x->hx_curlerr);
-	HX_SETOPT(CURLOPT_NOSIGNAL, 1L);
-	HX_SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	HX_SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	HX_SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	HX_SETOPT(CURLOPT_USERAGENT, hc.useragent);
-	HX_SETOPT(CURLOPT_WRITEFUNCTION, httpc_write_cb);
-	HX_SETOPT(CURLOPT_WRITEDATA, (void *)x);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_PRIVATE, (void *)x);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_ERRORBUFFER, x->hx_curlerr);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_NOSIGNAL, 1L);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_FOLLOWLOCATION, 0L);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_USERAGENT, hc.useragent);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEFUNCTION, httpc_write_cb);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEDATA, (void *)x);
 	return 0;
 fail:
 	httpc_xfer_free(x);
 	return -1;
 }
-
-#undef HX_SETOPT
 
 int
 httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
@@ -381,10 +370,10 @@ void
 httpc_xfer_free(struct httpc_xfer *x)
 {
 	httpc_xfer_stop(x);
+	sbuf_free(&x->hx_body);
 	if (x->hx_easy != NULL)
 		curl_easy_cleanup(x->hx_easy);
 	x->hx_easy = NULL;
-	sbuf_free(&x->hx_body);
 }
 
 long

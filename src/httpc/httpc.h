@@ -125,6 +125,18 @@ struct httpc_xfer {
 	void		*hx_arg;
 };
 
+/*
+ * curl_easy_setopt, or leave through the caller's fail: label with
+ * "WHO: CURLOPT_NAME: why" in err (the caller has CURLcode cc, err, errlen).
+ */
+#define HTTPC_SETOPT(who, h, opt, val) do {				\
+	if ((cc = curl_easy_setopt((h), (opt), (val))) != CURLE_OK) {	\
+		snprintf(err, errlen, "%s: %s: %s", (who), #opt,	\
+		    curl_easy_strerror(cc));				\
+		goto fail;						\
+	}								\
+} while (0)
+
 /* Load libcurl (once), curl_global_init and the multi handle on the loop (first user).  0 / -1 with err. */
 int		 httpc_open(char *err, size_t errlen);
 /* One user less; the last one tears it down (its transfers must be stopped first). */
