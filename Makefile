@@ -13,7 +13,7 @@
 
 PROG	 = gimme-aws-mini
 CC	?= cc
-PKGS	 = openssl jansson expat
+PKGS	 = openssl jansson expat yaml-0.1
 # libcurl: its headers only; httpc/curl.c loads the library with dlopen on first use
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 SANITIZE ?=
