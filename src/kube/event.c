@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "kube/kube.h"
+#include "kube/internal.h"
 
 #define ANN_ROLE		"iam.amazonaws.com/role"
 #define ANN_EXTERNAL_ID		"iam.amazonaws.com/external-id"
@@ -382,6 +382,20 @@ kube_list_parse(const char *body, size_t n, enum kube_kind kind, struct kube_lis
 out:
 	json_decref(j);
 	return rc;
+}
+
+void
+kube_status_message(const char *body, size_t n, char *out, size_t cap)
+{
+	json_t *j, *m;
+
+	out[0] = '\0';
+	if ((j = json_loadb(body, n, 0, NULL)) == NULL)
+		return;
+	m = json_object_get(j, "message");
+	if (json_is_string(m))
+		text_clean(out, cap, json_string_value(m), strlen(json_string_value(m)));
+	json_decref(j);
 }
 
 /* ---- TokenReview ---------------------------------------------------------- */

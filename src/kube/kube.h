@@ -25,12 +25,17 @@
  *   verb.c      `gimme-aws-mini kube-watch`: one line per event (never a
  *               secret), for tests and for users checking access
  *
+ *   internal.h  what client.c shares with reflector.c and event.c (requests)
+ *
  * Lifecycle, for the daemon: loop_init; kube_config_find; kube_client_new
- * (takes the config); kube_reflector_start per resource; ... ;
- * kube_reflector_stop each; kube_client_free.  Callbacks run from the loop
- * only, never from inside a kube_* call, and may call any kube_* function
- * except kube_client_free (and kube_reflector_stop of their own reflector,
- * which is allowed: nothing of it is touched after the callback returns).
+ * (takes the config); kube_reflector_start per resource; loop; ...;
+ * kube_reflector_stop each; kube_client_free.  Every callback runs from
+ * the loop, never from inside the kube_* call that asked for it.  A
+ * reflector's callbacks run while its watch stream is read (inside
+ * libcurl's write callback): there they may read anything and start
+ * one-shot calls (kube_get_serviceaccount, kube_token_review: those start
+ * from a loop timer), but must not cancel a call, stop a reflector or free
+ * the client.  A one-shot call's done may do anything but free the client.
  */
 #ifndef KUBE_H
 #define KUBE_H
