@@ -16,7 +16,7 @@ build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-
 image="podman debootstrap"
 test="libcmocka-dev clang libclang-rt-14-dev python3 python3-botocore python3-boto3
       awscli cloud-init amazon-ec2-utils curl openssl iproute2 nftables iptables
-      procps python3-yaml strace libcap2-bin $image"
+      procps python3-yaml python3-kubernetes strace libcap2-bin $image"
 bench="wrk nginx-light"
 
 case "${1:-build}" in
