@@ -87,15 +87,15 @@ jobj(const json_t *obj, const char *key)
 
 /* The identity every object has: metadata.name, .namespace (when namespaced), .uid, .resourceVersion. */
 static int
-jmeta(const json_t *md, int namespaced, char *ns, size_t nscap, char *name, size_t namecap,
-    char *uid, char *rv, char *err, size_t errlen)
+jmeta(const json_t *md, int namespaced, size_t namecap, struct kube_meta *m, char *err,
+    size_t errlen)
 {
-	if (jstr(md, "name", name, namecap, "metadata.name", 1, err, errlen) == -1 ||
-	    (namespaced && jstr(md, "namespace", ns, nscap, "metadata.namespace", 1, err,
-	    errlen) == -1) ||
-	    jstr(md, "uid", uid, KUBE_UID_MAX + 1, "metadata.uid", 0, err, errlen) == -1 ||
-	    jstr(md, "resourceVersion", rv, KUBE_RV_MAX + 1, "metadata.resourceVersion", 0, err,
-	    errlen) == -1)
+	if (jstr(md, "name", m->km_name, namecap, "metadata.name", 1, err, errlen) == -1 ||
+	    (namespaced && jstr(md, "namespace", m->km_namespace, sizeof(m->km_namespace),
+	    "metadata.namespace", 1, err, errlen) == -1) ||
+	    jstr(md, "uid", m->km_uid, sizeof(m->km_uid), "metadata.uid", 0, err, errlen) == -1 ||
+	    jstr(md, "resourceVersion", m->km_rv, sizeof(m->km_rv), "metadata.resourceVersion", 0,
+	    err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -189,6 +189,16 @@ ns_rule(const json_t *ann, const char *key, int *has, char *dst, size_t cap, cha
 	return jstr(ann, key, dst, cap, what, 0, err, errlen);
 }
 
+struct kube_meta *
+kube_object_meta(struct kube_object *o)
+{
+	if (o->ob_kind == KUBE_NAMESPACE)
+		return &o->ob_ns.kn_meta;
+	if (o->ob_kind == KUBE_SERVICEACCOUNT)
+		return &o->ob_sa.ks_meta;
+	return &o->ob_pod.kp_meta;
+}
+
 int
 kube_object_from_json(const struct json_t *j, enum kube_kind kind, struct kube_object *o,
     char *err, size_t errlen)
@@ -204,16 +214,13 @@ kube_object_from_json(const struct json_t *j, enum kube_kind kind, struct kube_o
 	}
 	switch (kind) {
 	case KUBE_POD:
-		if (jmeta(md, 1, o->ob_pod.kp_namespace, sizeof(o->ob_pod.kp_namespace),
-		    o->ob_pod.kp_name, sizeof(o->ob_pod.kp_name), o->ob_pod.kp_uid,
-		    o->ob_pod.kp_rv, err, errlen) == -1)
+		if (jmeta(md, 1, KUBE_NAME_MAX + 1, &o->ob_pod.kp_meta, err, errlen) == -1)
 			break;
 		o->ob_partial = 1;	/* the identity is known from here on */
 		rc = pod_parse(j, &o->ob_pod, err, errlen);
 		break;
 	case KUBE_NAMESPACE:
-		if (jmeta(md, 0, NULL, 0, o->ob_ns.kn_name, sizeof(o->ob_ns.kn_name),
-		    o->ob_ns.kn_uid, o->ob_ns.kn_rv, err, errlen) == -1)
+		if (jmeta(md, 0, KUBE_NAMESPACE_MAX + 1, &o->ob_ns.kn_meta, err, errlen) == -1)
 			break;
 		o->ob_partial = 1;
 		rc = ns_rule(ann, ANN_ALLOWED_ROLES, &o->ob_ns.kn_has_allowed,
@@ -223,9 +230,7 @@ kube_object_from_json(const struct json_t *j, enum kube_kind kind, struct kube_o
 			    o->ob_ns.kn_permitted, sizeof(o->ob_ns.kn_permitted), err, errlen);
 		break;
 	case KUBE_SERVICEACCOUNT:
-		if (jmeta(md, 1, o->ob_sa.ks_namespace, sizeof(o->ob_sa.ks_namespace),
-		    o->ob_sa.ks_name, sizeof(o->ob_sa.ks_name), o->ob_sa.ks_uid,
-		    o->ob_sa.ks_rv, err, errlen) == -1)
+		if (jmeta(md, 1, KUBE_NAME_MAX + 1, &o->ob_sa.ks_meta, err, errlen) == -1)
 			break;
 		o->ob_partial = 1;
 		rc = jstr(ann, ANN_IRSA_ROLE, o->ob_sa.ks_role_arn, sizeof(o->ob_sa.ks_role_arn),
@@ -254,6 +259,14 @@ kind_ok(const json_t *j, enum kube_kind kind, const char *suffix)
 		return 1;
 	snprintf(want, sizeof(want), "%s%s", kind_names[kind], suffix);
 	return json_is_string(k) && strcmp(json_string_value(k), want) == 0;
+}
+
+/* Release j, return rc: the common end of the parsers. */
+static int
+jdone(json_t *j, int rc)
+{
+	json_decref(j);
+	return rc;
 }
 
 /* json_loadb with its message put in err.  NULL on failure. */
@@ -334,8 +347,7 @@ kube_event_parse(const char *line, size_t n, enum kube_kind kind, struct kube_ev
 	else
 		rc = kube_object_from_json(obj, kind, &ev->ev_obj, err, errlen);
 out:
-	json_decref(j);
-	return rc;
+	return jdone(j, rc);
 }
 
 int
@@ -380,8 +392,7 @@ kube_list_parse(const char *body, size_t n, enum kube_kind kind, struct kube_lis
 	free(o);
 	rc = KUBE_PARSE_OK;
 out:
-	json_decref(j);
-	return rc;
+	return jdone(j, rc);
 }
 
 void
@@ -491,8 +502,7 @@ kube_review_parse(const char *body, size_t n, const char *audience, struct kube_
 			r->kr_audience_ok = 1;
 	rc = 0;
 out:
-	json_decref(j);
-	return rc;
+	return jdone(j, rc);
 }
 
 /* ---- lines ---------------------------------------------------------------- */

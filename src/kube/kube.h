@@ -146,12 +146,17 @@ void		 kube_config_free(struct kube_config *kc);
 
 enum kube_kind { KUBE_POD, KUBE_NAMESPACE, KUBE_SERVICEACCOUNT };
 
+/* Every object's identity: metadata.namespace ("" for namespaces), .name, .uid, .resourceVersion. */
+struct kube_meta {
+	char		 km_namespace[KUBE_NAMESPACE_MAX + 1];
+	char		 km_name[KUBE_NAME_MAX + 1];
+	char		 km_uid[KUBE_UID_MAX + 1];
+	char		 km_rv[KUBE_RV_MAX + 1];
+};
+
 /* The fields of a Pod the feature uses ("" when absent). */
 struct kube_pod {
-	char		 kp_namespace[KUBE_NAMESPACE_MAX + 1];
-	char		 kp_name[KUBE_NAME_MAX + 1];
-	char		 kp_uid[KUBE_UID_MAX + 1];
-	char		 kp_rv[KUBE_RV_MAX + 1];
+	struct kube_meta kp_meta;
 	char		 kp_node[KUBE_NAME_MAX + 1];	/* spec.nodeName */
 	char		 kp_sa[KUBE_NAME_MAX + 1];	/* spec.serviceAccountName */
 	int		 kp_host_network;	/* spec.hostNetwork */
@@ -164,11 +169,9 @@ struct kube_pod {
 	int		 kp_deleting;	/* metadata.deletionTimestamp is set */
 };
 
-/* The fields of a Namespace. */
+/* The fields of a Namespace (its name is at most KUBE_NAMESPACE_MAX bytes). */
 struct kube_namespace {
-	char		 kn_name[KUBE_NAMESPACE_MAX + 1];
-	char		 kn_uid[KUBE_UID_MAX + 1];
-	char		 kn_rv[KUBE_RV_MAX + 1];
+	struct kube_meta kn_meta;
 	int		 kn_has_allowed;	/* iam.amazonaws.com/allowed-roles present */
 	char		 kn_allowed_roles[KUBE_NS_RULE_MAX + 1];	/* raw: a JSON array of globs */
 	int		 kn_has_permitted;	/* iam.amazonaws.com/permitted present */
@@ -177,17 +180,14 @@ struct kube_namespace {
 
 /* The fields of a ServiceAccount. */
 struct kube_sa {
-	char		 ks_namespace[KUBE_NAMESPACE_MAX + 1];
-	char		 ks_name[KUBE_NAME_MAX + 1];
-	char		 ks_uid[KUBE_UID_MAX + 1];
-	char		 ks_rv[KUBE_RV_MAX + 1];
+	struct kube_meta ks_meta;
 	char		 ks_role_arn[KUBE_ARN_MAX + 1];	/* eks.amazonaws.com/role-arn */
 };
 
 /*
- * One object of a reflector's kind.  Identity fields (namespace, name,
- * uid) are always set; a deletion found by a relist (the object vanished
- * while no watch ran) carries only those, with ob_partial 1.
+ * One object of a reflector's kind.  Its identity (kube_meta: namespace,
+ * name, uid) is always set; a deletion found by a relist (the object
+ * vanished while no watch ran) carries only that, with ob_partial 1.
  */
 struct kube_object {
 	enum kube_kind	 ob_kind;
@@ -198,6 +198,9 @@ struct kube_object {
 		struct kube_sa		 ob_sa;
 	};
 };
+
+/* o's identity (whatever its kind). */
+struct kube_meta *kube_object_meta(struct kube_object *o);
 
 enum kube_event_type {
 	KUBE_EV_ADDED, KUBE_EV_MODIFIED, KUBE_EV_DELETED, KUBE_EV_BOOKMARK, KUBE_EV_ERROR
@@ -359,6 +362,8 @@ struct kube_stats {
 struct kube_reflector_spec {
 	enum kube_kind	 rs_kind;
 	const char	*rs_field_selector;	/* e.g. "spec.nodeName=NODE"; NULL: none (copied) */
+	long		 rs_watch_timeout_s;	/* a watch's timeoutSeconds; 0: drawn in
+					   [KUBE_WATCH_TIMEOUT_MIN_S, MAX_S) each time (tests set it) */
 	const struct kube_reflector_ops *rs_ops;
 	void		*rs_arg;
 };

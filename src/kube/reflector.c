@@ -63,6 +63,7 @@ struct kube_reflector {
 	struct kube_client *r_c;
 	enum kube_kind	 r_kind;
 	char		 r_selector[KUBE_SELECTOR_MAX + 1];
+	long		 r_watch_timeout_s;	/* 0: drawn each time */
 	const struct kube_reflector_ops *r_ops;
 	void		*r_arg;
 	struct kube_req	 r_rq;
@@ -152,30 +153,16 @@ store_free(struct store *st)
 
 /* ---- objects -------------------------------------------------------------- */
 
-/* The identity of o: namespace ("" for namespaces), name, uid. */
-static void
-obj_identity(struct kube_object *o, char **ns, char **name, char **uid)
-{
-	if (o->ob_kind == KUBE_NAMESPACE) {
-		*ns = NULL, *name = o->ob_ns.kn_name, *uid = o->ob_ns.kn_uid;
-	} else if (o->ob_kind == KUBE_SERVICEACCOUNT) {
-		*ns = o->ob_sa.ks_namespace, *name = o->ob_sa.ks_name, *uid = o->ob_sa.ks_uid;
-	} else {
-		*ns = o->ob_pod.kp_namespace, *name = o->ob_pod.kp_name, *uid = o->ob_pod.kp_uid;
-	}
-}
-
 /* "ns/name" or "name" into key[STORE_KEY_MAX + 1]. */
 static void
 obj_key(struct kube_object *o, char *key)
 {
-	char *ns, *name, *uid;
+	const struct kube_meta *m = kube_object_meta(o);
 
-	obj_identity(o, &ns, &name, &uid);
-	if (ns != NULL)
-		snprintf(key, STORE_KEY_MAX + 1, "%s/%s", ns, name);
+	if (o->ob_kind != KUBE_NAMESPACE)
+		snprintf(key, STORE_KEY_MAX + 1, "%s/%s", m->km_namespace, m->km_name);
 	else
-		snprintf(key, STORE_KEY_MAX + 1, "%s", name);
+		snprintf(key, STORE_KEY_MAX + 1, "%s", m->km_name);
 }
 
 /* Report e deleted (identity only) and drop it. */
@@ -184,7 +171,7 @@ refl_forget(struct kube_reflector *r, struct store_ent **pp)
 {
 	struct store_ent *e = *pp;
 	struct kube_object *o = &r->r_ev.ev_obj;
-	char *ns, *name, *uid;
+	struct kube_meta *m;
 	const char *slash;
 
 	*pp = e->se_next;
@@ -192,14 +179,15 @@ refl_forget(struct kube_reflector *r, struct store_ent **pp)
 	memset(o, 0, sizeof(*o));
 	o->ob_kind = r->r_kind;
 	o->ob_partial = 1;
-	obj_identity(o, &ns, &name, &uid);
+	m = kube_object_meta(o);
 	slash = r->r_kind == KUBE_NAMESPACE ? NULL : strchr(e->se_key, '/');
 	if (slash != NULL) {
-		snprintf(ns, KUBE_NAMESPACE_MAX + 1, "%.*s", (int)(slash - e->se_key), e->se_key);
-		snprintf(name, KUBE_NAME_MAX + 1, "%s", slash + 1);
+		snprintf(m->km_namespace, sizeof(m->km_namespace), "%.*s",
+		    (int)(slash - e->se_key), e->se_key);
+		snprintf(m->km_name, sizeof(m->km_name), "%s", slash + 1);
 	} else
-		snprintf(name, KUBE_NAME_MAX + 1, "%s", e->se_key);
-	snprintf(uid, KUBE_UID_MAX + 1, "%s", e->se_uid);
+		snprintf(m->km_name, sizeof(m->km_name), "%s", e->se_key);
+	snprintf(m->km_uid, sizeof(m->km_uid), "%s", e->se_uid);
 	free(e);
 	r->r_ops->ro_delete(r->r_arg, o);
 }
@@ -208,12 +196,12 @@ refl_forget(struct kube_reflector *r, struct store_ent **pp)
 static void
 refl_upsert(struct kube_reflector *r, struct kube_object *o)
 {
-	char key[STORE_KEY_MAX + 1], *ns, *name, *uid;
+	char key[STORE_KEY_MAX + 1];
+	const char *uid = kube_object_meta(o)->km_uid;
 	struct store_ent **pp, *e;
 	size_t klen;
 
 	obj_key(o, key);
-	obj_identity(o, &ns, &name, &uid);
 	if (r->r_store.st_nb == 0 || r->r_store.st_n >= r->r_store.st_nb * 2)
 		store_grow(&r->r_store);
 	if (r->r_store.st_nb == 0) {
@@ -496,7 +484,8 @@ refl_step(void *arg)
 	struct kube_reflector *r = arg;
 	struct sbuf p = SBUF_GROWN(REFLECTOR_PATH_MAX);
 	char err[ERRBUF_LEN];
-	long timeout_s = KUBE_WATCH_TIMEOUT_MIN_S +
+	long timeout_s = r->r_watch_timeout_s > 0 ? r->r_watch_timeout_s :
+	    KUBE_WATCH_TIMEOUT_MIN_S +
 	    (long)(rnd32() % (KUBE_WATCH_TIMEOUT_MAX_S - KUBE_WATCH_TIMEOUT_MIN_S));
 	int watch;
 
@@ -545,9 +534,11 @@ kube_reflector_start(struct kube_client *c, const struct kube_reflector_spec *sp
 		errf(err, errlen, "kube: reflector: a kind and three callbacks are needed");
 		return -1;
 	}
-	if (spec->rs_field_selector != NULL &&
-	    strlen(spec->rs_field_selector) > KUBE_SELECTOR_MAX) {
-		errf(err, errlen, "kube: field selector over %d bytes", KUBE_SELECTOR_MAX);
+	if ((spec->rs_field_selector != NULL &&
+	    strlen(spec->rs_field_selector) > KUBE_SELECTOR_MAX) ||
+	    spec->rs_watch_timeout_s < 0 || spec->rs_watch_timeout_s > KUBE_WATCH_TIMEOUT_MAX_S) {
+		errf(err, errlen, "kube: field selector over %d bytes, or a watch timeout out of "
+		    "0..%d s", KUBE_SELECTOR_MAX, KUBE_WATCH_TIMEOUT_MAX_S);
 		return -1;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -558,6 +549,7 @@ kube_reflector_start(struct kube_client *c, const struct kube_reflector_spec *sp
 	r->r_kind = spec->rs_kind;
 	if (spec->rs_field_selector != NULL)
 		snprintf(r->r_selector, sizeof(r->r_selector), "%s", spec->rs_field_selector);
+	r->r_watch_timeout_s = spec->rs_watch_timeout_s;
 	r->r_ops = spec->rs_ops;
 	r->r_arg = spec->rs_arg;
 	kube_lines_init(&r->r_lines, KUBE_LINE_MAX);

@@ -21,6 +21,7 @@
 static const char usage_kube[] =
 "usage: " PROGNAME " kube-watch [--kubeconfig FILE] [--context NAME] [--sa-dir DIR]\n"
 "           [--node NODE] [--resource pods|namespaces|serviceaccounts]...\n"
+"           [--watch-timeout SECONDS]\n"
 "       " PROGNAME " kube-watch [...] --get-serviceaccount NAMESPACE/NAME\n"
 "       " PROGNAME " kube-watch [...] --token-review TOKEN-FILE --audience AUDIENCE\n"
 "\n"
@@ -28,6 +29,7 @@ static const char usage_kube[] =
 "KUBECONFIG, else in a pod the service account, else ~/.kube/config) and list\n"
 "then watch the resources (default: pods; pods of --node only when given),\n"
 "printing one line per change until SIGTERM or SIGINT; or make one call.\n"
+"--watch-timeout: each watch's timeoutSeconds (default: drawn in 300..600).\n"
 "No token or key is ever printed.\n"
 "\n"
 "exit status: 0 done (a review: authenticated for the audience), 1 the call\n"
@@ -49,7 +51,7 @@ print_object(const char *what, const struct kube_object *o)
 	case KUBE_POD:
 		printf("%s pod %s/%s uid=%s rv=%s node=%s sa=%s phase=%s host-network=%d "
 		    "ips=%s%s%s role=%s external-id=%s deleting=%d partial=%d\n", what,
-		    p->kp_namespace, p->kp_name, dash(p->kp_uid), dash(p->kp_rv),
+		    p->kp_meta.km_namespace, p->kp_meta.km_name, dash(p->kp_meta.km_uid), dash(p->kp_meta.km_rv),
 		    dash(p->kp_node), dash(p->kp_sa), dash(p->kp_phase), p->kp_host_network,
 		    p->kp_nips > 0 ? p->kp_ips[0] : "-", p->kp_nips > 1 ? "," : "",
 		    p->kp_nips > 1 ? p->kp_ips[1] : "", dash(p->kp_role),
@@ -57,14 +59,14 @@ print_object(const char *what, const struct kube_object *o)
 		break;
 	case KUBE_NAMESPACE:
 		printf("%s namespace %s uid=%s rv=%s allowed-roles=%s permitted=%s partial=%d\n",
-		    what, o->ob_ns.kn_name, dash(o->ob_ns.kn_uid), dash(o->ob_ns.kn_rv),
+		    what, o->ob_ns.kn_meta.km_name, dash(o->ob_ns.kn_meta.km_uid), dash(o->ob_ns.kn_meta.km_rv),
 		    o->ob_ns.kn_has_allowed ? o->ob_ns.kn_allowed_roles : "-",
 		    o->ob_ns.kn_has_permitted ? o->ob_ns.kn_permitted : "-", o->ob_partial);
 		break;
 	case KUBE_SERVICEACCOUNT:
 		printf("%s serviceaccount %s/%s uid=%s rv=%s role-arn=%s partial=%d\n", what,
-		    o->ob_sa.ks_namespace, o->ob_sa.ks_name, dash(o->ob_sa.ks_uid),
-		    dash(o->ob_sa.ks_rv), dash(o->ob_sa.ks_role_arn), o->ob_partial);
+		    o->ob_sa.ks_meta.km_namespace, o->ob_sa.ks_meta.km_name, dash(o->ob_sa.ks_meta.km_uid),
+		    dash(o->ob_sa.ks_meta.km_rv), dash(o->ob_sa.ks_role_arn), o->ob_partial);
 		break;
 	}
 	fflush(stdout);
@@ -213,6 +215,7 @@ kube_watch_main(int argc, char **argv)
 		{ "get-serviceaccount", required_argument, NULL, 'g' },
 		{ "token-review", required_argument, NULL, 't' },
 		{ "audience", required_argument, NULL, 'a' },
+		{ "watch-timeout", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -223,6 +226,7 @@ kube_watch_main(int argc, char **argv)
 	struct kube_reflector_spec spec;
 	struct kube_config kc;
 	struct kube_client *c = NULL;
+	unsigned long wt = 0;
 	int ch, rc = 1;
 	size_t i;
 
@@ -236,6 +240,14 @@ kube_watch_main(int argc, char **argv)
 		case 'g': get_sa = optarg; break;
 		case 't': review = optarg; break;
 		case 'a': audience = optarg; break;
+		case 'w':
+			if (parse_uint_bounded(optarg, strlen(optarg), KUBE_WATCH_TIMEOUT_MAX_S,
+			    &wt) != 0 || wt == 0) {
+				fprintf(stderr, "%s: --watch-timeout 1..%d\n", PROGNAME,
+				    KUBE_WATCH_TIMEOUT_MAX_S);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'r':
 			if (nrefl == VERB_RESOURCES_MAX || parse_kind(optarg, &refl_kind[nrefl]) == -1) {
 				fprintf(stderr, "%s: --resource pods|namespaces|serviceaccounts, "
@@ -285,6 +297,7 @@ kube_watch_main(int argc, char **argv)
 			snprintf(selector, sizeof(selector), "spec.nodeName=%s", node);
 			spec.rs_field_selector = selector;
 		}
+		spec.rs_watch_timeout_s = (long)wt;
 		spec.rs_ops = &ops;
 		spec.rs_arg = &refl_kind[i];
 		if (kube_reflector_start(c, &spec, &refl[i], err, sizeof(err)) == -1) {
