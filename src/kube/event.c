@@ -276,7 +276,7 @@ jload(const char *p, size_t n, const char *what, char *err, size_t errlen)
 	json_error_t je;
 	json_t *j;
 
-	if ((j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je)) == NULL)
+	if ((j = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je)) == NULL)
 		errf(err, errlen, "%s is not JSON: %s (column %d)", what, je.text, je.column);
 	else if (!json_is_object(j)) {
 		errf(err, errlen, "%s is not a JSON object", what);
