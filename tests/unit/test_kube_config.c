@@ -238,10 +238,38 @@ test_tokens(void **state)
 	kube_config_free(&kc);
 }
 
+/* Refusals in the one-context file: its cluster's extra lines, its user's lines, the message. */
+static const struct {
+	const char	*cluster, *user, *want;
+} one[] = {
+	{ "    insecure-skip-tls-verify: true\n", "    token: t\n",
+	  "/k/config:5: cluster \"c\": insecure-skip-tls-verify is refused: the API server's "
+	  "certificate is always verified (give certificate-authority or "
+	  "certificate-authority-data)" },
+	{ "    certificate-authority-data: '***'\n", "    token: t\n",
+	  "/k/config:5: certificate-authority-data: not base64" },
+	{ "", "    exec:\n      command: aws\n",
+	  "/k/config:13: user \"u\": exec is not supported (use a token, tokenFile or a client "
+	  "certificate)" },
+	{ "", "    auth-provider: {name: gcp}\n",
+	  "/k/config:12: user \"u\": auth-provider is not supported (use a token, tokenFile or a "
+	  "client certificate)" },
+	{ "", "    username: admin\n    password: secret\n",
+	  "/k/config:12: user \"u\": username is not supported (use a token, tokenFile or a "
+	  "client certificate)" },
+	{ "", "    client-certificate-data: Q0VSVA==\n",
+	  "/k/config:12: user \"u\": a client certificate needs its key and a key its "
+	  "certificate" },
+	{ "", "    token: \"a\\nb\"\n",
+	  "/k/config:12: user \"u\": token empty, over 16384 bytes or not one line" },
+	{ "", "    tokenFile: ''\n", "/k/config:12: tokenFile: empty path" },
+};
+
 static void
 test_errors(void **state)
 {
-	char text[2048];
+	char text[2048], want[ERRBUF_LEN];
+	size_t i;
 
 	(void)state;
 	t_err("", NULL, "/k/config:1: empty file");
@@ -267,36 +295,14 @@ test_errors(void **state)
 	t_err("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
 	    "clusters:\n- name: c\n  cluster:\n    server: http://h:80\n", NULL,
 	    "/k/config:8: cluster \"c\": server must be an https:// URL");
-	t_one(text, sizeof(text), "    insecure-skip-tls-verify: true\n", "    token: t\n");
-	t_err(text, NULL, "/k/config:5: cluster \"c\": insecure-skip-tls-verify is refused: the "
-	    "API server's certificate is always verified (give certificate-authority or "
-	    "certificate-authority-data)");
-	t_one(text, sizeof(text), "    certificate-authority-data: '***'\n", "    token: t\n");
-	t_err(text, NULL, "/k/config:5: certificate-authority-data: not base64");
-	t_one(text, sizeof(text), "    certificate-authority: nosuch.crt\n", "    token: t\n");
-	{
-		char want[ERRBUF_LEN];
-
-		snprintf(want, sizeof(want), "/k/config:5: CA bundle %s/nosuch.crt: No such file "
-		    "or directory", tdir);
-		t_err(text, NULL, want);
+	for (i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		t_one(text, sizeof(text), one[i].cluster, one[i].user);
+		t_err(text, NULL, one[i].want);
 	}
-	t_one(text, sizeof(text), "", "    exec:\n      command: aws\n");
-	t_err(text, NULL, "/k/config:13: user \"u\": exec is not supported (use a token, "
-	    "tokenFile or a client certificate)");
-	t_one(text, sizeof(text), "", "    auth-provider: {name: gcp}\n");
-	t_err(text, NULL, "/k/config:12: user \"u\": auth-provider is not supported (use a token, "
-	    "tokenFile or a client certificate)");
-	t_one(text, sizeof(text), "", "    username: admin\n    password: secret\n");
-	t_err(text, NULL, "/k/config:12: user \"u\": username is not supported (use a token, "
-	    "tokenFile or a client certificate)");
-	t_one(text, sizeof(text), "", "    client-certificate-data: Q0VSVA==\n");
-	t_err(text, NULL, "/k/config:12: user \"u\": a client certificate needs its key and a key "
-	    "its certificate");
-	t_one(text, sizeof(text), "", "    token: \"a\\nb\"\n");
-	t_err(text, NULL, "/k/config:12: user \"u\": token empty, over 16384 bytes or not one line");
-	t_one(text, sizeof(text), "", "    tokenFile: ''\n");
-	t_err(text, NULL, "/k/config:12: tokenFile: empty path");
+	t_one(text, sizeof(text), "    certificate-authority: nosuch.crt\n", "    token: t\n");
+	snprintf(want, sizeof(want), "/k/config:5: CA bundle %s/nosuch.crt: No such file "
+	    "or directory", tdir);
+	t_err(text, NULL, want);
 	t_one(text, sizeof(text), "", "    token: t\n");
 	memcpy(strstr(text, "name: u"), "name: v", 7);
 	t_err(text, NULL, "/k/config:7: users has no \"u\"");

@@ -36,23 +36,24 @@ static const char pod_json[] =
 "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.0.12\",\"podIPs\":[{\"ip\":\"10.244.0.12\"},"
 "{\"ip\":\"fd00:10:244::c\"}],\"hostIP\":\"192.168.49.2\"}}}";
 
+/* What the tests parse into. */
+static struct kube_event ev;
+static const struct kube_pod *const p = &ev.ev_obj.ob_pod;
+static char err[ERRBUF_LEN];
+
 static int
-t_event(const char *s, enum kube_kind kind, struct kube_event *ev, char *err)
+t_event(const char *s, enum kube_kind kind, struct kube_event *evp, char *errp)
 {
-	err[0] = '\0';
-	return kube_event_parse(s, strlen(s), kind, ev, err, ERRBUF_LEN);
+	errp[0] = '\0';
+	return kube_event_parse(s, strlen(s), kind, evp, errp, ERRBUF_LEN);
 }
 
 static void
 test_pod(void **state)
 {
-	static struct kube_event ev;
-	const struct kube_pod *p = &ev.ev_obj.ob_pod;
-	char err[ERRBUF_LEN];
-
 	(void)state;
 	assert_int_equal(t_event(pod_json, KUBE_POD, &ev, err), KUBE_PARSE_OK);
-	assert_int_equal(ev.ev_type, KUBE_EV_MODIFIED);
+	assert_int_equal(ev.ev_type, KUBE_EV_MODIFIED);	/* the §7.6 pod */
 	assert_string_equal(ev.ev_rv, "10596");
 	assert_int_equal(ev.ev_obj.ob_kind, KUBE_POD);
 	assert_int_equal(ev.ev_obj.ob_partial, 0);
@@ -75,10 +76,6 @@ test_pod(void **state)
 static void
 test_pod_addresses(void **state)
 {
-	static struct kube_event ev;
-	const struct kube_pod *p = &ev.ev_obj.ob_pod;
-	char err[ERRBUF_LEN];
-
 	(void)state;
 	/* Pending: no address, no phase, hostNetwork omitted */
 	assert_int_equal(t_event("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
@@ -120,9 +117,6 @@ static void
 test_caps(void **state)
 {
 	static char line[T_BIG + 512], big[T_BIG + 1];
-	static struct kube_event ev;
-	char err[ERRBUF_LEN];
-
 	(void)state;
 	memset(big, 'r', KUBE_ARN_MAX);
 	big[KUBE_ARN_MAX] = '\0';	/* exactly the cap: kept whole */
@@ -162,9 +156,6 @@ test_caps(void **state)
 static void
 test_namespace_sa(void **state)
 {
-	static struct kube_event ev;
-	char err[ERRBUF_LEN];
-
 	(void)state;
 	assert_int_equal(t_event("{\"type\":\"ADDED\",\"object\":{\"kind\":\"Namespace\","
 	    "\"metadata\":{\"name\":\"shop\",\"uid\":\"u1\",\"resourceVersion\":\"7\",\"annotations\":{"
@@ -197,9 +188,6 @@ test_namespace_sa(void **state)
 static void
 test_events(void **state)
 {
-	static struct kube_event ev;
-	char err[ERRBUF_LEN];
-
 	(void)state;
 	assert_int_equal(t_event("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":"
 	    "\"v1\",\"metadata\":{\"resourceVersion\":\"12746\"}}}", KUBE_POD, &ev, err), KUBE_PARSE_OK);
@@ -238,16 +226,16 @@ struct items {
 };
 
 static void
-on_item(void *arg, const struct kube_object *o, int rc, const char *err)
+on_item(void *arg, const struct kube_object *o, int rc, const char *why)
 {
 	struct items *it = arg;
 
 	if (rc == KUBE_PARSE_OK) {
-		assert_null(err);
+		assert_null(why);
 		snprintf(it->names[it->ok++ % 4], sizeof(it->names[0]), "%s",
 		    o->ob_pod.kp_meta.km_name);
 	} else {
-		assert_non_null(err);
+		assert_non_null(why);
 		it->rejected++;
 	}
 }
@@ -265,7 +253,6 @@ test_list(void **state)
 	static const char last[] = "{\"metadata\":{\"resourceVersion\":\"4\"},\"items\":null}";
 	struct kube_list_page pg;
 	struct items it;
-	char err[ERRBUF_LEN];
 
 	(void)state;
 	memset(&it, 0, sizeof(it));
@@ -303,7 +290,6 @@ test_review(void **state)
 	static const char no[] = "{\"kind\":\"TokenReview\",\"status\":{\"user\":{},\"error\":"
 	    "\"[invalid bearer token, token lookup failed]\"}}";
 	struct kube_review r;
-	char err[ERRBUF_LEN];
 
 	(void)state;
 	assert_int_equal(kube_review_parse(ok, strlen(ok), "pods.eks.amazonaws.com", &r, err,
@@ -349,7 +335,6 @@ static void
 test_lines(void **state)
 {
 	struct kube_lines l;
-	char err[ERRBUF_LEN];
 
 	(void)state;
 	seen[0] = '\0';
