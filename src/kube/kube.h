@@ -351,7 +351,8 @@ struct kube_stats {
 	uint64_t	 ks_lists;	/* lists completed */
 	uint64_t	 ks_pages;	/* list pages read */
 	uint64_t	 ks_watches;	/* watches started */
-	uint64_t	 ks_watch_restarts;	/* watches ended (timeout, error) and started again */
+	uint64_t	 ks_watch_restarts;	/* watches that ended (timeout, 410, error): each is
+					   followed by a new watch or a list */
 	uint64_t	 ks_expired;	/* 410s: HTTP, in-stream, or on a continue token */
 	uint64_t	 ks_errors;	/* transport failures, 5xx and other statuses, bad streams */
 	uint64_t	 ks_events;	/* watch events handled (bookmarks included) */

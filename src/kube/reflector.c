@@ -431,6 +431,7 @@ refl_watch_done(void *arg, CURLcode cc)
 	char why[ERRBUF_LEN];
 	enum stream_end end = r->r_end;
 
+	r->r_stats.ks_watch_restarts++;
 	if (end == END_NONE)
 		kube_req_why(&r->r_rq, cc, "watch", why, sizeof(why));
 	kube_req_free(&r->r_rq);
@@ -447,7 +448,6 @@ refl_watch_done(void *arg, CURLcode cc)
 		    r->r_end_why);
 		refl_fail(r, STEP_WATCH, "watch stream broken");
 	} else if (cc == CURLE_OK && status == 200) {	/* timeoutSeconds: again from RV */
-		r->r_stats.ks_watch_restarts++;
 		r->r_backoff_ms = 0;
 		refl_next(r, STEP_WATCH, 0);
 	} else
