@@ -276,8 +276,9 @@ int		 kube_lines_feed(struct kube_lines *l, const char *p, size_t n,
 struct kube_client;
 
 /*
- * A client for kc (taken over: kc is zeroed; freed with the client).
- * Opens httpc/ (libcurl); loop_init first.  0 / -1 with err.
+ * A client for kc (taken over on success: kc is zeroed, its material freed
+ * with the client; on failure kc is still the caller's to free).  Opens
+ * httpc/ (libcurl); loop_init first.  0 / -1 with err.
  */
 int		 kube_client_new(struct kube_config *kc, struct kube_client **out, char *err,
 		    size_t errlen);
@@ -294,9 +295,11 @@ void		 kube_call_cancel(struct kube_call *k);
 
 /*
  * GET /api/v1/namespaces/NS/serviceaccounts/NAME.  done(arg, sa, status,
- * err) exactly once from the loop unless cancelled: sa set (status 200) or
- * NULL with status the HTTP status (404: no such account; 0: no answer) and
- * err.  *call (may be NULL) gets the handle.  0 / -1 with err (done not called).
+ * err) exactly once from the loop unless cancelled: sa set (status 200; sa
+ * is valid during the call only) and err NULL, or sa NULL with status the
+ * HTTP status (404: no such account; 0: no answer, or a reply that could
+ * not be read or was rejected) and err one line.  *call (call may be NULL)
+ * gets the handle, valid until done runs.  0 / -1 with err (done not called).
  */
 int		 kube_get_serviceaccount(struct kube_client *c, const char *ns, const char *name,
 		    void (*done)(void *arg, const struct kube_sa *sa, long status,
@@ -320,7 +323,8 @@ struct kube_review {
  * token[0..len) and spec.audiences = [audience].  The token is copied into
  * the request body only, wiped when the call ends, never logged.
  * done(arg, r, err) exactly once from the loop unless cancelled: r the
- * verdict (HTTP 200/201: authenticated or not) and err NULL; or r NULL and
+ * verdict (HTTP 200/201: authenticated or not; r valid during the call
+ * only) and err NULL; or r NULL and
  * err a transport failure, an HTTP status other than 200/201, or a reply
  * that is not a TokenReview.  0 / -1 with err (done not called).
  */
