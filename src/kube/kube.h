@@ -68,7 +68,8 @@
 #define KUBE_USERNAME_MAX	(16 + KUBE_NAMESPACE_MAX + KUBE_NAME_MAX)	/* system:serviceaccount:NS:SA */
 
 /* The wire. */
-#define KUBE_LINE_MAX		(1024 * 1024)	/* bytes of one watch event line */
+#define KUBE_LINE_MAX		(2 * 1024 * 1024)	/* bytes of one watch event line (etcd
+						   stores objects up to 1.5 MiB) */
 #define KUBE_BODY_MAX		(16 * 1024 * 1024)	/* bytes of a list page or other reply */
 #define KUBE_LIST_LIMIT		250	/* items asked per list page */
 #define KUBE_CONTINUE_MAX	4096	/* bytes of a list's continue token */

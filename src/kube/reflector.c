@@ -15,10 +15,13 @@
  *          timeout) is started again from RV at once, without a list.  An
  *          ERROR event with code 410 (inside the 200 stream) or an HTTP 410
  *          lists again.  Idle for T + KUBE_WATCH_IDLE_GRACE_S: dead.
- *   WAIT   after a connection failure, a 5xx or other status, a broken
- *          stream: backoff from KUBE_BACKOFF_START_MS doubling to
+ *   WAIT   after a connection failure, a 5xx or other status, an ERROR
+ *          event: backoff from KUBE_BACKOFF_START_MS doubling to
  *          KUBE_BACKOFF_CAP_MS, each wait drawn in [d/2, d) (jitter), then
- *          the same step again (a watch from RV, or a list).  What is
+ *          the same step again (a watch from RV, or a list).  A broken
+ *          stream (a line over KUBE_LINE_MAX, or not an event) waits the
+ *          same, then lists: a watch from the same RV would meet the same
+ *          line, while the list carries the object as it is now.  What is
  *          known stays known meanwhile: nothing is reported deleted
  *          because the API cannot be reached.
  *
@@ -57,7 +60,13 @@ struct store {
 };
 
 enum refl_step { STEP_LIST, STEP_WATCH };
-enum stream_end { END_NONE, END_RELIST, END_BROKEN };
+/*
+ * Why the line handler ended a watch: a 410 ERROR event (list again now);
+ * another ERROR event (watch again after a backoff); a line that is not an
+ * event or is over the cap (list again after a backoff: watching again from
+ * the same resourceVersion would meet the same line).
+ */
+enum stream_end { END_NONE, END_RELIST, END_ERROR, END_BROKEN };
 
 struct kube_reflector {
 	struct kube_client *r_c;
@@ -388,7 +397,7 @@ refl_line(void *arg, const char *s, size_t n)
 	}
 	r->r_stats.ks_events++;
 	if (ev->ev_type == KUBE_EV_ERROR) {
-		r->r_end = ev->ev_code == 410 ? END_RELIST : END_BROKEN;
+		r->r_end = ev->ev_code == 410 ? END_RELIST : END_ERROR;
 		snprintf(r->r_end_why, sizeof(r->r_end_why), "%s", err);
 		return -1;
 	}
@@ -443,10 +452,11 @@ refl_watch_done(void *arg, CURLcode cc)
 		log_info("kube: %s: %s; listing again", kube_kind_resource(r->r_kind),
 		    end == END_RELIST ? r->r_end_why : why);
 		refl_next(r, STEP_LIST, 0);
-	} else if (end == END_BROKEN) {
+	} else if (end == END_BROKEN || end == END_ERROR) {
 		log_warn("kube: %s: watch stream: %s", kube_kind_resource(r->r_kind),
 		    r->r_end_why);
-		refl_fail(r, STEP_WATCH, "watch stream broken");
+		refl_fail(r, end == END_BROKEN ? STEP_LIST : STEP_WATCH, end == END_BROKEN ?
+		    "watch stream broken" : "watch ended by the server");
 	} else if (cc == CURLE_OK && status == 200) {	/* timeoutSeconds: again from RV */
 		r->r_backoff_ms = 0;
 		refl_next(r, STEP_WATCH, 0);

@@ -289,6 +289,23 @@ class ListWatch(KubeTest):
 		self.assertIn(410, statuses)
 		self.assertEqual(statuses[-1], 200)
 
+	def test_line_over_cap_lists_again(self):
+		# a watch line over KUBE_LINE_MAX (2 MiB): the watch ends, logged, and a
+		# list (after a backoff) brings the object as it is
+		self.api.add_pod("web-0", "shop", ips=["10.244.0.10"])
+		w = self.watch()
+		w.wait(r"^synced pods$")
+		self.assertTrue(self.api.wait_watching("pods"))
+		self.api.add_pod("huge", "shop", ips=["10.244.0.11"], annotations={
+		    "iam.amazonaws.com/role": "app-h", "example.com/blob": "b" * (2 << 20)})
+		l = w.wait(r"^upsert pod shop/huge ", timeout=15)
+		self.assertIn(" role=app-h ", l)
+		w.wait(r"^synced pods$", count=2)
+		s = w.stop()["pods"]
+		self.assertEqual(s["lists"], 2)
+		self.assertGreaterEqual(s["errors"], 1)
+		self.assertIn("a watch event line over 2097152 bytes", w.err)
+
 	def test_api_down_and_back(self):
 		self.api.add_pod("web-0", "shop", ips=["10.244.0.10"])
 		self.api.add_pod("web-1", "shop", ips=["10.244.0.11"])
