@@ -91,6 +91,26 @@ def _status(e):
 	return json.loads(e.body)
 
 
+def _watch(func, *args, stop_after=None, **kw):
+	"""Run a watch in a thread; returns (events list, thread)."""
+	events = []
+	w = watch.Watch()
+
+	def run():
+		try:
+			for ev in w.stream(func, *args, **kw):
+				events.append(ev)
+				if stop_after and stop_after(ev):
+					w.stop()
+		except ApiException as e:
+			events.append({"type": "EXCEPTION", "exc": e})
+		except urllib3.exceptions.ProtocolError as e:
+			events.append({"type": "CUT", "exc": e})
+	t = threading.Thread(target=run, daemon=True)
+	t.start()
+	return events, t
+
+
 class Lists(unittest.TestCase):
 	def test_paging_one_snapshot(self):
 		v1 = client.CoreV1Api(CLIENT)
@@ -161,6 +181,26 @@ class Lists(unittest.TestCase):
 		    (404, "Status", "NotFound", 404))
 		self.assertEqual(st["message"], 'serviceaccounts "nobody" not found')
 
+	def test_labels_and_exact_version(self):
+		v1 = client.CoreV1Api(CLIENT)
+		before = v1.list_namespaced_pod("shop").metadata.resource_version
+		API.add_pod("labelled", "shop", ips="10.244.0.70", labels={"app": "batch"})
+		self.addCleanup(API.delete_pod, "labelled", "shop")
+		got = v1.list_namespaced_pod("shop", label_selector="app=batch")
+		self.assertEqual([p.metadata.name for p in got.items], ["labelled"])
+		got = v1.list_namespaced_pod("shop", label_selector="app")
+		self.assertEqual([p.metadata.name for p in got.items], ["labelled"])
+		got = v1.list_namespaced_pod("shop", label_selector="!app")
+		self.assertNotIn("labelled", [p.metadata.name for p in got.items])
+		# the state at an earlier version: without the new pod
+		got = v1.list_namespaced_pod("shop", resource_version=before,
+		    resource_version_match="Exact")
+		self.assertEqual(got.metadata.resource_version, before)
+		self.assertNotIn("labelled", [p.metadata.name for p in got.items])
+		with self.assertRaises(ApiException) as cm:
+			v1.list_namespaced_pod("shop", resource_version=str(API.resource_version + 5))
+		self.assertEqual((cm.exception.status, _status(cm.exception)["reason"]), (504, "Timeout"))
+
 	def test_continue_expired_is_410(self):
 		v1 = client.CoreV1Api(CLIENT)
 		first = v1.list_namespaced_pod("shop", limit=1)
@@ -176,31 +216,12 @@ class Lists(unittest.TestCase):
 
 
 class Watches(unittest.TestCase):
-	def _watch(self, func, *args, stop_after=None, **kw):
-		"""Run a watch in a thread; returns (events list, thread)."""
-		events = []
-		w = watch.Watch()
-
-		def run():
-			try:
-				for ev in w.stream(func, *args, **kw):
-					events.append(ev)
-					if stop_after and stop_after(ev):
-						w.stop()
-			except ApiException as e:
-				events.append({"type": "EXCEPTION", "exc": e})
-			except urllib3.exceptions.ProtocolError as e:
-				events.append({"type": "CUT", "exc": e})
-		t = threading.Thread(target=run, daemon=True)
-		t.start()
-		return events, t
-
 	def test_watch_from_list_rv_with_bookmarks(self):
 		v1 = client.CoreV1Api(CLIENT)
 		lst = v1.list_pod_for_all_namespaces(field_selector="spec.nodeName=node-1")
 		rv = lst.metadata.resource_version
 		before = API.count("watch", "pods")
-		events, t = self._watch(v1.list_pod_for_all_namespaces, resource_version=rv,
+		events, t = _watch(v1.list_pod_for_all_namespaces, resource_version=rv,
 		    field_selector="spec.nodeName=node-1", allow_watch_bookmarks=True,
 		    timeout_seconds=2)
 		self.assertTrue(API.wait_watching("pods"))
@@ -237,7 +258,7 @@ class Watches(unittest.TestCase):
 		API.add_namespace("tmp-410")
 		self.addCleanup(API.delete_namespace, "tmp-410")
 		API.compact()
-		events, t = self._watch(v1.list_namespace, resource_version=old, timeout_seconds=5)
+		events, t = _watch(v1.list_namespace, resource_version=old, timeout_seconds=5)
 		t.join(5)
 		self.assertFalse(t.is_alive())
 		self.assertEqual(len(events), 1)
@@ -280,7 +301,7 @@ class Watches(unittest.TestCase):
 	def test_hold_then_release(self):
 		v1 = client.CoreV1Api(CLIENT)
 		rv = v1.list_namespaced_pod("shop").metadata.resource_version
-		events, t = self._watch(v1.list_namespaced_pod, "shop", resource_version=rv,
+		events, t = _watch(v1.list_namespaced_pod, "shop", resource_version=rv,
 		    timeout_seconds=3, stop_after=lambda e: e["type"] == "ADDED")
 		self.assertTrue(API.wait_watching("pods"))
 		API.hold_events()
@@ -299,7 +320,7 @@ class Watches(unittest.TestCase):
 
 	def test_down_and_back(self):
 		v1 = client.CoreV1Api(CLIENT)
-		events, t = self._watch(v1.list_namespace, resource_version=str(API.resource_version),
+		events, t = _watch(v1.list_namespace, resource_version=str(API.resource_version),
 		    timeout_seconds=20)
 		self.assertTrue(API.wait_watching("namespaces"))
 		port = API.port
@@ -312,6 +333,97 @@ class Watches(unittest.TestCase):
 		API.come_back()
 		self.assertEqual(API.port, port)
 		self.assertIn("shop", [n.metadata.name for n in v1.list_namespace().items])
+
+
+class MoreWatches(unittest.TestCase):
+	def test_event_delay(self):
+		v1 = client.CoreV1Api(CLIENT)
+		rv = v1.list_namespaced_pod("shop").metadata.resource_version
+		events, t = _watch(v1.list_namespaced_pod, "shop", resource_version=rv,
+		    timeout_seconds=3, stop_after=lambda e: e["type"] == "ADDED")
+		self.assertTrue(API.wait_watching("pods"))
+		API.set_event_delay(0.5)
+		self.addCleanup(API.set_event_delay, 0)
+		t0 = time.monotonic()
+		API.add_pod("slow", "shop", ips="10.244.0.88")
+		self.addCleanup(API.delete_pod, "slow", "shop")
+		t.join(3)
+		self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+		self.assertEqual([(e["type"], e["object"].metadata.name) for e in events],
+		    [("ADDED", "slow")])
+
+	def test_graceful_delete_and_host_network(self):
+		v1 = client.CoreV1Api(CLIENT)
+		rv = v1.list_namespaced_pod("shop").metadata.resource_version
+		events, t = _watch(v1.list_namespaced_pod, "shop", resource_version=rv,
+		    timeout_seconds=3, stop_after=lambda e: e["type"] == "DELETED")
+		self.assertTrue(API.wait_watching("pods"))
+		p = API.add_pod("hostnet", "shop", host_network=True)
+		self.assertEqual((p["spec"]["hostNetwork"], p["status"]["podIP"]), (True, API.node_ip))
+		API.modify_pod("hostnet", "shop", phase="Succeeded")
+		API.delete_pod("hostnet", "shop", graceful=True)
+		t.join(3)
+		got = [(e["type"], e["object"].status.phase, e["object"].metadata.deletion_timestamp
+		    is not None) for e in events]
+		self.assertEqual(got, [("ADDED", "Running", False), ("MODIFIED", "Succeeded", False),
+		    ("MODIFIED", "Succeeded", True), ("DELETED", "Succeeded", True)])
+		self.assertTrue(events[0]["object"].spec.host_network)
+		self.assertEqual(events[0]["object"].status.pod_ip, API.node_ip)
+		rvs = [int(e["object"].metadata.resource_version) for e in events]
+		self.assertEqual(rvs, sorted(rvs))
+		self.assertEqual(rvs[-1], API.resource_version)
+
+	def test_namespace_and_service_account_changes(self):
+		v1 = client.CoreV1Api(CLIENT)
+		rv = str(API.resource_version)
+		nse, t1 = _watch(v1.list_namespace, resource_version=rv, timeout_seconds=2,
+		    stop_after=lambda e: e["type"] == "MODIFIED")
+		sae, t2 = _watch(v1.list_namespaced_service_account, "shop", resource_version=rv,
+		    timeout_seconds=2, stop_after=lambda e: e["type"] == "MODIFIED")
+		self.assertTrue(API.wait_watching("namespaces") and API.wait_watching("serviceaccounts"))
+		API.modify_namespace("shop", annotations={"iam.amazonaws.com/permitted": ".*"})
+		API.modify_service_account("api", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/other"})
+		t1.join(3)
+		t2.join(3)
+		self.addCleanup(API.modify_namespace, "shop", annotations={
+		    "iam.amazonaws.com/allowed-roles": '["app-*"]'})
+		self.addCleanup(API.modify_service_account, "api", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/reporter"})
+		self.assertEqual([(e["type"], e["object"].metadata.annotations) for e in nse],
+		    [("MODIFIED", {"iam.amazonaws.com/permitted": ".*"})])
+		self.assertEqual([(e["type"], e["object"].metadata.name) for e in sae],
+		    [("MODIFIED", "api")])
+		self.assertEqual(sae[0]["object"].metadata.annotations["eks.amazonaws.com/role-arn"],
+		    "arn:aws:iam::123456789012:role/other")
+
+	def test_in_a_network_namespace(self):
+		if os.geteuid() != 0 or not shutil.which("ip"):
+			self.skipTest("network namespaces need root and ip(8)")
+		ns = "kubeapi-test-%d" % os.getpid()
+		if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+			self.skipTest("`ip netns add` fails here")
+		self.addCleanup(subprocess.run, ["ip", "netns", "del", ns], capture_output=True)
+		subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+		subprocess.run(["ip", "-n", ns, "addr", "add", "10.96.0.1/32", "dev", "lo"], check=True)
+		api = KubeAPI(os.path.join(TMP, "netns"), host="10.96.0.1", port=6443, netns=ns).start()
+		self.addCleanup(api.stop)
+		api.add_namespace("inside")
+		ic = api.in_cluster()
+		self.assertEqual(ic["env"], {"KUBERNETES_SERVICE_HOST": "10.96.0.1",
+		    "KUBERNETES_SERVICE_PORT": "6443"})
+
+		def get():
+			return subprocess.run(["ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "5",
+			    "--cacert", ic["ca_file"], "-H", "Authorization: Bearer " + ic["token"],
+			    "https://kubernetes.default.svc:6443/api/v1/namespaces", "--resolve",
+			    "kubernetes.default.svc:6443:10.96.0.1"], capture_output=True, text=True)
+		names = [i["metadata"]["name"] for i in json.loads(get().stdout)["items"]]
+		self.assertEqual(names, ["inside"])
+		api.go_down()
+		self.assertIn("Failed to connect", get().stderr)
+		api.come_back()
+		self.assertEqual(json.loads(get().stdout)["kind"], "NamespaceList")
 
 
 def _dechunk(body):
@@ -387,7 +499,17 @@ class Auth(unittest.TestCase):
 		st = review(good, ["pods.eks.amazonaws.com"])
 		self.assertFalse(st.authenticated)
 		self.assertIn('pods "idp" not found', st.error)
-		self.assertEqual(API.count("tokenreview"), 7)
+		# a pod whose service account is gone
+		API.add_service_account("short-lived", "shop")
+		API.add_pod("idp2", "shop", ips="10.244.0.61", service_account="short-lived")
+		self.addCleanup(_delete_if_there, "idp2", "shop")
+		tok = API.issue_token("idp2", "shop", ["a"])
+		self.assertTrue(review(tok, ["a"]).authenticated)
+		API.delete_service_account("short-lived", "shop")
+		st = review(tok, ["a"])
+		self.assertFalse(st.authenticated)
+		self.assertIn('serviceaccounts "short-lived" not found', st.error)
+		self.assertEqual(API.count("tokenreview"), 9)
 
 
 class Config(unittest.TestCase):

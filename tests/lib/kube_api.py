@@ -577,7 +577,7 @@ class KubeAPI:
 	def _handle(self, h):
 		u = urllib.parse.urlsplit(h.path)
 		query = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
-		rec = Record(h.command, h.path, query)
+		rec = Record(h.command, h.path, query, h.headers.items())
 		with self.cond:
 			self.records.append(rec)
 			self.cond.notify_all()

@@ -20,6 +20,7 @@ the openssl CLI only.
 """
 
 import base64
+import hashlib
 import os
 import subprocess
 import time
@@ -88,10 +89,12 @@ class PKI:
 		_replace([(tk, key), (tc, cert)])
 		return cert, key
 
-	def server_cert(self, addresses=("127.0.0.1",), name="apiserver"):
+	def server_cert(self, addresses=("127.0.0.1",)):
 		"""The API server's certificate for IP addresses `addresses` and the
-		names kubeadm gives it: (cert path, key path)."""
+		names kubeadm gives it: (cert path, key path), one per set of
+		addresses."""
 		sans = ["IP:%s" % a for a in addresses] + ["DNS:%s" % d for d in SERVER_DNS]
+		name = "apiserver-" + hashlib.sha256(",".join(sans).encode()).hexdigest()[:12]
 		return self._sign(name, "/CN=kube-apiserver", [
 		    "basicConstraints=critical,CA:FALSE",
 		    "keyUsage=critical,digitalSignature,keyEncipherment",

@@ -119,12 +119,15 @@ def selected(obj, fsel, lsel):
 
 class Record:
 	"""One request: kind (list/watch/get/tokenreview/other), method, path,
-	query (dict), resource, namespace, name, user, status, times."""
+	query (dict), headers ([(name, value)] as received), resource,
+	namespace, name, user (None: not authenticated), status (None while
+	running, or when the connection broke), start and done times."""
 
-	def __init__(self, method, path, query):
+	def __init__(self, method, path, query, headers=()):
 		self.method = method
 		self.path = path
 		self.query = query
+		self.headers = list(headers)
 		self.kind = "other"
 		self.resource = self.namespace = self.name = self.user = None
 		self.status = None
