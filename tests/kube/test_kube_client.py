@@ -150,7 +150,7 @@ class Config(KubeTest):
 		self.w = Watcher(["--node", NODE], env={"KUBECONFIG": kc["path"] + ":/nonexistent"})
 		self.w.wait(r"^upsert pod shop/web-0 ")
 		self.w.stop()
-		# the decoy context points elsewhere: choosing it fails to connect
+		# a context the file does not have: refused with the line that named it
 		rc, out, err = server.run_cli("kube-watch", "--kubeconfig", kc["path"], "--context",
 		    "nosuch", timeout=10)
 		self.assertEqual(rc, 78, err)
@@ -174,8 +174,10 @@ class Config(KubeTest):
 		m = self.api.mark()
 		self.api.add_pod("web-1", "shop", ips=["10.244.0.11"])
 		self.w.wait(r"^upsert pod shop/web-1 ")
-		self.assertIsNotNone(self.api.wait_for(lambda r: r.kind == "watch" and r.status == 200,
-		    since=m))
+		r = self.api.wait_for(lambda r: r.kind == "watch" and r.user is not None, since=m)
+		self.assertIsNotNone(r)
+		self.assertIn(("Authorization", "Bearer " + new), r.headers)
+		self.assertEqual(r.user, "system:serviceaccount:kube-system:gimme-aws-mini")
 		self.assertEqual([r for r in self.api.requests() if r.status == 401], [])
 		self.w.stop()
 		self.assertNotIn(new, self.w.err)
@@ -194,6 +196,8 @@ class ListWatch(KubeTest):
 		self.assertFalse([l for l in ups if "elsewhere" in l])
 		lists = self.api.requests("list", "pods")
 		self.assertEqual(len(lists), 3)
+		self.assertIn(("Accept", "application/json"), lists[0].headers)
+		self.assertEqual(lists[0].user, "kubernetes-admin")	# kind's client certificate
 		self.assertEqual([r.query.get("limit") for r in lists], ["250"] * 3)
 		self.assertNotIn("continue", lists[0].query)
 		self.assertTrue(all(r.query.get("continue") for r in lists[1:]))
