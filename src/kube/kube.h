@@ -349,6 +349,14 @@ struct kube_reflector_ops {
 	void		(*ro_delete)(void *arg, const struct kube_object *o);
 	/* a list (the first, or a relist) is complete: what is known is the cluster's state */
 	void		(*ro_synced)(void *arg);
+	/*
+	 * Optional (NULL: every object): whether o is wanted.  One not wanted
+	 * is neither remembered nor reported (and, when it was, it is reported
+	 * deleted); so memory grows only with what is wanted (the service
+	 * accounts the node's pods use, say: kube_get_serviceaccount fetches
+	 * one that becomes wanted, and its later changes come by the watch).
+	 */
+	int		(*ro_want)(void *arg, const struct kube_object *o);
 };
 
 /* Counters for the metrics (monotonic). */

@@ -211,6 +211,11 @@ refl_upsert(struct kube_reflector *r, struct kube_object *o)
 	size_t klen;
 
 	obj_key(o, key);
+	if (r->r_ops->ro_want != NULL && !r->r_ops->ro_want(r->r_arg, o)) {
+		if (r->r_store.st_nb != 0 && *(pp = store_slot(&r->r_store, key)) != NULL)
+			refl_forget(r, pp);	/* no longer wanted: gone for the caller */
+		return;
+	}
 	if (r->r_store.st_nb == 0 || r->r_store.st_n >= r->r_store.st_nb * 2)
 		store_grow(&r->r_store);
 	if (r->r_store.st_nb == 0) {

@@ -17,11 +17,12 @@
 #include "kube/kube.h"
 
 #define VERB_RESOURCES_MAX	3	/* --resource given (one reflector each) */
+#define VERB_ONLY_MAX		8	/* --only given */
 
 static const char usage_kube[] =
 "usage: " PROGNAME " kube-watch [--kubeconfig FILE] [--context NAME] [--sa-dir DIR]\n"
 "           [--node NODE] [--resource pods|namespaces|serviceaccounts]...\n"
-"           [--watch-timeout SECONDS]\n"
+"           [--watch-timeout SECONDS] [--only NAME]...\n"
 "       " PROGNAME " kube-watch [...] --get-serviceaccount NAMESPACE/NAME\n"
 "       " PROGNAME " kube-watch [...] --token-review TOKEN-FILE --audience AUDIENCE\n"
 "\n"
@@ -30,6 +31,8 @@ static const char usage_kube[] =
 "then watch the resources (default: pods; pods of --node only when given),\n"
 "printing one line per change until SIGTERM or SIGINT; or make one call.\n"
 "--watch-timeout: each watch's timeoutSeconds (default: drawn in 300..600).\n"
+"--only: follow only the objects of these names (as serve follows only the\n"
+"service accounts its pods use).\n"
 "No token or key is ever printed.\n"
 "\n"
 "exit status: 0 done (a review: authenticated for the audience), 1 the call\n"
@@ -84,6 +87,24 @@ on_delete(void *arg, const struct kube_object *o)
 {
 	(void)arg;
 	print_object("delete", o);
+}
+
+static const char *only[VERB_ONLY_MAX];
+static size_t nonly;
+
+/* --only: no name given, or o's name is one of them. */
+static int
+on_want(void *arg, const struct kube_object *o)
+{
+	struct kube_object copy = *o;
+	const char *name = kube_object_meta(&copy)->km_name;
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < nonly; i++)
+		if (strcmp(name, only[i]) == 0)
+			return 1;
+	return nonly == 0;
 }
 
 static struct kube_reflector *refl[VERB_RESOURCES_MAX];
@@ -216,10 +237,11 @@ kube_watch_main(int argc, char **argv)
 		{ "token-review", required_argument, NULL, 't' },
 		{ "audience", required_argument, NULL, 'a' },
 		{ "watch-timeout", required_argument, NULL, 'w' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const struct kube_reflector_ops ops = { on_upsert, on_delete, on_synced };
+	static const struct kube_reflector_ops ops = { on_upsert, on_delete, on_synced, on_want };
 	const char *kubeconfig = NULL, *context = NULL, *sa_dir = NULL, *node = NULL;
 	const char *get_sa = NULL, *review = NULL, *audience = NULL;
 	char err[ERRBUF_LEN], selector[KUBE_SELECTOR_MAX + 1];
@@ -240,6 +262,14 @@ kube_watch_main(int argc, char **argv)
 		case 'g': get_sa = optarg; break;
 		case 't': review = optarg; break;
 		case 'a': audience = optarg; break;
+		case 'o':
+			if (nonly == VERB_ONLY_MAX) {
+				fprintf(stderr, "%s: --only at most %d times\n", PROGNAME,
+				    VERB_ONLY_MAX);
+				return EXIT_USAGE;
+			}
+			only[nonly++] = optarg;
+			break;
 		case 'w':
 			if (parse_uint_bounded(optarg, strlen(optarg), KUBE_WATCH_TIMEOUT_MAX_S,
 			    &wt) != 0 || wt == 0) {

@@ -332,6 +332,19 @@ class ListWatch(KubeTest):
 		self.assertLessEqual(s["errors"], 6)	# backoff: 0.4-0.8, 0.8-1.6, 1.6-3.2 s ...
 		self.assertNotIn("delete pod shop/web-0", "\n".join(w.lines))
 
+	def test_only_wanted_objects(self):
+		# service accounts: only "api" is wanted; "default" is never reported
+		self.api.add_service_account("other", "shop")
+		w = self.watch("--resource", "serviceaccounts", "--only", "api", "--only", "late")
+		w.wait(r"^synced serviceaccounts$")
+		self.api.add_service_account("late", "shop")
+		self.api.modify_service_account("other", "shop", annotations={"a": "b"})
+		w.wait(r"^upsert serviceaccount shop/late ")
+		s = w.stop()["serviceaccounts"]
+		names = sorted(l.split()[2] for l in w.lines if l.startswith("upsert "))
+		self.assertEqual(names, ["shop/api", "shop/late"])
+		self.assertEqual(s["count"], 2)
+
 	def test_namespaces_and_serviceaccounts(self):
 		self.api.add_namespace("team", annotations={
 		    "iam.amazonaws.com/allowed-roles": '["app-*"]',
