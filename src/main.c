@@ -6,6 +6,7 @@
  *   gimme-aws-mini magic-ip status|down|up   the routing of the magic IP (netfilter/)
  *   gimme-aws-mini ctl ...            a running serve's control socket (ops/)
  *   gimme-aws-mini sandbox-helper     internal: serve's privileged helper (priv/)
+ *   gimme-aws-mini kube-watch ...     the Kubernetes API client by itself (kube/)
  *   gimme-aws-mini version | help
  */
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "kube/kube.h"
 #include "netfilter/netfilter.h"
 #include "ops/ops.h"
 #include "priv/priv.h"
@@ -148,6 +150,8 @@ main(int argc, char **argv)
 		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_bound);
 	if (strcmp(argv[1], "identity-keygen") == 0)	/* internal: started by serve */
 		return keygen_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "kube-watch") == 0)	/* for tests and checking access */
+		return kube_watch_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

@@ -72,6 +72,8 @@ size_t		 b64_encode(const unsigned char *in, size_t n, char *out, size_t cap,
 		    int urlsafe, int wrap);
 /* Decode base64url (with padding) of exactly n chars; returns bytes or -1. */
 ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+/* The same in the standard alphabet ('+', '/'; kubeconfig's *-data).  Bytes or -1. */
+ssize_t		 b64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 /*
  * Bounded unsigned decimal: digits only, no sign, no spaces, value <= max.
  * Returns 0, or -1 not a number, -2 too big.
@@ -152,6 +154,8 @@ int		 read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
 /* time(NULL): the wall clock as a function, for clocks that tests replace. */
 time_t		 clock_wall(void);
+/* 32 random bits for jitter (getrandom; never blocks; not for secrets). */
+uint32_t	 rnd32(void);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));

@@ -15,7 +15,7 @@
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
  *   credproc.c    credential_process: split, run from the loop (or through
  *                 the runner handed in: the sandbox's helper), parse
- *   sts.c         the STS client (libcurl on the loop, SigV4); calls over
+ *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4); calls over
  *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
@@ -554,7 +554,7 @@ int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
 
 /* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
 int		 sts_endpoint_for(const char *region, char *url, size_t len);
-/* curl_global_init and a multi handle driven by the loop (loop_init first).  0 / -1 with err. */
+/* Open httpc/ (libcurl on the loop; loop_init first) and check the endpoint.  0 / -1 with err. */
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*
  * Send one request (POST, form body, signed with SigV4 by libcurl as
