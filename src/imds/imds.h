@@ -362,11 +362,15 @@ struct roles_ctx {
 	const struct config	*rc_cfg;
 };
 /*
- * The role registry's renderer (rr_render, with rr_unref role_view_unref;
- * arg a struct roles_ctx): the role's name, account and credentials; while
- * it has none the credentials leaf is absent (404).  NULL (logged).
+ * The role registry's IMDS rendering (RENDER_IMDS; arg a struct roles_ctx):
+ * the role's name, account and credentials; while it has none the
+ * credentials leaf is absent (404).  NULL (logged).
  */
 struct role_view *roles_render(void *arg, const struct role *r, time_t now);
+/* The renderer to register as RENDER_IMDS: roles_render and role_view_unref on ctx. */
+void		 roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx);
+/* r's current IMDS rendering (borrowed), or NULL. */
+struct role_view *roles_view(const struct role *r);
 /*
  * The caller's role view (borrowed), NULL for none.  arg: the role
  * registry.  Today every caller gets the instance's role (ROLE_KEY_INSTANCE).

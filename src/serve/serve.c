@@ -86,6 +86,7 @@ static int
 start_up(void)
 {
 	struct cred_provider *prov;
+	struct role_renderer rr;
 	struct creds_source_cfg scfg;
 	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
@@ -134,8 +135,9 @@ start_up(void)
 	daemon_apply_role(&st.inst);
 	st.roles_ctx.rc_inst = &st.inst;
 	st.roles_ctx.rc_cfg = &st.cfg;
-	registry_init(&st.roles, &(struct role_renderer){ roles_render, role_view_unref,
-	    &st.roles_ctx }, daemon_creds_changed, NULL);
+	registry_init(&st.roles, daemon_creds_changed, NULL);
+	roles_renderer(&rr, &st.roles_ctx);
+	registry_renderer(&st.roles, RENDER_IMDS, &rr);
 	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
 	    err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
@@ -415,7 +417,7 @@ serve_creds_main(int argc, char **argv)
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
 	if (registry_render(st.inst_role, time(NULL)) == -1)
 		rc = EXIT_CONFIG;
-	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->ro_view->rv_root,
+	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(roles_view(st.inst_role)->rv_root,
 	    path, strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;
