@@ -404,6 +404,8 @@ void		 creds_source_tick(struct creds_source *cs, struct cred_cache *cc);
  */
 int		 creds_source_role_due(struct creds_source *cs, const struct cred_cache *cc,
 		    char *role, size_t rolelen, char *account, size_t acctlen);
+/* Start STS with the source's region, endpoint and CA bundle, if not yet (roles assumed later).  0 / -1 with err. */
+int		 creds_source_sts_start(struct creds_source *cs, char *err, size_t errlen);
 /* The CA bundle file STS reads at each call (for the sandbox), NULL: none. */
 const char	*creds_source_ca_bundle(const struct creds_source *cs);
 /* Stop STS if it was started (waiting calls are reported). */

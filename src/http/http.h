@@ -233,7 +233,7 @@ struct http_service {
 			    struct http_reply *rp);
 	/* the reply's body is no longer needed (may be NULL) */
 	void		(*sv_release)(void *state);
-	size_t		 sv_state_size;	/* bytes of handler state per connection */
+	size_t		 sv_state_size;	/* bytes of handler state per connection (zeroed at accept) */
 	uint64_t	*sv_hits[HIT_COUNT];	/* limit hit counters (metrics) */
 };
 /* The limits of one service. */

@@ -594,6 +594,7 @@ conn_slot(struct service *s, enum admit adm)
 		c->c_hstate = s->se_hstate + s->se_pool_fresh * s->se_def->sv_state_size;
 		s->se_pool_fresh++;
 	}
+	memset(c->c_hstate, 0, s->se_def->sv_state_size);	/* each connection starts afresh */
 	return c;
 }
 

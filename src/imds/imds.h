@@ -51,6 +51,8 @@
 
 #define USER_DATA_MAX		16384	/* bytes, contract §10 / U33 */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a --config file */
+#define CONFIG_ECS_IDS_MAX	1024	/* ids of its "ecs-credentials" */
+#define CONFIG_ECS_ID_MAX	256	/* bytes in one of those ids */
 #define MD_BODY_MAX		JBUF_MAX	/* bytes in any served body (aws-c-auth's limit) */
 #define MD_NAME_MAX		255	/* bytes in one path segment of the tree */
 #define MD_PATH_MAX		1024	/* bytes in a tree path */
@@ -183,6 +185,7 @@ struct config {
 	struct imds_options cf_opt;	/* values of the options the file set */
 	unsigned	 cf_opt_set;	/* OPT_SET_* bits */
 	void		*cf_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
+	void		*cf_ecs;	/* json_t *: "ecs-credentials" object (validated), borrowed, or NULL */
 };
 
 /* An empty configuration (nothing set).  */
@@ -197,6 +200,11 @@ void		 config_set_start(time_t start);
  */
 int		 config_parse(const char *text, size_t len, const char *name,
 		    struct config *cfg, char *err, size_t errlen);
+/*
+ * The role an "ecs-credentials" id names: "node" or a role ARN (both
+ * checked when the file was read); NULL when the file names no such id.
+ */
+const char	*config_ecs_role(const struct config *cfg, const char *id);
 /* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
 int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void		 config_free(struct config *cfg);
