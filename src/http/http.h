@@ -249,6 +249,12 @@ struct http_limits {
 /* Server-wide settings (before any service): the drain at stop, the fd-exhaustion counter. */
 void		 http_server_init(unsigned grace_ms, uint64_t *fd_hits);
 /*
+ * SIGTERM/SIGINT go to term (its loop hook's contract: 1 it took them
+ * over) instead of stopping the services (exec forwards them to its
+ * command); NULL: the drain again.
+ */
+void		 http_signals(int (*term)(unsigned signo));
+/*
  * Serve sv on the n addresses la with limits lim: bind each listener, take
  * connections from now on (after loop_init).  Logs each listener.
  * A service (sv) is served at most once.  0 / -1 with err.

@@ -287,16 +287,17 @@ static const char help_tail[] =
 "packet filter or addresses, 71 system error.\n";
 
 void
-opts_help(FILE *out)
+opts_help_rows(FILE *out, int exec)
 {
 	char head[OPTS_HELP_COLUMN + 64];
 	const char *p, *nl;
 	size_t i;
 	int n;
 
-	fputs(help_head, out);
 	for (i = 0; i < opt_ndefs; i++) {
 		const struct opt_def *d = &opt_defs[i];
+		if (exec && !opts_exec_takes(d))
+			continue;
 		if (d->od_kind == OPT_HELP)
 			snprintf(head, sizeof(head), "-h, --%s", d->od_flag);
 		else
@@ -316,8 +317,17 @@ opts_help(FILE *out)
 			fprintf(out, "%.*s\n%*s", (int)(nl - p), p, OPTS_HELP_COLUMN, "");
 		}
 	}
+}
+
+void
+opts_help(FILE *out)
+{
+	fputs(help_head, out);
+	opts_help_rows(out, 0);
 	fputs(help_tail, out);
 }
+
+static const char *usage_verb = "serve";	/* whose --help a usage message points to */
 
 void
 opts_usage_exit(const char *fmt, ...)
@@ -328,7 +338,7 @@ opts_usage_exit(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s serve --help')\n", PROGNAME);
+	fprintf(stderr, " (see '%s %s --help')\n", PROGNAME, usage_verb);
 	exit(EXIT_USAGE);
 }
 
@@ -805,7 +815,7 @@ static void
 opts_defaults(struct serve_options *o)
 {
 	o->max_conn = CONN_MAX_DEFAULT;
-	o->log_level = LOG_LVL_INFO;
+	o->log_level = o->exec_verb ? LOG_LVL_WARN : LOG_LVL_INFO;	/* exec: COMMAND's output */
 	o->control_mode = CONTROL_MODE_DEFAULT;
 	o->control_uid = (uid_t)-1;
 	o->control_gid = (gid_t)-1;
@@ -828,6 +838,7 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 	int ch;
 
 	opts_defaults(o);
+	usage_verb = o->exec_verb ? "exec" : "serve";
 	for (i = 0; i < opt_ndefs; i++) {
 		if (opt_defs[i].od_env == NULL || (v = getenv(opt_defs[i].od_env)) == NULL ||
 		    (o->exec_verb && !opts_exec_takes(&opt_defs[i])))

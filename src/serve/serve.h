@@ -143,6 +143,8 @@ int		 opts_parse(struct serve_options *o, int argc, char **argv, char *err,
 		    size_t errlen);
 /* `serve --help`, the option lines generated from the table. */
 void		 opts_help(FILE *out);
+/* The option lines alone: every option's, or (exec) those exec takes. */
+void		 opts_help_rows(FILE *out, int exec);
 /*
  * "gimme-aws-mini: MSG (see 'gimme-aws-mini serve --help')" on stderr and
  * exit EXIT_USAGE.
@@ -156,7 +158,7 @@ void		 opts_magic_targets(struct serve_options *o, int bound);
 int		 opts_listeners(struct serve_options *o, char *err, size_t errlen);
 /* Whether `exec` takes the option of row d. */
 int		 opts_exec_takes(const struct opt_def *d);
-/* `exec --help`. */
+/* exec.c: `exec --help`. */
 void		 opts_exec_help(FILE *out);
 
 /* ------------------------------------------------------------------ */
