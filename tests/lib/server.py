@@ -54,6 +54,7 @@ _SLOW = float(os.environ.get("IMDS_TEST_SLOW", "1"))
 START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
 STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
 
+_ECS_RE = re.compile(r"ECS credentials on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _HEALTH_RE = re.compile(r"health endpoint on http://(\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)/")
 
@@ -279,6 +280,15 @@ class Server:
 		"""(host, port) of the health listener (--health-listen), or None."""
 		for line in self.lines():
 			m = _HEALTH_RE.search(line)
+			if m:
+				return m.group(1).strip("[]"), int(m.group(2))
+		return None
+
+	@property
+	def ecs_addr(self):
+		"""(host, port) of the first ECS listener (--ecs-listen), or None."""
+		for line in self.lines():
+			m = _ECS_RE.search(line)
 			if m:
 				return m.group(1).strip("[]"), int(m.group(2))
 		return None

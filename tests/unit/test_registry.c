@@ -82,13 +82,15 @@ static void *
 render2(void *arg, const struct role *r, time_t t)
 {
 	struct role_view *v;
-	char text[sizeof(v->v_text)];
+	size_t n;
 
 	if (fail2)
 		return NULL;
 	v = render(arg, r, t);
-	snprintf(text, sizeof(text), "2:%s", v->v_text);
-	memcpy(v->v_text, text, sizeof(text));
+	n = strlen(v->v_text);
+	assert_true(n + 3 <= sizeof(v->v_text));
+	memmove(v->v_text + 2, v->v_text, n + 1);
+	memcpy(v->v_text, "2:", 2);
 	return v;
 }
 
