@@ -67,7 +67,7 @@ struct ecs_ask {
 	char		 ea_arg[ECS_PATH_MAX + 1];	/* the id, or the role's name; decoded */
 };
 
-static struct {
+static struct ecs_state {
 	const struct config *cfg;
 	const char	*token;		/* exec's; NULL: none asked */
 	int		 access_log;
@@ -77,9 +77,7 @@ static struct {
 void
 ecs_serve_setup(const struct config *cfg, const char *token, int access_log)
 {
-	ecs.cfg = cfg;
-	ecs.token = token;
-	ecs.access_log = access_log;
+	ecs = (struct ecs_state){ cfg, token, access_log, 0 };
 }
 
 void
@@ -409,11 +407,9 @@ ecs_release(void *state)
 	ec->ec_since_ms = 0;
 }
 
+/* The service (its listeners are logged "ECS credentials on ADDR:PORT"). */
 const struct http_service ecs_http_service = {
-	.sv_name = "ecs",
-	.sv_log_pre = "ECS credentials on ",
-	.sv_log_post = "",
-	.sv_handle = ecs_handle,
-	.sv_release = ecs_release,
+	.sv_handle = ecs_handle, .sv_release = ecs_release,
 	.sv_state_size = sizeof(struct ecs_conn),
+	.sv_name = "ecs", .sv_log_pre = "ECS credentials on ", .sv_log_post = "",
 };

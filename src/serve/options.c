@@ -162,8 +162,7 @@ const struct opt_def opt_defs[] = {
 	    "identity), /role/NAME (assumed); with --magic-ip on\n"
 	    "169.254.170.2:80 too"),
 	ROW_LIST("ecs-listen", "ADDR:PORT", "GIMME_ECS_LISTEN", necs_listen, parse_ecs_listen,
-	    "serve the ECS endpoint here too (implies --ecs);\n"
-	    "repeatable, as --listen"),
+	    "serve it here too; repeatable; implies --ecs"),
 	ROW_STRING("base-role-arn", "ARN", "GIMME_BASE_ROLE_ARN", base_role_arn, check_base_arn,
 	    "what /role/NAME completes into a role ARN\n"
 	    "(arn:aws:iam::123456789012:role/ or with a path);\n"

@@ -37,22 +37,14 @@ import clientlib  # noqa: E402
 
 clientlib.use_debian_python()
 
-import datetime  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import unittest  # noqa: E402
-import urllib.request  # noqa: E402
-
-from clientlib import Sandbox  # noqa: E402
-
 sys.path.insert(0, os.path.join(clientlib.ROOT, "tests", "lib"))
-import server as libserver  # noqa: E402
-from sts_standin import STSStandIn  # noqa: E402
+import datetime, json, signal, subprocess, tempfile, time  # noqa: E401,E402
+import unittest, urllib.error, urllib.request  # noqa: E401,E402
 
 import credlib  # noqa: E402
+import server as libserver  # noqa: E402
+from clientlib import Sandbox  # noqa: E402
+from sts_standin import STSStandIn  # noqa: E402
 
 AKID = "AKIDTESTECS000000001"
 SECRET = "TESTecsSecret/0123456789abcdefghijklmnopqrs"

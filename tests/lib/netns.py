@@ -55,6 +55,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -222,6 +223,24 @@ def _kill_inside(ns):
 			os.kill(int(pid), signal.SIGKILL)
 		except (ValueError, ProcessLookupError, PermissionError):
 			pass
+
+
+def module_topology():
+	"""The Topology of a test module's setUpModule: unittest.SkipTest when
+	namespaces cannot be used here, RuntimeError when the server binary is
+	missing."""
+	why = usable()
+	if why:
+		raise unittest.SkipTest("magic-IP network tests need network namespaces: " + why)
+	if not os.access(libserver.BIN, os.X_OK):
+		raise RuntimeError("server binary %s is missing (make gimme-aws-mini)" % libserver.BIN)
+	return Topology()
+
+
+def module_destroy(topo):
+	"""tearDownModule's half: topo (None when setUpModule failed) removed."""
+	if topo is not None:
+		topo.destroy()
 
 
 class Topology:

@@ -29,25 +29,12 @@ Needs root and `ip netns`; otherwise every test is skipped with the reason.
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "clients"))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TESTS, "clients"), os.path.join(TESTS, "lib")]
 import clientlib  # noqa: E402
-
 clientlib.use_debian_python()
-
-import json  # noqa: E402
-import signal  # noqa: E402
-import tempfile  # noqa: E402
-import unittest  # noqa: E402
-
+import credlib, json, netns, signal, tempfile, unittest  # noqa: E401,E402
 from clientlib import EXAMPLE_AKID, INSTANCE_ID  # noqa: E402
-
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-import netns  # noqa: E402
-import server as libserver  # noqa: E402
-
-import credlib  # noqa: E402
 
 CURL = "/usr/bin/curl"
 PY = "/usr/bin/python3"
@@ -58,26 +45,14 @@ INSTALL_TIMEOUT = 15.0		# s until "magic-ip: installed"
 IDS = '{"ecs-credentials": {"task-2": "node"}}'
 TOPO = None
 
-BOTOCORE = r"""
-import json, botocore.session
-c = botocore.session.get_session().get_credentials()
-print(json.dumps({"akid": c.access_key if c else None, "method": c.method if c else None}))
-"""
-
 
 def setUpModule():
 	global TOPO
-	why = netns.usable()
-	if why:
-		raise unittest.SkipTest("magic-IP network tests need network namespaces: " + why)
-	if not os.access(libserver.BIN, os.X_OK):
-		raise RuntimeError("server binary %s is missing (make gimme-aws-mini)" % libserver.BIN)
-	TOPO = netns.Topology()
+	TOPO = netns.module_topology()
 
 
 def tearDownModule():
-	if TOPO is not None:
-		TOPO.destroy()
+	netns.module_destroy(TOPO)
 
 
 def curl(run, url):
@@ -137,7 +112,7 @@ class EcsMixin:
 			self.assertEqual(p.stdout, INSTANCE_ID, "%s: IMDS beside ECS" % who)
 		if self.MODE == "nat":
 			mark = srv.mark()
-			p = TOPO.pod_run(1, [PY, "-c", BOTOCORE], timeout=60, env={
+			p = TOPO.pod_run(1, [PY, "-c", clientlib.BOTOCORE_CHAIN], timeout=60, env={
 			    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/task-2"})
 			self.assertEqual(p.returncode, 0, p.stderr)
 			self.assertEqual(json.loads(p.stdout.strip().splitlines()[-1]),
@@ -166,16 +141,10 @@ class EcsMixin:
 		self.assertState(self.before, "after magic-ip down")
 
 
-class NftEcsTest(EcsMixin, unittest.TestCase):
-	FIREWALL = "nft"
-
-
-class IptablesEcsTest(EcsMixin, unittest.TestCase):
-	FIREWALL = "iptables"
-
-
-class AliasEcsTest(EcsMixin, unittest.TestCase):
-	MODE = "alias"
+# one class per way: NftEcsTest, IptablesEcsTest, AliasEcsTest
+for _name, _attrs in (("NftEcsTest", {"FIREWALL": "nft"}),
+    ("IptablesEcsTest", {"FIREWALL": "iptables"}), ("AliasEcsTest", {"MODE": "alias"})):
+	globals()[_name] = type(_name, (EcsMixin, unittest.TestCase), _attrs)
 
 
 if __name__ == "__main__":

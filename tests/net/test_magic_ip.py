@@ -99,12 +99,6 @@ SLOW_AKID = "ASIATESTSLOWSOURCE01"
 
 TOPO = None
 
-# botocore's default chain, as an application in a pod would run it
-BOTOCORE_SCRIPT = r"""
-import json, botocore.session
-c = botocore.session.get_session().get_credentials()
-print(json.dumps({"akid": c.access_key if c else None, "method": c.method if c else None}))
-"""
 
 # a UDP listener on the node (HOST PORT SECONDS): prints "ready", then the
 # first datagram or "nothing"; and a sender (HOST PORT)
@@ -130,17 +124,11 @@ for _ in range(3):
 
 def setUpModule():
 	global TOPO
-	why = netns.usable()
-	if why:
-		raise unittest.SkipTest("magic-IP network tests need network namespaces: " + why)
-	if not os.access(libserver.BIN, os.X_OK):
-		raise RuntimeError("server binary %s is missing (make gimme-aws-mini)" % libserver.BIN)
-	TOPO = netns.Topology()
+	TOPO = netns.module_topology()
 
 
 def tearDownModule():
-	if TOPO is not None:
-		TOPO.destroy()
+	netns.module_destroy(TOPO)
 
 
 # ---------------------------------------------------------------- helpers
@@ -421,7 +409,7 @@ class ServingMixin(FirewallMixin):
 		return [e for e in access_entries(self.srv, since) if e["ip"] == ip]
 
 	def botocore(self, i):
-		p = TOPO.pod_run(i, [PY, "-c", BOTOCORE_SCRIPT], timeout=60)
+		p = TOPO.pod_run(i, [PY, "-c", clientlib.BOTOCORE_CHAIN], timeout=60)
 		self.assertEqual(p.returncode, 0, "pod%d botocore: %s" % (i, describe(p)))
 		return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -479,7 +467,7 @@ class Hop2Mixin(ServingMixin):
 
 	def test_botocore_ipv6_endpoint_mode_from_a_pod(self):
 		mark = self.srv.mark()
-		p = TOPO.pod_run(1, [PY, "-c", BOTOCORE_SCRIPT], timeout=60,
+		p = TOPO.pod_run(1, [PY, "-c", clientlib.BOTOCORE_CHAIN], timeout=60,
 		    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"})
 		self.assertEqual(p.returncode, 0, describe(p))
 		got = json.loads(p.stdout.strip().splitlines()[-1])

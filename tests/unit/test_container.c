@@ -131,19 +131,25 @@ quote_is(const char *in, size_t n, const char *want)
 static void
 go_escaping(void **state)
 {
+	static const struct { const char *in; size_t n; const char *want; } t[] = {
+		{ "plain", 5, "\"plain\"" },
+		{ "a<b>&c", 6, "\"a\\u003cb\\u003e\\u0026c\"" },
+		{ "q\"b\\", 4, "\"q\\\"b\\\\\"" },
+		{ "\n\r\t\x01\x1f", 5, "\"\\n\\r\\t\\u0001\\u001f\"" },
+		{ "\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\"" },
+		{ "\xc3\xa9", 2, "\"\xc3\xa9\"" },			/* é as it is */
+		{ "\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"" },	/* U+1F600 */
+		{ "a\xffz", 3, "\"a\\ufffdz\"" },			/* a stray byte */
+		{ "\xc0\xaf", 2, "\"\\ufffd\\ufffd\"" },		/* overlong */
+		{ "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"" },	/* a surrogate */
+		{ "\xe2\x82", 2, "\"\\ufffd\\ufffd\"" },		/* cut short */
+		{ "\x7f", 1, "\"\x7f\"" },			/* DEL is not escaped */
+	};
+	size_t i;
+
 	(void)state;
-	quote_is("plain", 5, "\"plain\"");
-	quote_is("a<b>&c", 6, "\"a\\u003cb\\u003e\\u0026c\"");
-	quote_is("q\"b\\", 4, "\"q\\\"b\\\\\"");
-	quote_is("\n\r\t\x01\x1f", 5, "\"\\n\\r\\t\\u0001\\u001f\"");
-	quote_is("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\"");
-	quote_is("\xc3\xa9", 2, "\"\xc3\xa9\"");			/* é as it is */
-	quote_is("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");	/* U+1F600 */
-	quote_is("a\xffz", 3, "\"a\\ufffdz\"");			/* a stray byte */
-	quote_is("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");		/* overlong */
-	quote_is("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");	/* a surrogate */
-	quote_is("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");		/* cut short */
-	quote_is("\x7f", 1, "\"\x7f\"");			/* DEL is not escaped */
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		quote_is(t[i].in, t[i].n, t[i].want);
 }
 
 /* The agent's ErrorMessage: code, message, and HTTPErrorCode (no JSON tag). */
