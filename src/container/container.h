@@ -61,14 +61,17 @@ struct ctr_ctx {
 	const struct instance *cx_inst;
 };
 
-/* The renderer to register as RENDER_CONTAINER, on ctx. */
-void		 ctr_renderer(struct role_renderer *rr, struct ctr_ctx *ctx);
-/* Render r at now (also for tests).  NULL (logged) when out of memory. */
-struct ctr_view	*ctr_render(const struct ctr_ctx *ctx, const struct role *r, time_t now);
+/*
+ * The renderer to register as RENDER_CONTAINER: { ctr_render, ctr_view_unref,
+ * &ctx }.  A new struct ctr_view of r at
+ * now, arg a struct ctr_ctx; NULL (logged) when out of memory.  The unref
+ * takes a struct ctr_view.
+ */
+void		*ctr_render(void *arg, const struct role *r, time_t now);
+void		 ctr_view_unref(void *v);
 /* r's current container rendering (borrowed), or NULL. */
 struct ctr_view	*ctr_view_of(const struct role *r);
 void		 ctr_view_ref(struct ctr_view *v);
-void		 ctr_view_unref(struct ctr_view *v);
 /* A role's ARN: arn:<partition>:iam::<account>:role/<name> ("" account: the instance's). */
 void		 ctr_role_arn(const struct instance *inst, const struct role *r, char *out,
 		    size_t len);

@@ -160,9 +160,10 @@ render_layout(struct ctr_view *v, enum ctr_layout which, const char *arn, const 
 	return 0;
 }
 
-struct ctr_view *
-ctr_render(const struct ctr_ctx *ctx, const struct role *r, time_t now)
+void *
+ctr_render(void *arg, const struct role *r, time_t now)
 {
+	const struct ctr_ctx *ctx = arg;
 	const struct cred_cache *cc = &r->ro_cache;
 	const struct cred *c = &cc->cc_cur;
 	char arn[STS_ARN_MAX], exp[ISO_DATE_LEN + 1];
@@ -207,8 +208,9 @@ ctr_view_ref(struct ctr_view *v)
 
 /* At the last reference: the bodies (credentials) wiped, then freed. */
 void
-ctr_view_unref(struct ctr_view *v)
+ctr_view_unref(void *p)
 {
+	struct ctr_view *v = p;
 	int k;
 
 	if (v == NULL)
@@ -221,24 +223,4 @@ ctr_view_unref(struct ctr_view *v)
 		wipe_free(v->cv_body[k], v->cv_len[k]);
 	explicit_bzero(v, sizeof(*v));
 	free(v);
-}
-
-static void *
-render_any(void *arg, const struct role *r, time_t now)
-{
-	return ctr_render(arg, r, now);
-}
-
-static void
-unref_any(void *v)
-{
-	ctr_view_unref(v);
-}
-
-void
-ctr_renderer(struct role_renderer *rr, struct ctr_ctx *ctx)
-{
-	rr->rr_render = render_any;
-	rr->rr_unref = unref_any;
-	rr->rr_arg = ctx;
 }

@@ -141,8 +141,8 @@ serve_start_up(void)
 	registry_renderer(&st.roles, RENDER_IMDS, &rr);
 	if (st.container) {
 		st.ctr_ctx.cx_inst = &st.inst;
-		ctr_renderer(&rr, &st.ctr_ctx);
-		registry_renderer(&st.roles, RENDER_CONTAINER, &rr);
+		registry_renderer(&st.roles, RENDER_CONTAINER, &(struct role_renderer){
+		    ctr_render, ctr_view_unref, &st.ctr_ctx });
 	}
 	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
 	    err, sizeof(err))) == NULL) {

@@ -263,6 +263,14 @@ def match_reply(parts, raw, now=None):
 	return None
 
 
+def _range(name, args):
+	"""A placeholder's LO..HI argument: (LO, HI)."""
+	lo, _, hi = (args[0] if args else "").partition("..")
+	if not (lo.isdigit() and hi.isdigit()):
+		raise CaseError("{{%s LO..HI}} needs a range" % name)
+	return int(lo), int(hi)
+
+
 def _check(name, args, v, now, body, values):
 	if name in ("date", "last-modified"):
 		t = parse_imf(v)
@@ -274,10 +282,8 @@ def _check(name, args, v, now, body, values):
 		if len(base64.urlsafe_b64decode(v)) != 40:
 			return "does not decode to 40 bytes"
 	elif name == "int":
-		lo, _, hi = (args[0] if args else "").partition("..")
-		if not (lo.isdigit() and hi.isdigit()):
-			raise CaseError("{{int LO..HI}} needs a range")
-		if not int(lo) <= int(v) <= int(hi):
+		lo, hi = _range(name, args)
+		if not lo <= int(v) <= hi:
 			return "not in %s..%s" % (lo, hi)
 	elif name == "iso-time":
 		t = parse_iso(v.decode())
@@ -286,13 +292,11 @@ def _check(name, args, v, now, body, values):
 		if t > now + ISO_SLACK:
 			return "in the future"
 	elif name == "iso-ahead":
-		lo, _, hi = (args[0] if args else "").partition("..")
-		if not (lo.isdigit() and hi.isdigit()):
-			raise CaseError("{{iso-ahead LO..HI}} needs a range")
+		lo, hi = _range(name, args)
 		t = parse_iso(v.decode())
 		if t is None:
 			return "not a valid time"
-		if not now + int(lo) - ISO_SLACK <= t <= now + int(hi) + ISO_SLACK:
+		if not now + lo - ISO_SLACK <= t <= now + hi + ISO_SLACK:
 			return "not %s..%s s ahead" % (lo, hi)
 	elif name == "length":
 		if int(v) != len(body):

@@ -237,10 +237,19 @@ def module_topology():
 	return Topology()
 
 
-def module_destroy(topo):
-	"""tearDownModule's half: topo (None when setUpModule failed) removed."""
-	if topo is not None:
-		topo.destroy()
+def module_hooks(g):
+	"""setUpModule and tearDownModule for the test module whose globals are g:
+	g["TOPO"] is its Topology (module_topology) until the end of the module.
+
+	    setUpModule, tearDownModule = netns.module_hooks(globals())
+	"""
+	def set_up():
+		g["TOPO"] = module_topology()
+
+	def tear_down():
+		if g.get("TOPO") is not None:
+			g["TOPO"].destroy()
+	return set_up, tear_down
 
 
 class Topology:

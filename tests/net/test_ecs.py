@@ -46,13 +46,7 @@ IDS = '{"ecs-credentials": {"task-2": "node"}}'
 TOPO = None
 
 
-def setUpModule():
-	global TOPO
-	TOPO = netns.module_topology()
-
-
-def tearDownModule():
-	netns.module_destroy(TOPO)
+setUpModule, tearDownModule = netns.module_hooks(globals())
 
 
 def curl(run, url):
@@ -130,9 +124,7 @@ class EcsMixin:
 
 	def test_kill9_then_down(self):
 		srv = self.daemon()
-		srv.proc.kill()
-		srv.proc.wait(10)
-		srv.stop()
+		srv.kill9()
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 0, err)
 		self.assertIn("169.254.170.2", out)

@@ -122,13 +122,7 @@ for _ in range(3):
 """
 
 
-def setUpModule():
-	global TOPO
-	TOPO = netns.module_topology()
-
-
-def tearDownModule():
-	netns.module_destroy(TOPO)
+setUpModule, tearDownModule = netns.module_hooks(globals())
 
 
 # ---------------------------------------------------------------- helpers
@@ -689,9 +683,7 @@ class LifecycleMixin(FirewallMixin):
 		    check=True)
 		srv = self.run_daemon("--pod-interface", "vpx*")
 		self.assertEqual(TOPO.route_localnet("vpxa"), "1")
-		srv.proc.kill()		# SIGKILL, by PID
-		srv.proc.wait(10)
-		srv.stop()
+		srv.kill9()		# SIGKILL, by PID
 		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
 		rc, out, err = TOPO.cli("magic-ip", "down")
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
@@ -739,9 +731,7 @@ class LifecycleMixin(FirewallMixin):
 	def test_kill9_restart_and_down(self):
 		first = self.run_daemon("--ipv6")
 		installed = TOPO.snapshot()
-		first.proc.kill()		# SIGKILL, by PID
-		first.proc.wait(10)
-		first.stop()
+		first.kill9()		# SIGKILL, by PID
 		self.assertState(installed, "after kill -9 the rules stay")
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 0, "magic-ip status with leftovers: out %r err %r" % (out, err))
@@ -750,9 +740,7 @@ class LifecycleMixin(FirewallMixin):
 		self.assertState(installed, "a restart over leftovers: exactly one rule set")
 		p = curl(pod_runner(1), MAGIC + "/latest/meta-data/instance-id", "--max-time", "10")
 		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))
-		second.proc.kill()
-		second.proc.wait(10)
-		second.stop()
+		second.kill9()
 
 		rc, out, err = TOPO.cli("magic-ip", "down")
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
