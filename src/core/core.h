@@ -188,11 +188,12 @@ struct spawn_spec {
 	int		 ss_own_group;	/* its own process group (killed whole) */
 	int		 ss_nio;	/* child descriptors 0 .. ss_nio-1 as ss_io says; others closed */
 	struct spawn_io	 ss_io[SPAWN_FDS_MAX];
+	char *const	*ss_envp;	/* its environment; NULL: ours */
 };
 
 /*
  * Start s: no blocked signal (the loop blocks some for its signalfd),
- * default dispositions, the environment as it is.  0 (*pid set; the read
+ * default dispositions, ss_envp or the environment as it is.  0 (*pid set; the read
  * ends of SPAWN_PIPE in their io_fd), or the error number (nothing is left
  * open; exec failures such as ENOENT and EACCES are reported here).
  */

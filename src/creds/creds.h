@@ -4,7 +4,8 @@
  *   creds.c       providers (example, env, profile) behind one cache with
  *                 the refresh policy; a request never waits on a provider
  *   registry.c    the role registry: role key -> provider, cache, and the
- *                 role's rendering (refcounted), each role refreshed on its own
+ *                 role's renderings (one per service kind, refcounted), each
+ *                 role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
  *                 on a base provider that roles can share (one base fetch
  *                 for many; nothing shares one yet: issue #14's per-pod
@@ -176,19 +177,29 @@ const char	*cred_provider_profile_name(const struct cred_provider *cp);
 
 /*
  * Many roles at once, each with its own provider and cache, refreshed on
- * its own.  A role's rendering (struct role_view: what a service serves for
- * it, e.g. IMDS's iam/ documents, imds/roles.c) is made by the registry's
- * renderer whenever the role's credentials change, and swapped in whole:
- * it is refcounted, so a request that points into the old one keeps it
- * alive until written.  Nothing here knows a wire format.
+ * its own.  A role has one rendering per service kind (enum
+ * role_rendering: what that service serves for it, ready bytes, e.g.
+ * IMDS's iam/ documents in imds/roles.c, the container endpoints' JSON in
+ * container/render.c), made by that kind's renderer whenever the role's
+ * credentials change, every kind at once, and each swapped in whole: a
+ * rendering is refcounted, so a request that points into the old one keeps
+ * it alive until written.  The renderers are registered at start-up, before
+ * the first role; a kind without one is not rendered (its slot stays NULL).
+ * Nothing here knows a wire format.
  */
-struct role_view;	/* a role's rendering: the renderer's type */
 struct role;
+
+/* The renderings a role has: a fixed, small set, one slot each. */
+enum role_rendering {
+	RENDER_IMDS,		/* imds/roles.c: struct role_view */
+	RENDER_CONTAINER,	/* container/render.c: struct ctr_view (ECS, Pod Identity) */
+	RENDERINGS
+};
 
 struct role_renderer {
 	/* A new rendering of r at now, holding one reference; NULL (logged) on failure. */
-	struct role_view *(*rr_render)(void *arg, const struct role *r, time_t now);
-	void		 (*rr_unref)(struct role_view *v);
+	void		*(*rr_render)(void *arg, const struct role *r, time_t now);
+	void		 (*rr_unref)(void *v);
 	void		*rr_arg;
 };
 
@@ -197,7 +208,7 @@ struct role_registry {
 	size_t		 rg_n;
 	size_t		 rg_cap;
 	struct role	*rg_retired;	/* removed while a fetch was under way */
-	struct role_renderer rg_render;
+	struct role_renderer rg_render[RENDERINGS];	/* rr_render NULL: not rendered */
 	/* after a role's credentials changed and it was rendered again; may be NULL */
 	void		(*rg_changed)(void *arg, struct role *r);
 	void		*rg_arg;
@@ -209,16 +220,19 @@ struct role {
 	char		 ro_name[ROLE_NAME_MAX + 1];	/* the role's name as served */
 	char		 ro_account[ROLE_ACCOUNT_MAX + 1];	/* its ARN's account; "": the instance's */
 	struct cred_cache ro_cache;	/* owns the provider */
-	struct role_view *ro_view;	/* the current rendering (one reference), or NULL */
+	void		*ro_views[RENDERINGS];	/* current renderings (one reference each), or NULL */
 	struct role_registry *ro_reg;
 	int		 ro_retired;	/* removed: no longer rendered nor found */
 	int		 ro_calling;	/* in the owner's callback about this role */
 	struct role	*ro_next;	/* in rg_retired */
 };
 
-/* An empty registry whose roles are rendered by rr (copied); changed may be NULL. */
-void		 registry_init(struct role_registry *rg, const struct role_renderer *rr,
+/* An empty registry, with no renderer yet; changed may be NULL. */
+void		 registry_init(struct role_registry *rg,
 		    void (*changed)(void *arg, struct role *r), void *arg);
+/* Render the roles' which rendering with rr (copied): at start-up, before any role. */
+void		 registry_renderer(struct role_registry *rg, enum role_rendering which,
+		    const struct role_renderer *rr);
 /*
  * Add a role under key (1..ROLE_KEY_MAX bytes, not in use) named name,
  * account "" or ROLE_ACCOUNT_MAX digits at most, served from prov, which the
@@ -239,7 +253,10 @@ void		 registry_remove(struct role_registry *rg, struct role *r);
 int		 registry_rename(struct role *r, const char *name, const char *account);
 /* Fetch r's credentials now (cred_cache_refresh). */
 void		 registry_refresh(struct role *r, time_t now);
-/* Render r again at now and swap the rendering in.  0, or -1 (the old one stays). */
+/*
+ * Render r again at now, every rendering, and swap each in.  0, or -1 when
+ * one failed (its old rendering stays; the others are new).
+ */
 int		 registry_render(struct role *r, time_t now);
 /* Render every role again at now (what they are rendered from besides their credentials changed). */
 void		 registry_render_all(struct role_registry *rg, time_t now);
@@ -387,6 +404,8 @@ void		 creds_source_tick(struct creds_source *cs, struct cred_cache *cc);
  */
 int		 creds_source_role_due(struct creds_source *cs, const struct cred_cache *cc,
 		    char *role, size_t rolelen, char *account, size_t acctlen);
+/* Start STS with the source's region, endpoint and CA bundle, if not yet (roles assumed later).  0 / -1 with err. */
+int		 creds_source_sts_start(struct creds_source *cs, char *err, size_t errlen);
 /* The CA bundle file STS reads at each call (for the sandbox), NULL: none. */
 const char	*creds_source_ca_bundle(const struct creds_source *cs);
 /* Stop STS if it was started (waiting calls are reported). */

@@ -117,6 +117,7 @@ static struct {
 	struct service	 svc[SERVICES_MAX];
 	size_t		 nsvc;
 	unsigned	 grace_ms;
+	int		(*term)(unsigned signo);	/* http_signals: SIGTERM/SIGINT go here instead */
 	uint64_t	*fd_hits;
 	uint64_t	 accept_resume_ms;	/* after EMFILE: when to try again */
 	uint64_t	 next_gc_ms;	/* the client tables' rate entries */
@@ -621,6 +622,7 @@ conn_slot(struct service *s, enum admit adm)
 		c->c_hstate = s->se_hstate + s->se_pool_fresh * s->se_def->sv_state_size;
 		s->se_pool_fresh++;
 	}
+	memset(c->c_hstate, 0, s->se_def->sv_state_size);	/* each connection starts afresh */
 	return c;
 }
 
@@ -813,6 +815,8 @@ http_term(unsigned signo)
 {
 	size_t i, j;
 
+	if (srv.term != NULL)
+		return srv.term(signo);
 	if (!srv.running || srv.draining)
 		return 0;
 	if (srv.grace_ms == 0) {
@@ -840,6 +844,12 @@ http_term(unsigned signo)
 }
 
 /* ---- public ------------------------------------------------------------- */
+
+void
+http_signals(int (*term)(unsigned signo))
+{
+	srv.term = term;
+}
 
 void
 http_server_init(unsigned grace_ms, uint64_t *fd_hits)

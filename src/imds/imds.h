@@ -54,6 +54,8 @@
 
 #define USER_DATA_MAX		16384	/* bytes, contract §10 / U33 */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a --config file */
+#define CONFIG_ECS_IDS_MAX	1024	/* ids of its "ecs-credentials" */
+#define CONFIG_ECS_ID_MAX	256	/* bytes in one of those ids */
 #define MD_BODY_MAX		JBUF_MAX	/* bytes in any served body (aws-c-auth's limit) */
 #define MD_NAME_MAX		255	/* bytes in one path segment of the tree */
 #define MD_PATH_MAX		1024	/* bytes in a tree path */
@@ -188,6 +190,7 @@ struct config {
 	unsigned	 cf_opt_set;	/* OPT_SET_* bits */
 	void		*cf_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
 	struct pod_rules *cf_pods;	/* "pod-identity-associations", "role-map"; owned, or NULL */
+	void		*cf_ecs;	/* json_t *: "ecs-credentials" object (validated), borrowed, or NULL */
 };
 
 /* An empty configuration (nothing set).  */
@@ -202,6 +205,11 @@ void		 config_set_start(time_t start);
  */
 int		 config_parse(const char *text, size_t len, const char *name,
 		    struct config *cfg, char *err, size_t errlen);
+/*
+ * The role an "ecs-credentials" id names: "node" or a role ARN (both
+ * checked when the file was read); NULL when the file names no such id.
+ */
+const char	*config_ecs_role(const struct config *cfg, const char *id);
 /* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
 int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void		 config_free(struct config *cfg);
@@ -367,11 +375,15 @@ struct roles_ctx {
 	const struct config	*rc_cfg;
 };
 /*
- * The role registry's renderer (rr_render, with rr_unref role_view_unref;
- * arg a struct roles_ctx): the role's name, account and credentials; while
- * it has none the credentials leaf is absent (404).  NULL (logged).
+ * The role registry's IMDS rendering (RENDER_IMDS; arg a struct roles_ctx):
+ * the role's name, account and credentials; while it has none the
+ * credentials leaf is absent (404).  NULL (logged).
  */
 struct role_view *roles_render(void *arg, const struct role *r, time_t now);
+/* The renderer to register as RENDER_IMDS: roles_render and role_view_unref on ctx. */
+void		 roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx);
+/* r's current IMDS rendering (borrowed), or NULL. */
+struct role_view *roles_view(const struct role *r);
 /*
  * The caller's role view (borrowed), NULL for none.  arg: the role
  * registry.  Today every caller gets the instance's role (ROLE_KEY_INSTANCE).

@@ -204,13 +204,39 @@ roles_render(void *arg, const struct role *r, time_t now)
 	return rv;
 }
 
+static void *
+render_any(void *arg, const struct role *r, time_t now)
+{
+	return roles_render(arg, r, now);
+}
+
+static void
+unref_any(void *v)
+{
+	role_view_unref(v);
+}
+
+void
+roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx)
+{
+	rr->rr_render = render_any;
+	rr->rr_unref = unref_any;
+	rr->rr_arg = ctx;
+}
+
+struct role_view *
+roles_view(const struct role *r)
+{
+	return r->ro_views[RENDER_IMDS];
+}
+
 struct role_view *
 roles_resolve(void *arg, const struct http_peer *peer)
 {
 	const struct role *r = registry_find(arg, ROLE_KEY_INSTANCE);
 
 	(void)peer;	/* one role for every caller, until pods have their own */
-	return r != NULL ? r->ro_view : NULL;
+	return r != NULL ? roles_view(r) : NULL;
 }
 
 const struct md_node *

@@ -164,6 +164,7 @@ daemon_creds_changed(void *unused, struct role *r)
 	char role[sizeof(st.role)], account[sizeof(st.role_account)];
 
 	(void)unused;
+	http_wake();	/* a container request may be waiting for this role's first credentials */
 	if (r == st.inst_role && creds_source_role_due(&st.src, st.cache, role, sizeof(role),
 	    account, sizeof(account))) {
 		/* the new chain's first credentials: its role name with them */
@@ -193,6 +194,7 @@ daemon_tick(void)
 
 	registry_tick(&st.roles, now);
 	creds_source_tick(&st.src, st.cache);
+	ecs_tick();
 	if (st.ec2_cred.cr_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);

@@ -398,6 +398,7 @@ refresh_builds_and_signs_nothing(void **state)
 {
 	struct roles_ctx ctx;
 	struct role_registry rg;
+	struct role_renderer rr;
 	struct role *r, *pod;
 	struct role_view *held;
 	char err[ERRBUF_LEN], want[64];
@@ -413,8 +414,9 @@ refresh_builds_and_signs_nothing(void **state)
 
 	ctx.rc_inst = &inst;
 	ctx.rc_cfg = &cfg;
-	registry_init(&rg, &(struct role_renderer){ roles_render, role_view_unref, &ctx },
-	    NULL, NULL);
+	registry_init(&rg, NULL, NULL);
+	roles_renderer(&rr, &ctx);
+	registry_renderer(&rg, RENDER_IMDS, &rr);
 	rg.rg_clock = test_clock;
 	clock_now = NOW + 100;
 	r = registry_add(&rg, ROLE_KEY_INSTANCE, inst.i_role, "", &counting, err, sizeof(err));
@@ -426,18 +428,18 @@ refresh_builds_and_signs_nothing(void **state)
 
 	for (i = 1; i <= 3; i++) {
 		clock_now = NOW + 100 * i;
-		held = r->ro_view;
+		held = roles_view(r);
 		role_view_ref(held);	/* a request in flight */
 		registry_refresh(r, clock_now);
-		assert_ptr_not_equal(r->ro_view, held);
+		assert_ptr_not_equal(roles_view(r), held);
 		/* every caller gets the instance's role today */
-		assert_ptr_equal(roles_resolve(&rg, &peer), r->ro_view);
+		assert_ptr_equal(roles_resolve(&rg, &peer), roles_view(r));
 		snprintf(want, sizeof(want), "\"AccessKeyId\" : \"ASIAFETCH%011d\"", i);
-		assert_non_null(strstr(look(r->ro_view, CREDS)->n_body, want));
+		assert_non_null(strstr(look(roles_view(r), CREDS)->n_body, want));
 		/* Last-Modified moves with the role, the snapshot stays */
-		assert_string_equal(roles_last_modified(snap, r->ro_view),
-		    r->ro_view->rv_lastmod_str);
-		assert_int_equal(r->ro_view->rv_last_modified, clock_now);
+		assert_string_equal(roles_last_modified(snap, roles_view(r)),
+		    roles_view(r)->rv_lastmod_str);
+		assert_int_equal(roles_view(r)->rv_last_modified, clock_now);
 		assert_int_equal(snap->s_last_modified, NOW);
 		if (held != NULL) {
 			/* what the request points into is still there */
@@ -447,13 +449,13 @@ refresh_builds_and_signs_nothing(void **state)
 		role_view_unref(held);
 	}
 	/* another role, refreshed on its own: its own name, the instance's untouched */
-	held = r->ro_view;
+	held = roles_view(r);
 	registry_refresh(pod, clock_now);
-	assert_ptr_equal(r->ro_view, held);
-	assert_body(pod->ro_view, IAM "/security-credentials", "app");
-	assert_non_null(strstr(look(pod->ro_view, IAM "/security-credentials/app")->n_body,
+	assert_ptr_equal(roles_view(r), held);
+	assert_body(roles_view(pod), IAM "/security-credentials", "app");
+	assert_non_null(strstr(look(roles_view(pod), IAM "/security-credentials/app")->n_body,
 	    "ASIAFETCH00000000004"));
-	assert_absent(pod->ro_view, CREDS);
+	assert_absent(roles_view(pod), CREDS);
 
 	/* four refreshes: not one snapshot, not one signature */
 	assert_int_equal(builds, 1);
@@ -465,8 +467,8 @@ refresh_builds_and_signs_nothing(void **state)
 	registry_render_all(&rg, snap->s_last_modified);
 	assert_int_equal(builds, 2);
 	assert_int_equal(signs, 2);
-	assert_int_equal(r->ro_view->rv_last_modified, NOW + 1000);
-	assert_int_equal(pod->ro_view->rv_last_modified, NOW + 1000);
+	assert_int_equal(roles_view(r)->rv_last_modified, NOW + 1000);
+	assert_int_equal(roles_view(pod)->rv_last_modified, NOW + 1000);
 	registry_free(&rg);
 	unserve();
 }
