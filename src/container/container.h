@@ -14,9 +14,9 @@
  *              identity) and /role/<name> (assumed on first ask, completed
  *              by --base-role-arn); the agent's JSON errors and statuses;
  *              with a token (exec), 401 without it
- *   assume.c   roles assumed for the service: added to the registry on
- *              first ask, with the node's credentials as their STS base
- *              (one shared base), at most ECS_ROLES_MAX of them
+ *   assume.c   roles assumed for the service: creds/assumed.c's roles on
+ *              the node's credentials, pinned on first ask, at most
+ *              ECS_ROLES_MAX of them
  *
  * Nothing here knows IMDS's formats; roles are the registry's (creds/).
  */

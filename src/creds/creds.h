@@ -8,8 +8,11 @@
  *                 role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
  *                 on a base provider that roles can share (one base fetch
- *                 for many; nothing shares one yet: issue #14's per-pod
- *                 roles will)
+ *                 for many: assumed.c's roles share the node's)
+ *   assumed.c     roles assumed on the node's credentials, keyed by (role
+ *                 ARN, ExternalId), shared and counted by their users (the
+ *                 pods, the ECS endpoint), dropped ASSUMED_LINGER_S after the
+ *                 last one left; STS's refusals logged once per streak
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
@@ -44,6 +47,8 @@
 #define ROLE_ACCOUNT_MAX	12	/* digits in the account ID of a role's ARN */
 #define ROLE_KEY_MAX		128	/* bytes in a role registry key */
 #define REGISTRY_ROLES_MAX	4096	/* roles one registry holds (one per pod, issue #14) */
+#define ASSUMED_ROLES_MAX	1024	/* roles assumed on the node's credentials at once */
+#define ASSUMED_LINGER_S	300	/* s a role nobody uses is kept (the next pod finds it warm) */
 
 #define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
 #define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
@@ -280,8 +285,8 @@ struct assume_step {
 };
 
 /*
- * A base provider STS providers can share (one source feeding many roles;
- * none does yet, issue #14's per-pod roles will):
+ * A base provider STS providers can share (one source feeding many roles:
+ * assumed.c's, on the node's credentials):
  * refcounted; one fetch at a time, whose answer goes to every role waiting
  * on it; a good credential is kept and handed to the next roles until
  * CRED_BASE_AHEAD before its expiry (CRED_BASE_KEEP_MAX after it came when
@@ -335,6 +340,56 @@ int		 sts_session_name_ok(const char *s);
 void		 sts_default_session_name(char *out, size_t len);
 /* "3600", "90s", "15m", "1h" -> seconds within STS_DURATION_MIN..MAX.  0 / -1. */
 int		 sts_parse_duration(const char *s, unsigned *out);
+
+/* ------------------------------------------------------------------ */
+/* assumed.c: roles assumed on the node's credentials                 */
+/* ------------------------------------------------------------------ */
+
+/* One role (ARN, ExternalId) assumed on the node's credentials, and its users. */
+struct assumed;
+
+/* What assumed.c works on (serve.c fills it at start-up). */
+struct assumed_cfg {
+	struct role_registry *ac_reg;
+	struct role	*ac_node;	/* the node's own role: the base of every one */
+	const char	*ac_session;	/* RoleSessionName (--session-name); NULL: gimme-aws-mini-<host> */
+	unsigned	 ac_duration;	/* s; 0: STS's default */
+	/* who uses a, for a refusal's log line ("pods ns/a, ns/b"); may be NULL */
+	void		(*ac_users)(void *arg, const struct assumed *a, char *buf, size_t len);
+	void		*ac_arg;
+};
+
+/* Counters for the metrics. */
+struct assumed_stats {
+	size_t		 as_roles;	/* assumed now (a gauge) */
+	uint64_t	 as_added;	/* roles added */
+	uint64_t	 as_dropped;	/* roles dropped after lingering */
+	uint64_t	 as_refusals;	/* failure streaks (STS refused, or did not answer) */
+};
+
+/* Keep cfg (copied) and make the shared base on the node's credentials (once).  0 / -1. */
+int		 assumed_init(const struct assumed_cfg *cfg, char *err, size_t errlen);
+/*
+ * One more user of (arn, external_id) (NULL or "": none): the role found,
+ * or added with its first fetch started now.  NULL with err: not a role
+ * ARN, ASSUMED_ROLES_MAX taken, out of memory.
+ */
+struct assumed	*assumed_acquire(const char *arn, const char *external_id, time_t now,
+		    char *err, size_t errlen);
+/* A user that never gives it back (the ECS endpoint's roles): at most one pin per role. */
+struct assumed	*assumed_pin(const char *arn, time_t now, char *err, size_t errlen);
+/* One user fewer (a NULL a: nothing); the last leaves it to linger. */
+void		 assumed_release(struct assumed *a, time_t now);
+/* The role of (arn, external_id) if assumed, or NULL. */
+struct assumed	*assumed_find(const char *arn, const char *external_id);
+struct role	*assumed_role(const struct assumed *a);
+const char	*assumed_arn(const struct assumed *a);
+int		 assumed_pinned(const struct assumed *a);
+/* Once a second: drop roles idle ASSUMED_LINGER_S; log a refusal streak's start. */
+void		 assumed_tick(time_t now);
+const struct assumed_stats *assumed_stats(void);
+/* At exit, before the registry is freed (it frees the roles). */
+void		 assumed_free(void);
 
 /* ------------------------------------------------------------------ */
 /* source.c: the source chosen, a profile's role chain followed       */
