@@ -89,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snap->s_opt.o_tokens_required = size > 0 && (data[0] & 1);
 	snap->s_opt.o_endpoint_enabled = !(size > 0 && (data[0] & 2) && (data[0] & 4));
 	/* bit 3: a caller without a role */
-	routes_handle(&req, snap, size > 0 && (data[0] & 8) ? NULL : rv, 2000, &rs);
+	routes_handle(&req, snap, size > 0 && (data[0] & 8) ? NULL : rv, NULL, 2000, &rs);
 	assert(fuzz_status_in(rs.rs_status, statuses));
 	assert(rs.rs_body != NULL);
 	assert(rs.rs_bodylen <= MD_BODY_MAX);

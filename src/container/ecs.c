@@ -26,9 +26,9 @@
  * laptop, answer in the same shapes: /creds (the node's identity) and
  * /role/<name> (that role under --base-role-arn, assumed on first ask).
  * A role whose first credentials are not there yet holds its request
- * (HTTP_DEFER, woken when a role renders and at each tick) up to
- * ECS_WAIT_MS, then answers 503 as the agent does while it starts; a role
- * whose fetch failed answers 500 with STS's code and message (the cache's
+ * (HTTP_DEFER, woken when a role renders, at each tick, and at its
+ * deadline: http_wake_at) up to ECS_WAIT_MS, then answers 503 as the agent
+ * does while it starts; a role whose fetch failed answers 500 with STS's code and message (the cache's
  * error, which never holds a secret).
  *
  * `exec` serves the same paths with a token: a request whose
@@ -317,6 +317,7 @@ ecs_serve_role(struct ecs_conn *ec, struct http_reply *rp, const struct http_cal
 			ec->ec_since_ms = call->hc_now_ms;
 		if (call->hc_now_ms - ec->ec_since_ms < ECS_WAIT_MS) {
 			ecs.deferred++;
+			http_wake_at(ec->ec_since_ms + ECS_WAIT_MS);
 			return 0;
 		}
 	}

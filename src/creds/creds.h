@@ -194,6 +194,13 @@ const char	*cred_provider_profile_name(const struct cred_provider *cp);
  */
 struct role;
 
+/* Who a caller is, as a resolver of the identity per request finds it. */
+enum role_who {
+	WHO_NODE,	/* the node itself, or a hostNetwork pod: the node's role */
+	WHO_ROLE,	/* a pod: its role (NULL: none) */
+	WHO_UNKNOWN	/* an address nobody is known to own (yet) */
+};
+
 /* The renderings a role has: a fixed, small set, one slot each. */
 enum role_rendering {
 	RENDER_IMDS,		/* imds/roles.c: struct role_view */

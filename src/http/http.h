@@ -272,6 +272,13 @@ size_t		 http_conns_open(const struct http_service *sv);
  */
 void		 http_wake(void);
 /*
+ * The same at ms (the loop's monotonic clock, loop_now_ms) at the latest:
+ * a handler holding a request until its own deadline, finer than the tick,
+ * asks for the wake-up it needs each time it defers (one time is kept, the
+ * earliest: the requests woken then that still wait ask again).
+ */
+void		 http_wake_at(uint64_t ms);
+/*
  * Run until SIGTERM/SIGINT, then drain: the listeners close at once (new
  * connections are refused), requests under way get up to the shutdown
  * grace to finish; then a deferred one still waiting is answered

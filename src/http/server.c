@@ -122,6 +122,7 @@ static struct {
 	uint64_t	 accept_resume_ms;	/* after EMFILE: when to try again */
 	uint64_t	 next_gc_ms;	/* the client tables' rate entries */
 	int		 wake;		/* http_wake was called */
+	uint64_t	 wake_at;	/* http_wake_at: the earliest time asked; 0: none */
 	size_t		 nparked;
 	int		 running;	/* in http_run: a signal drains first */
 	int		 draining;
@@ -770,6 +771,10 @@ http_expire(uint64_t now)
 	uint64_t next = UINT64_MAX, t;
 	size_t i;
 
+	if (srv.wake_at != 0 && srv.wake_at <= now) {
+		srv.wake_at = 0;
+		srv.wake = 1;	/* a handler's own deadline: it answers now */
+	}
 	if (srv.wake && srv.nparked > 0)
 		wake_parked();	/* clears srv.wake first: a handler may wake again */
 	else
@@ -792,6 +797,8 @@ http_expire(uint64_t now)
 		} else if (srv.accept_resume_ms < next)
 			next = srv.accept_resume_ms;
 	}
+	if (srv.wake_at != 0 && srv.wake_at < next)
+		next = srv.wake_at;
 	if (srv.wake && srv.nparked > 0)
 		next = now;	/* woken again while asking: do not sleep */
 	if (srv.draining) {
@@ -961,6 +968,13 @@ http_wake(void)
 	srv.wake = 1;
 }
 
+void
+http_wake_at(uint64_t ms)
+{
+	if (srv.wake_at == 0 || ms < srv.wake_at)
+		srv.wake_at = ms;
+}
+
 int
 http_run(void)
 {
@@ -983,4 +997,5 @@ http_shutdown(void)
 	srv.nsvc = 0;
 	srv.nparked = 0;
 	srv.accept_resume_ms = 0;
+	srv.wake_at = 0;
 }

@@ -230,13 +230,32 @@ roles_view(const struct role *r)
 	return r->ro_views[RENDER_IMDS];
 }
 
-struct role_view *
-roles_resolve(void *arg, const struct http_peer *peer)
+enum roles_answer
+roles_resolve(void *arg, const struct http_peer *peer, struct role_view **rv)
 {
-	const struct role *r = registry_find(arg, ROLE_KEY_INSTANCE);
+	const struct roles_who *w = arg;
+	const struct role *r = w->rw_node;
 
-	(void)peer;	/* one role for every caller, until pods have their own */
-	return r != NULL ? roles_view(r) : NULL;
+	*rv = NULL;
+	if (w->rw_who != NULL) {
+		switch (w->rw_who(w->rw_arg, peer, &r)) {
+		case WHO_UNKNOWN:
+			return ROLES_UNKNOWN;
+		case WHO_NODE:
+			r = w->rw_node;
+			break;
+		case WHO_ROLE:
+			if (r == NULL)
+				return ROLES_READY;	/* a pod without a role */
+			if (!r->ro_cache.cc_fetched_once)
+				return ROLES_PENDING;
+			if (!r->ro_cache.cc_have)
+				return ROLES_READY;	/* refused: as without a role */
+			break;
+		}
+	}
+	*rv = r != NULL ? roles_view(r) : NULL;
+	return ROLES_READY;
 }
 
 const struct md_node *

@@ -374,13 +374,14 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	imds_serve_options(cli.access_log);
+	imds_serve_options(cli.access_log, 0);
 	if (http_serve(&imds_http_service, &cli.limits, cli.listen, cli.nlisten, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	imds_serve_resolver(roles_resolve, &st.roles);
+	st.who.rw_node = st.inst_role;
+	imds_serve_resolver(roles_resolve, &st.who);
 	ecs_serve_setup(&st.cfg, NULL, cli.access_log);
 	if (cli.ecs && http_serve(&ecs_http_service, &cli.limits, cli.ecs_listen, cli.necs_listen,
 	    err, sizeof(err)) == -1) {

@@ -198,6 +198,7 @@ struct serve_state {
 	struct roles_ctx roles_ctx;	/* what they are rendered from: inst, cfg */
 	struct ctr_ctx	 ctr_ctx;	/* ... for the container endpoints (--ecs, exec): inst */
 	struct role	*inst_role;	/* the instance's role, in roles */
+	struct roles_who who;		/* who a caller is (roles_resolve) */
 	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;

@@ -382,6 +382,20 @@ static struct cred_provider counting_pod = {
 };
 
 static time_t clock_now;
+static const struct role *who_pod;	/* the role of the pod at 10.0.0.7 */
+
+/* The resolver's who: 10.0.0.7 a pod, 10.0.0.8 nobody known, else the node. */
+static enum role_who
+test_who(void *arg, const struct http_peer *pe, const struct role **r)
+{
+	(void)arg;
+	*r = NULL;
+	if (pe->pe_addr[3] == 7) {
+		*r = who_pod;
+		return WHO_ROLE;
+	}
+	return pe->pe_addr[3] == 8 ? WHO_UNKNOWN : WHO_NODE;
+}
 
 static time_t
 test_clock(void)
@@ -400,7 +414,8 @@ refresh_builds_and_signs_nothing(void **state)
 	struct role_registry rg;
 	struct role_renderer rr;
 	struct role *r, *pod;
-	struct role_view *held;
+	struct role_view *held, *got;
+	struct roles_who who = { NULL, NULL, NULL };
 	char err[ERRBUF_LEN], want[64];
 	int i;
 
@@ -424,7 +439,9 @@ refresh_builds_and_signs_nothing(void **state)
 	pod = registry_add(&rg, "pod-1", "app", "", &counting_pod, err, sizeof(err));
 	assert_non_null(pod);
 	struct http_peer peer = { .pe_family = AF_INET, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 4711 };
-	assert_null(roles_resolve(&rg, &peer));	/* nothing rendered yet */
+	who.rw_node = r;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_null(got);	/* nothing rendered yet */
 
 	for (i = 1; i <= 3; i++) {
 		clock_now = NOW + 100 * i;
@@ -433,7 +450,8 @@ refresh_builds_and_signs_nothing(void **state)
 		registry_refresh(r, clock_now);
 		assert_ptr_not_equal(roles_view(r), held);
 		/* every caller gets the instance's role today */
-		assert_ptr_equal(roles_resolve(&rg, &peer), roles_view(r));
+		assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+		assert_ptr_equal(got, roles_view(r));
 		snprintf(want, sizeof(want), "\"AccessKeyId\" : \"ASIAFETCH%011d\"", i);
 		assert_non_null(strstr(look(roles_view(r), CREDS)->n_body, want));
 		/* Last-Modified moves with the role, the snapshot stays */
@@ -448,6 +466,24 @@ refresh_builds_and_signs_nothing(void **state)
 		}
 		role_view_unref(held);
 	}
+	/* pods: before its role's first fetch a pod's request waits; nobody's too */
+	who.rw_who = test_who;
+	who_pod = pod;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_PENDING);
+	assert_null(got);
+	peer.pe_addr[3] = 8;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_UNKNOWN);
+	assert_null(got);
+	peer.pe_addr[3] = 1;	/* the node */
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_ptr_equal(got, roles_view(r));
+	who_pod = NULL;		/* a pod without a role: ready, no view */
+	peer.pe_addr[3] = 7;
+	got = roles_view(r);
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_null(got);
+	who_pod = pod;
+
 	/* another role, refreshed on its own: its own name, the instance's untouched */
 	held = roles_view(r);
 	registry_refresh(pod, clock_now);
@@ -456,6 +492,8 @@ refresh_builds_and_signs_nothing(void **state)
 	assert_non_null(strstr(look(roles_view(pod), IAM "/security-credentials/app")->n_body,
 	    "ASIAFETCH00000000004"));
 	assert_absent(roles_view(pod), CREDS);
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_ptr_equal(got, roles_view(pod));	/* the pod's, not the node's */
 
 	/* four refreshes: not one snapshot, not one signature */
 	assert_int_equal(builds, 1);
