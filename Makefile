@@ -13,8 +13,8 @@
 
 PROG	 = gimme-aws-mini
 CC	?= cc
-PKGS	 = openssl jansson expat
-# libcurl: its headers only; sts.c loads the library with dlopen on first use
+PKGS	 = openssl jansson expat yaml-0.1
+# libcurl: its headers only; httpc/curl.c loads the library with dlopen on first use
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 SANITIZE ?=
 FUZZ_SECONDS ?= 60

@@ -13,6 +13,16 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether status s is one of the 0-terminated list. */
+static inline int
+fuzz_status_in(int s, const int *list)
+{
+	for (; *list != 0; list++)
+		if (*list == s)
+			return 1;
+	return 0;
+}
+
 /* Whether s starts with one of the NULL-terminated forms (error messages). */
 static inline int
 fuzz_starts(const char *s, const char *const *forms)

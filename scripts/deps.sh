@@ -8,7 +8,7 @@
 #                            itself runs inside the image's build stage)
 set -eu
 
-build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev
+build="gcc make pkg-config libc6-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev libyaml-dev
        libseccomp-dev"
 # podman builds with chroot isolation as root: no uidmap, slirp4netns or
 # fuse-overlayfs needed; debootstrap makes the Debian 12 base image where no

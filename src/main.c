@@ -3,9 +3,11 @@
  *
  *   gimme-aws-mini serve [options]    the metadata service (serve/)
  *   gimme-aws-mini creds [options]    the credentials serve would hand out (serve/)
+ *   gimme-aws-mini exec [options] -- COMMAND   COMMAND with a private credential endpoint (serve/)
  *   gimme-aws-mini magic-ip status|down|up   the routing of the magic IP (netfilter/)
  *   gimme-aws-mini ctl ...            a running serve's control socket (ops/)
  *   gimme-aws-mini sandbox-helper     internal: serve's privileged helper (priv/)
+ *   gimme-aws-mini kube-watch ...     the Kubernetes API client by itself (kube/)
  *   gimme-aws-mini version | help
  */
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "kube/kube.h"
 #include "netfilter/netfilter.h"
 #include "ops/ops.h"
 #include "priv/priv.h"
@@ -27,6 +30,8 @@ static const char usage_main[] =
 "  serve      serve instance metadata and credentials (see " PROGNAME " serve --help)\n"
 "  creds      print the credentials document serve would hand out, then exit;\n"
 "             takes serve's options\n"
+"  exec       run a command with a private credential endpoint, refreshed while\n"
+"             it runs (see " PROGNAME " exec --help)\n"
 "  magic-ip status|down|up\n"
 "             show, remove or install the routing of 169.254.169.254 (see\n"
 "             " PROGNAME " magic-ip --help)\n"
@@ -140,6 +145,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "creds") == 0)
 		return serve_creds_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "exec") == 0)
+		return serve_exec_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "magic-ip") == 0)
 		return cmd_magic(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
@@ -148,6 +155,8 @@ main(int argc, char **argv)
 		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_bound);
 	if (strcmp(argv[1], "identity-keygen") == 0)	/* internal: started by serve */
 		return keygen_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "kube-watch") == 0)	/* for tests and checking access */
+		return kube_watch_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;

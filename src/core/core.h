@@ -74,6 +74,8 @@ size_t		 b64_encode(const unsigned char *in, size_t n, char *out, size_t cap,
 		    int urlsafe, int wrap);
 /* Decode base64url (with padding) of exactly n chars; returns bytes or -1. */
 ssize_t		 b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+/* The same in the standard alphabet ('+', '/'; kubeconfig's *-data).  Bytes or -1. */
+ssize_t		 b64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 /*
  * Bounded unsigned decimal: digits only, no sign, no spaces, value <= max.
  * Returns 0, or -1 not a number, -2 too big.
@@ -160,6 +162,8 @@ int		 read_fd_capped(int fd, size_t max, char **out, size_t *outlen);
 ssize_t		 read_some(int fd, void *buf, size_t n);
 /* time(NULL): the wall clock as a function, for clocks that tests replace. */
 time_t		 clock_wall(void);
+/* 32 random bits for jitter (getrandom; never blocks; not for secrets). */
+uint32_t	 rnd32(void);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));
@@ -192,11 +196,12 @@ struct spawn_spec {
 	int		 ss_own_group;	/* its own process group (killed whole) */
 	int		 ss_nio;	/* child descriptors 0 .. ss_nio-1 as ss_io says; others closed */
 	struct spawn_io	 ss_io[SPAWN_FDS_MAX];
+	char *const	*ss_envp;	/* its environment; NULL: ours */
 };
 
 /*
  * Start s: no blocked signal (the loop blocks some for its signalfd),
- * default dispositions, the environment as it is.  0 (*pid set; the read
+ * default dispositions, ss_envp or the environment as it is.  0 (*pid set; the read
  * ends of SPAWN_PIPE in their io_fd), or the error number (nothing is left
  * open; exec failures such as ENOENT and EACCES are reported here).
  */

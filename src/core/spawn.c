@@ -80,19 +80,20 @@ static int
 spawn_exec(const struct spawn_spec *s, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, pid_t *pid)
 {
+	char *const *env = s->ss_envp != NULL ? s->ss_envp : environ;
 	char full[SPAWN_PATH_MAX];
 	int e;
 
 	if (!s->ss_search)
-		return posix_spawn(pid, s->ss_prog, fa, attr, s->ss_argv, environ);
+		return posix_spawn(pid, s->ss_prog, fa, attr, s->ss_argv, env);
 	/* posix_spawnp reports exec failures (ENOENT, EACCES) here */
-	e = posix_spawnp(pid, s->ss_prog, fa, attr, s->ss_argv, environ);
+	e = posix_spawnp(pid, s->ss_prog, fa, attr, s->ss_argv, env);
 	if (e != ENOENT || s->ss_fallback_dir == NULL || strchr(s->ss_prog, '/') != NULL)
 		return e;
 	if (snprintf(full, sizeof(full), "%s/%s", s->ss_fallback_dir, s->ss_prog) >=
 	    (int)sizeof(full))
 		return ENAMETOOLONG;
-	return posix_spawn(pid, full, fa, attr, s->ss_argv, environ);
+	return posix_spawn(pid, full, fa, attr, s->ss_argv, env);
 }
 
 int

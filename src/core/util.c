@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -217,7 +218,7 @@ b64_encode(const unsigned char *in, size_t n, char *out, size_t cap, int urlsafe
 }
 
 static int
-b64url_val(char c)
+b64_val(char c, int urlsafe)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -225,15 +226,16 @@ b64url_val(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '-')
+	if (c == (urlsafe ? '-' : '+'))
 		return 62;
-	if (c == '_')
+	if (c == (urlsafe ? '_' : '/'))
 		return 63;
 	return -1;
 }
 
-ssize_t
-b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+/* Either alphabet, padded, canonical. */
+static ssize_t
+b64_decode_alpha(const char *in, size_t n, unsigned char *out, size_t cap, int urlsafe)
 {
 	size_t i, o = 0;
 	int k, v[4];
@@ -250,7 +252,7 @@ b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 			}
 			if (pad)	/* data after padding */
 				return -1;
-			if ((v[k] = b64url_val(in[i + k])) < 0)
+			if ((v[k] = b64_val(in[i + k], urlsafe)) < 0)
 				return -1;
 		}
 		if (o + 3 - (size_t)pad > cap)
@@ -265,6 +267,18 @@ b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
 	}
 	return (ssize_t)o;
+}
+
+ssize_t
+b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+	return b64_decode_alpha(in, n, out, cap, 1);
+}
+
+ssize_t
+b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+	return b64_decode_alpha(in, n, out, cap, 0);
 }
 
 int
@@ -594,4 +608,14 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint32_t
+rnd32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)time(NULL) * 2654435761u;	/* jitter only: any value will do */
+	return r;
 }

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "creds/creds.h"
 
@@ -64,16 +63,6 @@ field_set(char *dst, size_t cap, const char *src)
 		return -1;
 	memcpy(dst, src, n + 1);
 	return 0;
-}
-
-static uint32_t
-rnd32(void)
-{
-	uint32_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)time(NULL) * 2654435761u;	/* jitter only: any value will do */
-	return r;
 }
 
 /* ---- the example provider ---------------------------------------------- */

@@ -4,18 +4,22 @@
  *   creds.c       providers (example, env, profile) behind one cache with
  *                 the refresh policy; a request never waits on a provider
  *   registry.c    the role registry: role key -> provider, cache, and the
- *                 role's rendering (refcounted), each role refreshed on its own
+ *                 role's renderings (one per service kind, refcounted), each
+ *                 role refreshed on its own
  *   creds_sts.c   providers through STS (AssumeRole chains, GetSessionToken)
  *                 on a base provider that roles can share (one base fetch
- *                 for many; nothing shares one yet: issue #14's per-pod
- *                 roles will)
+ *                 for many: assumed.c's roles share the node's)
+ *   assumed.c     roles assumed on the node's credentials, keyed by (role
+ *                 ARN, ExternalId), shared and counted by their users (the
+ *                 pods, the ECS endpoint), dropped ASSUMED_LINGER_S after the
+ *                 last one left; STS's refusals logged once per streak
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
  *   credproc.c    credential_process: split, run from the loop (or through
  *                 the runner handed in: the sandbox's helper), parse
- *   sts.c         the STS client (libcurl on the loop, SigV4); calls over
+ *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4); calls over
  *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
@@ -43,6 +47,8 @@
 #define ROLE_ACCOUNT_MAX	12	/* digits in the account ID of a role's ARN */
 #define ROLE_KEY_MAX		128	/* bytes in a role registry key */
 #define REGISTRY_ROLES_MAX	4096	/* roles one registry holds (one per pod, issue #14) */
+#define ASSUMED_ROLES_MAX	1024	/* roles assumed on the node's credentials at once */
+#define ASSUMED_LINGER_S	300	/* s a role nobody uses is kept (the next pod finds it warm) */
 
 #define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
 #define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
@@ -64,7 +70,8 @@
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
 #define STS_CALLS_MAX		16	/* STS requests in flight at once */
-#define STS_QUEUE_MAX		64	/* more wait (FIFO) for a free slot; past that, refused */
+#define STS_QUEUE_MAX		ASSUMED_ROLES_MAX	/* more wait (FIFO) for a free slot: a role
+						   has one fetch at a time, so every assumed role may wait */
 #define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
 #define STS_REGION_BUF		128	/* bytes kept of a configured region (sts.c refuses one over 32) */
 #define STS_URL_MAX		1024	/* bytes in an endpoint URL or a CA bundle path */
@@ -176,19 +183,36 @@ const char	*cred_provider_profile_name(const struct cred_provider *cp);
 
 /*
  * Many roles at once, each with its own provider and cache, refreshed on
- * its own.  A role's rendering (struct role_view: what a service serves for
- * it, e.g. IMDS's iam/ documents, imds/roles.c) is made by the registry's
- * renderer whenever the role's credentials change, and swapped in whole:
- * it is refcounted, so a request that points into the old one keeps it
- * alive until written.  Nothing here knows a wire format.
+ * its own.  A role has one rendering per service kind (enum
+ * role_rendering: what that service serves for it, ready bytes, e.g.
+ * IMDS's iam/ documents in imds/roles.c, the container endpoints' JSON in
+ * container/render.c), made by that kind's renderer whenever the role's
+ * credentials change, every kind at once, and each swapped in whole: a
+ * rendering is refcounted, so a request that points into the old one keeps
+ * it alive until written.  The renderers are registered at start-up, before
+ * the first role; a kind without one is not rendered (its slot stays NULL).
+ * Nothing here knows a wire format.
  */
-struct role_view;	/* a role's rendering: the renderer's type */
 struct role;
+
+/* Who a caller is, as a resolver of the identity per request finds it. */
+enum role_who {
+	WHO_NODE,	/* the node itself, or a hostNetwork pod: the node's role */
+	WHO_ROLE,	/* a pod: its role (NULL: none) */
+	WHO_UNKNOWN	/* an address nobody is known to own (yet) */
+};
+
+/* The renderings a role has: a fixed, small set, one slot each. */
+enum role_rendering {
+	RENDER_IMDS,		/* imds/roles.c: struct role_view */
+	RENDER_CONTAINER,	/* container/render.c: struct ctr_view (ECS, Pod Identity) */
+	RENDERINGS
+};
 
 struct role_renderer {
 	/* A new rendering of r at now, holding one reference; NULL (logged) on failure. */
-	struct role_view *(*rr_render)(void *arg, const struct role *r, time_t now);
-	void		 (*rr_unref)(struct role_view *v);
+	void		*(*rr_render)(void *arg, const struct role *r, time_t now);
+	void		 (*rr_unref)(void *v);
 	void		*rr_arg;
 };
 
@@ -197,7 +221,7 @@ struct role_registry {
 	size_t		 rg_n;
 	size_t		 rg_cap;
 	struct role	*rg_retired;	/* removed while a fetch was under way */
-	struct role_renderer rg_render;
+	struct role_renderer rg_render[RENDERINGS];	/* rr_render NULL: not rendered */
 	/* after a role's credentials changed and it was rendered again; may be NULL */
 	void		(*rg_changed)(void *arg, struct role *r);
 	void		*rg_arg;
@@ -209,16 +233,19 @@ struct role {
 	char		 ro_name[ROLE_NAME_MAX + 1];	/* the role's name as served */
 	char		 ro_account[ROLE_ACCOUNT_MAX + 1];	/* its ARN's account; "": the instance's */
 	struct cred_cache ro_cache;	/* owns the provider */
-	struct role_view *ro_view;	/* the current rendering (one reference), or NULL */
+	void		*ro_views[RENDERINGS];	/* current renderings (one reference each), or NULL */
 	struct role_registry *ro_reg;
 	int		 ro_retired;	/* removed: no longer rendered nor found */
 	int		 ro_calling;	/* in the owner's callback about this role */
 	struct role	*ro_next;	/* in rg_retired */
 };
 
-/* An empty registry whose roles are rendered by rr (copied); changed may be NULL. */
-void		 registry_init(struct role_registry *rg, const struct role_renderer *rr,
+/* An empty registry, with no renderer yet; changed may be NULL. */
+void		 registry_init(struct role_registry *rg,
 		    void (*changed)(void *arg, struct role *r), void *arg);
+/* Render the roles' which rendering with rr (copied): at start-up, before any role. */
+void		 registry_renderer(struct role_registry *rg, enum role_rendering which,
+		    const struct role_renderer *rr);
 /*
  * Add a role under key (1..ROLE_KEY_MAX bytes, not in use) named name,
  * account "" or ROLE_ACCOUNT_MAX digits at most, served from prov, which the
@@ -239,7 +266,10 @@ void		 registry_remove(struct role_registry *rg, struct role *r);
 int		 registry_rename(struct role *r, const char *name, const char *account);
 /* Fetch r's credentials now (cred_cache_refresh). */
 void		 registry_refresh(struct role *r, time_t now);
-/* Render r again at now and swap the rendering in.  0, or -1 (the old one stays). */
+/*
+ * Render r again at now, every rendering, and swap each in.  0, or -1 when
+ * one failed (its old rendering stays; the others are new).
+ */
 int		 registry_render(struct role *r, time_t now);
 /* Render every role again at now (what they are rendered from besides their credentials changed). */
 void		 registry_render_all(struct role_registry *rg, time_t now);
@@ -263,8 +293,8 @@ struct assume_step {
 };
 
 /*
- * A base provider STS providers can share (one source feeding many roles;
- * none does yet, issue #14's per-pod roles will):
+ * A base provider STS providers can share (one source feeding many roles:
+ * assumed.c's, on the node's credentials):
  * refcounted; one fetch at a time, whose answer goes to every role waiting
  * on it; a good credential is kept and handed to the next roles until
  * CRED_BASE_AHEAD before its expiry (CRED_BASE_KEEP_MAX after it came when
@@ -318,6 +348,58 @@ int		 sts_session_name_ok(const char *s);
 void		 sts_default_session_name(char *out, size_t len);
 /* "3600", "90s", "15m", "1h" -> seconds within STS_DURATION_MIN..MAX.  0 / -1. */
 int		 sts_parse_duration(const char *s, unsigned *out);
+
+/* ------------------------------------------------------------------ */
+/* assumed.c: roles assumed on the node's credentials                 */
+/* ------------------------------------------------------------------ */
+
+/* One role (ARN, ExternalId) assumed on the node's credentials, and its users. */
+struct assumed;
+
+/* What assumed.c works on (serve.c fills it at start-up). */
+struct assumed_cfg {
+	struct role_registry *ac_reg;
+	struct role	*ac_node;	/* the node's own role: the base of every one */
+	const char	*ac_session;	/* RoleSessionName (--session-name); NULL: gimme-aws-mini-<host> */
+	unsigned	 ac_duration;	/* s; 0: STS's default */
+	/* who uses a, for a refusal's log line ("pods ns/a, ns/b"); may be NULL */
+	void		(*ac_users)(void *arg, const struct assumed *a, char *buf, size_t len);
+	void		*ac_arg;
+};
+
+/* Counters for the metrics. */
+struct assumed_stats {
+	size_t		 as_roles;	/* assumed now (a gauge) */
+	uint64_t	 as_added;	/* roles added */
+	uint64_t	 as_dropped;	/* roles dropped after lingering */
+	uint64_t	 as_refusals;	/* failure streaks (STS refused, or did not answer) */
+};
+
+/* Keep cfg (copied) and make the shared base on the node's credentials (once).  0 / -1. */
+int		 assumed_init(const struct assumed_cfg *cfg, char *err, size_t errlen);
+/*
+ * One more user of (arn, external_id) (NULL or "": none): the role found,
+ * or added with its first fetch started now.  NULL with err: not a role
+ * ARN, ASSUMED_ROLES_MAX taken, out of memory.
+ */
+struct assumed	*assumed_acquire(const char *arn, const char *external_id, time_t now,
+		    char *err, size_t errlen);
+/* A user that never gives it back (the ECS endpoint's roles): at most one pin per role. */
+struct assumed	*assumed_pin(const char *arn, time_t now, char *err, size_t errlen);
+/* One user fewer (a NULL a: nothing); the last leaves it to linger. */
+void		 assumed_release(struct assumed *a, time_t now);
+/* The role of (arn, external_id) if assumed, or NULL. */
+struct assumed	*assumed_find(const char *arn, const char *external_id);
+struct role	*assumed_role(const struct assumed *a);
+const char	*assumed_arn(const struct assumed *a);
+int		 assumed_pinned(const struct assumed *a);
+/* Once a second: drop roles idle ASSUMED_LINGER_S; log a refusal streak's start. */
+void		 assumed_tick(time_t now);
+const struct assumed_stats *assumed_stats(void);
+/* fn for each role assumed now (the metrics). */
+void		 assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg);
+/* At exit, before the registry is freed (it frees the roles). */
+void		 assumed_free(void);
 
 /* ------------------------------------------------------------------ */
 /* source.c: the source chosen, a profile's role chain followed       */
@@ -387,6 +469,8 @@ void		 creds_source_tick(struct creds_source *cs, struct cred_cache *cc);
  */
 int		 creds_source_role_due(struct creds_source *cs, const struct cred_cache *cc,
 		    char *role, size_t rolelen, char *account, size_t acctlen);
+/* Start STS with the source's region, endpoint and CA bundle, if not yet (roles assumed later).  0 / -1 with err. */
+int		 creds_source_sts_start(struct creds_source *cs, char *err, size_t errlen);
 /* The CA bundle file STS reads at each call (for the sandbox), NULL: none. */
 const char	*creds_source_ca_bundle(const struct creds_source *cs);
 /* Stop STS if it was started (waiting calls are reported). */
@@ -554,7 +638,7 @@ int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
 
 /* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
 int		 sts_endpoint_for(const char *region, char *url, size_t len);
-/* curl_global_init and a multi handle driven by the loop (loop_init first).  0 / -1 with err. */
+/* Open httpc/ (libcurl on the loop; loop_init first) and check the endpoint.  0 / -1 with err. */
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*
  * Send one request (POST, form body, signed with SigV4 by libcurl as

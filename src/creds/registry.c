@@ -3,15 +3,16 @@
  *
  * Each role has a key (fixed: how callers are mapped to it), a name and
  * account (what is served; a profile's chain edit can rename it), a cache
- * of its own (creds.c) and its current rendering.  The cache calls back
- * when what should be served changes (new credentials, or expiry); the
- * role is rendered again right then and the new rendering swapped in, and
- * only then is the registry's owner told.  Nothing else is rebuilt: the
- * renderer sees one role.
+ * of its own (creds.c) and its current renderings, one per service kind
+ * (enum role_rendering).  The cache calls back when what should be served
+ * changes (new credentials, or expiry); the role is rendered again right
+ * then, by every renderer, the new renderings swapped in, and only then is
+ * the registry's owner told.  Nothing else is rebuilt: a renderer sees one
+ * role.
  *
- * Renderings are the renderer's refcounted objects.  The registry holds one
- * reference to each role's current rendering; whoever serves from it takes
- * its own for as long as it points into it.
+ * Renderings are their renderer's refcounted objects.  The registry holds
+ * one reference to each of a role's current renderings; whoever serves from
+ * one takes its own for as long as it points into it.
  *
  * A role removed while a fetch is under way cannot be freed yet (its
  * provider would call back into freed memory): it leaves the table at once,
@@ -28,14 +29,33 @@
 #define REGISTRY_CAP_INIT	4	/* first allocation of the role table */
 
 void
-registry_init(struct role_registry *rg, const struct role_renderer *rr,
-    void (*changed)(void *arg, struct role *r), void *arg)
+registry_init(struct role_registry *rg, void (*changed)(void *arg, struct role *r),
+    void *arg)
 {
 	memset(rg, 0, sizeof(*rg));
-	rg->rg_render = *rr;
 	rg->rg_changed = changed;
 	rg->rg_arg = arg;
 	rg->rg_clock = clock_wall;
+}
+
+void
+registry_renderer(struct role_registry *rg, enum role_rendering which,
+    const struct role_renderer *rr)
+{
+	rg->rg_render[which] = *rr;
+}
+
+/* Drop r's renderings (the registry's references). */
+static void
+views_drop(struct role *r)
+{
+	size_t k;
+
+	for (k = 0; k < RENDERINGS; k++)
+		if (r->ro_views[k] != NULL) {
+			r->ro_reg->rg_render[k].rr_unref(r->ro_views[k]);
+			r->ro_views[k] = NULL;
+		}
 }
 
 /* "" or 1..ROLE_ACCOUNT_MAX digits. */
@@ -143,12 +163,11 @@ registry_find(const struct role_registry *rg, const char *key)
 	return NULL;
 }
 
-/* Drop r's rendering and free it (its fetch has ended). */
+/* Drop r's renderings and free it (its fetch has ended). */
 static void
 role_free(struct role *r)
 {
-	if (r->ro_view != NULL)
-		r->ro_reg->rg_render.rr_unref(r->ro_view);
+	views_drop(r);
 	cred_cache_free(&r->ro_cache);
 	explicit_bzero(r, sizeof(*r));
 	free(r);
@@ -170,10 +189,7 @@ registry_remove(struct role_registry *rg, struct role *r)
 	}
 	r->ro_retired = 1;
 	r->ro_cache.cc_again = 0;	/* the fetch under way is its last */
-	if (r->ro_view != NULL) {
-		rg->rg_render.rr_unref(r->ro_view);
-		r->ro_view = NULL;
-	}
+	views_drop(r);
 	r->ro_next = rg->rg_retired;
 	rg->rg_retired = r;
 }
@@ -199,15 +215,26 @@ registry_refresh(struct role *r, time_t now)
 int
 registry_render(struct role *r, time_t now)
 {
-	struct role_renderer *rr = &r->ro_reg->rg_render;
-	struct role_view *v;
+	const struct role_renderer *rr;
+	size_t k;
+	void *v;
+	int rc = 0;
 
-	if (r->ro_retired || (v = rr->rr_render(rr->rr_arg, r, now)) == NULL)
+	if (r->ro_retired)
 		return -1;
-	if (r->ro_view != NULL)
-		rr->rr_unref(r->ro_view);
-	r->ro_view = v;
-	return 0;
+	for (k = 0; k < RENDERINGS; k++) {
+		rr = &r->ro_reg->rg_render[k];
+		if (rr->rr_render == NULL)
+			continue;
+		if ((v = rr->rr_render(rr->rr_arg, r, now)) == NULL) {
+			rc = -1;
+			continue;
+		}
+		if (r->ro_views[k] != NULL)
+			rr->rr_unref(r->ro_views[k]);
+		r->ro_views[k] = v;
+	}
+	return rc;
 }
 
 void

@@ -47,8 +47,8 @@ own_role(const struct creds_source *cs)
 }
 
 /* STS, once: region, endpoint and CA bundle from flags, AWS_* variables, defaults. */
-static int
-source_sts_start(struct creds_source *cs, char *err, size_t errlen)
+int
+creds_source_sts_start(struct creds_source *cs, char *err, size_t errlen)
 {
 	const struct creds_source_cfg *c = &cs->cs_cfg;
 	struct sts_config sc;
@@ -145,7 +145,7 @@ source_chain_provider(struct creds_source *cs, struct cred_provider *base,
 	 */
 	if (nsteps > 0 || (base->cp_fetch != cred_provider_example.cp_fetch &&
 	    !c->src_allow_long_term)) {
-		if (source_sts_start(cs, err, errlen) == -1)
+		if (creds_source_sts_start(cs, err, errlen) == -1)
 			goto fail;
 		/* takes base over, on failure too */
 		if (cred_provider_sts(base, steps, nsteps, c->src_duration,

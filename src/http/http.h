@@ -232,7 +232,7 @@ struct http_service {
 			    struct http_reply *rp);
 	/* the reply's body is no longer needed (may be NULL) */
 	void		(*sv_release)(void *state);
-	size_t		 sv_state_size;	/* bytes of handler state per connection */
+	size_t		 sv_state_size;	/* bytes of handler state per connection (zeroed at accept) */
 	uint64_t	*sv_hits[HIT_COUNT];	/* limit hit counters (metrics) */
 };
 /* The limits of one service. */
@@ -247,6 +247,12 @@ struct http_limits {
 
 /* Server-wide settings (before any service): the drain at stop, the fd-exhaustion counter. */
 void		 http_server_init(unsigned grace_ms, uint64_t *fd_hits);
+/*
+ * SIGTERM/SIGINT go to term (its loop hook's contract: 1 it took them
+ * over) instead of stopping the services (exec forwards them to its
+ * command); NULL: the drain again.
+ */
+void		 http_signals(int (*term)(unsigned signo));
 /*
  * Serve sv on the n addresses la with limits lim: bind each listener, take
  * connections from now on (after loop_init).  Logs each listener.
@@ -265,6 +271,13 @@ size_t		 http_conns_open(const struct http_service *sv);
  * a module whose answer was not ready calls this when it may be.
  */
 void		 http_wake(void);
+/*
+ * The same at ms (the loop's monotonic clock, loop_now_ms) at the latest:
+ * a handler holding a request until its own deadline, finer than the tick,
+ * asks for the wake-up it needs each time it defers (one time is kept, the
+ * earliest: the requests woken then that still wait ask again).
+ */
+void		 http_wake_at(uint64_t ms);
 /*
  * Run until SIGTERM/SIGINT, then drain: the listeners close at once (new
  * connections are refused), requests under way get up to the shutdown

@@ -117,10 +117,12 @@ static struct {
 	struct service	 svc[SERVICES_MAX];
 	size_t		 nsvc;
 	unsigned	 grace_ms;
+	int		(*term)(unsigned signo);	/* http_signals: SIGTERM/SIGINT go here instead */
 	uint64_t	*fd_hits;
 	uint64_t	 accept_resume_ms;	/* after EMFILE: when to try again */
 	uint64_t	 next_gc_ms;	/* the client tables' rate entries */
 	int		 wake;		/* http_wake was called */
+	uint64_t	 wake_at;	/* http_wake_at: the earliest time asked; 0: none */
 	size_t		 nparked;
 	int		 running;	/* in http_run: a signal drains first */
 	int		 draining;
@@ -608,6 +610,7 @@ conn_slot(struct service *s, enum admit adm)
 		c->c_hstate = s->se_hstate + s->se_pool_fresh * s->se_def->sv_state_size;
 		s->se_pool_fresh++;
 	}
+	memset(c->c_hstate, 0, s->se_def->sv_state_size);	/* each connection starts afresh */
 	return c;
 }
 
@@ -755,6 +758,10 @@ http_expire(uint64_t now)
 	uint64_t next = UINT64_MAX, t;
 	size_t i;
 
+	if (srv.wake_at != 0 && srv.wake_at <= now) {
+		srv.wake_at = 0;
+		srv.wake = 1;	/* a handler's own deadline: it answers now */
+	}
 	if (srv.wake && srv.nparked > 0)
 		wake_parked();	/* clears srv.wake first: a handler may wake again */
 	else
@@ -777,6 +784,8 @@ http_expire(uint64_t now)
 		} else if (srv.accept_resume_ms < next)
 			next = srv.accept_resume_ms;
 	}
+	if (srv.wake_at != 0 && srv.wake_at < next)
+		next = srv.wake_at;
 	if (srv.wake && srv.nparked > 0)
 		next = now;	/* woken again while asking: do not sleep */
 	if (srv.draining) {
@@ -800,6 +809,8 @@ http_term(unsigned signo)
 {
 	size_t i, j;
 
+	if (srv.term != NULL)
+		return srv.term(signo);
 	if (!srv.running || srv.draining)
 		return 0;
 	if (srv.grace_ms == 0) {
@@ -827,6 +838,12 @@ http_term(unsigned signo)
 }
 
 /* ---- public ------------------------------------------------------------- */
+
+void
+http_signals(int (*term)(unsigned signo))
+{
+	srv.term = term;
+}
 
 void
 http_server_init(unsigned grace_ms, uint64_t *fd_hits)
@@ -938,6 +955,13 @@ http_wake(void)
 	srv.wake = 1;
 }
 
+void
+http_wake_at(uint64_t ms)
+{
+	if (srv.wake_at == 0 || ms < srv.wake_at)
+		srv.wake_at = ms;
+}
+
 int
 http_run(void)
 {
@@ -960,4 +984,5 @@ http_shutdown(void)
 	srv.nsvc = 0;
 	srv.nparked = 0;
 	srv.accept_resume_ms = 0;
+	srv.wake_at = 0;
 }

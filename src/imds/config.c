@@ -10,6 +10,8 @@
  *	  "pod-identity-associations": [ {"namespace": "ns", "service-account":
  *			"sa", "role-arn": "arn:..."}, ... ]	issue 14, pods.h
  *	  "role-map":  { "FROM-ARN": "TO-ARN", ... }		issue 14, pods.h
+ *	  "ecs-credentials": { "task-1": "arn:aws:iam::123456789012:role/task",
+ *			       "task-2": "node" }	the ECS endpoint's ids (container/)
  *	}
  *
  * Under meta-data and dynamic a string is a leaf, an array of strings a
@@ -689,6 +691,59 @@ check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg)
 	return 0;
 }
 
+/*
+ * "ecs-credentials": at most CONFIG_ECS_IDS_MAX ids of 1 to CONFIG_ECS_ID_MAX
+ * bytes without control bytes, each "node" or a role ARN short enough to
+ * be a registry key.
+ */
+static int
+check_ecs(struct cfg_ctx *cx, json_t *ids)
+{
+	char name[ROLE_NAME_MAX + 1], acct[CRED_ACCOUNT_BUF];
+	const char *k, *arn;
+	json_t *v;
+
+	if (!json_is_object(ids)) {
+		cfg_err(cx, "ecs-credentials: expected an object, got %s", jtype(ids));
+		return -1;
+	}
+	if (json_object_size(ids) > CONFIG_ECS_IDS_MAX) {
+		cfg_err(cx, "ecs-credentials: more than %d ids", CONFIG_ECS_IDS_MAX);
+		return -1;
+	}
+	json_object_foreach(ids, k, v) {
+		if (*k == '\0' || strlen(k) > CONFIG_ECS_ID_MAX || text_has_ctl(k, strlen(k))) {
+			cfg_err(cx, "ecs-credentials: an id must be 1 to %d bytes without control "
+			    "characters", CONFIG_ECS_ID_MAX);
+			return -1;
+		}
+		if (!json_is_string(v)) {
+			cfg_err(cx, "ecs-credentials/%s: expected \"node\" or a role ARN, got %s", k,
+			    jtype(v));
+			return -1;
+		}
+		arn = json_string_value(v);
+		if (strcmp(arn, "node") != 0 && (strlen(arn) > ROLE_KEY_MAX ||
+		    sts_role_name(arn, name, sizeof(name), acct, sizeof(acct)) == -1)) {
+			cfg_err(cx, "ecs-credentials/%s: expected \"node\" or a role ARN of at most "
+			    "%d bytes (arn:aws:iam::123456789012:role/NAME), got \"%.64s\"", k,
+			    ROLE_KEY_MAX, arn);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *
+config_ecs_role(const struct config *cfg, const char *id)
+{
+	json_t *v;
+
+	if (cfg->cf_ecs == NULL || (v = json_object_get(cfg->cf_ecs, id)) == NULL)
+		return NULL;
+	return json_string_value(v);
+}
+
 /* When the daemon started (config_set_start); 0: now. */
 static time_t scenario_start;
 
@@ -802,9 +857,14 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		} else if (strcmp(k, ROLE_MAP_KEY) == 0) {
 			if (check_role_map(&cx, v, cfg) == -1)
 				goto fail;
+		} else if (strcmp(k, "ecs-credentials") == 0) {
+			if (check_ecs(&cx, v) == -1)
+				goto fail;
+			cfg->cf_ecs = v;
 		} else {
 			cfg_err(&cx, "%s: unknown top-level key (known: meta-data, dynamic, "
-			    "user-data, options, scenario, " POD_ASSOC_KEY ", " ROLE_MAP_KEY ")", k);
+			    "user-data, options, scenario, ecs-credentials, " POD_ASSOC_KEY ", "
+			    ROLE_MAP_KEY ")", k);
 			goto fail;
 		}
 	}
@@ -859,6 +919,7 @@ config_dup(const struct config *src, struct config *dst)
 		dst->cf_meta = json_object_get(dst->cf_root, "meta-data");
 		dst->cf_dynamic = json_object_get(dst->cf_root, "dynamic");
 		dst->cf_scenario = json_object_get(dst->cf_root, "scenario");
+		dst->cf_ecs = json_object_get(dst->cf_root, "ecs-credentials");
 	}
 	if (src->cf_pods != NULL && (dst->cf_pods = pods_rules_dup(src->cf_pods)) == NULL)
 		goto fail;

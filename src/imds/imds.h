@@ -54,6 +54,8 @@
 
 #define USER_DATA_MAX		16384	/* bytes, contract §10 / U33 */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a --config file */
+#define CONFIG_ECS_IDS_MAX	1024	/* ids of its "ecs-credentials" */
+#define CONFIG_ECS_ID_MAX	256	/* bytes in one of those ids */
 #define MD_BODY_MAX		JBUF_MAX	/* bytes in any served body (aws-c-auth's limit) */
 #define MD_NAME_MAX		255	/* bytes in one path segment of the tree */
 #define MD_PATH_MAX		1024	/* bytes in a tree path */
@@ -190,6 +192,7 @@ struct config {
 	unsigned	 cf_opt_set;	/* OPT_SET_* bits */
 	void		*cf_scenario;	/* json_t *: "scenario" object (validated), borrowed, or NULL */
 	struct pod_rules *cf_pods;	/* "pod-identity-associations", "role-map"; owned, or NULL */
+	void		*cf_ecs;	/* json_t *: "ecs-credentials" object (validated), borrowed, or NULL */
 };
 
 /* An empty configuration (nothing set).  */
@@ -204,6 +207,11 @@ void		 config_set_start(time_t start);
  */
 int		 config_parse(const char *text, size_t len, const char *name,
 		    struct config *cfg, char *err, size_t errlen);
+/*
+ * The role an "ecs-credentials" id names: "node" or a role ARN (both
+ * checked when the file was read); NULL when the file names no such id.
+ */
+const char	*config_ecs_role(const struct config *cfg, const char *id);
 /* config_parse of a file (at most CONFIG_FILE_MAX bytes). */
 int		 config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void		 config_free(struct config *cfg);
@@ -369,16 +377,37 @@ struct roles_ctx {
 	const struct config	*rc_cfg;
 };
 /*
- * The role registry's renderer (rr_render, with rr_unref role_view_unref;
- * arg a struct roles_ctx): the role's name, account and credentials; while
- * it has none the credentials leaf is absent (404).  NULL (logged).
+ * The role registry's IMDS rendering (RENDER_IMDS; arg a struct roles_ctx):
+ * the role's name, account and credentials; while it has none the
+ * credentials leaf is absent (404).  NULL (logged).
  */
 struct role_view *roles_render(void *arg, const struct role *r, time_t now);
+/* The renderer to register as RENDER_IMDS: roles_render and role_view_unref on ctx. */
+void		 roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx);
+/* r's current IMDS rendering (borrowed), or NULL. */
+struct role_view *roles_view(const struct role *r);
+/* What a resolver says of a caller. */
+enum roles_answer {
+	ROLES_READY,	/* *rv is the caller's view (NULL: it has no role) */
+	ROLES_UNKNOWN,	/* nobody is known at its address (yet): *rv NULL */
+	ROLES_PENDING	/* its role's first credentials are not there (yet): *rv NULL */
+};
+/* Who a caller is, for roles_resolve (serve.c fills it). */
+struct roles_who {
+	const struct role *rw_node;	/* the node's role: today's single one */
+	/* NULL: every caller is the node; else the caller's role (pods/node.c) */
+	enum role_who	(*rw_who)(void *arg, const struct http_peer *peer,
+			    const struct role **r);
+	void		*rw_arg;
+};
 /*
- * The caller's role view (borrowed), NULL for none.  arg: the role
- * registry.  Today every caller gets the instance's role (ROLE_KEY_INSTANCE).
+ * The caller's role view (borrowed) into *rv.  arg: a struct roles_who.
+ * The node and its processes get the node's role; a pod its role's view,
+ * while the role has credentials (none, or refused: no view, as an instance
+ * without a profile).  One lookup, no allocation.
  */
-struct role_view *roles_resolve(void *arg, const struct http_peer *peer);
+enum roles_answer roles_resolve(void *arg, const struct http_peer *peer,
+		    struct role_view **rv);
 /*
  * What path (below a version, e.g. "meta-data/iam/info") serves to a caller
  * whose role view is rv (NULL: none): meta-data/iam and below from rv,
@@ -502,15 +531,21 @@ enum token_reject {
 	TR_XFF,		/* X-Forwarded-For on a token PUT or with a token */
 	TR_COUNT
 };
-/* Mint a token valid for ttl seconds from now (monotonic seconds); out gets TOKEN_LEN + NUL. */
-void		 token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1]);
 /*
- * Check a token: returns seconds left (> 0) when valid, 0 when it is
- * expired, malformed, or not issued by this process; then *why (unless
+ * Mint a token valid for ttl seconds from now (monotonic seconds), bound to
+ * the peer bind (NULL: to nobody); out gets TOKEN_LEN + NUL.
+ */
+void		 token_mint(uint64_t now, unsigned ttl, const struct http_peer *bind,
+		    char out[TOKEN_LEN + 1]);
+/*
+ * Check a token presented by bind (NULL: tokens are not bound): returns
+ * seconds left (> 0) when valid, 0 when it is expired, malformed, not
+ * issued by this process, or issued to another address; then *why (unless
  * NULL) says which: TR_EXPIRED (ours, past its TTL) or TR_INVALID.  One
  * decode, no allocation.
  */
-long		 token_check(uint64_t now, struct slice tok, enum token_reject *why);
+long		 token_check(uint64_t now, struct slice tok, const struct http_peer *bind,
+		    enum token_reject *why);
 void		 token_cleanup(void);
 
 /* ------------------------------------------------------------------ */
@@ -551,17 +586,20 @@ struct response {
 	enum path_class	 rs_class;	/* for the metrics */
 	enum token_reject rs_reject;	/* why a token or token request was refused */
 	int		 rs_pending;	/* no answer yet: a signature awaiting the keys (defer) */
+	int		 rs_iam;	/* the path is meta-data/iam or below (a caller's role) */
 };
 
 /*
  * Decide the response to a parsed request from a caller whose role view is
- * rv (NULL: the caller has no role; roles_resolve).  now_mono is monotonic
- * seconds (tokens).  Bodies point into snap, rv or static storage: hold
+ * rv (NULL: the caller has no role; roles_resolve).  Tokens are bound to
+ * bind (NULL: unbound; --pod-roles binds them to the peer).  now_mono is
+ * monotonic seconds (tokens).  Bodies point into snap, rv or static storage: hold
  * both until the response is written.  No allocation.  rs_pending set: no
  * answer yet (a signature awaiting the keys); ask again with a later snapshot.
  */
 void		 routes_handle(const struct http_req *req, const struct snapshot *snap,
-		    const struct role_view *rv, uint64_t now_mono, struct response *rs);
+		    const struct role_view *rv, const struct http_peer *bind, uint64_t now_mono,
+		    struct response *rs);
 /* A response to a parse failure (status 400/408/413/431/501/505). */
 void		 routes_error(int status, struct response *rs);
 /* Format the status line and headers into buf; returns bytes or 0 if cap is short. */
@@ -574,16 +612,24 @@ size_t		 response_head(const struct response *rs, const char *date, char *buf,
 
 /* The IMDS row: http_serve(&imds_http_service, limits, listeners, ...). */
 extern const struct http_service imds_http_service;
-/* access_log: one line per answered request (log_access). */
-void		 imds_serve_options(int access_log);
+/*
+ * access_log: one line per answered request (log_access).  pods
+ * (--pod-roles): tokens are bound to the peer that asked for them, and a
+ * request under meta-data/iam from a caller the resolver does not know
+ * yet (or whose role's first credentials are not there) waits for it up to
+ * pod_wait_ms, then is answered as for no role (logged, naming the address).
+ */
+void		 imds_serve_options(int access_log, int pods, unsigned pod_wait_ms);
 /*
  * Serve s from now on; takes over the caller's reference, drops the old one
  * (s NULL: none), and asks the deferred requests again (http_wake).
  */
 void		 imds_serve_snapshot(struct snapshot *s);
 /* Who gets which role: the resolver gives the caller's role view (NULL: no role; not held). */
-void		 imds_serve_resolver(struct role_view *(*resolve)(void *arg,
-		    const struct http_peer *peer), void *arg);
+void		 imds_serve_resolver(enum roles_answer (*resolve)(void *arg,
+		    const struct http_peer *peer, struct role_view **rv), void *arg);
+/* Requests that waited for their caller (--pod-wait), and those answered at its end (counters). */
+void		 imds_serve_waits(uint64_t *waited, uint64_t *expired);
 
 /* ------------------------------------------------------------------ */
 /* lifecycle.c: spot, rebalance, maintenance events, ASG, tag edits   */

@@ -203,13 +203,58 @@ roles_render(void *arg, const struct role *r, time_t now)
 	return rv;
 }
 
-struct role_view *
-roles_resolve(void *arg, const struct http_peer *peer)
+static void *
+render_any(void *arg, const struct role *r, time_t now)
 {
-	const struct role *r = registry_find(arg, ROLE_KEY_INSTANCE);
+	return roles_render(arg, r, now);
+}
 
-	(void)peer;	/* one role for every caller, until pods have their own */
-	return r != NULL ? r->ro_view : NULL;
+static void
+unref_any(void *v)
+{
+	role_view_unref(v);
+}
+
+void
+roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx)
+{
+	rr->rr_render = render_any;
+	rr->rr_unref = unref_any;
+	rr->rr_arg = ctx;
+}
+
+struct role_view *
+roles_view(const struct role *r)
+{
+	return r->ro_views[RENDER_IMDS];
+}
+
+enum roles_answer
+roles_resolve(void *arg, const struct http_peer *peer, struct role_view **rv)
+{
+	const struct roles_who *w = arg;
+	const struct role *r = w->rw_node;
+
+	*rv = NULL;
+	if (w->rw_who != NULL) {
+		switch (w->rw_who(w->rw_arg, peer, &r)) {
+		case WHO_UNKNOWN:
+			return ROLES_UNKNOWN;
+		case WHO_NODE:
+			r = w->rw_node;
+			break;
+		case WHO_ROLE:
+			if (r == NULL)
+				return ROLES_READY;	/* a pod without a role */
+			if (!r->ro_cache.cc_fetched_once)
+				return ROLES_PENDING;
+			if (!r->ro_cache.cc_have)
+				return ROLES_READY;	/* refused: as without a role */
+			break;
+		}
+	}
+	*rv = r != NULL ? roles_view(r) : NULL;
+	return ROLES_READY;
 }
 
 const struct md_node *

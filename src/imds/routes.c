@@ -75,6 +75,7 @@ rs_reset(struct response *rs, int head_only)
 	rs->rs_body = "";
 	rs->rs_bodylen = 0;
 	rs->rs_token_used = 0;
+	rs->rs_iam = 0;
 	rs->rs_tokbuf[0] = '\0';
 	rs->rs_class = PC_OTHER;
 	rs->rs_reject = TR_NONE;
@@ -178,8 +179,8 @@ is_version(const char *s, size_t n)
 
 /* The token PUT, contract §5.1; disabled and path were checked already. */
 static void
-token_put(const struct http_req *req, const struct snapshot *snap, uint64_t now,
-    struct response *rs)
+token_put(const struct http_req *req, const struct snapshot *snap,
+    const struct http_peer *bind, uint64_t now, struct response *rs)
 {
 	const struct http_header *h;
 	unsigned long ttl;
@@ -199,7 +200,7 @@ token_put(const struct http_req *req, const struct snapshot *snap, uint64_t now,
 		rs->rs_reject = TR_TTL_BAD;
 		return;
 	}
-	token_mint(now, (unsigned)ttl, rs->rs_tokbuf);
+	token_mint(now, (unsigned)ttl, bind, rs->rs_tokbuf);
 	rs->rs_status = 200;
 	rs->rs_shape = RESP_PLAIN;	/* K4 */
 	rs->rs_ttl = (long)ttl;
@@ -230,7 +231,8 @@ version_listing_of(const struct md_node *root, struct response *rs)
 
 void
 routes_handle(const struct http_req *req, const struct snapshot *snap,
-    const struct role_view *rv, uint64_t now, struct response *rs)
+    const struct role_view *rv, const struct http_peer *bind, uint64_t now,
+    struct response *rs)
 {
 	char path[HTTP_HEAD_MAX];
 	const struct http_header *tok;
@@ -258,7 +260,7 @@ routes_handle(const struct http_req *req, const struct snapshot *snap,
 	    !trailing) {
 		rs->rs_class = PC_TOKEN;
 		if (slice_eq(req->r_method, "PUT"))
-			token_put(req, snap, now, rs);
+			token_put(req, snap, bind, now, rs);
 		else {
 			/* K6, and U8's OPTIONS answer */
 			rs_empty(rs, slice_eq(req->r_method, "OPTIONS") ? 200 : 405);
@@ -279,8 +281,10 @@ routes_handle(const struct http_req *req, const struct snapshot *snap,
 	/* the metrics' class, by the path below a version */
 	for (seg = 0; seg < (size_t)n && path[seg] != '/'; seg++)
 		;
-	if (seg < (size_t)n && is_version(path, seg))
+	if (seg < (size_t)n && is_version(path, seg)) {
 		rs->rs_class = path_class_of(path + seg + 1, (size_t)n - seg - 1);
+		rs->rs_iam = UNDER(path + seg + 1, (size_t)n - seg - 1, PATH_META "/iam");
+	}
 
 	/* §5.3: the token, if any, before anything is revealed. */
 	tok = http_header_find(req, HDR_TOKEN, &count);
@@ -290,7 +294,7 @@ routes_handle(const struct http_req *req, const struct snapshot *snap,
 			rs->rs_reject = TR_XFF;
 			return;
 		}
-		if ((left = token_check(now, tok->h_value, &rs->rs_reject)) <= 0) {
+		if ((left = token_check(now, tok->h_value, bind, &rs->rs_reject)) <= 0) {
 			rs_empty(rs, 401);	/* U1 */
 			rs->rs_token_used = -1;
 			return;

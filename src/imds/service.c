@@ -10,8 +10,16 @@
  *
  * A signature requested before the identity keys are there (routes.c says
  * rs_pending) is deferred, holding nothing; every snapshot published wakes
- * the deferred requests, which are asked again against it.  Only those
- * requests wait: everything else is answered from the snapshot at once.
+ * the deferred requests, which are asked again against it.
+ *
+ * With --pod-roles a request under meta-data/iam from an
+ * address nobody is known to own yet (the pod started a moment ago, the
+ * watch has not told), or whose role's first credentials are not there,
+ * waits too: woken when the pods or a role change (http_wake) and at its
+ * own deadline (http_wake_at, finer than the tick), then answered as for
+ * no role, with a log line naming the address.  Only those requests wait:
+ * everything else is answered from the snapshot at once.  Tokens are then
+ * bound to the address they were issued to (token.c).
  */
 #include <string.h>
 
@@ -23,13 +31,19 @@ struct imds_conn {
 	struct response	 ic_rs;
 	struct snapshot	*ic_snap;	/* held until sv_release */
 	struct role_view *ic_role;	/* the caller's, held likewise; NULL: no role */
+	uint64_t	 ic_wait_since;	/* ms: it first waited for its caller; 0: it has not */
 };
 
 static struct {
 	struct snapshot	*snap;		/* current; connections hold their own refs */
 	int		 access_log;
-	struct role_view *(*resolve)(void *arg, const struct http_peer *peer);
+	int		 pods;		/* --pod-roles: callers wait for the resolver, tokens bound */
+	unsigned	 pod_wait_ms;	/* --pod-wait */
+	enum roles_answer (*resolve)(void *arg, const struct http_peer *peer,
+			    struct role_view **rv);
 	void		*resolve_arg;
+	uint64_t	 waited;	/* requests that waited for their caller */
+	uint64_t	 expired;	/* ... and were answered at the deadline */
 } imds;
 
 /* Count what the response says for the metrics. */
@@ -47,6 +61,58 @@ imds_count(const struct response *rs)
 		metrics.m_limit_hits[LIM_BODY]++;
 }
 
+/* The end of a wait for the caller: answered as for no role, and said. */
+static void
+imds_wait_over(const struct http_call *call, enum roles_answer who)
+{
+	char peer[SOCK_ADDR_TEXT_MAX];
+
+	imds.expired++;
+	http_peer_text(call->hc_peer, peer, sizeof(peer));
+	log_warn("%s: %s after %u ms: meta-data/iam answered as for no role", peer,
+	    who == ROLES_UNKNOWN ? "no pod known at this address" :
+	    "its role's first credentials are not there", imds.pod_wait_ms);
+}
+
+/*
+ * The answer to a request into ic_rs (late: its deadline passed while it
+ * waited).  1 answered, 0 to wait (holding nothing).
+ */
+static int
+imds_answer(struct imds_conn *ic, const struct http_call *call, int late)
+{
+	struct response *rs = &ic->ic_rs;
+	enum roles_answer who = ROLES_READY;
+	uint64_t until;
+
+	ic->ic_role = NULL;
+	if (imds.resolve != NULL)
+		who = imds.resolve(imds.resolve_arg, call->hc_peer, &ic->ic_role);
+	role_view_ref(ic->ic_role);
+	routes_handle(call->hc_req, imds.snap, ic->ic_role, imds.pods ?
+	    call->hc_peer : NULL, call->hc_now_ms / 1000, rs);
+	if (rs->rs_pending && !late)
+		goto wait;	/* a signature before the keys: asked again at the next snapshot */
+	if (who == ROLES_READY || !imds.pods || !rs->rs_iam ||
+	    (rs->rs_status != 200 && rs->rs_status != 404))
+		return 1;
+	if (ic->ic_wait_since == 0) {
+		ic->ic_wait_since = call->hc_now_ms;
+		imds.waited++;
+	}
+	until = ic->ic_wait_since + imds.pod_wait_ms;
+	if (!late && call->hc_now_ms < until) {
+		http_wake_at(until);
+		goto wait;
+	}
+	imds_wait_over(call, who);
+	return 1;
+wait:
+	role_view_unref(ic->ic_role);
+	ic->ic_role = NULL;
+	return 0;
+}
+
 static enum http_verdict
 imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 {
@@ -57,16 +123,10 @@ imds_handle(void *state, const struct http_call *call, struct http_reply *rp)
 	const char *v;
 
 	if (call->hc_status == 0) {
-		ic->ic_role = imds.resolve != NULL ?
-		    imds.resolve(imds.resolve_arg, call->hc_peer) : NULL;
-		role_view_ref(ic->ic_role);
-		routes_handle(call->hc_req, imds.snap, ic->ic_role, call->hc_now_ms / 1000, rs);
-		if (rs->rs_pending) {
-			/* a signature before the keys: asked again at the next snapshot */
-			role_view_unref(ic->ic_role);
-			ic->ic_role = NULL;
+		if (!imds_answer(ic, call, 0))
 			return HTTP_DEFER;
-		}
+	} else if (call->hc_status == HTTP_DEFER_STATUS && ic->ic_wait_since != 0) {
+		(void)imds_answer(ic, call, 1);	/* the request's deadline came first */
 	} else
 		routes_error(call->hc_status, rs);	/* 429: K10, empty, K5 order */
 	if (call->hc_req != NULL) {
@@ -119,17 +179,26 @@ const struct http_service imds_http_service = {
 };
 
 void
-imds_serve_options(int access_log)
+imds_serve_options(int access_log, int pods, unsigned pod_wait_ms)
 {
 	imds.access_log = access_log;
+	imds.pods = pods;
+	imds.pod_wait_ms = pod_wait_ms;
 }
 
 void
-imds_serve_resolver(struct role_view *(*resolve)(void *arg, const struct http_peer *peer),
-    void *arg)
+imds_serve_resolver(enum roles_answer (*resolve)(void *arg, const struct http_peer *peer,
+    struct role_view **rv), void *arg)
 {
 	imds.resolve = resolve;
 	imds.resolve_arg = arg;
+}
+
+void
+imds_serve_waits(uint64_t *waited, uint64_t *expired)
+{
+	*waited = imds.waited;
+	*expired = imds.expired;
 }
 
 void

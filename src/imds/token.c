@@ -6,7 +6,13 @@
  *
  *   offset  0      1 byte   version (TOKEN_VERSION)
  *   offset  1      7 bytes  expiry + offset mod 2^56, big-endian
- *   offset  8     32 bytes  HMAC-SHA256(key, bytes 0..7)
+ *   offset  8     32 bytes  HMAC-SHA256(key, bytes 0..7 [+ the peer])
+ *
+ * With --pod-roles a token is bound to the address it was issued to: the
+ * MAC also covers the peer's family (one byte) and its 16 address bytes
+ * (TOKEN_BIND_LEN), which the token does not carry; the same token from
+ * another address fails the MAC, as a forged one does.  Its bytes and
+ * length are the same either way.
  *
  * The expiry is in monotonic seconds, which is the host's uptime: in the
  * clear it would tell every client when the host booted (#17 finding 8).
@@ -43,6 +49,7 @@
 #define TOKEN_EXPIRY_LEN	7	/* bytes of big-endian expiry (56 bits of seconds) */
 #define TOKEN_SIGNED_LEN	8	/* bytes covered by the MAC: version + expiry */
 #define TOKEN_MAC_LEN		SHA256_DIGEST_LENGTH	/* 32 bytes of HMAC-SHA256 */
+#define TOKEN_BIND_LEN		17	/* bytes of a peer the MAC covers: family, address */
 #define TOKEN_EXPIRY_MASK	((UINT64_C(1) << (8 * TOKEN_EXPIRY_LEN)) - 1)
 #define TOKEN_OFFSET_LABEL	"gimme-aws-mini token expiry offset"	/* HMAC input of the offset */
 #define HMAC_BLOCK_LEN		SHA256_CBLOCK	/* 64 bytes: SHA-256 block size */
@@ -59,15 +66,18 @@ static SHA256_CTX	tok_inner;
 static SHA256_CTX	tok_outer;
 static uint64_t		tok_offset;	/* added to the expiry, mod 2^56 (see the top) */
 
-/* HMAC-SHA256 of msg under tok_key, from the precomputed states. */
+/* HMAC-SHA256 of msg and then bind[0..blen) under tok_key, from the precomputed states. */
 static void
-token_hmac(const unsigned char *msg, size_t len, unsigned char mac[TOKEN_MAC_LEN])
+token_hmac(const unsigned char *msg, size_t len, const unsigned char *bind, size_t blen,
+    unsigned char mac[TOKEN_MAC_LEN])
 {
 	SHA256_CTX c;
 	unsigned char inner[TOKEN_MAC_LEN];
 
 	c = tok_inner;
 	SHA256_Update(&c, msg, len);
+	if (blen > 0)
+		SHA256_Update(&c, bind, blen);
 	SHA256_Final(inner, &c);
 	c = tok_outer;
 	SHA256_Update(&c, inner, sizeof(inner));
@@ -99,7 +109,7 @@ token_precompute(void)
 	SHA256_Init(&tok_outer);
 	SHA256_Update(&tok_outer, pad, sizeof(pad));
 	explicit_bzero(pad, sizeof(pad));
-	token_hmac((const unsigned char *)label, sizeof(label) - 1, mac);
+	token_hmac((const unsigned char *)label, sizeof(label) - 1, NULL, 0, mac);
 	tok_offset = 0;
 	for (i = 0; i < TOKEN_EXPIRY_LEN; i++)
 		tok_offset = tok_offset << 8 | mac[i];
@@ -133,10 +143,21 @@ token_init_key(const unsigned char key[TOKEN_KEY_LEN])
 	token_precompute();
 }
 
-void
-token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1])
+/* What of the peer the MAC covers into b[TOKEN_BIND_LEN]: its length (0: unbound). */
+static size_t
+token_bind(const struct http_peer *pe, unsigned char b[TOKEN_BIND_LEN])
 {
-	unsigned char raw[TOKEN_RAW_LEN];
+	if (pe == NULL)
+		return 0;
+	b[0] = (unsigned char)pe->pe_family;
+	memcpy(b + 1, pe->pe_addr, sizeof(pe->pe_addr));
+	return TOKEN_BIND_LEN;
+}
+
+void
+token_mint(uint64_t now, unsigned ttl, const struct http_peer *bind, char out[TOKEN_LEN + 1])
+{
+	unsigned char raw[TOKEN_RAW_LEN], b[TOKEN_BIND_LEN];
 	uint64_t exp = (now + ttl + tok_offset) & TOKEN_EXPIRY_MASK;
 	int i;
 
@@ -144,15 +165,15 @@ token_mint(uint64_t now, unsigned ttl, char out[TOKEN_LEN + 1])
 	for (i = 0; i < TOKEN_EXPIRY_LEN; i++)
 		raw[TOKEN_EXPIRY_OFF + i] =
 		    (unsigned char)(exp >> (8 * (TOKEN_EXPIRY_LEN - 1 - i)));
-	token_hmac(raw, TOKEN_SIGNED_LEN, raw + TOKEN_SIGNED_LEN);
+	token_hmac(raw, TOKEN_SIGNED_LEN, b, token_bind(bind, b), raw + TOKEN_SIGNED_LEN);
 	(void)b64_encode(raw, sizeof(raw), out, TOKEN_LEN + 1, 1, 0);
 }
 
-/* Decode and authenticate tok; *exp gets its expiry.  0, or -1 when it is not ours. */
+/* Decode and authenticate tok (for bind); *exp gets its expiry.  0, or -1 when it is not ours. */
 static int
-token_open(struct slice tok, uint64_t *exp)
+token_open(struct slice tok, const struct http_peer *bind, uint64_t *exp)
 {
-	unsigned char raw[TOKEN_RAW_LEN], mac[TOKEN_MAC_LEN];
+	unsigned char raw[TOKEN_RAW_LEN], mac[TOKEN_MAC_LEN], b[TOKEN_BIND_LEN];
 	char canon[TOKEN_LEN + 1];
 	uint64_t field = 0;
 	int i;
@@ -171,7 +192,7 @@ token_open(struct slice tok, uint64_t *exp)
 		return -1;
 	if (raw[0] != TOKEN_VERSION)
 		return -1;
-	token_hmac(raw, TOKEN_SIGNED_LEN, mac);
+	token_hmac(raw, TOKEN_SIGNED_LEN, b, token_bind(bind, b), mac);
 	if (CRYPTO_memcmp(mac, raw + TOKEN_SIGNED_LEN, TOKEN_MAC_LEN) != 0)
 		return -1;
 	for (i = 0; i < TOKEN_EXPIRY_LEN; i++)
@@ -181,10 +202,11 @@ token_open(struct slice tok, uint64_t *exp)
 }
 
 long
-token_check(uint64_t now, struct slice tok, enum token_reject *why)
+token_check(uint64_t now, struct slice tok, const struct http_peer *bind,
+    enum token_reject *why)
 {
 	uint64_t exp;
-	int ok = token_open(tok, &exp) == 0;
+	int ok = token_open(tok, bind, &exp) == 0;
 
 	if (ok && exp > now)
 		return (long)(exp - now);

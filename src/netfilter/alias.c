@@ -20,17 +20,16 @@ static struct {
 	size_t		 n;
 } lo6;
 
-/* The rows of mc, or, when it has none (`magic-ip down`), IMDS's. */
+/* The rows of mc, or, when it has none (`magic-ip down`), every known row. */
 static const struct magic_endpoint *
-rows(const struct magic_conf *mc, size_t *n, struct magic_endpoint *imds)
+rows(const struct magic_conf *mc, size_t *n, struct magic_endpoint *known)
 {
 	if (mc->mc_nep > 0) {
 		*n = mc->mc_nep;
 		return mc->mc_ep;
 	}
-	magicip_endpoint(imds, MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
-	*n = 1;
-	return imds;
+	*n = magicip_known_rows(known);
+	return known;
 }
 
 /* Whether lo carries addr (for IPv4: under our label).  1 / 0. */
@@ -115,12 +114,12 @@ alias_up(const struct magic_conf *mc, char *err, size_t errlen)
 int
 alias_down(const struct magic_conf *mc, char *err, size_t errlen)
 {
-	struct magic_endpoint imds;
+	struct magic_endpoint known[MAGIC_KNOWN_ROWS];
 	const struct magic_endpoint *me;
 	size_t n, e;
 	int any = 0;
 
-	me = rows(mc, &n, &imds);
+	me = rows(mc, &n, known);
 	for (e = 0; e < n; e++) {
 		if (alias_present(AF_INET, me[e].me_ip4)) {
 			if (nl_addr(0, AF_INET, me[e].me_ip4, "lo", MAGIC_LABEL, err, errlen) == -1)
@@ -140,13 +139,13 @@ int
 alias_status(FILE *out)
 {
 	struct magic_conf none = { .mc_nep = 0 };
-	struct magic_endpoint imds;
+	struct magic_endpoint known[MAGIC_KNOWN_ROWS];
 	const struct magic_endpoint *me;
 	char a[INET6_ADDRSTRLEN];
 	size_t n, e;
 	int any = 0;
 
-	me = rows(&none, &n, &imds);
+	me = rows(&none, &n, known);
 	for (e = 0; e < n; e++) {
 		if (alias_present(AF_INET, me[e].me_ip4)) {
 			nl_addr_text(AF_INET, me[e].me_ip4, a, sizeof(a));

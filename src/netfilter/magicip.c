@@ -170,6 +170,14 @@ magic_pods_text(const struct magic_conf *mc, char *buf, size_t len)
 
 /* ---- the endpoint table --------------------------------------------------- */
 
+size_t
+magicip_known_rows(struct magic_endpoint *rows)
+{
+	magicip_endpoint(&rows[0], MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
+	magicip_endpoint(&rows[1], MAGIC_ECS_IPV4, NULL, MAGIC_ECS_PORT, 0);
+	return MAGIC_KNOWN_ROWS;
+}
+
 int
 magicip_endpoint(struct magic_endpoint *me, const char *ip4, const char *ip6, unsigned port,
     int hop)

@@ -1,7 +1,7 @@
 /*
  * netfilter/: the magic addresses routed to the daemon, from a table of
  * endpoints (struct magic_endpoint: IPv4 address, IPv6 address or none,
- * port, the listener it goes to; IMDS is the first row).
+ * port, the listener it goes to; IMDS is the first row, ECS's the next).
  *
  *   magicip.c   what the three ways share: the endpoint rows, the choice of
  *               packet filter, privileges, blocking until ready, pod
@@ -27,6 +27,9 @@
 #define MAGIC_IPV4		"169.254.169.254"	/* contract §1 */
 #define MAGIC_IPV6		"fd00:ec2::254"
 #define MAGIC_PORT		80
+#define MAGIC_ECS_IPV4		"169.254.170.2"	/* the ECS credential endpoint (contract §11.1) */
+#define MAGIC_ECS_PORT		80
+#define MAGIC_KNOWN_ROWS	2	/* rows any run may install: IMDS, ECS */
 #define MAGIC_PODS_MAX		16	/* --pod-interface patterns */
 #define MAGIC_ENDPOINTS_MAX	4	/* rows of the endpoint table */
 #define MAGIC_TABLE		"gimme_aws_mini"	/* our nftables table (family inet) */
@@ -97,6 +100,12 @@ struct magic_conf {
  */
 int		 magicip_endpoint(struct magic_endpoint *me, const char *ip4, const char *ip6,
 		    unsigned port, int hop);
+/*
+ * Every row a run may have installed (IMDS's, ECS's), without listeners:
+ * what `magic-ip down` and `status` look for.  Fills rows[MAGIC_KNOWN_ROWS];
+ * the count.
+ */
+size_t		 magicip_known_rows(struct magic_endpoint *rows);
 /*
  * An interface whose route_localnet we turned on, as recorded with the
  * rules ("ifindex N" in the record's comment): removal resets it by index,
@@ -193,7 +202,7 @@ int		 ipt_status(FILE *out, char *err, size_t errlen);	/* 1 shown, 0, -1 */
 
 /* alias.c */
 int		 alias_up(const struct magic_conf *mc, char *err, size_t errlen);
-/* The rows' addresses off lo (IMDS's when mc has none).  1, 0, -1 with err. */
+/* The rows' addresses off lo (every known row's when mc has none).  1, 0, -1 with err. */
 int		 alias_down(const struct magic_conf *mc, char *err, size_t errlen);
 int		 alias_status(FILE *out);	/* 1 shown, 0 */
 /* nat: the rows' IPv6 addresses the pods reach, on lo; and off again. */

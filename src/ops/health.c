@@ -33,6 +33,7 @@ struct metrics metrics;
 
 static void	(*ready_cb)(struct health_reasons *);
 static void	(*creds_cb)(struct health_creds *);
+static void	(*more_cb)(struct sbuf *);
 
 /* The statuses counted apart, by index of metrics.m_requests; the last is "other". */
 static const int statuses[] = {
@@ -123,8 +124,8 @@ readyz(struct sbuf *o, struct response *rs)
 	sbuf_printf(o, "]}");
 }
 
-static void
-prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
+void
+health_prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
 {
 	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -136,7 +137,7 @@ prom_by_label(struct sbuf *o, const char *name, const char *help, const char *la
 {
 	size_t i;
 
-	prom_head(o, name, "counter", help);
+	health_prom_head(o, name, "counter", help);
 	for (i = first; i < n; i++)
 		sbuf_printf(o, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
 		    (unsigned long long)counts[i]);
@@ -149,7 +150,7 @@ metrics_text(struct sbuf *o)
 	size_t c, i;
 	int any;
 
-	prom_head(o, "gimme_requests_total", "counter",
+	health_prom_head(o, "gimme_requests_total", "counter",
 	    "Metadata requests answered, by path class and status.");
 	any = 0;
 	for (c = 0; c < PC_COUNT; c++)
@@ -168,7 +169,7 @@ metrics_text(struct sbuf *o)
 	if (!any)	/* a series with no sample is invisible: show the zero */
 		sbuf_printf(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
 
-	prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
+	health_prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
 	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
 
 	prom_by_label(o, "gimme_token_rejections_total",
@@ -178,24 +179,32 @@ metrics_text(struct sbuf *o)
 	memset(&hc, 0, sizeof(hc));
 	if (creds_cb != NULL)
 		creds_cb(&hc);
-	prom_head(o, "gimme_credential_refreshes_total", "counter",
+	health_prom_head(o, "gimme_credential_refreshes_total", "counter",
 	    "Credential fetches from the source that delivered.");
 	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hcr_refreshes);
-	prom_head(o, "gimme_credential_refresh_failures_total", "counter",
+	health_prom_head(o, "gimme_credential_refresh_failures_total", "counter",
 	    "Credential fetches from the source that failed.");
 	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hcr_failures);
-	prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
+	health_prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
 	    "Seconds until the served credentials expire (0: none served).");
 	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
 	    hc.hcr_have && hc.hcr_expires_in > 0 ? hc.hcr_expires_in : 0L);
 
-	prom_head(o, "gimme_connections_open", "gauge",
+	health_prom_head(o, "gimme_connections_open", "gauge",
 	    "Connections of the metadata listeners open now.");
 	sbuf_printf(o, "gimme_connections_open %zu\n", http_conns_open(&imds_http_service));
 
 	prom_by_label(o, "gimme_limit_hits_total",
 	    "Times a limit refused, closed or paused something, by limit.", "limit",
 	    limit_names, metrics.m_limit_hits, 0, LIM_COUNT);
+	if (more_cb != NULL)
+		more_cb(o);
+}
+
+void
+health_metrics_more(void (*more)(struct sbuf *o))
+{
+	more_cb = more;
 }
 
 void

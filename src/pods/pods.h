@@ -1,8 +1,8 @@
 /*
  * pods.h: which role each pod of the node gets, and which pod owns a
- * source address (issue 14).  Pure: plain values in, plain values out; no
- * Kubernetes client, no loop, no I/O.  The daemon feeds it what the watch
- * says and asks it one address per request.
+ * source address (issue 14).  All but node.c is pure: plain values in,
+ * plain values out; no Kubernetes client, no loop, no I/O.  node.c feeds
+ * it what the watch says, and the daemon asks it one address per request.
  *
  *   arn.c      role ARNs: the IAM checks (pods_arn_check), a name completed
  *              by --base-role-arn (pods_opts_set, pods_role_resolve),
@@ -17,6 +17,13 @@
  *              association, default, none, or refused (pods_choose)
  *   addrs.c    the address table: IPv4/IPv6 address -> owning pod, owned by
  *              pod uid, O(1) lookup without allocation (struct pod_table)
+ *   node.c     not pure: the node's pods, their service accounts and (with
+ *              --namespace-restrictions) the namespaces followed through
+ *              kube/'s reflectors; each change recomputes the pods' roles,
+ *              updates the address table and moves the roles' users
+ *              (creds/assumed.c: acquired, so fetched, when a pod appears);
+ *              who a caller is (pods_node_who: one lookup); the host's own
+ *              addresses (the node's identity); `ctl pods`'s listing
  *
  * Limits are the constants below.  Every text input is (pointer, length);
  * a NULL pointer means "absent".
@@ -27,6 +34,7 @@
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* IAM's limits (IAM User Guide, "IAM and STS quotas"; CreateRole). */
 #define POD_ROLE_NAME_MAX	64	/* role name: [A-Za-z0-9+=,.@_-] */
@@ -304,5 +312,88 @@ size_t		 pods_table_addrs(const struct pod_table *t);
 /* Whether uid owns addr now (for `ctl pods` and tests). */
 int		 pods_table_owns(const struct pod_table *t, const char *uid, int family,
 		    const unsigned char addr[16]);
+
+/* ------------------------------------------------------------------ */
+/* node.c: the node's pods (not pure: kube/, creds/assumed.c)          */
+/* ------------------------------------------------------------------ */
+
+#define POD_WAIT_DEFAULT_MS	1000	/* --pod-wait: SDKs give up on IMDS after about 1 s */
+#define POD_WAIT_MAX_MS		10000	/* ... at most */
+#define POD_HOST_ADDRS_MAX	64	/* the host's own addresses kept (the node's identity) */
+
+struct kube_object;
+struct http_peer;
+struct role;
+struct assumed;
+enum role_who;
+
+/* What serve gives node.c (strings borrowed for its life). */
+struct pods_node_cfg {
+	const char	*pn_kubeconfig;	/* --kubeconfig; NULL: KUBECONFIG, in-cluster, ~/.kube/config */
+	const char	*pn_node;	/* --node-name; NULL: $NODE_NAME, else the host name */
+	const char	*pn_sa_dir;	/* the in-cluster directory; NULL: KUBE_SA_DIR */
+	const struct pod_opts *pn_opts;	/* --base-role-arn, --default-role, --namespace-restrictions */
+	struct pod_rules *const *pn_rules;	/* the config's (current after a reload); may hold NULL */
+};
+
+/* One pod, as `ctl pods` shows it (valid during the callback only). */
+struct pod_info {
+	const char	*pi_namespace;
+	const char	*pi_name;
+	const char	*pi_uid;
+	const struct pod_addr *pi_addrs;
+	size_t		 pi_naddrs;
+	const char	*pi_arn;	/* its role's ARN, or NULL: none */
+	enum pod_source	 pi_source;
+	const char	*pi_reason;	/* why this role, or none ("" none) */
+	int		 pi_host_network;	/* the node's identity */
+	int		 pi_served;	/* its role has credentials now */
+	time_t		 pi_expiration;	/* ... until then (0: none) */
+	const char	*pi_error;	/* why its role has none (STS's refusal; "" none) */
+};
+
+/* Counters and gauges for the metrics. */
+struct pods_node_stats {
+	size_t		 ps_pods;	/* pods tracked (gauge) */
+	size_t		 ps_addrs;	/* addresses owned (gauge) */
+	size_t		 ps_sas;	/* service accounts kept (gauge) */
+	size_t		 ps_namespaces;	/* namespaces kept (gauge) */
+	uint64_t	 ps_watch_restarts;	/* the reflectors' ks_watch_restarts, summed */
+	uint64_t	 ps_sa_gets;	/* service accounts read one by one */
+	uint64_t	 ps_role_changes;	/* a pod's role set or changed */
+};
+
+/*
+ * Find the API (kube_config_find), start the reflectors (pods of the node,
+ * service accounts, namespaces with restrictions).  After loop_init and
+ * assumed_init.  0 / -1 with err ("--pod-roles: ...").
+ */
+int		 pods_node_start(const struct pods_node_cfg *cfg, char *err, size_t errlen);
+/* The state alone, without the API (unit tests feed the callbacks).  0 / -1. */
+int		 pods_node_init(const struct pods_node_cfg *cfg, char *err, size_t errlen);
+/* Stop the reflectors, release every role, free everything (before assumed_free). */
+void		 pods_node_stop(void);
+/* The reflectors' callbacks (struct kube_reflector_ops), for unit tests too. */
+void		 pods_node_upsert(void *arg, const struct kube_object *o);
+void		 pods_node_delete(void *arg, const struct kube_object *o);
+int		 pods_node_want(void *arg, const struct kube_object *o);
+/*
+ * Who is at pe (struct roles_who's rw_who): a pod (WHO_ROLE, *r its role or
+ * NULL), the node or a hostNetwork pod (WHO_NODE: the host's own address),
+ * or nobody known yet (WHO_UNKNOWN; also a pod waiting for its service
+ * account).  One hash lookup; no allocation.
+ */
+enum role_who	 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r);
+/* Once a second: the host's addresses again, service account reads due again. */
+void		 pods_node_tick(time_t now);
+/* The host's own addresses read again (getifaddrs). */
+void		 pods_node_host_addrs(void);
+/* The config's rules changed (a reload): every pod's role again. */
+void		 pods_node_rules_changed(void);
+/* fn for each pod (`ctl pods`). */
+void		 pods_node_each(void (*fn)(void *arg, const struct pod_info *pi), void *arg);
+/* The pods using a, "pods ns/a, ns/b" into buf (struct assumed_cfg's ac_users). */
+void		 pods_node_users(void *arg, const struct assumed *a, char *buf, size_t len);
+const struct pods_node_stats *pods_node_stats(void);
 
 #endif /* PODS_H */

@@ -47,7 +47,11 @@ static int	 check_sts_endpoint(const char *, char *, size_t);
 static int	 check_readable(const char *, char *, size_t);
 static int	 check_control(const char *, char *, size_t);
 static int	 check_user(const char *, char *, size_t);
+static int	 check_base_arn(const char *, char *, size_t);
+static int	 check_node_name(const char *, char *, size_t);
+static int	 opts_pods(struct serve_options *, char *, size_t);
 static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
+static int	 parse_ecs_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_pod(struct serve_options *, const char *, char *, size_t);
 static int	 parse_duration(struct serve_options *, const char *, char *, size_t);
 static int	 parse_rate(struct serve_options *, const char *, char *, size_t);
@@ -152,6 +156,46 @@ const struct opt_def opt_defs[] = {
 	ROW_STRING("ca-bundle", "FILE", "GIMME_CA_BUNDLE", ca_bundle, check_readable,
 	    "CA certificates for STS (default AWS_CA_BUNDLE, else\n"
 	    "the system store)"),
+	ROW_SWITCH("ecs", "GIMME_ECS", ecs,
+	    "also serve ECS container credentials (what\n"
+	    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI names):\n"
+	    "/v2/credentials/ID and /v1/credentials?id=ID for the\n"
+	    "config's \"ecs-credentials\" ids, /creds (this\n"
+	    "identity), /role/NAME (assumed); with --magic-ip on\n"
+	    "169.254.170.2:80 too"),
+	ROW_LIST("ecs-listen", "ADDR:PORT", "GIMME_ECS_LISTEN", necs_listen, parse_ecs_listen,
+	    "serve it here too; repeatable; implies --ecs"),
+	ROW_STRING("base-role-arn", "ARN", "GIMME_BASE_ROLE_ARN", base_role_arn, check_base_arn,
+	    "what /role/NAME and a pod's role name complete into\n"
+	    "a role ARN (arn:aws:iam::123456789012:role/ or with\n"
+	    "a path); roles are assumed with this identity's\n"
+	    "credentials"),
+	ROW_SWITCH("pod-roles", "GIMME_POD_ROLES", pod_roles,
+	    "each pod of this node gets the role its manifests\n"
+	    "name (annotation iam.amazonaws.com/role, its service\n"
+	    "account's eks.amazonaws.com/role-arn, the config's\n"
+	    "pod-identity-associations, --default-role), found by\n"
+	    "the request's source address through the Kubernetes\n"
+	    "API; the node and hostNetwork pods get this identity"),
+	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, check_node_name,
+	    "the node whose pods are served (default NODE_NAME,\n"
+	    "else the host name)"),
+	ROW_STRING("kubeconfig", "FILE", "GIMME_KUBECONFIG", kubeconfig, check_readable,
+	    "where the Kubernetes API is (default: in a pod its\n"
+	    "service account, else KUBECONFIG, else\n"
+	    "~/.kube/config; its current context)"),
+	ROW_TIME("pod-wait", "T", 0, POD_WAIT_MAX_MS, "1s, 500ms", "GIMME_POD_WAIT", pod_wait_ms,
+	    "how long a credential request from an address no\n"
+	    "pod is known to own yet waits for the watch, then\n"
+	    "404 (default 1s; at most 10s)"),
+	ROW_STRING("default-role", "NAME|ARN", "GIMME_DEFAULT_ROLE", default_role, NULL,
+	    "the role of a pod whose manifests name none (default:\n"
+	    "none, its credential paths 404)"),
+	ROW_SWITCH("namespace-restrictions", "GIMME_NAMESPACE_RESTRICTIONS", ns_restrict,
+	    "serve a pod a role only when its namespace allows it\n"
+	    "(iam.amazonaws.com/allowed-roles, a JSON array of\n"
+	    "globs; iam.amazonaws.com/permitted, a regular\n"
+	    "expression); --default-role is always allowed"),
 	ROW_STRING("identity-key", "FILE", "GIMME_IDENTITY_KEY", identity_key, NULL,
 	    "PEM private keys for the identity signatures; a\n"
 	    "missing FILE is created with new keys (default:\n"
@@ -271,16 +315,17 @@ static const char help_tail[] =
 "packet filter or addresses, 71 system error.\n";
 
 void
-opts_help(FILE *out)
+opts_help_rows(FILE *out, int exec)
 {
 	char head[OPTS_HELP_COLUMN + 64];
 	const char *p, *nl;
 	size_t i;
 	int n;
 
-	fputs(help_head, out);
 	for (i = 0; i < opt_ndefs; i++) {
 		const struct opt_def *d = &opt_defs[i];
+		if (exec && !opts_exec_takes(d))
+			continue;
 		if (d->od_kind == OPT_HELP)
 			snprintf(head, sizeof(head), "-h, --%s", d->od_flag);
 		else
@@ -300,8 +345,17 @@ opts_help(FILE *out)
 			fprintf(out, "%.*s\n%*s", (int)(nl - p), p, OPTS_HELP_COLUMN, "");
 		}
 	}
+}
+
+void
+opts_help(FILE *out)
+{
+	fputs(help_head, out);
+	opts_help_rows(out, 0);
 	fputs(help_tail, out);
 }
+
+static const char *usage_verb = "serve";	/* whose --help a usage message points to */
 
 void
 opts_usage_exit(const char *fmt, ...)
@@ -312,7 +366,7 @@ opts_usage_exit(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s serve --help')\n", PROGNAME);
+	fprintf(stderr, " (see '%s %s --help')\n", PROGNAME, usage_verb);
 	exit(EXIT_USAGE);
 }
 
@@ -325,6 +379,24 @@ opts_find(const char *flag)
 		if (strcmp(opt_defs[i].od_flag, flag) == 0)
 			return &opt_defs[i];
 	return NULL;
+}
+
+/* The options exec takes: the credential options, and what they read. */
+static const char *const exec_flags[] = {
+	"config", "source", "profile", "role-name", "allow-long-term-keys", "assume-role",
+	"external-id", "session-name", "duration", "sts-region", "sts-endpoint", "ca-bundle",
+	"base-role-arn", "log-format", "log-level", "help"
+};
+
+int
+opts_exec_takes(const struct opt_def *d)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(exec_flags) / sizeof(exec_flags[0]); i++)
+		if (strcmp(d->od_flag, exec_flags[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -375,6 +447,65 @@ check_role_arn(const char *val, char *err, size_t errlen)
 		    val);
 		return -1;
 	}
+	return 0;
+}
+
+/* An ARN prefix a role name completes: arn:PARTITION:iam::ACCOUNT:role/[PATH/]. */
+static int
+check_base_arn(const char *val, char *err, size_t errlen)
+{
+	char arn[STS_ARN_MAX], name[ROLE_NAME_MAX + 1], acct[16];
+	size_t n = strlen(val);
+
+	if (n == 0 || n + ROLE_NAME_MAX > ROLE_KEY_MAX || val[n - 1] != '/' ||
+	    snprintf(arn, sizeof(arn), "%sx", val) < 0 ||
+	    sts_role_name(arn, name, sizeof(name), acct, sizeof(acct)) == -1) {
+		snprintf(err, errlen, "'%s' is not a role ARN prefix of at most %d bytes "
+		    "(arn:aws:iam::123456789012:role/)", val, ROLE_KEY_MAX - ROLE_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* A node's name: a DNS-1123 subdomain, as Kubernetes names nodes. */
+static int
+check_node_name(const char *val, char *err, size_t errlen)
+{
+	if (!pods_sa_name_ok(val, strlen(val))) {
+		snprintf(err, errlen, "'%s' is not a node name (a DNS-1123 subdomain of at most "
+		    "253 bytes: a-z, 0-9, '-', '.')", val);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --pod-roles' companions: each needs it; --base-role-arn, --default-role
+ * and --namespace-restrictions become the pods' options (pods_opts_set
+ * checks the default role, completed by the base).  0 / -1 with err.
+ */
+static int
+opts_pods(struct serve_options *o, char *err, size_t errlen)
+{
+	static const char *const needs[] = { "node-name", "kubeconfig", "default-role" };
+	const char *base = o->base_role_arn, *def = o->default_role;
+	const char *given[3] = { o->node_name, o->kubeconfig, o->default_role };
+	size_t i;
+
+	for (i = 0; !o->pod_roles && i < 3; i++)
+		if (given[i] != NULL) {
+			snprintf(err, errlen, "--%s needs --pod-roles", needs[i]);
+			return -1;
+		}
+	if (!o->pod_roles && o->ns_restrict) {
+		snprintf(err, errlen, "--namespace-restrictions needs --pod-roles");
+		return -1;
+	}
+	if (!o->pod_roles)
+		return 0;
+	if (pods_opts_set(&o->pod_opts, base, base != NULL ? strlen(base) : 0, def,
+	    def != NULL ? strlen(def) : 0, o->ns_restrict, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -450,18 +581,31 @@ check_user(const char *val, char *err, size_t errlen)
 	return 0;
 }
 
+/* One more address into list (*n of LISTEN_MAX).  0 / -1 with err. */
+static int
+listen_one(struct listen_addr *list, size_t *n, const char *one, char *err, size_t errlen)
+{
+	if (*n == LISTEN_MAX) {
+		snprintf(err, errlen, "at most %d listen addresses", LISTEN_MAX);
+		return -1;
+	}
+	if (listen_addr_parse(one, &list[*n], err, errlen) == -1)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
 /* One --listen address. */
 static int
 parse_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
 {
-	if (o->nlisten == LISTEN_MAX) {
-		snprintf(err, errlen, "at most %d listen addresses", LISTEN_MAX);
-		return -1;
-	}
-	if (listen_addr_parse(one, &o->listen[o->nlisten], err, errlen) == -1)
-		return -1;
-	o->nlisten++;
-	return 0;
+	return listen_one(o->listen, &o->nlisten, one, err, errlen);
+}
+
+static int
+parse_ecs_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
+{
+	return listen_one(o->ecs_listen, &o->necs_listen, one, err, errlen);
 }
 
 /* One --pod-interface pattern. */
@@ -733,145 +877,6 @@ opt_apply(struct serve_options *o, const struct opt_def *d, const char *src, con
 }
 
 /* ------------------------------------------------------------------ */
-/* --magic-ip's listeners                                             */
-/* ------------------------------------------------------------------ */
-
-/*
- * The listener --magic-ip (nat) sends family's traffic to: the first
- * loopback or wildcard one, else the first of that family.  -1 if none.
- */
-static int
-magic_target(const struct serve_options *o, int family)
-{
-	static const unsigned char any[16];
-	size_t i;
-	int first = -1;
-
-	for (i = 0; i < o->nlisten; i++) {
-		const struct listen_addr *la = &o->listen[i];
-		if (la->la_family != family || la->la_freebind)
-			continue;
-		if (first == -1)
-			first = (int)i;
-		if (family == AF_INET ? la->la_addr[0] == 127 || memcmp(la->la_addr, any, 4) == 0 :
-		    memcmp(la->la_addr, any, 15) == 0)	/* ::1 and :: */
-			return (int)i;
-	}
-	return first;
-}
-
-/* serve's own listener on [fd00:ec2::254] (nat with --ipv6), or -1. */
-static int
-magic_own6(const struct serve_options *o)
-{
-	unsigned char a6[16];
-	size_t i;
-
-	inet_pton(AF_INET6, MAGIC_IPV6, a6);
-	for (i = 0; i < o->nlisten; i++)
-		if (o->listen[i].la_family == AF_INET6 && o->listen[i].la_freebind &&
-		    memcmp(o->listen[i].la_addr, a6, 16) == 0)
-			return (int)i;
-	return -1;
-}
-
-void
-opts_magic_targets(struct serve_options *o, int bound)
-{
-	struct magic_conf *mc = &o->magic;
-	struct magic_endpoint *me = &mc->mc_ep[0];
-	int i;
-
-	magicip_endpoint(me, MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
-	mc->mc_nep = 1;
-	if ((i = magic_target(o, AF_INET)) >= 0) {
-		memcpy(me->me_to4, o->listen[i].la_addr, 4);
-		if (me->me_to4[0] == 0)		/* 0.0.0.0: the host itself */
-			inet_pton(AF_INET, "127.0.0.1", me->me_to4);
-		me->me_port4 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
-		    o->listen[i].la_port;
-	}
-	if (mc->mc_ipv6 && ((i = magic_own6(o)) >= 0 || (i = magic_target(o, AF_INET6)) >= 0)) {
-		memcpy(me->me_to6, o->listen[i].la_addr, 16);
-		if (me->me_to6[15] == 0)	/* :: */
-			inet_pton(AF_INET6, "::1", me->me_to6);
-		me->me_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
-		    o->listen[i].la_port;
-	}
-}
-
-/* Add one listener of our own (for --magic-ip).  0 / -1 with err. */
-static int
-listen_add(struct serve_options *o, const char *text, int freebind, char *err, size_t errlen)
-{
-	if (o->nlisten == LISTEN_MAX) {
-		snprintf(err, errlen, "--magic-ip: needs a listener more than the %d allowed",
-		    LISTEN_MAX);
-		return -1;
-	}
-	if (listen_addr_parse(text, &o->listen[o->nlisten], err, errlen) == -1)
-		fatalx(EXIT_BUG, "can't happen: %s", err);
-	o->listen[o->nlisten++].la_freebind = freebind;
-	return 0;
-}
-
-/* --magic-ip's checks, and the listeners it needs.  0 / -1 with err. */
-static int
-magic_listeners(struct serve_options *o, char *err, size_t errlen)
-{
-	struct magic_conf *mc = &o->magic;
-	char text[sizeof(o->listen[0].la_text)];
-	int i;
-
-	if (mc->mc_mode == MAGIC_OFF) {
-		if (mc->mc_block || mc->mc_ipv6 || o->pods_from_flag) {
-			snprintf(err, errlen, "--%s needs --magic-ip", mc->mc_block ?
-			    "block-until-ready" : mc->mc_ipv6 ? "ipv6" : "pod-interface");
-			return -1;
-		}
-		return 0;
-	}
-	if (mc->mc_npods == 0) {
-		snprintf(mc->mc_pods[0], sizeof(mc->mc_pods[0]), "auto");
-		mc->mc_npods = 1;
-	}
-	if (mc->mc_mode == MAGIC_ALIAS) {
-		if (mc->mc_block) {
-			snprintf(err, errlen, "--block-until-ready works with --magic-ip=nat only: "
-			    "with alias the address appears only once the server is ready");
-			return -1;
-		}
-		snprintf(text, sizeof(text), "%s:%d", MAGIC_IPV4, MAGIC_PORT);
-		if (listen_add(o, text, 1, err, errlen) == -1)
-			return -1;
-		if (mc->mc_ipv6) {
-			snprintf(text, sizeof(text), "[%s]:%d", MAGIC_IPV6, MAGIC_PORT);
-			return listen_add(o, text, 1, err, errlen);
-		}
-		return 0;
-	}
-	if ((i = magic_target(o, AF_INET)) < 0) {
-		snprintf(err, errlen, "--magic-ip: no IPv4 listener to send %s to (add --listen "
-		    "127.0.0.1:PORT)", MAGIC_IPV4);
-		return -1;
-	}
-	if (mc->mc_ipv6 && !o->magic_up_verb) {
-		/*
-		 * On [fd00:ec2::254] itself, which magicip_up puts on lo: a pod's
-		 * packet can be DNATed there (never to ::1, which the kernel drops
-		 * when it comes from another interface)
-		 */
-		snprintf(text, sizeof(text), "[%s]:%u", MAGIC_IPV6, o->listen[i].la_port);
-		return listen_add(o, text, 1, err, errlen);
-	} else if (mc->mc_ipv6 && magic_target(o, AF_INET6) < 0) {
-		/* magic-ip up: a server elsewhere, on ::1 unless --listen says */
-		snprintf(text, sizeof(text), "[::1]:%u", o->listen[i].la_port);
-		return listen_add(o, text, 0, err, errlen);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* the whole command line                                             */
 /* ------------------------------------------------------------------ */
 
@@ -880,13 +885,14 @@ static void
 opts_defaults(struct serve_options *o)
 {
 	o->max_conn = CONN_MAX_DEFAULT;
-	o->log_level = LOG_LVL_INFO;
+	o->log_level = o->exec_verb ? LOG_LVL_WARN : LOG_LVL_INFO;	/* exec: COMMAND's output */
 	o->control_mode = CONTROL_MODE_DEFAULT;
 	o->control_uid = (uid_t)-1;
 	o->control_gid = (gid_t)-1;
 	o->limits.hl_per_client = CONN_PER_CLIENT_DEFAULT;
 	o->limits.hl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
 	o->grace_ms = SHUTDOWN_GRACE_MS;
+	o->pod_wait_ms = POD_WAIT_DEFAULT_MS;
 	o->head_max = HTTP_HEAD_MAX;
 	o->headers_max = HTTP_HEADERS_MAX;
 }
@@ -903,8 +909,10 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 	int ch;
 
 	opts_defaults(o);
+	usage_verb = o->exec_verb ? "exec" : "serve";
 	for (i = 0; i < opt_ndefs; i++) {
-		if (opt_defs[i].od_env == NULL || (v = getenv(opt_defs[i].od_env)) == NULL)
+		if (opt_defs[i].od_env == NULL || (v = getenv(opt_defs[i].od_env)) == NULL ||
+		    (o->exec_verb && !opts_exec_takes(&opt_defs[i])))
 			continue;
 		if (opt_apply(o, &opt_defs[i], opt_defs[i].od_env, v, err, errlen) == -1)
 			return EXIT_USAGE;
@@ -922,7 +930,9 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 	memset(flagged, 0, sizeof(flagged));
 	opterr = 0;
 	optind = 0;	/* a fresh start, also of a second parse in one process */
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	/* exec: options up to the command (the first word that is not one, or after --) */
+	while ((ch = getopt_long(argc, argv, o->exec_verb ? "+:h" : ":h", longopts,
+	    NULL)) != -1) {
 		if (ch == '?') {
 			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
 			return EXIT_USAGE;
@@ -936,6 +946,10 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 		else
 			d = &opt_defs[ch - 256];
 		i = (size_t)(d - opt_defs);
+		if (o->exec_verb && !opts_exec_takes(d)) {
+			snprintf(err, errlen, "exec does not take --%s", d->od_flag);
+			return EXIT_USAGE;
+		}
 		if (d->od_kind == OPT_LIST && !flagged[i]) {
 			/* flags replace the environment's list */
 			memset((char *)o + d->od_off, 0, sizeof(size_t));
@@ -947,6 +961,10 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 		if (o->help)
 			return 0;
 	}
+	if (o->exec_verb) {
+		o->exec_argi = optind;	/* the command; exec checks there is one */
+		return 0;
+	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
@@ -957,7 +975,7 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 			fatalx(EXIT_BUG, "can't happen: %s", err);
 		o->nlisten = 1;
 	}
-	if (magic_listeners(o, err, errlen) == -1)
+	if (opts_listeners(o, err, errlen) == -1 || opts_pods(o, err, errlen) == -1)
 		return EXIT_USAGE;
 	/* the health port is the node's, never one the metadata is served on */
 	for (i = 0; o->health_set && o->health.la_port != 0 && i < o->nlisten; i++)

@@ -4,7 +4,7 @@
  * credential source and its first fetch, the control socket, the
  * listeners, the magic IP, the sandbox), the loop (start-up's memory given
  * back SERVE_TRIM_DELAY_MS later), then shutdown in reverse through one
- * way out (shut_down: every exit from start_up's first step on, the creds
+ * way out (serve_shut_down: every exit from start_up's first step on, the creds
  * verb's too).  Nothing on the way to the first answer waits for the keys.
  * The creds verb shares start-up up to the first credential.
  *
@@ -46,6 +46,7 @@ parse_args(int argc, char **argv)
 }
 
 static void	 sandbox_config(struct sandbox_cfg *sc);
+static int	 assumed_start(char *err, size_t errlen);
 
 /* What the credential source is made from (creds/source.c). */
 static void
@@ -82,10 +83,11 @@ id_background(void)
  * status after a one-line message on stderr, or -1: stopped by a signal
  * while waiting (exit 0).
  */
-static int
-start_up(void)
+int
+serve_start_up(void)
 {
 	struct cred_provider *prov;
+	struct role_renderer rr;
 	struct creds_source_cfg scfg;
 	struct sandbox_cfg sc;
 	char err[ERRBUF_LEN];
@@ -134,8 +136,14 @@ start_up(void)
 	daemon_apply_role(&st.inst);
 	st.roles_ctx.rc_inst = &st.inst;
 	st.roles_ctx.rc_cfg = &st.cfg;
-	registry_init(&st.roles, &(struct role_renderer){ roles_render, role_view_unref,
-	    &st.roles_ctx }, daemon_creds_changed, NULL);
+	registry_init(&st.roles, daemon_creds_changed, NULL);
+	roles_renderer(&rr, &st.roles_ctx);
+	registry_renderer(&st.roles, RENDER_IMDS, &rr);
+	if (st.container) {
+		st.ctr_ctx.cx_inst = &st.inst;
+		registry_renderer(&st.roles, RENDER_CONTAINER, &(struct role_renderer){
+		    ctr_render, ctr_view_unref, &st.ctr_ctx });
+	}
 	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
 	    err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
@@ -145,6 +153,7 @@ start_up(void)
 	st.cache->cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(daemon_ready, daemon_health_creds);
+	health_metrics_more(daemon_metrics_pods);
 	if (st.serve && cli.health_set && health_serve(&cli.health, &cli.limits.hl_parse, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
@@ -181,12 +190,46 @@ start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
+	if ((st.container || (st.serve && cli.pod_roles)) &&
+	    assumed_start(err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EXIT_CONFIG;
+	}
 	creds_ec2_placeholder(now, &st.ec2_cred);
 	if ((files[0] = cred_provider_file(prov, 0)) != NULL) {
 		files[1] = cred_provider_file(prov, 1);
 		if (watch_files(files, 2, daemon_file_changed, NULL, err, sizeof(err)) == -1)
 			log_warn("edits of the shared files won't be noticed: %s", err);
 	}
+	return 0;
+}
+
+/*
+ * Roles assumed on the node's credentials (--ecs, exec, --pod-roles): the
+ * STS client, the shared roles (creds/assumed.c), the container endpoints'
+ * use of them, then the node's pods (serve only), whose roles are fetched
+ * as the first list delivers them.
+ */
+static int
+assumed_start(char *err, size_t errlen)
+{
+	struct assumed_cfg ac = { &st.roles, st.inst_role, cli.session_name, cli.duration,
+	    cli.pod_roles ? pods_node_users : NULL, NULL };
+	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn };
+	struct pods_node_cfg pc = { cli.kubeconfig, cli.node_name, NULL, &cli.pod_opts,
+	    &st.cfg.cf_pods };
+
+	if (creds_source_sts_start(&st.src, err, errlen) == -1 ||
+	    assumed_init(&ac, err, errlen) == -1)
+		return -1;
+	st.assumed = 1;
+	if (st.container)
+		ctr_roles_init(&cr);
+	if (!st.serve || !cli.pod_roles)
+		return 0;
+	if (pods_node_start(&pc, err, errlen) == -1)
+		return -1;
+	st.pods = 1;
 	return 0;
 }
 
@@ -285,8 +328,8 @@ sandbox_config(struct sandbox_cfg *sc)
  * this one ladder serves every exit: start_up failing half-way, serve's
  * own failures, a clean stop, the creds verb.
  */
-static void
-shut_down(void)
+void
+serve_shut_down(void)
 {
 	/* serve_main's part: the listeners (IMDS and health), the control socket,
 	   the magic IP, the sandbox (after: its helper may remove the rules) */
@@ -301,6 +344,12 @@ shut_down(void)
 	cred_wipe(&st.ec2_cred);
 	identity_cleanup();
 	credproc_stop_all();	/* a fetch under way: its cache goes next */
+	if (st.pods)
+		pods_node_stop();	/* its roles released: before assumed_free */
+	st.pods = 0;
+	if (st.assumed)
+		assumed_free();
+	st.assumed = 0;
 	registry_free(&st.roles);
 	st.inst_role = NULL;
 	st.cache = NULL;
@@ -337,8 +386,9 @@ serve_main(int argc, char **argv)
 		}
 	}
 	st.serve = 1;
-	if ((rc = start_up()) != 0) {
-		shut_down();
+	st.container = cli.ecs;
+	if ((rc = serve_start_up()) != 0) {
+		serve_shut_down();
 		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
 	}
 	rc = EXIT_SYSTEM;	/* until http_run says otherwise */
@@ -348,13 +398,21 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	imds_serve_options(cli.access_log);
+	imds_serve_options(cli.access_log, cli.pod_roles, cli.pod_wait_ms);
 	if (http_serve(&imds_http_service, &cli.limits, cli.listen, cli.nlisten, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	imds_serve_resolver(roles_resolve, &st.roles);
+	st.who.rw_node = st.inst_role;
+	st.who.rw_who = st.pods ? pods_node_who : NULL;
+	imds_serve_resolver(roles_resolve, &st.who);
+	ecs_serve_setup(&st.cfg, NULL, cli.access_log);
+	if (cli.ecs && http_serve(&ecs_http_service, &cli.limits, cli.ecs_listen, cli.necs_listen,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		goto out;
+	}
 	st.serving = 1;
 	if (daemon_publish() == -1) {
 		rc = EXIT_CONFIG;
@@ -392,7 +450,7 @@ serve_main(int argc, char **argv)
 	loop_timer_cancel(&trim_timer);
 	loop_timer_cancel(&st.life_timer);
 out:
-	shut_down();	/* every way out undoes what was set up, in reverse */
+	serve_shut_down();	/* every way out undoes what was set up, in reverse */
 	if (ran)
 		log_info("stopped");
 	return rc;
@@ -408,14 +466,14 @@ serve_creds_main(int argc, char **argv)
 	int rc;
 
 	parse_args(argc, argv);
-	if ((rc = start_up()) != 0) {
-		shut_down();
+	if ((rc = serve_start_up()) != 0) {
+		serve_shut_down();
 		return rc < 0 ? 0 : rc;
 	}
 	snprintf(path, sizeof(path), "meta-data/iam/security-credentials/%s", st.inst.i_role);
 	if (registry_render(st.inst_role, time(NULL)) == -1)
 		rc = EXIT_CONFIG;
-	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(st.inst_role->ro_view->rv_root,
+	else if (st.inst.i_role[0] == '\0' || (n = tree_lookup(roles_view(st.inst_role)->rv_root,
 	    path, strlen(path))) == NULL || n->n_dir) {
 		fprintf(stderr, "%s: no role is served (the config removed it)\n", PROGNAME);
 		rc = EXIT_CONFIG;
@@ -424,7 +482,7 @@ serve_creds_main(int argc, char **argv)
 		fputc('\n', stdout);
 		log_info("role %s: the document served at /latest/%s", st.inst.i_role, path);
 	}
-	shut_down();
+	serve_shut_down();
 	return rc;
 }
 

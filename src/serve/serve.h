@@ -3,9 +3,13 @@
  *
  *   options.c   serve's options: one table (flag, kind, bounds, GIMME_*
  *               variable, target, help line) that parsing, the environment
- *               and `serve --help` all come from
+ *               and `serve --help` all come from; which of them exec takes
+ *   listeners.c the listeners the options imply (--magic-ip's, --ecs's) and
+ *               the magic IP's endpoint rows with their targets
  *   serve.c     start-up in order, shutdown in reverse (one way out); the
  *               serve and creds verbs
+ *   exec.c      the exec verb: COMMAND run with a private ECS-style credential
+ *               endpoint on loopback (a token of its own), signals forwarded
  *   daemon.c    the running daemon: the snapshot built and published, and what
  *               the loop calls back (credentials changed, identity keys ready,
  *               files changed, the tick, SIGHUP, control requests, the
@@ -25,6 +29,8 @@
 #include "imds/imds.h"
 #include "netfilter/netfilter.h"
 #include "ops/ops.h"
+#include "container/container.h"
+#include "pods/pods.h"
 
 #define OPTS_ERR_MAX		4096	/* bytes in an option error message (it quotes the value) */
 
@@ -70,6 +76,19 @@ struct serve_options {
 	const char	*user;		/* --user; NULL: nobody */
 	int		 no_sandbox;
 	int		 magic_up_verb;	/* parsing `magic-ip up`, not serve */
+	int		 exec_verb;	/* parsing `exec`: only the options it takes */
+	int		 exec_argi;	/* exec: argv index of the command */
+	int		 ecs;		/* --ecs: serve the ECS credential endpoint */
+	struct listen_addr ecs_listen[LISTEN_MAX];	/* its listeners */
+	size_t		 necs_listen;
+	const char	*base_role_arn;	/* --base-role-arn: what /role/<name> and pods' names complete */
+	int		 pod_roles;	/* --pod-roles: each pod its own role */
+	const char	*node_name;	/* --node-name; NULL: $NODE_NAME, else the host name */
+	const char	*kubeconfig;	/* --kubeconfig; NULL: in-cluster, KUBECONFIG, ~/.kube/config */
+	unsigned	 pod_wait_ms;	/* --pod-wait */
+	const char	*default_role;	/* --default-role NAME|ARN */
+	int		 ns_restrict;	/* --namespace-restrictions */
+	struct pod_opts	 pod_opts;	/* the three above, checked (opts_parse) */
 	unsigned long	 head_max;	/* --max-header-bytes */
 	unsigned long	 headers_max;	/* --max-headers */
 	int		 help;		/* --help came (parsing stopped there) */
@@ -132,14 +151,23 @@ int		 opts_parse(struct serve_options *o, int argc, char **argv, char *err,
 		    size_t errlen);
 /* `serve --help`, the option lines generated from the table. */
 void		 opts_help(FILE *out);
+/* The option lines alone: every option's, or (exec) those exec takes. */
+void		 opts_help_rows(FILE *out, int exec);
 /*
  * "gimme-aws-mini: MSG (see 'gimme-aws-mini serve --help')" on stderr and
  * exit EXIT_USAGE.
  */
 void		 opts_usage_exit(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
-/* Where nat sends the magic IP, once the listeners are bound (bound: their real ports). */
+/* listeners.c */
+/* The endpoint table's rows and where nat sends each, once bound (bound: their real ports). */
 void		 opts_magic_targets(struct serve_options *o, int bound);
+/* --magic-ip's and --ecs's checks, and the listeners they add.  0 / -1 with err. */
+int		 opts_listeners(struct serve_options *o, char *err, size_t errlen);
+/* Whether `exec` takes the option of row d. */
+int		 opts_exec_takes(const struct opt_def *d);
+/* exec.c: `exec --help`. */
+void		 opts_exec_help(FILE *out);
 
 /* ------------------------------------------------------------------ */
 /* serve.c: start-up and shutdown, the serve and creds verbs          */
@@ -149,6 +177,17 @@ void		 opts_magic_targets(struct serve_options *o, int bound);
 int		 serve_main(int argc, char **argv);
 /* creds [options]: print the credentials document serve would hand out.  The exit status. */
 int		 serve_creds_main(int argc, char **argv);
+/*
+ * The start-up that serve, creds and exec share (up to the first
+ * credential; for exec and --ecs the container rendering and its assumed
+ * roles too): 0, an exit status after a one-line message, or -1 (stopped
+ * by a signal while waiting).  serve_shut_down undoes it, from any point.
+ */
+int		 serve_start_up(void);
+void		 serve_shut_down(void);
+
+/* exec.c: exec [credential options] -- COMMAND [ARGS...].  The exit status. */
+int		 serve_exec_main(int argc, char **argv);
 /*
  * Give back the memory start-up needed and serving does not (heap, and the
  * clean pages of shared libraries).  The sandbox helper calls it too.
@@ -165,7 +204,13 @@ struct serve_state {
 	struct imds_options opt;
 	struct role_registry roles;	/* the roles served and their credentials */
 	struct roles_ctx roles_ctx;	/* what they are rendered from: inst, cfg */
+	struct ctr_ctx	 ctr_ctx;	/* ... for the container endpoints (--ecs, exec): inst */
 	struct role	*inst_role;	/* the instance's role, in roles */
+	struct roles_who who;		/* who a caller is (roles_resolve) */
+	int		 assumed;	/* creds/assumed.c started (--ecs, exec, --pod-roles) */
+	int		 pods;		/* pods/node.c started (--pod-roles) */
+	uint64_t	 trim_gen;	/* pods' and roles' changes seen (daemon_retrim) */
+	time_t		 trim_at;	/* memory given back then, if nothing changes; 0: none due */
 	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
@@ -177,6 +222,7 @@ struct serve_state {
 	struct loop_timer life_timer;	/* the next time-driven change */
 	time_t		 life_due;	/* ... and when it is due (wall clock) */
 	int		 serve;		/* the serve verb (not creds): open the health listener */
+	int		 container;	/* --ecs or exec: the container rendering and assumed roles */
 	char		 own_role[FACT_MAX];	/* the instance's, before ours */
 	char		 own_account[FACT_MAX];
 };
@@ -208,5 +254,6 @@ void		 daemon_hup(void);
 void		 daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap);
 void		 daemon_ready(struct health_reasons *r);
 void		 daemon_health_creds(struct health_creds *hc);
+void		 daemon_metrics_pods(struct sbuf *o);
 
 #endif /* SERVE_H */

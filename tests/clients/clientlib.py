@@ -36,6 +36,12 @@ AZ = "us-east-1a"
 ROLE = "dev-instance-role"
 MAC = "0e:49:61:0f:c3:11"
 EXAMPLE_AKID = "ASIAIOSFODNN7EXAMPLE"
+# botocore's default chain, as an application (in a pod) runs it: python3 -c this
+BOTOCORE_CHAIN = r"""
+import json, botocore.session
+c = botocore.session.get_session().get_credentials()
+print(json.dumps({"akid": c.access_key if c else None, "method": c.method if c else None}))
+"""
 EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CREDS_PATH = "/latest/meta-data/iam/security-credentials/" + ROLE
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

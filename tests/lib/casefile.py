@@ -31,6 +31,7 @@ Lines before the first section are "# key: value" lines:
   after:   "alive": after each request the server still answers
            GET /latest/meta-data/instance-id exactly (K2)
   size:    "request N": each request is exactly N bytes (guards a limit case)
+  port:    "ecs": the requests go to the server's ECS listener (--ecs-listen)
 Other lines starting with "#" there are comments.
 
 Sections start with a line "--- request", "--- request raw", "--- reply"
@@ -59,6 +60,7 @@ Placeholders, {{...}}:
     {{token}}           56 characters of URL-safe base64 ending "==", 40 bytes (§5.1)
     {{int LO..HI}}      a decimal number from LO to HI (a TTL left, §5.3)
     {{iso-time}}        a YYYY-MM-DDTHH:MM:SSZ time not in the future (§2.7)
+    {{iso-ahead LO..HI}}  the same, LO to HI seconds from now (an Expiration)
     {{length}}          the decimal length of the reply's body (Content-Length)
 
 Standard library only.
@@ -220,6 +222,7 @@ _PATTERNS = {
 	"token": rb"[A-Za-z0-9_-]{54}==",
 	"int": rb"[0-9]+",
 	"iso-time": rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+	"iso-ahead": rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
 	"length": rb"[0-9]+",
 }
 
@@ -260,6 +263,14 @@ def match_reply(parts, raw, now=None):
 	return None
 
 
+def _range(name, args):
+	"""A placeholder's LO..HI argument: (LO, HI)."""
+	lo, _, hi = (args[0] if args else "").partition("..")
+	if not (lo.isdigit() and hi.isdigit()):
+		raise CaseError("{{%s LO..HI}} needs a range" % name)
+	return int(lo), int(hi)
+
+
 def _check(name, args, v, now, body, values):
 	if name in ("date", "last-modified"):
 		t = parse_imf(v)
@@ -271,10 +282,8 @@ def _check(name, args, v, now, body, values):
 		if len(base64.urlsafe_b64decode(v)) != 40:
 			return "does not decode to 40 bytes"
 	elif name == "int":
-		lo, _, hi = (args[0] if args else "").partition("..")
-		if not (lo.isdigit() and hi.isdigit()):
-			raise CaseError("{{int LO..HI}} needs a range")
-		if not int(lo) <= int(v) <= int(hi):
+		lo, hi = _range(name, args)
+		if not lo <= int(v) <= hi:
 			return "not in %s..%s" % (lo, hi)
 	elif name == "iso-time":
 		t = parse_iso(v.decode())
@@ -282,6 +291,13 @@ def _check(name, args, v, now, body, values):
 			return "not a valid time"
 		if t > now + ISO_SLACK:
 			return "in the future"
+	elif name == "iso-ahead":
+		lo, hi = _range(name, args)
+		t = parse_iso(v.decode())
+		if t is None:
+			return "not a valid time"
+		if not now + lo - ISO_SLACK <= t <= now + hi + ISO_SLACK:
+			return "not %s..%s s ahead" % (lo, hi)
 	elif name == "length":
 		if int(v) != len(body):
 			return "the body is %d bytes" % len(body)

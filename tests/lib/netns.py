@@ -55,6 +55,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -222,6 +223,33 @@ def _kill_inside(ns):
 			os.kill(int(pid), signal.SIGKILL)
 		except (ValueError, ProcessLookupError, PermissionError):
 			pass
+
+
+def module_topology():
+	"""The Topology of a test module's setUpModule: unittest.SkipTest when
+	namespaces cannot be used here, RuntimeError when the server binary is
+	missing."""
+	why = usable()
+	if why:
+		raise unittest.SkipTest("magic-IP network tests need network namespaces: " + why)
+	if not os.access(libserver.BIN, os.X_OK):
+		raise RuntimeError("server binary %s is missing (make gimme-aws-mini)" % libserver.BIN)
+	return Topology()
+
+
+def module_hooks(g):
+	"""setUpModule and tearDownModule for the test module whose globals are g:
+	g["TOPO"] is its Topology (module_topology) until the end of the module.
+
+	    setUpModule, tearDownModule = netns.module_hooks(globals())
+	"""
+	def set_up():
+		g["TOPO"] = module_topology()
+
+	def tear_down():
+		if g.get("TOPO") is not None:
+			g["TOPO"].destroy()
+	return set_up, tear_down
 
 
 class Topology:

@@ -54,6 +54,7 @@ _SLOW = float(os.environ.get("IMDS_TEST_SLOW", "1"))
 START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
 STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
 
+_ECS_RE = re.compile(r"ECS credentials on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _HEALTH_RE = re.compile(r"health endpoint on http://(\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)/")
 
@@ -265,6 +266,12 @@ class Server:
 			_live.remove(self)
 		return self.returncode
 
+	def kill9(self):
+		"""SIGKILL (by PID), as a crash leaves things; then stop() to reap it."""
+		self.proc.kill()
+		self.proc.wait(10)
+		return self.stop()
+
 	def __enter__(self):
 		return self
 
@@ -274,14 +281,23 @@ class Server:
 
 	# -- addresses --------------------------------------------------
 
-	@property
-	def health_addr(self):
-		"""(host, port) of the health listener (--health-listen), or None."""
+	def _logged_addr(self, rx):
+		"""(host, port) of the first log line rx matches, or None."""
 		for line in self.lines():
-			m = _HEALTH_RE.search(line)
+			m = rx.search(line)
 			if m:
 				return m.group(1).strip("[]"), int(m.group(2))
 		return None
+
+	@property
+	def health_addr(self):
+		"""(host, port) of the health listener (--health-listen), or None."""
+		return self._logged_addr(_HEALTH_RE)
+
+	@property
+	def ecs_addr(self):
+		"""(host, port) of the first ECS listener (--ecs-listen), or None."""
+		return self._logged_addr(_ECS_RE)
 
 	@property
 	def host(self):

@@ -99,12 +99,6 @@ SLOW_AKID = "ASIATESTSLOWSOURCE01"
 
 TOPO = None
 
-# botocore's default chain, as an application in a pod would run it
-BOTOCORE_SCRIPT = r"""
-import json, botocore.session
-c = botocore.session.get_session().get_credentials()
-print(json.dumps({"akid": c.access_key if c else None, "method": c.method if c else None}))
-"""
 
 # a UDP listener on the node (HOST PORT SECONDS): prints "ready", then the
 # first datagram or "nothing"; and a sender (HOST PORT)
@@ -128,19 +122,7 @@ for _ in range(3):
 """
 
 
-def setUpModule():
-	global TOPO
-	why = netns.usable()
-	if why:
-		raise unittest.SkipTest("magic-IP network tests need network namespaces: " + why)
-	if not os.access(libserver.BIN, os.X_OK):
-		raise RuntimeError("server binary %s is missing (make gimme-aws-mini)" % libserver.BIN)
-	TOPO = netns.Topology()
-
-
-def tearDownModule():
-	if TOPO is not None:
-		TOPO.destroy()
+setUpModule, tearDownModule = netns.module_hooks(globals())
 
 
 # ---------------------------------------------------------------- helpers
@@ -421,7 +403,7 @@ class ServingMixin(FirewallMixin):
 		return [e for e in access_entries(self.srv, since) if e["ip"] == ip]
 
 	def botocore(self, i):
-		p = TOPO.pod_run(i, [PY, "-c", BOTOCORE_SCRIPT], timeout=60)
+		p = TOPO.pod_run(i, [PY, "-c", clientlib.BOTOCORE_CHAIN], timeout=60)
 		self.assertEqual(p.returncode, 0, "pod%d botocore: %s" % (i, describe(p)))
 		return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -479,7 +461,7 @@ class Hop2Mixin(ServingMixin):
 
 	def test_botocore_ipv6_endpoint_mode_from_a_pod(self):
 		mark = self.srv.mark()
-		p = TOPO.pod_run(1, [PY, "-c", BOTOCORE_SCRIPT], timeout=60,
+		p = TOPO.pod_run(1, [PY, "-c", clientlib.BOTOCORE_CHAIN], timeout=60,
 		    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"})
 		self.assertEqual(p.returncode, 0, describe(p))
 		got = json.loads(p.stdout.strip().splitlines()[-1])
@@ -701,9 +683,7 @@ class LifecycleMixin(FirewallMixin):
 		    check=True)
 		srv = self.run_daemon("--pod-interface", "vpx*")
 		self.assertEqual(TOPO.route_localnet("vpxa"), "1")
-		srv.proc.kill()		# SIGKILL, by PID
-		srv.proc.wait(10)
-		srv.stop()
+		srv.kill9()		# SIGKILL, by PID
 		TOPO.node_run([netns.IP, "link", "set", "vpxa", "name", "renamed0"], check=True)
 		rc, out, err = TOPO.cli("magic-ip", "down")
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))
@@ -751,9 +731,7 @@ class LifecycleMixin(FirewallMixin):
 	def test_kill9_restart_and_down(self):
 		first = self.run_daemon("--ipv6")
 		installed = TOPO.snapshot()
-		first.proc.kill()		# SIGKILL, by PID
-		first.proc.wait(10)
-		first.stop()
+		first.kill9()		# SIGKILL, by PID
 		self.assertState(installed, "after kill -9 the rules stay")
 		rc, out, err = TOPO.cli("magic-ip", "status")
 		self.assertEqual(rc, 0, "magic-ip status with leftovers: out %r err %r" % (out, err))
@@ -762,9 +740,7 @@ class LifecycleMixin(FirewallMixin):
 		self.assertState(installed, "a restart over leftovers: exactly one rule set")
 		p = curl(pod_runner(1), MAGIC + "/latest/meta-data/instance-id", "--max-time", "10")
 		self.assertEqual((p.returncode, p.stdout), (0, INSTANCE_ID), describe(p))
-		second.proc.kill()
-		second.proc.wait(10)
-		second.stop()
+		second.kill9()
 
 		rc, out, err = TOPO.cli("magic-ip", "down")
 		self.assertEqual(rc, 0, "magic-ip down: out %r err %r" % (out, err))

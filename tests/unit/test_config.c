@@ -235,16 +235,46 @@ test_syntax(void **state)
 	    NAME ":1:24: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'");
 }
 
+/* "ecs-credentials": ids to "node" or a role ARN, kept through config_dup. */
+static void
+test_ecs_ids(void **state)
+{
+	struct config cfg, dup;
+
+	(void)state;
+	parse_ok("{\"ecs-credentials\": {\"task-1\": \"arn:aws:iam::123456789012:role/task\", "
+	    "\"task-2\": \"node\"}}", &cfg);
+	assert_string_equal(config_ecs_role(&cfg, "task-1"), "arn:aws:iam::123456789012:role/task");
+	assert_string_equal(config_ecs_role(&cfg, "task-2"), "node");
+	assert_null(config_ecs_role(&cfg, "task-3"));
+	assert_int_equal(config_dup(&cfg, &dup), 0);
+	assert_string_equal(config_ecs_role(&dup, "task-2"), "node");
+	config_free(&dup);
+	config_free(&cfg);
+	parse_ok("{}", &cfg);
+	assert_null(config_ecs_role(&cfg, "task-1"));
+	config_free(&cfg);
+}
+
 static void
 test_top_level(void **state)
 {
 	(void)state;
 	parse_err("{\"meta-data\": {}, \"metadata\": {}}",
 	    NAME ":1:19: metadata: unknown top-level key (known: meta-data, dynamic, "
-	    "user-data, options, scenario, pod-identity-associations, role-map)");
+	    "user-data, options, scenario, ecs-credentials, pod-identity-associations, "
+	    "role-map)");
 	parse_err("[1, 2]", NAME ": expected an object at the top level, got an array");
 	parse_err("{\"meta-data\": []}", NAME ":1:2: meta-data: expected an object, got an array");
 	parse_err("{\"dynamic\": \"x\"}", NAME ":1:2: dynamic: expected an object, got a string");
+	/* the ECS endpoint's ids */
+	parse_err("{\"ecs-credentials\": []}",
+	    NAME ":1:2: ecs-credentials: expected an object, got an array");
+	parse_err("{\"ecs-credentials\": {\"t\": 1}}",
+	    NAME ":1:22: ecs-credentials/t: expected \"node\" or a role ARN, got a number");
+	parse_err("{\"ecs-credentials\": {\"t\": \"arn:aws:iam::12:user/x\"}}",
+	    NAME ":1:22: ecs-credentials/t: expected \"node\" or a role ARN of at most 128 bytes "
+	    "(arn:aws:iam::123456789012:role/NAME), got \"arn:aws:iam::12:user/x\"");
 	parse_err("{\"options\": null}", NAME ":1:2: options: expected an object, got null");
 }
 
@@ -504,6 +534,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_ecs_ids),
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_tree_types),

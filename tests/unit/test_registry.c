@@ -38,7 +38,11 @@ test_clock(void)
 	return now;
 }
 
-static struct role_view *
+/* The IMDS slot's rendering of r (the second renderer's is "2:" and the same). */
+#define VIEW(r)		((struct role_view *)(r)->ro_views[RENDER_IMDS])
+#define VIEW2(r)	((struct role_view *)(r)->ro_views[RENDER_CONTAINER])
+
+static void *
 render(void *arg, const struct role *r, time_t t)
 {
 	struct role_view *v = calloc(1, sizeof(*v));
@@ -60,13 +64,34 @@ view_ref(struct role_view *v)
 }
 
 static void
-view_unref(struct role_view *v)
+view_unref(void *p)
 {
+	struct role_view *v = p;
+
 	if (--v->v_refs > 0)
 		return;
 	memset(v, 0xa5, sizeof(*v));
 	free(v);
 	frees++;
+}
+
+/* The second renderer: "2:" before what render writes; it fails while fail2 is set. */
+static int fail2;
+
+static void *
+render2(void *arg, const struct role *r, time_t t)
+{
+	struct role_view *v;
+	size_t n;
+
+	if (fail2)
+		return NULL;
+	v = render(arg, r, t);
+	n = strlen(v->v_text);
+	assert_true(n + 3 <= sizeof(v->v_text));
+	memmove(v->v_text + 2, v->v_text, n + 1);
+	memcpy(v->v_text, "2:", 2);
+	return v;
 }
 
 static void
@@ -156,7 +181,8 @@ setup(void **state)
 	memset(freed, 0, sizeof(freed));
 	last_changed = NULL;
 	remove_in_callback = 0;
-	registry_init(&rg, &rr, changed, NULL);
+	registry_init(&rg, changed, NULL);
+	registry_renderer(&rg, RENDER_IMDS, &rr);
 	rg.rg_clock = test_clock;
 	return 0;
 }
@@ -193,7 +219,7 @@ two_roles_independent(void **state)
 	assert_ptr_equal(registry_find(&rg, "pod-a"), a);
 	assert_ptr_equal(registry_find(&rg, "pod-b"), b);
 	assert_null(registry_find(&rg, "pod-c"));
-	assert_null(a->ro_view);		/* nothing rendered before a delivery */
+	assert_null(VIEW(a));		/* nothing rendered before a delivery */
 
 	registry_refresh(a, now);
 	assert_int_equal(fa->f_fetches, 1);
@@ -202,23 +228,23 @@ two_roles_independent(void **state)
 	assert_int_equal(renders, 1);
 	assert_int_equal(changes, 1);
 	assert_ptr_equal(last_changed, a);
-	assert_string_equal(a->ro_view->v_text, "app-a:AKIDA1");
-	assert_null(b->ro_view);
+	assert_string_equal(VIEW(a)->v_text, "app-a:AKIDA1");
+	assert_null(VIEW(b));
 
 	registry_refresh(b, now);
 	deliver(fb, "AKIDB1");
 	assert_int_equal(renders, 2);
 	assert_ptr_equal(last_changed, b);
-	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB1");
+	assert_string_equal(VIEW(b)->v_text, "app-b:AKIDB1");
 
 	/* b again: a's rendering is the very same object */
-	va = a->ro_view;
+	va = VIEW(a);
 	now += 120;
 	registry_refresh(b, now);
 	deliver(fb, "AKIDB2");
-	assert_ptr_equal(a->ro_view, va);
-	assert_string_equal(a->ro_view->v_text, "app-a:AKIDA1");
-	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB2");
+	assert_ptr_equal(VIEW(a), va);
+	assert_string_equal(VIEW(a)->v_text, "app-a:AKIDA1");
+	assert_string_equal(VIEW(b)->v_text, "app-b:AKIDB2");
 	assert_int_equal(renders, 3);
 	assert_int_equal(frees, 1);	/* b's first rendering */
 
@@ -226,13 +252,13 @@ two_roles_independent(void **state)
 	registry_refresh(a, now);
 	deliver(fa, NULL);
 	assert_int_equal(renders, 3);
-	assert_ptr_equal(a->ro_view, va);
+	assert_ptr_equal(VIEW(a), va);
 
 	/* each cache keeps its own time: a expires, b (fetched later) not yet */
 	now = T0 + LIFETIME;
 	registry_tick(&rg, now);
-	assert_string_equal(a->ro_view->v_text, "app-a:-");
-	assert_string_equal(b->ro_view->v_text, "app-b:AKIDB2");
+	assert_string_equal(VIEW(a)->v_text, "app-a:-");
+	assert_string_equal(VIEW(b)->v_text, "app-b:AKIDB2");
 	assert_ptr_equal(last_changed, a);
 	assert_int_equal(freed[0], 0);
 }
@@ -248,14 +274,14 @@ view_kept_alive_across_swap(void **state)
 	(void)state;
 	registry_refresh(r, now);
 	deliver(f, "AKIDOLD");
-	held = r->ro_view;
+	held = VIEW(r);
 	view_ref(held);		/* a request points into it */
 
 	now += 60;
 	registry_refresh(r, now);
 	deliver(f, "AKIDNEW");
-	assert_ptr_not_equal(r->ro_view, held);
-	assert_string_equal(r->ro_view->v_text, "dev-instance-role:AKIDNEW");
+	assert_ptr_not_equal(VIEW(r), held);
+	assert_string_equal(VIEW(r)->v_text, "dev-instance-role:AKIDNEW");
 	assert_int_equal(frees, 0);
 	assert_int_equal(held->v_refs, 1);
 	assert_string_equal(held->v_text, "dev-instance-role:AKIDOLD");
@@ -263,7 +289,7 @@ view_kept_alive_across_swap(void **state)
 	assert_int_equal(frees, 1);
 
 	/* the same through registry_render (the owner's re-render) */
-	held = r->ro_view;
+	held = VIEW(r);
 	view_ref(held);
 	assert_int_equal(registry_render(r, now), 0);
 	assert_int_equal(frees, 1);
@@ -283,7 +309,7 @@ removal(void **state)
 	(void)state;
 	registry_refresh(a, now);
 	deliver(fa, "AKIDA");
-	held = a->ro_view;
+	held = VIEW(a);
 	view_ref(held);
 	/* idle: gone at once, its rendering with the registry's reference only */
 	registry_remove(&rg, a);
@@ -328,6 +354,50 @@ removal(void **state)
 	assert_ptr_equal(registry_find(&rg, "a"), a);
 }
 
+/* Two renderers: each role has both renderings, rendered together, swapped and dropped apart. */
+static void
+two_renderings(void **state)
+{
+	const struct role_renderer rr2 = { render2, view_unref, &rg };
+	struct fake *fa = fake_new(&freed[0]);
+	struct role *a;
+	struct role_view *held2;
+
+	(void)state;
+	registry_renderer(&rg, RENDER_CONTAINER, &rr2);
+	a = add("a", "ra", fa);
+	registry_refresh(a, now);
+	deliver(fa, "AKIDA");
+	assert_int_equal(renders, 2);
+	assert_int_equal(changes, 1);	/* the owner is told once, after both */
+	assert_string_equal(VIEW(a)->v_text, "ra:AKIDA");
+	assert_string_equal(VIEW2(a)->v_text, "2:ra:AKIDA");
+
+	/* a request holds the second; new credentials replace both */
+	held2 = VIEW2(a);
+	view_ref(held2);
+	registry_refresh(a, now);
+	deliver(fa, "AKIDA2");
+	assert_string_equal(VIEW(a)->v_text, "ra:AKIDA2");
+	assert_string_equal(VIEW2(a)->v_text, "2:ra:AKIDA2");
+	assert_int_equal(frees, 1);	/* the old first; the old second is held */
+	assert_string_equal(held2->v_text, "2:ra:AKIDA");
+	view_unref(held2);
+	assert_int_equal(frees, 2);
+
+	/* one renderer failing: its old rendering stays, the other is new */
+	fail2 = 1;
+	held2 = VIEW2(a);
+	assert_int_equal(registry_render(a, now), -1);
+	assert_ptr_equal(VIEW2(a), held2);
+	assert_int_equal(frees, 3);
+	fail2 = 0;
+
+	/* removal drops both */
+	registry_remove(&rg, a);
+	assert_int_equal(frees, 5);
+}
+
 /* A rename shows at the next rendering; render_all renders every role. */
 static void
 rename_and_render_all(void **state)
@@ -344,11 +414,11 @@ rename_and_render_all(void **state)
 	assert_int_equal(registry_rename(a, "new-name", "210987654321"), 0);
 	assert_string_equal(a->ro_name, "new-name");
 	assert_string_equal(a->ro_account, "210987654321");
-	assert_string_equal(a->ro_view->v_text, "old-name:AKIDA");
+	assert_string_equal(VIEW(a)->v_text, "old-name:AKIDA");
 	registry_render_all(&rg, now);
 	assert_int_equal(renders, 4);
-	assert_string_equal(a->ro_view->v_text, "new-name:AKIDA");
-	assert_string_equal(b->ro_view->v_text, "rb:AKIDB");
+	assert_string_equal(VIEW(a)->v_text, "new-name:AKIDA");
+	assert_string_equal(VIEW(b)->v_text, "rb:AKIDB");
 	assert_int_equal(frees, 2);
 
 	/* refused: the old name stays */
@@ -392,6 +462,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(removal, setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_and_render_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(add_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_renderings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

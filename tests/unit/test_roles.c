@@ -382,6 +382,20 @@ static struct cred_provider counting_pod = {
 };
 
 static time_t clock_now;
+static const struct role *who_pod;	/* the role of the pod at 10.0.0.7 */
+
+/* The resolver's who: 10.0.0.7 a pod, 10.0.0.8 nobody known, else the node. */
+static enum role_who
+test_who(void *arg, const struct http_peer *pe, const struct role **r)
+{
+	(void)arg;
+	*r = NULL;
+	if (pe->pe_addr[3] == 7) {
+		*r = who_pod;
+		return WHO_ROLE;
+	}
+	return pe->pe_addr[3] == 8 ? WHO_UNKNOWN : WHO_NODE;
+}
 
 static time_t
 test_clock(void)
@@ -398,8 +412,10 @@ refresh_builds_and_signs_nothing(void **state)
 {
 	struct roles_ctx ctx;
 	struct role_registry rg;
+	struct role_renderer rr;
 	struct role *r, *pod;
-	struct role_view *held;
+	struct role_view *held, *got;
+	struct roles_who who = { NULL, NULL, NULL };
 	char err[ERRBUF_LEN], want[64];
 	int i;
 
@@ -413,8 +429,9 @@ refresh_builds_and_signs_nothing(void **state)
 
 	ctx.rc_inst = &inst;
 	ctx.rc_cfg = &cfg;
-	registry_init(&rg, &(struct role_renderer){ roles_render, role_view_unref, &ctx },
-	    NULL, NULL);
+	registry_init(&rg, NULL, NULL);
+	roles_renderer(&rr, &ctx);
+	registry_renderer(&rg, RENDER_IMDS, &rr);
 	rg.rg_clock = test_clock;
 	clock_now = NOW + 100;
 	r = registry_add(&rg, ROLE_KEY_INSTANCE, inst.i_role, "", &counting, err, sizeof(err));
@@ -422,22 +439,25 @@ refresh_builds_and_signs_nothing(void **state)
 	pod = registry_add(&rg, "pod-1", "app", "", &counting_pod, err, sizeof(err));
 	assert_non_null(pod);
 	struct http_peer peer = { .pe_family = AF_INET, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 4711 };
-	assert_null(roles_resolve(&rg, &peer));	/* nothing rendered yet */
+	who.rw_node = r;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_null(got);	/* nothing rendered yet */
 
 	for (i = 1; i <= 3; i++) {
 		clock_now = NOW + 100 * i;
-		held = r->ro_view;
+		held = roles_view(r);
 		role_view_ref(held);	/* a request in flight */
 		registry_refresh(r, clock_now);
-		assert_ptr_not_equal(r->ro_view, held);
+		assert_ptr_not_equal(roles_view(r), held);
 		/* every caller gets the instance's role today */
-		assert_ptr_equal(roles_resolve(&rg, &peer), r->ro_view);
+		assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+		assert_ptr_equal(got, roles_view(r));
 		snprintf(want, sizeof(want), "\"AccessKeyId\" : \"ASIAFETCH%011d\"", i);
-		assert_non_null(strstr(look(r->ro_view, CREDS)->n_body, want));
+		assert_non_null(strstr(look(roles_view(r), CREDS)->n_body, want));
 		/* Last-Modified moves with the role, the snapshot stays */
-		assert_string_equal(roles_last_modified(snap, r->ro_view),
-		    r->ro_view->rv_lastmod_str);
-		assert_int_equal(r->ro_view->rv_last_modified, clock_now);
+		assert_string_equal(roles_last_modified(snap, roles_view(r)),
+		    roles_view(r)->rv_lastmod_str);
+		assert_int_equal(roles_view(r)->rv_last_modified, clock_now);
 		assert_int_equal(snap->s_last_modified, NOW);
 		if (held != NULL) {
 			/* what the request points into is still there */
@@ -446,14 +466,34 @@ refresh_builds_and_signs_nothing(void **state)
 		}
 		role_view_unref(held);
 	}
+	/* pods: before its role's first fetch a pod's request waits; nobody's too */
+	who.rw_who = test_who;
+	who_pod = pod;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_PENDING);
+	assert_null(got);
+	peer.pe_addr[3] = 8;
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_UNKNOWN);
+	assert_null(got);
+	peer.pe_addr[3] = 1;	/* the node */
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_ptr_equal(got, roles_view(r));
+	who_pod = NULL;		/* a pod without a role: ready, no view */
+	peer.pe_addr[3] = 7;
+	got = roles_view(r);
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_null(got);
+	who_pod = pod;
+
 	/* another role, refreshed on its own: its own name, the instance's untouched */
-	held = r->ro_view;
+	held = roles_view(r);
 	registry_refresh(pod, clock_now);
-	assert_ptr_equal(r->ro_view, held);
-	assert_body(pod->ro_view, IAM "/security-credentials", "app");
-	assert_non_null(strstr(look(pod->ro_view, IAM "/security-credentials/app")->n_body,
+	assert_ptr_equal(roles_view(r), held);
+	assert_body(roles_view(pod), IAM "/security-credentials", "app");
+	assert_non_null(strstr(look(roles_view(pod), IAM "/security-credentials/app")->n_body,
 	    "ASIAFETCH00000000004"));
-	assert_absent(pod->ro_view, CREDS);
+	assert_absent(roles_view(pod), CREDS);
+	assert_int_equal(roles_resolve(&who, &peer, &got), ROLES_READY);
+	assert_ptr_equal(got, roles_view(pod));	/* the pod's, not the node's */
 
 	/* four refreshes: not one snapshot, not one signature */
 	assert_int_equal(builds, 1);
@@ -465,8 +505,8 @@ refresh_builds_and_signs_nothing(void **state)
 	registry_render_all(&rg, snap->s_last_modified);
 	assert_int_equal(builds, 2);
 	assert_int_equal(signs, 2);
-	assert_int_equal(r->ro_view->rv_last_modified, NOW + 1000);
-	assert_int_equal(pod->ro_view->rv_last_modified, NOW + 1000);
+	assert_int_equal(roles_view(r)->rv_last_modified, NOW + 1000);
+	assert_int_equal(roles_view(pod)->rv_last_modified, NOW + 1000);
 	registry_free(&rg);
 	unserve();
 }

@@ -75,7 +75,7 @@ route(const char *raw, struct response *rs)
 	ssize_t n = http_parse(raw, strlen(raw), &http_parse_limits_max, &req);
 
 	assert_true(n > 0);
-	routes_handle(&req, &snap, caller, NOW, rs);
+	routes_handle(&req, &snap, caller, NULL, NOW, rs);
 }
 
 static void
@@ -217,7 +217,7 @@ token_use(void **state)
 	char tok[TOKEN_LEN + 1], req[512];
 
 	(void)state;
-	token_mint(NOW - 25, 21600, tok);
+	token_mint(NOW - 25, 21600, NULL, tok);
 	snprintf(req, sizeof(req), "GET /latest/meta-data/instance-id HTTP/1.1\r\n"
 	    "X-aws-ec2-metadata-token: %s\r\n\r\n", tok);
 	route(req, &rs);
@@ -241,7 +241,7 @@ token_use(void **state)
 	assert_int_equal(rs.rs_status, 401);
 
 	/* expired: minted long ago */
-	token_mint(NOW - 100, 60, tok);
+	token_mint(NOW - 100, 60, NULL, tok);
 	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-aws-ec2-metadata-token: %s\r\n\r\n", tok);
 	route(req, &rs);
 	assert_int_equal(rs.rs_status, 401);

@@ -93,7 +93,7 @@ test_shape(void **state)
 
 	(void)state;
 	memset(tok, 'x', sizeof(tok));
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	assert_int_equal(strlen(tok), TOKEN_LEN);
 	assert_string_equal(tok + TOKEN_LEN - 2, "==");
 	for (i = 0; i < TOKEN_LEN - 2; i++) {
@@ -157,10 +157,10 @@ test_expiry_hidden(void **state)
 	key_b[0] ^= 0x80;
 	for (now = 0; now < 5000000000ULL; now += 987654321ULL) {
 		token_init_key(key_a);
-		token_mint(now, T_TTL, tok);
+		token_mint(now, T_TTL, NULL, tok);
 		fa = exp_field(tok);
 		token_init_key(key_b);
-		token_mint(now, T_TTL, tok);
+		token_mint(now, T_TTL, NULL, tok);
 		fb = exp_field(tok);
 		d = (fa - (now + T_TTL)) & T_EXP_MASK;
 		assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
@@ -171,10 +171,10 @@ test_expiry_hidden(void **state)
 	}
 	/* a random key (token_init) hides it too */
 	assert_int_equal(token_init(), 0);
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	d = (exp_field(tok) - (T_NOW + T_TTL)) & T_EXP_MASK;
 	assert_true(d > T_DAY && d < T_EXP_MASK - T_DAY);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), T_TTL);
 	token_init_key(key_a);
 }
 
@@ -185,9 +185,9 @@ test_known_answer(void **state)
 	char tok[TOKEN_LEN + 1];
 
 	(void)state;
-	token_mint(1000, 21600, tok);
+	token_mint(1000, 21600, NULL, tok);
 	assert_string_equal(tok, "AXERIE5Ev8K_HHvjBUG65XNnDrmsTsugGG7u3s918KdIFrRjfzW6LA==");
-	token_mint(0, 1, tok);
+	token_mint(0, 1, NULL, tok);
 	assert_string_equal(tok, "AXERIE5EZ3uxvcDbSVfiI2oHRXODk5DJh5vqRPJ4mn9NzibsHo2f-Q==");
 }
 
@@ -211,7 +211,7 @@ test_mac_matches_openssl(void **state)
 	off = offset_of(key);
 	for (now = 0; now < 5000000000ULL; now += 123456789ULL) {
 		uint64_t exp = 0;
-		token_mint(now, 21600, tok);
+		token_mint(now, 21600, NULL, tok);
 		assert_int_equal(b64url_decode(tok, TOKEN_LEN, raw, sizeof(raw)),
 		    TOKEN_RAW_LEN);
 		assert_int_equal(raw[0], 0x01);
@@ -233,24 +233,24 @@ test_countdown(void **state)
 	char tok[TOKEN_LEN + 1];
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
-	assert_int_equal(token_check(T_NOW + 5, sl(tok), NULL), T_TTL - 5);
-	assert_int_equal(token_check(T_NOW + T_TTL - 1, sl(tok), NULL), 1);
-	assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), NULL), 0);
-	assert_int_equal(token_check(T_NOW + T_TTL + 1, sl(tok), NULL), 0);
-	assert_int_equal(token_check(UINT64_MAX, sl(tok), NULL), 0);
+	token_mint(T_NOW, T_TTL, NULL, tok);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), T_TTL);
+	assert_int_equal(token_check(T_NOW + 5, sl(tok), NULL, NULL), T_TTL - 5);
+	assert_int_equal(token_check(T_NOW + T_TTL - 1, sl(tok), NULL, NULL), 1);
+	assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), NULL, NULL), 0);
+	assert_int_equal(token_check(T_NOW + T_TTL + 1, sl(tok), NULL, NULL), 0);
+	assert_int_equal(token_check(UINT64_MAX, sl(tok), NULL, NULL), 0);
 	/* why it was refused, from the same decode */
 	{
 		enum token_reject why = TR_NONE;
-		assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), &why), 0);
+		assert_int_equal(token_check(T_NOW + T_TTL, sl(tok), NULL, &why), 0);
 		assert_int_equal(why, TR_EXPIRED);
 		why = TR_NONE;
 		tok[TOKEN_LEN - 3] = tok[TOKEN_LEN - 3] == 'A' ? 'B' : 'A';
-		assert_int_equal(token_check(T_NOW, sl(tok), &why), 0);
+		assert_int_equal(token_check(T_NOW, sl(tok), NULL, &why), 0);
 		assert_int_equal(why, TR_INVALID);
 		why = TR_NONE;
-		assert_int_equal(token_check(T_NOW, sl(""), &why), 0);
+		assert_int_equal(token_check(T_NOW, sl(""), NULL, &why), 0);
 		assert_int_equal(why, TR_INVALID);
 	}
 }
@@ -262,16 +262,16 @@ test_ttl_bounds(void **state)
 	char tok[TOKEN_LEN + 1];
 
 	(void)state;
-	token_mint(T_NOW, TOKEN_TTL_MIN, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 1);
-	assert_int_equal(token_check(T_NOW + 1, sl(tok), NULL), 0);
-	token_mint(T_NOW, TOKEN_TTL_MAX, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 21600);
-	assert_int_equal(token_check(T_NOW + 25, sl(tok), NULL), 21575);
-	assert_int_equal(token_check(T_NOW + TOKEN_TTL_MAX, sl(tok), NULL), 0);
+	token_mint(T_NOW, TOKEN_TTL_MIN, NULL, tok);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 1);
+	assert_int_equal(token_check(T_NOW + 1, sl(tok), NULL, NULL), 0);
+	token_mint(T_NOW, TOKEN_TTL_MAX, NULL, tok);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 21600);
+	assert_int_equal(token_check(T_NOW + 25, sl(tok), NULL, NULL), 21575);
+	assert_int_equal(token_check(T_NOW + TOKEN_TTL_MAX, sl(tok), NULL, NULL), 0);
 	/* monotonic clocks start near 0 */
-	token_mint(0, TOKEN_TTL_MAX, tok);
-	assert_int_equal(token_check(0, sl(tok), NULL), 21600);
+	token_mint(0, TOKEN_TTL_MAX, NULL, tok);
+	assert_int_equal(token_check(0, sl(tok), NULL, NULL), 21600);
 }
 
 /* Every single-bit flip of every character is refused. */
@@ -284,12 +284,12 @@ test_bit_flips(void **state)
 	int b;
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	for (i = 0; i < TOKEN_LEN; i++)
 		for (b = 0; b < 8; b++) {
 			memcpy(bad, tok, sizeof(bad));
 			bad[i] = (char)(bad[i] ^ (1 << b));
-			assert_int_equal(token_check(T_NOW, s, NULL), 0);
+			assert_int_equal(token_check(T_NOW, s, NULL, NULL), 0);
 		}
 }
 
@@ -303,14 +303,14 @@ test_raw_bit_flips(void **state)
 	int b;
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	assert_int_equal(b64url_decode(tok, TOKEN_LEN, raw, sizeof(raw)), TOKEN_RAW_LEN);
 	for (i = 0; i < TOKEN_RAW_LEN; i++)
 		for (b = 0; b < 8; b++) {
 			raw[i] ^= (unsigned char)(1 << b);
 			assert_int_equal(b64_encode(raw, sizeof(raw), bad, sizeof(bad), 1, 0),
 			    TOKEN_LEN);
-			assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
+			assert_int_equal(token_check(T_NOW, sl(bad), NULL, NULL), 0);
 			raw[i] ^= (unsigned char)(1 << b);
 		}
 }
@@ -326,11 +326,11 @@ test_noncanonical(void **state)
 	int ok = 0;
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	for (i = 0; i < sizeof(alpha) - 1; i++) {
 		memcpy(bad, tok, sizeof(bad));
 		bad[TOKEN_LEN - 3] = alpha[i];
-		if (token_check(T_NOW, sl(bad), NULL) != 0)
+		if (token_check(T_NOW, sl(bad), NULL, NULL) != 0)
 			ok++;
 	}
 	assert_int_equal(ok, 1);
@@ -343,20 +343,20 @@ test_length(void **state)
 	struct slice s;
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	s.p = tok;
 	for (s.n = 0; s.n < TOKEN_LEN; s.n++)
-		assert_int_equal(token_check(T_NOW, s, NULL), 0);
+		assert_int_equal(token_check(T_NOW, s, NULL, NULL), 0);
 	memcpy(longer, tok, TOKEN_LEN);
 	memcpy(longer + TOKEN_LEN, "AAAA", 4);
 	s.p = longer;
 	for (s.n = TOKEN_LEN + 1; s.n <= TOKEN_LEN + 4; s.n++)
-		assert_int_equal(token_check(T_NOW, s, NULL), 0);
+		assert_int_equal(token_check(T_NOW, s, NULL, NULL), 0);
 	/* without the padding */
 	s.p = tok;
 	s.n = TOKEN_LEN - 2;
-	assert_int_equal(token_check(T_NOW, s, NULL), 0);
-	assert_int_equal(token_check(T_NOW, sl(""), NULL), 0);
+	assert_int_equal(token_check(T_NOW, s, NULL, NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(""), NULL, NULL), 0);
 }
 
 /* Standard-alphabet and whitespace variants are not tokens. */
@@ -368,14 +368,14 @@ test_bad_chars(void **state)
 	size_t i, k;
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	for (i = 0; i < TOKEN_LEN; i++)
 		for (k = 0; k < sizeof(subst) - 1; k++) {
 			memcpy(bad, tok, sizeof(bad));
 			if (bad[i] == subst[k])
 				continue;
 			bad[i] = subst[k];
-			assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
+			assert_int_equal(token_check(T_NOW, sl(bad), NULL, NULL), 0);
 		}
 }
 
@@ -386,20 +386,20 @@ test_other_key(void **state)
 	char tok[TOKEN_LEN + 1];
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, tok);
+	token_mint(T_NOW, T_TTL, NULL, tok);
 	memcpy(key_b, key_a, sizeof(key_b));
 	key_b[TOKEN_KEY_LEN - 1] ^= 1;
 	token_init_key(key_b);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 0);
 	/* a random key (token_init) neither */
 	assert_int_equal(token_init(), 0);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 0);
 	/* but the token minted under the new key works */
-	token_mint(T_NOW, T_TTL, tok);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), T_TTL);
+	token_mint(T_NOW, T_TTL, NULL, tok);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), T_TTL);
 	/* and no longer after another token_init */
 	assert_int_equal(token_init(), 0);
-	assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 0);
 	token_init_key(key_a);
 }
 
@@ -427,12 +427,12 @@ test_garbage(void **state)
 			bad[TOKEN_LEN - 1] = '=';
 		}
 		bad[TOKEN_LEN] = '\0';
-		assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
+		assert_int_equal(token_check(T_NOW, sl(bad), NULL, NULL), 0);
 	}
 	memset(bad, '=', TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(bad), NULL, NULL), 0);
 	memset(bad, 'A', TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, sl(bad), NULL), 0);
+	assert_int_equal(token_check(T_NOW, sl(bad), NULL, NULL), 0);
 }
 
 /* A slice is not NUL-terminated: bytes past n must not matter. */
@@ -443,9 +443,9 @@ test_slice_bounds(void **state)
 	struct slice s = { buf, TOKEN_LEN };
 
 	(void)state;
-	token_mint(T_NOW, T_TTL, buf);
+	token_mint(T_NOW, T_TTL, NULL, buf);
 	memset(buf + TOKEN_LEN, '!', sizeof(buf) - TOKEN_LEN);
-	assert_int_equal(token_check(T_NOW, s, NULL), T_TTL);
+	assert_int_equal(token_check(T_NOW, s, NULL, NULL), T_TTL);
 }
 
 /* Mint and check run per request: no allocation inside OpenSSL (habit 9). */
@@ -460,10 +460,10 @@ test_no_allocation(void **state)
 	before = ossl_allocs;
 	assert_true(before > 0);	/* the counter works: HMAC() above allocated */
 	for (i = 0; i < 1000; i++) {
-		token_mint(T_NOW + (uint64_t)i, T_TTL, tok);
-		assert_int_equal(token_check(T_NOW + (uint64_t)i, sl(tok), NULL), T_TTL);
+		token_mint(T_NOW + (uint64_t)i, T_TTL, NULL, tok);
+		assert_int_equal(token_check(T_NOW + (uint64_t)i, sl(tok), NULL, NULL), T_TTL);
 		tok[3] ^= 1;
-		assert_int_equal(token_check(T_NOW, sl(tok), NULL), 0);
+		assert_int_equal(token_check(T_NOW, sl(tok), NULL, NULL), 0);
 	}
 	assert_int_equal(ossl_allocs, before);
 }

@@ -25,12 +25,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import casefile  # noqa: E402
-from server import Server  # noqa: E402
+from server import Server, raw_request  # noqa: E402
 from wire import (  # noqa: E402
 	INSTANCE_ID, MD, WireCase, build, imf_date, main, mint, resp_meta, show)
 
 DATA = os.path.join(HERE, "data")
-ENDPOINTS = ("imds",)	# a folder per endpoint under DATA
+ENDPOINTS = ("imds", "ecs")	# a folder per endpoint under DATA
 
 
 class Servers:
@@ -93,7 +93,10 @@ class TestCases(WireCase):
 			if size:
 				self.assertEqual(size[0], "request", where)
 				self.assertEqual(len(data), int(size[1]), "%s: request %d size" % (where, i + 1))
-			raw = srv.request(data)
+			if case.meta.get("port") == "ecs":
+				raw = raw_request(*srv.ecs_addr, data)
+			else:
+				raw = srv.request(data)
 			why = casefile.match_reply(case.reply, raw)
 			if why:
 				self.fail("%s: request %d of %d: %s\n  request:  %s" % (

@@ -9,6 +9,9 @@
 //   ms-instance-id MetadataService({endpoint}).request('/latest/meta-data/instance-id', {})
 //   ms-token       MetadataService({endpoint}).fetchMetadataToken()
 //   ms-role        MetadataService({endpoint}).request('/latest/meta-data/iam/security-credentials/', {})
+//   from-http      fromHttp() from @aws-sdk/credential-provider-http (the container
+//                  variables: AWS_CONTAINER_CREDENTIALS_FULL_URI, ..._AUTHORIZATION_TOKEN)
+//   from-container fromContainerMetadata() from @smithy/credential-provider-imds (the same)
 "use strict";
 
 const [, , which, endpoint] = process.argv;
@@ -60,6 +63,16 @@ async function main() {
       const { MetadataService } = require("@aws-sdk/ec2-metadata-service");
       const ms = new MetadataService({ endpoint, httpOptions: { timeout: 5000 }, retries: 0 });
       return { value: await ms.fetchMetadataToken() };
+    }
+    case "from-http": {
+      const { fromHttp } = require("@aws-sdk/credential-provider-http");
+      const c = await fromHttp({ logger })();
+      return credsOut(c);
+    }
+    case "from-container": {
+      const { fromContainerMetadata } = require("@smithy/credential-provider-imds");
+      const c = await fromContainerMetadata({ logger, timeout: 5000, maxRetries: 0 })();
+      return credsOut(c);
     }
     default:
       throw new Error("unknown case " + which);
