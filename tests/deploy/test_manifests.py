@@ -357,6 +357,40 @@ class TestManifests(unittest.TestCase):
 			else:
 				self.assertNotIn("GIMME_POD_IDENTITY", s)
 
+	def test_config_file_component(self):
+		# as its kustomization.yaml says to use it: the ConfigMap generated
+		# beside it, mounted read-only, GIMME_CONFIG naming the file in it
+		d = os.path.join(self.tmp, "config-file")
+		os.makedirs(d)
+		with open(os.path.join(d, "config.json"), "w") as f:
+			f.write('{"role-map": {}}\n')
+		rel = lambda p: os.path.relpath(os.path.join(DEPLOY, p), d)
+		with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+			f.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+			    "resources: [%s]\ncomponents: [%s, %s]\nconfigMapGenerator:\n"
+			    "  - {name: gimme-aws-mini-config, namespace: %s, files: [config.json]}\n"
+			    % (rel("overlays/own-credentials"), rel("overlays/pod-roles"),
+			    rel("overlays/config-file"), NS))
+		p = subprocess.run([KUBECTL, "kustomize", d], capture_output=True, text=True,
+		    env={"PATH": "/usr/bin:/bin", "HOME": self.tmp,
+		    "KUBECONFIG": os.path.join(self.tmp, "no-such-kubeconfig")}, timeout=60)
+		self.assertEqual(p.returncode, 0, p.stderr)
+		objs = [o for o in yaml.safe_load_all(p.stdout) if o]
+		cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+		ds = [o for o in objs if o["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+		vol = [v for v in ds["volumes"] if v["name"] == "config"][0]["configMap"]
+		self.assertRegex(vol["name"], r"^gimme-aws-mini-config-\w+$")
+		self.assertEqual(cms[vol["name"]]["data"], {"config.json": '{"role-map": {}}\n'})
+		self.assertIs(vol["optional"], False)
+		mount = [m for m in ds["containers"][0]["volumeMounts"] if m["name"] == "config"][0]
+		self.assertIs(mount["readOnly"], True)
+		settings = [c for n, c in cms.items() if "GIMME_SOURCE" in c["data"]][0]["data"]
+		self.assertEqual(settings["GIMME_CONFIG"], os.path.join(mount["mountPath"], vol["items"][0]["path"]))
+		self.assertEqual(vol["items"], [{"key": "config.json", "path": "config.json"}])
+		self.assertEqual(settings["GIMME_POD_ROLES"], "1")
+		for name in self.each():
+			self.assertNotIn("GIMME_CONFIG", self.settings(name))
+
 	def test_settings_change_rolls_the_pods(self):
 		# the ConfigMap's name carries a hash of its data: different settings,
 		# a different name in the pod template, a rollout
