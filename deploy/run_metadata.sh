@@ -522,10 +522,10 @@ fi
 # The components of this run, in the order they apply (pod-identity adds to
 # pod-roles' ClusterRole).
 COMPONENTS=""
-[ "$TOKENS_REQUIRED" -eq 0 ] || COMPONENTS="$COMPONENTS tokens-required"
-[ "$POD_ROLES" -eq 0 ] || COMPONENTS="$COMPONENTS pod-roles"
-[ "$POD_IDENTITY" -eq 0 ] || COMPONENTS="$COMPONENTS pod-identity"
-[ -z "$CONFIG" ] || COMPONENTS="$COMPONENTS config-file"
+for c in "tokens-required:$TOKENS_REQUIRED" "pod-roles:$POD_ROLES" \
+	 "pod-identity:$POD_IDENTITY" "config-file:${CONFIG:+1}"; do
+	[ "${c##*:}" != 1 ] || COMPONENTS="$COMPONENTS ${c%%:*}"
+done
 
 # The image: a tag from the build inputs' contents, so that an unchanged tree
 # gives the same tag (nothing rolls) and a changed one a new tag (it rolls).
