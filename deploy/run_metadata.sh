@@ -519,11 +519,12 @@ else
 	MODE=own-credentials
 	ROLE=$PROFILE
 fi
-# The components of this run, in the order they apply (pod-identity adds to
-# pod-roles' ClusterRole).
+# The components of this run (pod-identity is pod-roles with create on
+# tokenreviews: it includes pod-roles).
+ROLES_COMPONENT=pod-roles
+[ "$POD_IDENTITY" -eq 0 ] || ROLES_COMPONENT=pod-identity
 COMPONENTS=""
-for c in "tokens-required:$TOKENS_REQUIRED" "pod-roles:$POD_ROLES" \
-	 "pod-identity:$POD_IDENTITY" "config-file:${CONFIG:+1}"; do
+for c in "tokens-required:$TOKENS_REQUIRED" "$ROLES_COMPONENT:$POD_ROLES" "config-file:${CONFIG:+1}"; do
 	[ "${c##*:}" != 1 ] || COMPONENTS="$COMPONENTS ${c%%:*}"
 done
 

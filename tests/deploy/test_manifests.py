@@ -67,11 +67,13 @@ VARIANTS = {
 	"own-credentials+tokens-required": (["overlays/own-credentials"], ["overlays/tokens-required"]),
 	"assume-role+tokens-required": (["overlays/assume-role"], ["overlays/tokens-required"]),
 	"own-credentials+pod-roles": (["overlays/own-credentials"], ["overlays/pod-roles"]),
-	"assume-role+pod-roles+pod-identity+tokens-required": (["overlays/assume-role"],
-	    ["overlays/pod-roles", "overlays/pod-identity", "overlays/tokens-required"]),
+	"assume-role+pod-identity+tokens-required": (["overlays/assume-role"],
+	    ["overlays/pod-identity", "overlays/tokens-required"]),
 }
-# the variants with per-pod roles, and of those the ones with Pod Identity
-POD_ROLES = {n for n, (res, comps) in VARIANTS.items() if "overlays/pod-roles" in comps}
+# the variants with per-pod roles (pod-identity includes pod-roles), and of
+# those the ones with Pod Identity
+POD_ROLES = {n for n, (res, comps) in VARIANTS.items()
+    if {"overlays/pod-roles", "overlays/pod-identity"} & set(comps)}
 POD_IDENTITY = {n for n, (res, comps) in VARIANTS.items() if "overlays/pod-identity" in comps}
 CLUSTER_SCOPED = ("Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding")
 RUN_DIR = "/run/gimme-aws-mini"

@@ -421,7 +421,7 @@ class TestRunMetadata(unittest.TestCase):
 		comps = re.search(r"^components:\n((?:  - .*\n)+)", k, re.M)
 		self.assertIsNotNone(comps, k)
 		self.assertEqual([l.rsplit("/", 1)[1] for l in comps.group(1).splitlines()],
-		    ["tokens-required", "pod-roles", "pod-identity", "config-file"])
+		    ["tokens-required", "pod-identity", "config-file"])
 		self.assertIn("/deploy/overlays/own-credentials\n", k)
 		# the base ARN completed with kube2iam's slash
 		for lit in ("GIMME_BASE_ROLE_ARN=arn:aws:iam::123456789012:role/team/",
