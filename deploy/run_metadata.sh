@@ -6,6 +6,8 @@
 #                                                AWS_PROFILE (else default), or the
 #                                                environment's AWS_ACCESS_KEY_ID...
 #   deploy/run_metadata.sh --assume-role arn:aws:iam::123456789012:role/app
+#   deploy/run_metadata.sh --pod-roles --base-role-arn arn:aws:iam::123456789012:role/
+#                                                each pod the role its manifests name
 #   deploy/run_metadata.sh --delete              remove everything it created
 #   deploy/run_metadata.sh --dry-run ...         print what it would apply, apply nothing
 #
@@ -14,8 +16,9 @@
 # create the namespace, the Secret (only the chosen profile's entries of
 # ~/.aws, or the environment's keys: never a whole directory, never a value
 # on a command line or in the output), apply deploy/overlays/<mode> with the
-# settings of this run (kubectl apply -k), wait for the DaemonSet, print the
-# checks to run from a pod.  Running it again with the same inputs changes
+# settings of this run and the components they need (tokens-required,
+# pod-roles, pod-identity, config-file; kubectl apply -k), wait for the
+# DaemonSet, print the checks to run from a pod.  Running it again with the same inputs changes
 # nothing.
 #
 # Exit status: 0 done, 64 bad usage, 78 a prerequisite is missing or the AWS
@@ -28,6 +31,9 @@ PROG=run_metadata.sh
 NS=gimme-aws-mini
 DS=gimme-aws-mini
 SECRET=gimme-aws-mini-aws
+RBAC=gimme-aws-mini		# the ClusterRole and ClusterRoleBinding of --pod-roles
+CONFIG_MAP=gimme-aws-mini-config	# --config's ConfigMap (name + a hash of the file)
+CONFIG_MAX=1000000		# bytes of --config: a ConfigMap holds at most 1 MiB
 PRIORITY_CLASS=gimme-aws-mini-node-agent
 IMAGE_NAME=gimme-aws-mini
 KUBECTL_MIN_MINOR=21		# kustomize components (kubectl 1.21, kustomize v4)
@@ -56,7 +62,31 @@ or AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE):
   --assume-role ARN      serve this role's credentials, assumed with the above
   --external-id ID       ExternalId for --assume-role
 
+per-pod roles (assumed with the credentials above, the node's):
+  --pod-roles            each pod gets the role its manifests name: its
+                         annotation iam.amazonaws.com/role, else its
+                         ServiceAccount's eks.amazonaws.com/role-arn, else the
+                         config file's pod-identity-associations, else
+                         --default-role, else none; gives the daemon read
+                         access to pods, namespaces and service accounts
+  --base-role-arn ARN    what a role name completes into (arn:aws:iam::
+                         123456789012:role/, or with a path); with --pod-roles
+                         or --ecs
+  --default-role R       the role (a name or an ARN) of pods that name none
+  --namespace-restrictions
+                         serve a pod only the roles its namespace allows
+                         (iam.amazonaws.com/allowed-roles or permitted)
+  --pod-identity         also serve EKS Pod Identity on 169.254.170.23 (needs
+                         --pod-roles; gives the daemon create on tokenreviews)
+  --session-tags         EKS's session tags on Pod Identity's AssumeRole
+                         (needs --pod-identity; the roles must trust
+                         sts:TagSession)
+
 options:
+  --ecs                  also serve ECS container credentials on 169.254.170.2
+  --config FILE          the daemon's config file (the instance, pod-identity-
+                         associations, role-map, ecs-credentials), shipped as
+                         the ConfigMap $CONFIG_MAP
   --tokens-required      IMDSv2 only (HttpTokens=required)
   --pod-interface PAT    the nodes' pod interface(s); repeatable (default per
                          cluster: kind veth*, minikube bridge,docker0,veth*,
@@ -66,8 +96,9 @@ options:
                          minikube or kind
   --dry-run              print the manifests it would apply; change nothing
   --delete               remove the DaemonSet (its pods remove their rules from
-                         the nodes as they stop), the namespace with the Secret,
-                         and the PriorityClass
+                         the nodes as they stop), the ClusterRole and its
+                         binding, the namespace with the Secret, and the
+                         PriorityClass
   -h, --help             this help
 
 environment: ROLLOUT_TIMEOUT (180s), CONTAINER_BUILDER (docker or podman,
@@ -90,6 +121,14 @@ POD_INTERFACES=""
 IMAGE=""
 DRY_RUN=0
 DELETE=0
+POD_ROLES=0
+BASE_ROLE_ARN=""
+DEFAULT_ROLE=""
+NS_RESTRICT=0
+POD_IDENTITY=0
+SESSION_TAGS=0
+ECS=0
+CONFIG=""
 
 need_arg() {
 	if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "option '$1' needs a value"; fi
@@ -108,6 +147,17 @@ while [ $# -gt 0 ]; do
 	--pod-interface=*) POD_INTERFACES="$POD_INTERFACES${POD_INTERFACES:+,}${1#*=}"; shift ;;
 	--image) need_arg "$@"; IMAGE=$2; shift 2 ;;
 	--image=*) IMAGE=${1#*=}; shift ;;
+	--pod-roles) POD_ROLES=1; shift ;;
+	--base-role-arn) need_arg "$@"; BASE_ROLE_ARN=$2; shift 2 ;;
+	--base-role-arn=*) BASE_ROLE_ARN=${1#*=}; shift ;;
+	--default-role) need_arg "$@"; DEFAULT_ROLE=$2; shift 2 ;;
+	--default-role=*) DEFAULT_ROLE=${1#*=}; shift ;;
+	--namespace-restrictions) NS_RESTRICT=1; shift ;;
+	--pod-identity) POD_IDENTITY=1; shift ;;
+	--session-tags) SESSION_TAGS=1; shift ;;
+	--ecs) ECS=1; shift ;;
+	--config) need_arg "$@"; CONFIG=$2; shift 2 ;;
+	--config=*) CONFIG=${1#*=}; shift ;;
 	--dry-run) DRY_RUN=1; shift ;;
 	--delete) DELETE=1; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -119,8 +169,8 @@ done
 # that no value needs quoting and a typo is caught before anything changes.
 matches() { printf '%s' "$1" | grep -Eq "$2"; }
 if [ "$DELETE" -eq 1 ]; then
-	if [ -n "$ASSUME_ROLE$EXTERNAL_ID$PROFILE$POD_INTERFACES$IMAGE" ] ||
-	   [ "$FROM_ENV$TOKENS_REQUIRED" != 00 ]; then
+	if [ -n "$ASSUME_ROLE$EXTERNAL_ID$PROFILE$POD_INTERFACES$IMAGE$BASE_ROLE_ARN$DEFAULT_ROLE$CONFIG" ] ||
+	   [ "$FROM_ENV$TOKENS_REQUIRED$POD_ROLES$NS_RESTRICT$POD_IDENTITY$SESSION_TAGS$ECS" != 0000000 ]; then
 		usage_error "--delete takes no other option than --dry-run"
 	fi
 fi
@@ -145,6 +195,38 @@ if [ -n "$POD_INTERFACES" ] &&
 fi
 if [ -n "$IMAGE" ] && ! matches "$IMAGE" '^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$'; then
 	usage_error "--image: '$IMAGE' is not an image reference"
+fi
+# --pod-roles' options: each names what it needs.
+ROLE_ARN_RE='^arn:aws(-[a-z0-9]+)*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$'
+if [ -n "$BASE_ROLE_ARN" ]; then
+	[ "$POD_ROLES$ECS" != 00 ] || usage_error "--base-role-arn needs --pod-roles or --ecs"
+	matches "$BASE_ROLE_ARN" '^arn:aws(-[a-z0-9]+)*:iam::[0-9]{12}:role(/[A-Za-z0-9+=,.@_-]+)*/?$' ||
+		usage_error "--base-role-arn: '$BASE_ROLE_ARN' is not a role ARN prefix (arn:aws:iam::123456789012:role/, or with a path)"
+	# kube2iam's form, with the slash a name follows
+	case $BASE_ROLE_ARN in */) ;; *) BASE_ROLE_ARN=$BASE_ROLE_ARN/ ;; esac
+fi
+if [ -n "$DEFAULT_ROLE" ]; then
+	[ "$POD_ROLES" -eq 1 ] || usage_error "--default-role needs --pod-roles"
+	case $DEFAULT_ROLE in
+	arn:*)
+		matches "$DEFAULT_ROLE" "$ROLE_ARN_RE" ||
+			usage_error "--default-role: '$DEFAULT_ROLE' is not a role ARN (arn:aws:iam::123456789012:role/NAME)"
+		;;
+	*)
+		matches "$DEFAULT_ROLE" '^([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$' ||
+			usage_error "--default-role: '$DEFAULT_ROLE' is neither a role name nor a role ARN"
+		[ -n "$BASE_ROLE_ARN" ] ||
+			usage_error "--default-role: the name '$DEFAULT_ROLE' needs --base-role-arn (or give the role's ARN)"
+		;;
+	esac
+fi
+[ "$NS_RESTRICT" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--namespace-restrictions needs --pod-roles"
+[ "$POD_IDENTITY" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--pod-identity needs --pod-roles"
+[ "$SESSION_TAGS" -eq 0 ] || [ "$POD_IDENTITY" -eq 1 ] || usage_error "--session-tags needs --pod-identity"
+if [ -n "$CONFIG" ]; then
+	[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || usage_error "--config: '$CONFIG' is not a readable file"
+	[ "$(wc -c < "$CONFIG")" -le "$CONFIG_MAX" ] ||
+		usage_error "--config: '$CONFIG' is over $CONFIG_MAX bytes (what a ConfigMap holds)"
 fi
 
 # ---------------------------------------------------------------- prerequisites
@@ -197,7 +279,8 @@ fi
 
 for f in base/kustomization.yaml base/namespace.yaml base/daemonset.yaml \
 	 overlays/own-credentials/kustomization.yaml overlays/assume-role/kustomization.yaml \
-	 overlays/tokens-required/kustomization.yaml; do
+	 overlays/tokens-required/kustomization.yaml overlays/pod-roles/kustomization.yaml \
+	 overlays/pod-identity/kustomization.yaml overlays/config-file/kustomization.yaml; do
 	[ -f "$DEPLOY/$f" ] || missing "deploy/$f: not found (run the script from a complete checkout)"
 done
 
@@ -266,6 +349,8 @@ if [ "$DELETE" -eq 1 ]; then
 	if [ "$DRY_RUN" -eq 1 ]; then
 		echo "# would run (context '${CONTEXT:-none}'):"
 		show kubectl -n "$NS" delete daemonset "$DS" --ignore-not-found --cascade=foreground --timeout="$DELETE_TIMEOUT"
+		show kubectl delete clusterrolebinding "$RBAC" --ignore-not-found
+		show kubectl delete clusterrole "$RBAC" --ignore-not-found
 		show kubectl delete namespace "$NS" --ignore-not-found --timeout="$DELETE_TIMEOUT"
 		show kubectl delete priorityclass "$PRIORITY_CLASS" --ignore-not-found
 		exit 0
@@ -274,6 +359,9 @@ if [ "$DELETE" -eq 1 ]; then
 	# The DaemonSet first, waiting for its pods: each runs `magic-ip down`
 	# (preStop) and removes its rules at SIGTERM, on its node.
 	kubectl -n "$NS" delete daemonset "$DS" --ignore-not-found --cascade=foreground --timeout="$DELETE_TIMEOUT"
+	# --pod-roles' API access (cluster-wide: the namespace does not take it along)
+	kubectl delete clusterrolebinding "$RBAC" --ignore-not-found
+	kubectl delete clusterrole "$RBAC" --ignore-not-found
 	kubectl delete namespace "$NS" --ignore-not-found --timeout="$DELETE_TIMEOUT"
 	kubectl delete priorityclass "$PRIORITY_CLASS" --ignore-not-found
 	case $CLUSTER_KIND in
@@ -431,6 +519,14 @@ else
 	MODE=own-credentials
 	ROLE=$PROFILE
 fi
+# The components of this run (pod-identity is pod-roles with create on
+# tokenreviews: it includes pod-roles).
+ROLES_COMPONENT=pod-roles
+[ "$POD_IDENTITY" -eq 0 ] || ROLES_COMPONENT=pod-identity
+COMPONENTS=""
+for c in "tokens-required:$TOKENS_REQUIRED" "$ROLES_COMPONENT:$POD_ROLES" "config-file:${CONFIG:+1}"; do
+	[ "${c##*:}" != 1 ] || COMPONENTS="$COMPONENTS ${c%%:*}"
+done
 
 # The image: a tag from the build inputs' contents, so that an unchanged tree
 # gives the same tag (nothing rolls) and a changed one a new tag (it rolls).
@@ -464,6 +560,8 @@ fi
 # the image and this run's settings, merged into the settings ConfigMap.
 # kustomize refuses absolute paths here: a relative path from $WORK.
 up=$(cd "$WORK/kustomize" && pwd -P | sed 's#[^/][^/]*#..#g; s#^/##')
+# kustomize reads a generator's files from beside the kustomization only
+[ -z "$CONFIG" ] || cat "$CONFIG" > "$WORK/kustomize/config.json"
 REL=$up$DEPLOY
 {
 	echo "# generated by deploy/run_metadata.sh"
@@ -471,9 +569,9 @@ REL=$up$DEPLOY
 	echo "kind: Kustomization"
 	echo "resources:"
 	echo "  - $REL/overlays/$MODE"
-	if [ "$TOKENS_REQUIRED" -eq 1 ]; then
+	if [ -n "$COMPONENTS" ]; then
 		echo "components:"
-		echo "  - $REL/overlays/tokens-required"
+		for c in $COMPONENTS; do echo "  - $REL/overlays/$c"; done
 	fi
 	echo "images:"
 	echo "  - name: $IMAGE_NAME"
@@ -489,6 +587,20 @@ REL=$up$DEPLOY
 	echo "      - 'GIMME_POD_INTERFACE=$POD_INTERFACES'"
 	[ -z "$ASSUME_ROLE" ] || echo "      - 'GIMME_ASSUME_ROLE=$ASSUME_ROLE'"
 	[ -z "$EXTERNAL_ID" ] || echo "      - 'GIMME_EXTERNAL_ID=$EXTERNAL_ID'"
+	[ -z "$BASE_ROLE_ARN" ] || echo "      - 'GIMME_BASE_ROLE_ARN=$BASE_ROLE_ARN'"
+	[ -z "$DEFAULT_ROLE" ] || echo "      - 'GIMME_DEFAULT_ROLE=$DEFAULT_ROLE'"
+	[ "$NS_RESTRICT" -eq 0 ] || echo "      - 'GIMME_NAMESPACE_RESTRICTIONS=1'"
+	[ "$SESSION_TAGS" -eq 0 ] || echo "      - 'GIMME_SESSION_TAGS=1'"
+	[ "$ECS" -eq 0 ] || echo "      - 'GIMME_ECS=1'"
+	if [ -n "$CONFIG" ]; then
+		echo "  - name: $CONFIG_MAP"
+		echo "    namespace: $NS"
+		echo "    options:"
+		echo "      labels:"
+		echo "        app.kubernetes.io/name: gimme-aws-mini"
+		echo "    files:"
+		echo "      - config.json"
+	fi
 } > "$WORK/kustomize/kustomization.yaml"
 
 # ---------------------------------------------------------------- --dry-run
@@ -545,6 +657,20 @@ kubectl -n "$NS" create secret generic "$SECRET" \
 
 kubectl apply -k "$WORK/kustomize"
 
+# Without --pod-roles the daemon needs no API access: take back what an
+# earlier --pod-roles run granted (apply never deletes).  Exactly what is
+# there, so that a run without it, again, changes nothing.
+if [ "$POD_ROLES" -eq 0 ]; then
+	if ! rbac=$(kubectl get "clusterrolebinding/$RBAC" "clusterrole/$RBAC" --ignore-not-found -o name); then
+		say "note: could not look for the ClusterRole $RBAC of an earlier --pod-roles run; 'kubectl delete clusterrolebinding/$RBAC clusterrole/$RBAC --ignore-not-found' removes it"
+		rbac=""
+	fi
+	if [ -n "$rbac" ]; then
+		say "per-pod roles are off: removing the API access of an earlier --pod-roles run"
+		kubectl delete $rbac --ignore-not-found
+	fi
+fi
+
 say "waiting for the DaemonSet (up to $ROLLOUT_TIMEOUT): ready once credentials are loaded and the rules installed"
 if ! kubectl -n "$NS" rollout status "daemonset/$DS" --timeout="$ROLLOUT_TIMEOUT"; then
 	say "the DaemonSet is not ready; to see why:"
@@ -557,20 +683,41 @@ fi
 # ---------------------------------------------------------------- checks
 
 MD=http://169.254.169.254/latest/meta-data
-TOKENS_NOTE=""
-[ "$TOKENS_REQUIRED" -eq 0 ] || TOKENS_NOTE=", IMDSv2 tokens required"
+SERVES="mode $MODE, role '$ROLE'${ASSUME_ROLE:+ = $ASSUME_ROLE}"
+# with --pod-roles that role is the node's (its processes, hostNetwork pods)
+[ "$POD_ROLES" -eq 0 ] || SERVES="$SERVES for the node"
+[ "$TOKENS_REQUIRED" -eq 0 ] || SERVES="$SERVES, IMDSv2 tokens required"
+[ "$ECS" -eq 0 ] || SERVES="$SERVES, ECS on 169.254.170.2"
+CHECK_RUN="kubectl run imds-check --rm -i --tty --restart=Never --image=$CHECK_IMAGE"
+if [ "$POD_ROLES" -eq 1 ]; then
+	SERVES="$SERVES;
+per-pod roles, default role ${DEFAULT_ROLE:-none}${BASE_ROLE_ARN:+, names completed by $BASE_ROLE_ARN}"
+	[ "$NS_RESTRICT" -eq 0 ] || SERVES="$SERVES, namespace restrictions"
+	[ "$POD_IDENTITY" -eq 0 ] || SERVES="$SERVES, Pod Identity on 169.254.170.23"
+	[ "$SESSION_TAGS" -eq 0 ] || SERVES="$SERVES with session tags"
+	if [ -n "$DEFAULT_ROLE" ]; then
+		ROLE=${DEFAULT_ROLE##*/}	# what a pod that names no role gets
+	else
+		ROLE=ROLE
+		CHECK_RUN="$CHECK_RUN --annotations=iam.amazonaws.com/role=ROLE"
+	fi
+fi
 cat <<EOF
 
 gimme-aws-mini serves 169.254.169.254 on every node of '$CONTEXT'
-(mode $MODE, role '$ROLE'${ASSUME_ROLE:+ = $ASSUME_ROLE}$TOKENS_NOTE).
+($SERVES).
 
 Check from a pod:
 
-  kubectl run imds-check --rm -i --tty --restart=Never --image=$CHECK_IMAGE --command -- sh
-
-and in it:
+  $CHECK_RUN --command -- sh
 
 EOF
+if [ "$ROLE" = ROLE ]; then
+	echo "(ROLE: the role the pod is to get, ${BASE_ROLE_ARN:+its name or }its ARN) and in it:"
+else
+	echo "and in it:"
+fi
+echo
 if [ "$TOKENS_REQUIRED" -eq 1 ]; then
 	cat <<EOF
   TOKEN=\$(curl -s -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
@@ -587,9 +734,25 @@ else
   curl $MD/iam/security-credentials/$ROLE
 EOF
 fi
-cat <<EOF
+if [ "$POD_ROLES" -eq 1 ]; then
+	cat <<EOF
+
+(the last one prints the credentials of that pod's role). Each pod of a node,
+its addresses, its role, where the role came from and when its credentials
+expire, from that node's gimme-aws-mini pod (POD):
+
+  kubectl -n $NS get pods -o wide
+  kubectl -n $NS exec POD -- gimme-aws-mini ctl pods
+
+Remove it all with:
+
+  $0 --delete
+EOF
+else
+	cat <<EOF
 
 (the last one prints the credentials the pods get). Remove it all with:
 
   $0 --delete
 EOF
+fi

@@ -16,6 +16,9 @@ kubectl:
                                the Secret's YAML (data base64), as kubectl prints it
   apply -f -|FILE, apply -k DIR   records what was applied; "<kind>/<name> configured"
   kustomize DIR                $STANDIN_REAL_KUBECTL kustomize DIR if set, else a comment
+  get KIND/NAME... -o name     those of $STANDIN_EXISTING (space-separated
+                               KIND/NAME) as KIND.GROUP/NAME, as kubectl prints
+                               them; exit $STANDIN_GET_RC (0)
   rollout status ...           exit $STANDIN_ROLLOUT_RC (0)
   anything else                exit 0
 docker, podman: "image inspect REF" succeeds once "build -t REF" was called
@@ -127,6 +130,15 @@ def kubectl():
 		rec["rendered"] = out
 		sys.stdout.write(out if out is not None else "# rendered %s\n" % pos[1])
 		return 0
+	if pos[:1] == ["get"]:
+		existing = os.environ.get("STANDIN_EXISTING", "").split()
+		groups = {"clusterrole": "rbac.authorization.k8s.io",
+		    "clusterrolebinding": "rbac.authorization.k8s.io"}
+		for want in pos[1:]:
+			if want in existing:
+				kind, name = want.split("/", 1)
+				print("%s/%s" % (kind + ("." + groups[kind] if kind in groups else ""), name))
+		return int(os.environ.get("STANDIN_GET_RC", "0"))
 	if pos[:2] == ["rollout", "status"]:
 		return int(os.environ.get("STANDIN_ROLLOUT_RC", "0"))
 	if pos[:1] == ["delete"]:

@@ -5,7 +5,9 @@ every overlay and both compositions with the tokens-required component, and
 the rendered objects checked for what matters: hostNetwork, capabilities, no
 privileged container, probes on the health port the daemon binds, the Secret
 mounted read-only, resources, tolerations, the node-agent PriorityClass, no
-API rights, the preStop rule removal, and each overlay's settings.
+API rights (but with the pod-roles component: read access to pods,
+namespaces and service accounts only, and create on tokenreviews only with
+pod-identity), the preStop rule removal, and each overlay's settings.
 
 Needs kubectl >= 1.21 (kustomize components).  Debian 12's kubernetes-client
 is 1.20 (kustomize v2.0.3, no components): where no newer kubectl is found,
@@ -64,7 +66,17 @@ VARIANTS = {
 	"assume-role": (["overlays/assume-role"], []),
 	"own-credentials+tokens-required": (["overlays/own-credentials"], ["overlays/tokens-required"]),
 	"assume-role+tokens-required": (["overlays/assume-role"], ["overlays/tokens-required"]),
+	"own-credentials+pod-roles": (["overlays/own-credentials"], ["overlays/pod-roles"]),
+	"assume-role+pod-identity+tokens-required": (["overlays/assume-role"],
+	    ["overlays/pod-identity", "overlays/tokens-required"]),
 }
+# the variants with per-pod roles (pod-identity includes pod-roles), and of
+# those the ones with Pod Identity
+POD_ROLES = {n for n, (res, comps) in VARIANTS.items()
+    if {"overlays/pod-roles", "overlays/pod-identity"} & set(comps)}
+POD_IDENTITY = {n for n, (res, comps) in VARIANTS.items() if "overlays/pod-identity" in comps}
+CLUSTER_SCOPED = ("Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding")
+RUN_DIR = "/run/gimme-aws-mini"
 
 
 @unittest.skipIf(KUBECTL is None, "manifests not rendered: %s" % WHY_NOT)
@@ -192,6 +204,8 @@ class TestManifests(unittest.TestCase):
 
 	def test_no_api_rights(self):
 		for name in self.each():
+			if name in POD_ROLES:
+				continue
 			kinds = {o["kind"] for o in self.objs(name)}
 			self.assertFalse(kinds & {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 			sa = self.objs(name, "ServiceAccount")
@@ -207,7 +221,7 @@ class TestManifests(unittest.TestCase):
 			self.assertEqual([n["metadata"]["name"] for n in nss], [NS])
 			self.assertEqual(nss[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "privileged")
 			for o in self.objs(name):
-				if o["kind"] in ("Namespace", "PriorityClass"):
+				if o["kind"] in CLUSTER_SCOPED:
 					self.assertNotIn("namespace", o["metadata"])
 				else:
 					self.assertEqual(o["metadata"]["namespace"], NS, o["kind"])
@@ -272,6 +286,112 @@ class TestManifests(unittest.TestCase):
 					self.assertEqual(s["GIMME_HTTP_TOKENS"], "required")
 				else:
 					self.assertNotIn("GIMME_HTTP_TOKENS", s)
+
+	def test_pod_roles_read_only_api_rights(self):
+		# exactly the issue's rights: get/list/watch on pods, namespaces and
+		# service accounts; create on tokenreviews only with pod-identity
+		read = {"apiGroups": [""], "resources": ["namespaces", "pods", "serviceaccounts"],
+		    "verbs": ["get", "list", "watch"]}
+		review = {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"],
+		    "verbs": ["create"]}
+		for name in POD_ROLES:
+			with self.subTest(variant=name):
+				self.assertEqual(self.objs(name, "Role") + self.objs(name, "RoleBinding"), [])
+				crs = self.objs(name, "ClusterRole")
+				self.assertEqual(len(crs), 1)
+				rules = [{k: sorted(r[k]) for k in r} for r in crs[0]["rules"]]
+				self.assertEqual(rules, [read, review] if name in POD_IDENTITY else [read])
+				self.assertNotIn("aggregationRule", crs[0])
+				crbs = self.objs(name, "ClusterRoleBinding")
+				self.assertEqual(len(crbs), 1)
+				self.assertEqual(crbs[0]["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+				    "kind": "ClusterRole", "name": crs[0]["metadata"]["name"]})
+				sa = self.objs(name, "ServiceAccount")
+				self.assertEqual(len(sa), 1)
+				self.assertEqual(crbs[0]["subjects"], [{"kind": "ServiceAccount",
+				    "name": sa[0]["metadata"]["name"], "namespace": sa[0]["metadata"]["namespace"]}])
+				for o in crs + crbs:
+					self.assertEqual(o["metadata"]["labels"]["app.kubernetes.io/name"], NS)
+
+	def test_pod_roles_token_only_in_its_pods(self):
+		# the pod template asks for the token; the ServiceAccount still does
+		# not, so nothing else that used it would get one
+		for name in POD_ROLES:
+			with self.subTest(variant=name):
+				spec = self.ds(name)["spec"]["template"]["spec"]
+				self.assertIs(spec["automountServiceAccountToken"], True)
+				sa = self.objs(name, "ServiceAccount")
+				self.assertEqual(spec["serviceAccountName"], sa[0]["metadata"]["name"])
+				self.assertIs(sa[0]["automountServiceAccountToken"], False)
+				# no token of its own, no other volume: only the base's two emptyDirs
+				# and the credentials Secret
+				self.assertEqual(sorted(v["name"] for v in spec["volumes"]), ["aws", "run", "tmp"])
+
+	def test_node_name_from_downward_api(self):
+		for name in self.each():
+			env = {e["name"]: e for e in self.container(name)["env"]}
+			if name in POD_ROLES:
+				self.assertEqual(env["NODE_NAME"]["valueFrom"],
+				    {"fieldRef": {"fieldPath": "spec.nodeName"}})
+			else:
+				self.assertNotIn("NODE_NAME", env)
+			# the base's NODE_IP is kept beside it
+			self.assertEqual(env["NODE_IP"]["valueFrom"]["fieldRef"]["fieldPath"], "status.hostIP")
+
+	def test_pod_roles_settings(self):
+		for name in self.each():
+			s = self.settings(name)
+			if name in POD_ROLES:
+				self.assertEqual(s["GIMME_POD_ROLES"], "1")
+				# the control socket (for `ctl pods`) sits in the run volume
+				mounts = {m["mountPath"] for m in self.container(name)["volumeMounts"]}
+				self.assertIn(RUN_DIR, mounts)
+				self.assertEqual(os.path.dirname(s["GIMME_CONTROL"]), RUN_DIR)
+				# set by the user or run_metadata.sh, never a placeholder here
+				for k in ("GIMME_BASE_ROLE_ARN", "GIMME_DEFAULT_ROLE", "GIMME_NAMESPACE_RESTRICTIONS"):
+					self.assertNotIn(k, s)
+			else:
+				for k in ("GIMME_POD_ROLES", "GIMME_CONTROL"):
+					self.assertNotIn(k, s)
+			if name in POD_IDENTITY:
+				self.assertEqual(s["GIMME_POD_IDENTITY"], "1")
+				self.assertNotIn("GIMME_SESSION_TAGS", s)
+			else:
+				self.assertNotIn("GIMME_POD_IDENTITY", s)
+
+	def test_config_file_component(self):
+		# as its kustomization.yaml says to use it: the ConfigMap generated
+		# beside it, mounted read-only, GIMME_CONFIG naming the file in it
+		d = os.path.join(self.tmp, "config-file")
+		os.makedirs(d)
+		with open(os.path.join(d, "config.json"), "w") as f:
+			f.write('{"role-map": {}}\n')
+		rel = lambda p: os.path.relpath(os.path.join(DEPLOY, p), d)
+		with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+			f.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+			    "resources: [%s]\ncomponents: [%s, %s]\nconfigMapGenerator:\n"
+			    "  - {name: gimme-aws-mini-config, namespace: %s, files: [config.json]}\n"
+			    % (rel("overlays/own-credentials"), rel("overlays/pod-roles"),
+			    rel("overlays/config-file"), NS))
+		p = subprocess.run([KUBECTL, "kustomize", d], capture_output=True, text=True,
+		    env={"PATH": "/usr/bin:/bin", "HOME": self.tmp,
+		    "KUBECONFIG": os.path.join(self.tmp, "no-such-kubeconfig")}, timeout=60)
+		self.assertEqual(p.returncode, 0, p.stderr)
+		objs = [o for o in yaml.safe_load_all(p.stdout) if o]
+		cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+		ds = [o for o in objs if o["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+		vol = [v for v in ds["volumes"] if v["name"] == "config"][0]["configMap"]
+		self.assertRegex(vol["name"], r"^gimme-aws-mini-config-\w+$")
+		self.assertEqual(cms[vol["name"]]["data"], {"config.json": '{"role-map": {}}\n'})
+		self.assertIs(vol["optional"], False)
+		mount = [m for m in ds["containers"][0]["volumeMounts"] if m["name"] == "config"][0]
+		self.assertIs(mount["readOnly"], True)
+		settings = [c for n, c in cms.items() if "GIMME_SOURCE" in c["data"]][0]["data"]
+		self.assertEqual(settings["GIMME_CONFIG"], os.path.join(mount["mountPath"], vol["items"][0]["path"]))
+		self.assertEqual(vol["items"], [{"key": "config.json", "path": "config.json"}])
+		self.assertEqual(settings["GIMME_POD_ROLES"], "1")
+		for name in self.each():
+			self.assertNotIn("GIMME_CONFIG", self.settings(name))
 
 	def test_settings_change_rolls_the_pods(self):
 		# the ConfigMap's name carries a hash of its data: different settings,

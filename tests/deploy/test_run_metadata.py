@@ -4,7 +4,9 @@ deploy/run_metadata.sh against stand-ins for kubectl, minikube, kind, docker
 and podman (tests/deploy/standin.py) that record every call: the commands and
 their order, nothing changed when a prerequisite is missing, idempotence,
 --delete, --dry-run, the Secret holding only the chosen profile's entries, and
-no secret value in the script's output or on any command line.
+no secret value in the script's output or on any command line; --pod-roles
+and its options (the components and settings applied, the API access taken
+back by a run without it), --ecs and --config.
 
 The PATH the script gets holds only the stand-ins and the few system tools it
 uses, so the machine's own kubectl (if any) is never called; where a real
@@ -15,6 +17,7 @@ kubectl >= 1.21 exists, the stand-in has it render what the script applies
 import base64
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -33,10 +36,11 @@ STANDIN = os.path.join(HERE, "standin.py")
 
 EXIT_USAGE = 64
 EXIT_CONFIG = 78
+RBAC = ["clusterrolebinding/gimme-aws-mini", "clusterrole/gimme-aws-mini"]
 
 # What the script may run besides the stand-ins.
 SYSTEM_TOOLS = ["bash", "env", "awk", "sed", "grep", "head", "cut", "mktemp", "rm",
-    "mkdir", "cat", "dirname", "sha256sum", "sort", "tr"]
+    "mkdir", "cat", "dirname", "sha256sum", "sort", "tr", "wc"]
 
 # Every secret of the fixtures: none may appear in output or on a command line.
 SECRETS = {
@@ -249,6 +253,12 @@ class TestRunMetadata(unittest.TestCase):
 			data[m.group(1)] = base64.b64decode(m.group(2)).decode()
 		return data
 
+	def tmp_file(self, name, text):
+		"""A file of the test's own (a --config), its path."""
+		path = os.path.join(self.tmp, name)
+		pathlib.Path(path).write_text(text)
+		return path
+
 	def kustomization(self, run):
 		k = [c for c in run.applied() if "-k" in c["argv"]]
 		self.assertEqual(len(k), 1, run.show())
@@ -326,7 +336,25 @@ class TestRunMetadata(unittest.TestCase):
 		    (["--pod-interface", "eth0;rm"], "--pod-interface"),
 		    (["--profile", "a b"], "--profile"),
 		    (["--delete", "--profile", "dev"], "--delete takes no other option"),
-		    (["--from-env", "--profile", "dev"], "exclude each other")):
+		    (["--delete", "--pod-roles"], "--delete takes no other option"),
+		    (["--delete", "--config", "/etc/hostname"], "--delete takes no other option"),
+		    (["--from-env", "--profile", "dev"], "exclude each other"),
+		    (["--base-role-arn", "arn:aws:iam::123456789012:role/"], "needs --pod-roles or --ecs"),
+		    (["--pod-roles", "--base-role-arn", "arn:aws:iam::123456789012:user/"],
+		        "not a role ARN prefix"),
+		    (["--pod-roles", "--base-role-arn", "arn:aws:iam::123456789012:role/a b/"],
+		        "not a role ARN prefix"),
+		    (["--pod-roles", "--base-role-arn"], "needs a value"),
+		    (["--default-role", "app"], "--default-role needs --pod-roles"),
+		    (["--pod-roles", "--default-role", "app"], "needs --base-role-arn"),
+		    (["--pod-roles", "--default-role", "arn:aws:iam::12:role/x"], "not a role ARN"),
+		    (["--pod-roles", "--default-role", "app;rm", "--base-role-arn",
+		        "arn:aws:iam::123456789012:role/"], "neither a role name nor a role ARN"),
+		    (["--namespace-restrictions"], "--namespace-restrictions needs --pod-roles"),
+		    (["--pod-identity"], "--pod-identity needs --pod-roles"),
+		    (["--pod-roles", "--session-tags"], "--session-tags needs --pod-identity"),
+		    (["--config", "/nonexistent/config.json"], "not a readable file"),
+		    (["--config", "/"], "not a readable file")):
 			with self.subTest(args=args):
 				r = self.run_script(*args)
 				self.assertEqual(r.rc, EXIT_USAGE, r.show())
@@ -380,6 +408,121 @@ class TestRunMetadata(unittest.TestCase):
 		    "iam/security-credentials/dev"):
 			self.assertIn("curl http://169.254.169.254/latest/meta-data/%s\n" % path, r.out)
 		self.assertIn("kubectl run imds-check", r.out)
+
+	def test_pod_roles_every_option(self):
+		cfg = self.tmp_file("gimme.json", '{"pod-identity-associations": [{"namespace": "team-u", '
+		    '"service-account": "uploader", "role-arn": "arn:aws:iam::123456789012:role/uploader"}]}\n')
+		r = self.run_script("--pod-roles", "--base-role-arn", "arn:aws:iam::123456789012:role/team",
+		    "--default-role", "app-default", "--namespace-restrictions", "--pod-identity",
+		    "--session-tags", "--ecs", "--config", cfg, "--tokens-required", "--profile", "dev",
+		    context="kind-dev")
+		self.assertEqual(r.rc, 0, r.show())
+		k = self.kustomization(r)["applied"]
+		comps = re.search(r"^components:\n((?:  - .*\n)+)", k, re.M)
+		self.assertIsNotNone(comps, k)
+		self.assertEqual([l.rsplit("/", 1)[1] for l in comps.group(1).splitlines()],
+		    ["tokens-required", "pod-identity", "config-file"])
+		self.assertIn("/deploy/overlays/own-credentials\n", k)
+		# the base ARN completed with kube2iam's slash
+		for lit in ("GIMME_BASE_ROLE_ARN=arn:aws:iam::123456789012:role/team/",
+		    "GIMME_DEFAULT_ROLE=app-default", "GIMME_NAMESPACE_RESTRICTIONS=1",
+		    "GIMME_SESSION_TAGS=1", "GIMME_ECS=1", "GIMME_PROFILE=dev"):
+			self.assertIn("      - '%s'\n" % lit, k)
+		self.assertIn("  - name: gimme-aws-mini-config\n", k)
+		# the API is reached from the pods: nothing to take back
+		self.assertEqual(r.find("kubectl", "get"), [])
+		self.assertEqual(r.find("kubectl", "delete"), [])
+		# the checks: the default role, no annotation needed, and ctl pods
+		self.assertNotIn("--annotations", r.out)
+		for said in ("kubectl run imds-check --rm -i --tty --restart=Never --image=",
+		    "$TOKEN\" http://169.254.169.254/latest/meta-data/iam/security-credentials/app-default\n",
+		    "kubectl -n gimme-aws-mini exec POD -- gimme-aws-mini ctl pods\n",
+		    "default role app-default", "Pod Identity on 169.254.170.23 with session tags",
+		    "ECS on 169.254.170.2"):
+			self.assertIn(said, r.out)
+		self.assertNoSecrets(r)
+		if REAL_KUBECTL:
+			out = self.kustomization(r)["rendered"]
+			self.assertTrue(out and not out.startswith("RENDER-ERROR"), out)
+			for line in ('GIMME_POD_ROLES: "1"\n', 'GIMME_POD_IDENTITY: "1"\n', 'GIMME_ECS: "1"\n',
+			    "GIMME_BASE_ROLE_ARN: arn:aws:iam::123456789012:role/team/\n",
+			    "GIMME_CONFIG: /etc/gimme-aws-mini/config/config.json\n",
+			    "fieldPath: spec.nodeName\n", "- tokenreviews\n", "kind: ClusterRoleBinding\n"):
+				self.assertIn(line, out)
+			# the file as it is, in the ConfigMap the volume names (with its hash)
+			name = re.search(r"^  name: (gimme-aws-mini-config-\w+)$", out, re.M)
+			self.assertIsNotNone(name, out)
+			self.assertIn("name: %s\n" % name.group(1), out.split("kind: DaemonSet", 1)[1])
+			self.assertIn('"service-account": "uploader"', out)
+			self.assertEqual(out.count("kind: ConfigMap"), 2, out)
+
+	def test_pod_roles_alone(self):
+		r = self.run_script("--pod-roles")
+		self.assertEqual(r.rc, 0, r.show())
+		k = self.kustomization(r)["applied"]
+		self.assertRegex(k, r"components:\n  - \S+/deploy/overlays/pod-roles\n(?!  - )")
+		for absent in ("GIMME_BASE_ROLE_ARN", "GIMME_DEFAULT_ROLE", "GIMME_NAMESPACE_RESTRICTIONS",
+		    "GIMME_SESSION_TAGS", "GIMME_ECS", "pod-identity", "config-file", "gimme-aws-mini-config"):
+			self.assertNotIn(absent, k)
+		# no default role: the check pod names one
+		self.assertIn("--annotations=iam.amazonaws.com/role=ROLE --command -- sh\n", r.out)
+		self.assertIn("(ROLE: the role the pod is to get, its ARN)", r.out)
+		self.assertIn("curl http://169.254.169.254/latest/meta-data/iam/security-credentials/ROLE\n", r.out)
+		if REAL_KUBECTL:
+			out = self.kustomization(r)["rendered"]
+			for line in ("kind: ClusterRole\n", "automountServiceAccountToken: true\n"):
+				self.assertIn(line, out)
+			for absent in ("tokenreviews", "GIMME_POD_IDENTITY"):
+				self.assertNotIn(absent, out)
+
+	def test_ecs_without_pod_roles(self):
+		r = self.run_script("--ecs", "--base-role-arn", "arn:aws:iam::123456789012:role/",
+		    "--image", "registry.example.com/gimme-aws-mini:1.0", context="prod-cluster")
+		self.assertEqual(r.rc, 0, r.show())
+		k = self.kustomization(r)["applied"]
+		for lit in ("GIMME_ECS=1", "GIMME_BASE_ROLE_ARN=arn:aws:iam::123456789012:role/"):
+			self.assertIn("'%s'" % lit, k)
+		self.assertNotIn("components:", k)
+		self.assertIn("ECS on 169.254.170.2", r.out)
+
+	def test_without_pod_roles_rights_taken_back(self):
+		# an earlier --pod-roles run left its ClusterRole and binding: removed,
+		# after the new DaemonSet (without the token) is applied
+		r = self.run_script("--profile", "dev", env={"STANDIN_EXISTING": " ".join(RBAC)})
+		self.assertEqual(r.rc, 0, r.show())
+		get = r.one("kubectl", "get", *RBAC)
+		self.assertIn("--ignore-not-found", r.calls[get]["argv"])
+		delete = r.one("kubectl", "delete")
+		self.assertEqual(r.calls[delete]["argv"][:3], ["delete",
+		    "clusterrolebinding.rbac.authorization.k8s.io/gimme-aws-mini",
+		    "clusterrole.rbac.authorization.k8s.io/gimme-aws-mini"])
+		self.assertLess(r.one("kubectl", "apply", "-k"), get)
+		self.assertLess(delete, r.one("kubectl", "rollout", "status"))
+		self.assertIn("removing the API access", r.err)
+		# only the binding left: only it
+		r = self.run_script(env={"STANDIN_EXISTING": RBAC[0]})
+		self.assertEqual(r.calls[r.one("kubectl", "delete")]["argv"][1:2],
+		    ["clusterrolebinding.rbac.authorization.k8s.io/gimme-aws-mini"])
+		# nothing left: nothing deleted
+		r = self.run_script()
+		self.assertEqual(r.rc, 0, r.show())
+		r.one("kubectl", "get", *RBAC)
+		self.assertEqual(r.find("kubectl", "delete"), [])
+		# the look-up failing: said, and the deployment goes on
+		r = self.run_script(env={"STANDIN_GET_RC": "1", "STANDIN_EXISTING": " ".join(RBAC)})
+		self.assertEqual(r.rc, 0, r.show())
+		self.assertEqual(r.find("kubectl", "delete"), [])
+		self.assertIn("could not look for the ClusterRole", r.err)
+		# with --pod-roles it is kept, unasked
+		r = self.run_script("--pod-roles", env={"STANDIN_EXISTING": " ".join(RBAC)})
+		self.assertEqual(r.rc, 0, r.show())
+		self.assertEqual(r.find("kubectl", "get") + r.find("kubectl", "delete"), [])
+
+	def test_config_over_a_configmap_refused(self):
+		r = self.run_script("--config", self.tmp_file("big.json", "{}" + " " * 1000000))
+		self.assertEqual(r.rc, EXIT_USAGE, r.show())
+		self.assertIn("over 1000000 bytes", r.err)
+		self.assertChangedNothing(r)
 
 	def test_rendered_by_real_kubectl(self):
 		if not REAL_KUBECTL:
@@ -521,6 +664,12 @@ class TestRunMetadata(unittest.TestCase):
 		if REAL_KUBECTL:
 			self.assertIn("kind: DaemonSet", r.out)
 			self.assertIn("GIMME_ASSUME_ROLE: arn:aws:iam::123456789012:role/app", r.out)
+		# with pod roles: the API access shown, nothing looked up
+		r = self.run_script("--dry-run", "--pod-roles", "--pod-identity")
+		self.assertEqual((r.rc, r.changes(), r.find("kubectl", "get")), (0, [], []), r.show())
+		if REAL_KUBECTL:
+			self.assertIn("kind: ClusterRole\n", r.out)
+			self.assertIn("- tokenreviews\n", r.out)
 		# offline: no context needed
 		r = self.run_script("--dry-run", context=None)
 		self.assertEqual(r.rc, 0, r.show())
@@ -533,6 +682,10 @@ class TestRunMetadata(unittest.TestCase):
 		self.assertIn("--cascade=foreground", r.calls[ds]["argv"])
 		ns = r.one("kubectl", "delete", "namespace", "gimme-aws-mini", "--ignore-not-found")
 		pc = r.one("kubectl", "delete", "priorityclass", "gimme-aws-mini-node-agent", "--ignore-not-found")
+		# --pod-roles' cluster-wide objects, once the pods are gone
+		crb = r.one("kubectl", "delete", "clusterrolebinding", "gimme-aws-mini", "--ignore-not-found")
+		cr = r.one("kubectl", "delete", "clusterrole", "gimme-aws-mini", "--ignore-not-found")
+		self.assertEqual(sorted([ds, crb, cr, ns]), [ds, crb, cr, ns])
 		self.assertLess(ds, ns)
 		self.assertLess(ns, pc)
 		self.assertEqual(r.applied(), [])
@@ -551,12 +704,15 @@ class TestRunMetadata(unittest.TestCase):
 		self.assertEqual(r.rc, 0, r.show())
 		self.assertChangedNothing(r)
 		self.assertIn("kubectl delete namespace gimme-aws-mini", r.out)
+		self.assertIn("kubectl delete clusterrole gimme-aws-mini --ignore-not-found", r.out)
 
 	def test_help(self):
 		r = self.run_script("--help")
 		self.assertEqual(r.rc, 0)
 		for opt in ("--assume-role", "--delete", "--dry-run", "--image", "--pod-interface",
-		    "--tokens-required", "--profile", "--from-env"):
+		    "--tokens-required", "--profile", "--from-env", "--pod-roles", "--base-role-arn",
+		    "--default-role", "--namespace-restrictions", "--pod-identity", "--session-tags",
+		    "--ecs", "--config"):
 			self.assertIn(opt, r.out)
 		self.assertEqual(r.calls, [])
 
