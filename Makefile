@@ -54,7 +54,7 @@ ifneq ($(shell cat $(PROGSTAMP) 2>/dev/null),$(BUILD))
 PROG_FORCE = FORCE
 endif
 
-.PHONY: all run test unit-build fuzz fuzz-build bench bench-cost valgrind deps deps-test san-bin image clean FORCE
+.PHONY: all run test unit-build fuzz fuzz-build bench bench-cost bench-pods valgrind deps deps-test san-bin image clean FORCE
 all: $(PROG)
 
 $(PROG): $(BUILD)/$(PROG) $(PROG_FORCE)
@@ -148,6 +148,11 @@ bench: $(PROG)
 bench-cost: $(PROG)
 	@scripts/deps.sh bench
 	bench/cost $(REF)
+
+# --pod-roles with 1,000 pods and 100 roles against the single-role daemon, in one run.
+bench-pods: $(PROG)
+	@scripts/deps.sh bench
+	bench/pods
 
 # The container image from Containerfile, tagged as the manifests name it;
 # prints its name and size.  Layers and the base image stay cached in the
