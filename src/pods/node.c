@@ -107,6 +107,19 @@ room(void *tabp, size_t n, size_t *cap, size_t max)
 	return 0;
 }
 
+/* Take x out of the pointer table tab of *n (the last entry moves to its place). */
+static void
+tab_remove_ptr(void **tab, size_t *n, const void *x)
+{
+	size_t i;
+
+	for (i = 0; i < *n && tab[i] != x; i++)
+		;
+	if (i < *n)
+		tab[i] = tab[--*n];
+}
+#define tab_remove(tab, n, x)	tab_remove_ptr((void **)(tab), (n), (x))
+
 static struct pn_pod *
 pod_find(const char *uid)
 {
@@ -241,12 +254,8 @@ sa_hold(const char *ns, const char *name, time_t now)
 static void
 sa_free(struct pn_sa *sa)
 {
-	size_t i;
 
-	for (i = 0; i < pn.nsas && pn.sas[i] != sa; i++)
-		;
-	if (i < pn.nsas)
-		pn.sas[i] = pn.sas[--pn.nsas];
+	tab_remove(pn.sas, &pn.nsas, sa);
 	if (sa->sa_call != NULL)
 		kube_call_cancel(sa->sa_call);
 	free(sa->sa_arn);
@@ -469,14 +478,11 @@ static void
 pod_delete(const char *uid, time_t now)
 {
 	struct pn_pod *p = pod_find(uid);
-	size_t i;
 
 	if (p == NULL)
 		return;
 	pods_table_remove(pn.table, uid);
-	for (i = 0; pn.pods[i] != p; i++)
-		;
-	pn.pods[i] = pn.pods[--pn.npods];
+	tab_remove(pn.pods, &pn.npods, p);
 	log_info("pod %s/%s: gone", p->pp_ns, p->pp_name);
 	pod_free(p, now);
 	http_wake();
@@ -509,13 +515,10 @@ static void
 ns_delete(const char *name, time_t now)
 {
 	struct pod_ns *np = ns_find(name);
-	size_t i;
 
 	if (np == NULL)
 		return;
-	for (i = 0; pn.nss[i] != np; i++)
-		;
-	pn.nss[i] = pn.nss[--pn.nnss];
+	tab_remove(pn.nss, &pn.nnss, np);
 	pods_ns_free(np);
 	free(np);
 	pods_of_ns(name, now);
