@@ -233,7 +233,7 @@ static void
 review_done(void *arg, const struct kube_review *r, const char *err)
 {
 	struct pi_verdict *v = arg;
-	uint64_t now_ms = loop_now_ms();
+	uint64_t now_ms = loop_now_ms() > v->pv_made_ms ? loop_now_ms() : v->pv_made_ms;
 
 	if (r == NULL) {
 		snprintf(v->pv_why, sizeof(v->pv_why), "%s", err != NULL ? err : "no answer");
@@ -652,7 +652,7 @@ pi_token(struct pi_conn *pc, struct http_reply *rp, const struct http_call *call
 		memcpy(v->pv_key, key, PI_KEY_LEN);
 		v->pv_exp_ms = exp > now ? call->hc_now_ms + (uint64_t)(exp - now) * 1000 : 0;
 		verdict_ask(v, tok.p, tok.n, call->hc_now_ms);
-	} else
+	} else if (v->pv_state != PV_PENDING)
 		pi.stats.ps_cached++;
 	switch (v->pv_state) {
 	case PV_PENDING:

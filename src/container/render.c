@@ -319,10 +319,10 @@ ctr_sts_error_parse(const char *why, struct ctr_sts_error *e)
 	memcpy(e->se_code, c, n);
 	snprintf(e->se_message, sizeof(e->se_message), "%s", c + n + 2);
 	if ((tail = strstr(e->se_message, " (HTTP ")) != NULL) {
-		e->se_message[tail - e->se_message] = '\0';
 		if (sscanf(tail, " (HTTP %3ld, request id %127[^)])", &e->se_status,
 		    e->se_request_id) < 1)
 			e->se_status = 0;
+		e->se_message[tail - e->se_message] = '\0';
 	}
 	if (strcmp(e->se_request_id, "none") == 0)
 		e->se_request_id[0] = '\0';
