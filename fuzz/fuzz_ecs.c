@@ -36,6 +36,7 @@ static void
 build_once(void)
 {
 	struct ctr_roles cr;
+	struct assumed_cfg ac = { NULL, NULL, NULL, 0, NULL, NULL };
 	char err[ERRBUF_LEN];
 	time_t now = NOW;
 
@@ -55,8 +56,11 @@ build_once(void)
 	memset(&cr, 0, sizeof(cr));
 	cr.cr_reg = &reg;
 	cr.cr_node = node;
-	if (ctr_roles_init(&cr, err, sizeof(err)) == -1)
+	ac.ac_reg = &reg;
+	ac.ac_node = node;
+	if (assumed_init(&ac, err, sizeof(err)) == -1)
 		abort();
+	ctr_roles_init(&cr);
 }
 
 /* The statuses the agent answers with (and the server's own 400). */

@@ -17,15 +17,11 @@ static struct {
 	size_t		 nadded;
 } as;
 
-int
-ctr_roles_init(const struct ctr_roles *cr, char *err, size_t errlen)
+void
+ctr_roles_init(const struct ctr_roles *cr)
 {
-	struct assumed_cfg ac = { cr->cr_reg, cr->cr_node, cr->cr_session, cr->cr_duration,
-	    NULL, NULL };
-
 	as.cr = *cr;
 	as.nadded = 0;
-	return assumed_init(&ac, err, errlen);
 }
 
 struct role *
@@ -60,10 +56,4 @@ ctr_role_for_arn(const char *arn, time_t now, char *err, size_t errlen)
 	as.nadded++;
 	log_info("role %s: served on the container endpoints", arn);
 	return assumed_role(a);
-}
-
-void
-ctr_roles_free(void)
-{
-	assumed_free();
 }

@@ -151,11 +151,9 @@ struct ctr_roles {
 	struct role_registry *cr_reg;
 	struct role	*cr_node;	/* the node's own role (IMDS's) */
 	const char	*cr_base_arn;	/* --base-role-arn: "arn:aws:iam::1:role/"; NULL: none */
-	const char	*cr_session;	/* RoleSessionName; NULL: gimme-aws-mini-<host> */
-	unsigned	 cr_duration;	/* s; 0: STS's default */
 };
-/* Keep cr (copied) and make the shared base on the node's credentials.  0 / -1 with err. */
-int		 ctr_roles_init(const struct ctr_roles *cr, char *err, size_t errlen);
+/* Keep cr (copied); creds/assumed.c is started (assumed_init) before. */
+void		 ctr_roles_init(const struct ctr_roles *cr);
 /*
  * The role for arn: found, or added (and its first fetch started) when
  * there is room.  NULL with err when arn is not a role ARN, the ECS_ROLES_MAX
@@ -166,8 +164,6 @@ struct role	*ctr_role_for_arn(const char *arn, time_t now, char *err, size_t err
 struct role	*ctr_node_role(void);
 /* --base-role-arn (NULL: none). */
 const char	*ctr_base_arn(void);
-/* At exit, before the registry is freed: the shared base dropped. */
-void		 ctr_roles_free(void);
 
 /* ------------------------------------------------------------------ */
 /* ecs.c: the ECS credential service                                  */

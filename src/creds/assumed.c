@@ -286,6 +286,15 @@ assumed_tick(time_t now)
 	}
 }
 
+void
+assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < as.n; i++)
+		fn(arg, as.tab[i]);
+}
+
 const struct assumed_stats *
 assumed_stats(void)
 {

@@ -395,6 +395,8 @@ int		 assumed_pinned(const struct assumed *a);
 /* Once a second: drop roles idle ASSUMED_LINGER_S; log a refusal streak's start. */
 void		 assumed_tick(time_t now);
 const struct assumed_stats *assumed_stats(void);
+/* fn for each role assumed now (the metrics). */
+void		 assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg);
 /* At exit, before the registry is freed (it frees the roles). */
 void		 assumed_free(void);
 

@@ -69,6 +69,7 @@ static struct {
 	struct loop_timer timer;
 	struct httpc_sock socks[HTTPC_SOCKETS_MAX];
 	char		 useragent[HTTPC_USERAGENT_MAX];
+	struct httpc_xfer *pending;	/* started from inside libcurl's callbacks: added after */
 } hc;
 
 /* Load libcurl and fill httpc_cu, once.  0 / -1 with err. */
@@ -131,6 +132,29 @@ httpc_drain(void)
 	}
 }
 
+/*
+ * Add the transfers started while libcurl was calling us back (a watch
+ * event that makes a pod's role fetch, say): libcurl refuses to be called
+ * from its own callbacks (CURLM_RECURSIVE_API_CALL), so they waited here.
+ * One that cannot be added ends at once, as a failed transfer.
+ */
+static void
+httpc_add_pending(void)
+{
+	struct httpc_xfer *x;
+
+	while ((x = hc.pending) != NULL) {
+		hc.pending = x->hx_next;
+		x->hx_next = NULL;
+		x->hx_pending = 0;
+		if (curl_multi_add_handle(hc.multi, x->hx_easy) != CURLM_OK) {
+			x->hx_running = 0;
+			snprintf(x->hx_curlerr, sizeof(x->hx_curlerr), "curl_multi_add_handle failed");
+			x->hx_done(x->hx_arg, CURLE_FAILED_INIT);
+		}
+	}
+}
+
 /* The loop saw activity on a socket of libcurl's. */
 static void
 httpc_on_sock(int fd, uint32_t events, void *arg)
@@ -145,7 +169,9 @@ httpc_on_sock(int fd, uint32_t events, void *arg)
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
 	curl_multi_socket_action(hc.multi, fd, flags, &running);
+	httpc_add_pending();
 	httpc_drain();
+	httpc_add_pending();	/* a done callback may start the next */
 }
 
 /* The loop timer libcurl asked for ran out. */
@@ -156,7 +182,9 @@ httpc_on_timer(void *arg)
 
 	(void)arg;
 	curl_multi_socket_action(hc.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	httpc_add_pending();
 	httpc_drain();
+	httpc_add_pending();
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch s for what, or stop watching it. */
@@ -232,6 +260,7 @@ httpc_teardown(void)
 	if (hc.multi != NULL)
 		curl_multi_cleanup(hc.multi);
 	hc.multi = NULL;
+	hc.pending = NULL;
 	loop_timer_cancel(&hc.timer);
 	for (i = 0; i < HTTPC_SOCKETS_MAX; i++) {
 		if (hc.socks[i].hs_used)
@@ -348,11 +377,21 @@ fail:
 int
 httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
 {
+	CURLMcode mc;
+
 	x->hx_too_big = 0;
 	x->hx_curlerr[0] = '\0';
-	if (hc.multi == NULL || curl_multi_add_handle(hc.multi, x->hx_easy) != CURLM_OK) {
+	if (hc.multi == NULL ||
+	    ((mc = curl_multi_add_handle(hc.multi, x->hx_easy)) != CURLM_OK &&
+	    mc != CURLM_RECURSIVE_API_CALL)) {
 		snprintf(err, errlen, "libcurl: curl_multi_add_handle failed");
 		return -1;
+	}
+	if (mc == CURLM_RECURSIVE_API_CALL) {
+		/* inside one of libcurl's callbacks: added once it returns */
+		x->hx_next = hc.pending;
+		hc.pending = x;
+		x->hx_pending = 1;
 	}
 	x->hx_running = 1;
 	return 0;
@@ -361,7 +400,16 @@ httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
 void
 httpc_xfer_stop(struct httpc_xfer *x)
 {
-	if (x->hx_running && hc.multi != NULL && x->hx_easy != NULL)
+	struct httpc_xfer **pp;
+
+	if (x->hx_pending) {
+		for (pp = &hc.pending; *pp != NULL && *pp != x; pp = &(*pp)->hx_next)
+			;
+		if (*pp == x)
+			*pp = x->hx_next;
+		x->hx_next = NULL;
+		x->hx_pending = 0;
+	} else if (x->hx_running && hc.multi != NULL && x->hx_easy != NULL)
 		curl_multi_remove_handle(hc.multi, x->hx_easy);
 	x->hx_running = 0;
 }

@@ -118,7 +118,9 @@ struct httpc_xfer {
 	CURL		*hx_easy;
 	struct sbuf	 hx_body;	/* the reply (hx_on_data NULL) */
 	int		 hx_too_big;	/* the reply went past its cap */
-	int		 hx_running;	/* in the multi handle */
+	int		 hx_running;	/* in the multi handle (or about to be: hx_pending) */
+	int		 hx_pending;	/* started inside a libcurl callback: not added yet */
+	struct httpc_xfer *hx_next;	/* the pending list */
 	char		 hx_curlerr[CURL_ERROR_SIZE];
 	int		(*hx_on_data)(void *arg, const char *p, size_t n);
 	void		(*hx_done)(void *arg, CURLcode cc);

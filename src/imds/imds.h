@@ -609,13 +609,13 @@ size_t		 response_head(const struct response *rs, const char *date, char *buf,
 /* The IMDS row: http_serve(&imds_http_service, limits, listeners, ...). */
 extern const struct http_service imds_http_service;
 /*
- * access_log: one line per answered request (log_access).  pod_wait_ms > 0
+ * access_log: one line per answered request (log_access).  pods
  * (--pod-roles): tokens are bound to the peer that asked for them, and a
  * request under meta-data/iam from a caller the resolver does not know
  * yet (or whose role's first credentials are not there) waits for it up to
  * pod_wait_ms, then is answered as for no role (logged, naming the address).
  */
-void		 imds_serve_options(int access_log, unsigned pod_wait_ms);
+void		 imds_serve_options(int access_log, int pods, unsigned pod_wait_ms);
 /*
  * Serve s from now on; takes over the caller's reference, drops the old one
  * (s NULL: none), and asks the deferred requests again (http_wake).

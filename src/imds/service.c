@@ -12,7 +12,7 @@
  * rs_pending) is deferred, holding nothing; every snapshot published wakes
  * the deferred requests, which are asked again against it.
  *
- * With --pod-roles (pod_wait_ms > 0) a request under meta-data/iam from an
+ * With --pod-roles a request under meta-data/iam from an
  * address nobody is known to own yet (the pod started a moment ago, the
  * watch has not told), or whose role's first credentials are not there,
  * waits too: woken when the pods or a role change (http_wake) and at its
@@ -37,7 +37,8 @@ struct imds_conn {
 static struct {
 	struct snapshot	*snap;		/* current; connections hold their own refs */
 	int		 access_log;
-	unsigned	 pod_wait_ms;	/* --pod-wait; 0: off (no wait, tokens unbound) */
+	int		 pods;		/* --pod-roles: callers wait for the resolver, tokens bound */
+	unsigned	 pod_wait_ms;	/* --pod-wait */
 	enum roles_answer (*resolve)(void *arg, const struct http_peer *peer,
 			    struct role_view **rv);
 	void		*resolve_arg;
@@ -88,11 +89,11 @@ imds_answer(struct imds_conn *ic, const struct http_call *call, int late)
 	if (imds.resolve != NULL)
 		who = imds.resolve(imds.resolve_arg, call->hc_peer, &ic->ic_role);
 	role_view_ref(ic->ic_role);
-	routes_handle(call->hc_req, imds.snap, ic->ic_role, imds.pod_wait_ms > 0 ?
+	routes_handle(call->hc_req, imds.snap, ic->ic_role, imds.pods ?
 	    call->hc_peer : NULL, call->hc_now_ms / 1000, rs);
 	if (rs->rs_pending && !late)
 		goto wait;	/* a signature before the keys: asked again at the next snapshot */
-	if (who == ROLES_READY || imds.pod_wait_ms == 0 || !rs->rs_iam ||
+	if (who == ROLES_READY || !imds.pods || !rs->rs_iam ||
 	    (rs->rs_status != 200 && rs->rs_status != 404))
 		return 1;
 	if (ic->ic_wait_since == 0) {
@@ -178,9 +179,10 @@ const struct http_service imds_http_service = {
 };
 
 void
-imds_serve_options(int access_log, unsigned pod_wait_ms)
+imds_serve_options(int access_log, int pods, unsigned pod_wait_ms)
 {
 	imds.access_log = access_log;
+	imds.pods = pods;
 	imds.pod_wait_ms = pod_wait_ms;
 }
 

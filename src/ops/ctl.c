@@ -20,6 +20,8 @@
 #include "ops/ops.h"
 
 #define CTL_EXIT_REFUSED	1	/* the daemon answered "error ..." */
+#define CTL_POD_NAME_MAX	253	/* bytes of a namespace or pod name in a row */
+#define CTL_POD_ADDRS_MAX	96	/* bytes of a row's addresses (an IPv4 and an IPv6) */
 
 static const char usage_ctl[] =
 "usage: " PROGNAME " ctl [--control PATH] VERB [ARGS...]\n"
@@ -52,6 +54,10 @@ static const char usage_ctl[] =
 "  unset PATH             remove a path, as null in --config does\n"
 "  rotate-credentials     fetch the role's credentials again now\n"
 "  state                  print what is scheduled and served now (JSON)\n"
+"  pods [--json]          with --pod-roles: each pod of the node, its addresses,\n"
+"                         its role, where the role came from (annotation,\n"
+"                         service-account, association, default, none,\n"
+"                         refused, node) and when its credentials expire\n"
 "\n"
 "TIME is YYYY-MM-DDTHH:MM:SSZ, +DURATION from now, or now; DURATION is\n"
 "seconds, or a number with s, m, h or d (90s, 2m, 1h).\n"
@@ -171,11 +177,138 @@ exchange(const char *path, const char *line, char *reply, size_t cap, char *err,
 	return -1;
 }
 
+/*
+ * One exchange: the reply after "ok" (malloc'd: "ok" or "ok TEXT"), or
+ * NULL with the message printed and *rc the exit status.
+ */
+static char *
+ctl_ask(const char *path, char **words, int n, int *rc)
+{
+	char err[ERRBUF_LEN], *line, *reply;
+
+	if ((line = request_line(words, n, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: ctl: %s\n", PROGNAME, err);
+		*rc = EXIT_USAGE;
+		return NULL;
+	}
+	if ((reply = malloc(CONTROL_REPLY_MAX + 1)) == NULL) {
+		free(line);
+		fprintf(stderr, "%s: ctl: out of memory\n", PROGNAME);
+		*rc = EXIT_SYSTEM;
+		return NULL;
+	}
+	*rc = 0;
+	if (exchange(path, line, reply, CONTROL_REPLY_MAX + 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: ctl: %s\n", PROGNAME, err);
+		*rc = EXIT_SYSTEM;
+	} else if (strcmp(reply, "ok") == 0 || strncmp(reply, "ok ", 3) == 0) {
+		free(line);
+		return reply;
+	} else if (strncmp(reply, "error ", 6) == 0) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, reply + 6);
+		*rc = CTL_EXIT_REFUSED;
+	} else {
+		fprintf(stderr, "%s: ctl: unexpected reply: %.200s\n", PROGNAME, reply);
+		*rc = EXIT_SYSTEM;
+	}
+	free(reply);
+	free(line);
+	return NULL;
+}
+
+/* A pod's field, "" when absent or not a string. */
+static const char *
+pod_str(const json_t *pod, const char *key)
+{
+	const char *v = json_string_value(json_object_get(pod, key));
+
+	return v != NULL ? v : "";
+}
+
+/* One pod as a table row. */
+static void
+pod_row(const json_t *pod)
+{
+	const json_t *addrs = json_object_get(pod, "addresses");
+	char name[2 * CTL_POD_NAME_MAX + 2], where[CTL_POD_ADDRS_MAX];
+	size_t i, off = 0;
+	int n;
+
+	snprintf(name, sizeof(name), "%s/%s", pod_str(pod, "namespace"), pod_str(pod, "name"));
+	where[0] = '\0';
+	for (i = 0; i < json_array_size(addrs) && off < sizeof(where); i++) {
+		n = snprintf(where + off, sizeof(where) - off, "%s%s", i > 0 ? "," : "",
+		    json_string_value(json_array_get(addrs, i)));
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	printf("%-40s %-26s %-16s %-20s %s%s%s\n", name, where[0] != '\0' ? where : "-",
+	    pod_str(pod, "source"), pod_str(pod, "expiration")[0] != '\0' ?
+	    pod_str(pod, "expiration") : "-", pod_str(pod, "role")[0] != '\0' ?
+	    pod_str(pod, "role") : "-", pod_str(pod, "reason")[0] != '\0' ? "  # " : "",
+	    pod_str(pod, "reason"));
+}
+
+/*
+ * ctl pods [--json]: the daemon's pages ("pods --from N": a JSON object
+ * {"pods": [...], "next": N or null}) gathered, then printed as a table or
+ * as one JSON array.
+ */
+static int
+ctl_pods(const char *path, char **args, int nargs)
+{
+	char from[24], *words[3] = { "pods", "--from", from }, *reply, *out;
+	json_t *all = json_array(), *page, *next;
+	size_t i, at = 0;
+	int rc = 0, as_json = nargs == 1 && strcmp(args[0], "--json") == 0;
+
+	if (nargs > 1 || (nargs == 1 && !as_json)) {
+		fprintf(stderr, "%s: ctl: pods takes only --json\n", PROGNAME);
+		json_decref(all);
+		return EXIT_USAGE;
+	}
+	for (;;) {
+		snprintf(from, sizeof(from), "%zu", at);
+		if ((reply = ctl_ask(path, words, 3, &rc)) == NULL)
+			break;
+		page = json_loads(reply[2] == ' ' ? reply + 3 : "", 0, NULL);
+		free(reply);
+		if (!json_is_array(json_object_get(page, "pods"))) {
+			fprintf(stderr, "%s: ctl: pods: the daemon's reply is not a page\n",
+			    PROGNAME);
+			json_decref(page);
+			rc = EXIT_SYSTEM;
+			break;
+		}
+		json_array_extend(all, json_object_get(page, "pods"));
+		next = json_object_get(page, "next");
+		if (!json_is_integer(next) || (size_t)json_integer_value(next) <= at) {
+			json_decref(page);
+			break;
+		}
+		at = (size_t)json_integer_value(next);
+		json_decref(page);
+	}
+	if (rc == 0 && as_json) {
+		if ((out = json_dumps(all, JSON_INDENT(2))) != NULL)
+			printf("%s\n", out);
+		free(out);
+	} else if (rc == 0) {
+		printf("%-40s %-26s %-16s %-20s %s\n", "POD", "ADDRESSES", "SOURCE", "EXPIRES",
+		    "ROLE");
+		for (i = 0; i < json_array_size(all); i++)
+			pod_row(json_array_get(all, i));
+	}
+	json_decref(all);
+	return rc;
+}
+
 int
 ctl_main(int argc, char **argv)
 {
 	const char *path = getenv("GIMME_CONTROL");
-	char err[ERRBUF_LEN], *line, *reply;
+	char err[ERRBUF_LEN], *reply;
 	int i = 1, rc;
 
 	/* ctl's own options come before the verb; everything after is the verb's */
@@ -222,31 +355,12 @@ ctl_main(int argc, char **argv)
 		fprintf(stderr, "%s: ctl: at most %d words\n", PROGNAME, CONTROL_ARGS_MAX);
 		return EXIT_USAGE;
 	}
-	if ((line = request_line(argv + i, argc - i, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: ctl: %s\n", PROGNAME, err);
-		return EXIT_USAGE;
-	}
-	if ((reply = malloc(CONTROL_REPLY_MAX + 1)) == NULL) {
-		free(line);
-		fprintf(stderr, "%s: ctl: out of memory\n", PROGNAME);
-		return EXIT_SYSTEM;
-	}
-	if (exchange(path, line, reply, CONTROL_REPLY_MAX + 1, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: ctl: %s\n", PROGNAME, err);
-		rc = EXIT_SYSTEM;
-	} else if (strcmp(reply, "ok") == 0) {
-		rc = 0;
-	} else if (strncmp(reply, "ok ", 3) == 0) {
+	if (strcmp(argv[i], "pods") == 0)
+		return ctl_pods(path, argv + i + 1, argc - i - 1);
+	if ((reply = ctl_ask(path, argv + i, argc - i, &rc)) == NULL)
+		return rc;
+	if (reply[2] == ' ')
 		printf("%s\n", reply + 3);
-		rc = 0;
-	} else if (strncmp(reply, "error ", 6) == 0) {
-		fprintf(stderr, "%s: %s\n", PROGNAME, reply + 6);
-		rc = CTL_EXIT_REFUSED;
-	} else {
-		fprintf(stderr, "%s: ctl: unexpected reply: %.200s\n", PROGNAME, reply);
-		rc = EXIT_SYSTEM;
-	}
 	free(reply);
-	free(line);
-	return rc;
+	return 0;
 }

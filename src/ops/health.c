@@ -33,6 +33,7 @@ struct metrics metrics;
 
 static void	(*ready_cb)(struct health_reasons *);
 static void	(*creds_cb)(struct health_creds *);
+static void	(*more_cb)(struct sbuf *);
 
 /* The statuses counted apart, by index of metrics.m_requests; the last is "other". */
 static const int statuses[] = {
@@ -123,8 +124,8 @@ readyz(struct sbuf *o, struct response *rs)
 	sbuf_printf(o, "]}");
 }
 
-static void
-prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
+void
+health_prom_head(struct sbuf *o, const char *name, const char *type, const char *help)
 {
 	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -136,7 +137,7 @@ metrics_text(struct sbuf *o)
 	size_t c, i;
 	int any;
 
-	prom_head(o, "gimme_requests_total", "counter",
+	health_prom_head(o, "gimme_requests_total", "counter",
 	    "Metadata requests answered, by path class and status.");
 	any = 0;
 	for (c = 0; c < PC_COUNT; c++)
@@ -155,10 +156,10 @@ metrics_text(struct sbuf *o)
 	if (!any)	/* a series with no sample is invisible: show the zero */
 		sbuf_printf(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
 
-	prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
+	health_prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
 	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
 
-	prom_head(o, "gimme_token_rejections_total", "counter",
+	health_prom_head(o, "gimme_token_rejections_total", "counter",
 	    "Requests refused for their token or token request, by reason.");
 	for (i = 1; i < TR_COUNT; i++)
 		sbuf_printf(o, "gimme_token_rejections_total{reason=\"%s\"} %llu\n", reject_names[i],
@@ -167,26 +168,34 @@ metrics_text(struct sbuf *o)
 	memset(&hc, 0, sizeof(hc));
 	if (creds_cb != NULL)
 		creds_cb(&hc);
-	prom_head(o, "gimme_credential_refreshes_total", "counter",
+	health_prom_head(o, "gimme_credential_refreshes_total", "counter",
 	    "Credential fetches from the source that delivered.");
 	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hcr_refreshes);
-	prom_head(o, "gimme_credential_refresh_failures_total", "counter",
+	health_prom_head(o, "gimme_credential_refresh_failures_total", "counter",
 	    "Credential fetches from the source that failed.");
 	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hcr_failures);
-	prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
+	health_prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
 	    "Seconds until the served credentials expire (0: none served).");
 	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
 	    hc.hcr_have && hc.hcr_expires_in > 0 ? hc.hcr_expires_in : 0L);
 
-	prom_head(o, "gimme_connections_open", "gauge",
+	health_prom_head(o, "gimme_connections_open", "gauge",
 	    "Connections of the metadata listeners open now.");
 	sbuf_printf(o, "gimme_connections_open %zu\n", http_conns_open(&imds_http_service));
 
-	prom_head(o, "gimme_limit_hits_total", "counter",
+	health_prom_head(o, "gimme_limit_hits_total", "counter",
 	    "Times a limit refused, closed or paused something, by limit.");
 	for (i = 0; i < LIM_COUNT; i++)
 		sbuf_printf(o, "gimme_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
 		    (unsigned long long)metrics.m_limit_hits[i]);
+	if (more_cb != NULL)
+		more_cb(o);
+}
+
+void
+health_metrics_more(void (*more)(struct sbuf *o))
+{
+	more_cb = more;
 }
 
 void

@@ -132,6 +132,11 @@ void		 health_reason_add(struct health_reasons *r, const char *fmt, ...)
  */
 void		 health_callbacks(void (*ready)(struct health_reasons *r),
 		    void (*creds)(struct health_creds *hc));
+/* More series at the end of /metrics (serve/daemon.c's: pods, roles); NULL: none. */
+void		 health_metrics_more(void (*more)(struct sbuf *o));
+/* A series' "# HELP" and "# TYPE" lines. */
+void		 health_prom_head(struct sbuf *o, const char *name, const char *type,
+		    const char *help);
 /* Count one answered metadata request. */
 void		 metrics_request(enum path_class pc, int status);
 /*

@@ -4,14 +4,18 @@
  * new credentials, a watched file changed, the one-second tick, SIGHUP,
  * a control request, the lifecycle timer, /readyz and /metrics.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "serve/serve.h"
 
+#define PODS_PAGE_TAIL_MAX	32	/* bytes of a pods page's end: ],"next":N} and its NUL */
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 
 /* Defaults, then the config file's options, then flags and environment. */
@@ -195,6 +199,10 @@ daemon_tick(void)
 	registry_tick(&st.roles, now);
 	creds_source_tick(&st.src, st.cache);
 	ecs_tick();
+	if (st.pods)
+		pods_node_tick(now);
+	if (st.assumed)
+		assumed_tick(now);
 	if (st.ec2_cred.cr_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);
@@ -290,6 +298,108 @@ control_set(const char *path, const char *val, char *reply, size_t cap)
 		snprintf(reply, cap, "ok %s %s", path, val != NULL ? "set" : "removed");
 }
 
+/* `ctl pods`' page being written: "ok {"pods":[...],"next":N}". */
+struct pods_page {
+	char	*pg_buf;
+	size_t	 pg_cap, pg_len;
+	size_t	 pg_from, pg_at;	/* the first pod asked for, the pod at hand */
+	size_t	 pg_next;		/* the first pod that did not fit; 0: all did */
+	int	 pg_failed;
+};
+
+/* One pod into the page, as JSON (never a secret: ARNs, reasons, STS's error text). */
+static void
+pods_page_add(void *arg, const struct pod_info *pi)
+{
+	struct pods_page *pg = arg;
+	char addr[SOCK_ADDR_TEXT_MAX], when[ISO_DATE_LEN + 1];
+	json_t *o, *addrs;
+	char *text;
+	size_t i, n;
+
+	if (pg->pg_at++ < pg->pg_from || pg->pg_next != 0 || pg->pg_failed)
+		return;
+	o = json_object();
+	addrs = json_array();
+	for (i = 0; i < pi->pi_naddrs; i++)
+		if (inet_ntop(pi->pi_addrs[i].pa_family, pi->pi_addrs[i].pa_addr, addr,
+		    sizeof(addr)) != NULL)
+			json_array_append_new(addrs, json_string(addr));
+	when[0] = '\0';
+	if (pi->pi_expiration != 0)
+		fmt_iso8601(pi->pi_expiration, when);
+	json_object_set_new(o, "namespace", json_string(pi->pi_namespace));
+	json_object_set_new(o, "name", json_string(pi->pi_name));
+	json_object_set_new(o, "uid", json_string(pi->pi_uid));
+	json_object_set_new(o, "addresses", addrs);
+	json_object_set_new(o, "role", pi->pi_host_network ? json_string(st.inst.i_role) :
+	    pi->pi_arn != NULL ? json_string(pi->pi_arn) : json_null());
+	json_object_set_new(o, "source", json_string(pi->pi_host_network ? "node" :
+	    pods_source_name(pi->pi_source)));
+	json_object_set_new(o, "reason", json_string(pi->pi_reason));
+	json_object_set_new(o, "served", json_boolean(pi->pi_host_network || pi->pi_served));
+	json_object_set_new(o, "expiration", when[0] != '\0' ? json_string(when) : json_null());
+	json_object_set_new(o, "error", json_string(pi->pi_error != NULL ? pi->pi_error : ""));
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (text == NULL) {
+		pg->pg_failed = 1;
+		return;
+	}
+	n = strlen(text);
+	/* room for it, a comma, and the page's end ("],\"next\":N}") */
+	if (pg->pg_len + n + 1 + PODS_PAGE_TAIL_MAX >= pg->pg_cap) {
+		pg->pg_next = pg->pg_at - 1;
+		if (pg->pg_next == pg->pg_from)
+			pg->pg_failed = 1;	/* not even one pod fits: can't be */
+	} else {
+		if (pg->pg_at - 1 > pg->pg_from)
+			pg->pg_buf[pg->pg_len++] = ',';
+		memcpy(pg->pg_buf + pg->pg_len, text, n);
+		pg->pg_len += n;
+	}
+	free(text);
+}
+
+/* ctl pods --from N: a page of the node's pods. */
+static void
+control_pods(const char *const *argv, size_t argc, char *reply, size_t cap)
+{
+	struct pods_page pg;
+	unsigned long from = 0;
+	char *end;
+
+	if (!st.pods) {
+		snprintf(reply, cap, "error pods: the daemon does not follow pods (no --pod-roles)");
+		return;
+	}
+	if (argc == 3 && strcmp(argv[1], "--from") == 0) {
+		errno = 0;
+		from = strtoul(argv[2], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[2] || from > POD_TABLE_PODS_MAX) {
+			snprintf(reply, cap, "error pods: --from takes 0 to %d", POD_TABLE_PODS_MAX);
+			return;
+		}
+	} else if (argc != 1) {
+		snprintf(reply, cap, "error pods: expected nothing or --from N");
+		return;
+	}
+	memset(&pg, 0, sizeof(pg));
+	pg.pg_buf = reply;
+	pg.pg_cap = cap;
+	pg.pg_from = from;
+	pg.pg_len = (size_t)snprintf(reply, cap, "ok {\"pods\":[");
+	pods_node_each(pods_page_add, &pg);
+	if (pg.pg_failed) {
+		snprintf(reply, cap, "error pods: out of memory");
+		return;
+	}
+	if (pg.pg_next != 0)
+		snprintf(reply + pg.pg_len, cap - pg.pg_len, "],\"next\":%zu}", pg.pg_next);
+	else
+		snprintf(reply + pg.pg_len, cap - pg.pg_len, "],\"next\":null}");
+}
+
 /* One control request (control.c): the lifecycle verbs, set, unset, rotate-credentials, state. */
 void
 daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap)
@@ -315,7 +425,9 @@ daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap)
 		snprintf(reply, cap, "error %s", text);
 		return;
 	}
-	if (strcmp(argv[0], "set") == 0 && argc == 3)
+	if (strcmp(argv[0], "pods") == 0)
+		control_pods(argv, argc, reply, cap);
+	else if (strcmp(argv[0], "set") == 0 && argc == 3)
 		control_set(argv[1], argv[2], reply, cap);
 	else if (strcmp(argv[0], "unset") == 0 && argc == 2)
 		control_set(argv[1], NULL, reply, cap);
@@ -368,6 +480,8 @@ daemon_hup(void)
 	st.inst = inst;
 	daemon_apply_role(&st.inst);
 	st.opt = daemon_options(&st.cfg);
+	if (st.pods)
+		pods_node_rules_changed();	/* associations, role-map */
 	if (daemon_publish() == 0)
 		log_info("reloaded %s", cli.config_path != NULL ? cli.config_path :
 		    "the configuration");
@@ -399,6 +513,51 @@ daemon_ready(struct health_reasons *r)
 		health_reason_add(r, "magic-ip: %s", st.serving ? "installing the rules" :
 		    cli.magic.mc_block ? "blocked until the server is ready" :
 		    "rules not installed yet");
+}
+
+/* One assumed role's failures as a series (the ARN is checked: no quote, no backslash). */
+static void
+metrics_role_failures(void *arg, const struct assumed *a)
+{
+	struct sbuf *o = arg;
+	const struct cred_cache *cc = &assumed_role(a)->ro_cache;
+
+	if (cc->cc_n_failed > 0)
+		sbuf_printf(o, "gimme_role_sts_failures_total{role=\"%s\"} %lu\n", assumed_arn(a),
+		    cc->cc_n_failed);
+}
+
+/* /metrics' series of --pod-roles: pods, roles, watches, waits, STS failures per role. */
+void
+daemon_metrics_pods(struct sbuf *o)
+{
+	const struct pods_node_stats *ps;
+	uint64_t waited, expired;
+
+	if (!st.pods)
+		return;
+	ps = pods_node_stats();
+	imds_serve_waits(&waited, &expired);
+	health_prom_head(o, "gimme_pods_tracked", "gauge", "Pods of this node followed.");
+	sbuf_printf(o, "gimme_pods_tracked %zu\n", ps->ps_pods);
+	health_prom_head(o, "gimme_pod_addresses", "gauge", "Pod addresses known.");
+	sbuf_printf(o, "gimme_pod_addresses %zu\n", ps->ps_addrs);
+	health_prom_head(o, "gimme_roles_cached", "gauge",
+	    "Roles assumed on the node's credentials and kept.");
+	sbuf_printf(o, "gimme_roles_cached %zu\n", assumed_stats()->as_roles);
+	health_prom_head(o, "gimme_watch_restarts_total", "counter",
+	    "Kubernetes watches that ended and were started again.");
+	sbuf_printf(o, "gimme_watch_restarts_total %llu\n",
+	    (unsigned long long)ps->ps_watch_restarts);
+	health_prom_head(o, "gimme_pod_waits_total", "counter",
+	    "Credential requests that waited for their caller's pod or role.");
+	sbuf_printf(o, "gimme_pod_waits_total %llu\n", (unsigned long long)waited);
+	health_prom_head(o, "gimme_pod_wait_timeouts_total", "counter",
+	    "... of which answered as for no role at the end of --pod-wait.");
+	sbuf_printf(o, "gimme_pod_wait_timeouts_total %llu\n", (unsigned long long)expired);
+	health_prom_head(o, "gimme_role_sts_failures_total", "counter",
+	    "Failed STS fetches per assumed role (roles with failures only).");
+	assumed_each(metrics_role_failures, o);
 }
 
 /* /metrics: the credential cache's counters and the served expiry. */

@@ -48,6 +48,8 @@ static int	 check_readable(const char *, char *, size_t);
 static int	 check_control(const char *, char *, size_t);
 static int	 check_user(const char *, char *, size_t);
 static int	 check_base_arn(const char *, char *, size_t);
+static int	 check_node_name(const char *, char *, size_t);
+static int	 opts_pods(struct serve_options *, char *, size_t);
 static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_ecs_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_pod(struct serve_options *, const char *, char *, size_t);
@@ -164,9 +166,36 @@ const struct opt_def opt_defs[] = {
 	ROW_LIST("ecs-listen", "ADDR:PORT", "GIMME_ECS_LISTEN", necs_listen, parse_ecs_listen,
 	    "serve it here too; repeatable; implies --ecs"),
 	ROW_STRING("base-role-arn", "ARN", "GIMME_BASE_ROLE_ARN", base_role_arn, check_base_arn,
-	    "what /role/NAME completes into a role ARN\n"
-	    "(arn:aws:iam::123456789012:role/ or with a path);\n"
-	    "roles are assumed with this identity's credentials"),
+	    "what /role/NAME and a pod's role name complete into\n"
+	    "a role ARN (arn:aws:iam::123456789012:role/ or with\n"
+	    "a path); roles are assumed with this identity's\n"
+	    "credentials"),
+	ROW_SWITCH("pod-roles", "GIMME_POD_ROLES", pod_roles,
+	    "each pod of this node gets the role its manifests\n"
+	    "name (annotation iam.amazonaws.com/role, its service\n"
+	    "account's eks.amazonaws.com/role-arn, the config's\n"
+	    "pod-identity-associations, --default-role), found by\n"
+	    "the request's source address through the Kubernetes\n"
+	    "API; the node and hostNetwork pods get this identity"),
+	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, check_node_name,
+	    "the node whose pods are served (default NODE_NAME,\n"
+	    "else the host name)"),
+	ROW_STRING("kubeconfig", "FILE", "GIMME_KUBECONFIG", kubeconfig, check_readable,
+	    "where the Kubernetes API is (default: in a pod its\n"
+	    "service account, else KUBECONFIG, else\n"
+	    "~/.kube/config; its current context)"),
+	ROW_TIME("pod-wait", "T", 0, POD_WAIT_MAX_MS, "1s, 500ms", "GIMME_POD_WAIT", pod_wait_ms,
+	    "how long a credential request from an address no\n"
+	    "pod is known to own yet waits for the watch, then\n"
+	    "404 (default 1s; at most 10s)"),
+	ROW_STRING("default-role", "NAME|ARN", "GIMME_DEFAULT_ROLE", default_role, NULL,
+	    "the role of a pod whose manifests name none (default:\n"
+	    "none, its credential paths 404)"),
+	ROW_SWITCH("namespace-restrictions", "GIMME_NAMESPACE_RESTRICTIONS", ns_restrict,
+	    "serve a pod a role only when its namespace allows it\n"
+	    "(iam.amazonaws.com/allowed-roles, a JSON array of\n"
+	    "globs; iam.amazonaws.com/permitted, a regular\n"
+	    "expression); --default-role is always allowed"),
 	ROW_STRING("identity-key", "FILE", "GIMME_IDENTITY_KEY", identity_key, NULL,
 	    "PEM private keys for the identity signatures; a\n"
 	    "missing FILE is created with new keys (default:\n"
@@ -435,6 +464,48 @@ check_base_arn(const char *val, char *err, size_t errlen)
 		    "(arn:aws:iam::123456789012:role/)", val, ROLE_KEY_MAX - ROLE_NAME_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+/* A node's name: a DNS-1123 subdomain, as Kubernetes names nodes. */
+static int
+check_node_name(const char *val, char *err, size_t errlen)
+{
+	if (!pods_sa_name_ok(val, strlen(val))) {
+		snprintf(err, errlen, "'%s' is not a node name (a DNS-1123 subdomain of at most "
+		    "253 bytes: a-z, 0-9, '-', '.')", val);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --pod-roles' companions: each needs it; --base-role-arn, --default-role
+ * and --namespace-restrictions become the pods' options (pods_opts_set
+ * checks the default role, completed by the base).  0 / -1 with err.
+ */
+static int
+opts_pods(struct serve_options *o, char *err, size_t errlen)
+{
+	static const char *const needs[] = { "node-name", "kubeconfig", "default-role" };
+	const char *base = o->base_role_arn, *def = o->default_role;
+	const char *given[3] = { o->node_name, o->kubeconfig, o->default_role };
+	size_t i;
+
+	for (i = 0; !o->pod_roles && i < 3; i++)
+		if (given[i] != NULL) {
+			snprintf(err, errlen, "--%s needs --pod-roles", needs[i]);
+			return -1;
+		}
+	if (!o->pod_roles && o->ns_restrict) {
+		snprintf(err, errlen, "--namespace-restrictions needs --pod-roles");
+		return -1;
+	}
+	if (!o->pod_roles)
+		return 0;
+	if (pods_opts_set(&o->pod_opts, base, base != NULL ? strlen(base) : 0, def,
+	    def != NULL ? strlen(def) : 0, o->ns_restrict, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -821,6 +892,7 @@ opts_defaults(struct serve_options *o)
 	o->limits.hl_per_client = CONN_PER_CLIENT_DEFAULT;
 	o->limits.hl_req_timeout_ms = HTTP_REQ_TIMEOUT_MS;
 	o->grace_ms = SHUTDOWN_GRACE_MS;
+	o->pod_wait_ms = POD_WAIT_DEFAULT_MS;
 	o->head_max = HTTP_HEAD_MAX;
 	o->headers_max = HTTP_HEADERS_MAX;
 }
@@ -903,7 +975,7 @@ opts_parse(struct serve_options *o, int argc, char **argv, char *err, size_t err
 			fatalx(EXIT_BUG, "can't happen: %s", err);
 		o->nlisten = 1;
 	}
-	if (opts_listeners(o, err, errlen) == -1)
+	if (opts_listeners(o, err, errlen) == -1 || opts_pods(o, err, errlen) == -1)
 		return EXIT_USAGE;
 	/* the health port is the node's, never one the metadata is served on */
 	for (i = 0; o->health_set && o->health.la_port != 0 && i < o->nlisten; i++)

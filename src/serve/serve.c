@@ -46,7 +46,7 @@ parse_args(int argc, char **argv)
 }
 
 static void	 sandbox_config(struct sandbox_cfg *sc);
-static int	 container_start(char *err, size_t errlen);
+static int	 assumed_start(char *err, size_t errlen);
 
 /* What the credential source is made from (creds/source.c). */
 static void
@@ -153,6 +153,7 @@ serve_start_up(void)
 	st.cache->cc_allow_long_term = cli.allow_long_term;
 	/* the health listener answers from now on: /readyz says what is missing */
 	health_callbacks(daemon_ready, daemon_health_creds);
+	health_metrics_more(daemon_metrics_pods);
 	if (st.serve && cli.health_set && health_serve(&cli.health, &cli.limits.hl_parse, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
@@ -189,7 +190,8 @@ serve_start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
-	if (st.container && container_start(err, sizeof(err)) == -1) {
+	if ((st.container || (st.serve && cli.pod_roles)) &&
+	    assumed_start(err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
@@ -202,16 +204,33 @@ serve_start_up(void)
 	return 0;
 }
 
-/* Roles assumed for the container endpoints: on the node's credentials, through STS. */
+/*
+ * Roles assumed on the node's credentials (--ecs, exec, --pod-roles): the
+ * STS client, the shared roles (creds/assumed.c), the container endpoints'
+ * use of them, then the node's pods (serve only), whose roles are fetched
+ * as the first list delivers them.
+ */
 static int
-container_start(char *err, size_t errlen)
+assumed_start(char *err, size_t errlen)
 {
-	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn, cli.session_name,
-	    cli.duration };
+	struct assumed_cfg ac = { &st.roles, st.inst_role, cli.session_name, cli.duration,
+	    cli.pod_roles ? pods_node_users : NULL, NULL };
+	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn };
+	struct pods_node_cfg pc = { cli.kubeconfig, cli.node_name, NULL, &cli.pod_opts,
+	    &st.cfg.cf_pods };
 
-	if (creds_source_sts_start(&st.src, err, errlen) == -1)
+	if (creds_source_sts_start(&st.src, err, errlen) == -1 ||
+	    assumed_init(&ac, err, errlen) == -1)
 		return -1;
-	return ctr_roles_init(&cr, err, errlen);
+	st.assumed = 1;
+	if (st.container)
+		ctr_roles_init(&cr);
+	if (!st.serve || !cli.pod_roles)
+		return 0;
+	if (pods_node_start(&pc, err, errlen) == -1)
+		return -1;
+	st.pods = 1;
+	return 0;
 }
 
 /*
@@ -325,7 +344,12 @@ serve_shut_down(void)
 	cred_wipe(&st.ec2_cred);
 	identity_cleanup();
 	credproc_stop_all();	/* a fetch under way: its cache goes next */
-	ctr_roles_free();
+	if (st.pods)
+		pods_node_stop();	/* its roles released: before assumed_free */
+	st.pods = 0;
+	if (st.assumed)
+		assumed_free();
+	st.assumed = 0;
 	registry_free(&st.roles);
 	st.inst_role = NULL;
 	st.cache = NULL;
@@ -374,13 +398,14 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
-	imds_serve_options(cli.access_log, 0);
+	imds_serve_options(cli.access_log, cli.pod_roles, cli.pod_wait_ms);
 	if (http_serve(&imds_http_service, &cli.limits, cli.listen, cli.nlisten, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}
 	st.who.rw_node = st.inst_role;
+	st.who.rw_who = st.pods ? pods_node_who : NULL;
 	imds_serve_resolver(roles_resolve, &st.who);
 	ecs_serve_setup(&st.cfg, NULL, cli.access_log);
 	if (cli.ecs && http_serve(&ecs_http_service, &cli.limits, cli.ecs_listen, cli.necs_listen,

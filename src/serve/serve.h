@@ -30,6 +30,7 @@
 #include "netfilter/netfilter.h"
 #include "ops/ops.h"
 #include "container/container.h"
+#include "pods/pods.h"
 
 #define OPTS_ERR_MAX		4096	/* bytes in an option error message (it quotes the value) */
 
@@ -80,7 +81,14 @@ struct serve_options {
 	int		 ecs;		/* --ecs: serve the ECS credential endpoint */
 	struct listen_addr ecs_listen[LISTEN_MAX];	/* its listeners */
 	size_t		 necs_listen;
-	const char	*base_role_arn;	/* --base-role-arn: what /role/<name> completes */
+	const char	*base_role_arn;	/* --base-role-arn: what /role/<name> and pods' names complete */
+	int		 pod_roles;	/* --pod-roles: each pod its own role */
+	const char	*node_name;	/* --node-name; NULL: $NODE_NAME, else the host name */
+	const char	*kubeconfig;	/* --kubeconfig; NULL: in-cluster, KUBECONFIG, ~/.kube/config */
+	unsigned	 pod_wait_ms;	/* --pod-wait */
+	const char	*default_role;	/* --default-role NAME|ARN */
+	int		 ns_restrict;	/* --namespace-restrictions */
+	struct pod_opts	 pod_opts;	/* the three above, checked (opts_parse) */
 	unsigned long	 head_max;	/* --max-header-bytes */
 	unsigned long	 headers_max;	/* --max-headers */
 	int		 help;		/* --help came (parsing stopped there) */
@@ -199,6 +207,8 @@ struct serve_state {
 	struct ctr_ctx	 ctr_ctx;	/* ... for the container endpoints (--ecs, exec): inst */
 	struct role	*inst_role;	/* the instance's role, in roles */
 	struct roles_who who;		/* who a caller is (roles_resolve) */
+	int		 assumed;	/* creds/assumed.c started (--ecs, exec, --pod-roles) */
+	int		 pods;		/* pods/node.c started (--pod-roles) */
 	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
@@ -242,5 +252,6 @@ void		 daemon_hup(void);
 void		 daemon_control(const char *const *argv, size_t argc, char *reply, size_t cap);
 void		 daemon_ready(struct health_reasons *r);
 void		 daemon_health_creds(struct health_creds *hc);
+void		 daemon_metrics_pods(struct sbuf *o);
 
 #endif /* SERVE_H */
