@@ -199,6 +199,7 @@ daemon_tick(void)
 	registry_tick(&st.roles, now);
 	creds_source_tick(&st.src, st.cache);
 	ecs_tick();
+	pod_identity_tick(loop_now_ms());
 	if (st.pods)
 		pods_node_tick(now);
 	if (st.assumed)
