@@ -58,7 +58,6 @@ KEYS_ENV = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
 AUDIENCE = "pods.eks.amazonaws.com"
 PATH = "/v1/credentials"
 KEYS = ["AccessKeyId", "SecretAccessKey", "Token", "AccountId", "Expiration"]
-_PI_RE = re.compile(r"EKS Pod Identity credentials on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 JSDIR = os.path.join(os.path.dirname(HERE), "clients", "js")
 NODE_BIN = shutil.which("node") or "/usr/bin/node"
 
@@ -107,7 +106,7 @@ class PodIdentity(unittest.TestCase):
 		    "--config", cfg, env=KEYS_ENV)
 		cls.addClassCleanup(cls.srv.stop)
 		cls.srv.wait_for_line(r"pods of node %s: \d+ tracked" % NODE, timeout=10)
-		cls.pi = cls.srv._logged_addr(_PI_RE)
+		cls.pi = cls.srv.pod_identity_addr
 		assert cls.pi is not None, "no Pod Identity listener logged"
 
 	# -- helpers --------------------------------------------------------
