@@ -69,7 +69,7 @@ static const int statuses[] = { 200, 400, 401, 404, 500, 503, 0 };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static unsigned char state[ECS_ERR_BODY_MAX + 64];
+	static unsigned char state[CTR_ERR_BODY_MAX + 64];
 	struct http_peer peer = { .pe_family = 2, .pe_addr = { 127, 0, 0, 1 }, .pe_port = 1 };
 	struct http_req req;
 	struct http_call call = { &req, 0, &peer, 2000, "Mon, 02 Jun 2025 09:20:28 GMT" };

@@ -142,7 +142,7 @@ static const int statuses[] = { 200, 400, 403, 404, 500, 503, 0 };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static unsigned char state[PI_ERR_BODY_MAX + 64];
+	static unsigned char state[CTR_ERR_BODY_MAX + 64];
 	static const int rcs[] = { POD_IDENTITY_ROLE, POD_IDENTITY_NONE, POD_IDENTITY_REFUSED,
 		POD_IDENTITY_WAIT };
 	struct http_peer peer = { .pe_family = 2, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 1 };

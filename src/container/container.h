@@ -36,6 +36,7 @@
 #include "creds/creds.h"
 #include "imds/imds.h"
 
+#define CTR_ERR_BODY_MAX	2048	/* bytes of an error body, either service's */
 #define ECS_ROLES_MAX		64	/* roles the service assumes on ask (ids' ARNs, /role/) */
 #define ECS_WAIT_MS		5000	/* ms a request waits for a new role's first credentials */
 #define ECS_ERR_BODY_MAX	1536	/* bytes of an error body (STS's message is in it) */
@@ -53,7 +54,6 @@
 						   two, and --pod-identity-listen's */
 #define PI_HOST_MAX		63	/* bytes of an accepted host (an address's text) */
 #define PI_HOST_SHOWN_MAX	256	/* bytes of a refused Host shown in the 403 */
-#define PI_ERR_BODY_MAX		2048	/* bytes of an error body */
 #define PI_WHY_MAX		512	/* bytes of a verdict's reason (TokenReview's error) */
 #define PI_JWT_PART_MAX		8192	/* bytes of a token's header or claims, decoded */
 
@@ -109,6 +109,13 @@ void		 ctr_json_quote(struct sbuf *b, const char *s, size_t n);
  */
 void		 ctr_json_error(struct sbuf *b, const char *code, const char *message, int status);
 
+/* One connection's answer, the state of both services (sv_state_size). */
+struct ctr_conn {
+	struct ctr_view	*cc_view;	/* the body points into it: held until released */
+	uint64_t	 cc_since_ms;	/* the request first waited then; 0: it has not */
+	char		 cc_body[CTR_ERR_BODY_MAX];	/* an error's body */
+};
+
 /* What a container endpoint's answer is, for its head (ctr_head). */
 enum ctr_shape {
 	CTR_SHAPE_JSON,		/* a handler's JSON: application/json */
@@ -122,8 +129,28 @@ enum ctr_shape {
  */
 void		 ctr_head(struct http_reply *rp, const struct http_call *call, int status,
 		    enum ctr_shape shape, size_t bodylen);
-/* "400 Bad Request" (Go's server's own body for status) into buf[len], as rp's body. */
-void		 ctr_status_text(struct http_reply *rp, char *buf, size_t len, int status);
+/*
+ * A container service's sv_handle: answer (the service's: a request that
+ * parsed, its status, or 0 to wait; the body in rp, *shape set, JSON
+ * unless it says otherwise) or, for a request that did not parse, Go's
+ * server's own "400 Bad Request"; then the head, HEAD's empty body, the
+ * access log line (what: "ecs", "pod-identity").
+ */
+enum http_verdict ctr_handle(struct ctr_conn *cc, const struct http_call *call,
+		    struct http_reply *rp, int (*answer)(struct ctr_conn *cc,
+		    const struct http_call *call, struct http_reply *rp, enum ctr_shape *shape),
+		    int access_log, const char *what);
+/* A container service's sv_release: the view given back. */
+void		 ctr_release(void *state);
+/* r's credentials in layout as rp's body (cc holds the view): 1; 0 none now. */
+int		 ctr_serve_view(struct ctr_conn *cc, struct http_reply *rp, const struct role *r,
+		    enum ctr_layout layout);
+/*
+ * Whether the request may wait longer for what it needs (a role's first
+ * credentials): 1 held (its wake-up asked, up to wait_ms from its first
+ * wait); 0 its time is up, or it is at its deadline.
+ */
+int		 ctr_hold(struct ctr_conn *cc, const struct http_call *call, unsigned wait_ms);
 /*
  * Percent-decode s[0..n) into out[ECS_PATH_MAX + 1] (plus: '+' is a
  * space).  0 / -1 (a bad escape, or over ECS_PATH_MAX).

@@ -49,13 +49,6 @@
 #define MSG_NOT_FOUND	"Credentials not found"
 #define MSG_UNINIT	"Credentials uninitialized for ID"
 
-/* One connection's answer. */
-struct ecs_conn {
-	struct ctr_view	*ec_view;	/* the body points into it: held until released */
-	uint64_t	 ec_since_ms;	/* the request first waited then; 0: it has not */
-	char		 ec_body[ECS_ERR_BODY_MAX];	/* an error's body */
-};
-
 /* What a request asks for, from its target. */
 struct ecs_ask {
 	const char	*ea_prefix;	/* "CredentialsV2Request: " */
@@ -146,15 +139,15 @@ ecs_route(struct slice target, struct ecs_ask *a)
 
 /* An agent's JSON error into the connection's buffer. */
 static int
-ecs_error(struct ecs_conn *ec, struct http_reply *rp, int status, const char *code,
+ecs_error(struct ctr_conn *ec, struct http_reply *rp, int status, const char *code,
     const char *prefix, const char *msg)
 {
-	struct sbuf b = SBUF_FIXED(ec->ec_body, sizeof(ec->ec_body));
+	struct sbuf b = SBUF_FIXED(ec->cc_body, ECS_ERR_BODY_MAX);
 	char text[ECS_ERR_BODY_MAX];
 
 	snprintf(text, sizeof(text), "%s%s", prefix, msg);
 	ctr_json_error(&b, code, text, status);
-	rp->hr_body = ec->ec_body;
+	rp->hr_body = ec->cc_body;
 	rp->hr_bodylen = b.sb_len;
 	return status;
 }
@@ -164,7 +157,7 @@ ecs_error(struct ecs_conn *ec, struct http_reply *rp, int status, const char *co
  * the cache's error is STS's, else InternalServerError with the error as it is.
  */
 static int
-ecs_fetch_error(struct ecs_conn *ec, struct http_reply *rp, const char *why)
+ecs_fetch_error(struct ctr_conn *ec, struct http_reply *rp, const char *why)
 {
 	struct ctr_sts_error e;
 
@@ -175,7 +168,7 @@ ecs_fetch_error(struct ecs_conn *ec, struct http_reply *rp, const char *why)
 
 /* The role the request asks for, or an error answered (*status set). */
 static struct role *
-ecs_role(struct ecs_conn *ec, struct http_reply *rp, const struct ecs_ask *a, time_t now,
+ecs_role(struct ctr_conn *ec, struct http_reply *rp, const struct ecs_ask *a, time_t now,
     int *status)
 {
 	char arn[STS_ARN_MAX], err[ERRBUF_LEN];
@@ -219,29 +212,18 @@ ecs_role(struct ecs_conn *ec, struct http_reply *rp, const struct ecs_ask *a, ti
  * The status, or 0 to wait.
  */
 static int
-ecs_serve_role(struct ecs_conn *ec, struct http_reply *rp, const struct http_call *call,
+ecs_serve_role(struct ctr_conn *ec, struct http_reply *rp, const struct http_call *call,
     const struct ecs_ask *a, const struct role *r)
 {
-	struct ctr_view *v = ctr_view_of(r);
 	const struct cred_cache *cc = &r->ro_cache;
 
-	if (v != NULL && v->cv_have) {
-		ec->ec_view = v;
-		ctr_view_ref(v);
-		rp->hr_body = v->cv_body[CTR_ECS];
-		rp->hr_bodylen = v->cv_len[CTR_ECS];
+	if (ctr_serve_view(ec, rp, r, CTR_ECS))
 		return 200;
-	}
 	if (cc->cc_fetched_once && cc->cc_error[0] != '\0')
 		return ecs_fetch_error(ec, rp, cc->cc_error);
-	if (!cc->cc_fetched_once) {
-		if (ec->ec_since_ms == 0)
-			ec->ec_since_ms = call->hc_now_ms;
-		if (call->hc_now_ms - ec->ec_since_ms < ECS_WAIT_MS) {
-			ecs.deferred++;
-			http_wake_at(ec->ec_since_ms + ECS_WAIT_MS);
-			return 0;
-		}
+	if (!cc->cc_fetched_once && ctr_hold(ec, call, ECS_WAIT_MS)) {
+		ecs.deferred++;
+		return 0;
 	}
 	return ecs_error(ec, rp, 503, "CredentialsUninitialized", a->ea_prefix, MSG_UNINIT);
 }
@@ -263,7 +245,7 @@ token_ok(const struct http_req *req)
 
 /* A request that parsed: its status (0: wait), the body set in rp. */
 static int
-ecs_answer(struct ecs_conn *ec, const struct http_call *call, struct http_reply *rp,
+ecs_answer(struct ctr_conn *ec, const struct http_call *call, struct http_reply *rp,
     enum ctr_shape *shape)
 {
 	struct ecs_ask a;
@@ -291,49 +273,12 @@ ecs_answer(struct ecs_conn *ec, const struct http_call *call, struct http_reply 
 static enum http_verdict
 ecs_handle(void *state, const struct http_call *call, struct http_reply *rp)
 {
-	struct ecs_conn *ec = state;
-	struct slice method = { "-", 1 }, target = { "-", 1 };
-	enum ctr_shape shape = CTR_SHAPE_JSON;
-	int status, head = 0;
-	char peer[SOCK_ADDR_TEXT_MAX];
-
-	if (call->hc_req != NULL && (call->hc_status == 0 ||
-	    call->hc_status == HTTP_DEFER_STATUS)) {
-		if ((status = ecs_answer(ec, call, rp, &shape)) == 0)
-			return HTTP_DEFER;
-		method = call->hc_req->r_method;
-		target = call->hc_req->r_target;
-		head = slice_eq(method, "HEAD");
-	} else {
-		/* Go's server on a request it cannot read: "400 Bad Request" as text */
-		status = call->hc_status;
-		shape = CTR_SHAPE_RAW;
-		ctr_status_text(rp, ec->ec_body, sizeof(ec->ec_body), status);
-	}
-	ec->ec_since_ms = 0;
-	ctr_head(rp, call, status, shape, rp->hr_bodylen);
-	if (head)
-		rp->hr_bodylen = 0;
-	if (ecs.access_log) {
-		http_peer_text(call->hc_peer, peer, sizeof(peer));
-		log_access(peer, method, target, status, rp->hr_bodylen, "ecs");
-	}
-	return HTTP_ANSWER;
-}
-
-static void
-ecs_release(void *state)
-{
-	struct ecs_conn *ec = state;
-
-	ctr_view_unref(ec->ec_view);
-	ec->ec_view = NULL;
-	ec->ec_since_ms = 0;
+	return ctr_handle(state, call, rp, ecs_answer, ecs.access_log, "ecs");
 }
 
 /* The service (its listeners are logged "ECS credentials on ADDR:PORT"). */
 const struct http_service ecs_http_service = {
-	.sv_handle = ecs_handle, .sv_release = ecs_release,
-	.sv_state_size = sizeof(struct ecs_conn),
+	.sv_handle = ecs_handle, .sv_release = ctr_release,
+	.sv_state_size = sizeof(struct ctr_conn),
 	.sv_name = "ecs", .sv_log_pre = "ECS credentials on ", .sv_log_post = "",
 };

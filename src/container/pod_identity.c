@@ -97,13 +97,6 @@ struct pi_verdict {
 	char		 pv_why[PI_WHY_MAX];	/* DENIED, FAILED, resolved without a role */
 };
 
-/* One connection's answer. */
-struct pi_conn {
-	struct ctr_view	*pc_view;	/* the body points into it: held until released */
-	uint64_t	 pc_since_ms;	/* the request first waited for a role then; 0: not */
-	char		 pc_body[PI_ERR_BODY_MAX];	/* an error's body */
-};
-
 static struct pi_state {
 	struct pi_ops	 ops;
 	char		 hosts[PI_HOSTS_MAX][PI_HOST_MAX + 1];	/* accepted Host values */
@@ -366,25 +359,25 @@ host_ok(struct slice host)
 
 /* A plain-text error (Go's http.Error: the message and LF) into the connection's buffer. */
 static int
-pi_error(struct pi_conn *pc, struct http_reply *rp, int status, const char *fmt, ...)
+pi_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
-pi_error(struct pi_conn *pc, struct http_reply *rp, int status, const char *fmt, ...)
+pi_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(pc->pc_body, sizeof(pc->pc_body) - 1, fmt, ap);
+	n = vsnprintf(pc->cc_body, sizeof(pc->cc_body) - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n > sizeof(pc->pc_body) - 2)
-		n = (int)sizeof(pc->pc_body) - 2;	/* cut: the LF still ends it */
-	pc->pc_body[n++] = '\n';
-	pc->pc_body[n] = '\0';
-	rp->hr_body = pc->pc_body;
+	if ((size_t)n > sizeof(pc->cc_body) - 2)
+		n = (int)sizeof(pc->cc_body) - 2;	/* cut: the LF still ends it */
+	pc->cc_body[n++] = '\n';
+	pc->cc_body[n] = '\0';
+	rp->hr_body = pc->cc_body;
 	rp->hr_bodylen = (size_t)n;
 	return status;
 }
@@ -401,7 +394,7 @@ request_id(char out[PI_REQID_LEN + 1])
 
 /* EKS Auth's error as the agent passes it through: "[id]: (code): message, fault: f". */
 static int
-pi_api_error(struct pi_conn *pc, struct http_reply *rp, int status, const char *reqid,
+pi_api_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char *reqid,
     const char *code, const char *msg)
 {
 	char made[PI_REQID_LEN + 1];
@@ -416,7 +409,7 @@ pi_api_error(struct pi_conn *pc, struct http_reply *rp, int status, const char *
 
 /* The 403: the host shown as the agent shows it, its accepted hosts in Go's %s of a []string. */
 static int
-pi_host_denied(struct pi_conn *pc, struct http_reply *rp, struct slice host)
+pi_host_denied(struct ctr_conn *pc, struct http_reply *rp, struct slice host)
 {
 	char list[PI_HOSTS_MAX * (PI_HOST_MAX + 1) + 2];
 	size_t i, off = 0;
@@ -573,19 +566,14 @@ out:
 
 /* The credentials of v's role, its failure, or (0) not yet. */
 static int
-pi_serve_role(struct pi_conn *pc, struct http_reply *rp, const struct http_call *call,
+pi_serve_role(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
     const struct pi_verdict *v)
 {
 	const struct role *r = pi.ops.po_role_of(v->pv_role);
 	const struct cred_cache *cc = &r->ro_cache;
-	struct ctr_view *view = ctr_view_of(r);
 	struct ctr_sts_error e;
 
-	if (view != NULL && view->cv_have) {
-		pc->pc_view = view;
-		ctr_view_ref(view);
-		rp->hr_body = view->cv_body[CTR_POD_IDENTITY];
-		rp->hr_bodylen = view->cv_len[CTR_POD_IDENTITY];
+	if (ctr_serve_view(pc, rp, r, CTR_POD_IDENTITY)) {
 		pi.stats.ps_served++;
 		return 200;
 	}
@@ -595,14 +583,9 @@ pi_serve_role(struct pi_conn *pc, struct http_reply *rp, const struct http_call 
 			    (int)e.se_status : 500, e.se_request_id, e.se_code, e.se_message);
 		return pi_error(pc, rp, 500, "%s", cc->cc_error);
 	}
-	if (!cc->cc_fetched_once && call->hc_status != HTTP_DEFER_STATUS) {
-		if (pc->pc_since_ms == 0)
-			pc->pc_since_ms = call->hc_now_ms;
-		if (call->hc_now_ms - pc->pc_since_ms < PI_WAIT_MS) {
-			pi.deferred++;
-			http_wake_at(pc->pc_since_ms + PI_WAIT_MS);
-			return 0;
-		}
+	if (!cc->cc_fetched_once && ctr_hold(pc, call, PI_WAIT_MS)) {
+		pi.deferred++;
+		return 0;
 	}
 	return pi_error(pc, rp, 500, "operation error EKS Auth: AssumeRoleForPodIdentity, "
 	    "credentials of the role not there within %d ms", PI_WAIT_MS);
@@ -610,17 +593,13 @@ pi_serve_role(struct pi_conn *pc, struct http_reply *rp, const struct http_call 
 
 /* A verified token's answer: its pod's role, or why none. */
 static int
-pi_verified(struct pi_conn *pc, struct http_reply *rp, const struct http_call *call,
+pi_verified(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
     struct pi_verdict *v)
 {
 	if (verdict_resolve(v, pi.ops.po_clock()) == -1) {
 		/* the pod's service account is being read: hold as for a role */
-		if (pc->pc_since_ms == 0)
-			pc->pc_since_ms = call->hc_now_ms;
-		if (call->hc_status != HTTP_DEFER_STATUS &&
-		    call->hc_now_ms - pc->pc_since_ms < PI_WAIT_MS) {
+		if (ctr_hold(pc, call, PI_WAIT_MS)) {
 			pi.deferred++;
-			http_wake_at(pc->pc_since_ms + PI_WAIT_MS);
 			return 0;
 		}
 		return pi_error(pc, rp, 500, "operation error EKS Auth: "
@@ -636,7 +615,7 @@ pi_verified(struct pi_conn *pc, struct http_reply *rp, const struct http_call *c
 
 /* The token's verdict: asked, waited for (0), or answered. */
 static int
-pi_token(struct pi_conn *pc, struct http_reply *rp, const struct http_call *call,
+pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
     struct slice tok, time_t exp)
 {
 	unsigned char key[PI_KEY_LEN];
@@ -672,22 +651,24 @@ pi_token(struct pi_conn *pc, struct http_reply *rp, const struct http_call *call
 
 /* A request that parsed: its status (0: wait), the body set in rp. */
 static int
-pi_answer(struct pi_conn *pc, const struct http_call *call, struct http_reply *rp,
+pi_answer(struct ctr_conn *pc, const struct http_call *call, struct http_reply *rp,
     enum ctr_shape *shape)
 {
 	const struct http_req *req = call->hc_req;
 	const char *q = memchr(req->r_target.p, '?', req->r_target.n);
 	const struct http_header *h;
-	char path[ECS_PATH_MAX + 1], msg[PI_ERR_BODY_MAX];
+	char path[ECS_PATH_MAX + 1], msg[CTR_ERR_BODY_MAX];
 	struct slice host = { "", 0 }, tok = { "", 0 };
 	size_t nhost = 0;
 	time_t exp;
+	int status;
 
 	*shape = CTR_SHAPE_TEXT;
 	if (ctr_unescape(req->r_target.p, q != NULL ? (size_t)(q - req->r_target.p) :
 	    req->r_target.n, 0, path) == -1) {
 		*shape = CTR_SHAPE_RAW;
-		ctr_status_text(rp, pc->pc_body, sizeof(pc->pc_body), 400);
+		rp->hr_body = "400 Bad Request";
+		rp->hr_bodylen = strlen(rp->hr_body);
 		return 400;
 	}
 	if ((h = http_header_find(req, "Host", &nhost)) != NULL)
@@ -695,10 +676,10 @@ pi_answer(struct pi_conn *pc, const struct http_call *call, struct http_reply *r
 	if (nhost > 1 || (nhost == 0 && req->r_minor >= 1)) {
 		/* Go's server: "400 Bad Request: missing required Host header" */
 		*shape = CTR_SHAPE_RAW;
-		snprintf(pc->pc_body, sizeof(pc->pc_body), "400 Bad Request: %s", nhost > 1 ?
+		snprintf(pc->cc_body, sizeof(pc->cc_body), "400 Bad Request: %s", nhost > 1 ?
 		    "too many Host headers" : "missing required Host header");
-		rp->hr_body = pc->pc_body;
-		rp->hr_bodylen = strlen(pc->pc_body);
+		rp->hr_body = pc->cc_body;
+		rp->hr_bodylen = strlen(pc->cc_body);
 		return 400;
 	}
 	if (strcmp(path, PI_PATH) != 0) {
@@ -716,58 +697,21 @@ pi_answer(struct pi_conn *pc, const struct http_call *call, struct http_reply *r
 	if (pod_identity_jwt_check(tok.p, tok.n, pi.ops.po_clock(), &exp, msg,
 	    sizeof(msg)) == -1)
 		return pi_error(pc, rp, 400, "%s", msg);
-	return pi_token(pc, rp, call, tok, exp);
+	if ((status = pi_token(pc, rp, call, tok, exp)) == 200)
+		*shape = CTR_SHAPE_JSON;
+	return status;
 }
 
 static enum http_verdict
 pi_handle(void *state, const struct http_call *call, struct http_reply *rp)
 {
-	struct pi_conn *pc = state;
-	struct slice method = { "-", 1 }, target = { "-", 1 };
-	enum ctr_shape shape = CTR_SHAPE_JSON;
-	int status, head = 0;
-	char peer[SOCK_ADDR_TEXT_MAX];
-
-	if (call->hc_req != NULL && (call->hc_status == 0 ||
-	    call->hc_status == HTTP_DEFER_STATUS)) {
-		if ((status = pi_answer(pc, call, rp, &shape)) == 0)
-			return HTTP_DEFER;
-		if (status == 200)
-			shape = CTR_SHAPE_JSON;
-		method = call->hc_req->r_method;
-		target = call->hc_req->r_target;
-		head = slice_eq(method, "HEAD");
-	} else {
-		/* Go's server on a request it cannot read: "400 Bad Request" as text */
-		status = call->hc_status;
-		shape = CTR_SHAPE_RAW;
-		ctr_status_text(rp, pc->pc_body, sizeof(pc->pc_body), status);
-	}
-	pc->pc_since_ms = 0;
-	ctr_head(rp, call, status, shape, rp->hr_bodylen);
-	if (head)
-		rp->hr_bodylen = 0;
-	if (pi.access_log) {
-		http_peer_text(call->hc_peer, peer, sizeof(peer));
-		log_access(peer, method, target, status, rp->hr_bodylen, "pod-identity");
-	}
-	return HTTP_ANSWER;
-}
-
-static void
-pi_release(void *state)
-{
-	struct pi_conn *pc = state;
-
-	ctr_view_unref(pc->pc_view);
-	pc->pc_view = NULL;
-	pc->pc_since_ms = 0;
+	return ctr_handle(state, call, rp, pi_answer, pi.access_log, "pod-identity");
 }
 
 /* The service (its listeners are logged "EKS Pod Identity credentials on ADDR:PORT"). */
 const struct http_service pod_identity_http_service = {
-	.sv_handle = pi_handle, .sv_release = pi_release,
-	.sv_state_size = sizeof(struct pi_conn),
+	.sv_handle = pi_handle, .sv_release = ctr_release,
+	.sv_state_size = sizeof(struct ctr_conn),
 	.sv_name = "pod-identity", .sv_log_pre = "EKS Pod Identity credentials on ",
 	.sv_log_post = "",
 };

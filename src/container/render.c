@@ -250,12 +250,78 @@ ctr_head(struct http_reply *rp, const struct http_call *call, int status,
 	rp->hr_headlen = http_head_write(rp->hr_head, rp->hr_headcap, status, f, n);
 }
 
-void
-ctr_status_text(struct http_reply *rp, char *buf, size_t len, int status)
+enum http_verdict
+ctr_handle(struct ctr_conn *cc, const struct http_call *call, struct http_reply *rp,
+    int (*answer)(struct ctr_conn *cc, const struct http_call *call, struct http_reply *rp,
+    enum ctr_shape *shape), int access_log, const char *what)
 {
-	snprintf(buf, len, "%d %s", status, http_reason(status));
-	rp->hr_body = buf;
-	rp->hr_bodylen = strlen(buf);
+	struct slice method = { "-", 1 }, target = { "-", 1 };
+	enum ctr_shape shape = CTR_SHAPE_JSON;
+	int status, head = 0;
+	char peer[SOCK_ADDR_TEXT_MAX];
+
+	if (call->hc_req != NULL && (call->hc_status == 0 ||
+	    call->hc_status == HTTP_DEFER_STATUS)) {
+		if ((status = answer(cc, call, rp, &shape)) == 0)
+			return HTTP_DEFER;
+		method = call->hc_req->r_method;
+		target = call->hc_req->r_target;
+		head = slice_eq(method, "HEAD");
+	} else {
+		/* Go's server on a request it cannot read: "400 Bad Request" as text */
+		status = call->hc_status;
+		shape = CTR_SHAPE_RAW;
+		snprintf(cc->cc_body, sizeof(cc->cc_body), "%d %s", status, http_reason(status));
+		rp->hr_body = cc->cc_body;
+		rp->hr_bodylen = strlen(cc->cc_body);
+	}
+	cc->cc_since_ms = 0;
+	ctr_head(rp, call, status, shape, rp->hr_bodylen);
+	if (head)
+		rp->hr_bodylen = 0;
+	if (access_log) {
+		http_peer_text(call->hc_peer, peer, sizeof(peer));
+		log_access(peer, method, target, status, rp->hr_bodylen, what);
+	}
+	return HTTP_ANSWER;
+}
+
+void
+ctr_release(void *state)
+{
+	struct ctr_conn *cc = state;
+
+	ctr_view_unref(cc->cc_view);
+	cc->cc_view = NULL;
+	cc->cc_since_ms = 0;
+}
+
+int
+ctr_serve_view(struct ctr_conn *cc, struct http_reply *rp, const struct role *r,
+    enum ctr_layout layout)
+{
+	struct ctr_view *v = ctr_view_of(r);
+
+	if (v == NULL || !v->cv_have)
+		return 0;
+	cc->cc_view = v;
+	ctr_view_ref(v);
+	rp->hr_body = v->cv_body[layout];
+	rp->hr_bodylen = v->cv_len[layout];
+	return 1;
+}
+
+int
+ctr_hold(struct ctr_conn *cc, const struct http_call *call, unsigned wait_ms)
+{
+	if (call->hc_status == HTTP_DEFER_STATUS)
+		return 0;
+	if (cc->cc_since_ms == 0)
+		cc->cc_since_ms = call->hc_now_ms;
+	if (call->hc_now_ms - cc->cc_since_ms >= wait_ms)
+		return 0;
+	http_wake_at(cc->cc_since_ms + wait_ms);
+	return 1;
 }
 
 /* One hex digit's value, or -1. */

@@ -197,10 +197,10 @@ struct answer {
 	enum http_verdict verdict;
 	int		 status;
 	char		 head[HTTP_RESP_HEAD_MAX];
-	char		 body[PI_ERR_BODY_MAX + 1];
+	char		 body[CTR_ERR_BODY_MAX + 1];
 };
 
-static unsigned char conn[4][PI_ERR_BODY_MAX + 64];
+static unsigned char conn[4][CTR_ERR_BODY_MAX + 64];
 
 /* The request text through the handler on connection c, at ms (deadline: the server's 503). */
 static void
@@ -258,7 +258,7 @@ static void
 assert_api_error(const struct answer *a, int status, const char *code, const char *msg,
     const char *fault)
 {
-	char want[PI_ERR_BODY_MAX];
+	char want[CTR_ERR_BODY_MAX];
 
 	assert_int_equal(a->verdict, HTTP_ANSWER);
 	assert_int_equal(a->status, status);
@@ -317,7 +317,7 @@ test_host(void **state)
 static void
 check_jwt(const char *tok, const char *want)
 {
-	char msg[PI_ERR_BODY_MAX];
+	char msg[CTR_ERR_BODY_MAX];
 	time_t exp;
 	int rc = pod_identity_jwt_check(tok, strlen(tok), NOW, &exp, msg, sizeof(msg));
 
