@@ -47,14 +47,8 @@ import wire  # noqa: E402
 from kube_api import API_AUDIENCE, KubeAPI  # noqa: E402
 from sts_standin import STSStandIn  # noqa: E402
 
-NODE = "node-1"
-ACCOUNT = "123456789012"
-BASE = "arn:aws:iam::%s:role/" % ACCOUNT
-AKID = "AKIDTESTPODIDENTITY1"
-SECRET = "TESTpodIdentitySecret/0123456789abcdefghij"
-TOKEN = "IQoJTESTpodIdentitySessionToken" + "x" * 200
-KEYS_ENV = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_SESSION_TOKEN": TOKEN, "AWS_CREDENTIAL_EXPIRATION": "2099-01-02T03:04:05Z"}
+from test_pod_roles import ACCOUNT, AKID, BASE, KEYS_ENV, NODE, SECRET, TOKEN  # noqa: E402
+
 AUDIENCE = "pods.eks.amazonaws.com"
 PATH = "/v1/credentials"
 KEYS = ["AccessKeyId", "SecretAccessKey", "Token", "AccountId", "Expiration"]
