@@ -262,6 +262,12 @@ void		 pod_identity_setup(const struct pi_ops *ops, const char *const *hosts,
 void		 pod_identity_stop(void);
 /* The pod uid was deleted: its verdicts are dropped (node.c's pn_gone). */
 void		 pod_identity_pod_gone(const char *uid);
+/*
+ * The pod uid's role was chosen again (node.c's pn_changed: its manifests,
+ * its service account, the config): its verdicts give their role back and
+ * choose again at their next request (the token's verdict stays).
+ */
+void		 pod_identity_pod_changed(const char *uid);
 /* Once a second: verdicts past their time dropped; held requests asked again. */
 void		 pod_identity_tick(uint64_t now_ms);
 /* Verdicts kept now. */

@@ -33,7 +33,9 @@
  * token (the token itself is never kept) for at most PI_VERDICT_TTL_MS and
  * never past the token's exp, at most PI_VERDICTS_MAX of them (the oldest
  * settled one makes room), and dropped when their pod is deleted
- * (pod_identity_pod_gone).  The answers of EKS Auth's part:
+ * (pod_identity_pod_gone); a tracked pod whose role is chosen again
+ * (pod_identity_pod_changed) has it chosen again for Pod Identity too.
+ * The answers of EKS Auth's part:
  *
  *   400 InvalidTokenException        TokenReview did not authenticate the
  *                                    token, or not for the audience, or it
@@ -279,6 +281,24 @@ pod_identity_pod_gone(const char *uid)
 	for (i = 0; i < PI_VERDICTS_MAX; i++)
 		if (pi.verdicts[i].pv_state == PV_OK && strcmp(pi.verdicts[i].pv_uid, uid) == 0)
 			verdict_free(&pi.verdicts[i], now);
+}
+
+void
+pod_identity_pod_changed(const char *uid)
+{
+	struct pi_verdict *v;
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < PI_VERDICTS_MAX; i++) {
+		v = &pi.verdicts[i];
+		if (v->pv_state != PV_OK || !v->pv_resolved || strcmp(v->pv_uid, uid) != 0)
+			continue;
+		if (v->pv_role != NULL && pi.ops.po_release != NULL)
+			pi.ops.po_release(pi.ops.po_arg, v->pv_role, now);
+		v->pv_role = NULL;
+		v->pv_resolved = 0;
+	}
 }
 
 void

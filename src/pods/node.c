@@ -324,6 +324,8 @@ pod_recompute(struct pn_pod *p, time_t now)
 	}
 	p->pp_source = (unsigned char)pr.pr_source;
 	pod_reason(p, pr.pr_reason);
+	if (pn.cfg.pn_changed != NULL)
+		pn.cfg.pn_changed(p->pp_uid);	/* Pod Identity chooses again too */
 }
 
 /* Every pod using sa, again. */

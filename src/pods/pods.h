@@ -23,7 +23,10 @@
  *              updates the address table and moves the roles' users
  *              (creds/assumed.c: acquired, so fetched, when a pod appears);
  *              who a caller is (pods_node_who: one lookup); the host's own
- *              addresses (the node's identity); `ctl pods`'s listing
+ *              addresses (the node's identity); `ctl pods`'s listing; the
+ *              role EKS Pod Identity serves a pod (pods_node_identity:
+ *              associations first), a pod's changes and deletion told
+ *              (pn_changed, pn_gone)
  *
  * Limits are the constants below.  Every text input is (pointer, length);
  * a NULL pointer means "absent".
@@ -336,6 +339,7 @@ struct pods_node_cfg {
 	const struct pod_opts *pn_opts;	/* --base-role-arn, --default-role, --namespace-restrictions */
 	struct pod_rules *const *pn_rules;	/* the config's (current after a reload); may hold NULL */
 	void		(*pn_gone)(const char *uid);	/* a pod was deleted (NULL: nobody asks) */
+	void		(*pn_changed)(const char *uid);	/* a pod's role was chosen again (NULL: ...) */
 };
 
 /* One pod, as `ctl pods` shows it (valid during the callback only). */

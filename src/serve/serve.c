@@ -220,7 +220,8 @@ assumed_start(char *err, size_t errlen)
 	    watch ? pods_node_users : NULL, NULL };
 	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn };
 	struct pods_node_cfg pc = { cli.kubeconfig, cli.node_name, NULL, &cli.pod_opts,
-	    &st.cfg.cf_pods, cli.pod_identity ? pod_identity_pod_gone : NULL };
+	    &st.cfg.cf_pods, cli.pod_identity ? pod_identity_pod_gone : NULL,
+	    cli.pod_identity ? pod_identity_pod_changed : NULL };
 
 	if (creds_source_sts_start(&st.src, err, errlen) == -1 ||
 	    assumed_init(&ac, err, errlen) == -1)

@@ -29,7 +29,6 @@ fd00:ec2::23; any other Host gets its 403).
 import datetime
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -47,6 +46,7 @@ import wire  # noqa: E402
 from kube_api import API_AUDIENCE, KubeAPI  # noqa: E402
 from sts_standin import STSStandIn  # noqa: E402
 
+import test_js  # noqa: E402  (Debian's python3, as the clients' tests run)
 from test_pod_roles import ACCOUNT, AKID, BASE, KEYS_ENV, NODE, SECRET, TOKEN  # noqa: E402
 
 AUDIENCE = "pods.eks.amazonaws.com"
@@ -162,8 +162,7 @@ class PodIdentity(unittest.TestCase):
 	# -- the SDK --------------------------------------------------------
 
 	def node_js(self, case, env):
-		import test_js	# the clients' install (npm ci from the lock file) when missing
-		test_js.npm_ci()
+		test_js.npm_ci()	# the clients' install (npm ci from the lock file) when missing
 		base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
 		base.update(env)
 		base["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -236,6 +235,19 @@ class PodIdentity(unittest.TestCase):
 		self.assertIn(a["AccessKeyId"], self.issued_for("app-a"))
 		b = self.served(self.token("far-0"))	# not this node's: its service account's role
 		self.assertIn(b["AccessKeyId"], self.issued_for("app-a"))
+
+	def test_role_follows_the_pod(self):
+		"""An annotation added to a running pod: its verdict is kept, its role chosen again."""
+		self.api.add_pod("ann-0", "shop", ips=["127.0.31.21"], service_account="api")
+		tok = self.token("ann-0")
+		self.assertIn(self.served(tok)["AccessKeyId"], self.issued_for("app-a"))
+		before = self.reviews()
+		self.api.modify_pod("ann-0", "shop", annotations={"iam.amazonaws.com/role": "annotated"})
+		end = time.monotonic() + 10 * server._SLOW
+		while self.served(tok)["AccessKeyId"] not in self.issued_for("annotated"):
+			self.assertLess(time.monotonic(), end, "still the old role")
+			time.sleep(0.1)
+		self.assertEqual(self.reviews(), before)
 
 	def test_no_role(self):
 		self.assert_api_error(self.get(self.token("lone-0")), 404, "ResourceNotFoundException")

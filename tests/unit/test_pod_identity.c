@@ -492,6 +492,14 @@ test_pod_gone_and_token_exp(void **state)
 	ask(req(HOST, token(6)), T0 + 1, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(pod_identity_verdicts(), 1);
+	/* the pod's role chosen again (an annotation edited, say): chosen again here too */
+	pod_identity_pod_changed(UID);
+	assert_int_equal(f.releases, 1);
+	ask(req(HOST, token(6)), T0 + 1, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(f.roles, 2);
+	assert_int_equal(f.reviews, 1);		/* the token's verdict stays */
+	f.releases = 0;
 	pod_identity_pod_gone("another-uid");
 	assert_int_equal(pod_identity_verdicts(), 1);
 	pod_identity_pod_gone(UID);
