@@ -348,9 +348,15 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 	allow_reuse_address = True
 	request_queue_size = 64
 
-	def __init__(self, addr, handler, standin):
+	def __init__(self, addr, handler, standin, sock=None):
+		"""sock: a socket already listening (made in another network
+		namespace); else bound to addr."""
 		self.standin = standin
-		super().__init__(addr, handler)
+		super().__init__(addr, handler, bind_and_activate=sock is None)
+		if sock is not None:
+			self.socket.close()
+			self.socket = sock
+			self.server_address = sock.getsockname()
 
 	def finish_request(self, request, client_address):
 		st = self.standin
@@ -413,9 +419,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class STSStandIn:
 	def __init__(self, https=True, cert=None, region=None, expiration_style="seconds",
-	    token_bytes=700, layout="credentials-first", prefix="ASIATESTSTS", cert_dir=None):
+	    token_bytes=700, layout="credentials-first", prefix="ASIATESTSTS", cert_dir=None,
+	    netns=None):
 		"""https: serve TLS with cert (cert, key) or make_cert(cert_dir).
-		region: when set, only signatures scoped to it are accepted."""
+		region: when set, only signatures scoped to it are accepted.
+		netns: listen on 127.0.0.1 inside that network namespace."""
+		self.netns = netns
 		self.https = https
 		self.region = region
 		self.expiration_style = expiration_style
@@ -492,7 +501,11 @@ class STSStandIn:
 		deadline = time.monotonic() + 5
 		while True:
 			try:
-				self._httpd = _HTTPServer(("127.0.0.1", self.port), _Handler, self)
+				sock = None
+				if self.netns:
+					from kube_wire import listen_in_netns
+					sock = listen_in_netns(self.netns, "127.0.0.1", self.port)
+				self._httpd = _HTTPServer(("127.0.0.1", self.port), _Handler, self, sock)
 				break
 			except OSError:
 				if not self.port or time.monotonic() > deadline:

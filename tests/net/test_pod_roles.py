@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""serve --pod-roles behind the magic IP (issue 14): real clients in two pod
+network namespaces, with no variable set, get each the role its pod's
+manifests name from http://169.254.169.254/, as on EKS.
+
+Topology (tests/lib/netns.py): a node namespace with cni0 and two pods.  The
+Kubernetes API stand-in and the STS stand-in listen on 127.0.0.1 inside the
+node namespace; the daemon runs there as
+
+    gimme-aws-mini serve --listen 127.0.0.1:8099 --magic-ip --pod-interface cni0
+        --pod-roles --kubeconfig KC --node-name node-1 --base-role-arn BASE ...
+
+pod1's Deployment template says iam.amazonaws.com/role: app-a; pod2's
+ServiceAccount says eks.amazonaws.com/role-arn: BASE/reporter.  In each pod,
+botocore's chain, the AWS CLI (`aws configure export-credentials`) and the
+JavaScript SDK's fromInstanceMetadata must get the keys STS issued for that
+pod's role (never the other pod's, never the node's), by the IMDS path; the
+node itself gets the node's.  SIGTERM leaves the node's packet filter as it
+was.  Needs root and `ip netns`; otherwise every test is skipped.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TESTS, "clients"), os.path.join(TESTS, "lib")]
+import clientlib  # noqa: E402
+clientlib.use_debian_python()
+import credlib, netns, signal  # noqa: E401,E402
+from kube_api import KubeAPI  # noqa: E402
+from sts_standin import STSStandIn  # noqa: E402
+
+NODE = "node-1"
+BASE = "arn:aws:iam::123456789012:role/"
+AKID = "AKIDTESTPODNET000001"
+SECRET = "TESTpodNetSecret/0123456789abcdefghijklmno"
+TOKEN = "IQoJTESTpodNetSessionToken" + "x" * 200
+KEYS_ENV = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_SESSION_TOKEN": TOKEN, "AWS_CREDENTIAL_EXPIRATION": "2099-01-02T03:04:05Z"}
+LISTEN = "127.0.0.1:8099"
+INSTALL_TIMEOUT = 15.0
+MAGIC = "http://169.254.169.254"
+TOPO = None
+
+setUpModule, tearDownModule = netns.module_hooks(globals())
+
+
+class PodRolesNet(unittest.TestCase):
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.mkdtemp(prefix="gimme-pods-net-")
+		TOPO.reset_filters()
+		cls.before = TOPO.snapshot()
+		cls.api = KubeAPI(cls.tmp, netns=TOPO.node, node_name=NODE,
+		    node_ip=TOPO.node_ip).start()
+		cls.addClassCleanup(cls.api.stop)
+		cls.sts = STSStandIn(netns=TOPO.node).start()
+		cls.addClassCleanup(cls.sts.stop)
+		cls.sts.trust(AKID, SECRET, token=TOKEN)
+		for r in ("app-a", "reporter"):
+			cls.sts.add_role(BASE + r)
+		cls.api.add_namespace("shop")
+		cls.api.add_service_account("reporter", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": BASE + "reporter"})
+		cls.api.add_pod("web-6d4f9-abcde", "shop", ips=[TOPO.pod_ips[0]], annotations={
+		    "iam.amazonaws.com/role": "app-a"})
+		cls.api.add_pod("report-7c9d8-fghij", "shop", ips=[TOPO.pod_ips[1]],
+		    service_account="reporter")
+		kc = cls.api.kubeconfig(style="kind")
+		cls.srv = TOPO.server("--magic-ip", "--pod-interface", "cni0", "--source", "env",
+		    "--pod-roles", "--kubeconfig", kc["path"], "--node-name", NODE,
+		    "--base-role-arn", BASE, "--sts-endpoint", cls.sts.url, "--ca-bundle",
+		    cls.sts.ca_file, "--sts-region", "us-east-1", listen=[LISTEN], env=KEYS_ENV)
+		cls.addClassCleanup(cls.srv.stop)
+		if cls.srv.wait_for_line(r"magic-ip: installed", timeout=INSTALL_TIMEOUT) is None:
+			raise AssertionError("not installed:\n" + "".join(cls.srv.lines()))
+		cls.srv.wait_for_line(r"pods of node %s: 2 tracked" % NODE, timeout=10)
+		credlib.ensure_node_modules()
+
+	@classmethod
+	def tearDownClass(cls):
+		TOPO.reset_filters()
+
+	def keys_for(self, role):
+		with self.sts.cond:
+			return {c.akid for c in self.sts.issued if c.role_arn == BASE + role}
+
+	def assertRole(self, akid, role, who):
+		self.assertIn(akid, self.keys_for(role), "%s: %s is not %s's key" % (who, akid, role))
+
+	def test_each_pod_its_role(self):
+		for i, role in ((1, "app-a"), (2, "reporter")):
+			with self.subTest(pod=i, role=role):
+				p = TOPO.pod_run(i, ["/usr/bin/python3", "-c", clientlib.BOTOCORE_CHAIN],
+				    timeout=60)
+				self.assertEqual(p.returncode, 0, p.stderr)
+				got = json.loads(p.stdout.strip().splitlines()[-1])
+				self.assertEqual(got["method"], "iam-role")
+				self.assertRole(got["akid"], role, "botocore in pod%d" % i)
+
+				p = TOPO.pod_run(i, [credlib.AWS, "configure", "export-credentials",
+				    "--format", "process"], timeout=60)
+				self.assertEqual(p.returncode, 0, p.stderr)
+				doc = json.loads(p.stdout)
+				self.assertRole(doc["AccessKeyId"], role, "the AWS CLI in pod%d" % i)
+				self.assertRegex(doc["Expiration"], r"^\d{4}-\d\d-\d\dT")
+
+				p = TOPO.pod_run(i, [credlib.NODE, credlib.JS_SCRIPT, "fim-aws", MAGIC],
+				    timeout=60)
+				got = json.loads(p.stdout.strip().splitlines()[-1])
+				self.assertIn("accessKeyId", got, p.stdout + p.stderr)
+				self.assertRole(got["accessKeyId"], role, "the JS SDK in pod%d" % i)
+
+	def test_the_node_gets_its_own(self):
+		p = TOPO.node_run(["/usr/bin/python3", "-c", clientlib.BOTOCORE_CHAIN], timeout=60)
+		self.assertEqual(p.returncode, 0, p.stderr)
+		self.assertEqual(json.loads(p.stdout.strip().splitlines()[-1])["akid"], AKID)
+
+	def test_zz_sigterm_leaves_the_filter(self):
+		self.srv.proc.send_signal(signal.SIGTERM)
+		self.assertEqual(self.srv.stop(), 0)
+		diff = TOPO.snapshot().diff(self.before)
+		self.assertFalse(diff, "after SIGTERM the node's state differs:\n%s" % diff)
+
+
+if __name__ == "__main__":
+	sys.exit(credlib.run_suite(unittest.defaultTestLoader.loadTestsFromModule(
+	    sys.modules[__name__])))
