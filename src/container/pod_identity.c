@@ -552,7 +552,7 @@ pod_identity_jwt_check(const char *tok, size_t n, time_t now, time_t *exp, char 
 		    "number of segments");
 		return -1;
 	}
-	strcpy(msg, MSG_PARSE);
+	snprintf(msg, len, "%s", MSG_PARSE);
 	if ((hdr = segment_json(tok, (size_t)(d1 - tok), "header", msg + strlen(msg),
 	    len - strlen(msg))) == NULL || (claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1),
 	    "claim", msg + strlen(msg), len - strlen(msg))) == NULL)

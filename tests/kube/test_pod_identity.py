@@ -29,6 +29,7 @@ fd00:ec2::23; any other Host gets its 403).
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -97,7 +98,7 @@ class PodIdentity(unittest.TestCase):
 		    "--source", "env", "--pod-identity-listen", "127.0.0.1:0", "--kubeconfig",
 		    kc["path"], "--node-name", NODE, "--base-role-arn", BASE, "--sts-endpoint",
 		    cls.sts.url, "--ca-bundle", cls.sts.ca_file, "--sts-region", "us-east-1",
-		    "--config", cfg, env=KEYS_ENV)
+		    "--config", cfg, "--health-listen", "127.0.0.1:0", env=KEYS_ENV)
 		cls.addClassCleanup(cls.srv.stop)
 		cls.srv.wait_for_line(r"pods of node %s: \d+ tracked" % NODE, timeout=10)
 		cls.pi = cls.srv.pod_identity_addr
@@ -310,6 +311,23 @@ class PodIdentity(unittest.TestCase):
 		finally:
 			self.api.come_back()
 		self.served(tok, timeout=15)
+
+	def test_metrics(self):
+		self.served(self.token("web-0"))
+		host, port = self.srv.health_addr
+		s = socket.create_connection((host, port), timeout=10)
+		try:
+			s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+			body = server.read_until_close(s, 10).decode()
+		finally:
+			s.close()
+		m = {k: int(v) for k, v in re.findall(r"(?m)^(gimme_pod_identity_[a-z_]+) (\d+)$",
+		    body)}
+		self.assertGreaterEqual(m["gimme_pod_identity_reviews_total"], 1)
+		self.assertGreaterEqual(m["gimme_pod_identity_served_total"], 1)
+		self.assertGreaterEqual(m["gimme_pod_identity_verdicts"], 1)
+		for k in ("review_failures_total", "denied_total", "cached_total"):
+			self.assertIn("gimme_pod_identity_" + k, m)
 
 	# -- STS ------------------------------------------------------------
 
