@@ -69,7 +69,7 @@
 #include "pods/pods.h"
 
 #define PI_PATH		"/v1/credentials"
-#define PI_HOST_V4	"169.254.170.23"
+#define PI_HOST_V4	"169.254.170.23"	/* the agent's (netfilter.h's MAGIC_POD_ID_*) */
 #define PI_HOST_V6	"fd00:ec2::23"
 #define MSG_404		"404 page not found\n"
 #define MSG_EMPTY	"Service account token cannot be empty"
@@ -95,10 +95,13 @@ struct pi_verdict {
 	char		 pv_uid[KUBE_UID_MAX + 1];
 	char		 pv_ns[KUBE_NAMESPACE_MAX + 1];
 	char		 pv_sa[KUBE_NAME_MAX + 1];
-	char		 pv_pod[KUBE_NAME_MAX + 1];
 	char		 pv_why[PI_WHY_MAX];	/* DENIED, FAILED, resolved without a role */
 };
 
+/*
+ * The service's state; the verdicts (about 1 KiB each) are zero pages until
+ * used, and a lookup is a scan of PI_VERDICTS_MAX keys.
+ */
 static struct pi_state {
 	struct pi_ops	 ops;
 	char		 hosts[PI_HOSTS_MAX][PI_HOST_MAX + 1];	/* accepted Host values */
@@ -247,7 +250,6 @@ review_done(void *arg, const struct kube_review *r, const char *err)
 		snprintf(v->pv_uid, sizeof(v->pv_uid), "%s", r->kr_pod_uid);
 		snprintf(v->pv_ns, sizeof(v->pv_ns), "%s", r->kr_namespace);
 		snprintf(v->pv_sa, sizeof(v->pv_sa), "%s", r->kr_sa);
-		snprintf(v->pv_pod, sizeof(v->pv_pod), "%s", r->kr_pod_name);
 		verdict_settle(v, PV_OK, now_ms, PI_VERDICT_TTL_MS);
 		(void)verdict_resolve(v, pi.ops.po_clock());
 	}
