@@ -457,9 +457,12 @@ pod_upsert(const struct kube_pod *kp, time_t now)
 	}
 	if (fresh)
 		pn.pods[pn.npods++] = p;
-	/* the account it names (a hostNetwork pod is the node: it needs none) */
-	if (p->pp_sa[0] != '\0' && !p->pp_host_network && (sa = sa_hold(p->pp_ns, p->pp_sa,
-	    now)) == NULL)
+	/*
+	 * the account it names (a hostNetwork pod is the node for IMDS: it needs
+	 * none, unless Pod Identity serves it by its token)
+	 */
+	if (p->pp_sa[0] != '\0' && (!p->pp_host_network || pn.cfg.pn_changed != NULL) &&
+	    (sa = sa_hold(p->pp_ns, p->pp_sa, now)) == NULL)
 		log_err("pod %s/%s: out of memory", p->pp_ns, p->pp_name);
 	sa_drop(p->pp_sa_ref);
 	p->pp_sa_ref = sa;

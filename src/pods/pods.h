@@ -339,7 +339,9 @@ struct pods_node_cfg {
 	const struct pod_opts *pn_opts;	/* --base-role-arn, --default-role, --namespace-restrictions */
 	struct pod_rules *const *pn_rules;	/* the config's (current after a reload); may hold NULL */
 	void		(*pn_gone)(const char *uid);	/* a pod was deleted (NULL: nobody asks) */
-	void		(*pn_changed)(const char *uid);	/* a pod's role was chosen again (NULL: ...) */
+	/* a pod's role was chosen again (NULL: nobody asks; set: Pod Identity is served, so
+	   hostNetwork pods' service accounts are followed too) */
+	void		(*pn_changed)(const char *uid);
 };
 
 /* One pod, as `ctl pods` shows it (valid during the callback only). */

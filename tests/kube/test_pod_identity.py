@@ -82,11 +82,14 @@ class PodIdentity(unittest.TestCase):
 		api.add_service_account("denied", "shop", annotations={
 		    "eks.amazonaws.com/role-arn": BASE + "refused"})
 		api.add_service_account("nobody", "shop")
+		api.add_service_account("hostsa", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": BASE + "app-b"})
 		api.add_pod("web-0", "shop", ips=["127.0.31.10"], service_account="api")
 		api.add_pod("up-0", "shop", ips=["127.0.31.11"], service_account="uploader",
 		    annotations={"iam.amazonaws.com/role": "annotated"})
 		api.add_pod("bad-0", "shop", ips=["127.0.31.12"], service_account="denied")
 		api.add_pod("host-0", "shop", service_account="api", host_network=True)
+		api.add_pod("host-1", "shop", service_account="hostsa", host_network=True)
 		api.add_pod("far-0", "shop", node="node-2", ips=["127.0.32.10"], service_account="api")
 		api.add_pod("lone-0", "shop", ips=["127.0.31.13"], service_account="nobody")
 		cfg = os.path.join(cls.tmp, "config.json")
@@ -234,6 +237,9 @@ class PodIdentity(unittest.TestCase):
 	def test_host_network_and_other_node(self):
 		a = self.served(self.token("host-0"))
 		self.assertIn(a["AccessKeyId"], self.issued_for("app-a"))
+		# a service account only a hostNetwork pod uses: followed for Pod Identity
+		a = self.served(self.token("host-1"))
+		self.assertIn(a["AccessKeyId"], self.issued_for("app-b"))
 		b = self.served(self.token("far-0"))	# not this node's: its service account's role
 		self.assertIn(b["AccessKeyId"], self.issued_for("app-a"))
 
