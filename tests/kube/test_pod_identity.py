@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -113,23 +112,14 @@ class PodIdentity(unittest.TestCase):
 		return self.api.issue_token(pod, "shop", audiences=audiences, **kw)
 
 	def get(self, token, host=None, path=PATH, timeout=15.0):
-		"""One request: (status, headers dict, body str)."""
-		s = socket.create_connection(self.pi, timeout=timeout * server._SLOW)
-		try:
-			head = "GET %s HTTP/1.1\r\nHost: %s\r\n" % (path, host or "%s:%d" % self.pi)
-			if token is not None:
-				head += "Authorization: %s\r\n" % token
-			s.sendall((head + "\r\n").encode())
-			data = server.read_until_close(s, timeout * server._SLOW)
-		finally:
-			s.close()
-		head, _, body = data.partition(b"\r\n\r\n")
-		lines = head.decode("latin-1").split("\r\n")
-		hdrs = {}
-		for l in lines[1:]:
-			k, _, v = l.partition(":")
-			hdrs[k.strip().lower()] = v.strip()
-		return int(lines[0].split()[1]), hdrs, body.decode()
+		"""One request: (status, headers dict (lower-case names), body str)."""
+		head = "GET %s HTTP/1.1\r\nHost: %s\r\n" % (path, host or "%s:%d" % self.pi)
+		if token is not None:
+			head += "Authorization: %s\r\n" % token
+		raw = server.raw_request(*self.pi, (head + "\r\n").encode(), timeout * server._SLOW)
+		line, hdrs, body = wire.split_response(raw)
+		return (int(line.split()[1]), {k.lower(): v.decode() for k, v in hdrs},
+		    body.decode())
 
 	def served(self, token, timeout=10.0):
 		"""The credentials for token (200 within timeout: the role's first fetch)."""
@@ -320,13 +310,8 @@ class PodIdentity(unittest.TestCase):
 
 	def test_metrics(self):
 		self.served(self.token("web-0"))
-		host, port = self.srv.health_addr
-		s = socket.create_connection((host, port), timeout=10)
-		try:
-			s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-			body = server.read_until_close(s, 10).decode()
-		finally:
-			s.close()
+		body = wire.body_of(server.raw_request(*self.srv.health_addr,
+		    b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 10)).decode()
 		m = {k: int(v) for k, v in re.findall(r"(?m)^(gimme_pod_identity_[a-z_]+) (\d+)$",
 		    body)}
 		self.assertGreaterEqual(m["gimme_pod_identity_reviews_total"], 1)
