@@ -175,10 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else
 			call.hc_status = HTTP_DEFER_STATUS;	/* its deadline */
 	}
-	FUZZ_CHECK(rp.hr_headlen > 12 && memcmp(head, "HTTP/1.1 ", 9) == 0);
-	FUZZ_CHECK(memcmp(head + rp.hr_headlen - 4, "\r\n\r\n", 4) == 0);
-	status = atoi(head + 9);
-	FUZZ_CHECK(fuzz_status_in(status, statuses));
+	status = fuzz_head_status(head, rp.hr_headlen, statuses);
 	v = ctr_view_of(&role);
 	if (status == 200) {
 		FUZZ_CHECK(reviewed && fz.verdict == 0 && fz.role_rc == POD_IDENTITY_ROLE);
