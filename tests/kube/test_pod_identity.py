@@ -8,6 +8,7 @@ The listener is given with --pod-identity-listen 127.0.0.1:0, whose address
 is then accepted as Host (the agent accepts only 169.254.170.23 and
 fd00:ec2::23; any other Host gets its 403).
 
+  * botocore (Debian's, as it is) with a loopback FULL_URI and the token;
   * the JavaScript SDK as it is, with only the variables EKS injects pointed
     at the listener: fromHttp with AWS_CONTAINER_CREDENTIALS_FULL_URI and
     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (the projected token), and
@@ -31,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,13 +47,12 @@ from kube_api import API_AUDIENCE, KubeAPI  # noqa: E402
 from sts_standin import STSStandIn  # noqa: E402
 
 import test_js  # noqa: E402  (Debian's python3, as the clients' tests run)
+from test_container import botocore_creds, node_creds  # noqa: E402
 from test_pod_roles import ACCOUNT, AKID, BASE, KEYS_ENV, NODE, SECRET, TOKEN  # noqa: E402
 
 AUDIENCE = "pods.eks.amazonaws.com"
 PATH = "/v1/credentials"
 KEYS = ["AccessKeyId", "SecretAccessKey", "Token", "AccountId", "Expiration"]
-JSDIR = os.path.join(os.path.dirname(HERE), "clients", "js")
-NODE_BIN = shutil.which("node") or "/usr/bin/node"
 
 
 def parse_ts(s):
@@ -155,19 +154,16 @@ class PodIdentity(unittest.TestCase):
 
 	# -- the SDK --------------------------------------------------------
 
+	def client_env(self, **extra):
+		"""Only the container variables (no keys, no IMDS, no shared files)."""
+		env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+		env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent",
+		    AWS_SHARED_CREDENTIALS_FILE="/nonexistent", **extra)
+		return env
+
 	def node_js(self, case, env):
 		test_js.npm_ci()	# the clients' install (npm ci from the lock file) when missing
-		base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-		base.update(env)
-		base["AWS_EC2_METADATA_DISABLED"] = "true"
-		p = subprocess.run([NODE_BIN, os.path.join(JSDIR, "imds_clients.cjs"), case, "-"],
-		    cwd=JSDIR, env=base, capture_output=True, text=True, timeout=60,
-		    stdin=subprocess.DEVNULL)
-		try:
-			return json.loads(p.stdout.strip().splitlines()[-1])
-		except (ValueError, IndexError):
-			raise AssertionError("no JSON from node: rc=%d %s %s" % (
-			    p.returncode, p.stdout[-500:], p.stderr[-1500:]))
+		return node_creds(case, self.client_env(**env))
 
 	def test_js_sdk(self):
 		tok = self.token("web-0")
@@ -203,6 +199,21 @@ class PodIdentity(unittest.TestCase):
 		for l in access:
 			self.assertIn("imds=pod-identity", l)
 		self.assertNotIn(tok, "\n".join(self.srv.lines()))
+
+	def test_botocore(self):
+		"""Debian's botocore (1.29) as it is: a loopback FULL_URI, the token in
+		AWS_CONTAINER_AUTHORIZATION_TOKEN (newer ones read the token file;
+		the same bytes are sent), its own fetching, retries and parsing."""
+		tok = self.token("web-0")
+		want = self.served(tok)
+		c = botocore_creds(self.client_env(
+		    AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:%d%s" % (self.pi[1], PATH),
+		    AWS_CONTAINER_AUTHORIZATION_TOKEN=tok))
+		self.assertEqual(c["method"], "container-role")
+		self.assertEqual(c["akid"], want["AccessKeyId"])
+		self.assertEqual(c["secret"], want["SecretAccessKey"])
+		self.assertEqual(c["token"], want["Token"])
+		self.assertEqual(parse_ts(c["expiry"]), parse_ts(want["Expiration"]))
 
 	# -- the body and the roles -----------------------------------------
 
