@@ -7,8 +7,11 @@
  *   render.c   the role registry's RENDER_CONTAINER rendering of a role:
  *              its credentials as ready bodies, one per layout (ECS, Pod
  *              Identity), compact JSON as Go's encoding/json writes it
- *              (the agents are Go programs); what both services answer
- *              with: Go's heads (ctr_head), percent-decoding, STS's
+ *              (the agents are Go programs); what both services share:
+ *              the handler's frame (ctr_handle: Go's raw 400, the head as
+ *              Go writes it, HEAD, the access line; struct ctr_conn), a
+ *              role's view served (ctr_serve_view), the wait for a role's
+ *              first credentials (ctr_hold), percent-decoding, STS's
  *              refusal split into code, message, status and request id
  *   ecs.c      the ECS credential service (ecs_http_service):
  *              GET /v2/credentials/<id>, /v1/credentials?id=<id> (ids of the
