@@ -70,7 +70,8 @@
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
 #define STS_CALLS_MAX		16	/* STS requests in flight at once */
-#define STS_QUEUE_MAX		64	/* more wait (FIFO) for a free slot; past that, refused */
+#define STS_QUEUE_MAX		ASSUMED_ROLES_MAX	/* more wait (FIFO) for a free slot: a role
+						   has one fetch at a time, so every assumed role may wait */
 #define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */
 #define STS_REGION_BUF		128	/* bytes kept of a configured region (sts.c refuses one over 32) */
 #define STS_URL_MAX		1024	/* bytes in an endpoint URL or a CA bundle path */

@@ -52,7 +52,6 @@ struct cred_base {
 };
 
 struct sts_ctx {
-	struct assume_step steps[STS_CHAIN_MAX];
 	size_t		 nsteps;
 	unsigned	 duration;	/* GetSessionToken */
 	int		 allow_long_term;
@@ -62,9 +61,10 @@ struct sts_ctx {
 	unsigned long	 wfetch;	/* ... for the base's fetch number wfetch */
 	/* the fetch under way */
 	size_t		 step;
-	struct cred	 cur;
+	struct cred	*cur;		/* the credentials it signs with next; only while fetching */
 	cred_done_fn	 done;
 	void		*arg;
+	struct assume_step steps[];	/* nsteps of them (an assumed role: one) */
 };
 
 static void	sts_next(struct sts_ctx *x);
@@ -79,7 +79,7 @@ sts_finish(struct sts_ctx *x, int ok, const char *err)
 
 	x->done = NULL;
 	if (ok)
-		done(arg, 1, &x->cur, NULL);
+		done(arg, 1, x->cur, NULL);
 	else if (x->nsteps == 0 && strncmp(err, "STS ", 4) == 0) {
 		/* GetSessionToken failed: say how to do without it */
 		snprintf(msg, sizeof(msg), "%.900s; or serve the long-term keys as they are "
@@ -87,7 +87,9 @@ sts_finish(struct sts_ctx *x, int ok, const char *err)
 		done(arg, 0, NULL, msg);
 	} else
 		done(arg, 0, NULL, err);
-	cred_wipe(&x->cur);
+	cred_wipe(x->cur);
+	free(x->cur);
+	x->cur = NULL;
 }
 
 static void
@@ -110,9 +112,9 @@ sts_answer(void *arg, const struct sts_result *r, const char *terr)
 		sts_finish(x, 0, err);
 		return;
 	}
-	cred_wipe(&x->cur);
-	x->cur = r->st_cred;
-	x->cur.cr_last_updated = 0;	/* the cache stamps it */
+	cred_wipe(x->cur);
+	*x->cur = r->st_cred;
+	x->cur->cr_last_updated = 0;	/* the cache stamps it */
 	if (x->nsteps == 0) {
 		sts_finish(x, 1, NULL);
 		return;
@@ -130,10 +132,10 @@ sts_next(struct sts_ctx *x)
 	char err[ERRBUF_LEN], msg[ERRBUF_LEN];
 
 	memset(&rq, 0, sizeof(rq));
-	rq.sr_base = &x->cur;
+	rq.sr_base = x->cur;
 	if (x->nsteps == 0) {
 		/* long-term keys only: session keys pass as they are */
-		if (x->cur.cr_token[0] != '\0' || x->allow_long_term) {
+		if (x->cur->cr_token[0] != '\0' || x->allow_long_term) {
 			sts_finish(x, 1, NULL);
 			return;
 		}
@@ -168,8 +170,8 @@ sts_base_done(void *arg, int ok, const struct cred *c, const char *err)
 		sts_finish(x, 0, msg);
 		return;
 	}
-	cred_wipe(&x->cur);
-	x->cur = *c;
+	cred_wipe(x->cur);
+	*x->cur = *c;
 	x->step = 0;
 	sts_next(x);
 }
@@ -342,6 +344,11 @@ sts_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 		done(arg, 0, NULL, "can't happen: a fetch is under way");
 		return;
 	}
+	/* 8 KiB that only a fetch needs: many roles keep none between fetches */
+	if ((x->cur = calloc(1, sizeof(*x->cur))) == NULL) {
+		done(arg, 0, NULL, "out of memory");
+		return;
+	}
 	x->done = done;
 	x->arg = arg;
 	cred_base_get(x->base, x, now);
@@ -363,7 +370,9 @@ sts_free(struct cred_provider *cp)
 	if (x->waiting)
 		cred_base_cancel(x->base, x);
 	cred_base_unref(x->base);
-	cred_wipe(&x->cur);
+	if (x->cur != NULL)
+		cred_wipe(x->cur);
+	free(x->cur);
 	free(x);
 	free(cp);
 }
@@ -380,7 +389,8 @@ cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, si
 		snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
 		return -1;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL || (x = calloc(1, sizeof(*x))) == NULL) {
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (x = calloc(1, sizeof(*x) + nsteps * sizeof(x->steps[0]))) == NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -1;

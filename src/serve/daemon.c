@@ -16,6 +16,7 @@
 
 #include "serve/serve.h"
 
+#define SERVE_RETRIM_QUIET_S	2	/* s without a pod or role change before memory is given back */
 #define PODS_PAGE_TAIL_MAX	32	/* bytes of a pods page's end: ],"next":N} and its NUL */
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 
@@ -191,6 +192,31 @@ daemon_file_changed(void *unused)
 	creds_source_reread(&st.src, st.cache, CREDS_REREAD_FILES);
 }
 
+/*
+ * The pods' bursts (the first list, a wave of new pods and their first
+ * role fetches) leave freed heap and faulted library pages behind:
+ * given back (serve_mem_trim) once nothing has changed for
+ * SERVE_RETRIM_QUIET_S.
+ */
+static void
+daemon_retrim(time_t now)
+{
+	const struct assumed_stats *as;
+	uint64_t gen;
+
+	if (!st.pods)
+		return;
+	as = assumed_stats();
+	gen = pods_node_stats()->ps_role_changes + as->as_added + as->as_dropped;
+	if (gen != st.trim_gen) {
+		st.trim_gen = gen;
+		st.trim_at = now + SERVE_RETRIM_QUIET_S;
+	} else if (st.trim_at != 0 && now >= st.trim_at) {
+		serve_mem_trim();
+		st.trim_at = 0;
+	}
+}
+
 /* Once a second: refresh what is due, expire what has expired. */
 void
 daemon_tick(void)
@@ -205,6 +231,7 @@ daemon_tick(void)
 		pods_node_tick(now);
 	if (st.assumed)
 		assumed_tick(now);
+	daemon_retrim(now);
 	if (st.ec2_cred.cr_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);

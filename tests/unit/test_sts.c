@@ -2,7 +2,9 @@
  * test_sts.c: the STS client (sts.c) against a loopback stand-in.
  *
  * tests/lib/mini_sts.py runs as a child on 127.0.0.1 (plain HTTP), prints
- * each request it receives as one JSON line, and checks each signature
+ * each request it receives as one JSON line (into a file, not a pipe: a
+ * full queue's thousand requests would fill a pipe and block it before
+ * the test reads them), and checks each signature
  * with botocore's signer (without botocore the signature checks fail: it is
  * a test dependency).  It is found relative to the current directory:
  * run this binary from the repository root (tests/run and `make test` do).
@@ -41,6 +43,8 @@
 #define PYTHON		"/usr/bin/python3"
 #define LINE_MAX_TEST	(256 * 1024)	/* bytes of one JSON line from the stand-in */
 #define CALLS_AT_ONCE	4		/* concurrent calls in the parallel test */
+#define CHILD_WAIT_STEP_US	10000	/* polling the stand-in's output file */
+#define CHILD_WAIT_STEPS	1000	/* ... at most 10 s for one line */
 
 /* the stand-in's fixed test keys (mini_sts.py) */
 #define AKID		"AKIDMINISTSTEST00001"
@@ -53,6 +57,29 @@ static pid_t child = -1;
 static FILE *child_out;
 static int port;
 static char line[LINE_MAX_TEST];
+
+/* The stand-in's next output line into line (it may not be written yet), or NULL. */
+static char *
+child_line(void)
+{
+	size_t len = 0;
+	int i;
+
+	line[0] = '\0';
+	for (i = 0; i < CHILD_WAIT_STEPS; i++) {
+		if (fgets(line + len, (int)(sizeof(line) - len), child_out) != NULL) {
+			len += strlen(line + len);
+			if (len > 0 && line[len - 1] == '\n')
+				return line;
+			if (len + 1 >= sizeof(line))
+				return NULL;
+			continue;	/* part of a line: the rest is being written */
+		}
+		clearerr(child_out);
+		usleep(CHILD_WAIT_STEP_US);
+	}
+	return NULL;
+}
 
 /* What one call reported. */
 struct outcome {
@@ -96,6 +123,7 @@ group_setup(void **state)
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { PYTHON, MINI_STS, NULL };
+	char outpath[] = "/tmp/test-sts-out.XXXXXX";
 	char err[ERRBUF_LEN];
 	int p[2];
 
@@ -111,8 +139,10 @@ group_setup(void **state)
 		    MINI_STS);
 		return -1;
 	}
-	if (pipe(p) == -1)
+	/* the child appends to the file, we read it from our own offset */
+	if ((p[1] = mkstemp(outpath)) == -1 || (p[0] = open(outpath, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
+	unlink(outpath);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_addclose(&fa, p[0]);
@@ -121,8 +151,7 @@ group_setup(void **state)
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	child_out = fdopen(p[0], "r");
-	if (child_out == NULL || fgets(line, sizeof(line), child_out) == NULL ||
-	    sscanf(line, "PORT %d", &port) != 1)
+	if (child_out == NULL || child_line() == NULL || sscanf(line, "PORT %d", &port) != 1)
 		return -1;
 	if (loop_init(err, sizeof(err)) == -1) {
 		fprintf(stderr, "loop_init: %s\n", err);
@@ -198,7 +227,7 @@ next_request(void)
 	json_error_t je;
 	json_t *j;
 
-	assert_non_null(fgets(line, sizeof(line), child_out));
+	assert_non_null(child_line());
 	j = json_loads(line, 0, &je);
 	assert_non_null(j);
 	return j;
