@@ -87,7 +87,7 @@ fz_role_of(const struct assumed *a)
 	return &role;
 }
 
-static time_t
+static double
 fz_clock(void)
 {
 	return NOW;

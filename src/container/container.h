@@ -236,7 +236,7 @@ struct pi_ops {
 			    time_t now, struct assumed **a, char *why, size_t whylen);
 	void		(*po_release)(void *arg, struct assumed *a, time_t now);
 	const struct role *(*po_role_of)(const struct assumed *a);
-	time_t		(*po_clock)(void);	/* the wall clock (the token's exp, nbf) */
+	double		(*po_clock)(void);	/* the wall clock, s and fraction (exp, nbf) */
 	void		*po_arg;
 };
 extern const struct pi_ops pod_identity_node_ops;
@@ -284,7 +284,7 @@ struct slice	 pod_identity_host(struct slice host);
  * claims, a known alg, exp and nbf.  0 (*exp its exp, 0: none) / -1 with
  * msg the agent's 400 message.
  */
-int		 pod_identity_jwt_check(const char *tok, size_t n, time_t now, time_t *exp,
+int		 pod_identity_jwt_check(const char *tok, size_t n, double now, time_t *exp,
 		    char *msg, size_t len);
 
 #endif /* CONTAINER_H */

@@ -251,7 +251,7 @@ review_done(void *arg, const struct kube_review *r, const char *err)
 		snprintf(v->pv_ns, sizeof(v->pv_ns), "%s", r->kr_namespace);
 		snprintf(v->pv_sa, sizeof(v->pv_sa), "%s", r->kr_sa);
 		verdict_settle(v, PV_OK, now_ms, PI_VERDICT_TTL_MS);
-		(void)verdict_resolve(v, pi.ops.po_clock());
+		(void)verdict_resolve(v, (time_t)pi.ops.po_clock());
 	}
 	http_wake();
 }
@@ -538,7 +538,7 @@ jwt_alg(const json_t *hdr, char *msg, size_t len)
 }
 
 int
-pod_identity_jwt_check(const char *tok, size_t n, time_t now, time_t *exp, char *msg,
+pod_identity_jwt_check(const char *tok, size_t n, double now, time_t *exp, char *msg,
     size_t len)
 {
 	const char *d1 = memchr(tok, '.', n), *d2, *d3;
@@ -568,10 +568,10 @@ pod_identity_jwt_check(const char *tok, size_t n, time_t now, time_t *exp, char 
 	}
 	if (jwt_alg(hdr, msg + strlen(msg), len - strlen(msg)) == -1)
 		goto out;
-	if ((he == 1 && !((double)now < e)) || (hn == 1 && (double)now < nbf)) {
-		snprintf(msg, len, MSG_CLAIMS "%s%s%s", he == 1 && !((double)now < e) ?
-		    "token is expired" : "", he == 1 && !((double)now < e) && hn == 1 &&
-		    (double)now < nbf ? ", " : "", hn == 1 && (double)now < nbf ?
+	if ((he == 1 && !(now < e)) || (hn == 1 && now < nbf)) {
+		snprintf(msg, len, MSG_CLAIMS "%s%s%s", he == 1 && !(now < e) ?
+		    "token is expired" : "", he == 1 && !(now < e) && hn == 1 &&
+		    now < nbf ? ", " : "", hn == 1 && now < nbf ?
 		    "token is not valid yet" : "");
 		goto out;
 	}
@@ -618,7 +618,7 @@ static int
 pi_verified(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
     struct pi_verdict *v)
 {
-	if (verdict_resolve(v, pi.ops.po_clock()) == -1) {
+	if (verdict_resolve(v, (time_t)pi.ops.po_clock()) == -1) {
 		/* the pod's service account is being read: hold as for a role */
 		if (ctr_hold(pc, call, PI_WAIT_MS)) {
 			pi.deferred++;
@@ -643,7 +643,7 @@ pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *cal
 	unsigned char key[PI_KEY_LEN];
 	char msg[PI_WHY_MAX + 64];
 	struct pi_verdict *v;
-	time_t now = pi.ops.po_clock();
+	time_t now = (time_t)pi.ops.po_clock();
 
 	SHA256((const unsigned char *)tok.p, tok.n, key);
 	if ((v = verdict_find(key, call->hc_now_ms)) == NULL) {
@@ -740,6 +740,21 @@ const struct http_service pod_identity_http_service = {
 
 /* ---- the daemon's operations: kube/'s TokenReview, pods/node.c's roles ---- */
 
+/*
+ * CLOCK_REALTIME with its fraction, as Go's time.Now(): time(NULL) reads the
+ * coarse clock, which can still say the last second when a token's nbf (its
+ * iat, the API server's now) already says this one.
+ */
+static double
+wall_precise(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return (double)time(NULL);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int
 node_review(void *arg, const char *token, size_t len, void (*done)(void *,
     const struct kube_review *, const char *), void *darg, struct kube_call **call, char *err,
@@ -785,6 +800,6 @@ node_role_of(const struct assumed *a)
 
 const struct pi_ops pod_identity_node_ops = {
 	.po_review = node_review, .po_cancel = node_cancel, .po_role = node_role,
-	.po_release = node_release, .po_role_of = node_role_of, .po_clock = clock_wall,
+	.po_release = node_release, .po_role_of = node_role_of, .po_clock = wall_precise,
 	.po_arg = NULL,
 };

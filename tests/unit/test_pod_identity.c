@@ -106,7 +106,7 @@ fake_role_of(const struct assumed *a)
 	return &f.role;
 }
 
-static time_t
+static double
 fake_clock(void)
 {
 	return NOW;
