@@ -23,6 +23,22 @@ fuzz_status_in(int s, const int *list)
 	return 0;
 }
 
+/*
+ * A reply head's status, checked: "HTTP/1.1 " first, the blank line last,
+ * the status one of the 0-terminated list.
+ */
+static inline int
+fuzz_head_status(const char *head, size_t len, const int *list)
+{
+	int status;
+
+	FUZZ_CHECK(len > 12 && memcmp(head, "HTTP/1.1 ", 9) == 0);
+	FUZZ_CHECK(memcmp(head + len - 4, "\r\n\r\n", 4) == 0);
+	status = atoi(head + 9);
+	FUZZ_CHECK(fuzz_status_in(status, list));
+	return status;
+}
+
 /* Whether s starts with one of the NULL-terminated forms (error messages). */
 static inline int
 fuzz_starts(const char *s, const char *const *forms)

@@ -41,8 +41,6 @@
 #include "container/container.h"
 #include "ops/ops.h"
 
-#define CT_JSON		"application/json"
-#define CT_TEXT		"text/plain; charset=utf-8"
 #define PATH_V1		"/v1/credentials"
 #define PATH_V2		"/v2/credentials/"
 #define PATH_CREDS	"/creds"
@@ -50,15 +48,6 @@
 #define MSG_NO_ID	"No Credential ID in the request"
 #define MSG_NOT_FOUND	"Credentials not found"
 #define MSG_UNINIT	"Credentials uninitialized for ID"
-#define ECS_FIELDS	5	/* Content-Type, X-Content-Type-Options, Date, Content-Length,
-				   Connection */
-
-/* One connection's answer. */
-struct ecs_conn {
-	struct ctr_view	*ec_view;	/* the body points into it: held until released */
-	uint64_t	 ec_since_ms;	/* the request first waited then; 0: it has not */
-	char		 ec_body[ECS_ERR_BODY_MAX];	/* an error's body */
-};
 
 /* What a request asks for, from its target. */
 struct ecs_ask {
@@ -89,40 +78,6 @@ ecs_tick(void)
 	http_wake();	/* a held request whose role's fetch failed is answered now */
 }
 
-/* One hex digit's value, or -1. */
-static int
-hexval(char c)
-{
-	static const char digits[] = "0123456789abcdef";
-	const char *p = c != '\0' ? strchr(digits, c | 0x20) : NULL;
-
-	return p != NULL && (c >= 'A' || (c >= '0' && c <= '9')) ? (int)(p - digits) : -1;
-}
-
-/* Percent-decode s[0..n) into out[ECS_PATH_MAX + 1] (plus: '+' is a space).  0 / -1. */
-static int
-unescape(const char *s, size_t n, int plus, char *out)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		if (o == ECS_PATH_MAX)
-			return -1;
-		if (s[i] == '%') {
-			if (i + 2 >= n)
-				return -1;
-			if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else
-			out[o++] = plus && s[i] == '+' ? ' ' : s[i];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* The first id= of query q[0..n) (Go's URL.Query().Get), decoded; "" when none.  0 / -1. */
 static int
 query_id(const char *q, size_t n, char *out)
@@ -138,7 +93,7 @@ query_id(const char *q, size_t n, char *out)
 		if ((eq = memchr(q, '=', (size_t)(amp - q))) == NULL)
 			eq = amp;
 		if (eq - q == 2 && memcmp(q, "id", 2) == 0)
-			return eq == amp ? 0 : unescape(eq + 1, (size_t)(amp - eq - 1), 1, out);
+			return eq == amp ? 0 : ctr_unescape(eq + 1, (size_t)(amp - eq - 1), 1, out);
 		if (amp == end)
 			break;
 	}
@@ -157,7 +112,7 @@ ecs_route(struct slice target, struct ecs_ask *a)
 	a->ea_prefix = "CredentialsV2Request: ";
 	a->ea_kind = ASK_NOT_FOUND;
 	a->ea_arg[0] = '\0';
-	if (unescape(path.p, path.n, 0, p) == -1) {
+	if (ctr_unescape(path.p, path.n, 0, p) == -1) {
 		a->ea_kind = ASK_BAD;
 		return;
 	}
@@ -182,78 +137,38 @@ ecs_route(struct slice target, struct ecs_ask *a)
 	}
 }
 
-/*
- * The head, in Go's order, then Connection: close.  The shapes: a handler's
- * JSON; http.Error's text (nosniff); the server's own answer to a request
- * it cannot read (no Date, no Content-Length).
- */
-enum ecs_shape { SHAPE_JSON, SHAPE_TEXT, SHAPE_RAW };
-
-static void
-ecs_head(struct http_reply *rp, const struct http_call *call, int status,
-    enum ecs_shape shape, size_t bodylen)
-{
-	struct http_field f[ECS_FIELDS];
-	size_t n = 0;
-
-	f[n++] = (struct http_field){ "Content-Type", shape == SHAPE_JSON ? CT_JSON : CT_TEXT,
-	    0 };
-	if (shape == SHAPE_TEXT)
-		f[n++] = (struct http_field){ "X-Content-Type-Options", "nosniff", 0 };
-	if (shape != SHAPE_RAW) {
-		f[n++] = (struct http_field){ "Date", call->hc_date, 0 };
-		f[n++] = (struct http_field){ "Content-Length", NULL, bodylen };
-	}
-	f[n++] = (struct http_field){ "Connection", "close", 0 };
-	rp->hr_headlen = http_head_write(rp->hr_head, rp->hr_headcap, status, f, n);
-}
-
 /* An agent's JSON error into the connection's buffer. */
 static int
-ecs_error(struct ecs_conn *ec, struct http_reply *rp, int status, const char *code,
+ecs_error(struct ctr_conn *ec, struct http_reply *rp, int status, const char *code,
     const char *prefix, const char *msg)
 {
-	struct sbuf b = SBUF_FIXED(ec->ec_body, sizeof(ec->ec_body));
+	struct sbuf b = SBUF_FIXED(ec->cc_body, ECS_ERR_BODY_MAX);
 	char text[ECS_ERR_BODY_MAX];
 
 	snprintf(text, sizeof(text), "%s%s", prefix, msg);
 	ctr_json_error(&b, code, text, status);
-	rp->hr_body = ec->ec_body;
+	rp->hr_body = ec->cc_body;
 	rp->hr_bodylen = b.sb_len;
 	return status;
 }
 
 /*
  * A role's failed fetch as the agent's error: STS's code and message when
- * the cache's error is STS's ("STS AssumeRole ARN: Code: message (HTTP n,
- * request id r)"), else InternalServerError with the error as it is.
+ * the cache's error is STS's, else InternalServerError with the error as it is.
  */
 static int
-ecs_fetch_error(struct ecs_conn *ec, struct http_reply *rp, const char *why)
+ecs_fetch_error(struct ctr_conn *ec, struct http_reply *rp, const char *why)
 {
-	char code[64], msg[ERRBUF_LEN];
-	const char *p = strstr(why, ": "), *c, *tail;
-	size_t n;
+	struct ctr_sts_error e;
 
-	if (p != NULL && strncmp(why, "STS ", 4) == 0) {
-		for (c = p + 2, n = 0; (c[n] >= 'A' && c[n] <= 'Z') || (c[n] >= 'a' &&
-		    c[n] <= 'z') || (c[n] >= '0' && c[n] <= '9') || c[n] == '.'; n++)
-			;
-		if (n > 0 && n < sizeof(code) && c[n] == ':' && c[n + 1] == ' ') {
-			memcpy(code, c, n);
-			code[n] = '\0';
-			snprintf(msg, sizeof(msg), "%s", c + n + 2);
-			if ((tail = strstr(msg, " (HTTP ")) != NULL)
-				msg[tail - msg] = '\0';
-			return ecs_error(ec, rp, 500, code, "", msg);
-		}
-	}
+	if (ctr_sts_error_parse(why, &e))
+		return ecs_error(ec, rp, 500, e.se_code, "", e.se_message);
 	return ecs_error(ec, rp, 500, "InternalServerError", "", why);
 }
 
 /* The role the request asks for, or an error answered (*status set). */
 static struct role *
-ecs_role(struct ecs_conn *ec, struct http_reply *rp, const struct ecs_ask *a, time_t now,
+ecs_role(struct ctr_conn *ec, struct http_reply *rp, const struct ecs_ask *a, time_t now,
     int *status)
 {
 	char arn[STS_ARN_MAX], err[ERRBUF_LEN];
@@ -297,29 +212,18 @@ ecs_role(struct ecs_conn *ec, struct http_reply *rp, const struct ecs_ask *a, ti
  * The status, or 0 to wait.
  */
 static int
-ecs_serve_role(struct ecs_conn *ec, struct http_reply *rp, const struct http_call *call,
+ecs_serve_role(struct ctr_conn *ec, struct http_reply *rp, const struct http_call *call,
     const struct ecs_ask *a, const struct role *r)
 {
-	struct ctr_view *v = ctr_view_of(r);
 	const struct cred_cache *cc = &r->ro_cache;
 
-	if (v != NULL && v->cv_have) {
-		ec->ec_view = v;
-		ctr_view_ref(v);
-		rp->hr_body = v->cv_body[CTR_ECS];
-		rp->hr_bodylen = v->cv_len[CTR_ECS];
+	if (ctr_serve_view(ec, rp, r, CTR_ECS))
 		return 200;
-	}
 	if (cc->cc_fetched_once && cc->cc_error[0] != '\0')
 		return ecs_fetch_error(ec, rp, cc->cc_error);
-	if (!cc->cc_fetched_once) {
-		if (ec->ec_since_ms == 0)
-			ec->ec_since_ms = call->hc_now_ms;
-		if (call->hc_now_ms - ec->ec_since_ms < ECS_WAIT_MS) {
-			ecs.deferred++;
-			http_wake_at(ec->ec_since_ms + ECS_WAIT_MS);
-			return 0;
-		}
+	if (!cc->cc_fetched_once && ctr_hold(ec, call, ECS_WAIT_MS)) {
+		ecs.deferred++;
+		return 0;
 	}
 	return ecs_error(ec, rp, 503, "CredentialsUninitialized", a->ea_prefix, MSG_UNINIT);
 }
@@ -341,8 +245,8 @@ token_ok(const struct http_req *req)
 
 /* A request that parsed: its status (0: wait), the body set in rp. */
 static int
-ecs_answer(struct ecs_conn *ec, const struct http_call *call, struct http_reply *rp,
-    enum ecs_shape *shape)
+ecs_answer(struct ctr_conn *ec, const struct http_call *call, struct http_reply *rp,
+    enum ctr_shape *shape)
 {
 	struct ecs_ask a;
 	struct role *r;
@@ -353,7 +257,7 @@ ecs_answer(struct ecs_conn *ec, const struct http_call *call, struct http_reply 
 		return ecs_error(ec, rp, 401, "AccessDenied", "",
 		    "Authorization token missing or not the one given");
 	if (a.ea_kind == ASK_NOT_FOUND || a.ea_kind == ASK_BAD) {
-		*shape = a.ea_kind == ASK_BAD ? SHAPE_RAW : SHAPE_TEXT;
+		*shape = a.ea_kind == ASK_BAD ? CTR_SHAPE_RAW : CTR_SHAPE_TEXT;
 		rp->hr_body = a.ea_kind == ASK_BAD ? "400 Bad Request" : "404 page not found\n";
 		rp->hr_bodylen = strlen(rp->hr_body);
 		return a.ea_kind == ASK_BAD ? 400 : 404;
@@ -369,51 +273,12 @@ ecs_answer(struct ecs_conn *ec, const struct http_call *call, struct http_reply 
 static enum http_verdict
 ecs_handle(void *state, const struct http_call *call, struct http_reply *rp)
 {
-	struct ecs_conn *ec = state;
-	struct slice method = { "-", 1 }, target = { "-", 1 };
-	enum ecs_shape shape = SHAPE_JSON;
-	int status, head = 0;
-	char peer[SOCK_ADDR_TEXT_MAX];
-
-	if (call->hc_req != NULL && (call->hc_status == 0 ||
-	    call->hc_status == HTTP_DEFER_STATUS)) {
-		if ((status = ecs_answer(ec, call, rp, &shape)) == 0)
-			return HTTP_DEFER;
-		method = call->hc_req->r_method;
-		target = call->hc_req->r_target;
-		head = slice_eq(method, "HEAD");
-	} else {
-		/* Go's server on a request it cannot read: "400 Bad Request" as text */
-		status = call->hc_status;
-		shape = SHAPE_RAW;
-		snprintf(ec->ec_body, sizeof(ec->ec_body), "%d %s", status, http_reason(status));
-		rp->hr_body = ec->ec_body;
-		rp->hr_bodylen = strlen(ec->ec_body);
-	}
-	ec->ec_since_ms = 0;
-	ecs_head(rp, call, status, shape, rp->hr_bodylen);
-	if (head)
-		rp->hr_bodylen = 0;
-	if (ecs.access_log) {
-		http_peer_text(call->hc_peer, peer, sizeof(peer));
-		log_access(peer, method, target, status, rp->hr_bodylen, "ecs");
-	}
-	return HTTP_ANSWER;
-}
-
-static void
-ecs_release(void *state)
-{
-	struct ecs_conn *ec = state;
-
-	ctr_view_unref(ec->ec_view);
-	ec->ec_view = NULL;
-	ec->ec_since_ms = 0;
+	return ctr_handle(state, call, rp, ecs_answer, ecs.access_log, "ecs");
 }
 
 /* The service (its listeners are logged "ECS credentials on ADDR:PORT"). */
 const struct http_service ecs_http_service = {
-	.sv_handle = ecs_handle, .sv_release = ecs_release,
-	.sv_state_size = sizeof(struct ecs_conn),
+	.sv_handle = ecs_handle, .sv_release = ctr_release,
+	.sv_state_size = sizeof(struct ctr_conn),
 	.sv_name = "ecs", .sv_log_pre = "ECS credentials on ", .sv_log_post = "",
 };

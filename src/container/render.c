@@ -23,6 +23,10 @@
 
 #include "container/container.h"
 
+#define CT_JSON		"application/json"
+#define CT_TEXT		"text/plain; charset=utf-8"
+#define CTR_FIELDS	5	/* Content-Type, X-Content-Type-Options, Date, Content-Length,
+				   Connection */
 #define RENDER_BODY_MAX	(CRED_AKID_MAX + CRED_SECRET_MAX + CRED_TOKEN_MAX + STS_ARN_MAX + 256)
 
 /* The length of the UTF-8 sequence at s[0..n) if valid (Go's rules), else 0. */
@@ -223,4 +227,170 @@ ctr_view_unref(void *p)
 		wipe_free(v->cv_body[k], v->cv_len[k]);
 	explicit_bzero(v, sizeof(*v));
 	free(v);
+}
+
+/* ---- what both services answer with -------------------------------------- */
+
+void
+ctr_head(struct http_reply *rp, const struct http_call *call, int status,
+    enum ctr_shape shape, size_t bodylen)
+{
+	struct http_field f[CTR_FIELDS];
+	size_t n = 0;
+
+	f[n++] = (struct http_field){ "Content-Type", shape == CTR_SHAPE_JSON ? CT_JSON :
+	    CT_TEXT, 0 };
+	if (shape == CTR_SHAPE_TEXT)
+		f[n++] = (struct http_field){ "X-Content-Type-Options", "nosniff", 0 };
+	if (shape != CTR_SHAPE_RAW) {
+		f[n++] = (struct http_field){ "Date", call->hc_date, 0 };
+		f[n++] = (struct http_field){ "Content-Length", NULL, bodylen };
+	}
+	f[n++] = (struct http_field){ "Connection", "close", 0 };
+	rp->hr_headlen = http_head_write(rp->hr_head, rp->hr_headcap, status, f, n);
+}
+
+enum http_verdict
+ctr_handle(struct ctr_conn *cc, const struct http_call *call, struct http_reply *rp,
+    int (*answer)(struct ctr_conn *cc, const struct http_call *call, struct http_reply *rp,
+    enum ctr_shape *shape), int access_log, const char *what)
+{
+	struct slice method = { "-", 1 }, target = { "-", 1 };
+	enum ctr_shape shape = CTR_SHAPE_JSON;
+	int status, head = 0;
+	char peer[SOCK_ADDR_TEXT_MAX];
+
+	if (call->hc_req != NULL && (call->hc_status == 0 ||
+	    call->hc_status == HTTP_DEFER_STATUS)) {
+		if ((status = answer(cc, call, rp, &shape)) == 0)
+			return HTTP_DEFER;
+		method = call->hc_req->r_method;
+		target = call->hc_req->r_target;
+		head = slice_eq(method, "HEAD");
+	} else {
+		/* Go's server on a request it cannot read: "400 Bad Request" as text */
+		status = call->hc_status;
+		shape = CTR_SHAPE_RAW;
+		snprintf(cc->cc_body, sizeof(cc->cc_body), "%d %s", status, http_reason(status));
+		rp->hr_body = cc->cc_body;
+		rp->hr_bodylen = strlen(cc->cc_body);
+	}
+	cc->cc_since_ms = 0;
+	ctr_head(rp, call, status, shape, rp->hr_bodylen);
+	if (head)
+		rp->hr_bodylen = 0;
+	if (access_log) {
+		http_peer_text(call->hc_peer, peer, sizeof(peer));
+		log_access(peer, method, target, status, rp->hr_bodylen, what);
+	}
+	return HTTP_ANSWER;
+}
+
+void
+ctr_release(void *state)
+{
+	struct ctr_conn *cc = state;
+
+	ctr_view_unref(cc->cc_view);
+	cc->cc_view = NULL;
+	cc->cc_since_ms = 0;
+}
+
+int
+ctr_serve_view(struct ctr_conn *cc, struct http_reply *rp, const struct role *r,
+    enum ctr_layout layout)
+{
+	struct ctr_view *v = ctr_view_of(r);
+
+	if (v == NULL || !v->cv_have)
+		return 0;
+	cc->cc_view = v;
+	ctr_view_ref(v);
+	rp->hr_body = v->cv_body[layout];
+	rp->hr_bodylen = v->cv_len[layout];
+	return 1;
+}
+
+int
+ctr_hold(struct ctr_conn *cc, const struct http_call *call, unsigned wait_ms)
+{
+	if (call->hc_status == HTTP_DEFER_STATUS)
+		return 0;
+	if (cc->cc_since_ms == 0)
+		cc->cc_since_ms = call->hc_now_ms;
+	if (call->hc_now_ms - cc->cc_since_ms >= wait_ms)
+		return 0;
+	http_wake_at(cc->cc_since_ms + wait_ms);
+	return 1;
+}
+
+/* One hex digit's value, or -1. */
+static int
+hexval(char c)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *p = c != '\0' ? strchr(digits, c | 0x20) : NULL;
+
+	return p != NULL && (c >= 'A' || (c >= '0' && c <= '9')) ? (int)(p - digits) : -1;
+}
+
+int
+ctr_unescape(const char *s, size_t n, int plus, char *out)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (o == ECS_PATH_MAX)
+			return -1;
+		if (s[i] == '%') {
+			if (i + 2 >= n)
+				return -1;
+			if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+				return -1;
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			out[o++] = plus && s[i] == '+' ? ' ' : s[i];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* A run of [A-Za-z0-9.] at s: its length. */
+static size_t
+code_len(const char *s)
+{
+	size_t n;
+
+	for (n = 0; (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+	    (s[n] >= '0' && s[n] <= '9') || s[n] == '.'; n++)
+		;
+	return n;
+}
+
+int
+ctr_sts_error_parse(const char *why, struct ctr_sts_error *e)
+{
+	const char *p = strstr(why, ": "), *c, *tail;
+	size_t n;
+
+	memset(e, 0, sizeof(*e));
+	if (p == NULL || strncmp(why, "STS ", 4) != 0)
+		return 0;
+	c = p + 2;
+	n = code_len(c);
+	if (n == 0 || n >= sizeof(e->se_code) || c[n] != ':' || c[n + 1] != ' ')
+		return 0;
+	memcpy(e->se_code, c, n);
+	snprintf(e->se_message, sizeof(e->se_message), "%s", c + n + 2);
+	if ((tail = strstr(e->se_message, " (HTTP ")) != NULL) {
+		if (sscanf(tail, " (HTTP %3ld, request id %127[^)])", &e->se_status,
+		    e->se_request_id) < 1)
+			e->se_status = 0;
+		e->se_message[tail - e->se_message] = '\0';
+	}
+	if (strcmp(e->se_request_id, "none") == 0)
+		e->se_request_id[0] = '\0';
+	return 1;
 }

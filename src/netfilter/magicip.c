@@ -175,6 +175,7 @@ magicip_known_rows(struct magic_endpoint *rows)
 {
 	magicip_endpoint(&rows[0], MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
 	magicip_endpoint(&rows[1], MAGIC_ECS_IPV4, NULL, MAGIC_ECS_PORT, 0);
+	magicip_endpoint(&rows[2], MAGIC_POD_ID_IPV4, MAGIC_POD_ID_IPV6, MAGIC_POD_ID_PORT, 0);
 	return MAGIC_KNOWN_ROWS;
 }
 

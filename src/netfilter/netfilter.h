@@ -29,7 +29,10 @@
 #define MAGIC_PORT		80
 #define MAGIC_ECS_IPV4		"169.254.170.2"	/* the ECS credential endpoint (contract §11.1) */
 #define MAGIC_ECS_PORT		80
-#define MAGIC_KNOWN_ROWS	2	/* rows any run may install: IMDS, ECS */
+#define MAGIC_POD_ID_IPV4	"169.254.170.23"	/* EKS Pod Identity (contract §11.2) */
+#define MAGIC_POD_ID_IPV6	"fd00:ec2::23"
+#define MAGIC_POD_ID_PORT	80
+#define MAGIC_KNOWN_ROWS	3	/* rows any run may install: IMDS, ECS, Pod Identity */
 #define MAGIC_PODS_MAX		16	/* --pod-interface patterns */
 #define MAGIC_ENDPOINTS_MAX	4	/* rows of the endpoint table */
 #define MAGIC_TABLE		"gimme_aws_mini"	/* our nftables table (family inet) */
@@ -67,8 +70,8 @@ enum magic_fw { FW_AUTO, FW_NFT, FW_IPTABLES };
  * One row of the endpoint table: a magic address (IPv4, and IPv6 or none)
  * and port that pods and host processes connect to, and the listener nat
  * mode sends it to.  IMDS is the first row (169.254.169.254, fd00:ec2::254,
- * port 80); the container endpoints (169.254.170.2, 169.254.170.23 and
- * fd00:ec2::23) will be rows too.  The rule writers make the same rules for
+ * port 80); the container endpoints (169.254.170.2; 169.254.170.23 and
+ * fd00:ec2::23) are rows too.  The rule writers make the same rules for
  * every row.
  */
 struct magic_endpoint {
@@ -101,8 +104,8 @@ struct magic_conf {
 int		 magicip_endpoint(struct magic_endpoint *me, const char *ip4, const char *ip6,
 		    unsigned port, int hop);
 /*
- * Every row a run may have installed (IMDS's, ECS's), without listeners:
- * what `magic-ip down` and `status` look for.  Fills rows[MAGIC_KNOWN_ROWS];
+ * Every row a run may have installed (IMDS's, ECS's, Pod Identity's),
+ * without listeners: what `magic-ip down` and `status` look for.  Fills rows[MAGIC_KNOWN_ROWS];
  * the count.
  */
 size_t		 magicip_known_rows(struct magic_endpoint *rows);

@@ -333,6 +333,8 @@ pod_recompute(struct pn_pod *p, time_t now)
 	}
 	p->pp_source = (unsigned char)pr.pr_source;
 	pod_reason(p, pr.pr_reason);
+	if (pn.cfg.pn_changed != NULL)
+		pn.cfg.pn_changed(p->pp_uid);	/* Pod Identity chooses again too */
 }
 
 /* Every pod using sa, again. */
@@ -464,9 +466,12 @@ pod_upsert(const struct kube_pod *kp, time_t now)
 	}
 	if (fresh)
 		pn.pods[pn.npods++] = p;
-	/* the account it names (a hostNetwork pod is the node: it needs none) */
-	if (p->pp_sa[0] != '\0' && !p->pp_host_network && (sa = sa_hold(p->pp_ns, p->pp_sa,
-	    now)) == NULL)
+	/*
+	 * the account it names (a hostNetwork pod is the node for IMDS: it needs
+	 * none, unless Pod Identity serves it by its token)
+	 */
+	if (p->pp_sa[0] != '\0' && (!p->pp_host_network || pn.cfg.pn_changed != NULL) &&
+	    (sa = sa_hold(p->pp_ns, p->pp_sa, now)) == NULL)
 		log_err("pod %s/%s: out of memory", p->pp_ns, p->pp_name);
 	sa_drop(p->pp_sa_ref);
 	p->pp_sa_ref = sa;
@@ -484,6 +489,8 @@ pod_delete(const char *uid, time_t now)
 	pods_table_remove(pn.table, uid);
 	tab_remove(pn.pods, &pn.npods, p);
 	log_info("pod %s/%s: gone", p->pp_ns, p->pp_name);
+	if (pn.cfg.pn_gone != NULL)
+		pn.cfg.pn_gone(uid);	/* Pod Identity's verdicts of the pod */
 	pod_free(p, now);
 	http_wake();
 }
@@ -638,6 +645,67 @@ pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 		return WHO_ROLE;
 	}
 	return host_has(pe) ? WHO_NODE : WHO_UNKNOWN;
+}
+
+/* ---- EKS Pod Identity ----------------------------------------------------- */
+
+int
+pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
+    struct assumed **a, char *why, size_t whylen)
+{
+	static struct pod_role pr;	/* 2.5 KB: off the stack */
+	const struct pod_rules *rules = pn.cfg.pn_rules != NULL ? *pn.cfg.pn_rules : NULL;
+	const struct pod_opts *o = pn.cfg.pn_opts;
+	const struct pn_pod *p = pod_find(uid);
+	const struct pn_sa *s = sa_find(ns, sa);
+	struct pod_facts f;
+	char err[ERRBUF_LEN];
+
+	*a = NULL;
+	memset(&f, 0, sizeof(f));
+	f.pf_namespace = text_of(ns);
+	f.pf_sa = text_of(sa);
+	if (p != NULL) {
+		f.pf_name = text_of(p->pp_name);
+		if (p->pp_finished) {
+			snprintf(why, whylen, "pod %s/%s: no role: the pod has finished", ns,
+			    p->pp_name);
+			return POD_IDENTITY_NONE;
+		}
+	}
+	/* an association first; else the rest as pods_choose does */
+	if (rules == NULL || pods_rules_assoc_find(rules, ns, strlen(ns), sa,
+	    strlen(sa)) == NULL) {
+		if (p != NULL && p->pp_waiting)
+			return POD_IDENTITY_WAIT;
+		if (p != NULL) {
+			f.pf_role = text_of(p->pp_role);
+			f.pf_external_id = text_of(p->pp_ext);
+		}
+		f.pf_sa_role_arn = text_of(s != NULL ? s->sa_arn : NULL);
+	}
+	pods_choose(o, rules, o != NULL && o->po_restrict ? ns_find(ns) : NULL, &f, &pr);
+	if (pr.pr_source == POD_SRC_REFUSED) {
+		snprintf(why, whylen, "pod %s/%s: %s", ns, p != NULL ? p->pp_name : "-",
+		    pr.pr_reason);
+		return POD_IDENTITY_REFUSED;
+	}
+	if (pr.pr_arn[0] == '\0') {
+		snprintf(why, whylen, "no role for service account %s/%s: %s", ns, sa,
+		    pr.pr_reason);
+		return POD_IDENTITY_NONE;
+	}
+	if ((*a = assumed_acquire(pr.pr_arn, pr.pr_external_id, now, err, sizeof(err))) == NULL) {
+		snprintf(why, whylen, "role %.300s: %.150s", pr.pr_arn, err);
+		return POD_IDENTITY_REFUSED;
+	}
+	return POD_IDENTITY_ROLE;
+}
+
+struct kube_client *
+pods_node_client(void)
+{
+	return pn.client;
 }
 
 /* ---- the tick, the listing ------------------------------------------------ */

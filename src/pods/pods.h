@@ -23,7 +23,10 @@
  *              updates the address table and moves the roles' users
  *              (creds/assumed.c: acquired, so fetched, when a pod appears);
  *              who a caller is (pods_node_who: one lookup); the host's own
- *              addresses (the node's identity); `ctl pods`'s listing
+ *              addresses (the node's identity); `ctl pods`'s listing; the
+ *              role EKS Pod Identity serves a pod (pods_node_identity:
+ *              associations first), a pod's changes and deletion told
+ *              (pn_changed, pn_gone)
  *
  * Limits are the constants below.  Every text input is (pointer, length);
  * a NULL pointer means "absent".
@@ -322,6 +325,7 @@ int		 pods_table_owns(const struct pod_table *t, const char *uid, int family,
 #define POD_HOST_ADDRS_MAX	64	/* the host's own addresses kept (the node's identity) */
 
 struct kube_object;
+struct kube_client;
 struct http_peer;
 struct role;
 struct assumed;
@@ -334,6 +338,10 @@ struct pods_node_cfg {
 	const char	*pn_sa_dir;	/* the in-cluster directory; NULL: KUBE_SA_DIR */
 	const struct pod_opts *pn_opts;	/* --base-role-arn, --default-role, --namespace-restrictions */
 	struct pod_rules *const *pn_rules;	/* the config's (current after a reload); may hold NULL */
+	void		(*pn_gone)(const char *uid);	/* a pod was deleted (NULL: nobody asks) */
+	/* a pod's role was chosen again (NULL: nobody asks; set: Pod Identity is served, so
+	   hostNetwork pods' service accounts are followed too) */
+	void		(*pn_changed)(const char *uid);
 };
 
 /* One pod, as `ctl pods` shows it (valid during the callback only). */
@@ -384,6 +392,26 @@ int		 pods_node_want(void *arg, const struct kube_object *o);
  * account).  One hash lookup; no allocation.
  */
 enum role_who	 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r);
+/* What pods_node_identity answers. */
+#define POD_IDENTITY_ROLE	1	/* *a: the pod's role, held for the caller */
+#define POD_IDENTITY_NONE	0	/* no role (why says so) */
+#define POD_IDENTITY_WAIT	(-1)	/* not yet: the pod's service account is being read */
+#define POD_IDENTITY_REFUSED	(-2)	/* a role is named but refused (why says why) */
+
+/*
+ * The role EKS Pod Identity serves the pod uid of namespace ns and service
+ * account sa (a TokenReview's): the config's pod-identity-association of
+ * ns/sa first, else as pods_choose does, from the pod's record when this
+ * node tracks it (its annotation, its service account's role-arn), else
+ * from ns/sa alone (the account's role-arn when it is known here).  1 (the
+ * role, *a acquired: assumed_release it), 0 none, -2 refused (why says
+ * why), -1 not yet (the pod's service account is being read): the
+ * POD_IDENTITY_* values above.
+ */
+int		 pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
+		    struct assumed **a, char *why, size_t whylen);
+/* The Kubernetes client (TokenReview), or NULL before pods_node_start. */
+struct kube_client *pods_node_client(void);
 /* Once a second: the host's addresses again, service account reads due again. */
 void		 pods_node_tick(time_t now);
 /* The host's own addresses read again (getifaddrs). */

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,7 @@ daemon_tick(void)
 	registry_tick(&st.roles, now);
 	creds_source_tick(&st.src, st.cache);
 	ecs_tick();
+	pod_identity_tick(loop_now_ms());
 	if (st.pods)
 		pods_node_tick(now);
 	if (st.assumed)
@@ -554,7 +556,41 @@ metrics_role_failures(void *arg, const struct assumed *a)
 		    cc->cc_n_failed);
 }
 
-/* /metrics' series of --pod-roles: pods, roles, watches, waits, STS failures per role. */
+/* /metrics' series of --pod-identity: TokenReviews, verdicts, what was served. */
+static void
+metrics_pod_identity(struct sbuf *o)
+{
+	const struct pi_stats *ps = pod_identity_stats();
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} c[] = {
+		{ "gimme_pod_identity_reviews_total", "TokenReviews asked.",
+		    offsetof(struct pi_stats, ps_reviews) },
+		{ "gimme_pod_identity_review_failures_total",
+		    "TokenReviews that failed (unreachable, 5xx): answered 503.",
+		    offsetof(struct pi_stats, ps_review_failures) },
+		{ "gimme_pod_identity_denied_total", "Tokens TokenReview did not authenticate.",
+		    offsetof(struct pi_stats, ps_denied) },
+		{ "gimme_pod_identity_cached_total", "Requests answered from a verdict kept.",
+		    offsetof(struct pi_stats, ps_cached) },
+		{ "gimme_pod_identity_served_total", "Credentials served.",
+		    offsetof(struct pi_stats, ps_served) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		health_prom_head(o, c[i].name, "counter", c[i].help);
+		sbuf_printf(o, "%s %llu\n", c[i].name, (unsigned long long)
+		    *(const uint64_t *)(const void *)((const char *)ps + c[i].off));
+	}
+	health_prom_head(o, "gimme_pod_identity_verdicts", "gauge",
+	    "TokenReview verdicts kept (at most a minute each).");
+	sbuf_printf(o, "gimme_pod_identity_verdicts %zu\n", ps->ps_verdicts);
+}
+
+/* /metrics' series of --pod-roles (and --pod-identity): pods, roles, watches, waits, STS
+ * failures per role; Pod Identity's. */
 void
 daemon_metrics_pods(struct sbuf *o)
 {
@@ -585,6 +621,8 @@ daemon_metrics_pods(struct sbuf *o)
 	health_prom_head(o, "gimme_role_sts_failures_total", "counter",
 	    "Failed STS fetches per assumed role (roles with failures only).");
 	assumed_each(metrics_role_failures, o);
+	if (cli.pod_identity)
+		metrics_pod_identity(o);
 }
 
 /* /metrics: the credential cache's counters and the served expiry. */

@@ -1,9 +1,10 @@
 /*
  * listeners.c: the listeners the options imply beyond --listen: those
  * --magic-ip needs (alias: on the magic addresses themselves; nat with
- * --ipv6: on fd00:ec2::254), --ecs's default one, and the rows of the
- * magic IP's endpoint table with the listeners nat sends each to (IMDS's,
- * and ECS's with --ecs).
+ * --ipv6: on fd00:ec2::254), --ecs's and --pod-identity's default ones,
+ * and the rows of the magic IP's endpoint table with the listeners nat
+ * sends each to (IMDS's, ECS's with --ecs, Pod Identity's with
+ * --pod-identity).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -40,17 +41,17 @@ magic_target(const struct listen_addr *list, size_t n, int family)
 	return first;
 }
 
-/* serve's own listener on [fd00:ec2::254] (nat with --ipv6), or -1. */
+/* serve's own listener of list on [ip6] (nat with --ipv6), or -1. */
 static int
-magic_own6(const struct serve_options *o)
+magic_own6(const struct listen_addr *list, size_t n, const char *ip6)
 {
 	unsigned char a6[16];
 	size_t i;
 
-	inet_pton(AF_INET6, MAGIC_IPV6, a6);
-	for (i = 0; i < o->nlisten; i++)
-		if (o->listen[i].la_family == AF_INET6 && o->listen[i].la_freebind &&
-		    memcmp(o->listen[i].la_addr, a6, 16) == 0)
+	inet_pton(AF_INET6, ip6, a6);
+	for (i = 0; i < n; i++)
+		if (list[i].la_family == AF_INET6 && list[i].la_freebind &&
+		    memcmp(list[i].la_addr, a6, 16) == 0)
 			return (int)i;
 	return -1;
 }
@@ -66,11 +67,22 @@ magic_to4(struct magic_endpoint *me, const struct http_service *sv,
 	me->me_port4 = bound ? http_bound_port(sv, (size_t)i) : list[i].la_port;
 }
 
+/* Where nat sends a row's IPv6 address: listener i of sv, of list. */
+static void
+magic_to6(struct magic_endpoint *me, const struct http_service *sv,
+    const struct listen_addr *list, int i, int bound)
+{
+	memcpy(me->me_to6, list[i].la_addr, 16);
+	if (me->me_to6[15] == 0)	/* :: */
+		inet_pton(AF_INET6, "::1", me->me_to6);
+	me->me_port6 = bound ? http_bound_port(sv, (size_t)i) : list[i].la_port;
+}
+
 void
 opts_magic_targets(struct serve_options *o, int bound)
 {
 	struct magic_conf *mc = &o->magic;
-	struct magic_endpoint *me = &mc->mc_ep[0];
+	struct magic_endpoint *me = &mc->mc_ep[0], *pe;
 	int i;
 
 	magicip_endpoint(me, MAGIC_IPV4, MAGIC_IPV6, MAGIC_PORT, 1);
@@ -85,13 +97,20 @@ opts_magic_targets(struct serve_options *o, int bound)
 			    bound);
 		mc->mc_nep++;
 	}
-	if (mc->mc_ipv6 && ((i = magic_own6(o)) >= 0 || (i = magic_target(o->listen, o->nlisten, AF_INET6)) >= 0)) {
-		memcpy(me->me_to6, o->listen[i].la_addr, 16);
-		if (me->me_to6[15] == 0)	/* :: */
-			inet_pton(AF_INET6, "::1", me->me_to6);
-		me->me_port6 = bound ? http_bound_port(&imds_http_service, (size_t)i) :
-		    o->listen[i].la_port;
+	if (o->pod_identity) {
+		/* Pod Identity's: 169.254.170.23:80 (and [fd00:ec2::23]:80 to its own) */
+		pe = &mc->mc_ep[mc->mc_nep++];
+		magicip_endpoint(pe, MAGIC_POD_ID_IPV4, MAGIC_POD_ID_IPV6, MAGIC_POD_ID_PORT, 0);
+		if ((i = magic_target(o->pi_listen, o->npi_listen, AF_INET)) >= 0)
+			magic_to4(pe, &pod_identity_http_service, o->pi_listen, i, bound);
+		if (mc->mc_ipv6 && ((i = magic_own6(o->pi_listen, o->npi_listen,
+		    MAGIC_POD_ID_IPV6)) >= 0 || (i = magic_target(o->pi_listen, o->npi_listen,
+		    AF_INET6)) >= 0))
+			magic_to6(pe, &pod_identity_http_service, o->pi_listen, i, bound);
 	}
+	if (mc->mc_ipv6 && ((i = magic_own6(o->listen, o->nlisten, MAGIC_IPV6)) >= 0 ||
+	    (i = magic_target(o->listen, o->nlisten, AF_INET6)) >= 0))
+		magic_to6(me, &imds_http_service, o->listen, i, bound);
 }
 
 /* Add one listener of our own to list (*n of LISTEN_MAX).  0 / -1 with err. */
@@ -145,6 +164,58 @@ ecs_listeners(struct serve_options *o, char *err, size_t errlen)
 		if (magic_target(o->ecs_listen, o->necs_listen, AF_INET) >= 0)
 			return 0;
 		return list_add(o->ecs_listen, &o->necs_listen, "--ecs", "127.0.0.1:0", 0, err,
+		    errlen);
+	}
+}
+
+/*
+ * --pod-identity's listeners: --pod-identity-listen's, and with --magic-ip
+ * those its row needs (alias: on 169.254.170.23:80 itself, and with --ipv6
+ * on [fd00:ec2::23]:80; nat: a loopback one, on a free port unless
+ * --pod-identity-listen gave one, and with --ipv6 one on [fd00:ec2::23],
+ * which magicip_up puts on lo, on the same port).  0 / -1 with err.
+ */
+static int
+pi_listeners(struct serve_options *o, char *err, size_t errlen)
+{
+	char text[sizeof(o->listen[0].la_text)];
+	int i;
+
+	o->npi_given = o->npi_listen;
+	if (o->npi_listen > 0)
+		o->pod_identity = 1;
+	if (!o->pod_identity)
+		return 0;
+	switch (o->magic.mc_mode) {
+	case MAGIC_OFF:
+		if (o->npi_listen == 0) {
+			snprintf(err, errlen, "--pod-identity needs --pod-identity-listen "
+			    "ADDR:PORT or --magic-ip");
+			return -1;
+		}
+		return 0;
+	case MAGIC_ALIAS:
+		snprintf(text, sizeof(text), "%s:%d", MAGIC_POD_ID_IPV4, MAGIC_POD_ID_PORT);
+		if (list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
+		    errlen) == -1)
+			return -1;
+		if (!o->magic.mc_ipv6)
+			return 0;
+		snprintf(text, sizeof(text), "[%s]:%d", MAGIC_POD_ID_IPV6, MAGIC_POD_ID_PORT);
+		return list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
+		    errlen);
+	default:
+		if ((i = magic_target(o->pi_listen, o->npi_listen, AF_INET)) < 0) {
+			if (list_add(o->pi_listen, &o->npi_listen, "--pod-identity",
+			    "127.0.0.1:0", 0, err, errlen) == -1)
+				return -1;
+			i = (int)o->npi_listen - 1;
+		}
+		if (!o->magic.mc_ipv6 || o->magic_up_verb)
+			return 0;
+		snprintf(text, sizeof(text), "[%s]:%u", MAGIC_POD_ID_IPV6,
+		    o->pi_listen[i].la_port);
+		return list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
 		    errlen);
 	}
 }
@@ -209,7 +280,7 @@ magic_listeners(struct serve_options *o, char *err, size_t errlen)
 int
 opts_listeners(struct serve_options *o, char *err, size_t errlen)
 {
-	if (magic_listeners(o, err, errlen) == -1)
+	if (magic_listeners(o, err, errlen) == -1 || ecs_listeners(o, err, errlen) == -1)
 		return -1;
-	return ecs_listeners(o, err, errlen);
+	return pi_listeners(o, err, errlen);
 }

@@ -52,6 +52,7 @@ static int	 check_node_name(const char *, char *, size_t);
 static int	 opts_pods(struct serve_options *, char *, size_t);
 static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_ecs_listen(struct serve_options *, const char *, char *, size_t);
+static int	 parse_pi_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_pod(struct serve_options *, const char *, char *, size_t);
 static int	 parse_duration(struct serve_options *, const char *, char *, size_t);
 static int	 parse_rate(struct serve_options *, const char *, char *, size_t);
@@ -177,6 +178,20 @@ const struct opt_def opt_defs[] = {
 	    "pod-identity-associations, --default-role), found by\n"
 	    "the request's source address through the Kubernetes\n"
 	    "API; the node and hostNetwork pods get this identity"),
+	ROW_SWITCH("pod-identity", "GIMME_POD_IDENTITY", pod_identity,
+	    "also serve EKS Pod Identity credentials (what\n"
+	    "AWS_CONTAINER_CREDENTIALS_FULL_URI and\n"
+	    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE name): GET\n"
+	    "/v1/credentials with the pod's projected token,\n"
+	    "verified by TokenReview; the pod's role as\n"
+	    "--pod-roles chooses it, pod-identity-associations\n"
+	    "first; follows the node's pods through the\n"
+	    "Kubernetes API; with --magic-ip on 169.254.170.23:80\n"
+	    "(and [fd00:ec2::23]:80 with --ipv6) too"),
+	ROW_LIST("pod-identity-listen", "ADDR:PORT", "GIMME_POD_IDENTITY_LISTEN", npi_listen,
+	    parse_pi_listen,
+	    "serve it here too (its address is then accepted as\n"
+	    "Host); repeatable; implies --pod-identity"),
 	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, check_node_name,
 	    "the node whose pods are served (default NODE_NAME,\n"
 	    "else the host name)"),
@@ -480,9 +495,10 @@ check_node_name(const char *val, char *err, size_t errlen)
 }
 
 /*
- * --pod-roles' companions: each needs it; --base-role-arn, --default-role
- * and --namespace-restrictions become the pods' options (pods_opts_set
- * checks the default role, completed by the base).  0 / -1 with err.
+ * --pod-roles' companions: each needs it (or --pod-identity, which follows
+ * the node's pods too); --base-role-arn, --default-role and
+ * --namespace-restrictions become the pods' options (pods_opts_set checks
+ * the default role, completed by the base).  0 / -1 with err.
  */
 static int
 opts_pods(struct serve_options *o, char *err, size_t errlen)
@@ -490,18 +506,19 @@ opts_pods(struct serve_options *o, char *err, size_t errlen)
 	static const char *const needs[] = { "node-name", "kubeconfig", "default-role" };
 	const char *base = o->base_role_arn, *def = o->default_role;
 	const char *given[3] = { o->node_name, o->kubeconfig, o->default_role };
+	int watch = o->pod_roles || o->pod_identity;
 	size_t i;
 
-	for (i = 0; !o->pod_roles && i < 3; i++)
+	for (i = 0; !watch && i < 3; i++)
 		if (given[i] != NULL) {
 			snprintf(err, errlen, "--%s needs --pod-roles", needs[i]);
 			return -1;
 		}
-	if (!o->pod_roles && o->ns_restrict) {
+	if (!watch && o->ns_restrict) {
 		snprintf(err, errlen, "--namespace-restrictions needs --pod-roles");
 		return -1;
 	}
-	if (!o->pod_roles)
+	if (!watch)
 		return 0;
 	if (pods_opts_set(&o->pod_opts, base, base != NULL ? strlen(base) : 0, def,
 	    def != NULL ? strlen(def) : 0, o->ns_restrict, err, errlen) == -1)
@@ -606,6 +623,12 @@ static int
 parse_ecs_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
 {
 	return listen_one(o->ecs_listen, &o->necs_listen, one, err, errlen);
+}
+
+static int
+parse_pi_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
+{
+	return listen_one(o->pi_listen, &o->npi_listen, one, err, errlen);
 }
 
 /* One --pod-interface pattern. */

@@ -13,6 +13,7 @@
  * config file is one line on stderr and a non-zero exit before anything is
  * served.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -190,7 +191,7 @@ serve_start_up(void)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
-	if ((st.container || (st.serve && cli.pod_roles)) &&
+	if ((st.container || (st.serve && (cli.pod_roles || cli.pod_identity))) &&
 	    assumed_start(err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
@@ -205,19 +206,22 @@ serve_start_up(void)
 }
 
 /*
- * Roles assumed on the node's credentials (--ecs, exec, --pod-roles): the
- * STS client, the shared roles (creds/assumed.c), the container endpoints'
- * use of them, then the node's pods (serve only), whose roles are fetched
- * as the first list delivers them.
+ * Roles assumed on the node's credentials (--ecs, exec, --pod-roles,
+ * --pod-identity): the STS client, the shared roles (creds/assumed.c), the
+ * container endpoints' use of them, then the node's pods (serve only),
+ * whose roles are fetched as the first list delivers them (Pod Identity's
+ * verdicts are told of their pod's deletion).
  */
 static int
 assumed_start(char *err, size_t errlen)
 {
+	int watch = cli.pod_roles || cli.pod_identity;
 	struct assumed_cfg ac = { &st.roles, st.inst_role, cli.session_name, cli.duration,
-	    cli.pod_roles ? pods_node_users : NULL, NULL };
+	    watch ? pods_node_users : NULL, NULL };
 	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn };
 	struct pods_node_cfg pc = { cli.kubeconfig, cli.node_name, NULL, &cli.pod_opts,
-	    &st.cfg.cf_pods };
+	    &st.cfg.cf_pods, cli.pod_identity ? pod_identity_pod_gone : NULL,
+	    cli.pod_identity ? pod_identity_pod_changed : NULL };
 
 	if (creds_source_sts_start(&st.src, err, errlen) == -1 ||
 	    assumed_init(&ac, err, errlen) == -1)
@@ -225,7 +229,7 @@ assumed_start(char *err, size_t errlen)
 	st.assumed = 1;
 	if (st.container)
 		ctr_roles_init(&cr);
-	if (!st.serve || !cli.pod_roles)
+	if (!st.serve || !watch)
 		return 0;
 	if (pods_node_start(&pc, err, errlen) == -1)
 		return -1;
@@ -344,6 +348,7 @@ serve_shut_down(void)
 	cred_wipe(&st.ec2_cred);
 	identity_cleanup();
 	credproc_stop_all();	/* a fetch under way: its cache goes next */
+	pod_identity_stop();	/* its reviews and roles: before the client and roles go */
 	if (st.pods)
 		pods_node_stop();	/* its roles released: before assumed_free */
 	st.pods = 0;
@@ -359,6 +364,27 @@ serve_shut_down(void)
 	token_cleanup();
 	life_free(&st.life);
 	config_free(&st.cfg);
+}
+
+/*
+ * The Pod Identity endpoint: --pod-identity-listen's addresses are
+ * accepted as Host too (the magic IP's always are).  0 / -1 with err.
+ */
+static int
+pod_identity_start(char *err, size_t errlen)
+{
+	char hosts[LISTEN_MAX][INET6_ADDRSTRLEN];
+	const char *given[LISTEN_MAX];
+	size_t i;
+
+	for (i = 0; i < cli.npi_given; i++) {
+		inet_ntop(cli.pi_listen[i].la_family, cli.pi_listen[i].la_addr, hosts[i],
+		    sizeof(hosts[i]));
+		given[i] = hosts[i];
+	}
+	pod_identity_setup(&pod_identity_node_ops, given, cli.npi_given, cli.access_log);
+	return http_serve(&pod_identity_http_service, &cli.limits, cli.pi_listen,
+	    cli.npi_listen, err, errlen);
 }
 
 int
@@ -386,7 +412,7 @@ serve_main(int argc, char **argv)
 		}
 	}
 	st.serve = 1;
-	st.container = cli.ecs;
+	st.container = cli.ecs || cli.pod_identity;
 	if ((rc = serve_start_up()) != 0) {
 		serve_shut_down();
 		return rc < 0 ? 0 : rc;	/* < 0: stopped by a signal while starting */
@@ -405,11 +431,15 @@ serve_main(int argc, char **argv)
 		goto out;
 	}
 	st.who.rw_node = st.inst_role;
-	st.who.rw_who = st.pods ? pods_node_who : NULL;
+	st.who.rw_who = st.pods && cli.pod_roles ? pods_node_who : NULL;
 	imds_serve_resolver(roles_resolve, &st.who);
 	ecs_serve_setup(&st.cfg, NULL, cli.access_log);
 	if (cli.ecs && http_serve(&ecs_http_service, &cli.limits, cli.ecs_listen, cli.necs_listen,
 	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		goto out;
+	}
+	if (cli.pod_identity && pod_identity_start(err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		goto out;
 	}

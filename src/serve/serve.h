@@ -4,7 +4,8 @@
  *   options.c   serve's options: one table (flag, kind, bounds, GIMME_*
  *               variable, target, help line) that parsing, the environment
  *               and `serve --help` all come from; which of them exec takes
- *   listeners.c the listeners the options imply (--magic-ip's, --ecs's) and
+ *   listeners.c the listeners the options imply (--magic-ip's, --ecs's,
+ *              --pod-identity's) and
  *               the magic IP's endpoint rows with their targets
  *   serve.c     start-up in order, shutdown in reverse (one way out); the
  *               serve and creds verbs
@@ -83,6 +84,10 @@ struct serve_options {
 	size_t		 necs_listen;
 	const char	*base_role_arn;	/* --base-role-arn: what /role/<name> and pods' names complete */
 	int		 pod_roles;	/* --pod-roles: each pod its own role */
+	int		 pod_identity;	/* --pod-identity: serve the EKS Pod Identity endpoint */
+	struct listen_addr pi_listen[LISTEN_MAX];	/* its listeners */
+	size_t		 npi_listen;
+	size_t		 npi_given;	/* the first npi_listen given by --pod-identity-listen */
 	const char	*node_name;	/* --node-name; NULL: $NODE_NAME, else the host name */
 	const char	*kubeconfig;	/* --kubeconfig; NULL: in-cluster, KUBECONFIG, ~/.kube/config */
 	unsigned	 pod_wait_ms;	/* --pod-wait */

@@ -47,7 +47,7 @@ def npm_ci():
     """The test set-up owns the install: npm ci from the committed lock file."""
     mods = os.path.join(JSDIR, "node_modules")
     need = ["@aws-sdk/credential-provider-imds", "@aws-sdk/ec2-metadata-service",
-            "@smithy/credential-provider-imds"]
+            "@smithy/credential-provider-imds", "@aws-sdk/credential-provider-http"]
     if all(os.path.isdir(os.path.join(mods, n)) for n in need):
         return
     # the machine's npm configuration (registry, cafile) applies; no proxy variables

@@ -31,7 +31,8 @@ Lines before the first section are "# key: value" lines:
   after:   "alive": after each request the server still answers
            GET /latest/meta-data/instance-id exactly (K2)
   size:    "request N": each request is exactly N bytes (guards a limit case)
-  port:    "ecs": the requests go to the server's ECS listener (--ecs-listen)
+  port:    "ecs": the requests go to the server's ECS listener (--ecs-listen);
+           "pod-identity": to its Pod Identity listener (--pod-identity-listen)
 Other lines starting with "#" there are comments.
 
 Sections start with a line "--- request", "--- request raw", "--- reply"
@@ -62,6 +63,9 @@ Placeholders, {{...}}:
     {{iso-time}}        a YYYY-MM-DDTHH:MM:SSZ time not in the future (§2.7)
     {{iso-ahead LO..HI}}  the same, LO to HI seconds from now (an Expiration)
     {{length}}          the decimal length of the reply's body (Content-Length)
+    {{request-id}}      a made-up request id, UUID-shaped (version 4)
+    {{reason}}          the rest of a line: a reason another program words (curl's
+                        error text), not checked further
 
 Standard library only.
 """
@@ -224,6 +228,8 @@ _PATTERNS = {
 	"iso-time": rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
 	"iso-ahead": rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
 	"length": rb"[0-9]+",
+	"request-id": rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+	"reason": rb"[^\r\n]+?",
 }
 
 

@@ -55,6 +55,7 @@ START_TIMEOUT = 10.0 * _SLOW	# s to wait for every "listening on" line
 STOP_GRACE = 5.0 * _SLOW	# s between SIGTERM and SIGKILL
 
 _ECS_RE = re.compile(r"ECS credentials on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
+_PI_RE = re.compile(r"EKS Pod Identity credentials on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
 _HEALTH_RE = re.compile(r"health endpoint on http://(\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)/")
 
@@ -298,6 +299,11 @@ class Server:
 	def ecs_addr(self):
 		"""(host, port) of the first ECS listener (--ecs-listen), or None."""
 		return self._logged_addr(_ECS_RE)
+
+	@property
+	def pod_identity_addr(self):
+		"""(host, port) of the first Pod Identity listener (--pod-identity-listen), or None."""
+		return self._logged_addr(_PI_RE)
 
 	@property
 	def host(self):

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "serve/serve.h"
@@ -366,6 +367,55 @@ test_instance_options_shared(void **state)
 	assert_int_equal(io.o_hop_limit, 3);
 }
 
+/* --pod-identity: its listeners, given and implied, and the magic IP's row. */
+static void
+test_pod_identity_listeners(void **state)
+{
+	static const char *const alone[] = { "serve", "--pod-identity", NULL };
+	static const char *const given[] = { "serve", "--pod-identity-listen", "127.0.0.1:8081",
+		"--node-name", "n1", NULL };
+	static const char *const nat[] = { "serve", "--pod-identity", "--magic-ip", "--ipv6",
+		NULL };
+	static const char *const alias[] = { "serve", "--pod-identity", "--magic-ip=alias",
+		"--ipv6", NULL };
+	static const unsigned char v4[4] = { 169, 254, 170, 23 }, lo[4] = { 127, 0, 0, 1 };
+	struct serve_options o;
+	struct magic_endpoint *me;
+	char err[OPTS_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), alone), EXIT_USAGE);
+	assert_string_equal(err, "--pod-identity needs --pod-identity-listen ADDR:PORT or "
+	    "--magic-ip");
+	/* given: implies --pod-identity, and the pods' options with it (not --pod-roles) */
+	assert_int_equal(parse(&o, err, sizeof(err), given), 0);
+	assert_true(o.pod_identity && !o.pod_roles);
+	assert_int_equal(o.npi_listen, 1);
+	assert_int_equal(o.npi_given, 1);
+	/* nat: a loopback listener of its own, and one on [fd00:ec2::23] for --ipv6 */
+	assert_int_equal(parse(&o, err, sizeof(err), nat), 0);
+	assert_int_equal(o.npi_given, 0);
+	assert_int_equal(o.npi_listen, 2);
+	assert_string_equal(o.pi_listen[0].la_text, "127.0.0.1:0");
+	assert_int_equal(o.pi_listen[1].la_family, AF_INET6);
+	assert_true(o.pi_listen[1].la_freebind);
+	opts_magic_targets(&o, 0);
+	assert_int_equal(o.magic.mc_nep, 2);
+	me = &o.magic.mc_ep[1];
+	assert_memory_equal(me->me_ip4, v4, 4);
+	assert_int_equal(me->me_port, 80);
+	assert_false(me->me_hop);
+	assert_memory_equal(me->me_to4, lo, 4);
+	assert_int_equal(me->me_ip6[0], 0xfd);
+	assert_int_equal(me->me_ip6[15], 0x23);
+	assert_memory_equal(me->me_to6, me->me_ip6, 16);	/* its own listener there */
+	/* alias: on the two addresses themselves */
+	assert_int_equal(parse(&o, err, sizeof(err), alias), 0);
+	assert_int_equal(o.npi_listen, 2);
+	assert_string_equal(o.pi_listen[0].la_text, "169.254.170.23:80");
+	assert_string_equal(o.pi_listen[1].la_text, "[fd00:ec2::23]:80");
+}
+
 int
 main(void)
 {
@@ -378,6 +428,7 @@ main(void)
 		cmocka_unit_test_setup(test_env_applied, setup),
 		cmocka_unit_test_setup(test_help_stops, setup),
 		cmocka_unit_test_setup(test_instance_options_shared, setup),
+		cmocka_unit_test_setup(test_pod_identity_listeners, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

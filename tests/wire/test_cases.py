@@ -30,7 +30,7 @@ from wire import (  # noqa: E402
 	INSTANCE_ID, MD, WireCase, build, imf_date, main, mint, resp_meta, show)
 
 DATA = os.path.join(HERE, "data")
-ENDPOINTS = ("imds", "ecs")	# a folder per endpoint under DATA
+ENDPOINTS = ("imds", "ecs", "podidentity")	# a folder per endpoint under DATA
 
 
 class Servers:
@@ -95,6 +95,8 @@ class TestCases(WireCase):
 				self.assertEqual(len(data), int(size[1]), "%s: request %d size" % (where, i + 1))
 			if case.meta.get("port") == "ecs":
 				raw = raw_request(*srv.ecs_addr, data)
+			elif case.meta.get("port") == "pod-identity":
+				raw = raw_request(*srv.pod_identity_addr, data)
 			else:
 				raw = srv.request(data)
 			why = casefile.match_reply(case.reply, raw)
