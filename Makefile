@@ -18,6 +18,7 @@ PKGS	 = openssl jansson expat yaml-0.1
 CURL_CFLAGS = $(shell pkg-config --cflags libcurl 2>/dev/null)
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
+JOBS	?= $(shell nproc 2>/dev/null || echo 2)	# make test builds with this many jobs
 IMAGE	?= gimme-aws-mini:0.1.0
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -101,16 +102,28 @@ run: deps
 	./$(PROG) serve
 
 test: deps-test
-	$(MAKE) $(PROG) unit-build fuzz-build
-	$(MAKE) san-bin
+	$(MAKE) -j$(JOBS) $(PROG) unit-build fuzz-build
+	$(MAKE) -j$(JOBS) san-bin
 	UNIT_DIR=$(BUILD) SAN_BIN=build/san/$(PROG) tests/run
 
-# libFuzzer targets: clang, with ASan and UBSan, every module but main.c.
-build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIBSRC) $(HDR)
-	@mkdir -p build/fuzz
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -DFUZZING -Isrc \
-	    -fsanitize=fuzzer,address,undefined \
-	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIBSRC) $(LDLIBS)
+# libFuzzer targets: clang, with ASan and UBSan, linked against an archive of
+# every module but main.c, each module compiled once for all the targets
+# (instrumented for the fuzzer, without its main).
+FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -DFUZZING -Isrc \
+	      $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CURL_CFLAGS)
+FUZZ_OBJ = $(LIBSRC:src/%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build/fuzz/libmodules.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJ)
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build/fuzz/libmodules.a $(HDR)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    build/fuzz/libmodules.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
