@@ -78,7 +78,6 @@ per-pod roles (assumed with the credentials above, the node's):
                          (iam.amazonaws.com/allowed-roles or permitted)
   --pod-identity         also serve EKS Pod Identity on 169.254.170.23 (needs
                          --pod-roles; gives the daemon create on tokenreviews)
-  --session-tags         EKS's session tags on Pod Identity's AssumeRole
                          (needs --pod-identity; the roles must trust
                          sts:TagSession)
 
@@ -126,7 +125,6 @@ BASE_ROLE_ARN=""
 DEFAULT_ROLE=""
 NS_RESTRICT=0
 POD_IDENTITY=0
-SESSION_TAGS=0
 ECS=0
 CONFIG=""
 
@@ -154,7 +152,6 @@ while [ $# -gt 0 ]; do
 	--default-role=*) DEFAULT_ROLE=${1#*=}; shift ;;
 	--namespace-restrictions) NS_RESTRICT=1; shift ;;
 	--pod-identity) POD_IDENTITY=1; shift ;;
-	--session-tags) SESSION_TAGS=1; shift ;;
 	--ecs) ECS=1; shift ;;
 	--config) need_arg "$@"; CONFIG=$2; shift 2 ;;
 	--config=*) CONFIG=${1#*=}; shift ;;
@@ -170,7 +167,7 @@ done
 matches() { printf '%s' "$1" | grep -Eq "$2"; }
 if [ "$DELETE" -eq 1 ]; then
 	if [ -n "$ASSUME_ROLE$EXTERNAL_ID$PROFILE$POD_INTERFACES$IMAGE$BASE_ROLE_ARN$DEFAULT_ROLE$CONFIG" ] ||
-	   [ "$FROM_ENV$TOKENS_REQUIRED$POD_ROLES$NS_RESTRICT$POD_IDENTITY$SESSION_TAGS$ECS" != 0000000 ]; then
+	   [ "$FROM_ENV$TOKENS_REQUIRED$POD_ROLES$NS_RESTRICT$POD_IDENTITY$ECS" != 000000 ]; then
 		usage_error "--delete takes no other option than --dry-run"
 	fi
 fi
@@ -222,7 +219,6 @@ if [ -n "$DEFAULT_ROLE" ]; then
 fi
 [ "$NS_RESTRICT" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--namespace-restrictions needs --pod-roles"
 [ "$POD_IDENTITY" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--pod-identity needs --pod-roles"
-[ "$SESSION_TAGS" -eq 0 ] || [ "$POD_IDENTITY" -eq 1 ] || usage_error "--session-tags needs --pod-identity"
 if [ -n "$CONFIG" ]; then
 	[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || usage_error "--config: '$CONFIG' is not a readable file"
 	[ "$(wc -c < "$CONFIG")" -le "$CONFIG_MAX" ] ||
@@ -590,7 +586,6 @@ REL=$up$DEPLOY
 	[ -z "$BASE_ROLE_ARN" ] || echo "      - 'GIMME_BASE_ROLE_ARN=$BASE_ROLE_ARN'"
 	[ -z "$DEFAULT_ROLE" ] || echo "      - 'GIMME_DEFAULT_ROLE=$DEFAULT_ROLE'"
 	[ "$NS_RESTRICT" -eq 0 ] || echo "      - 'GIMME_NAMESPACE_RESTRICTIONS=1'"
-	[ "$SESSION_TAGS" -eq 0 ] || echo "      - 'GIMME_SESSION_TAGS=1'"
 	[ "$ECS" -eq 0 ] || echo "      - 'GIMME_ECS=1'"
 	if [ -n "$CONFIG" ]; then
 		echo "  - name: $CONFIG_MAP"
@@ -694,7 +689,6 @@ if [ "$POD_ROLES" -eq 1 ]; then
 per-pod roles, default role ${DEFAULT_ROLE:-none}${BASE_ROLE_ARN:+, names completed by $BASE_ROLE_ARN}"
 	[ "$NS_RESTRICT" -eq 0 ] || SERVES="$SERVES, namespace restrictions"
 	[ "$POD_IDENTITY" -eq 0 ] || SERVES="$SERVES, Pod Identity on 169.254.170.23"
-	[ "$SESSION_TAGS" -eq 0 ] || SERVES="$SERVES with session tags"
 	if [ -n "$DEFAULT_ROLE" ]; then
 		ROLE=${DEFAULT_ROLE##*/}	# what a pod that names no role gets
 	else
