@@ -78,11 +78,10 @@ per-pod roles (assumed with the credentials above, the node's):
                          (iam.amazonaws.com/allowed-roles or permitted)
   --pod-identity         also serve EKS Pod Identity on 169.254.170.23 (needs
                          --pod-roles; gives the daemon create on tokenreviews)
-                         (needs --pod-identity; the roles must trust
-                         sts:TagSession)
 
 options:
   --ecs                  also serve ECS container credentials on 169.254.170.2
+                         (not with --pod-roles: any caller may ask it)
   --config FILE          the daemon's config file (the instance, pod-identity-
                          associations, role-map, ecs-credentials), shipped as
                          the ConfigMap $CONFIG_MAP
@@ -219,6 +218,8 @@ if [ -n "$DEFAULT_ROLE" ]; then
 fi
 [ "$NS_RESTRICT" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--namespace-restrictions needs --pod-roles"
 [ "$POD_IDENTITY" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--pod-identity needs --pod-roles"
+[ "$ECS" -eq 0 ] || [ "$POD_ROLES" -eq 0 ] ||
+	usage_error "--ecs cannot be combined with --pod-roles: the ECS endpoint answers any caller, so a pod would get the node's identity or any role"
 if [ -n "$CONFIG" ]; then
 	[ -f "$CONFIG" ] && [ -r "$CONFIG" ] || usage_error "--config: '$CONFIG' is not a readable file"
 	[ "$(wc -c < "$CONFIG")" -le "$CONFIG_MAX" ] ||

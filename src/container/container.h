@@ -51,6 +51,8 @@
 #define PI_AUDIENCE		"pods.eks.amazonaws.com"	/* the token's audience on EKS */
 #define PI_VERDICT_TTL_MS	60000	/* ms a TokenReview verdict is kept (at most) */
 #define PI_VERDICTS_MAX		1024	/* verdicts kept at once (a node runs some hundred pods) */
+#define PI_REVIEWS_MAX		(KUBE_CALLS_MAX / 2)	/* TokenReviews in flight: the rest of the
+						   client's calls are the pods' service accounts' */
 #define PI_FAILED_HOLD_MS	1000	/* ms a failed review is shared by the requests waiting */
 #define PI_WAIT_MS		5000	/* ms a request waits for its role's first credentials */
 #define PI_HOSTS_MAX		(2 + LISTEN_MAX)	/* Host values accepted: the magic IP's

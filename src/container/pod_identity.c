@@ -108,6 +108,7 @@ static struct pi_state {
 	size_t		 nhosts;
 	int		 access_log;
 	unsigned long	 deferred;	/* requests held since the last tick */
+	size_t		 reviewing;	/* TokenReviews in flight (at most PI_REVIEWS_MAX) */
 	struct pi_stats	 stats;
 	struct pi_verdict verdicts[PI_VERDICTS_MAX];
 } pi;
@@ -136,6 +137,8 @@ verdict_free(struct pi_verdict *v, time_t now)
 {
 	if (v->pv_call != NULL && pi.ops.po_cancel != NULL)
 		pi.ops.po_cancel(pi.ops.po_arg, v->pv_call);
+	if (v->pv_state == PV_PENDING && pi.reviewing > 0)
+		pi.reviewing--;
 	if (v->pv_role != NULL && pi.ops.po_release != NULL)
 		pi.ops.po_release(pi.ops.po_arg, v->pv_role, now);
 	explicit_bzero(v, sizeof(*v));
@@ -151,6 +154,7 @@ pod_identity_stop(void)
 		if (pi.verdicts[i].pv_state != PV_FREE)
 			verdict_free(&pi.verdicts[i], now);
 	memset(&pi.stats, 0, sizeof(pi.stats));
+	pi.reviewing = 0;
 }
 
 /* ---- the verdict cache ---------------------------------------------------- */
@@ -233,6 +237,8 @@ review_done(void *arg, const struct kube_review *r, const char *err)
 	struct pi_verdict *v = arg;
 	uint64_t now_ms = loop_now_ms() > v->pv_made_ms ? loop_now_ms() : v->pv_made_ms;
 
+	if (pi.reviewing > 0)
+		pi.reviewing--;
 	if (r == NULL) {
 		snprintf(v->pv_why, sizeof(v->pv_why), "%s", err != NULL ? err : "no answer");
 		log_warn("pod identity: TokenReview failed: %s", v->pv_why);
@@ -265,13 +271,21 @@ verdict_ask(struct pi_verdict *v, const char *tok, size_t len, uint64_t now_ms)
 	v->pv_state = PV_PENDING;
 	v->pv_made_ms = now_ms;
 	pi.stats.ps_reviews++;
-	if (pi.ops.po_review(pi.ops.po_arg, tok, len, review_done, v, &v->pv_call, err,
-	    sizeof(err)) == -1) {
-		snprintf(v->pv_why, sizeof(v->pv_why), "%.500s", err);
-		log_warn("pod identity: TokenReview not asked: %s", err);
-		pi.stats.ps_review_failures++;
-		verdict_settle(v, PV_FAILED, now_ms, PI_FAILED_HOLD_MS);
+	/* the rest of the client's calls stay free for the pods' service accounts */
+	if (pi.reviewing >= PI_REVIEWS_MAX) {
+		snprintf(err, sizeof(err), "%d TokenReviews in flight already", PI_REVIEWS_MAX);
+		goto failed;
 	}
+	if (pi.ops.po_review(pi.ops.po_arg, tok, len, review_done, v, &v->pv_call, err,
+	    sizeof(err)) == -1)
+		goto failed;
+	pi.reviewing++;
+	return;
+failed:
+	snprintf(v->pv_why, sizeof(v->pv_why), "%.500s", err);
+	log_warn("pod identity: TokenReview not asked: %s", err);
+	pi.stats.ps_review_failures++;
+	verdict_settle(v, PV_FAILED, now_ms, PI_FAILED_HOLD_MS);
 }
 
 void

@@ -70,7 +70,7 @@ imds_wait_over(const struct http_call *call, enum roles_answer who)
 	imds.expired++;
 	http_peer_text(call->hc_peer, peer, sizeof(peer));
 	log_warn("%s: %s after %u ms: meta-data/iam answered as for no role", peer,
-	    who == ROLES_UNKNOWN ? "no pod known at this address" :
+	    who == ROLES_UNKNOWN ? "no pod known at this address (or its role not chosen yet)" :
 	    "its role's first credentials are not there", imds.pod_wait_ms);
 }
 

@@ -260,8 +260,16 @@ refl_delete(struct kube_reflector *r, struct kube_object *o)
 	struct store_ent **pp, *e;
 
 	obj_key(o, key);
-	if (r->r_store.st_nb == 0 || *(pp = store_slot(&r->r_store, key)) == NULL)
-		return;		/* never known (rejected, or before our list): nothing to undo */
+	if (r->r_store.st_nb == 0 || *(pp = store_slot(&r->r_store, key)) == NULL) {
+		/*
+		 * Never stored: rejected, or not wanted when it came.  One the
+		 * owner wants now (it read it by itself since: a service
+		 * account a new pod names) is reported gone all the same.
+		 */
+		if (r->r_ops->ro_want != NULL && r->r_ops->ro_want(r->r_arg, o))
+			r->r_ops->ro_delete(r->r_arg, o);
+		return;
+	}
 	e = *pp;
 	*pp = e->se_next;
 	r->r_store.st_n--;

@@ -65,7 +65,7 @@ struct pn_pod {
 	unsigned char	 pp_naddrs;
 	unsigned char	 pp_finished;	/* Succeeded or Failed: no role, no address */
 	unsigned char	 pp_host_network;
-	unsigned char	 pp_waiting;	/* its service account is not known yet */
+	unsigned char	 pp_waiting;	/* its service account (or namespace) is not known yet */
 	unsigned char	 pp_source;	/* enum pod_source */
 	struct pn_sa	*pp_sa_ref;	/* the account it counts on, or NULL */
 	struct assumed	*pp_assumed;	/* its role, or NULL */
@@ -294,15 +294,24 @@ pod_recompute(struct pn_pod *p, time_t now)
 	const struct pod_opts *o = pn.cfg.pn_opts;
 	struct assumed *a = NULL, *old = p->pp_assumed;
 	struct pod_facts f;
+	int waits_sa, waits_ns;
 	char err[ERRBUF_LEN];
 
 	memset(&pr, 0, sizeof(pr));
-	p->pp_waiting = p->pp_role[0] == '\0' && p->pp_sa_ref != NULL &&
-	    !p->pp_sa_ref->sa_known;
+	/*
+	 * What its role depends on and is not known yet (its service account;
+	 * with restrictions, its namespace, whose event may come after the
+	 * pod's): it waits, as an unknown address does, rather than being
+	 * refused or served a role about to change.
+	 */
+	waits_sa = p->pp_role[0] == '\0' && p->pp_sa_ref != NULL && !p->pp_sa_ref->sa_known;
+	waits_ns = o->po_restrict && !p->pp_host_network && ns_find(p->pp_ns) == NULL;
+	p->pp_waiting = !p->pp_finished && (waits_sa || waits_ns);
 	if (p->pp_finished || p->pp_waiting) {
 		pr.pr_source = POD_SRC_NONE;
 		snprintf(pr.pr_reason, sizeof(pr.pr_reason), "%s", p->pp_finished ?
-		    "the pod has finished" : "waiting for its service account");
+		    "the pod has finished" : waits_sa ? "waiting for its service account" :
+		    "waiting for its namespace");
 	} else {
 		memset(&f, 0, sizeof(f));
 		f.pf_namespace = text_of(p->pp_ns);
@@ -429,6 +438,11 @@ pod_upsert(const struct kube_pod *kp, time_t now)
 	struct pn_sa *sa = NULL;
 	size_t i;
 
+	if (kp->kp_meta.km_uid[0] == '\0' || strlen(kp->kp_meta.km_uid) > POD_UID_MAX) {
+		log_warn("pod %s/%s: no usable metadata.uid: not served", kp->kp_meta.km_namespace,
+		    kp->kp_meta.km_name);
+		return;
+	}
 	if (fresh && (room(&pn.pods, pn.npods, &pn.capp, POD_TABLE_PODS_MAX) == -1 ||
 	    (p = calloc(1, sizeof(*p))) == NULL)) {
 		log_err("pod %s/%s: out of memory", kp->kp_meta.km_namespace, kp->kp_meta.km_name);

@@ -520,6 +520,14 @@ opts_pods(struct serve_options *o, char *err, size_t errlen)
 	}
 	if (!watch)
 		return 0;
+	if (o->ecs) {
+		/* its /creds and /role/NAME answer whoever asks: any pod would get any role */
+		snprintf(err, errlen, "--ecs cannot be combined with --%s: the ECS endpoint "
+		    "serves /creds (this identity) and /role/NAME to any caller, so a pod would "
+		    "get the node's identity or any role", o->pod_roles ? "pod-roles" :
+		    "pod-identity");
+		return -1;
+	}
 	if (pods_opts_set(&o->pod_opts, base, base != NULL ? strlen(base) : 0, def,
 	    def != NULL ? strlen(def) : 0, o->ns_restrict, err, errlen) == -1)
 		return -1;

@@ -352,6 +352,7 @@ class TestRunMetadata(unittest.TestCase):
 		        "arn:aws:iam::123456789012:role/"], "neither a role name nor a role ARN"),
 		    (["--namespace-restrictions"], "--namespace-restrictions needs --pod-roles"),
 		    (["--pod-identity"], "--pod-identity needs --pod-roles"),
+		    (["--pod-roles", "--ecs"], "--ecs cannot be combined with --pod-roles"),
 		    (["--config", "/nonexistent/config.json"], "not a readable file"),
 		    (["--config", "/"], "not a readable file")):
 			with self.subTest(args=args):
@@ -413,7 +414,7 @@ class TestRunMetadata(unittest.TestCase):
 		    '"service-account": "uploader", "role-arn": "arn:aws:iam::123456789012:role/uploader"}]}\n')
 		r = self.run_script("--pod-roles", "--base-role-arn", "arn:aws:iam::123456789012:role/team",
 		    "--default-role", "app-default", "--namespace-restrictions", "--pod-identity",
-		    "--ecs", "--config", cfg, "--tokens-required", "--profile", "dev",
+		    "--config", cfg, "--tokens-required", "--profile", "dev",
 		    context="kind-dev")
 		self.assertEqual(r.rc, 0, r.show())
 		k = self.kustomization(r)["applied"]
@@ -425,7 +426,7 @@ class TestRunMetadata(unittest.TestCase):
 		# the base ARN completed with kube2iam's slash
 		for lit in ("GIMME_BASE_ROLE_ARN=arn:aws:iam::123456789012:role/team/",
 		    "GIMME_DEFAULT_ROLE=app-default", "GIMME_NAMESPACE_RESTRICTIONS=1",
-		    "GIMME_ECS=1", "GIMME_PROFILE=dev"):
+		    "GIMME_PROFILE=dev"):
 			self.assertIn("      - '%s'\n" % lit, k)
 		self.assertIn("  - name: gimme-aws-mini-config\n", k)
 		# the API is reached from the pods: nothing to take back
@@ -436,14 +437,13 @@ class TestRunMetadata(unittest.TestCase):
 		for said in ("kubectl run imds-check --rm -i --tty --restart=Never --image=",
 		    "$TOKEN\" http://169.254.169.254/latest/meta-data/iam/security-credentials/app-default\n",
 		    "kubectl -n gimme-aws-mini exec POD -- gimme-aws-mini ctl pods\n",
-		    "default role app-default", "Pod Identity on 169.254.170.23",
-		    "ECS on 169.254.170.2"):
+		    "default role app-default", "Pod Identity on 169.254.170.23"):
 			self.assertIn(said, r.out)
 		self.assertNoSecrets(r)
 		if REAL_KUBECTL:
 			out = self.kustomization(r)["rendered"]
 			self.assertTrue(out and not out.startswith("RENDER-ERROR"), out)
-			for line in ('GIMME_POD_ROLES: "1"\n', 'GIMME_POD_IDENTITY: "1"\n', 'GIMME_ECS: "1"\n',
+			for line in ('GIMME_POD_ROLES: "1"\n', 'GIMME_POD_IDENTITY: "1"\n',
 			    "GIMME_BASE_ROLE_ARN: arn:aws:iam::123456789012:role/team/\n",
 			    "GIMME_CONFIG: /etc/gimme-aws-mini/config/config.json\n",
 			    "fieldPath: spec.nodeName\n", "- tokenreviews\n", "kind: ClusterRoleBinding\n"):

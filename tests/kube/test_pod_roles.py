@@ -224,8 +224,8 @@ class WhichRole(PodRolesBase):
 				t0 = time.monotonic()
 				self.assertEqual(http(self.srv, CREDS, src)[0], 404)
 				self.assertGreaterEqual(time.monotonic() - t0, 0.7)	# --pod-wait 800ms
-		self.srv.wait_for_line(r"127\.0\.0\.16:\d+: no pod known at this address after "
-		    r"800 ms")
+		self.srv.wait_for_line(r"127\.0\.0\.16:\d+: no pod known at this address \(or its "
+		    r"role not chosen yet\) after 800 ms")
 
 	def test_prefetched(self):
 		# every role was assumed when its pod appeared, before any request for it
@@ -370,6 +370,17 @@ class Races(PodRolesBase):
 		self.assertIn("role-map", line)
 		self.assertEqual(http(self.srv, CREDS, "127.0.0.27")[0], 404)
 
+	def test_service_account_read_then_deleted(self):
+		# an account created after the lists, that no pod used then: read when a pod
+		# names it, and its deletion followed all the same
+		self.api.add_service_account("late", "default", annotations={
+		    "eks.amazonaws.com/role-arn": BASE + "app-b"})
+		time.sleep(0.3)
+		self.api.add_pod("uses-late", "default", ips=["127.0.0.30"], service_account="late")
+		self.served("127.0.0.30", "app-b")
+		self.api.delete_service_account("late", "default")
+		self.served("127.0.0.30", None)
+
 	def test_role_map(self):
 		self.api.add_pod("irsa", "default", ips=["127.0.0.29"], annotations={
 		    "iam.amazonaws.com/role": "irsa-only"})
@@ -430,7 +441,9 @@ class Refusals(unittest.TestCase):
 		    (["--namespace-restrictions"], "--namespace-restrictions needs --pod-roles"),
 		    (["--pod-roles", "--default-role", "x"], "without --base-role-arn"),
 		    (["--pod-roles", "--node-name", "Bad Name"], "is not a node name"),
-		    (["--pod-roles", "--pod-wait", "11s"], "--pod-wait")):
+		    (["--pod-roles", "--pod-wait", "11s"], "--pod-wait"),
+		    (["--pod-roles", "--ecs-listen", "127.0.0.1:0"],
+		        "--ecs cannot be combined with --pod-roles")):
 			with self.subTest(args=args):
 				rc, err = server.run_refused(args)
 				self.assertEqual(rc, 64, err)
