@@ -78,6 +78,10 @@
 #define MSG_DENIED	"Access Denied. Called agent through invalid address, please use either "
 #define PI_KEY_LEN	SHA256_DIGEST_LENGTH
 #define PI_REQID_LEN	36	/* a UUID's text */
+#define PI_BUCKETS	(2 * PI_VERDICTS_MAX)	/* the verdicts' hash chains (a power of 2) */
+
+_Static_assert((PI_BUCKETS & (PI_BUCKETS - 1)) == 0, "PI_BUCKETS is a power of 2");
+_Static_assert(PI_VERDICTS_MAX < UINT16_MAX, "a verdict's index fits a chain link");
 
 enum pv_state { PV_FREE, PV_PENDING, PV_OK, PV_DENIED, PV_FAILED };
 
@@ -92,6 +96,7 @@ struct pi_verdict {
 	int		 pv_resolved;	/* OK: the role was chosen (pv_role, or none) */
 	int		 pv_refused;	/* resolved without a role: 1 refused, 0 none */
 	struct assumed	*pv_role;	/* resolved: the pod's role (held), or NULL */
+	uint16_t	 pv_next;	/* the next verdict of its hash chain: index + 1, 0 none */
 	char		 pv_uid[KUBE_UID_MAX + 1];
 	char		 pv_ns[KUBE_NAMESPACE_MAX + 1];
 	char		 pv_sa[KUBE_NAME_MAX + 1];
@@ -100,7 +105,9 @@ struct pi_verdict {
 
 /*
  * The service's state; the verdicts (about 1 KiB each) are zero pages until
- * used, and a lookup is a scan of PI_VERDICTS_MAX keys.
+ * used.  A lookup follows one hash chain of the token's digest (the digest's
+ * first bytes pick it: SHA-256 spreads them); taking a new entry and the
+ * tick's expiry are scans, once per token and per second.
  */
 static struct pi_state {
 	struct pi_ops	 ops;
@@ -111,6 +118,7 @@ static struct pi_state {
 	size_t		 reviewing;	/* TokenReviews in flight (at most PI_REVIEWS_MAX) */
 	struct pi_stats	 stats;
 	struct pi_verdict verdicts[PI_VERDICTS_MAX];
+	uint16_t	 chains[PI_BUCKETS];	/* a chain's first verdict: index + 1, 0 none */
 } pi;
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -131,10 +139,41 @@ pod_identity_setup(const struct pi_ops *ops, const char *const *hosts, size_t nh
 		snprintf(pi.hosts[pi.nhosts++], sizeof(pi.hosts[0]), "%s", hosts[i]);
 }
 
+static uint16_t *
+verdict_chain(const unsigned char key[PI_KEY_LEN])
+{
+	uint32_t h;
+
+	memcpy(&h, key, sizeof(h));
+	return &pi.chains[h & (PI_BUCKETS - 1)];
+}
+
+/* v (keyed) put on its chain. */
+static void
+verdict_link(struct pi_verdict *v)
+{
+	uint16_t *head = verdict_chain(v->pv_key);
+
+	v->pv_next = *head;
+	*head = (uint16_t)(v - pi.verdicts + 1);
+}
+
+static void
+verdict_unlink(struct pi_verdict *v)
+{
+	uint16_t *link = verdict_chain(v->pv_key), me = (uint16_t)(v - pi.verdicts + 1);
+
+	while (*link != 0 && *link != me)
+		link = &pi.verdicts[*link - 1].pv_next;
+	if (*link == me)
+		*link = v->pv_next;
+}
+
 /* v forgotten: its review cancelled, its role released. */
 static void
 verdict_free(struct pi_verdict *v, time_t now)
 {
+	verdict_unlink(v);
 	if (v->pv_call != NULL && pi.ops.po_cancel != NULL)
 		pi.ops.po_cancel(pi.ops.po_arg, v->pv_call);
 	if (v->pv_state == PV_PENDING && pi.reviewing > 0)
@@ -163,11 +202,11 @@ static struct pi_verdict *
 verdict_find(const unsigned char key[PI_KEY_LEN], uint64_t now_ms)
 {
 	struct pi_verdict *v;
-	size_t i;
+	uint16_t at;
 
-	for (i = 0; i < PI_VERDICTS_MAX; i++) {
-		v = &pi.verdicts[i];
-		if (v->pv_state == PV_FREE || memcmp(v->pv_key, key, PI_KEY_LEN) != 0)
+	for (at = *verdict_chain(key); at != 0; at = v->pv_next) {
+		v = &pi.verdicts[at - 1];
+		if (memcmp(v->pv_key, key, PI_KEY_LEN) != 0)
 			continue;
 		if (v->pv_state != PV_PENDING && v->pv_until_ms <= now_ms) {
 			verdict_free(v, (time_t)(now_ms / 1000));
@@ -649,23 +688,26 @@ pi_verified(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *
 	return pi_serve_role(pc, rp, call, v);
 }
 
-/* The token's verdict: asked, waited for (0), or answered. */
+/*
+ * The token's verdict v (NULL: none yet, asked now): asked, waited for (0),
+ * or answered.  exp is the token's (0: none), the clock's now.
+ */
 static int
 pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
-    struct slice tok, time_t exp)
+    struct slice tok, const unsigned char key[PI_KEY_LEN], struct pi_verdict *v, time_t exp,
+    double now)
 {
-	unsigned char key[PI_KEY_LEN];
 	char msg[PI_WHY_MAX + 64];
-	struct pi_verdict *v;
-	time_t now = (time_t)pi.ops.po_clock();
 
-	SHA256((const unsigned char *)tok.p, tok.n, key);
-	if ((v = verdict_find(key, call->hc_now_ms)) == NULL) {
+	if (v == NULL) {
 		if ((v = verdict_new(call->hc_now_ms)) == NULL)
 			return pi_api_error(pc, rp, 503, NULL, "ServiceUnavailableException",
 			    "too many tokens under review");
 		memcpy(v->pv_key, key, PI_KEY_LEN);
-		v->pv_exp_ms = exp > now ? call->hc_now_ms + (uint64_t)(exp - now) * 1000 : 0;
+		verdict_link(v);
+		/* on the loop's clock, not after the exp (cut to whole seconds) */
+		v->pv_exp_ms = (double)exp > now ? call->hc_now_ms +
+		    (uint64_t)(((double)exp - now) * 1000) : 0;
 		verdict_ask(v, tok.p, tok.n, call->hc_now_ms);
 	} else if (v->pv_state != PV_PENDING)
 		pi.stats.ps_cached++;
@@ -694,9 +736,12 @@ pi_answer(struct ctr_conn *pc, const struct http_call *call, struct http_reply *
 	const char *q = memchr(req->r_target.p, '?', req->r_target.n);
 	const struct http_header *h;
 	char path[ECS_PATH_MAX + 1], msg[CTR_ERR_BODY_MAX];
+	unsigned char key[PI_KEY_LEN];
 	struct slice host = { "", 0 }, tok = { "", 0 };
+	struct pi_verdict *v;
 	size_t nhost = 0;
-	time_t exp;
+	time_t exp = 0;
+	double now;
 	int status;
 
 	*shape = CTR_SHAPE_TEXT;
@@ -730,10 +775,17 @@ pi_answer(struct ctr_conn *pc, const struct http_call *call, struct http_reply *
 		tok = h->h_value;
 	if (tok.n == 0)
 		return pi_error(pc, rp, 400, MSG_EMPTY);
-	if (pod_identity_jwt_check(tok.p, tok.n, pi.ops.po_clock(), &exp, msg,
-	    sizeof(msg)) == -1)
+	/*
+	 * A token with a settled verdict passed the checks when it was asked,
+	 * and the verdict ends by its exp: it is not parsed again.
+	 */
+	SHA256((const unsigned char *)tok.p, tok.n, key);
+	now = pi.ops.po_clock();
+	v = verdict_find(key, call->hc_now_ms);
+	if ((v == NULL || v->pv_state == PV_PENDING) &&
+	    pod_identity_jwt_check(tok.p, tok.n, now, &exp, msg, sizeof(msg)) == -1)
 		return pi_error(pc, rp, 400, "%s", msg);
-	if ((status = pi_token(pc, rp, call, tok, exp)) == 200)
+	if ((status = pi_token(pc, rp, call, tok, key, v, exp, now)) == 200)
 		*shape = CTR_SHAPE_JSON;
 	return status;
 }

@@ -106,10 +106,12 @@ fake_role_of(const struct assumed *a)
 	return &f.role;
 }
 
+static double clock_now = NOW;	/* the wall clock the service reads */
+
 static double
 fake_clock(void)
 {
-	return NOW;
+	return clock_now;
 }
 
 static const struct pi_ops ops = { fake_review, fake_cancel, fake_role, fake_release,
@@ -514,8 +516,20 @@ test_pod_gone_and_token_exp(void **state)
 	tok = jwt("{\"alg\":\"RS256\"}", claims);
 	ask(req(HOST, tok), T0, &a);
 	review_says(1);
-	pod_identity_tick(T0 + 10001);
+	clock_now = NOW + 9.5;
+	ask(req(HOST, tok), T0 + 9500, &a);
+	assert_int_equal(a.status, 200);	/* from its verdict */
+	/* at its exp, before any tick: not served from the verdict, refused as expired */
+	clock_now = NOW + 10;
+	ask(req(HOST, tok), T0 + 10000, &a);
+	assert_int_equal(a.status, 400);
+	assert_string_equal(a.body, "Service account token failed basic claim validations: "
+	    "token is expired\n");
+	assert_int_equal(f.reviews, 3);
 	assert_int_equal(pod_identity_verdicts(), 1);	/* token(6)'s is left */
+	pod_identity_tick(T0 + 10001);
+	assert_int_equal(pod_identity_verdicts(), 1);
+	clock_now = NOW;
 }
 
 static void
@@ -531,6 +545,13 @@ test_cap(void **state)
 		review_says(1);
 	}
 	assert_int_equal(pod_identity_verdicts(), PI_VERDICTS_MAX);
+	/* each is found again (a full table's hash chains): none reviewed twice */
+	for (i = 0; i < PI_VERDICTS_MAX; i++) {
+		ask(req(HOST, token(100 + i)), T0 + 4000, &a);
+		assert_int_equal(a.status, 404);
+	}
+	assert_int_equal(f.reviews, PI_VERDICTS_MAX);
+	assert_int_equal(pod_identity_stats()->ps_cached, PI_VERDICTS_MAX);
 	ask(req(HOST, token(99)), T0 + 5000, &a);
 	assert_int_equal(a.verdict, HTTP_DEFER);
 	assert_int_equal(pod_identity_verdicts(), PI_VERDICTS_MAX);
