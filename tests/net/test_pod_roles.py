@@ -7,16 +7,25 @@ Topology (tests/lib/netns.py): a node namespace with cni0 and two pods.  The
 Kubernetes API stand-in and the STS stand-in listen on 127.0.0.1 inside the
 node namespace; the daemon runs there as
 
-    gimme-aws-mini serve --listen 127.0.0.1:8099 --magic-ip --pod-interface cni0
-        --pod-roles --kubeconfig KC --node-name node-1 --base-role-arn BASE ...
+    gimme-aws-mini serve --listen 127.0.0.1:8099 --magic-ip --ipv6 --pod-interface cni0
+        --pod-roles --pod-identity --kubeconfig KC --node-name node-1 ...
 
 pod1's Deployment template says iam.amazonaws.com/role: app-a; pod2's
 ServiceAccount says eks.amazonaws.com/role-arn: BASE/reporter.  In each pod,
 botocore's chain, the AWS CLI (`aws configure export-credentials`) and the
 JavaScript SDK's fromInstanceMetadata must get the keys STS issued for that
 pod's role (never the other pod's, never the node's), by the IMDS path; the
-node itself gets the node's.  SIGTERM leaves the node's packet filter as it
-was.  Needs root and `ip netns`; otherwise every test is skipped.
+node itself gets the node's.
+
+The same daemon has --pod-identity: with the two variables EKS injects
+(AWS_CONTAINER_CREDENTIALS_FULL_URI at 169.254.170.23 or [fd00:ec2::23], and
+AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, the pod's projected token), the
+JavaScript SDK's fromHttp as it is, and Debian's botocore (1.29) given the
+newer clients' rules (those two hosts allowed, the token file's contents sent
+as the token; its fetching, retries and parsing untouched), get the keys of
+the pod's role through the magic IPs, by the container path.  SIGTERM leaves
+the node's packet filter as it was.  Needs root and `ip netns`; otherwise
+every test is skipped.
 """
 
 import json
@@ -41,6 +50,18 @@ TOKEN = "IQoJTESTpodNetSessionToken" + "x" * 200
 KEYS_ENV = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_SESSION_TOKEN": TOKEN, "AWS_CREDENTIAL_EXPIRATION": "2099-01-02T03:04:05Z"}
 LISTEN = "127.0.0.1:8099"
+PI_AUDIENCE = "pods.eks.amazonaws.com"
+PI_URLS = ("http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials")
+# Debian's botocore with the newer clients' rule (botocore >= 1.34: the EKS
+# Pod Identity hosts allowed), its container provider otherwise as it is.
+BOTOCORE_NEWER_RULES = r"""
+import json, botocore.session, botocore.utils
+botocore.utils.ContainerMetadataFetcher._ALLOWED_HOSTS += ["169.254.170.23", "fd00:ec2::23"]
+c = botocore.session.Session().get_credentials()
+f = c.get_frozen_credentials()
+print(json.dumps({"method": c.method, "akid": f.access_key, "secret": f.secret_key,
+    "expiry": c._expiry_time.isoformat()}))
+"""
 INSTALL_TIMEOUT = 15.0
 MAGIC = "http://169.254.169.254"
 TOPO = None
@@ -70,8 +91,8 @@ class PodRolesNet(unittest.TestCase):
 		cls.api.add_pod("report-7c9d8-fghij", "shop", ips=[TOPO.pod_ips[1]],
 		    service_account="reporter")
 		kc = cls.api.kubeconfig(style="kind")
-		cls.srv = TOPO.server("--magic-ip", "--pod-interface", "cni0", "--source", "env",
-		    "--pod-roles", "--kubeconfig", kc["path"], "--node-name", NODE,
+		cls.srv = TOPO.server("--magic-ip", "--ipv6", "--pod-interface", "cni0", "--source", "env",
+		    "--pod-roles", "--pod-identity", "--kubeconfig", kc["path"], "--node-name", NODE,
 		    "--base-role-arn", BASE, "--sts-endpoint", cls.sts.url, "--ca-bundle",
 		    cls.sts.ca_file, "--sts-region", "us-east-1", listen=[LISTEN], env=KEYS_ENV)
 		cls.addClassCleanup(cls.srv.stop)
@@ -113,6 +134,40 @@ class PodRolesNet(unittest.TestCase):
 				got = json.loads(p.stdout.strip().splitlines()[-1])
 				self.assertIn("accessKeyId", got, p.stdout + p.stderr)
 				self.assertRole(got["accessKeyId"], role, "the JS SDK in pod%d" % i)
+
+	def test_pod_identity_through_the_magic_ips(self):
+		for i, (name, role) in enumerate((("web-6d4f9-abcde", "app-a"),
+		    ("report-7c9d8-fghij", "reporter")), 1):
+			tf = os.path.join(self.tmp, "pod%d-eks-pod-identity-token" % i)
+			with open(tf, "w") as f:
+				f.write(self.api.issue_token(name, "shop", audiences=(PI_AUDIENCE,)))
+			for url in PI_URLS:
+				env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": url,
+				    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tf,
+				    "AWS_EC2_METADATA_DISABLED": "true"}
+				mark = len(self.srv.lines())
+				with self.subTest(pod=i, url=url, client="js fromHttp"):
+					p = TOPO.pod_run(i, [credlib.NODE, credlib.JS_SCRIPT, "from-http", "-"],
+					    env=env, timeout=60)
+					got = json.loads(p.stdout.strip().splitlines()[-1])
+					self.assertTrue(got["ok"], p.stdout + p.stderr)
+					self.assertRole(got["accessKeyId"], role, "fromHttp in pod%d" % i)
+					self.assertRegex(got["expiration"], r"^\d{4}-\d\d-\d\dT")
+				with self.subTest(pod=i, url=url, client="botocore, newer rules"):
+					with open(tf) as f:
+						env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = f.read()
+					del env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+					p = TOPO.pod_run(i, ["/usr/bin/python3", "-c", BOTOCORE_NEWER_RULES],
+					    env=env, timeout=60)
+					self.assertEqual(p.returncode, 0, p.stderr)
+					got = json.loads(p.stdout.strip().splitlines()[-1])
+					self.assertEqual(got["method"], "container-role")
+					self.assertRole(got["akid"], role, "botocore in pod%d" % i)
+				# the clients took the container path: the Pod Identity service, not IMDS
+				access = [l for l in self.srv.lines()[mark:] if "access client=" in l]
+				self.assertEqual(len(access), 2, access)
+				for l in access:
+					self.assertIn("imds=pod-identity", l)
 
 	def test_the_node_gets_its_own(self):
 		p = TOPO.node_run(["/usr/bin/python3", "-c", clientlib.BOTOCORE_CHAIN], timeout=60)
