@@ -53,6 +53,8 @@
 #define PI_VERDICTS_MAX		1024	/* verdicts kept at once (a node runs some hundred pods) */
 #define PI_REVIEWS_MAX		(KUBE_CALLS_MAX / 2)	/* TokenReviews in flight: the rest of the
 						   client's calls are the pods' service accounts' */
+#define PI_REVIEWS_PER_ADDR_MAX	4	/* new tokens one client address may have under
+						   review at once (a pod has one token) */
 #define PI_FAILED_HOLD_MS	1000	/* ms a failed review is shared by the requests waiting */
 #define PI_WAIT_MS		5000	/* ms a request waits for its role's first credentials */
 #define PI_HOSTS_MAX		(2 + LISTEN_MAX)	/* Host values accepted: the magic IP's
@@ -250,6 +252,8 @@ struct pi_stats {
 	uint64_t	 ps_denied;	/* tokens TokenReview did not authenticate */
 	uint64_t	 ps_cached;	/* requests answered from a verdict kept */
 	uint64_t	 ps_evicted;	/* verdicts dropped to make room */
+	uint64_t	 ps_throttled;	/* new tokens refused: their address had PI_REVIEWS_PER_ADDR_MAX
+				   under review (429) */
 	uint64_t	 ps_served;	/* credentials served */
 	size_t		 ps_verdicts;	/* kept now (a gauge) */
 };

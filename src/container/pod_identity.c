@@ -97,6 +97,7 @@ struct pi_verdict {
 	int		 pv_refused;	/* resolved without a role: 1 refused, 0 none */
 	struct assumed	*pv_role;	/* resolved: the pod's role (held), or NULL */
 	uint16_t	 pv_next;	/* the next verdict of its hash chain: index + 1, 0 none */
+	struct http_peer pv_asker;	/* who asked first (PENDING: counted against its address) */
 	char		 pv_uid[KUBE_UID_MAX + 1];
 	char		 pv_ns[KUBE_NAMESPACE_MAX + 1];
 	char		 pv_sa[KUBE_NAME_MAX + 1];
@@ -688,9 +689,25 @@ pi_verified(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *
 	return pi_serve_role(pc, rp, call, v);
 }
 
+/* The reviews in flight that peer's address asked for. */
+static size_t
+reviews_of(const struct http_peer *peer)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < PI_VERDICTS_MAX; i++)
+		n += pi.verdicts[i].pv_state == PV_PENDING &&
+		    pi.verdicts[i].pv_asker.pe_family == peer->pe_family &&
+		    memcmp(pi.verdicts[i].pv_asker.pe_addr, peer->pe_addr, sizeof(peer->pe_addr)) == 0;
+	return n;
+}
+
 /*
  * The token's verdict v (NULL: none yet, asked now): asked, waited for (0),
- * or answered.  exp is the token's (0: none), the clock's now.
+ * or answered.  exp is the token's (0: none), the clock's now.  One address
+ * has at most PI_REVIEWS_PER_ADDR_MAX new tokens under review: a pod sending
+ * made-up tokens neither takes the TokenReviews the others need nor pushes
+ * their verdicts out faster than reviews answer (EKS Auth's throttling: 429).
  */
 static int
 pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
@@ -700,10 +717,16 @@ pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *cal
 	char msg[PI_WHY_MAX + 64];
 
 	if (v == NULL) {
+		if (reviews_of(call->hc_peer) >= PI_REVIEWS_PER_ADDR_MAX) {
+			pi.stats.ps_throttled++;
+			return pi_api_error(pc, rp, 429, NULL, "ThrottlingException",
+			    "too many tokens from this address under review");
+		}
 		if ((v = verdict_new(call->hc_now_ms)) == NULL)
 			return pi_api_error(pc, rp, 503, NULL, "ServiceUnavailableException",
 			    "too many tokens under review");
 		memcpy(v->pv_key, key, PI_KEY_LEN);
+		v->pv_asker = *call->hc_peer;
 		verdict_link(v);
 		/* on the loop's clock, not after the exp (cut to whole seconds) */
 		v->pv_exp_ms = (double)exp > now ? call->hc_now_ms +

@@ -576,6 +576,9 @@ metrics_pod_identity(struct sbuf *o)
 		    offsetof(struct pi_stats, ps_cached) },
 		{ "gimme_pod_identity_served_total", "Credentials served.",
 		    offsetof(struct pi_stats, ps_served) },
+		{ "gimme_pod_identity_throttled_total",
+		    "New tokens refused (429): their address had too many under review.",
+		    offsetof(struct pi_stats, ps_throttled) },
 	};
 	size_t i;
 

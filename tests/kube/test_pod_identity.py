@@ -328,7 +328,7 @@ class PodIdentity(unittest.TestCase):
 		self.assertGreaterEqual(m["gimme_pod_identity_reviews_total"], 1)
 		self.assertGreaterEqual(m["gimme_pod_identity_served_total"], 1)
 		self.assertGreaterEqual(m["gimme_pod_identity_verdicts"], 1)
-		for k in ("review_failures_total", "denied_total", "cached_total"):
+		for k in ("review_failures_total", "denied_total", "cached_total", "throttled_total"):
 			self.assertIn("gimme_pod_identity_" + k, m)
 
 	# -- STS ------------------------------------------------------------

@@ -203,13 +203,15 @@ struct answer {
 };
 
 static unsigned char conn[4][CTR_ERR_BODY_MAX + 64];
+static unsigned char peer_last = 7;	/* the asker is 10.0.0.<peer_last> */
 
 /* The request text through the handler on connection c, at ms (deadline: the server's 503). */
 static void
 ask_on(int c, const char *text, uint64_t ms, int deadline, struct answer *a)
 {
 	static struct http_req req;
-	struct http_peer peer = { .pe_family = 2, .pe_addr = { 10, 0, 0, 7 }, .pe_port = 1 };
+	struct http_peer peer = { .pe_family = 2, .pe_addr = { 10, 0, 0, peer_last },
+	    .pe_port = 1 };
 	struct http_call call = { &req, deadline ? HTTP_DEFER_STATUS : 0, &peer, ms,
 	    "Mon, 02 Jun 2025 08:55:41 GMT" };
 	struct http_reply rp;
@@ -566,6 +568,40 @@ test_cap(void **state)
 }
 
 static void
+test_reviews_per_address(void **state)
+{
+	struct answer a;
+	int i;
+
+	(void)state;
+	for (i = 0; i < PI_REVIEWS_PER_ADDR_MAX; i++) {
+		ask_on(i % 4, req(HOST, token(200 + i)), T0, 0, &a);
+		assert_int_equal(a.verdict, HTTP_DEFER);
+	}
+	/* one more new token from the same address: throttled, not reviewed */
+	ask(req(HOST, token(300)), T0 + 1, &a);
+	assert_int_equal(a.status, 429);
+	assert_non_null(strstr(a.body, ": (ThrottlingException): "));
+	assert_non_null(strstr(a.body, "fault: client\n"));
+	assert_int_equal(f.reviews, PI_REVIEWS_PER_ADDR_MAX);
+	assert_int_equal(pod_identity_stats()->ps_throttled, 1);
+	/* a token already under review is still waited for */
+	ask(req(HOST, token(200)), T0 + 1, &a);
+	assert_int_equal(a.verdict, HTTP_DEFER);
+	/* one review answered (token 203's): the address may ask again */
+	review_says(1);
+	ask(req(HOST, token(300)), T0 + 2, &a);
+	assert_int_equal(a.verdict, HTTP_DEFER);
+	assert_int_equal(f.reviews, PI_REVIEWS_PER_ADDR_MAX + 1);
+	/* another address is not held back by this one's */
+	peer_last = 8;
+	ask(req(HOST, token(301)), T0 + 2, &a);
+	peer_last = 7;
+	assert_int_equal(a.verdict, HTTP_DEFER);
+	assert_int_equal(f.reviews, PI_REVIEWS_PER_ADDR_MAX + 2);
+}
+
+static void
 test_role_wait_and_refusal(void **state)
 {
 	struct answer a;
@@ -635,6 +671,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_denied_and_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_gone_and_token_exp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reviews_per_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_wait_and_refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_cancels, setup, teardown),
 	};
