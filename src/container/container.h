@@ -55,6 +55,8 @@
 						   client's calls are the pods' service accounts' */
 #define PI_REVIEWS_PER_ADDR_MAX	4	/* new tokens one client address may have under
 						   review at once (a pod has one token) */
+#define PI_GONE_MAX		256	/* deleted pods' uids remembered (a review in flight
+						   when its pod went may still name it) */
 #define PI_FAILED_HOLD_MS	1000	/* ms a failed review is shared by the requests waiting */
 #define PI_WAIT_MS		5000	/* ms a request waits for its role's first credentials */
 #define PI_HOSTS_MAX		(2 + LISTEN_MAX)	/* Host values accepted: the magic IP's
@@ -269,7 +271,10 @@ void		 pod_identity_setup(const struct pi_ops *ops, const char *const *hosts,
 		    size_t nhosts, int access_log);
 /* Every verdict dropped (reviews cancelled, roles released): at exit. */
 void		 pod_identity_stop(void);
-/* The pod uid was deleted: its verdicts are dropped (node.c's pn_gone). */
+/*
+ * The pod uid was deleted: its verdicts are dropped (node.c's pn_gone), and
+ * a review in flight that names it is taken as a denial.
+ */
 void		 pod_identity_pod_gone(const char *uid);
 /*
  * The pod uid's role was chosen again (node.c's pn_changed: its manifests,

@@ -120,6 +120,9 @@ static struct pi_state {
 	struct pi_stats	 stats;
 	struct pi_verdict verdicts[PI_VERDICTS_MAX];
 	uint16_t	 chains[PI_BUCKETS];	/* a chain's first verdict: index + 1, 0 none */
+	char		 gone[PI_GONE_MAX][KUBE_UID_MAX + 1];	/* the last pods deleted (a
+						   ring; a uid is never given again) */
+	size_t		 gone_next;
 } pi;
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -194,6 +197,8 @@ pod_identity_stop(void)
 		if (pi.verdicts[i].pv_state != PV_FREE)
 			verdict_free(&pi.verdicts[i], now);
 	memset(&pi.stats, 0, sizeof(pi.stats));
+	memset(pi.gone, 0, sizeof(pi.gone));
+	pi.gone_next = 0;
 	pi.reviewing = 0;
 }
 
@@ -270,6 +275,17 @@ verdict_resolve(struct pi_verdict *v, time_t now)
 	return 0;
 }
 
+static int
+pod_was_deleted(const char *uid)
+{
+	size_t i;
+
+	for (i = 0; i < PI_GONE_MAX; i++)
+		if (strcmp(pi.gone[i], uid) == 0)
+			return 1;
+	return 0;
+}
+
 /* The TokenReview's answer (from the loop). */
 static void
 review_done(void *arg, const struct kube_review *r, const char *err)
@@ -290,6 +306,12 @@ review_done(void *arg, const struct kube_review *r, const char *err)
 		    r->kr_error : !r->kr_authenticated ? "not authenticated" :
 		    !r->kr_audience_ok ? "not for the audience " PI_AUDIENCE :
 		    !r->kr_is_sa ? "not a service account's token" : "not bound to a pod");
+		pi.stats.ps_denied++;
+		verdict_settle(v, PV_DENIED, now_ms, PI_VERDICT_TTL_MS);
+	} else if (pod_was_deleted(r->kr_pod_uid)) {
+		/* asked before the deletion, answered after: the pod is gone */
+		snprintf(v->pv_why, sizeof(v->pv_why), "the token's pod %s/%s was deleted",
+		    r->kr_namespace, r->kr_pod_name);
 		pi.stats.ps_denied++;
 		verdict_settle(v, PV_DENIED, now_ms, PI_VERDICT_TTL_MS);
 	} else {
@@ -334,6 +356,10 @@ pod_identity_pod_gone(const char *uid)
 	time_t now = time(NULL);
 	size_t i;
 
+	if (*uid != '\0' && !pod_was_deleted(uid)) {
+		snprintf(pi.gone[pi.gone_next], sizeof(pi.gone[0]), "%s", uid);
+		pi.gone_next = (pi.gone_next + 1) % PI_GONE_MAX;
+	}
 	for (i = 0; i < PI_VERDICTS_MAX; i++)
 		if (pi.verdicts[i].pv_state == PV_OK && strcmp(pi.verdicts[i].pv_uid, uid) == 0)
 			verdict_free(&pi.verdicts[i], now);

@@ -71,6 +71,8 @@ fake_cancel(void *arg, struct kube_call *call)
 	f.cancels++;
 }
 
+static const char *review_uid = UID;	/* the pod the reviews name */
+
 static int
 fake_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
     struct assumed **a, char *why, size_t whylen)
@@ -78,7 +80,7 @@ fake_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now
 	(void)arg;
 	(void)now;
 	f.roles++;
-	assert_string_equal(uid, UID);
+	assert_string_equal(uid, review_uid);
 	assert_string_equal(ns, "shop");
 	assert_string_equal(sa, "api");
 	if (f.role_rc == POD_IDENTITY_ROLE)
@@ -131,7 +133,7 @@ review_says(int authenticated)
 		snprintf(r.kr_namespace, sizeof(r.kr_namespace), "shop");
 		snprintf(r.kr_sa, sizeof(r.kr_sa), "api");
 		snprintf(r.kr_pod_name, sizeof(r.kr_pod_name), "web-0");
-		snprintf(r.kr_pod_uid, sizeof(r.kr_pod_uid), UID);
+		snprintf(r.kr_pod_uid, sizeof(r.kr_pod_uid), "%s", review_uid);
 	} else
 		snprintf(r.kr_error, sizeof(r.kr_error), "[invalid bearer token, token lookup "
 		    "failed]");
@@ -512,12 +514,21 @@ test_pod_gone_and_token_exp(void **state)
 	ask(req(HOST, token(6)), T0 + 2, &a);
 	assert_int_equal(a.verdict, HTTP_DEFER);	/* never served from the dropped verdict */
 	assert_int_equal(f.reviews, 2);
+	/* its review, asked before the deletion, answers after it: a denial */
 	review_says(1);
-	/* a token expiring in 10 s: its verdict goes with it, not after the TTL */
+	ask(req(HOST, token(6)), T0 + 3, &a);
+	assert_int_equal(a.status, 400);
+	assert_non_null(strstr(a.body, ": (InvalidTokenException): the token's pod shop/web-0 "
+	    "was deleted, fault: client\n"));
+	assert_int_equal(f.roles, 2);		/* no role chosen for it */
+	assert_int_equal(f.reviews, 2);
+	/* a token (of another pod) expiring in 10 s: its verdict goes with it, not after the TTL */
 	snprintf(claims, sizeof(claims), "{\"exp\":%d,\"jti\":\"short\"}", NOW + 10);
 	tok = jwt("{\"alg\":\"RS256\"}", claims);
 	ask(req(HOST, tok), T0, &a);
+	review_uid = "6c3a1e2b-5d4f-4a8e-9b7c-1d2e3f4a5b6c";
 	review_says(1);
+	review_uid = UID;
 	clock_now = NOW + 9.5;
 	ask(req(HOST, tok), T0 + 9500, &a);
 	assert_int_equal(a.status, 200);	/* from its verdict */
