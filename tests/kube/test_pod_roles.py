@@ -432,6 +432,39 @@ class NamespaceRestrictions(PodRolesBase):
 		    "iam.amazonaws.com/allowed-roles": json.dumps(["app-*"])})
 		self.served("127.0.0.36", "app-a")
 
+	def test_pod_before_its_namespace(self):
+		"""The pod's event comes before its namespace's (two watches): the
+		pod waits for it, within --pod-wait, rather than being refused."""
+		self.api.hold_events(resources=("namespaces",))
+		try:
+			self.api.add_namespace("late", annotations={
+			    "iam.amazonaws.com/allowed-roles": json.dumps(["app-a"])})
+			self.api.add_pod("early", "late", ips=["127.0.0.37"], annotations={
+			    "iam.amazonaws.com/role": "app-a"})
+			end = time.monotonic() + 10 * server._SLOW
+			while True:
+				rc, out, _ = self.ctl("pods", "--json")
+				pod = {p["name"]: p for p in json.loads(out)}.get("early")
+				if pod is not None:
+					break
+				self.assertLess(time.monotonic(), end, "the pod never tracked")
+				time.sleep(0.05)
+			self.assertEqual(pod["reason"], "waiting for its namespace")
+			self.assertIsNone(pod["role"])
+			got = []
+			t = threading.Thread(target=lambda: got.append(http(self.srv, CREDS,
+			    "127.0.0.37")))
+			t.start()
+			time.sleep(0.3)		# the request is held, not answered 404
+			self.assertEqual(got, [])
+			self.api.release_events()
+			t.join()
+		finally:
+			self.api.release_events()
+		st, _, body = got[0]
+		self.assertEqual((st, body.strip()), (200, "app-a"))
+		self.served("127.0.0.37", "app-a")
+
 
 class Refusals(unittest.TestCase):
 	"""Options that do not fit: one line, exit 64, before anything is served."""

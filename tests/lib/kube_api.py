@@ -136,6 +136,7 @@ class KubeAPI:
 		self.forbidden = set()			# (user, verb, resource)
 		self.watches = set()
 		self.hold_rv = None			# watch events after this rv wait
+		self.hold_resources = None		# ... on the watches of these (None: all)
 		self.event_delay = 0.0			# s before a watch sees an event
 		self.bookmark_gen = 0
 		self.generation = 0			# bumped when going down
@@ -363,14 +364,18 @@ class KubeAPI:
 
 	# -- watch delivery controls ---------------------------------------
 
-	def hold_events(self):
-		"""Watches see no change made from now on until release_events()."""
+	def hold_events(self, resources=None):
+		"""Watches see no change made from now on until release_events();
+		with resources (e.g. ("namespaces",)), only the watches of those: the
+		others go on, as separate watches do on a real API server."""
 		with self.cond:
 			self.hold_rv = self.rv
+			self.hold_resources = None if resources is None else frozenset(resources)
 
 	def release_events(self):
 		with self.cond:
 			self.hold_rv = None
+			self.hold_resources = None
 			self.cond.notify_all()
 
 	def set_event_delay(self, seconds):
@@ -795,7 +800,8 @@ class KubeAPI:
 		i = bisect.bisect_right(self.event_rvs, w.cursor)
 		wake = None
 		for ev in self.events[i:]:
-			if self.hold_rv is not None and ev.rv > self.hold_rv:
+			if self.hold_rv is not None and ev.rv > self.hold_rv and (
+			    self.hold_resources is None or w.resource in self.hold_resources):
 				break
 			if ev.time + self.event_delay > now:
 				wake = ev.time + self.event_delay
