@@ -20,6 +20,7 @@
 
 #define CTL_EXIT_REFUSED	1	/* the daemon answered "error ..." */
 #define CTL_POD_NAME_MAX	253	/* bytes of a namespace or pod name in a row */
+#define CTL_UID_MAX		64	/* bytes of a page's cursor, a pod uid (pods.h's POD_UID_MAX) */
 #define CTL_POD_ADDRS_MAX	96	/* bytes of a row's addresses (an IPv4 and an IPv6) */
 
 static const char usage_ctl[] =
@@ -243,17 +244,45 @@ pod_row(const json_t *pod)
 	    pod_str(pod, "reason"));
 }
 
+static int
+pod_cmp(const void *a, const void *b)
+{
+	const json_t *pa = *(const json_t *const *)a, *pb = *(const json_t *const *)b;
+	int c = strcmp(pod_str(pa, "namespace"), pod_str(pb, "namespace"));
+
+	return c != 0 ? c : strcmp(pod_str(pa, "name"), pod_str(pb, "name"));
+}
+
+/* The pods by namespace, then name (as kubectl lists them); left as they are without memory. */
+static void
+pods_sort(json_t *all)
+{
+	size_t i, n = json_array_size(all);
+	json_t **v;
+
+	if (n < 2 || (v = calloc(n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(all, i));
+	qsort(v, n, sizeof(*v), pod_cmp);
+	json_array_clear(all);
+	for (i = 0; i < n; i++)
+		json_array_append_new(all, v[i]);
+	free(v);
+}
+
 /*
- * ctl pods [--json]: the daemon's pages ("pods --from N": a JSON object
- * {"pods": [...], "next": N or null}) gathered, then printed as a table or
- * as one JSON array.
+ * ctl pods [--json]: the daemon's pages ("pods --after UID": a JSON object
+ * {"pods": [...], "next": the last uid sent, or null}, in uid order)
+ * gathered, then printed by namespace and name, as a table or as one JSON
+ * array.
  */
 static int
 ctl_pods(const char *path, char **args, int nargs)
 {
-	char from[24], *words[3] = { "pods", "--from", from }, *reply, *out;
+	char after[CTL_UID_MAX + 1] = "", *words[3] = { "pods", "--after", after }, *reply, *out;
 	json_t *all = json_array(), *page, *next;
-	size_t i, at = 0;
+	size_t i;
 	int rc = 0, as_json = nargs == 1 && strcmp(args[0], "--json") == 0;
 
 	if (nargs > 1 || (nargs == 1 && !as_json)) {
@@ -262,7 +291,6 @@ ctl_pods(const char *path, char **args, int nargs)
 		return EXIT_USAGE;
 	}
 	for (;;) {
-		snprintf(from, sizeof(from), "%zu", at);
 		if ((reply = ctl_ask(path, words, 3, &rc)) == NULL)
 			break;
 		page = json_loads(reply[2] == ' ' ? reply + 3 : "", 0, NULL);
@@ -276,13 +304,17 @@ ctl_pods(const char *path, char **args, int nargs)
 		}
 		json_array_extend(all, json_object_get(page, "pods"));
 		next = json_object_get(page, "next");
-		if (!json_is_integer(next) || (size_t)json_integer_value(next) <= at) {
+		/* the cursor only moves on (a reply that does not is the last) */
+		if (!json_is_string(next) || strlen(json_string_value(next)) > CTL_UID_MAX ||
+		    strcmp(json_string_value(next), after) <= 0) {
 			json_decref(page);
 			break;
 		}
-		at = (size_t)json_integer_value(next);
+		snprintf(after, sizeof(after), "%s", json_string_value(next));
 		json_decref(page);
 	}
+	if (rc == 0)
+		pods_sort(all);
 	if (rc == 0 && as_json) {
 		if ((out = json_dumps(all, JSON_INDENT(2))) != NULL)
 			printf("%s\n", out);

@@ -17,7 +17,8 @@
 #include "serve/serve.h"
 
 #define SERVE_RETRIM_QUIET_S	2	/* s without a pod or role change before memory is given back */
-#define PODS_PAGE_TAIL_MAX	32	/* bytes of a pods page's end: ],"next":N} and its NUL */
+#define PODS_PAGE_TAIL_MAX	(POD_UID_MAX + 32)	/* bytes of a pods page's end:
+						   ],"next":"UID"} and its NUL */
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 
 /* Defaults, then the config file's options, then flags and environment. */
@@ -327,27 +328,44 @@ control_set(const char *path, const char *val, char *reply, size_t cap)
 		snprintf(reply, cap, "ok %s %s", path, val != NULL ? "set" : "removed");
 }
 
-/* `ctl pods`' page being written: "ok {"pods":[...],"next":N}". */
-struct pods_page {
-	char	*pg_buf;
-	size_t	 pg_cap, pg_len;
-	size_t	 pg_from, pg_at;	/* the first pod asked for, the pod at hand */
-	size_t	 pg_next;		/* the first pod that did not fit; 0: all did */
-	int	 pg_failed;
+/*
+ * `ctl pods`' page: the pods whose uid comes after the cursor, in uid order,
+ * as many as fit one reply, "ok {"pods":[...],"next":"UID" or null}"; the
+ * next page starts after the last uid sent, so that a pod added or deleted
+ * between pages neither hides another nor repeats one.
+ */
+struct page_row {
+	char	*rw_uid;
+	char	*rw_json;
 };
 
-/* One pod into the page, as JSON (never a secret: ARNs, reasons, STS's error text). */
+struct pods_page {
+	const char	*pg_after;	/* the cursor: "" for the first page */
+	struct page_row	*pg_rows;
+	size_t		 pg_n, pg_cap;
+	int		 pg_failed;
+};
+
+/* One pod into the page's rows, as JSON (never a secret: ARNs, reasons, STS's error text). */
 static void
 pods_page_add(void *arg, const struct pod_info *pi)
 {
 	struct pods_page *pg = arg;
 	char addr[SOCK_ADDR_TEXT_MAX], when[ISO_DATE_LEN + 1];
+	struct page_row *rows, *rw;
 	json_t *o, *addrs;
-	char *text;
-	size_t i, n;
+	size_t i;
 
-	if (pg->pg_at++ < pg->pg_from || pg->pg_next != 0 || pg->pg_failed)
+	if (pg->pg_failed || strcmp(pi->pi_uid, pg->pg_after) <= 0)
 		return;
+	if (pg->pg_n == pg->pg_cap) {
+		if ((rows = array_grow(pg->pg_rows, &pg->pg_cap, sizeof(*rows), 64,
+		    POD_TABLE_PODS_MAX)) == NULL) {
+			pg->pg_failed = 1;
+			return;
+		}
+		pg->pg_rows = rows;
+	}
 	o = json_object();
 	addrs = json_array();
 	for (i = 0; i < pi->pi_naddrs; i++)
@@ -369,64 +387,90 @@ pods_page_add(void *arg, const struct pod_info *pi)
 	json_object_set_new(o, "served", json_boolean(pi->pi_host_network || pi->pi_served));
 	json_object_set_new(o, "expiration", when[0] != '\0' ? json_string(when) : json_null());
 	json_object_set_new(o, "error", json_string(pi->pi_error != NULL ? pi->pi_error : ""));
-	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	rw = &pg->pg_rows[pg->pg_n];
+	rw->rw_json = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	rw->rw_uid = mem_strdup(pi->pi_uid, strlen(pi->pi_uid));
 	json_decref(o);
-	if (text == NULL) {
+	if (rw->rw_json == NULL || rw->rw_uid == NULL) {
+		free(rw->rw_json);
+		free(rw->rw_uid);
 		pg->pg_failed = 1;
 		return;
 	}
-	n = strlen(text);
-	/* room for it, a comma, and the page's end ("],\"next\":N}") */
-	if (pg->pg_len + n + 1 + PODS_PAGE_TAIL_MAX >= pg->pg_cap) {
-		pg->pg_next = pg->pg_at - 1;
-		if (pg->pg_next == pg->pg_from)
-			pg->pg_failed = 1;	/* not even one pod fits: can't be */
-	} else {
-		if (pg->pg_at - 1 > pg->pg_from)
-			pg->pg_buf[pg->pg_len++] = ',';
-		memcpy(pg->pg_buf + pg->pg_len, text, n);
-		pg->pg_len += n;
-	}
-	free(text);
+	pg->pg_n++;
 }
 
-/* ctl pods --from N: a page of the node's pods. */
+static int
+page_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct page_row *)a)->rw_uid, ((const struct page_row *)b)->rw_uid);
+}
+
+/* The page's rows written into reply[0..cap): as many as fit; -1: not even one. */
+static int
+pods_page_write(const struct pods_page *pg, char *reply, size_t cap)
+{
+	size_t i, n, len = (size_t)snprintf(reply, cap, "ok {\"pods\":[");
+	json_t *uid;
+	char *next;
+
+	for (i = 0; i < pg->pg_n; i++) {
+		n = strlen(pg->pg_rows[i].rw_json);
+		/* room for it, a comma, and the page's end */
+		if (len + n + 1 + PODS_PAGE_TAIL_MAX >= cap)
+			break;
+		if (i > 0)
+			reply[len++] = ',';
+		memcpy(reply + len, pg->pg_rows[i].rw_json, n);
+		len += n;
+	}
+	if (i == 0 && pg->pg_n > 0)
+		return -1;
+	if (i == pg->pg_n) {
+		snprintf(reply + len, cap - len, "],\"next\":null}");
+		return 0;
+	}
+	uid = json_string(pg->pg_rows[i - 1].rw_uid);
+	next = uid != NULL ? json_dumps(uid, JSON_ENCODE_ANY) : NULL;
+	json_decref(uid);
+	if (next == NULL)
+		return -1;
+	snprintf(reply + len, cap - len, "],\"next\":%s}", next);
+	free(next);
+	return 0;
+}
+
+/* ctl pods [--after UID]: a page of the node's pods. */
 static void
 control_pods(const char *const *argv, size_t argc, char *reply, size_t cap)
 {
 	struct pods_page pg;
-	unsigned long from = 0;
-	char *end;
+	size_t i;
+	int rc;
 
 	if (!st.pods) {
 		snprintf(reply, cap, "error pods: the daemon does not follow pods (no --pod-roles)");
 		return;
 	}
-	if (argc == 3 && strcmp(argv[1], "--from") == 0) {
-		errno = 0;
-		from = strtoul(argv[2], &end, 10);
-		if (errno != 0 || *end != '\0' || end == argv[2] || from > POD_TABLE_PODS_MAX) {
-			snprintf(reply, cap, "error pods: --from takes 0 to %d", POD_TABLE_PODS_MAX);
-			return;
-		}
-	} else if (argc != 1) {
-		snprintf(reply, cap, "error pods: expected nothing or --from N");
-		return;
-	}
 	memset(&pg, 0, sizeof(pg));
-	pg.pg_buf = reply;
-	pg.pg_cap = cap;
-	pg.pg_from = from;
-	pg.pg_len = (size_t)snprintf(reply, cap, "ok {\"pods\":[");
-	pods_node_each(pods_page_add, &pg);
-	if (pg.pg_failed) {
-		snprintf(reply, cap, "error pods: out of memory");
+	pg.pg_after = "";
+	if (argc == 3 && strcmp(argv[1], "--after") == 0 && strlen(argv[2]) <= POD_UID_MAX)
+		pg.pg_after = argv[2];
+	else if (argc != 1) {
+		snprintf(reply, cap, "error pods: expected nothing or --after UID (at most %d "
+		    "bytes)", POD_UID_MAX);
 		return;
 	}
-	if (pg.pg_next != 0)
-		snprintf(reply + pg.pg_len, cap - pg.pg_len, "],\"next\":%zu}", pg.pg_next);
-	else
-		snprintf(reply + pg.pg_len, cap - pg.pg_len, "],\"next\":null}");
+	pods_node_each(pods_page_add, &pg);
+	qsort(pg.pg_rows, pg.pg_n, sizeof(*pg.pg_rows), page_row_cmp);
+	rc = pg.pg_failed ? -1 : pods_page_write(&pg, reply, cap);
+	for (i = 0; i < pg.pg_n; i++) {
+		free(pg.pg_rows[i].rw_uid);
+		free(pg.pg_rows[i].rw_json);
+	}
+	free(pg.pg_rows);
+	if (rc == -1)
+		snprintf(reply, cap, "error pods: out of memory");
 }
 
 /* One control request (control.c): the lifecycle verbs, set, unset, rotate-credentials, state. */

@@ -466,6 +466,90 @@ class NamespaceRestrictions(PodRolesBase):
 		self.served("127.0.0.37", "app-a")
 
 
+class CtlPages(PodRolesBase):
+	"""ctl pods over many pages (one reply holds some 150 pods): each pod
+	once, and pods deleted or added between pages move no other one."""
+
+	BULK = 400
+
+	@classmethod
+	def setUpCluster(cls):
+		cls.api.add_namespace("bulk")
+		for i in range(cls.BULK):
+			cls.api.add_pod("p-%03d" % i, "bulk", ips=["127.0.%d.%d" % (60 + i // 200,
+			    i % 200 + 1)])
+
+	def ask(self, *words):
+		"""One control exchange: the reply line."""
+		s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		s.settimeout(20)
+		try:
+			s.connect(self.control)
+			s.sendall((json.dumps(list(words)) + "\n").encode())
+			return server.read_until_close(s, 20).decode()
+		finally:
+			s.close()
+
+	def page(self, *words):
+		reply = self.ask("pods", *words)
+		self.assertTrue(reply.startswith("ok "), reply)
+		return json.loads(reply[3:])
+
+	def tracked(self):
+		rc, out, err = self.ctl("pods", "--json")
+		self.assertEqual(rc, 0, err)
+		return [p["uid"] for p in json.loads(out) if p["namespace"] == "bulk"]
+
+	def wait_tracked(self, n):
+		end = time.monotonic() + 15 * server._SLOW
+		while len(self.tracked()) != n:
+			self.assertLess(time.monotonic(), end, "never %d pods tracked" % n)
+			time.sleep(0.1)
+
+	def test_each_pod_once(self):
+		self.wait_tracked(self.BULK)
+		uids = self.tracked()
+		self.assertEqual(len(uids), len(set(uids)))
+		rc, out, err = self.ctl("pods", "--json")
+		names = [(p["namespace"], p["name"]) for p in json.loads(out)]
+		self.assertEqual(names, sorted(names))	# as kubectl lists them
+		self.assertIsNotNone(self.page()["next"], "one page holds them all: no paging tested")
+
+	def test_deleted_between_pages(self):
+		self.wait_tracked(self.BULK)
+		first = self.page()
+		self.assertIsNotNone(first["next"])
+		seen = [p["uid"] for p in first["pods"]]
+		names = [p["name"] for p in first["pods"] if p["namespace"] == "bulk"]
+		# half of the first page's pods go, some new ones come
+		gone = set(names[::2])
+		for n in gone:
+			self.api.delete_pod(n, "bulk")
+		for i in range(20):
+			self.api.add_pod("q-%02d" % i, "bulk")
+		self.wait_tracked(self.BULK - len(gone) + 20)
+		after = first["next"]
+		while after is not None:
+			pg = self.page("--after", after)
+			seen += [p["uid"] for p in pg["pods"]]
+			after = pg["next"]
+		self.assertEqual(len(seen), len(set(seen)), "a pod listed twice")
+		with self.api.cond:
+			kept = {p["metadata"]["uid"] for (ns, name), p in self.api.objects["pods"].items()
+			    if ns == "bulk" and name.startswith("p-")}
+		self.assertEqual(kept - set(seen), set(), "pods there all along were not listed")
+		for n in gone:
+			self.api.add_pod(n, "bulk", ips=["127.0.%d.%d" % (60 + int(n[2:]) // 200,
+			    int(n[2:]) % 200 + 1)])
+		for i in range(20):
+			self.api.delete_pod("q-%02d" % i, "bulk")
+
+	def test_bad_cursor(self):
+		self.assertRegex(self.ask("pods", "--after", "x" * 65), r"^error pods: expected "
+		    r"nothing or --after UID")
+		self.assertRegex(self.ask("pods", "--from", "0"), r"^error pods: ")
+
+
 class Refusals(unittest.TestCase):
 	"""Options that do not fit: one line, exit 64, before anything is served."""
 
