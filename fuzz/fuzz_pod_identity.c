@@ -94,7 +94,7 @@ fz_clock(void)
 }
 
 static const struct pi_ops ops = { fz_review, fz_cancel, fz_role, fz_release, fz_role_of,
-	fz_clock, NULL };
+	fz_clock, NULL, NULL };
 
 static void
 build_once(void)

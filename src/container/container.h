@@ -243,6 +243,8 @@ struct pi_ops {
 	void		(*po_release)(void *arg, struct assumed *a, time_t now);
 	const struct role *(*po_role_of)(const struct assumed *a);
 	double		(*po_clock)(void);	/* the wall clock, s and fraction (exp, nbf) */
+	/* 1: pe is the node's own (hostNetwork pods: not capped per address); NULL: none is */
+	int		(*po_is_node)(const struct http_peer *pe);
 	void		*po_arg;
 };
 extern const struct pi_ops pod_identity_node_ops;
@@ -289,13 +291,20 @@ size_t		 pod_identity_verdicts(void);
 const struct pi_stats *pod_identity_stats(void);
 /* Host as the agent compares it: its port and IPv6 brackets removed (net.SplitHostPort). */
 struct slice	 pod_identity_host(struct slice host);
+/* A token's validity in time, its claims as they are (s, with their fraction). */
+struct jwt_window {
+	double		 jw_exp, jw_nbf;
+	int		 jw_has_exp, jw_has_nbf;
+};
 /*
  * The agent's checks of a token tok[0..n) at now (golang-jwt/v5, the
  * signature not verified): three base64url segments, JSON header and
- * claims, a known alg, exp and nbf.  0 (*exp its exp, 0: none) / -1 with
- * msg the agent's 400 message.
+ * claims, a known alg, exp and nbf.  0 (*w its exp and nbf) / -1 with msg
+ * the agent's 400 message.
  */
-int		 pod_identity_jwt_check(const char *tok, size_t n, double now, time_t *exp,
-		    char *msg, size_t len);
+int		 pod_identity_jwt_check(const char *tok, size_t n, double now,
+		    struct jwt_window *w, char *msg, size_t len);
+/* 1 when w holds at now: exp and nbf as pod_identity_jwt_check checks them. */
+int		 pod_identity_jwt_holds(const struct jwt_window *w, double now);
 
 #endif /* CONTAINER_H */

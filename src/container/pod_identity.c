@@ -31,7 +31,8 @@
  * per-pod IMDS path would give it, the config's Pod Identity associations
  * first (pods_node_identity).  Verdicts are cached by the SHA-256 of the
  * token (the token itself is never kept) for at most PI_VERDICT_TTL_MS and
- * never past the token's exp, at most PI_VERDICTS_MAX of them (the oldest
+ * never past the token's exp (nor outside its exp and nbf on the wall clock:
+ * then the token is checked again), at most PI_VERDICTS_MAX of them (the oldest
  * settled one makes room), and dropped when their pod is deleted
  * (pod_identity_pod_gone); a tracked pod whose role is chosen again
  * (pod_identity_pod_changed) has it chosen again for Pod Identity too.
@@ -44,6 +45,11 @@
  *                                    not answered by the request's deadline):
  *                                    nothing unverified is ever served
  *   404 ResourceNotFoundException    the pod has no role
+ *   400 InvalidTokenException        the token's pod was deleted while its
+ *                                    review was in flight (PI_GONE_MAX)
+ *   429 ThrottlingException          a new token from an address that has
+ *                                    PI_REVIEWS_PER_ADDR_MAX under review
+ *                                    (not the node's own: hostNetwork pods)
  *   400 AccessDeniedException        a role is named but refused (a namespace
  *                                    restriction, not a role ARN)
  *   STS's status and code            STS refused the role (its request id)
@@ -98,6 +104,7 @@ struct pi_verdict {
 	struct assumed	*pv_role;	/* resolved: the pod's role (held), or NULL */
 	uint16_t	 pv_next;	/* the next verdict of its hash chain: index + 1, 0 none */
 	struct http_peer pv_asker;	/* who asked first (PENDING: counted against its address) */
+	struct jwt_window pv_window;	/* the token's exp and nbf: the verdict holds within */
 	char		 pv_uid[KUBE_UID_MAX + 1];
 	char		 pv_ns[KUBE_NAMESPACE_MAX + 1];
 	char		 pv_sa[KUBE_NAME_MAX + 1];
@@ -618,15 +625,22 @@ jwt_alg(const json_t *hdr, char *msg, size_t len)
 }
 
 int
-pod_identity_jwt_check(const char *tok, size_t n, double now, time_t *exp, char *msg,
-    size_t len)
+pod_identity_jwt_holds(const struct jwt_window *w, double now)
+{
+	return !(w->jw_has_exp && !(now < w->jw_exp)) && !(w->jw_has_nbf && now < w->jw_nbf);
+}
+
+int
+pod_identity_jwt_check(const char *tok, size_t n, double now, struct jwt_window *w,
+    char *msg, size_t len)
 {
 	const char *d1 = memchr(tok, '.', n), *d2, *d3;
 	json_t *hdr = NULL, *claims = NULL;
-	double e = 0, nbf = 0, iat = 0;
+	double iat = 0;
 	int rc = -1, he, hn;
+	int expired, early;
 
-	*exp = 0;
+	memset(w, 0, sizeof(*w));
 	d2 = d1 != NULL ? memchr(d1 + 1, '.', (size_t)(tok + n - d1 - 1)) : NULL;
 	d3 = d2 != NULL ? memchr(d2 + 1, '.', (size_t)(tok + n - d2 - 1)) : NULL;
 	if (d1 == NULL || d2 == NULL || d3 != NULL) {
@@ -639,24 +653,24 @@ pod_identity_jwt_check(const char *tok, size_t n, double now, time_t *exp, char 
 	    len - strlen(msg))) == NULL || (claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1),
 	    "claim", msg + strlen(msg), len - strlen(msg))) == NULL)
 		goto out;
-	if ((he = numeric_date(claims, "exp", &e)) == -1 ||
-	    (hn = numeric_date(claims, "nbf", &nbf)) == -1 ||
+	if ((he = numeric_date(claims, "exp", &w->jw_exp)) == -1 ||
+	    (hn = numeric_date(claims, "nbf", &w->jw_nbf)) == -1 ||
 	    numeric_date(claims, "iat", &iat) == -1) {
 		snprintf(msg + strlen(msg), len - strlen(msg), "token is malformed: could not "
 		    "JSON decode claim: a date is not a number");
 		goto out;
 	}
+	w->jw_has_exp = he == 1;
+	w->jw_has_nbf = hn == 1;
 	if (jwt_alg(hdr, msg + strlen(msg), len - strlen(msg)) == -1)
 		goto out;
-	if ((he == 1 && !(now < e)) || (hn == 1 && now < nbf)) {
-		snprintf(msg, len, MSG_CLAIMS "%s%s%s", he == 1 && !(now < e) ?
-		    "token is expired" : "", he == 1 && !(now < e) && hn == 1 &&
-		    now < nbf ? ", " : "", hn == 1 && now < nbf ?
-		    "token is not valid yet" : "");
+	if (!pod_identity_jwt_holds(w, now)) {
+		expired = w->jw_has_exp && !(now < w->jw_exp);
+		early = w->jw_has_nbf && now < w->jw_nbf;
+		snprintf(msg, len, MSG_CLAIMS "%s%s%s", expired ? "token is expired" : "",
+		    expired && early ? ", " : "", early ? "token is not valid yet" : "");
 		goto out;
 	}
-	if (he == 1 && e > 0 && e < 4e12)
-		*exp = (time_t)e;
 	rc = 0;
 out:
 	json_decref(hdr);
@@ -730,20 +744,22 @@ reviews_of(const struct http_peer *peer)
 
 /*
  * The token's verdict v (NULL: none yet, asked now): asked, waited for (0),
- * or answered.  exp is the token's (0: none), the clock's now.  One address
+ * or answered.  w is the token's window, now the wall clock.  One address
  * has at most PI_REVIEWS_PER_ADDR_MAX new tokens under review: a pod sending
  * made-up tokens neither takes the TokenReviews the others need nor pushes
  * their verdicts out faster than reviews answer (EKS Auth's throttling: 429).
  */
 static int
 pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *call,
-    struct slice tok, const unsigned char key[PI_KEY_LEN], struct pi_verdict *v, time_t exp,
-    double now)
+    struct slice tok, const unsigned char key[PI_KEY_LEN], struct pi_verdict *v,
+    const struct jwt_window *w, double now)
 {
 	char msg[PI_WHY_MAX + 64];
 
 	if (v == NULL) {
-		if (reviews_of(call->hc_peer) >= PI_REVIEWS_PER_ADDR_MAX) {
+		/* the node's own address is every hostNetwork pod's: not capped */
+		if ((pi.ops.po_is_node == NULL || !pi.ops.po_is_node(call->hc_peer)) &&
+		    reviews_of(call->hc_peer) >= PI_REVIEWS_PER_ADDR_MAX) {
 			pi.stats.ps_throttled++;
 			return pi_api_error(pc, rp, 429, NULL, "ThrottlingException",
 			    "too many tokens from this address under review");
@@ -753,10 +769,13 @@ pi_token(struct ctr_conn *pc, struct http_reply *rp, const struct http_call *cal
 			    "too many tokens under review");
 		memcpy(v->pv_key, key, PI_KEY_LEN);
 		v->pv_asker = *call->hc_peer;
+		v->pv_window = *w;
 		verdict_link(v);
-		/* on the loop's clock, not after the exp (cut to whole seconds) */
-		v->pv_exp_ms = (double)exp > now ? call->hc_now_ms +
-		    (uint64_t)(((double)exp - now) * 1000) : 0;
+		/* on the loop's clock, not after the exp (now < exp: checked) */
+		v->pv_exp_ms = 0;
+		if (w->jw_has_exp)
+			v->pv_exp_ms = call->hc_now_ms + (w->jw_exp - now < 4e9 ?
+			    (uint64_t)((w->jw_exp - now) * 1000) : (uint64_t)4e12);
 		verdict_ask(v, tok.p, tok.n, call->hc_now_ms);
 	} else if (v->pv_state != PV_PENDING)
 		pi.stats.ps_cached++;
@@ -789,7 +808,7 @@ pi_answer(struct ctr_conn *pc, const struct http_call *call, struct http_reply *
 	struct slice host = { "", 0 }, tok = { "", 0 };
 	struct pi_verdict *v;
 	size_t nhost = 0;
-	time_t exp = 0;
+	struct jwt_window w;
 	double now;
 	int status;
 
@@ -825,16 +844,20 @@ pi_answer(struct ctr_conn *pc, const struct http_call *call, struct http_reply *
 	if (tok.n == 0)
 		return pi_error(pc, rp, 400, MSG_EMPTY);
 	/*
-	 * A token with a settled verdict passed the checks when it was asked,
-	 * and the verdict ends by its exp: it is not parsed again.
+	 * A token with a settled verdict passed the checks when it was asked:
+	 * while its exp and nbf still hold on the wall clock, it is not parsed
+	 * again.
 	 */
 	SHA256((const unsigned char *)tok.p, tok.n, key);
 	now = pi.ops.po_clock();
 	v = verdict_find(key, call->hc_now_ms);
-	if ((v == NULL || v->pv_state == PV_PENDING) &&
-	    pod_identity_jwt_check(tok.p, tok.n, now, &exp, msg, sizeof(msg)) == -1)
-		return pi_error(pc, rp, 400, "%s", msg);
-	if ((status = pi_token(pc, rp, call, tok, key, v, exp, now)) == 200)
+	if (v == NULL || v->pv_state == PV_PENDING || !pod_identity_jwt_holds(&v->pv_window,
+	    now)) {
+		if (pod_identity_jwt_check(tok.p, tok.n, now, &w, msg, sizeof(msg)) == -1)
+			return pi_error(pc, rp, 400, "%s", msg);
+	} else
+		w = v->pv_window;
+	if ((status = pi_token(pc, rp, call, tok, key, v, &w, now)) == 200)
 		*shape = CTR_SHAPE_JSON;
 	return status;
 }
@@ -916,5 +939,5 @@ node_role_of(const struct assumed *a)
 const struct pi_ops pod_identity_node_ops = {
 	.po_review = node_review, .po_cancel = node_cancel, .po_role = node_role,
 	.po_release = node_release, .po_role_of = node_role_of, .po_clock = wall_precise,
-	.po_arg = NULL,
+	.po_is_node = pods_node_is_host, .po_arg = NULL,
 };

@@ -304,10 +304,17 @@ ctl_pods(const char *path, char **args, int nargs)
 		}
 		json_array_extend(all, json_object_get(page, "pods"));
 		next = json_object_get(page, "next");
-		/* the cursor only moves on (a reply that does not is the last) */
+		if (json_is_null(next)) {
+			json_decref(page);
+			break;
+		}
+		/* the cursor only moves on: anything else would list pods twice, or forever */
 		if (!json_is_string(next) || strlen(json_string_value(next)) > CTL_UID_MAX ||
 		    strcmp(json_string_value(next), after) <= 0) {
+			fprintf(stderr, "%s: ctl: pods: the daemon's next page is not after the "
+			    "last\n", PROGNAME);
 			json_decref(page);
+			rc = EXIT_SYSTEM;
 			break;
 		}
 		snprintf(after, sizeof(after), "%s", json_string_value(next));

@@ -644,6 +644,12 @@ host_has(const struct http_peer *pe)
 	return 0;
 }
 
+int
+pods_node_is_host(const struct http_peer *pe)
+{
+	return host_has(pe);
+}
+
 enum role_who
 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 {

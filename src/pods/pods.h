@@ -392,6 +392,8 @@ int		 pods_node_want(void *arg, const struct kube_object *o);
  * account).  One hash lookup; no allocation.
  */
 enum role_who	 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r);
+/* 1 when pe is one of the host's own addresses (the node, hostNetwork pods). */
+int		 pods_node_is_host(const struct http_peer *pe);
 /* What pods_node_identity answers. */
 #define POD_IDENTITY_ROLE	1	/* *a: the pod's role, held for the caller */
 #define POD_IDENTITY_NONE	0	/* no role (why says so) */

@@ -17,8 +17,9 @@
 #include "serve/serve.h"
 
 #define SERVE_RETRIM_QUIET_S	2	/* s without a pod or role change before memory is given back */
-#define PODS_PAGE_TAIL_MAX	(POD_UID_MAX + 32)	/* bytes of a pods page's end:
-						   ],"next":"UID"} and its NUL */
+#define PODS_PAGE_TAIL_MAX	(6 * POD_UID_MAX + 32)	/* bytes of a pods page's end:
+						   ],"next":"UID"} (escaped) and its NUL */
+#define PODS_PAGE_ROWS_MAX	256	/* pods rendered for one page (more than fit) */
 #define CRED_REFRESH_MARGIN	300	/* s: refresh this long before CRED_MIN_AHEAD is crossed */
 
 /* Defaults, then the config file's options, then flags and environment. */
@@ -332,40 +333,61 @@ control_set(const char *path, const char *val, char *reply, size_t cap)
  * `ctl pods`' page: the pods whose uid comes after the cursor, in uid order,
  * as many as fit one reply, "ok {"pods":[...],"next":"UID" or null}"; the
  * next page starts after the last uid sent, so that a pod added or deleted
- * between pages neither hides another nor repeats one.
+ * between pages neither hides another nor repeats one.  Two passes: the uids
+ * after the cursor, sorted; then the rows of the first PODS_PAGE_ROWS_MAX of
+ * them only (a whole listing is not rendered again for every page).
  */
-struct page_row {
-	char	*rw_uid;
-	char	*rw_json;
-};
-
 struct pods_page {
 	const char	*pg_after;	/* the cursor: "" for the first page */
-	struct page_row	*pg_rows;
-	size_t		 pg_n, pg_cap;
+	char		**pg_uids;	/* the uids after it (sorted after the first pass) */
+	char		**pg_rows;	/* pg_rows[i]: pg_uids[i]'s row, JSON (i < pg_nrows) */
+	size_t		 pg_n, pg_cap, pg_nrows;
 	int		 pg_failed;
 };
 
-/* One pod into the page's rows, as JSON (never a secret: ARNs, reasons, STS's error text). */
+static int
+uid_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first pass: pi's uid, if after the cursor. */
 static void
-pods_page_add(void *arg, const struct pod_info *pi)
+pods_page_uid(void *arg, const struct pod_info *pi)
 {
 	struct pods_page *pg = arg;
-	char addr[SOCK_ADDR_TEXT_MAX], when[ISO_DATE_LEN + 1];
-	struct page_row *rows, *rw;
-	json_t *o, *addrs;
-	size_t i;
+	char **uids;
 
 	if (pg->pg_failed || strcmp(pi->pi_uid, pg->pg_after) <= 0)
 		return;
 	if (pg->pg_n == pg->pg_cap) {
-		if ((rows = array_grow(pg->pg_rows, &pg->pg_cap, sizeof(*rows), 64,
+		if ((uids = array_grow(pg->pg_uids, &pg->pg_cap, sizeof(*uids), 64,
 		    POD_TABLE_PODS_MAX)) == NULL) {
 			pg->pg_failed = 1;
 			return;
 		}
-		pg->pg_rows = rows;
+		pg->pg_uids = uids;
 	}
+	if ((pg->pg_uids[pg->pg_n] = mem_strdup(pi->pi_uid, strlen(pi->pi_uid))) == NULL)
+		pg->pg_failed = 1;
+	else
+		pg->pg_n++;
+}
+
+/* The second pass: pi's row, if among the page's uids (never a secret: ARNs, reasons, STS's error text). */
+static void
+pods_page_row(void *arg, const struct pod_info *pi)
+{
+	struct pods_page *pg = arg;
+	char addr[SOCK_ADDR_TEXT_MAX], when[ISO_DATE_LEN + 1];
+	const char *key = pi->pi_uid;
+	char **at;
+	json_t *o, *addrs;
+	size_t i;
+
+	if (pg->pg_failed || (at = bsearch(&key, pg->pg_uids, pg->pg_nrows, sizeof(*at),
+	    uid_cmp)) == NULL)
+		return;
 	o = json_object();
 	addrs = json_array();
 	for (i = 0; i < pi->pi_naddrs; i++)
@@ -387,54 +409,48 @@ pods_page_add(void *arg, const struct pod_info *pi)
 	json_object_set_new(o, "served", json_boolean(pi->pi_host_network || pi->pi_served));
 	json_object_set_new(o, "expiration", when[0] != '\0' ? json_string(when) : json_null());
 	json_object_set_new(o, "error", json_string(pi->pi_error != NULL ? pi->pi_error : ""));
-	rw = &pg->pg_rows[pg->pg_n];
-	rw->rw_json = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	rw->rw_uid = mem_strdup(pi->pi_uid, strlen(pi->pi_uid));
-	json_decref(o);
-	if (rw->rw_json == NULL || rw->rw_uid == NULL) {
-		free(rw->rw_json);
-		free(rw->rw_uid);
+	if ((pg->pg_rows[at - pg->pg_uids] = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII)) ==
+	    NULL)
 		pg->pg_failed = 1;
-		return;
-	}
-	pg->pg_n++;
+	json_decref(o);
 }
 
-static int
-page_row_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct page_row *)a)->rw_uid, ((const struct page_row *)b)->rw_uid);
-}
-
-/* The page's rows written into reply[0..cap): as many as fit; -1: not even one. */
+/* The page's rows written into reply[0..cap): as many as fit; -1 with reply the error. */
 static int
 pods_page_write(const struct pods_page *pg, char *reply, size_t cap)
 {
-	size_t i, n, len = (size_t)snprintf(reply, cap, "ok {\"pods\":[");
+	size_t i, n, sent = 0, len = (size_t)snprintf(reply, cap, "ok {\"pods\":[");
 	json_t *uid;
 	char *next;
 
-	for (i = 0; i < pg->pg_n; i++) {
-		n = strlen(pg->pg_rows[i].rw_json);
+	for (i = 0; i < pg->pg_nrows; i++) {
+		if (pg->pg_rows[i] == NULL)
+			continue;	/* gone between the passes: can't be (one loop turn) */
+		n = strlen(pg->pg_rows[i]);
 		/* room for it, a comma, and the page's end */
 		if (len + n + 1 + PODS_PAGE_TAIL_MAX >= cap)
 			break;
-		if (i > 0)
+		if (sent++ > 0)
 			reply[len++] = ',';
-		memcpy(reply + len, pg->pg_rows[i].rw_json, n);
+		memcpy(reply + len, pg->pg_rows[i], n);
 		len += n;
 	}
-	if (i == 0 && pg->pg_n > 0)
+	if (sent == 0 && i < pg->pg_nrows) {
+		snprintf(reply, cap, "error pods: the row of pod %s does not fit a reply",
+		    pg->pg_uids[i]);
 		return -1;
+	}
 	if (i == pg->pg_n) {
 		snprintf(reply + len, cap - len, "],\"next\":null}");
 		return 0;
 	}
-	uid = json_string(pg->pg_rows[i - 1].rw_uid);
-	next = uid != NULL ? json_dumps(uid, JSON_ENCODE_ANY) : NULL;
+	uid = json_string(pg->pg_uids[i - 1]);
+	next = uid != NULL ? json_dumps(uid, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
 	json_decref(uid);
-	if (next == NULL)
+	if (next == NULL) {
+		snprintf(reply, cap, "error pods: out of memory");
 		return -1;
+	}
 	snprintf(reply + len, cap - len, "],\"next\":%s}", next);
 	free(next);
 	return 0;
@@ -446,7 +462,6 @@ control_pods(const char *const *argv, size_t argc, char *reply, size_t cap)
 {
 	struct pods_page pg;
 	size_t i;
-	int rc;
 
 	if (!st.pods) {
 		snprintf(reply, cap, "error pods: the daemon does not follow pods (no --pod-roles)");
@@ -461,16 +476,26 @@ control_pods(const char *const *argv, size_t argc, char *reply, size_t cap)
 		    "bytes)", POD_UID_MAX);
 		return;
 	}
-	pods_node_each(pods_page_add, &pg);
-	qsort(pg.pg_rows, pg.pg_n, sizeof(*pg.pg_rows), page_row_cmp);
-	rc = pg.pg_failed ? -1 : pods_page_write(&pg, reply, cap);
-	for (i = 0; i < pg.pg_n; i++) {
-		free(pg.pg_rows[i].rw_uid);
-		free(pg.pg_rows[i].rw_json);
+	pods_node_each(pods_page_uid, &pg);
+	if (!pg.pg_failed) {
+		qsort(pg.pg_uids, pg.pg_n, sizeof(*pg.pg_uids), uid_cmp);
+		pg.pg_nrows = pg.pg_n < PODS_PAGE_ROWS_MAX ? pg.pg_n : PODS_PAGE_ROWS_MAX;
+		if (pg.pg_nrows > 0 && (pg.pg_rows = calloc(pg.pg_nrows,
+		    sizeof(*pg.pg_rows))) == NULL)
+			pg.pg_failed = 1;
 	}
-	free(pg.pg_rows);
-	if (rc == -1)
+	if (!pg.pg_failed)
+		pods_node_each(pods_page_row, &pg);
+	if (pg.pg_failed)
 		snprintf(reply, cap, "error pods: out of memory");
+	else
+		(void)pods_page_write(&pg, reply, cap);
+	for (i = 0; i < pg.pg_n; i++)
+		free(pg.pg_uids[i]);
+	for (i = 0; i < pg.pg_nrows; i++)
+		free(pg.pg_rows[i]);
+	free(pg.pg_uids);
+	free(pg.pg_rows);
 }
 
 /* One control request (control.c): the lifecycle verbs, set, unset, rotate-credentials, state. */

@@ -458,7 +458,7 @@ class NamespaceRestrictions(PodRolesBase):
 			time.sleep(0.3)		# the request is held, not answered 404
 			self.assertEqual(got, [])
 			self.api.release_events()
-			t.join()
+			t.join(10 * server._SLOW)
 		finally:
 			self.api.release_events()
 		st, _, body = got[0]
@@ -515,6 +515,13 @@ class CtlPages(PodRolesBase):
 		self.assertEqual(names, sorted(names))	# as kubectl lists them
 		self.assertIsNotNone(self.page()["next"], "one page holds them all: no paging tested")
 
+	def put_back(self, gone, added):
+		for n in gone:
+			self.api.add_pod(n, "bulk", ips=["127.0.%d.%d" % (60 + int(n[2:]) // 200,
+			    int(n[2:]) % 200 + 1)])
+		for n in added:
+			self.api.delete_pod(n, "bulk")
+
 	def test_deleted_between_pages(self):
 		self.wait_tracked(self.BULK)
 		first = self.page()
@@ -523,10 +530,12 @@ class CtlPages(PodRolesBase):
 		names = [p["name"] for p in first["pods"] if p["namespace"] == "bulk"]
 		# half of the first page's pods go, some new ones come
 		gone = set(names[::2])
+		added = ["q-%02d" % i for i in range(20)]
+		self.addCleanup(self.put_back, gone, added)
 		for n in gone:
 			self.api.delete_pod(n, "bulk")
-		for i in range(20):
-			self.api.add_pod("q-%02d" % i, "bulk")
+		for n in added:
+			self.api.add_pod(n, "bulk")
 		self.wait_tracked(self.BULK - len(gone) + 20)
 		after = first["next"]
 		while after is not None:
@@ -538,11 +547,6 @@ class CtlPages(PodRolesBase):
 			kept = {p["metadata"]["uid"] for (ns, name), p in self.api.objects["pods"].items()
 			    if ns == "bulk" and name.startswith("p-")}
 		self.assertEqual(kept - set(seen), set(), "pods there all along were not listed")
-		for n in gone:
-			self.api.add_pod(n, "bulk", ips=["127.0.%d.%d" % (60 + int(n[2:]) // 200,
-			    int(n[2:]) % 200 + 1)])
-		for i in range(20):
-			self.api.delete_pod("q-%02d" % i, "bulk")
 
 	def test_bad_cursor(self):
 		self.assertRegex(self.ask("pods", "--after", "x" * 65), r"^error pods: expected "

@@ -164,6 +164,11 @@ class PodRolesNet(unittest.TestCase):
 					self.assertEqual(got["method"], "container-role")
 					self.assertRole(got["akid"], role, "botocore in pod%d" % i)
 				# the clients took the container path: the Pod Identity service, not IMDS
+				# (both access lines, which the reader of the daemon's stderr may lag)
+				first = self.srv.wait_for_line(r"access client=", timeout=5, since=mark)
+				self.assertIsNotNone(first)
+				self.srv.wait_for_line(r"access client=", timeout=5,
+				    since=self.srv.lines().index(first, mark) + 1)
 				access = [l for l in self.srv.lines()[mark:] if "access client=" in l]
 				self.assertEqual(len(access), 2, access)
 				for l in access:

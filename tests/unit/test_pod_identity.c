@@ -72,6 +72,7 @@ fake_cancel(void *arg, struct kube_call *call)
 }
 
 static const char *review_uid = UID;	/* the pod the reviews name */
+static const unsigned char node_last = 1;	/* 10.0.0.1 is the node's own address */
 
 static int
 fake_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
@@ -116,8 +117,16 @@ fake_clock(void)
 	return clock_now;
 }
 
+static int fake_is_node(const struct http_peer *pe);
+
+static int
+fake_is_node(const struct http_peer *pe)
+{
+	return pe->pe_family == 2 && pe->pe_addr[3] == node_last;
+}
+
 static const struct pi_ops ops = { fake_review, fake_cancel, fake_role, fake_release,
-	fake_role_of, fake_clock, NULL };
+	fake_role_of, fake_clock, fake_is_node, NULL };
 
 /* The verdict the review gives. */
 static void
@@ -285,6 +294,9 @@ setup(void **state)
 	f.ctx.cx_inst = &f.inst;
 	f.role_rc = POD_IDENTITY_ROLE;
 	memset(conn, 0, sizeof(conn));
+	clock_now = NOW;	/* what a test changed, even one that failed half-way */
+	review_uid = UID;
+	peer_last = 7;
 	pod_identity_setup(&ops, (const char *const[]){ "127.0.0.1" }, 1, 0);
 	return 0;
 }
@@ -324,8 +336,8 @@ static void
 check_jwt(const char *tok, const char *want)
 {
 	char msg[CTR_ERR_BODY_MAX];
-	time_t exp;
-	int rc = pod_identity_jwt_check(tok, strlen(tok), NOW, &exp, msg, sizeof(msg));
+	struct jwt_window w;
+	int rc = pod_identity_jwt_check(tok, strlen(tok), NOW, &w, msg, sizeof(msg));
 
 	if (want == NULL) {
 		assert_int_equal(rc, 0);
@@ -339,14 +351,18 @@ static void
 test_jwt(void **state)
 {
 	char claims[128];
-	time_t exp;
+	struct jwt_window w;
 	char msg[256];
 
 	(void)state;
 	check_jwt(token(1), NULL);
-	assert_int_equal(pod_identity_jwt_check(token(1), strlen(token(1)), NOW, &exp, msg,
+	assert_int_equal(pod_identity_jwt_check(token(1), strlen(token(1)), NOW, &w, msg,
 	    sizeof(msg)), 0);
-	assert_int_equal(exp, NOW + 3600);
+	assert_true(w.jw_has_exp && w.jw_has_nbf);
+	assert_true(w.jw_exp == NOW + 3600 && w.jw_nbf == NOW - 10);
+	assert_true(pod_identity_jwt_holds(&w, NOW + 3599.9));
+	assert_false(pod_identity_jwt_holds(&w, NOW + 3600));
+	assert_false(pod_identity_jwt_holds(&w, NOW - 10.5));
 	check_jwt("abc", "Service account token cannot be parsed: token is malformed: token "
 	    "contains an invalid number of segments");
 	check_jwt("a.b.c.d", "Service account token cannot be parsed: token is malformed: "
@@ -610,6 +626,57 @@ test_reviews_per_address(void **state)
 	peer_last = 7;
 	assert_int_equal(a.verdict, HTTP_DEFER);
 	assert_int_equal(f.reviews, PI_REVIEWS_PER_ADDR_MAX + 2);
+	/* the node's own address (every hostNetwork pod's) is not capped */
+	peer_last = node_last;
+	for (i = 0; i < PI_REVIEWS_PER_ADDR_MAX + 2; i++) {
+		ask_on(i % 4, req(HOST, token(400 + i)), T0 + 3, 0, &a);
+		assert_int_equal(a.verdict, HTTP_DEFER);
+	}
+	assert_int_equal(pod_identity_stats()->ps_throttled, 1);
+}
+
+static void
+test_window_of_a_kept_verdict(void **state)
+{
+	struct answer a;
+	char claims[128];
+	const char *tok;
+
+	(void)state;
+	role_has_credentials();
+	/* exp with a fraction, asked 0.4 s before it */
+	snprintf(claims, sizeof(claims), "{\"exp\":%d.7,\"jti\":\"frac\"}", NOW);
+	tok = jwt("{\"alg\":\"RS256\"}", claims);
+	clock_now = NOW + 0.3;
+	ask(req(HOST, tok), T0, &a);
+	review_says(1);
+	clock_now = NOW + 0.69;
+	ask(req(HOST, tok), T0 + 390, &a);
+	assert_int_equal(a.status, 200);
+	clock_now = NOW + 0.71;
+	ask(req(HOST, tok), T0 + 410, &a);
+	assert_string_equal(a.body, "Service account token failed basic claim validations: "
+	    "token is expired\n");
+	/* the wall clock stepped past the exp while the loop's clock did not move */
+	tok = token(8);
+	ask(req(HOST, tok), T0, &a);
+	review_says(1);
+	ask(req(HOST, tok), T0 + 1, &a);
+	assert_int_equal(a.status, 200);
+	clock_now = NOW + 3600;
+	ask(req(HOST, tok), T0 + 2, &a);
+	assert_int_equal(a.status, 400);
+	assert_string_equal(a.body, "Service account token failed basic claim validations: "
+	    "token is expired\n");
+	/* ... or back before its nbf */
+	clock_now = NOW - 11;
+	ask(req(HOST, tok), T0 + 3, &a);
+	assert_string_equal(a.body, "Service account token failed basic claim validations: "
+	    "token is not valid yet\n");
+	clock_now = NOW;
+	ask(req(HOST, tok), T0 + 4, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(f.reviews, 2);
 }
 
 static void
@@ -683,6 +750,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pod_gone_and_token_exp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reviews_per_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_of_a_kept_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_wait_and_refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_cancels, setup, teardown),
 	};
