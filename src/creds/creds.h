@@ -68,6 +68,9 @@
 #define STS_SESSION_NAME_MAX	64	/* RoleSessionName: [\w+=,.@-]{2,64} */
 #define STS_ARN_MAX		2048	/* bytes in a role ARN */
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
+#define STS_TAGS_MAX		50	/* session tags in one AssumeRole (Tags, TransitiveTagKeys) */
+#define STS_TAG_KEY_MAX		128	/* characters in a session tag's key (1..128) */
+#define STS_TAG_VALUE_MAX	256	/* characters in a session tag's value (0..256) */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
 #define STS_CALLS_MAX		16	/* STS requests in flight at once */
 #define STS_QUEUE_MAX		ASSUMED_ROLES_MAX	/* more wait (FIFO) for a free slot: a role
@@ -603,6 +606,19 @@ struct sts_config {
 	char		 sc_ca_bundle[STS_URL_MAX];	/* "" = the system store */
 };
 
+/*
+ * One session tag of an AssumeRole (Tags.member.N.Key/Value; with
+ * st_transitive its key is in TransitiveTagKeys too).  Keys 1 to
+ * STS_TAG_KEY_MAX, values 0 to STS_TAG_VALUE_MAX characters of STS's
+ * pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]; this client sends its ASCII part
+ * only (letters, digits, space, _ . : / = + - @): bytes are characters.
+ */
+struct sts_tag {
+	const char	*stg_key;
+	const char	*stg_value;
+	int		 stg_transitive;
+};
+
 /* One call.  Strings are borrowed for the duration of sts_call only. */
 struct sts_req {
 	enum sts_action	 sr_action;
@@ -611,6 +627,8 @@ struct sts_req {
 	const char	*sr_session_name;	/* AssumeRole */
 	const char	*sr_external_id;	/* AssumeRole; NULL or "" = none */
 	unsigned	 sr_duration;	/* DurationSeconds; 0 = STS's default */
+	const struct sts_tag *sr_tags;	/* AssumeRole's session tags (sr_ntags of them) */
+	size_t		 sr_ntags;	/* at most STS_TAGS_MAX; keys unique, case aside */
 };
 
 /* What came back: credentials, or STS's error. */
@@ -638,6 +656,11 @@ int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
 
 /* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
 int		 sts_endpoint_for(const char *region, char *url, size_t len);
+/*
+ * 1 when s[0..len) may be a session tag's key (min 1) or value (min 0) of
+ * at most max characters: ASCII letters, digits, space, _ . : / = + - @.
+ */
+int		 sts_tag_text_ok(const char *s, size_t len, size_t min, size_t max);
 /* Open httpc/ (libcurl on the loop; loop_init first) and check the endpoint.  0 / -1 with err. */
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*
