@@ -72,13 +72,14 @@ fake_cancel(void *arg, struct kube_call *call)
 }
 
 static int
-fake_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
-    struct assumed **a, char *why, size_t whylen)
+fake_role(void *arg, const char *uid, const char *name, const char *ns, const char *sa,
+    time_t now, struct assumed **a, char *why, size_t whylen)
 {
 	(void)arg;
 	(void)now;
 	f.roles++;
 	assert_string_equal(uid, UID);
+	assert_string_equal(name, "web-0");	/* the review's, for the session tags */
 	assert_string_equal(ns, "shop");
 	assert_string_equal(sa, "api");
 	if (f.role_rc == POD_IDENTITY_ROLE)
