@@ -10,17 +10,20 @@
  *                 on a base provider that roles can share (one base fetch
  *                 for many: assumed.c's roles share the node's)
  *   assumed.c     roles assumed on the node's credentials, keyed by (role
- *                 ARN, ExternalId), shared and counted by their users (the
- *                 pods, the ECS endpoint), dropped ASSUMED_LINGER_S after the
- *                 last one left; STS's refusals logged once per streak
+ *                 ARN, ExternalId[, session tags]), shared and counted by
+ *                 their users (the pods, the ECS endpoint), dropped
+ *                 ASSUMED_LINGER_S after the last one left (a tagged role
+ *                 at once when its pod is gone); STS's refusals logged once
+ *                 per streak
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
  *   credproc.c    credential_process: split, run from the loop (or through
  *                 the runner handed in: the sandbox's helper), parse
- *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4); calls over
- *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
+ *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4; AssumeRole's
+ *                 session tags); calls over STS_CALLS_MAX wait in a FIFO of
+ *                 STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
 #ifndef CREDS_H
