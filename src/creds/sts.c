@@ -149,14 +149,15 @@ sts_tags_check(const struct sts_req *rq, char *err, size_t errlen)
 	for (i = 0; i < rq->sr_ntags; i++) {
 		const struct sts_tag *t = &rq->sr_tags[i];
 
-		if (t->stg_key == NULL || !sts_tag_text_ok(t->stg_key, strlen(t->stg_key), 1,
-		    STS_TAG_KEY_MAX)) {
+		/* strnlen: a length over the cap is refused without reading further */
+		if (t->stg_key == NULL || !sts_tag_text_ok(t->stg_key, strnlen(t->stg_key,
+		    STS_TAG_KEY_MAX + 1), 1, STS_TAG_KEY_MAX)) {
 			snprintf(err, errlen, "STS AssumeRole: session tag %zu: the key must be 1 to "
 			    "%d of A-Z a-z 0-9 space _ . : / = + - @", i + 1, STS_TAG_KEY_MAX);
 			return -1;
 		}
-		if (t->stg_value == NULL || !sts_tag_text_ok(t->stg_value, strlen(t->stg_value), 0,
-		    STS_TAG_VALUE_MAX)) {
+		if (t->stg_value == NULL || !sts_tag_text_ok(t->stg_value, strnlen(t->stg_value,
+		    STS_TAG_VALUE_MAX + 1), 0, STS_TAG_VALUE_MAX)) {
 			snprintf(err, errlen, "STS AssumeRole: session tag %.*s: the value must be 0 "
 			    "to %d of A-Z a-z 0-9 space _ . : / = + - @", STS_TAG_KEY_MAX, t->stg_key,
 			    STS_TAG_VALUE_MAX);

@@ -275,6 +275,12 @@ no_creds(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 	done(arg, 0, NULL, "none here");
 }
 
+static void
+free_provider(struct cred_provider *cp)
+{
+	free(cp);
+}
+
 /* EKS Pod Identity's six tags for pod name/uid. */
 static void
 pod_tags(struct assume_tags *t, const char *name, const char *uid)
@@ -314,6 +320,7 @@ assumed_tagged_per_pod(void **state)
 	assert_non_null(np);
 	np->cp_name = "none";
 	np->cp_fetch = no_creds;
+	np->cp_free = free_provider;	/* the registry owns it */
 	registry_init(&rg, NULL, NULL);
 	node = registry_add(&rg, "node", "node", "", np, err, sizeof(err));
 	assert_non_null(node);
