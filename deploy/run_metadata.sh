@@ -78,6 +78,13 @@ per-pod roles (assumed with the credentials above, the node's):
                          (iam.amazonaws.com/allowed-roles or permitted)
   --pod-identity         also serve EKS Pod Identity on 169.254.170.23 (needs
                          --pod-roles; gives the daemon create on tokenreviews)
+  --session-tags         EKS's six session tags on Pod Identity's AssumeRole
+                         (needs --pod-identity; the roles' trust policies must
+                         allow sts:TagSession for the credentials above)
+  --cluster-name NAME    the cluster the session tags name (default: the
+                         context's name when it is an EKS cluster name, or an
+                         EKS cluster ARN's name, else the daemon's default,
+                         gimme-aws-mini)
 
 options:
   --ecs                  also serve ECS container credentials on 169.254.170.2
@@ -124,6 +131,8 @@ BASE_ROLE_ARN=""
 DEFAULT_ROLE=""
 NS_RESTRICT=0
 POD_IDENTITY=0
+SESSION_TAGS=0
+TAGS_CLUSTER=""
 ECS=0
 CONFIG=""
 
@@ -151,6 +160,9 @@ while [ $# -gt 0 ]; do
 	--default-role=*) DEFAULT_ROLE=${1#*=}; shift ;;
 	--namespace-restrictions) NS_RESTRICT=1; shift ;;
 	--pod-identity) POD_IDENTITY=1; shift ;;
+	--session-tags) SESSION_TAGS=1; shift ;;
+	--cluster-name) need_arg "$@"; TAGS_CLUSTER=$2; shift 2 ;;
+	--cluster-name=*) TAGS_CLUSTER=${1#*=}; shift ;;
 	--ecs) ECS=1; shift ;;
 	--config) need_arg "$@"; CONFIG=$2; shift 2 ;;
 	--config=*) CONFIG=${1#*=}; shift ;;
@@ -165,8 +177,8 @@ done
 # that no value needs quoting and a typo is caught before anything changes.
 matches() { printf '%s' "$1" | grep -Eq "$2"; }
 if [ "$DELETE" -eq 1 ]; then
-	if [ -n "$ASSUME_ROLE$EXTERNAL_ID$PROFILE$POD_INTERFACES$IMAGE$BASE_ROLE_ARN$DEFAULT_ROLE$CONFIG" ] ||
-	   [ "$FROM_ENV$TOKENS_REQUIRED$POD_ROLES$NS_RESTRICT$POD_IDENTITY$ECS" != 000000 ]; then
+	if [ -n "$ASSUME_ROLE$EXTERNAL_ID$PROFILE$POD_INTERFACES$IMAGE$BASE_ROLE_ARN$DEFAULT_ROLE$CONFIG$TAGS_CLUSTER" ] ||
+	   [ "$FROM_ENV$TOKENS_REQUIRED$POD_ROLES$NS_RESTRICT$POD_IDENTITY$SESSION_TAGS$ECS" != 0000000 ]; then
 		usage_error "--delete takes no other option than --dry-run"
 	fi
 fi
@@ -218,6 +230,12 @@ if [ -n "$DEFAULT_ROLE" ]; then
 fi
 [ "$NS_RESTRICT" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--namespace-restrictions needs --pod-roles"
 [ "$POD_IDENTITY" -eq 0 ] || [ "$POD_ROLES" -eq 1 ] || usage_error "--pod-identity needs --pod-roles"
+[ "$SESSION_TAGS" -eq 0 ] || [ "$POD_IDENTITY" -eq 1 ] || usage_error "--session-tags needs --pod-identity"
+[ -z "$TAGS_CLUSTER" ] || [ "$SESSION_TAGS" -eq 1 ] || usage_error "--cluster-name needs --session-tags"
+# EKS's cluster names (the daemon checks the same)
+EKS_CLUSTER_RE='^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$'
+[ -z "$TAGS_CLUSTER" ] || matches "$TAGS_CLUSTER" "$EKS_CLUSTER_RE" ||
+	usage_error "--cluster-name: '$TAGS_CLUSTER' is not an EKS cluster name (1 to 100 of A-Z a-z 0-9 - _, starting with a letter or digit)"
 [ "$ECS" -eq 0 ] || [ "$POD_ROLES" -eq 0 ] ||
 	usage_error "--ecs cannot be combined with --pod-roles: the ECS endpoint answers any caller, so a pod would get the node's identity or any role"
 if [ -n "$CONFIG" ]; then
@@ -272,6 +290,15 @@ if [ "$KUBECTL_OK" -eq 1 ]; then
 			;;
 		esac
 	fi
+fi
+
+# The session tags' cluster: kind and minikube name the cluster as the
+# context; aws eks update-kubeconfig names the context by the cluster's ARN.
+# In a pod the daemon cannot learn it, so the script tells it.
+if [ "$SESSION_TAGS" -eq 1 ] && [ -z "$TAGS_CLUSTER" ] && [ -n "$CONTEXT" ]; then
+	name=$CONTEXT
+	case $CONTEXT in arn:aws*:eks:*:cluster/*) name=${CONTEXT##*:cluster/} ;; esac
+	! matches "$name" "$EKS_CLUSTER_RE" || TAGS_CLUSTER=$name
 fi
 
 for f in base/kustomization.yaml base/namespace.yaml base/daemonset.yaml \
@@ -587,6 +614,8 @@ REL=$up$DEPLOY
 	[ -z "$BASE_ROLE_ARN" ] || echo "      - 'GIMME_BASE_ROLE_ARN=$BASE_ROLE_ARN'"
 	[ -z "$DEFAULT_ROLE" ] || echo "      - 'GIMME_DEFAULT_ROLE=$DEFAULT_ROLE'"
 	[ "$NS_RESTRICT" -eq 0 ] || echo "      - 'GIMME_NAMESPACE_RESTRICTIONS=1'"
+	[ "$SESSION_TAGS" -eq 0 ] || echo "      - 'GIMME_SESSION_TAGS=1'"
+	[ -z "$TAGS_CLUSTER" ] || echo "      - 'GIMME_CLUSTER_NAME=$TAGS_CLUSTER'"
 	[ "$ECS" -eq 0 ] || echo "      - 'GIMME_ECS=1'"
 	if [ -n "$CONFIG" ]; then
 		echo "  - name: $CONFIG_MAP"
@@ -690,6 +719,7 @@ if [ "$POD_ROLES" -eq 1 ]; then
 per-pod roles, default role ${DEFAULT_ROLE:-none}${BASE_ROLE_ARN:+, names completed by $BASE_ROLE_ARN}"
 	[ "$NS_RESTRICT" -eq 0 ] || SERVES="$SERVES, namespace restrictions"
 	[ "$POD_IDENTITY" -eq 0 ] || SERVES="$SERVES, Pod Identity on 169.254.170.23"
+	[ "$SESSION_TAGS" -eq 0 ] || SERVES="$SERVES with session tags (cluster ${TAGS_CLUSTER:-gimme-aws-mini})"
 	if [ -n "$DEFAULT_ROLE" ]; then
 		ROLE=${DEFAULT_ROLE##*/}	# what a pod that names no role gets
 	else

@@ -57,11 +57,12 @@ fz_cancel(void *arg, struct kube_call *call)
 }
 
 static int
-fz_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
-    struct assumed **a, char *why, size_t whylen)
+fz_role(void *arg, const char *uid, const char *name, const char *ns, const char *sa,
+    time_t now, struct assumed **a, char *why, size_t whylen)
 {
 	(void)arg;
 	(void)uid;
+	(void)name;
 	(void)ns;
 	(void)sa;
 	(void)now;

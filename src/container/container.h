@@ -237,9 +237,13 @@ struct pi_ops {
 			    void (*done)(void *, const struct kube_review *, const char *),
 			    void *darg, struct kube_call **call, char *err, size_t errlen);
 	void		(*po_cancel)(void *arg, struct kube_call *call);
-	/* the role of pod uid (namespace ns, service account sa): pods.h's POD_IDENTITY_* */
-	int		(*po_role)(void *arg, const char *uid, const char *ns, const char *sa,
-			    time_t now, struct assumed **a, char *why, size_t whylen);
+	/*
+	 * the role of pod uid (name: the review's, "" unknown; namespace ns,
+	 * service account sa): pods.h's POD_IDENTITY_*
+	 */
+	int		(*po_role)(void *arg, const char *uid, const char *name, const char *ns,
+			    const char *sa, time_t now, struct assumed **a, char *why,
+			    size_t whylen);
 	void		(*po_release)(void *arg, struct assumed *a, time_t now);
 	const struct role *(*po_role_of)(const struct assumed *a);
 	double		(*po_clock)(void);	/* the wall clock, s and fraction (exp, nbf) */

@@ -29,7 +29,8 @@
  * request is held, HTTP_DEFER, until the verdict comes; requests with the
  * same token share one review), and the pod it names gets the role the
  * per-pod IMDS path would give it, the config's Pod Identity associations
- * first (pods_node_identity).  Verdicts are cached by the SHA-256 of the
+ * first (pods_node_identity; with --session-tags the pod's own role,
+ * assumed with EKS's six session tags, the review's pod name among them).  Verdicts are cached by the SHA-256 of the
  * token (the token itself is never kept) for at most PI_VERDICT_TTL_MS and
  * never past the token's exp (nor outside its exp and nbf on the wall clock:
  * then the token is checked again), at most PI_VERDICTS_MAX of them (the oldest
@@ -106,6 +107,7 @@ struct pi_verdict {
 	struct http_peer pv_asker;	/* who asked first (PENDING: counted against its address) */
 	struct jwt_window pv_window;	/* the token's exp and nbf: the verdict holds within */
 	char		 pv_uid[KUBE_UID_MAX + 1];
+	char		 pv_name[KUBE_NAME_MAX + 1];	/* the review's pod name ("" unknown) */
 	char		 pv_ns[KUBE_NAMESPACE_MAX + 1];
 	char		 pv_sa[KUBE_NAME_MAX + 1];
 	char		 pv_why[PI_WHY_MAX];	/* DENIED, FAILED, resolved without a role */
@@ -271,8 +273,8 @@ verdict_resolve(struct pi_verdict *v, time_t now)
 	if (v->pv_resolved)
 		return 0;
 	v->pv_why[0] = '\0';
-	rc = pi.ops.po_role(pi.ops.po_arg, v->pv_uid, v->pv_ns, v->pv_sa, now, &v->pv_role,
-	    v->pv_why, sizeof(v->pv_why));
+	rc = pi.ops.po_role(pi.ops.po_arg, v->pv_uid, v->pv_name, v->pv_ns, v->pv_sa, now,
+	    &v->pv_role, v->pv_why, sizeof(v->pv_why));
 	if (rc == POD_IDENTITY_WAIT)
 		return -1;
 	v->pv_resolved = 1;
@@ -323,6 +325,7 @@ review_done(void *arg, const struct kube_review *r, const char *err)
 		verdict_settle(v, PV_DENIED, now_ms, PI_VERDICT_TTL_MS);
 	} else {
 		snprintf(v->pv_uid, sizeof(v->pv_uid), "%s", r->kr_pod_uid);
+		snprintf(v->pv_name, sizeof(v->pv_name), "%s", r->kr_pod_name);
 		snprintf(v->pv_ns, sizeof(v->pv_ns), "%s", r->kr_namespace);
 		snprintf(v->pv_sa, sizeof(v->pv_sa), "%s", r->kr_sa);
 		verdict_settle(v, PV_OK, now_ms, PI_VERDICT_TTL_MS);
@@ -916,11 +919,11 @@ node_cancel(void *arg, struct kube_call *call)
 }
 
 static int
-node_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
-    struct assumed **a, char *why, size_t whylen)
+node_role(void *arg, const char *uid, const char *name, const char *ns, const char *sa,
+    time_t now, struct assumed **a, char *why, size_t whylen)
 {
 	(void)arg;
-	return pods_node_identity(uid, ns, sa, now, a, why, whylen);
+	return pods_node_identity(uid, name, ns, sa, now, a, why, whylen);
 }
 
 static void

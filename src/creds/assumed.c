@@ -22,6 +22,14 @@
  * the two never meet), its ARN kept here for the log.  A role with no
  * ExternalId and an ARN that fits is keyed by its ARN, as before.
  *
+ * A role with session tags (EKS Pod Identity's, which name the pod) is
+ * keyed by the SHA-256 of (ARN, ExternalId, every tag's key, value and
+ * transitivity): pods never share such credentials, and the same role
+ * without tags (IMDS, ECS) is another role.  Its session name is chosen
+ * when it is added (assumed_acquire_as), its user named for the log, and
+ * its owner (the pod's uid) told gone drops it at the next tick once
+ * unused, without lingering: no later pod has those tags.
+ *
  * When STS refuses a role, the tick logs it once per failure streak: the
  * role, its users (the owner's ac_users: the pods), the cache's error (STS's
  * code and message, never a secret) and the remedy.
@@ -44,6 +52,10 @@ struct assumed {
 	struct role	*a_role;	/* in the registry; its key is ours */
 	char		*a_arn;		/* malloc'd, for the log and `ctl pods` */
 	int		 a_has_ext;	/* an ExternalId is sent */
+	int		 a_tagged;	/* session tags are sent */
+	char		*a_who;		/* malloc'd: its user for the log, or NULL (ac_users) */
+	char		*a_owner;	/* malloc'd: assumed_owner_gone's name, or NULL */
+	int		 a_gone;	/* its owner is gone: dropped once unused */
 	unsigned	 a_users;
 	int		 a_pinned;	/* a user that never gives it back */
 	time_t		 a_idle_since;	/* the last user left then; 0: in use */
@@ -87,21 +99,28 @@ assumed_init(const struct assumed_cfg *cfg, char *err, size_t errlen)
 	return cred_base_new(&node_provider, &as.base, err, errlen);
 }
 
-/* The registry key of (arn, ext) into key[ROLE_KEY_MAX + 1]. */
+/* The registry key of (arn, ext, tags) into key[ROLE_KEY_MAX + 1]. */
 static void
-assumed_key(const char *arn, const char *ext, char key[ROLE_KEY_MAX + 1])
+assumed_key(const char *arn, const char *ext, const struct assume_tags *tags,
+    char key[ROLE_KEY_MAX + 1])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	SHA256_CTX c;
 	size_t i, off;
 
-	if (*ext == '\0' && strlen(arn) <= ROLE_KEY_MAX) {
+	if (*ext == '\0' && tags == NULL && strlen(arn) <= ROLE_KEY_MAX) {
 		memcpy(key, arn, strlen(arn) + 1);
 		return;
 	}
 	SHA256_Init(&c);
-	SHA256_Update(&c, arn, strlen(arn) + 1);	/* the NUL separates the two */
-	SHA256_Update(&c, ext, strlen(ext));
+	SHA256_Update(&c, arn, strlen(arn) + 1);	/* each NUL separates */
+	SHA256_Update(&c, ext, strlen(ext) + 1);
+	for (i = 0; tags != NULL && i < tags->at_n; i++) {
+		/* key NUL value NUL and 't' or 'n': a tag's fields never run together */
+		SHA256_Update(&c, tags->at_tag[i].at_key, strlen(tags->at_tag[i].at_key) + 1);
+		SHA256_Update(&c, tags->at_tag[i].at_value, strlen(tags->at_tag[i].at_value) + 1);
+		SHA256_Update(&c, tags->at_tag[i].at_transitive ? "t" : "n", 1);
+	}
 	SHA256_Final(md, &c);
 	off = sizeof(ASSUMED_KEY_PREFIX) - 1;
 	memcpy(key, ASSUMED_KEY_PREFIX, off);
@@ -109,22 +128,40 @@ assumed_key(const char *arn, const char *ext, char key[ROLE_KEY_MAX + 1])
 		snprintf(key + off + 2 * i, 3, "%02x", md[i]);
 }
 
-struct assumed *
-assumed_find(const char *arn, const char *external_id)
+/* The role keyed (arn, ext, tags), or NULL. */
+static struct assumed *
+assumed_lookup(const char *arn, const char *ext, const struct assume_tags *tags)
 {
 	char key[ROLE_KEY_MAX + 1];
 	size_t i;
 
-	assumed_key(arn, external_id != NULL ? external_id : "", key);
+	assumed_key(arn, ext, tags, key);
 	for (i = 0; i < as.n; i++)
 		if (strcmp(as.tab[i]->a_role->ro_key, key) == 0)
 			return as.tab[i];
 	return NULL;
 }
 
-/* A new role for (arn, ext), its first fetch started.  NULL with err. */
+struct assumed *
+assumed_find(const char *arn, const char *external_id)
+{
+	return assumed_lookup(arn, external_id != NULL ? external_id : "", NULL);
+}
+
+/* a's strings and a */
+static void
+assumed_free_one(struct assumed *a)
+{
+	free(a->a_arn);
+	free(a->a_who);
+	free(a->a_owner);
+	free(a);
+}
+
+/* A new role for (arn, ext, how), its first fetch started.  NULL with err. */
 static struct assumed *
-assumed_new(const char *arn, const char *ext, time_t now, char *err, size_t errlen)
+assumed_new(const char *arn, const char *ext, const struct assumed_how *how, time_t now,
+    char *err, size_t errlen)
 {
 	char name[ROLE_NAME_MAX + 1], acct[CRED_ACCOUNT_BUF], key[ROLE_KEY_MAX + 1];
 	struct assumed **grown, *a;
@@ -152,30 +189,61 @@ assumed_new(const char *arn, const char *ext, time_t now, char *err, size_t errl
 	memset(&step, 0, sizeof(step));
 	snprintf(step.as_arn, sizeof(step.as_arn), "%s", arn);
 	snprintf(step.as_external_id, sizeof(step.as_external_id), "%s", ext);
-	if (as.cfg.ac_session != NULL)
+	if (how->ah_session != NULL && sts_session_name_ok(how->ah_session))
+		snprintf(step.as_session, sizeof(step.as_session), "%s", how->ah_session);
+	else if (as.cfg.ac_session != NULL)
 		snprintf(step.as_session, sizeof(step.as_session), "%s", as.cfg.ac_session);
 	else
 		sts_default_session_name(step.as_session, sizeof(step.as_session));
 	step.as_duration = as.cfg.ac_duration;
-	if ((a = calloc(1, sizeof(*a))) == NULL || (a->a_arn = strdup(arn)) == NULL) {
-		free(a);
+	step.as_tags = how->ah_tags;	/* copied by the provider */
+	if ((a = calloc(1, sizeof(*a))) == NULL || (a->a_arn = strdup(arn)) == NULL ||
+	    (how->ah_who != NULL && (a->a_who = strndup(how->ah_who, ASSUMED_WHO_MAX)) == NULL) ||
+	    (how->ah_owner != NULL && (a->a_owner = strndup(how->ah_owner,
+	    ASSUMED_OWNER_MAX)) == NULL)) {
+		if (a != NULL)
+			assumed_free_one(a);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	assumed_key(arn, ext, key);
+	assumed_key(arn, ext, how->ah_tags, key);
 	if (cred_provider_sts_on(as.base, &step, 1, as.cfg.ac_duration, 0, &p, err,
 	    errlen) == -1 || (a->a_role = registry_add(as.cfg.ac_reg, key, name, acct, p, err,
 	    errlen)) == NULL) {
-		free(a->a_arn);
-		free(a);
+		assumed_free_one(a);
 		return NULL;
 	}
 	a->a_has_ext = *ext != '\0';
+	a->a_tagged = how->ah_tags != NULL;
 	as.tab[as.n++] = a;
 	as.stats.as_added++;
-	log_info("role %s%s: assumed with the node's credentials", arn,
-	    a->a_has_ext ? " (with an ExternalId)" : "");
+	if (a->a_tagged)
+		log_info("role %s%s: assumed with the node's credentials, session %s, %zu session "
+		    "tags, for %s", arn, a->a_has_ext ? " (with an ExternalId)" : "",
+		    step.as_session, how->ah_tags->at_n, a->a_who != NULL ? a->a_who : "-");
+	else
+		log_info("role %s%s: assumed with the node's credentials", arn,
+		    a->a_has_ext ? " (with an ExternalId)" : "");
 	registry_refresh(a->a_role, now);
+	return a;
+}
+
+struct assumed *
+assumed_acquire_as(const char *arn, const char *external_id, const struct assumed_how *how,
+    time_t now, char *err, size_t errlen)
+{
+	static const struct assumed_how plain;
+	const char *ext = external_id != NULL ? external_id : "";
+	struct assumed *a;
+
+	if (how == NULL)
+		how = &plain;
+	if ((a = assumed_lookup(arn, ext, how->ah_tags)) == NULL &&
+	    (a = assumed_new(arn, ext, how, now, err, errlen)) == NULL)
+		return NULL;
+	a->a_users++;
+	a->a_idle_since = 0;
+	a->a_gone = 0;	/* a user again (a pod told gone, then named again) */
 	return a;
 }
 
@@ -183,15 +251,17 @@ struct assumed *
 assumed_acquire(const char *arn, const char *external_id, time_t now, char *err,
     size_t errlen)
 {
-	const char *ext = external_id != NULL ? external_id : "";
-	struct assumed *a;
+	return assumed_acquire_as(arn, external_id, NULL, now, err, errlen);
+}
 
-	if ((a = assumed_find(arn, ext)) == NULL &&
-	    (a = assumed_new(arn, ext, now, err, errlen)) == NULL)
-		return NULL;
-	a->a_users++;
-	a->a_idle_since = 0;
-	return a;
+void
+assumed_owner_gone(const char *owner)
+{
+	size_t i;
+
+	for (i = 0; owner != NULL && i < as.n; i++)
+		if (as.tab[i]->a_owner != NULL && strcmp(as.tab[i]->a_owner, owner) == 0)
+			as.tab[i]->a_gone = 1;
 }
 
 struct assumed *
@@ -233,18 +303,27 @@ assumed_pinned(const struct assumed *a)
 	return a->a_pinned;
 }
 
+int
+assumed_tagged(const struct assumed *a)
+{
+	return a->a_tagged;
+}
+
 /* Remove table entry i (its role leaves the registry). */
 static void
 assumed_drop(size_t i)
 {
 	struct assumed *a = as.tab[i];
 
-	log_info("role %s: no user for %d s, dropped", a->a_arn, ASSUMED_LINGER_S);
+	if (a->a_gone)
+		log_info("role %s: %s is gone, its session-tagged credentials dropped", a->a_arn,
+		    a->a_who != NULL ? a->a_who : "its user");
+	else
+		log_info("role %s: no user for %d s, dropped", a->a_arn, ASSUMED_LINGER_S);
 	registry_remove(as.cfg.ac_reg, a->a_role);
 	as.tab[i] = as.tab[--as.n];
 	as.stats.as_dropped++;
-	free(a->a_arn);
-	free(a);
+	assumed_free_one(a);
 }
 
 /* A failure streak's line: once, when it starts. */
@@ -253,6 +332,7 @@ assumed_refused(struct assumed *a)
 {
 	const struct cred_cache *cc = &a->a_role->ro_cache;
 	char users[ASSUMED_USERS_TEXT] = "";
+	int denied;
 
 	if (cc->cc_failures == 0 || !cc->cc_fetched_once) {
 		a->a_logged = 0;
@@ -262,12 +342,19 @@ assumed_refused(struct assumed *a)
 		return;
 	a->a_logged = 1;
 	as.stats.as_refusals++;
-	if (as.cfg.ac_users != NULL)
+	if (a->a_who != NULL)
+		snprintf(users, sizeof(users), "%s", a->a_who);
+	else if (as.cfg.ac_users != NULL)
 		as.cfg.ac_users(as.cfg.ac_arg, a, users, sizeof(users));
+	denied = strstr(cc->cc_error, ": AccessDenied: ") != NULL;
 	log_warn("role %s%s%s: not served: %s%s", a->a_arn, users[0] != '\0' ? ", for " : "",
-	    users, cc->cc_error, strstr(cc->cc_error, ": AccessDenied: ") != NULL ?
+	    users, cc->cc_error, !denied ? "" : a->a_tagged ?
+	    "; with --session-tags the role's trust policy must allow sts:TagSession as well "
+	    "as sts:AssumeRole for the principal of this node's credentials (the one STS "
+	    "names), or serve without --session-tags (or set \"disable-session-tags\": true "
+	    "on the pod's association in the config file)" :
 	    "; an IRSA role usually trusts only the cluster's OIDC provider: map it to a role "
-	    "you can assume with \"role-map\" in the config file" : "");
+	    "you can assume with \"role-map\" in the config file");
 }
 
 void
@@ -276,8 +363,8 @@ assumed_tick(time_t now)
 	size_t i;
 
 	for (i = 0; i < as.n;) {
-		if (as.tab[i]->a_users == 0 && !as.tab[i]->a_pinned &&
-		    now - as.tab[i]->a_idle_since >= ASSUMED_LINGER_S) {
+		if (as.tab[i]->a_users == 0 && !as.tab[i]->a_pinned && (as.tab[i]->a_gone ||
+		    now - as.tab[i]->a_idle_since >= ASSUMED_LINGER_S)) {
 			assumed_drop(i);	/* the last entry moved here: look at i again */
 			continue;
 		}
@@ -298,7 +385,12 @@ assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg)
 const struct assumed_stats *
 assumed_stats(void)
 {
+	size_t i;
+
 	as.stats.as_roles = as.n;
+	as.stats.as_tagged = 0;
+	for (i = 0; i < as.n; i++)
+		as.stats.as_tagged += as.tab[i]->a_tagged != 0;
 	return &as.stats;
 }
 
@@ -307,10 +399,8 @@ assumed_free(void)
 {
 	size_t i;
 
-	for (i = 0; i < as.n; i++) {
-		free(as.tab[i]->a_arn);
-		free(as.tab[i]);
-	}
+	for (i = 0; i < as.n; i++)
+		assumed_free_one(as.tab[i]);
 	free(as.tab);
 	if (as.base != NULL)
 		cred_base_unref(as.base);

@@ -10,17 +10,20 @@
  *                 on a base provider that roles can share (one base fetch
  *                 for many: assumed.c's roles share the node's)
  *   assumed.c     roles assumed on the node's credentials, keyed by (role
- *                 ARN, ExternalId), shared and counted by their users (the
- *                 pods, the ECS endpoint), dropped ASSUMED_LINGER_S after the
- *                 last one left; STS's refusals logged once per streak
+ *                 ARN, ExternalId[, session tags]), shared and counted by
+ *                 their users (the pods, the ECS endpoint), dropped
+ *                 ASSUMED_LINGER_S after the last one left (a tagged role
+ *                 at once when its pod is gone); STS's refusals logged once
+ *                 per streak
  *   source.c      the source chosen (--source auto|example|env|profile, and
  *                 why), its provider and role name; a profile's role chain
  *                 followed through edits and SIGHUP
  *   awsconf.c     ~/.aws/config and ~/.aws/credentials as the AWS CLI reads them
  *   credproc.c    credential_process: split, run from the loop (or through
  *                 the runner handed in: the sandbox's helper), parse
- *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4); calls over
- *                 STS_CALLS_MAX wait in a FIFO of STS_QUEUE_MAX
+ *   sts.c         the STS client (httpc/'s libcurl on the loop, SigV4; AssumeRole's
+ *                 session tags); calls over STS_CALLS_MAX wait in a FIFO of
+ *                 STS_QUEUE_MAX
  *   sts_xml.c     STS replies (expat)
  */
 #ifndef CREDS_H
@@ -49,6 +52,9 @@
 #define REGISTRY_ROLES_MAX	4096	/* roles one registry holds (one per pod, issue #14) */
 #define ASSUMED_ROLES_MAX	1024	/* roles assumed on the node's credentials at once */
 #define ASSUMED_LINGER_S	300	/* s a role nobody uses is kept (the next pod finds it warm) */
+#define STS_STEP_TAGS_MAX	8	/* session tags one assumed role keeps (EKS Pod Identity: 6) */
+#define ASSUMED_WHO_MAX		256	/* bytes of a tagged role's user, for the log */
+#define ASSUMED_OWNER_MAX	64	/* bytes of a tagged role's owner (a pod uid) */
 
 #define AWSCONF_FILE_MAX	(1024 * 1024)	/* bytes in ~/.aws/config or credentials */
 #define AWSCONF_PROFILE_MAX	128	/* bytes in a profile name */
@@ -68,6 +74,9 @@
 #define STS_SESSION_NAME_MAX	64	/* RoleSessionName: [\w+=,.@-]{2,64} */
 #define STS_ARN_MAX		2048	/* bytes in a role ARN */
 #define STS_EXTERNAL_ID_MAX	1224	/* bytes in an ExternalId */
+#define STS_TAGS_MAX		50	/* session tags in one AssumeRole (Tags, TransitiveTagKeys) */
+#define STS_TAG_KEY_MAX		128	/* characters in a session tag's key (1..128) */
+#define STS_TAG_VALUE_MAX	256	/* characters in a session tag's value (0..256) */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
 #define STS_CALLS_MAX		16	/* STS requests in flight at once */
 #define STS_QUEUE_MAX		ASSUMED_ROLES_MAX	/* more wait (FIFO) for a free slot: a role
@@ -284,12 +293,24 @@ void		 registry_free(struct role_registry *rg);
 
 struct aws_conf;	/* awsconf.c, below */
 
+/* The session tags of one AssumeRole, as a step keeps them (sts.c's limits hold). */
+struct assume_tags {
+	size_t		 at_n;		/* at most STS_STEP_TAGS_MAX */
+	struct assume_tag {
+		char	 at_key[STS_TAG_KEY_MAX + 1];
+		char	 at_value[STS_TAG_VALUE_MAX + 1];
+		int	 at_transitive;
+	}		 at_tag[STS_STEP_TAGS_MAX];
+};
+
 /* One AssumeRole of a chain. */
 struct assume_step {
 	char		 as_arn[STS_ARN_MAX];
 	char		 as_session[STS_SESSION_NAME_MAX + 1];
 	char		 as_external_id[STS_EXTERNAL_ID_MAX + 1];	/* "" = none */
 	unsigned	 as_duration;	/* s; 0 = STS's default */
+	/* session tags, NULL: none; borrowed here, copied by cred_provider_sts_on */
+	const struct assume_tags *as_tags;
 };
 
 /*
@@ -317,7 +338,8 @@ unsigned long	 cred_base_fetches(const struct cred_base *b);
  * An STS provider on base (takes a reference): with steps, assume each role
  * in turn (the first with the base credentials, each next with the previous
  * role's); without steps, turn long-term base keys into session credentials
- * with GetSessionToken (duration s), unless allow_long_term.  sts_init must
+ * with GetSessionToken (duration s), unless allow_long_term.  The steps
+ * are copied, their session tags (as_tags) with them.  sts_init must
  * have been called before it fetches.  Its cp_forget forgets the base's
  * kept credential.  0 / -1 with err.
  */
@@ -353,7 +375,10 @@ int		 sts_parse_duration(const char *s, unsigned *out);
 /* assumed.c: roles assumed on the node's credentials                 */
 /* ------------------------------------------------------------------ */
 
-/* One role (ARN, ExternalId) assumed on the node's credentials, and its users. */
+/*
+ * One role (ARN, ExternalId, session tags) assumed on the node's
+ * credentials, and its users.
+ */
 struct assumed;
 
 /* What assumed.c works on (serve.c fills it at start-up). */
@@ -367,9 +392,23 @@ struct assumed_cfg {
 	void		*ac_arg;
 };
 
+/*
+ * How a role is assumed beyond its ARN and ExternalId (assumed_acquire_as;
+ * strings borrowed for the call).  Session tags make the role one of its
+ * own: (ARN, ExternalId, tags) is its key, so credentials with one pod's
+ * tags never serve another pod.
+ */
+struct assumed_how {
+	const struct assume_tags *ah_tags;	/* NULL: none */
+	const char	*ah_session;	/* RoleSessionName when the role is added; NULL: ac_session */
+	const char	*ah_who;	/* its user, for the log ("pod ns/name"); NULL: ac_users */
+	const char	*ah_owner;	/* assumed_owner_gone drops it at once (a pod uid); NULL: none */
+};
+
 /* Counters for the metrics. */
 struct assumed_stats {
 	size_t		 as_roles;	/* assumed now (a gauge) */
+	size_t		 as_tagged;	/* ... of which with session tags (a gauge) */
 	uint64_t	 as_added;	/* roles added */
 	uint64_t	 as_dropped;	/* roles dropped after lingering */
 	uint64_t	 as_refusals;	/* failure streaks (STS refused, or did not answer) */
@@ -384,15 +423,25 @@ int		 assumed_init(const struct assumed_cfg *cfg, char *err, size_t errlen);
  */
 struct assumed	*assumed_acquire(const char *arn, const char *external_id, time_t now,
 		    char *err, size_t errlen);
+/* The same with how (NULL: as assumed_acquire): session tags, a session name, a user. */
+struct assumed	*assumed_acquire_as(const char *arn, const char *external_id,
+		    const struct assumed_how *how, time_t now, char *err, size_t errlen);
+/*
+ * The owner (a pod) is gone for good: its roles (ah_owner) are dropped at
+ * the next tick once nobody uses them, without lingering.
+ */
+void		 assumed_owner_gone(const char *owner);
 /* A user that never gives it back (the ECS endpoint's roles): at most one pin per role. */
 struct assumed	*assumed_pin(const char *arn, time_t now, char *err, size_t errlen);
 /* One user fewer (a NULL a: nothing); the last leaves it to linger. */
 void		 assumed_release(struct assumed *a, time_t now);
-/* The role of (arn, external_id) if assumed, or NULL. */
+/* The role of (arn, external_id), without session tags, if assumed, or NULL. */
 struct assumed	*assumed_find(const char *arn, const char *external_id);
 struct role	*assumed_role(const struct assumed *a);
 const char	*assumed_arn(const struct assumed *a);
 int		 assumed_pinned(const struct assumed *a);
+/* 1 when a is assumed with session tags. */
+int		 assumed_tagged(const struct assumed *a);
 /* Once a second: drop roles idle ASSUMED_LINGER_S; log a refusal streak's start. */
 void		 assumed_tick(time_t now);
 const struct assumed_stats *assumed_stats(void);
@@ -603,6 +652,19 @@ struct sts_config {
 	char		 sc_ca_bundle[STS_URL_MAX];	/* "" = the system store */
 };
 
+/*
+ * One session tag of an AssumeRole (Tags.member.N.Key/Value; with
+ * st_transitive its key is in TransitiveTagKeys too).  Keys 1 to
+ * STS_TAG_KEY_MAX, values 0 to STS_TAG_VALUE_MAX characters of STS's
+ * pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]; this client sends its ASCII part
+ * only (letters, digits, space, _ . : / = + - @): bytes are characters.
+ */
+struct sts_tag {
+	const char	*stg_key;
+	const char	*stg_value;
+	int		 stg_transitive;
+};
+
 /* One call.  Strings are borrowed for the duration of sts_call only. */
 struct sts_req {
 	enum sts_action	 sr_action;
@@ -611,6 +673,8 @@ struct sts_req {
 	const char	*sr_session_name;	/* AssumeRole */
 	const char	*sr_external_id;	/* AssumeRole; NULL or "" = none */
 	unsigned	 sr_duration;	/* DurationSeconds; 0 = STS's default */
+	const struct sts_tag *sr_tags;	/* AssumeRole's session tags (sr_ntags of them) */
+	size_t		 sr_ntags;	/* at most STS_TAGS_MAX; keys unique, case aside */
 };
 
 /* What came back: credentials, or STS's error. */
@@ -638,6 +702,11 @@ int		 sts_xml_parse(const char *body, size_t len, enum sts_action action,
 
 /* The regional endpoint: https://sts.<region>.amazonaws.com/ (.amazonaws.com.cn in cn-*). 0 / -1. */
 int		 sts_endpoint_for(const char *region, char *url, size_t len);
+/*
+ * 1 when s[0..len) may be a session tag's key (min 1) or value (min 0) of
+ * at most max characters: ASCII letters, digits, space, _ . : / = + - @.
+ */
+int		 sts_tag_text_ok(const char *s, size_t len, size_t min, size_t max);
 /* Open httpc/ (libcurl on the loop; loop_init first) and check the endpoint.  0 / -1 with err. */
 int		 sts_init(const struct sts_config *cfg, char *err, size_t errlen);
 /*

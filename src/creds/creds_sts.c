@@ -17,9 +17,10 @@
  * later, until CRED_BASE_AHEAD before it expires (CRED_BASE_KEEP_MAX when
  * it has no expiry: static keys are cheap to read again, and edits the
  * file watch missed get in).  The source forgets it when the files change
- * (cp_forget).  Today serve's one STS provider has a base of its own
- * (cred_provider_sts, from source.c): nothing shares one yet; the per-pod
- * roles of issue #14 will.
+ * (cp_forget).  serve's own STS provider has a base of its own
+ * (cred_provider_sts, from source.c); assumed.c's roles share the node's.
+ * A step may carry session tags (EKS Pod Identity's, assumed.c): they are
+ * copied into the provider's one allocation and sent with its AssumeRole.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -64,8 +65,14 @@ struct sts_ctx {
 	struct cred	*cur;		/* the credentials it signs with next; only while fetching */
 	cred_done_fn	 done;
 	void		*arg;
+	struct assume_tags *tags;	/* the steps' session tags, in this allocation after
+					   steps[] (each as_tags points at one of them) */
 	struct assume_step steps[];	/* nsteps of them (an assumed role: one) */
 };
+
+/* the tags follow the steps in one allocation */
+_Static_assert(sizeof(struct assume_step) % _Alignof(struct assume_tags) == 0,
+    "assume_tags after assume_step[] would be misaligned");
 
 static void	sts_next(struct sts_ctx *x);
 static void	sts_base_done(void *arg, int ok, const struct cred *c, const char *err);
@@ -128,8 +135,11 @@ sts_answer(void *arg, const struct sts_result *r, const char *terr)
 static void
 sts_next(struct sts_ctx *x)
 {
+	struct sts_tag tags[STS_STEP_TAGS_MAX];
+	const struct assume_tags *at;
 	struct sts_req rq;
 	char err[ERRBUF_LEN], msg[ERRBUF_LEN];
+	size_t i;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.sr_base = x->cur;
@@ -151,6 +161,13 @@ sts_next(struct sts_ctx *x)
 		rq.sr_session_name = x->steps[x->step].as_session;
 		rq.sr_external_id = x->steps[x->step].as_external_id;
 		rq.sr_duration = x->steps[x->step].as_duration;
+		if ((at = x->steps[x->step].as_tags) != NULL) {
+			for (i = 0; i < at->at_n; i++)
+				tags[i] = (struct sts_tag){ at->at_tag[i].at_key,
+				    at->at_tag[i].at_value, at->at_tag[i].at_transitive };
+			rq.sr_tags = tags;
+			rq.sr_ntags = at->at_n;
+		}
 	}
 	if (sts_call(&rq, sts_answer, x, err, sizeof(err)) == -1) {
 		snprintf(msg, sizeof(msg), "STS %s: %.900s", x->nsteps > 0 ? "AssumeRole" :
@@ -384,28 +401,47 @@ cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, si
 {
 	struct cred_provider *p;
 	struct sts_ctx *x;
+	size_t i, ntagged = 0, k = 0;
 
 	if (nsteps > STS_CHAIN_MAX) {
 		snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
 		return -1;
 	}
+	for (i = 0; i < nsteps; i++) {
+		if (steps[i].as_tags == NULL)
+			continue;
+		if (steps[i].as_tags->at_n > STS_STEP_TAGS_MAX) {
+			snprintf(err, errlen, "more than %d session tags", STS_STEP_TAGS_MAX);
+			return -1;
+		}
+		ntagged++;
+	}
+	/* the tags after the steps: one allocation, freed as one */
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (x = calloc(1, sizeof(*x) + nsteps * sizeof(x->steps[0]))) == NULL) {
+	    (x = calloc(1, sizeof(*x) + nsteps * sizeof(x->steps[0]) +
+	    ntagged * sizeof(struct assume_tags))) == NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (nsteps > 0)
 		memcpy(x->steps, steps, nsteps * sizeof(*steps));
+	x->tags = ntagged > 0 ? (struct assume_tags *)(void *)&x->steps[nsteps] : NULL;
+	for (i = 0; i < nsteps; i++) {
+		if (steps[i].as_tags == NULL)
+			continue;
+		x->tags[k] = *steps[i].as_tags;
+		x->steps[i].as_tags = &x->tags[k++];
+	}
 	x->nsteps = nsteps;
 	x->duration = duration;
 	x->allow_long_term = allow_long_term;
 	x->base = cred_base_ref(base);
 	p->cp_name = "sts";
 	if (nsteps > 0)
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole with "
+		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole%s with "
 		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
-		    base->b_prov->cp_desc);
+		    ntagged > 0 ? ", session tags," : "", base->b_prov->cp_desc);
 	else
 		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
 		    "go through STS GetSessionToken)", base->b_prov->cp_desc);

@@ -37,6 +37,12 @@
  * reply body (which carries the new credentials) are wiped by us.  Error
  * messages name the endpoint's host, never a key or the body.
  *
+ * Session tags (AssumeRole's Tags and TransitiveTagKeys) are checked as
+ * STS checks them before anything is sent: at most STS_TAGS_MAX, key and
+ * value lengths, the pattern's ASCII characters, no key twice regardless of
+ * case (STS: InvalidParameterValue).  A transitive tag is one of the Tags,
+ * so TransitiveTagKeys never names a key that is not sent.
+ *
  * Plain http:// is accepted only when the configured endpoint says so
  * (tests run a stand-in on 127.0.0.1); the protocol list of each transfer
  * is exactly the endpoint's scheme, and redirects are never followed.
@@ -45,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "creds/creds.h"
 #include "httpc/httpc.h"
@@ -52,9 +59,12 @@
 /*
  * Local limits (not shared with any other file).
  */
+/* bytes of one tag's three fields: names with their numbers, key twice and value encoded (x3) */
+#define STS_FORM_TAG_MAX	(96 + 3 * (2 * STS_TAG_KEY_MAX + STS_TAG_VALUE_MAX))
 /* bytes of a form body: fixed names and numbers plus every value percent-encoded (x3) */
 #define STS_FORM_MAX		(256 + 3 * (STS_ARN_MAX + STS_SESSION_NAME_MAX + \
-				    STS_EXTERNAL_ID_MAX))
+				    STS_EXTERNAL_ID_MAX) + STS_TAGS_MAX * STS_FORM_TAG_MAX)
+#define STS_PARAM_NAME_MAX	48	/* bytes of "TransitiveTagKeys.member.50" and the like */
 #define STS_HOST_MAX		256	/* bytes of the endpoint host kept for messages */
 #define STS_SIGV4_MAX		(16 + STS_REGION_BUF)	/* "aws:amz:<region>:sts" */
 #define STS_REGION_MAX		32	/* characters in a region name */
@@ -105,6 +115,91 @@ sts_form_add(struct sbuf *b, const char *name, const char *value)
 	return httpc_pct_encode(b, value, strlen(value));
 }
 
+int
+sts_tag_text_ok(const char *s, size_t len, size_t min, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || len < min || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || (s[i] != '\0' &&
+		    strchr(" _.:/=+-@", s[i]) != NULL)))
+			return 0;
+	return 1;
+}
+
+/*
+ * The session tags of rq, checked as STS checks them (count, lengths,
+ * characters, keys unique regardless of case) so that a bad set is
+ * refused here with its reason rather than by STS.  0 / -1 with err.
+ */
+static int
+sts_tags_check(const struct sts_req *rq, char *err, size_t errlen)
+{
+	size_t i, j, n;
+
+	if (rq->sr_ntags == 0)
+		return 0;
+	if (rq->sr_tags == NULL || rq->sr_ntags > STS_TAGS_MAX) {
+		snprintf(err, errlen, "STS AssumeRole: more than %d session tags", STS_TAGS_MAX);
+		return -1;
+	}
+	for (i = 0; i < rq->sr_ntags; i++) {
+		const struct sts_tag *t = &rq->sr_tags[i];
+
+		/* strnlen: a length over the cap is refused without reading further */
+		if (t->stg_key == NULL || !sts_tag_text_ok(t->stg_key, strnlen(t->stg_key,
+		    STS_TAG_KEY_MAX + 1), 1, STS_TAG_KEY_MAX)) {
+			snprintf(err, errlen, "STS AssumeRole: session tag %zu: the key must be 1 to "
+			    "%d of A-Z a-z 0-9 space _ . : / = + - @", i + 1, STS_TAG_KEY_MAX);
+			return -1;
+		}
+		if (t->stg_value == NULL || !sts_tag_text_ok(t->stg_value, strnlen(t->stg_value,
+		    STS_TAG_VALUE_MAX + 1), 0, STS_TAG_VALUE_MAX)) {
+			snprintf(err, errlen, "STS AssumeRole: session tag %.*s: the value must be 0 "
+			    "to %d of A-Z a-z 0-9 space _ . : / = + - @", STS_TAG_KEY_MAX, t->stg_key,
+			    STS_TAG_VALUE_MAX);
+			return -1;
+		}
+		n = strlen(t->stg_key);
+		for (j = 0; j < i; j++)
+			if (strlen(rq->sr_tags[j].stg_key) == n &&
+			    strncasecmp(rq->sr_tags[j].stg_key, t->stg_key, n) == 0) {
+				snprintf(err, errlen, "STS AssumeRole: session tag %.*s twice (keys "
+				    "are compared regardless of case)", STS_TAG_KEY_MAX, t->stg_key);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* Tags.member.N.Key/Value for each tag, then TransitiveTagKeys.member.M.  0 / -1. */
+static int
+sts_form_tags(struct sbuf *b, const struct sts_req *rq)
+{
+	char name[STS_PARAM_NAME_MAX];
+	size_t i, m = 0;
+
+	for (i = 0; i < rq->sr_ntags; i++) {
+		snprintf(name, sizeof(name), "Tags.member.%zu.Key", i + 1);
+		if (sts_form_add(b, name, rq->sr_tags[i].stg_key) == -1)
+			return -1;
+		snprintf(name, sizeof(name), "Tags.member.%zu.Value", i + 1);
+		if (sts_form_add(b, name, rq->sr_tags[i].stg_value) == -1)
+			return -1;
+	}
+	for (i = 0; i < rq->sr_ntags; i++) {
+		if (!rq->sr_tags[i].stg_transitive)
+			continue;
+		snprintf(name, sizeof(name), "TransitiveTagKeys.member.%zu", ++m);
+		if (sts_form_add(b, name, rq->sr_tags[i].stg_key) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Build the form body of rq into b.  0 / -1 with err. */
 static int
 sts_form_build(const struct sts_req *rq, struct sbuf *b, char *err, size_t errlen)
@@ -131,6 +226,8 @@ sts_form_build(const struct sts_req *rq, struct sbuf *b, char *err, size_t errle
 			    STS_EXTERNAL_ID_MAX);
 			return -1;
 		}
+		if (sts_tags_check(rq, err, errlen) == -1)
+			return -1;
 		if (sts_form_add(b, "Action", "AssumeRole") == -1 ||
 		    sts_form_add(b, "Version", STS_VERSION) == -1 ||
 		    sts_form_add(b, "RoleArn", rq->sr_role_arn) == -1 ||
@@ -152,6 +249,8 @@ sts_form_build(const struct sts_req *rq, struct sbuf *b, char *err, size_t errle
 	if (rq->sr_action == STS_ASSUME_ROLE && rq->sr_external_id != NULL &&
 	    rq->sr_external_id[0] != '\0' &&
 	    sts_form_add(b, "ExternalId", rq->sr_external_id) == -1)
+		goto nomem;
+	if (rq->sr_action == STS_ASSUME_ROLE && sts_form_tags(b, rq) == -1)
 		goto nomem;
 	return 0;
 nomem:

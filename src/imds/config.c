@@ -8,7 +8,8 @@
  *	  "options":   { "http-endpoint": "enabled", ... }	contract §5.4
  *	  "scenario":  { "spot-interruption": {...}, ... }	lifecycle.c, issue 8
  *	  "pod-identity-associations": [ {"namespace": "ns", "service-account":
- *			"sa", "role-arn": "arn:..."}, ... ]	issue 14, pods.h
+ *			"sa", "role-arn": "arn:...", "disable-session-tags": false},
+ *			... ]	issue 14, pods.h
  *	  "role-map":  { "FROM-ARN": "TO-ARN", ... }		issue 14, pods.h
  *	  "ecs-credentials": { "task-1": "arn:aws:iam::123456789012:role/task",
  *			       "task-2": "node" }	the ECS endpoint's ids (container/)
@@ -640,12 +641,19 @@ check_assoc_entry(struct cfg_ctx *cx, json_t *e, struct config *cfg)
 	}
 	json_object_foreach(e, k, v) {
 		if (strcmp(k, "namespace") != 0 && strcmp(k, "service-account") != 0 &&
-		    strcmp(k, "role-arn") != 0) {
+		    strcmp(k, "role-arn") != 0 && strcmp(k, "disable-session-tags") != 0) {
 			cx->cx_key = k;
 			cfg_err(cx, "%s: unknown key \"%s\" (known: namespace, service-account, "
-			    "role-arn)", cx->cx_path, k);
+			    "role-arn, disable-session-tags)", cx->cx_path, k);
 			return -1;
 		}
+	}
+	/* EKS's disableSessionTags: a boolean */
+	if ((v = json_object_get(e, "disable-session-tags")) != NULL && !json_is_boolean(v)) {
+		cx->cx_key = "disable-session-tags";
+		cfg_err(cx, "%s: disable-session-tags: expected true or false, got %s",
+		    cx->cx_path, jtype(v));
+		return -1;
 	}
 	if (assoc_member(cx, e, "namespace", pods_namespace_ok, "a namespace name", &ns,
 	    &nslen) == -1 || assoc_member(cx, e, "service-account", pods_sa_name_ok,
@@ -653,6 +661,9 @@ check_assoc_entry(struct cfg_ctx *cx, json_t *e, struct config *cfg)
 	    NULL, "a role ARN", &arn, &arnlen) == -1 || cfg_pods(cx, cfg, cx->cx_path) == NULL)
 		return -1;
 	rc = pods_rules_assoc_add(cfg->cf_pods, ns, nslen, sa, salen, arn, arnlen, &dup);
+	if (rc == 0)
+		cfg->cf_pods->pr_assoc[cfg->cf_pods->pr_nassoc - 1].pa_no_tags =
+		    json_is_true(json_object_get(e, "disable-session-tags"));
 	if (rc == -3) {
 		/* both places: this one as the message's, the first by its line */
 		snprintf(first, sizeof(first), "%s/%zu", POD_ASSOC_KEY, dup);
@@ -667,8 +678,8 @@ check_assoc_entry(struct cfg_ctx *cx, json_t *e, struct config *cfg)
 
 /*
  * "pod-identity-associations": [{"namespace", "service-account",
- * "role-arn"}, ...], at most POD_ASSOC_MAX, one per namespace/service
- * account (a second names the line of the first).
+ * "role-arn", "disable-session-tags"}, ...], at most POD_ASSOC_MAX, one per
+ * namespace/service account (a second names the line of the first).
  */
 static int
 check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg)

@@ -316,6 +316,7 @@ ky_walk(struct ky *y, const char *context, struct kube_config *kc)
 			return -1;
 	}
 	snprintf(kc->kc_origin, sizeof(kc->kc_origin), "%s, context %s", y->file, ctxname);
+	snprintf(kc->kc_cluster, sizeof(kc->kc_cluster), "%s", clname);
 	return 0;
 }
 

@@ -108,6 +108,8 @@ struct kube_config {
 	char		 kc_token_file[KUBE_PATH_MAX];	/* "" = none */
 	char		 kc_origin[KUBE_PATH_MAX + KUBE_CONTEXT_MAX + 32];	/* for the log:
 					   "in-cluster" or "FILE, context NAME" */
+	char		 kc_cluster[KUBE_NAME_MAX + 1];	/* the context's cluster name; ""
+					   in-cluster (a pod is not told its cluster's name) */
 };
 
 /*

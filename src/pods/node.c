@@ -87,6 +87,7 @@ static struct {
 	struct kube_client *client;
 	struct kube_reflector *refl[3];	/* pods, service accounts, namespaces */
 	char		 node[KUBE_NAME_MAX + 1];
+	char		 cluster[POD_CLUSTER_NAME_MAX + 1];	/* session tags' cluster name */
 	int		 full_logged;	/* the table's POD_TABLE_PODS_MAX was logged */
 	struct pods_node_stats stats;
 } pn;
@@ -505,6 +506,7 @@ pod_delete(const char *uid, time_t now)
 	log_info("pod %s/%s: gone", p->pp_ns, p->pp_name);
 	if (pn.cfg.pn_gone != NULL)
 		pn.cfg.pn_gone(uid);	/* Pod Identity's verdicts of the pod */
+	assumed_owner_gone(uid);	/* its session-tagged roles go once unused */
 	pod_free(p, now);
 	http_wake();
 }
@@ -669,15 +671,62 @@ pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 
 /* ---- EKS Pod Identity ----------------------------------------------------- */
 
+/* A random UUID's text (version 4), for a session name. */
+static void
+pn_uuid(char out[POD_UUID_LEN + 1])
+{
+	uint32_t w[4] = { rnd32(), rnd32(), rnd32(), rnd32() };
+
+	snprintf(out, POD_UUID_LEN + 1, "%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16,
+	    w[1] & 0xfff, 0x8000 | (w[2] >> 18), w[2] & 0xffff, w[3]);
+}
+
+/*
+ * The pod's own role with EKS's session tags (pods_node_identity).  1 with
+ * *a, -2 refused (why).
+ */
+static int
+identity_tagged(const struct pod_role *pr, const char *uid, const char *name, const char *ns,
+    const char *sa, time_t now, struct assumed **a, char *why, size_t whylen)
+{
+	static struct assume_tags tags;	/* 3 KB: off the stack */
+	char arn[POD_CLUSTER_ARN_MAX], session[STS_SESSION_NAME_MAX + 1],
+	    uuid[POD_UUID_LEN + 1], who[ASSUMED_WHO_MAX], err[ERRBUF_LEN];
+	struct pod_tag_facts f = { arn, pn.cluster, ns, sa, name, uid };
+	struct assumed_how how = { &tags, session, who, uid };
+
+	if (pods_cluster_arn(pr->pr_arn, pn.cfg.pn_region != NULL ? pn.cfg.pn_region : "",
+	    pn.cluster, arn, sizeof(arn)) == -1) {
+		snprintf(why, whylen, "role %.300s: no cluster ARN for its session tags",
+		    pr->pr_arn);
+		return POD_IDENTITY_REFUSED;
+	}
+	if (pods_session_tags(&f, &tags, err, sizeof(err)) == -1) {
+		snprintf(why, whylen, "pod %s/%s: %.300s", ns, name, err);
+		return POD_IDENTITY_REFUSED;
+	}
+	pn_uuid(uuid);
+	pods_session_name(pn.cluster, name, uuid, session, sizeof(session));
+	snprintf(who, sizeof(who), "pod %s/%s (EKS Pod Identity, session tags)", ns,
+	    *name != '\0' ? name : uid);
+	if ((*a = assumed_acquire_as(pr->pr_arn, pr->pr_external_id, &how, now, err,
+	    sizeof(err))) == NULL) {
+		snprintf(why, whylen, "role %.300s: %.150s", pr->pr_arn, err);
+		return POD_IDENTITY_REFUSED;
+	}
+	return POD_IDENTITY_ROLE;
+}
+
 int
-pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
-    struct assumed **a, char *why, size_t whylen)
+pods_node_identity(const char *uid, const char *name, const char *ns, const char *sa,
+    time_t now, struct assumed **a, char *why, size_t whylen)
 {
 	static struct pod_role pr;	/* 2.5 KB: off the stack */
 	const struct pod_rules *rules = pn.cfg.pn_rules != NULL ? *pn.cfg.pn_rules : NULL;
 	const struct pod_opts *o = pn.cfg.pn_opts;
 	const struct pn_pod *p = pod_find(uid);
 	const struct pn_sa *s = sa_find(ns, sa);
+	const struct pod_assoc *assoc;
 	struct pod_facts f;
 	char err[ERRBUF_LEN];
 
@@ -687,15 +736,18 @@ pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
 	f.pf_sa = text_of(sa);
 	if (p != NULL) {
 		f.pf_name = text_of(p->pp_name);
+		name = p->pp_name;	/* the watch's, as the review's */
 		if (p->pp_finished) {
 			snprintf(why, whylen, "pod %s/%s: no role: the pod has finished", ns,
 			    p->pp_name);
 			return POD_IDENTITY_NONE;
 		}
 	}
+	if (name == NULL)
+		name = "";
 	/* an association first; else the rest as pods_choose does */
-	if (rules == NULL || pods_rules_assoc_find(rules, ns, strlen(ns), sa,
-	    strlen(sa)) == NULL) {
+	assoc = pods_rules_assoc_get(rules, ns, strlen(ns), sa, strlen(sa));
+	if (assoc == NULL) {
 		if (p != NULL && p->pp_waiting)
 			return POD_IDENTITY_WAIT;
 		if (p != NULL) {
@@ -715,11 +767,20 @@ pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
 		    pr.pr_reason);
 		return POD_IDENTITY_NONE;
 	}
+	/* EKS's session tags unless the association turns them off (disableSessionTags) */
+	if (pn.cfg.pn_session_tags && (assoc == NULL || !assoc->pa_no_tags))
+		return identity_tagged(&pr, uid, name, ns, sa, now, a, why, whylen);
 	if ((*a = assumed_acquire(pr.pr_arn, pr.pr_external_id, now, err, sizeof(err))) == NULL) {
 		snprintf(why, whylen, "role %.300s: %.150s", pr.pr_arn, err);
 		return POD_IDENTITY_REFUSED;
 	}
 	return POD_IDENTITY_ROLE;
+}
+
+const char *
+pods_node_cluster(void)
+{
+	return pn.cluster;
 }
 
 struct kube_client *
@@ -845,6 +906,8 @@ pods_node_init(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 {
 	memset(&pn, 0, sizeof(pn));
 	pn.cfg = *cfg;
+	snprintf(pn.cluster, sizeof(pn.cluster), "%s", cfg->pn_cluster != NULL ?
+	    cfg->pn_cluster : POD_CLUSTER_DEFAULT);	/* pods_node_start looks further */
 	if ((pn.table = pods_table_new()) == NULL) {
 		snprintf(err, errlen, "--pod-roles: out of memory");
 		return -1;
@@ -876,6 +939,31 @@ node_name(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The cluster's name for the session tags: --cluster-name (checked by the
+ * options), else the kubeconfig context's cluster when it is an EKS
+ * cluster name (or an EKS cluster's ARN), else POD_CLUSTER_DEFAULT; logged.
+ */
+static void
+cluster_name(const char *kubeconfig_cluster)
+{
+	const char *from;
+
+	if (pn.cfg.pn_cluster != NULL) {
+		snprintf(pn.cluster, sizeof(pn.cluster), "%s", pn.cfg.pn_cluster);
+		from = "--cluster-name";
+	} else if (kubeconfig_cluster[0] != '\0' && pods_cluster_from_kubeconfig(
+	    kubeconfig_cluster, pn.cluster, sizeof(pn.cluster)) == 0)
+		from = "the kubeconfig's cluster";
+	else {
+		snprintf(pn.cluster, sizeof(pn.cluster), "%s", POD_CLUSTER_DEFAULT);
+		from = kubeconfig_cluster[0] != '\0' ? "the default: the kubeconfig's cluster "
+		    "name is not an EKS cluster name" : "the default: in-cluster, no name is known";
+	}
+	log_info("pod identity: session tags for cluster %s (%s), region %s", pn.cluster, from,
+	    pn.cfg.pn_region != NULL ? pn.cfg.pn_region : "-");
+}
+
 int
 pods_node_start(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 {
@@ -893,7 +981,14 @@ pods_node_start(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 		return -1;
 	memset(&kc, 0, sizeof(kc));
 	if (kube_config_find(&kc, cfg->pn_kubeconfig, NULL, cfg->pn_sa_dir, why,
-	    sizeof(why)) == -1 || kube_client_new(&kc, &pn.client, why, sizeof(why)) == -1) {
+	    sizeof(why)) == -1) {
+		kube_config_free(&kc);
+		snprintf(err, errlen, "--pod-roles: the Kubernetes API: %s", why);
+		return -1;
+	}
+	if (cfg->pn_session_tags)
+		cluster_name(kc.kc_cluster);
+	if (kube_client_new(&kc, &pn.client, why, sizeof(why)) == -1) {
 		kube_config_free(&kc);
 		snprintf(err, errlen, "--pod-roles: the Kubernetes API: %s", why);
 		return -1;

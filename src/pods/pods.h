@@ -15,6 +15,8 @@
  *              compiled once per annotation change (struct pod_ns)
  *   choose.c   the role of one pod: annotation, service account,
  *              association, default, none, or refused (pods_choose)
+ *   tags.c     EKS Pod Identity's six session tags and its session name for a
+ *              pod (--session-tags), the cluster's name and ARN
  *   addrs.c    the address table: IPv4/IPv6 address -> owning pod, owned by
  *              pod uid, O(1) lookup without allocation (struct pod_table)
  *   node.c     not pure: the node's pods, their service accounts and (with
@@ -104,6 +106,7 @@ struct pod_assoc {
 	char	*pa_namespace;	/* one malloc'd block holding the three, checked */
 	char	*pa_sa;
 	char	*pa_arn;
+	int	 pa_no_tags;	/* "disable-session-tags": true (EKS's disableSessionTags) */
 };
 
 struct pod_map {
@@ -141,6 +144,9 @@ int		 pods_rules_map_add(struct pod_rules *r, const char *from, size_t fromlen,
 /* The associated role of namespace/sa, or NULL. */
 const char	*pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
 		    const char *sa, size_t salen);
+/* The association of namespace/sa, or NULL. */
+const struct pod_assoc *pods_rules_assoc_get(const struct pod_rules *r, const char *ns,
+		    size_t nslen, const char *sa, size_t salen);
 /* What role-map replaces arn by, or NULL. */
 const char	*pods_rules_map_find(const struct pod_rules *r, const char *arn);
 
@@ -261,6 +267,46 @@ void		 pods_choose(const struct pod_opts *o, const struct pod_rules *rules,
 		    const struct pod_ns *ns, const struct pod_facts *f, struct pod_role *out);
 
 /* ------------------------------------------------------------------ */
+/* tags.c: EKS Pod Identity's session tags                            */
+/* ------------------------------------------------------------------ */
+
+#define POD_SESSION_TAGS	6	/* the tags EKS sets on a pod's session */
+#define POD_CLUSTER_NAME_MAX	100	/* an EKS cluster name: [0-9A-Za-z][A-Za-z0-9_-]* */
+#define POD_CLUSTER_DEFAULT	"gimme-aws-mini"	/* the cluster's name when none is known */
+#define POD_CLUSTER_ARN_MAX	(POD_ARN_MAX + POD_CLUSTER_NAME_MAX + 64)	/* bytes of its ARN */
+#define POD_UUID_LEN		36	/* a UUID's text */
+
+struct assume_tags;	/* creds/creds.h */
+
+/* The values of a pod's tags (NUL-terminated; NULL: empty). */
+struct pod_tag_facts {
+	const char	*tf_cluster_arn;
+	const char	*tf_cluster;
+	const char	*tf_namespace;
+	const char	*tf_sa;
+	const char	*tf_pod_name;
+	const char	*tf_pod_uid;
+};
+
+/* 1 when s[0..len) is an EKS cluster name (1..100 of [0-9A-Za-z][A-Za-z0-9_-]*). */
+int		 pods_cluster_name_ok(const char *s, size_t len);
+/*
+ * The EKS cluster name a kubeconfig's cluster name gives: itself when it is
+ * one, the name part of an EKS cluster ARN (aws eks update-kubeconfig's).
+ * 0 / -1 (neither: out "").
+ */
+int		 pods_cluster_from_kubeconfig(const char *name, char *out, size_t outlen);
+/* arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME, partition and account role_arn's.  0 / -1. */
+int		 pods_cluster_arn(const char *role_arn, const char *region, const char *cluster,
+		    char *out, size_t outlen);
+/* EKS's six tags, all transitive, in its order.  0 / -1 with why (a value STS would refuse). */
+int		 pods_session_tags(const struct pod_tag_facts *f, struct assume_tags *out,
+		    char *why, size_t whylen);
+/* eks-CLUSTER-POD-UUID in STS's characters, cut at STS_SESSION_NAME_MAX. */
+void		 pods_session_name(const char *cluster, const char *pod, const char *uuid,
+		    char *out, size_t outlen);
+
+/* ------------------------------------------------------------------ */
 /* addrs.c: source address -> the pod that owns it now               */
 /* ------------------------------------------------------------------ */
 
@@ -342,6 +388,10 @@ struct pods_node_cfg {
 	/* a pod's role was chosen again (NULL: nobody asks; set: Pod Identity is served, so
 	   hostNetwork pods' service accounts are followed too) */
 	void		(*pn_changed)(const char *uid);
+	/* --session-tags: Pod Identity's roles are assumed with EKS's session tags */
+	int		 pn_session_tags;
+	const char	*pn_cluster;	/* --cluster-name; NULL: the kubeconfig's, else POD_CLUSTER_DEFAULT */
+	const char	*pn_region;	/* the node's region, for the cluster's ARN */
 };
 
 /* One pod, as `ctl pods` shows it (valid during the callback only). */
@@ -401,17 +451,22 @@ int		 pods_node_is_host(const struct http_peer *pe);
 #define POD_IDENTITY_REFUSED	(-2)	/* a role is named but refused (why says why) */
 
 /*
- * The role EKS Pod Identity serves the pod uid of namespace ns and service
- * account sa (a TokenReview's): the config's pod-identity-association of
- * ns/sa first, else as pods_choose does, from the pod's record when this
- * node tracks it (its annotation, its service account's role-arn), else
- * from ns/sa alone (the account's role-arn when it is known here).  1 (the
+ * The role EKS Pod Identity serves the pod uid (name: the TokenReview's,
+ * NULL or "": unknown) of namespace ns and service account sa (a
+ * TokenReview's): the config's pod-identity-association of ns/sa first,
+ * else as pods_choose does, from the pod's record when this node tracks it
+ * (its annotation, its service account's role-arn), else from ns/sa alone
+ * (the account's role-arn when it is known here).  With pn_session_tags
+ * (and no "disable-session-tags" on the association) the role is the
+ * pod's own, assumed with EKS's six session tags and session name.  1 (the
  * role, *a acquired: assumed_release it), 0 none, -2 refused (why says
  * why), -1 not yet (the pod's service account is being read): the
  * POD_IDENTITY_* values above.
  */
-int		 pods_node_identity(const char *uid, const char *ns, const char *sa, time_t now,
-		    struct assumed **a, char *why, size_t whylen);
+int		 pods_node_identity(const char *uid, const char *name, const char *ns,
+		    const char *sa, time_t now, struct assumed **a, char *why, size_t whylen);
+/* The cluster name session tags use ("" before pods_node_start). */
+const char	*pods_node_cluster(void);
 /* The Kubernetes client (TokenReview), or NULL before pods_node_start. */
 struct kube_client *pods_node_client(void);
 /* Once a second: the host's addresses again, service account reads due again. */

@@ -47,6 +47,7 @@ pods_rules_dup(const struct pod_rules *r)
 		if (pods_rules_assoc_add(d, a->pa_namespace, strlen(a->pa_namespace), a->pa_sa,
 		    strlen(a->pa_sa), a->pa_arn, strlen(a->pa_arn), &dup) != 0)
 			goto fail;
+		d->pr_assoc[d->pr_nassoc - 1].pa_no_tags = a->pa_no_tags;
 	}
 	for (i = 0; i < r->pr_nmap; i++) {
 		m = &r->pr_map[i];
@@ -169,9 +170,9 @@ pods_rules_map_add(struct pod_rules *r, const char *from, size_t fromlen, const 
 	return 0;
 }
 
-const char *
-pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
-    const char *sa, size_t salen)
+const struct pod_assoc *
+pods_rules_assoc_get(const struct pod_rules *r, const char *ns, size_t nslen, const char *sa,
+    size_t salen)
 {
 	size_t i;
 
@@ -180,8 +181,17 @@ pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
 	for (i = 0; i < r->pr_nassoc; i++)
 		if (same(r->pr_assoc[i].pa_namespace, ns, nslen) &&
 		    same(r->pr_assoc[i].pa_sa, sa, salen))
-			return r->pr_assoc[i].pa_arn;
+			return &r->pr_assoc[i];
 	return NULL;
+}
+
+const char *
+pods_rules_assoc_find(const struct pod_rules *r, const char *ns, size_t nslen,
+    const char *sa, size_t salen)
+{
+	const struct pod_assoc *a = pods_rules_assoc_get(r, ns, nslen, sa, salen);
+
+	return a != NULL ? a->pa_arn : NULL;
 }
 
 const char *

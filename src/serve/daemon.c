@@ -680,6 +680,9 @@ daemon_metrics_pods(struct sbuf *o)
 	health_prom_head(o, "gimme_roles_cached", "gauge",
 	    "Roles assumed on the node's credentials and kept.");
 	sbuf_printf(o, "gimme_roles_cached %zu\n", assumed_stats()->as_roles);
+	health_prom_head(o, "gimme_roles_session_tagged", "gauge",
+	    "... of which assumed with a pod's session tags (--session-tags).");
+	sbuf_printf(o, "gimme_roles_session_tagged %zu\n", assumed_stats()->as_tagged);
 	health_prom_head(o, "gimme_watch_restarts_total", "counter",
 	    "Kubernetes watches that ended and were started again.");
 	sbuf_printf(o, "gimme_watch_restarts_total %llu\n",

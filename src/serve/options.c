@@ -49,6 +49,7 @@ static int	 check_control(const char *, char *, size_t);
 static int	 check_user(const char *, char *, size_t);
 static int	 check_base_arn(const char *, char *, size_t);
 static int	 check_node_name(const char *, char *, size_t);
+static int	 check_cluster_name(const char *, char *, size_t);
 static int	 opts_pods(struct serve_options *, char *, size_t);
 static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
 static int	 parse_ecs_listen(struct serve_options *, const char *, char *, size_t);
@@ -192,6 +193,22 @@ const struct opt_def opt_defs[] = {
 	    parse_pi_listen,
 	    "serve it here too (its address is then accepted as\n"
 	    "Host); repeatable; implies --pod-identity"),
+	ROW_SWITCH("session-tags", "GIMME_SESSION_TAGS", session_tags,
+	    "with --pod-identity: assume each pod's role as EKS\n"
+	    "does, with its six transitive session tags\n"
+	    "(eks-cluster-arn, eks-cluster-name,\n"
+	    "kubernetes-namespace, kubernetes-service-account,\n"
+	    "kubernetes-pod-name, kubernetes-pod-uid) and session\n"
+	    "name eks-CLUSTER-POD-UUID: credentials of its own per\n"
+	    "pod; the role's trust policy must allow\n"
+	    "sts:TagSession for this identity"),
+	ROW_STRING("cluster-name", "NAME", "GIMME_CLUSTER_NAME", cluster_name,
+	    check_cluster_name,
+	    "the cluster the session tags name (default: the\n"
+	    "kubeconfig's cluster when it is an EKS cluster name\n"
+	    "or ARN, else gimme-aws-mini); its ARN is\n"
+	    "arn:aws:eks:REGION:ACCOUNT:cluster/NAME with the\n"
+	    "instance's region and the role's account"),
 	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, check_node_name,
 	    "the node whose pods are served (default NODE_NAME,\n"
 	    "else the host name)"),
@@ -494,6 +511,18 @@ check_node_name(const char *val, char *err, size_t errlen)
 	return 0;
 }
 
+/* An EKS cluster name: 1 to 100 of [0-9A-Za-z][A-Za-z0-9_-]*. */
+static int
+check_cluster_name(const char *val, char *err, size_t errlen)
+{
+	if (!pods_cluster_name_ok(val, strlen(val))) {
+		snprintf(err, errlen, "'%s' is not an EKS cluster name (1 to %d of A-Z a-z 0-9 "
+		    "- _, starting with a letter or digit)", val, POD_CLUSTER_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * --pod-roles' companions: each needs it (or --pod-identity, which follows
  * the node's pods too); --base-role-arn, --default-role and
@@ -516,6 +545,17 @@ opts_pods(struct serve_options *o, char *err, size_t errlen)
 		}
 	if (!watch && o->ns_restrict) {
 		snprintf(err, errlen, "--namespace-restrictions needs --pod-roles");
+		return -1;
+	}
+	/* the tags are EKS Pod Identity's: IMDS's per-pod roles and ECS have none */
+	if (o->session_tags && !o->pod_identity) {
+		snprintf(err, errlen, "--session-tags needs --pod-identity (only the EKS Pod "
+		    "Identity endpoint's credentials carry session tags)");
+		return -1;
+	}
+	if (o->cluster_name != NULL && !o->session_tags) {
+		snprintf(err, errlen, "--cluster-name needs --session-tags (the cluster is "
+		    "named only in the session tags)");
 		return -1;
 	}
 	if (!watch)

@@ -221,7 +221,8 @@ assumed_start(char *err, size_t errlen)
 	struct ctr_roles cr = { &st.roles, st.inst_role, cli.base_role_arn };
 	struct pods_node_cfg pc = { cli.kubeconfig, cli.node_name, NULL, &cli.pod_opts,
 	    &st.cfg.cf_pods, cli.pod_identity ? pod_identity_pod_gone : NULL,
-	    cli.pod_identity ? pod_identity_pod_changed : NULL };
+	    cli.pod_identity ? pod_identity_pod_changed : NULL, cli.session_tags,
+	    cli.cluster_name, st.inst.i_region };
 
 	if (creds_source_sts_start(&st.src, err, errlen) == -1 ||
 	    assumed_init(&ac, err, errlen) == -1)

@@ -88,6 +88,8 @@ struct serve_options {
 	struct listen_addr pi_listen[LISTEN_MAX];	/* its listeners */
 	size_t		 npi_listen;
 	size_t		 npi_given;	/* the first npi_listen given by --pod-identity-listen */
+	int		 session_tags;	/* --session-tags: Pod Identity with EKS's session tags */
+	const char	*cluster_name;	/* --cluster-name; NULL: the kubeconfig's, else the default */
 	const char	*node_name;	/* --node-name; NULL: $NODE_NAME, else the host name */
 	const char	*kubeconfig;	/* --kubeconfig; NULL: in-cluster, KUBECONFIG, ~/.kube/config */
 	unsigned	 pod_wait_ms;	/* --pod-wait */

@@ -12,6 +12,9 @@ are made up (they contain TEST).
 Cases:
   0. the stand-in itself: botocore's STS client and curl --aws-sigv4 (the
      signer libcurl gives the server) are accepted, a wrong secret is not;
+     botocore's session tags (Tags, TransitiveTagKeys) recorded and
+     inherited, STS's refusals of bad tags and of a role without
+     sts:TagSession;
   a. signing: --sts-region us-east-1 / eu-west-1 / ap-southeast-2 (else
      AWS_REGION, AWS_DEFAULT_REGION, else us-east-1), base credentials with and without a session token,
      the form body (Version, RoleArn, RoleSessionName and its default,
@@ -87,6 +90,7 @@ PARTNER_EXT = "TEST-partner-ext:7/x"
 ROLE_DENIED = "arn:aws:iam::%s:role/denied" % ACCOUNT
 ROLE_TOP = "arn:aws:iam::%s:role/top" % OTHER_ACCOUNT
 ROLE_LONG = "arn:aws:iam::%s:role/longsession" % ACCOUNT
+ROLE_NOTAG = "arn:aws:iam::%s:role/notagsession" % ACCOUNT	# trust without sts:TagSession
 SESSION_PREFIX = "gimme-aws-mini-"
 
 STS_TIMEOUT = 10        # s: the server's whole-request STS timeout (STS_TIMEOUT_MS)
@@ -153,6 +157,7 @@ def new_standin(**kw):
     st.add_role(ROLE_DENIED, deny=True)
     st.add_role(ROLE_TOP)
     st.add_role(ROLE_LONG, max_session=43200)
+    st.add_role(ROLE_NOTAG, tag_session=False)
     st.start()
     ALL_STANDINS.append(st)
     return st
@@ -341,6 +346,68 @@ class StandInSelfCheck(Base):
         self.assertEqual(e["Error"]["Code"], "AccessDenied")
         self.assertIn("not authorized to perform: sts:AssumeRole", e["Error"]["Message"])
         self.assertTrue(e["ResponseMetadata"]["RequestId"])
+
+    def test_botocore_session_tags(self):
+        """Tags and TransitiveTagKeys as botocore sends them; STS's refusals."""
+        c = self.client(BASE_SESSION)
+        m = MAIN.mark()
+        tags = [{"Key": "kubernetes-pod-name", "Value": "web-0"},
+                {"Key": "team", "Value": "a b:c/d=e+f-g@h_i.j"}, {"Key": "empty", "Value": ""}]
+        r = c.assume_role(RoleArn=ROLE_APP, RoleSessionName="TEST-tags", Tags=tags,
+                          TransitiveTagKeys=["kubernetes-pod-name"])
+        rec = MAIN.wait_for(since=m)
+        self.assertEqual(rec.status, 200)
+        self.assertEqual(rec.tags, [(t["Key"], t["Value"]) for t in tags])
+        self.assertEqual(rec.transitive, ["kubernetes-pod-name"])
+        self.assertEqual(rec.issued.akid, r["Credentials"]["AccessKeyId"])
+        # the next session inherits the transitive tag, and may not set it again
+        k = rec.issued
+        c2 = botocore.session.Session().create_client(
+            "sts", region_name="eu-west-1", endpoint_url=MAIN.url, verify=MAIN.ca_file,
+            aws_access_key_id=k.akid, aws_secret_access_key=k.secret,
+            aws_session_token=k.token,
+            config=botocore.config.Config(retries={"max_attempts": 1}))
+        m = MAIN.mark()
+        c2.assume_role(RoleArn=ROLE_APP, RoleSessionName="TEST-chain")
+        self.assertEqual(MAIN.wait_for(since=m).issued.tags, [("kubernetes-pod-name", "web-0")])
+        refusals = (
+            (c2, dict(Tags=[{"Key": "Kubernetes-Pod-Name", "Value": "x"}]),
+             "InvalidParameterValue", "conflicts with a transitive tag key"),
+            (c, dict(Tags=[{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]),
+             "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys "
+             "are case insensitive."),
+            (c, dict(Tags=[{"Key": "a", "Value": "1"}], TransitiveTagKeys=["b"]),
+             "InvalidParameterValue", "transitive tag key must be included"),
+            (c, dict(Tags=[{"Key": "k" * 129, "Value": "1"}]), "ValidationError",
+             "'tags.1.member.key' failed to satisfy constraint: Member must have length "
+             "less than or equal to 128"),
+            (c, dict(Tags=[{"Key": "k", "Value": "v" * 257}]), "ValidationError",
+             "'tags.1.member.value' failed to satisfy constraint: Member must have length "
+             "less than or equal to 256"),
+            (c, dict(Tags=[{"Key": "k", "Value": "a,b"}]), "ValidationError",
+             "Member must satisfy regular expression pattern"),
+            (c, dict(Tags=[{"Key": "k%d" % i, "Value": ""} for i in range(51)]),
+             "ValidationError", "Member must have length less than or equal to 50"),
+        )
+        for client, kw, code, msg in refusals:
+            with self.subTest(code=code, msg=msg):
+                with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                    client.assume_role(RoleArn=ROLE_APP, RoleSessionName="TEST-bad", **kw)
+                e = cm.exception.response
+                self.assertEqual(e["ResponseMetadata"]["HTTPStatusCode"], 400)
+                self.assertEqual(e["Error"]["Code"], code)
+                self.assertIn(msg, e["Error"]["Message"])
+        # 50 tags are fine; a role whose trust policy lacks sts:TagSession refuses tags only
+        c.assume_role(RoleArn=ROLE_APP, RoleSessionName="TEST-50",
+                      Tags=[{"Key": "k%d" % i, "Value": "v"} for i in range(50)])
+        c.assume_role(RoleArn=ROLE_NOTAG, RoleSessionName="TEST-notag")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            c.assume_role(RoleArn=ROLE_NOTAG, RoleSessionName="TEST-notag", Tags=tags[:1])
+        e = cm.exception.response
+        self.assertEqual(e["ResponseMetadata"]["HTTPStatusCode"], 403)
+        self.assertEqual(e["Error"]["Code"], "AccessDenied")
+        self.assertRegex(e["Error"]["Message"], r"^User: \S+ is not authorized to perform: "
+                         r"sts:TagSession on resource: %s$" % re.escape(ROLE_NOTAG))
 
     def test_curl_sigv4_accepted(self):
         """curl --aws-sigv4: libcurl's signer, the one the server uses."""

@@ -352,6 +352,11 @@ class TestRunMetadata(unittest.TestCase):
 		        "arn:aws:iam::123456789012:role/"], "neither a role name nor a role ARN"),
 		    (["--namespace-restrictions"], "--namespace-restrictions needs --pod-roles"),
 		    (["--pod-identity"], "--pod-identity needs --pod-roles"),
+		    (["--pod-roles", "--session-tags"], "--session-tags needs --pod-identity"),
+		    (["--pod-roles", "--pod-identity", "--cluster-name", "dev"],
+		        "--cluster-name needs --session-tags"),
+		    (["--pod-roles", "--pod-identity", "--session-tags", "--cluster-name", "a.b"],
+		        "is not an EKS cluster name"),
 		    (["--pod-roles", "--ecs"], "--ecs cannot be combined with --pod-roles"),
 		    (["--config", "/nonexistent/config.json"], "not a readable file"),
 		    (["--config", "/"], "not a readable file")):
@@ -414,7 +419,7 @@ class TestRunMetadata(unittest.TestCase):
 		    '"service-account": "uploader", "role-arn": "arn:aws:iam::123456789012:role/uploader"}]}\n')
 		r = self.run_script("--pod-roles", "--base-role-arn", "arn:aws:iam::123456789012:role/team",
 		    "--default-role", "app-default", "--namespace-restrictions", "--pod-identity",
-		    "--config", cfg, "--tokens-required", "--profile", "dev",
+		    "--session-tags", "--config", cfg, "--tokens-required", "--profile", "dev",
 		    context="kind-dev")
 		self.assertEqual(r.rc, 0, r.show())
 		k = self.kustomization(r)["applied"]
@@ -426,7 +431,7 @@ class TestRunMetadata(unittest.TestCase):
 		# the base ARN completed with kube2iam's slash
 		for lit in ("GIMME_BASE_ROLE_ARN=arn:aws:iam::123456789012:role/team/",
 		    "GIMME_DEFAULT_ROLE=app-default", "GIMME_NAMESPACE_RESTRICTIONS=1",
-		    "GIMME_PROFILE=dev"):
+		    "GIMME_SESSION_TAGS=1", "GIMME_CLUSTER_NAME=kind-dev", "GIMME_PROFILE=dev"):
 			self.assertIn("      - '%s'\n" % lit, k)
 		self.assertIn("  - name: gimme-aws-mini-config\n", k)
 		# the API is reached from the pods: nothing to take back
@@ -437,7 +442,8 @@ class TestRunMetadata(unittest.TestCase):
 		for said in ("kubectl run imds-check --rm -i --tty --restart=Never --image=",
 		    "$TOKEN\" http://169.254.169.254/latest/meta-data/iam/security-credentials/app-default\n",
 		    "kubectl -n gimme-aws-mini exec POD -- gimme-aws-mini ctl pods\n",
-		    "default role app-default", "Pod Identity on 169.254.170.23"):
+		    "default role app-default",
+		    "Pod Identity on 169.254.170.23 with session tags (cluster kind-dev)"):
 			self.assertIn(said, r.out)
 		self.assertNoSecrets(r)
 		if REAL_KUBECTL:
@@ -461,7 +467,8 @@ class TestRunMetadata(unittest.TestCase):
 		k = self.kustomization(r)["applied"]
 		self.assertRegex(k, r"components:\n  - \S+/deploy/overlays/pod-roles\n(?!  - )")
 		for absent in ("GIMME_BASE_ROLE_ARN", "GIMME_DEFAULT_ROLE", "GIMME_NAMESPACE_RESTRICTIONS",
-		    "GIMME_ECS", "pod-identity", "config-file", "gimme-aws-mini-config"):
+		    "GIMME_SESSION_TAGS", "GIMME_CLUSTER_NAME", "GIMME_ECS", "pod-identity", "config-file",
+		    "gimme-aws-mini-config"):
 			self.assertNotIn(absent, k)
 		# no default role: the check pod names one
 		self.assertIn("--annotations=iam.amazonaws.com/role=ROLE --command -- sh\n", r.out)
@@ -710,7 +717,8 @@ class TestRunMetadata(unittest.TestCase):
 		self.assertEqual(r.rc, 0)
 		for opt in ("--assume-role", "--delete", "--dry-run", "--image", "--pod-interface",
 		    "--tokens-required", "--profile", "--from-env", "--pod-roles", "--base-role-arn",
-		    "--default-role", "--namespace-restrictions", "--pod-identity", "--ecs", "--config"):
+		    "--default-role", "--namespace-restrictions", "--pod-identity", "--session-tags",
+		    "--cluster-name", "--ecs", "--config"):
 			self.assertIn(opt, r.out)
 		self.assertEqual(r.calls, [])
 

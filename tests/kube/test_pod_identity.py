@@ -24,7 +24,22 @@ fd00:ec2::23; any other Host gets its 403).
   * TokenReview down: 503, nothing served; back: served;
   * concurrent requests with a new token share one TokenReview;
   * STS refusing one role: its pods get STS's status and code, the others
-    keep being served.
+    keep being served;
+  * without --session-tags no AssumeRole carries a session tag.
+
+SessionTags runs a second daemon with --session-tags (the kind kubeconfig:
+cluster kind-kind) against stand-ins of its own:
+  * the AssumeRole STS received for a pod carries exactly EKS's six tags
+    with the pod's values, all transitive, and the session name
+    eks-kind-kind-POD-UUID;
+  * two pods of one role: two AssumeRoles, each pod served its own keys;
+  * a deleted pod: its tagged role is dropped (log, /metrics);
+  * an association with "disable-session-tags": true: no tags;
+  * a role whose trust policy lacks sts:TagSession: the pod gets STS's
+    AccessDenied, the log names the pod, the role, STS's code and message
+    and the remedy;
+  * --session-tags without --pod-identity, --cluster-name without
+    --session-tags, a bad cluster name: refused at start.
 """
 
 import datetime
@@ -333,6 +348,16 @@ class PodIdentity(unittest.TestCase):
 
 	# -- STS ------------------------------------------------------------
 
+	def test_no_session_tags_without_the_option(self):
+		self.served(self.token("web-0"))
+		self.served(self.token("up-0"))
+		recs = [r for r in self.sts.requests("AssumeRole") if r.status == 200]
+		self.assertTrue(recs)
+		for r in recs:
+			self.assertEqual(r.tags, [], r)
+			self.assertEqual(r.transitive, [], r)
+			self.assertFalse([k for k in r.params if k.startswith(("Tags.", "Transitive"))])
+
 	def test_sts_refuses_one_role(self):
 		tok = self.token("bad-0")
 		end = time.monotonic() + 10 * server._SLOW
@@ -344,6 +369,166 @@ class PodIdentity(unittest.TestCase):
 		self.assert_api_error(got, 403, "AccessDenied")
 		self.assertIn("not authorized to perform: sts:AssumeRole", got[2])
 		self.served(self.token("web-0"))	# the others keep working
+
+
+TAG_KEYS = ["eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace",
+    "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"]
+CLUSTER = "kind-kind"	# the kind kubeconfig's cluster: the default cluster name
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+class SessionTags(unittest.TestCase):
+	"""--session-tags: EKS's session tags, one role per pod."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.tmp = tempfile.mkdtemp(prefix="pod-identity-tags-")
+		cls.addClassCleanup(lambda: shutil.rmtree(cls.tmp, True))
+		cls.api = KubeAPI(cls.tmp, node_name=NODE, node_ip="127.0.0.1").start()
+		cls.addClassCleanup(cls.api.stop)
+		cls.sts = STSStandIn().start()
+		cls.addClassCleanup(cls.sts.stop)
+		cls.sts.trust(AKID, SECRET, token=TOKEN)
+		for r in ("app-a", "app-b"):
+			cls.sts.add_role(BASE + r)
+		cls.sts.add_role(BASE + "no-tag-session", tag_session=False)
+		api = cls.api
+		api.add_namespace("shop")
+		api.add_service_account("api", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": BASE + "app-a"})
+		api.add_service_account("plain", "shop")
+		api.add_service_account("strict", "shop", annotations={
+		    "eks.amazonaws.com/role-arn": BASE + "no-tag-session"})
+		cls.uids = {}
+		for name, sa, ip in (("web-0", "api", "127.0.33.10"), ("web-1", "api", "127.0.33.11"),
+		    ("plain-0", "plain", "127.0.33.12"), ("strict-0", "strict", "127.0.33.13")):
+			o = api.add_pod(name, "shop", ips=[ip], service_account=sa)
+			cls.uids[name] = o["metadata"]["uid"]
+		cfg = os.path.join(cls.tmp, "config.json")
+		with open(cfg, "w") as f:
+			json.dump({"pod-identity-associations": [{"namespace": "shop",
+			    "service-account": "plain", "role-arn": BASE + "app-b",
+			    "disable-session-tags": True}]}, f)
+		kc = cls.api.kubeconfig(style="kind")
+		cls.srv = server.Server(
+		    "--source", "env", "--pod-identity-listen", "127.0.0.1:0", "--session-tags",
+		    "--kubeconfig", kc["path"], "--node-name", NODE, "--sts-endpoint", cls.sts.url,
+		    "--ca-bundle", cls.sts.ca_file, "--sts-region", "us-east-1", "--config", cfg,
+		    "--health-listen", "127.0.0.1:0", env=KEYS_ENV)
+		cls.addClassCleanup(cls.srv.stop)
+		cls.srv.wait_for_line(r"pods of node %s: \d+ tracked" % NODE, timeout=10)
+		cls.pi = cls.srv.pod_identity_addr
+		assert cls.pi is not None, "no Pod Identity listener logged"
+
+	token = PodIdentity.token
+	get = PodIdentity.get
+	served = PodIdentity.served
+	assert_agent_error = PodIdentity.assert_agent_error
+	assert_api_error = PodIdentity.assert_api_error
+
+	def assume_for(self, akid):
+		"""The AssumeRole that issued akid."""
+		with self.sts.cond:
+			recs = [r for r in self.sts.records if r.issued is not None and
+			    r.issued.akid == akid]
+		self.assertEqual(len(recs), 1, akid)
+		return recs[0]
+
+	def metrics(self):
+		body = wire.body_of(server.raw_request(*self.srv.health_addr,
+		    b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 10)).decode()
+		return {k: int(v) for k, v in re.findall(r"(?m)^(gimme_[a-z_]+) (\d+)$", body)}
+
+	def test_the_six_tags(self):
+		c = self.served(self.token("web-0"))
+		rec = self.assume_for(c["AccessKeyId"])
+		self.assertEqual(rec.params["RoleArn"], BASE + "app-a")
+		self.assertEqual(rec.tags, [
+		    ("eks-cluster-arn", "arn:aws:eks:us-east-1:%s:cluster/%s" % (ACCOUNT, CLUSTER)),
+		    ("eks-cluster-name", CLUSTER), ("kubernetes-namespace", "shop"),
+		    ("kubernetes-service-account", "api"), ("kubernetes-pod-name", "web-0"),
+		    ("kubernetes-pod-uid", self.uids["web-0"])])
+		self.assertEqual(rec.transitive, TAG_KEYS)	# all transitive
+		self.assertRegex(rec.params["RoleSessionName"], r"^eks-%s-web-0-%s$" % (CLUSTER,
+		    UUID_RE))
+		self.assertEqual(rec.issued.tags, rec.tags)
+		self.assertTrue(rec.sig_ok)
+		self.assertIsNotNone(self.srv.wait_for_line(r"pod identity: session tags for cluster "
+		    r"%s \(the kubeconfig's cluster\), region us-east-1" % CLUSTER, timeout=1))
+
+	def test_pods_of_one_role_apart(self):
+		a = self.served(self.token("web-0"))
+		b = self.served(self.token("web-1"))
+		self.assertNotEqual(a["AccessKeyId"], b["AccessKeyId"])
+		self.assertNotEqual(a["Token"], b["Token"])
+		ra, rb = self.assume_for(a["AccessKeyId"]), self.assume_for(b["AccessKeyId"])
+		self.assertIsNot(ra, rb)
+		self.assertEqual(ra.params["RoleArn"], rb.params["RoleArn"])
+		self.assertIn(("kubernetes-pod-name", "web-0"), ra.tags)
+		self.assertIn(("kubernetes-pod-name", "web-1"), rb.tags)
+		# each pod keeps its own: a second token of the pod, the same keys
+		self.assertEqual(self.served(self.token("web-1"))["AccessKeyId"], b["AccessKeyId"])
+
+	def test_association_without_tags(self):
+		c = self.served(self.token("plain-0"))
+		rec = self.assume_for(c["AccessKeyId"])
+		self.assertEqual(rec.params["RoleArn"], BASE + "app-b")
+		self.assertEqual(rec.tags, [])
+		self.assertEqual(rec.transitive, [])
+		self.assertFalse(rec.params["RoleSessionName"].startswith("eks-"))
+
+	def test_deleted_pod_drops_its_role(self):
+		o = self.api.add_pod("tmp-0", "shop", ips=["127.0.33.20"], service_account="api")
+		c = self.served(self.token("tmp-0"))
+		self.assertIn(("kubernetes-pod-uid", o["metadata"]["uid"]),
+		    self.assume_for(c["AccessKeyId"]).tags)
+		before = self.metrics()
+		self.assertGreaterEqual(before["gimme_roles_session_tagged"], 1)
+		mark = len(self.srv.lines())
+		self.api.delete_pod("tmp-0", "shop")
+		self.assertIsNotNone(self.srv.wait_for_line(r"role %s: pod shop/tmp-0 \(EKS Pod "
+		    r"Identity, session tags\) is gone, its session-tagged credentials dropped" %
+		    re.escape(BASE + "app-a"), timeout=10, since=mark))
+		after = self.metrics()
+		self.assertEqual(after["gimme_roles_session_tagged"],
+		    before["gimme_roles_session_tagged"] - 1)
+
+	def test_trust_without_tag_session(self):
+		mark = len(self.srv.lines())
+		tok = self.token("strict-0")
+		end = time.monotonic() + 10 * server._SLOW
+		while True:
+			got = self.get(tok)
+			if got[0] != 500 or time.monotonic() > end:
+				break
+			time.sleep(0.2)	# the role's first fetch under way
+		self.assert_api_error(got, 403, "AccessDenied")
+		self.assertIn("not authorized to perform: sts:TagSession", got[2])
+		line = self.srv.wait_for_line(r"role %s, for pod shop/strict-0 .*: not served" %
+		    re.escape(BASE + "no-tag-session"), timeout=10, since=mark)
+		self.assertIsNotNone(line, "no refusal logged")
+		for want in ("AccessDenied", "not authorized to perform: sts:TagSession on resource: " +
+		    BASE + "no-tag-session", "must allow sts:TagSession", "without --session-tags",
+		    "disable-session-tags"):
+			self.assertIn(want, line)
+		self.assertNotIn(SECRET, line)
+		self.assertNotIn(TOKEN, line)
+
+	def test_refused_at_start(self):
+		for args, want in (
+		    (["--session-tags"], "--session-tags needs --pod-identity"),
+		    (["--pod-roles", "--session-tags"], "--session-tags needs --pod-identity"),
+		    (["--pod-identity-listen", "127.0.0.1:0", "--cluster-name", "dev"],
+		        "--cluster-name needs --session-tags"),
+		    (["--pod-identity-listen", "127.0.0.1:0", "--session-tags", "--cluster-name",
+		        "dev.local"], "is not an EKS cluster name")):
+			with self.subTest(args=args):
+				rc, err = server.run_refused(args, env=KEYS_ENV)
+				self.assertEqual(rc, 64, err)
+				self.assertIn(want, err)
+		rc, err = server.run_refused([], env=dict(KEYS_ENV, GIMME_SESSION_TAGS="1"))
+		self.assertEqual(rc, 64, err)
+		self.assertIn("--session-tags needs --pod-identity", err)
 
 
 if __name__ == "__main__":

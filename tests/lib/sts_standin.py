@@ -35,6 +35,23 @@ Requests (POST /, application/x-www-form-urlencoded, Version=2011-06-15):
     validated as STS does (400 ValidationError); an unknown role, a denied
     role, a missing or wrong ExternalId for a role that requires one is 403
     AccessDenied with STS's message.
+  * AssumeRole's session tags (STS API Reference, AssumeRole and Tag):
+    Tags.member.N.Key / Tags.member.N.Value (N from 1, no gap) and
+    TransitiveTagKeys.member.N: at most 50 of each; a key 1..128, a value
+    0..256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@], a Value required
+    (400 ValidationError, STS's "N validation error(s) detected: ..."
+    wording); the same key twice, case aside (STS compares keys regardless
+    of case): 400 InvalidParameterValue "Duplicate tag keys found. Please
+    note that Tag keys are case insensitive."; a transitive key that is not
+    one of the tags, or a tag whose key the caller's session already has as
+    a transitive tag: 400 InvalidParameterValue.  A role whose trust policy
+    does not allow sts:TagSession (add_role(..., tag_session=False), or
+    deny_tag_session()) refuses an AssumeRole with tags: 403 AccessDenied
+    "User: CALLER is not authorized to perform: sts:TagSession on resource:
+    ARN".  The tags are recorded (Record.tags: [(key, value)] in order,
+    Record.transitive: [key]) and kept with the credentials issued
+    (Creds.tags, Creds.transitive: a later AssumeRole with them inherits
+    the transitive ones, as STS does).
   * GetSessionToken: DurationSeconds 900..129600, default 43200; refused
     (403 AccessDenied) when called with session credentials.
   * answers: AssumeRoleResponse / GetSessionTokenResponse in the namespace
@@ -86,6 +103,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 import uuid
 
@@ -96,6 +114,11 @@ import botocore.credentials
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 VERSION = "2011-06-15"
+TAGS_MAX = 50			# session tags (and transitive keys) in one AssumeRole
+TAG_KEY_MAX = 128		# characters
+TAG_VALUE_MAX = 256		# characters
+TAG_CHARS = "_.:/=+-@"		# beside letters (L), separators (Z) and numbers (N)
+MSG_DUP_TAGS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
 FAULTS = ("slow", "down", "hangup", "signature", "throttling", "garbage", "internal", "denied")
 BODY_MAX = 65536
 CLOCK_SKEW = 15 * 60		# s: STS refuses signatures further off than this
@@ -166,6 +189,8 @@ class Creds:
 		self.assumed_id = assumed_id
 		self.duration = duration
 		self.signer = signer			# akid of the caller that got them
+		self.tags = []				# [(key, value)] of the session
+		self.transitive = []			# its transitive keys (lower case)
 
 	@property
 	def expiration_iso(self):
@@ -181,7 +206,7 @@ class Creds:
 
 
 class Role:
-	def __init__(self, arn, external_id=None, max_session=3600, deny=False):
+	def __init__(self, arn, external_id=None, max_session=3600, deny=False, tag_session=True):
 		m = ROLE_ARN_RE.match(arn)
 		if not m:
 			raise ValueError("not a role ARN: %r" % arn)
@@ -191,6 +216,7 @@ class Role:
 		self.external_id = external_id
 		self.max_session = max_session
 		self.deny = deny
+		self.tag_session = tag_session		# the trust policy allows sts:TagSession
 		self.role_id = "AROATEST" + hashlib.sha256(arn.encode()).hexdigest()[:13].upper()
 
 
@@ -221,6 +247,8 @@ class Record:
 		self.request_id = None
 		self.issued = None		# Creds issued by this request
 		self.done = None		# time.time() when the reply was written
+		self.tags = []			# AssumeRole's session tags [(key, value)], in order
+		self.transitive = []		# its TransitiveTagKeys, in order
 
 	def header(self, name):
 		for k, v in self.headers:
@@ -238,7 +266,8 @@ class Record:
 		    "signed_headers": self.signed_headers, "token": bool(self.token),
 		    "params": {k: v for k, v in self.params.items()}, "status": self.status,
 		    "code": self.code, "fault": self.fault, "request_id": self.request_id,
-		    "issued": self.issued.akid if self.issued else None, "time": self.time}
+		    "issued": self.issued.akid if self.issued else None, "time": self.time,
+		    "tags": self.tags, "transitive": self.transitive}
 
 	def __repr__(self):
 		return "Record(%s)" % json.dumps(self.summary(), default=str)
@@ -463,14 +492,19 @@ class STSStandIn:
 		with self.cond:
 			self.creds[akid] = Creds(akid, secret, token, arn=arn, account=account, kind=kind)
 
-	def add_role(self, arn, external_id=None, max_session=3600, deny=False):
+	def add_role(self, arn, external_id=None, max_session=3600, deny=False, tag_session=True):
+		"""tag_session: whether the role's trust policy allows sts:TagSession."""
 		with self.cond:
-			self.roles[arn] = Role(arn, external_id, max_session, deny)
+			self.roles[arn] = Role(arn, external_id, max_session, deny, tag_session)
 			return self.roles[arn]
 
 	def deny_role(self, arn, deny=True):
 		with self.cond:
 			self.roles[arn].deny = deny
+
+	def deny_tag_session(self, arn, deny=True):
+		with self.cond:
+			self.roles[arn].tag_session = not deny
 
 	def set_fault(self, kind, **kw):
 		if kind not in FAULTS:
@@ -790,6 +824,76 @@ class STSStandIn:
 			self.issued.append(c)
 		return c
 
+	@staticmethod
+	def _tag_text_ok(s, lo, hi):
+		if not lo <= len(s) <= hi:
+			return False
+		return all(unicodedata.category(c)[0] in "LZN" or c in TAG_CHARS for c in s)
+
+	def _session_tags(self, rec, errs):
+		"""Tags.member.N.{Key,Value} and TransitiveTagKeys.member.N of the
+		form into rec.tags and rec.transitive; each fault STS's validation
+		reports is added to errs."""
+		p = rec.params
+		n = 1
+		while "Tags.member.%d.Key" % n in p or "Tags.member.%d.Value" % n in p:
+			key = p.get("Tags.member.%d.Key" % n)
+			value = p.get("Tags.member.%d.Value" % n)
+			if key is None:
+				errs.append("Value null at 'tags.%d.member.key' failed to satisfy "
+				    "constraint: Member must not be null" % n)
+			elif len(key) < 1 or len(key) > TAG_KEY_MAX:
+				errs.append("Value '%s' at 'tags.%d.member.key' failed to satisfy "
+				    "constraint: Member must have length %s" % (key, n,
+				    "greater than or equal to 1" if not key else
+				    "less than or equal to %d" % TAG_KEY_MAX))
+			elif not self._tag_text_ok(key, 1, TAG_KEY_MAX):
+				errs.append("Value '%s' at 'tags.%d.member.key' failed to satisfy "
+				    "constraint: Member must satisfy regular expression pattern: "
+				    "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" % (key, n))
+			if value is None:
+				errs.append("Value null at 'tags.%d.member.value' failed to satisfy "
+				    "constraint: Member must not be null" % n)
+			elif len(value) > TAG_VALUE_MAX:
+				errs.append("Value '%s' at 'tags.%d.member.value' failed to satisfy "
+				    "constraint: Member must have length less than or equal to %d" % (
+				    value, n, TAG_VALUE_MAX))
+			elif not self._tag_text_ok(value, 0, TAG_VALUE_MAX):
+				errs.append("Value '%s' at 'tags.%d.member.value' failed to satisfy "
+				    "constraint: Member must satisfy regular expression pattern: "
+				    "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*" % (value, n))
+			rec.tags.append((key, value))
+			n += 1
+		if len(rec.tags) > TAGS_MAX:
+			errs.append("Value at 'tags' failed to satisfy constraint: Member must have "
+			    "length less than or equal to %d" % TAGS_MAX)
+		n = 1
+		while "TransitiveTagKeys.member.%d" % n in p:
+			key = p["TransitiveTagKeys.member.%d" % n]
+			if not self._tag_text_ok(key, 1, TAG_KEY_MAX):
+				errs.append("Value '%s' at 'transitiveTagKeys.%d.member' failed to "
+				    "satisfy constraint: Member must have length less than or equal to "
+				    "%d and satisfy regular expression pattern: "
+				    "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" % (key, n, TAG_KEY_MAX))
+			rec.transitive.append(key)
+			n += 1
+		if len(rec.transitive) > TAGS_MAX:
+			errs.append("Value at 'transitiveTagKeys' failed to satisfy constraint: Member "
+			    "must have length less than or equal to %d" % TAGS_MAX)
+
+	def _check_tags(self, rec, caller):
+		"""The tags' semantic checks, after validation (400 InvalidParameterValue)."""
+		keys = [k.lower() for k, _ in rec.tags]
+		if len(set(keys)) < len(keys):
+			raise STSError(400, "InvalidParameterValue", MSG_DUP_TAGS)
+		if any(k.lower() not in keys for k in rec.transitive):
+			raise STSError(400, "InvalidParameterValue", "The specified transitive tag key "
+			    "must be included in the requested tags.")
+		if set(keys) & set(caller.transitive):
+			raise STSError(400, "InvalidParameterValue", "One of the specified transitive "
+			    "tag keys can't be set because it conflicts with a transitive tag key from "
+			    "the calling session.")
+
 	def _assume_role(self, rec, caller, denied):
 		p = rec.params
 		arn = p.get("RoleArn")
@@ -822,10 +926,12 @@ class STSStandIn:
 			elif not EXTERNAL_ID_RE.match(ext):
 				errs.append("Value '%s' at 'externalId' failed to satisfy constraint: Member "
 				    "must satisfy regular expression pattern: [\\w+=,.@:\\/-]*" % ext)
+		self._session_tags(rec, errs)
 		if errs:
 			raise STSError(400, "ValidationError", "%d validation error%s detected: %s" % (
 			    len(errs), "" if len(errs) == 1 else "s", "; ".join(errs)))
 		duration = self._duration(rec, 900, 43200, 3600)
+		self._check_tags(rec, caller)
 		with self.cond:
 			role = self.roles.get(arn)
 		deny_msg = ("User: %s is not authorized to perform: sts:AssumeRole on resource: %s"
@@ -834,6 +940,9 @@ class STSStandIn:
 			raise STSError(403, "AccessDenied", deny_msg)
 		if role.external_id is not None and ext != role.external_id:
 			raise STSError(403, "AccessDenied", deny_msg)
+		if rec.tags and not role.tag_session:
+			raise STSError(403, "AccessDenied", "User: %s is not authorized to perform: "
+			    "sts:TagSession on resource: %s" % (caller.assumed_arn or caller.arn, arn))
 		if caller.kind == "assumed-role" and duration > 3600:
 			raise STSError(400, "ValidationError", "The requested DurationSeconds exceeds "
 			    "the 1 hour session limit for roles assumed by role chaining.")
@@ -841,9 +950,14 @@ class STSStandIn:
 			raise STSError(400, "ValidationError", "The requested DurationSeconds exceeds "
 			    "the MaxSessionDuration set for this role.")
 		assumed = "arn:aws:sts::%s:assumed-role/%s/%s" % (role.account, role.name, name)
-		return self._new_creds(rec, duration, kind="assumed-role", role_arn=arn,
+		c = self._new_creds(rec, duration, kind="assumed-role", role_arn=arn,
 		    session_name=name, account=role.account, assumed_arn=assumed,
 		    assumed_id="%s:%s" % (role.role_id, name), arn=assumed)
+		# the session's tags: these, and the caller's transitive ones it inherits
+		inherited = [(k, v) for k, v in caller.tags if k.lower() in caller.transitive]
+		c.tags = inherited + list(rec.tags)
+		c.transitive = list(caller.transitive) + [k.lower() for k in rec.transitive]
+		return c
 
 	def _get_session_token(self, rec, caller):
 		if caller.kind != "user":

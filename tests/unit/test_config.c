@@ -82,7 +82,7 @@ test_pod_rules(void **state)
 	    "    {\"namespace\": \"team-u\", \"service-account\": \"uploader\",\n"
 	    "     \"role-arn\": \"" ARN_A "\"},\n"
 	    "    {\"namespace\": \"team-u\", \"service-account\": \"reporter.v2\",\n"
-	    "     \"role-arn\": \"" ARN_B "\"}\n"
+	    "     \"role-arn\": \"" ARN_B "\", \"disable-session-tags\": true}\n"
 	    "  ],\n"
 	    "  \"role-map\": {\"" ARN_B "\": \"" ARN_A "\"}\n"
 	    "}\n";
@@ -97,6 +97,11 @@ test_pod_rules(void **state)
 	assert_string_equal(pods_rules_assoc_find(cfg.cf_pods, "team-u", 6, "reporter.v2", 11),
 	    ARN_B);
 	assert_null(pods_rules_assoc_find(cfg.cf_pods, "team-v", 6, "uploader", 8));
+	/* EKS's disableSessionTags, per association */
+	assert_int_equal(pods_rules_assoc_get(cfg.cf_pods, "team-u", 6, "uploader", 8)->pa_no_tags,
+	    0);
+	assert_int_equal(pods_rules_assoc_get(cfg.cf_pods, "team-u", 6, "reporter.v2",
+	    11)->pa_no_tags, 1);
 	assert_string_equal(pods_rules_map_find(cfg.cf_pods, ARN_B), ARN_A);
 	assert_null(pods_rules_map_find(cfg.cf_pods, ARN_A));
 	/* a copy owns its own rules */
@@ -106,6 +111,8 @@ test_pod_rules(void **state)
 	a = pods_rules_assoc_find(dup.cf_pods, "team-u", 6, "uploader", 8);
 	assert_non_null(a);
 	assert_string_equal(a, ARN_A);
+	assert_int_equal(pods_rules_assoc_get(dup.cf_pods, "team-u", 6, "reporter.v2",
+	    11)->pa_no_tags, 1);
 	assert_string_equal(pods_rules_map_find(dup.cf_pods, ARN_B), ARN_A);
 	config_free(&dup);
 
@@ -127,7 +134,11 @@ test_pod_rules(void **state)
 	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\",\n"
 	    "  \"serviceAccount\": \"s\"}]}",
 	    NAME ":2:3: pod-identity-associations/0: unknown key \"serviceAccount\" (known: "
-	    "namespace, service-account, role-arn)");
+	    "namespace, service-account, role-arn, disable-session-tags)");
+	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\",\n"
+	    "  \"disable-session-tags\": \"yes\"}]}",
+	    NAME ":2:3: pod-identity-associations/0: disable-session-tags: expected true or "
+	    "false, got a string");
 	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"a\"}]}",
 	    NAME ":1:32: pod-identity-associations/0: \"service-account\" is missing");
 	parse_err("{\"pod-identity-associations\": [{\"namespace\": \"A_b\"}]}",

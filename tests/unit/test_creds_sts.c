@@ -1,6 +1,8 @@
 /*
  * Unit tests of creds_sts.c's pure parts: profile role chains, role ARNs,
- * durations and session names; and the shared base's waiters.  (The STS round trips are tested against
+ * durations and session names; and the shared base's waiters; assumed.c's
+ * keys with session tags (one role per set of tags, dropped at once when
+ * its owner is gone).  (The STS round trips are tested against
  * the stand-in in tests/clients/test_sts.py.)
  */
 #include <stdarg.h>
@@ -263,6 +265,112 @@ base_done_frees_another_waiter(void **state)
 	a->cp_free(a);
 }
 
+/* ---- assumed.c: session tags ---------------------------------------------- */
+
+static void
+no_creds(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
+{
+	(void)cp;
+	(void)now;
+	done(arg, 0, NULL, "none here");
+}
+
+static void
+free_provider(struct cred_provider *cp)
+{
+	free(cp);
+}
+
+/* EKS Pod Identity's six tags for pod name/uid. */
+static void
+pod_tags(struct assume_tags *t, const char *name, const char *uid)
+{
+	static const char *const keys[] = { "eks-cluster-arn", "eks-cluster-name",
+		"kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name",
+		"kubernetes-pod-uid" };
+	const char *vals[] = { "arn:aws:eks:us-east-1:123456789012:cluster/dev", "dev", "shop",
+		"api", name, uid };
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < 6; i++) {
+		snprintf(t->at_tag[i].at_key, sizeof(t->at_tag[i].at_key), "%s", keys[i]);
+		snprintf(t->at_tag[i].at_value, sizeof(t->at_tag[i].at_value), "%s", vals[i]);
+		t->at_tag[i].at_transitive = 1;
+	}
+	t->at_n = 6;
+}
+
+static void
+assumed_tagged_per_pod(void **state)
+{
+	static const char arn[] = "arn:aws:iam::123456789012:role/app";
+	struct cred_provider *np = calloc(1, sizeof(*np));
+	struct role_registry rg;
+	struct assume_tags ta, tb;
+	struct assumed_how ha = { &ta, "eks-dev-web-0-1234", "pod shop/web-0", "uid-a" };
+	struct assumed_how hb = { &tb, "eks-dev-web-1-5678", "pod shop/web-1", "uid-b" };
+	struct assumed *a, *a2, *b, *plain;
+	struct assumed_cfg ac;
+	struct role *node;
+	char err[ERRBUF_LEN];
+	time_t now = 1000000;
+
+	(void)state;
+	assert_non_null(np);
+	np->cp_name = "none";
+	np->cp_fetch = no_creds;
+	np->cp_free = free_provider;	/* the registry owns it */
+	registry_init(&rg, NULL, NULL);
+	node = registry_add(&rg, "node", "node", "", np, err, sizeof(err));
+	assert_non_null(node);
+	ac = (struct assumed_cfg){ &rg, node, NULL, 0, NULL, NULL };
+	assert_int_equal(assumed_init(&ac, err, sizeof(err)), 0);
+	pod_tags(&ta, "web-0", "uid-a");
+	pod_tags(&tb, "web-1", "uid-b");
+
+	a = assumed_acquire_as(arn, NULL, &ha, now, err, sizeof(err));
+	b = assumed_acquire_as(arn, NULL, &hb, now, err, sizeof(err));
+	plain = assumed_acquire(arn, NULL, now, err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(plain);
+	/* one role each: another pod's tags, or none, never share credentials */
+	assert_ptr_not_equal(a, b);
+	assert_ptr_not_equal(a, plain);
+	assert_ptr_not_equal(assumed_role(a), assumed_role(b));
+	assert_true(assumed_tagged(a));
+	assert_false(assumed_tagged(plain));
+	assert_ptr_equal(assumed_find(arn, NULL), plain);	/* the untagged one */
+	assert_string_equal(assumed_arn(a), arn);
+	assert_memory_equal(assumed_role(a)->ro_key, "sha256:", 7);
+	assert_string_equal(assumed_role(plain)->ro_key, arn);
+	/* the same tags: the same role, another user */
+	a2 = assumed_acquire_as(arn, NULL, &ha, now, err, sizeof(err));
+	assert_ptr_equal(a2, a);
+	assert_int_equal(assumed_stats()->as_roles, 3);
+	assert_int_equal(assumed_stats()->as_tagged, 2);
+
+	/* the pod goes: its tagged role is dropped at the next tick, once unused */
+	assumed_release(a, now);
+	assumed_owner_gone("uid-a");
+	assumed_tick(now);
+	assert_int_equal(assumed_stats()->as_roles, 3);	/* one user left */
+	assumed_release(a2, now);
+	assumed_tick(now);
+	assert_int_equal(assumed_stats()->as_roles, 2);
+	assert_int_equal(assumed_stats()->as_tagged, 1);
+	/* the others linger as before */
+	assumed_release(b, now);
+	assumed_release(plain, now);
+	assumed_tick(now + 1);
+	assert_int_equal(assumed_stats()->as_roles, 2);
+	assumed_tick(now + ASSUMED_LINGER_S);
+	assert_int_equal(assumed_stats()->as_roles, 0);
+	assumed_free();
+	registry_free(&rg);
+}
+
 int
 main(void)
 {
@@ -272,6 +380,7 @@ main(void)
 		cmocka_unit_test(role_names),
 		cmocka_unit_test(durations_and_sessions),
 		cmocka_unit_test(base_done_frees_another_waiter),
+		cmocka_unit_test(assumed_tagged_per_pod),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

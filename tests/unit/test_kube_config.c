@@ -137,10 +137,12 @@ test_kind_inline(void **state)
 	assert_null(kc.kc_token);
 	assert_string_equal(kc.kc_token_file, "");
 	assert_string_equal(kc.kc_origin, "/k/config, context kind-kind");
+	assert_string_equal(kc.kc_cluster, "kind-kind");	/* the context's cluster */
 	kube_config_free(&kc);
 	/* another context, as asked */
 	t_ok(&kc, kind_cfg, "decoy");
 	assert_string_equal(kc.kc_server, "https://decoy:6443");
+	assert_string_equal(kc.kc_cluster, "decoy");
 	assert_int_equal(kc.kc_token_len, 11);
 	assert_memory_equal(kc.kc_token, "decoy-token", 11);
 	assert_null(kc.kc_cert);
@@ -357,6 +359,7 @@ test_in_cluster(void **state)
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
 	assert_int_equal(kube_config_in_cluster(&kc, tdir, err, sizeof(err)), 0);
 	assert_string_equal(kc.kc_server, "https://10.96.0.1:443");
+	assert_string_equal(kc.kc_cluster, "");	/* a pod is not told its cluster's name */
 	assert_string_equal(kc.kc_ca, "cluster CA\n");
 	assert_null(kc.kc_token);	/* the file is re-read by the client */
 	snprintf(want, sizeof(want), "%s/token", tdir);

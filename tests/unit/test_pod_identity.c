@@ -75,13 +75,14 @@ static const char *review_uid = UID;	/* the pod the reviews name */
 static const unsigned char node_last = 1;	/* 10.0.0.1 is the node's own address */
 
 static int
-fake_role(void *arg, const char *uid, const char *ns, const char *sa, time_t now,
-    struct assumed **a, char *why, size_t whylen)
+fake_role(void *arg, const char *uid, const char *name, const char *ns, const char *sa,
+    time_t now, struct assumed **a, char *why, size_t whylen)
 {
 	(void)arg;
 	(void)now;
 	f.roles++;
 	assert_string_equal(uid, review_uid);
+	assert_string_equal(name, "web-0");	/* the review's, for the session tags */
 	assert_string_equal(ns, "shop");
 	assert_string_equal(sa, "api");
 	if (f.role_rc == POD_IDENTITY_ROLE)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "creds/creds.h"
 #include "pods/pods.h"
 
 #define ACCT		"123456789012"
@@ -583,6 +584,75 @@ test_rules(void **state)
 	pods_rules_free(NULL);
 }
 
+/* tags.c: EKS Pod Identity's six tags, the session name, the cluster's name and ARN. */
+static void
+test_session_tags(void **state)
+{
+	static const char *const keys[] = { "eks-cluster-arn", "eks-cluster-name",
+		"kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name",
+		"kubernetes-pod-uid" };
+	struct pod_tag_facts f = { "arn:aws:eks:eu-west-1:123456789012:cluster/dev", "dev", "shop",
+		"api", "web-0", "5e0bd49b-f040-43b0-99b7-22765a53f7f3" };
+	const char *vals[6];
+	struct assume_tags t;
+	char out[POD_CLUSTER_ARN_MAX], why[256], name[STS_SESSION_NAME_MAX + 1];
+	char longpod[POD_SA_MAX + 1];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pods_session_tags(&f, &t, why, sizeof(why)), 0);
+	assert_int_equal(t.at_n, 6);
+	memcpy(vals, &f, sizeof(vals));
+	for (i = 0; i < 6; i++) {
+		assert_string_equal(t.at_tag[i].at_key, keys[i]);
+		assert_string_equal(t.at_tag[i].at_value, vals[i]);
+		assert_int_equal(t.at_tag[i].at_transitive, 1);
+	}
+	f.tf_pod_name = "a,b";	/* not a tag value */
+	assert_int_equal(pods_session_tags(&f, &t, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "kubernetes-pod-name"));
+
+	/* the cluster's ARN: the role's partition and account, the region given */
+	assert_int_equal(pods_cluster_arn("arn:aws:iam::123456789012:role/team/app", "eu-west-1",
+	    "dev", out, sizeof(out)), 0);
+	assert_string_equal(out, "arn:aws:eks:eu-west-1:123456789012:cluster/dev");
+	assert_int_equal(pods_cluster_arn("arn:aws-cn:iam::210987654321:role/x", "cn-north-1",
+	    "c", out, sizeof(out)), 0);
+	assert_string_equal(out, "arn:aws-cn:eks:cn-north-1:210987654321:cluster/c");
+	assert_int_equal(pods_cluster_arn("arn:aws:sts::123456789012:role/x", "r", "c", out,
+	    sizeof(out)), -1);
+	assert_int_equal(pods_cluster_arn("arn:aws:iam::1234:role/x", "r", "c", out, sizeof(out)),
+	    -1);
+
+	/* cluster names as EKS takes them; a kubeconfig's, or its EKS ARN's name */
+	assert_true(pods_cluster_name_ok("kind-kind", 9));
+	assert_true(pods_cluster_name_ok("Dev_1", 5));
+	assert_false(pods_cluster_name_ok("-dev", 4));
+	assert_false(pods_cluster_name_ok("dev.local", 9));
+	assert_false(pods_cluster_name_ok("", 0));
+	assert_int_equal(pods_cluster_from_kubeconfig("minikube", out, sizeof(out)), 0);
+	assert_string_equal(out, "minikube");
+	assert_int_equal(pods_cluster_from_kubeconfig(
+	    "arn:aws:eks:us-east-1:123456789012:cluster/prod-1", out, sizeof(out)), 0);
+	assert_string_equal(out, "prod-1");
+	assert_int_equal(pods_cluster_from_kubeconfig("admin@dev.example", out, sizeof(out)), -1);
+	assert_string_equal(out, "");
+
+	/* eks-CLUSTER-POD-UUID, STS's characters, cut at 64 */
+	pods_session_name("dev", "web-0", "0f8fad5b-d9cb-469f-a165-70867728950e", name,
+	    sizeof(name));
+	assert_string_equal(name, "eks-dev-web-0-0f8fad5b-d9cb-469f-a165-70867728950e");
+	assert_true(sts_session_name_ok(name));
+	memset(longpod, 'p', sizeof(longpod) - 1);
+	longpod[sizeof(longpod) - 1] = '\0';
+	pods_session_name("dev", longpod, "0f8fad5b-d9cb-469f-a165-70867728950e", name,
+	    sizeof(name));
+	assert_int_equal(strlen(name), STS_SESSION_NAME_MAX);
+	assert_memory_equal(name, "eks-dev-ppp", 11);
+	pods_session_name("dev", "a/b", "u", name, sizeof(name));
+	assert_string_equal(name, "eks-dev-a-b-u");
+}
+
 int
 main(void)
 {
@@ -594,6 +664,7 @@ main(void)
 		cmocka_unit_test(test_re2_to_ere),
 		cmocka_unit_test(test_restrict_choose),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_session_tags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

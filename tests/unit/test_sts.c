@@ -12,7 +12,8 @@
  * What is checked: the request shape libcurl 7.88 signs correctly (POST /,
  * the exact form body, SigV4 scope, SignedHeaders with host, x-amz-date and
  * x-amz-security-token), the result fields, an STS error reply, a reply
- * over STS_RESP_MAX, a refused connection, several calls at once, more
+ * over STS_RESP_MAX, session tags (the form, and sets STS would refuse
+ * refused before sending), a refused connection, several calls at once, more
  * calls than STS_CALLS_MAX (they wait, then all complete), two STS role
  * providers on one shared base (one base fetch, two AssumeRoles), and a
  * server that never answers (this one waits STS_TIMEOUT_MS, 10 s, once).
@@ -396,6 +397,121 @@ test_assume_role(void **state)
 	assert_string_equal(sh, "content-type;host;x-amz-date;x-amz-security-token");
 	botocore_agrees(req);
 	json_decref(req);
+}
+
+/* Session tags: Tags.member.N.Key/Value in order, then TransitiveTagKeys.member.M. */
+static void
+test_assume_role_tags(void **state)
+{
+	static const struct sts_tag tags[] = {
+		{ "eks-cluster-arn", "arn:aws:eks:us-east-1:123456789012:cluster/dev", 1 },
+		{ "kubernetes-pod-name", "web-0", 1 },
+		{ "team", "a b+c@d=e", 0 },
+		{ "empty", "", 1 },
+	};
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	json_t *req;
+
+	(void)state;
+	base_cred(&base, BASE_TOKEN);
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "eks-dev-web-0-x";
+	rq.sr_tags = tags;
+	rq.sr_ntags = sizeof(tags) / sizeof(tags[0]);
+	call(&rq, &o);
+	assert_true(o.got_r);
+	assert_int_equal(o.r.st_ok, 1);
+	req = next_request();
+	assert_string_equal(json_string_value(json_object_get(req, "body")),
+	    "Action=AssumeRole&Version=2011-06-15"
+	    "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo"
+	    "&RoleSessionName=eks-dev-web-0-x"
+	    "&Tags.member.1.Key=eks-cluster-arn"
+	    "&Tags.member.1.Value=arn%3Aaws%3Aeks%3Aus-east-1%3A123456789012%3Acluster%2Fdev"
+	    "&Tags.member.2.Key=kubernetes-pod-name&Tags.member.2.Value=web-0"
+	    "&Tags.member.3.Key=team&Tags.member.3.Value=a%20b%2Bc%40d%3De"
+	    "&Tags.member.4.Key=empty&Tags.member.4.Value="
+	    "&TransitiveTagKeys.member.1=eks-cluster-arn"
+	    "&TransitiveTagKeys.member.2=kubernetes-pod-name"
+	    "&TransitiveTagKeys.member.3=empty");
+	botocore_agrees(req);
+	json_decref(req);
+}
+
+/* Tags STS would refuse are refused before anything is sent. */
+static void
+test_assume_role_bad_tags(void **state)
+{
+	struct sts_tag many[STS_TAGS_MAX + 1], t[2];
+	char keys[STS_TAGS_MAX + 1][8], longkey[STS_TAG_KEY_MAX + 2],
+	    longval[STS_TAG_VALUE_MAX + 2], maxval[STS_TAG_VALUE_MAX + 1];
+	struct sts_req rq;
+	struct cred base;
+	struct outcome o;
+	char err[ERRBUF_LEN];
+	size_t i;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	base_cred(&base, "");
+	memset(&rq, 0, sizeof(rq));
+	rq.sr_action = STS_ASSUME_ROLE;
+	rq.sr_base = &base;
+	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq.sr_session_name = "s1";
+	for (i = 0; i < STS_TAGS_MAX + 1; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		many[i] = (struct sts_tag){ keys[i], "v", 1 };
+	}
+	rq.sr_tags = many;
+	rq.sr_ntags = STS_TAGS_MAX + 1;
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than 50 session tags"));
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	memset(longval, 'v', sizeof(longval) - 1);
+	longval[sizeof(longval) - 1] = '\0';
+	memset(maxval, 'v', sizeof(maxval) - 1);
+	maxval[sizeof(maxval) - 1] = '\0';
+	rq.sr_tags = t;
+	rq.sr_ntags = 1;
+	t[0] = (struct sts_tag){ longkey, "v", 0 };	/* key over 128 */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	t[0] = (struct sts_tag){ "", "v", 0 };		/* empty key */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	t[0] = (struct sts_tag){ "k", longval, 0 };	/* value over 256 */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	t[0] = (struct sts_tag){ "k", "a,b", 0 };	/* ',' is not in the pattern */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	t[0] = (struct sts_tag){ "k\xc3\xa9", "v", 0 };	/* not ASCII: not sent */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	rq.sr_ntags = 2;
+	t[0] = (struct sts_tag){ "Team", "a", 0 };
+	t[1] = (struct sts_tag){ "team", "b", 1 };	/* the same key, case aside */
+	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(o.done, 0);
+	/* the limits themselves are fine: 50 tags, a value of 256 */
+	t[1] = (struct sts_tag){ "other", maxval, 1 };
+	assert_true(sts_tag_text_ok(maxval, strlen(maxval), 0, STS_TAG_VALUE_MAX));
+	assert_false(sts_tag_text_ok(longval, strlen(longval), 0, STS_TAG_VALUE_MAX));
+	assert_true(sts_tag_text_ok("", 0, 0, STS_TAG_VALUE_MAX));
+	assert_false(sts_tag_text_ok("", 0, 1, STS_TAG_KEY_MAX));
+	rq.sr_tags = many;
+	rq.sr_ntags = STS_TAGS_MAX;
+	call(&rq, &o);
+	assert_true(o.got_r);
+	json_decref(next_request());
+	rq.sr_tags = t;
+	rq.sr_ntags = 2;
+	call(&rq, &o);
+	assert_true(o.got_r);
+	json_decref(next_request());
 }
 
 static void
@@ -940,6 +1056,8 @@ main(void)
 		cmocka_unit_test(test_endpoint_for),
 		cmocka_unit_test(test_init_rejects),
 		cmocka_unit_test_setup_teardown(test_assume_role, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_assume_role_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_assume_role_bad_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_token_no_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_too_big, setup, teardown),
