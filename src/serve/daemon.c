@@ -261,6 +261,20 @@ apply_overrides(struct config *cfg, struct instance *inst, char *err, size_t err
 }
 
 /*
+ * Serve cfg and inst from now on (ctl set/unset, SIGHUP): the old config
+ * is freed, cfg's memory is st.cfg's afterwards, and our role goes over
+ * the new instance's.
+ */
+static void
+adopt_config(struct config *cfg, const struct instance *inst)
+{
+	config_free(&st.cfg);
+	st.cfg = *cfg;
+	st.inst = *inst;
+	daemon_apply_role(&st.inst);
+}
+
+/*
  * A time-driven change is due (a notice becomes visible, an event ends).
  * time() reads a coarse clock that may still show the second before: then
  * wait a little more, so that the change is published exactly once it shows.
@@ -317,10 +331,7 @@ control_set(const char *path, const char *val, char *reply, size_t cap)
 		snprintf(reply, cap, "error %s %s", val != NULL ? "set" : "unset", err);
 		return;
 	}
-	config_free(&st.cfg);
-	st.cfg = cfg;
-	st.inst = inst;
-	daemon_apply_role(&st.inst);
+	adopt_config(&cfg, &inst);
 	if (daemon_publish() == -1)
 		snprintf(reply, cap, "error building the metadata failed (see the log)");
 	else
@@ -504,10 +515,7 @@ daemon_hup(void)
 		    "ctl no longer fits the new file: %s", err);
 		return;
 	}
-	config_free(&st.cfg);
-	st.cfg = cfg;
-	st.inst = inst;
-	daemon_apply_role(&st.inst);
+	adopt_config(&cfg, &inst);
 	st.opt = daemon_options(&st.cfg);
 	if (st.pods)
 		pods_node_rules_changed();	/* associations, role-map */
