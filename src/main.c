@@ -60,6 +60,23 @@ static const char usage_magic[] =
 "exit status: 0 done, 1 nothing installed (status), 64 bad usage, 77 not\n"
 "allowed, 71 the packet filter refused (its message names the rule).\n";
 
+/* help, --help or -h: a verb's help rather than a command */
+static int
+is_help(const char *word)
+{
+	return strcmp(word, "help") == 0 || strcmp(word, "--help") == 0 ||
+	    strcmp(word, "-h") == 0;
+}
+
+/* word is no command of usage's (prefix: the verb it follows, "magic-ip: "): exit 64. */
+static int
+unknown_command(const char *prefix, const char *word, const char *usage)
+{
+	fprintf(stderr, "%s: %sunknown command '%s'\n", PROGNAME, prefix, word);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
 /* magic-ip status|down|up */
 static int
 cmd_magic(int argc, char **argv)
@@ -68,8 +85,7 @@ cmd_magic(int argc, char **argv)
 	char err[OPTS_ERR_MAX];
 	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (argc < 2 || is_help(argv[1])) {
 		fputs(usage_magic, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
@@ -129,44 +145,50 @@ cmd_magic(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "%s: magic-ip: unknown command '%s'\n", PROGNAME, argv[1]);
-	fputs(usage_magic, stderr);
-	return EXIT_USAGE;
+	return unknown_command("magic-ip: ", argv[1], usage_magic);
 }
+
+/* The helper trims as serve does and removes serve's control socket (priv/ knows neither). */
+static int
+cmd_sandbox_helper(int argc, char **argv)
+{
+	return sandbox_helper_main(argc, argv, serve_mem_trim, control_remove_bound);
+}
+
+/* The verbs that are a function of their own: its name, and the function. */
+static const struct verb {
+	const char	*v_name;
+	int		(*v_main)(int argc, char **argv);
+} verbs[] = {
+	{ "serve", serve_main },
+	{ "creds", serve_creds_main },
+	{ "exec", serve_exec_main },
+	{ "magic-ip", cmd_magic },
+	{ "ctl", ctl_main },
+	{ "sandbox-helper", cmd_sandbox_helper },	/* internal: started by serve */
+	{ "identity-keygen", keygen_main },		/* internal: started by serve */
+	{ "kube-watch", kube_watch_main },		/* for tests and checking access */
+};
 
 int
 main(int argc, char **argv)
 {
+	size_t i;
+
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "serve") == 0)
-		return serve_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "creds") == 0)
-		return serve_creds_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "exec") == 0)
-		return serve_exec_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "magic-ip") == 0)
-		return cmd_magic(argc - 1, argv + 1);
-	if (strcmp(argv[1], "ctl") == 0)
-		return ctl_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "sandbox-helper") == 0)	/* internal: started by serve */
-		return sandbox_helper_main(argc - 1, argv + 1, serve_mem_trim, control_remove_bound);
-	if (strcmp(argv[1], "identity-keygen") == 0)	/* internal: started by serve */
-		return keygen_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "kube-watch") == 0)	/* for tests and checking access */
-		return kube_watch_main(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].v_name) == 0)
+			return verbs[i].v_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, GIMME_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
+	if (is_help(argv[1])) {
 		fputs(usage_main, stdout);
 		return 0;
 	}
-	fprintf(stderr, "%s: unknown command '%s'\n", PROGNAME, argv[1]);
-	fputs(usage_main, stderr);
-	return EXIT_USAGE;
+	return unknown_command("", argv[1], usage_main);
 }

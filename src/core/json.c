@@ -60,6 +60,11 @@ void
 json_quote(struct jbuf *j, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	/* the bytes JSON has a short form for, and its letter */
+	static const char short_esc[] = {
+		['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+		['\b'] = 'b', ['\f'] = 'f',
+	};
 	size_t i, run = 0;
 	char esc[7];
 	unsigned char c;
@@ -72,34 +77,15 @@ json_quote(struct jbuf *j, const char *s, size_t n)
 		jbuf_put(j, s + run, i - run);
 		run = i + 1;
 		esc[0] = '\\';
-		switch (c) {
-		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		default:
+		if (c < sizeof(short_esc) && short_esc[c] != '\0') {
+			esc[1] = short_esc[c];
+			jbuf_put(j, esc, 2);
+		} else {
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 0xf];
 			jbuf_put(j, esc, 6);
-			continue;
 		}
-		jbuf_put(j, esc, 2);
 	}
 	jbuf_put(j, s + run, n - run);
 	jbuf_put(j, "\"", 1);

@@ -55,18 +55,35 @@ alias_present(int family, const unsigned char *addr)
 	return found;
 }
 
+/*
+ * Put addr on lo (add 1) or take it off (add 0), under our label for
+ * IPv4, unless it already is, or is not, there.  1 done, 0 nothing to do,
+ * -1 with err.
+ */
+static int
+alias_set(int add, int family, const unsigned char *addr, char *err, size_t errlen)
+{
+	if (alias_present(family, addr) == add)
+		return 0;
+	if (nl_addr(add, family, addr, "lo", family == AF_INET ? MAGIC_LABEL : NULL, err,
+	    errlen) == -1)
+		return -1;
+	return 1;
+}
+
 int
 lo6_up(const struct magic_conf *mc, char *err, size_t errlen)
 {
 	size_t e;
+	int r;
 
 	for (e = 0; e < mc->mc_nep; e++) {
 		const unsigned char *a6 = mc->mc_ep[e].me_ip6;
-		if (!magic_ep_pods_v6(mc, &mc->mc_ep[e]) || alias_present(AF_INET6, a6))
+		if (!magic_ep_pods_v6(mc, &mc->mc_ep[e]))
 			continue;
-		if (nl_addr(1, AF_INET6, a6, "lo", NULL, err, errlen) == -1)
+		if ((r = alias_set(1, AF_INET6, a6, err, errlen)) == -1)
 			return -1;
-		if (lo6.n < MAGIC_ENDPOINTS_MAX)
+		if (r == 1 && lo6.n < MAGIC_ENDPOINTS_MAX)	/* ours: taken off again */
 			memcpy(lo6.addr[lo6.n++], a6, 16);
 	}
 	return 0;
@@ -77,12 +94,9 @@ lo6_down(char *err, size_t errlen)
 {
 	int rc = 0;
 
-	while (lo6.n > 0) {
-		const unsigned char *a6 = lo6.addr[--lo6.n];
-		if (alias_present(AF_INET6, a6) &&
-		    nl_addr(0, AF_INET6, a6, "lo", NULL, err, errlen) == -1)
+	while (lo6.n > 0)
+		if (alias_set(0, AF_INET6, lo6.addr[--lo6.n], err, errlen) == -1)
 			rc = -1;
-	}
 	return rc;
 }
 
@@ -96,10 +110,8 @@ alias_up(const struct magic_conf *mc, char *err, size_t errlen)
 
 	for (e = 0; e < mc->mc_nep; e++) {
 		const struct magic_endpoint *me = &mc->mc_ep[e];
-		if ((!alias_present(AF_INET, me->me_ip4) &&
-		    nl_addr(1, AF_INET, me->me_ip4, "lo", MAGIC_LABEL, err, errlen) == -1) ||
-		    (magic_ep_v6(mc, me) && !alias_present(AF_INET6, me->me_ip6) &&
-		    nl_addr(1, AF_INET6, me->me_ip6, "lo", NULL, err, errlen) == -1)) {
+		if (alias_set(1, AF_INET, me->me_ip4, err, errlen) == -1 ||
+		    (magic_ep_v6(mc, me) && alias_set(1, AF_INET6, me->me_ip6, err, errlen) == -1)) {
 			alias_down(mc, e2, sizeof(e2));
 			return -1;
 		}
@@ -117,20 +129,14 @@ alias_down(const struct magic_conf *mc, char *err, size_t errlen)
 	struct magic_endpoint known[MAGIC_KNOWN_ROWS];
 	const struct magic_endpoint *me;
 	size_t n, e;
-	int any = 0;
+	int any = 0, r4, r6;
 
 	me = rows(mc, &n, known);
 	for (e = 0; e < n; e++) {
-		if (alias_present(AF_INET, me[e].me_ip4)) {
-			if (nl_addr(0, AF_INET, me[e].me_ip4, "lo", MAGIC_LABEL, err, errlen) == -1)
-				return -1;
-			any = 1;
-		}
-		if (alias_present(AF_INET6, me[e].me_ip6)) {
-			if (nl_addr(0, AF_INET6, me[e].me_ip6, "lo", NULL, err, errlen) == -1)
-				return -1;
-			any = 1;
-		}
+		if ((r4 = alias_set(0, AF_INET, me[e].me_ip4, err, errlen)) == -1 ||
+		    (r6 = alias_set(0, AF_INET6, me[e].me_ip6, err, errlen)) == -1)
+			return -1;
+		any |= r4 | r6;
 	}
 	return any;
 }

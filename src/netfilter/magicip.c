@@ -718,11 +718,35 @@ magicip_firewall(void)
 	return mi.installed && mi.conf.mc_mode == MAGIC_NAT ? mi.fw : FW_AUTO;
 }
 
+/* What magicip_down removed (bits: 1 nft, 2 iptables, 4 the address), and its error. */
+struct down_tally {
+	int		 dt_removed;
+	int		 dt_failed;
+	char		*dt_err;	/* the last failure that counts */
+	size_t		 dt_errlen;
+};
+
+/*
+ * One removal's outcome r (1 removed, 0 nothing there, -1 failed with e):
+ * bit is added to what was removed; a failure counts only when counts.
+ */
+static void
+down_tally(struct down_tally *t, int r, int bit, int counts, const char *e)
+{
+	if (r == 1)
+		t->dt_removed |= bit;
+	else if (r == -1 && counts) {
+		snprintf(t->dt_err, t->dt_errlen, "%s", e);
+		t->dt_failed = 1;
+	}
+}
+
 int
 magicip_down(int quiet, char *err, size_t errlen)
 {
+	struct down_tally t = { 0, 0, err, errlen };
 	char e[ERRBUF_LEN];
-	int r, removed = 0, failed = 0, own;
+	int own;
 
 	unwatch_links();
 	err[0] = '\0';
@@ -730,53 +754,28 @@ magicip_down(int quiet, char *err, size_t errlen)
 	own = mi.installed || mi.blocking ? (mi.conf.mc_mode == MAGIC_ALIAS ? 4 :
 	    mi.fw == FW_NFT ? 1 : 2) : 7;
 	/* the address first: no moment with it on lo and no guard */
-	if (lo6_down(e, sizeof(e)) == -1) {
-		snprintf(err, errlen, "%s", e);
-		failed = 1;
-	}
+	down_tally(&t, lo6_down(e, sizeof(e)), 0, 1, e);
 	/* by index, whatever the interfaces are called now; the record's names below */
 	localnet_reset();
-	if (!(own & 1))
-		goto iptables;
 	/* nftables, when it can be used at all (missing is not an error here) */
-	if ((r = nft_down(e, sizeof(e))) == 1)
-		removed |= 1;
-	else if (r == -1 && mi.fw == FW_NFT && mi.installed) {
-		snprintf(err, errlen, "%s", e);
-		failed = 1;
-	}
-iptables:
+	if (own & 1)
+		down_tally(&t, nft_down(e, sizeof(e)), 1, mi.fw == FW_NFT && mi.installed, e);
 	/* iptables, when the command exists */
 	if ((own & 2) && (ipt_have() || mi.fw == FW_IPTABLES)) {
-		if ((r = ipt_down(0, 1, e, sizeof(e))) == 1)
-			removed |= 2;
-		else if (r == -1) {
-			snprintf(err, errlen, "%s", e);
-			failed = 1;
-		}
-		if ((r = ipt_down(1, 1, e, sizeof(e))) == 1)
-			removed |= 2;
-		else if (r == -1 && mi.conf.mc_ipv6) {
-			snprintf(err, errlen, "%s", e);
-			failed = 1;
-		}
+		down_tally(&t, ipt_down(0, 1, e, sizeof(e)), 2, 1, e);
+		down_tally(&t, ipt_down(1, 1, e, sizeof(e)), 2, mi.conf.mc_ipv6, e);
 	}
-	if (!(own & 4))
-		r = 0;
-	else if ((r = alias_down(&mi.conf, e, sizeof(e))) == 1)
-		removed |= 4;
-	else if (r == -1) {
-		snprintf(err, errlen, "%s", e);
-		failed = 1;
-	}
+	if (own & 4)
+		down_tally(&t, alias_down(&mi.conf, e, sizeof(e)), 4, 1, e);
 	nft_close();
 	mi.installed = mi.blocking = 0;
-	if (!quiet || removed)
-		log_info("magic-ip: removed%s%s%s%s", removed ? ":" : " (nothing was installed)",
-		    removed & 1 ? " nft table inet " MAGIC_TABLE : "",
-		    removed & 2 ? " iptables chains " MAGIC_CHAIN_PREFIX "*" : "",
-		    removed & 4 ? " the address on lo" : "");
-	return failed ? -1 : removed != 0;
+	if (!quiet || t.dt_removed)
+		log_info("magic-ip: removed%s%s%s%s", t.dt_removed ? ":" :
+		    " (nothing was installed)",
+		    t.dt_removed & 1 ? " nft table inet " MAGIC_TABLE : "",
+		    t.dt_removed & 2 ? " iptables chains " MAGIC_CHAIN_PREFIX "*" : "",
+		    t.dt_removed & 4 ? " the address on lo" : "");
+	return t.dt_failed ? -1 : t.dt_removed != 0;
 }
 
 int

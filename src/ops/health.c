@@ -130,6 +130,14 @@ health_prom_head(struct sbuf *o, const char *name, const char *type, const char 
 	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void
+health_prom_value(struct sbuf *o, const char *name, const char *type, const char *help,
+    unsigned long long v)
+{
+	health_prom_head(o, name, type, help);
+	sbuf_printf(o, "%s %llu\n", name, v);
+}
+
 /* A counter by one label: label="names[i]" counts[i] for i from first to n - 1. */
 static void
 prom_by_label(struct sbuf *o, const char *name, const char *help, const char *label,
@@ -169,8 +177,8 @@ metrics_text(struct sbuf *o)
 	if (!any)	/* a series with no sample is invisible: show the zero */
 		sbuf_printf(o, "gimme_requests_total{class=\"token\",status=\"200\"} 0\n");
 
-	health_prom_head(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
-	sbuf_printf(o, "gimme_tokens_issued_total %llu\n", (unsigned long long)metrics.m_tokens_issued);
+	health_prom_value(o, "gimme_tokens_issued_total", "counter", "IMDSv2 session tokens issued.",
+	    metrics.m_tokens_issued);
 
 	prom_by_label(o, "gimme_token_rejections_total",
 	    "Requests refused for their token or token request, by reason.", "reason",
@@ -179,20 +187,17 @@ metrics_text(struct sbuf *o)
 	memset(&hc, 0, sizeof(hc));
 	if (creds_cb != NULL)
 		creds_cb(&hc);
-	health_prom_head(o, "gimme_credential_refreshes_total", "counter",
-	    "Credential fetches from the source that delivered.");
-	sbuf_printf(o, "gimme_credential_refreshes_total %lu\n", hc.hcr_refreshes);
-	health_prom_head(o, "gimme_credential_refresh_failures_total", "counter",
-	    "Credential fetches from the source that failed.");
-	sbuf_printf(o, "gimme_credential_refresh_failures_total %lu\n", hc.hcr_failures);
-	health_prom_head(o, "gimme_credentials_expiry_seconds", "gauge",
-	    "Seconds until the served credentials expire (0: none served).");
-	sbuf_printf(o, "gimme_credentials_expiry_seconds %ld\n",
-	    hc.hcr_have && hc.hcr_expires_in > 0 ? hc.hcr_expires_in : 0L);
+	health_prom_value(o, "gimme_credential_refreshes_total", "counter",
+	    "Credential fetches from the source that delivered.", hc.hcr_refreshes);
+	health_prom_value(o, "gimme_credential_refresh_failures_total", "counter",
+	    "Credential fetches from the source that failed.", hc.hcr_failures);
+	health_prom_value(o, "gimme_credentials_expiry_seconds", "gauge",
+	    "Seconds until the served credentials expire (0: none served).",
+	    hc.hcr_have && hc.hcr_expires_in > 0 ? (unsigned long long)hc.hcr_expires_in : 0);
 
-	health_prom_head(o, "gimme_connections_open", "gauge",
-	    "Connections of the metadata listeners open now.");
-	sbuf_printf(o, "gimme_connections_open %zu\n", http_conns_open(&imds_http_service));
+	health_prom_value(o, "gimme_connections_open", "gauge",
+	    "Connections of the metadata listeners open now.",
+	    http_conns_open(&imds_http_service));
 
 	prom_by_label(o, "gimme_limit_hits_total",
 	    "Times a limit refused, closed or paused something, by limit.", "limit",

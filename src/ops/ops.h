@@ -145,6 +145,9 @@ void		 health_metrics_more(void (*more)(struct sbuf *o));
 /* A series' "# HELP" and "# TYPE" lines. */
 void		 health_prom_head(struct sbuf *o, const char *name, const char *type,
 		    const char *help);
+/* A series of one sample without labels: its head, then "name v". */
+void		 health_prom_value(struct sbuf *o, const char *name, const char *type,
+		    const char *help, unsigned long long v);
 /* Count one answered metadata request. */
 void		 metrics_request(enum path_class pc, int status);
 /*

@@ -263,6 +263,20 @@ apply_overrides(struct config *cfg, struct instance *inst, char *err, size_t err
 }
 
 /*
+ * Serve cfg and inst from now on (ctl set/unset, SIGHUP): the old config
+ * is freed, cfg's memory is st.cfg's afterwards, and our role goes over
+ * the new instance's.
+ */
+static void
+adopt_config(struct config *cfg, const struct instance *inst)
+{
+	config_free(&st.cfg);
+	st.cfg = *cfg;
+	st.inst = *inst;
+	daemon_apply_role(&st.inst);
+}
+
+/*
  * A time-driven change is due (a notice becomes visible, an event ends).
  * time() reads a coarse clock that may still show the second before: then
  * wait a little more, so that the change is published exactly once it shows.
@@ -319,10 +333,7 @@ control_set(const char *path, const char *val, char *reply, size_t cap)
 		snprintf(reply, cap, "error %s %s", val != NULL ? "set" : "unset", err);
 		return;
 	}
-	config_free(&st.cfg);
-	st.cfg = cfg;
-	st.inst = inst;
-	daemon_apply_role(&st.inst);
+	adopt_config(&cfg, &inst);
 	if (daemon_publish() == -1)
 		snprintf(reply, cap, "error building the metadata failed (see the log)");
 	else
@@ -573,10 +584,7 @@ daemon_hup(void)
 		    "ctl no longer fits the new file: %s", err);
 		return;
 	}
-	config_free(&st.cfg);
-	st.cfg = cfg;
-	st.inst = inst;
-	daemon_apply_role(&st.inst);
+	adopt_config(&cfg, &inst);
 	st.opt = daemon_options(&st.cfg);
 	if (st.pods)
 		pods_node_rules_changed();	/* associations, role-map */
@@ -651,14 +659,11 @@ metrics_pod_identity(struct sbuf *o)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		health_prom_head(o, c[i].name, "counter", c[i].help);
-		sbuf_printf(o, "%s %llu\n", c[i].name, (unsigned long long)
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		health_prom_value(o, c[i].name, "counter", c[i].help,
 		    *(const uint64_t *)(const void *)((const char *)ps + c[i].off));
-	}
-	health_prom_head(o, "gimme_pod_identity_verdicts", "gauge",
-	    "TokenReview verdicts kept (at most a minute each).");
-	sbuf_printf(o, "gimme_pod_identity_verdicts %zu\n", ps->ps_verdicts);
+	health_prom_value(o, "gimme_pod_identity_verdicts", "gauge",
+	    "TokenReview verdicts kept (at most a minute each).", ps->ps_verdicts);
 }
 
 /* /metrics' series of --pod-roles (and --pod-identity): pods, roles, watches, waits, STS
@@ -673,26 +678,21 @@ daemon_metrics_pods(struct sbuf *o)
 		return;
 	ps = pods_node_stats();
 	imds_serve_waits(&waited, &expired);
-	health_prom_head(o, "gimme_pods_tracked", "gauge", "Pods of this node followed.");
-	sbuf_printf(o, "gimme_pods_tracked %zu\n", ps->ps_pods);
-	health_prom_head(o, "gimme_pod_addresses", "gauge", "Pod addresses known.");
-	sbuf_printf(o, "gimme_pod_addresses %zu\n", ps->ps_addrs);
-	health_prom_head(o, "gimme_roles_cached", "gauge",
-	    "Roles assumed on the node's credentials and kept.");
-	sbuf_printf(o, "gimme_roles_cached %zu\n", assumed_stats()->as_roles);
-	health_prom_head(o, "gimme_roles_session_tagged", "gauge",
-	    "... of which assumed with a pod's session tags (--session-tags).");
-	sbuf_printf(o, "gimme_roles_session_tagged %zu\n", assumed_stats()->as_tagged);
-	health_prom_head(o, "gimme_watch_restarts_total", "counter",
-	    "Kubernetes watches that ended and were started again.");
-	sbuf_printf(o, "gimme_watch_restarts_total %llu\n",
-	    (unsigned long long)ps->ps_watch_restarts);
-	health_prom_head(o, "gimme_pod_waits_total", "counter",
-	    "Credential requests that waited for their caller's pod or role.");
-	sbuf_printf(o, "gimme_pod_waits_total %llu\n", (unsigned long long)waited);
-	health_prom_head(o, "gimme_pod_wait_timeouts_total", "counter",
-	    "... of which answered as for no role at the end of --pod-wait.");
-	sbuf_printf(o, "gimme_pod_wait_timeouts_total %llu\n", (unsigned long long)expired);
+	health_prom_value(o, "gimme_pods_tracked", "gauge", "Pods of this node followed.",
+	    ps->ps_pods);
+	health_prom_value(o, "gimme_pod_addresses", "gauge", "Pod addresses known.",
+	    ps->ps_addrs);
+	health_prom_value(o, "gimme_roles_cached", "gauge",
+	    "Roles assumed on the node's credentials and kept.", assumed_stats()->as_roles);
+	health_prom_value(o, "gimme_roles_session_tagged", "gauge",
+	    "... of which assumed with a pod's session tags (--session-tags).",
+	    assumed_stats()->as_tagged);
+	health_prom_value(o, "gimme_watch_restarts_total", "counter",
+	    "Kubernetes watches that ended and were started again.", ps->ps_watch_restarts);
+	health_prom_value(o, "gimme_pod_waits_total", "counter",
+	    "Credential requests that waited for their caller's pod or role.", waited);
+	health_prom_value(o, "gimme_pod_wait_timeouts_total", "counter",
+	    "... of which answered as for no role at the end of --pod-wait.", expired);
 	health_prom_head(o, "gimme_role_sts_failures_total", "counter",
 	    "Failed STS fetches per assumed role (roles with failures only).");
 	assumed_each(metrics_role_failures, o);

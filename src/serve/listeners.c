@@ -136,87 +136,67 @@ listen_add(struct serve_options *o, const char *text, int freebind, char *err, s
 	return list_add(o->listen, &o->nlisten, "--magic-ip", text, freebind, err, errlen);
 }
 
-/*
- * --ecs's listeners: --ecs-listen's, and with --magic-ip the one its row
- * needs (alias: on 169.254.170.2:80 itself; nat: a loopback one, on a free
- * port unless --ecs-listen gave one).  0 / -1 with err.
- */
-static int
-ecs_listeners(struct serve_options *o, char *err, size_t errlen)
-{
-	char text[sizeof(o->listen[0].la_text)];
+/* A container endpoint's magic address, as its listeners need it. */
+struct ctr_listen {
+	const char	*cl_flag;	/* "--ecs": its listeners are given by cl_flag-listen */
+	const char	*cl_ip4;	/* its magic IPv4 address */
+	const char	*cl_ip6;	/* its magic IPv6 address; NULL: it has none */
+	int		 cl_port;	/* the port of both */
+};
 
-	if (o->necs_listen > 0)
-		o->ecs = 1;
-	if (!o->ecs)
-		return 0;
-	switch (o->magic.mc_mode) {
-	case MAGIC_OFF:
-		if (o->necs_listen == 0) {
-			snprintf(err, errlen, "--ecs needs --ecs-listen ADDR:PORT or --magic-ip");
-			return -1;
-		}
-		return 0;
-	case MAGIC_ALIAS:
-		snprintf(text, sizeof(text), "%s:%d", MAGIC_ECS_IPV4, MAGIC_ECS_PORT);
-		return list_add(o->ecs_listen, &o->necs_listen, "--ecs", text, 1, err, errlen);
-	default:
-		if (magic_target(o->ecs_listen, o->necs_listen, AF_INET) >= 0)
-			return 0;
-		return list_add(o->ecs_listen, &o->necs_listen, "--ecs", "127.0.0.1:0", 0, err,
-		    errlen);
-	}
-}
+static const struct ctr_listen ecs_magic = {
+	"--ecs", MAGIC_ECS_IPV4, NULL, MAGIC_ECS_PORT
+};
+static const struct ctr_listen pi_magic = {
+	"--pod-identity", MAGIC_POD_ID_IPV4, MAGIC_POD_ID_IPV6, MAGIC_POD_ID_PORT
+};
 
 /*
- * --pod-identity's listeners: --pod-identity-listen's, and with --magic-ip
- * those its row needs (alias: on 169.254.170.23:80 itself, and with --ipv6
- * on [fd00:ec2::23]:80; nat: a loopback one, on a free port unless
- * --pod-identity-listen gave one, and with --ipv6 one on [fd00:ec2::23],
- * which magicip_up puts on lo, on the same port).  0 / -1 with err.
+ * A container endpoint's listeners (list, *n; *on: it is served): those
+ * its -listen flag gave, and with --magic-ip those its row needs (alias:
+ * on its magic address itself, 169.254.170.2:80 or 169.254.170.23:80, and
+ * with --ipv6 on its IPv6 one, [fd00:ec2::23]:80, where it has one; nat: a
+ * loopback one, on a free port unless its -listen flag gave one, and with
+ * --ipv6 one on its IPv6 address, which magicip_up puts on lo, on the same
+ * port).  0 / -1 with err.
  */
 static int
-pi_listeners(struct serve_options *o, char *err, size_t errlen)
+ctr_listeners(struct serve_options *o, const struct ctr_listen *cl, int *on,
+    struct listen_addr *list, size_t *n, char *err, size_t errlen)
 {
 	char text[sizeof(o->listen[0].la_text)];
 	int i;
 
-	o->npi_given = o->npi_listen;
-	if (o->npi_listen > 0)
-		o->pod_identity = 1;
-	if (!o->pod_identity)
+	if (*n > 0)
+		*on = 1;
+	if (!*on)
 		return 0;
 	switch (o->magic.mc_mode) {
 	case MAGIC_OFF:
-		if (o->npi_listen == 0) {
-			snprintf(err, errlen, "--pod-identity needs --pod-identity-listen "
-			    "ADDR:PORT or --magic-ip");
+		if (*n == 0) {
+			snprintf(err, errlen, "%s needs %s-listen ADDR:PORT or --magic-ip",
+			    cl->cl_flag, cl->cl_flag);
 			return -1;
 		}
 		return 0;
 	case MAGIC_ALIAS:
-		snprintf(text, sizeof(text), "%s:%d", MAGIC_POD_ID_IPV4, MAGIC_POD_ID_PORT);
-		if (list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
-		    errlen) == -1)
+		snprintf(text, sizeof(text), "%s:%d", cl->cl_ip4, cl->cl_port);
+		if (list_add(list, n, cl->cl_flag, text, 1, err, errlen) == -1)
 			return -1;
-		if (!o->magic.mc_ipv6)
+		if (cl->cl_ip6 == NULL || !o->magic.mc_ipv6)
 			return 0;
-		snprintf(text, sizeof(text), "[%s]:%d", MAGIC_POD_ID_IPV6, MAGIC_POD_ID_PORT);
-		return list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
-		    errlen);
+		snprintf(text, sizeof(text), "[%s]:%d", cl->cl_ip6, cl->cl_port);
+		return list_add(list, n, cl->cl_flag, text, 1, err, errlen);
 	default:
-		if ((i = magic_target(o->pi_listen, o->npi_listen, AF_INET)) < 0) {
-			if (list_add(o->pi_listen, &o->npi_listen, "--pod-identity",
-			    "127.0.0.1:0", 0, err, errlen) == -1)
+		if ((i = magic_target(list, *n, AF_INET)) < 0) {
+			if (list_add(list, n, cl->cl_flag, "127.0.0.1:0", 0, err, errlen) == -1)
 				return -1;
-			i = (int)o->npi_listen - 1;
+			i = (int)*n - 1;
 		}
-		if (!o->magic.mc_ipv6 || o->magic_up_verb)
+		if (cl->cl_ip6 == NULL || !o->magic.mc_ipv6 || o->magic_up_verb)
 			return 0;
-		snprintf(text, sizeof(text), "[%s]:%u", MAGIC_POD_ID_IPV6,
-		    o->pi_listen[i].la_port);
-		return list_add(o->pi_listen, &o->npi_listen, "--pod-identity", text, 1, err,
-		    errlen);
+		snprintf(text, sizeof(text), "[%s]:%u", cl->cl_ip6, list[i].la_port);
+		return list_add(list, n, cl->cl_flag, text, 1, err, errlen);
 	}
 }
 
@@ -280,7 +260,10 @@ magic_listeners(struct serve_options *o, char *err, size_t errlen)
 int
 opts_listeners(struct serve_options *o, char *err, size_t errlen)
 {
-	if (magic_listeners(o, err, errlen) == -1 || ecs_listeners(o, err, errlen) == -1)
+	if (magic_listeners(o, err, errlen) == -1 || ctr_listeners(o, &ecs_magic, &o->ecs,
+	    o->ecs_listen, &o->necs_listen, err, errlen) == -1)
 		return -1;
-	return pi_listeners(o, err, errlen);
+	o->npi_given = o->npi_listen;	/* --pod-identity-listen's, before ours */
+	return ctr_listeners(o, &pi_magic, &o->pod_identity, o->pi_listen, &o->npi_listen,
+	    err, errlen);
 }
