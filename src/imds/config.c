@@ -47,30 +47,15 @@
 
 #define CFG_NAME_DEFAULT	"config"	/* name in messages when none is given */
 
-#define POD_ASSOC_KEY		"pod-identity-associations"
-#define ROLE_MAP_KEY		"role-map"
 #define PATH_TAGS		"meta-data/tags"
 #define PATH_TAGS_INSTANCE	"meta-data/tags/instance"
 
-struct cfg_ctx {
-	const char	*cx_name;	/* file name for messages */
-	const char	*cx_text;	/* the file's text, to say where an error is */
-	size_t		 cx_len;
-	const char	*cx_key;	/* a bad key under the message's path, or NULL */
-	char		*cx_err;
-	size_t		 cx_errlen;
-	char		 cx_path[MD_PATH_MAX + 1];	/* path being checked */
-	size_t		 cx_pathlen;
-};
-
-static void	 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
 
 /*
  * Where path (and cx_key under it, if set) is in the text: 1 with its line
  * and column, 0 when it is not found.
  */
-static int
+int
 cfg_where(const struct cfg_ctx *cx, const char *path, size_t plen, size_t *line,
     size_t *col)
 {
@@ -101,7 +86,7 @@ cfg_where(const struct cfg_ctx *cx, const char *path, size_t plen, size_t *line,
  * the text (and cx_key under it, if set), the file name is followed by its
  * line and column, as in jansson's own syntax errors.
  */
-static void
+void
 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 {
 	char msg[ERRBUF_LEN];
@@ -122,8 +107,8 @@ cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
 }
 
 /* "a string", "a number", ...: what a value is, for messages. */
-static const char *
-jtype(const json_t *v)
+const char *
+cfg_jtype(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -145,8 +130,8 @@ jtype(const json_t *v)
 }
 
 /* Append "/key" (or "key" at the top) to the current path.  0 / -1. */
-static int
-path_push(struct cfg_ctx *cx, const char *key, size_t *saved)
+int
+cfg_path_push(struct cfg_ctx *cx, const char *key, size_t *saved)
 {
 	size_t klen = strlen(key), add = klen + (cx->cx_pathlen > 0);
 
@@ -164,8 +149,8 @@ path_push(struct cfg_ctx *cx, const char *key, size_t *saved)
 	return 0;
 }
 
-static void
-path_pop(struct cfg_ctx *cx, size_t saved)
+void
+cfg_path_pop(struct cfg_ctx *cx, size_t saved)
 {
 	cx->cx_pathlen = saved;
 	cx->cx_path[saved] = '\0';
@@ -192,7 +177,7 @@ check_leaf(struct cfg_ctx *cx, json_t *v, const char *expected)
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e)) {
 			cfg_err(cx, "%s: expected %s, got an array holding %s", cx->cx_path,
-			    expected, jtype(e));
+			    expected, cfg_jtype(e));
 			return -1;
 		}
 		total += json_string_length(e) + (i > 0);
@@ -238,23 +223,23 @@ check_tags(struct cfg_ctx *cx, json_t *tags)
 	if (json_is_null(tags))
 		return 0;
 	if (!json_is_object(tags)) {
-		cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path, jtype(tags));
+		cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path, cfg_jtype(tags));
 		return -1;
 	}
 	json_object_foreach(tags, k, v) {
-		if (path_push(cx, k, &saved) == -1)
+		if (cfg_path_push(cx, k, &saved) == -1)
 			return -1;
 		if (strcmp(cx->cx_path, PATH_TAGS_INSTANCE) != 0) {
 			cfg_err(cx, "%s: only instance/ is allowed under tags/", cx->cx_path);
 			return -1;
 		}
 		if (json_is_null(v)) {
-			path_pop(cx, saved);
+			cfg_path_pop(cx, saved);
 			continue;
 		}
 		if (!json_is_object(v)) {
 			cfg_err(cx, "%s: expected an object or null, got %s", cx->cx_path,
-			    jtype(v));
+			    cfg_jtype(v));
 			return -1;
 		}
 		json_object_foreach(v, tk, tv) {
@@ -265,18 +250,18 @@ check_tags(struct cfg_ctx *cx, json_t *tags)
 				    "\"..\" or \"_index\"", cx->cx_path, tk);
 				return -1;
 			}
-			if (path_push(cx, tk, &saved2) == -1)
+			if (cfg_path_push(cx, tk, &saved2) == -1)
 				return -1;
 			if (!json_is_string(tv) && !json_is_null(tv)) {
 				cfg_err(cx, "%s: expected a string or null, got %s", cx->cx_path,
-				    jtype(tv));
+				    cfg_jtype(tv));
 				return -1;
 			}
 			if (json_is_string(tv) && check_leaf(cx, tv, "a string") == -1)
 				return -1;
-			path_pop(cx, saved2);
+			cfg_path_pop(cx, saved2);
 		}
-		path_pop(cx, saved);
+		cfg_path_pop(cx, saved);
 	}
 	return 0;
 }
@@ -327,27 +312,27 @@ check_document(struct cfg_ctx *cx, json_t *doc)
 			cfg_err(cx, "%s: unknown identity document field \"%s\"", cx->cx_path, k);
 			return -1;
 		}
-		if (path_push(cx, k, &saved) == -1)
+		if (cfg_path_push(cx, k, &saved) == -1)
 			return -1;
 		switch (doc_fields[i].df_kind) {
 		case DOC_STRING:
 			ok = json_is_string(v);
 			if (!ok)
 				cfg_err(cx, "%s: expected a string, got %s", cx->cx_path,
-				    jtype(v));
+				    cfg_jtype(v));
 			break;
 		case DOC_STRING_NULL:
 			ok = json_is_string(v) || json_is_null(v);
 			if (!ok)
 				cfg_err(cx, "%s: expected a string or null, got %s",
-				    cx->cx_path, jtype(v));
+				    cx->cx_path, cfg_jtype(v));
 			break;
 		case DOC_LIST_NULL:
 		default:
 			ok = json_is_array(v) || json_is_null(v);
 			if (!ok)
 				cfg_err(cx, "%s: expected an array of strings or null, got %s",
-				    cx->cx_path, jtype(v));
+				    cx->cx_path, cfg_jtype(v));
 			else if (json_is_array(v) &&
 			    check_leaf(cx, v, "an array of strings or null") == -1)
 				ok = 0;
@@ -357,7 +342,7 @@ check_document(struct cfg_ctx *cx, json_t *doc)
 			return -1;
 		if (json_is_string(v) && check_leaf(cx, v, "a string") == -1)
 			return -1;
-		path_pop(cx, saved);
+		cfg_path_pop(cx, saved);
 	}
 	return 0;
 }
@@ -379,7 +364,7 @@ check_dir(struct cfg_ctx *cx, json_t *dir)
 			    "\".\" or \"..\"", cx->cx_path, k, MD_NAME_MAX);
 			return -1;
 		}
-		if (path_push(cx, k, &saved) == -1)
+		if (cfg_path_push(cx, k, &saved) == -1)
 			return -1;
 		if (strcmp(cx->cx_path, PATH_TAGS) == 0) {
 			if (check_tags(cx, v) == -1)
@@ -395,10 +380,10 @@ check_dir(struct cfg_ctx *cx, json_t *dir)
 			if (check_leaf(cx, v, expected) == -1)
 				return -1;
 		} else if (!json_is_null(v)) {
-			cfg_err(cx, "%s: expected %s, got %s", cx->cx_path, expected, jtype(v));
+			cfg_err(cx, "%s: expected %s, got %s", cx->cx_path, expected, cfg_jtype(v));
 			return -1;
 		}
-		path_pop(cx, saved);
+		cfg_path_pop(cx, saved);
 	}
 	return 0;
 }
@@ -478,11 +463,11 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 	char num[32];
 
 	if (!json_is_object(opts)) {
-		cfg_err(cx, "options: expected an object, got %s", jtype(opts));
+		cfg_err(cx, "options: expected an object, got %s", cfg_jtype(opts));
 		return -1;
 	}
 	json_object_foreach(opts, k, v) {
-		if (path_push(cx, k, &saved) == -1)
+		if (cfg_path_push(cx, k, &saved) == -1)
 			return -1;
 		if ((d = imds_option_find(k, strlen(k))) == NULL) {
 			cfg_err(cx, "%s: unknown option (known: http-endpoint, http-tokens, "
@@ -492,7 +477,7 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 		if (d->iod_words[0] == NULL) {
 			if (!json_is_integer(v)) {
 				cfg_err(cx, "%s: expected an integer from %d to %d, got %s",
-				    cx->cx_path, d->iod_min, d->iod_max, jtype(v));
+				    cx->cx_path, d->iod_min, d->iod_max, cfg_jtype(v));
 				return -1;
 			}
 			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -504,7 +489,7 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 			}
 		} else if (!json_is_string(v)) {
 			cfg_err(cx, "%s: expected \"%s\" or \"%s\", got %s", cx->cx_path,
-			    d->iod_words[0], d->iod_words[1], jtype(v));
+			    d->iod_words[0], d->iod_words[1], cfg_jtype(v));
 			return -1;
 		} else if (imds_option_parse(d, json_string_value(v), json_string_length(v),
 		    &cfg->cf_opt, &cfg->cf_opt_set) == -1) {
@@ -512,7 +497,7 @@ check_options(struct cfg_ctx *cx, json_t *opts, struct config *cfg)
 			    d->iod_words[0], d->iod_words[1], json_string_value(v));
 			return -1;
 		}
-		path_pop(cx, saved);
+		cfg_path_pop(cx, saved);
 	}
 	return 0;
 }
@@ -529,7 +514,7 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		cfg_err(cx, "user-data: expected a string or null, got %s", jtype(v));
+		cfg_err(cx, "user-data: expected a string or null, got %s", cfg_jtype(v));
 		return -1;
 	}
 	len = json_string_length(v);
@@ -544,215 +529,6 @@ check_user_data(struct cfg_ctx *cx, json_t *v, struct config *cfg)
 	cfg->cf_user_data_len = len;
 	cfg->cf_user_data_set = 1;
 	return 0;
-}
-
-/* The pod rules of cfg, made on first use.  NULL (with the message) when out of memory. */
-static struct pod_rules *
-cfg_pods(struct cfg_ctx *cx, struct config *cfg, const char *key)
-{
-	if (cfg->cf_pods == NULL && (cfg->cf_pods = pods_rules_new()) == NULL)
-		cfg_err(cx, "%s: out of memory", key);
-	return cfg->cf_pods;
-}
-
-/* One member of an association: a string that ok accepts.  0 / -1. */
-static int
-assoc_member(struct cfg_ctx *cx, json_t *e, const char *key, int (*ok)(const char *, size_t),
-    const char *what, const char **val, size_t *len)
-{
-	json_t *v = json_object_get(e, key);
-	char why[POD_REASON_MAX] = "";
-
-	cx->cx_key = key;
-	if (v == NULL) {
-		cx->cx_key = NULL;
-		cfg_err(cx, "%s: \"%s\" is missing", cx->cx_path, key);
-		return -1;
-	}
-	if (!json_is_string(v)) {
-		cfg_err(cx, "%s: \"%s\": expected a string, got %s", cx->cx_path, key, jtype(v));
-		return -1;
-	}
-	*val = json_string_value(v);
-	*len = json_string_length(v);
-	if (ok != NULL ? ok(*val, *len) : pods_arn_check(*val, *len, why, sizeof(why))) {
-		cx->cx_key = NULL;
-		return 0;
-	}
-	cfg_err(cx, "%s: \"%s\": \"%.64s\" is not %s%s%s", cx->cx_path, key, *val, what,
-	    why[0] != '\0' ? ": " : "", why);
-	return -1;
-}
-
-/* "role-map": {"FROM-ARN": "TO-ARN", ...}, at most POD_ROLE_MAP_MAX. */
-static int
-check_role_map(struct cfg_ctx *cx, json_t *map, struct config *cfg)
-{
-	char why[POD_REASON_MAX];
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(map) || json_object_size(map) > POD_ROLE_MAP_MAX) {
-		cfg_err(cx, "%s: expected an object of at most %d ARNs, got %s", ROLE_MAP_KEY,
-		    POD_ROLE_MAP_MAX, json_is_object(map) ? "more" : jtype(map));
-		return -1;
-	}
-	json_object_foreach(map, k, v) {
-		cx->cx_key = k;
-		if (!pods_arn_check(k, strlen(k), why, sizeof(why))) {
-			cfg_err(cx, "%s: \"%.64s\" is not a role ARN: %s", ROLE_MAP_KEY, k, why);
-			return -1;
-		}
-		if (!json_is_string(v)) {
-			cfg_err(cx, "%s: \"%.64s\": expected a role ARN, got %s", ROLE_MAP_KEY, k,
-			    jtype(v));
-			return -1;
-		}
-		if (!pods_arn_check(json_string_value(v), json_string_length(v), why,
-		    sizeof(why))) {
-			cfg_err(cx, "%s: \"%.64s\": \"%.64s\" is not a role ARN: %s",
-			    ROLE_MAP_KEY, k, json_string_value(v), why);
-			return -1;
-		}
-		if (cfg_pods(cx, cfg, ROLE_MAP_KEY) == NULL ||
-		    pods_rules_map_add(cfg->cf_pods, k, strlen(k), json_string_value(v),
-		    json_string_length(v)) != 0) {
-			cfg_err(cx, "%s: out of memory", ROLE_MAP_KEY);
-			return -1;
-		}
-	}
-	cx->cx_key = NULL;
-	return 0;
-}
-
-/* One association, at cx_path ("pod-identity-associations/N").  0 / -1. */
-static int
-check_assoc_entry(struct cfg_ctx *cx, json_t *e, struct config *cfg)
-{
-	const char *ns, *sa, *arn, *k;
-	size_t nslen, salen, arnlen, dup, line, col;
-	char first[MD_PATH_MAX + 1];
-	json_t *v;
-	int rc;
-
-	if (!json_is_object(e)) {
-		cfg_err(cx, "%s: expected an object, got %s", cx->cx_path, jtype(e));
-		return -1;
-	}
-	json_object_foreach(e, k, v) {
-		if (strcmp(k, "namespace") != 0 && strcmp(k, "service-account") != 0 &&
-		    strcmp(k, "role-arn") != 0 && strcmp(k, "disable-session-tags") != 0) {
-			cx->cx_key = k;
-			cfg_err(cx, "%s: unknown key \"%s\" (known: namespace, service-account, "
-			    "role-arn, disable-session-tags)", cx->cx_path, k);
-			return -1;
-		}
-	}
-	/* EKS's disableSessionTags: a boolean */
-	if ((v = json_object_get(e, "disable-session-tags")) != NULL && !json_is_boolean(v)) {
-		cx->cx_key = "disable-session-tags";
-		cfg_err(cx, "%s: disable-session-tags: expected true or false, got %s",
-		    cx->cx_path, jtype(v));
-		return -1;
-	}
-	if (assoc_member(cx, e, "namespace", pods_namespace_ok, "a namespace name", &ns,
-	    &nslen) == -1 || assoc_member(cx, e, "service-account", pods_sa_name_ok,
-	    "a service account name", &sa, &salen) == -1 || assoc_member(cx, e, "role-arn",
-	    NULL, "a role ARN", &arn, &arnlen) == -1 || cfg_pods(cx, cfg, cx->cx_path) == NULL)
-		return -1;
-	rc = pods_rules_assoc_add(cfg->cf_pods, ns, nslen, sa, salen, arn, arnlen, &dup);
-	if (rc == 0)
-		cfg->cf_pods->pr_assoc[cfg->cf_pods->pr_nassoc - 1].pa_no_tags =
-		    json_is_true(json_object_get(e, "disable-session-tags"));
-	if (rc == -3) {
-		/* both places: this one as the message's, the first by its line */
-		snprintf(first, sizeof(first), "%s/%zu", POD_ASSOC_KEY, dup);
-		cfg_where(cx, first, strlen(first), &line, &col);
-		cfg_err(cx, "%s: a second association for %s/%s (the first: %s, line %zu)",
-		    cx->cx_path, ns, sa, first, line);
-	} else if (rc != 0) {
-		cfg_err(cx, "%s: out of memory", cx->cx_path);
-	}
-	return rc == 0 ? 0 : -1;
-}
-
-/*
- * "pod-identity-associations": [{"namespace", "service-account",
- * "role-arn", "disable-session-tags"}, ...], at most POD_ASSOC_MAX, one per
- * namespace/service account (a second names the line of the first).
- */
-static int
-check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg)
-{
-	size_t i, saved;
-	char idx[24];
-	json_t *e;
-
-	if (!json_is_array(arr) || json_array_size(arr) > POD_ASSOC_MAX) {
-		cfg_err(cx, "%s: expected an array of at most %d associations, got %s",
-		    cx->cx_path, POD_ASSOC_MAX, json_is_array(arr) ? "more" : jtype(arr));
-		return -1;
-	}
-	json_array_foreach(arr, i, e) {
-		snprintf(idx, sizeof(idx), "%zu", i);
-		if (path_push(cx, idx, &saved) == -1 || check_assoc_entry(cx, e, cfg) == -1)
-			return -1;
-		path_pop(cx, saved);
-	}
-	return 0;
-}
-
-/*
- * "ecs-credentials": at most CONFIG_ECS_IDS_MAX ids of 1 to CONFIG_ECS_ID_MAX
- * bytes without control bytes, each "node" or a role ARN short enough to
- * be a registry key.
- */
-static int
-check_ecs(struct cfg_ctx *cx, json_t *ids)
-{
-	char name[ROLE_NAME_MAX + 1], acct[CRED_ACCOUNT_BUF];
-	const char *k, *arn;
-	json_t *v;
-
-	if (!json_is_object(ids)) {
-		cfg_err(cx, "ecs-credentials: expected an object, got %s", jtype(ids));
-		return -1;
-	}
-	if (json_object_size(ids) > CONFIG_ECS_IDS_MAX) {
-		cfg_err(cx, "ecs-credentials: more than %d ids", CONFIG_ECS_IDS_MAX);
-		return -1;
-	}
-	json_object_foreach(ids, k, v) {
-		if (*k == '\0' || strlen(k) > CONFIG_ECS_ID_MAX || text_has_ctl(k, strlen(k))) {
-			cfg_err(cx, "ecs-credentials: an id must be 1 to %d bytes without control "
-			    "characters", CONFIG_ECS_ID_MAX);
-			return -1;
-		}
-		if (!json_is_string(v)) {
-			cfg_err(cx, "ecs-credentials/%s: expected \"node\" or a role ARN, got %s", k,
-			    jtype(v));
-			return -1;
-		}
-		arn = json_string_value(v);
-		if (strcmp(arn, "node") != 0 && (strlen(arn) > ROLE_KEY_MAX ||
-		    sts_role_name(arn, name, sizeof(name), acct, sizeof(acct)) == -1)) {
-			cfg_err(cx, "ecs-credentials/%s: expected \"node\" or a role ARN of at most "
-			    "%d bytes (arn:aws:iam::123456789012:role/NAME), got \"%.64s\"", k,
-			    ROLE_KEY_MAX, arn);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-const char *
-config_ecs_role(const struct config *cfg, const char *id)
-{
-	json_t *v;
-
-	if (cfg->cf_ecs == NULL || (v = json_object_get(cfg->cf_ecs, id)) == NULL)
-		return NULL;
-	return json_string_value(v);
 }
 
 /* When the daemon started (config_set_start); 0: now. */
@@ -831,19 +607,19 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 		goto fail;
 	}
 	if (!json_is_object(root)) {
-		cfg_err(&cx, "expected an object at the top level, got %s", jtype(root));
+		cfg_err(&cx, "expected an object at the top level, got %s", cfg_jtype(root));
 		goto fail;
 	}
 	cfg->cf_root = root;
 	json_object_foreach(root, k, v) {
 		if (strcmp(k, "meta-data") == 0 || strcmp(k, "dynamic") == 0) {
 			if (!json_is_object(v)) {
-				cfg_err(&cx, "%s: expected an object, got %s", k, jtype(v));
+				cfg_err(&cx, "%s: expected an object, got %s", k, cfg_jtype(v));
 				goto fail;
 			}
-			if (path_push(&cx, k, &saved) == -1 || check_dir(&cx, v) == -1)
+			if (cfg_path_push(&cx, k, &saved) == -1 || check_dir(&cx, v) == -1)
 				goto fail;
-			path_pop(&cx, saved);
+			cfg_path_pop(&cx, saved);
 			if (k[0] == 'm')
 				cfg->cf_meta = v;
 			else
@@ -852,24 +628,24 @@ config_parse(const char *text, size_t len, const char *name, struct config *cfg,
 			if (check_user_data(&cx, v, cfg) == -1)
 				goto fail;
 		} else if (strcmp(k, "options") == 0) {
-			if (path_push(&cx, k, &saved) == -1 ||
+			if (cfg_path_push(&cx, k, &saved) == -1 ||
 			    check_options(&cx, v, cfg) == -1)
 				goto fail;
-			path_pop(&cx, saved);
+			cfg_path_pop(&cx, saved);
 		} else if (strcmp(k, "scenario") == 0) {
 			if (check_scenario(&cx, v) == -1)
 				goto fail;
 			cfg->cf_scenario = v;
 		} else if (strcmp(k, POD_ASSOC_KEY) == 0) {
-			if (path_push(&cx, k, &saved) == -1 ||
-			    check_pod_assoc(&cx, v, cfg) == -1)
+			if (cfg_path_push(&cx, k, &saved) == -1 ||
+			    config_check_pod_assoc(&cx, v, cfg) == -1)
 				goto fail;
-			path_pop(&cx, saved);
+			cfg_path_pop(&cx, saved);
 		} else if (strcmp(k, ROLE_MAP_KEY) == 0) {
-			if (check_role_map(&cx, v, cfg) == -1)
+			if (config_check_role_map(&cx, v, cfg) == -1)
 				goto fail;
 		} else if (strcmp(k, "ecs-credentials") == 0) {
-			if (check_ecs(&cx, v) == -1)
+			if (config_check_ecs(&cx, v) == -1)
 				goto fail;
 			cfg->cf_ecs = v;
 		} else {

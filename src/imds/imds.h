@@ -3,9 +3,10 @@
  *
  *   tree.c       the metadata tree: built, then immutable
  *   config.c     the --config JSON file (jansson), errors with line:column;
- *                the instance options' value parser (flags use it too); the
- *                pod rules (issue 14: pod-identity-associations, role-map)
- *                checked and kept as pods.h's struct pod_rules
+ *                the instance options' value parser (flags use it too)
+ *   config_creds.c  its sections for the other credential endpoints: the pod
+ *                rules (issue 14: pod-identity-associations, role-map, kept as
+ *                pods.h's struct pod_rules) and "ecs-credentials"
  *   config_where.c  where a value is in the file's text (FILE:LINE:COL)
  *   instance.c   the instance facts and what derives from them
  *   snapshot.c   the snapshot: the tree served, built from the facts and the

@@ -7,6 +7,7 @@
  *   lifecycle.c  the checked changes lifecycle_json.c's scenario makes too
  *   identity.c   the keys, for identity_sign.c
  *   config_where.c  where a value is in a config file's text, for config.c
+ *   config.c     the checking context, for config_creds.c (its sections)
  */
 #ifndef IMDS_INTERNAL_H
 #define IMDS_INTERNAL_H
@@ -39,6 +40,39 @@ size_t		 js_member(const char *t, size_t len, size_t i, const char *name, size_t
  * starts; (size_t)-1 if it is not found.
  */
 size_t		 js_locate(const char *t, size_t len, const char *path, size_t plen, size_t *val);
+/* config.c: the context a config file is checked in, and its messages */
+#define POD_ASSOC_KEY		"pod-identity-associations"
+#define ROLE_MAP_KEY		"role-map"
+struct cfg_ctx {
+	const char	*cx_name;	/* file name for messages */
+	const char	*cx_text;	/* the file's text, to say where an error is */
+	size_t		 cx_len;
+	const char	*cx_key;	/* a bad key under the message's path, or NULL */
+	char		*cx_err;
+	size_t		 cx_errlen;
+	char		 cx_path[MD_PATH_MAX + 1];	/* path being checked */
+	size_t		 cx_pathlen;
+};
+
+/*
+ * "NAME: " + message, one line; when the path the message starts with
+ * ("options/http-tokens: ...") is found in the text, NAME:LINE:COL.
+ */
+void		 cfg_err(struct cfg_ctx *cx, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* Where path (and cx_key under it, if set) is in the text: 1 with its line and column, 0. */
+int		 cfg_where(const struct cfg_ctx *cx, const char *path, size_t plen, size_t *line,
+		    size_t *col);
+/* "a string", "a number", ...: what a value is, for messages. */
+const char	*cfg_jtype(const json_t *v);
+/* Append "/key" (or "key" at the top) to cx_path, its old length in *saved.  0 / -1. */
+int		 cfg_path_push(struct cfg_ctx *cx, const char *key, size_t *saved);
+void		 cfg_path_pop(struct cfg_ctx *cx, size_t saved);
+/* config_creds.c: the credential endpoints' sections.  0 / -1 with cfg_err's message. */
+int		 config_check_pod_assoc(struct cfg_ctx *cx, json_t *arr, struct config *cfg);
+int		 config_check_role_map(struct cfg_ctx *cx, json_t *map, struct config *cfg);
+int		 config_check_ecs(struct cfg_ctx *cx, json_t *ids);
+
 /* Drop a holder's reference: 1 when it was the last (free the thing now), else 0. */
 int		 ref_drop(unsigned *refs);
 
