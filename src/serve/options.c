@@ -9,17 +9,13 @@
  * of them can name an option the others lack.  The rows are in --help's
  * order, which is also the order the environment is read in.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "serve/serve.h"
@@ -36,30 +32,7 @@
 	_Static_assert(sizeof(((struct serve_options *)0)->field) == sizeof(type), \
 	    #field " is not " #type "-sized"); int oa_unused; }))
 
-static int	 check_source(const char *, char *, size_t);
-static int	 check_profile(const char *, char *, size_t);
-static int	 check_role_name(const char *, char *, size_t);
-static int	 check_role_arn(const char *, char *, size_t);
-static int	 check_external_id(const char *, char *, size_t);
-static int	 check_session_name(const char *, char *, size_t);
-static int	 check_sts_region(const char *, char *, size_t);
-static int	 check_sts_endpoint(const char *, char *, size_t);
-static int	 check_readable(const char *, char *, size_t);
-static int	 check_control(const char *, char *, size_t);
-static int	 check_user(const char *, char *, size_t);
-static int	 check_base_arn(const char *, char *, size_t);
-static int	 check_node_name(const char *, char *, size_t);
-static int	 check_cluster_name(const char *, char *, size_t);
 static int	 opts_pods(struct serve_options *, char *, size_t);
-static int	 parse_listen(struct serve_options *, const char *, char *, size_t);
-static int	 parse_ecs_listen(struct serve_options *, const char *, char *, size_t);
-static int	 parse_pi_listen(struct serve_options *, const char *, char *, size_t);
-static int	 parse_pod(struct serve_options *, const char *, char *, size_t);
-static int	 parse_duration(struct serve_options *, const char *, char *, size_t);
-static int	 parse_rate(struct serve_options *, const char *, char *, size_t);
-static int	 parse_health(struct serve_options *, const char *, char *, size_t);
-static int	 parse_control_mode(struct serve_options *, const char *, char *, size_t);
-static int	 parse_control_owner(struct serve_options *, const char *, char *, size_t);
 
 static const struct opt_word words_log_format[] = {
 	{ "text", 0, 0 }, { "json", 1, 0 }, { NULL, 0, 0 }
@@ -103,7 +76,7 @@ _Static_assert(sizeof(enum magic_fw) == sizeof(int), "magic_fw is int-sized");
 	{ flag, arg, OPT_VALUE, 0, 0, 0, NULL, env, 0, NULL, 0, NULL, parse, help }
 
 const struct opt_def opt_defs[] = {
-	ROW_LIST("listen", "ADDR:PORT", "GIMME_LISTEN", nlisten, parse_listen,
+	ROW_LIST("listen", "ADDR:PORT", "GIMME_LISTEN", nlisten, optval_parse_listen,
 	    "listen here; repeatable; IPv6 as [ADDR]:PORT; port 0\n"
 	    "picks a free port (default 127.0.0.1:1338;\n"
 	    "GIMME_LISTEN takes a comma-separated list)"),
@@ -119,43 +92,43 @@ const struct opt_def opt_defs[] = {
 	ROW_INSTANCE("http-endpoint", "enabled|disabled", "GIMME_HTTP_ENDPOINT",
 	    IMDS_OPT_ENDPOINT,
 	    "disabled answers every request 403 (default enabled)"),
-	ROW_STRING("source", "auto|example|env|profile", "GIMME_SOURCE", source, check_source,
+	ROW_STRING("source", "auto|example|env|profile", "GIMME_SOURCE", source, optval_check_source,
 	    "where credentials come from (default auto: the\n"
 	    "environment's AWS_ACCESS_KEY_ID if set, else the\n"
 	    "profile if the shared files have it, else AWS's\n"
 	    "documented example credentials)"),
-	ROW_STRING("profile", "NAME", "GIMME_PROFILE", profile, check_profile,
+	ROW_STRING("profile", "NAME", "GIMME_PROFILE", profile, optval_check_profile,
 	    "profile of ~/.aws/credentials and ~/.aws/config\n"
 	    "(AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); default\n"
 	    "AWS_PROFILE, else default; the files are watched"),
-	ROW_STRING("role-name", "NAME", "GIMME_ROLE_NAME", role_name, check_role_name,
+	ROW_STRING("role-name", "NAME", "GIMME_ROLE_NAME", role_name, optval_check_role_name,
 	    "role listed under iam/security-credentials/ (default:\n"
 	    "the profile's name, else dev-instance-role)"),
 	ROW_SWITCH("allow-long-term-keys", "GIMME_ALLOW_LONG_TERM_KEYS", allow_long_term,
 	    "serve keys that have no session token as they are\n"
 	    "(by default they are exchanged for session keys\n"
 	    "with STS GetSessionToken: many SDKs require a Token)"),
-	ROW_STRING("assume-role", "ARN", "GIMME_ASSUME_ROLE", assume_role, check_role_arn,
+	ROW_STRING("assume-role", "ARN", "GIMME_ASSUME_ROLE", assume_role, optval_check_role_arn,
 	    "serve the credentials of this role, assumed with\n"
 	    "the source's credentials (STS AssumeRole); a\n"
 	    "profile's role_arn/source_profile chain is followed too"),
-	ROW_STRING("external-id", "ID", "GIMME_EXTERNAL_ID", external_id, check_external_id,
+	ROW_STRING("external-id", "ID", "GIMME_EXTERNAL_ID", external_id, optval_check_external_id,
 	    "ExternalId for --assume-role"),
 	ROW_STRING("session-name", "NAME", "GIMME_SESSION_NAME", session_name,
-	    check_session_name,
+	    optval_check_session_name,
 	    "RoleSessionName (default gimme-aws-mini-<hostname>)"),
-	ROW_VALUE("duration", "D", "GIMME_DURATION", parse_duration,
+	ROW_VALUE("duration", "D", "GIMME_DURATION", optval_parse_duration,
 	    "session length: 3600, 90m, 1h (900 s to 12 h;\n"
 	    "default STS's)"),
-	ROW_STRING("sts-region", "REGION", "GIMME_STS_REGION", sts_region, check_sts_region,
+	ROW_STRING("sts-region", "REGION", "GIMME_STS_REGION", sts_region, optval_check_sts_region,
 	    "region STS requests are signed for and sent to\n"
 	    "(default AWS_REGION, AWS_DEFAULT_REGION, else the\n"
 	    "instance's region)"),
 	ROW_STRING("sts-endpoint", "URL", "GIMME_STS_ENDPOINT", sts_endpoint,
-	    check_sts_endpoint,
+	    optval_check_sts_endpoint,
 	    "STS endpoint (default AWS_ENDPOINT_URL_STS, else\n"
 	    "https://sts.<region>.amazonaws.com/)"),
-	ROW_STRING("ca-bundle", "FILE", "GIMME_CA_BUNDLE", ca_bundle, check_readable,
+	ROW_STRING("ca-bundle", "FILE", "GIMME_CA_BUNDLE", ca_bundle, optval_check_readable,
 	    "CA certificates for STS (default AWS_CA_BUNDLE, else\n"
 	    "the system store)"),
 	ROW_SWITCH("ecs", "GIMME_ECS", ecs,
@@ -165,9 +138,9 @@ const struct opt_def opt_defs[] = {
 	    "config's \"ecs-credentials\" ids, /creds (this\n"
 	    "identity), /role/NAME (assumed); with --magic-ip on\n"
 	    "169.254.170.2:80 too"),
-	ROW_LIST("ecs-listen", "ADDR:PORT", "GIMME_ECS_LISTEN", necs_listen, parse_ecs_listen,
+	ROW_LIST("ecs-listen", "ADDR:PORT", "GIMME_ECS_LISTEN", necs_listen, optval_parse_ecs_listen,
 	    "serve it here too; repeatable; implies --ecs"),
-	ROW_STRING("base-role-arn", "ARN", "GIMME_BASE_ROLE_ARN", base_role_arn, check_base_arn,
+	ROW_STRING("base-role-arn", "ARN", "GIMME_BASE_ROLE_ARN", base_role_arn, optval_check_base_arn,
 	    "what /role/NAME and a pod's role name complete into\n"
 	    "a role ARN (arn:aws:iam::123456789012:role/ or with\n"
 	    "a path); roles are assumed with this identity's\n"
@@ -190,7 +163,7 @@ const struct opt_def opt_defs[] = {
 	    "Kubernetes API; with --magic-ip on 169.254.170.23:80\n"
 	    "(and [fd00:ec2::23]:80 with --ipv6) too"),
 	ROW_LIST("pod-identity-listen", "ADDR:PORT", "GIMME_POD_IDENTITY_LISTEN", npi_listen,
-	    parse_pi_listen,
+	    optval_parse_pi_listen,
 	    "serve it here too (its address is then accepted as\n"
 	    "Host); repeatable; implies --pod-identity"),
 	ROW_SWITCH("session-tags", "GIMME_SESSION_TAGS", session_tags,
@@ -203,16 +176,16 @@ const struct opt_def opt_defs[] = {
 	    "pod; the role's trust policy must allow\n"
 	    "sts:TagSession for this identity"),
 	ROW_STRING("cluster-name", "NAME", "GIMME_CLUSTER_NAME", cluster_name,
-	    check_cluster_name,
+	    optval_check_cluster_name,
 	    "the cluster the session tags name (default: the\n"
 	    "kubeconfig's cluster when it is an EKS cluster name\n"
 	    "or ARN, else gimme-aws-mini); its ARN is\n"
 	    "arn:aws:eks:REGION:ACCOUNT:cluster/NAME with the\n"
 	    "instance's region and the role's account"),
-	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, check_node_name,
+	ROW_STRING("node-name", "NAME", "GIMME_NODE_NAME", node_name, optval_check_node_name,
 	    "the node whose pods are served (default NODE_NAME,\n"
 	    "else the host name)"),
-	ROW_STRING("kubeconfig", "FILE", "GIMME_KUBECONFIG", kubeconfig, check_readable,
+	ROW_STRING("kubeconfig", "FILE", "GIMME_KUBECONFIG", kubeconfig, optval_check_readable,
 	    "where the Kubernetes API is (default: in a pod its\n"
 	    "service account, else KUBECONFIG, else\n"
 	    "~/.kube/config; its current context)"),
@@ -245,7 +218,7 @@ const struct opt_def opt_defs[] = {
 	    "GIMME_REQUEST_TIMEOUT", limits.hl_req_timeout_ms,
 	    "the whole request and response, from accept: 10s,\n"
 	    "500ms (default 10s; 100ms to 600s)"),
-	ROW_VALUE("rate-limit", "N/s", "GIMME_RATE_LIMIT", parse_rate,
+	ROW_VALUE("rate-limit", "N/s", "GIMME_RATE_LIMIT", optval_parse_rate,
 	    "requests per second per client address, answered\n"
 	    "429 beyond (default off)"),
 	ROW_TIME("shutdown-grace", "T", 0, SHUTDOWN_GRACE_MAX_MS, "3s, 500ms",
@@ -260,7 +233,7 @@ const struct opt_def opt_defs[] = {
 	    "GIMME_MAX_HEADERS", headers_max,
 	    "header fields per request, answered 431 beyond\n"
 	    "(default and most 64; at least 8)"),
-	ROW_VALUE("health-listen", "ADDR:PORT", "GIMME_HEALTH_LISTEN", parse_health,
+	ROW_VALUE("health-listen", "ADDR:PORT", "GIMME_HEALTH_LISTEN", optval_parse_health,
 	    "serve /healthz, /readyz and /metrics here (a port of\n"
 	    "its own; default off)"),
 	ROW_SWITCH("access-log", "GIMME_ACCESS_LOG", access_log,
@@ -278,7 +251,7 @@ const struct opt_def opt_defs[] = {
 	    "listener; alias: the address goes on lo and the\n"
 	    "server also listens on 169.254.169.254:80 (needs root\n"
 	    "or CAP_NET_ADMIN; GIMME_MAGIC_IP=1|nat|alias)"),
-	ROW_LIST("pod-interface", "NAME", "GIMME_POD_INTERFACE", magic.mc_npods, parse_pod,
+	ROW_LIST("pod-interface", "NAME", "GIMME_POD_INTERFACE", magic.mc_npods, optval_parse_pod,
 	    "where pods' requests come from: an interface, or a\n"
 	    "prefix ending in * or + (veth*, cali+); repeatable\n"
 	    "(GIMME_POD_INTERFACE: comma-separated).  Default\n"
@@ -296,16 +269,16 @@ const struct opt_def opt_defs[] = {
 	    "with --magic-ip: drop requests to 169.254.169.254\n"
 	    "from start until the server is ready, so that they\n"
 	    "wait instead of failing"),
-	ROW_STRING("control", "PATH", "GIMME_CONTROL", control, check_control,
+	ROW_STRING("control", "PATH", "GIMME_CONTROL", control, optval_check_control,
 	    "listen for `" PROGNAME " ctl` on this Unix socket\n"
 	    "(spot interruptions, events, ASG state, tags, any\n"
 	    "path, credential rotation); a stale socket file is\n"
 	    "replaced, a live one refused; removed at exit"),
-	ROW_VALUE("control-mode", "MODE", "GIMME_CONTROL_MODE", parse_control_mode,
+	ROW_VALUE("control-mode", "MODE", "GIMME_CONTROL_MODE", optval_parse_control_mode,
 	    "its permissions, octal (default 0600)"),
-	ROW_VALUE("control-owner", "USER[:GROUP]", "GIMME_CONTROL_OWNER", parse_control_owner,
+	ROW_VALUE("control-owner", "USER[:GROUP]", "GIMME_CONTROL_OWNER", optval_parse_control_owner,
 	    "its owner (names or numbers; needs the privilege)"),
-	ROW_STRING("user", "NAME", "GIMME_USER", user, check_user,
+	ROW_STRING("user", "NAME", "GIMME_USER", user, optval_check_user,
 	    "started as root: the user to run as once the\n"
 	    "listeners are bound (default nobody); its primary\n"
 	    "group, no supplementary groups"),
@@ -432,96 +405,8 @@ opts_exec_takes(const struct opt_def *d)
 }
 
 /* ------------------------------------------------------------------ */
-/* the values' checks and parsers                                     */
+/* options that go together                                           */
 /* ------------------------------------------------------------------ */
-
-static int
-check_source(const char *val, char *err, size_t errlen)
-{
-	if (strcmp(val, "auto") != 0 && strcmp(val, "example") != 0 &&
-	    strcmp(val, "env") != 0 && strcmp(val, "profile") != 0) {
-		snprintf(err, errlen, "expected auto, example, env or profile, got '%s'", val);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_profile(const char *val, char *err, size_t errlen)
-{
-	if (*val == '\0' || strlen(val) > AWSCONF_PROFILE_MAX) {
-		snprintf(err, errlen, "expected a profile name of 1 to %d bytes",
-		    AWSCONF_PROFILE_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_role_name(const char *val, char *err, size_t errlen)
-{
-	if (!creds_role_name_ok(val)) {
-		snprintf(err, errlen, "'%s' is not a role name (1 to %d of A-Z a-z 0-9 + = , . @ _ -)",
-		    val, ROLE_NAME_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_role_arn(const char *val, char *err, size_t errlen)
-{
-	char name[ROLE_NAME_MAX + 1], acct[16];
-
-	if (strlen(val) >= STS_ARN_MAX ||
-	    sts_role_name(val, name, sizeof(name), acct, sizeof(acct)) == -1) {
-		snprintf(err, errlen, "'%s' is not a role ARN (arn:aws:iam::123456789012:role/NAME)",
-		    val);
-		return -1;
-	}
-	return 0;
-}
-
-/* An ARN prefix a role name completes: arn:PARTITION:iam::ACCOUNT:role/[PATH/]. */
-static int
-check_base_arn(const char *val, char *err, size_t errlen)
-{
-	char arn[STS_ARN_MAX], name[ROLE_NAME_MAX + 1], acct[16];
-	size_t n = strlen(val);
-
-	if (n == 0 || n + ROLE_NAME_MAX > ROLE_KEY_MAX || val[n - 1] != '/' ||
-	    snprintf(arn, sizeof(arn), "%sx", val) < 0 ||
-	    sts_role_name(arn, name, sizeof(name), acct, sizeof(acct)) == -1) {
-		snprintf(err, errlen, "'%s' is not a role ARN prefix of at most %d bytes "
-		    "(arn:aws:iam::123456789012:role/)", val, ROLE_KEY_MAX - ROLE_NAME_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-/* A node's name: a DNS-1123 subdomain, as Kubernetes names nodes. */
-static int
-check_node_name(const char *val, char *err, size_t errlen)
-{
-	if (!pods_sa_name_ok(val, strlen(val))) {
-		snprintf(err, errlen, "'%s' is not a node name (a DNS-1123 subdomain of at most "
-		    "253 bytes: a-z, 0-9, '-', '.')", val);
-		return -1;
-	}
-	return 0;
-}
-
-/* An EKS cluster name: 1 to 100 of [0-9A-Za-z][A-Za-z0-9_-]*. */
-static int
-check_cluster_name(const char *val, char *err, size_t errlen)
-{
-	if (!pods_cluster_name_ok(val, strlen(val))) {
-		snprintf(err, errlen, "'%s' is not an EKS cluster name (1 to %d of A-Z a-z 0-9 "
-		    "- _, starting with a letter or digit)", val, POD_CLUSTER_NAME_MAX);
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * --pod-roles' companions: each needs it (or --pod-identity, which follows
@@ -572,234 +457,6 @@ opts_pods(struct serve_options *o, char *err, size_t errlen)
 	    def != NULL ? strlen(def) : 0, o->ns_restrict, err, errlen) == -1)
 		return -1;
 	return 0;
-}
-
-static int
-check_external_id(const char *val, char *err, size_t errlen)
-{
-	if (*val == '\0' || strlen(val) > STS_EXTERNAL_ID_MAX) {
-		snprintf(err, errlen, "expected 1 to %d bytes", STS_EXTERNAL_ID_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_session_name(const char *val, char *err, size_t errlen)
-{
-	if (!sts_session_name_ok(val)) {
-		snprintf(err, errlen, "'%s' is not a session name (2 to %d of A-Z a-z 0-9 _ + = "
-		    ", . @ -)", val, STS_SESSION_NAME_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_sts_region(const char *val, char *err, size_t errlen)
-{
-	char url[MD_PATH_MAX];
-
-	if (sts_endpoint_for(val, url, sizeof(url)) == -1) {
-		snprintf(err, errlen, "'%s' is not a region", val);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_sts_endpoint(const char *val, char *err, size_t errlen)
-{
-	if ((strncmp(val, "https://", 8) != 0 && strncmp(val, "http://", 7) != 0) ||
-	    strlen(val) >= MD_PATH_MAX) {
-		snprintf(err, errlen, "expected an https:// URL, got '%s'", val);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_readable(const char *val, char *err, size_t errlen)
-{
-	if (access(val, R_OK) == -1) {
-		snprintf(err, errlen, "%s: %s", val, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_control(const char *val, char *err, size_t errlen)
-{
-	struct sockaddr_un sa;
-
-	return control_addr(val, &sa, err, errlen);
-}
-
-static int
-check_user(const char *val, char *err, size_t errlen)
-{
-	if (*val == '\0') {
-		snprintf(err, errlen, "expected a user name");
-		return -1;
-	}
-	return 0;
-}
-
-/* One more address into list (*n of LISTEN_MAX).  0 / -1 with err. */
-static int
-listen_one(struct listen_addr *list, size_t *n, const char *one, char *err, size_t errlen)
-{
-	if (*n == LISTEN_MAX) {
-		snprintf(err, errlen, "at most %d listen addresses", LISTEN_MAX);
-		return -1;
-	}
-	if (listen_addr_parse(one, &list[*n], err, errlen) == -1)
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-/* One --listen address. */
-static int
-parse_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
-{
-	return listen_one(o->listen, &o->nlisten, one, err, errlen);
-}
-
-static int
-parse_ecs_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
-{
-	return listen_one(o->ecs_listen, &o->necs_listen, one, err, errlen);
-}
-
-static int
-parse_pi_listen(struct serve_options *o, const char *one, char *err, size_t errlen)
-{
-	return listen_one(o->pi_listen, &o->npi_listen, one, err, errlen);
-}
-
-/* One --pod-interface pattern. */
-static int
-parse_pod(struct serve_options *o, const char *one, char *err, size_t errlen)
-{
-	struct magic_conf *mc = &o->magic;
-
-	if (mc->mc_npods == MAGIC_PODS_MAX) {
-		snprintf(err, errlen, "at most %d pod interfaces", MAGIC_PODS_MAX);
-		return -1;
-	}
-	if (magicip_pod_pattern(one, mc->mc_pods[mc->mc_npods], sizeof(mc->mc_pods[0]), err,
-	    errlen) == -1)
-		return -1;
-	mc->mc_npods++;
-	return 0;
-}
-
-static int
-parse_duration(struct serve_options *o, const char *val, char *err, size_t errlen)
-{
-	if (sts_parse_duration(val, &o->duration) == -1) {
-		snprintf(err, errlen, "expected a duration from 900 s to 12 h (3600, 90m, 1h), "
-		    "got '%s'", val);
-		return -1;
-	}
-	return 0;
-}
-
-/* N or N/s */
-static int
-parse_rate(struct serve_options *o, const char *val, char *err, size_t errlen)
-{
-	size_t len = strlen(val);
-	unsigned long n;
-
-	if (len > 2 && strcmp(val + len - 2, "/s") == 0)
-		len -= 2;
-	if (parse_uint_bounded(val, len, RATE_LIMIT_MAX, &n) != 0) {
-		snprintf(err, errlen, "expected requests per second from 0 (off) to %d, as N/s, "
-		    "got '%s'", RATE_LIMIT_MAX, val);
-		return -1;
-	}
-	o->limits.hl_rate = (unsigned)n;
-	return 0;
-}
-
-static int
-parse_health(struct serve_options *o, const char *val, char *err, size_t errlen)
-{
-	if (listen_addr_parse(val, &o->health, err, errlen) == -1)
-		return -1;
-	o->health_set = 1;
-	return 0;
-}
-
-/* An octal mode of 1 to 4 digits, at most 0777, with the owner's read and write. */
-static int
-parse_control_mode(struct serve_options *o, const char *val, char *err, size_t errlen)
-{
-	unsigned v = 0;
-	size_t i, n = strlen(val);
-
-	for (i = 0; i < n && n <= 4; i++) {
-		if (val[i] < '0' || val[i] > '7')
-			break;
-		v = v * 8 + (unsigned)(val[i] - '0');
-	}
-	if (n == 0 || n > 4 || i < n || v > 0777 || (v & 0600) != 0600) {
-		snprintf(err, errlen, "expected an octal mode from 0600 to 0777 that lets the "
-		    "owner read and write (0600, 0660), got '%s'", val);
-		return -1;
-	}
-	o->control_mode = v;
-	return 0;
-}
-
-/* A user or group: a name that exists, or a number. */
-static int
-parse_id(const char *s, int group, unsigned long *out)
-{
-	struct passwd *pw;
-	struct group *gr;
-
-	if (*s == '\0')
-		return -1;
-	if (parse_uint_bounded(s, strlen(s), 0x7fffffffUL, out) == 0)
-		return 0;
-	if (group) {
-		if ((gr = getgrnam(s)) == NULL)
-			return -1;
-		*out = gr->gr_gid;
-	} else {
-		if ((pw = getpwnam(s)) == NULL)
-			return -1;
-		*out = pw->pw_uid;
-	}
-	return 0;
-}
-
-/* USER[:GROUP] */
-static int
-parse_control_owner(struct serve_options *o, const char *val, char *err, size_t errlen)
-{
-	char user[256];
-	const char *colon = strchr(val, ':');
-	size_t n = colon != NULL ? (size_t)(colon - val) : strlen(val);
-	unsigned long u, g = 0;
-
-	if (n >= sizeof(user))
-		goto bad;
-	memcpy(user, val, n);
-	user[n] = '\0';
-	if (parse_id(user, 0, &u) == -1 || (colon != NULL && parse_id(colon + 1, 1, &g) == -1))
-		goto bad;
-	o->control_uid = (uid_t)u;
-	if (colon != NULL)
-		o->control_gid = (gid_t)g;
-	return 0;
-bad:
-	snprintf(err, errlen, "expected USER or USER:GROUP (names or numbers), got '%s'", val);
-	return -1;
 }
 
 /* "a, b or c" of words not hidden */

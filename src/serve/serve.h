@@ -4,6 +4,8 @@
  *   options.c   serve's options: one table (flag, kind, bounds, GIMME_*
  *               variable, target, help line) that parsing, the environment
  *               and `serve --help` all come from; which of them exec takes
+ *   option_values.c  the values they take: a checker or parser per kind,
+ *               named by the table's rows
  *   listeners.c the listeners the options imply (--magic-ip's, --ecs's,
  *              --pod-identity's) and
  *               the magic IP's endpoint rows with their targets
@@ -145,6 +147,40 @@ struct opt_def {
 
 extern const struct opt_def opt_defs[];
 extern const size_t opt_ndefs;
+
+/* option_values.c: the values the table's rows check and parse.  0 / -1 with err. */
+int		 optval_check_source(const char *val, char *err, size_t errlen);
+int		 optval_check_profile(const char *val, char *err, size_t errlen);
+int		 optval_check_role_name(const char *val, char *err, size_t errlen);
+int		 optval_check_role_arn(const char *val, char *err, size_t errlen);
+int		 optval_check_external_id(const char *val, char *err, size_t errlen);
+int		 optval_check_session_name(const char *val, char *err, size_t errlen);
+int		 optval_check_sts_region(const char *val, char *err, size_t errlen);
+int		 optval_check_sts_endpoint(const char *val, char *err, size_t errlen);
+int		 optval_check_readable(const char *val, char *err, size_t errlen);
+int		 optval_check_control(const char *val, char *err, size_t errlen);
+int		 optval_check_user(const char *val, char *err, size_t errlen);
+int		 optval_check_base_arn(const char *val, char *err, size_t errlen);
+int		 optval_check_node_name(const char *val, char *err, size_t errlen);
+int		 optval_check_cluster_name(const char *val, char *err, size_t errlen);
+int		 optval_parse_listen(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_ecs_listen(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_pi_listen(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_pod(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_duration(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_rate(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_health(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_control_mode(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
+int		 optval_parse_control_owner(struct serve_options *o, const char *val, char *err,
+		    size_t errlen);
 
 /* The row of --flag, or NULL. */
 const struct opt_def *opts_find(const char *flag);
