@@ -63,12 +63,15 @@ static void
 node_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 {
 	const struct cred_cache *cc = &as.cfg.ac_node->ro_cache;
+	struct cred c;
 
 	(void)cp;
 	(void)now;
-	if (cc->cc_have)
-		done(arg, 1, &cc->cc_cur, NULL);
-	else
+	if (cc->cc_have) {
+		cred_kept_get(&cc->cc_cur, &c);
+		done(arg, 1, &c, NULL);
+		cred_wipe(&c);
+	} else
 		done(arg, 0, NULL, "the node's own credentials are not there (yet)");
 }
 

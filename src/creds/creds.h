@@ -2,7 +2,8 @@
  * creds/: where credentials come from, and the cache that serves them.
  *
  *   creds.c       providers (example, env, profile) behind one cache with
- *                 the refresh policy; a request never waits on a provider
+ *                 the refresh policy; a request never waits on a provider;
+ *                 what a cache keeps is sized to it (struct cred_kept)
  *   registry.c    the role registry: role key -> provider, cache, and the
  *                 role's renderings (one per service kind, refcounted), each
  *                 role refreshed on its own
@@ -117,6 +118,28 @@ void		 creds_ec2_placeholder(time_t now, struct cred *out);
 void		 cred_wipe(struct cred *c);
 
 /*
+ * A credential as a cache keeps it between fetches: struct cred's fields,
+ * but the session token in a block of its own length (STS's are 1 to 2 KiB
+ * of CRED_TOKEN_MAX's 8), so a role costs what its keys are, not the most
+ * a token may be.  The token is wiped when it is replaced or dropped.
+ *   cred_keep: k gets a copy of c (what k held is wiped first); -1 when out
+ *     of memory, k then unchanged.
+ *   cred_kept_get: k as a struct cred in c (which the caller wipes when done).
+ *   cred_kept_wipe: wipe k, free its token; k holds nothing.
+ */
+struct cred_kept {
+	char		 ck_akid[CRED_AKID_MAX + 1];
+	char		 ck_secret[CRED_SECRET_MAX + 1];
+	char		*ck_token;	/* malloc'd, ck_token_len bytes and a NUL; NULL: none */
+	size_t		 ck_token_len;
+	time_t		 ck_expiration;	/* as in struct cred */
+	time_t		 ck_last_updated;
+};
+int		 cred_keep(struct cred_kept *k, const struct cred *c);
+void		 cred_kept_get(const struct cred_kept *k, struct cred *c);
+void		 cred_kept_wipe(struct cred_kept *k);
+
+/*
  * The refresh policy, pure so that tests drive it with their own clock.
  * rnd is a random 32-bit value (jitter).
  *   cred_refresh_at: when to fetch again after a success at now: expiring
@@ -134,7 +157,7 @@ time_t		 cred_served_expiration(const struct cred *c, time_t fetched);
 /* The one credential cache: a request never waits on a provider. */
 struct cred_cache {
 	struct cred_provider *cc_prov;
-	struct cred	 cc_cur;	/* last good, as served (Expiration filled in) */
+	struct cred_kept cc_cur;	/* last good, as served (Expiration filled in) */
 	int		 cc_have;	/* cc_cur holds a credential that has not expired */
 	time_t		 cc_fetched;	/* when cc_cur was obtained */
 	time_t		 cc_next;	/* next fetch (wall clock) */

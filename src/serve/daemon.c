@@ -633,6 +633,6 @@ daemon_health_creds(struct health_creds *hc)
 	hc->hcr_failures = st.cache->cc_n_failed;
 	hc->hcr_have = st.cache->cc_have;
 	hc->hcr_expires_in = st.cache->cc_have ?
-	    (long)(st.cache->cc_cur.cr_expiration - time(NULL)) : 0;
+	    (long)(st.cache->cc_cur.ck_expiration - time(NULL)) : 0;
 }
 

@@ -184,7 +184,7 @@ serve_start_up(void)
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.src.cs_why, st.cache->cc_cur.cr_akid, (long)(st.cache->cc_cur.cr_expiration - now));
+	    st.src.cs_why, st.cache->cc_cur.ck_akid, (long)(st.cache->cc_cur.ck_expiration - now));
 	/* a key file to read or write, a certificate file to write: checked before serving */
 	if (st.serve && !id_background() && identity_init(cli.identity_key, cli.identity_cert,
 	    err, sizeof(err)) == -1) {

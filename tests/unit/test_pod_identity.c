@@ -142,16 +142,17 @@ review_says(int authenticated)
 static void
 role_has_credentials(void)
 {
+	struct cred c;
+
 	snprintf(f.role.ro_name, sizeof(f.role.ro_name), "app");
 	f.role.ro_cache.cc_have = 1;
 	f.role.ro_cache.cc_fetched_once = 1;
-	snprintf(f.role.ro_cache.cc_cur.cr_akid, sizeof(f.role.ro_cache.cc_cur.cr_akid),
-	    "ASIATESTPODIDENTITY1");
-	snprintf(f.role.ro_cache.cc_cur.cr_secret, sizeof(f.role.ro_cache.cc_cur.cr_secret),
-	    "secret");
-	snprintf(f.role.ro_cache.cc_cur.cr_token, sizeof(f.role.ro_cache.cc_cur.cr_token),
-	    "session");
-	f.role.ro_cache.cc_cur.cr_expiration = NOW + 3600;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIATESTPODIDENTITY1");
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "secret");
+	snprintf(c.cr_token, sizeof(c.cr_token), "session");
+	c.cr_expiration = NOW + 3600;
+	assert_int_equal(cred_keep(&f.role.ro_cache.cc_cur, &c), 0);
 	f.role.ro_views[RENDER_CONTAINER] = ctr_render(&f.ctx, &f.role, NOW);
 }
 
@@ -289,6 +290,7 @@ teardown(void **state)
 	(void)state;
 	pod_identity_stop();
 	ctr_view_unref(f.role.ro_views[RENDER_CONTAINER]);
+	cred_kept_wipe(&f.role.ro_cache.cc_cur);
 	return 0;
 }
 
