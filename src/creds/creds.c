@@ -384,7 +384,7 @@ cred_provider_env(struct cred_provider **out, char *err, size_t errlen)
 		return -1;
 	}
 	p->cp_name = "env";
-	snprintf(p->cp_desc, sizeof(p->cp_desc), "the environment (AWS_ACCESS_KEY_ID)");
+	p->cp_desc = "the environment (AWS_ACCESS_KEY_ID)";
 	p->cp_fetch = env_fetch;
 	p->cp_free = (void (*)(struct cred_provider *))free;
 	*out = p;
@@ -397,6 +397,7 @@ struct profile_ctx {
 	char		 pc_name[AWSCONF_PROFILE_MAX + 1];
 	char		 pc_config[AWSCONF_PATH_MAX];
 	char		 pc_creds[AWSCONF_PATH_MAX];
+	char		 pc_desc[ERRBUF_LEN];	/* the provider's cp_desc */
 	cred_done_fn	 pc_done;	/* of the credential_process under way */
 	void		*pc_arg;
 };
@@ -535,10 +536,11 @@ cred_provider_profile(const char *profile, struct cred_provider **out, char *err
 		awsconf_free(&ac);
 		goto fail;
 	}
-	snprintf(p->cp_desc, sizeof(p->cp_desc), "profile %s (%s%s%s)", profile,
+	snprintf(pc->pc_desc, sizeof(pc->pc_desc), "profile %s (%s%s%s)", profile,
 	    ac.ac_creds_found ? pc->pc_creds : "",
 	    ac.ac_creds_found && ac.ac_config_found ? ", " : "",
 	    ac.ac_config_found ? pc->pc_config : "");
+	p->cp_desc = pc->pc_desc;
 	awsconf_free(&ac);
 	p->cp_name = "profile";
 	p->cp_fetch = profile_fetch;

@@ -99,7 +99,8 @@ typedef void	(*cred_done_fn)(void *arg, int ok, const struct cred *c, const char
 
 struct cred_provider {
 	const char	*cp_name;	/* "example", "env", "profile" */
-	char		 cp_desc[ERRBUF_LEN];	/* for the log: "profile dev (/root/.aws/credentials)" */
+	/* for the log: "profile dev (/root/.aws/credentials)"; the provider's own storage */
+	const char	*cp_desc;
 	/* Start a fetch; done is called exactly once (possibly before return). */
 	void		(*cp_fetch)(struct cred_provider *cp, time_t now, cred_done_fn done,
 			    void *arg);

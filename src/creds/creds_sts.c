@@ -51,6 +51,19 @@ struct cred_base {
 	struct sts_ctx	*b_wait;	/* roles waiting on the fetch, in order */
 };
 
+/*
+ * A step of a role chain as a provider keeps it: struct assume_step's
+ * fields, its strings packed behind the steps (STS_ARN_MAX and
+ * STS_EXTERNAL_ID_MAX are bounds, not what roles use: a provider per
+ * assumed role would keep 3 KiB of them).
+ */
+struct sts_step {
+	const char	*ss_arn;
+	const char	*ss_session;
+	const char	*ss_external_id;	/* "" = none */
+	unsigned	 ss_duration;
+};
+
 struct sts_ctx {
 	size_t		 nsteps;
 	unsigned	 duration;	/* GetSessionToken */
@@ -64,7 +77,8 @@ struct sts_ctx {
 	struct cred	*cur;		/* the credentials it signs with next; only while fetching */
 	cred_done_fn	 done;
 	void		*arg;
-	struct assume_step steps[];	/* nsteps of them (an assumed role: one) */
+	/* nsteps of them (an assumed role: one), then their strings and the provider's cp_desc */
+	struct sts_step	 steps[];
 };
 
 static void	sts_next(struct sts_ctx *x);
@@ -98,7 +112,7 @@ sts_answer(void *arg, const struct sts_result *r, const char *terr)
 	struct sts_ctx *x = arg;
 	char err[ERRBUF_LEN];
 	const char *what = x->nsteps > 0 ? "AssumeRole" : "GetSessionToken";
-	const char *arn = x->nsteps > 0 ? x->steps[x->step].as_arn : "";
+	const char *arn = x->nsteps > 0 ? x->steps[x->step].ss_arn : "";
 
 	if (r == NULL) {
 		snprintf(err, sizeof(err), "STS %s%s%s: %s", what, *arn ? " " : "", arn, terr);
@@ -147,10 +161,10 @@ sts_next(struct sts_ctx *x)
 			return;
 		}
 		rq.sr_action = STS_ASSUME_ROLE;
-		rq.sr_role_arn = x->steps[x->step].as_arn;
-		rq.sr_session_name = x->steps[x->step].as_session;
-		rq.sr_external_id = x->steps[x->step].as_external_id;
-		rq.sr_duration = x->steps[x->step].as_duration;
+		rq.sr_role_arn = x->steps[x->step].ss_arn;
+		rq.sr_session_name = x->steps[x->step].ss_session;
+		rq.sr_external_id = x->steps[x->step].ss_external_id;
+		rq.sr_duration = x->steps[x->step].ss_duration;
 	}
 	if (sts_call(&rq, sts_answer, x, err, sizeof(err)) == -1) {
 		snprintf(msg, sizeof(msg), "STS %s: %.900s", x->nsteps > 0 ? "AssumeRole" :
@@ -377,6 +391,19 @@ sts_free(struct cred_provider *cp)
 	free(cp);
 }
 
+/* Copy s (at most max bytes of it, and a NUL) to *at, which moves past it; the copy. */
+static const char *
+pack(char **at, const char *s, size_t max)
+{
+	char *copy = *at;
+	size_t n = strnlen(s, max);
+
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	*at += n + 1;
+	return copy;
+}
+
 int
 cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, size_t nsteps,
     unsigned duration, int allow_long_term, struct cred_provider **out, char *err,
@@ -384,31 +411,44 @@ cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, si
 {
 	struct cred_provider *p;
 	struct sts_ctx *x;
+	char desc[ERRBUF_LEN], *at;
+	size_t i, size;
 
 	if (nsteps > STS_CHAIN_MAX) {
 		snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
 		return -1;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (x = calloc(1, sizeof(*x) + nsteps * sizeof(x->steps[0]))) == NULL) {
+	if (nsteps > 0)
+		snprintf(desc, sizeof(desc), "role %.300s%s (STS AssumeRole with %.600s)",
+		    steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
+		    base->b_prov->cp_desc);
+	else
+		snprintf(desc, sizeof(desc), "%.900s (keys without a session token go through "
+		    "STS GetSessionToken)", base->b_prov->cp_desc);
+	size = sizeof(*x) + nsteps * sizeof(x->steps[0]) + strlen(desc) + 1;
+	for (i = 0; i < nsteps; i++)
+		size += strnlen(steps[i].as_arn, STS_ARN_MAX - 1) +
+		    strnlen(steps[i].as_session, STS_SESSION_NAME_MAX) +
+		    strnlen(steps[i].as_external_id, STS_EXTERNAL_ID_MAX) + 3;
+	if ((p = calloc(1, sizeof(*p))) == NULL || (x = calloc(1, size)) == NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (nsteps > 0)
-		memcpy(x->steps, steps, nsteps * sizeof(*steps));
+	at = (char *)&x->steps[nsteps];
+	for (i = 0; i < nsteps; i++) {
+		x->steps[i].ss_arn = pack(&at, steps[i].as_arn, STS_ARN_MAX - 1);
+		x->steps[i].ss_session = pack(&at, steps[i].as_session, STS_SESSION_NAME_MAX);
+		x->steps[i].ss_external_id = pack(&at, steps[i].as_external_id,
+		    STS_EXTERNAL_ID_MAX);
+		x->steps[i].ss_duration = steps[i].as_duration;
+	}
+	p->cp_desc = pack(&at, desc, sizeof(desc) - 1);
 	x->nsteps = nsteps;
 	x->duration = duration;
 	x->allow_long_term = allow_long_term;
 	x->base = cred_base_ref(base);
 	p->cp_name = "sts";
-	if (nsteps > 0)
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole with "
-		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
-		    base->b_prov->cp_desc);
-	else
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
-		    "go through STS GetSessionToken)", base->b_prov->cp_desc);
 	p->cp_fetch = sts_fetch;
 	p->cp_forget = sts_forget;
 	p->cp_free = sts_free;

@@ -141,7 +141,7 @@ fake_new(int *count)
 
 	assert_non_null(f);
 	f->f_p.cp_name = "fake";
-	snprintf(f->f_p.cp_desc, sizeof(f->f_p.cp_desc), "the test");
+	f->f_p.cp_desc = "the test";
 	f->f_p.cp_fetch = fake_fetch;
 	f->f_p.cp_free = fake_free;
 	f->f_p.cp_ctx = f;
