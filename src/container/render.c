@@ -188,7 +188,8 @@ ctr_render(void *arg, const struct role *r, time_t now)
 	    now + CRED_LIFETIME_EXAMPLE, exp);
 	cred_kept_get(&cc->cc_cur, &c);
 	for (k = 0; k < CTR_LAYOUTS && rc == 0; k++)
-		rc = render_layout(v, (enum ctr_layout)k, arn, account, &c, exp);
+		if (ctx->cx_layouts == 0 || (ctx->cx_layouts & CTR_LAYOUT_BIT(k)))
+			rc = render_layout(v, (enum ctr_layout)k, arn, account, &c, exp);
 	cred_wipe(&c);
 	if (rc == -1) {
 		ctr_view_unref(v);
@@ -306,7 +307,8 @@ ctr_serve_view(struct ctr_conn *cc, struct http_reply *rp, const struct role *r,
 {
 	struct ctr_view *v = ctr_view_of(r);
 
-	if (v == NULL || !v->cv_have)
+	/* a layout not rendered: the service was not set up to serve it (can't happen) */
+	if (v == NULL || !v->cv_have || v->cv_body[layout] == NULL)
 		return 0;
 	cc->cc_view = v;
 	ctr_view_ref(v);

@@ -142,6 +142,9 @@ serve_start_up(void)
 	registry_renderer(&st.roles, RENDER_IMDS, &rr);
 	if (st.container) {
 		st.ctr_ctx.cx_inst = &st.inst;
+		/* exec serves the ECS endpoint; serve what its flags say */
+		st.ctr_ctx.cx_layouts = (!st.serve || cli.ecs ? CTR_LAYOUT_BIT(CTR_ECS) : 0) |
+		    (cli.pod_identity ? CTR_LAYOUT_BIT(CTR_POD_IDENTITY) : 0);
 		registry_renderer(&st.roles, RENDER_CONTAINER, &(struct role_renderer){
 		    ctr_render, ctr_view_unref, &st.ctr_ctx });
 	}

@@ -20,7 +20,7 @@
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z */
 
 static struct instance inst;
-static struct ctr_ctx ctx = { &inst };
+static struct ctr_ctx ctx = { &inst, 0 };	/* every layout */
 static struct role role;
 
 static void
