@@ -268,7 +268,7 @@ assumed_refused(struct assumed *a)
 	if (as.cfg.ac_users != NULL)
 		as.cfg.ac_users(as.cfg.ac_arg, a, users, sizeof(users));
 	log_warn("role %s%s%s: not served: %s%s", a->a_arn, users[0] != '\0' ? ", for " : "",
-	    users, cc->cc_error, strstr(cc->cc_error, ": AccessDenied: ") != NULL ?
+	    users, cred_cache_error(cc), strstr(cred_cache_error(cc), ": AccessDenied: ") != NULL ?
 	    "; an IRSA role usually trusts only the cluster's OIDC provider: map it to a role "
 	    "you can assume with \"role-map\" in the config file" : "");
 }

@@ -220,7 +220,7 @@ cache_failed(struct cred_cache *cc, time_t now, const char *err, int first)
 	cc->cc_n_failed++;
 	wait = cred_backoff(cc->cc_failures, rnd32());
 	cc->cc_next = now + (time_t)wait;
-	snprintf(cc->cc_error, sizeof(cc->cc_error), "%s", err);
+	cred_cache_set_error(cc, err);
 	if (first)
 		return;
 	if (cc->cc_have)
@@ -273,7 +273,7 @@ cache_result(struct cred_cache *cc, time_t now, int ok, const struct cred *c, co
 	cc->cc_have = 1;
 	cc->cc_n_ok++;
 	cc->cc_failures = 0;
-	cc->cc_error[0] = '\0';
+	cred_cache_set_error(cc, "");
 	if (!first)	/* the first is the start-up's to report, with how it chose */
 		log_info("credentials from %s: access key %s, expiring in %ld s%s",
 		    cc->cc_prov->cp_desc, cc->cc_cur.ck_akid,
@@ -319,7 +319,7 @@ cred_cache_tick(struct cred_cache *cc, time_t now)
 		cc->cc_have = 0;
 		log_err("credentials %s from %s expired; the credentials path answers 404 "
 		    "until a refresh succeeds%s%s", cc->cc_cur.ck_akid, cc->cc_prov->cp_desc,
-		    cc->cc_error[0] ? ": " : "", cc->cc_error);
+		    cred_cache_error(cc)[0] ? ": " : "", cred_cache_error(cc));
 		cred_kept_wipe(&cc->cc_cur);
 		cache_changed(cc);
 	}
@@ -331,9 +331,26 @@ void
 cred_cache_free(struct cred_cache *cc)
 {
 	cred_kept_wipe(&cc->cc_cur);
+	cred_cache_set_error(cc, "");
 	if (cc->cc_prov != NULL && cc->cc_prov->cp_free != NULL)
 		cc->cc_prov->cp_free(cc->cc_prov);
 	cc->cc_prov = NULL;
+}
+
+const char *
+cred_cache_error(const struct cred_cache *cc)
+{
+	return cc->cc_error != NULL ? cc->cc_error : "";
+}
+
+void
+cred_cache_set_error(struct cred_cache *cc, const char *err)
+{
+	/* most roles never fail: a reason costs its length only while it stands */
+	free(cc->cc_error);
+	cc->cc_error = NULL;
+	if (*err != '\0')
+		cc->cc_error = mem_strdup(err, strnlen(err, ERRBUF_LEN - 1));
 }
 
 /* ---- the environment ---------------------------------------------------- */

@@ -167,7 +167,7 @@ struct cred_cache {
 	int		 cc_again;	/* ... and a refresh was asked for meanwhile: fetch again */
 	int		 cc_allow_long_term;	/* keys with no session token are served */
 	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
-	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
+	char		*cc_error;	/* why the last fetch failed (malloc'd), or NULL: cred_cache_error */
 	unsigned long	 cc_n_ok;	/* fetches that delivered credentials (metrics) */
 	unsigned long	 cc_n_failed;	/* fetches that failed (metrics) */
 	time_t		(*cc_clock)(void);	/* wall clock; tests set their own */
@@ -186,6 +186,13 @@ void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
 /* Once a second: refresh when due, expire what has expired. */
 void		 cred_cache_tick(struct cred_cache *cc, time_t now);
 void		 cred_cache_free(struct cred_cache *cc);
+/* Why cc's last fetch failed, "" when it did not (never NULL; the cache's own storage). */
+const char	*cred_cache_error(const struct cred_cache *cc);
+/*
+ * Set that reason (at most ERRBUF_LEN - 1 bytes of err; "" clears it).  Out
+ * of memory for the copy, the reason is lost ("": the log has it).
+ */
+void		 cred_cache_set_error(struct cred_cache *cc, const char *err);
 
 /* Keys from AWS_ACCESS_KEY_ID etc.; 0, or -1 with err when they are incomplete or absent. */
 int		 cred_provider_env(struct cred_provider **out, char *err, size_t errlen);

@@ -200,7 +200,7 @@ roles_render(void *arg, const struct role *r, time_t now)
 		in.ri_cred = &c;
 	}
 	in.ri_absent = 1;	/* no credential: 404, and the log says why */
-	in.ri_error = cc->cc_error;
+	in.ri_error = cred_cache_error(cc);
 	in.ri_now = now;
 	if ((rv = role_view_build(&in, err, sizeof(err))) == NULL)
 		log_err("rendering the role %s: %s", r->ro_name, err);

@@ -791,7 +791,7 @@ pods_node_each(void (*fn)(void *arg, const struct pod_info *pi), void *arg)
 			pi.pi_arn = assumed_arn(p->pp_assumed);
 			pi.pi_served = r->ro_cache.cc_have;
 			pi.pi_expiration = r->ro_cache.cc_have ? r->ro_cache.cc_cur.ck_expiration : 0;
-			pi.pi_error = r->ro_cache.cc_have ? "" : r->ro_cache.cc_error;
+			pi.pi_error = r->ro_cache.cc_have ? "" : cred_cache_error(&r->ro_cache);
 		}
 		fn(arg, &pi);
 	}

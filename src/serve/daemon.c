@@ -532,7 +532,8 @@ daemon_ready(struct health_reasons *r)
 		health_reason_add(r, "credentials: waiting for the first fetch from %s",
 		    st.cache->cc_prov->cp_desc);
 	else if (!st.cache->cc_have)
-		health_reason_add(r, "credentials: %s", st.cache->cc_error[0] ? st.cache->cc_error :
+		health_reason_add(r, "credentials: %s", cred_cache_error(st.cache)[0] ?
+		    cred_cache_error(st.cache) :
 		    "expired, and no refresh has delivered yet");
 	if (!st.serving)
 		health_reason_add(r, "metadata: not serving yet");

@@ -183,7 +183,7 @@ serve_start_up(void)
 	if (!st.cache->cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
-		    st.src.cs_why, st.cache->cc_error);
+		    st.src.cs_why, cred_cache_error(st.cache));
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,

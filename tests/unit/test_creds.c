@@ -240,7 +240,7 @@ cache_keeps_last_good_then_expires(void **state)
 	assert_int_equal(cc.cc_have, 1);
 	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTFIRST0000001");
 	assert_int_equal(cc.cc_failures, 1);
-	assert_string_equal(cc.cc_error, "the source is down");
+	assert_string_equal(cred_cache_error(&cc), "the source is down");
 	first_retry = cc.cc_next - fake_now;
 	assert_true(first_retry >= CRED_BACKOFF_MIN * 80 / 100);
 	assert_true(first_retry <= CRED_BACKOFF_MIN * 120 / 100 + 1);
@@ -266,7 +266,7 @@ cache_keeps_last_good_then_expires(void **state)
 	assert_int_equal(cc.cc_have, 1);
 	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTTHIRD0000003");
 	assert_int_equal(cc.cc_failures, 0);
-	assert_string_equal(cc.cc_error, "");
+	assert_string_equal(cred_cache_error(&cc), "");
 	cred_cache_free(&cc);
 }
 
@@ -304,21 +304,21 @@ cache_refuses_bad_credentials(void **state)
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 0);
 	assert_int_equal(cc.cc_fetched_once, 1);
-	assert_non_null(strstr(cc.cc_error, "--allow-long-term-keys"));
-	assert_non_null(strstr(cc.cc_error, "AKIATESTLONGTERM0001"));
-	assert_null(strstr(cc.cc_error, "secretTEST"));
+	assert_non_null(strstr(cred_cache_error(&cc), "--allow-long-term-keys"));
+	assert_non_null(strstr(cred_cache_error(&cc), "AKIATESTLONGTERM0001"));
+	assert_null(strstr(cred_cache_error(&cc), "secretTEST"));
 	/* already expired */
 	set_cred("ASIATESTEXPIRED00001", "token", T0 - 10);
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 0);
-	assert_non_null(strstr(cc.cc_error, "expired"));
+	assert_non_null(strstr(cred_cache_error(&cc), "expired"));
 	/* a provider error is kept for the log and the error form */
 	fp.ok = 0;
 	fp.err = "profile dev is in neither file";
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
-	assert_string_equal(cc.cc_error, "profile dev is in neither file");
+	assert_string_equal(cred_cache_error(&cc), "profile dev is in neither file");
 	assert_int_equal(fp.changes, 0);
 	cred_cache_free(&cc);
 }
@@ -350,7 +350,7 @@ env_provider(void **state)
 	setenv("AWS_CREDENTIAL_EXPIRATION", "tomorrow", 1);
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
-	assert_non_null(strstr(cc.cc_error, "AWS_CREDENTIAL_EXPIRATION"));
+	assert_non_null(strstr(cred_cache_error(&cc), "AWS_CREDENTIAL_EXPIRATION"));
 	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTENVIRONMENT1");	/* kept */
 	cred_cache_free(&cc);
 	unsetenv("AWS_ACCESS_KEY_ID");

@@ -291,6 +291,7 @@ teardown(void **state)
 	pod_identity_stop();
 	ctr_view_unref(f.role.ro_views[RENDER_CONTAINER]);
 	cred_kept_wipe(&f.role.ro_cache.cc_cur);
+	cred_cache_set_error(&f.role.ro_cache, "");
 	return 0;
 }
 
@@ -563,14 +564,14 @@ test_role_wait_and_refusal(void **state)
 	assert_non_null(strstr(a.body, "AssumeRoleForPodIdentity"));
 	/* STS refused: its status, code, message and request id */
 	f.role.ro_cache.cc_fetched_once = 1;
-	snprintf(f.role.ro_cache.cc_error, sizeof(f.role.ro_cache.cc_error), "STS AssumeRole "
+	cred_cache_set_error(&f.role.ro_cache, "STS AssumeRole "
 	    "arn:aws:iam::123456789012:role/app: AccessDenied: not authorized to perform "
 	    "sts:AssumeRole (HTTP 403, request id 1b2c)");
 	ask(req(HOST, token(7)), T0 + 2, &a);
 	assert_answer(&a, 403, "[1b2c]: (AccessDenied): not authorized to perform "
 	    "sts:AssumeRole, fault: client\n");
 	/* STS not reached: 500, the error as it is */
-	snprintf(f.role.ro_cache.cc_error, sizeof(f.role.ro_cache.cc_error), "STS AssumeRole "
+	cred_cache_set_error(&f.role.ro_cache, "STS AssumeRole "
 	    "arn:aws:iam::123456789012:role/app: Could not connect");
 	ask(req(HOST, token(7)), T0 + 3, &a);
 	assert_answer(&a, 500, "STS AssumeRole arn:aws:iam::123456789012:role/app: Could not "
