@@ -100,6 +100,8 @@ static const struct pi_ops ops = { fz_review, fz_cancel, fz_role, fz_release, fz
 static void
 build_once(void)
 {
+	struct cred c;
+
 	log_init(0, LOG_LVL_ERR);	/* the made-up failures' warnings: not on every run */
 	memset(&inst, 0, sizeof(inst));
 	snprintf(inst.i_partition, sizeof(inst.i_partition), "aws");
@@ -108,11 +110,12 @@ build_once(void)
 	snprintf(role.ro_name, sizeof(role.ro_name), "app");
 	role.ro_cache.cc_have = 1;
 	role.ro_cache.cc_fetched_once = 1;
-	snprintf(role.ro_cache.cc_cur.cr_akid, sizeof(role.ro_cache.cc_cur.cr_akid),
-	    "ASIAFUZZPODIDENTITY1");
-	snprintf(role.ro_cache.cc_cur.cr_secret, sizeof(role.ro_cache.cc_cur.cr_secret), "s");
-	snprintf(role.ro_cache.cc_cur.cr_token, sizeof(role.ro_cache.cc_cur.cr_token), "t");
-	role.ro_cache.cc_cur.cr_expiration = NOW + 3600;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIAFUZZPODIDENTITY1");
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "s");
+	snprintf(c.cr_token, sizeof(c.cr_token), "t");
+	c.cr_expiration = NOW + 3600;
+	FUZZ_CHECK(cred_keep(&role.ro_cache.cc_cur, &c) == 0);
 	role.ro_views[RENDER_CONTAINER] = ctr_render(&ctx, &role, NOW);
 	FUZZ_CHECK(ctr_view_of(&role) != NULL && ctr_view_of(&role)->cv_have);
 }

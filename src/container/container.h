@@ -87,9 +87,18 @@ struct ctr_view {
 	time_t		 cv_rendered;	/* when */
 };
 
-/* What the renderer reads besides the role: the instance (partition, account). */
+/* The bit of a layout in cx_layouts. */
+#define CTR_LAYOUT_BIT(k)	(1U << (k))
+
+/*
+ * What the renderer reads besides the role: the instance (partition,
+ * account), and which layouts the daemon serves (cx_layouts: CTR_LAYOUT_BIT
+ * of each; 0: all).  A layout nobody serves is not rendered (its cv_body
+ * is NULL): each is a copy of the role's credentials kept as long as it is.
+ */
 struct ctr_ctx {
 	const struct instance *cx_inst;
+	unsigned	 cx_layouts;
 };
 
 /*

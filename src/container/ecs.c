@@ -219,8 +219,8 @@ ecs_serve_role(struct ctr_conn *ec, struct http_reply *rp, const struct http_cal
 
 	if (ctr_serve_view(ec, rp, r, CTR_ECS))
 		return 200;
-	if (cc->cc_fetched_once && cc->cc_error[0] != '\0')
-		return ecs_fetch_error(ec, rp, cc->cc_error);
+	if (cc->cc_fetched_once && cred_cache_error(cc)[0] != '\0')
+		return ecs_fetch_error(ec, rp, cred_cache_error(cc));
 	if (!cc->cc_fetched_once && ctr_hold(ec, call, ECS_WAIT_MS)) {
 		ecs.deferred++;
 		return 0;

@@ -696,11 +696,11 @@ pi_serve_role(struct ctr_conn *pc, struct http_reply *rp, const struct http_call
 		pi.stats.ps_served++;
 		return 200;
 	}
-	if (cc->cc_fetched_once && cc->cc_error[0] != '\0') {
-		if (ctr_sts_error_parse(cc->cc_error, &e))
+	if (cc->cc_fetched_once && cred_cache_error(cc)[0] != '\0') {
+		if (ctr_sts_error_parse(cred_cache_error(cc), &e))
 			return pi_api_error(pc, rp, e.se_status >= 400 && e.se_status <= 599 ?
 			    (int)e.se_status : 500, e.se_request_id, e.se_code, e.se_message);
-		return pi_error(pc, rp, 500, "%s", cc->cc_error);
+		return pi_error(pc, rp, 500, "%s", cred_cache_error(cc));
 	}
 	if (!cc->cc_fetched_once && ctr_hold(pc, call, PI_WAIT_MS)) {
 		pi.deferred++;

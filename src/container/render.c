@@ -169,11 +169,11 @@ ctr_render(void *arg, const struct role *r, time_t now)
 {
 	const struct ctr_ctx *ctx = arg;
 	const struct cred_cache *cc = &r->ro_cache;
-	const struct cred *c = &cc->cc_cur;
 	char arn[STS_ARN_MAX], exp[ISO_DATE_LEN + 1];
 	const char *account;
 	struct ctr_view *v;
-	int k;
+	struct cred c;
+	int k, rc = 0;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		goto oom;
@@ -184,12 +184,17 @@ ctr_render(void *arg, const struct role *r, time_t now)
 	ctr_role_arn(ctx->cx_inst, r, arn, sizeof(arn));
 	account = r->ro_account[0] != '\0' ? r->ro_account : ctx->cx_inst->i_account;
 	/* a source without an expiry: the lifetime EC2's own credentials have */
-	fmt_iso8601(c->cr_expiration ? c->cr_expiration : now + CRED_LIFETIME_EXAMPLE, exp);
-	for (k = 0; k < CTR_LAYOUTS; k++)
-		if (render_layout(v, (enum ctr_layout)k, arn, account, c, exp) == -1) {
-			ctr_view_unref(v);
-			goto oom;
-		}
+	fmt_iso8601(cc->cc_cur.ck_expiration ? cc->cc_cur.ck_expiration :
+	    now + CRED_LIFETIME_EXAMPLE, exp);
+	cred_kept_get(&cc->cc_cur, &c);
+	for (k = 0; k < CTR_LAYOUTS && rc == 0; k++)
+		if (ctx->cx_layouts == 0 || (ctx->cx_layouts & CTR_LAYOUT_BIT(k)))
+			rc = render_layout(v, (enum ctr_layout)k, arn, account, &c, exp);
+	cred_wipe(&c);
+	if (rc == -1) {
+		ctr_view_unref(v);
+		goto oom;
+	}
 	v->cv_have = 1;
 	return v;
 oom:
@@ -302,7 +307,8 @@ ctr_serve_view(struct ctr_conn *cc, struct http_reply *rp, const struct role *r,
 {
 	struct ctr_view *v = ctr_view_of(r);
 
-	if (v == NULL || !v->cv_have)
+	/* a layout not rendered: the service was not set up to serve it (can't happen) */
+	if (v == NULL || !v->cv_have || v->cv_body[layout] == NULL)
 		return 0;
 	cc->cc_view = v;
 	ctr_view_ref(v);

@@ -120,7 +120,17 @@ sbuf_take(struct sbuf *b, size_t *len)
 			*len = 0;
 		return NULL;
 	}
-	p = b->sb_p;
+	/*
+	 * Growth doubles: what is handed over is cut to its text (and NUL), so
+	 * a body kept for as long as a role lives costs its length, not up to
+	 * twice that.  Without the memory for the copy the grown buffer is
+	 * handed over as it is.
+	 */
+	if (b->sb_cap > b->sb_len + 1 && (p = malloc(b->sb_len + 1)) != NULL) {
+		memcpy(p, b->sb_p, b->sb_len + 1);
+		wipe_free(b->sb_p, b->sb_cap);
+	} else
+		p = b->sb_p;
 	if (len != NULL)
 		*len = b->sb_len;
 	b->sb_p = NULL;

@@ -265,7 +265,10 @@ void		 sbuf_num(struct sbuf *b, unsigned long v);
 /* Append printf-style (needs room for the NUL, even in a SBUF_RAW buffer). */
 void		 sbuf_printf(struct sbuf *b, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
-/* SBUF_GROWN: hand the text over (caller frees; "" when nothing was added), b emptied; NULL when full. */
+/*
+ * SBUF_GROWN: hand the text over in a block of its length + 1 (caller frees;
+ * "" when nothing was added), b emptied; NULL when full.
+ */
 char		*sbuf_take(struct sbuf *b, size_t *len);
 /* SBUF_GROWN: wipe and free; b emptied (same kind, same max). */
 void		 sbuf_free(struct sbuf *b);

@@ -75,12 +75,15 @@ static void
 node_fetch(struct cred_provider *cp, time_t now, cred_done_fn done, void *arg)
 {
 	const struct cred_cache *cc = &as.cfg.ac_node->ro_cache;
+	struct cred c;
 
 	(void)cp;
 	(void)now;
-	if (cc->cc_have)
-		done(arg, 1, &cc->cc_cur, NULL);
-	else
+	if (cc->cc_have) {
+		cred_kept_get(&cc->cc_cur, &c);
+		done(arg, 1, &c, NULL);
+		cred_wipe(&c);
+	} else
 		done(arg, 0, NULL, "the node's own credentials are not there (yet)");
 }
 
@@ -346,9 +349,9 @@ assumed_refused(struct assumed *a)
 		snprintf(users, sizeof(users), "%s", a->a_who);
 	else if (as.cfg.ac_users != NULL)
 		as.cfg.ac_users(as.cfg.ac_arg, a, users, sizeof(users));
-	denied = strstr(cc->cc_error, ": AccessDenied: ") != NULL;
+	denied = strstr(cred_cache_error(cc), ": AccessDenied: ") != NULL;
 	log_warn("role %s%s%s: not served: %s%s", a->a_arn, users[0] != '\0' ? ", for " : "",
-	    users, cc->cc_error, !denied ? "" : a->a_tagged ?
+	    users, cred_cache_error(cc), !denied ? "" : a->a_tagged ?
 	    "; with --session-tags the role's trust policy must allow sts:TagSession as well "
 	    "as sts:AssumeRole for the principal of this node's credentials (the one STS "
 	    "names), or serve without --session-tags (or set \"disable-session-tags\": true "

@@ -110,6 +110,48 @@ cred_wipe(struct cred *c)
 	explicit_bzero(c, sizeof(*c));
 }
 
+int
+cred_keep(struct cred_kept *k, const struct cred *c)
+{
+	size_t n = strnlen(c->cr_token, sizeof(c->cr_token) - 1);
+	char *tok = NULL;
+
+	if (n > 0 && (tok = mem_strdup(c->cr_token, n)) == NULL)
+		return -1;
+	cred_kept_wipe(k);
+	memcpy(k->ck_akid, c->cr_akid, sizeof(k->ck_akid));
+	memcpy(k->ck_secret, c->cr_secret, sizeof(k->ck_secret));
+	k->ck_akid[sizeof(k->ck_akid) - 1] = '\0';
+	k->ck_secret[sizeof(k->ck_secret) - 1] = '\0';
+	k->ck_token = tok;
+	k->ck_token_len = n;
+	k->ck_expiration = c->cr_expiration;
+	k->ck_last_updated = c->cr_last_updated;
+	return 0;
+}
+
+void
+cred_kept_get(const struct cred_kept *k, struct cred *c)
+{
+	memcpy(c->cr_akid, k->ck_akid, sizeof(c->cr_akid));
+	memcpy(c->cr_secret, k->ck_secret, sizeof(c->cr_secret));
+	/* only the token's bytes: the rest of cr_token is not read past its NUL */
+	if (k->ck_token != NULL)
+		memcpy(c->cr_token, k->ck_token, k->ck_token_len + 1);
+	else
+		c->cr_token[0] = '\0';
+	c->cr_expiration = k->ck_expiration;
+	c->cr_last_updated = k->ck_last_updated;
+}
+
+/* noinline: as cred_wipe */
+__attribute__((noinline)) void
+cred_kept_wipe(struct cred_kept *k)
+{
+	wipe_free(k->ck_token, k->ck_token_len);
+	explicit_bzero(k, sizeof(*k));
+}
+
 /* ---- the refresh policy (pure) ----------------------------------------- */
 
 time_t
@@ -178,13 +220,13 @@ cache_failed(struct cred_cache *cc, time_t now, const char *err, int first)
 	cc->cc_n_failed++;
 	wait = cred_backoff(cc->cc_failures, rnd32());
 	cc->cc_next = now + (time_t)wait;
-	snprintf(cc->cc_error, sizeof(cc->cc_error), "%s", err);
+	cred_cache_set_error(cc, err);
 	if (first)
 		return;
 	if (cc->cc_have)
 		log_warn("credentials from %s: %s; still serving %s (expires in %ld s); "
-		    "retrying in %u s", cc->cc_prov->cp_desc, err, cc->cc_cur.cr_akid,
-		    (long)(cc->cc_cur.cr_expiration - now), wait);
+		    "retrying in %u s", cc->cc_prov->cp_desc, err, cc->cc_cur.ck_akid,
+		    (long)(cc->cc_cur.ck_expiration - now), wait);
 	else
 		log_warn("credentials from %s: %s; retrying in %u s", cc->cc_prov->cp_desc,
 		    err, wait);
@@ -219,21 +261,23 @@ cache_result(struct cred_cache *cc, time_t now, int ok, const struct cred *c, co
 		cache_failed(cc, now, why, first);
 		return;
 	}
+	if (cred_keep(&cc->cc_cur, c) == -1) {
+		cache_failed(cc, now, "out of memory", first);	/* the last good stays */
+		return;
+	}
 	cc->cc_next = cred_refresh_at(c, now, now, rnd32());
-	cred_wipe(&cc->cc_cur);
-	cc->cc_cur = *c;
-	if (cc->cc_cur.cr_last_updated == 0)
-		cc->cc_cur.cr_last_updated = now;
-	cc->cc_cur.cr_expiration = cred_served_expiration(c, now);
+	if (cc->cc_cur.ck_last_updated == 0)
+		cc->cc_cur.ck_last_updated = now;
+	cc->cc_cur.ck_expiration = cred_served_expiration(c, now);
 	cc->cc_fetched = now;
 	cc->cc_have = 1;
 	cc->cc_n_ok++;
 	cc->cc_failures = 0;
-	cc->cc_error[0] = '\0';
+	cred_cache_set_error(cc, "");
 	if (!first)	/* the first is the start-up's to report, with how it chose */
 		log_info("credentials from %s: access key %s, expiring in %ld s%s",
-		    cc->cc_prov->cp_desc, cc->cc_cur.cr_akid,
-		    (long)(cc->cc_cur.cr_expiration - now),
+		    cc->cc_prov->cp_desc, cc->cc_cur.ck_akid,
+		    (long)(cc->cc_cur.ck_expiration - now),
 		    c->cr_expiration == 0 ? " (no expiry of their own: a rolling Expiration)" : "");
 	cache_changed(cc);
 }
@@ -271,12 +315,12 @@ cred_cache_refresh(struct cred_cache *cc, time_t now)
 void
 cred_cache_tick(struct cred_cache *cc, time_t now)
 {
-	if (cc->cc_have && cc->cc_cur.cr_expiration <= now) {
+	if (cc->cc_have && cc->cc_cur.ck_expiration <= now) {
 		cc->cc_have = 0;
 		log_err("credentials %s from %s expired; the credentials path answers 404 "
-		    "until a refresh succeeds%s%s", cc->cc_cur.cr_akid, cc->cc_prov->cp_desc,
-		    cc->cc_error[0] ? ": " : "", cc->cc_error);
-		cred_wipe(&cc->cc_cur);
+		    "until a refresh succeeds%s%s", cc->cc_cur.ck_akid, cc->cc_prov->cp_desc,
+		    cred_cache_error(cc)[0] ? ": " : "", cred_cache_error(cc));
+		cred_kept_wipe(&cc->cc_cur);
 		cache_changed(cc);
 	}
 	if (!cc->cc_busy && now >= cc->cc_next)
@@ -286,10 +330,27 @@ cred_cache_tick(struct cred_cache *cc, time_t now)
 void
 cred_cache_free(struct cred_cache *cc)
 {
-	cred_wipe(&cc->cc_cur);
+	cred_kept_wipe(&cc->cc_cur);
+	cred_cache_set_error(cc, "");
 	if (cc->cc_prov != NULL && cc->cc_prov->cp_free != NULL)
 		cc->cc_prov->cp_free(cc->cc_prov);
 	cc->cc_prov = NULL;
+}
+
+const char *
+cred_cache_error(const struct cred_cache *cc)
+{
+	return cc->cc_error != NULL ? cc->cc_error : "";
+}
+
+void
+cred_cache_set_error(struct cred_cache *cc, const char *err)
+{
+	/* most roles never fail: a reason costs its length only while it stands */
+	free(cc->cc_error);
+	cc->cc_error = NULL;
+	if (*err != '\0')
+		cc->cc_error = mem_strdup(err, strnlen(err, ERRBUF_LEN - 1));
 }
 
 /* ---- the environment ---------------------------------------------------- */
@@ -340,7 +401,7 @@ cred_provider_env(struct cred_provider **out, char *err, size_t errlen)
 		return -1;
 	}
 	p->cp_name = "env";
-	snprintf(p->cp_desc, sizeof(p->cp_desc), "the environment (AWS_ACCESS_KEY_ID)");
+	p->cp_desc = "the environment (AWS_ACCESS_KEY_ID)";
 	p->cp_fetch = env_fetch;
 	p->cp_free = (void (*)(struct cred_provider *))free;
 	*out = p;
@@ -353,6 +414,7 @@ struct profile_ctx {
 	char		 pc_name[AWSCONF_PROFILE_MAX + 1];
 	char		 pc_config[AWSCONF_PATH_MAX];
 	char		 pc_creds[AWSCONF_PATH_MAX];
+	char		 pc_desc[ERRBUF_LEN];	/* the provider's cp_desc */
 	cred_done_fn	 pc_done;	/* of the credential_process under way */
 	void		*pc_arg;
 };
@@ -491,10 +553,11 @@ cred_provider_profile(const char *profile, struct cred_provider **out, char *err
 		awsconf_free(&ac);
 		goto fail;
 	}
-	snprintf(p->cp_desc, sizeof(p->cp_desc), "profile %s (%s%s%s)", profile,
+	snprintf(pc->pc_desc, sizeof(pc->pc_desc), "profile %s (%s%s%s)", profile,
 	    ac.ac_creds_found ? pc->pc_creds : "",
 	    ac.ac_creds_found && ac.ac_config_found ? ", " : "",
 	    ac.ac_config_found ? pc->pc_config : "");
+	p->cp_desc = pc->pc_desc;
 	awsconf_free(&ac);
 	p->cp_name = "profile";
 	p->cp_fetch = profile_fetch;

@@ -2,7 +2,8 @@
  * creds/: where credentials come from, and the cache that serves them.
  *
  *   creds.c       providers (example, env, profile) behind one cache with
- *                 the refresh policy; a request never waits on a provider
+ *                 the refresh policy; a request never waits on a provider;
+ *                 what a cache keeps is sized to it (struct cred_kept)
  *   registry.c    the role registry: role key -> provider, cache, and the
  *                 role's renderings (one per service kind, refcounted), each
  *                 role refreshed on its own
@@ -107,7 +108,8 @@ typedef void	(*cred_done_fn)(void *arg, int ok, const struct cred *c, const char
 
 struct cred_provider {
 	const char	*cp_name;	/* "example", "env", "profile" */
-	char		 cp_desc[ERRBUF_LEN];	/* for the log: "profile dev (/root/.aws/credentials)" */
+	/* for the log: "profile dev (/root/.aws/credentials)"; the provider's own storage */
+	const char	*cp_desc;
 	/* Start a fetch; done is called exactly once (possibly before return). */
 	void		(*cp_fetch)(struct cred_provider *cp, time_t now, cred_done_fn done,
 			    void *arg);
@@ -124,6 +126,28 @@ extern struct cred_provider cred_provider_example;
 void		 creds_ec2_placeholder(time_t now, struct cred *out);
 /* Wipe a credential (explicit_bzero). */
 void		 cred_wipe(struct cred *c);
+
+/*
+ * A credential as a cache keeps it between fetches: struct cred's fields,
+ * but the session token in a block of its own length (STS's are 1 to 2 KiB
+ * of CRED_TOKEN_MAX's 8), so a role costs what its keys are, not the most
+ * a token may be.  The token is wiped when it is replaced or dropped.
+ *   cred_keep: k gets a copy of c (what k held is wiped first); -1 when out
+ *     of memory, k then unchanged.
+ *   cred_kept_get: k as a struct cred in c (which the caller wipes when done).
+ *   cred_kept_wipe: wipe k, free its token; k holds nothing.
+ */
+struct cred_kept {
+	char		 ck_akid[CRED_AKID_MAX + 1];
+	char		 ck_secret[CRED_SECRET_MAX + 1];
+	char		*ck_token;	/* malloc'd, ck_token_len bytes and a NUL; NULL: none */
+	size_t		 ck_token_len;
+	time_t		 ck_expiration;	/* as in struct cred */
+	time_t		 ck_last_updated;
+};
+int		 cred_keep(struct cred_kept *k, const struct cred *c);
+void		 cred_kept_get(const struct cred_kept *k, struct cred *c);
+void		 cred_kept_wipe(struct cred_kept *k);
 
 /*
  * The refresh policy, pure so that tests drive it with their own clock.
@@ -143,7 +167,7 @@ time_t		 cred_served_expiration(const struct cred *c, time_t fetched);
 /* The one credential cache: a request never waits on a provider. */
 struct cred_cache {
 	struct cred_provider *cc_prov;
-	struct cred	 cc_cur;	/* last good, as served (Expiration filled in) */
+	struct cred_kept cc_cur;	/* last good, as served (Expiration filled in) */
 	int		 cc_have;	/* cc_cur holds a credential that has not expired */
 	time_t		 cc_fetched;	/* when cc_cur was obtained */
 	time_t		 cc_next;	/* next fetch (wall clock) */
@@ -152,7 +176,7 @@ struct cred_cache {
 	int		 cc_again;	/* ... and a refresh was asked for meanwhile: fetch again */
 	int		 cc_allow_long_term;	/* keys with no session token are served */
 	int		 cc_fetched_once;	/* a fetch has ended, well or not (start-up waits on it) */
-	char		 cc_error[ERRBUF_LEN];	/* why the last fetch failed */
+	char		*cc_error;	/* why the last fetch failed (malloc'd), or NULL: cred_cache_error */
 	unsigned long	 cc_n_ok;	/* fetches that delivered credentials (metrics) */
 	unsigned long	 cc_n_failed;	/* fetches that failed (metrics) */
 	time_t		(*cc_clock)(void);	/* wall clock; tests set their own */
@@ -171,6 +195,13 @@ void		 cred_cache_refresh(struct cred_cache *cc, time_t now);
 /* Once a second: refresh when due, expire what has expired. */
 void		 cred_cache_tick(struct cred_cache *cc, time_t now);
 void		 cred_cache_free(struct cred_cache *cc);
+/* Why cc's last fetch failed, "" when it did not (never NULL; the cache's own storage). */
+const char	*cred_cache_error(const struct cred_cache *cc);
+/*
+ * Set that reason (at most ERRBUF_LEN - 1 bytes of err; "" clears it).  Out
+ * of memory for the copy, the reason is lost ("": the log has it).
+ */
+void		 cred_cache_set_error(struct cred_cache *cc, const char *err);
 
 /* Keys from AWS_ACCESS_KEY_ID etc.; 0, or -1 with err when they are incomplete or absent. */
 int		 cred_provider_env(struct cred_provider **out, char *err, size_t errlen);

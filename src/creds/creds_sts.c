@@ -52,6 +52,20 @@ struct cred_base {
 	struct sts_ctx	*b_wait;	/* roles waiting on the fetch, in order */
 };
 
+/*
+ * A step of a role chain as a provider keeps it: struct assume_step's
+ * fields, its strings packed behind the steps (STS_ARN_MAX and
+ * STS_EXTERNAL_ID_MAX are bounds, not what roles use: a provider per
+ * assumed role would keep 3 KiB of them).
+ */
+struct sts_step {
+	const char	*ss_arn;
+	const char	*ss_session;
+	const char	*ss_external_id;	/* "" = none */
+	unsigned	 ss_duration;
+	const struct assume_tags *ss_tags;	/* NULL: none */
+};
+
 struct sts_ctx {
 	size_t		 nsteps;
 	unsigned	 duration;	/* GetSessionToken */
@@ -65,14 +79,16 @@ struct sts_ctx {
 	struct cred	*cur;		/* the credentials it signs with next; only while fetching */
 	cred_done_fn	 done;
 	void		*arg;
-	struct assume_tags *tags;	/* the steps' session tags, in this allocation after
-					   steps[] (each as_tags points at one of them) */
-	struct assume_step steps[];	/* nsteps of them (an assumed role: one) */
+	/*
+	 * nsteps of them (an assumed role: one), then the session tags of those
+	 * that have them, then their strings and the provider's cp_desc
+	 */
+	struct sts_step	 steps[];
 };
 
 /* the tags follow the steps in one allocation */
-_Static_assert(sizeof(struct assume_step) % _Alignof(struct assume_tags) == 0,
-    "assume_tags after assume_step[] would be misaligned");
+_Static_assert(sizeof(struct sts_step) % _Alignof(struct assume_tags) == 0,
+    "assume_tags after sts_step[] would be misaligned");
 
 static void	sts_next(struct sts_ctx *x);
 static void	sts_base_done(void *arg, int ok, const struct cred *c, const char *err);
@@ -105,7 +121,7 @@ sts_answer(void *arg, const struct sts_result *r, const char *terr)
 	struct sts_ctx *x = arg;
 	char err[ERRBUF_LEN];
 	const char *what = x->nsteps > 0 ? "AssumeRole" : "GetSessionToken";
-	const char *arn = x->nsteps > 0 ? x->steps[x->step].as_arn : "";
+	const char *arn = x->nsteps > 0 ? x->steps[x->step].ss_arn : "";
 
 	if (r == NULL) {
 		snprintf(err, sizeof(err), "STS %s%s%s: %s", what, *arn ? " " : "", arn, terr);
@@ -157,11 +173,11 @@ sts_next(struct sts_ctx *x)
 			return;
 		}
 		rq.sr_action = STS_ASSUME_ROLE;
-		rq.sr_role_arn = x->steps[x->step].as_arn;
-		rq.sr_session_name = x->steps[x->step].as_session;
-		rq.sr_external_id = x->steps[x->step].as_external_id;
-		rq.sr_duration = x->steps[x->step].as_duration;
-		if ((at = x->steps[x->step].as_tags) != NULL) {
+		rq.sr_role_arn = x->steps[x->step].ss_arn;
+		rq.sr_session_name = x->steps[x->step].ss_session;
+		rq.sr_external_id = x->steps[x->step].ss_external_id;
+		rq.sr_duration = x->steps[x->step].ss_duration;
+		if ((at = x->steps[x->step].ss_tags) != NULL) {
 			for (i = 0; i < at->at_n; i++)
 				tags[i] = (struct sts_tag){ at->at_tag[i].at_key,
 				    at->at_tag[i].at_value, at->at_tag[i].at_transitive };
@@ -394,6 +410,19 @@ sts_free(struct cred_provider *cp)
 	free(cp);
 }
 
+/* Copy s (at most max bytes of it, and a NUL) to *at, which moves past it; the copy. */
+static const char *
+pack(char **at, const char *s, size_t max)
+{
+	char *copy = *at;
+	size_t n = strnlen(s, max);
+
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	*at += n + 1;
+	return copy;
+}
+
 int
 cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, size_t nsteps,
     unsigned duration, int allow_long_term, struct cred_provider **out, char *err,
@@ -401,7 +430,9 @@ cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, si
 {
 	struct cred_provider *p;
 	struct sts_ctx *x;
-	size_t i, ntagged = 0, k = 0;
+	struct assume_tags *tags;
+	char desc[ERRBUF_LEN], *at;
+	size_t i, size, ntagged = 0;
 
 	if (nsteps > STS_CHAIN_MAX) {
 		snprintf(err, errlen, "more than %d roles to assume", STS_CHAIN_MAX);
@@ -416,35 +447,44 @@ cred_provider_sts_on(struct cred_base *base, const struct assume_step *steps, si
 		}
 		ntagged++;
 	}
-	/* the tags after the steps: one allocation, freed as one */
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (x = calloc(1, sizeof(*x) + nsteps * sizeof(x->steps[0]) +
-	    ntagged * sizeof(struct assume_tags))) == NULL) {
+	if (nsteps > 0)
+		snprintf(desc, sizeof(desc), "role %.300s%s (STS AssumeRole%s with %.600s)",
+		    steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
+		    ntagged > 0 ? ", session tags," : "", base->b_prov->cp_desc);
+	else
+		snprintf(desc, sizeof(desc), "%.900s (keys without a session token go through "
+		    "STS GetSessionToken)", base->b_prov->cp_desc);
+	size = sizeof(*x) + nsteps * sizeof(x->steps[0]) + ntagged * sizeof(*tags) +
+	    strlen(desc) + 1;
+	for (i = 0; i < nsteps; i++)
+		size += strnlen(steps[i].as_arn, STS_ARN_MAX - 1) +
+		    strnlen(steps[i].as_session, STS_SESSION_NAME_MAX) +
+		    strnlen(steps[i].as_external_id, STS_EXTERNAL_ID_MAX) + 3;
+	/* one allocation, freed as one */
+	if ((p = calloc(1, sizeof(*p))) == NULL || (x = calloc(1, size)) == NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (nsteps > 0)
-		memcpy(x->steps, steps, nsteps * sizeof(*steps));
-	x->tags = ntagged > 0 ? (struct assume_tags *)(void *)&x->steps[nsteps] : NULL;
+	tags = (struct assume_tags *)(void *)&x->steps[nsteps];
+	at = (char *)&tags[ntagged];
 	for (i = 0; i < nsteps; i++) {
-		if (steps[i].as_tags == NULL)
-			continue;
-		x->tags[k] = *steps[i].as_tags;
-		x->steps[i].as_tags = &x->tags[k++];
+		x->steps[i].ss_arn = pack(&at, steps[i].as_arn, STS_ARN_MAX - 1);
+		x->steps[i].ss_session = pack(&at, steps[i].as_session, STS_SESSION_NAME_MAX);
+		x->steps[i].ss_external_id = pack(&at, steps[i].as_external_id,
+		    STS_EXTERNAL_ID_MAX);
+		x->steps[i].ss_duration = steps[i].as_duration;
+		if (steps[i].as_tags != NULL) {
+			*tags = *steps[i].as_tags;
+			x->steps[i].ss_tags = tags++;
+		}
 	}
+	p->cp_desc = pack(&at, desc, sizeof(desc) - 1);
 	x->nsteps = nsteps;
 	x->duration = duration;
 	x->allow_long_term = allow_long_term;
 	x->base = cred_base_ref(base);
 	p->cp_name = "sts";
-	if (nsteps > 0)
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "role %.300s%s (STS AssumeRole%s with "
-		    "%.600s)", steps[nsteps - 1].as_arn, nsteps > 1 ? ", a chain" : "",
-		    ntagged > 0 ? ", session tags," : "", base->b_prov->cp_desc);
-	else
-		snprintf(p->cp_desc, sizeof(p->cp_desc), "%.900s (keys without a session token "
-		    "go through STS GetSessionToken)", base->b_prov->cp_desc);
 	p->cp_fetch = sts_fetch;
 	p->cp_forget = sts_forget;
 	p->cp_free = sts_free;

@@ -187,6 +187,7 @@ roles_render(void *arg, const struct role *r, time_t now)
 	const struct cred_cache *cc = &r->ro_cache;
 	struct role_view_input in;
 	struct role_view *rv;
+	struct cred c;
 	char err[ERRBUF_LEN];
 
 	memset(&in, 0, sizeof(in));
@@ -194,12 +195,17 @@ roles_render(void *arg, const struct role *r, time_t now)
 	in.ri_cfg = ctx->rc_cfg;
 	in.ri_name = r->ro_name;
 	in.ri_account = r->ro_account;
-	in.ri_cred = cc->cc_have ? &cc->cc_cur : NULL;
+	if (cc->cc_have) {
+		cred_kept_get(&cc->cc_cur, &c);
+		in.ri_cred = &c;
+	}
 	in.ri_absent = 1;	/* no credential: 404, and the log says why */
-	in.ri_error = cc->cc_error;
+	in.ri_error = cred_cache_error(cc);
 	in.ri_now = now;
 	if ((rv = role_view_build(&in, err, sizeof(err))) == NULL)
 		log_err("rendering the role %s: %s", r->ro_name, err);
+	if (cc->cc_have)
+		cred_wipe(&c);
 	return rv;
 }
 

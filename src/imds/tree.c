@@ -259,18 +259,17 @@ tree_free(struct md_node *root)
 	free(root);
 }
 
-int
-tree_set(struct md_node *root, const char *path, const char *val, size_t len)
+/*
+ * The leaf at path gets body[0..len) (malloc'd, NUL-terminated), which it
+ * owns from here on, also on failure (then wiped and freed).  0 / -1.
+ */
+static int
+set_owned(struct md_node *root, const char *path, char *body, size_t len)
 {
 	struct md_node *n;
-	char *body;
 
-	if (len > MD_BODY_MAX || (val == NULL && len > 0))
-		return -1;
-	if ((body = mem_strdup(val, len)) == NULL)
-		return -1;
-	if ((n = walk(root, path, 1, NULL, NULL)) == NULL) {
-		free(body);
+	if (len > MD_BODY_MAX || (n = walk(root, path, 1, NULL, NULL)) == NULL) {
+		wipe_free(body, len);
 		return -1;
 	}
 	node_clear(n);		/* replaces a leaf or a whole directory */
@@ -279,15 +278,16 @@ tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 	return 0;
 }
 
-/* tree_set with buf, which is then wiped (it may be secret) and freed. */
-static int
-set_wiped(struct md_node *root, const char *path, char *buf, size_t len)
+int
+tree_set(struct md_node *root, const char *path, const char *val, size_t len)
 {
-	int rc;
+	char *body;
 
-	rc = tree_set(root, path, buf, len);
-	wipe_free(buf, len);
-	return rc;
+	if (len > MD_BODY_MAX || (val == NULL && len > 0))
+		return -1;
+	if ((body = mem_strdup(val, len)) == NULL)
+		return -1;
+	return set_owned(root, path, body, len);
 }
 
 int
@@ -296,9 +296,10 @@ tree_set_json(struct md_node *root, const char *path, struct jbuf *j)
 	size_t len;
 	char *doc;
 
+	/* the document is already a block of its own size: the leaf keeps it */
 	if ((doc = jbuf_take(j, &len)) == NULL)
 		return -1;
-	return set_wiped(root, path, doc, len);
+	return set_owned(root, path, doc, len);
 }
 
 int
@@ -320,7 +321,7 @@ tree_set_list(struct md_node *root, const char *path, const char *const *vals, s
 	for (i = 0; i < n; i++)
 		list_line(buf, &off, i == 0, vals[i], strlen(vals[i]), 0);
 	buf[off] = '\0';
-	return set_wiped(root, path, buf, off);
+	return set_owned(root, path, buf, off);
 }
 
 int

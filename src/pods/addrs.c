@@ -3,10 +3,12 @@
  *
  * The request path asks pods_table_lookup once per request: an open
  * addressing hash (linear probing, at most half full, deletion by backward
- * shift, so no tombstones) keyed by family + 16 address bytes, in one
- * allocation made by pods_table_new.  The watch path (pods_table_update,
- * pods_table_remove) finds a pod by uid with a linear scan of at most
- * POD_TABLE_PODS_MAX records: events are rare next to requests.
+ * shift, so no tombstones) keyed by family + 16 address bytes.  The watch
+ * path (pods_table_update, pods_table_remove) finds a pod by uid with a
+ * linear scan of the records: events are rare next to requests.  Both grow
+ * with the node (doubling, the hash rebuilt), up to POD_TABLE_PODS_MAX pods
+ * and POD_TABLE_SLOTS slots, and never shrink: memory follows the most pods
+ * the node has had, not the most it may have.
  *
  * Ownership is by pod, so that an address changing hands never serves
  * the old pod's role to the new one, whatever order the events come in:
@@ -25,8 +27,15 @@
 #include "core/core.h"
 #include "pods/pods.h"
 
+#define POD_TABLE_SLOTS_MIN	64	/* hash slots at first */
+#define POD_TABLE_RECS_INIT	16	/* pod records at first */
+
 #if (POD_TABLE_SLOTS & (POD_TABLE_SLOTS - 1)) != 0
 #error "POD_TABLE_SLOTS must be a power of 2"
+#endif
+#if (POD_TABLE_SLOTS_MIN & (POD_TABLE_SLOTS_MIN - 1)) != 0 || \
+    POD_TABLE_SLOTS_MIN < 2 * POD_ADDRS_PER_POD || POD_TABLE_SLOTS_MIN > POD_TABLE_SLOTS
+#error "POD_TABLE_SLOTS_MIN must be a power of 2 with room for a pod, at most POD_TABLE_SLOTS"
 #endif
 
 #define SLOT_FREE		0	/* s_pod of an empty slot: calloc's zeros, no page touched */
@@ -50,8 +59,10 @@ struct pod_rec {
 };
 
 struct pod_table {
-	struct slot	 t_slots[POD_TABLE_SLOTS];
-	struct pod_rec	 t_pods[POD_TABLE_PODS_MAX];
+	struct slot	*t_slots;	/* t_mask + 1 of them, a power of 2 */
+	size_t		 t_mask;
+	struct pod_rec	*t_pods;	/* t_cap records; a free one has r_uid "" */
+	size_t		 t_cap;
 	size_t		 t_npods;
 	size_t		 t_naddrs;
 };
@@ -66,10 +77,10 @@ addr_eq(const struct slot *s, int family, const unsigned char addr[16])
 static size_t
 slot_find(const struct pod_table *t, int family, const unsigned char addr[16])
 {
-	size_t i = addr_hash(family, addr) & (POD_TABLE_SLOTS - 1);
+	size_t i = addr_hash(family, addr) & t->t_mask;
 
 	while (t->t_slots[i].s_pod != SLOT_FREE && !addr_eq(&t->t_slots[i], family, addr))
-		i = (i + 1) & (POD_TABLE_SLOTS - 1);
+		i = (i + 1) & t->t_mask;
 	return i;
 }
 
@@ -82,11 +93,10 @@ slot_delete(struct pod_table *t, size_t i)
 	t->t_slots[i].s_pod = SLOT_FREE;
 	t->t_naddrs--;
 	for (;;) {
-		j = (j + 1) & (POD_TABLE_SLOTS - 1);
+		j = (j + 1) & t->t_mask;
 		if (t->t_slots[j].s_pod == SLOT_FREE)
 			return;
-		home = addr_hash(t->t_slots[j].s_family, t->t_slots[j].s_addr) &
-		    (POD_TABLE_SLOTS - 1);
+		home = addr_hash(t->t_slots[j].s_family, t->t_slots[j].s_addr) & t->t_mask;
 		/* j may move to i when its home is not cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			t->t_slots[i] = t->t_slots[j];
@@ -99,13 +109,60 @@ slot_delete(struct pod_table *t, size_t i)
 struct pod_table *
 pods_table_new(void)
 {
-	return calloc(1, sizeof(struct pod_table));	/* every slot SLOT_FREE */
+	struct pod_table *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	/* calloc: every slot SLOT_FREE */
+	if ((t->t_slots = calloc(POD_TABLE_SLOTS_MIN, sizeof(*t->t_slots))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->t_mask = POD_TABLE_SLOTS_MIN - 1;
+	return t;
 }
 
 void
 pods_table_free(struct pod_table *t)
 {
+	if (t == NULL)
+		return;
+	free(t->t_slots);
+	free(t->t_pods);
 	free(t);
+}
+
+/*
+ * Room in the hash for n more addresses, at most half full: the slots
+ * doubled and every address put in again when needed.  POD_TABLE_SLOTS is
+ * twice POD_TABLE_ADDRS_MAX, so a table that has them all has room for
+ * every address its pods may own.  0 / -1 (out of memory: the table is
+ * unchanged).
+ */
+static int
+slots_room(struct pod_table *t, size_t n)
+{
+	struct slot *old = t->t_slots, *s;
+	size_t oldn = t->t_mask + 1, newn = oldn, i, k;
+
+	while (2 * (t->t_naddrs + n) > newn && newn < POD_TABLE_SLOTS)
+		newn *= 2;
+	if (newn == oldn)
+		return 0;
+	if ((s = calloc(newn, sizeof(*s))) == NULL)
+		return -1;
+	for (i = 0; i < oldn; i++) {
+		if (old[i].s_pod == SLOT_FREE)
+			continue;
+		k = addr_hash(old[i].s_family, old[i].s_addr) & (newn - 1);
+		while (s[k].s_pod != SLOT_FREE)
+			k = (k + 1) & (newn - 1);
+		s[k] = old[i];
+	}
+	t->t_slots = s;
+	t->t_mask = newn - 1;
+	free(old);
+	return 0;
 }
 
 static long
@@ -113,26 +170,34 @@ rec_find(const struct pod_table *t, const char *uid)
 {
 	size_t i;
 
-	for (i = 0; i < POD_TABLE_PODS_MAX; i++)
+	for (i = 0; i < t->t_cap; i++)
 		if (t->t_pods[i].r_uid[0] != '\0' && strcmp(t->t_pods[i].r_uid, uid) == 0)
 			return (long)i;
 	return -1;
 }
 
+/* A free record for uid, the records grown (doubled) when none is.  Its index, or -1. */
 static long
 rec_new(struct pod_table *t, const char *uid)
 {
-	size_t i;
+	struct pod_rec *grown;
+	size_t i, cap;
 
-	for (i = 0; i < POD_TABLE_PODS_MAX; i++) {
-		if (t->t_pods[i].r_uid[0] == '\0') {
-			memset(&t->t_pods[i], 0, sizeof(t->t_pods[i]));
-			memcpy(t->t_pods[i].r_uid, uid, strlen(uid));
-			t->t_npods++;
-			return (long)i;
-		}
+	for (i = 0; i < t->t_cap && t->t_pods[i].r_uid[0] != '\0'; i++)
+		;
+	if (i == t->t_cap) {
+		cap = t->t_cap;
+		if ((grown = array_grow(t->t_pods, &cap, sizeof(*grown), POD_TABLE_RECS_INIT,
+		    POD_TABLE_PODS_MAX)) == NULL)
+			return -1;
+		memset(&grown[t->t_cap], 0, (cap - t->t_cap) * sizeof(*grown));
+		t->t_pods = grown;
+		t->t_cap = cap;
 	}
-	return -1;
+	memset(&t->t_pods[i], 0, sizeof(t->t_pods[i]));
+	memcpy(t->t_pods[i].r_uid, uid, strlen(uid));
+	t->t_npods++;
+	return (long)i;
 }
 
 static struct claim *
@@ -204,6 +269,9 @@ pods_table_update(struct pod_table *t, const struct pod_state *st)
 
 	memset(next, 0, sizeof(next));
 	if (st->ps_uid == NULL || st->ps_uid[0] == '\0' || strlen(st->ps_uid) > POD_UID_MAX)
+		return -1;
+	/* room first: nothing is changed by a pod that cannot be taken */
+	if (slots_room(t, POD_ADDRS_PER_POD) == -1)
 		return -1;
 	if ((p = rec_find(t, st->ps_uid)) == -1 && (p = rec_new(t, st->ps_uid)) == -1)
 		return -1;

@@ -857,8 +857,8 @@ pods_node_each(void (*fn)(void *arg, const struct pod_info *pi), void *arg)
 			r = assumed_role(p->pp_assumed);
 			pi.pi_arn = assumed_arn(p->pp_assumed);
 			pi.pi_served = r->ro_cache.cc_have;
-			pi.pi_expiration = r->ro_cache.cc_have ? r->ro_cache.cc_cur.cr_expiration : 0;
-			pi.pi_error = r->ro_cache.cc_have ? "" : r->ro_cache.cc_error;
+			pi.pi_expiration = r->ro_cache.cc_have ? r->ro_cache.cc_cur.ck_expiration : 0;
+			pi.pi_error = r->ro_cache.cc_have ? "" : cred_cache_error(&r->ro_cache);
 		}
 		fn(arg, &pi);
 	}

@@ -334,7 +334,7 @@ struct pod_state {
 
 struct pod_table;
 
-/* A new, empty table (one allocation, never grows); NULL when out of memory. */
+/* A new, empty table (it grows with the pods, up to POD_TABLE_PODS_MAX); NULL when out of memory. */
 struct pod_table *pods_table_new(void);
 void		 pods_table_free(struct pod_table *t);
 /*
@@ -347,7 +347,7 @@ void		 pods_table_free(struct pod_table *t);
  *     deleted, or lost this address to another pod before: a pod never
  *     takes back an address it lost (its late events cannot steal it);
  *   - the caller's ps_user is updated.
- * 0; -1 when the table is full (POD_TABLE_PODS_MAX pods).
+ * 0; -1 when the table is full (POD_TABLE_PODS_MAX pods) or out of memory.
  */
 int		 pods_table_update(struct pod_table *t, const struct pod_state *st);
 /* The pod was deleted: it and the addresses it still owns are forgotten. */

@@ -609,7 +609,8 @@ daemon_ready(struct health_reasons *r)
 		health_reason_add(r, "credentials: waiting for the first fetch from %s",
 		    st.cache->cc_prov->cp_desc);
 	else if (!st.cache->cc_have)
-		health_reason_add(r, "credentials: %s", st.cache->cc_error[0] ? st.cache->cc_error :
+		health_reason_add(r, "credentials: %s", cred_cache_error(st.cache)[0] ?
+		    cred_cache_error(st.cache) :
 		    "expired, and no refresh has delivered yet");
 	if (!st.serving)
 		health_reason_add(r, "metadata: not serving yet");
@@ -708,6 +709,6 @@ daemon_health_creds(struct health_creds *hc)
 	hc->hcr_failures = st.cache->cc_n_failed;
 	hc->hcr_have = st.cache->cc_have;
 	hc->hcr_expires_in = st.cache->cc_have ?
-	    (long)(st.cache->cc_cur.cr_expiration - time(NULL)) : 0;
+	    (long)(st.cache->cc_cur.ck_expiration - time(NULL)) : 0;
 }
 

@@ -142,6 +142,9 @@ serve_start_up(void)
 	registry_renderer(&st.roles, RENDER_IMDS, &rr);
 	if (st.container) {
 		st.ctr_ctx.cx_inst = &st.inst;
+		/* exec serves the ECS endpoint; serve what its flags say */
+		st.ctr_ctx.cx_layouts = (!st.serve || cli.ecs ? CTR_LAYOUT_BIT(CTR_ECS) : 0) |
+		    (cli.pod_identity ? CTR_LAYOUT_BIT(CTR_POD_IDENTITY) : 0);
 		registry_renderer(&st.roles, RENDER_CONTAINER, &(struct role_renderer){
 		    ctr_render, ctr_view_unref, &st.ctr_ctx });
 	}
@@ -180,11 +183,11 @@ serve_start_up(void)
 	if (!st.cache->cc_have) {
 		/* one line: the source, how it was chosen, what went wrong */
 		fprintf(stderr, "%s: credentials from %s%s: %s\n", PROGNAME, prov->cp_desc,
-		    st.src.cs_why, st.cache->cc_error);
+		    st.src.cs_why, cred_cache_error(st.cache));
 		return EXIT_CONFIG;
 	}
 	log_info("credentials: %s%s: access key %s, expiring in %ld s", prov->cp_desc,
-	    st.src.cs_why, st.cache->cc_cur.cr_akid, (long)(st.cache->cc_cur.cr_expiration - now));
+	    st.src.cs_why, st.cache->cc_cur.ck_akid, (long)(st.cache->cc_cur.ck_expiration - now));
 	/* a key file to read or write, a certificate file to write: checked before serving */
 	if (st.serve && !id_background() && identity_init(cli.identity_key, cli.identity_cert,
 	    err, sizeof(err)) == -1) {

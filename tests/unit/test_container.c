@@ -20,23 +20,25 @@
 #define NOW		1748854541	/* 2025-06-02T08:55:41Z */
 
 static struct instance inst;
-static struct ctr_ctx ctx = { &inst };
+static struct ctr_ctx ctx = { &inst, 0 };	/* every layout */
 static struct role role;
 
 static void
 set_role(const char *name, const char *account, const char *token, time_t exp)
 {
+	struct cred c;
+
+	cred_kept_wipe(&role.ro_cache.cc_cur);	/* the last test's */
 	memset(&role, 0, sizeof(role));
 	snprintf(role.ro_name, sizeof(role.ro_name), "%s", name);
 	snprintf(role.ro_account, sizeof(role.ro_account), "%s", account);
 	role.ro_cache.cc_have = 1;
-	snprintf(role.ro_cache.cc_cur.cr_akid, sizeof(role.ro_cache.cc_cur.cr_akid),
-	    "ASIATESTCONTAINER001");
-	snprintf(role.ro_cache.cc_cur.cr_secret, sizeof(role.ro_cache.cc_cur.cr_secret),
-	    "TESTsecret/+=");
-	snprintf(role.ro_cache.cc_cur.cr_token, sizeof(role.ro_cache.cc_cur.cr_token), "%s",
-	    token);
-	role.ro_cache.cc_cur.cr_expiration = exp;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIATESTCONTAINER001");
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "TESTsecret/+=");
+	snprintf(c.cr_token, sizeof(c.cr_token), "%s", token);
+	c.cr_expiration = exp;
+	assert_int_equal(cred_keep(&role.ro_cache.cc_cur, &c), 0);
 }
 
 static void

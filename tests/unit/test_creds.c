@@ -158,9 +158,9 @@ cache_serves_and_refreshes(void **state)
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 1);
 	assert_int_equal(cc.cc_fetched_once, 1);
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTFIRST0000001");
-	assert_int_equal(cc.cc_cur.cr_expiration, T0 + 3600);	/* the real one */
-	assert_int_equal(cc.cc_cur.cr_last_updated, T0);
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTFIRST0000001");
+	assert_int_equal(cc.cc_cur.ck_expiration, T0 + 3600);	/* the real one */
+	assert_int_equal(cc.cc_cur.ck_last_updated, T0);
 	assert_int_equal(fp.changes, 1);
 
 	/* nothing happens before it is due */
@@ -173,7 +173,7 @@ cache_serves_and_refreshes(void **state)
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(fp.fetches, 2);
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTSECOND000002");
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTSECOND000002");
 	assert_int_equal(fp.changes, 2);
 	cred_cache_free(&cc);
 }
@@ -208,11 +208,11 @@ cache_refresh_while_busy_fetches_again(void **state)
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(fp.fetches, 1);	/* never two at once */
 	fake_answer();
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTBEFORE000001");
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTBEFORE000001");
 	assert_int_equal(fp.fetches, 2);	/* at once, not at the next refresh */
 	assert_true(fake_now < cc.cc_next);
 	fake_answer();
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTAFTER0000002");
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTAFTER0000002");
 	assert_int_equal(fp.fetches, 2);	/* and no more */
 	assert_int_equal(fp.changes, 2);
 	cred_cache_tick(&cc, fake_now);
@@ -238,9 +238,9 @@ cache_keeps_last_good_then_expires(void **state)
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 1);
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTFIRST0000001");
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTFIRST0000001");
 	assert_int_equal(cc.cc_failures, 1);
-	assert_string_equal(cc.cc_error, "the source is down");
+	assert_string_equal(cred_cache_error(&cc), "the source is down");
 	first_retry = cc.cc_next - fake_now;
 	assert_true(first_retry >= CRED_BACKOFF_MIN * 80 / 100);
 	assert_true(first_retry <= CRED_BACKOFF_MIN * 120 / 100 + 1);
@@ -257,16 +257,16 @@ cache_keeps_last_good_then_expires(void **state)
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 0);
 	assert_int_equal(fp.changes, 2);
-	assert_string_equal(cc.cc_cur.cr_akid, "");	/* wiped */
+	assert_string_equal(cc.cc_cur.ck_akid, "");	/* wiped */
 
 	/* the source comes back: served again, failures forgotten */
 	set_cred("ASIATESTTHIRD0000003", "tokenC", fake_now + 3600);
 	fake_now = cc.cc_next > fake_now ? cc.cc_next : fake_now;
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 1);
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTTHIRD0000003");
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTTHIRD0000003");
 	assert_int_equal(cc.cc_failures, 0);
-	assert_string_equal(cc.cc_error, "");
+	assert_string_equal(cred_cache_error(&cc), "");
 	cred_cache_free(&cc);
 }
 
@@ -282,12 +282,12 @@ cache_rolling_expiration(void **state)
 	set_cred("AKIATESTLONGTERM0001", "", 0);
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 1);
-	assert_int_equal(cc.cc_cur.cr_expiration, T0 + CRED_ROLLING_LIFETIME);
+	assert_int_equal(cc.cc_cur.ck_expiration, T0 + CRED_ROLLING_LIFETIME);
 	/* refreshed while at least CRED_MIN_AHEAD is left: Expiration moves on */
 	fake_now = cc.cc_next;
-	assert_true(cc.cc_cur.cr_expiration - fake_now >= CRED_MIN_AHEAD);
+	assert_true(cc.cc_cur.ck_expiration - fake_now >= CRED_MIN_AHEAD);
 	cred_cache_tick(&cc, fake_now);
-	assert_int_equal(cc.cc_cur.cr_expiration, fake_now + CRED_ROLLING_LIFETIME);
+	assert_int_equal(cc.cc_cur.ck_expiration, fake_now + CRED_ROLLING_LIFETIME);
 	cred_cache_free(&cc);
 }
 
@@ -304,21 +304,21 @@ cache_refuses_bad_credentials(void **state)
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 0);
 	assert_int_equal(cc.cc_fetched_once, 1);
-	assert_non_null(strstr(cc.cc_error, "--allow-long-term-keys"));
-	assert_non_null(strstr(cc.cc_error, "AKIATESTLONGTERM0001"));
-	assert_null(strstr(cc.cc_error, "secretTEST"));
+	assert_non_null(strstr(cred_cache_error(&cc), "--allow-long-term-keys"));
+	assert_non_null(strstr(cred_cache_error(&cc), "AKIATESTLONGTERM0001"));
+	assert_null(strstr(cred_cache_error(&cc), "secretTEST"));
 	/* already expired */
 	set_cred("ASIATESTEXPIRED00001", "token", T0 - 10);
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 0);
-	assert_non_null(strstr(cc.cc_error, "expired"));
+	assert_non_null(strstr(cred_cache_error(&cc), "expired"));
 	/* a provider error is kept for the log and the error form */
 	fp.ok = 0;
 	fp.err = "profile dev is in neither file";
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
-	assert_string_equal(cc.cc_error, "profile dev is in neither file");
+	assert_string_equal(cred_cache_error(&cc), "profile dev is in neither file");
 	assert_int_equal(fp.changes, 0);
 	cred_cache_free(&cc);
 }
@@ -342,16 +342,16 @@ env_provider(void **state)
 	cc.cc_clock = fake_clock;
 	cred_cache_refresh(&cc, fake_now);
 	assert_int_equal(cc.cc_have, 1);
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTENVIRONMENT1");
-	assert_string_equal(cc.cc_cur.cr_secret, "envSecretTEST");
-	assert_string_equal(cc.cc_cur.cr_token, "envTokenTEST");
-	assert_int_equal(cc.cc_cur.cr_expiration, 1748865600);
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTENVIRONMENT1");
+	assert_string_equal(cc.cc_cur.ck_secret, "envSecretTEST");
+	assert_string_equal(cc.cc_cur.ck_token, "envTokenTEST");
+	assert_int_equal(cc.cc_cur.ck_expiration, 1748865600);
 	/* a bad expiration is an error that names the variable */
 	setenv("AWS_CREDENTIAL_EXPIRATION", "tomorrow", 1);
 	fake_now = cc.cc_next;
 	cred_cache_tick(&cc, fake_now);
-	assert_non_null(strstr(cc.cc_error, "AWS_CREDENTIAL_EXPIRATION"));
-	assert_string_equal(cc.cc_cur.cr_akid, "ASIATESTENVIRONMENT1");	/* kept */
+	assert_non_null(strstr(cred_cache_error(&cc), "AWS_CREDENTIAL_EXPIRATION"));
+	assert_string_equal(cc.cc_cur.ck_akid, "ASIATESTENVIRONMENT1");	/* kept */
 	cred_cache_free(&cc);
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");

@@ -156,16 +156,17 @@ review_says(int authenticated)
 static void
 role_has_credentials(void)
 {
+	struct cred c;
+
 	snprintf(f.role.ro_name, sizeof(f.role.ro_name), "app");
 	f.role.ro_cache.cc_have = 1;
 	f.role.ro_cache.cc_fetched_once = 1;
-	snprintf(f.role.ro_cache.cc_cur.cr_akid, sizeof(f.role.ro_cache.cc_cur.cr_akid),
-	    "ASIATESTPODIDENTITY1");
-	snprintf(f.role.ro_cache.cc_cur.cr_secret, sizeof(f.role.ro_cache.cc_cur.cr_secret),
-	    "secret");
-	snprintf(f.role.ro_cache.cc_cur.cr_token, sizeof(f.role.ro_cache.cc_cur.cr_token),
-	    "session");
-	f.role.ro_cache.cc_cur.cr_expiration = NOW + 3600;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.cr_akid, sizeof(c.cr_akid), "ASIATESTPODIDENTITY1");
+	snprintf(c.cr_secret, sizeof(c.cr_secret), "secret");
+	snprintf(c.cr_token, sizeof(c.cr_token), "session");
+	c.cr_expiration = NOW + 3600;
+	assert_int_equal(cred_keep(&f.role.ro_cache.cc_cur, &c), 0);
 	f.role.ro_views[RENDER_CONTAINER] = ctr_render(&f.ctx, &f.role, NOW);
 }
 
@@ -308,6 +309,8 @@ teardown(void **state)
 	(void)state;
 	pod_identity_stop();
 	ctr_view_unref(f.role.ro_views[RENDER_CONTAINER]);
+	cred_kept_wipe(&f.role.ro_cache.cc_cur);
+	cred_cache_set_error(&f.role.ro_cache, "");
 	return 0;
 }
 
@@ -697,14 +700,14 @@ test_role_wait_and_refusal(void **state)
 	assert_non_null(strstr(a.body, "AssumeRoleForPodIdentity"));
 	/* STS refused: its status, code, message and request id */
 	f.role.ro_cache.cc_fetched_once = 1;
-	snprintf(f.role.ro_cache.cc_error, sizeof(f.role.ro_cache.cc_error), "STS AssumeRole "
+	cred_cache_set_error(&f.role.ro_cache, "STS AssumeRole "
 	    "arn:aws:iam::123456789012:role/app: AccessDenied: not authorized to perform "
 	    "sts:AssumeRole (HTTP 403, request id 1b2c)");
 	ask(req(HOST, token(7)), T0 + 2, &a);
 	assert_answer(&a, 403, "[1b2c]: (AccessDenied): not authorized to perform "
 	    "sts:AssumeRole, fault: client\n");
 	/* STS not reached: 500, the error as it is */
-	snprintf(f.role.ro_cache.cc_error, sizeof(f.role.ro_cache.cc_error), "STS AssumeRole "
+	cred_cache_set_error(&f.role.ro_cache, "STS AssumeRole "
 	    "arn:aws:iam::123456789012:role/app: Could not connect");
 	ask(req(HOST, token(7)), T0 + 3, &a);
 	assert_answer(&a, 500, "STS AssumeRole arn:aws:iam::123456789012:role/app: Could not "

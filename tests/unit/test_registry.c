@@ -51,7 +51,7 @@ render(void *arg, const struct role *r, time_t t)
 	assert_int_equal(t, now);
 	assert_non_null(v);
 	snprintf(v->v_text, sizeof(v->v_text), "%s:%s", r->ro_name,
-	    r->ro_cache.cc_have ? r->ro_cache.cc_cur.cr_akid : "-");
+	    r->ro_cache.cc_have ? r->ro_cache.cc_cur.ck_akid : "-");
 	v->v_refs = 1;
 	renders++;
 	return v;
@@ -141,7 +141,7 @@ fake_new(int *count)
 
 	assert_non_null(f);
 	f->f_p.cp_name = "fake";
-	snprintf(f->f_p.cp_desc, sizeof(f->f_p.cp_desc), "the test");
+	f->f_p.cp_desc = "the test";
 	f->f_p.cp_fetch = fake_fetch;
 	f->f_p.cp_free = fake_free;
 	f->f_p.cp_ctx = f;
