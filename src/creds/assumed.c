@@ -118,6 +118,8 @@ assumed_key(const char *arn, const char *ext, const struct assume_tags *tags,
 	SHA256_Init(&c);
 	SHA256_Update(&c, arn, strlen(arn) + 1);	/* each NUL separates */
 	SHA256_Update(&c, ext, strlen(ext) + 1);
+	/* a tagged role never keys as an untagged one, even with no tag */
+	SHA256_Update(&c, tags != NULL ? "T" : "U", 1);
 	for (i = 0; tags != NULL && i < tags->at_n; i++) {
 		/* key NUL value NUL and 't' or 'n': a tag's fields never run together */
 		SHA256_Update(&c, tags->at_tag[i].at_key, strlen(tags->at_tag[i].at_key) + 1);

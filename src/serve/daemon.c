@@ -622,16 +622,56 @@ daemon_ready(struct health_reasons *r)
 		    "rules not installed yet");
 }
 
-/* One assumed role's failures as a series (the ARN is checked: no quote, no backslash). */
-static void
-metrics_role_failures(void *arg, const struct assumed *a)
-{
-	struct sbuf *o = arg;
-	const struct cred_cache *cc = &assumed_role(a)->ro_cache;
+/*
+ * The assumed roles' failures, summed per ARN: several roles share an ARN
+ * (ExternalIds, and with --session-tags one role per pod), and one series
+ * per label set is all Prometheus keeps.
+ */
+struct arn_failures {
+	struct arn_sum {
+		const char	*su_arn;
+		unsigned long	 su_failed;
+	}		*af_sums;
+	size_t		 af_n, af_cap;
+};
 
-	if (cc->cc_n_failed > 0)
-		sbuf_printf(o, "gimme_role_sts_failures_total{role=\"%s\"} %lu\n", assumed_arn(a),
-		    cc->cc_n_failed);
+static void
+role_failures_add(void *arg, const struct assumed *a)
+{
+	struct arn_failures *af = arg;
+	const struct cred_cache *cc = &assumed_role(a)->ro_cache;
+	struct arn_sum *sums;
+	size_t i;
+
+	if (cc->cc_n_failed == 0)
+		return;
+	for (i = 0; i < af->af_n; i++)
+		if (strcmp(af->af_sums[i].su_arn, assumed_arn(a)) == 0) {
+			af->af_sums[i].su_failed += cc->cc_n_failed;
+			return;
+		}
+	if (af->af_n == af->af_cap) {
+		if ((sums = array_grow(af->af_sums, &af->af_cap, sizeof(*sums), 16,
+		    ASSUMED_ROLES_MAX)) == NULL)
+			return;		/* out of memory: that ARN left out of this scrape */
+		af->af_sums = sums;
+	}
+	af->af_sums[af->af_n].su_arn = assumed_arn(a);
+	af->af_sums[af->af_n++].su_failed = cc->cc_n_failed;
+}
+
+/* One series per ARN with failures (the ARN is checked: no quote, no backslash). */
+static void
+metrics_role_failures(struct sbuf *o)
+{
+	struct arn_failures af = { NULL, 0, 0 };
+	size_t i;
+
+	assumed_each(role_failures_add, &af);
+	for (i = 0; i < af.af_n; i++)
+		sbuf_printf(o, "gimme_role_sts_failures_total{role=\"%s\"} %lu\n",
+		    af.af_sums[i].su_arn, af.af_sums[i].su_failed);
+	free(af.af_sums);
 }
 
 /* /metrics' series of --pod-identity: TokenReviews, verdicts, what was served. */
@@ -695,8 +735,9 @@ daemon_metrics_pods(struct sbuf *o)
 	health_prom_value(o, "gimme_pod_wait_timeouts_total", "counter",
 	    "... of which answered as for no role at the end of --pod-wait.", expired);
 	health_prom_head(o, "gimme_role_sts_failures_total", "counter",
-	    "Failed STS fetches per assumed role (roles with failures only).");
-	assumed_each(metrics_role_failures, o);
+	    "Failed STS fetches per role ARN, summed over the roles of it kept (ARNs with "
+	    "failures only).");
+	metrics_role_failures(o);
 	if (cli.pod_identity)
 		metrics_pod_identity(o);
 }

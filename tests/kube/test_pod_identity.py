@@ -514,6 +514,30 @@ class SessionTags(unittest.TestCase):
 		self.assertNotIn(SECRET, line)
 		self.assertNotIn(TOKEN, line)
 
+	def test_failures_summed_per_arn(self):
+		"""Two pods' tagged roles of one ARN, both refused: one series for the ARN,
+		their failures summed (Prometheus keeps one sample per label set)."""
+		# pods of their own (strict-0's refusal is test_trust_without_tag_session's)
+		for pod, ip in (("strict-1", "127.0.33.14"), ("strict-2", "127.0.33.15")):
+			self.api.add_pod(pod, "shop", ips=[ip], service_account="strict")
+		for pod in ("strict-1", "strict-2"):
+			tok = self.token(pod)
+			end = time.monotonic() + 10 * server._SLOW
+			while self.get(tok)[0] != 403:
+				self.assertLess(time.monotonic(), end, "%s never refused" % pod)
+				time.sleep(0.2)
+		body = wire.body_of(server.raw_request(*self.srv.health_addr,
+		    b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 10)).decode()
+		series = re.findall(r'(?m)^gimme_role_sts_failures_total\{role="%s"\} (\d+)$' %
+		    re.escape(BASE + "no-tag-session"), body)
+		self.assertEqual(len(series), 1, body)
+		self.assertGreaterEqual(int(series[0]), 2)
+		with self.sts.cond:
+			calls = [r for r in self.sts.records if r.action == "AssumeRole" and
+			    r.params.get("RoleArn") == BASE + "no-tag-session"]
+		self.assertGreaterEqual(len({dict(r.tags).get("kubernetes-pod-name") for r in calls}),
+		    2)
+
 	def test_refused_at_start(self):
 		for args, want in (
 		    (["--session-tags"], "--session-tags needs --pod-identity"),
