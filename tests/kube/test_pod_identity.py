@@ -74,16 +74,22 @@ def parse_ts(s):
 	return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+def start_cluster(cls, prefix):
+	"""cls.tmp, cls.api (the API stand-in, node NODE) and cls.sts (the STS
+	stand-in, trusting the node's keys), gone with the class."""
+	cls.tmp = tempfile.mkdtemp(prefix=prefix)
+	cls.addClassCleanup(lambda: shutil.rmtree(cls.tmp, True))
+	cls.api = KubeAPI(cls.tmp, node_name=NODE, node_ip="127.0.0.1").start()
+	cls.addClassCleanup(cls.api.stop)
+	cls.sts = STSStandIn().start()
+	cls.addClassCleanup(cls.sts.stop)
+	cls.sts.trust(AKID, SECRET, token=TOKEN)
+
+
 class PodIdentity(unittest.TestCase):
 	@classmethod
 	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="pod-identity-")
-		cls.addClassCleanup(lambda: shutil.rmtree(cls.tmp, True))
-		cls.api = KubeAPI(cls.tmp, node_name=NODE, node_ip="127.0.0.1").start()
-		cls.addClassCleanup(cls.api.stop)
-		cls.sts = STSStandIn().start()
-		cls.addClassCleanup(cls.sts.stop)
-		cls.sts.trust(AKID, SECRET, token=TOKEN)
+		start_cluster(cls, "pod-identity-")
 		for r in ("app-a", "app-b", "annotated"):
 			cls.sts.add_role(BASE + r)
 		cls.sts.add_role(BASE + "refused", deny=True)
@@ -382,13 +388,7 @@ class SessionTags(unittest.TestCase):
 
 	@classmethod
 	def setUpClass(cls):
-		cls.tmp = tempfile.mkdtemp(prefix="pod-identity-tags-")
-		cls.addClassCleanup(lambda: shutil.rmtree(cls.tmp, True))
-		cls.api = KubeAPI(cls.tmp, node_name=NODE, node_ip="127.0.0.1").start()
-		cls.addClassCleanup(cls.api.stop)
-		cls.sts = STSStandIn().start()
-		cls.addClassCleanup(cls.sts.stop)
-		cls.sts.trust(AKID, SECRET, token=TOKEN)
+		start_cluster(cls, "pod-identity-tags-")
 		for r in ("app-a", "app-b"):
 			cls.sts.add_role(BASE + r)
 		cls.sts.add_role(BASE + "no-tag-session", tag_session=False)

@@ -294,6 +294,18 @@ check_scope(const char *auth)
 	    strlen("/us-east-1/sts/aws4_request, "));
 }
 
+/* rq: an AssumeRole of the demo role as session, signed with base (its token: token). */
+static void
+demo_assume(struct sts_req *rq, struct cred *base, const char *token, const char *session)
+{
+	base_cred(base, token);
+	memset(rq, 0, sizeof(*rq));
+	rq->sr_action = STS_ASSUME_ROLE;
+	rq->sr_base = base;
+	rq->sr_role_arn = "arn:aws:iam::123456789012:role/demo";
+	rq->sr_session_name = session;
+}
+
 static void
 test_endpoint_for(void **state)
 {
@@ -355,12 +367,7 @@ test_assume_role(void **state)
 	char sh[256];
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "sess-1@x.y,z=w+v";
+	demo_assume(&rq, &base, BASE_TOKEN, "sess-1@x.y,z=w+v");
 	rq.sr_external_id = "ext id/\xc3\xbc+&=~_.-";
 	rq.sr_duration = 1800;
 	call(&rq, &o);
@@ -415,12 +422,7 @@ test_assume_role_tags(void **state)
 	json_t *req;
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "eks-dev-web-0-x";
+	demo_assume(&rq, &base, BASE_TOKEN, "eks-dev-web-0-x");
 	rq.sr_tags = tags;
 	rq.sr_ntags = sizeof(tags) / sizeof(tags[0]);
 	call(&rq, &o);
@@ -458,12 +460,7 @@ test_assume_role_bad_tags(void **state)
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
-	base_cred(&base, "");
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "s1";
+	demo_assume(&rq, &base, "", "s1");
 	for (i = 0; i < STS_TAGS_MAX + 1; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
 		many[i] = (struct sts_tag){ keys[i], "v", 1 };
@@ -555,12 +552,7 @@ test_error_reply(void **state)
 	json_t *req;
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "mode-error";
+	demo_assume(&rq, &base, BASE_TOKEN, "mode-error");
 	call(&rq, &o);
 	assert_true(o.got_r);
 	assert_int_equal(o.r.st_ok, 0);
@@ -580,12 +572,7 @@ test_reply_too_big(void **state)
 	char want[64];
 
 	(void)state;
-	base_cred(&base, "");
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "mode-big";
+	demo_assume(&rq, &base, "", "mode-big");
 	call(&rq, &o);
 	assert_false(o.got_r);
 	snprintf(want, sizeof(want), "reply exceeds %d bytes", STS_RESP_MAX);
@@ -605,12 +592,7 @@ test_parallel(void **state)
 	int i, all;
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "sess-par";
+	demo_assume(&rq, &base, BASE_TOKEN, "sess-par");
 	memset(o, 0, sizeof(o));
 	for (i = 0; i < CALLS_AT_ONCE; i++) {
 		if (i == 1)
@@ -717,12 +699,7 @@ test_timeout(void **state)
 	(void)state;
 	if (getenv("STS_TEST_SKIP_SLOW") != NULL)
 		skip();
-	base_cred(&base, "");
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "mode-hang";
+	demo_assume(&rq, &base, "", "mode-hang");
 	t0 = loop_now_ms();
 	call(&rq, &o);
 	assert_false(o.got_r);
@@ -808,12 +785,7 @@ test_cleanup_in_flight(void **state)
 	(void)state;
 	memset(&o, 0, sizeof(o));
 	memset(&t, 0, sizeof(t));
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "mode-hang";
+	demo_assume(&rq, &base, BASE_TOKEN, "mode-hang");
 	assert_int_equal(sts_call(&rq, on_done, &o, err, sizeof(err)), 0);
 	/* let it connect and send (the stand-in then holds it), then tear down */
 	loop_timer_set(&t, 300, set_flag, &waited);
@@ -851,12 +823,7 @@ test_queue_beyond_cap(void **state)
 	size_t i;
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "sess-queue";
+	demo_assume(&rq, &base, BASE_TOKEN, "sess-queue");
 	memset(o, 0, sizeof(o));
 	memset(&extra, 0, sizeof(extra));
 	for (i = 0; i < N; i++)
@@ -893,12 +860,7 @@ test_cleanup_waiting(void **state)
 	size_t i;
 
 	(void)state;
-	base_cred(&base, BASE_TOKEN);
-	memset(&rq, 0, sizeof(rq));
-	rq.sr_action = STS_ASSUME_ROLE;
-	rq.sr_base = &base;
-	rq.sr_role_arn = "arn:aws:iam::123456789012:role/demo";
-	rq.sr_session_name = "sess-never";
+	demo_assume(&rq, &base, BASE_TOKEN, "sess-never");
 	memset(o, 0, sizeof(o));
 	for (i = 0; i < N; i++)
 		assert_int_equal(sts_call(&rq, on_done, &o[i], err, sizeof(err)), 0);
