@@ -84,7 +84,7 @@
 #define MSG_CLAIMS	"Service account token failed basic claim validations: "
 #define MSG_DENIED	"Access Denied. Called agent through invalid address, please use either "
 #define PI_KEY_LEN	SHA256_DIGEST_LENGTH
-#define PI_REQID_LEN	36	/* a UUID's text */
+#define PI_REQID_LEN	UUID_TEXT_LEN	/* a made-up request id: a UUID's text */
 #define PI_BUCKETS	(2 * PI_VERDICTS_MAX)	/* the verdicts' hash chains (a power of 2) */
 
 _Static_assert((PI_BUCKETS & (PI_BUCKETS - 1)) == 0, "PI_BUCKETS is a power of 2");
@@ -494,16 +494,6 @@ pi_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char *fmt
 	return status;
 }
 
-/* A made-up request id, UUID-shaped (random; not a secret). */
-static void
-request_id(char out[PI_REQID_LEN + 1])
-{
-	uint32_t w[4] = { rnd32(), rnd32(), rnd32(), rnd32() };
-
-	snprintf(out, PI_REQID_LEN + 1, "%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16,
-	    w[1] & 0xfff, 0x8000 | (w[2] >> 18), w[2] & 0xffff, w[3]);
-}
-
 /* EKS Auth's error as the agent passes it through: "[id]: (code): message, fault: f". */
 static int
 pi_api_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char *reqid,
@@ -512,7 +502,7 @@ pi_api_error(struct ctr_conn *pc, struct http_reply *rp, int status, const char 
 	char made[PI_REQID_LEN + 1];
 
 	if (reqid == NULL || *reqid == '\0') {
-		request_id(made);
+		uuid4_text(made);
 		reqid = made;
 	}
 	return pi_error(pc, rp, status, "[%s]: (%s): %s, fault: %s", reqid, code, msg,

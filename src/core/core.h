@@ -164,6 +164,9 @@ ssize_t		 read_some(int fd, void *buf, size_t n);
 time_t		 clock_wall(void);
 /* 32 random bits for jitter (getrandom; never blocks; not for secrets). */
 uint32_t	 rnd32(void);
+#define UUID_TEXT_LEN		36	/* a UUID's text: 8-4-4-4-12 hex digits */
+/* A random (version 4) UUID's text, from rnd32: for ids and names, not secrets. */
+void		 uuid4_text(char out[UUID_TEXT_LEN + 1]);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 mono_ms(void);
 void		 read_file_set_opener(int (*opener)(const char *path));

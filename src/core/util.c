@@ -619,3 +619,12 @@ rnd32(void)
 		r = (uint32_t)time(NULL) * 2654435761u;	/* jitter only: any value will do */
 	return r;
 }
+
+void
+uuid4_text(char out[UUID_TEXT_LEN + 1])
+{
+	uint32_t w[4] = { rnd32(), rnd32(), rnd32(), rnd32() };
+
+	snprintf(out, UUID_TEXT_LEN + 1, "%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16,
+	    w[1] & 0xfff, 0x8000 | (w[2] >> 18), w[2] & 0xffff, w[3]);
+}

@@ -671,16 +671,6 @@ pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 
 /* ---- EKS Pod Identity ----------------------------------------------------- */
 
-/* A random UUID's text (version 4), for a session name. */
-static void
-pn_uuid(char out[POD_UUID_LEN + 1])
-{
-	uint32_t w[4] = { rnd32(), rnd32(), rnd32(), rnd32() };
-
-	snprintf(out, POD_UUID_LEN + 1, "%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16,
-	    w[1] & 0xfff, 0x8000 | (w[2] >> 18), w[2] & 0xffff, w[3]);
-}
-
 /*
  * The pod's own role with EKS's session tags (pods_node_identity).  1 with
  * *a, -2 refused (why).
@@ -705,7 +695,7 @@ identity_tagged(const struct pod_role *pr, const char *uid, const char *name, co
 		snprintf(why, whylen, "pod %s/%s: %.300s", ns, name, err);
 		return POD_IDENTITY_REFUSED;
 	}
-	pn_uuid(uuid);
+	uuid4_text(uuid);
 	pods_session_name(pn.cluster, name, uuid, session, sizeof(session));
 	snprintf(who, sizeof(who), "pod %s/%s (EKS Pod Identity, session tags)", ns,
 	    *name != '\0' ? name : uid);
@@ -775,12 +765,6 @@ pods_node_identity(const char *uid, const char *name, const char *ns, const char
 		return POD_IDENTITY_REFUSED;
 	}
 	return POD_IDENTITY_ROLE;
-}
-
-const char *
-pods_node_cluster(void)
-{
-	return pn.cluster;
 }
 
 struct kube_client *

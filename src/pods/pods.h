@@ -274,7 +274,7 @@ void		 pods_choose(const struct pod_opts *o, const struct pod_rules *rules,
 #define POD_CLUSTER_NAME_MAX	100	/* an EKS cluster name: [0-9A-Za-z][A-Za-z0-9_-]* */
 #define POD_CLUSTER_DEFAULT	"gimme-aws-mini"	/* the cluster's name when none is known */
 #define POD_CLUSTER_ARN_MAX	(POD_ARN_MAX + POD_CLUSTER_NAME_MAX + 64)	/* bytes of its ARN */
-#define POD_UUID_LEN		36	/* a UUID's text */
+#define POD_UUID_LEN		UUID_TEXT_LEN	/* a UUID's text */
 
 struct assume_tags;	/* creds/creds.h */
 
@@ -465,8 +465,6 @@ int		 pods_node_is_host(const struct http_peer *pe);
  */
 int		 pods_node_identity(const char *uid, const char *name, const char *ns,
 		    const char *sa, time_t now, struct assumed **a, char *why, size_t whylen);
-/* The cluster name session tags use ("" before pods_node_start). */
-const char	*pods_node_cluster(void);
 /* The Kubernetes client (TokenReview), or NULL before pods_node_start. */
 struct kube_client *pods_node_client(void);
 /* Once a second: the host's addresses again, service account reads due again. */

@@ -679,30 +679,20 @@ static void
 metrics_pod_identity(struct sbuf *o)
 {
 	const struct pi_stats *ps = pod_identity_stats();
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} c[] = {
-		{ "gimme_pod_identity_reviews_total", "TokenReviews asked.",
-		    offsetof(struct pi_stats, ps_reviews) },
-		{ "gimme_pod_identity_review_failures_total",
-		    "TokenReviews that failed (unreachable, 5xx): answered 503.",
-		    offsetof(struct pi_stats, ps_review_failures) },
-		{ "gimme_pod_identity_denied_total", "Tokens TokenReview did not authenticate.",
-		    offsetof(struct pi_stats, ps_denied) },
-		{ "gimme_pod_identity_cached_total", "Requests answered from a verdict kept.",
-		    offsetof(struct pi_stats, ps_cached) },
-		{ "gimme_pod_identity_served_total", "Credentials served.",
-		    offsetof(struct pi_stats, ps_served) },
-		{ "gimme_pod_identity_throttled_total",
-		    "New tokens refused (429): their address had too many under review.",
-		    offsetof(struct pi_stats, ps_throttled) },
-	};
-	size_t i;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		health_prom_value(o, c[i].name, "counter", c[i].help,
-		    *(const uint64_t *)(const void *)((const char *)ps + c[i].off));
+	health_prom_value(o, "gimme_pod_identity_reviews_total", "counter",
+	    "TokenReviews asked.", ps->ps_reviews);
+	health_prom_value(o, "gimme_pod_identity_review_failures_total", "counter",
+	    "TokenReviews that failed (unreachable, 5xx): answered 503.", ps->ps_review_failures);
+	health_prom_value(o, "gimme_pod_identity_denied_total", "counter",
+	    "Tokens TokenReview did not authenticate.", ps->ps_denied);
+	health_prom_value(o, "gimme_pod_identity_cached_total", "counter",
+	    "Requests answered from a verdict kept.", ps->ps_cached);
+	health_prom_value(o, "gimme_pod_identity_served_total", "counter",
+	    "Credentials served.", ps->ps_served);
+	health_prom_value(o, "gimme_pod_identity_throttled_total", "counter",
+	    "New tokens refused (429): their address had too many under review.",
+	    ps->ps_throttled);
 	health_prom_value(o, "gimme_pod_identity_verdicts", "gauge",
 	    "TokenReview verdicts kept (at most a minute each).", ps->ps_verdicts);
 }
