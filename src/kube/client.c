@@ -137,7 +137,7 @@ req_headers(struct kube_client *c, struct kube_req *rq, int post)
 
 int
 kube_req_init(struct kube_client *c, struct kube_req *rq, const char *path, const char *body,
-    size_t len, int (*on_data)(void *, const char *, size_t), long idle_s,
+    size_t len, int (*on_data)(void *, const char *, size_t), long life_s,
     void (*done)(void *arg, CURLcode cc), void *arg, char *err, size_t errlen)
 {
 	struct sbuf url = SBUF_GROWN(KUBE_URL_MAX + KUBE_CONTINUE_MAX * 3 + KUBE_SELECTOR_MAX * 3 +
@@ -163,11 +163,13 @@ kube_req_init(struct kube_client *c, struct kube_req *rq, const char *path, cons
 	HTTPC_SETOPT("kube", e, CURLOPT_HTTPHEADER, rq->rq_headers);
 	HTTPC_SETOPT("kube", e, CURLOPT_CONNECTTIMEOUT_MS, (long)KUBE_CONNECT_TIMEOUT_MS);
 	HTTPC_SETOPT("kube", e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (on_data != NULL) {
-		HTTPC_SETOPT("kube", e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		HTTPC_SETOPT("kube", e, CURLOPT_LOW_SPEED_TIME, idle_s);
-	} else
-		HTTPC_SETOPT("kube", e, CURLOPT_TIMEOUT_MS, (long)KUBE_REQUEST_TIMEOUT_MS);
+	/*
+	 * A stream's bound is one deadline, not a low-speed limit: libcurl
+	 * checks a low speed by waking every second for every stream, which
+	 * keeps its code and libssl's in memory on an idle node.
+	 */
+	HTTPC_SETOPT("kube", e, CURLOPT_TIMEOUT_MS, on_data != NULL ? 1000 * life_s :
+	    (long)KUBE_REQUEST_TIMEOUT_MS);
 	if (body != NULL) {
 		if ((rq->rq_body = mem_strdup(body, len)) == NULL) {
 			errf(err, errlen, "kube: out of memory");

@@ -20,13 +20,14 @@ struct kube_req {
 /*
  * Build a request for path (with its query) on c: GET, or POST of
  * body[0..len) (copied) when body is not NULL.  stream: the reply goes to
- * on_data as it comes, with no overall timeout but a low-speed limit
- * (idle_s seconds without a byte ends it); else it is kept up to
- * KUBE_BODY_MAX within KUBE_REQUEST_TIMEOUT_MS.  Not started.  0 / -1 with err.
+ * on_data as it comes, and the transfer ends after life_s seconds at most
+ * (a watch's timeoutSeconds and a grace: the server should have ended it);
+ * else it is kept up to KUBE_BODY_MAX within KUBE_REQUEST_TIMEOUT_MS.  Not
+ * started.  0 / -1 with err.
  */
 int		 kube_req_init(struct kube_client *c, struct kube_req *rq, const char *path,
 		    const char *body, size_t len, int (*on_data)(void *, const char *, size_t),
-		    long idle_s, void (*done)(void *arg, CURLcode cc), void *arg, char *err,
+		    long life_s, void (*done)(void *arg, CURLcode cc), void *arg, char *err,
 		    size_t errlen);
 /* Stop (unreported) and free everything, wiping what may hold a token. */
 void		 kube_req_free(struct kube_req *rq);

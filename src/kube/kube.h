@@ -76,7 +76,7 @@
 #define KUBE_SELECTOR_MAX	512	/* bytes of a field selector */
 #define KUBE_WATCH_TIMEOUT_MIN_S 300	/* s: a watch's timeoutSeconds is drawn in */
 #define KUBE_WATCH_TIMEOUT_MAX_S 600	/* ... [MIN, MAX), as client-go's 5 min x [1, 2) */
-#define KUBE_WATCH_IDLE_GRACE_S	60	/* s: a watch silent this long past its timeout is dead */
+#define KUBE_WATCH_GRACE_S	60	/* s: a watch still open this long past its timeoutSeconds is dead */
 #define KUBE_REQUEST_TIMEOUT_MS	30000	/* ms for a list page, a GET, a TokenReview */
 #define KUBE_CONNECT_TIMEOUT_MS	5000	/* ms to connect to the API server */
 #define KUBE_BACKOFF_START_MS	800	/* ms: first retry after a failure (client-go's) */

@@ -14,7 +14,7 @@
  *          bookmark moves RV.  A watch the server ends normally (its
  *          timeout) is started again from RV at once, without a list.  An
  *          ERROR event with code 410 (inside the 200 stream) or an HTTP 410
- *          lists again.  Idle for T + KUBE_WATCH_IDLE_GRACE_S: dead.
+ *          lists again.  Still open at T + KUBE_WATCH_GRACE_S: dead.
  *   WAIT   after a connection failure, a 5xx or other status, an ERROR
  *          event: backoff from KUBE_BACKOFF_START_MS doubling to
  *          KUBE_BACKOFF_CAP_MS, each wait drawn in [d/2, d) (jitter), then
@@ -524,7 +524,7 @@ refl_step(void *arg)
 		return;
 	}
 	if (kube_req_init(r->r_c, &r->r_rq, p.sb_p, NULL, 0, watch ? refl_on_data : NULL,
-	    timeout_s + KUBE_WATCH_IDLE_GRACE_S, watch ? refl_watch_done : refl_list_done, r,
+	    timeout_s + KUBE_WATCH_GRACE_S, watch ? refl_watch_done : refl_list_done, r,
 	    err, sizeof(err)) == -1) {
 		sbuf_free(&p);
 		refl_fail(r, r->r_step, err);
