@@ -932,5 +932,5 @@ node_role_of(const struct assumed *a)
 const struct pi_ops pod_identity_node_ops = {
 	.po_review = node_review, .po_cancel = node_cancel, .po_role = node_role,
 	.po_release = node_release, .po_role_of = node_role_of, .po_clock = wall_precise,
-	.po_is_node = pods_node_is_host, .po_arg = NULL,
+	.po_is_node = pods_host_has, .po_arg = NULL,
 };

@@ -24,12 +24,12 @@
  *
  * The request path (pods_node_who) does one hash lookup in the address
  * table, and for an address no pod owns, a scan of the host's own
- * addresses (at most POD_HOST_ADDRS_MAX, refreshed each tick with
- * getifaddrs, off the request path).  Events look records up by a linear
+ * addresses (host.c: at most POD_HOST_ADDRS_MAX, read again when the
+ * kernel says they changed, off the request path).  Events look records up by a linear
  * scan: they are not the request path, and a node has some hundred pods.
  */
 #include <arpa/inet.h>
-#include <ifaddrs.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +82,6 @@ static struct {
 	struct pod_ns	**nss;
 	size_t		 nnss, capns;
 	int		 ns_synced;	/* the namespaces' first list is in */
-	struct pod_addr	 host[POD_HOST_ADDRS_MAX];
-	size_t		 nhost;
 	struct kube_client *client;
 	struct kube_reflector *refl[3];	/* pods, service accounts, namespaces */
 	char		 node[KUBE_NAME_MAX + 1];
@@ -633,25 +631,6 @@ sas_synced(void *arg)
 
 /* ---- the request path ----------------------------------------------------- */
 
-/* 1 when pe is one of the host's own addresses. */
-static int
-host_has(const struct http_peer *pe)
-{
-	size_t i, n = pe->pe_family == AF_INET ? 4 : 16;
-
-	for (i = 0; i < pn.nhost; i++)
-		if (pn.host[i].pa_family == pe->pe_family &&
-		    memcmp(pn.host[i].pa_addr, pe->pe_addr, n) == 0)
-			return 1;
-	return 0;
-}
-
-int
-pods_node_is_host(const struct http_peer *pe)
-{
-	return host_has(pe);
-}
-
 enum role_who
 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 {
@@ -666,7 +645,7 @@ pods_node_who(void *arg, const struct http_peer *pe, const struct role **r)
 		*r = p->pp_assumed != NULL ? assumed_role(p->pp_assumed) : NULL;
 		return WHO_ROLE;
 	}
-	return host_has(pe) ? WHO_NODE : WHO_UNKNOWN;
+	return pods_host_has(pe) ? WHO_NODE : WHO_UNKNOWN;
 }
 
 /* ---- EKS Pod Identity ----------------------------------------------------- */
@@ -776,36 +755,11 @@ pods_node_client(void)
 /* ---- the tick, the listing ------------------------------------------------ */
 
 void
-pods_node_host_addrs(void)
-{
-	struct ifaddrs *ifa, *i;
-	struct pod_addr *a;
-
-	if (getifaddrs(&ifa) == -1)
-		return;		/* keep the set we have */
-	pn.nhost = 0;
-	for (i = ifa; i != NULL && pn.nhost < POD_HOST_ADDRS_MAX; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
-		    i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		a = &pn.host[pn.nhost++];
-		memset(a, 0, sizeof(*a));
-		a->pa_family = i->ifa_addr->sa_family;
-		if (a->pa_family == AF_INET)
-			memcpy(a->pa_addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
-		else
-			memcpy(a->pa_addr,
-			    &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
-	}
-	freeifaddrs(ifa);
-}
-
-void
 pods_node_tick(time_t now)
 {
 	size_t i;
 
-	pods_node_host_addrs();
+	pods_host_tick();
 	for (i = 0; i < pn.nsas; i++)
 		if (pn.sas[i]->sa_retry != 0 && pn.sas[i]->sa_retry <= now)
 			sa_get(pn.sas[i], now);
@@ -896,7 +850,7 @@ pods_node_init(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "--pod-roles: out of memory");
 		return -1;
 	}
-	pods_node_host_addrs();
+	pods_host_read();
 	return 0;
 }
 
@@ -979,6 +933,9 @@ pods_node_start(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 	}
 	log_info("pods: following node %s through %s (%s)", pn.node,
 	    kube_client_server(pn.client), kube_client_origin(pn.client));
+	if (pods_host_watch() == -1)
+		log_info("pods: the host's addresses are read every second (netlink: %s)",
+		    strerror(errno));
 	snprintf(sel, sizeof(sel), "spec.nodeName=%s", pn.node);
 	spec = (struct kube_reflector_spec){ KUBE_POD, sel, 0, &pod_ops, NULL };
 	if (kube_reflector_start(pn.client, &spec, &pn.refl[0], why, sizeof(why)) == -1)
@@ -1005,6 +962,7 @@ pods_node_stop(void)
 	for (i = 0; i < 3; i++)
 		if (pn.refl[i] != NULL)
 			kube_reflector_stop(pn.refl[i]);
+	pods_host_unwatch();
 	while (pn.npods > 0)
 		pod_free(pn.pods[--pn.npods], now);
 	while (pn.nsas > 0)

@@ -442,8 +442,6 @@ int		 pods_node_want(void *arg, const struct kube_object *o);
  * account).  One hash lookup; no allocation.
  */
 enum role_who	 pods_node_who(void *arg, const struct http_peer *pe, const struct role **r);
-/* 1 when pe is one of the host's own addresses (the node, hostNetwork pods). */
-int		 pods_node_is_host(const struct http_peer *pe);
 /* What pods_node_identity answers. */
 #define POD_IDENTITY_ROLE	1	/* *a: the pod's role, held for the caller */
 #define POD_IDENTITY_NONE	0	/* no role (why says so) */
@@ -467,10 +465,21 @@ int		 pods_node_identity(const char *uid, const char *name, const char *ns,
 		    const char *sa, time_t now, struct assumed **a, char *why, size_t whylen);
 /* The Kubernetes client (TokenReview), or NULL before pods_node_start. */
 struct kube_client *pods_node_client(void);
-/* Once a second: the host's addresses again, service account reads due again. */
+/* Once a second: service account reads due again (and the host's addresses, unwatched). */
 void		 pods_node_tick(time_t now);
-/* The host's own addresses read again (getifaddrs). */
-void		 pods_node_host_addrs(void);
+
+/* ---- host.c: the host's own addresses (the node's identity) ---------------- */
+
+/* Read them (getifaddrs); a failure keeps the set there was. */
+void		 pods_host_read(void);
+/* Read them again whenever the kernel says they changed (netlink, on the loop).  0 / -1 (errno). */
+int		 pods_host_watch(void);
+/* Stop that (pods_node_stop). */
+void		 pods_host_unwatch(void);
+/* Once a second: read them when they are not watched. */
+void		 pods_host_tick(void);
+/* 1 when pe is one of them (the node, hostNetwork pods). */
+int		 pods_host_has(const struct http_peer *pe);
 /* The config's rules changed (a reload): every pod's role again. */
 void		 pods_node_rules_changed(void);
 /* fn for each pod (`ctl pods`). */
