@@ -3,10 +3,19 @@
  *
  * The loop glue: CURLMOPT_SOCKETFUNCTION puts each socket libcurl wants
  * watched into a slot of a fixed table (HTTPC_SOCKETS_MAX) and registers it
- * with loop_watch_add; CURLMOPT_TIMERFUNCTION maps onto one loop_timer.
+ * with loop_watch_add; CURLMOPT_TIMERFUNCTION maps onto a loop_timer.
  * Events go back to libcurl through curl_multi_socket_action, after which
  * finished transfers are drained with curl_multi_info_read and reported to
- * their own hx_done.  The table is static on purpose: the loop may still
+ * their own hx_done.
+ *
+ * Two pools, each its own multi handle and so its own connection cache:
+ * streams (a transfer with hx_on_data: the Kubernetes watches), and calls
+ * (every other: STS, list pages, GETs, TokenReviews).  A call's connection
+ * is kept for the next call, but not while nothing calls: once the calls
+ * pool has had no transfer for HTTPC_IDLE_CLOSE_MS, its multi handle is
+ * cleaned up, which closes its idle connections (each with its TLS state
+ * and buffers, about 90 KiB), and the next call makes it again.  A burst
+ * (the first fetch of a hundred roles) still reuses its connections.  The table is static on purpose: the loop may still
  * hold an event for a slot in the batch it is working through after we
  * dropped it, and a static slot with lw_fd -1 is skipped where freed memory
  * would be read.
@@ -55,8 +64,21 @@ static const struct {
 	{ "curl_free",			offsetof(struct httpc_curl, free_) },
 };
 
+/* A multi handle and what goes with it (see above). */
+struct httpc_pool {
+	CURLM		*multi;		/* NULL until used, and after an idle close */
+	struct loop_timer timer;	/* the one libcurl asks for */
+	struct loop_timer idle;		/* calls: the idle close */
+	int		 running;	/* transfers in the multi handle, or pending for it */
+};
+
+enum { POOL_CALLS, POOL_STREAMS, POOLS };
+
+static void	pool_done(struct httpc_pool *p);
+
 /* One socket libcurl asked us to watch. */
 struct httpc_sock {
+	struct httpc_pool *hs_pool;	/* whose */
 	int		 hs_used;
 	uint32_t	 hs_events;	/* what is registered with the loop */
 	struct loop_watch hs_watch;
@@ -65,8 +87,7 @@ struct httpc_sock {
 static struct {
 	int		 users;		/* httpc_open calls not yet closed */
 	int		 global_inited;
-	CURLM		*multi;
-	struct loop_timer timer;
+	struct httpc_pool pools[POOLS];
 	struct httpc_sock socks[HTTPC_SOCKETS_MAX];
 	char		 useragent[HTTPC_USERAGENT_MAX];
 	struct httpc_xfer *pending;	/* started from inside libcurl's callbacks: added after */
@@ -79,10 +100,21 @@ curl_load(char *err, size_t errlen)
 	const char *e;
 	void *h, *sym;
 	size_t i;
+	int gnutls_env;
 
 	if (httpc_cu.h != NULL)
 		return 0;
-	if ((h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	/*
+	 * Debian's libcurl brings GnuTLS (through librtmp), whose constructor
+	 * initialises it in full (ASN.1 trees, its config: about 150 KiB of
+	 * heap) though only OpenSSL ever runs here.  Its own variable skips
+	 * that; it is set only for the dlopen, and not over the user's own.
+	 */
+	gnutls_env = getenv(GNUTLS_NO_INIT_ENV) == NULL && setenv(GNUTLS_NO_INIT_ENV, "1", 0) == 0;
+	h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (gnutls_env)
+		unsetenv(GNUTLS_NO_INIT_ENV);
+	if (h == NULL) {
 		e = dlerror();
 		snprintf(err, errlen, "HTTPS clients need %s (Debian: libcurl4): %s", LIBCURL_SONAME,
 		    e != NULL ? e : "not found");
@@ -104,31 +136,36 @@ curl_load(char *err, size_t errlen)
 
 /* ---- loop glue --------------------------------------------------------- */
 
-/* Report every finished transfer. */
+/* Report every finished transfer, of both pools. */
 static void
 httpc_drain(void)
 {
+	struct httpc_pool *p;
 	struct httpc_xfer *x;
 	CURLMsg *m;
 	char *priv;
 	int left;
+	size_t i;
 
-	if (hc.multi == NULL)
-		return;
-	while ((m = curl_multi_info_read(hc.multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		priv = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-		x = (struct httpc_xfer *)(void *)priv;
-		if (x == NULL)
-			continue;
-		/* m is invalid once the handle is removed: keep the result first */
-		CURLcode cc = m->data.result;
+	for (i = 0; i < POOLS; i++) {
+		p = &hc.pools[i];
+		/* p->multi goes NULL if a done callback closed the last user */
+		while (p->multi != NULL && (m = curl_multi_info_read(p->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			priv = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+			x = (struct httpc_xfer *)(void *)priv;
+			if (x == NULL)
+				continue;
+			/* m is invalid once the handle is removed: keep the result first */
+			CURLcode cc = m->data.result;
 
-		curl_multi_remove_handle(hc.multi, x->hx_easy);
-		x->hx_running = 0;
-		x->hx_done(x->hx_arg, cc);
+			curl_multi_remove_handle(p->multi, x->hx_easy);
+			x->hx_running = 0;
+			pool_done(p);
+			x->hx_done(x->hx_arg, cc);
+		}
 	}
 }
 
@@ -147,8 +184,9 @@ httpc_add_pending(void)
 		hc.pending = x->hx_next;
 		x->hx_next = NULL;
 		x->hx_pending = 0;
-		if (curl_multi_add_handle(hc.multi, x->hx_easy) != CURLM_OK) {
+		if (curl_multi_add_handle(x->hx_pool->multi, x->hx_easy) != CURLM_OK) {
 			x->hx_running = 0;
+			pool_done(x->hx_pool);
 			snprintf(x->hx_curlerr, sizeof(x->hx_curlerr), "curl_multi_add_handle failed");
 			x->hx_done(x->hx_arg, CURLE_FAILED_INIT);
 		}
@@ -159,16 +197,18 @@ httpc_add_pending(void)
 static void
 httpc_on_sock(int fd, uint32_t events, void *arg)
 {
+	struct httpc_sock *ss = arg;
+	struct httpc_pool *p = ss->hs_pool;
 	int flags = 0, running;
 
-	(void)arg;
 	if (events & EPOLLIN)
 		flags |= CURL_CSELECT_IN;
 	if (events & EPOLLOUT)
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(hc.multi, fd, flags, &running);
+	if (p->multi != NULL)
+		curl_multi_socket_action(p->multi, fd, flags, &running);
 	httpc_add_pending();
 	httpc_drain();
 	httpc_add_pending();	/* a done callback may start the next */
@@ -178,10 +218,11 @@ httpc_on_sock(int fd, uint32_t events, void *arg)
 static void
 httpc_on_timer(void *arg)
 {
+	struct httpc_pool *p = arg;
 	int running;
 
-	(void)arg;
-	curl_multi_socket_action(hc.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (p->multi != NULL)
+		curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	httpc_add_pending();
 	httpc_drain();
 	httpc_add_pending();
@@ -191,12 +232,12 @@ httpc_on_timer(void *arg)
 static int
 httpc_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 {
+	struct httpc_pool *p = clientp;
 	struct httpc_sock *ss = socketp;
 	uint32_t events = 0;
 	size_t i;
 
 	(void)easy;
-	(void)clientp;
 	if (what == CURL_POLL_REMOVE) {
 		/* libcurl forgets the socket and its assigned pointer itself */
 		if (ss != NULL) {
@@ -219,10 +260,11 @@ httpc_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socket
 			return -1;
 		}
 		ss = &hc.socks[i];
+		ss->hs_pool = p;
 		ss->hs_used = 1;
 		ss->hs_events = 0;
 		ss->hs_watch.lw_fd = -1;
-		curl_multi_assign(hc.multi, s, ss);
+		curl_multi_assign(p->multi, s, ss);
 	} else if (ss->hs_events == events)
 		return 0;
 	/* loop_watch_add only adds: changing the events is a delete and an add */
@@ -236,38 +278,101 @@ httpc_sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socket
 	return -1;
 }
 
-/* CURLMOPT_TIMERFUNCTION: one timer; -1 cancels it. */
+/* CURLMOPT_TIMERFUNCTION: one timer a pool; -1 cancels it. */
 static int
 httpc_timer_cb(CURLM *multi, long timeout_ms, void *clientp)
 {
+	struct httpc_pool *p = clientp;
+
 	(void)multi;
-	(void)clientp;
 	if (timeout_ms < 0)
-		loop_timer_cancel(&hc.timer);
+		loop_timer_cancel(&p->timer);
 	else	/* even 0: libcurl must not be re-entered from here */
-		loop_timer_set(&hc.timer, (uint64_t)timeout_ms, httpc_on_timer, NULL);
+		loop_timer_set(&p->timer, (uint64_t)timeout_ms, httpc_on_timer, p);
 	return 0;
+}
+
+/* ---- pools ------------------------------------------------------------- */
+
+/* p's multi handle, made if it has none.  0 / -1 with err. */
+static int
+pool_multi(struct httpc_pool *p, char *err, size_t errlen)
+{
+	if (p->multi != NULL)
+		return 0;
+	if ((p->multi = curl_multi_init()) == NULL) {
+		snprintf(err, errlen, "libcurl: curl_multi_init failed");
+		return -1;
+	}
+	if (curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, httpc_sock_cb) != CURLM_OK ||
+	    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, (void *)p) != CURLM_OK ||
+	    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, httpc_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, (void *)p) != CURLM_OK ||
+	    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)HTTPC_MAXCONNECTS) !=
+	    CURLM_OK) {
+		snprintf(err, errlen, "libcurl: curl_multi_setopt failed");
+		curl_multi_cleanup(p->multi);
+		p->multi = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Clean p's multi handle up (its connections close) and forget its sockets and timers. */
+static void
+pool_close(struct httpc_pool *p)
+{
+	size_t i;
+
+	if (p->multi != NULL)
+		curl_multi_cleanup(p->multi);
+	p->multi = NULL;
+	loop_timer_cancel(&p->timer);
+	loop_timer_cancel(&p->idle);
+	for (i = 0; i < HTTPC_SOCKETS_MAX; i++) {
+		if (hc.socks[i].hs_pool != p)
+			continue;
+		if (hc.socks[i].hs_used)
+			loop_watch_del(&hc.socks[i].hs_watch);
+		hc.socks[i].hs_used = 0;
+		hc.socks[i].hs_events = 0;
+		hc.socks[i].hs_pool = NULL;
+	}
+}
+
+/* The calls pool's idle time ran out. */
+static void
+pool_idle_due(void *arg)
+{
+	struct httpc_pool *p = arg;
+
+	if (p->running == 0)
+		pool_close(p);
+}
+
+/* One transfer of p less; the calls pool closes after HTTPC_IDLE_CLOSE_MS with none. */
+static void
+pool_done(struct httpc_pool *p)
+{
+	if (p->running > 0)
+		p->running--;
+	if (p->running == 0 && p == &hc.pools[POOL_CALLS])
+		loop_timer_set(&p->idle, HTTPC_IDLE_CLOSE_MS, pool_idle_due, p);
 }
 
 /* ---- open / close ------------------------------------------------------ */
 
-/* Tear down the multi handle, the watches and the timer; global cleanup. */
+/* Tear both pools down (their multi handles, watches and timers); global cleanup. */
 static void
 httpc_teardown(void)
 {
 	size_t i;
 
-	if (hc.multi != NULL)
-		curl_multi_cleanup(hc.multi);
-	hc.multi = NULL;
-	hc.pending = NULL;
-	loop_timer_cancel(&hc.timer);
-	for (i = 0; i < HTTPC_SOCKETS_MAX; i++) {
-		if (hc.socks[i].hs_used)
-			loop_watch_del(&hc.socks[i].hs_watch);
-		hc.socks[i].hs_used = 0;
-		hc.socks[i].hs_events = 0;
+	for (i = 0; i < POOLS; i++) {
+		pool_close(&hc.pools[i]);
+		hc.pools[i].running = 0;
 	}
+	hc.pending = NULL;
 	if (hc.global_inited)
 		curl_global_cleanup();
 	hc.global_inited = 0;
@@ -290,22 +395,8 @@ httpc_open(char *err, size_t errlen)
 		return -1;
 	}
 	hc.global_inited = 1;
-	if ((hc.multi = curl_multi_init()) == NULL) {
-		snprintf(err, errlen, "curl_multi_init failed");
-		goto fail;
-	}
-	if (curl_multi_setopt(hc.multi, CURLMOPT_SOCKETFUNCTION, httpc_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(hc.multi, CURLMOPT_TIMERFUNCTION, httpc_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(hc.multi, CURLMOPT_MAXCONNECTS, (long)HTTPC_MAXCONNECTS) !=
-	    CURLM_OK) {
-		snprintf(err, errlen, "curl_multi_setopt failed");
-		goto fail;
-	}
 	hc.users = 1;
 	return 0;
-fail:
-	httpc_teardown();
-	return -1;
 }
 
 void
@@ -377,16 +468,25 @@ fail:
 int
 httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
 {
+	struct httpc_pool *p = &hc.pools[x->hx_on_data != NULL ? POOL_STREAMS : POOL_CALLS];
 	CURLMcode mc;
 
 	x->hx_too_big = 0;
 	x->hx_curlerr[0] = '\0';
-	if (hc.multi == NULL ||
-	    ((mc = curl_multi_add_handle(hc.multi, x->hx_easy)) != CURLM_OK &&
-	    mc != CURLM_RECURSIVE_API_CALL)) {
+	if (hc.users == 0) {
+		snprintf(err, errlen, "libcurl: not opened");
+		return -1;
+	}
+	if (pool_multi(p, err, errlen) == -1)
+		return -1;
+	if ((mc = curl_multi_add_handle(p->multi, x->hx_easy)) != CURLM_OK &&
+	    mc != CURLM_RECURSIVE_API_CALL) {
 		snprintf(err, errlen, "libcurl: curl_multi_add_handle failed");
 		return -1;
 	}
+	x->hx_pool = p;
+	p->running++;
+	loop_timer_cancel(&p->idle);
 	if (mc == CURLM_RECURSIVE_API_CALL) {
 		/* inside one of libcurl's callbacks: added once it returns */
 		x->hx_next = hc.pending;
@@ -402,6 +502,8 @@ httpc_xfer_stop(struct httpc_xfer *x)
 {
 	struct httpc_xfer **pp;
 
+	if (!x->hx_running)
+		return;
 	if (x->hx_pending) {
 		for (pp = &hc.pending; *pp != NULL && *pp != x; pp = &(*pp)->hx_next)
 			;
@@ -409,9 +511,10 @@ httpc_xfer_stop(struct httpc_xfer *x)
 			*pp = x->hx_next;
 		x->hx_next = NULL;
 		x->hx_pending = 0;
-	} else if (x->hx_running && hc.multi != NULL && x->hx_easy != NULL)
-		curl_multi_remove_handle(hc.multi, x->hx_easy);
+	} else if (x->hx_pool->multi != NULL && x->hx_easy != NULL)
+		curl_multi_remove_handle(x->hx_pool->multi, x->hx_easy);
 	x->hx_running = 0;
+	pool_done(x->hx_pool);
 }
 
 void

@@ -37,9 +37,12 @@
  * STS's 16 calls and the Kubernetes client's handful, is ample.
  */
 #define HTTPC_SOCKETS_MAX	96	/* descriptors watched for libcurl */
-#define HTTPC_MAXCONNECTS	8	/* idle connections libcurl keeps for reuse */
+#define HTTPC_MAXCONNECTS	8	/* idle connections libcurl keeps for reuse, a pool */
+#define HTTPC_IDLE_CLOSE_MS	1000	/* ms with no call before the calls' connections close
+					   (under the daemon's 2 s quiet time before a trim) */
 #define HTTPC_USERAGENT_MAX	64	/* bytes of "gimme-aws-mini/VERSION" */
 #define LIBCURL_SONAME		"libcurl.so.4"	/* libcurl4-openssl-dev's library */
+#define GNUTLS_NO_INIT_ENV	"GNUTLS_NO_IMPLICIT_INIT"	/* GnuTLS: no init in its constructor */
 
 /* The libcurl functions the clients use (filled by httpc_open). */
 struct httpc_curl {
@@ -114,6 +117,8 @@ extern struct httpc_curl httpc_cu;
  * free the transfer there or start it again.  httpc_xfer_stop removes a
  * transfer in flight without reporting it.
  */
+struct httpc_pool;
+
 struct httpc_xfer {
 	CURL		*hx_easy;
 	struct sbuf	 hx_body;	/* the reply (hx_on_data NULL) */
@@ -121,6 +126,7 @@ struct httpc_xfer {
 	int		 hx_running;	/* in the multi handle (or about to be: hx_pending) */
 	int		 hx_pending;	/* started inside a libcurl callback: not added yet */
 	struct httpc_xfer *hx_next;	/* the pending list */
+	struct httpc_pool *hx_pool;	/* which multi handle it runs in (curl.c) */
 	char		 hx_curlerr[CURL_ERROR_SIZE];
 	int		(*hx_on_data)(void *arg, const char *p, size_t n);
 	void		(*hx_done)(void *arg, CURLcode cc);
