@@ -388,6 +388,8 @@ void		 loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *
 void		 loop_timer_cancel(struct loop_timer *t);
 /* Monotonic milliseconds as of this loop iteration. */
 uint64_t	 loop_now_ms(void);
+/* Descriptor events and timers dispatched so far (any I/O, any timer; not the tick). */
+uint64_t	 loop_activity(void);
 /* tick: about once a LOOP_TICK_MS; hup: on SIGHUP.  Either may be NULL. */
 void		 loop_callbacks(void (*tick)(void), void (*hup)(void));
 /*

@@ -29,6 +29,7 @@
 static struct {
 	int		 epfd;
 	uint64_t	 batch;		/* epoll_wait calls so far */
+	uint64_t	 activity;	/* descriptor events and timers dispatched so far */
 	struct loop_watch sigw;		/* the signalfd */
 	int		 stop;
 	uint64_t	 now_ms;
@@ -180,6 +181,12 @@ loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *), void
 }
 
 uint64_t
+loop_activity(void)
+{
+	return lp.activity;
+}
+
+uint64_t
 loop_now_ms(void)
 {
 	return lp.now_ms;
@@ -216,6 +223,7 @@ timers_run(void)
 		lp.timers = t->lt_next;
 		t->lt_armed = 0;
 		t->lt_next = NULL;
+		lp.activity++;
 		t->lt_cb(t->lt_arg);	/* may re-arm t or others */
 	}
 	if (lp.timers != NULL)
@@ -250,6 +258,8 @@ loop_run_until(const int *done)
 		}
 		lp.now_ms = mono_ms();
 		lp.batch++;
+		if (n > 0)
+			lp.activity += (uint64_t)n;
 		/*
 		 * A watch closed by an earlier callback of this batch has lw_fd -1;
 		 * one filled again since (a freed slot reused for a new descriptor)

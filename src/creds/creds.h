@@ -79,7 +79,9 @@
 #define STS_TAG_KEY_MAX		128	/* characters in a session tag's key (1..128) */
 #define STS_TAG_VALUE_MAX	256	/* characters in a session tag's value (0..256) */
 #define STS_CHAIN_MAX		8	/* roles in a profile's source_profile chain */
-#define STS_CALLS_MAX		16	/* STS requests in flight at once */
+#define STS_CALLS_MAX		8	/* STS requests in flight at once (each a TLS connection
+					   of ~90 KiB while it lasts: 16 at once left 0.4 MiB
+					   of heap pages half used after a burst) */
 #define STS_QUEUE_MAX		ASSUMED_ROLES_MAX	/* more wait (FIFO) for a free slot: a role
 						   has one fetch at a time, so every assumed role may wait */
 #define STS_CA_BUNDLE_MAX	(4 * 1024 * 1024)	/* bytes in a --ca-bundle file */

@@ -16,7 +16,7 @@
 
 #include "serve/serve.h"
 
-#define SERVE_RETRIM_QUIET_S	2	/* s without a pod or role change before memory is given back */
+#define SERVE_RETRIM_QUIET_S	2	/* s after the last pod or role change, or I/O, before memory is given back */
 #define PODS_PAGE_TAIL_MAX	(6 * POD_UID_MAX + 32)	/* bytes of a pods page's end:
 						   ],"next":"UID"} (escaped) and its NUL */
 #define PODS_PAGE_ROWS_MAX	256	/* pods rendered for one page (more than fit) */
@@ -195,27 +195,39 @@ daemon_file_changed(void *unused)
 }
 
 /*
- * The pods' bursts (the first list, a wave of new pods and their first
- * role fetches) leave freed heap and faulted library pages behind:
- * given back (serve_mem_trim) once nothing has changed for
- * SERVE_RETRIM_QUIET_S.
+ * What ran last left freed heap and faulted library pages behind, given
+ * back (serve_mem_trim) once it is over: SERVE_RETRIM_QUIET_S after the
+ * last pod or role change (the pods' first list and their roles' fetches,
+ * a wave of new pods), even while requests keep coming; or as long after
+ * the last I/O or timer of any kind (a burst of requests, a watch event or
+ * bookmark, libcurl's connect timer running out after the connection).  The kernel maps library code in fault-around chunks of
+ * 64 KiB, so one TLS record decrypted for a watch bookmark brings back
+ * about 2 MiB of libcurl, libssl and libcrypto.
  */
 static void
 daemon_retrim(time_t now)
 {
 	const struct assumed_stats *as;
-	uint64_t gen;
+	uint64_t changes = 0, io = loop_activity();
 
-	if (!st.pods)
-		return;
-	as = assumed_stats();
-	gen = pods_node_stats()->ps_role_changes + as->as_added + as->as_dropped;
-	if (gen != st.trim_gen) {
-		st.trim_gen = gen;
+	if (st.pods)
+		changes += pods_node_stats()->ps_role_changes;
+	if (st.assumed) {
+		as = assumed_stats();
+		changes += as->as_added + as->as_dropped;
+	}
+	if (changes != st.trim_changes) {
+		st.trim_changes = changes;
 		st.trim_at = now + SERVE_RETRIM_QUIET_S;
-	} else if (st.trim_at != 0 && now >= st.trim_at) {
+	}
+	if (io != st.trim_io) {
+		st.trim_io = io;
+		st.trim_io_at = now + SERVE_RETRIM_QUIET_S;
+	}
+	if ((st.trim_at != 0 && now >= st.trim_at) ||
+	    (st.trim_io_at != 0 && now >= st.trim_io_at)) {
 		serve_mem_trim();
-		st.trim_at = 0;
+		st.trim_at = st.trim_io_at = 0;
 	}
 }
 

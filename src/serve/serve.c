@@ -27,6 +27,7 @@
 
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
 #define SERVE_TRIM_DELAY_MS	100	/* ms after the listeners open: start-up's memory given back */
+#define SERVE_MMAP_THRESHOLD	4096	/* bytes: malloc maps blocks this big on their own */
 #define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
 
 struct serve_options cli;	/* what the command line and environment asked for */
@@ -398,6 +399,14 @@ serve_main(int argc, char **argv)
 	char err[ERRBUF_LEN];
 	int rc, ran = 0;
 
+	/*
+	 * Blocks of a page and more get their own mappings, given back whole
+	 * when freed; no pad at the heap's top.  A daemon's bursts (a hundred
+	 * TLS connections' buffers at once, list pages) then leave no
+	 * half-used heap pages behind between the small blocks that stay.
+	 */
+	mallopt(M_MMAP_THRESHOLD, SERVE_MMAP_THRESHOLD);
+	mallopt(M_TOP_PAD, 0);
 	parse_args(argc, argv);
 	log_init(cli.log_json, cli.log_level);
 	/* what needs privileges is checked before anything else is done */

@@ -252,8 +252,10 @@ struct serve_state {
 	struct roles_who who;		/* who a caller is (roles_resolve) */
 	int		 assumed;	/* creds/assumed.c started (--ecs, exec, --pod-roles) */
 	int		 pods;		/* pods/node.c started (--pod-roles) */
-	uint64_t	 trim_gen;	/* pods' and roles' changes seen (daemon_retrim) */
+	uint64_t	 trim_changes;	/* pods' and roles' changes seen (daemon_retrim) */
 	time_t		 trim_at;	/* memory given back then, if nothing changes; 0: none due */
+	uint64_t	 trim_io;	/* loop_activity() seen */
+	time_t		 trim_io_at;	/* memory given back then, if no I/O or timer runs; 0: none due */
 	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;
