@@ -140,9 +140,10 @@ struct client {
 struct clients {
 	struct client	*ct_ent;
 	size_t		 ct_n;
-	int		*ct_hash;
+	int		*ct_hash;	/* 1 + the index of a chain's first entry; 0: none */
 	size_t		 ct_mask;
-	int		 ct_free;	/* free list; -1 ends */
+	size_t		 ct_fresh;	/* entries [ct_fresh, ct_n) were never used */
+	int		 ct_free;	/* entries given back; -1 ends */
 	unsigned long	 ct_per_client;	/* connections per address; 0: no cap */
 	unsigned	 ct_rate;	/* requests/s per address; 0: off */
 };

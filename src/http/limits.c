@@ -11,6 +11,12 @@
  * table is full, the first unconnected entry is forgotten (its rate is
  * lost, never a connection count).  Nothing here does I/O: the clock is an
  * argument, so the unit test drives it.
+ *
+ * Both arrays come from calloc and are used from their start: the hash
+ * holds 1 + an entry's index (0: empty), and entries are handed out from
+ * ct_fresh up before any is reused, so the pages past the most clients
+ * there have been at once are never touched (a table for 1024 connections
+ * is 57 KiB, most of it never needed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +34,7 @@ int
 clients_init(struct clients *ct, size_t conn_max, int evict, unsigned long per_client,
     unsigned rate, char *err, size_t errlen)
 {
-	size_t i, hsize = 1;
+	size_t hsize = 1;
 
 	memset(ct, 0, sizeof(*ct));
 	ct->ct_free = -1;
@@ -41,18 +47,12 @@ clients_init(struct clients *ct, size_t conn_max, int evict, unsigned long per_c
 	while (hsize < 2 * ct->ct_n)
 		hsize <<= 1;
 	if ((ct->ct_ent = calloc(ct->ct_n, sizeof(*ct->ct_ent))) == NULL ||
-	    (ct->ct_hash = malloc(hsize * sizeof(*ct->ct_hash))) == NULL) {
+	    (ct->ct_hash = calloc(hsize, sizeof(*ct->ct_hash))) == NULL) {
 		snprintf(err, errlen, "client table of %zu: out of memory", ct->ct_n);
 		clients_free(ct);
 		return -1;
 	}
 	ct->ct_mask = hsize - 1;
-	for (i = 0; i < hsize; i++)
-		ct->ct_hash[i] = -1;
-	for (i = ct->ct_n; i-- > 0;) {
-		ct->ct_ent[i].cl_next = ct->ct_free;
-		ct->ct_free = (int)i;
-	}
 	return 0;
 }
 
@@ -64,6 +64,7 @@ clients_free(struct clients *ct)
 	ct->ct_ent = NULL;
 	ct->ct_hash = NULL;
 	ct->ct_n = 0;
+	ct->ct_fresh = 0;
 	ct->ct_free = -1;
 }
 
@@ -81,11 +82,15 @@ static void
 clients_remove(struct clients *ct, int idx)
 {
 	struct client *cl = &ct->ct_ent[idx];
-	int *pp = &ct->ct_hash[clients_slot(ct, cl->cl_family, cl->cl_addr)];
+	int *head = &ct->ct_hash[clients_slot(ct, cl->cl_family, cl->cl_addr)], i;
 
-	while (*pp != idx)
-		pp = &ct->ct_ent[*pp].cl_next;
-	*pp = cl->cl_next;
+	if (*head - 1 == idx)
+		*head = cl->cl_next + 1;
+	else {
+		for (i = *head - 1; ct->ct_ent[i].cl_next != idx; i = ct->ct_ent[i].cl_next)
+			;
+		ct->ct_ent[i].cl_next = cl->cl_next;
+	}
 	cl->cl_family = 0;
 	cl->cl_next = ct->ct_free;
 	ct->ct_free = idx;
@@ -97,7 +102,7 @@ clients_gc(struct clients *ct, uint64_t now_ms, int force)
 	size_t i;
 	int victim = -1;
 
-	for (i = 0; i < ct->ct_n; i++) {
+	for (i = 0; i < ct->ct_fresh; i++) {
 		struct client *cl = &ct->ct_ent[i];
 		if (cl->cl_family == 0)
 			continue;
@@ -106,7 +111,7 @@ clients_gc(struct clients *ct, uint64_t now_ms, int force)
 		else if (victim == -1 && cl->cl_nconn == 0)
 			victim = (int)i;
 	}
-	if (force && ct->ct_free == -1 && victim != -1)
+	if (force && ct->ct_free == -1 && ct->ct_fresh == ct->ct_n && victim != -1)
 		clients_remove(ct, victim);	/* forgets one client's rate: the table is full */
 }
 
@@ -120,23 +125,26 @@ clients_get(struct clients *ct, const struct http_peer *pe, uint64_t now_ms)
 	if (ct->ct_ent == NULL)
 		return -1;
 	slot = clients_slot(ct, pe->pe_family, pe->pe_addr);
-	for (idx = ct->ct_hash[slot]; idx != -1; idx = ct->ct_ent[idx].cl_next)
+	for (idx = ct->ct_hash[slot] - 1; idx != -1; idx = ct->ct_ent[idx].cl_next)
 		if (ct->ct_ent[idx].cl_family == pe->pe_family &&
 		    memcmp(ct->ct_ent[idx].cl_addr, pe->pe_addr, 16) == 0)
 			return idx;
-	if (ct->ct_free == -1)
+	if (ct->ct_free == -1 && ct->ct_fresh == ct->ct_n)
 		clients_gc(ct, now_ms, 1);
-	if ((idx = ct->ct_free) == -1)
+	if ((idx = ct->ct_free) != -1)
+		ct->ct_free = ct->ct_ent[idx].cl_next;
+	else if (ct->ct_fresh < ct->ct_n)
+		idx = (int)ct->ct_fresh++;
+	else
 		return -1;
 	cl = &ct->ct_ent[idx];
-	ct->ct_free = cl->cl_next;
 	memcpy(cl->cl_addr, pe->pe_addr, 16);
 	cl->cl_family = pe->pe_family;
 	cl->cl_nconn = 0;
 	cl->cl_tokens = (uint64_t)ct->ct_rate * CLIENTS_MILLI;
 	cl->cl_last_ms = now_ms;
-	cl->cl_next = ct->ct_hash[slot];
-	ct->ct_hash[slot] = idx;
+	cl->cl_next = ct->ct_hash[slot] - 1;
+	ct->ct_hash[slot] = idx + 1;
 	return idx;
 }
 

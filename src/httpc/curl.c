@@ -32,6 +32,8 @@
 #include <dlfcn.h>
 #include <stddef.h>
 
+#include <openssl/ssl.h>
+
 #include "httpc/httpc.h"
 
 struct httpc_curl httpc_cu;
@@ -432,6 +434,20 @@ httpc_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * CURLOPT_SSL_CTX_FUNCTION: each new connection's TLS context gives its
+ * record buffers back while nothing is read or written (about 34 KiB a
+ * connection; a watch waits most of its life).  libcurl's OpenSSL is ours.
+ */
+static CURLcode
+httpc_ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
+{
+	(void)easy;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 int
 httpc_xfer_init(struct httpc_xfer *x, size_t body_max, void (*done)(void *arg, CURLcode cc),
     void *arg, char *err, size_t errlen)
@@ -459,6 +475,10 @@ httpc_xfer_init(struct httpc_xfer *x, size_t body_max, void (*done)(void *arg, C
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_USERAGENT, hc.useragent);
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEFUNCTION, httpc_write_cb);
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEDATA, (void *)x);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_SSL_CTX_FUNCTION, httpc_ssl_ctx_cb);
+	/* a handle keeps both buffers as long as it lives: a watch's, for minutes */
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_BUFFERSIZE, (long)HTTPC_READ_BUFFER);
+	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_UPLOAD_BUFFERSIZE, (long)HTTPC_SEND_BUFFER);
 	return 0;
 fail:
 	httpc_xfer_free(x);

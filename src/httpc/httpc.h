@@ -40,6 +40,9 @@
 #define HTTPC_MAXCONNECTS	8	/* idle connections libcurl keeps for reuse, a pool */
 #define HTTPC_IDLE_CLOSE_MS	1000	/* ms with no call before the calls' connections close
 					   (under the daemon's 2 s quiet time before a trim) */
+#define HTTPC_READ_BUFFER	4096	/* bytes libcurl reads at a time (its default: 16 KiB) */
+#define HTTPC_SEND_BUFFER	16384	/* bytes of libcurl's send buffer, its least (default 64 KiB:
+					   an HTTPS request is copied there before it is sent) */
 #define HTTPC_USERAGENT_MAX	64	/* bytes of "gimme-aws-mini/VERSION" */
 #define LIBCURL_SONAME		"libcurl.so.4"	/* libcurl4-openssl-dev's library */
 #define GNUTLS_NO_INIT_ENV	"GNUTLS_NO_IMPLICIT_INIT"	/* GnuTLS: no init in its constructor */
