@@ -205,7 +205,7 @@ oom:
 struct ctr_view *
 ctr_view_of(const struct role *r)
 {
-	return r->ro_views[RENDER_CONTAINER];
+	return registry_view(r, RENDER_CONTAINER);
 }
 
 void

@@ -256,6 +256,8 @@ struct role_renderer {
 	void		*(*rr_render)(void *arg, const struct role *r, time_t now);
 	void		 (*rr_unref)(void *v);
 	void		*rr_arg;
+	int		 rr_lazy;	/* rendered at a role's first use (registry_view), then
+					   kept current; 0: every role, always */
 };
 
 struct role_registry {
@@ -315,6 +317,12 @@ void		 registry_refresh(struct role *r, time_t now);
 int		 registry_render(struct role *r, time_t now);
 /* Render every role again at now (what they are rendered from besides their credentials changed). */
 void		 registry_render_all(struct role_registry *rg, time_t now);
+/*
+ * r's which rendering (not referenced for the caller), rendered now if its
+ * renderer is lazy and this is its first use; NULL when there is none.
+ * The renderings are the registry's cache: r is const to its users.
+ */
+void		*registry_view(const struct role *r, enum role_rendering which);
 /* Once a second: each role's cache_tick; frees retired roles whose fetch has ended. */
 void		 registry_tick(struct role_registry *rg, time_t now);
 /* Free every role, retired ones too: at exit, once no fetch can call back. */

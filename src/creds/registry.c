@@ -224,8 +224,8 @@ registry_render(struct role *r, time_t now)
 		return -1;
 	for (k = 0; k < RENDERINGS; k++) {
 		rr = &r->ro_reg->rg_render[k];
-		if (rr->rr_render == NULL)
-			continue;
+		if (rr->rr_render == NULL || (rr->rr_lazy && r->ro_views[k] == NULL))
+			continue;	/* a lazy one not used yet: its first use renders it */
 		if ((v = rr->rr_render(rr->rr_arg, r, now)) == NULL) {
 			rc = -1;
 			continue;
@@ -235,6 +235,20 @@ registry_render(struct role *r, time_t now)
 		r->ro_views[k] = v;
 	}
 	return rc;
+}
+
+void *
+registry_view(const struct role *cr, enum role_rendering which)
+{
+	struct role *r = (struct role *)(uintptr_t)cr;
+	const struct role_renderer *rr;
+
+	if (r->ro_views[which] == NULL && !r->ro_retired && r->ro_reg != NULL) {
+		rr = &r->ro_reg->rg_render[which];
+		if (rr->rr_render != NULL && rr->rr_lazy)
+			r->ro_views[which] = rr->rr_render(rr->rr_arg, r, r->ro_reg->rg_clock());
+	}
+	return r->ro_views[which];
 }
 
 void

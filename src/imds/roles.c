@@ -224,6 +224,7 @@ unref_any(void *v)
 void
 roles_renderer(struct role_renderer *rr, struct roles_ctx *ctx)
 {
+	memset(rr, 0, sizeof(*rr));
 	rr->rr_render = render_any;
 	rr->rr_unref = unref_any;
 	rr->rr_arg = ctx;

@@ -146,8 +146,9 @@ serve_start_up(void)
 		/* exec serves the ECS endpoint; serve what its flags say */
 		st.ctr_ctx.cx_layouts = (!st.serve || cli.ecs ? CTR_LAYOUT_BIT(CTR_ECS) : 0) |
 		    (cli.pod_identity ? CTR_LAYOUT_BIT(CTR_POD_IDENTITY) : 0);
+		/* lazy: most pods' roles are asked for at one endpoint only */
 		registry_renderer(&st.roles, RENDER_CONTAINER, &(struct role_renderer){
-		    ctr_render, ctr_view_unref, &st.ctr_ctx });
+		    ctr_render, ctr_view_unref, &st.ctr_ctx, 1 });
 	}
 	if ((st.inst_role = registry_add(&st.roles, ROLE_KEY_INSTANCE, st.inst.i_role, "", prov,
 	    err, sizeof(err))) == NULL) {
