@@ -6,8 +6,9 @@
  * of its own (creds.c) and its current renderings, one per service kind
  * (enum role_rendering).  The cache calls back when what should be served
  * changes (new credentials, or expiry); the role is rendered again right
- * then, by every renderer, the new renderings swapped in, and only then is
- * the registry's owner told.  Nothing else is rebuilt: a renderer sees one
+ * then, by every renderer (a lazy one only once the role was first asked of
+ * it: registry_view), the new renderings swapped in, and only then is the
+ * registry's owner told.  Nothing else is rebuilt: a renderer sees one
  * role.
  *
  * Renderings are their renderer's refcounted objects.  The registry holds

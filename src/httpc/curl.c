@@ -32,6 +32,7 @@
 #include <dlfcn.h>
 #include <stddef.h>
 
+#include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 
 #include "httpc/httpc.h"
@@ -64,6 +65,7 @@ static const struct {
 	{ "curl_url_get",		offsetof(struct httpc_curl, url_get) },
 	{ "curl_url_set",		offsetof(struct httpc_curl, url_set) },
 	{ "curl_free",			offsetof(struct httpc_curl, free_) },
+	{ "curl_version_info",		offsetof(struct httpc_curl, version_info) },
 };
 
 /* A multi handle and what goes with it (see above). */
@@ -93,6 +95,7 @@ static struct {
 	struct httpc_sock socks[HTTPC_SOCKETS_MAX];
 	char		 useragent[HTTPC_USERAGENT_MAX];
 	struct httpc_xfer *pending;	/* started from inside libcurl's callbacks: added after */
+	int		 ssl_ours;	/* libcurl's TLS is our OpenSSL: its SSL_CTX is ours to set */
 } hc;
 
 /* Load libcurl and fill httpc_cu, once.  0 / -1 with err. */
@@ -111,6 +114,8 @@ curl_load(char *err, size_t errlen)
 	 * initialises it in full (ASN.1 trees, its config: about 150 KiB of
 	 * heap) though only OpenSSL ever runs here.  Its own variable skips
 	 * that; it is set only for the dlopen, and not over the user's own.
+	 * GnuTLS reads it with secure_getenv: a daemon exec'd with file
+	 * capabilities (the image's) runs AT_SECURE, and GnuTLS initialises.
 	 */
 	gnutls_env = getenv(GNUTLS_NO_INIT_ENV) == NULL && setenv(GNUTLS_NO_INIT_ENV, "1", 0) == 0;
 	h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -383,6 +388,8 @@ httpc_teardown(void)
 int
 httpc_open(char *err, size_t errlen)
 {
+	curl_version_info_data *vi;
+	char ours[32];
 	CURLcode cc;
 
 	if (hc.users > 0) {
@@ -397,6 +404,10 @@ httpc_open(char *err, size_t errlen)
 		return -1;
 	}
 	hc.global_inited = 1;
+	vi = curl_version_info(CURLVERSION_NOW);
+	snprintf(ours, sizeof(ours), "OpenSSL/%d.", OPENSSL_VERSION_MAJOR);
+	hc.ssl_ours = vi != NULL && vi->ssl_version != NULL &&
+	    strncmp(vi->ssl_version, ours, strlen(ours)) == 0;
 	hc.users = 1;
 	return 0;
 }
@@ -437,7 +448,8 @@ httpc_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 /*
  * CURLOPT_SSL_CTX_FUNCTION: each new connection's TLS context gives its
  * record buffers back while nothing is read or written (about 34 KiB a
- * connection; a watch waits most of its life).  libcurl's OpenSSL is ours.
+ * connection; a watch waits most of its life).  Set only when libcurl's
+ * TLS is the OpenSSL we link (hc.ssl_ours), and a refusal is no failure.
  */
 static CURLcode
 httpc_ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
@@ -475,7 +487,8 @@ httpc_xfer_init(struct httpc_xfer *x, size_t body_max, void (*done)(void *arg, C
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_USERAGENT, hc.useragent);
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEFUNCTION, httpc_write_cb);
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_WRITEDATA, (void *)x);
-	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_SSL_CTX_FUNCTION, httpc_ssl_ctx_cb);
+	if (hc.ssl_ours)
+		(void)curl_easy_setopt(x->hx_easy, CURLOPT_SSL_CTX_FUNCTION, httpc_ssl_ctx_cb);
 	/* a handle keeps both buffers as long as it lives: a watch's, for minutes */
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_BUFFERSIZE, (long)HTTPC_READ_BUFFER);
 	HTTPC_SETOPT("libcurl", x->hx_easy, CURLOPT_UPLOAD_BUFFERSIZE, (long)HTTPC_SEND_BUFFER);

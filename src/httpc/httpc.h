@@ -4,12 +4,14 @@
  * kube/ (the Kubernetes API).  It knows nothing of what they send.
  *
  *   curl.c     libcurl loaded with dlopen on first use (not linked: see
- *              below), one multi handle driven by core/loop.c through the
- *              multi socket API (HTTPC_SOCKETS_MAX sockets in a static
- *              table, one loop timer), and transfers (struct httpc_xfer)
- *              whose end is reported to their own callback from the loop;
- *              a reply body is kept whole up to a cap, or handed on as it
- *              comes (streams: a Kubernetes watch)
+ *              below), two multi handles (pools: streams, and calls, whose
+ *              idle connections close HTTPC_IDLE_CLOSE_MS after the last
+ *              call) driven by core/loop.c through the multi socket API
+ *              (HTTPC_SOCKETS_MAX sockets in a static table, a loop timer
+ *              each), and transfers (struct httpc_xfer) whose end is
+ *              reported to their own callback from the loop; a reply body
+ *              is kept whole up to a cap, or handed on as it comes (streams:
+ *              a Kubernetes watch)
  *
  * Why dlopen: linking libcurl maps a dozen libraries whose constructors
  * (GnuTLS and p11-kit, through librtmp) cost about 1 MiB of private memory
@@ -21,7 +23,7 @@
  *
  * Users: each client calls httpc_open once before its first transfer and
  * httpc_close once when it stops (after removing its own transfers); the
- * last close tears the multi handle down and calls curl_global_cleanup.
+ * last close tears the multi handles down and calls curl_global_cleanup.
  */
 #ifndef HTTPC_H
 #define HTTPC_H
@@ -34,13 +36,13 @@
 /*
  * Each transfer needs up to two sockets while happy eyeballs races IPv4 and
  * IPv6, plus a cached idle connection or two: four slots a transfer, for
- * STS's 16 calls and the Kubernetes client's handful, is ample.
+ * STS's STS_CALLS_MAX calls and the Kubernetes client's handful, is ample.
  */
 #define HTTPC_SOCKETS_MAX	96	/* descriptors watched for libcurl */
 #define HTTPC_MAXCONNECTS	8	/* idle connections libcurl keeps for reuse, a pool */
 #define HTTPC_IDLE_CLOSE_MS	1000	/* ms with no call before the calls' connections close
 					   (under the daemon's 2 s quiet time before a trim) */
-#define HTTPC_READ_BUFFER	4096	/* bytes libcurl reads at a time (its default: 16 KiB) */
+#define HTTPC_READ_BUFFER	2048	/* bytes libcurl reads at a time (its default: 16 KiB) */
 #define HTTPC_SEND_BUFFER	16384	/* bytes of libcurl's send buffer, its least (default 64 KiB:
 					   an HTTPS request is copied there before it is sent) */
 #define HTTPC_USERAGENT_MAX	64	/* bytes of "gimme-aws-mini/VERSION" */
@@ -72,6 +74,7 @@ struct httpc_curl {
 	CURLUcode	(*url_get)(CURLU *, CURLUPart, char **, unsigned int);
 	CURLUcode	(*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
 	void		(*free_)(void *);
+	curl_version_info_data *(*version_info)(CURLversion);
 };
 extern struct httpc_curl httpc_cu;
 
@@ -101,6 +104,7 @@ extern struct httpc_curl httpc_cu;
 #define curl_url_get		(*httpc_cu.url_get)
 #define curl_url_set		(*httpc_cu.url_set)
 #define curl_free		(*httpc_cu.free_)
+#define curl_version_info	(*httpc_cu.version_info)
 
 /*
  * One transfer, embedded in the client's own state.  httpc_xfer_init makes
@@ -148,7 +152,7 @@ struct httpc_xfer {
 	}								\
 } while (0)
 
-/* Load libcurl (once), curl_global_init and the multi handle on the loop (first user).  0 / -1 with err. */
+/* Load libcurl (once) and curl_global_init (first user; the pools come with their first transfer).  0 / -1 with err. */
 int		 httpc_open(char *err, size_t errlen);
 /* One user less; the last one tears it down (its transfers must be stopped first). */
 void		 httpc_close(void);

@@ -28,6 +28,7 @@
 #include "http/http.h"
 
 #define HOST_NOTIFY_BUF		4096	/* bytes read at a time from the netlink socket (discarded) */
+#define HOST_NOTIFY_READS_MAX	64	/* reads at one wake-up (the rest wakes the loop again) */
 
 static struct {
 	struct pod_addr	 addrs[POD_HOST_ADDRS_MAX];
@@ -67,12 +68,14 @@ host_notified(int fd, uint32_t events, void *arg)
 {
 	char buf[HOST_NOTIFY_BUF];
 	ssize_t n;
+	int i = 0;
 
 	(void)events;
 	(void)arg;
 	do
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	while (n > 0 || (n == -1 && (errno == EINTR || errno == ENOBUFS)));
+	while (++i < HOST_NOTIFY_READS_MAX &&
+	    (n > 0 || (n == -1 && (errno == EINTR || errno == ENOBUFS))));
 	pods_host_read();
 }
 

@@ -949,6 +949,7 @@ pods_node_start(const struct pods_node_cfg *cfg, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
+	pods_host_unwatch();
 	snprintf(err, errlen, "--pod-roles: %s", why);
 	return -1;
 }

@@ -205,7 +205,7 @@ daemon_file_changed(void *unused)
  * about 2 MiB of libcurl, libssl and libcrypto.
  */
 static void
-daemon_retrim(time_t now)
+daemon_retrim(uint64_t now_ms)
 {
 	const struct assumed_stats *as;
 	uint64_t changes = 0, io = loop_activity();
@@ -218,14 +218,14 @@ daemon_retrim(time_t now)
 	}
 	if (changes != st.trim_changes) {
 		st.trim_changes = changes;
-		st.trim_at = now + SERVE_RETRIM_QUIET_S;
+		st.trim_at = now_ms + 1000 * SERVE_RETRIM_QUIET_S;
 	}
 	if (io != st.trim_io) {
 		st.trim_io = io;
-		st.trim_io_at = now + SERVE_RETRIM_QUIET_S;
+		st.trim_io_at = now_ms + 1000 * SERVE_RETRIM_QUIET_S;
 	}
-	if ((st.trim_at != 0 && now >= st.trim_at) ||
-	    (st.trim_io_at != 0 && now >= st.trim_io_at)) {
+	if ((st.trim_at != 0 && now_ms >= st.trim_at) ||
+	    (st.trim_io_at != 0 && now_ms >= st.trim_io_at)) {
 		serve_mem_trim();
 		st.trim_at = st.trim_io_at = 0;
 	}
@@ -245,7 +245,7 @@ daemon_tick(void)
 		pods_node_tick(now);
 	if (st.assumed)
 		assumed_tick(now);
-	daemon_retrim(now);
+	daemon_retrim(loop_now_ms());	/* monotonic: a clock step moves no trim */
 	if (st.ec2_cred.cr_expiration - now < CRED_MIN_AHEAD + CRED_REFRESH_MARGIN) {
 		cred_wipe(&st.ec2_cred);
 		creds_ec2_placeholder(now, &st.ec2_cred);

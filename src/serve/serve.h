@@ -253,9 +253,9 @@ struct serve_state {
 	int		 assumed;	/* creds/assumed.c started (--ecs, exec, --pod-roles) */
 	int		 pods;		/* pods/node.c started (--pod-roles) */
 	uint64_t	 trim_changes;	/* pods' and roles' changes seen (daemon_retrim) */
-	time_t		 trim_at;	/* memory given back then, if nothing changes; 0: none due */
+	uint64_t	 trim_at;	/* monotonic ms: memory given back then, if nothing changes; 0: none */
 	uint64_t	 trim_io;	/* loop_activity() seen */
-	time_t		 trim_io_at;	/* memory given back then, if no I/O or timer runs; 0: none due */
+	uint64_t	 trim_io_at;	/* monotonic ms: given back then, if no I/O or timer runs; 0: none */
 	struct cred_cache *cache;	/* its credentials: &inst_role->ro_cache */
 	char		 role[ROLE_NAME_MAX + 1];
 	struct cred	 ec2_cred;

@@ -173,7 +173,7 @@ deliver(struct fake *f, const char *akid)
 static int
 setup(void **state)
 {
-	const struct role_renderer rr = { render, view_unref, &rg };
+	const struct role_renderer rr = { render, view_unref, &rg, 0 };
 
 	(void)state;
 	now = T0;
@@ -358,7 +358,7 @@ removal(void **state)
 static void
 two_renderings(void **state)
 {
-	const struct role_renderer rr2 = { render2, view_unref, &rg };
+	const struct role_renderer rr2 = { render2, view_unref, &rg, 0 };
 	struct fake *fa = fake_new(&freed[0]);
 	struct role *a;
 	struct role_view *held2;
@@ -396,6 +396,60 @@ two_renderings(void **state)
 	/* removal drops both */
 	registry_remove(&rg, a);
 	assert_int_equal(frees, 5);
+}
+
+/*
+ * A lazy renderer: nothing rendered until a role is first asked of it, then
+ * kept current like the others; a role never asked costs no rendering.
+ */
+static void
+lazy_rendering(void **state)
+{
+	const struct role_renderer rr2 = { render2, view_unref, &rg, 1 };
+	struct fake *fa = fake_new(&freed[0]), *fb = fake_new(&freed[0]);
+	struct role *a, *b;
+	struct role_view *v;
+
+	(void)state;
+	registry_renderer(&rg, RENDER_CONTAINER, &rr2);
+	a = add("a", "ra", fa);
+	b = add("b", "rb", fb);
+	registry_refresh(a, now);
+	deliver(fa, "AKIDA");
+	registry_refresh(b, now);
+	deliver(fb, "AKIDB");
+	assert_int_equal(renders, 2);		/* IMDS only */
+	assert_null(VIEW2(a));
+	assert_null(VIEW2(b));
+
+	/* the first ask renders, a second one finds it */
+	v = registry_view(a, RENDER_CONTAINER);
+	assert_non_null(v);
+	assert_string_equal(v->v_text, "2:ra:AKIDA");
+	assert_int_equal(renders, 3);
+	assert_ptr_equal(registry_view(a, RENDER_CONTAINER), v);
+	assert_int_equal(renders, 3);
+
+	/* new credentials: a's lazy view follows, b still has none */
+	registry_refresh(a, now);
+	deliver(fa, "AKIDA2");
+	assert_string_equal(VIEW2(a)->v_text, "2:ra:AKIDA2");
+	registry_refresh(b, now);
+	deliver(fb, "AKIDB2");
+	assert_null(VIEW2(b));
+	assert_int_equal(renders, 6);		/* a twice, b once */
+	registry_render_all(&rg, now);
+	assert_null(VIEW2(b));
+
+	/* removed under a fetch (retired, not freed yet): never rendered on ask */
+	registry_refresh(b, now);
+	registry_remove(&rg, b);
+	assert_null(registry_view(b, RENDER_CONTAINER));
+	assert_int_equal(renders, 9);		/* the render_all: a's two, b's one */
+	deliver(fb, "AKIDB3");
+	registry_tick(&rg, now);
+	assert_int_equal(renders, 9);
+	registry_remove(&rg, a);
 }
 
 /* A rename shows at the next rendering; render_all renders every role. */
@@ -463,6 +517,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(rename_and_render_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(add_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_renderings, setup, teardown),
+		cmocka_unit_test_setup_teardown(lazy_rendering, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
