@@ -34,17 +34,20 @@ static struct {
 	struct pod_addr	 addrs[POD_HOST_ADDRS_MAX];
 	size_t		 n;
 	int		 fd;		/* the netlink socket; -1: none, the tick reads */
+	int		 read;		/* read once: a change is logged from then on */
 	struct loop_watch w;
 } host = { .fd = -1 };
 
 void
 pods_host_read(void)
 {
+	struct pod_addr was[POD_HOST_ADDRS_MAX], *a;
 	struct ifaddrs *ifa, *i;
-	struct pod_addr *a;
+	size_t nwas = host.n;
 
 	if (getifaddrs(&ifa) == -1)
 		return;		/* keep the set we have */
+	memcpy(was, host.addrs, nwas * sizeof(was[0]));
 	host.n = 0;
 	for (i = ifa; i != NULL && host.n < POD_HOST_ADDRS_MAX; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
@@ -60,6 +63,9 @@ pods_host_read(void)
 			    &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
 	}
 	freeifaddrs(ifa);
+	if (host.read && (host.n != nwas || memcmp(was, host.addrs, nwas * sizeof(was[0])) != 0))
+		log_info("pods: the host's own addresses changed: %zu now", host.n);
+	host.read = 1;
 }
 
 /* The kernel told of an address change (or lost some notices): drain, read again. */

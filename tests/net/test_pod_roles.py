@@ -30,6 +30,7 @@ every test is skipped.
 
 import json
 import os
+import re
 import sys
 import tempfile
 import unittest
@@ -178,6 +179,45 @@ class PodRolesNet(unittest.TestCase):
 		p = TOPO.node_run(["/usr/bin/python3", "-c", clientlib.BOTOCORE_CHAIN], timeout=60)
 		self.assertEqual(p.returncode, 0, p.stderr)
 		self.assertEqual(json.loads(p.stdout.strip().splitlines()[-1])["akid"], AKID)
+
+	def test_a_new_host_address_is_the_nodes(self):
+		"""An address the node gains while the daemon runs (the kernel's notice,
+		not a poll) is the node's at once: it gets the node's role listing, as
+		127.0.0.1 does; and its loss is seen too."""
+		extra = "10.244.%d.77" % TOPO.n
+		path = "/latest/meta-data/iam/security-credentials/"
+		get = ("import socket,sys\n"
+		    "s = socket.create_connection((%r, %d), 5, source_address=(sys.argv[1], 0))\n"
+		    "s.sendall(b'GET %s HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n"
+		    "d = b''\n"
+		    "while True:\n"
+		    "    b = s.recv(65536)\n"
+		    "    if not b: break\n"
+		    "    d += b\n"
+		    "sys.stdout.write(d.decode())\n") % (LISTEN.split(":")[0], int(LISTEN.split(":")[1]),
+		    path)
+		# the kernel's notices are heard (else the daemon says it polls each second)
+		self.assertFalse([l for l in self.srv.lines() if "read every second" in l])
+		own = TOPO.node_run(["/usr/bin/python3", "-c", get, "127.0.0.1"], timeout=20)
+		self.assertEqual(own.returncode, 0, own.stderr)
+		self.assertIn(" 200 ", own.stdout.splitlines()[0])
+		mark = len(self.srv.lines())
+		netns._ip("-n", TOPO.node, "addr", "add", extra + "/32", "dev", "cni0")
+		try:
+			self.assertIsNotNone(self.srv.wait_for_line(
+			    r"the host's own addresses changed", timeout=3, since=mark),
+			    "".join(self.srv.lines()[mark:]))
+			p = TOPO.node_run(["/usr/bin/python3", "-c", get, extra], timeout=20)
+			self.assertEqual(p.returncode, 0, p.stderr)
+			self.assertIn(" 200 ", p.stdout.splitlines()[0])
+			body = lambda reply: re.split(r"\r?\n\r?\n", reply, maxsplit=1)[1]
+			self.assertEqual(body(p.stdout), body(own.stdout))
+			self.assertTrue(body(own.stdout))
+		finally:
+			mark = len(self.srv.lines())
+			netns._ip("-n", TOPO.node, "addr", "del", extra + "/32", "dev", "cni0")
+		self.assertIsNotNone(self.srv.wait_for_line(
+		    r"the host's own addresses changed", timeout=3, since=mark))
 
 	def test_zz_sigterm_leaves_the_filter(self):
 		self.srv.proc.send_signal(signal.SIGTERM)
