@@ -221,7 +221,9 @@ assumed_new(const char *arn, const char *ext, const struct assumed_how *how, tim
 	a->a_has_ext = *ext != '\0';
 	a->a_tagged = how->ah_tags != NULL;
 	as.tab[as.n++] = a;
+	as.stats.as_roles = as.n;
 	as.stats.as_added++;
+	as.stats.as_tagged += a->a_tagged;
 	if (a->a_tagged)
 		log_info("role %s%s: assumed with the node's credentials, session %s, %zu session "
 		    "tags, for %s", arn, a->a_has_ext ? " (with an ExternalId)" : "",
@@ -327,7 +329,9 @@ assumed_drop(size_t i)
 		log_info("role %s: no user for %d s, dropped", a->a_arn, ASSUMED_LINGER_S);
 	registry_remove(as.cfg.ac_reg, a->a_role);
 	as.tab[i] = as.tab[--as.n];
+	as.stats.as_roles = as.n;
 	as.stats.as_dropped++;
+	as.stats.as_tagged -= a->a_tagged;
 	assumed_free_one(a);
 }
 
@@ -390,13 +394,7 @@ assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg)
 const struct assumed_stats *
 assumed_stats(void)
 {
-	size_t i;
-
-	as.stats.as_roles = as.n;
-	as.stats.as_tagged = 0;
-	for (i = 0; i < as.n; i++)
-		as.stats.as_tagged += as.tab[i]->a_tagged != 0;
-	return &as.stats;
+	return &as.stats;	/* kept as roles come and go: read every tick */
 }
 
 void

@@ -80,6 +80,9 @@ enum { POOL_CALLS, POOL_STREAMS, POOLS };
 
 static void	pool_done(struct httpc_pool *p);
 
+/* x's pool: a stream (a reply handed on as it comes) or a call. */
+#define XFER_POOL(x)	(&hc.pools[(x)->hx_on_data != NULL ? POOL_STREAMS : POOL_CALLS])
+
 /* One socket libcurl asked us to watch. */
 struct httpc_sock {
 	struct httpc_pool *hs_pool;	/* whose */
@@ -191,9 +194,9 @@ httpc_add_pending(void)
 		hc.pending = x->hx_next;
 		x->hx_next = NULL;
 		x->hx_pending = 0;
-		if (curl_multi_add_handle(x->hx_pool->multi, x->hx_easy) != CURLM_OK) {
+		if (curl_multi_add_handle(XFER_POOL(x)->multi, x->hx_easy) != CURLM_OK) {
 			x->hx_running = 0;
-			pool_done(x->hx_pool);
+			pool_done(XFER_POOL(x));
 			snprintf(x->hx_curlerr, sizeof(x->hx_curlerr), "curl_multi_add_handle failed");
 			x->hx_done(x->hx_arg, CURLE_FAILED_INIT);
 		}
@@ -501,7 +504,7 @@ fail:
 int
 httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
 {
-	struct httpc_pool *p = &hc.pools[x->hx_on_data != NULL ? POOL_STREAMS : POOL_CALLS];
+	struct httpc_pool *p = XFER_POOL(x);
 	CURLMcode mc;
 
 	x->hx_too_big = 0;
@@ -517,7 +520,6 @@ httpc_xfer_start(struct httpc_xfer *x, char *err, size_t errlen)
 		snprintf(err, errlen, "libcurl: curl_multi_add_handle failed");
 		return -1;
 	}
-	x->hx_pool = p;
 	p->running++;
 	loop_timer_cancel(&p->idle);
 	if (mc == CURLM_RECURSIVE_API_CALL) {
@@ -544,10 +546,10 @@ httpc_xfer_stop(struct httpc_xfer *x)
 			*pp = x->hx_next;
 		x->hx_next = NULL;
 		x->hx_pending = 0;
-	} else if (x->hx_pool->multi != NULL && x->hx_easy != NULL)
-		curl_multi_remove_handle(x->hx_pool->multi, x->hx_easy);
+	} else if (XFER_POOL(x)->multi != NULL && x->hx_easy != NULL)
+		curl_multi_remove_handle(XFER_POOL(x)->multi, x->hx_easy);
 	x->hx_running = 0;
-	pool_done(x->hx_pool);
+	pool_done(XFER_POOL(x));
 }
 
 void

@@ -124,8 +124,6 @@ extern struct httpc_curl httpc_cu;
  * free the transfer there or start it again.  httpc_xfer_stop removes a
  * transfer in flight without reporting it.
  */
-struct httpc_pool;
-
 struct httpc_xfer {
 	CURL		*hx_easy;
 	struct sbuf	 hx_body;	/* the reply (hx_on_data NULL) */
@@ -133,7 +131,6 @@ struct httpc_xfer {
 	int		 hx_running;	/* in the multi handle (or about to be: hx_pending) */
 	int		 hx_pending;	/* started inside a libcurl callback: not added yet */
 	struct httpc_xfer *hx_next;	/* the pending list */
-	struct httpc_pool *hx_pool;	/* which multi handle it runs in (curl.c) */
 	char		 hx_curlerr[CURL_ERROR_SIZE];
 	int		(*hx_on_data)(void *arg, const char *p, size_t n);
 	void		(*hx_done)(void *arg, CURLcode cc);
@@ -159,7 +156,8 @@ void		 httpc_close(void);
 /*
  * A new easy handle in x with the common options, the reply kept up to
  * body_max bytes (or streamed, when the caller sets x->hx_on_data after
- * this), done(arg, cc) at its end.  0 / -1 with err (x holds nothing then).
+ * this and keeps it until the end: it also picks the pool), done(arg, cc)
+ * at its end.  0 / -1 with err (x holds nothing then).
  */
 int		 httpc_xfer_init(struct httpc_xfer *x, size_t body_max,
 		    void (*done)(void *arg, CURLcode cc), void *arg, char *err, size_t errlen);
