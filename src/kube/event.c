@@ -3,9 +3,10 @@
  *
  * The watch stream is newline-delimited JSON; kube_lines splits it with a
  * capped buffer (a complete line inside one piece is handed on in place,
- * only a line split across pieces is copied).  Each line and each list page
- * is parsed with jansson into the small structs of kube.h: only the fields
- * the feature uses (per-pod-identity.md §7.6), each within its named cap.
+ * only a line split across pieces is copied).  Each line, and each item of
+ * a list page (one at a time), is parsed with jansson into the small
+ * structs of kube.h: only the fields the feature uses
+ * (per-pod-identity.md §7.6), each within its named cap.
  * An object with a field over its cap, a field of the wrong type, or an
  * address that is not one, is rejected whole (KUBE_PARSE_REJECT, with the
  * field named and never its value), not truncated: a role cut short would
@@ -350,24 +351,224 @@ out:
 	return jdone(j, rc);
 }
 
+/* ---- list pages, one item at a time ------------------------------------ */
+
+/*
+ * A list page is not parsed as one tree.  A page of KUBE_LIST_LIMIT pods is
+ * megabytes of jansson's small blocks; what the caller keeps for each item
+ * was carved out of the holes between them, and kept those heap pages
+ * resident long after the tree was freed.  The page is read as its text
+ * instead: its members besides items go into a small object, and each item
+ * is parsed, handed on and freed before the next.  A first pass parses
+ * every item and frees it, so a page is taken whole or not at all, as when
+ * it was one tree: no item is handed on from a page that is not JSON.
+ */
+
+#define JSON_WS(c)	((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+
+struct lread {
+	const char	*lr_p;
+	size_t		 lr_n;
+	size_t		 lr_off;	/* next byte to read */
+	char		*lr_err;
+	size_t		 lr_errlen;
+};
+
+/* The next byte after whitespace (not consumed), or -1 at the end. */
+static int
+lr_peek(struct lread *lr)
+{
+	while (lr->lr_off < lr->lr_n && JSON_WS(lr->lr_p[lr->lr_off]))
+		lr->lr_off++;
+	return lr->lr_off < lr->lr_n ? (unsigned char)lr->lr_p[lr->lr_off] : -1;
+}
+
+/* Consume c after whitespace.  0, or -1 with err. */
+static int
+lr_expect(struct lread *lr, char c)
+{
+	if (lr_peek(lr) != (unsigned char)c) {
+		errf(lr->lr_err, lr->lr_errlen, "list is not JSON: '%c' expected at byte %zu",
+		    c, lr->lr_off);
+		return -1;
+	}
+	lr->lr_off++;
+	return 0;
+}
+
+/* One JSON value (any type) at the reading point.  The value, or NULL with err. */
+static json_t *
+lr_value(struct lread *lr)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(lr->lr_p + lr->lr_off, lr->lr_n - lr->lr_off, JSON_DISABLE_EOF_CHECK |
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (v == NULL) {
+		errf(lr->lr_err, lr->lr_errlen, "list is not JSON: %s (byte %zu)", je.text,
+		    lr->lr_off + (je.position > 0 ? (size_t)je.position : 0));
+		return NULL;
+	}
+	lr->lr_off += (size_t)je.position;
+	return v;
+}
+
+/*
+ * The items array from its '[' (or a null): each item parsed, handed to
+ * each(arg, item) (when each is set) and freed.  The count, or -1 with err.
+ */
+static long
+lr_items(struct lread *lr, void (*each)(void *arg, const json_t *item), void *arg)
+{
+	json_t *v;
+	long n = 0;
+
+	if (lr_peek(lr) != '[') {
+		if ((v = lr_value(lr)) == NULL)
+			return -1;
+		if (!json_is_null(v)) {
+			json_decref(v);
+			errf(lr->lr_err, lr->lr_errlen, "list items is not an array");
+			return -1;
+		}
+		json_decref(v);
+		return 0;
+	}
+	lr->lr_off++;
+	if (lr_peek(lr) == ']') {
+		lr->lr_off++;
+		return 0;
+	}
+	for (;;) {
+		if ((v = lr_value(lr)) == NULL)
+			return -1;
+		if (each != NULL)
+			each(arg, v);
+		json_decref(v);
+		n++;
+		if (lr_peek(lr) == ']') {
+			lr->lr_off++;
+			return n;
+		}
+		if (lr_expect(lr, ',') == -1)
+			return -1;
+	}
+}
+
+/*
+ * The page's members but items into *head, the offset of items' value in
+ * *items_at (0: none), every item parsed once.  0, or -1 with err.
+ */
+static int
+lr_page(struct lread *lr, json_t **head, size_t *items_at)
+{
+	const char *key;
+	json_t *k, *v;
+	size_t klen;
+	int items;
+
+	*items_at = 0;
+	if ((*head = json_object()) == NULL) {
+		errf(lr->lr_err, lr->lr_errlen, "out of memory");
+		return -1;
+	}
+	if (lr_expect(lr, '{') == -1)
+		return -1;
+	if (lr_peek(lr) == '}') {
+		lr->lr_off++;
+		goto end;
+	}
+	for (;;) {
+		if (lr_peek(lr) != '"') {
+			errf(lr->lr_err, lr->lr_errlen, "list is not JSON: a key expected at byte %zu",
+			    lr->lr_off);
+			return -1;
+		}
+		if ((k = lr_value(lr)) == NULL)
+			return -1;
+		key = json_string_value(k);
+		klen = json_string_length(k);
+		items = klen == 5 && memcmp(key, "items", 5) == 0;
+		if (items ? *items_at != 0 : json_object_getn(*head, key, klen) != NULL) {
+			errf(lr->lr_err, lr->lr_errlen, "list is not JSON: member %.64s twice",
+			    key);
+			json_decref(k);
+			return -1;
+		}
+		if (lr_expect(lr, ':') == -1) {
+			json_decref(k);
+			return -1;
+		}
+		if (items) {
+			lr_peek(lr);
+			*items_at = lr->lr_off;
+			if (lr_items(lr, NULL, NULL) == -1) {
+				json_decref(k);
+				return -1;
+			}
+		} else if ((v = lr_value(lr)) == NULL ||
+		    json_object_setn_new(*head, key, klen, v) == -1) {
+			if (v != NULL)
+				errf(lr->lr_err, lr->lr_errlen, "out of memory");
+			json_decref(k);
+			return -1;
+		}
+		json_decref(k);
+		if (lr_peek(lr) == '}') {
+			lr->lr_off++;
+			break;
+		}
+		if (lr_expect(lr, ',') == -1)
+			return -1;
+	}
+end:
+	if (lr_peek(lr) != -1) {
+		errf(lr->lr_err, lr->lr_errlen, "list is not JSON: end of text expected at byte %zu",
+		    lr->lr_off);
+		return -1;
+	}
+	return 0;
+}
+
+struct list_each {
+	enum kube_kind	 le_kind;
+	struct kube_object *le_o;
+	struct kube_list_page *le_pg;
+	void		(*le_item)(void *arg, const struct kube_object *o, int rc,
+			    const char *err);
+	void		*le_arg;
+};
+
+static void
+list_item(void *arg, const json_t *item)
+{
+	struct list_each *le = arg;
+	char ierr[ERRBUF_LEN];
+	int r = kube_object_from_json(item, le->le_kind, le->le_o, ierr, sizeof(ierr));
+
+	le->le_pg->lp_items++;
+	if (r != KUBE_PARSE_OK)
+		le->le_pg->lp_rejected++;
+	le->le_item(le->le_arg, le->le_o, r, r == KUBE_PARSE_OK ? NULL : ierr);
+}
+
 int
 kube_list_parse(const char *body, size_t n, enum kube_kind kind, struct kube_list_page *pg,
     void (*item)(void *arg, const struct kube_object *o, int rc, const char *err), void *arg,
     char *err, size_t errlen)
 {
-	struct kube_object *o;
-	char ierr[ERRBUF_LEN];
-	json_t *j, *md, *items;
-	size_t i;
+	struct lread lr = { body, n, 0, err, errlen };
+	struct list_each le = { kind, NULL, pg, item, arg };
+	json_t *j = NULL, *md;
+	size_t items_at;
 	int rc = KUBE_PARSE_BAD;
 
 	memset(pg, 0, sizeof(*pg));
-	if ((j = jload(body, n, "list", err, errlen)) == NULL)
-		return KUBE_PARSE_BAD;
+	if (lr_page(&lr, &j, &items_at) == -1)
+		goto out;
 	md = jobj(j, "metadata");
-	items = json_object_get(j, "items");
-	if (!kind_ok(j, kind, "List") || md == NULL ||
-	    !(json_is_array(items) || json_is_null(items))) {
+	if (!kind_ok(j, kind, "List") || md == NULL || items_at == 0) {
 		errf(err, errlen, "not a %sList", kind_names[kind]);
 		goto out;
 	}
@@ -376,22 +577,16 @@ kube_list_parse(const char *body, size_t n, enum kube_kind kind, struct kube_lis
 	    jstr(md, "continue", pg->lp_continue, sizeof(pg->lp_continue), "list continue", 0,
 	    err, errlen) == -1)
 		goto out;
-	if ((o = malloc(sizeof(*o))) == NULL) {
+	if ((le.le_o = malloc(sizeof(*le.le_o))) == NULL) {
 		errf(err, errlen, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < json_array_size(items); i++) {
-		int r = kube_object_from_json(json_array_get(items, i), kind, o, ierr,
-		    sizeof(ierr));
-
-		pg->lp_items++;
-		if (r != KUBE_PARSE_OK)
-			pg->lp_rejected++;
-		item(arg, o, r, r == KUBE_PARSE_OK ? NULL : ierr);
-	}
-	free(o);
+	lr.lr_off = items_at;
+	if (lr_items(&lr, list_item, &le) == -1)	/* parsed once already: memory only */
+		goto out;
 	rc = KUBE_PARSE_OK;
 out:
+	free(le.le_o);
 	return jdone(j, rc);
 }
 

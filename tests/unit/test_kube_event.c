@@ -277,6 +277,71 @@ test_list(void **state)
 	assert_string_equal(err, "list metadata.resourceVersion missing");
 }
 
+/*
+ * A page is read one item at a time, yet taken whole or not at all: a page
+ * that is not JSON somewhere (after good items too) hands on no item; the
+ * members may come in any order, with any whitespace; items twice, items
+ * not an array, trailing bytes are refused.
+ */
+static void
+test_list_streamed(void **state)
+{
+	static const char *const bad[] = {
+		/* a good item, then a broken one */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{\"metadata\":{\"name\":"
+		    "\"a\",\"namespace\":\"n\"}},{\"metadata\":}]}",
+		/* items, then a broken member after them */
+		"{\"items\":[{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"}}],\"metadata\":"
+		    "{\"resourceVersion\":\"1\"},\"kind\":}",
+		/* items twice */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[],\"items\":[]}",
+		/* another member twice */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"kind\":\"PodList\",\"kind\":\"PodList\","
+		    "\"items\":[]}",
+		/* a duplicate key inside an item */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{\"metadata\":{\"name\":"
+		    "\"a\",\"name\":\"b\",\"namespace\":\"n\"}}]}",
+		/* bytes after the page */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]} x",
+		/* items not an array */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":{}}",
+		/* no comma between items */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{} {}]}",
+		/* cut short */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{}",
+		"[]",
+		"",
+	};
+	static const char spaced[] = " \r\n{ \"items\" :\t[ {\"metadata\":{\"name\":\"a\","
+	    "\"namespace\":\"n\"}} ,\n{\"metadata\":{\"name\":\"b\",\"namespace\":\"n\"}} ] ,"
+	    "\"metadata\" : {\"resourceVersion\":\"7\"} , \"kind\":\"PodList\" }\n";
+	struct kube_list_page pg;
+	struct items it;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&it, 0, sizeof(it));
+		if (kube_list_parse(bad[i], strlen(bad[i]), KUBE_POD, &pg, on_item, &it, err,
+		    sizeof(err)) != KUBE_PARSE_BAD)
+			fail_msg("page %zu taken: %s", i, bad[i]);
+		assert_int_equal(it.ok + it.rejected, 0);
+		assert_true(err[0] != '\0');
+	}
+	memset(&it, 0, sizeof(it));
+	assert_int_equal(kube_list_parse(spaced, strlen(spaced), KUBE_POD, &pg, on_item, &it, err,
+	    sizeof(err)), KUBE_PARSE_OK);
+	assert_string_equal(pg.lp_rv, "7");
+	assert_int_equal(pg.lp_items, 2);
+	assert_int_equal(it.ok, 2);
+	assert_string_equal(it.names[0], "a");
+	assert_string_equal(it.names[1], "b");
+	/* no items member at all: not a list */
+	assert_int_equal(kube_list_parse("{\"metadata\":{\"resourceVersion\":\"1\"}}", 36,
+	    KUBE_POD, &pg, on_item, &it, err, sizeof(err)), KUBE_PARSE_BAD);
+	assert_string_equal(err, "not a PodList");
+}
+
 static void
 test_review(void **state)
 {
@@ -369,6 +434,7 @@ main(void)
 		cmocka_unit_test(test_namespace_sa),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_list_streamed),
 		cmocka_unit_test(test_review),
 		cmocka_unit_test(test_lines),
 	};
