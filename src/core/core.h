@@ -138,6 +138,13 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
  * memory.  Not for secrets (see wipe_grow).
  */
 void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
+/*
+ * Zero n bytes at p, writing only those not zero already: a page never
+ * written (the .bss, a fresh mapping) is the kernel's shared zero page to
+ * a read, so a large struct cleared at start costs resident memory only
+ * for the parts then used.
+ */
+void		 mem_zero(void *p, size_t n);
 /* A malloc'd copy of the n bytes at p, NUL-terminated (p may be NULL when n is 0); NULL. */
 char		*mem_strdup(const char *p, size_t n);
 /* FNV-1a of an address as struct http_peer carries it: family, then 16 bytes. */

@@ -539,6 +539,17 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	return rc;
 }
 
+void
+mem_zero(void *p, size_t n)
+{
+	unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != 0)
+			b[i] = 0;
+}
+
 char *
 mem_strdup(const char *p, size_t n)
 {

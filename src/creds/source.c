@@ -196,7 +196,7 @@ creds_source_open(struct creds_source *cs, const struct creds_source_cfg *cfg,
 	struct aws_conf ac;
 	int use_profile = 0;
 
-	memset(cs, 0, sizeof(*cs));
+	mem_zero(cs, sizeof(*cs));	/* its chain's room is used only with a profile's roles */
 	cs->cs_cfg = *cfg;
 	src = cfg->src_source != NULL ? cfg->src_source : "auto";
 	profile = cfg->src_profile;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 
 #include "core/core.h"
@@ -731,6 +732,61 @@ test_text_ctl(void **state)
 	assert_int_equal(text_clean(buf, 0, "abc", 3), 0);
 }
 
+/* Rss of the mapping at p, in kB, from /proc/self/smaps; -1 if not found. */
+static long
+mapping_rss_kb(const void *p)
+{
+	char line[512];
+	unsigned long lo, hi;
+	long rss = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
+			break;
+	}
+	fclose(f);
+	return rss;
+}
+
+/*
+ * mem_zero clears every byte, and writes only those that were not zero: a
+ * fresh mapping of 64 pages with one page written costs that page after
+ * it, where memset makes all 64 resident.
+ */
+static void
+test_mem_zero(void **state)
+{
+	const size_t pages = 64, pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *m, small[37];
+	size_t i;
+
+	(void)state;
+	memset(small, 0xa5, sizeof(small));
+	small[0] = 0;
+	mem_zero(small, sizeof(small));
+	for (i = 0; i < sizeof(small); i++)
+		assert_int_equal(small[i], 0);
+
+	m = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	madvise(m, pages * pg, MADV_NOHUGEPAGE);
+	m[3 * pg + 17] = 'x';
+	m[pages * pg - 1] = 'y';
+	mem_zero(m, pages * pg);
+	for (i = 0; i < pages * pg; i++)
+		if (m[i] != 0)
+			fail_msg("byte %zu not zeroed", i);
+	assert_int_equal(mapping_rss_kb(m), (long)(2 * pg / 1024));
+	memset(m, 0, pages * pg);
+	assert_int_equal(mapping_rss_kb(m), (long)(pages * pg / 1024));
+	munmap(m, pages * pg);
+}
+
 static void
 test_errf(void **state)
 {
@@ -871,6 +927,7 @@ main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_text_ctl),
 		cmocka_unit_test(test_errf),
+		cmocka_unit_test(test_mem_zero),
 		cmocka_unit_test(test_sbuf_fixed),
 		cmocka_unit_test(test_sbuf_raw),
 		cmocka_unit_test(test_sbuf_grown),
