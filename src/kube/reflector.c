@@ -49,9 +49,15 @@
 struct store_ent {
 	struct store_ent *se_next;
 	unsigned	 se_gen;	/* the list generation that last saw it */
-	char		 se_uid[KUBE_UID_MAX + 1];
-	char		 se_key[];	/* "ns/name" (or "name") */
+	char		 se_key[];	/* "ns/name" (or "name"), NUL, its uid ("" unknown), NUL */
 };
+
+/* The uid kept after e's key: each entry is as long as its own two strings. */
+static const char *
+ent_uid(const struct store_ent *e)
+{
+	return e->se_key + strlen(e->se_key) + 1;
+}
 
 struct store {
 	struct store_ent **st_b;
@@ -196,7 +202,7 @@ refl_forget(struct kube_reflector *r, struct store_ent **pp)
 		snprintf(m->km_name, sizeof(m->km_name), "%s", slash + 1);
 	} else
 		snprintf(m->km_name, sizeof(m->km_name), "%s", e->se_key);
-	snprintf(m->km_uid, sizeof(m->km_uid), "%s", e->se_uid);
+	snprintf(m->km_uid, sizeof(m->km_uid), "%s", ent_uid(e));
 	free(e);
 	r->r_ops->ro_delete(r->r_arg, o);
 }
@@ -208,7 +214,7 @@ refl_upsert(struct kube_reflector *r, struct kube_object *o)
 	char key[STORE_KEY_MAX + 1];
 	const char *uid = kube_object_meta(o)->km_uid;
 	struct store_ent **pp, *e;
-	size_t klen;
+	size_t klen, ulen;
 
 	obj_key(o, key);
 	if (r->r_ops->ro_want != NULL && !r->r_ops->ro_want(r->r_arg, o)) {
@@ -223,32 +229,37 @@ refl_upsert(struct kube_reflector *r, struct kube_object *o)
 		return;
 	}
 	pp = store_slot(&r->r_store, key);
-	if (*pp != NULL && uid[0] != '\0' && (*pp)->se_uid[0] != '\0' &&
-	    strcmp((*pp)->se_uid, uid) != 0) {
+	if (*pp != NULL && uid[0] != '\0' && ent_uid(*pp)[0] != '\0' &&
+	    strcmp(ent_uid(*pp), uid) != 0) {
 		struct kube_object keep = *o;	/* refl_forget reuses the scratch event */
 
 		refl_forget(r, pp);
 		*o = keep;
 		pp = store_slot(&r->r_store, key);
 	}
-	if ((e = *pp) == NULL) {
-		if (r->r_store.st_n >= KUBE_STORE_MAX) {
-			r->r_stats.ks_rejected++;
-			log_warn("kube: %s: over %d objects; %s ignored", kube_kind_resource(r->r_kind),
-			    KUBE_STORE_MAX, key);
-			return;
-		}
+	if ((e = *pp) == NULL && r->r_store.st_n >= KUBE_STORE_MAX) {
+		r->r_stats.ks_rejected++;
+		log_warn("kube: %s: over %d objects; %s ignored", kube_kind_resource(r->r_kind),
+		    KUBE_STORE_MAX, key);
+		return;
+	}
+	/* a new entry, or its uid learnt (it was not known): sized again */
+	if (e == NULL || strcmp(ent_uid(e), uid) != 0) {
 		klen = strlen(key);
-		if ((e = calloc(1, sizeof(*e) + klen + 1)) == NULL) {
+		ulen = strlen(uid);
+		if ((e = realloc(e, sizeof(*e) + klen + 1 + ulen + 1)) == NULL) {
 			log_err("kube: %s: out of memory", kube_kind_resource(r->r_kind));
 			return;
 		}
+		if (*pp == NULL) {
+			e->se_next = NULL;
+			r->r_store.st_n++;
+		}
 		memcpy(e->se_key, key, klen + 1);
+		memcpy(e->se_key + klen + 1, uid, ulen + 1);
 		*pp = e;
-		r->r_store.st_n++;
 	}
 	e->se_gen = r->r_gen;
-	snprintf(e->se_uid, sizeof(e->se_uid), "%s", uid);
 	r->r_ops->ro_upsert(r->r_arg, o);
 }
 

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #define PN_CAP_INIT		16	/* first allocation of a record table */
 #define PN_SA_RETRY_S		5	/* s before a service account GET that got no answer is tried again */
 #define PN_HOST_NAME_MAX	256	/* bytes of the host name (the default node name) */
+#define POD_REASON_BUCKETS	64	/* hash buckets of the pods' shared reasons */
 
 /* A service account the node's pods use. */
 struct pn_sa {
@@ -69,7 +71,17 @@ struct pn_pod {
 	unsigned char	 pp_source;	/* enum pod_source */
 	struct pn_sa	*pp_sa_ref;	/* the account it counts on, or NULL */
 	struct assumed	*pp_assumed;	/* its role, or NULL */
-	char		*pp_reason;	/* malloc'd, or NULL */
+	struct pn_reason *pp_reason;	/* shared, or NULL */
+};
+
+/*
+ * Why a pod has its role, or none: the same text for most pods of a node
+ * (one annotation, one service account), so kept once and counted.
+ */
+struct pn_reason {
+	struct pn_reason *re_next;	/* in its bucket */
+	unsigned	 re_users;
+	char		 re_text[];
 };
 
 static struct {
@@ -81,6 +93,7 @@ static struct {
 	size_t		 nsas, capsa;
 	struct pod_ns	**nss;
 	size_t		 nnss, capns;
+	struct pn_reason *reasons[POD_REASON_BUCKETS];
 	int		 ns_synced;	/* the namespaces' first list is in */
 	struct kube_client *client;
 	struct kube_reflector *refl[3];	/* pods, service accounts, namespaces */
@@ -275,13 +288,56 @@ sa_drop(struct pn_sa *sa)
 
 /* ---- the role of a pod ---------------------------------------------------- */
 
-/* A pod's reason, kept only when it changed; NULL when out of memory (the old one stays). */
+static struct pn_reason **
+reason_slot(const char *why)
+{
+	uint32_t h = 2166136261u;
+	const char *c;
+	struct pn_reason **pp;
+
+	for (c = why; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (pp = &pn.reasons[h % POD_REASON_BUCKETS]; *pp != NULL; pp = &(*pp)->re_next)
+		if (strcmp((*pp)->re_text, why) == 0)
+			break;
+	return pp;
+}
+
+/* One pod fewer gives r as its reason (r may be NULL): forgotten with the last. */
+static void
+reason_put(struct pn_reason *r)
+{
+	struct pn_reason **pp;
+
+	if (r == NULL || --r->re_users > 0)
+		return;
+	pp = reason_slot(r->re_text);
+	*pp = r->re_next;
+	free(r);
+}
+
+/* A pod's reason ("" none), changed only when it did; out of memory, the old one stays. */
 static void
 pod_reason(struct pn_pod *p, const char *why)
 {
-	if (p->pp_reason != NULL && strcmp(p->pp_reason, why) == 0)
+	struct pn_reason **pp, *r = NULL;
+	size_t n = strlen(why);
+
+	if (p->pp_reason != NULL ? strcmp(p->pp_reason->re_text, why) == 0 : n == 0)
 		return;
-	(void)set_str(&p->pp_reason, why);
+	if (n > 0) {
+		if ((r = *(pp = reason_slot(why))) == NULL) {
+			if ((r = malloc(sizeof(*r) + n + 1)) == NULL)
+				return;
+			r->re_next = NULL;
+			r->re_users = 0;
+			memcpy(r->re_text, why, n + 1);
+			*pp = r;
+		}
+		r->re_users++;
+	}
+	reason_put(p->pp_reason);
+	p->pp_reason = r;
 }
 
 /* Choose p's role again and move its use of roles. */
@@ -423,7 +479,7 @@ pod_free(struct pn_pod *p, time_t now)
 {
 	assumed_release(p->pp_assumed, now);
 	sa_drop(p->pp_sa_ref);
-	free(p->pp_reason);
+	reason_put(p->pp_reason);
 	free(p->pp_uid);
 	free(p);
 }
@@ -789,7 +845,7 @@ pods_node_each(void (*fn)(void *arg, const struct pod_info *pi), void *arg)
 		pi.pi_naddrs = p->pp_naddrs;
 		pi.pi_source = p->pp_host_network ? POD_SRC_NONE : (enum pod_source)p->pp_source;
 		pi.pi_reason = p->pp_host_network ? "hostNetwork: the node's role" :
-		    p->pp_reason != NULL ? p->pp_reason : "";
+		    p->pp_reason != NULL ? p->pp_reason->re_text : "";
 		pi.pi_host_network = p->pp_host_network;
 		if (p->pp_assumed != NULL) {
 			r = assumed_role(p->pp_assumed);
