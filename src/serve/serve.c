@@ -245,13 +245,16 @@ assumed_start(char *err, size_t errlen)
 
 /*
  * Give back the memory that start-up needed and serving does not: free heap
- * pages, and the pages of shared libraries that key generation and signing
- * faulted in (mostly libcrypto, mapped in large chunks by the kernel's
- * fault-around).  Only read-only private file mappings with no privately
- * modified page ("Anonymous: 0 kB" in smaps) are dropped: their pages equal
- * the file's, so a later use simply faults them back from the page cache.
- * Writable mappings, and RELRO ones (relocated, then made read-only), keep
- * their pages.
+ * pages, and the code pages that start-up and the burst faulted in: of the
+ * shared libraries (mostly libcrypto, for key generation and signing) and
+ * of the daemon itself (options, config, keys, sandbox: a third of its
+ * text, run once), mapped in 64 KiB chunks by the kernel's fault-around.
+ * Only read-only private file mappings with no privately modified page
+ * ("Anonymous: 0 kB" in smaps) are dropped: their pages equal the file's,
+ * so a later use faults them back from the page cache (the next request
+ * after a quiet spell takes a few minor faults).  Writable mappings, RELRO
+ * ones (relocated, then made read-only) and the kernel's own ([vdso]: no
+ * file) keep their pages.
  */
 void
 serve_mem_trim(void)
@@ -270,7 +273,7 @@ serve_mem_trim(void)
 		if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3) {
 			lo = a;
 			hi = b;
-			cand = perms[1] != 'w' && perms[3] == 'p' && strstr(line, ".so") != NULL;
+			cand = perms[1] != 'w' && perms[3] == 'p' && strchr(line, '/') != NULL;	/* a file */
 		} else if (cand && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
 			if (anon == 0) {
 				drop[n].lo = lo;
