@@ -356,6 +356,15 @@ fail:
 
 /* ---- jobs -------------------------------------------------------------- */
 
+/* Free j's transfer (the reply wiped), its headers and form; the easy handle must be out of the multi. */
+static void
+sts_job_release(struct sts_job *j)
+{
+	httpc_xfer_free(&j->j_x);
+	httpc_headers_free(&j->j_headers);
+	sbuf_free(&j->j_form);
+}
+
 /* Unlink (if linked), free everything; the easy handle must be out of the multi. */
 static void
 sts_job_free(struct sts_job *j)
@@ -368,43 +377,47 @@ sts_job_free(struct sts_job *j)
 		sts.jobs = j->j_next;
 	if (j->j_next != NULL)
 		j->j_next->j_prev = j->j_prev;
-	httpc_xfer_free(&j->j_x);
-	httpc_headers_free(&j->j_headers);
-	sbuf_free(&j->j_form);
+	sts_job_release(j);
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
 
-/* A transfer ended (out of the multi already): report it, then free the job.  From the loop only. */
+/*
+ * A transfer ended (out of the multi already): report it, then free the
+ * job.  From the loop only.  The transfer (libcurl's handle, the reply, the
+ * form) is freed before done runs, so what done keeps (a role's
+ * credentials and rendering) is made in the memory the call used, not
+ * around it; the next waiting call starts after, in the slot done kept
+ * (a call done starts meanwhile queues behind the older ones).
+ */
 static void
 sts_finish(void *arg, CURLcode cc)
 {
 	struct sts_job *j = arg;
 	char msg[ERRBUF_LEN + 64], perr[ERRBUF_LEN], who[STS_HOST_MAX + 8];
+	const struct sts_result *res = NULL;
 	long status;
 
-	if (sts.njobs > 0)
-		sts.njobs--;
-	/* the slot goes to the oldest waiting call before done may start new ones */
-	sts_promote();
 	status = httpc_xfer_status(&j->j_x);
 	if (j->j_x.hx_too_big) {
 		snprintf(msg, sizeof(msg), "STS %s: reply exceeds %d bytes", sts.host,
 		    STS_RESP_MAX);
-		j->j_done(j->j_arg, NULL, msg);
 	} else if (cc != CURLE_OK) {
 		snprintf(who, sizeof(who), "STS %s", sts.host);
 		httpc_xfer_error(&j->j_x, cc, who, msg, sizeof(msg));
-		j->j_done(j->j_arg, NULL, msg);
 	} else if (sts_xml_parse(j->j_x.hx_body.sb_p != NULL ? j->j_x.hx_body.sb_p : "",
 	    j->j_x.hx_body.sb_len, j->j_action, &j->j_result, perr, sizeof(perr)) == -1) {
 		snprintf(msg, sizeof(msg), "STS reply (HTTP %ld): %s", status, perr);
-		j->j_done(j->j_arg, NULL, msg);
 	} else {
 		j->j_result.st_http_status = status;
-		j->j_done(j->j_arg, &j->j_result, NULL);
+		res = &j->j_result;
 	}
-	sts_job_free(j);	/* wipes the reply and the result */
+	sts_job_release(j);
+	j->j_done(j->j_arg, res, res != NULL ? NULL : msg);
+	if (sts.njobs > 0)
+		sts.njobs--;
+	sts_job_free(j);	/* wipes the result */
+	sts_promote();
 }
 
 /*
