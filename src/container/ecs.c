@@ -69,7 +69,7 @@ ecs_serve_setup(const struct config *cfg, const char *token, int access_log)
 	ecs = (struct ecs_state){ cfg, token, access_log, 0 };
 }
 
-void
+IDLE_PATH void
 ecs_tick(void)
 {
 	if (ecs.deferred == 0)

@@ -393,7 +393,7 @@ pod_identity_pod_changed(const char *uid)
 	}
 }
 
-void
+IDLE_PATH void
 pod_identity_tick(uint64_t now_ms)
 {
 	size_t i;

@@ -139,6 +139,14 @@ void		*wipe_grow(void *old, size_t used, size_t oldcap, size_t newcap);
  */
 void		*array_grow(void *arr, size_t *cap, size_t size, size_t first, size_t max);
 /*
+ * On the code an idle daemon runs every second (the loop, the tick and
+ * what it calls, the trim): kept together in .text.hot, so that once
+ * serve_mem_trim has dropped the code pages, an idle daemon faults back one
+ * or two of the kernel's 64 KiB fault-around windows of its text, not one
+ * in every part of it.
+ */
+#define IDLE_PATH	__attribute__((hot))
+/*
  * Zero n bytes at p, writing only those not zero already: a page never
  * written (the .bss, a fresh mapping) is the kernel's shared zero page to
  * a read, so a large struct cleared at start costs resident memory only

@@ -180,13 +180,13 @@ loop_timer_set(struct loop_timer *t, uint64_t delay_ms, void (*cb)(void *), void
 	t->lt_armed = 1;
 }
 
-uint64_t
+IDLE_PATH uint64_t
 loop_activity(void)
 {
 	return lp.activity;
 }
 
-uint64_t
+IDLE_PATH uint64_t
 loop_now_ms(void)
 {
 	return lp.now_ms;
@@ -235,7 +235,7 @@ timers_run(void)
 	return next <= lp.now_ms ? 0 : (int)(next - lp.now_ms);
 }
 
-int
+IDLE_PATH int
 loop_run_until(const int *done)
 {
 	struct epoll_event evs[EPOLL_BATCH];

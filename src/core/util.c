@@ -612,7 +612,7 @@ clock_wall(void)
 	return time(NULL);
 }
 
-uint64_t
+IDLE_PATH uint64_t
 mono_ms(void)
 {
 	struct timespec ts;

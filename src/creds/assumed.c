@@ -336,7 +336,7 @@ assumed_drop(size_t i)
 }
 
 /* A failure streak's line: once, when it starts. */
-static void
+IDLE_PATH static void
 assumed_refused(struct assumed *a)
 {
 	const struct cred_cache *cc = &a->a_role->ro_cache;
@@ -366,7 +366,7 @@ assumed_refused(struct assumed *a)
 	    "you can assume with \"role-map\" in the config file");
 }
 
-void
+IDLE_PATH void
 assumed_tick(time_t now)
 {
 	size_t i;
@@ -391,7 +391,7 @@ assumed_each(void (*fn)(void *arg, const struct assumed *a), void *arg)
 		fn(arg, as.tab[i]);
 }
 
-const struct assumed_stats *
+IDLE_PATH const struct assumed_stats *
 assumed_stats(void)
 {
 	return &as.stats;	/* kept as roles come and go: read every tick */

@@ -312,7 +312,7 @@ cred_cache_refresh(struct cred_cache *cc, time_t now)
 	cc->cc_prov->cp_fetch(cc->cc_prov, now, cache_done, cc);
 }
 
-void
+IDLE_PATH void
 cred_cache_tick(struct cred_cache *cc, time_t now)
 {
 	if (cc->cc_have && cc->cc_cur.ck_expiration <= now) {

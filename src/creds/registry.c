@@ -261,7 +261,7 @@ registry_render_all(struct role_registry *rg, time_t now)
 		registry_render(rg->rg_roles[i], now);
 }
 
-void
+IDLE_PATH void
 registry_tick(struct role_registry *rg, time_t now)
 {
 	struct role **pp, *r;

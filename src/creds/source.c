@@ -350,7 +350,7 @@ creds_source_reread(struct creds_source *cs, struct cred_cache *cc, enum creds_r
 	cred_cache_refresh(cc, time(NULL));
 }
 
-void
+IDLE_PATH void
 creds_source_tick(struct creds_source *cs, struct cred_cache *cc)
 {
 	if (cs->cs_pending && !cc->cc_busy)

@@ -752,7 +752,7 @@ answer_parked(void)
 }
 
 /* The loop's expire hook. */
-static uint64_t
+IDLE_PATH static uint64_t
 http_expire(uint64_t now)
 {
 	uint64_t next = UINT64_MAX, t;

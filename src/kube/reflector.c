@@ -617,7 +617,7 @@ kube_reflector_count(const struct kube_reflector *r)
 	return r->r_store.st_n;
 }
 
-const struct kube_stats *
+IDLE_PATH const struct kube_stats *
 kube_reflector_stats(const struct kube_reflector *r)
 {
 	return &r->r_stats;

@@ -330,7 +330,7 @@ pods_table_pods(const struct pod_table *t)
 	return t->t_npods;
 }
 
-size_t
+IDLE_PATH size_t
 pods_table_addrs(const struct pod_table *t)
 {
 	return t->t_naddrs;

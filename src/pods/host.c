@@ -119,7 +119,7 @@ pods_host_unwatch(void)
 	host.fd = -1;
 }
 
-void
+IDLE_PATH void
 pods_host_tick(void)
 {
 	if (host.fd == -1)

@@ -810,7 +810,7 @@ pods_node_client(void)
 
 /* ---- the tick, the listing ------------------------------------------------ */
 
-void
+IDLE_PATH void
 pods_node_tick(time_t now)
 {
 	size_t i;
@@ -877,7 +877,7 @@ pods_node_users(void *arg, const struct assumed *a, char *buf, size_t len)
 	}
 }
 
-const struct pods_node_stats *
+IDLE_PATH const struct pods_node_stats *
 pods_node_stats(void)
 {
 	size_t i;

@@ -232,7 +232,7 @@ daemon_retrim(uint64_t now_ms)
 }
 
 /* Once a second: refresh what is due, expire what has expired. */
-void
+IDLE_PATH void
 daemon_tick(void)
 {
 	time_t now = time(NULL);

@@ -256,7 +256,7 @@ assumed_start(char *err, size_t errlen)
  * ones (relocated, then made read-only) and the kernel's own ([vdso]: no
  * file) keep their pages.
  */
-void
+IDLE_PATH void
 serve_mem_trim(void)
 {
 	struct { unsigned long lo, hi; } drop[TRIM_RANGES_MAX];
