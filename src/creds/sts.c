@@ -387,8 +387,8 @@ sts_job_free(struct sts_job *j)
  * job.  From the loop only.  The transfer (libcurl's handle, the reply, the
  * form) is freed before done runs, so what done keeps (a role's
  * credentials and rendering) is made in the memory the call used, not
- * around it; the next waiting call starts after, in the slot done kept
- * (a call done starts meanwhile queues behind the older ones).
+ * around it; the oldest waiting call takes the slot after done (a call
+ * done starts meanwhile queues behind it: sts_call queues while any waits).
  */
 static void
 sts_finish(void *arg, CURLcode cc)
@@ -398,6 +398,8 @@ sts_finish(void *arg, CURLcode cc)
 	const struct sts_result *res = NULL;
 	long status;
 
+	if (sts.njobs > 0)
+		sts.njobs--;
 	status = httpc_xfer_status(&j->j_x);
 	if (j->j_x.hx_too_big) {
 		snprintf(msg, sizeof(msg), "STS %s: reply exceeds %d bytes", sts.host,
@@ -414,8 +416,6 @@ sts_finish(void *arg, CURLcode cc)
 	}
 	sts_job_release(j);
 	j->j_done(j->j_arg, res, res != NULL ? NULL : msg);
-	if (sts.njobs > 0)
-		sts.njobs--;
 	sts_job_free(j);	/* wipes the result */
 	sts_promote();
 }
