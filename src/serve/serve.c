@@ -28,7 +28,7 @@
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
 #define SERVE_TRIM_DELAY_MS	100	/* ms after the listeners open: start-up's memory given back */
 #define SERVE_MMAP_THRESHOLD	4096	/* bytes: malloc maps blocks this big on their own */
-#define TRIM_RANGES_MAX		512	/* library mappings serve_mem_trim may drop (35 libraries, several each) */
+#define TRIM_RANGES_MAX		512	/* read-only file mappings serve_mem_trim may drop (35 libraries and the daemon, several each) */
 
 struct serve_options cli;	/* what the command line and environment asked for */
 struct serve_state st;		/* the running state the loop's callbacks work on */
@@ -249,19 +249,19 @@ assumed_start(char *err, size_t errlen)
  * shared libraries (mostly libcrypto, for key generation and signing) and
  * of the daemon itself (options, config, keys, sandbox: a third of its
  * text, run once), mapped in 64 KiB chunks by the kernel's fault-around.
- * Only read-only private file mappings with no privately modified page
- * ("Anonymous: 0 kB" in smaps) are dropped: their pages equal the file's,
- * so a later use faults them back from the page cache (the next request
- * after a quiet spell takes a few minor faults).  Writable mappings, RELRO
- * ones (relocated, then made read-only) and the kernel's own ([vdso]: no
- * file) keep their pages.
+ * Only read-only private file mappings with no privately modified page,
+ * in memory or swapped out ("Anonymous: 0 kB" and "Swap: 0 kB" in smaps),
+ * are dropped: their pages equal the file's, so a later use faults them
+ * back from the page cache (the next request after a quiet spell takes a
+ * few minor faults).  Writable mappings, RELRO ones (relocated, then made
+ * read-only) and the kernel's own ([vdso]: no file) keep their pages.
  */
 IDLE_PATH void
 serve_mem_trim(void)
 {
 	struct { unsigned long lo, hi; } drop[TRIM_RANGES_MAX];
 	char line[MAPS_LINE_MAX], perms[5];
-	unsigned long lo = 0, hi = 0, a, b, anon;
+	unsigned long lo = 0, hi = 0, a, b, kb;
 	size_t n = 0, i;
 	int cand = 0;
 	FILE *f;
@@ -274,8 +274,11 @@ serve_mem_trim(void)
 			lo = a;
 			hi = b;
 			cand = perms[1] != 'w' && perms[3] == 'p' && strchr(line, '/') != NULL;	/* a file */
-		} else if (cand && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
-			if (anon == 0) {
+		} else if (cand && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+			cand = kb == 0;
+		} else if (cand && sscanf(line, "Swap: %lu kB", &kb) == 1) {
+			/* a modified page swapped out counts here, not in Anonymous */
+			if (kb == 0) {
 				drop[n].lo = lo;
 				drop[n++].hi = hi;
 			}
