@@ -4,8 +4,8 @@
  *   util.c     dates, base64, bounded numbers and durations, slices, one-line
  *              text (control bytes, errf), (pointer, length) copies as strings,
  *              secret-wiping buffers, arrays that double up to a cap, files read
- *              with a cap, the hash of an address (addr_hash), non-blocking
- *              reads (read_some)
+ *              with a cap, the hash of an address or a string (addr_hash,
+ *              str_hash), non-blocking reads (read_some)
  *   buf.c      capped buffers (sbuf): a caller's fixed buffer, or a growable
  *              one with a ceiling
  *   log.c      one-line text or JSON logs; fatal exits
@@ -157,6 +157,8 @@ void		 mem_zero(void *p, size_t n);
 char		*mem_strdup(const char *p, size_t n);
 /* FNV-1a of an address as struct http_peer carries it: family, then 16 bytes. */
 uint32_t	 addr_hash(int family, const unsigned char addr[16]);
+/* FNV-1a of a NUL-terminated string. */
+uint32_t	 str_hash(const char *s);
 /* close(2) fd on an error path, errno left as the error that led there. */
 void		 close_keep_errno(int fd);
 /*

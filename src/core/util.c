@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -18,6 +19,7 @@
 
 #define FNV_BASIS	2166136261u	/* FNV-1a */
 #define FNV_PRIME	16777619u
+#define MEM_ZERO_PAGE	4096	/* bytes mem_zero looks at together (a page: x86-64, arm64 4K) */
 
 static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -349,6 +351,16 @@ addr_hash(int family, const unsigned char addr[16])
 	return h;
 }
 
+uint32_t
+str_hash(const char *s)
+{
+	uint32_t h = FNV_BASIS;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * FNV_PRIME;
+	return h;
+}
+
 int
 text_has_ctl(const char *s, size_t n)
 {
@@ -539,15 +551,27 @@ read_file_capped(const char *path, size_t max, char **out, size_t *outlen)
 	return rc;
 }
 
+/*
+ * By page: one with any byte set is resident already and cleared whole
+ * (memset); one all zeros is only read.  No store the compiler could make
+ * unconditional is left to it.
+ */
 void
 mem_zero(void *p, size_t n)
 {
-	unsigned char *b = p;
-	size_t i;
+	unsigned char *b = p, *end = b + n, *next;
+	const unsigned char *c;
 
-	for (i = 0; i < n; i++)
-		if (b[i] != 0)
-			b[i] = 0;
+	while (b < end) {
+		next = (unsigned char *)(((uintptr_t)b | (MEM_ZERO_PAGE - 1)) + 1);
+		if (next > end || next < b)
+			next = end;
+		for (c = b; c < next && *c == 0; c++)
+			;
+		if (c < next)
+			memset(b, 0, (size_t)(next - b));
+		b = next;
+	}
 }
 
 char *

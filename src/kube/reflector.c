@@ -110,21 +110,11 @@ kube_kind_resource(enum kube_kind kind)
 
 /* ---- the store ------------------------------------------------------------ */
 
-static uint32_t
-store_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 /* Where key's entry is (or would be linked): the pointer to it. */
 static struct store_ent **
 store_slot(struct store *st, const char *key)
 {
-	struct store_ent **pp = &st->st_b[store_hash(key) & (st->st_nb - 1)];
+	struct store_ent **pp = &st->st_b[str_hash(key) & (st->st_nb - 1)];
 
 	while (*pp != NULL && strcmp((*pp)->se_key, key) != 0)
 		pp = &(*pp)->se_next;
@@ -143,8 +133,8 @@ store_grow(struct store *st)
 	for (i = 0; i < st->st_nb; i++)
 		for (e = st->st_b[i]; e != NULL; e = next) {
 			next = e->se_next;
-			e->se_next = b[store_hash(e->se_key) & (nb - 1)];
-			b[store_hash(e->se_key) & (nb - 1)] = e;
+			e->se_next = b[str_hash(e->se_key) & (nb - 1)];
+			b[str_hash(e->se_key) & (nb - 1)] = e;
 		}
 	free(st->st_b);
 	st->st_b = b;
@@ -213,7 +203,7 @@ refl_upsert(struct kube_reflector *r, struct kube_object *o)
 {
 	char key[STORE_KEY_MAX + 1];
 	const char *uid = kube_object_meta(o)->km_uid;
-	struct store_ent **pp, *e;
+	struct store_ent **pp, *e, *grown;
 	size_t klen, ulen;
 
 	obj_key(o, key);
@@ -243,21 +233,27 @@ refl_upsert(struct kube_reflector *r, struct kube_object *o)
 		    KUBE_STORE_MAX, key);
 		return;
 	}
-	/* a new entry, or its uid learnt (it was not known): sized again */
+	/*
+	 * A new entry, or its uid learnt (it was not known): sized again.
+	 * Without the memory, a new object is not taken; a known one keeps
+	 * its entry as it was (its uid not learnt) and is still told.
+	 */
 	if (e == NULL || strcmp(ent_uid(e), uid) != 0) {
 		klen = strlen(key);
 		ulen = strlen(uid);
-		if ((e = realloc(e, sizeof(*e) + klen + 1 + ulen + 1)) == NULL) {
+		if ((grown = realloc(e, sizeof(*e) + klen + 1 + ulen + 1)) == NULL) {
 			log_err("kube: %s: out of memory", kube_kind_resource(r->r_kind));
-			return;
+			if (e == NULL)
+				return;
+		} else {
+			if (e == NULL) {
+				grown->se_next = NULL;
+				r->r_store.st_n++;
+			}
+			memcpy(grown->se_key, key, klen + 1);
+			memcpy(grown->se_key + klen + 1, uid, ulen + 1);
+			*pp = e = grown;
 		}
-		if (*pp == NULL) {
-			e->se_next = NULL;
-			r->r_store.st_n++;
-		}
-		memcpy(e->se_key, key, klen + 1);
-		memcpy(e->se_key + klen + 1, uid, ulen + 1);
-		*pp = e;
 	}
 	e->se_gen = r->r_gen;
 	r->r_ops->ro_upsert(r->r_arg, o);

@@ -31,7 +31,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,13 +290,10 @@ sa_drop(struct pn_sa *sa)
 static struct pn_reason **
 reason_slot(const char *why)
 {
-	uint32_t h = 2166136261u;
-	const char *c;
 	struct pn_reason **pp;
 
-	for (c = why; *c != '\0'; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	for (pp = &pn.reasons[h % POD_REASON_BUCKETS]; *pp != NULL; pp = &(*pp)->re_next)
+	for (pp = &pn.reasons[str_hash(why) % POD_REASON_BUCKETS]; *pp != NULL;
+	    pp = &(*pp)->re_next)
 		if (strcmp((*pp)->re_text, why) == 0)
 			break;
 	return pp;
