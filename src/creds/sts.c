@@ -28,9 +28,9 @@
  * At most STS_CALLS_MAX transfers are in flight.  A call beyond that is
  * built at once (form, headers, keys handed to its easy handle: nothing of
  * the caller's is kept) and waits in a FIFO of up to STS_QUEUE_MAX; a
- * transfer that ends gives its slot to the oldest waiting call before its
- * done runs, and a new call waits behind any waiting one, so the order
- * holds.  sts_cleanup reports the calls still waiting (never sent).
+ * transfer that ends frees its slot before its done runs and gives it to
+ * the oldest waiting call after, and a new call waits behind any waiting
+ * one (one done starts too), so the order holds.  sts_cleanup reports the calls still waiting (never sent).
  *
  * Secrets: the secret key goes to libcurl (CURLOPT_PASSWORD), which keeps
  * its own copy until the easy handle is freed; the token header and the

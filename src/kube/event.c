@@ -360,8 +360,9 @@ out:
  * resident long after the tree was freed.  The page is read as its text
  * instead: its members besides items go into a small object, and each item
  * is parsed, handed on and freed before the next.  A first pass parses
- * every item and frees it, so a page is taken whole or not at all, as when
- * it was one tree: no item is handed on from a page that is not JSON.
+ * every item and frees it, so a page that is not JSON hands on no item,
+ * as when it was one tree (out of memory in the second pass, some may have
+ * been: the page fails, and the reflector lists again).
  */
 
 #define JSON_WS(c)	((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -489,6 +490,11 @@ lr_page(struct lread *lr, json_t **head, size_t *items_at)
 			return -1;
 		key = json_string_value(k);
 		klen = json_string_length(k);
+		if (memchr(key, '\0', klen) != NULL) {	/* as jansson refuses in an object */
+			errf(lr->lr_err, lr->lr_errlen, "list is not JSON: a NUL in a key");
+			json_decref(k);
+			return -1;
+		}
 		items = klen == 5 && memcmp(key, "items", 5) == 0;
 		if (items ? *items_at != 0 : json_object_getn(*head, key, klen) != NULL) {
 			errf(lr->lr_err, lr->lr_errlen, "list is not JSON: member %.64s twice",

@@ -245,8 +245,8 @@ struct kube_list_page {
  * Parse a list page body[0..n) of kind: item(arg, o, rc, err) for each
  * item, rc KUBE_PARSE_OK or KUBE_PARSE_REJECT (with err).  KUBE_PARSE_OK,
  * or KUBE_PARSE_BAD with err (not a list, or not JSON anywhere in it: then
- * no item is handed on).  Items are parsed one at a time, never the page
- * as one tree.
+ * no item is handed on; out of memory, some may have been).  Items are
+ * parsed one at a time, never the page as one tree.
  */
 int		 kube_list_parse(const char *body, size_t n, enum kube_kind kind,
 		    struct kube_list_page *pg, void (*item)(void *arg,

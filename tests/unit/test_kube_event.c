@@ -301,6 +301,9 @@ test_list_streamed(void **state)
 		/* a duplicate key inside an item */
 		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{\"metadata\":{\"name\":"
 		    "\"a\",\"name\":\"b\",\"namespace\":\"n\"}}]}",
+		/* a NUL in a key of the page (jansson refuses one in any object) */
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"ki\\u0000nd\":1,\"items\":[]}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\\u0000\":1,\"items\":[]}",
 		/* bytes after the page */
 		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]} x",
 		/* items not an array */
