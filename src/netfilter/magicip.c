@@ -37,6 +37,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,7 +659,7 @@ log_installed(void)
 static void
 watch_links(void)
 {
-	if ((mi.events_fd = nl_link_events_open()) == -1 ||
+	if ((mi.events_fd = nl_events_open(RTMGRP_LINK)) == -1 ||
 	    loop_watch_add(&mi.events, mi.events_fd, EPOLLIN, on_link_event, NULL) == -1) {
 		log_warn("magic-ip: new pod interfaces won't be noticed: %s", strerror(errno));
 		if (mi.events_fd != -1)

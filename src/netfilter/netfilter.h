@@ -14,7 +14,7 @@
  *               MAGIC_CMD_OUT_MAX of output): rule text, restore, removal
  *               from iptables-save's listing, the RLN record
  *   alias.c     the rows' addresses on lo (alias mode; nat's IPv6 address)
- *   netlink.c   rtnetlink: addresses, route_localnet, link events
+ *   netlink.c   rtnetlink: addresses, route_localnet, news of links and addresses
  *
  * The functions after "between the files of netfilter/" are for this
  * folder only.
@@ -227,8 +227,8 @@ int		 nl_route_localnet(unsigned ifindex, const char *ifname, int on, char *err,
 		    size_t errlen);
 /* Its current value: 1, 0, -1 unknown (no such interface). */
 int		 nl_route_localnet_get(const char *ifname);
-/* A non-blocking socket receiving news of links (RTMGRP_LINK); -1 (errno). */
-int		 nl_link_events_open(void);
+/* A non-blocking socket receiving the news of groups (RTMGRP_LINK, ...); -1 (errno). */
+int		 nl_events_open(unsigned groups);
 /*
  * Read what is there; cb per RTM_NEWLINK (gone 0: new, changed, renamed)
  * and RTM_DELLINK (gone 1).  0, -1 when news were lost (rescan).

@@ -15,7 +15,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "pods/pods.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "netfilter/netfilter.h"
 
 #define HOST_NOTIFY_BUF		4096	/* bytes read at a time from the netlink socket (discarded) */
 #define HOST_NOTIFY_READS_MAX	64	/* reads at one wake-up (the rest wakes the loop again) */
@@ -88,19 +88,13 @@ host_notified(int fd, uint32_t events, void *arg)
 int
 pods_host_watch(void)
 {
-	struct sockaddr_nl sa;
 	int fd;
 
 	if (host.fd != -1)
 		return 0;
-	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    NETLINK_ROUTE)) == -1)
+	if ((fd = nl_events_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)) == -1)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.nl_family = AF_NETLINK;
-	sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-	if (bind(fd, (struct sockaddr *)(void *)&sa, sizeof(sa)) == -1 ||
-	    loop_watch_add(&host.w, fd, EPOLLIN, host_notified, NULL) == -1) {
+	if (loop_watch_add(&host.w, fd, EPOLLIN, host_notified, NULL) == -1) {
 		close(fd);
 		return -1;
 	}
