@@ -103,9 +103,9 @@ struct ctr_ctx {
 
 /*
  * The renderer to register as RENDER_CONTAINER: { ctr_render, ctr_view_unref,
- * &ctx, 1 } (lazy: a role's view is made at its first container request).  A new struct ctr_view of r at
- * now, arg a struct ctr_ctx; NULL (logged) when out of memory.  The unref
- * takes a struct ctr_view.
+ * &ctx, 1 } (lazy: a role's view is made at its first container request).
+ * A new struct ctr_view of r at now, arg a struct ctr_ctx; NULL (logged)
+ * when out of memory.  The unref takes a struct ctr_view.
  */
 void		*ctr_render(void *arg, const struct role *r, time_t now);
 void		 ctr_view_unref(void *v);

@@ -30,7 +30,8 @@
  * the caller's is kept) and waits in a FIFO of up to STS_QUEUE_MAX; a
  * transfer that ends frees its slot before its done runs and gives it to
  * the oldest waiting call after, and a new call waits behind any waiting
- * one (one done starts too), so the order holds.  sts_cleanup reports the calls still waiting (never sent).
+ * one (one done starts too), so the order holds.  sts_cleanup reports the
+ * calls still waiting (never sent).
  *
  * Secrets: the secret key goes to libcurl (CURLOPT_PASSWORD), which keeps
  * its own copy until the easy handle is freed; the token header and the
@@ -356,7 +357,7 @@ fail:
 
 /* ---- jobs -------------------------------------------------------------- */
 
-/* Free j's transfer (the reply wiped), its headers and form; the easy handle must be out of the multi. */
+/* Free j's transfer (the reply wiped), its headers and form (the easy handle out of the multi). */
 static void
 sts_job_release(struct sts_job *j)
 {

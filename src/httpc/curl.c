@@ -15,10 +15,11 @@
  * pool has had no transfer for HTTPC_IDLE_CLOSE_MS, its multi handle is
  * cleaned up, which closes its idle connections (each with its TLS state
  * and buffers, about 90 KiB), and the next call makes it again.  A burst
- * (the first fetch of a hundred roles) still reuses its connections.  The table is static on purpose: the loop may still
- * hold an event for a slot in the batch it is working through after we
- * dropped it, and a static slot with lw_fd -1 is skipped where freed memory
- * would be read.
+ * (the first fetch of a hundred roles) still reuses its connections.
+ *
+ * The socket table is static on purpose: the loop may still hold an event
+ * for a slot in the batch it is working through after we dropped it, and a
+ * static slot with lw_fd -1 is skipped where freed memory would be read.
  *
  * Completion is only ever reported from a loop callback (an event or the
  * timer); httpc_xfer_start only adds the transfer, so hx_done can never run

@@ -149,7 +149,10 @@ struct httpc_xfer {
 	}								\
 } while (0)
 
-/* Load libcurl (once) and curl_global_init (first user; the pools come with their first transfer).  0 / -1 with err. */
+/*
+ * Load libcurl (once) and curl_global_init (first user; the pools come with
+ * their first transfer).  0 / -1 with err.
+ */
 int		 httpc_open(char *err, size_t errlen);
 /* One user less; the last one tears it down (its transfers must be stopped first). */
 void		 httpc_close(void);

@@ -19,7 +19,7 @@
 #include "imds/imds.h"
 #include "imds/internal.h"
 
-#define TREE_KIDS_INIT	1	/* first allocation of a child array: most directories of a role's view hold one */
+#define TREE_KIDS_INIT	1	/* a child array's first room: most of a role view's dirs hold one */
 
 /* Bytewise order of (a, alen) and (b, blen); a proper prefix sorts first. */
 static int

@@ -16,7 +16,7 @@
 
 #include "serve/serve.h"
 
-#define SERVE_RETRIM_QUIET_S	2	/* s after the last pod or role change, or I/O, before memory is given back */
+#define SERVE_RETRIM_QUIET_S	2	/* s after the last pod or role change, or I/O: memory given back */
 #define PODS_PAGE_TAIL_MAX	(6 * POD_UID_MAX + 32)	/* bytes of a pods page's end:
 						   ],"next":"UID"} (escaped) and its NUL */
 #define PODS_PAGE_ROWS_MAX	256	/* pods rendered for one page (more than fit) */
@@ -200,9 +200,10 @@ daemon_file_changed(void *unused)
  * last pod or role change (the pods' first list and their roles' fetches,
  * a wave of new pods), even while requests keep coming; or as long after
  * the last I/O or timer of any kind (a burst of requests, a watch event or
- * bookmark, libcurl's connect timer running out after the connection).  The kernel maps library code in fault-around chunks of
- * 64 KiB, so one TLS record decrypted for a watch bookmark brings back
- * about 2 MiB of libcurl, libssl and libcrypto.
+ * bookmark, libcurl's connect timer running out after the connection).
+ * The kernel maps code in fault-around chunks of 64 KiB, so one TLS record
+ * decrypted for a watch bookmark brings back about 2 MiB of libcurl, libssl
+ * and libcrypto.
  */
 static void
 daemon_retrim(uint64_t now_ms)

@@ -28,7 +28,7 @@
 #define MAPS_LINE_MAX		512	/* bytes in one line of /proc/self/smaps */
 #define SERVE_TRIM_DELAY_MS	100	/* ms after the listeners open: start-up's memory given back */
 #define SERVE_MMAP_THRESHOLD	4096	/* bytes: malloc maps blocks this big on their own */
-#define TRIM_RANGES_MAX		512	/* read-only file mappings serve_mem_trim may drop (35 libraries and the daemon, several each) */
+#define TRIM_RANGES_MAX		512	/* read-only file mappings serve_mem_trim may drop (36 files) */
 
 struct serve_options cli;	/* what the command line and environment asked for */
 struct serve_state st;		/* the running state the loop's callbacks work on */
